@@ -1,0 +1,1 @@
+"""halosync: keeps HaloPSA billing in step with a vendor's usage data."""

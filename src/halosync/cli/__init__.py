@@ -1,0 +1,16 @@
+"""The ``halosync`` command line. See ``../shared/cli-contract.md`` for the contract."""
+
+from __future__ import annotations
+
+# Each import registers that topic's commands on the root app.
+from halosync.cli import (
+    version as _version,  # noqa: F401
+)
+from halosync.cli.app import app, run_app
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    """Console-script entry point."""
+    run_app()

@@ -1,0 +1,93 @@
+"""The root ``halosync`` command and what every sub-command shares.
+
+Sub-command modules (``halosync.cli.<topic>``) register themselves on :data:`app` when
+imported; ``halosync.cli.main`` imports them all.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+from halosync.errors import HalosyncError
+from halosync.logging import configure_logging, redact_text
+from halosync.settings import Settings
+
+app = typer.Typer(
+    name="halosync",
+    help="Keeps HaloPSA billing in step with a vendor's usage data.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@dataclass
+class CliState:
+    """What the root callback hands to every command through ``ctx.obj``."""
+
+    settings: Settings
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            envvar="HALOSYNC_DATABASE_URL",
+            help="SQLAlchemy URL of halosync's database (SQLite file or postgresql+psycopg://).",
+        ),
+    ] = None,
+) -> None:
+    overrides: dict[str, Any] = {}
+    if database_url:
+        overrides["database_url"] = database_url
+    settings = Settings(**overrides)
+    configure_logging(log_format=settings.log_format, level=settings.log_level)
+    ctx.obj = CliState(settings=settings)
+
+
+def state(ctx: typer.Context) -> CliState:
+    """The shared state of this invocation."""
+    obj = ctx.find_root().obj
+    assert isinstance(obj, CliState)
+    return obj
+
+
+def emit_json(document: Any) -> None:
+    """Print one JSON document on stdout (the ``--json`` contract)."""
+    sys.stdout.write(json.dumps(document, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def fail(message: str, *, code: int = 1) -> NoReturn:
+    """Print a clear message on stderr and exit non-zero."""
+    sys.stderr.write(f"error: {redact_text(message)}\n")
+    raise typer.Exit(code)
+
+
+def run_app() -> None:
+    """Run the CLI, turning every user-facing error into a message and exit status 1."""
+    try:
+        app(standalone_mode=False)
+    except HalosyncError as error:
+        sys.stderr.write(f"error: {redact_text(str(error))}\n")
+        sys.exit(1)
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    except typer.Abort:
+        sys.stderr.write("Aborted.\n")
+        sys.exit(130)
+    except Exception as click_error:
+        # click's own usage errors carry an exit code and know how to show themselves.
+        show = getattr(click_error, "show", None)
+        exit_code = getattr(click_error, "exit_code", None)
+        if callable(show) and isinstance(exit_code, int):
+            show()
+            sys.exit(exit_code)
+        raise

@@ -1,0 +1,59 @@
+"""Process-wide settings, read once from ``HALOSYNC_*`` environment variables.
+
+One ``Settings`` object is built at start-up and passed down explicitly; nothing reads the
+environment after that. The embedded default needs no configuration: the data directory,
+the SQLite file and the encryption key are created on first use.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    """Where the embedded default keeps its files: ``$XDG_DATA_HOME/halosync``."""
+    xdg = os.environ.get("XDG_DATA_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".local" / "share"
+    return base / "halosync"
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set. Field ``x`` is read from ``HALOSYNC_X``."""
+
+    model_config = SettingsConfigDict(env_prefix="HALOSYNC_", extra="ignore")
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; defaults to a SQLite file in the data directory.",
+    )
+    secret_keys: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Comma-separated Fernet keys for secrets at rest; the first encrypts, all "
+            "decrypt. Defaults to a key file created in the data directory."
+        ),
+    )
+    allow_private_networks: bool = Field(
+        default=False,
+        description="Allow Halo server addresses on loopback/private networks and plain http.",
+    )
+    log_format: Literal["console", "json"] = "console"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    def ensure_data_dir(self) -> Path:
+        """Create the data directory (owner-only) if it is missing and return it."""
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return self.data_dir
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to ``<data_dir>/halosync.db``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.ensure_data_dir() / 'halosync.db'}"

@@ -1,0 +1,72 @@
+"""Fixtures shared by every test tier.
+
+Tests of the PostgreSQL and Redis paths use the real servers. Outside CI a missing
+server skips those tests with a message that says what to start; under ``CI=true`` a
+missing server is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+POSTGRES_URL = os.environ.get(
+    "HALOSYNC_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+REDIS_URL = os.environ.get("HALOSYNC_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+_HOW_TO_START = {
+    "PostgreSQL": "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
+    "Redis": "redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save ''",
+}
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def require_service(name: str, host: str, port: int) -> None:
+    """Skip (or, under CI, fail) when a real service the test needs is not running."""
+    if _reachable(host, port):
+        return
+    message = f"{name} is not reachable at {host}:{port}; start it with: {_HOW_TO_START[name]}"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    """URL of the machine's PostgreSQL test database."""
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+    return POSTGRES_URL
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """URL of the machine's Redis."""
+    require_service("Redis", "127.0.0.1", 6379)
+    return REDIS_URL
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every test gets its own data directory, so no test sees another's key or database."""
+    data_dir = tmp_path_factory.mktemp("halosync-data")
+    saved = {k: os.environ.get(k) for k in ("HALOSYNC_DATA_DIR", "HALOSYNC_DATABASE_URL")}
+    os.environ["HALOSYNC_DATA_DIR"] = str(data_dir)
+    os.environ.pop("HALOSYNC_DATABASE_URL", None)
+    yield data_dir
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
