@@ -1,0 +1,61 @@
+"""How halosync rounds, compares and formats values the way HaloPSA stores them.
+
+Halo keeps money and invoice quantities as doubles backed by 4-decimal money columns, and
+answers with float noise (``10.329999999999998``). Every value halosync writes is rounded
+half-up to 4 places, and two values are "the same" when they are equal at 4 places, so a
+repeat run with nothing changed writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+
+from halosync.domain.models import HaloValue
+
+HALO_DECIMAL_PLACES = 4
+_QUANTUM = Decimal(1).scaleb(-HALO_DECIMAL_PLACES)
+
+# Halo's "no date" sentinels: the OLE zero date and the 1901 value scripts write.
+_EMPTY_DATES = frozenset({date(1899, 12, 30), date(1900, 1, 1), date(1901, 1, 1)})
+
+
+def halo_decimal(value: Decimal | float | int | str) -> Decimal:
+    """``value`` rounded half-up to Halo's 4 decimal places (floats via their repr)."""
+    as_decimal = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    return as_decimal.quantize(_QUANTUM, rounding=ROUND_HALF_UP)
+
+
+def same_value(left: HaloValue, right: HaloValue) -> bool:
+    """Equality as Halo sees it: numbers equal at 4 places, everything else exactly."""
+    if isinstance(left, bool) or isinstance(right, bool):
+        return left == right
+    if isinstance(left, Decimal | int) and isinstance(right, Decimal | int):
+        return halo_decimal(left) == halo_decimal(right)
+    return left == right
+
+
+def halo_date(value: date) -> str:
+    """A date in the form Halo's billing objects use: ``YYYY-MM-DDT00:00:00``."""
+    return f"{value.isoformat()}T00:00:00"
+
+
+def parse_halo_date(value: str | None) -> date | None:
+    """The date part of a Halo datetime string; Halo's empty-date sentinels are None."""
+    if not value:
+        return None
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00")).date()
+    return None if parsed in _EMPTY_DATES else parsed
+
+
+def json_value(value: HaloValue) -> str | int | float | bool | None:
+    """A value fit for JSON: whole Decimals as int, others as float (4 places)."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+def json_fields(fields: Mapping[str, HaloValue]) -> dict[str, str | int | float | bool | None]:
+    """``fields`` with every value passed through :func:`json_value`."""
+    return {name: json_value(value) for name, value in fields.items()}

@@ -1,0 +1,199 @@
+"""The glossary as frozen value types: what the planner reads and what it returns."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Literal, get_args
+
+AccountStatus = Literal["active", "trial", "suspended", "cancelled"]
+SubscriptionStatus = Literal["active", "pending", "suspended", "cancelled", "expired"]
+Target = Literal["licence", "invoice_line"]
+PriceMode = Literal["off", "totals", "unit"]
+Action = Literal["create", "update", "unchanged", "skip", "fail"]
+Level = Literal["INFO", "WARNING", "ERROR"]
+LedgerState = Literal["pending", "written"]
+
+ACCOUNT_STATUSES: tuple[AccountStatus, ...] = get_args(AccountStatus)
+SUBSCRIPTION_STATUSES: tuple[SubscriptionStatus, ...] = get_args(SubscriptionStatus)
+TARGETS: tuple[Target, ...] = get_args(Target)
+PRICE_MODES: tuple[PriceMode, ...] = get_args(PriceMode)
+ACTIONS: tuple[Action, ...] = get_args(Action)
+
+# Subscription statuses that mean "stop billing": the Halo quantity is driven to 0.
+ENDED_SUBSCRIPTION_STATUSES: frozenset[SubscriptionStatus] = frozenset({"cancelled", "expired"})
+
+HaloValue = str | int | Decimal | bool | None
+"""A Halo field value as the planner sees it; ``Decimal`` for money and quantities."""
+
+HaloFields = Mapping[str, HaloValue]
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredSubscription:
+    """What the vendor says one account holds of one service (prices are totals)."""
+
+    account_ref: str
+    account_name: str
+    account_status: AccountStatus
+    billed: bool
+    service_ref: str
+    service_name: str
+    quantity: Decimal
+    start_date: date | None = None
+    end_date: date | None = None
+    billing_cycle: str | None = None
+    term: str | None = None
+    status: SubscriptionStatus = "active"
+    cost_price: Decimal | None = None
+    customer_price: Decimal | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """The (account_ref, service_ref) pair that identifies it."""
+        return (self.account_ref, self.service_ref)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountTarget:
+    """Where an account's counts go in Halo: its mapped client (and recurring invoice)."""
+
+    halo_client_id: int
+    recurring_invoice_id: int | None = None
+    client_active: bool = True
+    client_gone: bool = False
+    recurring_invoice_gone: bool = False
+    halo_client_name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerRecord:
+    """What halosync wrote for one account × service on one Halo client (or invoice).
+
+    ``state`` is ``pending`` between deciding to create a record and learning its id, so an
+    interrupted create is found again by its ``marker`` instead of being created twice.
+    ``fields`` holds the halosync-owned Halo fields as last written.
+    """
+
+    account_ref: str
+    service_ref: str
+    target: Target
+    halo_client_id: int
+    recurring_invoice_id: int | None
+    halo_record_id: int | None
+    state: LedgerState
+    marker: str
+    quantity: Decimal | None = None
+    fields: HaloFields = field(default_factory=dict)
+    written_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HaloLicence:
+    """A Halo Software Licence / Subscription as it is now (``Licence_List``)."""
+
+    id: int
+    client_id: int
+    name: str
+    count: int
+    price: Decimal | None = None
+    purchase_price: Decimal | None = None
+    start_date: date | None = None
+    end_date: date | None = None
+    billing_cycle: str | None = None
+    term_duration: str | None = None
+    status: str | None = None
+    marker: str | None = None
+    deleted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class HaloInvoiceLine:
+    """One line of a Halo recurring invoice as it is now (``InvoiceDetail``).
+
+    ``calculated`` is true when Halo computes the quantity itself (from licence, user or
+    asset counts), so writing ``qty_order`` would be pointless.
+    """
+
+    id: int
+    recurring_invoice_id: int
+    item_id: int
+    quantity: Decimal
+    unit_price: Decimal | None = None
+    unit_cost: Decimal | None = None
+    description: str = ""
+    marker: str | None = None
+    inactive: bool = False
+    calculated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SyncSettings:
+    """The workspace settings that change what the planner writes."""
+
+    target: Target = "licence"
+    price_mode: PriceMode = "off"
+    adopt_existing_lines: bool = False
+    workspace_key: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedChange:
+    """One decision for one account × service, readable as a dry-run line and executable.
+
+    ``before``/``after`` hold only the fields that change (``after`` alone for a create);
+    ``payload`` is the Halo object to POST (with ``id`` for an update), empty unless the
+    action is create or update. ``marker`` is what the create stamps into the record.
+    """
+
+    account_ref: str
+    service_ref: str
+    action: Action
+    reason: str
+    level: Level = "INFO"
+    target: Target | None = None
+    halo_id: int | None = None
+    halo_client_id: int | None = None
+    recurring_invoice_id: int | None = None
+    before: HaloFields = field(default_factory=dict)
+    after: HaloFields = field(default_factory=dict)
+    payload: HaloFields = field(default_factory=dict)
+    marker: str | None = None
+    quantity: Decimal | None = None
+    adopted: bool = False
+
+    @property
+    def is_write(self) -> bool:
+        """True when executing it means a POST to Halo."""
+        return self.action in ("create", "update")
+
+
+COUNT_KEYS: dict[Action, str] = {
+    "create": "created",
+    "update": "updated",
+    "unchanged": "unchanged",
+    "skip": "skipped",
+    "fail": "failed",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The ordered changes of one usage sync, with counts by action."""
+
+    changes: tuple[PlannedChange, ...]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """``{"created", "updated", "unchanged", "skipped", "failed"}`` -> number."""
+        result = dict.fromkeys(COUNT_KEYS.values(), 0)
+        for change in self.changes:
+            result[COUNT_KEYS[change.action]] += 1
+        return result
+
+    @property
+    def writes(self) -> tuple[PlannedChange, ...]:
+        """The changes that need a POST to Halo, in plan order."""
+        return tuple(change for change in self.changes if change.is_write)

@@ -1,0 +1,617 @@
+"""The usage-sync planner: desired state + Halo's state + the ledger -> the exact writes.
+
+Pure and deterministic: the same inputs give the same plan in the same order (by account
+reference, then service reference). A dry run shows the plan; a real run executes its
+writes. The rules are written out for billing admins in ``docs/sync-rules.md``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from typing import Literal
+
+from halosync.domain.halo_values import halo_date, halo_decimal, same_value
+from halosync.domain.markers import (
+    INVOICE_LINE_MARKER_FIELD,
+    LICENCE_MARKER_FIELD,
+    marker_for,
+    marker_note,
+)
+from halosync.domain.models import (
+    ENDED_SUBSCRIPTION_STATUSES,
+    AccountTarget,
+    DesiredSubscription,
+    HaloInvoiceLine,
+    HaloLicence,
+    HaloValue,
+    LedgerRecord,
+    Level,
+    Plan,
+    PlannedChange,
+    SubscriptionStatus,
+    SyncSettings,
+)
+
+HALO_LICENCE_STATUS: dict[SubscriptionStatus, str] = {
+    "active": "Active",
+    "pending": "Pending",
+    "suspended": "Suspended",
+    "cancelled": "Cancelled",
+    "expired": "Expired",
+}
+"""Vendor subscription status -> the text written to a licence's ``status``."""
+
+_MAX_LICENCE_COUNT = 2**31 - 1  # Licence_List.count is an int32
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    settings: SyncSettings
+    account_targets: Mapping[str, AccountTarget]
+    service_items: Mapping[str, int]
+    ledger: Mapping[tuple[str, str], list[LedgerRecord]]
+    licences_by_id: Mapping[int, HaloLicence]
+    licences_by_marker: Mapping[tuple[int, str], list[HaloLicence]]
+    lines_by_id: Mapping[int, HaloInvoiceLine]
+    lines_by_invoice: Mapping[int, list[HaloInvoiceLine]]
+    ledger_line_ids: frozenset[int]
+
+
+class _Refusal(Exception):
+    """Ends planning of one pair early with a skip or fail."""
+
+    def __init__(self, change: PlannedChange) -> None:
+        super().__init__(change.reason)
+        self.change = change
+
+
+def plan_usage_sync(
+    subscriptions: Iterable[DesiredSubscription],
+    *,
+    account_targets: Mapping[str, AccountTarget],
+    service_items: Mapping[str, int],
+    ledger: Iterable[LedgerRecord],
+    settings: SyncSettings,
+    halo_licences: Iterable[HaloLicence] = (),
+    halo_invoice_lines: Iterable[HaloInvoiceLine] = (),
+    accounts: Collection[str] | None = None,
+) -> Plan:
+    """Plan one usage sync.
+
+    ``account_targets`` maps account_ref -> its mapped Halo client (missing = unmapped);
+    ``service_items`` maps service_ref -> Halo item id (missing = unmapped). Pass the
+    licences of the mapped clients (``licence`` target) or the lines of the mapped
+    recurring invoices (``invoice_line`` target). ``accounts`` limits the plan to those
+    account refs (a per-account sync).
+    """
+    context = _build_context(
+        settings, account_targets, service_items, ledger, halo_licences, halo_invoice_lines
+    )
+    ordered = sorted(subscriptions, key=lambda sub: sub.key)
+    changes: list[PlannedChange] = []
+    seen: set[tuple[str, str]] = set()
+    for sub in ordered:
+        if accounts is not None and sub.account_ref not in accounts:
+            continue
+        if sub.key in seen:
+            changes.append(
+                _refuse(
+                    sub,
+                    "fail",
+                    "ERROR",
+                    "the vendor data holds this account and service twice; only the "
+                    "first was planned, so fix the duplicate at the source",
+                ).change
+            )
+            continue
+        seen.add(sub.key)
+        try:
+            changes.append(_plan_one(sub, context))
+        except _Refusal as refusal:
+            changes.append(refusal.change)
+    return Plan(changes=tuple(changes))
+
+
+def _build_context(
+    settings: SyncSettings,
+    account_targets: Mapping[str, AccountTarget],
+    service_items: Mapping[str, int],
+    ledger: Iterable[LedgerRecord],
+    halo_licences: Iterable[HaloLicence],
+    halo_invoice_lines: Iterable[HaloInvoiceLine],
+) -> _Context:
+    ledger_index: defaultdict[tuple[str, str], list[LedgerRecord]] = defaultdict(list)
+    ledger_line_ids: set[int] = set()
+    for record in ledger:
+        ledger_index[(record.account_ref, record.service_ref)].append(record)
+        if record.target == "invoice_line" and record.halo_record_id is not None:
+            ledger_line_ids.add(record.halo_record_id)
+    licences_by_id: dict[int, HaloLicence] = {}
+    licences_by_marker: defaultdict[tuple[int, str], list[HaloLicence]] = defaultdict(list)
+    for licence in sorted(halo_licences, key=lambda lic: lic.id):
+        if licence.deleted:
+            continue
+        licences_by_id[licence.id] = licence
+        if licence.marker:
+            licences_by_marker[(licence.client_id, licence.marker)].append(licence)
+    lines_by_id: dict[int, HaloInvoiceLine] = {}
+    lines_by_invoice: defaultdict[int, list[HaloInvoiceLine]] = defaultdict(list)
+    for line in sorted(halo_invoice_lines, key=lambda ln: ln.id):
+        lines_by_id[line.id] = line
+        lines_by_invoice[line.recurring_invoice_id].append(line)
+    return _Context(
+        settings=settings,
+        account_targets=account_targets,
+        service_items=service_items,
+        ledger=ledger_index,
+        licences_by_id=licences_by_id,
+        licences_by_marker=licences_by_marker,
+        lines_by_id=lines_by_id,
+        lines_by_invoice=lines_by_invoice,
+        ledger_line_ids=frozenset(ledger_line_ids),
+    )
+
+
+def _refuse(
+    sub: DesiredSubscription,
+    action: Literal["skip", "fail"],
+    level: Level,
+    reason: str,
+    target: AccountTarget | None = None,
+    settings: SyncSettings | None = None,
+) -> _Refusal:
+    return _Refusal(
+        PlannedChange(
+            account_ref=sub.account_ref,
+            service_ref=sub.service_ref,
+            action=action,
+            level=level,
+            reason=reason,
+            target=settings.target if settings else None,
+            halo_client_id=target.halo_client_id if target else None,
+            recurring_invoice_id=target.recurring_invoice_id if target else None,
+            quantity=sub.quantity,
+        )
+    )
+
+
+def _plan_one(sub: DesiredSubscription, context: _Context) -> PlannedChange:
+    settings = context.settings
+    if sub.account_status == "trial":
+        raise _refuse(sub, "skip", "INFO", "trial account: usage is synced once it is billed")
+    if not sub.billed:
+        raise _refuse(
+            sub, "skip", "INFO", "account not billed yet: usage is synced once it is billed"
+        )
+    target = context.account_targets.get(sub.account_ref)
+    if target is None:
+        raise _refuse(
+            sub,
+            "skip",
+            "WARNING",
+            f"account '{sub.account_name}' is not mapped to a HaloPSA client, so its usage "
+            "is not billed; map it under Account mapping",
+        )
+    item_id = context.service_items.get(sub.service_ref)
+    if item_id is None:
+        raise _refuse(
+            sub,
+            "skip",
+            "WARNING",
+            f"service '{sub.service_name}' is not mapped to a HaloPSA item; map it under "
+            "Service mapping",
+            target,
+            settings,
+        )
+    client = _client_label(target)
+    if target.client_gone:
+        raise _refuse(
+            sub,
+            "skip",
+            "WARNING",
+            f"HaloPSA client {client} no longer exists; map the account to another client",
+            target,
+            settings,
+        )
+    if not target.client_active:
+        raise _refuse(
+            sub,
+            "skip",
+            "WARNING",
+            f"HaloPSA client {client} is inactive; reactivate it in HaloPSA or remap the account",
+            target,
+            settings,
+        )
+    if settings.target == "invoice_line":
+        if target.recurring_invoice_id is None:
+            raise _refuse(
+                sub,
+                "skip",
+                "WARNING",
+                f"no recurring invoice is mapped for HaloPSA client {client} (status "
+                "Required); create one in HaloPSA, run Sync Organizations, then map it",
+                target,
+                settings,
+            )
+        if target.recurring_invoice_gone:
+            raise _refuse(
+                sub,
+                "skip",
+                "WARNING",
+                f"recurring invoice {target.recurring_invoice_id} of HaloPSA client {client} "
+                "no longer exists; map the account to another recurring invoice",
+                target,
+                settings,
+            )
+    _check_quantity(sub, target, settings)
+    if settings.target == "licence":
+        return _plan_licence(sub, target, item_id, context)
+    return _plan_invoice_line(sub, target, item_id, context)
+
+
+def _client_label(target: AccountTarget) -> str:
+    if target.halo_client_name:
+        return f"'{target.halo_client_name}' ({target.halo_client_id})"
+    return str(target.halo_client_id)
+
+
+def _check_quantity(
+    sub: DesiredSubscription, target: AccountTarget, settings: SyncSettings
+) -> None:
+    quantity = sub.quantity
+    if not quantity.is_finite():
+        raise _refuse(
+            sub, "fail", "ERROR", f"quantity {quantity} is not a number", target, settings
+        )
+    if quantity < 0:
+        raise _refuse(sub, "fail", "ERROR", f"quantity {quantity} is negative", target, settings)
+    if settings.target == "licence" and not _ended(sub):
+        if quantity != quantity.to_integral_value():
+            raise _refuse(
+                sub,
+                "fail",
+                "ERROR",
+                f"quantity {quantity} is not a whole number, and HaloPSA licence counts "
+                "are; use the invoice_line target for fractional quantities",
+                target,
+                settings,
+            )
+        if quantity > _MAX_LICENCE_COUNT:
+            raise _refuse(
+                sub,
+                "fail",
+                "ERROR",
+                f"quantity {quantity} is larger than a HaloPSA licence count can hold",
+                target,
+                settings,
+            )
+
+
+def _ended(sub: DesiredSubscription) -> bool:
+    """Billing must stop: the subscription ended, or the billed account was cancelled."""
+    return sub.status in ENDED_SUBSCRIPTION_STATUSES or sub.account_status == "cancelled"
+
+
+def _unit_prices_needed(sub: DesiredSubscription, settings: SyncSettings) -> bool:
+    if settings.price_mode == "off":
+        return False
+    # An invoice line carries per-unit prices whatever the mode; a licence only in "unit".
+    return settings.price_mode == "unit" or settings.target == "invoice_line"
+
+
+def _prices(
+    sub: DesiredSubscription, settings: SyncSettings, target: AccountTarget
+) -> dict[str, HaloValue]:
+    """The price fields to write, or {} when prices are off or the subscription ended."""
+    if settings.price_mode == "off" or _ended(sub):
+        return {}
+    sell_field, cost_field = (
+        ("price", "purchase_price") if settings.target == "licence" else ("unit_price", "unit_cost")
+    )
+    totals = {sell_field: sub.customer_price, cost_field: sub.cost_price}
+    per_unit = _unit_prices_needed(sub, settings)
+    if per_unit and sub.quantity == 0 and any(v is not None for v in totals.values()):
+        raise _refuse(
+            sub,
+            "skip",
+            "WARNING",
+            "quantity is 0, so unit prices (total ÷ quantity) cannot be worked out; HaloPSA "
+            "was left as it is. Check the subscription, or turn price sync off",
+            target,
+            settings,
+        )
+    result: dict[str, HaloValue] = {}
+    for name, total in totals.items():
+        if total is None:
+            continue
+        result[name] = halo_decimal(total / sub.quantity) if per_unit else halo_decimal(total)
+    return result
+
+
+def _licence_fields(
+    sub: DesiredSubscription, settings: SyncSettings, target: AccountTarget
+) -> dict[str, HaloValue]:
+    """The licence fields halosync owns; blank vendor values are not owned."""
+    ended = _ended(sub)
+    status: SubscriptionStatus = "cancelled" if sub.account_status == "cancelled" else sub.status
+    fields: dict[str, HaloValue] = {"count": 0 if ended else int(sub.quantity)}
+    fields.update(_prices(sub, settings, target))
+    if sub.start_date is not None:
+        fields["start_date"] = halo_date(sub.start_date)
+    if sub.end_date is not None:
+        fields["end_date"] = halo_date(sub.end_date)
+    if sub.billing_cycle:
+        fields["billing_cycle"] = sub.billing_cycle
+    if sub.term:
+        fields["term_duration"] = sub.term
+    fields["status"] = HALO_LICENCE_STATUS[status]
+    return fields
+
+
+def _licence_current(licence: HaloLicence) -> dict[str, HaloValue]:
+    return {
+        "count": licence.count,
+        "price": licence.price,
+        "purchase_price": licence.purchase_price,
+        "start_date": halo_date(licence.start_date) if licence.start_date else None,
+        "end_date": halo_date(licence.end_date) if licence.end_date else None,
+        "billing_cycle": licence.billing_cycle,
+        "term_duration": licence.term_duration,
+        "status": licence.status,
+    }
+
+
+def _line_fields(
+    sub: DesiredSubscription, settings: SyncSettings, target: AccountTarget
+) -> dict[str, HaloValue]:
+    fields: dict[str, HaloValue] = {
+        "qty_order": Decimal(0) if _ended(sub) else halo_decimal(sub.quantity)
+    }
+    fields.update(_prices(sub, settings, target))
+    return fields
+
+
+def _line_current(line: HaloInvoiceLine) -> dict[str, HaloValue]:
+    return {"qty_order": line.quantity, "unit_price": line.unit_price, "unit_cost": line.unit_cost}
+
+
+def _diff(
+    current: Mapping[str, HaloValue], desired: Mapping[str, HaloValue]
+) -> tuple[dict[str, HaloValue], dict[str, HaloValue]]:
+    before: dict[str, HaloValue] = {}
+    after: dict[str, HaloValue] = {}
+    for name, value in desired.items():
+        if not same_value(current.get(name), value):
+            before[name] = current.get(name)
+            after[name] = value
+    return before, after
+
+
+def _ledger_rows(
+    sub: DesiredSubscription, context: _Context, target: AccountTarget
+) -> tuple[list[LedgerRecord], list[LedgerRecord]]:
+    """This pair's ledger rows for the current mapping, and those for earlier mappings."""
+    settings = context.settings
+    current: list[LedgerRecord] = []
+    earlier: list[LedgerRecord] = []
+    for record in context.ledger.get(sub.key, []):
+        same_place = (
+            record.target == settings.target and record.halo_client_id == target.halo_client_id
+        )
+        if settings.target == "invoice_line":
+            same_place = same_place and record.recurring_invoice_id == target.recurring_invoice_id
+        (current if same_place else earlier).append(record)
+    return current, earlier
+
+
+def _plan_licence(
+    sub: DesiredSubscription, target: AccountTarget, item_id: int, context: _Context
+) -> PlannedChange:
+    settings = context.settings
+    marker = marker_for(settings.workspace_key, sub.account_ref, sub.service_ref)
+    desired = _licence_fields(sub, settings, target)
+    rows, earlier = _ledger_rows(sub, context, target)
+    base = PlannedChange(
+        account_ref=sub.account_ref,
+        service_ref=sub.service_ref,
+        action="unchanged",
+        reason="",
+        target="licence",
+        halo_client_id=target.halo_client_id,
+        marker=marker,
+        quantity=sub.quantity,
+    )
+    for record in rows:
+        if record.halo_record_id is not None and record.halo_record_id in context.licences_by_id:
+            licence = context.licences_by_id[record.halo_record_id]
+            return _update_or_unchanged(
+                base, licence.id, _licence_current(licence), desired, f"licence {licence.id}"
+            )
+    adoptable = context.licences_by_marker.get((target.halo_client_id, marker), [])
+    if adoptable:
+        licence = adoptable[0]
+        note = f"found licence {licence.id} created by an interrupted earlier run; adopting it"
+        adopt_level: Level = "INFO"
+        if len(adoptable) > 1:
+            others = ", ".join(str(lic.id) for lic in adoptable[1:])
+            note += f"; licences {others} carry the same tag and are duplicates to remove by hand"
+            adopt_level = "WARNING"
+        change = _update_or_unchanged(
+            base, licence.id, _licence_current(licence), desired, f"licence {licence.id}"
+        )
+        return replace(change, reason=f"{note}; {change.reason}", level=adopt_level, adopted=True)
+    if _ended(sub):
+        return replace(
+            base, action="skip", reason="subscription ended and HaloPSA has no licence for it"
+        )
+    payload: dict[str, HaloValue] = {
+        "client_id": target.halo_client_id,
+        "name": sub.service_name,
+        "item_id": item_id,
+        **desired,
+        LICENCE_MARKER_FIELD: marker_note(marker),
+    }
+    reason = "no licence yet for this account and service; creating one"
+    level: Level = "INFO"
+    gone = [r for r in rows if r.state == "written" and r.halo_record_id is not None]
+    if gone:
+        reason = f"licence {gone[-1].halo_record_id} was deleted in HaloPSA; recreating"
+        level = "WARNING"
+    elif earlier:
+        old = ", ".join(
+            f"client {r.halo_client_id}" for r in earlier if r.halo_record_id is not None
+        )
+        if old:
+            reason = (
+                f"account now mapped to client {target.halo_client_id}; creating a licence "
+                f"there (earlier records on {old} are left as they are)"
+            )
+    return replace(
+        base, action="create", reason=reason, level=level, after=payload, payload=payload
+    )
+
+
+def _plan_invoice_line(
+    sub: DesiredSubscription, target: AccountTarget, item_id: int, context: _Context
+) -> PlannedChange:
+    settings = context.settings
+    invoice_id = target.recurring_invoice_id
+    assert invoice_id is not None
+    marker = marker_for(settings.workspace_key, sub.account_ref, sub.service_ref)
+    desired = _line_fields(sub, settings, target)
+    rows, _earlier = _ledger_rows(sub, context, target)
+    lines = context.lines_by_invoice.get(invoice_id, [])
+    base = PlannedChange(
+        account_ref=sub.account_ref,
+        service_ref=sub.service_ref,
+        action="unchanged",
+        reason="",
+        target="invoice_line",
+        halo_client_id=target.halo_client_id,
+        recurring_invoice_id=invoice_id,
+        marker=marker,
+        quantity=sub.quantity,
+    )
+    where = f"on recurring invoice {invoice_id}"
+    for record in rows:
+        line = context.lines_by_id.get(record.halo_record_id or 0)
+        if line is not None and line.recurring_invoice_id == invoice_id and line.item_id == item_id:
+            return _update_line(
+                base, line, desired, f"line {line.id} {where}", sub, target, settings
+            )
+    ours = [ln for ln in lines if ln.marker == marker and ln.item_id == item_id]
+    if ours:
+        line = ours[0]
+        change = _update_line(base, line, desired, f"line {line.id} {where}", sub, target, settings)
+        note = f"found line {line.id} {where} added by an interrupted earlier run; adopting it"
+        return replace(change, reason=f"{note}; {change.reason}", adopted=True)
+    foreign = [
+        ln
+        for ln in lines
+        if ln.item_id == item_id and ln.marker is None and ln.id not in context.ledger_line_ids
+    ]
+    if foreign:
+        ids = ", ".join(str(ln.id) for ln in foreign)
+        if not settings.adopt_existing_lines:
+            raise _refuse(
+                sub,
+                "skip",
+                "WARNING",
+                f"recurring invoice {invoice_id} already has a line for this item (line {ids}) "
+                "that halosync did not add; it was left alone, since adding a second line would "
+                "bill the customer twice. Remove that line in HaloPSA, or turn on 'adopt "
+                "existing lines' to let halosync take it over",
+                target,
+                settings,
+            )
+        if len(foreign) > 1:
+            raise _refuse(
+                sub,
+                "skip",
+                "WARNING",
+                f"recurring invoice {invoice_id} has several lines for this item (lines {ids}); "
+                "halosync cannot tell which to take over. Keep one in HaloPSA",
+                target,
+                settings,
+            )
+        line = foreign[0]
+        change = _update_line(base, line, desired, f"line {line.id} {where}", sub, target, settings)
+        note = f"taking over existing line {line.id} {where} (adopt existing lines is on)"
+        return replace(change, reason=f"{note}; {change.reason}", adopted=True)
+    if _ended(sub):
+        return replace(
+            base, action="skip", reason=f"subscription ended and there is no line {where}"
+        )
+    payload: dict[str, HaloValue] = {
+        "ihid": invoice_id,
+        "_itemid": item_id,
+        "item_shortdescription": sub.service_name,
+        **desired,
+        INVOICE_LINE_MARKER_FIELD: marker,
+    }
+    reason = f"no line for this item {where}; adding one"
+    level: Level = "INFO"
+    gone = [r for r in rows if r.state == "written" and r.halo_record_id is not None]
+    if gone:
+        reason = (
+            f"line {gone[-1].halo_record_id} was deleted from recurring invoice {invoice_id} in "
+            "HaloPSA; adding it again"
+        )
+        level = "WARNING"
+    return replace(
+        base, action="create", reason=reason, level=level, after=payload, payload=payload
+    )
+
+
+def _update_line(
+    base: PlannedChange,
+    line: HaloInvoiceLine,
+    desired: Mapping[str, HaloValue],
+    label: str,
+    sub: DesiredSubscription,
+    target: AccountTarget,
+    settings: SyncSettings,
+) -> PlannedChange:
+    if line.calculated:
+        raise _refuse(
+            sub,
+            "skip",
+            "WARNING",
+            f"{label} takes its quantity from HaloPSA licence/user/asset counts, so halosync "
+            "cannot set it; use the licence target, or set the line's quantity to fixed",
+            target,
+            settings,
+        )
+    change = _update_or_unchanged(base, line.id, _line_current(line), desired, label)
+    if change.action == "update":
+        payload = dict(change.payload)
+        payload["ihid"] = line.recurring_invoice_id
+        return replace(change, payload=payload)
+    return change
+
+
+def _update_or_unchanged(
+    base: PlannedChange,
+    halo_id: int,
+    current: Mapping[str, HaloValue],
+    desired: Mapping[str, HaloValue],
+    label: str,
+) -> PlannedChange:
+    before, after = _diff(current, desired)
+    if not after:
+        return replace(base, halo_id=halo_id, reason=f"{label} already holds these values")
+    return replace(
+        base,
+        action="update",
+        halo_id=halo_id,
+        reason=f"{label}: {', '.join(after)} changed",
+        before=before,
+        after=after,
+        payload={"id": halo_id, **after},
+    )
+
+
+__all__ = ["HALO_LICENCE_STATUS", "plan_usage_sync"]
