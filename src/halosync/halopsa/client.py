@@ -1,0 +1,448 @@
+"""The one door to HaloPSA: authenticated, paced, retried reads and writes.
+
+Reads page with ``pageinate=true`` until ``record_count`` rows are in, and raise rather than
+return a truncated list. Writes POST arrays in batches and map results back to inputs by
+order. A write that creates records is never re-sent blindly after an unanswered attempt:
+see :class:`CreateRecovery` and ``docs/halopsa.md``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping, Sequence
+from types import TracebackType
+from typing import Any, Protocol, Self, TypeVar
+
+import httpx2
+from pydantic import BaseModel
+
+from halosync.halopsa.auth import TokenProvider
+from halosync.halopsa.clock import Clock, SystemClock
+from halosync.halopsa.config import HaloConnectionConfig, check_outbound_url, resolve_host
+from halosync.halopsa.errors import (
+    AmbiguousWriteError,
+    BadCredentialsError,
+    HaloRecordNotFoundError,
+    HaloRequestRejectedError,
+    HaloResponseError,
+    HaloServerError,
+    MissingPermissionError,
+    RequestSummary,
+)
+from halosync.halopsa.exchange import Exchanger
+from halosync.halopsa.models import (
+    Client,
+    ClientContract,
+    Item,
+    RecurringInvoice,
+    Site,
+    SoftwareLicence,
+)
+from halosync.halopsa.pacing import (
+    DEFAULT_RATE_LIMIT,
+    DEFAULT_RATE_WINDOW_SECONDS,
+    RequestPacer,
+    SlidingWindowPacer,
+)
+from halosync.halopsa.paging import (
+    DEFAULT_PAGE_SIZE,
+    PageTracker,
+    list_key,
+    unwrap_list,
+    unwrap_written,
+)
+from halosync.halopsa.permissions import missing_permission_fix, permission_for
+from halosync.halopsa.retry import RETRY_STATUSES, RetryPolicy
+from halosync.halopsa.transport import halo_message
+
+DEFAULT_BATCH_SIZE = 50
+DEFAULT_TIMEOUT_SECONDS = 30.0
+M = TypeVar("M", bound=BaseModel)
+
+
+class CreateRecovery(Protocol):
+    """Finds records a create may have made after Halo left the create unanswered.
+
+    Called with the rows whose create went unanswered (no ``id``); returns, in the same
+    order, the record Halo now holds for each row (found by a marker the caller chose, such
+    as client + licence name) or None when it was not created. Rows found are not sent again.
+    """
+
+    async def __call__(
+        self, rows: Sequence[Mapping[str, Any]]
+    ) -> Sequence[Mapping[str, Any] | None]: ...
+
+
+def is_update(row: Mapping[str, Any]) -> bool:
+    """Halo updates when ``id`` names a record (recurring-invoice ids are negative) and
+    creates when it is missing or 0."""
+    return row.get("id") not in (None, 0, "", "0")
+
+
+class HaloApiClient:
+    """Talks to one Halo instance. Use as ``async with HaloApiClient(config, ...) as halo``."""
+
+    def __init__(
+        self,
+        config: HaloConnectionConfig,
+        *,
+        http: httpx2.AsyncClient | None = None,
+        transport: httpx2.AsyncBaseTransport | None = None,
+        pacer: RequestPacer | None = None,
+        clock: Clock | None = None,
+        retry: RetryPolicy | None = None,
+        allow_private_networks: bool = False,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+        rate_window_seconds: float = DEFAULT_RATE_WINDOW_SECONDS,
+        refresh_margin_seconds: float | None = None,
+    ) -> None:
+        check_outbound_url(config.base_url, allow_private_networks=allow_private_networks)
+        check_outbound_url(config.token_url, allow_private_networks=allow_private_networks)
+        if page_size < 1 or batch_size < 1:
+            raise ValueError("page_size and batch_size must be at least 1")
+        self.config = config
+        self.page_size = page_size
+        self.batch_size = batch_size
+        self._allow_private = allow_private_networks
+        self._addresses_checked = allow_private_networks
+        self._clock = clock or SystemClock()
+        self._owns_http = http is None
+        self._http = http or httpx2.AsyncClient(
+            transport=transport, timeout=timeout_seconds, follow_redirects=False
+        )
+        self.pacer: RequestPacer = pacer or SlidingWindowPacer(
+            DEFAULT_RATE_LIMIT, rate_window_seconds, clock=self._clock
+        )
+        self._exchanger = Exchanger(
+            self._http,
+            pacer=self.pacer,
+            clock=self._clock,
+            retry=retry or RetryPolicy(),
+            rate_window_seconds=rate_window_seconds,
+        )
+        margin = (
+            {}
+            if refresh_margin_seconds is None
+            else {"refresh_margin_seconds": refresh_margin_seconds}
+        )
+        self.auth = TokenProvider(config, self._exchanger, self._clock, **margin)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the HTTP client if this object created it."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def _check_addresses(self) -> None:
+        # Resolve once per client: refuse names that point into private networks (SSRF).
+        if self._addresses_checked:
+            return
+        for url in (self.config.base_url, self.config.token_url):
+            host = httpx2.URL(url).host
+            addresses = await asyncio.to_thread(resolve_host, host)
+            check_outbound_url(url, allow_private_networks=False, addresses=addresses)
+        self._addresses_checked = True
+
+    async def get_token(self) -> str:
+        """A valid access token (fetches one if needed); used by Test Connection."""
+        await self._check_addresses()
+        return await self.auth.token()
+
+    # --- the core request -------------------------------------------------------------
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        replay_safe: bool | None = None,
+        ambiguous_rows: Sequence[dict[str, Any]] = (),
+    ) -> Any:
+        """Send one authenticated request to ``/api/<path>`` and return its JSON (None if empty).
+
+        ``replay_safe`` defaults to True for GET/DELETE and False for POST: only replay-safe
+        requests are re-sent after a 5xx or an unanswered attempt.
+        """
+        await self._check_addresses()
+        method = method.upper()
+        if replay_safe is None:
+            replay_safe = method in ("GET", "DELETE", "HEAD")
+        url = f"{self.config.api_url}/{path.lstrip('/')}"
+        summary = RequestSummary.of(method, "/api/" + path.lstrip("/"), json)
+        token = await self.auth.token()
+        for attempt in range(2):
+            response = await self._exchanger.send(
+                method,
+                url,
+                summary=summary,
+                replay_safe=replay_safe,
+                retry_statuses=RETRY_STATUSES,
+                params=params,
+                json=json,
+                headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+                ambiguous_rows=ambiguous_rows,
+            )
+            if response.status_code != 401:
+                break
+            if attempt == 0:
+                # The token expired or was revoked: exactly one retry with a fresh one.
+                token = await self.auth.refresh(token)
+        return self._interpret(response, method, path, summary)
+
+    def _interpret(
+        self, response: httpx2.Response, method: str, path: str, summary: RequestSummary
+    ) -> Any:
+        status = response.status_code
+        if 200 <= status < 300:
+            if not response.content.strip():
+                return None
+            try:
+                return response.json()
+            except ValueError as exc:
+                raise HaloResponseError(
+                    f"Halo answered {summary} with something other than JSON.", request=summary
+                ) from exc
+        message = halo_message(response)
+        if status == 401:
+            raise BadCredentialsError(
+                f"Halo refused a freshly issued token for {summary} ({message or 401}).",
+                fix="The API application or its login agent may have been disabled; check "
+                "Configuration > Integrations > HaloPSA API > View Applications.",
+                request=summary,
+            )
+        if status == 403:
+            needed = permission_for(path, method)
+            permissions = [needed] if needed else []
+            what = needed.describe() if needed else f"access to {path}"
+            raise MissingPermissionError(
+                f"Halo refused {summary}: the API application lacks {what}.",
+                permissions=permissions,
+                fix=missing_permission_fix(permissions) if permissions else None,
+                request=summary,
+            )
+        if status == 404:
+            raise HaloRecordNotFoundError(
+                f"Halo has no record at {summary.path} (it may have been deleted in Halo).",
+                request=summary,
+            )
+        if status >= 500:
+            raise HaloServerError(
+                f"Halo answered {status} ({message or 'no message'}) to {summary}.",
+                status=status,
+                fix="Retrying later may help; if it persists, check the record in Halo.",
+                request=summary,
+            )
+        raise HaloRequestRejectedError(
+            f"Halo refused {summary} with HTTP {status}: {message or 'no reason given'}.",
+            status=status,
+            halo_message=message,
+            request=summary,
+        )
+
+    # --- reads ---------------------------------------------------------------------
+
+    async def iter_pages(
+        self, entity: str, *, params: Mapping[str, Any] | None = None
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """Yield an entity's list page by page (``pageinate=true``) until ``record_count``."""
+        tracker = PageTracker(entity, self.page_size)
+        key = list_key(entity)
+        page_no = 1
+        while True:
+            query = {
+                **_query(params or {}),
+                "pageinate": "true",
+                "page_size": str(self.page_size),
+                "page_no": str(page_no),
+            }
+            body = await self.request("GET", entity, params=query)
+            rows, record_count = unwrap_list(body, key)
+            done = tracker.add(rows, record_count)
+            if rows:
+                yield rows
+            if done:
+                return
+            page_no += 1
+
+    async def list_records(
+        self, entity: str, *, params: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """Every record of an entity's list (slim list rows, not full objects)."""
+        rows: list[dict[str, Any]] = []
+        async for page in self.iter_pages(entity, params=params):
+            rows.extend(page)
+        return rows
+
+    async def get_record(
+        self, entity: str, record_id: int, *, params: Mapping[str, Any] | None = None
+    ) -> dict[str, Any] | None:
+        """The full record by id, or None when Halo has no such record (404 or empty object)."""
+        try:
+            body = await self.request(
+                "GET", f"{entity}/{record_id}", params=_query(params or {}) or None
+            )
+        except HaloRecordNotFoundError:
+            return None
+        if body is None or (isinstance(body, dict) and not body.get("id")):
+            return None
+        if not isinstance(body, dict):
+            raise HaloResponseError(f"Halo answered GET {entity}/{record_id} with a non-object.")
+        return body
+
+    # --- writes ------------------------------------------------------------------
+
+    async def save_records(
+        self,
+        entity: str,
+        rows: Sequence[Mapping[str, Any]],
+        *,
+        batch_size: int | None = None,
+        idempotent: bool | None = None,
+        recovery: CreateRecovery | None = None,
+    ) -> list[dict[str, Any]]:
+        """POST rows (create without id, update with id) in batches; results in input order.
+
+        ``idempotent`` overrides the default rule (a batch is replay-safe when every row is an
+        update). A batch that creates and goes unanswered raises :class:`AmbiguousWriteError`
+        unless ``recovery`` finds what was created; rows it cannot find are sent once more.
+        """
+        size = batch_size or self.batch_size
+        results: list[dict[str, Any]] = []
+        for start in range(0, len(rows), size):
+            chunk = [dict(row) for row in rows[start : start + size]]
+            results.extend(await self._save_chunk(entity, chunk, idempotent, recovery))
+        return results
+
+    async def _save_chunk(
+        self,
+        entity: str,
+        chunk: list[dict[str, Any]],
+        idempotent: bool | None,
+        recovery: CreateRecovery | None,
+    ) -> list[dict[str, Any]]:
+        replay_safe = idempotent if idempotent is not None else all(map(is_update, chunk))
+        try:
+            return await self._post(entity, chunk, replay_safe)
+        except AmbiguousWriteError as unknown:
+            if recovery is None:
+                raise
+            creates = [i for i, row in enumerate(chunk) if not is_update(row)]
+            found = list(await recovery([chunk[i] for i in creates]))
+            if len(found) != len(creates):
+                raise HaloResponseError(
+                    "The create-recovery hook answered for a different number of rows."
+                ) from unknown
+            results: list[dict[str, Any] | None] = [None] * len(chunk)
+            for index, record in zip(creates, found, strict=True):
+                if record is not None:
+                    results[index] = dict(record)
+            resend = [i for i, result in enumerate(results) if result is None]
+            if resend:
+                again = await self._post(
+                    entity, [chunk[i] for i in resend], all(is_update(chunk[i]) for i in resend)
+                )
+                for index, record in zip(resend, again, strict=True):
+                    results[index] = record
+            return [r for r in results if r is not None]
+
+    async def _post(
+        self, entity: str, chunk: list[dict[str, Any]], replay_safe: bool
+    ) -> list[dict[str, Any]]:
+        body = await self.request(
+            "POST",
+            entity,
+            json=chunk,
+            replay_safe=replay_safe,
+            ambiguous_rows=[row for row in chunk if not is_update(row)],
+        )
+        return unwrap_written(body, list_key(entity), len(chunk))
+
+    async def delete_record(
+        self, entity: str, record_id: int, *, params: Mapping[str, Any] | None = None
+    ) -> bool:
+        """Delete a record; False when it was already gone (404)."""
+        try:
+            await self.request(
+                "DELETE", f"{entity}/{record_id}", params=_query(params or {}) or None
+            )
+        except HaloRecordNotFoundError:
+            return False
+        return True
+
+    # --- typed reads of the entities halosync uses -------------------------------------
+
+    async def clients(self, *, include_inactive: bool = False) -> list[Client]:
+        """Every Halo client (slim list rows)."""
+        params = {"includeinactive": include_inactive, "includeactive": True}
+        return _parse(Client, await self.list_records("Client", params=params))
+
+    async def sites(self, *, client_id: int | None = None) -> list[Site]:
+        """Sites, optionally of one client."""
+        params = {"client_id": client_id} if client_id else {}
+        return _parse(Site, await self.list_records("Site", params=params))
+
+    async def items(self, *, include_inactive: bool = False) -> list[Item]:
+        """Every Halo item."""
+        params = {"includeinactive": include_inactive, "includeactive": True}
+        return _parse(Item, await self.list_records("Item", params=params))
+
+    async def recurring_invoices(
+        self, *, client_id: int | None = None, include_lines: bool = False
+    ) -> list[RecurringInvoice]:
+        """Recurring invoices; ``include_lines`` reads their lines in the same few requests."""
+        params: dict[str, Any] = {"includelines": include_lines}
+        if client_id:
+            params["client_id"] = client_id
+        return _parse(RecurringInvoice, await self.list_records("RecurringInvoice", params=params))
+
+    async def recurring_invoice(self, invoice_id: int) -> RecurringInvoice | None:
+        """One recurring invoice with its lines, or None if it is gone."""
+        record = await self.get_record("RecurringInvoice", invoice_id)
+        return RecurringInvoice.model_validate(record) if record else None
+
+    async def licences(
+        self, *, client_id: int | None = None, include_inactive: bool = True
+    ) -> list[SoftwareLicence]:
+        """Software licences / subscriptions, optionally of one client."""
+        params: dict[str, Any] = {"includeinactive": include_inactive}
+        if client_id:
+            params["client_id"] = client_id
+        return _parse(SoftwareLicence, await self.list_records("SoftwareLicence", params=params))
+
+    async def licence(self, licence_id: int) -> SoftwareLicence | None:
+        """One licence, or None if it is gone."""
+        record = await self.get_record("SoftwareLicence", licence_id)
+        return SoftwareLicence.model_validate(record) if record else None
+
+    async def contracts(self, *, client_id: int | None = None) -> list[ClientContract]:
+        """Client contracts, optionally of one client."""
+        params = {"client_id": client_id} if client_id else {}
+        return _parse(ClientContract, await self.list_records("ClientContract", params=params))
+
+
+def _query(params: Mapping[str, Any]) -> dict[str, str]:
+    """Query values as Halo reads them: booleans lower-case, None left out."""
+    query: dict[str, str] = {}
+    for key, value in params.items():
+        if value is None:
+            continue
+        query[key] = str(value).lower() if isinstance(value, bool) else str(value)
+    return query
+
+
+def _parse(model: type[M], rows: Sequence[Mapping[str, Any]]) -> list[M]:
+    return [model.model_validate(row) for row in rows]

@@ -1,0 +1,216 @@
+"""Typed errors of the HaloPSA client, each with the fix a billing admin can act on.
+
+Three families decide what a caller does next: :class:`HaloConfigurationError` (halt the
+run; a person must change the connection or Halo's set-up), :class:`HaloRetryableError`
+(try again later; nothing is wrong with the set-up) and :class:`HaloFatalError` (this one
+request or record is refused; report it and carry on with the rest).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from halosync.errors import HalosyncError
+from halosync.logging import redact_text
+
+if TYPE_CHECKING:
+    from halosync.halopsa.permissions import HaloPermission
+
+ErrorKind = Literal["configuration", "retryable", "fatal"]
+
+_BODY_SUMMARY_LIMIT = 300
+
+
+@dataclass(frozen=True)
+class RequestSummary:
+    """What request caused an error: method, path and a short, redacted body summary."""
+
+    method: str
+    path: str
+    body_summary: str | None = None
+
+    @classmethod
+    def of(cls, method: str, path: str, body: Any = None) -> RequestSummary:
+        """Summarise a request; secrets are masked and the body is cut to a few hundred chars."""
+        summary: str | None = None
+        if body is not None:
+            text = json.dumps(body, default=str, separators=(",", ":"))
+            if isinstance(body, list):
+                text = f"{len(body)} row(s): {text}"
+            text = redact_text(text)
+            if len(text) > _BODY_SUMMARY_LIMIT:
+                text = text[: _BODY_SUMMARY_LIMIT - 3] + "..."
+            summary = text
+        return cls(method=method.upper(), path=redact_text(path), body_summary=summary)
+
+    def __str__(self) -> str:
+        if self.body_summary:
+            return f"{self.method} {self.path} with {self.body_summary}"
+        return f"{self.method} {self.path}"
+
+
+class HaloError(HalosyncError):
+    """Base of every error the HaloPSA client raises."""
+
+    kind: ClassVar[ErrorKind] = "fatal"
+
+    def __init__(
+        self, message: str, *, fix: str | None = None, request: RequestSummary | None = None
+    ) -> None:
+        super().__init__(redact_text(message), fix=redact_text(fix) if fix else None)
+        self.request = request
+
+    @property
+    def retryable(self) -> bool:
+        """Whether the same call may succeed later without anyone changing anything."""
+        return self.kind == "retryable"
+
+
+# --- configuration: a person must change something -------------------------------------
+
+
+class HaloConfigurationError(HaloError):
+    """The connection or Halo's set-up is wrong; the run should halt until it is fixed."""
+
+    kind: ClassVar[ErrorKind] = "configuration"
+
+
+class InvalidServerUrlError(HaloConfigurationError):
+    """The server or authorisation server address is not a usable http(s) URL."""
+
+
+class AddressNotAllowedError(HaloConfigurationError):
+    """The address is on a loopback/private network or plain http, and that is not allowed."""
+
+
+class HostUnreachableError(HaloConfigurationError):
+    """Nothing answered at the Halo address (connection refused, timed out, no route)."""
+
+
+class DnsResolutionError(HostUnreachableError):
+    """The host name of the Halo address does not resolve."""
+
+
+class TlsError(HaloConfigurationError):
+    """The TLS handshake with Halo failed (certificate not trusted, expired, wrong name)."""
+
+
+class BadCredentialsError(HaloConfigurationError):
+    """Halo refused the client ID / client secret, or refused a fresh token."""
+
+
+class TokenEndpointError(HaloConfigurationError):
+    """The token endpoint failed in a way Halo does not explain (an HTML 500 page)."""
+
+
+class InvalidScopeError(HaloConfigurationError):
+    """Halo refused the permission scopes halosync asked for."""
+
+
+class MissingPermissionError(HaloConfigurationError):
+    """Halo answered 403: the API application (or its login agent) lacks a permission."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        permissions: Sequence[HaloPermission],
+        fix: str | None = None,
+        request: RequestSummary | None = None,
+    ) -> None:
+        super().__init__(message, fix=fix, request=request)
+        self.permissions = tuple(permissions)
+
+
+# --- retryable: nothing to fix, try again later ------------------------------------------
+
+
+class HaloRetryableError(HaloError):
+    """A transient failure; the same call may succeed later."""
+
+    kind: ClassVar[ErrorKind] = "retryable"
+
+
+class RateLimitedError(HaloRetryableError):
+    """Halo kept answering 429 (rate limit reached) after halosync backed off."""
+
+
+class HaloServerError(HaloRetryableError):
+    """Halo answered 5xx (often just "Internal Server Error") after the allowed retries."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        fix: str | None = None,
+        request: RequestSummary | None = None,
+    ) -> None:
+        super().__init__(message, fix=fix, request=request)
+        self.status = status
+
+
+class HaloTimeoutError(HaloRetryableError):
+    """Halo did not answer in time, or dropped the connection, after the allowed retries."""
+
+
+class PagingInconsistentError(HaloRetryableError):
+    """A list changed or came back short while it was being paged; read it again."""
+
+
+class AmbiguousWriteError(HaloRetryableError):
+    """A write that creates records failed after it was sent: it may or may not have applied.
+
+    Never blindly re-sent (that could create duplicates). ``rows`` are the rows whose fate is
+    unknown; the caller searches Halo for them (see ``CreateRecovery``) before writing again.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        rows: Sequence[dict[str, Any]],
+        status: int | None = None,
+        fix: str | None = None,
+        request: RequestSummary | None = None,
+    ) -> None:
+        super().__init__(message, fix=fix, request=request)
+        self.rows = list(rows)
+        self.status = status
+
+
+# --- fatal: this request is refused --------------------------------------------------
+
+
+class HaloFatalError(HaloError):
+    """Halo refused this request for a reason retrying will not change."""
+
+    kind: ClassVar[ErrorKind] = "fatal"
+
+
+class HaloRequestRejectedError(HaloFatalError):
+    """Halo answered 400 (or another 4xx) with its reason."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        halo_message: str | None = None,
+        fix: str | None = None,
+        request: RequestSummary | None = None,
+    ) -> None:
+        super().__init__(message, fix=fix, request=request)
+        self.status = status
+        self.halo_message = halo_message
+
+
+class HaloRecordNotFoundError(HaloFatalError):
+    """The record does not exist in Halo (404), e.g. someone deleted it there."""
+
+
+class HaloResponseError(HaloFatalError):
+    """Halo's answer does not have a shape halosync understands."""

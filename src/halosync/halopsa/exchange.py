@@ -1,0 +1,216 @@
+"""One HTTP exchange with Halo: pacing, 429 back-off and bounded retries.
+
+Used for both the token endpoint and resource calls; what a status *means* is decided by
+the caller. Waiting for Halo's rate window goes through the pacer (so every coroutine,
+and with a shared pacer every process, holds back), never through a short sleep.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import httpx2
+import stamina
+
+from halosync.halopsa.clock import Clock
+from halosync.halopsa.errors import (
+    AmbiguousWriteError,
+    HaloError,
+    RateLimitedError,
+    RequestSummary,
+)
+from halosync.halopsa.metrics import count_request
+from halosync.halopsa.pacing import RequestPacer
+from halosync.halopsa.retry import RetryPolicy, parse_retry_after
+from halosync.halopsa.transport import classify_transport_error, halo_message
+from halosync.logging import get_logger
+
+log = get_logger(__name__)
+
+
+class _Transient(Exception):
+    """Raised inside a stamina attempt to ask for another try."""
+
+    def __init__(self, error: HaloError | None, response: httpx2.Response | None) -> None:
+        super().__init__(str(error) if error else "retryable status")
+        self.error = error
+        self.response = response
+
+
+class _RateLimited(Exception):
+    def __init__(self, response: httpx2.Response) -> None:
+        super().__init__("rate limited")
+        self.response = response
+
+
+class Exchanger:
+    """Sends requests to one Halo instance within its rate budget, retrying what is safe."""
+
+    def __init__(
+        self,
+        http: httpx2.AsyncClient,
+        *,
+        pacer: RequestPacer,
+        clock: Clock,
+        retry: RetryPolicy,
+        rate_window_seconds: float,
+    ) -> None:
+        self._http = http
+        self._pacer = pacer
+        self._clock = clock
+        self._retry = retry
+        self._rate_window_seconds = rate_window_seconds
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        summary: RequestSummary,
+        replay_safe: bool,
+        retry_statuses: frozenset[int],
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        data: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        ambiguous_rows: Sequence[dict[str, Any]] = (),
+    ) -> httpx2.Response:
+        """The response to the request, after waiting out 429s and retrying transient failures.
+
+        Returns any final response (including an exhausted 5xx) for the caller to interpret;
+        raises typed errors for transport failures, for a request that may have been applied
+        but cannot safely be re-sent (:class:`AmbiguousWriteError`), and for a rate limit
+        that persists after ``rate_limit_waits`` windows.
+        """
+        for _ in range(self._retry.rate_limit_waits + 1):
+            try:
+                return await self._send_with_retries(
+                    method,
+                    url,
+                    summary=summary,
+                    replay_safe=replay_safe,
+                    retry_statuses=retry_statuses,
+                    params=params,
+                    json=json,
+                    data=data,
+                    headers=headers,
+                    ambiguous_rows=ambiguous_rows,
+                )
+            except _RateLimited as limited:
+                await self._back_off(limited.response)
+                last = limited.response
+        raise RateLimitedError(
+            f"Halo kept answering 429 (rate limit reached: {halo_message(last)!r}) to "
+            f"{summary} after waiting {self._retry.rate_limit_waits} rate window(s).",
+            fix="Another tool may be using the same Halo instance's API budget; lower "
+            "HALOSYNC_HALO_RATE_LIMIT or run halosync when that tool is idle.",
+            request=summary,
+        )
+
+    async def _back_off(self, response: httpx2.Response) -> None:
+        now = self._clock.now()
+        delay = parse_retry_after(response.headers.get("retry-after"), now)
+        if delay is None:
+            # A rolling window only frees up as old requests age out: wait a whole window.
+            delay = self._rate_window_seconds
+        log.warning("halo_rate_limited", wait_seconds=round(delay, 1))
+        await self._pacer.block_until(now + delay)
+
+    async def _send_with_retries(
+        self,
+        method: str,
+        url: str,
+        *,
+        summary: RequestSummary,
+        replay_safe: bool,
+        retry_statuses: frozenset[int],
+        params: Mapping[str, Any] | None,
+        json: Any,
+        data: Mapping[str, str] | None,
+        headers: Mapping[str, str] | None,
+        ambiguous_rows: Sequence[dict[str, Any]],
+    ) -> httpx2.Response:
+        policy = self._retry
+        try:
+            async for attempt in stamina.retry_context(
+                on=_Transient,
+                attempts=policy.attempts,
+                timeout=policy.timeout,
+                wait_initial=policy.wait_initial,
+                wait_max=policy.wait_max,
+                wait_jitter=policy.wait_jitter,
+            ):
+                with attempt:
+                    return await self._attempt(
+                        method,
+                        url,
+                        summary=summary,
+                        replay_safe=replay_safe,
+                        retry_statuses=retry_statuses,
+                        params=params,
+                        json=json,
+                        data=data,
+                        headers=headers,
+                        ambiguous_rows=ambiguous_rows,
+                    )
+        except _Transient as exhausted:
+            if exhausted.response is not None:
+                return exhausted.response
+            error = exhausted.error
+            if error is None:  # pragma: no cover - _Transient carries one or the other
+                raise
+            error.request = summary
+            raise error from None
+        raise AssertionError("unreachable: stamina yields at least one attempt")
+
+    async def _attempt(
+        self,
+        method: str,
+        url: str,
+        *,
+        summary: RequestSummary,
+        replay_safe: bool,
+        retry_statuses: frozenset[int],
+        params: Mapping[str, Any] | None,
+        json: Any,
+        data: Mapping[str, str] | None,
+        headers: Mapping[str, str] | None,
+        ambiguous_rows: Sequence[dict[str, Any]],
+    ) -> httpx2.Response:
+        await self._pacer.acquire()
+        try:
+            response = await self._http.request(
+                method, url, params=params, json=json, data=data, headers=headers
+            )
+        except httpx2.TransportError as exc:
+            count_request(method, "error")
+            failure = classify_transport_error(exc, url)
+            if failure.maybe_sent and not replay_safe:
+                raise AmbiguousWriteError(
+                    f"Halo did not confirm {summary}: {failure.error.message} The records "
+                    "may or may not have been created.",
+                    rows=ambiguous_rows,
+                    fix="halosync looks for them before writing again; nothing is re-sent blindly.",
+                    request=summary,
+                ) from exc
+            if failure.transient:
+                raise _Transient(failure.error, None) from exc
+            failure.error.request = summary
+            raise failure.error from exc
+        count_request(method, response.status_code)
+        if response.status_code == 429:
+            raise _RateLimited(response)
+        if response.status_code in retry_statuses:
+            if not replay_safe:
+                raise AmbiguousWriteError(
+                    f"Halo answered {response.status_code} "
+                    f"({halo_message(response) or 'no message'}) to {summary}; the records "
+                    "may or may not have been created.",
+                    rows=ambiguous_rows,
+                    status=response.status_code,
+                    fix="halosync looks for them before writing again; nothing is re-sent blindly.",
+                    request=summary,
+                )
+            raise _Transient(None, response)
+        return response

@@ -1,0 +1,81 @@
+"""Pacing requests to stay inside Halo's rate limit (a rolling window per instance).
+
+Halo allows about 300 requests per rolling 5 minutes per instance and answers 429 past
+that; a 5-second pause does not help, only waiting for the window does. Every request
+first asks a :class:`RequestPacer` for a slot. The in-process pacer here serves one
+process; :mod:`halosync.halopsa.pacing_sql` shares one budget across processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from typing import Protocol
+
+from halosync.halopsa.clock import Clock, SystemClock
+
+DEFAULT_RATE_LIMIT = 270
+DEFAULT_RATE_WINDOW_SECONDS = 300.0
+
+
+class RequestPacer(Protocol):
+    """Hands out request slots so that at most ``limit`` requests start per rolling window."""
+
+    async def acquire(self) -> None:
+        """Wait until a request may start, and count it."""
+        ...
+
+    async def block_until(self, until: float) -> None:
+        """Start no request before ``until`` (epoch seconds): Halo answered 429."""
+        ...
+
+
+def _check_budget(limit: int, window_seconds: float) -> None:
+    if limit < 1:
+        raise ValueError(f"rate limit must be at least 1 request, got {limit}")
+    if window_seconds <= 0:
+        raise ValueError(f"rate window must be positive, got {window_seconds}")
+
+
+class SlidingWindowPacer:
+    """A sliding log of request start times, in this process only."""
+
+    def __init__(
+        self,
+        limit: int = DEFAULT_RATE_LIMIT,
+        window_seconds: float = DEFAULT_RATE_WINDOW_SECONDS,
+        *,
+        clock: Clock | None = None,
+    ) -> None:
+        _check_budget(limit, window_seconds)
+        self.limit = limit
+        self.window_seconds = window_seconds
+        self._clock = clock or SystemClock()
+        self._starts: deque[float] = deque()
+        self._blocked_until = 0.0
+        # Waiters queue on the lock, so slots go out in arrival order.
+        self._lock = asyncio.Lock()
+
+    async def acquire(self) -> None:
+        """Wait for a free slot in the window (and past any 429 block), then take it."""
+        async with self._lock:
+            while True:
+                now = self._clock.now()
+                if now < self._blocked_until:
+                    await self._clock.sleep(self._blocked_until - now)
+                    continue
+                while self._starts and self._starts[0] <= now - self.window_seconds:
+                    self._starts.popleft()
+                if len(self._starts) < self.limit:
+                    self._starts.append(now)
+                    return
+                await self._clock.sleep(self._starts[0] + self.window_seconds - now)
+
+    async def block_until(self, until: float) -> None:
+        """Hold every later request until ``until``."""
+        self._blocked_until = max(self._blocked_until, until)
+
+    def used(self) -> int:
+        """Requests started in the current window (for diagnostics and tests)."""
+        now = self._clock.now()
+        return sum(1 for start in self._starts if start > now - self.window_seconds)
