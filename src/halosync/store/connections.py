@@ -1,0 +1,92 @@
+"""A workspace's HaloPSA connection, with its client secret encrypted at rest."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from halosync.store.base import utcnow
+from halosync.store.crypto import SecretBox
+from halosync.store.models import HaloConnection
+
+
+@dataclass(frozen=True)
+class ConnectionDetails:
+    """A connection as the rest of halosync uses it (the secret decrypted)."""
+
+    server_url: str
+    auth_server_url: str | None
+    tenant: str | None
+    client_id: str
+    client_secret: str
+
+    def __repr__(self) -> str:
+        return (
+            f"ConnectionDetails(server_url={self.server_url!r}, client_id={self.client_id!r}, "
+            "client_secret='********')"
+        )
+
+
+class HaloConnectionRepository:
+    """Reads and writes one workspace's connection; needs the :class:`SecretBox` to do so."""
+
+    def __init__(self, session: Session, workspace_id: int, box: SecretBox) -> None:
+        self.session = session
+        self.workspace_id = workspace_id
+        self.box = box
+
+    def get(self) -> HaloConnection | None:
+        """The stored row (secret still encrypted), if a connection is configured."""
+        return self.session.scalar(
+            select(HaloConnection).where(HaloConnection.workspace_id == self.workspace_id)
+        )
+
+    def details(self) -> ConnectionDetails | None:
+        """The connection with its secret decrypted, if one is configured."""
+        row = self.get()
+        if row is None:
+            return None
+        return ConnectionDetails(
+            server_url=row.server_url,
+            auth_server_url=row.auth_server_url,
+            tenant=row.tenant,
+            client_id=row.client_id,
+            client_secret=self.box.decrypt(row.client_secret_encrypted),
+        )
+
+    def save(self, details: ConnectionDetails) -> HaloConnection:
+        """Create or replace the connection; a changed connection must be tested again."""
+        row = self.get()
+        if row is None:
+            row = HaloConnection(workspace_id=self.workspace_id)
+            self.session.add(row)
+        row.server_url = details.server_url
+        row.auth_server_url = details.auth_server_url
+        row.tenant = details.tenant
+        row.client_id = details.client_id
+        row.client_secret_encrypted = self.box.encrypt(details.client_secret)
+        row.configured_at = utcnow()
+        row.last_successful_test_at = None
+        row.last_test_message = None
+        self.session.flush()
+        return row
+
+    def record_test(self, *, success: bool, message: str, at: datetime | None = None) -> None:
+        """Remember the outcome of a connection test."""
+        row = self.get()
+        if row is None:
+            return
+        row.last_test_message = message
+        if success:
+            row.last_successful_test_at = at or utcnow()
+        self.session.flush()
+
+    def delete(self) -> bool:
+        """Forget the connection (reset); returns whether there was one."""
+        result = self.session.execute(
+            delete(HaloConnection).where(HaloConnection.workspace_id == self.workspace_id)
+        )
+        return bool(getattr(result, "rowcount", 0))

@@ -1,0 +1,188 @@
+"""Encryption of secrets at rest (Fernet / MultiFernet) and key rotation.
+
+Keys come from ``HALOSYNC_SECRET_KEYS`` (comma-separated; the first encrypts, all decrypt)
+or, when that is unset, from a key file created on first use in the data directory.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from halosync.errors import HalosyncError
+from halosync.logging import get_logger, register_secret
+from halosync.settings import Settings
+from halosync.store.models import HaloConnection
+
+KEY_FILE_NAME = "secret.key"
+
+log = get_logger(__name__)
+
+_SessionFactory = Callable[[], AbstractContextManager[Session]]
+
+
+@dataclass(frozen=True)
+class KeyRotation:
+    """What ``halosync keys rotate`` did."""
+
+    secrets: int
+    key_source: str
+    new_key: bool
+
+
+class SecretKeyError(HalosyncError):
+    """The configured keys are unusable or cannot decrypt a stored secret."""
+
+
+def generate_key() -> str:
+    """A new random Fernet key (url-safe base64 text)."""
+    return Fernet.generate_key().decode("ascii")
+
+
+def parse_keys(text: str) -> list[str]:
+    """Split a comma- or newline-separated key list, dropping blanks and comments."""
+    keys: list[str] = []
+    for line in text.splitlines():
+        if line.strip().startswith("#"):
+            continue
+        keys.extend(key.strip() for key in line.split(",") if key.strip())
+    return keys
+
+
+def _fernets(keys: Sequence[str], origin: str) -> list[Fernet]:
+    if not keys:
+        raise SecretKeyError(f"No encryption key found in {origin}.", fix=_FIX_KEYS)
+    fernets: list[Fernet] = []
+    for position, key in enumerate(keys, start=1):
+        register_secret(key)
+        try:
+            fernets.append(Fernet(key.encode("ascii")))
+        except (ValueError, UnicodeEncodeError):
+            raise SecretKeyError(
+                f"Encryption key #{position} in {origin} is not a valid Fernet key.",
+                fix=_FIX_KEYS,
+            ) from None
+    return fernets
+
+
+_FIX_KEYS = "Create one with `halosync keys generate` (32 url-safe base64-encoded bytes)."
+
+
+def key_file_path(settings: Settings) -> Path:
+    """Where the default key file lives: ``<data_dir>/secret.key``."""
+    return settings.data_dir / KEY_FILE_NAME
+
+
+def write_key_file(path: Path, keys: Sequence[str]) -> None:
+    """Replace the key file atomically, readable by its owner only."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    temporary = path.with_name(path.name + ".tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+        handle.write("# halosync secret keys: the first encrypts, all decrypt.\n")
+        handle.write("".join(f"{key}\n" for key in keys))
+    os.chmod(temporary, 0o600)
+    os.replace(temporary, path)
+
+
+def _load_or_create_key_file(path: Path) -> list[str]:
+    if path.exists():
+        return parse_keys(path.read_text(encoding="ascii"))
+    write_key_file(path, [generate_key()])
+    log.info("created secret key file", path=str(path))
+    return parse_keys(path.read_text(encoding="ascii"))
+
+
+class SecretBox:
+    """Encrypts and decrypts secret text with the first of its keys first."""
+
+    def __init__(self, keys: Sequence[str], *, origin: str = "the given keys") -> None:
+        self.keys = list(keys)
+        self.origin = origin
+        self._fernet = MultiFernet(_fernets(self.keys, origin))
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SecretBox:
+        """Keys from ``HALOSYNC_SECRET_KEYS`` or else the data dir's key file (created once)."""
+        if settings.secret_keys is not None:
+            return cls(
+                parse_keys(settings.secret_keys.get_secret_value()),
+                origin="HALOSYNC_SECRET_KEYS",
+            )
+        path = key_file_path(settings)
+        return cls(_load_or_create_key_file(path), origin=str(path))
+
+    def encrypt(self, plaintext: str) -> str:
+        """Encrypt ``plaintext`` with the first key."""
+        register_secret(plaintext)
+        return self._fernet.encrypt(plaintext.encode("utf-8")).decode("ascii")
+
+    def decrypt(self, ciphertext: str) -> str:
+        """Decrypt text made by :meth:`encrypt` with any of the keys."""
+        try:
+            plaintext = self._fernet.decrypt(ciphertext.encode("ascii")).decode("utf-8")
+        except (InvalidToken, UnicodeError):
+            raise SecretKeyError(
+                f"A stored secret cannot be decrypted with the keys from {self.origin}.",
+                fix=(
+                    "Restore the key it was encrypted with (keep old keys after the new one "
+                    "until `halosync keys rotate` has run), or set the secret again."
+                ),
+            ) from None
+        register_secret(plaintext)
+        return plaintext
+
+    def rotate(self, ciphertext: str) -> str:
+        """Re-encrypt ``ciphertext`` with the first key."""
+        try:
+            return self._fernet.rotate(ciphertext.encode("ascii")).decode("ascii")
+        except InvalidToken:
+            raise SecretKeyError(
+                f"A stored secret cannot be decrypted with the keys from {self.origin}.",
+                fix="Add the key it was encrypted with after the new one, then rotate again.",
+            ) from None
+
+
+def rotate_stored_secrets(session: Session, box: SecretBox) -> int:
+    """Re-encrypt every stored secret with ``box``'s first key; returns how many.
+
+    Runs inside the caller's transaction, so either every secret is rotated or none is.
+    """
+    connections = session.scalars(select(HaloConnection).with_for_update()).all()
+    for connection in connections:
+        connection.client_secret_encrypted = box.rotate(connection.client_secret_encrypted)
+    session.flush()
+    return len(connections)
+
+
+def rotate_keys(settings: Settings, session_factory: _SessionFactory) -> KeyRotation:
+    """Make the first key the only one in use: re-encrypt every secret in one transaction.
+
+    With ``HALOSYNC_SECRET_KEYS`` the operator has already put the new key first. With the
+    key file, a new key is generated and written first (old keys kept) before re-encrypting,
+    and the old keys are dropped from the file only after the transaction committed, so a
+    crash at any point leaves every secret readable.
+    """
+    if settings.secret_keys is not None:
+        box = SecretBox.from_settings(settings)
+        with session_factory() as session:
+            count = rotate_stored_secrets(session, box)
+        return KeyRotation(secrets=count, key_source="HALOSYNC_SECRET_KEYS", new_key=False)
+    path = key_file_path(settings)
+    old_keys = _load_or_create_key_file(path)
+    new_key = generate_key()
+    register_secret(new_key)
+    write_key_file(path, [new_key, *old_keys])
+    box = SecretBox([new_key, *old_keys], origin=str(path))
+    with session_factory() as session:
+        count = rotate_stored_secrets(session, box)
+    write_key_file(path, [new_key])
+    log.info("rotated secret key file", path=str(path), secrets=count)
+    return KeyRotation(secrets=count, key_source=str(path), new_key=True)

@@ -1,0 +1,128 @@
+"""The database handle: engine, one-transaction sessions and schema migrations."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from halosync.errors import HalosyncError
+from halosync.settings import Settings
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# Any constant works: it only has to be the same in every halosync process.
+_PG_MIGRATION_LOCK = 0x48414C4F
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """An Alembic configuration for halosync's migrations (no ``alembic.ini`` needed)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    # pysqlite's own transaction handling would defer BEGIN; SQLAlchemy emits it instead.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _begin_sqlite(connection: Connection) -> None:
+    # IMMEDIATE takes the write lock up front, so two writers wait (busy_timeout) instead
+    # of failing with "database is locked" when a reader upgrades to a writer.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class Database:
+    """halosync's database: SQLite (default, WAL) or PostgreSQL through psycopg 3."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        parsed = make_url(url)
+        self.dialect = parsed.get_backend_name()
+        if self.dialect == "sqlite":
+            database = parsed.database
+            if database and database != ":memory:" and not database.startswith("file:"):
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            self.engine: Engine = create_engine(url, echo=echo)
+            event.listen(self.engine, "connect", _configure_sqlite)
+            event.listen(self.engine, "begin", _begin_sqlite)
+        elif self.dialect == "postgresql":
+            if parsed.get_driver_name() != "psycopg":
+                raise HalosyncError(
+                    f"Unsupported PostgreSQL driver {parsed.get_driver_name()!r}.",
+                    fix="Use a postgresql+psycopg:// URL (psycopg 3).",
+                )
+            self.engine = create_engine(url, echo=echo, pool_pre_ping=True)
+        else:
+            raise HalosyncError(
+                f"Unsupported database {self.dialect!r}.",
+                fix="Use a sqlite:/// file URL or a postgresql+psycopg:// URL.",
+            )
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._migrated = False
+        self._migrate_lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Database:
+        """The database the settings name (a SQLite file in the data dir by default)."""
+        return cls(settings.resolved_database_url)
+
+    def __repr__(self) -> str:
+        return f"Database({make_url(self.url).render_as_string(hide_password=True)!r})"
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """One transaction: committed when the block succeeds, rolled back when it raises."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest migration; cheap when it already is."""
+        with self._migrate_lock:
+            if self._migrated:
+                return
+            head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+            with self.engine.connect() as connection:
+                current = MigrationContext.configure(connection).get_current_revision()
+                connection.rollback()
+            if current != head:
+                self._upgrade()
+            self._migrated = True
+
+    def _upgrade(self) -> None:
+        with self.engine.begin() as connection:
+            if self.dialect == "postgresql":
+                # Serialises processes that start at once on a fresh database.
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK}
+                )
+            command.upgrade(alembic_config(connection), "head")
+
+    def downgrade(self, revision: str = "base") -> None:
+        """Undo migrations down to ``revision`` (tests and operators rolling back)."""
+        with self.engine.begin() as connection:
+            command.downgrade(alembic_config(connection), revision)
+        self._migrated = False
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()

@@ -1,0 +1,426 @@
+"""halosync's own tables (SQLAlchemy 2 models).
+
+Every row belongs to a workspace (``workspace_id``) except ``workspace`` itself and the
+global ``halo_rate_slot``. Columns named ``halo_*_id`` / ``recurring_invoice_id`` hold
+HaloPSA's own integer ids, not foreign keys: they must outlive a reset connection or a
+record that vanished from Halo (the ledger is the audit of what was written where).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from halosync.store.base import Base, Money, UTCDateTime, utcnow
+
+ACCOUNT_STATUSES = ("active", "trial", "suspended", "cancelled")
+TARGETS = ("licence", "invoice_line")
+PRICE_MODES = ("off", "totals", "unit")
+RUN_KINDS = ("customers", "usage")
+RUN_TRIGGERS = ("manual", "schedule", "api")
+RUN_STATUSES = ("queued", "running", "succeeded", "failed", "halted")
+ACTIVE_RUN_STATUSES = ("queued", "running")
+RESULT_ACTIONS = ("create", "update", "unchanged", "skip", "fail")
+LEDGER_STATES = ("pending", "written")
+LOG_LEVELS = ("INFO", "WARNING", "ERROR")
+TOKEN_ROLES = ("admin", "viewer")
+# The subscription status an import writes when a snapshot no longer lists a subscription.
+CANCELLED = "cancelled"
+
+REF_LENGTH = 255
+NAME_LENGTH = 255
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    quoted = ", ".join(f"'{value}'" for value in values)
+    return f"{column} IN ({quoted})"
+
+
+def _workspace_fk() -> Any:
+    return ForeignKey("workspace.id", ondelete="CASCADE")
+
+
+class Workspace(Base):
+    """One partner/seller organisation: owns a Halo connection, its data and settings."""
+
+    __tablename__ = "workspace"
+    __table_args__ = (
+        CheckConstraint(_one_of("target", TARGETS), name="target"),
+        CheckConstraint(_one_of("price_mode", PRICE_MODES), name="price_mode"),
+        CheckConstraint("sync_cooldown_minutes >= 0", name="sync_cooldown_minutes"),
+        CheckConstraint("log_retention_days >= 1", name="log_retention_days"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    target: Mapped[str] = mapped_column(String(16), default="licence", server_default="licence")
+    price_mode: Mapped[str] = mapped_column(String(8), default="off", server_default="off")
+    create_licence_on_mapping: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
+    adopt_existing_lines: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
+    sync_cooldown_minutes: Mapped[int] = mapped_column(
+        Integer, default=60, server_default=text("60")
+    )
+    log_retention_days: Mapped[int] = mapped_column(Integer, default=30, server_default=text("30"))
+    notify_email: Mapped[str | None] = mapped_column(Text)
+    notify_on_success: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
+    notify_on_failure: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
+    last_customers_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_usage_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class HaloConnection(Base):
+    """A workspace's HaloPSA connection; the client secret is stored encrypted."""
+
+    __tablename__ = "halo_connection"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(_workspace_fk(), unique=True)
+    server_url: Mapped[str] = mapped_column(Text)
+    auth_server_url: Mapped[str | None] = mapped_column(Text)
+    tenant: Mapped[str | None] = mapped_column(Text)
+    client_id: Mapped[str] = mapped_column(Text)
+    client_secret_encrypted: Mapped[str] = mapped_column(Text)
+    configured_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_successful_test_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_test_message: Mapped[str | None] = mapped_column(Text)
+
+
+class Account(Base):
+    """A vendor-side customer."""
+
+    __tablename__ = "account"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "ref"),
+        CheckConstraint(_one_of("status", ACCOUNT_STATUSES), name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(_workspace_fk())
+    ref: Mapped[str] = mapped_column(String(REF_LENGTH))
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    status: Mapped[str] = mapped_column(String(16))
+    billed: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Service(Base):
+    """A vendor-side product / SKU."""
+
+    __tablename__ = "service"
+    __table_args__ = (UniqueConstraint("workspace_id", "ref"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(_workspace_fk())
+    ref: Mapped[str] = mapped_column(String(REF_LENGTH))
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+
+
+class Subscription(Base):
+    """Account × service: the count (and optionally prices, as totals) to bill."""
+
+    __tablename__ = "subscription"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "account_id", "service_id"),
+        CheckConstraint("quantity >= 0", name="quantity"),
+        Index(None, "account_id"),
+        Index(None, "service_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(_workspace_fk())
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
+    service_id: Mapped[int] = mapped_column(ForeignKey("service.id", ondelete="CASCADE"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date | None] = mapped_column(Date)
+    billing_cycle: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    term: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    status: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    cost_price: Mapped[Decimal | None] = mapped_column(Money())
+    customer_price: Mapped[Decimal | None] = mapped_column(Money())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    account: Mapped[Account] = relationship(lazy="raise")
+    service: Mapped[Service] = relationship(lazy="raise")
+
+
+class HaloClient(Base):
+    """A Halo client as last pulled; ``gone`` when it vanished from Halo."""
+
+    __tablename__ = "halo_client"
+    __table_args__ = (UniqueConstraint("workspace_id", "halo_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(_workspace_fk())
+    halo_id: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(Text)
+    inactive: Mapped[bool] = mapped_column(Boolean, default=False)
+    gone: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class HaloItem(Base):
+    """A Halo item (product) as last pulled."""
+
+    __tablename__ = "halo_item"
+    __table_args__ = (UniqueConstraint("workspace_id", "halo_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(_workspace_fk())
+    halo_id: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(Text)
+    inactive: Mapped[bool] = mapped_column(Boolean, default=False)
+    gone: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class HaloRecurringInvoice(Base):
+    """A Halo recurring invoice header as last pulled (``name``: reference/description)."""
+
+    __tablename__ = "halo_recurring_invoice"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "halo_id"),
+        Index(None, "workspace_id", "halo_client_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(_workspace_fk())
+    halo_id: Mapped[int] = mapped_column(Integer)
+    halo_client_id: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(Text)
+    inactive: Mapped[bool] = mapped_column(Boolean, default=False)
+    gone: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class AccountMapping(Base):
+    """Account → Halo client (1:1), plus the recurring invoice for ``invoice_line``."""
+
+    __tablename__ = "account_mapping"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "account_id"),
+        UniqueConstraint("workspace_id", "halo_client_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(_workspace_fk())
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
+    halo_client_id: Mapped[int] = mapped_column(Integer)
+    recurring_invoice_id: Mapped[int | None] = mapped_column(Integer)
+    mapped_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ServiceMapping(Base):
+    """Service → Halo item."""
+
+    __tablename__ = "service_mapping"
+    __table_args__ = (UniqueConstraint("workspace_id", "service_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(_workspace_fk())
+    service_id: Mapped[int] = mapped_column(ForeignKey("service.id", ondelete="CASCADE"))
+    halo_item_id: Mapped[int] = mapped_column(Integer)
+    mapped_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class LedgerEntry(Base):
+    """What was written where in Halo, per account × service × target × Halo client.
+
+    ``marker`` is the stable tag written into the Halo record so that a create interrupted
+    between Halo's answer and our commit can be found again instead of duplicated.
+    """
+
+    __tablename__ = "ledger_entry"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "account_id", "service_id", "target", "halo_client_id"),
+        CheckConstraint(_one_of("target", TARGETS), name="target"),
+        CheckConstraint(_one_of("state", LEDGER_STATES), name="state"),
+        CheckConstraint("state = 'pending' OR halo_record_id IS NOT NULL", name="written_has_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(_workspace_fk())
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"))
+    service_id: Mapped[int] = mapped_column(ForeignKey("service.id"))
+    target: Mapped[str] = mapped_column(String(16))
+    halo_client_id: Mapped[int] = mapped_column(Integer)
+    recurring_invoice_id: Mapped[int | None] = mapped_column(Integer)
+    halo_record_id: Mapped[int | None] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(8), default="pending")
+    marker: Mapped[str] = mapped_column(Text)
+    last_quantity: Mapped[int | None] = mapped_column(Integer)
+    last_cost_price: Mapped[Decimal | None] = mapped_column(Money())
+    last_price: Mapped[Decimal | None] = mapped_column(Money())
+    last_written_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_run_id: Mapped[int | None] = mapped_column(ForeignKey("sync_run.id", ondelete="SET NULL"))
+
+
+class SyncRun(Base):
+    """One execution of a customers pull or a usage push.
+
+    The partial unique index lets the database (not a check-then-set) refuse a second
+    queued/running non-dry-run sync of the same workspace; ``schedule_key`` dedupes
+    scheduled enqueues.
+    """
+
+    __tablename__ = "sync_run"
+    __table_args__ = (
+        CheckConstraint(_one_of("kind", RUN_KINDS), name="kind"),
+        CheckConstraint(_one_of("trigger", RUN_TRIGGERS), name="trigger"),
+        CheckConstraint(_one_of("status", RUN_STATUSES), name="status"),
+        Index(
+            "uq_sync_run_one_active_per_workspace",
+            "workspace_id",
+            unique=True,
+            sqlite_where=text("status IN ('queued', 'running') AND dry_run = false"),
+            postgresql_where=text("status IN ('queued', 'running') AND dry_run = false"),
+        ),
+        Index(None, "workspace_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(_workspace_fk())
+    kind: Mapped[str] = mapped_column(String(16))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
+    trigger: Mapped[str] = mapped_column(String(16))
+    dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    error: Mapped[str | None] = mapped_column(Text)
+    schedule_key: Mapped[str | None] = mapped_column(String(255), unique=True)
+
+
+class RunResult(Base):
+    """The outcome of one account × service (or one account) in a run."""
+
+    __tablename__ = "run_result"
+    __table_args__ = (
+        CheckConstraint(_one_of("action", RESULT_ACTIONS), name="action"),
+        CheckConstraint(_one_of("level", LOG_LEVELS), name="level"),
+        Index(None, "run_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("sync_run.id", ondelete="CASCADE"))
+    workspace_id: Mapped[int] = mapped_column(_workspace_fk())
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
+    service_id: Mapped[int | None] = mapped_column(ForeignKey("service.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(String(16))
+    halo_id: Mapped[int | None] = mapped_column(Integer)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    reason: Mapped[str | None] = mapped_column(Text)
+    message: Mapped[str | None] = mapped_column(Text)
+    level: Mapped[str] = mapped_column(String(8), default="INFO")
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class AuditEntry(Base):
+    """One write made to Halo: which record, before and after, and Halo's request id."""
+
+    __tablename__ = "audit_entry"
+    __table_args__ = (Index(None, "workspace_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(_workspace_fk())
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("sync_run.id", ondelete="SET NULL"))
+    entity: Mapped[str] = mapped_column(String(64))
+    halo_record_id: Mapped[int | None] = mapped_column(Integer)
+    operation: Mapped[str] = mapped_column(String(16))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    request_id: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class LogEntry(Base):
+    """A line of a workspace's activity log, shown in the UI and pruned after retention."""
+
+    __tablename__ = "log_entry"
+    __table_args__ = (
+        CheckConstraint(_one_of("level", LOG_LEVELS), name="level"),
+        Index(None, "workspace_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(_workspace_fk())
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("sync_run.id", ondelete="SET NULL"))
+    level: Mapped[str] = mapped_column(String(8))
+    title: Mapped[str] = mapped_column(Text)
+    details: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ApiToken(Base):
+    """A workspace API token; only its SHA-256 is kept, the token is shown once."""
+
+    __tablename__ = "api_token"
+    __table_args__ = (
+        CheckConstraint(_one_of("role", TOKEN_ROLES), name="role"),
+        Index(None, "workspace_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(_workspace_fk())
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class IdempotencyRecord(Base):
+    """The stored response of an API request made with an ``Idempotency-Key``."""
+
+    __tablename__ = "idempotency_record"
+    __table_args__ = (UniqueConstraint("workspace_id", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(_workspace_fk())
+    key: Mapped[str] = mapped_column(String(255))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    response: Mapped[Any] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class HaloRateSlot(Base):
+    """One request made to a Halo instance: the sliding log that shares its rate budget."""
+
+    __tablename__ = "halo_rate_slot"
+    __table_args__ = (Index(None, "instance_key", "slot_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    instance_key: Mapped[str] = mapped_column(Text)
+    slot_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,0 +1,79 @@
+"""Creating, finding and listing workspaces."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from halosync.errors import NotFoundError, ValidationFailedError
+from halosync.store.models import NAME_LENGTH, Workspace
+
+
+class WorkspaceRepository:
+    """Workspaces are the one table not scoped by a workspace."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def create(self, name: str) -> Workspace:
+        """A new workspace named ``name`` (unique, 1-255 characters)."""
+        clean = name.strip()
+        if not clean or len(clean) > NAME_LENGTH or "\x00" in clean:
+            raise ValidationFailedError(
+                f"Workspace name {name!r} is not valid: it must be 1-{NAME_LENGTH} characters."
+            )
+        if self.find(clean) is not None:
+            raise ValidationFailedError(f"A workspace named {clean!r} already exists.")
+        workspace = Workspace(name=clean)
+        self.session.add(workspace)
+        self.session.flush()
+        return workspace
+
+    def get(self, workspace_id: int) -> Workspace:
+        """The workspace with this id, or :class:`NotFoundError`."""
+        workspace = self.session.get(Workspace, workspace_id)
+        if workspace is None:
+            raise NotFoundError(f"No workspace with id {workspace_id}.")
+        return workspace
+
+    def find(self, name: str) -> Workspace | None:
+        """The workspace with exactly this name, if any."""
+        return self.session.scalar(select(Workspace).where(Workspace.name == name))
+
+    def resolve(self, reference: str | None) -> Workspace:
+        """A workspace by name or numeric id; with none given, the only workspace there is."""
+        if reference is None or not reference.strip():
+            workspaces = self.list(limit=2)
+            if len(workspaces) == 1:
+                return workspaces[0]
+            if not workspaces:
+                raise NotFoundError(
+                    "There is no workspace yet.",
+                    fix="Create one with `halosync workspace create NAME`.",
+                )
+            raise ValidationFailedError(
+                "There are several workspaces; say which one.",
+                fix="Pass --workspace NAME (see `halosync workspace list`).",
+            )
+        reference = reference.strip()
+        workspace = self.find(reference)
+        if workspace is None and reference.isdigit():
+            workspace = self.session.get(Workspace, int(reference))
+        if workspace is None:
+            raise NotFoundError(
+                f"No workspace named {reference!r}.", fix="See `halosync workspace list`."
+            )
+        return workspace
+
+    def list(self, *, limit: int | None = None) -> Sequence[Workspace]:
+        """Every workspace, oldest first."""
+        query = select(Workspace).order_by(Workspace.id)
+        if limit is not None:
+            query = query.limit(limit)
+        return self.session.scalars(query).all()
+
+    def count(self) -> int:
+        """How many workspaces exist."""
+        return self.session.scalar(select(func.count()).select_from(Workspace)) or 0
