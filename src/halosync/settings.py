@@ -43,6 +43,14 @@ class Settings(BaseSettings):
         default=False,
         description="Allow Halo server addresses on loopback/private networks and plain http.",
     )
+    halo_rate_limit: int = Field(
+        default=270,
+        ge=1,
+        description="Requests per rolling window halosync allows itself per Halo instance.",
+    )
+    halo_rate_window_seconds: float = Field(
+        default=300.0, gt=0, description="Length of Halo's rolling rate-limit window."
+    )
     log_format: Literal["console", "json"] = "console"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 

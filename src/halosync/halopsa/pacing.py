@@ -21,8 +21,8 @@ DEFAULT_RATE_WINDOW_SECONDS = 300.0
 class RequestPacer(Protocol):
     """Hands out request slots so that at most ``limit`` requests start per rolling window."""
 
-    async def acquire(self) -> None:
-        """Wait until a request may start, and count it."""
+    async def acquire(self) -> float:
+        """Wait until a request may start, count it, and return when its slot was taken."""
         ...
 
     async def block_until(self, until: float) -> None:
@@ -56,7 +56,7 @@ class SlidingWindowPacer:
         # Waiters queue on the lock, so slots go out in arrival order.
         self._lock = asyncio.Lock()
 
-    async def acquire(self) -> None:
+    async def acquire(self) -> float:
         """Wait for a free slot in the window (and past any 429 block), then take it."""
         async with self._lock:
             while True:
@@ -68,7 +68,7 @@ class SlidingWindowPacer:
                     self._starts.popleft()
                 if len(self._starts) < self.limit:
                     self._starts.append(now)
-                    return
+                    return now
                 await self._clock.sleep(self._starts[0] + self.window_seconds - now)
 
     async def block_until(self, until: float) -> None:
