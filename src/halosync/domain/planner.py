@@ -58,6 +58,7 @@ class _Context:
     lines_by_id: Mapping[int, HaloInvoiceLine]
     lines_by_invoice: Mapping[int, list[HaloInvoiceLine]]
     ledger_line_ids: frozenset[int]
+    claimed_lines: set[int]
 
 
 class _Refusal(Exception):
@@ -152,6 +153,7 @@ def _build_context(
         lines_by_id=lines_by_id,
         lines_by_invoice=lines_by_invoice,
         ledger_line_ids=frozenset(ledger_line_ids),
+        claimed_lines=set(),
     )
 
 
@@ -511,7 +513,10 @@ def _plan_invoice_line(
     foreign = [
         ln
         for ln in lines
-        if ln.item_id == item_id and ln.marker is None and ln.id not in context.ledger_line_ids
+        if ln.item_id == item_id
+        and ln.marker is None
+        and ln.id not in context.ledger_line_ids
+        and ln.id not in context.claimed_lines
     ]
     if foreign:
         ids = ", ".join(str(ln.id) for ln in foreign)
@@ -538,6 +543,8 @@ def _plan_invoice_line(
                 settings,
             )
         line = foreign[0]
+        # Another service mapped to the same item must not take over the same line.
+        context.claimed_lines.add(line.id)
         change = _update_line(base, line, desired, f"line {line.id} {where}", sub, target, settings)
         note = f"taking over existing line {line.id} {where} (adopt existing lines is on)"
         return replace(change, reason=f"{note}; {change.reason}", adopted=True)

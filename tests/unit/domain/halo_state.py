@@ -1,0 +1,84 @@
+"""An in-memory picture of Halo records and the ledger, for executing plans in tests.
+
+It applies a plan's payloads the way the simulator documents HaloPSA's POST (create
+without id, update merges the given fields) and reads records back through the same
+adapters the sync engine uses, so a test can check that re-planning finds nothing to do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from halosync.domain.halo_records import invoice_line_from_halo, licence_from_halo
+from halosync.domain.halo_values import json_fields
+from halosync.domain.models import (
+    HaloInvoiceLine,
+    HaloLicence,
+    LedgerRecord,
+    Plan,
+)
+
+
+@dataclass
+class HaloState:
+    """Licences and recurring-invoice lines as JSON objects, plus halosync's ledger."""
+
+    licences: dict[int, dict[str, Any]] = field(default_factory=dict)
+    lines: dict[int, dict[str, Any]] = field(default_factory=dict)
+    ledger: list[LedgerRecord] = field(default_factory=list)
+    next_id: int = 1000
+
+    def halo_licences(self) -> list[HaloLicence]:
+        return [licence_from_halo(record) for record in self.licences.values()]
+
+    def halo_lines(self) -> list[HaloInvoiceLine]:
+        return [invoice_line_from_halo(rec, int(rec["ihid"])) for rec in self.lines.values()]
+
+    def apply(self, plan: Plan, *, record_ledger: bool = True) -> None:
+        """Execute every write of ``plan`` and record the ledger rows a real run would."""
+        for change in plan.changes:
+            if change.action not in ("create", "update", "unchanged"):
+                continue
+            if change.action == "unchanged" and not change.adopted:
+                continue
+            store = self.licences if change.target == "licence" else self.lines
+            payload = json_fields(change.payload)
+            if change.action == "create":
+                self.next_id += 1
+                halo_id = self.next_id
+                store[halo_id] = {"id": halo_id, **payload}
+            else:
+                assert change.halo_id is not None
+                halo_id = change.halo_id
+                if change.action == "update":
+                    store[halo_id].update(payload)
+            if not record_ledger:
+                continue
+            assert change.target is not None
+            assert change.halo_client_id is not None
+            assert change.marker is not None
+            self.ledger = [
+                row
+                for row in self.ledger
+                if not (
+                    (row.account_ref, row.service_ref) == (change.account_ref, change.service_ref)
+                    and row.halo_client_id == change.halo_client_id
+                    and row.target == change.target
+                )
+            ]
+            quantity = store[halo_id].get("count", store[halo_id].get("qty_order"))
+            self.ledger.append(
+                LedgerRecord(
+                    account_ref=change.account_ref,
+                    service_ref=change.service_ref,
+                    target=change.target,
+                    halo_client_id=change.halo_client_id,
+                    recurring_invoice_id=change.recurring_invoice_id,
+                    halo_record_id=halo_id,
+                    state="written",
+                    marker=change.marker,
+                    quantity=None if quantity is None else Decimal(str(quantity)),
+                )
+            )

@@ -1,0 +1,242 @@
+"""Properties of the planner over generated vendor data, Halo hand edits and crashes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from halosync.domain.markers import marker_for
+from halosync.domain.models import (
+    AccountTarget,
+    DesiredSubscription,
+    Plan,
+    PriceMode,
+    SyncSettings,
+    Target,
+)
+from halosync.domain.planner import plan_usage_sync
+
+from .halo_state import HaloState
+
+ACCOUNTS = ("A0", "A1", "A2")
+SERVICES = ("S0", "S1", "S2")
+WS = "ws"
+
+
+@dataclass
+class Scenario:
+    target: Target
+    prices: PriceMode
+    adopt: bool
+    targets: dict[str, AccountTarget]
+    items: dict[str, int]
+    earlier: list[DesiredSubscription]
+    now: list[DesiredSubscription]
+    foreign_items: list[int]
+    deletions: list[int]
+    edits: list[tuple[int, int]]
+    lose_ledger: list[int]
+
+
+quantities = st.one_of(
+    st.integers(min_value=0, max_value=50).map(Decimal),
+    st.decimals(min_value=0, max_value=50, places=3, allow_nan=False, allow_infinity=False),
+)
+prices = st.one_of(
+    st.none(),
+    st.decimals(min_value=0, max_value=1000, places=2, allow_nan=False, allow_infinity=False),
+)
+
+
+@st.composite
+def subscriptions(draw: st.DrawFn) -> list[DesiredSubscription]:
+    pairs = draw(
+        st.lists(st.tuples(st.sampled_from(ACCOUNTS), st.sampled_from(SERVICES)), unique=True)
+    )
+    result = []
+    for account, service in pairs:
+        result.append(
+            DesiredSubscription(
+                account_ref=account,
+                account_name=f"Account {account}",
+                account_status=draw(st.sampled_from(["active"] * 4 + ["trial", "cancelled"])),
+                billed=draw(st.sampled_from([True, True, True, False])),
+                service_ref=service,
+                service_name=f"Service {service}",
+                quantity=draw(quantities),
+                start_date=draw(st.none() | st.dates(date(2020, 1, 1), date(2030, 1, 1))),
+                billing_cycle=draw(st.sampled_from([None, "Monthly", "Annual"])),
+                term=draw(st.sampled_from([None, "Monthly", "Annual"])),
+                status=draw(st.sampled_from(["active"] * 4 + ["cancelled", "suspended"])),
+                cost_price=draw(prices),
+                customer_price=draw(prices),
+            )
+        )
+    return result
+
+
+@st.composite
+def scenarios(draw: st.DrawFn) -> Scenario:
+    mapped = [a for a in ACCOUNTS if draw(st.sampled_from([True, True, True, False]))]
+    targets = {
+        account: AccountTarget(
+            halo_client_id=10 + ACCOUNTS.index(account) + draw(st.sampled_from([0, 0, 5])),
+            recurring_invoice_id=-(1 + ACCOUNTS.index(account)),
+            client_active=draw(st.sampled_from([True, True, True, False])),
+        )
+        for account in mapped
+    }
+    items = {
+        service: draw(st.sampled_from([500, 501, 502]))
+        for service in SERVICES
+        if draw(st.sampled_from([True, True, True, False]))
+    }
+    return Scenario(
+        target=draw(st.sampled_from(["licence", "invoice_line"])),
+        prices=draw(st.sampled_from(["off", "totals", "unit"])),
+        adopt=draw(st.booleans()),
+        targets=targets,
+        items=items,
+        earlier=draw(subscriptions()),
+        now=draw(subscriptions()),
+        foreign_items=draw(st.lists(st.sampled_from([500, 501, 502, 777]), max_size=3)),
+        deletions=draw(st.lists(st.integers(0, 8), max_size=2)),
+        edits=draw(st.lists(st.tuples(st.integers(0, 8), st.integers(0, 99)), max_size=2)),
+        lose_ledger=draw(st.lists(st.integers(0, 8), max_size=4)),
+    )
+
+
+def run(scenario: Scenario, subs: list[DesiredSubscription], state: HaloState) -> Plan:
+    return plan_usage_sync(
+        subs,
+        account_targets=scenario.targets,
+        service_items=scenario.items,
+        ledger=state.ledger,
+        settings=SyncSettings(
+            target=scenario.target,
+            price_mode=scenario.prices,
+            adopt_existing_lines=scenario.adopt,
+            workspace_key=WS,
+        ),
+        halo_licences=state.halo_licences(),
+        halo_invoice_lines=state.halo_lines(),
+    )
+
+
+def prepared_state(scenario: Scenario) -> tuple[HaloState, set[int]]:
+    """Halo after an earlier run, foreign lines, hand edits, deletions and a lost ledger."""
+    state = HaloState()
+    foreign: set[int] = set()
+    for n, item in enumerate(scenario.foreign_items):
+        line_id = 90 + n
+        invoice = -(1 + n % len(ACCOUNTS))
+        state.lines[line_id] = {"id": line_id, "ihid": invoice, "_itemid": item, "qty_order": 3.0}
+        foreign.add(line_id)
+    state.apply(run(scenario, scenario.earlier, state))
+    store = state.licences if scenario.target == "licence" else state.lines
+    ours = sorted(set(store) - foreign)
+    for index, value in scenario.edits:
+        if ours:
+            record = store[ours[index % len(ours)]]
+            record["count" if scenario.target == "licence" else "qty_order"] = value
+    for index in scenario.deletions:
+        if ours:
+            store.pop(ours[index % len(ours)], None)
+    for index in scenario.lose_ledger:
+        if state.ledger:
+            del state.ledger[index % len(state.ledger)]
+    return state, foreign
+
+
+@settings(max_examples=150, deadline=None)
+@given(scenarios())
+def test_applying_a_plan_then_replanning_writes_nothing(scenario: Scenario) -> None:
+    state, _foreign = prepared_state(scenario)
+    first = run(scenario, scenario.now, state)
+    state.apply(first)
+    second = run(scenario, scenario.now, state)
+    assert not second.writes, [c.reason for c in second.writes]
+    assert {c.action for c in second.changes} <= {"unchanged", "skip", "fail"}
+
+
+@settings(max_examples=150, deadline=None)
+@given(scenarios())
+def test_never_creates_when_a_live_record_is_known(scenario: Scenario) -> None:
+    state, foreign = prepared_state(scenario)
+    live_licences = state.halo_licences()
+    live_lines = {line.id: line for line in state.halo_lines()}
+    plan = run(scenario, scenario.now, state)
+    # A line another service (mapped to the same item) takes over in this plan is its own.
+    claimed = {c.halo_id for c in plan.changes if c.halo_id is not None}
+    for change in plan.changes:
+        if change.action != "create":
+            continue
+        marker = marker_for(WS, change.account_ref, change.service_ref)
+        if scenario.target == "licence":
+            assert not [
+                lic
+                for lic in live_licences
+                if lic.client_id == change.halo_client_id and lic.marker == marker
+            ]
+            known = {
+                row.halo_record_id
+                for row in state.ledger
+                if (row.account_ref, row.service_ref) == (change.account_ref, change.service_ref)
+                and row.halo_client_id == change.halo_client_id
+            }
+            assert not known & {lic.id for lic in live_licences}
+        else:
+            item = scenario.items[change.service_ref]
+            same_item = [
+                line
+                for line in live_lines.values()
+                if line.recurring_invoice_id == change.recurring_invoice_id and line.item_id == item
+            ]
+            assert not [line for line in same_item if line.marker == marker]
+            # A line nobody (no ledger row, no marker) owns would be billed twice.
+            ledger_ids = {row.halo_record_id for row in state.ledger}
+            assert not [
+                line
+                for line in same_item
+                if line.id not in claimed
+                and (line.id in foreign or (line.marker is None and line.id not in ledger_ids))
+            ]
+
+
+@settings(max_examples=150, deadline=None)
+@given(scenarios())
+def test_never_touches_a_foreign_line_unless_adopting(scenario: Scenario) -> None:
+    state, foreign = prepared_state(scenario)
+    if scenario.adopt:
+        return
+    touched = {c.halo_id for c in run(scenario, scenario.now, state).writes}
+    assert not touched & foreign
+
+
+@settings(max_examples=200, deadline=None)
+@given(subscriptions(), st.sampled_from(["off", "totals", "unit"]))
+def test_unit_price_maths_never_divides_by_zero(
+    subs: list[DesiredSubscription], mode: PriceMode
+) -> None:
+    targets = {a: AccountTarget(halo_client_id=1, recurring_invoice_id=-1) for a in ACCOUNTS}
+    items = dict.fromkeys(SERVICES, 500)
+    for target in ("licence", "invoice_line"):
+        plan = plan_usage_sync(
+            subs,
+            account_targets=targets,
+            service_items=items,
+            ledger=[],
+            settings=SyncSettings(target=target, price_mode=mode),
+        )
+        per_unit = {"unit_price", "unit_cost"}
+        if target == "licence" and mode == "unit":
+            per_unit |= {"price", "purchase_price"}
+        for change in plan.changes:
+            if change.quantity == 0 and change.is_write:
+                assert not per_unit & set(change.payload)
+        keys = [(c.account_ref, c.service_ref) for c in plan.changes]
+        assert keys == sorted(keys)
