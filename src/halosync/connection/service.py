@@ -1,0 +1,364 @@
+"""The per-workspace connection service behind the CLI, the REST API and the web UI.
+
+Saving tests first: a configuration that fails its test is refused with "Invalid
+connection configuration." and the cause, and nothing is stored. Reset removes the
+connection, the mappings and the cached Halo records of the workspace; the ledger, runs
+and logs stay for audit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import httpx2
+from pydantic import SecretStr
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from halosync.connection.probe import TestOutcome, probe_connection
+from halosync.errors import NotFoundError, ValidationFailedError
+from halosync.halopsa.client import HaloApiClient
+from halosync.halopsa.clock import Clock
+from halosync.halopsa.config import HaloConnectionConfig, check_outbound_url
+from halosync.halopsa.errors import HaloError
+from halosync.halopsa.pacing_sql import SqlSlidingLogPacer
+from halosync.halopsa.permissions import TARGETS, Target, needs_for
+from halosync.halopsa.retry import RetryPolicy
+from halosync.logging import MASK, get_logger, register_secret
+from halosync.settings import Settings
+from halosync.store.connections import ConnectionDetails, HaloConnectionRepository
+from halosync.store.crypto import SecretBox
+from halosync.store.database import Database
+from halosync.store.models import (
+    AccountMapping,
+    HaloClient,
+    HaloItem,
+    HaloRecurringInvoice,
+    ServiceMapping,
+    Workspace,
+)
+from halosync.store.workspaces import WorkspaceRepository
+
+log = get_logger(__name__)
+
+INVALID_CONFIGURATION = "Invalid connection configuration."
+# A test answers in seconds: no waiting out rate windows, few retries.
+TEST_RETRY_POLICY = RetryPolicy(attempts=2, timeout=20.0, wait_initial=0.5, rate_limit_waits=0)
+
+
+@dataclass(frozen=True)
+class ConnectionInput:
+    """What a user enters to connect a workspace to Halo."""
+
+    server_url: str
+    client_id: str
+    client_secret: str
+    auth_server_url: str | None = None
+    tenant: str | None = None
+    target: str | None = None
+
+    def __post_init__(self) -> None:
+        register_secret(self.client_secret)
+
+    def __repr__(self) -> str:
+        return (
+            f"ConnectionInput(server_url={self.server_url!r}, client_id={self.client_id!r}, "
+            f"client_secret={MASK!r})"
+        )
+
+
+@dataclass(frozen=True)
+class ConnectionView:
+    """A connection as shown to users: the secret masked, never decrypted for display."""
+
+    workspace: str
+    server_url: str
+    auth_server_url: str | None
+    tenant: str | None
+    client_id: str
+    client_secret: str
+    target: str
+    configured_at: datetime
+    last_successful_test_at: datetime | None
+    last_test_message: str | None
+    account_mappings: int
+    service_mappings: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--json`` / API shape."""
+        return {
+            "workspace": self.workspace,
+            "server_url": self.server_url,
+            "auth_server_url": self.auth_server_url,
+            "tenant": self.tenant,
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+            "target": self.target,
+            "configured_at": self.configured_at.isoformat(),
+            "last_successful_test_at": (
+                self.last_successful_test_at.isoformat() if self.last_successful_test_at else None
+            ),
+            "last_test_message": self.last_test_message,
+            "account_mappings": self.account_mappings,
+            "service_mappings": self.service_mappings,
+        }
+
+
+@dataclass(frozen=True)
+class ResetSummary:
+    """What a reset removed."""
+
+    workspace: str
+    connection_removed: bool
+    account_mappings_removed: int
+    service_mappings_removed: int
+    cached_halo_records_removed: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--json`` / API shape."""
+        return {
+            "workspace": self.workspace,
+            "connection_removed": self.connection_removed,
+            "account_mappings_removed": self.account_mappings_removed,
+            "service_mappings_removed": self.service_mappings_removed,
+            "cached_halo_records_removed": self.cached_halo_records_removed,
+        }
+
+
+def _target(value: str) -> Target:
+    if value not in TARGETS:
+        raise ValidationFailedError(
+            f"Target {value!r} is not valid.", fix=f"Use one of: {', '.join(TARGETS)}."
+        )
+    return value
+
+
+def _clean(value: str | None) -> str | None:
+    return value.strip() if value and value.strip() else None
+
+
+class ConnectionService:
+    """Save, test, show and reset a workspace's Halo connection; build clients from it."""
+
+    def __init__(
+        self,
+        database: Database,
+        settings: Settings,
+        *,
+        box: SecretBox | None = None,
+        transport: httpx2.AsyncBaseTransport | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.database = database
+        self.settings = settings
+        self.box = box or SecretBox.from_settings(settings)
+        self._transport = transport
+        self._clock = clock
+
+    # --- building clients ----------------------------------------------------------
+
+    def config_for(
+        self, data: ConnectionInput | ConnectionDetails, target: str
+    ) -> HaloConnectionConfig:
+        """A validated client configuration asking for exactly ``target``'s scopes."""
+        missing = [
+            name
+            for name, value in (
+                ("server address", data.server_url),
+                ("client ID", data.client_id),
+                ("client secret", data.client_secret),
+            )
+            if not (value or "").strip()
+        ]
+        if missing:
+            raise ValidationFailedError(
+                f"The connection is missing its {', '.join(missing)}.",
+                fix="Fill in the server address, client ID and client secret first.",
+            )
+        try:
+            config = HaloConnectionConfig(
+                server_url=data.server_url.strip(),
+                client_id=data.client_id.strip(),
+                client_secret=SecretStr(data.client_secret.strip()),
+                auth_server_url=_clean(data.auth_server_url),
+                tenant=_clean(data.tenant),
+                scopes=needs_for(_target(target)).scopes,
+            )
+            for url in (config.base_url, config.token_url):
+                check_outbound_url(url, allow_private_networks=self.settings.allow_private_networks)
+        except HaloError as error:
+            raise ValidationFailedError(error.message, fix=error.fix) from error
+        return config
+
+    def client_for_config(
+        self, config: HaloConnectionConfig, *, retry: RetryPolicy | None = None
+    ) -> HaloApiClient:
+        """A client paced by the budget shared with every process using this Halo instance."""
+        self.database.migrate()
+        pacer = SqlSlidingLogPacer.from_settings(
+            self.settings, self.database, config.instance_key, clock=self._clock
+        )
+        return HaloApiClient(
+            config,
+            transport=self._transport,
+            pacer=pacer,
+            clock=self._clock,
+            retry=retry,
+            allow_private_networks=self.settings.allow_private_networks,
+            rate_window_seconds=self.settings.halo_rate_window_seconds,
+        )
+
+    def client_for(self, workspace: str | None) -> HaloApiClient:
+        """A client for the workspace's stored connection (the sync engine's entry point)."""
+        with self.database.session() as session:
+            ws = WorkspaceRepository(session).resolve(workspace)
+            details = self._details(session, ws)
+            target = ws.target
+        return self.client_for_config(self.config_for(details, target))
+
+    # --- operations ------------------------------------------------------------------
+
+    async def test_input(self, data: ConnectionInput, target: str) -> TestOutcome:
+        """Test a configuration that is not (yet) stored."""
+        try:
+            config = self.config_for(data, target)
+        except ValidationFailedError as invalid:
+            return TestOutcome(False, cause=str(invalid), error_kind="configuration")
+        async with self.client_for_config(config, retry=TEST_RETRY_POLICY) as client:
+            outcome = await probe_connection(client, needs_for(_target(target)))
+        log.info("halo_connection_tested", success=outcome.success, server=config.base_url)
+        return outcome
+
+    async def test(self, workspace: str | None) -> TestOutcome:
+        """Test the stored connection and remember the outcome (and when it last succeeded)."""
+        self.database.migrate()
+        with self.database.session() as session:
+            ws = WorkspaceRepository(session).resolve(workspace)
+            details = self._details(session, ws)
+            workspace_id, target = ws.id, ws.target
+        outcome = await self.test_input(
+            ConnectionInput(
+                details.server_url,
+                details.client_id,
+                details.client_secret,
+                details.auth_server_url,
+                details.tenant,
+            ),
+            target,
+        )
+        with self.database.session() as session:
+            HaloConnectionRepository(session, workspace_id, self.box).record_test(
+                success=outcome.success, message=outcome.text(), at=outcome.tested_at
+            )
+        return outcome
+
+    async def save(
+        self, workspace: str | None, data: ConnectionInput, *, test: bool = True
+    ) -> tuple[ConnectionView, TestOutcome | None]:
+        """Validate, test (unless told not to) and store the connection in one transaction.
+
+        A configuration that fails its test is refused with "Invalid connection
+        configuration." and the cause; nothing is stored then.
+        """
+        self.database.migrate()
+        with self.database.session() as session:
+            ws = WorkspaceRepository(session).resolve(workspace)
+            target = _target(data.target or ws.target)
+        self.config_for(data, target)
+        outcome: TestOutcome | None = None
+        if test:
+            outcome = await self.test_input(data, target)
+            if not outcome.success:
+                raise ValidationFailedError(INVALID_CONFIGURATION, fix=outcome.cause)
+        with self.database.session() as session:
+            ws = WorkspaceRepository(session).resolve(workspace)
+            ws.target = target
+            repo = HaloConnectionRepository(session, ws.id, self.box)
+            repo.save(
+                ConnectionDetails(
+                    server_url=data.server_url.strip(),
+                    auth_server_url=_clean(data.auth_server_url),
+                    tenant=_clean(data.tenant),
+                    client_id=data.client_id.strip(),
+                    client_secret=data.client_secret.strip(),
+                )
+            )
+            if outcome is not None:
+                repo.record_test(success=True, message=outcome.text(), at=outcome.tested_at)
+            view = self._view(session, ws)
+        log.info("halo_connection_saved", workspace=view.workspace, tested=test)
+        return view, outcome
+
+    def show(self, workspace: str | None) -> ConnectionView:
+        """The stored connection with its secret masked."""
+        self.database.migrate()
+        with self.database.session() as session:
+            ws = WorkspaceRepository(session).resolve(workspace)
+            return self._view(session, ws)
+
+    def reset(self, workspace: str | None) -> ResetSummary:
+        """Remove the connection, the mappings and the cached Halo records; keep history."""
+        self.database.migrate()
+        with self.database.session() as session:
+            ws = WorkspaceRepository(session).resolve(workspace)
+            removed = HaloConnectionRepository(session, ws.id, self.box).delete()
+            accounts = _delete_count(session, AccountMapping, ws.id)
+            services = _delete_count(session, ServiceMapping, ws.id)
+            cached = sum(
+                _delete_count(session, model, ws.id)
+                for model in (HaloRecurringInvoice, HaloClient, HaloItem)
+            )
+            summary = ResetSummary(ws.name, removed, accounts, services, cached)
+        log.info("halo_connection_reset", **summary.to_dict())
+        return summary
+
+    # --- helpers ---------------------------------------------------------------------
+
+    def _details(self, session: Session, ws: Workspace) -> ConnectionDetails:
+        details = HaloConnectionRepository(session, ws.id, self.box).details()
+        if details is None:
+            raise NotFoundError(
+                f"Workspace {ws.name!r} has no Halo connection.",
+                fix="Set one with `halosync connection set --workspace "
+                f"{ws.name} --server URL --client-id ID --client-secret SECRET`.",
+            )
+        register_secret(details.client_secret)
+        return details
+
+    def _view(self, session: Session, ws: Workspace) -> ConnectionView:
+        row = HaloConnectionRepository(session, ws.id, self.box).get()
+        if row is None:
+            raise NotFoundError(
+                f"Workspace {ws.name!r} has no Halo connection.",
+                fix="Set one with `halosync connection set`.",
+            )
+        return ConnectionView(
+            workspace=ws.name,
+            server_url=row.server_url,
+            auth_server_url=row.auth_server_url,
+            tenant=row.tenant,
+            client_id=row.client_id,
+            client_secret=MASK,
+            target=ws.target,
+            configured_at=row.configured_at,
+            last_successful_test_at=row.last_successful_test_at,
+            last_test_message=row.last_test_message,
+            account_mappings=_count(session, AccountMapping, ws.id),
+            service_mappings=_count(session, ServiceMapping, ws.id),
+        )
+
+
+def _count(session: Session, model: Any, workspace_id: int) -> int:
+    return int(
+        session.scalar(
+            select(func.count()).select_from(model).where(model.workspace_id == workspace_id)
+        )
+        or 0
+    )
+
+
+def _delete_count(session: Session, model: Any, workspace_id: int) -> int:
+    result = session.execute(delete(model).where(model.workspace_id == workspace_id))
+    return int(getattr(result, "rowcount", 0) or 0)
