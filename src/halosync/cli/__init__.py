@@ -4,6 +4,9 @@ from __future__ import annotations
 
 # Each import registers that topic's commands on the root app.
 from halosync.cli import (
+    simulator as _simulator,  # noqa: F401
+)
+from halosync.cli import (
     version as _version,  # noqa: F401
 )
 from halosync.cli.app import app, run_app

@@ -1,0 +1,108 @@
+"""``halosync simulator``: run the HaloPSA simulator on a local port until interrupted."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+import typer
+
+from halosync.cli.app import app, fail
+from halosync.logging import register_secret
+from halosync.simulator import ApiApplication, SimulatorConfig, create_app, generate_demo_seed
+from halosync.simulator.scopes import unknown_scopes
+from halosync.simulator.server import serve_forever
+
+# What halosync needs for both targets (licence and invoice_line), and nothing more.
+DEFAULT_SCOPES = ("read:customers", "read:items", "edit:invoices", "edit:softwarelicensing")
+
+
+def parse_app_option(value: str) -> ApiApplication:
+    """``CLIENT_ID:CLIENT_SECRET:SCOPE[,SCOPE...]`` -> an API application."""
+    parts = value.split(":", 2)
+    if len(parts) != 3 or not all(part.strip() for part in parts):
+        # The value may hold a secret, so the message names only the client id part.
+        raise ValueError(
+            f"--app for client id {parts[0]!r}: expected CLIENT_ID:CLIENT_SECRET:SCOPE[,SCOPE...]"
+        )
+    client_id, client_secret, scope_text = (part.strip() for part in parts)
+    register_secret(client_secret)
+    scopes = tuple(scope for scope in scope_text.replace(" ", ",").split(",") if scope)
+    bad = unknown_scopes(scopes)
+    if bad:
+        raise ValueError(f"--app {client_id}: unknown scope(s) {', '.join(bad)}")
+    return ApiApplication(client_id=client_id, client_secret=client_secret, scopes=scopes)
+
+
+def _default_application() -> ApiApplication:
+    # Halo's shapes: the client id is a GUID, the secret two GUIDs joined by "-".
+    return ApiApplication(
+        client_id=str(uuid.uuid4()),
+        client_secret=f"{uuid.uuid4()}-{uuid.uuid4()}",
+        scopes=DEFAULT_SCOPES,
+    )
+
+
+@app.command("simulator")
+def run_simulator(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port to listen on.")] = 8765,
+    apps: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--app",
+            help="An API application CLIENT_ID:CLIENT_SECRET:SCOPE[,SCOPE...]; repeatable.",
+        ),
+    ] = None,
+    tenant: Annotated[
+        str | None, typer.Option(help="Act as a hosted instance that requires this tenant.")
+    ] = None,
+    rate_limit: Annotated[
+        int, typer.Option(help="Requests allowed per rolling 5-minute window.")
+    ] = 300,
+    seed: Annotated[
+        str | None, typer.Option(help="JSON seed file (docs/simulator.md); default: demo data.")
+    ] = None,
+    demo_clients: Annotated[
+        int, typer.Option(help="How many demo clients to generate when --seed is not given.")
+    ] = 25,
+) -> None:
+    """Run the HaloPSA simulator until interrupted."""
+    try:
+        applications = [parse_app_option(value) for value in apps or []]
+    except ValueError as error:
+        fail(str(error))
+    printed_default = not applications
+    if printed_default:
+        applications = [_default_application()]
+    if rate_limit < 1:
+        fail(f"--rate-limit must be at least 1, got {rate_limit}")
+    if tenant is not None and not tenant.strip():
+        fail("--tenant must not be blank")
+    simulator = create_app(
+        SimulatorConfig(applications=applications, tenant=tenant, rate_limit=rate_limit)
+    )
+    try:
+        if seed:
+            counts = simulator.state.seed_file(seed)
+        else:
+            counts = simulator.state.seed(generate_demo_seed(clients=demo_clients, seed=0))
+    except ValueError as error:
+        fail(str(error))
+    base = f"http://{host}:{port}"
+    typer.echo(f"HaloPSA simulator on {base}")
+    typer.echo(f"  resource server: {base}/api")
+    typer.echo(f"  authorisation server: {base}/auth")
+    typer.echo(f"  tenant: {tenant or 'Not set'}")
+    typer.echo("  records: " + ", ".join(f"{key} {count}" for key, count in counts.items()))
+    if printed_default:
+        default = applications[0]
+        typer.echo("  default API application:")
+        typer.echo(f"    client id: {default.client_id}")
+        typer.echo(f"    client secret: {default.client_secret}")
+        typer.echo(f"    scopes: {' '.join(default.scopes)}")
+    else:
+        for application in applications:
+            typer.echo(f"  API application {application.client_id}: {' '.join(application.scopes)}")
+    typer.echo("Press Ctrl-C to stop.", nl=True)
+    serve_forever(simulator, host, port)
