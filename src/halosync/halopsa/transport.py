@@ -128,6 +128,8 @@ def halo_message(response: httpx2.Response) -> str | None:
     if not text.strip():
         return None
     if is_html(response):
+        if "something went wrong" in text.lower():
+            return "an HTML page saying 'Sorry, something went wrong'"
         title = _TITLE.search(text)
         if title:
             return _TAGS.sub("", title.group(1)).strip()[:200] or "an HTML error page"

@@ -1,0 +1,152 @@
+"""Token URL forms, tenant variants, credentials, scopes, expiry, revocation, single flight."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import pytest
+
+from halosync.halopsa.errors import (
+    BadCredentialsError,
+    InvalidScopeError,
+    InvalidServerUrlError,
+    TokenEndpointError,
+)
+from tests.halopsa.conftest import BASE_URL, Halo
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.mark.parametrize(
+    ("auth_server_url", "token_path"),
+    [
+        (None, "/auth/token"),
+        ("", "/auth/token"),
+        (f"{BASE_URL}/auth/", "/auth/token"),
+        (f"{BASE_URL}/auth//", "/auth/token"),
+        (f"{BASE_URL}/auth/token", "/auth/token"),
+        (f"{BASE_URL}/", "/token"),
+    ],
+)
+async def test_each_token_url_form(
+    halo: Halo, auth_server_url: str | None, token_path: str
+) -> None:
+    async with halo.client(auth_server_url=auth_server_url) as client:
+        assert await client.clients() == []
+    assert len(halo.requests(token_path, "POST")) == 1
+    assert all("//" not in entry.path for entry in halo.app.state.request_log)
+
+
+async def test_server_given_with_api_suffix(halo: Halo) -> None:
+    async with halo.client(server_url=f"{BASE_URL}/api/") as client:
+        assert await client.items() == []
+    assert len(halo.requests("/api/Item", "GET")) == 1
+
+
+async def test_wrong_auth_server_is_explained(halo: Halo) -> None:
+    async with halo.client(auth_server_url=f"{BASE_URL}/oauth") as client:
+        with pytest.raises(InvalidServerUrlError, match="no token endpoint"):
+            await client.get_token()
+
+
+@pytest.mark.parametrize("tenant", ["acme", "ACME", " acme "])
+async def test_hosted_tenant_is_sent(make_halo: Callable[..., Halo], tenant: str) -> None:
+    halo = make_halo(tenant="acme")
+    async with halo.client(tenant=tenant) as client:
+        await client.get_token()
+    (entry,) = halo.requests("/auth/token")
+    assert "tenant=" in entry.query
+
+
+@pytest.mark.parametrize("tenant", [None, "", "Not set", "None"])
+async def test_hosted_instance_without_tenant_explains_html_500(
+    make_halo: Callable[..., Halo], tenant: str | None
+) -> None:
+    halo = make_halo(tenant="acme")
+    async with halo.client(tenant=tenant) as client:
+        with pytest.raises(TokenEndpointError, match="(?i)check the tenant") as caught:
+            await client.get_token()
+    assert "500" in caught.value.message
+    assert caught.value.kind == "configuration"
+
+
+@pytest.mark.parametrize("tenant", [None, "", "Not set", "None", "not set"])
+async def test_on_premise_tenant_spellings_send_no_tenant(halo: Halo, tenant: str | None) -> None:
+    async with halo.client(tenant=tenant) as client:
+        await client.get_token()
+    (entry,) = halo.requests("/auth/token")
+    assert "tenant" not in entry.query
+
+
+async def test_bad_secret(halo: Halo) -> None:
+    async with halo.client(client_secret=__import__("pydantic").SecretStr("wrong-secret")) as c:
+        with pytest.raises(BadCredentialsError, match="client ID / client secret") as caught:
+            await c.get_token()
+    assert caught.value.fix is not None and "View Applications" in caught.value.fix
+
+
+async def test_unknown_client_id(halo: Halo) -> None:
+    async with halo.client(client_id="not-a-client") as client:
+        with pytest.raises(BadCredentialsError):
+            await client.get_token()
+
+
+async def test_invalid_scope(halo: Halo) -> None:
+    async with halo.client(scopes=("read:actions",)) as client:
+        with pytest.raises(InvalidScopeError, match="read:actions"):
+            await client.get_token()
+
+
+async def test_exactly_the_target_scopes_are_requested(halo: Halo) -> None:
+    async with halo.client() as client:
+        await client.get_token()
+        assert set(client.auth.current.scopes if client.auth.current else ()) == {
+            "read:customers",
+            "read:items",
+            "edit:softwarelicensing",
+        }
+
+
+async def test_single_flight_token_under_concurrency(halo: Halo) -> None:
+    halo.app.state.seed({"clients": [{"id": 1, "name": "Acme"}]})
+    async with halo.client() as client:
+        results = await asyncio.gather(*(client.clients() for _ in range(20)))
+    assert all(len(r) == 1 for r in results)
+    assert len(halo.requests("/auth/token")) == 1
+
+
+async def test_token_refreshed_before_expiry(make_halo: Callable[..., Halo]) -> None:
+    halo = make_halo(token_lifetime_seconds=600)
+    async with halo.client(refresh_margin_seconds=60) as client:
+        await client.items()
+        halo.clock.base.advance(545)
+        await client.items()
+    assert len(halo.requests("/auth/token")) == 2
+    assert not [e for e in halo.app.state.request_log if e.status == 401]
+
+
+async def test_expired_token_gets_one_retry(make_halo: Callable[..., Halo]) -> None:
+    halo = make_halo(token_lifetime_seconds=600)
+    async with halo.client(refresh_margin_seconds=0) as client:
+        await client.items()
+        halo.clock.base.advance(601)
+        # The client still trusts its token for a moment; Halo says 401, one fresh token.
+        client.auth._token = client.auth.current.__class__(  # type: ignore[union-attr]
+            client.auth.current.value,  # type: ignore[union-attr]
+            halo.clock.now() + 10,
+        )
+        await client.items()
+    statuses = [e.status for e in halo.requests("/api/Item")]
+    assert statuses == [200, 401, 200]
+    assert len(halo.requests("/auth/token")) == 2
+
+
+async def test_revocation_mid_run_with_concurrency(halo: Halo) -> None:
+    async with halo.client() as client:
+        await client.items()
+        halo.app.state.revoke_tokens()
+        await asyncio.gather(*(client.items() for _ in range(10)))
+    assert len(halo.requests("/auth/token")) == 2
+    ok = [e for e in halo.requests("/api/Item") if e.status == 200]
+    assert len(ok) == 11
