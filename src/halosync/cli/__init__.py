@@ -4,10 +4,22 @@ from __future__ import annotations
 
 # Each import registers that topic's commands on the root app.
 from halosync.cli import (
+    imports as _imports,  # noqa: F401
+)
+from halosync.cli import (
+    keys as _keys,  # noqa: F401
+)
+from halosync.cli import (
     simulator as _simulator,  # noqa: F401
 )
 from halosync.cli import (
+    tokens as _tokens,  # noqa: F401
+)
+from halosync.cli import (
     version as _version,  # noqa: F401
+)
+from halosync.cli import (
+    workspace as _workspace,  # noqa: F401
 )
 from halosync.cli.app import app, run_app
 

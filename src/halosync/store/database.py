@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,12 +18,15 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from halosync.errors import HalosyncError
+from halosync.logging import get_logger
 from halosync.settings import Settings
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # Any constant works: it only has to be the same in every halosync process.
 _PG_MIGRATION_LOCK = 0x48414C4F
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+log = get_logger(__name__)
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -100,6 +104,8 @@ class Database:
         with self._migrate_lock:
             if self._migrated:
                 return
+            # Alembic narrates every step at INFO; one line of our own says enough.
+            logging.getLogger("alembic").setLevel(logging.WARNING)
             head = ScriptDirectory.from_config(alembic_config()).get_current_head()
             with self.engine.connect() as connection:
                 current = MigrationContext.configure(connection).get_current_revision()
@@ -109,6 +115,7 @@ class Database:
             self._migrated = True
 
     def _upgrade(self) -> None:
+        log.info("migrating database", database=repr(self))
         with self.engine.begin() as connection:
             if self.dialect == "postgresql":
                 # Serialises processes that start at once on a fresh database.

@@ -1,0 +1,44 @@
+"""What many commands share: the database of this invocation and the ``--workspace`` option."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from halosync.cli.app import state
+from halosync.store.database import Database
+from halosync.store.models import Workspace
+from halosync.store.workspaces import WorkspaceRepository
+
+WorkspaceOption = Annotated[
+    str | None,
+    typer.Option(
+        "--workspace",
+        "-w",
+        help="Workspace name or id (may be left out when exactly one workspace exists).",
+    ),
+]
+_DATABASE_KEY = "halosync.database"
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+
+
+def open_database(ctx: typer.Context) -> Database:
+    """The invocation's database, migrated to the newest schema (created on first use)."""
+    root = ctx.find_root()
+    cached = root.meta.get(_DATABASE_KEY)
+    if isinstance(cached, Database):
+        return cached
+    database = Database.from_settings(state(ctx).settings)
+    database.migrate()
+    root.meta[_DATABASE_KEY] = database
+    root.call_on_close(database.dispose)
+    return database
+
+
+def resolve_workspace(database: Database, reference: str | None) -> Workspace:
+    """The workspace named by ``--workspace``, or the only one when it was left out."""
+    with database.session() as session:
+        workspace = WorkspaceRepository(session).resolve(reference)
+        session.expunge(workspace)
+        return workspace

@@ -1,0 +1,142 @@
+"""``halosync import`` and ``halosync source list|run``: feeding usage into a workspace."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+from halosync.cli.app import app, emit_json
+from halosync.cli.common import JsonOption, WorkspaceOption, open_database, resolve_workspace
+from halosync.errors import HalosyncError
+from halosync.sources.apply import ImportReport
+from halosync.sources.errors import ImportValidationError
+from halosync.sources.importer import import_file, import_records
+from halosync.sources.plugins import list_sources, load_source
+
+source_app = typer.Typer(help="Plug-in usage sources.", no_args_is_help=True)
+app.add_typer(source_app, name="source")
+
+SnapshotOption = Annotated[
+    bool,
+    typer.Option(
+        "--snapshot",
+        help="The input is the complete list: cancel subscriptions it does not contain.",
+    ),
+]
+
+
+@contextmanager
+def _progress(total: int, label: str) -> Iterator[Callable[[int], None] | None]:
+    """A progress bar on a terminal; nothing when output is piped or captured."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda done: bar.update(task, completed=done)
+
+
+def _print_report(report: ImportReport, workspace: str, as_json: bool) -> None:
+    if as_json:
+        emit_json({"workspace": workspace} | report.as_dict())
+        return
+    typer.echo(f"Imported {report.rows} row(s) into workspace {workspace!r}:")
+    for label, counts in (
+        ("accounts", report.accounts),
+        ("services", report.services),
+        ("subscriptions", report.subscriptions),
+    ):
+        typer.echo(
+            f"  {label:<14} {counts.created} created, {counts.updated} updated, "
+            f"{counts.unchanged} unchanged"
+        )
+    if report.snapshot:
+        typer.echo(f"  cancelled      {len(report.cancelled)} (not in the snapshot)")
+        for account_ref, service_ref in report.cancelled:
+            typer.echo(f"    {account_ref} / {service_ref}")
+
+
+def _refuse(error: HalosyncError, as_json: bool) -> None:
+    if as_json and isinstance(error, ImportValidationError):
+        emit_json(error.as_dict())
+    raise error
+
+
+@app.command("import")
+def import_command(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="A .csv or .json usage file.")],
+    workspace: WorkspaceOption = None,
+    snapshot: SnapshotOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Import accounts, services and subscriptions; a file with any bad row changes nothing."""
+    database = open_database(ctx)
+    target = resolve_workspace(database, workspace)
+    size = file.stat().st_size if file.is_file() else 0
+    try:
+        with _progress(size, f"Importing {file.name}") as progress:
+            report = import_file(database, target.id, file, snapshot=snapshot, progress=progress)
+    except HalosyncError as error:
+        _refuse(error, as_json)
+    _print_report(report, target.name, as_json)
+
+
+@source_app.command("list")
+def list_command(as_json: JsonOption = False) -> None:
+    """List the installed usage sources (entry-point group halosync.sources)."""
+    sources = list_sources()
+    if as_json:
+        emit_json([vars(s) for s in sources])
+        return
+    for source in sources:
+        typer.echo(f"{source.name}\t{source.target}\t{source.description}")
+
+
+def _parse_options(pairs: list[str]) -> dict[str, str]:
+    options: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise HalosyncError(
+                f"Option {pair!r} is not key=value.", fix="Write --option path=DIR."
+            )
+        options[key.strip()] = value
+    return options
+
+
+@source_app.command("run")
+def run_command(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The source's name (see `source list`).")],
+    workspace: WorkspaceOption = None,
+    option: Annotated[
+        list[str] | None,
+        typer.Option("--option", "-o", help="key=value passed to the source; repeatable."),
+    ] = None,
+    snapshot: SnapshotOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Run a source like an import: validate everything, then write in one transaction."""
+    database = open_database(ctx)
+    target = resolve_workspace(database, workspace)
+    source = load_source(name, _parse_options(option or []))
+    try:
+        report = import_records(database, target.id, source.records(), snapshot=snapshot)
+    except HalosyncError as error:
+        _refuse(error, as_json)
+    _print_report(report, target.name, as_json)

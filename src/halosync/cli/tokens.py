@@ -1,0 +1,84 @@
+"""``halosync token create|list|revoke``: workspace API tokens for the REST API."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from halosync.cli.app import app, emit_json
+from halosync.cli.common import JsonOption, WorkspaceOption, open_database, resolve_workspace
+from halosync.store.tokens import ApiTokenRepository
+
+token_app = typer.Typer(help="Manage REST API tokens of a workspace.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+
+
+@token_app.command("create")
+def create(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Option("--name", help="What the token is for.")],
+    workspace: WorkspaceOption = None,
+    role: Annotated[
+        str, typer.Option("--role", help="admin (read and write) or viewer (read only).")
+    ] = "admin",
+    as_json: JsonOption = False,
+) -> None:
+    """Create a token and print it once; only its hash is stored."""
+    database = open_database(ctx)
+    target = resolve_workspace(database, workspace)
+    with database.session() as session:
+        issued = ApiTokenRepository(session, target.id).create(name, role)
+        document = {
+            "id": issued.row.id,
+            "name": issued.row.name,
+            "role": issued.row.role,
+            "workspace": target.name,
+            "token": issued.token,
+        }
+    if as_json:
+        emit_json(document)
+        return
+    typer.echo(issued.token)
+    typer.echo("Store this token now: it cannot be shown again.", err=True)
+
+
+@token_app.command("list")
+def list_tokens(
+    ctx: typer.Context, workspace: WorkspaceOption = None, as_json: JsonOption = False
+) -> None:
+    """List a workspace's tokens (never the tokens themselves)."""
+    database = open_database(ctx)
+    target = resolve_workspace(database, workspace)
+    with database.session() as session:
+        rows = [
+            {
+                "id": t.id,
+                "name": t.name,
+                "role": t.role,
+                "created_at": t.created_at.isoformat(),
+                "last_used_at": t.last_used_at.isoformat() if t.last_used_at else None,
+                "revoked": t.revoked_at is not None,
+            }
+            for t in ApiTokenRepository(session, target.id).list()
+        ]
+    if as_json:
+        emit_json(rows)
+        return
+    for row in rows:
+        state = "revoked" if row["revoked"] else "active"
+        typer.echo(f"{row['id']}\t{row['name']}\t{row['role']}\t{state}")
+
+
+@token_app.command("revoke")
+def revoke(
+    ctx: typer.Context,
+    token_id: Annotated[int, typer.Argument(help="The token's id (see `token list`).")],
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Revoke a token; it stops working at once."""
+    database = open_database(ctx)
+    target = resolve_workspace(database, workspace)
+    with database.session() as session:
+        ApiTokenRepository(session, target.id).revoke(token_id)
+    typer.echo(f"Revoked token {token_id}.")

@@ -1,0 +1,1 @@
+"""Feeding usage in: file import (CSV/JSON), the REST API payload, and plug-in sources."""

@@ -1,0 +1,106 @@
+"""Import errors: each names where (CSV line and column, or JSON path) and what is wrong."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+
+from halosync.errors import ValidationFailedError
+
+# Enough to fix a file; a file with a million bad rows does not need a million lines.
+MAX_KEPT_ERRORS = 1000
+_SHOWN_IN_MESSAGE = 20
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a record came from: ``line 5`` of a file (columns) or a JSON path."""
+
+    base: str
+    style: str = "column"  # "column" for CSV rows, "path" for JSON
+
+    def at(self, field: str | int | None = None) -> str:
+        """This location, narrowed to one field."""
+        if field is None:
+            return self.base
+        if self.style == "path":
+            return f"{self.base}[{field}]" if isinstance(field, int) else f"{self.base}.{field}"
+        return f"{self.base}, column {field}"
+
+
+@dataclass(frozen=True)
+class UsageError:
+    """One problem in the input."""
+
+    location: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.message}"
+
+    def as_dict(self) -> dict[str, str]:
+        """The error as the API and ``--json`` show it."""
+        return {"location": self.location, "message": self.message}
+
+
+class ImportValidationError(ValidationFailedError):
+    """The input has errors; nothing was written."""
+
+    def __init__(self, errors: Sequence[UsageError], *, total: int | None = None) -> None:
+        self.errors = list(errors)[:MAX_KEPT_ERRORS]
+        self.total = total if total is not None else len(errors)
+        lines = [str(error) for error in self.errors[:_SHOWN_IN_MESSAGE]]
+        more = self.total - len(lines)
+        if more > 0:
+            lines.append(f"... and {more} more")
+        noun = "error" if self.total == 1 else "errors"
+        super().__init__(
+            f"The input has {self.total} {noun}; nothing was changed.\n" + "\n".join(lines)
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """The errors as the API and ``--json`` show them."""
+        return {
+            "detail": f"The input has {self.total} error(s); nothing was changed.",
+            "error_count": self.total,
+            "errors": [error.as_dict() for error in self.errors],
+        }
+
+
+_MESSAGES = {
+    "missing": "is required",
+    "extra_forbidden": "is not a known field",
+    "model_type": "must be an object",
+    "model_attributes_type": "must be an object",
+    "dict_type": "must be an object",
+    "list_type": "must be a list",
+    "json_invalid": "is not valid JSON",
+}
+
+
+def describe(error_type: str, message: str) -> str:
+    """A pydantic error in plain words (our own validators already speak plainly)."""
+    return _MESSAGES.get(error_type, message)
+
+
+def from_validation_error(
+    error: ValidationError | Iterable[ErrorDetails], location: Location
+) -> list[UsageError]:
+    """Convert pydantic errors to located :class:`UsageError` s."""
+    details = error.errors() if isinstance(error, ValidationError) else error
+    found: list[UsageError] = []
+    for detail in details:
+        loc = [part for part in detail.get("loc", ()) if part != "body"]
+        where = location
+        if detail.get("type") == "date_order":
+            loc.append("end_date")
+        for part in loc:
+            where = Location(where.at(part), where.style)
+        found.append(
+            UsageError(where.base, describe(detail.get("type", ""), detail.get("msg", "")))
+        )
+    return found

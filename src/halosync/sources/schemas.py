@@ -1,0 +1,326 @@
+"""The shape of usage data as it comes in (JSON import, REST API, CSV rows, plug-ins).
+
+Field rules live here once. Each rule names what is wrong in words a vendor can act on;
+text input (CSV cells) is parsed under ``context={"text": True}``, JSON keeps its types.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.functional_validators import PlainValidator
+from pydantic.json_schema import WithJsonSchema
+from pydantic_core import PydanticCustomError
+from pydantic_core.core_schema import ValidationInfo
+
+from halosync.store.models import ACCOUNT_STATUSES, NAME_LENGTH, REF_LENGTH
+
+MAX_QUANTITY = 2_147_483_647
+# Below 10^11 keeps 4 decimals exact on SQLite too (whose NUMERIC is a double).
+MAX_MONEY = Decimal("99999999999.9999")
+_FOUR_PLACES = Decimal("0.0001")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DIGITS = re.compile(r"[+]?\d+")
+_TRUE = {"true", "yes", "1", "y", "t"}
+_FALSE = {"false", "no", "0", "n", "f"}
+
+
+def shown(value: Any) -> str:
+    """A value quoted for an error message, cut short when long."""
+    text = value if isinstance(value, str) else repr(value)
+    if len(text) > 40:
+        text = text[:37] + "..."
+    return f'"{text}"' if isinstance(value, str) else text
+
+
+def _fail(kind: str, message: str) -> PydanticCustomError:
+    return PydanticCustomError(kind, message)
+
+
+def _from_text(info: ValidationInfo) -> bool:
+    return bool(info.context and info.context.get("text"))
+
+
+def _clean_text(value: Any, *, max_length: int, what: str) -> str:
+    if not isinstance(value, str):
+        raise _fail("text_type", f"must be {what}, got {shown(value)}")
+    text = value.strip()
+    if not text:
+        raise _fail("text_empty", "must not be empty")
+    if len(text) > max_length:
+        raise _fail("text_too_long", f"is longer than {max_length} characters")
+    if any(ord(ch) < 32 and ch not in "\t" for ch in text):
+        raise _fail("text_control", "contains control characters (such as a line break or NUL)")
+    return text
+
+
+def parse_ref(value: Any, _info: ValidationInfo) -> str:
+    """A vendor reference: 1-255 characters of text."""
+    return _clean_text(value, max_length=REF_LENGTH, what="a text reference")
+
+
+def parse_name(value: Any, _info: ValidationInfo) -> str:
+    """A name: 1-255 characters of text."""
+    return _clean_text(value, max_length=NAME_LENGTH, what="text")
+
+
+def parse_optional_text(value: Any, _info: ValidationInfo) -> str | None:
+    """Optional free text; blank means absent."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return _clean_text(value, max_length=NAME_LENGTH, what="text")
+
+
+def parse_account_status(value: Any, _info: ValidationInfo) -> str:
+    """One of the account statuses (case-insensitive)."""
+    if isinstance(value, str) and value.strip().lower() in ACCOUNT_STATUSES:
+        return value.strip().lower()
+    raise _fail(
+        "account_status", f"must be one of {', '.join(ACCOUNT_STATUSES)}, got {shown(value)}"
+    )
+
+
+def parse_billed(value: Any, info: ValidationInfo) -> bool:
+    """true or false (text input also takes yes/no/1/0)."""
+    if isinstance(value, bool):
+        return value
+    if _from_text(info) and isinstance(value, str):
+        word = value.strip().lower()
+        if word in _TRUE:
+            return True
+        if word in _FALSE:
+            return False
+    raise _fail("billed", f"must be true or false, got {shown(value)}")
+
+
+def parse_quantity(value: Any, info: ValidationInfo) -> int:
+    """A whole number from 0 to 2,147,483,647."""
+    number: int | None = None
+    if isinstance(value, bool):
+        number = None
+    elif isinstance(value, int):
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif _from_text(info) and isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
+        number = int(value.strip())
+    if number is None or not 0 <= number <= MAX_QUANTITY:
+        raise _fail(
+            "quantity", f"must be a whole number from 0 to {MAX_QUANTITY}, got {shown(value)}"
+        )
+    return number
+
+
+def _parse_date(value: Any) -> date:
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str) and _DATE.fullmatch(value.strip()):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise _fail("date", f"must be a date as YYYY-MM-DD, got {shown(value)}")
+
+
+def parse_date(value: Any, _info: ValidationInfo) -> date:
+    """A calendar date written YYYY-MM-DD."""
+    return _parse_date(value)
+
+
+def parse_optional_date(value: Any, _info: ValidationInfo) -> date | None:
+    """An optional date; blank means absent."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return _parse_date(value)
+
+
+def parse_optional_money(value: Any, _info: ValidationInfo) -> Decimal | None:
+    """An optional amount >= 0 with at most 4 decimal places; blank means absent."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    amount: Decimal | None = None
+    if isinstance(value, bool):
+        amount = None
+    elif isinstance(value, int | Decimal):
+        amount = Decimal(value)
+    elif isinstance(value, float):
+        amount = Decimal(repr(value))
+    elif isinstance(value, str):
+        try:
+            amount = Decimal(value.strip())
+        except InvalidOperation:
+            amount = None
+    problem = f"must be a decimal amount from 0 to {MAX_MONEY} with at most 4 decimal places"
+    if amount is None or not amount.is_finite():
+        raise _fail("money", f"{problem}, got {shown(value)}")
+    if amount < 0 or amount > MAX_MONEY or amount != amount.quantize(_FOUR_PLACES):
+        raise _fail("money", f"{problem}, got {shown(value)}")
+    return amount.quantize(_FOUR_PLACES)
+
+
+_TEXT_SCHEMA = {"type": "string", "minLength": 1, "maxLength": NAME_LENGTH}
+Ref = Annotated[
+    str,
+    PlainValidator(parse_ref),
+    WithJsonSchema({"type": "string", "minLength": 1, "maxLength": REF_LENGTH}),
+]
+Name = Annotated[str, PlainValidator(parse_name), WithJsonSchema(_TEXT_SCHEMA)]
+OptionalText = Annotated[
+    str | None,
+    PlainValidator(parse_optional_text),
+    WithJsonSchema({"anyOf": [{"type": "string", "maxLength": NAME_LENGTH}, {"type": "null"}]}),
+]
+AccountStatus = Annotated[
+    str,
+    PlainValidator(parse_account_status),
+    WithJsonSchema({"type": "string", "enum": list(ACCOUNT_STATUSES)}),
+]
+Billed = Annotated[bool, PlainValidator(parse_billed), WithJsonSchema({"type": "boolean"})]
+Quantity = Annotated[
+    int,
+    PlainValidator(parse_quantity),
+    WithJsonSchema({"type": "integer", "minimum": 0, "maximum": MAX_QUANTITY}),
+]
+DateField = Annotated[
+    date, PlainValidator(parse_date), WithJsonSchema({"type": "string", "format": "date"})
+]
+OptionalDate = Annotated[
+    date | None,
+    PlainValidator(parse_optional_date),
+    WithJsonSchema({"anyOf": [{"type": "string", "format": "date"}, {"type": "null"}]}),
+]
+_MONEY_PATTERN = r"^\s*\+?\d{1,11}(\.\d{1,4})?\s*$"
+OptionalMoney = Annotated[
+    Decimal | None,
+    PlainValidator(parse_optional_money),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0, "maximum": float(MAX_MONEY), "multipleOf": 0.0001},
+                {"type": "string", "pattern": _MONEY_PATTERN},
+                {"type": "null"},
+            ]
+        }
+    ),
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AccountIn(_Strict):
+    """A vendor-side customer."""
+
+    ref: Ref
+    name: Name
+    status: AccountStatus
+    billed: Billed
+
+
+class ServiceIn(_Strict):
+    """A vendor-side product or SKU."""
+
+    ref: Ref
+    name: Name
+
+
+class _SubscriptionFields(_Strict):
+    quantity: Quantity
+    start_date: DateField
+    end_date: OptionalDate = None
+    billing_cycle: Name
+    term: Name
+    status: OptionalText = None
+    cost_price: OptionalMoney = None
+    customer_price: OptionalMoney = None
+
+    @model_validator(mode="after")
+    def _end_not_before_start(self) -> _SubscriptionFields:
+        if self.end_date is not None and self.end_date < self.start_date:
+            raise _fail(
+                "date_order",
+                f"end_date {self.end_date} is before start_date {self.start_date}",
+            )
+        return self
+
+
+class SubscriptionIn(_SubscriptionFields):
+    """An account's subscription to a service: counts and (optionally) prices as totals."""
+
+    account_ref: Ref
+    service_ref: Ref
+
+
+class UsagePayload(_Strict):
+    """A batch of usage data: the JSON import file and the REST API body."""
+
+    accounts: list[AccountIn] = Field(default_factory=list)
+    services: list[ServiceIn] = Field(default_factory=list)
+    subscriptions: list[SubscriptionIn] = Field(default_factory=list)
+
+
+class CsvRow(_SubscriptionFields):
+    """One CSV row: a subscription with its account and service."""
+
+    account_ref: Ref
+    account_name: Name
+    account_status: AccountStatus
+    billed: Billed
+    service_ref: Ref
+    service_name: Name
+
+    def account(self) -> AccountIn:
+        """The account this row describes."""
+        return AccountIn.model_construct(
+            ref=self.account_ref,
+            name=self.account_name,
+            status=self.account_status,
+            billed=self.billed,
+        )
+
+    def service(self) -> ServiceIn:
+        """The service this row describes."""
+        return ServiceIn.model_construct(ref=self.service_ref, name=self.service_name)
+
+    def subscription(self) -> SubscriptionIn:
+        """The subscription this row describes."""
+        return SubscriptionIn.model_construct(
+            account_ref=self.account_ref,
+            service_ref=self.service_ref,
+            quantity=self.quantity,
+            start_date=self.start_date,
+            end_date=self.end_date,
+            billing_cycle=self.billing_cycle,
+            term=self.term,
+            status=self.status,
+            cost_price=self.cost_price,
+            customer_price=self.customer_price,
+        )
+
+
+# The documented order; a file may use any order.
+CSV_COLUMNS = (
+    "account_ref",
+    "account_name",
+    "account_status",
+    "billed",
+    "service_ref",
+    "service_name",
+    "quantity",
+    "start_date",
+    "end_date",
+    "billing_cycle",
+    "term",
+    "status",
+    "cost_price",
+    "customer_price",
+)
+assert set(CSV_COLUMNS) == set(CsvRow.model_fields)
+REQUIRED_CSV_COLUMNS = tuple(
+    name for name in CSV_COLUMNS if CsvRow.model_fields[name].is_required()
+)

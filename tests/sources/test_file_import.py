@@ -1,0 +1,284 @@
+"""CSV and JSON import: validation first, one transaction, idempotent re-import, snapshots."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from halosync.sources.errors import ImportValidationError
+from halosync.sources.importer import import_document, import_file
+from halosync.store.database import Database
+from halosync.store.usage import AccountRepository, ServiceRepository, SubscriptionRepository
+from tests.sources.conftest import GOOD_CSV, HEADER
+
+
+def _write(tmp_path: Path, name: str, content: str) -> Path:
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    return path
+
+
+def _counts(db: Database, workspace_id: int) -> tuple[int, int, int]:
+    with db.session() as session:
+        return (
+            AccountRepository(session, workspace_id).count(),
+            ServiceRepository(session, workspace_id).count(),
+            SubscriptionRepository(session, workspace_id).count(),
+        )
+
+
+def test_csv_import_creates_then_reimport_changes_nothing(
+    database: Database, workspace_id: int, tmp_path: Path
+) -> None:
+    path = _write(tmp_path, "usage.csv", GOOD_CSV)
+    first = import_file(database, workspace_id, path)
+    assert first.as_dict()["accounts"] == {"created": 2, "updated": 0, "unchanged": 0}
+    assert first.subscriptions.created == 3
+    with database.session() as session:
+        subs = SubscriptionRepository(session, workspace_id).all()
+        first_stamp = {s.id: s.updated_at for s in subs}
+        acme_email = next(s for s in subs if (s.account.ref, s.service.ref) == ("A1", "S1"))
+        assert acme_email.quantity == 10
+        assert acme_email.cost_price == Decimal("50.0000")
+        assert acme_email.status == "active"
+        beta = AccountRepository(session, workspace_id).get_by_ref("A2")
+        assert beta is not None
+        assert (beta.status, beta.billed) == ("trial", False)
+
+    again = import_file(database, workspace_id, path)
+    assert not again.changed
+    assert again.subscriptions.unchanged == 3
+    with database.session() as session:
+        subs = SubscriptionRepository(session, workspace_id).all()
+        assert {s.id: s.updated_at for s in subs} == first_stamp
+
+
+def test_changed_row_updates_only_that_subscription(
+    database: Database, workspace_id: int, tmp_path: Path
+) -> None:
+    import_file(database, workspace_id, _write(tmp_path, "a.csv", GOOD_CSV))
+    changed = GOOD_CSV.replace("S2,Backup,3,", "S2,Backup,4,")
+    report = import_file(database, workspace_id, _write(tmp_path, "b.csv", changed))
+    counts = report.subscriptions
+    assert (counts.created, counts.updated, counts.unchanged) == (0, 1, 2)
+
+
+def test_a_file_with_one_bad_row_changes_nothing(
+    database: Database, workspace_id: int, tmp_path: Path
+) -> None:
+    import_file(database, workspace_id, _write(tmp_path, "good.csv", GOOD_CSV))
+    before = _counts(database, workspace_id)
+    bad = (
+        GOOD_CSV.replace("S2,Backup,3,", "S2,Backup Plus,3,")  # renames a service
+        + "A9,New Co,active,true,S9,New,-1,2024-01-01,,monthly,12 months,,,\n"
+    )
+    with pytest.raises(ImportValidationError) as caught:
+        import_file(database, workspace_id, _write(tmp_path, "bad.csv", bad))
+    assert [str(e) for e in caught.value.errors] == [
+        'line 5, column quantity: must be a whole number from 0 to 2147483647, got "-1"'
+    ]
+    assert _counts(database, workspace_id) == before
+    with database.session() as session:
+        service = ServiceRepository(session, workspace_id).get_by_ref("S2")
+        assert service is not None
+        assert service.name == "Backup"
+
+
+def test_csv_errors_name_line_and_column(
+    workspace_id: int, database: Database, tmp_path: Path
+) -> None:
+    content = (
+        f"{HEADER}\n"
+        "A1,Acme,activ,true,S1,Mail,1,2024-01-01,,monthly,1y,,,\n"
+        "A2,Beta,active,maybe,S1,Mail,1,2024-02-30,,monthly,1y,,12.34567,\n"
+        '"A3","Multi\nline",active,true,S1,Mail,1,2024-01-01,2023-01-01,monthly,1y,,,\n'
+        "A4,Four,active,true,S1,Mail,1\n"
+    )
+    with pytest.raises(ImportValidationError) as caught:
+        import_file(database, workspace_id, _write(tmp_path, "e.csv", content))
+    messages = [str(e) for e in caught.value.errors]
+    assert messages[0].startswith("line 2, column account_status: must be one of active")
+    assert messages[1] == 'line 3, column billed: must be true or false, got "maybe"'
+    assert messages[2].startswith("line 3, column start_date: must be a date as YYYY-MM-DD")
+    assert messages[3].startswith("line 3, column cost_price: must be a decimal amount")
+    assert messages[4].startswith("line 4, column account_name: contains control characters")
+    assert messages[5] == "line 6: has 7 cells but the header has 14 columns"
+    assert len(messages) == 6
+    assert _counts(database, workspace_id) == (0, 0, 0)
+
+
+def test_header_problems_are_reported_once(
+    database: Database, workspace_id: int, tmp_path: Path
+) -> None:
+    content = "account_ref,name,quantity,quantity\nA1,x,1,1\n"
+    with pytest.raises(ImportValidationError) as caught:
+        import_file(database, workspace_id, _write(tmp_path, "h.csv", content))
+    (error,) = caught.value.errors
+    assert error.location == "line 1 (header)"
+    assert "duplicate column(s): quantity" in error.message
+    assert "unknown column(s): name" in error.message
+    assert "missing required column(s): account_name" in error.message
+
+
+def test_contradicting_rows_are_errors(
+    database: Database, workspace_id: int, tmp_path: Path
+) -> None:
+    content = (
+        f"{HEADER}\n"
+        "A1,Acme,active,true,S1,Mail,1,2024-01-01,,monthly,1y,,,\n"
+        "A1,Acme Two,active,true,S2,Mail,1,2024-01-01,,monthly,1y,,,\n"
+        "A2,Beta,active,true,S1,Mail,1,2024-01-01,,monthly,1y,,,\n"
+        "A2,Beta,active,true,S1,Mail,2,2024-01-01,,monthly,1y,,,\n"
+    )
+    with pytest.raises(ImportValidationError) as caught:
+        import_file(database, workspace_id, _write(tmp_path, "c.csv", content))
+    assert [str(e) for e in caught.value.errors] == [
+        "line 3, column account_name: account 'A1' has name 'Acme Two' here but 'Acme' at line 2",
+        "line 5: a second, different subscription of account 'A2' to service 'S1' "
+        "(the first is at line 4)",
+    ]
+
+
+def test_bom_blank_lines_optional_columns_and_any_order(
+    database: Database, workspace_id: int, tmp_path: Path
+) -> None:
+    content = (
+        "\ufeffQuantity,service_ref,service_name,account_ref,account_name,account_status,"
+        "billed,start_date,billing_cycle,term\n"
+        "\n"
+        "7,S1,Mail,A1,Acme,Active,YES,2024-01-01,monthly,1y\n"
+    )
+    report = import_file(database, workspace_id, _write(tmp_path, "o.csv", content))
+    assert report.subscriptions.created == 1
+    with database.session() as session:
+        (sub,) = SubscriptionRepository(session, workspace_id).all()
+        assert (sub.quantity, sub.end_date, sub.cost_price, sub.account.billed) == (
+            7,
+            None,
+            None,
+            True,
+        )
+
+
+def test_snapshot_cancels_absent_subscriptions_and_reports_them(
+    database: Database, workspace_id: int, tmp_path: Path
+) -> None:
+    import_file(database, workspace_id, _write(tmp_path, "full.csv", GOOD_CSV))
+    partial = "\n".join(GOOD_CSV.splitlines()[:2]) + "\n"
+    plain = import_file(database, workspace_id, _write(tmp_path, "p.csv", partial))
+    assert plain.cancelled == []
+    report = import_file(database, workspace_id, tmp_path / "p.csv", snapshot=True)
+    assert report.cancelled == [("A1", "S2"), ("A2", "S1")]
+    assert report.as_dict()["cancelled"][0] == {"account_ref": "A1", "service_ref": "S2"}
+    with database.session() as session:
+        statuses = {
+            (s.account.ref, s.service.ref): s.status
+            for s in SubscriptionRepository(session, workspace_id).all()
+        }
+    assert statuses == {
+        ("A1", "S1"): "active",
+        ("A1", "S2"): "cancelled",
+        ("A2", "S1"): "cancelled",
+    }
+    again = import_file(database, workspace_id, tmp_path / "p.csv", snapshot=True)
+    assert again.cancelled == []
+    assert not again.changed
+
+
+def test_json_import_errors_use_json_paths(
+    database: Database, workspace_id: int, tmp_path: Path
+) -> None:
+    document = {
+        "accounts": [{"ref": "A1", "name": "Acme", "status": "active", "billed": "yes"}],
+        "services": [{"ref": "S1", "name": "Mail", "colour": "red"}],
+        "subscriptions": [
+            {
+                "account_ref": "A1",
+                "service_ref": "S1",
+                "quantity": 2.5,
+                "start_date": "2024-01-01",
+                "billing_cycle": "monthly",
+            }
+        ],
+    }
+    path = _write(tmp_path, "u.json", json.dumps(document))
+    with pytest.raises(ImportValidationError) as caught:
+        import_file(database, workspace_id, path)
+    assert [str(e) for e in caught.value.errors] == [
+        '$.accounts[0].billed: must be true or false, got "yes"',
+        "$.services[0].colour: is not a known field",
+        "$.subscriptions[0].quantity: must be a whole number from 0 to 2147483647, got 2.5",
+        "$.subscriptions[0].term: is required",
+    ]
+
+
+def test_json_syntax_error_names_line_and_column(
+    database: Database, workspace_id: int, tmp_path: Path
+) -> None:
+    path = _write(tmp_path, "broken.json", '{\n  "accounts": [,]\n}')
+    with pytest.raises(ImportValidationError, match=r"line 2, column 16: invalid JSON"):
+        import_file(database, workspace_id, path)
+
+
+def test_json_subscriptions_may_reference_existing_accounts_but_not_unknown_ones(
+    database: Database, workspace_id: int, tmp_path: Path
+) -> None:
+    import_file(database, workspace_id, _write(tmp_path, "u.csv", GOOD_CSV))
+    subscription = {
+        "account_ref": "A2",
+        "service_ref": "S2",
+        "quantity": 1,
+        "start_date": "2024-03-01",
+        "billing_cycle": "monthly",
+        "term": "12 months",
+        "cost_price": 1.25,
+        "customer_price": "2.5",
+    }
+    report = import_document(database, workspace_id, {"subscriptions": [subscription]})
+    assert report.subscriptions.created == 1
+    unknown = dict(subscription, account_ref="NOPE")
+    with pytest.raises(ImportValidationError) as caught:
+        import_document(database, workspace_id, {"subscriptions": [subscription, unknown]})
+    assert [str(e) for e in caught.value.errors] == [
+        "$.subscriptions[1].account_ref: no account 'NOPE' in this batch or in the workspace"
+    ]
+
+
+def test_top_level_must_be_an_object(database: Database, workspace_id: int) -> None:
+    with pytest.raises(ImportValidationError, match=r"\$: must be an object"):
+        import_document(database, workspace_id, [1, 2])
+
+
+def test_unknown_file_type_and_missing_file(
+    database: Database, workspace_id: int, tmp_path: Path
+) -> None:
+    with pytest.raises(Exception, match="unknown file type"):
+        import_file(database, workspace_id, _write(tmp_path, "u.txt", "x"))
+    with pytest.raises(Exception, match="no such file"):
+        import_file(database, workspace_id, tmp_path / "missing.csv")
+
+
+def test_workspaces_do_not_see_each_other(database: Database, tmp_path: Path) -> None:
+    from halosync.store.workspaces import WorkspaceRepository
+
+    with database.session() as session:
+        first = WorkspaceRepository(session).create("one").id
+        second = WorkspaceRepository(session).create("two").id
+    import_file(database, first, _write(tmp_path, "u.csv", GOOD_CSV))
+    assert _counts(database, second) == (0, 0, 0)
+    report = import_file(database, second, tmp_path / "u.csv")
+    assert report.accounts.created == 2
+
+
+def test_end_date_before_start_date_is_named(
+    database: Database, workspace_id: int, tmp_path: Path
+) -> None:
+    content = f"{HEADER}\nA1,Acme,active,true,S1,Mail,1,2024-01-01,2023-01-01,monthly,1y,,,\n"
+    with pytest.raises(ImportValidationError) as caught:
+        import_file(database, workspace_id, _write(tmp_path, "d.csv", content))
+    assert [str(e) for e in caught.value.errors] == [
+        "line 2, column end_date: end_date 2023-01-01 is before start_date 2024-01-01"
+    ]
