@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx2
@@ -71,6 +72,8 @@ def make_halo() -> Callable[..., Halo]:
     """Build a simulated instance: ``make_halo(app_scopes=..., **SimulatorConfig fields)``."""
 
     def make(app_scopes: tuple[str, ...] = ("all",), **config: Any) -> Halo:
+        # A frozen simulated clock: only sleeping (ManualClock) moves time, so runs repeat.
+        config.setdefault("start_time", datetime(2025, 6, 2, 9, 0, tzinfo=UTC))
         app = create_app(
             SimulatorConfig(
                 applications=[ApiApplication(CLIENT_ID, CLIENT_SECRET, app_scopes)], **config

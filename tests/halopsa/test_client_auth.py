@@ -6,7 +6,9 @@ import asyncio
 from collections.abc import Callable
 
 import pytest
+from pydantic import SecretStr
 
+from halosync.halopsa.auth import AccessToken
 from halosync.halopsa.errors import (
     BadCredentialsError,
     InvalidScopeError,
@@ -65,7 +67,7 @@ async def test_hosted_instance_without_tenant_explains_html_500(
 ) -> None:
     halo = make_halo(tenant="acme")
     async with halo.client(tenant=tenant) as client:
-        with pytest.raises(TokenEndpointError, match="(?i)check the tenant") as caught:
+        with pytest.raises(TokenEndpointError, match=r"(?i)check the tenant") as caught:
             await client.get_token()
     assert "500" in caught.value.message
     assert caught.value.kind == "configuration"
@@ -80,10 +82,11 @@ async def test_on_premise_tenant_spellings_send_no_tenant(halo: Halo, tenant: st
 
 
 async def test_bad_secret(halo: Halo) -> None:
-    async with halo.client(client_secret=__import__("pydantic").SecretStr("wrong-secret")) as c:
+    async with halo.client(client_secret=SecretStr("wrong-secret")) as c:
         with pytest.raises(BadCredentialsError, match="client ID / client secret") as caught:
             await c.get_token()
-    assert caught.value.fix is not None and "View Applications" in caught.value.fix
+    assert caught.value.fix is not None
+    assert "View Applications" in caught.value.fix
 
 
 async def test_unknown_client_id(halo: Halo) -> None:
@@ -132,10 +135,9 @@ async def test_expired_token_gets_one_retry(make_halo: Callable[..., Halo]) -> N
         await client.items()
         halo.clock.base.advance(601)
         # The client still trusts its token for a moment; Halo says 401, one fresh token.
-        client.auth._token = client.auth.current.__class__(  # type: ignore[union-attr]
-            client.auth.current.value,  # type: ignore[union-attr]
-            halo.clock.now() + 10,
-        )
+        stale = client.auth.current
+        assert stale is not None
+        client.auth._token = AccessToken(stale.value, halo.clock.now() + 10)
         await client.items()
     statuses = [e.status for e in halo.requests("/api/Item")]
     assert statuses == [200, 401, 200]

@@ -1,0 +1,122 @@
+"""Paging, list shapes, typed reads, batched writes and their response shapes."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from halosync.halopsa.errors import HaloRequestRejectedError, MissingPermissionError
+from halosync.simulator import generate_demo_seed
+from tests.halopsa.conftest import Halo
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_paging_over_a_thousand_clients(halo: Halo) -> None:
+    halo.app.state.seed(generate_demo_seed(clients=1200))
+    active = [c for c in halo.app.state.records("Client") if not c.get("inactive")]
+    async with halo.client() as client:
+        clients = await client.clients()
+        everyone = await client.clients(include_inactive=True)
+    assert len(everyone) == 1200
+    assert sorted(c.id for c in clients) == sorted(c["id"] for c in active)
+    pages = [e for e in halo.requests("/api/Client") if "includeinactive=true" in e.query]
+    assert len(pages) == 12
+    assert all("pageinate=true" in e.query and "page_size=100" in e.query for e in pages)
+
+
+@pytest.mark.parametrize("bare", [False, True])
+async def test_both_list_shapes_with_lines(make_halo: Callable[..., Halo], bare: bool) -> None:
+    halo = make_halo(bare_list_arrays=True) if bare else make_halo()
+    halo.app.state.seed(generate_demo_seed(clients=260))
+    expected = halo.app.state.records("RecurringInvoice")
+    async with halo.client(scopes=("read:customers", "read:items", "edit:invoices")) as client:
+        invoices = await client.recurring_invoices(include_lines=True)
+        slim = await client.recurring_invoices()
+        items = await client.items()
+        one = await client.recurring_invoice(invoices[0].id)
+    assert len(invoices) == len(expected) > 100
+    assert all(i.id < 0 for i in invoices)
+    assert sum(len(i.lines) for i in invoices) > 0
+    assert all(not i.lines for i in slim)
+    assert one is not None
+    assert one.lines == invoices[0].lines
+    assert len(items) == len(halo.app.state.records("Item"))
+    assert all(line.item_id for i in invoices for line in i.lines)
+
+
+async def test_short_page_cap_is_followed(make_halo: Callable[..., Halo]) -> None:
+    halo = make_halo(max_page_size=40, default_page_size=40)
+    halo.app.state.seed(generate_demo_seed(clients=130))
+    async with halo.client() as client:
+        assert len(await client.clients(include_inactive=True)) == 130
+
+
+async def test_missing_record_reads_as_none(halo: Halo) -> None:
+    async with halo.client() as client:
+        assert await client.licence(999) is None
+        assert await client.delete_record("SoftwareLicence", 999) is False
+
+
+def _licences(n: int, client_id: int = 1) -> list[dict[str, Any]]:
+    return [
+        {"name": f"Seats {i}", "client_id": client_id, "count": i, "item_id": 1, "type": 1}
+        for i in range(n)
+    ]
+
+
+@pytest.mark.parametrize("shape", ["auto", "array", "wrapped"])
+async def test_batched_writes_map_back_by_order(make_halo: Callable[..., Halo], shape: str) -> None:
+    halo = make_halo(post_response_shape=shape)
+    halo.app.state.seed(generate_demo_seed(clients=3))
+    before = len(halo.app.state.records("SoftwareLicence"))
+    async with halo.client(batch_size=50) as client:
+        saved = await client.save_records("SoftwareLicence", _licences(121))
+        assert [r["name"] for r in saved] == [f"Seats {i}" for i in range(121)]
+        updated = await client.save_records(
+            "SoftwareLicence", [{"id": saved[5]["id"], "count": 77}]
+        )
+        assert updated[0]["count"] == 77
+        assert (await client.licence(saved[5]["id"])).count == 77  # type: ignore[union-attr]
+        assert await client.delete_record("SoftwareLicence", saved[0]["id"]) is True
+    assert len(halo.requests("/api/SoftwareLicence", "POST")) == 4
+    assert len(halo.app.state.records("SoftwareLicence")) == before + 120
+
+
+async def test_rejected_write_names_the_request(halo: Halo) -> None:
+    halo.app.state.seed(generate_demo_seed(clients=2))
+    async with halo.client() as client:
+        with pytest.raises(HaloRequestRejectedError) as caught:
+            await client.save_records("SoftwareLicence", [{"name": "x", "client_id": 999999}])
+    error = caught.value
+    assert error.request is not None
+    assert error.request.method == "POST"
+    assert error.request.path == "/api/SoftwareLicence"
+    assert "999999" in (error.request.body_summary or "")
+    assert error.kind == "fatal"
+
+
+@pytest.mark.parametrize(
+    ("method", "entity", "wording"),
+    [
+        ("GET", "Item", "Items (US) / Assets (UK): read [read:items]"),
+        ("GET", "Client", "Clients (US) / Customers (UK): read [read:customers]"),
+        ("POST", "SoftwareLicence", "Software Licensing / Subscriptions"),
+        ("GET", "RecurringInvoice", "Invoices: read [read:invoices]"),
+        ("GET", "ClientContract", "Client Contracts (US) / Customer Agreements (UK)"),
+    ],
+)
+async def test_missing_permission_is_named(
+    make_halo: Callable[..., Halo], method: str, entity: str, wording: str
+) -> None:
+    halo = make_halo(app_scopes=("read:softwarelicensing",))
+    async with halo.client() as client:
+        with pytest.raises(MissingPermissionError, match=re.escape(wording)) as c:
+            await client.request(method, entity, json=[] if method == "POST" else None)
+    assert c.value.kind == "configuration"
+    assert c.value.fix is not None
+    assert "Permissions" in c.value.fix
+    assert len(c.value.permissions) == 1
