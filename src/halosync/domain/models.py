@@ -197,3 +197,23 @@ class Plan:
     def writes(self) -> tuple[PlannedChange, ...]:
         """The changes that need a POST to Halo, in plan order."""
         return tuple(change for change in self.changes if change.is_write)
+
+
+_STATUS_ALIASES: dict[str, SubscriptionStatus] = {
+    "canceled": "cancelled",
+    "terminated": "cancelled",
+    "ended": "expired",
+}
+
+
+def subscription_status(text: str | None) -> SubscriptionStatus:
+    """The vendor's free-text status as a :data:`SubscriptionStatus`.
+
+    Blank and unknown values count as ``active``: the vendor still lists the subscription
+    with a quantity, and dropping it would silently stop billing it.
+    """
+    value = (text or "").strip().lower()
+    for status in SUBSCRIPTION_STATUSES:
+        if value == status:
+            return status
+    return _STATUS_ALIASES.get(value, "active")

@@ -14,6 +14,7 @@ from halosync.domain.models import (
     Plan,
     PriceMode,
     SyncSettings,
+    subscription_status,
 )
 from halosync.domain.planner import plan_usage_sync
 
@@ -359,3 +360,11 @@ def test_two_services_on_one_item_never_take_over_the_same_line() -> None:
         [sub(), sub(service="S2")], state, target="invoice_line", adopt=True, items=items
     ).changes
     assert [(c.action, c.halo_id) for c in changes] == [("update", 24967), ("create", None)]
+
+
+@pytest.mark.parametrize(
+    ("text", "status"),
+    [(None, "active"), ("Cancelled", "cancelled"), ("canceled", "cancelled"), ("odd", "active")],
+)
+def test_subscription_status_from_vendor_text(text: str | None, status: str) -> None:
+    assert subscription_status(text) == status
