@@ -4,6 +4,9 @@ from __future__ import annotations
 
 # Each import registers that topic's commands on the root app.
 from halosync.cli import (
+    connection as _connection,  # noqa: F401
+)
+from halosync.cli import (
     imports as _imports,  # noqa: F401
 )
 from halosync.cli import (
