@@ -205,7 +205,7 @@ def generate_demo_seed(clients: int = 25, seed: int = 0) -> dict[str, Any]:
                 "lines": lines,
             }
         )
-        if rng.random() < 0.2:
+        if -recurring_id % 5 == 1:
             invoice_id += 1
             document["invoices"].append(
                 {
