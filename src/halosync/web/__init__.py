@@ -1,0 +1,1 @@
+"""The web side: the REST API (``web.api``) and, later, the UI."""

@@ -1,0 +1,71 @@
+"""API token authentication: ``Authorization: Bearer <token>`` scoped to one workspace."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
+
+from halosync.store.database import Database
+from halosync.store.tokens import authenticate_token
+from halosync.store.workspaces import WorkspaceRepository
+from halosync.web.api.errors import ApiError
+
+_bearer = HTTPBearer(
+    auto_error=False, description="A workspace API token (`halosync token create`)."
+)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: a token of one workspace with one role."""
+
+    token_id: int
+    workspace_id: int
+    workspace_name: str
+    role: str
+
+    @property
+    def can_write(self) -> bool:
+        """Admins write; viewers only read."""
+        return self.role == "admin"
+
+
+def get_database(request: Request) -> Database:
+    """The app's database."""
+    database = request.app.state.database
+    assert isinstance(database, Database)
+    return database
+
+
+def _authorise(database: Database, token: str, workspace: str) -> Caller:
+    with database.session() as session:
+        row = authenticate_token(session, token)
+        if row is None:
+            raise ApiError(401, "The API token is missing, unknown or revoked.")
+        own = WorkspaceRepository(session).get(row.workspace_id)
+        # Another workspace's data is "not found", never "forbidden": no hint it exists.
+        if workspace not in (own.name, str(own.id)):
+            raise ApiError(404, f"No workspace {workspace!r}.")
+        return Caller(token_id=row.id, workspace_id=own.id, workspace_name=own.name, role=row.role)
+
+
+async def current_caller(
+    database: Annotated[Database, Depends(get_database)],
+    workspace: Annotated[str, Path(description="Workspace name or id.")],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Caller:
+    """The authenticated caller, allowed into the workspace named in the path."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise ApiError(401, "Send an API token as 'Authorization: Bearer <token>'.")
+    return await run_in_threadpool(_authorise, database, credentials.credentials, workspace)
+
+
+async def writer(caller: Annotated[Caller, Depends(current_caller)]) -> Caller:
+    """The caller, if its token may write (role admin)."""
+    if not caller.can_write:
+        raise ApiError(403, "This API token is read-only (role viewer); writing needs admin.")
+    return caller

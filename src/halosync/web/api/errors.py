@@ -1,0 +1,95 @@
+"""One error shape for the whole API: ``{"detail": ..., "errors": [{"location", "message"}]}``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from halosync.errors import HalosyncError, NotFoundError, ValidationFailedError
+from halosync.logging import redact_text
+from halosync.sources.errors import ImportValidationError, Location, describe
+
+
+class ErrorItem(BaseModel):
+    """One problem, located by JSON path (body), or by parameter name."""
+
+    location: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """What every 4xx answer carries."""
+
+    detail: str
+    errors: list[ErrorItem] = []
+
+
+class ApiError(HalosyncError):
+    """An error with an HTTP status of its own (401, 403, 404, 409)."""
+
+    def __init__(self, status_code: int, message: str, *, fix: str | None = None) -> None:
+        super().__init__(message, fix=fix)
+        self.status_code = status_code
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    if not loc:
+        return "$"
+    source, *rest = loc
+    if source == "body":
+        where = Location("$", "path")
+        for part in rest:
+            where = Location(where.at(part), "path")
+        return where.base
+    return ".".join(str(part) for part in loc)
+
+
+async def _request_validation(_request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    items = [
+        ErrorItem(
+            location=_location(tuple(detail.get("loc", ()))),
+            message=describe(str(detail.get("type", "")), str(detail.get("msg", ""))),
+        )
+        for detail in error.errors()
+    ]
+    noun = "error" if len(items) == 1 else "errors"
+    body = ErrorBody(
+        detail=f"The request has {len(items)} {noun}; nothing was changed.", errors=items
+    )
+    return JSONResponse(body.model_dump(), status_code=422)
+
+
+async def _halosync_error(_request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, HalosyncError)
+    if isinstance(error, ImportValidationError):
+        return JSONResponse(error.as_dict(), status_code=422)
+    if isinstance(error, ApiError):
+        status = error.status_code
+    elif isinstance(error, NotFoundError):
+        status = 404
+    elif isinstance(error, ValidationFailedError):
+        status = 422
+    else:
+        status = 400
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    body = ErrorBody(detail=redact_text(str(error)))
+    return JSONResponse(body.model_dump(), status_code=status, headers=headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Make every error answer look the same and name what is wrong and where."""
+    app.add_exception_handler(RequestValidationError, _request_validation)
+    app.add_exception_handler(HalosyncError, _halosync_error)
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "Missing or invalid API token."},
+    403: {"model": ErrorBody, "description": "The token's role may not do this."},
+    404: {"model": ErrorBody, "description": "No such workspace for this token."},
+    422: {"model": ErrorBody, "description": "Invalid input; nothing was changed."},
+}

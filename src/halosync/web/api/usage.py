@@ -1,0 +1,252 @@
+"""``/api/v1/workspaces/{workspace}/...``: bulk usage upsert and the lists it feeds."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any, Generic, TypeVar
+
+from fastapi import APIRouter, Body, Depends, Header, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy.exc import IntegrityError
+from starlette.concurrency import run_in_threadpool
+
+from halosync.sources.apply import apply_batch
+from halosync.sources.batch import BatchBuilder
+from halosync.sources.readers import read_document
+from halosync.sources.schemas import UsagePayload
+from halosync.store.database import Database
+from halosync.store.idempotency import IdempotencyRepository
+from halosync.store.usage import (
+    MAX_PAGE_SIZE,
+    AccountRepository,
+    Page,
+    ServiceRepository,
+    SubscriptionRepository,
+)
+from halosync.web.api.auth import Caller, current_caller, get_database, writer
+from halosync.web.api.errors import ERROR_RESPONSES, ApiError
+
+router = APIRouter(prefix="/api/v1/workspaces/{workspace}", tags=["usage"])
+T = TypeVar("T")
+
+
+class EntityCountsOut(BaseModel):
+    """Records of one kind created, updated, or already as given."""
+
+    created: int
+    updated: int
+    unchanged: int
+
+
+class CancelledOut(BaseModel):
+    """A subscription a snapshot cancelled."""
+
+    account_ref: str
+    service_ref: str
+
+
+class UsageResult(BaseModel):
+    """What a usage upsert did."""
+
+    workspace: str
+    rows: int
+    accounts: EntityCountsOut
+    services: EntityCountsOut
+    subscriptions: EntityCountsOut
+    snapshot: bool
+    cancelled: list[CancelledOut]
+
+
+class AccountOut(BaseModel):
+    """An account."""
+
+    ref: str
+    name: str
+    status: str
+    billed: bool
+
+
+class ServiceOut(BaseModel):
+    """A service."""
+
+    ref: str
+    name: str
+
+
+class SubscriptionOut(BaseModel):
+    """A subscription, prices as totals."""
+
+    account_ref: str
+    service_ref: str
+    quantity: int
+    start_date: date
+    end_date: date | None
+    billing_cycle: str
+    term: str
+    status: str | None
+    cost_price: Decimal | None
+    customer_price: Decimal | None
+
+
+class PageOut(BaseModel, Generic[T]):
+    """One page of a list."""
+
+    items: list[T]
+    total: int
+    page: int
+    page_size: int
+
+
+def _request_hash(document: Any, snapshot: bool) -> str:
+    canonical = json.dumps([document, snapshot], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _replay(database: Database, caller: Caller, key: str, request_hash: str) -> JSONResponse | None:
+    with database.session() as session:
+        record = IdempotencyRepository(session, caller.workspace_id).get(key)
+        if record is None:
+            return None
+        if record.request_hash != request_hash:
+            raise ApiError(
+                409,
+                f"Idempotency-Key {key!r} was already used with a different request body.",
+                fix="Use a new key for a new request.",
+            )
+        return JSONResponse(
+            record.response, status_code=record.status_code, headers={"Idempotent-Replayed": "true"}
+        )
+
+
+def _upsert(
+    database: Database, caller: Caller, document: Any, snapshot: bool, key: str | None
+) -> JSONResponse:
+    request_hash = _request_hash(document, snapshot)
+    if key is not None and (replayed := _replay(database, caller, key, request_hash)):
+        return replayed
+    builder = BatchBuilder()
+    read_document(document, builder)
+    batch = builder.build()
+    try:
+        with database.session() as session:
+            report = apply_batch(session, caller.workspace_id, batch, snapshot=snapshot)
+            body = UsageResult.model_validate(
+                {"workspace": caller.workspace_name} | report.as_dict()
+            ).model_dump(mode="json")
+            if key is not None:
+                IdempotencyRepository(session, caller.workspace_id).save(
+                    key, request_hash, 200, body
+                )
+    except IntegrityError:
+        # Lost a race: the same key stored by a concurrent request, or another import.
+        if key is not None and (replayed := _replay(database, caller, key, request_hash)):
+            return replayed
+        raise ApiError(
+            409,
+            "Another request changed this workspace's usage data at the same time; "
+            "nothing from this request was written.",
+            fix="Send the request again.",
+        ) from None
+    return JSONResponse(body, status_code=200)
+
+
+@router.post(
+    "/usage",
+    response_model=UsageResult,
+    responses={**ERROR_RESPONSES, 409: ERROR_RESPONSES[422] | {"description": "Key reused."}},
+    summary="Bulk upsert accounts, services and subscriptions",
+)
+async def upsert_usage(
+    request: Request,
+    payload: Annotated[UsagePayload, Body()],
+    caller: Annotated[Caller, Depends(writer)],
+    database: Annotated[Database, Depends(get_database)],
+    snapshot: Annotated[
+        bool, Query(description="The body is the full list: cancel subscriptions it lacks.")
+    ] = False,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            min_length=1,
+            max_length=255,
+            description="Same key and body: the stored answer again, nothing re-applied.",
+        ),
+    ] = None,
+) -> JSONResponse:
+    """Validate the whole batch, then write it in one transaction; a bad batch changes
+    nothing and the answer (422) names each bad item by JSON path."""
+    del payload  # validated for the schema; the raw document is read exactly like a file
+    document = await request.json()
+    return await run_in_threadpool(_upsert, database, caller, document, snapshot, idempotency_key)
+
+
+PageNumber = Annotated[int, Query(ge=1, description="1-based page number.")]
+PageSize = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Rows per page.")]
+
+
+def _page_out(page: Page[Any], items: list[Any]) -> dict[str, Any]:
+    return {"items": items, "total": page.total, "page": page.page, "page_size": page.page_size}
+
+
+@router.get("/accounts", response_model=PageOut[AccountOut], responses=ERROR_RESPONSES)
+def list_accounts(
+    caller: Annotated[Caller, Depends(current_caller)],
+    database: Annotated[Database, Depends(get_database)],
+    page: PageNumber = 1,
+    page_size: PageSize = 50,
+) -> dict[str, Any]:
+    """The workspace's accounts, by reference."""
+    with database.session() as session:
+        found = AccountRepository(session, caller.workspace_id).page(page, page_size)
+        items = [AccountOut.model_validate(a, from_attributes=True) for a in found.items]
+    return _page_out(found, items)
+
+
+@router.get("/services", response_model=PageOut[ServiceOut], responses=ERROR_RESPONSES)
+def list_services(
+    caller: Annotated[Caller, Depends(current_caller)],
+    database: Annotated[Database, Depends(get_database)],
+    page: PageNumber = 1,
+    page_size: PageSize = 50,
+) -> dict[str, Any]:
+    """The workspace's services, by reference."""
+    with database.session() as session:
+        found = ServiceRepository(session, caller.workspace_id).page(page, page_size)
+        items = [ServiceOut.model_validate(s, from_attributes=True) for s in found.items]
+    return _page_out(found, items)
+
+
+@router.get("/subscriptions", response_model=PageOut[SubscriptionOut], responses=ERROR_RESPONSES)
+def list_subscriptions(
+    caller: Annotated[Caller, Depends(current_caller)],
+    database: Annotated[Database, Depends(get_database)],
+    page: PageNumber = 1,
+    page_size: PageSize = 50,
+    account_ref: Annotated[str | None, Query(description="Only this account's.")] = None,
+) -> dict[str, Any]:
+    """The workspace's subscriptions, by account then service reference."""
+    with database.session() as session:
+        found = SubscriptionRepository(session, caller.workspace_id).page(
+            page, page_size, account_ref=account_ref
+        )
+        items = [
+            SubscriptionOut(
+                account_ref=s.account.ref,
+                service_ref=s.service.ref,
+                quantity=s.quantity,
+                start_date=s.start_date,
+                end_date=s.end_date,
+                billing_cycle=s.billing_cycle,
+                term=s.term,
+                status=s.status,
+                cost_price=s.cost_price,
+                customer_price=s.customer_price,
+            )
+            for s in found.items
+        ]
+    return _page_out(found, items)

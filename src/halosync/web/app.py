@@ -1,0 +1,29 @@
+"""The FastAPI application factory. Routers are added here, one line each."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from halosync.settings import Settings
+from halosync.store.database import Database
+from halosync.web.api import usage
+from halosync.web.api.errors import install_error_handlers
+
+
+def create_app(settings: Settings, *, database: Database | None = None) -> FastAPI:
+    """The web app over ``settings``' database (migrated on creation)."""
+    if database is None:
+        database = Database.from_settings(settings)
+    database.migrate()
+    app = FastAPI(
+        title="halosync",
+        summary="Keeps HaloPSA billing in step with a vendor's usage data.",
+        version="1",
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+    )
+    app.state.settings = settings
+    app.state.database = database
+    install_error_handlers(app)
+    app.include_router(usage.router)
+    return app
