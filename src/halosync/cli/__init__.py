@@ -13,6 +13,9 @@ from halosync.cli import (
     keys as _keys,  # noqa: F401
 )
 from halosync.cli import (
+    mapping as _mapping,  # noqa: F401
+)
+from halosync.cli import (
     simulator as _simulator,  # noqa: F401
 )
 from halosync.cli import (

@@ -1,0 +1,1 @@
+"""Account and service mappings (where future writes land in Halo)."""

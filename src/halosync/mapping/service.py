@@ -1,0 +1,645 @@
+"""Account and service mappings: save, remove, suggest, and the grid behind the UI.
+
+Mappings say where future writes go; they never touch Halo. Unmapping or remapping leaves
+what was written in Halo where it is, and the ledger (keyed by Halo client) still knows
+it. Every function takes the workspace explicitly and runs inside the caller's
+transaction, so a batch of mappings is saved whole or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import ColumnElement, Select, String, and_, case, cast, func, or_, select
+from sqlalchemy.orm import Session
+
+from halosync.domain.matching import (
+    DEFAULT_MIN_SCORE,
+    AccountName,
+    ClientName,
+    Suggestion,
+    suggest_mappings,
+)
+from halosync.errors import NotFoundError, ValidationFailedError
+from halosync.store.models import (
+    Account,
+    AccountMapping,
+    HaloClient,
+    HaloItem,
+    HaloRecurringInvoice,
+    Service,
+    ServiceMapping,
+    Workspace,
+)
+from halosync.store.usage import Page
+from halosync.store.workspaces import WorkspaceRepository
+
+MappingStatus = Literal["mapped", "unmapped", "required", "response_error"]
+MAPPING_STATUSES: tuple[MappingStatus, ...] = ("mapped", "unmapped", "required", "response_error")
+STATUS_LABELS: dict[str, str] = {
+    "mapped": "Mapped",
+    "unmapped": "Unmapped",
+    "pending": "Pending",
+    "required": "Required",
+    "response_error": "Response Error",
+}
+RESPONSE_ERROR_TEXT = "Please refresh the page in a few minutes and try again."
+SORT_KEYS = (
+    "account_name",
+    "account_ref",
+    "account_status",
+    "halo_client_name",
+    "halo_client_id",
+    "status",
+)
+MAX_PAGE_SIZE = 500
+
+
+@dataclass(frozen=True, slots=True)
+class AccountMappingRow:
+    """One row of the account mapping grid."""
+
+    account_ref: str
+    account_name: str
+    account_status: str
+    billed: bool
+    halo_client_id: int | None
+    halo_client_name: str | None
+    halo_client_status: str | None
+    recurring_invoice_id: int | None
+    recurring_invoice_name: str | None
+    status: MappingStatus
+    mapped_at: datetime | None
+
+    @property
+    def status_label(self) -> str:
+        """The status as the grid shows it ("Mapped", "Required"...)."""
+        return STATUS_LABELS[self.status]
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceMappingRow:
+    """One row of the service mapping grid."""
+
+    service_ref: str
+    service_name: str
+    halo_item_id: int | None
+    halo_item_name: str | None
+    mapped: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MappingCounts:
+    """Totals for the setup summary and the integration dashboard."""
+
+    accounts_total: int
+    accounts_mapped: int
+    services_total: int
+    services_mapped: int
+
+    @property
+    def accounts_unmapped(self) -> int:
+        """Accounts without a Halo client."""
+        return self.accounts_total - self.accounts_mapped
+
+    @property
+    def services_unmapped(self) -> int:
+        """Services without a Halo item."""
+        return self.services_total - self.services_mapped
+
+
+@dataclass(frozen=True, slots=True)
+class SuggestionOutcome:
+    """A suggestion and what accepting it did (``saved`` or why not)."""
+
+    suggestion: Suggestion
+    recurring_invoice_id: int | None
+    saved: bool
+    note: str
+
+
+def _workspace(session: Session, workspace_id: int) -> Workspace:
+    return WorkspaceRepository(session).get(workspace_id)
+
+
+def _account(session: Session, workspace_id: int, account_ref: str) -> Account:
+    account = session.scalar(
+        select(Account).where(Account.workspace_id == workspace_id, Account.ref == account_ref)
+    )
+    if account is None:
+        raise NotFoundError(
+            f"No account with reference {account_ref!r} in this workspace.",
+            fix="Import the vendor's data first, or check the reference.",
+        )
+    return account
+
+
+def _service(session: Session, workspace_id: int, service_ref: str) -> Service:
+    service = session.scalar(
+        select(Service).where(Service.workspace_id == workspace_id, Service.ref == service_ref)
+    )
+    if service is None:
+        raise NotFoundError(
+            f"No service with reference {service_ref!r} in this workspace.",
+            fix="Import the vendor's data first, or check the reference.",
+        )
+    return service
+
+
+def _halo_client(session: Session, workspace_id: int, halo_client_id: int) -> HaloClient:
+    client = session.scalar(
+        select(HaloClient).where(
+            HaloClient.workspace_id == workspace_id, HaloClient.halo_id == halo_client_id
+        )
+    )
+    if client is None:
+        raise NotFoundError(
+            f"Halo client {halo_client_id} is not known to this workspace.",
+            fix="Run `halosync sync customers` (Sync Organizations) to pull Halo's clients.",
+        )
+    if client.gone:
+        raise ValidationFailedError(
+            f"Halo client {halo_client_id} ({client.name}) no longer exists in HaloPSA.",
+            fix="Pick another client, or run Sync Organizations if it was restored.",
+        )
+    return client
+
+
+def live_invoices_of(
+    session: Session, workspace_id: int, halo_client_id: int
+) -> Sequence[HaloRecurringInvoice]:
+    """The client's recurring invoices that still exist and are active, by id."""
+    return session.scalars(
+        select(HaloRecurringInvoice)
+        .where(
+            HaloRecurringInvoice.workspace_id == workspace_id,
+            HaloRecurringInvoice.halo_client_id == halo_client_id,
+            HaloRecurringInvoice.gone.is_(False),
+            HaloRecurringInvoice.inactive.is_(False),
+        )
+        .order_by(HaloRecurringInvoice.halo_id)
+    ).all()
+
+
+def _choose_invoice(
+    session: Session, workspace_id: int, client: HaloClient, requested: int | None
+) -> int:
+    """The recurring invoice an ``invoice_line`` mapping writes to, or a clear refusal."""
+    invoices = live_invoices_of(session, workspace_id, client.halo_id)
+    if requested is not None:
+        if any(invoice.halo_id == requested for invoice in invoices):
+            return requested
+        raise ValidationFailedError(
+            f"Recurring invoice {requested} is not an active recurring invoice of Halo client "
+            f"{client.halo_id} ({client.name}).",
+            fix="Pick one of the client's recurring invoices"
+            + (f": {', '.join(str(i.halo_id) for i in invoices)}." if invoices else "."),
+        )
+    if not invoices:
+        raise ValidationFailedError(
+            f"Required: Halo client {client.halo_id} ({client.name}) has no recurring invoice.",
+            fix="Create a recurring invoice for the client in HaloPSA, run Sync Organizations, "
+            "then map again — or pick another client.",
+        )
+    if len(invoices) > 1:
+        raise ValidationFailedError(
+            f"Halo client {client.halo_id} ({client.name}) has {len(invoices)} recurring "
+            "invoices; say which one with --invoice.",
+            fix=f"Choose one of: {', '.join(str(i.halo_id) for i in invoices)}.",
+        )
+    return invoices[0].halo_id
+
+
+def map_account(
+    session: Session,
+    workspace_id: int,
+    account_ref: str,
+    halo_client_id: int,
+    *,
+    recurring_invoice_id: int | None = None,
+) -> AccountMapping:
+    """Map (or remap) an account to a Halo client, 1:1.
+
+    With the ``invoice_line`` target the mapping also needs a recurring invoice of that
+    client; when the client has exactly one it is chosen without asking.
+    """
+    workspace = _workspace(session, workspace_id)
+    account = _account(session, workspace_id, account_ref)
+    client = _halo_client(session, workspace_id, halo_client_id)
+    holder = session.scalar(
+        select(Account.ref)
+        .join(AccountMapping, AccountMapping.account_id == Account.id)
+        .where(
+            AccountMapping.workspace_id == workspace_id,
+            AccountMapping.halo_client_id == halo_client_id,
+            AccountMapping.account_id != account.id,
+        )
+    )
+    if holder is not None:
+        raise ValidationFailedError(
+            f"Halo client {halo_client_id} ({client.name}) is already mapped to account "
+            f"{holder!r}; a Halo client can be mapped to one account only.",
+            fix=f"Unmap {holder!r} first, or pick another client.",
+        )
+    invoice_id: int | None = None
+    # A recurring invoice is required for invoice_line and kept, if given, for licence, so
+    # switching the target later needs no remapping.
+    if workspace.target == "invoice_line" or recurring_invoice_id is not None:
+        invoice_id = _choose_invoice(session, workspace_id, client, recurring_invoice_id)
+    mapping = session.scalar(
+        select(AccountMapping).where(
+            AccountMapping.workspace_id == workspace_id, AccountMapping.account_id == account.id
+        )
+    )
+    if mapping is None:
+        mapping = AccountMapping(
+            workspace_id=workspace_id,
+            account_id=account.id,
+            halo_client_id=halo_client_id,
+            recurring_invoice_id=invoice_id,
+        )
+        session.add(mapping)
+    elif (mapping.halo_client_id, mapping.recurring_invoice_id) != (halo_client_id, invoice_id):
+        mapping.halo_client_id = halo_client_id
+        mapping.recurring_invoice_id = invoice_id
+        mapping.mapped_at = datetime.now(mapping.mapped_at.tzinfo)
+    session.flush()
+    return mapping
+
+
+def unmap_account(session: Session, workspace_id: int, account_ref: str) -> bool:
+    """Remove an account's mapping; what was written in Halo stays. False if none."""
+    account = _account(session, workspace_id, account_ref)
+    mapping = session.scalar(
+        select(AccountMapping).where(
+            AccountMapping.workspace_id == workspace_id, AccountMapping.account_id == account.id
+        )
+    )
+    if mapping is None:
+        return False
+    session.delete(mapping)
+    session.flush()
+    return True
+
+
+def map_service(
+    session: Session, workspace_id: int, service_ref: str, halo_item_id: int
+) -> ServiceMapping:
+    """Map (or remap) a service to a Halo item."""
+    service = _service(session, workspace_id, service_ref)
+    item = session.scalar(
+        select(HaloItem).where(
+            HaloItem.workspace_id == workspace_id, HaloItem.halo_id == halo_item_id
+        )
+    )
+    if item is None:
+        raise NotFoundError(
+            f"Halo item {halo_item_id} is not known to this workspace.",
+            fix="Run `halosync sync customers` (Sync Organizations) to pull Halo's items.",
+        )
+    if item.gone:
+        raise ValidationFailedError(
+            f"Halo item {halo_item_id} ({item.name}) no longer exists in HaloPSA.",
+            fix="Pick another item.",
+        )
+    mapping = session.scalar(
+        select(ServiceMapping).where(
+            ServiceMapping.workspace_id == workspace_id, ServiceMapping.service_id == service.id
+        )
+    )
+    if mapping is None:
+        mapping = ServiceMapping(
+            workspace_id=workspace_id, service_id=service.id, halo_item_id=halo_item_id
+        )
+        session.add(mapping)
+    else:
+        mapping.halo_item_id = halo_item_id
+    session.flush()
+    return mapping
+
+
+def unmap_service(session: Session, workspace_id: int, service_ref: str) -> bool:
+    """Remove a service's mapping. False if it had none."""
+    service = _service(session, workspace_id, service_ref)
+    mapping = session.scalar(
+        select(ServiceMapping).where(
+            ServiceMapping.workspace_id == workspace_id, ServiceMapping.service_id == service.id
+        )
+    )
+    if mapping is None:
+        return False
+    session.delete(mapping)
+    session.flush()
+    return True
+
+
+def _status_expression(target: str) -> object:
+    """SQL for a row's mapping status, so the grid can filter and sort on it in the database."""
+    invoice_missing = or_(
+        AccountMapping.recurring_invoice_id.is_(None),
+        HaloRecurringInvoice.id.is_(None),
+        HaloRecurringInvoice.gone.is_(True),
+    )
+    whens: list[tuple[object, str]] = [(AccountMapping.id.is_(None), "unmapped")]
+    whens.append((HaloClient.id.is_(None), "response_error"))
+    if target == "invoice_line":
+        whens.append((invoice_missing, "required"))
+    return case(*whens, else_="mapped")  # type: ignore[arg-type]
+
+
+def _grid_query(workspace_id: int, target: str) -> Select[*tuple[Any, ...]]:
+    status = _status_expression(target).label("status")  # type: ignore[attr-defined]
+    return (
+        select(
+            Account.ref.label("account_ref"),
+            Account.name.label("account_name"),
+            Account.status.label("account_status"),
+            Account.billed.label("billed"),
+            AccountMapping.halo_client_id.label("halo_client_id"),
+            HaloClient.name.label("halo_client_name"),
+            HaloClient.inactive.label("client_inactive"),
+            HaloClient.gone.label("client_gone"),
+            AccountMapping.recurring_invoice_id.label("recurring_invoice_id"),
+            HaloRecurringInvoice.name.label("recurring_invoice_name"),
+            status,
+            AccountMapping.mapped_at.label("mapped_at"),
+        )
+        .select_from(Account)
+        .outerjoin(
+            AccountMapping,
+            and_(
+                AccountMapping.account_id == Account.id,
+                AccountMapping.workspace_id == workspace_id,
+            ),
+        )
+        .outerjoin(
+            HaloClient,
+            and_(
+                HaloClient.workspace_id == workspace_id,
+                HaloClient.halo_id == AccountMapping.halo_client_id,
+            ),
+        )
+        .outerjoin(
+            HaloRecurringInvoice,
+            and_(
+                HaloRecurringInvoice.workspace_id == workspace_id,
+                HaloRecurringInvoice.halo_id == AccountMapping.recurring_invoice_id,
+            ),
+        )
+        .where(Account.workspace_id == workspace_id)
+    )
+
+
+def _client_status(inactive: bool | None, gone: bool | None, known: bool) -> str | None:
+    if not known:
+        return None
+    if gone:
+        return "Gone"
+    return "Inactive" if inactive else "Active"
+
+
+def account_mapping_grid(
+    session: Session,
+    workspace_id: int,
+    *,
+    search: str | None = None,
+    status: MappingStatus | None = None,
+    sort: str = "account_name",
+    descending: bool = False,
+    page: int = 1,
+    page_size: int = 20,
+) -> Page[AccountMappingRow]:
+    """One page of the account mapping grid, filtered, searched and sorted in SQL.
+
+    The search box matches account name, reference, Halo client name and Halo client id.
+    """
+    if sort not in SORT_KEYS:
+        raise ValidationFailedError(
+            f"Cannot sort by {sort!r}.", fix=f"Sort by one of: {', '.join(SORT_KEYS)}."
+        )
+    if status is not None and status not in MAPPING_STATUSES:
+        raise ValidationFailedError(
+            f"Unknown mapping status {status!r}.",
+            fix=f"Filter by one of: {', '.join(MAPPING_STATUSES)}.",
+        )
+    workspace = _workspace(session, workspace_id)
+    query = _grid_query(workspace_id, workspace.target)
+    subquery = query.subquery()
+    columns = subquery.c
+    filtered = select(subquery)
+    if search and search.strip():
+        pattern = f"%{search.strip().lower()}%"
+        filtered = filtered.where(
+            or_(
+                func.lower(columns.account_name).like(pattern),
+                func.lower(columns.account_ref).like(pattern),
+                func.lower(columns.halo_client_name).like(pattern),
+                cast(columns.halo_client_id, String).like(pattern),
+            )
+        )
+    if status is not None:
+        filtered = filtered.where(columns.status == status)
+    sort_column = columns[sort]
+    ordering = sort_column.desc() if descending else sort_column.asc()
+    filtered = filtered.order_by(ordering, columns.account_ref.asc())
+    page = max(page, 1)
+    page_size = min(max(page_size, 1), MAX_PAGE_SIZE)
+    total = session.scalar(select(func.count()).select_from(filtered.order_by(None).subquery()))
+    rows = session.execute(filtered.offset((page - 1) * page_size).limit(page_size)).all()
+    items = [_grid_row(row) for row in rows]
+    return Page(items=items, total=total or 0, page=page, page_size=page_size)
+
+
+def _grid_row(row: Sequence[object]) -> AccountMappingRow:
+    (
+        ref,
+        name,
+        account_status,
+        billed,
+        halo_client_id,
+        client_name,
+        inactive,
+        gone,
+        invoice_id,
+        invoice_name,
+        status,
+        mapped_at,
+    ) = row
+    return AccountMappingRow(
+        account_ref=str(ref),
+        account_name=str(name),
+        account_status=str(account_status),
+        billed=bool(billed),
+        halo_client_id=halo_client_id if isinstance(halo_client_id, int) else None,
+        halo_client_name=client_name if isinstance(client_name, str) else None,
+        halo_client_status=_client_status(
+            inactive if isinstance(inactive, bool) else None,
+            gone if isinstance(gone, bool) else None,
+            isinstance(client_name, str),
+        ),
+        recurring_invoice_id=invoice_id if isinstance(invoice_id, int) else None,
+        recurring_invoice_name=invoice_name if isinstance(invoice_name, str) else None,
+        status=status,  # type: ignore[arg-type]
+        mapped_at=mapped_at if isinstance(mapped_at, datetime) else None,
+    )
+
+
+def service_mapping_grid(session: Session, workspace_id: int) -> list[ServiceMappingRow]:
+    """Every service with its Halo item, by name."""
+    rows = session.execute(
+        select(Service.ref, Service.name, ServiceMapping.halo_item_id, HaloItem.name)
+        .select_from(Service)
+        .outerjoin(
+            ServiceMapping,
+            and_(
+                ServiceMapping.service_id == Service.id,
+                ServiceMapping.workspace_id == workspace_id,
+            ),
+        )
+        .outerjoin(
+            HaloItem,
+            and_(
+                HaloItem.workspace_id == workspace_id,
+                HaloItem.halo_id == ServiceMapping.halo_item_id,
+            ),
+        )
+        .where(Service.workspace_id == workspace_id)
+        .order_by(Service.name, Service.ref)
+    ).all()
+    return [
+        ServiceMappingRow(
+            service_ref=ref,
+            service_name=name,
+            halo_item_id=item_id,
+            halo_item_name=item_name,
+            mapped=item_id is not None,
+        )
+        for ref, name, item_id, item_name in rows
+    ]
+
+
+def unmapped_halo_clients(
+    session: Session, workspace_id: int, *, search: str | None = None, limit: int = 50
+) -> Sequence[HaloClient]:
+    """Halo clients that no account is mapped to, for the picker (by name or by id)."""
+    query = (
+        select(HaloClient)
+        .outerjoin(
+            AccountMapping,
+            and_(
+                AccountMapping.workspace_id == workspace_id,
+                AccountMapping.halo_client_id == HaloClient.halo_id,
+            ),
+        )
+        .where(
+            HaloClient.workspace_id == workspace_id,
+            HaloClient.gone.is_(False),
+            AccountMapping.id.is_(None),
+        )
+    )
+    if search and search.strip():
+        term = search.strip()
+        condition: ColumnElement[bool] = func.lower(HaloClient.name).like(f"%{term.lower()}%")
+        if term.isdigit():
+            condition = or_(condition, HaloClient.halo_id == int(term))
+        query = query.where(condition)
+    return session.scalars(query.order_by(HaloClient.name).limit(min(max(limit, 1), 500))).all()
+
+
+def mapping_counts(session: Session, workspace_id: int) -> MappingCounts:
+    """Total and mapped accounts and services."""
+
+    def count(query: Select[int]) -> int:
+        return session.scalar(query) or 0
+
+    return MappingCounts(
+        accounts_total=count(
+            select(func.count()).select_from(Account).where(Account.workspace_id == workspace_id)
+        ),
+        accounts_mapped=count(
+            select(func.count())
+            .select_from(AccountMapping)
+            .where(AccountMapping.workspace_id == workspace_id)
+        ),
+        services_total=count(
+            select(func.count()).select_from(Service).where(Service.workspace_id == workspace_id)
+        ),
+        services_mapped=count(
+            select(func.count())
+            .select_from(ServiceMapping)
+            .where(ServiceMapping.workspace_id == workspace_id)
+        ),
+    )
+
+
+def suggest_account_mappings(
+    session: Session, workspace_id: int, *, min_score: int = DEFAULT_MIN_SCORE
+) -> list[Suggestion]:
+    """Fuzzy-name suggestions for unmapped accounts; saved mappings are never suggested over."""
+    accounts = [
+        AccountName(account_ref=ref, name=name)
+        for ref, name in session.execute(
+            select(Account.ref, Account.name).where(Account.workspace_id == workspace_id)
+        )
+    ]
+    clients = [
+        ClientName(halo_client_id=halo_id, name=name, active=not inactive)
+        for halo_id, name, inactive in session.execute(
+            select(HaloClient.halo_id, HaloClient.name, HaloClient.inactive).where(
+                HaloClient.workspace_id == workspace_id, HaloClient.gone.is_(False)
+            )
+        )
+    ]
+    already_mapped: dict[str, int] = dict(
+        session.execute(
+            select(Account.ref, AccountMapping.halo_client_id)
+            .join(AccountMapping, AccountMapping.account_id == Account.id)
+            .where(AccountMapping.workspace_id == workspace_id)
+        ).all()
+    )
+    return suggest_mappings(accounts, clients, already_mapped, min_score=min_score)
+
+
+def accept_suggestions(
+    session: Session, workspace_id: int, suggestions: Iterable[Suggestion]
+) -> list[SuggestionOutcome]:
+    """Save the given suggestions as mappings, each one that can be.
+
+    A suggestion that cannot be saved (the client has no recurring invoice for the
+    ``invoice_line`` target, or several to choose from) is reported, not saved; the others
+    are. An account mapped meanwhile is left as it is.
+    """
+    workspace = _workspace(session, workspace_id)
+    outcomes: list[SuggestionOutcome] = []
+    for suggestion in suggestions:
+        existing = session.scalar(
+            select(AccountMapping.id)
+            .join(Account, Account.id == AccountMapping.account_id)
+            .where(
+                AccountMapping.workspace_id == workspace_id,
+                Account.ref == suggestion.account_ref,
+            )
+        )
+        if existing is not None:
+            outcomes.append(
+                SuggestionOutcome(suggestion, None, saved=False, note="already mapped; kept")
+            )
+            continue
+        try:
+            with session.begin_nested():
+                mapping = map_account(
+                    session, workspace_id, suggestion.account_ref, suggestion.halo_client_id
+                )
+        except ValidationFailedError as refusal:
+            note = "required" if workspace.target == "invoice_line" else "refused"
+            outcomes.append(
+                SuggestionOutcome(suggestion, None, saved=False, note=f"{note}: {refusal}")
+            )
+            continue
+        outcomes.append(
+            SuggestionOutcome(suggestion, mapping.recurring_invoice_id, saved=True, note="saved")
+        )
+    return outcomes

@@ -1,0 +1,261 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from halosync.errors import NotFoundError, ValidationFailedError
+from halosync.mapping.service import (
+    accept_suggestions,
+    account_mapping_grid,
+    map_account,
+    map_service,
+    mapping_counts,
+    service_mapping_grid,
+    suggest_account_mappings,
+    unmap_account,
+    unmapped_halo_clients,
+)
+from halosync.sources.importer import import_document
+from halosync.store.database import Database
+from halosync.store.models import (
+    Account,
+    AccountMapping,
+    HaloClient,
+    HaloItem,
+    HaloRecurringInvoice,
+    LedgerEntry,
+    Service,
+)
+from halosync.store.workspaces import WorkspaceRepository
+
+ACCOUNTS = [
+    ("A-1", "Acme Widgets Ltd"),
+    ("A-2", "Bright Dental Inc."),
+    ("A-3", "Contoso Legal LLP"),
+    ("A-4", "Zeta Trial Co"),
+]
+# Halo's own names differ as real ones do: suffixes, case, punctuation.
+HALO_CLIENTS = [
+    (101, "ACME WIDGETS LIMITED", False),
+    (102, "Bright Dental", False),
+    (103, "Contoso Legal", False),
+    (104, "Northwind Traders", True),
+]
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Iterator[Database]:
+    db = Database(f"sqlite:///{tmp_path / 'halosync.db'}")
+    db.migrate()
+    yield db
+    db.dispose()
+
+
+def _workspace(database: Database, target: str = "licence") -> int:
+    with database.session() as session:
+        workspace = WorkspaceRepository(session).create(f"ws-{target}")
+        workspace.target = target
+        workspace_id = workspace.id
+    import_document(
+        database,
+        workspace_id,
+        {
+            "accounts": [
+                {"ref": ref, "name": name, "status": "active", "billed": True}
+                for ref, name in ACCOUNTS
+            ],
+            "services": [{"ref": "S-1", "name": "Email Security"}],
+            "subscriptions": [],
+        },
+    )
+    with database.session() as session:
+        for halo_id, name, inactive in HALO_CLIENTS:
+            session.add(
+                HaloClient(workspace_id=workspace_id, halo_id=halo_id, name=name, inactive=inactive)
+            )
+        session.add(HaloItem(workspace_id=workspace_id, halo_id=900, name="Email Security"))
+        session.add(
+            HaloRecurringInvoice(
+                workspace_id=workspace_id, halo_id=-5, halo_client_id=101, name="Acme monthly"
+            )
+        )
+        for invoice_id in (-6, -7):
+            session.add(
+                HaloRecurringInvoice(
+                    workspace_id=workspace_id,
+                    halo_id=invoice_id,
+                    halo_client_id=102,
+                    name=f"Bright {invoice_id}",
+                )
+            )
+    return workspace_id
+
+
+def test_a_halo_client_maps_to_one_account_only(database: Database) -> None:
+    ws = _workspace(database)
+    with database.session() as session:
+        map_account(session, ws, "A-1", 101)
+    with database.session() as session, pytest.raises(ValidationFailedError) as refused:
+        map_account(session, ws, "A-2", 101)
+    assert "already mapped to account 'A-1'" in str(refused.value)
+    with database.session() as session:
+        names = [c.halo_id for c in unmapped_halo_clients(session, ws)]
+    assert 101 not in names
+    assert set(names) == {102, 103, 104}
+
+
+def test_unknown_references_are_named(database: Database) -> None:
+    ws = _workspace(database)
+    with database.session() as session, pytest.raises(NotFoundError, match="'NOPE'"):
+        map_account(session, ws, "NOPE", 101)
+    with database.session() as session, pytest.raises(NotFoundError, match="Halo client 999"):
+        map_account(session, ws, "A-1", 999)
+    with database.session() as session, pytest.raises(NotFoundError, match="Halo item 5"):
+        map_service(session, ws, "S-1", 5)
+
+
+def test_invoice_line_target_needs_a_recurring_invoice(database: Database) -> None:
+    ws = _workspace(database, "invoice_line")
+    with database.session() as session:
+        mapping = map_account(session, ws, "A-1", 101)
+        assert mapping.recurring_invoice_id == -5  # the client's only invoice
+    with database.session() as session, pytest.raises(ValidationFailedError, match="Required"):
+        map_account(session, ws, "A-3", 103)
+    with database.session() as session, pytest.raises(ValidationFailedError, match="--invoice"):
+        map_account(session, ws, "A-2", 102)
+    with database.session() as session:
+        assert (
+            map_account(session, ws, "A-2", 102, recurring_invoice_id=-7).recurring_invoice_id == -7
+        )
+    with database.session() as session, pytest.raises(ValidationFailedError, match="-5"):
+        map_account(session, ws, "A-3", 103, recurring_invoice_id=-5)
+
+
+def test_grid_statuses_search_sort_and_paging(database: Database) -> None:
+    ws = _workspace(database, "invoice_line")
+    with database.session() as session:
+        map_account(session, ws, "A-1", 101)
+        # A mapping whose invoice vanished from Halo is Required again.
+        map_account(session, ws, "A-2", 102, recurring_invoice_id=-6)
+        invoice = session.scalar(
+            select(HaloRecurringInvoice).where(HaloRecurringInvoice.halo_id == -6)
+        )
+        assert invoice is not None
+        invoice.gone = True
+    with database.session() as session:
+        grid = account_mapping_grid(session, ws, page_size=2)
+        assert grid.total == 4
+        assert [row.account_ref for row in grid.items] == ["A-1", "A-2"]
+        statuses = {
+            row.account_ref: row.status_label
+            for row in account_mapping_grid(session, ws, page_size=10).items
+        }
+        assert statuses == {
+            "A-1": "Mapped",
+            "A-2": "Required",
+            "A-3": "Unmapped",
+            "A-4": "Unmapped",
+        }
+        unmapped = account_mapping_grid(session, ws, status="unmapped")
+        assert [row.account_ref for row in unmapped.items] == ["A-3", "A-4"]
+        by_client_name = account_mapping_grid(session, ws, search="widgets limited")
+        assert [row.account_ref for row in by_client_name.items] == ["A-1"]
+        by_client_id = account_mapping_grid(session, ws, search="102")
+        assert [row.account_ref for row in by_client_id.items] == ["A-2"]
+        by_ref = account_mapping_grid(session, ws, search="a-3")
+        assert [row.account_ref for row in by_ref.items] == ["A-3"]
+        descending = account_mapping_grid(session, ws, sort="account_name", descending=True)
+        assert descending.items[0].account_name == "Zeta Trial Co"
+        second_page = account_mapping_grid(session, ws, page=2, page_size=3)
+        assert [row.account_ref for row in second_page.items] == ["A-4"]
+        with pytest.raises(ValidationFailedError, match="Cannot sort"):
+            account_mapping_grid(session, ws, sort="password")
+
+
+def test_a_mapped_client_halosync_never_saw_is_a_response_error(database: Database) -> None:
+    ws = _workspace(database)
+    with database.session() as session:
+        account = session.scalar(select(Account).where(Account.ref == "A-3"))
+        assert account is not None
+        session.add(AccountMapping(workspace_id=ws, account_id=account.id, halo_client_id=555))
+    with database.session() as session:
+        row = account_mapping_grid(session, ws, search="A-3").items[0]
+    assert row.status_label == "Response Error"
+
+
+def test_unmapping_keeps_the_ledger(database: Database) -> None:
+    ws = _workspace(database)
+    with database.session() as session:
+        map_account(session, ws, "A-1", 101)
+        account = session.scalar(select(Account).where(Account.ref == "A-1"))
+        service = session.scalar(select(Service).where(Service.ref == "S-1"))
+        assert account is not None
+        assert service is not None
+        session.add(
+            LedgerEntry(
+                workspace_id=ws,
+                account_id=account.id,
+                service_id=service.id,
+                target="licence",
+                halo_client_id=101,
+                halo_record_id=77,
+                state="written",
+                marker="[halosync:0000000000000000]",
+            )
+        )
+    with database.session() as session:
+        assert unmap_account(session, ws, "A-1") is True
+        assert unmap_account(session, ws, "A-1") is False
+    with database.session() as session:
+        assert session.scalar(select(LedgerEntry.halo_record_id)) == 77
+        assert mapping_counts(session, ws).accounts_mapped == 0
+
+
+def test_suggestions_never_overwrite_a_saved_mapping(database: Database) -> None:
+    ws = _workspace(database)
+    with database.session() as session:
+        # Saved by hand, deliberately not the best name match.
+        map_account(session, ws, "A-1", 103)
+    with database.session() as session:
+        suggestions = suggest_account_mappings(session, ws, min_score=60)
+    by_account = {s.account_ref: s.halo_client_id for s in suggestions}
+    assert "A-1" not in by_account
+    assert 103 not in by_account.values()
+    assert by_account.get("A-2") == 102
+    with database.session() as session:
+        outcomes = accept_suggestions(session, ws, suggestions)
+    assert all(outcome.saved for outcome in outcomes)
+    with database.session() as session:
+        rows = {r.account_ref: r.halo_client_id for r in account_mapping_grid(session, ws).items}
+    assert rows["A-1"] == 103
+    assert rows["A-2"] == 102
+
+
+def test_accepting_for_invoice_line_reports_required_and_saves_the_rest(
+    database: Database,
+) -> None:
+    ws = _workspace(database, "invoice_line")
+    with database.session() as session:
+        suggestions = suggest_account_mappings(session, ws, min_score=60)
+        outcomes = {
+            o.suggestion.account_ref: o for o in accept_suggestions(session, ws, suggestions)
+        }
+    assert outcomes["A-1"].saved
+    assert outcomes["A-1"].recurring_invoice_id == -5
+    assert not outcomes["A-3"].saved
+    assert "Required" in outcomes["A-3"].note
+    with database.session() as session:
+        assert mapping_counts(session, ws).accounts_mapped == 1
+
+
+def test_service_mapping_grid(database: Database) -> None:
+    ws = _workspace(database)
+    with database.session() as session:
+        assert [row.mapped for row in service_mapping_grid(session, ws)] == [False]
+        map_service(session, ws, "S-1", 900)
+    with database.session() as session:
+        (row,) = service_mapping_grid(session, ws)
+    assert (row.halo_item_id, row.halo_item_name) == (900, "Email Security")
