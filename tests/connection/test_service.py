@@ -96,7 +96,7 @@ async def test_save_tests_then_stores_encrypted(world: Callable[..., World]) -> 
 async def test_probe_changes_no_data(world: Callable[..., World], target: str) -> None:
     w = world()
     before = w.snapshot()
-    view, outcome = await w.service.save("acme", w.data(target=target))
+    _view, outcome = await w.service.save("acme", w.data(target=target))
     assert outcome is not None
     assert outcome.success
     assert w.snapshot() == before

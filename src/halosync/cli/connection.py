@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from halosync.cli.app import app, emit_json, fail, state
+from halosync.cli.app import app, emit_json, state
 from halosync.cli.common import JsonOption, WorkspaceOption, open_database
 from halosync.connection.probe import TestOutcome
 from halosync.connection.service import (
@@ -17,7 +17,7 @@ from halosync.connection.service import (
     ConnectionService,
     ConnectionView,
 )
-from halosync.errors import ValidationFailedError
+from halosync.errors import HalosyncError, ValidationFailedError
 from halosync.logging import redact_text
 
 connection_app = typer.Typer(
@@ -107,13 +107,11 @@ def run_connection_test(
     outcome: TestOutcome = asyncio.run(_service(ctx).test(workspace))
     if as_json:
         emit_json(outcome.to_dict())
-        if not outcome.success:
-            raise typer.Exit(1)
-        return
-    if outcome.success:
+    elif outcome.success:
         typer.echo(outcome.text())
-        return
-    fail(outcome.text())
+    if not outcome.success:
+        # Raised, not typer.Exit: the root runner turns it into stderr text and exit 1.
+        raise HalosyncError(outcome.message, fix=outcome.cause)
 
 
 @connection_app.command("show")
