@@ -1,0 +1,146 @@
+"""The commands that feed usage in, run as a user runs them, and the plug-in sources."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from halosync.errors import NotFoundError
+from halosync.sources.csv_directory import CsvDirectorySource
+from halosync.sources.errors import ImportValidationError
+from halosync.sources.importer import import_records
+from halosync.sources.plugins import UsageSource, list_sources, load_source
+from halosync.store.database import Database
+from tests.sources.conftest import GOOD_CSV, HEADER
+
+
+def _halosync(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HALOSYNC_DATA_DIR": str(data_dir), "HOME": str(data_dir)}
+    env.pop("HALOSYNC_DATABASE_URL", None)
+    return subprocess.run(
+        [sys.executable, "-c", "from halosync.cli import main; main()", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=60,
+    )
+
+
+def test_workspace_import_and_tokens_through_the_cli(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    usage = tmp_path / "usage.csv"
+    usage.write_text(GOOD_CSV, encoding="utf-8")
+    bad = tmp_path / "bad.csv"
+    bad.write_text(f"{HEADER}\nA1,Acme,active,nope,S1,Mail,1,2024-01-01,,m,t,,,\n", "utf-8")
+    script = tmp_path / "script.sh"
+    # One interpreter per command is slow; run the sequence in one process instead.
+    commands = [
+        ["workspace", "create", "acme", "--json"],
+        ["import", str(usage), "--json"],  # --workspace left out: only one exists
+        ["import", "--workspace", "acme", str(usage), "--json"],
+        ["import", "--workspace", "acme", str(bad), "--json"],
+        ["token", "create", "--workspace", "acme", "--name", "ci", "--role", "viewer", "--json"],
+        ["workspace", "list", "--json"],
+        ["keys", "rotate", "--json"],
+    ]
+    runner = (
+        "import sys, json\n"
+        "from halosync.cli import main\n"
+        f"for args in {commands!r}:\n"
+        "    sys.argv = ['halosync', *args]\n"
+        "    try:\n"
+        "        main()\n"
+        "    except SystemExit as done:\n"
+        "        print(f'@@exit {done.code}', flush=True)\n"
+        "    else:\n"
+        "        print('@@exit 0', flush=True)\n"
+    )
+    script.write_text(runner, encoding="utf-8")
+    env = {**os.environ, "HALOSYNC_DATA_DIR": str(data), "HOME": str(tmp_path)}
+    env.pop("HALOSYNC_DATABASE_URL", None)
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    outputs = done.stdout.split("@@exit ")
+    documents: list[str] = []
+    codes: list[int] = []
+    for chunk in outputs[1:]:
+        code, _, rest = chunk.partition("\n")
+        codes.append(int(code) if code != "None" else 0)
+        documents.append(rest)
+    first_doc = json.loads(outputs[0])
+    assert first_doc["name"] == "acme"
+    assert codes == [0, 0, 0, 1, 0, 0, 0], done.stderr
+    created = json.loads(documents[0])
+    assert created["subscriptions"]["created"] == 3
+    again = json.loads(documents[1])
+    assert again["subscriptions"] == {"created": 0, "updated": 0, "unchanged": 3}
+    refused = json.loads(documents[2])
+    assert refused["errors"] == [
+        {"location": "line 2, column billed", "message": 'must be true or false, got "nope"'}
+    ]
+    assert "line 2, column billed" in done.stderr
+    token = json.loads(documents[3])
+    assert token["role"] == "viewer"
+    assert token["token"].startswith("hs_")
+    assert token["token"] not in done.stderr
+    listed = json.loads(documents[4])
+    assert [w["name"] for w in listed] == ["acme"]
+    rotation = json.loads(documents[5])
+    assert rotation["new_key"] is True
+    assert (data / "secret.key").exists()
+
+
+def test_missing_workspace_is_a_clear_error(tmp_path: Path) -> None:
+    result = _halosync("import", str(tmp_path / "x.csv"), data_dir=tmp_path / "d")
+    assert result.returncode == 1
+    assert "There is no workspace yet" in result.stderr
+
+
+def test_csv_directory_is_discovered_through_its_entry_point() -> None:
+    names = {source.name: source for source in list_sources()}
+    assert "csv-directory" in names
+    assert names["csv-directory"].target == "halosync.sources.csv_directory:CsvDirectorySource"
+    with pytest.raises(NotFoundError, match="No usage source named 'nope'"):
+        load_source("nope", {})
+
+
+def test_csv_directory_runs_like_an_import(
+    database: Database, workspace_id: int, tmp_path: Path
+) -> None:
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    lines = GOOD_CSV.splitlines()
+    (exports / "a.csv").write_text("\n".join(lines[:3]) + "\n", encoding="utf-8")
+    (exports / "b.csv").write_text("\n".join([lines[0], lines[3]]) + "\n", encoding="utf-8")
+    (exports / "notes.txt").write_text("ignored", encoding="utf-8")
+    source = load_source("csv-directory", {"path": str(exports)})
+    assert isinstance(source, UsageSource)
+    report = import_records(database, workspace_id, source.records())
+    assert (report.accounts.created, report.subscriptions.created) == (2, 3)
+
+
+def test_csv_directory_errors_name_the_file(
+    database: Database, workspace_id: int, tmp_path: Path
+) -> None:
+    (tmp_path / "good.csv").write_text(GOOD_CSV, encoding="utf-8")
+    (tmp_path / "headerless.csv").write_text("just,some,columns\n", encoding="utf-8")
+    (tmp_path / "rows.csv").write_text(
+        f"{HEADER}\nA1,Acme Ltd,active,true,S1,Email Security,x,2024-01-01,,m,t,,,\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ImportValidationError) as caught:
+        import_records(database, workspace_id, CsvDirectorySource(str(tmp_path)).records())
+    locations = [e.location for e in caught.value.errors]
+    assert locations == ["headerless.csv line 1 (header)", "rows.csv line 2, column quantity"]
