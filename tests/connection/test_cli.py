@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from halosync.cli import run_app
+from halosync.cli.app import run_app
 from halosync.simulator import ApiApplication, SimulatorConfig, create_app, generate_demo_seed
 from halosync.simulator.server import serve_in_thread
 
