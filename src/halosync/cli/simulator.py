@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from halosync.cli.app import app, fail
+from halosync.cli.app import app
+from halosync.errors import HalosyncError
 from halosync.logging import register_secret
 from halosync.simulator import ApiApplication, SimulatorConfig, create_app, generate_demo_seed
 from halosync.simulator.scopes import unknown_scopes
@@ -71,14 +72,14 @@ def run_simulator(
     try:
         applications = [parse_app_option(value) for value in apps or []]
     except ValueError as error:
-        fail(str(error))
+        raise HalosyncError(str(error)) from None
     printed_default = not applications
     if printed_default:
         applications = [_default_application()]
     if rate_limit < 1:
-        fail(f"--rate-limit must be at least 1, got {rate_limit}")
+        raise HalosyncError(f"--rate-limit must be at least 1, got {rate_limit}")
     if tenant is not None and not tenant.strip():
-        fail("--tenant must not be blank")
+        raise HalosyncError("--tenant must not be blank")
     simulator = create_app(
         SimulatorConfig(applications=applications, tenant=tenant, rate_limit=rate_limit)
     )
@@ -88,7 +89,7 @@ def run_simulator(
         else:
             counts = simulator.state.seed(generate_demo_seed(clients=demo_clients, seed=0))
     except ValueError as error:
-        fail(str(error))
+        raise HalosyncError(str(error)) from None
     base = f"http://{host}:{port}"
     typer.echo(f"HaloPSA simulator on {base}")
     typer.echo(f"  resource server: {base}/api")
