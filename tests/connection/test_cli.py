@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import structlog
 from typer.testing import CliRunner
 
 from halosync.cli.app import run_app
@@ -58,6 +59,8 @@ class Cli:
     def __call__(self, *args: str) -> Result:
         runner = CliRunner()
         saved_argv = sys.argv
+        # The CLI configures logging onto the runner's streams; restore it for later tests.
+        saved_logging = structlog.get_config()
         code = 0
         with runner.isolation(env=self.env) as streams:
             sys.argv = ["halosync", *args]
@@ -69,6 +72,7 @@ class Cli:
                 sys.argv = saved_argv
                 sys.stdout.flush()
                 sys.stderr.flush()
+                structlog.configure(**saved_logging)
             out, err = streams[0].getvalue().decode(), streams[1].getvalue().decode()
         self.outputs += [out, err]
         return Result(code, out, err)
