@@ -94,6 +94,7 @@ class HaloStore:
         self.counters["quantity_links"] = 1
         self.version = 0
         self._query_cache: dict[tuple[Any, ...], list[int]] = {}
+        self._index_cache: dict[tuple[str, str, int], dict[int, list[int]]] = {}
 
     # -- transactions -------------------------------------------------------------------
 
@@ -499,7 +500,12 @@ class HaloStore:
         if cached is not None:
             return cached
         predicates = self._predicates(kind, params, errors)
-        rows = self.tables[kind.table].values()
+        table = self.tables[kind.table]
+        rows: Iterable[Row] = table.values()
+        client_id = params.get("client_id", "")
+        if kind is not CLIENT and client_id.strip().lstrip("-").isdigit():
+            # Per-client reads are common (one per mapped client), so skip the full scan.
+            rows = [table[record_id] for record_id in self._by_client(kind).get(int(client_id), [])]
         ids = [row["id"] for row in rows if all(check(row) for check in predicates)]
         order = params.get("order")
         if order:
@@ -514,6 +520,19 @@ class HaloStore:
             self._query_cache.clear()
         self._query_cache[cache_key] = ids
         return ids
+
+    def _by_client(self, kind: EntityKind) -> dict[int, list[int]]:
+        """Record ids per ``client_id``, rebuilt once per store version."""
+        cache_key = ("by_client", kind.name, self.version)
+        cached = self._index_cache.get(cache_key)
+        if cached is None:
+            cached = {}
+            for row in self.tables[kind.table].values():
+                cached.setdefault(int(row.get("client_id") or 0), []).append(row["id"])
+            self._index_cache = {cache_key: cached} | {
+                key: value for key, value in self._index_cache.items() if key[2] == self.version
+            }
+        return cached
 
     def _predicates(
         self, kind: EntityKind, params: Mapping[str, str], errors: dict[str, list[str]]
