@@ -29,6 +29,8 @@ FAILURE = "Test is not successful."
 class TestOutcome:
     """What Test Connection found: success, or the cause and the missing permissions."""
 
+    __test__ = False  # not a pytest test class, despite the name
+
     success: bool
     cause: str | None = None
     missing_permissions: tuple[HaloPermission, ...] = ()
