@@ -51,6 +51,14 @@ class Settings(BaseSettings):
     halo_rate_window_seconds: float = Field(
         default=300.0, gt=0, description="Length of Halo's rolling rate-limit window."
     )
+    sync_stale_run_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="A running sync whose heartbeat is older than this is taken as dead.",
+    )
+    sync_batch_size: int = Field(
+        default=100, ge=1, le=500, description="Records per POST when the sync writes to Halo."
+    )
     log_format: Literal["console", "json"] = "console"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 

@@ -1,0 +1,167 @@
+"""The workspace activity log (``log_entry``): what the Logs page and ``halosync logs`` show."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from halosync.errors import ValidationFailedError
+from halosync.store.base import utcnow
+from halosync.store.database import Database
+from halosync.store.models import LogEntry
+
+LogLevel = Literal["INFO", "WARNING", "ERROR"]
+LOG_LEVELS: tuple[LogLevel, ...] = ("INFO", "WARNING", "ERROR")
+PROVIDER = "HALO"
+DEFAULT_PAGE_SIZE = 20
+
+
+def add_log_entry(
+    session: Session,
+    workspace_id: int,
+    level: LogLevel,
+    title: str,
+    details: str | None = None,
+    *,
+    run_id: int | None = None,
+    at: datetime | None = None,
+) -> None:
+    """Append one entry in the caller's transaction."""
+    session.add(
+        LogEntry(
+            workspace_id=workspace_id,
+            run_id=run_id,
+            level=level,
+            title=title,
+            details=details,
+            created_at=at or utcnow(),
+        )
+    )
+
+
+def prune_log_entries(
+    session: Session, workspace_id: int, retention_days: int, *, now: datetime | None = None
+) -> int:
+    """Delete entries older than the workspace's retention; returns how many went."""
+    cutoff = (now or utcnow()) - timedelta(days=retention_days)
+    result = session.execute(
+        delete(LogEntry).where(LogEntry.workspace_id == workspace_id, LogEntry.created_at < cutoff)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+@dataclass(frozen=True)
+class LogLine:
+    """One entry as shown to a user."""
+
+    id: int
+    level: str
+    title: str
+    details: str | None
+    created_at: datetime
+    run_id: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--json`` / API shape (timestamps in ISO 8601 UTC)."""
+        return {
+            "id": self.id,
+            "level": self.level,
+            "title": self.title,
+            "details": self.details,
+            "created_at": self.created_at.isoformat(),
+            "run_id": self.run_id,
+        }
+
+
+@dataclass(frozen=True)
+class LogPage:
+    """One page of entries, newest first, with the total and the 30-day tile counts."""
+
+    entries: Sequence[LogLine]
+    total: int
+    page: int
+    page_size: int
+    errors: int
+    warnings: int
+
+    @property
+    def range_text(self) -> str:
+        """ "1 – 20 of 236" (or "0 of 0")."""
+        if not self.entries:
+            return f"0 of {self.total}"
+        first = (self.page - 1) * self.page_size + 1
+        return f"{first} – {first + len(self.entries) - 1} of {self.total}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--json`` / API shape."""
+        return {
+            "total": self.total,
+            "page": self.page,
+            "page_size": self.page_size,
+            "range": self.range_text,
+            "errors": self.errors,
+            "warnings": self.warnings,
+            "entries": [entry.to_dict() for entry in self.entries],
+        }
+
+
+def parse_level(value: str | None) -> LogLevel | None:
+    """A level filter from user input (``info``/``warning``/``error``, any case; blank = all)."""
+    if value is None or not value.strip() or value.strip().lower() == "all":
+        return None
+    upper = value.strip().upper()
+    for level in LOG_LEVELS:
+        if level == upper:
+            return level
+    raise ValidationFailedError(
+        f"Log level {value!r} is not valid.", fix="Use info, warning, error or all."
+    )
+
+
+def list_log_entries(
+    database: Database,
+    workspace_id: int,
+    *,
+    level: LogLevel | None = None,
+    page: int = 1,
+    page_size: int = DEFAULT_PAGE_SIZE,
+    days: int = 30,
+    now: datetime | None = None,
+) -> LogPage:
+    """Entries of the last ``days`` days, newest first, optionally of one level."""
+    page = max(page, 1)
+    page_size = min(max(page_size, 1), 500)
+    since = (now or utcnow()) - timedelta(days=days)
+    scope = (LogEntry.workspace_id == workspace_id, LogEntry.created_at >= since)
+    with database.session() as session:
+        query = select(LogEntry).where(*scope)
+        if level is not None:
+            query = query.where(LogEntry.level == level)
+        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        rows = session.scalars(
+            query.order_by(LogEntry.created_at.desc(), LogEntry.id.desc())
+            .offset((page - 1) * page_size)
+            .limit(page_size)
+        ).all()
+        by_level = dict(
+            session.execute(
+                select(LogEntry.level, func.count()).where(*scope).group_by(LogEntry.level)
+            )
+        )
+        entries = [
+            LogLine(row.id, row.level, row.title, row.details, row.created_at, row.run_id)
+            for row in rows
+        ]
+    return LogPage(
+        entries=entries,
+        total=int(total),
+        page=page,
+        page_size=page_size,
+        errors=int(by_level.get("ERROR", 0)),
+        warnings=int(by_level.get("WARNING", 0)),
+    )

@@ -1,0 +1,274 @@
+"""The customers pull ("Sync Organizations"): Halo clients, items and recurring invoices.
+
+Records are upserted by Halo id. A record Halo no longer lists is marked ``gone`` (an
+inactive one ``inactive``) and kept, so mappings to it stay visible and are never
+silently dropped; the mapping screens show the status instead.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from halosync.errors import HalosyncError, NotFoundError, ValidationFailedError
+from halosync.halopsa.client import HaloApiClient
+from halosync.halopsa.errors import HaloConfigurationError
+from halosync.logging import get_logger
+from halosync.settings import Settings
+from halosync.store.base import utcnow
+from halosync.store.crypto import SecretBox
+from halosync.store.database import Database
+from halosync.store.models import (
+    Account,
+    AccountMapping,
+    HaloClient,
+    HaloItem,
+    HaloRecurringInvoice,
+    Workspace,
+)
+from halosync.store.workspaces import WorkspaceRepository
+from halosync.sync.activity import PROVIDER, add_log_entry, prune_log_entries
+from halosync.sync.halo import HaloFactory, open_halo
+from halosync.sync.results import RunReport
+from halosync.sync.runs import RunStatus, RunTrigger, finish_run, heartbeat, heartbeat_interval
+from halosync.sync.runs import start_run as _start_run
+
+log = get_logger(__name__)
+
+CachedModel = type[HaloClient] | type[HaloItem] | type[HaloRecurringInvoice]
+
+
+@dataclass(frozen=True)
+class Pulled:
+    """One Halo record as the store caches it."""
+
+    halo_id: int
+    name: str
+    inactive: bool
+    halo_client_id: int | None = None
+
+
+@dataclass
+class PullCounts:
+    """What an upsert of one kind of record changed."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    gone: int = 0
+    failed: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        """Counts by name."""
+        return {
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "gone": self.gone,
+            "failed": self.failed,
+        }
+
+
+def _upsert(
+    session: Session,
+    model: CachedModel,
+    workspace_id: int,
+    pulled: Iterable[Pulled],
+) -> PullCounts:
+    counts = PullCounts()
+    now = utcnow()
+    rows: list[Any] = list(session.scalars(select(model).where(model.workspace_id == workspace_id)))
+    existing: dict[int, Any] = {row.halo_id: row for row in rows}
+    seen: set[int] = set()
+    for record in pulled:
+        if record.halo_id in seen:
+            counts.failed += 1
+            continue
+        seen.add(record.halo_id)
+        row = existing.get(record.halo_id)
+        if row is None:
+            row = model(workspace_id=workspace_id, halo_id=record.halo_id)
+            _assign(row, record)
+            row.inactive, row.gone, row.last_seen_at = record.inactive, False, now
+            session.add(row)
+            counts.created += 1
+            continue
+        changed = (
+            row.name != record.name
+            or row.inactive != record.inactive
+            or row.gone
+            or (
+                isinstance(row, HaloRecurringInvoice)
+                and row.halo_client_id != record.halo_client_id
+            )
+        )
+        _assign(row, record)
+        row.inactive, row.gone, row.last_seen_at = record.inactive, False, now
+        if changed:
+            counts.updated += 1
+        else:
+            counts.unchanged += 1
+    for halo_id, row in existing.items():
+        if halo_id not in seen and not row.gone:
+            row.gone = True
+            counts.gone += 1
+    return counts
+
+
+def _assign(row: Any, record: Pulled) -> None:
+    row.name = record.name
+    if isinstance(row, HaloRecurringInvoice):
+        row.halo_client_id = record.halo_client_id or 0
+
+
+async def _pull(halo: HaloApiClient, target: str) -> dict[str, list[Pulled]]:
+    clients = [Pulled(c.id, c.name, c.inactive) for c in await halo.clients(include_inactive=True)]
+    items = [
+        Pulled(i.id, i.name, i.inactive or (i.status not in (None, 0)))
+        for i in await halo.items(include_inactive=True)
+    ]
+    pulled = {"clients": clients, "items": items}
+    if target == "invoice_line":
+        pulled["recurring_invoices"] = [
+            Pulled(
+                inv.id,
+                inv.reference or f"Recurring invoice {inv.id}",
+                inv.inactive or bool(getattr(inv, "disabled", False)),
+                inv.client_id,
+            )
+            for inv in await halo.recurring_invoices()
+        ]
+    return pulled
+
+
+def _mapped_attention(session: Session, workspace_id: int) -> list[str]:
+    """Mapped accounts whose Halo client is now gone or inactive."""
+    rows = session.execute(
+        select(Account.ref, HaloClient.name, HaloClient.halo_id, HaloClient.gone)
+        .join(AccountMapping, AccountMapping.account_id == Account.id)
+        .join(
+            HaloClient,
+            (HaloClient.workspace_id == AccountMapping.workspace_id)
+            & (HaloClient.halo_id == AccountMapping.halo_client_id),
+        )
+        .where(
+            AccountMapping.workspace_id == workspace_id,
+            HaloClient.gone | HaloClient.inactive,
+        )
+        .order_by(Account.ref)
+    )
+    return [
+        f"account {ref} is mapped to HaloPSA client '{name}' ({halo_id}), which "
+        + ("no longer exists" if gone else "is inactive")
+        for ref, name, halo_id, gone in rows
+    ]
+
+
+async def run_customers_sync(
+    database: Database,
+    box: SecretBox,
+    settings: Settings,
+    workspace_id: int,
+    *,
+    trigger: RunTrigger = "manual",
+    halo_factory: HaloFactory | None = None,
+) -> RunReport:
+    """Pull Halo clients, items (and recurring invoices for ``invoice_line``) into the store."""
+    started = time.monotonic()
+    database.migrate()
+    with database.session() as session:
+        workspace = WorkspaceRepository(session).get(workspace_id)
+        name, target, retention = workspace.name, workspace.target, workspace.log_retention_days
+    run_id = _start_run(
+        database,
+        workspace_id,
+        kind="customers",
+        trigger=trigger,
+        stale_after_seconds=settings.sync_stale_run_seconds,
+    )
+    with database.session() as session:
+        add_log_entry(
+            session,
+            workspace_id,
+            "INFO",
+            "Customers sync started",
+            f"Workspace {name}, provider {PROVIDER}.",
+            run_id=run_id,
+        )
+    status: RunStatus = "succeeded"
+    error: str | None = None
+    details: dict[str, PullCounts] = {}
+    attention: Sequence[str] = ()
+    try:
+        async with (
+            heartbeat(database, run_id, heartbeat_interval(settings.sync_stale_run_seconds)),
+            open_halo(database, box, settings, workspace_id, halo_factory) as halo,
+        ):
+            pulled = await _pull(halo, target)
+        models: dict[str, CachedModel] = {
+            "clients": HaloClient,
+            "items": HaloItem,
+            "recurring_invoices": HaloRecurringInvoice,
+        }
+        with database.session() as session:
+            for kind, records in pulled.items():
+                details[kind] = _upsert(session, models[kind], workspace_id, records)
+            session.flush()
+            attention = _mapped_attention(session, workspace_id)
+    except (HaloConfigurationError, NotFoundError, ValidationFailedError) as problem:
+        status, error = "halted", str(problem)
+    except HalosyncError as problem:
+        status, error = "failed", str(problem)
+    except Exception as problem:
+        log.exception("customers_sync_crashed", run_id=run_id)
+        status, error = "failed", f"Unexpected error: {type(problem).__name__}: {problem}"
+    counts = {
+        "created": sum(c.created for c in details.values()),
+        "updated": sum(c.updated + c.gone for c in details.values()),
+        "unchanged": sum(c.unchanged for c in details.values()),
+        "failed": sum(c.failed for c in details.values()),
+    }
+    duration_ms = int((time.monotonic() - started) * 1000)
+    now = utcnow()
+    with database.session() as session:
+        finish_run(session, run_id, status, counts, error=error, now=now)
+        summary = ", ".join(f"{key} {value}" for key, value in counts.items())
+        if status == "succeeded":
+            add_log_entry(
+                session,
+                workspace_id,
+                "INFO",
+                "Customers sync completed",
+                f"Workspace {name}, provider {PROVIDER}: {summary}, duration {duration_ms} ms.",
+                run_id=run_id,
+            )
+            ws = session.get(Workspace, workspace_id)
+            assert ws is not None
+            ws.last_customers_sync_at = now
+        else:
+            add_log_entry(
+                session,
+                workspace_id,
+                "ERROR",
+                "Customers sync halted" if status == "halted" else "Customers sync failed",
+                f"Workspace {name}, provider {PROVIDER}: {error}",
+                run_id=run_id,
+            )
+        for text in attention:
+            add_log_entry(session, workspace_id, "WARNING", "Mapped client needs attention", text)
+        prune_log_entries(session, workspace_id, retention, now=now)
+    log.info("customers_sync_finished", workspace=name, status=status, **counts)
+    return RunReport(
+        run_id=run_id,
+        workspace=name,
+        status=status,
+        counts=counts,
+        duration_ms=duration_ms,
+        error=error,
+        details={kind: c.as_dict() for kind, c in details.items()},
+    )

@@ -1,0 +1,267 @@
+"""Carrying out a plan's writes: batched POSTs, each batch committed with its ledger rows.
+
+Creates and updates go in separate batches so that a batch of updates may be retried
+safely. For a batch of creates the ledger rows are committed as ``pending`` (with the
+marker) before the POST, and as ``written`` with Halo's ids, the run results and the
+audit entries in one transaction after it. A batch Halo refuses is retried record by
+record, so one bad record fails alone; a batch Halo may or may not have applied is first
+searched for by marker, and only what is not found is sent again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from halosync.domain.halo_values import json_fields
+from halosync.domain.models import Plan, PlannedChange, Target
+from halosync.halopsa.client import HaloApiClient
+from halosync.halopsa.errors import (
+    AmbiguousWriteError,
+    HaloConfigurationError,
+    HaloError,
+    HaloFatalError,
+    HaloServerError,
+)
+from halosync.halopsa.models import halo_json
+from halosync.logging import get_logger
+from halosync.store.base import utcnow
+from halosync.store.database import Database
+from halosync.store.models import AuditEntry, RunResult
+from halosync.sync.gather import SyncInputs
+from halosync.sync.halo_state import LICENCE_ENTITY, LINES_ENTITY, HaloState, MarkerRecovery
+from halosync.sync.ledger import LedgerBook, Written
+from halosync.sync.results import ChangeResult
+
+log = get_logger(__name__)
+
+_SPLITTABLE = (HaloFatalError, HaloServerError, AmbiguousWriteError)
+
+
+def _written(target: Target, record: Mapping[str, Any]) -> Written:
+    if target == "licence":
+        return Written(
+            int(record["id"]),
+            record.get("count"),
+            record.get("price"),
+            record.get("purchase_price"),
+        )
+    return Written(
+        int(record["id"]),
+        record.get("qty_order"),
+        record.get("unit_price"),
+        record.get("unit_cost"),
+    )
+
+
+class PlanExecutor:
+    """Executes one plan for one run; results come back in plan order."""
+
+    def __init__(
+        self,
+        database: Database,
+        halo: HaloApiClient,
+        inputs: SyncInputs,
+        state: HaloState,
+        *,
+        workspace_id: int,
+        run_id: int,
+        batch_size: int,
+    ) -> None:
+        self.database = database
+        self.halo = halo
+        self.inputs = inputs
+        self.target: Target = inputs.settings.target
+        self.workspace_id = workspace_id
+        self.run_id = run_id
+        self.batch_size = batch_size
+        self.entity = LICENCE_ENTITY if self.target == "licence" else LINES_ENTITY
+        self.current = state.quantities(self.target)
+        self.book = LedgerBook(
+            workspace_id, self.target, inputs.ledger_ids, inputs.account_ids, inputs.service_ids
+        )
+        self.recovery = MarkerRecovery(halo, self.target, set(self.current))
+        self.results: dict[int, ChangeResult] = {}
+        self._posts = 0
+
+    async def run(self, plan: Plan) -> list[ChangeResult]:
+        """Execute every write of ``plan``; record the rest as they are."""
+        changes = list(plan.changes)
+        self._record_non_writes(changes)
+        creates = [i for i, change in enumerate(changes) if change.action == "create"]
+        updates = [i for i, change in enumerate(changes) if change.action == "update"]
+        for indexes in (updates, creates):
+            for start in range(0, len(indexes), self.batch_size):
+                chunk = [(i, changes[i]) for i in indexes[start : start + self.batch_size]]
+                await self._write(chunk)
+        return [self.results[i] for i in range(len(changes))]
+
+    # --- what needs no write ----------------------------------------------------------
+
+    def _record_non_writes(self, changes: Sequence[PlannedChange]) -> None:
+        now = utcnow()
+        with self.database.session() as session:
+            rows: list[dict[str, Any]] = []
+            for index, change in enumerate(changes):
+                if change.is_write:
+                    continue
+                result = ChangeResult.planned(change)
+                self.results[index] = result
+                rows.append(self._result_row(result, now))
+                if change.action == "unchanged" and change.halo_id in self.current:
+                    quantity, price, cost = self.current[change.halo_id]
+                    written = Written(change.halo_id, quantity, price, cost)
+                    if change.adopted or self.book.needs_refresh(
+                        change, written, self.inputs.ledger_known
+                    ):
+                        self.book.mark_written(session, change, written, self.run_id, now)
+            if rows:
+                session.bulk_insert_mappings(RunResult, rows)
+
+    # --- writes -------------------------------------------------------------------------
+
+    async def _write(self, chunk: list[tuple[int, PlannedChange]]) -> None:
+        creating = chunk[0][1].action == "create"
+        if creating:
+            with self.database.session() as session:
+                for _, change in chunk:
+                    self.book.mark_pending(session, change, self.run_id)
+        payloads = [halo_json(dict(change.payload)) for _, change in chunk]
+        self._posts += 1
+        request_id = f"run-{self.run_id}-post-{self._posts}"
+        try:
+            saved = await self.halo.save_records(
+                self.entity,
+                payloads,
+                batch_size=len(payloads),
+                recovery=self.recovery if creating else None,
+            )
+        except HaloConfigurationError:
+            raise
+        except _SPLITTABLE as error:
+            await self._after_failure(chunk, payloads, error)
+            return
+        self._commit(chunk, saved, request_id)
+
+    async def _after_failure(
+        self,
+        chunk: list[tuple[int, PlannedChange]],
+        payloads: list[dict[str, Any]],
+        error: HaloError,
+    ) -> None:
+        remaining = chunk
+        if isinstance(error, AmbiguousWriteError):
+            # Some rows may have been created after all: take those, resend only the rest.
+            found = await self.recovery(payloads)
+            made = [(pair, record) for pair, record in zip(chunk, found, strict=True) if record]
+            if made:
+                self._commit([pair for pair, _ in made], [dict(r) for _, r in made], "recovered")
+            remaining = [pair for pair, record in zip(chunk, found, strict=True) if not record]
+        if not remaining:
+            return
+        if len(remaining) > 1:
+            for pair in remaining:
+                await self._write([pair])
+            return
+        index, change = remaining[0]
+        log.warning(
+            "halo_write_failed",
+            account=change.account_ref,
+            service=change.service_ref,
+            error=str(error),
+        )
+        result = ChangeResult.planned(
+            change,
+            action="fail",
+            level="ERROR",
+            reason=f"HaloPSA refused the {change.action}: {error.message}",
+            message=str(error),
+        )
+        self.results[index] = result
+        with self.database.session() as session:
+            session.add(RunResult(**self._result_row(result, utcnow())))
+
+    def _commit(
+        self,
+        chunk: list[tuple[int, PlannedChange]],
+        saved: Sequence[Mapping[str, Any]],
+        request_id: str,
+    ) -> None:
+        now = utcnow()
+        with self.database.session() as session:
+            for (index, change), record in zip(chunk, saved, strict=True):
+                written = _written(self.target, record)
+                self.book.mark_written(session, change, written, self.run_id, now)
+                result = ChangeResult.planned(change, halo_id=written.halo_id)
+                self.results[index] = result
+                session.add(RunResult(**self._result_row(result, now)))
+                session.add(self._audit(change, written.halo_id, request_id, now))
+
+    # --- rows -----------------------------------------------------------------------------
+
+    def _result_row(self, result: ChangeResult, at: datetime) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "workspace_id": self.workspace_id,
+            "account_id": self.inputs.account_ids.get(result.account_ref),
+            "service_id": self.inputs.service_ids.get(result.service_ref),
+            "action": result.action,
+            "halo_id": result.halo_id,
+            "before": json_fields(result.before) if result.before else None,
+            "after": json_fields(result.after) if result.after else None,
+            "reason": result.reason,
+            "message": result.message,
+            "level": result.level,
+            "at": at,
+        }
+
+    def _audit(
+        self, change: PlannedChange, halo_id: int, request_id: str, at: datetime
+    ) -> AuditEntry:
+        return AuditEntry(
+            workspace_id=self.workspace_id,
+            run_id=self.run_id,
+            entity="SoftwareLicence" if self.target == "licence" else "RecurringInvoiceLine",
+            halo_record_id=halo_id,
+            operation=change.action,
+            before=json_fields(change.before) if change.before else None,
+            after=json_fields(change.after),
+            request_id=request_id,
+            at=at,
+        )
+
+
+def record_planned(
+    session: Session,
+    changes: Sequence[PlannedChange],
+    *,
+    run_id: int,
+    workspace_id: int,
+    inputs: SyncInputs,
+) -> list[ChangeResult]:
+    """A dry run's results: the plan as it stands, stored against the (dry) run."""
+    now = utcnow()
+    results = [ChangeResult.planned(change) for change in changes]
+    rows = [
+        {
+            "run_id": run_id,
+            "workspace_id": workspace_id,
+            "account_id": inputs.account_ids.get(r.account_ref),
+            "service_id": inputs.service_ids.get(r.service_ref),
+            "action": r.action,
+            "halo_id": r.halo_id,
+            "before": json_fields(r.before) if r.before else None,
+            "after": json_fields(r.after) if r.after else None,
+            "reason": r.reason,
+            "message": None,
+            "level": r.level,
+            "at": now,
+        }
+        for r in results
+    ]
+    if rows:
+        session.bulk_insert_mappings(RunResult, rows)
+    return results

@@ -1,0 +1,76 @@
+"""The reconciliation report service: vendor count vs. ledger vs. what Halo holds now."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from halosync.domain.models import HaloInvoiceLine, HaloLicence
+from halosync.domain.reconcile import ReconcileRow, csv_rows, reconcile
+from halosync.settings import Settings
+from halosync.store.crypto import SecretBox
+from halosync.store.database import Database
+from halosync.store.workspaces import WorkspaceRepository
+from halosync.sync.gather import load_inputs
+from halosync.sync.halo import HaloFactory, open_halo
+from halosync.sync.halo_state import read_invoice_lines, read_licences
+
+
+async def build_reconciliation(
+    database: Database,
+    box: SecretBox,
+    settings: Settings,
+    workspace_id: int,
+    *,
+    halo_factory: HaloFactory | None = None,
+) -> list[ReconcileRow]:
+    """One row per account × service (subscriptions and ledger rows), read live from Halo."""
+    database.migrate()
+    with database.session() as session:
+        ws = WorkspaceRepository(session).get(workspace_id)
+        inputs = load_inputs(session, ws, None)
+    target = inputs.settings.target
+    async with open_halo(database, box, settings, workspace_id, halo_factory) as halo:
+        licences: list[HaloLicence] = []
+        lines: list[HaloInvoiceLine] = []
+        if target == "licence":
+            licences = await read_licences(
+                halo, targets=inputs.account_targets, ledger=inputs.ledger, one_client=None
+            )
+        else:
+            invoice_ids = {
+                r.recurring_invoice_id for r in inputs.ledger if r.recurring_invoice_id
+            } | {
+                t.recurring_invoice_id
+                for t in inputs.account_targets.values()
+                if t.recurring_invoice_id
+            }
+            lines, _missing = await read_invoice_lines(
+                halo, invoice_ids=invoice_ids, one_invoice=False
+            )
+    return reconcile(
+        inputs.subscriptions,
+        ledger=inputs.ledger,
+        account_targets=inputs.account_targets,
+        target=target,
+        halo_licences=licences,
+        halo_invoice_lines=lines,
+    )
+
+
+def row_to_dict(row: ReconcileRow) -> dict[str, Any]:
+    """A row for JSON: decimals as numbers."""
+    data = asdict(row)
+    for key in ("vendor_quantity", "ledger_quantity", "halo_quantity"):
+        value = data[key]
+        if value is not None:
+            data[key] = int(value) if value == value.to_integral_value() else float(value)
+    return data
+
+
+def write_csv(rows: list[ReconcileRow], path: Path) -> None:
+    """Export the report as CSV (cells a spreadsheet could run as formulas are defused)."""
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows(csv_rows(rows))

@@ -1,0 +1,119 @@
+"""What a sync reports back: per account × service results and the run as a whole."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from halosync.domain.halo_values import json_fields
+from halosync.domain.models import COUNT_KEYS, Action, HaloValue, Level, PlannedChange
+
+
+@dataclass(frozen=True)
+class ChangeResult:
+    """The outcome for one account × service (planned, for a dry run)."""
+
+    account_ref: str
+    service_ref: str
+    action: Action
+    reason: str
+    level: Level = "INFO"
+    halo_id: int | None = None
+    before: Mapping[str, HaloValue] = field(default_factory=dict)
+    after: Mapping[str, HaloValue] = field(default_factory=dict)
+    message: str | None = None
+
+    @classmethod
+    def planned(cls, change: PlannedChange, **overrides: Any) -> ChangeResult:
+        """The result a planned change reports before (or without) being executed."""
+        values: dict[str, Any] = {
+            "account_ref": change.account_ref,
+            "service_ref": change.service_ref,
+            "action": change.action,
+            "reason": change.reason,
+            "level": change.level,
+            "halo_id": change.halo_id,
+            "before": change.before,
+            "after": change.after,
+        }
+        values.update(overrides)
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``changes[]`` element of ``sync usage --json``."""
+        return {
+            "account_ref": self.account_ref,
+            "service_ref": self.service_ref,
+            "action": self.action,
+            "halo_id": self.halo_id,
+            "before": json_fields(self.before) if self.before else None,
+            "after": json_fields(self.after) if self.after else None,
+            "reason": self.reason,
+            "level": self.level,
+            "message": self.message,
+        }
+
+
+def count_results(results: list[ChangeResult]) -> dict[str, int]:
+    """``{"created", "updated", "unchanged", "skipped", "failed"}`` -> number."""
+    counts = dict.fromkeys(COUNT_KEYS.values(), 0)
+    for result in results:
+        counts[COUNT_KEYS[result.action]] += 1
+    return counts
+
+
+@dataclass(frozen=True)
+class UsageReport:
+    """A usage push (or its dry run): the run, its counts and every result."""
+
+    run_id: int
+    workspace: str
+    dry_run: bool
+    status: str
+    target: str
+    counts: Mapping[str, int]
+    changes: tuple[ChangeResult, ...]
+    duration_ms: int
+    account_ref: str | None = None
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``sync usage --json`` document (the CLI contract)."""
+        return {
+            "run_id": self.run_id,
+            "workspace": self.workspace,
+            "dry_run": self.dry_run,
+            "status": self.status,
+            "target": self.target,
+            "account_ref": self.account_ref,
+            "counts": dict(self.counts),
+            "duration_ms": self.duration_ms,
+            "error": self.error,
+            "changes": [change.to_dict() for change in self.changes],
+        }
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """A customers pull: the run, its counts per kind of Halo record, and its outcome."""
+
+    run_id: int
+    workspace: str
+    status: str
+    counts: Mapping[str, int]
+    duration_ms: int
+    error: str | None = None
+    details: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``sync customers --json`` document."""
+        return {
+            "run_id": self.run_id,
+            "workspace": self.workspace,
+            "status": self.status,
+            "counts": dict(self.counts),
+            "details": {kind: dict(counts) for kind, counts in self.details.items()},
+            "duration_ms": self.duration_ms,
+            "error": self.error,
+        }

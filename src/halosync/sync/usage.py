@@ -1,0 +1,283 @@
+"""The usage push ("Sync Subscriptions"): store + Halo state -> plan -> batched writes.
+
+One service function serves every entry point (CLI now; REST API, UI and job workers
+later). It holds no global state: everything comes in as arguments.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from halosync.domain.planner import plan_usage_sync
+from halosync.errors import HalosyncError, NotFoundError, ValidationFailedError
+from halosync.halopsa.client import HaloApiClient
+from halosync.halopsa.errors import HaloConfigurationError
+from halosync.logging import get_logger
+from halosync.settings import Settings
+from halosync.store.base import utcnow
+from halosync.store.crypto import SecretBox
+from halosync.store.database import Database
+from halosync.store.models import Account, Workspace
+from halosync.store.workspaces import WorkspaceRepository
+from halosync.sync.activity import PROVIDER, add_log_entry, prune_log_entries
+from halosync.sync.execute import PlanExecutor, record_planned
+from halosync.sync.gather import SyncInputs, load_inputs
+from halosync.sync.halo import HaloFactory, open_halo
+from halosync.sync.halo_state import HaloState, read_invoice_lines, read_licences
+from halosync.sync.results import ChangeResult, UsageReport, count_results
+from halosync.sync.runs import RunStatus, RunTrigger, finish_run, heartbeat, heartbeat_interval
+from halosync.sync.runs import start_run as _start_run
+
+log = get_logger(__name__)
+
+MAX_ATTENTION_ENTRIES = 200
+"""Per run, at most this many WARNING/ERROR entries name single pairs; then one summary."""
+
+_ATTENTION_TITLES = {
+    "skip": "Subscription skipped",
+    "fail": "Subscription sync failed",
+    "create": "Subscription record created again",
+    "update": "Subscription record taken over",
+    "unchanged": "Subscription record taken over",
+}
+
+
+def _find_account(database: Database, workspace_id: int, account_ref: str | None) -> int | None:
+    if account_ref is None:
+        return None
+    with database.session() as session:
+        account_id = session.scalar(
+            select(Account.id).where(
+                Account.workspace_id == workspace_id, Account.ref == account_ref
+            )
+        )
+    if account_id is None:
+        raise NotFoundError(
+            f"Workspace has no account with reference {account_ref!r}.",
+            fix="Check the reference (see the imported usage data).",
+        )
+    return account_id
+
+
+async def _read_state(
+    inputs: SyncInputs, halo: HaloApiClient, account_ref: str | None
+) -> HaloState:
+    targets = inputs.account_targets
+    if inputs.settings.target == "licence":
+        one_client = targets[account_ref].halo_client_id if account_ref in targets else None
+        if account_ref is not None and one_client is None:
+            return HaloState([], [], set())
+        licences = await read_licences(
+            halo, targets=targets, ledger=inputs.ledger, one_client=one_client
+        )
+        return HaloState(licences, [], set())
+    invoice_ids = {t.recurring_invoice_id for t in targets.values() if t.recurring_invoice_id}
+    lines, missing = await read_invoice_lines(
+        halo, invoice_ids=invoice_ids, one_invoice=account_ref is not None
+    )
+    for ref, target in list(targets.items()):
+        if target.recurring_invoice_id in missing:
+            targets[ref] = replace(target, recurring_invoice_gone=True)
+    return HaloState([], lines, missing)
+
+
+async def run_usage_sync(
+    database: Database,
+    box: SecretBox,
+    settings: Settings,
+    workspace_id: int,
+    *,
+    trigger: RunTrigger = "manual",
+    account_ref: str | None = None,
+    dry_run: bool = False,
+    halo_factory: HaloFactory | None = None,
+) -> UsageReport:
+    """Push the workspace's usage to Halo (or, with ``dry_run``, only say what would change).
+
+    Raises :class:`SyncInProgressError` when another (non-dry) sync of the workspace is
+    running. Halo configuration problems end the run as ``halted``, other failures as
+    ``failed``; per-record refusals are ``fail`` results and the run goes on.
+    """
+    started = time.monotonic()
+    database.migrate()
+    with database.session() as session:
+        workspace = WorkspaceRepository(session).get(workspace_id)
+        name, target, retention = workspace.name, workspace.target, workspace.log_retention_days
+    account_id = _find_account(database, workspace_id, account_ref)
+    run_id = _start_run(
+        database,
+        workspace_id,
+        kind="usage",
+        trigger=trigger,
+        dry_run=dry_run,
+        account_id=account_id,
+        stale_after_seconds=settings.sync_stale_run_seconds,
+    )
+    scope = f"account {account_ref}" if account_ref else "all accounts"
+    if not dry_run:
+        with database.session() as session:
+            add_log_entry(
+                session,
+                workspace_id,
+                "INFO",
+                "Subscriptions sync started",
+                f"Workspace {name}, provider {PROVIDER}, {scope}, target {target}.",
+                run_id=run_id,
+            )
+    status: RunStatus = "succeeded"
+    error: str | None = None
+    results: list[ChangeResult] = []
+    try:
+        async with (
+            heartbeat(database, run_id, heartbeat_interval(settings.sync_stale_run_seconds)),
+            open_halo(database, box, settings, workspace_id, halo_factory) as halo,
+        ):
+            with database.session() as session:
+                ws = session.get(Workspace, workspace_id)
+                assert ws is not None
+                inputs = load_inputs(session, ws, account_id)
+            state = await _read_state(inputs, halo, account_ref)
+            plan = plan_usage_sync(
+                inputs.subscriptions,
+                account_targets=inputs.account_targets,
+                service_items=inputs.service_items,
+                ledger=inputs.ledger,
+                settings=inputs.settings,
+                halo_licences=state.licences,
+                halo_invoice_lines=state.lines,
+                accounts={account_ref} if account_ref else None,
+            )
+            if dry_run:
+                with database.session() as session:
+                    results = record_planned(
+                        session,
+                        plan.changes,
+                        run_id=run_id,
+                        workspace_id=workspace_id,
+                        inputs=inputs,
+                    )
+            else:
+                executor = PlanExecutor(
+                    database,
+                    halo,
+                    inputs,
+                    state,
+                    workspace_id=workspace_id,
+                    run_id=run_id,
+                    batch_size=settings.sync_batch_size,
+                )
+                results = await executor.run(plan)
+    except (HaloConfigurationError, NotFoundError, ValidationFailedError) as problem:
+        # The connection or Halo's set-up must change before a sync can succeed.
+        status, error = "halted", str(problem)
+    except HalosyncError as problem:
+        status, error = "failed", str(problem)
+    except Exception as problem:
+        log.exception("usage_sync_crashed", run_id=run_id)
+        status, error = "failed", f"Unexpected error: {type(problem).__name__}: {problem}"
+    counts = count_results(results)
+    duration_ms = int((time.monotonic() - started) * 1000)
+    now = utcnow()
+    with database.session() as session:
+        finish_run(session, run_id, status, counts, error=error, now=now)
+        if not dry_run:
+            _log_outcome(
+                session, workspace_id, run_id, f"{name}", scope, status, counts, error, duration_ms
+            )
+            _log_attention(session, workspace_id, run_id, results)
+            if status == "succeeded":
+                ws = session.get(Workspace, workspace_id)
+                assert ws is not None
+                ws.last_usage_sync_at = now
+            prune_log_entries(session, workspace_id, retention, now=now)
+    log.info(
+        "usage_sync_finished",
+        workspace=name,
+        run_id=run_id,
+        status=status,
+        dry_run=dry_run,
+        duration_ms=duration_ms,
+        **counts,
+    )
+    return UsageReport(
+        run_id=run_id,
+        workspace=name,
+        dry_run=dry_run,
+        status=status,
+        target=target,
+        counts=counts,
+        changes=tuple(results),
+        duration_ms=duration_ms,
+        account_ref=account_ref,
+        error=error,
+    )
+
+
+def _counts_text(counts: dict[str, int]) -> str:
+    return ", ".join(f"{key} {value}" for key, value in counts.items())
+
+
+def _log_outcome(
+    session: Session,
+    workspace_id: int,
+    run_id: int,
+    name: str,
+    scope: str,
+    status: RunStatus,
+    counts: dict[str, int],
+    error: str | None,
+    duration_ms: int,
+) -> None:
+    if status == "succeeded":
+        add_log_entry(
+            session,
+            workspace_id,
+            "INFO",
+            "Subscriptions sync completed",
+            f"Workspace {name}, provider {PROVIDER}, {scope}: {_counts_text(counts)}, "
+            f"duration {duration_ms} ms.",
+            run_id=run_id,
+        )
+        return
+    title = "Subscriptions sync halted" if status == "halted" else "Subscriptions sync failed"
+    add_log_entry(
+        session,
+        workspace_id,
+        "ERROR",
+        title,
+        f"Workspace {name}, provider {PROVIDER}, {scope}: {error}. "
+        f"Done before it stopped: {_counts_text(counts)}.",
+        run_id=run_id,
+    )
+
+
+def _log_attention(
+    session: Session, workspace_id: int, run_id: int, results: list[ChangeResult]
+) -> None:
+    attention = [r for r in results if r.level in ("WARNING", "ERROR")]
+    for result in attention[:MAX_ATTENTION_ENTRIES]:
+        details = f"Account {result.account_ref}, service {result.service_ref}: {result.reason}"
+        if result.message and result.message not in details:
+            details += f" ({result.message})"
+        add_log_entry(
+            session,
+            workspace_id,
+            "ERROR" if result.level == "ERROR" else "WARNING",
+            _ATTENTION_TITLES[result.action],
+            details,
+            run_id=run_id,
+        )
+    hidden = len(attention) - MAX_ATTENTION_ENTRIES
+    if hidden > 0:
+        add_log_entry(
+            session,
+            workspace_id,
+            "WARNING",
+            "More subscriptions need attention",
+            f"{hidden} more skipped or failed subscriptions; see run {run_id}'s results.",
+            run_id=run_id,
+        )

@@ -1,0 +1,138 @@
+"""Changing the workspace settings that steer a usage sync (target, prices, adoption...).
+
+A change applies from the next sync on; nothing already written to Halo is rewritten by
+it. Changing the price mode is a billing decision, so callers confirm it first
+(:func:`price_mode_change_needs_confirmation`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from halosync.domain.models import PRICE_MODES, TARGETS
+from halosync.errors import ValidationFailedError
+from halosync.store.database import Database
+from halosync.store.workspaces import WorkspaceRepository
+from halosync.sync.activity import add_log_entry
+
+
+@dataclass(frozen=True)
+class SyncSettingsChange:
+    """The settings to change; None leaves a setting as it is."""
+
+    price_mode: str | None = None
+    target: str | None = None
+    adopt_existing_lines: bool | None = None
+    cooldown_minutes: int | None = None
+    create_licence_on_mapping: bool | None = None
+
+
+@dataclass(frozen=True)
+class SyncSettingsView:
+    """A workspace's sync settings as shown to users."""
+
+    workspace: str
+    target: str
+    price_mode: str
+    adopt_existing_lines: bool
+    cooldown_minutes: int
+    create_licence_on_mapping: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--json`` / API shape."""
+        return {
+            "workspace": self.workspace,
+            "target": self.target,
+            "price_mode": self.price_mode,
+            "adopt_existing_lines": self.adopt_existing_lines,
+            "cooldown_minutes": self.cooldown_minutes,
+            "create_licence_on_mapping": self.create_licence_on_mapping,
+        }
+
+
+def validate_change(change: SyncSettingsChange) -> None:
+    """Refuse bad values before anything is written, naming each one."""
+    problems: list[str] = []
+    if change.price_mode is not None and change.price_mode not in PRICE_MODES:
+        problems.append(f"--prices {change.price_mode!r} (use {', '.join(PRICE_MODES)})")
+    if change.target is not None and change.target not in TARGETS:
+        problems.append(f"--target {change.target!r} (use {', '.join(TARGETS)})")
+    if change.cooldown_minutes is not None and not 0 <= change.cooldown_minutes <= 10_080:
+        problems.append(f"--cooldown-minutes {change.cooldown_minutes} (use 0 to 10080)")
+    if problems:
+        raise ValidationFailedError("Invalid setting: " + "; ".join(problems) + ".")
+
+
+def show_sync_settings(database: Database, workspace_id: int) -> SyncSettingsView:
+    """The workspace's current sync settings."""
+    with database.session() as session:
+        ws = WorkspaceRepository(session).get(workspace_id)
+        return SyncSettingsView(
+            workspace=ws.name,
+            target=ws.target,
+            price_mode=ws.price_mode,
+            adopt_existing_lines=ws.adopt_existing_lines,
+            cooldown_minutes=ws.sync_cooldown_minutes,
+            create_licence_on_mapping=ws.create_licence_on_mapping,
+        )
+
+
+def price_mode_change_needs_confirmation(
+    database: Database, workspace_id: int, change: SyncSettingsChange
+) -> bool:
+    """True when the change would switch the price mode to a different one."""
+    if change.price_mode is None:
+        return False
+    return show_sync_settings(database, workspace_id).price_mode != change.price_mode
+
+
+def update_sync_settings(
+    database: Database, workspace_id: int, change: SyncSettingsChange, *, confirmed: bool
+) -> SyncSettingsView:
+    """Validate and apply ``change`` in one transaction, and log what changed."""
+    validate_change(change)
+    if price_mode_change_needs_confirmation(database, workspace_id, change) and not confirmed:
+        raise ValidationFailedError(
+            "Changing the price mode changes what customers are billed from the next sync on; "
+            "it was not confirmed, so nothing was changed.",
+            fix="Pass --yes to confirm.",
+        )
+    with database.session() as session:
+        ws = WorkspaceRepository(session).get(workspace_id)
+        before = {
+            "target": ws.target,
+            "price_mode": ws.price_mode,
+            "adopt_existing_lines": ws.adopt_existing_lines,
+            "cooldown_minutes": ws.sync_cooldown_minutes,
+            "create_licence_on_mapping": ws.create_licence_on_mapping,
+        }
+        if change.price_mode is not None:
+            ws.price_mode = change.price_mode
+        if change.target is not None:
+            ws.target = change.target
+        if change.adopt_existing_lines is not None:
+            ws.adopt_existing_lines = change.adopt_existing_lines
+        if change.cooldown_minutes is not None:
+            ws.sync_cooldown_minutes = change.cooldown_minutes
+        if change.create_licence_on_mapping is not None:
+            ws.create_licence_on_mapping = change.create_licence_on_mapping
+        after = {
+            "target": ws.target,
+            "price_mode": ws.price_mode,
+            "adopt_existing_lines": ws.adopt_existing_lines,
+            "cooldown_minutes": ws.sync_cooldown_minutes,
+            "create_licence_on_mapping": ws.create_licence_on_mapping,
+        }
+        changed = [
+            f"{key}: {before[key]} -> {after[key]}" for key in after if before[key] != after[key]
+        ]
+        if changed:
+            add_log_entry(
+                session,
+                workspace_id,
+                "INFO",
+                "Sync settings changed",
+                "; ".join(changed) + " (applies from the next sync).",
+            )
+    return show_sync_settings(database, workspace_id)

@@ -1,0 +1,136 @@
+"""Usage push to the licence target, end to end against the in-process simulator."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from tests.sync.world import World, make_world, usage_document
+
+ACCOUNTS = [
+    {"ref": "A1", "name": "Client 1 Ltd", "status": "active", "billed": True},
+    {"ref": "A2", "name": "Client 2 Ltd", "status": "active", "billed": True},
+    {"ref": "T3", "name": "Client 3 Ltd", "status": "trial", "billed": False},
+]
+SUBS = [
+    {
+        "account_ref": "A1",
+        "service_ref": "MAIL",
+        "quantity": 10,
+        "customer_price": "30.00",
+        "cost_price": "10.00",
+    },
+    {"account_ref": "A1", "service_ref": "BKP", "quantity": 4},
+    {"account_ref": "A2", "service_ref": "MAIL", "quantity": 7},
+    {"account_ref": "T3", "service_ref": "MAIL", "quantity": 3},
+]
+
+
+T = TypeVar("T")
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> World:
+    w = make_world(tmp_path)
+    w.import_usage(usage_document(ACCOUNTS, SUBS))
+    report = run(w.customers())
+    assert report.status == "succeeded", report.error
+    w.map_account("A1", 1)
+    w.map_account("A2", 2)
+    w.map_account("T3", 3)
+    w.map_service("MAIL", 1)
+    w.map_service("BKP", 2)
+    return w
+
+
+def test_first_sync_creates_one_licence_per_pair_and_repeat_writes_nothing(world: World) -> None:
+    report = run(world.usage())
+    assert report.status == "succeeded", report.error
+    assert report.counts == {"created": 3, "updated": 0, "unchanged": 0, "skipped": 1, "failed": 0}
+    licences = world.licences()
+    assert sorted((lic["client_id"], lic["name"], lic["count"]) for lic in licences) == [
+        (1, "Backup", 4),
+        (1, "Mail Protection", 10),
+        (2, "Mail Protection", 7),
+    ]
+    assert all(lic["item_id"] in (1, 2) for lic in licences)
+    skip = next(c for c in report.changes if c.action == "skip")
+    assert skip.account_ref == "T3"
+    assert "trial" in skip.reason
+
+    world.sim.state.request_log.clear()
+    again = run(world.usage())
+    assert again.counts["unchanged"] == 3
+    assert again.counts["created"] == 0
+    assert world.writes() == []
+    assert len(world.licences()) == 3
+
+
+def test_dry_run_writes_nothing_to_halo_or_ledger(world: World) -> None:
+    preview = run(world.usage(dry_run=True))
+    assert preview.dry_run
+    assert preview.counts["created"] == 3
+    assert world.writes() == []
+    assert world.licences() == []
+    real = run(world.usage())
+    assert real.counts["created"] == 3
+
+
+def test_quantity_change_updates_and_rename_in_halo_is_harmless(world: World) -> None:
+    run(world.usage())
+    mail = next(lic for lic in world.licences() if lic["client_id"] == 1 and lic["count"] == 10)
+    world.sim.state.edit_by_hand("SoftwareLicence", mail["id"], name="Renamed by hand")
+    subs = [dict(s) for s in SUBS]
+    subs[0]["quantity"] = 12
+    world.import_usage(usage_document(ACCOUNTS, subs))
+    report = run(world.usage())
+    assert report.counts["updated"] == 1
+    assert report.counts["created"] == 0
+    change = next(c for c in report.changes if c.action == "update")
+    assert change.halo_id == mail["id"]
+    assert change.before == {"count": 10}
+    assert change.after == {"count": 12}
+    after = world.sim.state.record("SoftwareLicence", mail["id"])
+    assert after is not None
+    assert after["count"] == 12
+    assert after["name"] == "Renamed by hand"
+    assert len(world.licences()) == 3
+
+
+def test_licence_deleted_in_halo_is_recreated_with_warning(world: World) -> None:
+    run(world.usage())
+    victim = next(lic for lic in world.licences() if lic["client_id"] == 2)
+    world.sim.state.delete_by_hand("SoftwareLicence", victim["id"])
+    report = run(world.usage())
+    created = next(c for c in report.changes if c.action == "create")
+    assert created.level == "WARNING"
+    assert "deleted" in created.reason
+    assert len(world.licences()) == 3
+
+
+def test_per_account_sync_touches_only_that_account(world: World) -> None:
+    report = run(world.usage(account_ref="A2"))
+    assert {c.account_ref for c in report.changes} == {"A2"}
+    assert [lic["client_id"] for lic in world.licences()] == [2]
+
+
+def test_internal_server_error_fails_that_record_only(world: World) -> None:
+    world.sim.state.faults.inject("error", method="POST", path="/api/softwarelicence", times=50)
+    report = run(world.usage())
+    assert report.status == "succeeded"
+    assert report.counts["failed"] == 3
+    failed = [c for c in report.changes if c.action == "fail"]
+    assert all("Internal Server Error" in (c.message or "") for c in failed)
+    assert all("POST /api/SoftwareLicence" in (c.message or "") for c in failed)
+    world.sim.state.faults.clear()
+    report = run(world.usage())
+    assert report.counts["created"] == 3
+    assert len(world.licences()) == 3
