@@ -74,7 +74,10 @@ def fail(message: str, *, code: int = 1) -> NoReturn:
 def run_app() -> None:
     """Run the CLI, turning every user-facing error into a message and exit status 1."""
     try:
-        app(standalone_mode=False)
+        # Without standalone mode click hands back a typer.Exit's code instead of exiting.
+        outcome = app(standalone_mode=False)
+        if isinstance(outcome, int) and outcome:
+            sys.exit(outcome)
     except HalosyncError as error:
         sys.stderr.write(f"error: {redact_text(str(error))}\n")
         sys.exit(1)
