@@ -13,10 +13,22 @@ from halosync.cli import (
     keys as _keys,  # noqa: F401
 )
 from halosync.cli import (
+    logs as _logs,  # noqa: F401
+)
+from halosync.cli import (
     mapping as _mapping,  # noqa: F401
 )
 from halosync.cli import (
+    reconcile as _reconcile,  # noqa: F401
+)
+from halosync.cli import (
+    settings_cmd as _settings_cmd,  # noqa: F401
+)
+from halosync.cli import (
     simulator as _simulator,  # noqa: F401
+)
+from halosync.cli import (
+    sync as _sync,  # noqa: F401
 )
 from halosync.cli import (
     tokens as _tokens,  # noqa: F401

@@ -1,0 +1,48 @@
+"""``halosync logs``: the workspace activity log (sync started/completed, warnings...)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import typer
+
+from halosync.cli.app import app, emit_json
+from halosync.cli.common import JsonOption, WorkspaceOption, open_database, resolve_workspace
+from halosync.sync.activity import DEFAULT_PAGE_SIZE, list_log_entries, parse_level
+
+
+@app.command("logs")
+def logs(
+    ctx: typer.Context,
+    workspace: WorkspaceOption = None,
+    level: Annotated[
+        str | None, typer.Option("--level", help="info, warning, error (default: all).")
+    ] = None,
+    page: Annotated[int, typer.Option("--page", min=1, help="Page number.")] = 1,
+    page_size: Annotated[
+        int, typer.Option("--page-size", min=1, max=500, help="Entries per page.")
+    ] = DEFAULT_PAGE_SIZE,
+    as_json: JsonOption = False,
+) -> None:
+    """Show the last 30 days of log entries, newest first."""
+    wanted = parse_level(level)
+    database = open_database(ctx)
+    ws = resolve_workspace(database, workspace)
+    result = list_log_entries(database, ws.id, level=wanted, page=page, page_size=page_size)
+    if as_json:
+        emit_json({"workspace": ws.name, **result.to_dict()})
+        return
+    typer.echo(
+        f"Workspace {ws.name}: {result.total} entries in 30 days, {result.errors} errors, "
+        f"{result.warnings} warnings. Showing {result.range_text}."
+    )
+    for entry in result.entries:
+        local = entry.created_at.astimezone()
+        typer.echo(f"{_stamp(local)}  {entry.level:<7}  {entry.title}")
+        if entry.details:
+            typer.echo(f"{'':<18}  {'':<7}  {entry.details}")
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M")

@@ -1,0 +1,121 @@
+"""``halosync settings set|show``: what a usage sync writes (target, prices, adoption...)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from halosync.cli.app import app, emit_json
+from halosync.cli.common import JsonOption, WorkspaceOption, open_database, resolve_workspace
+from halosync.errors import ValidationFailedError
+from halosync.sync.workspace_settings import (
+    SyncSettingsChange,
+    SyncSettingsView,
+    price_mode_change_needs_confirmation,
+    show_sync_settings,
+    update_sync_settings,
+    validate_change,
+)
+
+settings_app = typer.Typer(
+    help="Show and change a workspace's sync settings.", no_args_is_help=True
+)
+app.add_typer(settings_app, name="settings")
+
+_TRUE = {"true", "yes", "on", "1"}
+_FALSE = {"false", "no", "off", "0"}
+
+
+def _bool(value: str | None, option: str) -> bool | None:
+    if value is None:
+        return None
+    word = value.strip().lower()
+    if word in _TRUE:
+        return True
+    if word in _FALSE:
+        return False
+    raise ValidationFailedError(f"{option} {value!r} is not valid.", fix="Use true or false.")
+
+
+def _print(view: SyncSettingsView) -> None:
+    for key, value in view.to_dict().items():
+        typer.echo(f"{key.replace('_', ' ').capitalize() + ':':<28}{value}")
+
+
+@settings_app.command("set")
+def set_settings(
+    ctx: typer.Context,
+    workspace: WorkspaceOption = None,
+    prices: Annotated[
+        str | None, typer.Option("--prices", help="off, totals or unit (from the next sync).")
+    ] = None,
+    target: Annotated[str | None, typer.Option("--target", help="licence or invoice_line.")] = None,
+    adopt_existing_lines: Annotated[
+        str | None,
+        typer.Option(
+            "--adopt-existing-lines",
+            metavar="BOOL",
+            help="Let halosync take over one existing line of a mapped item (true/false).",
+        ),
+    ] = None,
+    cooldown_minutes: Annotated[
+        int | None,
+        typer.Option("--cooldown-minutes", help="Wait after a manual full sync (0 = none)."),
+    ] = None,
+    create_on_mapping: Annotated[
+        str | None,
+        typer.Option(
+            "--create-licence-on-mapping", metavar="BOOL", help="Create licences on mapping."
+        ),
+    ] = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Confirm a change of the price mode.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Change sync settings; a new price mode applies from the next sync and needs --yes."""
+    change = SyncSettingsChange(
+        price_mode=prices.strip().lower() if prices else None,
+        target=target.strip().lower() if target else None,
+        adopt_existing_lines=_bool(adopt_existing_lines, "--adopt-existing-lines"),
+        cooldown_minutes=cooldown_minutes,
+        create_licence_on_mapping=_bool(create_on_mapping, "--create-licence-on-mapping"),
+    )
+    validate_change(change)
+    database = open_database(ctx)
+    ws = resolve_workspace(database, workspace)
+    confirmed = yes
+    if not yes and price_mode_change_needs_confirmation(database, ws.id, change):
+        if not sys.stdin.isatty():
+            raise ValidationFailedError(
+                f"Changing the price mode to {change.price_mode!r} changes what customers are "
+                "billed from the next sync on; nothing was changed.",
+                fix="Run it again with --yes to confirm.",
+            )
+        confirmed = typer.confirm(
+            f"Change the price mode to {change.price_mode!r}? It applies from the next sync "
+            "and does not rewrite what was already written to HaloPSA."
+        )
+        if not confirmed:
+            raise typer.Abort()
+    view = update_sync_settings(database, ws.id, change, confirmed=confirmed)
+    if as_json:
+        emit_json(view.to_dict())
+    else:
+        _print(view)
+
+
+@settings_app.command("show")
+def show(
+    ctx: typer.Context, workspace: WorkspaceOption = None, as_json: JsonOption = False
+) -> None:
+    """Show the workspace's sync settings."""
+    database = open_database(ctx)
+    ws = resolve_workspace(database, workspace)
+    view = show_sync_settings(database, ws.id)
+    if as_json:
+        emit_json(view.to_dict())
+    else:
+        _print(view)

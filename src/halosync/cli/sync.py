@@ -1,0 +1,116 @@
+"""``halosync sync customers|usage``: pull Halo's clients and items, push usage counts."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Annotated
+
+import typer
+
+from halosync.cli.app import app, emit_json, state
+from halosync.cli.common import JsonOption, WorkspaceOption, open_database, resolve_workspace
+from halosync.logging import redact_text
+from halosync.store.crypto import SecretBox
+from halosync.sync.customers import run_customers_sync
+from halosync.sync.results import UsageReport
+from halosync.sync.usage import run_usage_sync
+
+sync_app = typer.Typer(
+    help="Run a sync now: customers (pull from Halo) or usage (push counts to Halo).",
+    no_args_is_help=True,
+)
+app.add_typer(sync_app, name="sync")
+
+
+def _finish(status: str, error: str | None) -> None:
+    if status != "succeeded":
+        sys.stderr.write(f"error: sync {status}: {redact_text(error or 'no reason given')}\n")
+        raise typer.Exit(1)
+
+
+@sync_app.command("customers")
+def customers(
+    ctx: typer.Context, workspace: WorkspaceOption = None, as_json: JsonOption = False
+) -> None:
+    """Pull Halo clients, items (and recurring invoices for invoice_line) into halosync."""
+    database = open_database(ctx)
+    settings = state(ctx).settings
+    ws = resolve_workspace(database, workspace)
+    report = asyncio.run(
+        run_customers_sync(database, SecretBox.from_settings(settings), settings, ws.id)
+    )
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        counts = report.counts
+        typer.echo(
+            f"Customers sync {report.status} for workspace {report.workspace} "
+            f"(run {report.run_id}, {report.duration_ms} ms): created {counts['created']}, "
+            f"updated {counts['updated']}, unchanged {counts['unchanged']}, "
+            f"failed {counts['failed']}."
+        )
+        for kind, kind_counts in report.details.items():
+            typer.echo(
+                f"  {kind}: "
+                + ", ".join(f"{key} {value}" for key, value in kind_counts.items() if value)
+            )
+    _finish(report.status, report.error)
+
+
+def _print_usage(report: UsageReport) -> None:
+    what = "Dry run (nothing written)" if report.dry_run else "Usage sync"
+    counts = report.counts
+    for change in report.changes:
+        where = f"halo {change.halo_id}" if change.halo_id is not None else "-"
+        detail = change.reason
+        if change.action == "update":
+            detail = ", ".join(
+                f"{name} {change.before.get(name)} -> {value}"
+                for name, value in change.after.items()
+            )
+        typer.echo(
+            f"{change.action:<9} {change.account_ref:<20} {change.service_ref:<20} "
+            f"{where:<12} {detail}"
+        )
+        if change.message:
+            typer.echo(f"{'':<9} {redact_text(change.message)}")
+    typer.echo(
+        f"{what} {report.status} for workspace {report.workspace} (run {report.run_id}, "
+        f"target {report.target}, {report.duration_ms} ms): created {counts['created']}, "
+        f"updated {counts['updated']}, unchanged {counts['unchanged']}, "
+        f"skipped {counts['skipped']}, failed {counts['failed']}."
+    )
+
+
+@sync_app.command("usage")
+def usage(
+    ctx: typer.Context,
+    workspace: WorkspaceOption = None,
+    account: Annotated[
+        str | None, typer.Option("--account", help="Sync only this account (its reference).")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show the exact writes without making them.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Push usage counts (and prices, per the price mode) to Halo."""
+    database = open_database(ctx)
+    settings = state(ctx).settings
+    ws = resolve_workspace(database, workspace)
+    report = asyncio.run(
+        run_usage_sync(
+            database,
+            SecretBox.from_settings(settings),
+            settings,
+            ws.id,
+            account_ref=account,
+            dry_run=dry_run,
+        )
+    )
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        _print_usage(report)
+    _finish(report.status, report.error)
