@@ -11,20 +11,11 @@ from sqlalchemy.orm import Session
 
 from halosync.sources.batch import UsageBatch
 from halosync.sources.errors import ImportValidationError, UsageError
+from halosync.sources.schemas import SUBSCRIPTION_FIELDS
 from halosync.store.base import utcnow
 from halosync.store.models import CANCELLED, Account, Service, Subscription
 
 _CHUNK = 5000
-_SUBSCRIPTION_FIELDS = (
-    "quantity",
-    "start_date",
-    "end_date",
-    "billing_cycle",
-    "term",
-    "status",
-    "cost_price",
-    "customer_price",
-)
 
 
 @dataclass
@@ -217,7 +208,7 @@ def apply_batch(
                 Subscription.id,
                 Subscription.account_id,
                 Subscription.service_id,
-                *(getattr(Subscription, name) for name in _SUBSCRIPTION_FIELDS),
+                *(getattr(Subscription, name) for name in SUBSCRIPTION_FIELDS),
             ).where(Subscription.workspace_id == workspace_id)
         )
     }
@@ -227,7 +218,7 @@ def apply_batch(
     for (account_ref, service_ref), subscription in batch.subscriptions.items():
         key = (account_ids[account_ref], service_ids[service_ref])
         seen.add(key)
-        values = {name: getattr(subscription, name) for name in _SUBSCRIPTION_FIELDS}
+        values = {name: getattr(subscription, name) for name in SUBSCRIPTION_FIELDS}
         row = existing.get(key)
         if row is None:
             inserts.append(

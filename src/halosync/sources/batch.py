@@ -18,11 +18,14 @@ from halosync.sources.schemas import (
     AccountIn,
     CsvRow,
     ServiceIn,
+    SubscriptionData,
     SubscriptionIn,
     UsagePayload,
+    subscription_values,
 )
 
 _ACCOUNT_FIELDS = {"name": "name", "status": "status", "billed": "billed"}
+_CSV_ACCOUNT_FIELDS = {"name": "account_name", "status": "account_status", "billed": "billed"}
 
 
 def _column_rank(loc: tuple[int | str, ...]) -> int:
@@ -36,7 +39,7 @@ class UsageBatch:
 
     accounts: dict[str, AccountIn] = field(default_factory=dict)
     services: dict[str, ServiceIn] = field(default_factory=dict)
-    subscriptions: dict[tuple[str, str], SubscriptionIn] = field(default_factory=dict)
+    subscriptions: dict[tuple[str, str], SubscriptionData] = field(default_factory=dict)
     # Where each subscription came from, to name it if its account/service is unknown.
     subscription_locations: dict[tuple[str, str], Location] = field(default_factory=dict)
     rows: int = 0
@@ -66,35 +69,50 @@ class BatchBuilder:
 
     def add_account(self, account: AccountIn, where: Location, *, fields: dict[str, str]) -> None:
         """Add an account; the same reference twice must agree."""
-        known = self.batch.accounts.get(account.ref)
-        if known is None:
-            self.batch.accounts[account.ref] = account
-            self._account_seen[account.ref] = where
+        if account.ref in self.batch.accounts:
+            values = (account.name, account.status, account.billed)
+            self._check_account(account.ref, values, where, fields)
             return
-        first = self._account_seen[account.ref].base
-        for attribute, column in fields.items():
-            if getattr(known, attribute) != getattr(account, attribute):
+        self.batch.accounts[account.ref] = account
+        self._account_seen[account.ref] = where
+
+    def _check_account(
+        self,
+        ref: str,
+        values: tuple[str, str, bool],
+        where: Location,
+        fields: dict[str, str],
+    ) -> None:
+        known = self.batch.accounts[ref]
+        if (known.name, known.status, known.billed) == values:
+            return
+        first = self._account_seen[ref].base
+        for (attribute, column), value in zip(fields.items(), values, strict=True):
+            if getattr(known, attribute) != value:
                 self.error(
                     where.at(column),
-                    f"account {account.ref!r} has {attribute} {getattr(account, attribute)!r} "
+                    f"account {ref!r} has {attribute} {value!r} "
                     f"here but {getattr(known, attribute)!r} at {first}",
                 )
 
     def add_service(self, service: ServiceIn, where: Location, *, fields: dict[str, str]) -> None:
         """Add a service; the same reference twice must agree."""
-        known = self.batch.services.get(service.ref)
-        if known is None:
-            self.batch.services[service.ref] = service
-            self._service_seen[service.ref] = where
+        if service.ref in self.batch.services:
+            self._check_service(service.ref, service.name, where, fields["name"])
             return
-        if known.name != service.name:
+        self.batch.services[service.ref] = service
+        self._service_seen[service.ref] = where
+
+    def _check_service(self, ref: str, name: str, where: Location, column: str) -> None:
+        known = self.batch.services[ref]
+        if known.name != name:
             self.error(
-                where.at(fields["name"]),
-                f"service {service.ref!r} has name {service.name!r} here but {known.name!r} "
-                f"at {self._service_seen[service.ref].base}",
+                where.at(column),
+                f"service {ref!r} has name {name!r} here but {known.name!r} "
+                f"at {self._service_seen[ref].base}",
             )
 
-    def add_subscription(self, subscription: SubscriptionIn, where: Location) -> None:
+    def add_subscription(self, subscription: SubscriptionData, where: Location) -> None:
         """Add a subscription; one per account and service."""
         key = (subscription.account_ref, subscription.service_ref)
         known = self.batch.subscriptions.get(key)
@@ -102,7 +120,7 @@ class BatchBuilder:
             self.batch.subscriptions[key] = subscription
             self.batch.subscription_locations[key] = where
             return
-        if known != subscription:
+        if subscription_values(known) != subscription_values(subscription):
             self.error(
                 where.base,
                 f"a second, different subscription of account {key[0]!r} to service "
@@ -120,13 +138,17 @@ class BatchBuilder:
             for found in from_validation_error(details, where):
                 self.error(found.location, found.message)
             return
-        self.add_account(
-            row.account(),
-            where,
-            fields={"name": "account_name", "status": "account_status", "billed": "billed"},
-        )
-        self.add_service(row.service(), where, fields={"name": "service_name"})
-        self.add_subscription(row.subscription(), where)
+        # The row's account and service repeat on every row; build them only once.
+        if row.account_ref in self.batch.accounts:
+            values = (row.account_name, row.account_status, row.billed)
+            self._check_account(row.account_ref, values, where, _CSV_ACCOUNT_FIELDS)
+        else:
+            self.add_account(row.account(), where, fields=_CSV_ACCOUNT_FIELDS)
+        if row.service_ref in self.batch.services:
+            self._check_service(row.service_ref, row.service_name, where, "service_name")
+        else:
+            self.add_service(row.service(), where, fields={"name": "service_name"})
+        self.add_subscription(row, where)
 
     def add_payload(self, payload: UsagePayload, where: Location) -> None:
         """Add a whole validated JSON payload, items located by JSON path."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.functional_validators import PlainValidator
@@ -24,6 +24,7 @@ MAX_QUANTITY = 2_147_483_647
 MAX_MONEY = Decimal("99999999999.9999")
 _FOUR_PLACES = Decimal("0.0001")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _DIGITS = re.compile(r"[+]?\d+")
 _TRUE = {"true", "yes", "1", "y", "t"}
 _FALSE = {"false", "no", "0", "n", "f"}
@@ -53,7 +54,7 @@ def _clean_text(value: Any, *, max_length: int, what: str) -> str:
         raise _fail("text_empty", "must not be empty")
     if len(text) > max_length:
         raise _fail("text_too_long", f"is longer than {max_length} characters")
-    if any(ord(ch) < 32 and ch not in "\t" for ch in text):
+    if _CONTROL.search(text):
         raise _fail("text_control", "contains control characters (such as a line break or NUL)")
     return text
 
@@ -207,6 +208,57 @@ OptionalMoney = Annotated[
         }
     ),
 ]
+
+
+class SubscriptionData(Protocol):
+    """What a validated subscription offers, whichever input it came from."""
+
+    @property
+    def account_ref(self) -> str: ...
+
+    @property
+    def service_ref(self) -> str: ...
+
+    @property
+    def quantity(self) -> int: ...
+
+    @property
+    def start_date(self) -> date: ...
+
+    @property
+    def end_date(self) -> date | None: ...
+
+    @property
+    def billing_cycle(self) -> str: ...
+
+    @property
+    def term(self) -> str: ...
+
+    @property
+    def status(self) -> str | None: ...
+
+    @property
+    def cost_price(self) -> Decimal | None: ...
+
+    @property
+    def customer_price(self) -> Decimal | None: ...
+
+
+SUBSCRIPTION_FIELDS = (
+    "quantity",
+    "start_date",
+    "end_date",
+    "billing_cycle",
+    "term",
+    "status",
+    "cost_price",
+    "customer_price",
+)
+
+
+def subscription_values(subscription: SubscriptionData) -> tuple[Any, ...]:
+    """The stored values of a subscription, for comparing two of them."""
+    return tuple(getattr(subscription, name) for name in SUBSCRIPTION_FIELDS)
 
 
 class _Strict(BaseModel):
