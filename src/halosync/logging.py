@@ -93,6 +93,9 @@ def configure_logging(*, log_format: str = "console", level: str = "info") -> No
         cache_logger_on_first_use=False,
     )
     logging.basicConfig(level=numeric_level, stream=sys.stderr, format="%(name)s: %(message)s")
+    # One line per HTTP request drowns everything else; halosync counts requests itself.
+    for chatty in ("httpx2", "httpx", "httpcore", "uvicorn.access"):
+        logging.getLogger(chatty).setLevel(max(numeric_level, logging.WARNING))
 
 
 def get_logger(name: str | None = None) -> Any:

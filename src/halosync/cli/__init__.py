@@ -7,6 +7,9 @@ from halosync.cli import (
     connection as _connection,  # noqa: F401
 )
 from halosync.cli import (
+    demo as _demo,  # noqa: F401
+)
+from halosync.cli import (
     imports as _imports,  # noqa: F401
 )
 from halosync.cli import (

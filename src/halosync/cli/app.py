@@ -7,6 +7,7 @@ imported; ``halosync.cli.main`` imports them all.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import dataclass
 from typing import Annotated, Any, NoReturn
@@ -49,7 +50,11 @@ def _root(
     if database_url:
         overrides["database_url"] = database_url
     settings = Settings(**overrides)
-    configure_logging(log_format=settings.log_format, level=settings.log_level)
+    # A command prints its own results; progress events are for operators who ask for them.
+    explicit_level = "HALOSYNC_LOG_LEVEL" in os.environ
+    configure_logging(
+        log_format=settings.log_format, level=settings.log_level if explicit_level else "warning"
+    )
     ctx.obj = CliState(settings=settings)
 
 
