@@ -424,3 +424,37 @@ class HaloRateSlot(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     instance_key: Mapped[str] = mapped_column(Text)
     slot_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+USER_ROLES = ("admin", "viewer")
+
+
+class User(Base):
+    """A person who logs in to the web UI; only an argon2 hash of the password is kept."""
+
+    __tablename__ = "app_user"  # "user" is reserved in PostgreSQL
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(NAME_LENGTH), unique=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    password_hash: Mapped[str] = mapped_column(Text)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Membership(Base):
+    """A user's role in one workspace: admin (may change anything) or viewer (read only)."""
+
+    __tablename__ = "membership"
+    __table_args__ = (
+        UniqueConstraint("user_id", "workspace_id"),
+        CheckConstraint(_one_of("role", USER_ROLES), name="role"),
+        Index(None, "workspace_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"))
+    workspace_id: Mapped[int] = mapped_column(_workspace_fk())
+    role: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
