@@ -148,11 +148,12 @@ def list_log_entries(
             .offset((page - 1) * page_size)
             .limit(page_size)
         ).all()
-        by_level = dict(
-            session.execute(
+        by_level: dict[str, int] = {
+            str(level): int(count)
+            for level, count in session.execute(
                 select(LogEntry.level, func.count()).where(*scope).group_by(LogEntry.level)
             )
-        )
+        }
         entries = [
             LogLine(row.id, row.level, row.title, row.details, row.created_at, row.run_id)
             for row in rows
