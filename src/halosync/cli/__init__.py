@@ -37,6 +37,9 @@ from halosync.cli import (
     tokens as _tokens,  # noqa: F401
 )
 from halosync.cli import (
+    users as _users,  # noqa: F401
+)
+from halosync.cli import (
     version as _version,  # noqa: F401
 )
 from halosync.cli import (

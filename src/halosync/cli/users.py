@@ -1,0 +1,139 @@
+"""``halosync user create|grant|revoke|list|password``: people who log in to the web UI."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from typing import Annotated
+
+import typer
+
+from halosync.cli.app import app, emit_json
+from halosync.cli.common import JsonOption, open_database
+from halosync.errors import ValidationFailedError
+from halosync.store.workspaces import WorkspaceRepository
+from halosync.users import create_user, grant, list_users, revoke, set_password
+
+user_app = typer.Typer(help="Web UI users and their roles per workspace.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+
+PasswordStdinOption = Annotated[
+    bool,
+    typer.Option(
+        "--password-stdin", help="Read the password from standard input instead of a prompt."
+    ),
+]
+RoleOption = Annotated[str, typer.Option("--role", help="admin (may change) or viewer (reads).")]
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    if not sys.stdin.isatty():
+        raise ValidationFailedError(
+            "No terminal to ask for the password.", fix="Pipe it in with --password-stdin."
+        )
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Repeat password: ") != first:
+        raise ValidationFailedError("The two passwords differ; nothing was changed.")
+    return first
+
+
+@user_app.command("create")
+def create(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Option("--email", help="The log-in email (unique).")],
+    name: Annotated[str, typer.Option("--name", help="The person's name.")],
+    password_stdin: PasswordStdinOption = False,
+    workspace: Annotated[
+        str | None, typer.Option("--workspace", "-w", help="Give a role in this workspace.")
+    ] = None,
+    role: RoleOption = "admin",
+    as_json: JsonOption = False,
+) -> None:
+    """Create a user (argon2-hashed password), optionally with a role in a workspace."""
+    password = _read_password(password_stdin)
+    database = open_database(ctx)
+    with database.session() as session:
+        target = WorkspaceRepository(session).resolve(workspace) if workspace else None
+        user = create_user(
+            session, email=email, name=name, password=password, workspace=target, role=role
+        )
+        document = {
+            "id": user.id,
+            "email": user.email,
+            "name": user.name,
+            "workspace": target.name if target else None,
+            "role": role if target else None,
+        }
+    if as_json:
+        emit_json(document)
+        return
+    where = f" ({document['role']} of {document['workspace']!r})" if target else ""
+    typer.echo(f"Created user {document['email']}{where}.")
+
+
+@user_app.command("grant")
+def grant_command(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Option("--email", help="The user's email.")],
+    workspace: Annotated[str, typer.Option("--workspace", "-w", help="Workspace name or id.")],
+    role: RoleOption = "viewer",
+) -> None:
+    """Give a user a role (admin or viewer) in a workspace, or change it."""
+    database = open_database(ctx)
+    with database.session() as session:
+        target = WorkspaceRepository(session).resolve(workspace)
+        grant(session, email, target, role)
+        name = target.name
+    typer.echo(f"{email.strip().lower()} is now {role} of {name!r}.")
+
+
+@user_app.command("revoke")
+def revoke_command(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Option("--email", help="The user's email.")],
+    workspace: Annotated[str, typer.Option("--workspace", "-w", help="Workspace name or id.")],
+) -> None:
+    """Remove a user's access to a workspace."""
+    database = open_database(ctx)
+    with database.session() as session:
+        target = WorkspaceRepository(session).resolve(workspace)
+        removed = revoke(session, email, target)
+        name = target.name
+    typer.echo(
+        f"Removed {email.strip().lower()} from {name!r}."
+        if removed
+        else f"{email.strip().lower()} had no access to {name!r}."
+    )
+
+
+@user_app.command("password")
+def password_command(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Option("--email", help="The user's email.")],
+    password_stdin: PasswordStdinOption = False,
+) -> None:
+    """Set a new password (ends the user's open web sessions)."""
+    password = _read_password(password_stdin)
+    database = open_database(ctx)
+    with database.session() as session:
+        set_password(session, email, password)
+    typer.echo("Password changed.")
+
+
+@user_app.command("list")
+def list_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """List users and their roles per workspace."""
+    database = open_database(ctx)
+    with database.session() as session:
+        users = list_users(session)
+    if as_json:
+        emit_json([user.to_dict() for user in users])
+        return
+    if not users:
+        typer.echo("No users yet. Create one with `halosync user create`.")
+    for user in users:
+        roles = ", ".join(f"{m.workspace_name}:{m.role}" for m in user.memberships) or "-"
+        state = " (disabled)" if user.disabled else ""
+        typer.echo(f"{user.email}\t{user.name}{state}\t{roles}")

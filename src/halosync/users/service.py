@@ -1,0 +1,238 @@
+"""Creating users, checking passwords and answering "what may this user do where".
+
+Only argon2id hashes are stored. A failed log-in says the same thing whether the email is
+unknown or the password wrong, so the form does not reveal who has an account.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from halosync.errors import HalosyncError, NotFoundError, ValidationFailedError
+from halosync.store.models import NAME_LENGTH, USER_ROLES, Membership, User, Workspace
+
+ROLES: tuple[str, ...] = USER_ROLES
+MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 1024
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_hasher = PasswordHasher()
+# Verified against when the email is unknown, so both failures take as long.
+_DUMMY_HASH = _hasher.hash("halosync-no-such-user-password")
+
+LOGIN_FAILED = "The email or password is not correct."
+
+
+class AuthenticationError(HalosyncError):
+    """A log-in was refused (wrong email or password, or a disabled user)."""
+
+
+@dataclass(frozen=True)
+class WorkspaceRole:
+    """A user's role in one workspace."""
+
+    workspace_id: int
+    workspace_name: str
+    role: str
+
+    @property
+    def can_write(self) -> bool:
+        """Admins change things; viewers only read."""
+        return self.role == "admin"
+
+
+@dataclass(frozen=True)
+class UserView:
+    """A user as listed by the CLI and shown in the UI (never the hash)."""
+
+    id: int
+    email: str
+    name: str
+    disabled: bool
+    created_at: datetime
+    last_login_at: datetime | None
+    memberships: tuple[WorkspaceRole, ...]
+
+    def to_dict(self) -> dict[str, object]:
+        """The ``--json`` shape."""
+        return {
+            "id": self.id,
+            "email": self.email,
+            "name": self.name,
+            "disabled": self.disabled,
+            "created_at": self.created_at.isoformat(),
+            "last_login_at": self.last_login_at.isoformat() if self.last_login_at else None,
+            "workspaces": [
+                {"workspace": m.workspace_name, "role": m.role} for m in self.memberships
+            ],
+        }
+
+
+def normalise_email(email: str) -> str:
+    """Emails compare case-insensitively and without surrounding blanks."""
+    return email.strip().lower()
+
+
+def check_password(password: str) -> None:
+    """Refuse passwords too short to resist guessing, or absurdly long."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationFailedError(
+            f"The password is too short: it needs at least {MIN_PASSWORD_LENGTH} characters."
+        )
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise ValidationFailedError(
+            f"The password is too long: at most {MAX_PASSWORD_LENGTH} characters."
+        )
+
+
+def _check_role(role: str) -> str:
+    if role not in ROLES:
+        raise ValidationFailedError(
+            f"Role {role!r} is not valid.", fix=f"Use one of: {', '.join(ROLES)}."
+        )
+    return role
+
+
+def _user(session: Session, email: str) -> User:
+    user = session.scalar(select(User).where(User.email == normalise_email(email)))
+    if user is None:
+        raise NotFoundError(f"No user with email {email.strip()!r}.")
+    return user
+
+
+def create_user(
+    session: Session,
+    *,
+    email: str,
+    name: str,
+    password: str,
+    workspace: Workspace | None = None,
+    role: str = "admin",
+) -> User:
+    """A new user (and, with ``workspace``, their role there); checks everything first."""
+    clean_email = normalise_email(email)
+    clean_name = name.strip()
+    problems: list[str] = []
+    if not _EMAIL.match(clean_email) or len(clean_email) > NAME_LENGTH:
+        problems.append(f"email {email.strip()!r} is not a valid email address")
+    if not clean_name or len(clean_name) > NAME_LENGTH:
+        problems.append(f"name must be 1-{NAME_LENGTH} characters")
+    if problems:
+        raise ValidationFailedError("Cannot create the user: " + "; ".join(problems) + ".")
+    check_password(password)
+    if workspace is not None:
+        _check_role(role)
+    if session.scalar(select(User.id).where(User.email == clean_email)) is not None:
+        raise ValidationFailedError(f"A user with email {clean_email!r} already exists.")
+    user = User(email=clean_email, name=clean_name, password_hash=_hasher.hash(password))
+    session.add(user)
+    session.flush()
+    if workspace is not None:
+        session.add(Membership(user_id=user.id, workspace_id=workspace.id, role=role))
+        session.flush()
+    return user
+
+
+def set_password(session: Session, email: str, password: str) -> None:
+    """Replace a user's password (which also ends their existing web sessions)."""
+    check_password(password)
+    _user(session, email).password_hash = _hasher.hash(password)
+
+
+def grant(session: Session, email: str, workspace: Workspace, role: str) -> Membership:
+    """Give (or change) a user's role in a workspace."""
+    _check_role(role)
+    user = _user(session, email)
+    membership = session.scalar(
+        select(Membership).where(
+            Membership.user_id == user.id, Membership.workspace_id == workspace.id
+        )
+    )
+    if membership is None:
+        membership = Membership(user_id=user.id, workspace_id=workspace.id, role=role)
+        session.add(membership)
+    else:
+        membership.role = role
+    session.flush()
+    return membership
+
+
+def revoke(session: Session, email: str, workspace: Workspace) -> bool:
+    """Remove a user's access to a workspace. False when they had none."""
+    user = _user(session, email)
+    membership = session.scalar(
+        select(Membership).where(
+            Membership.user_id == user.id, Membership.workspace_id == workspace.id
+        )
+    )
+    if membership is None:
+        return False
+    session.delete(membership)
+    session.flush()
+    return True
+
+
+def authenticate(
+    session: Session, email: str, password: str, *, now: datetime | None = None
+) -> User:
+    """The user whose email and password these are, or :class:`AuthenticationError`."""
+    user = session.scalar(select(User).where(User.email == normalise_email(email)))
+    if user is None:
+        _verify(_DUMMY_HASH, password)
+        raise AuthenticationError(LOGIN_FAILED)
+    if not _verify(user.password_hash, password) or user.disabled:
+        raise AuthenticationError(LOGIN_FAILED)
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    user.last_login_at = now or datetime.now(UTC)
+    return user
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def memberships_of(session: Session, user_id: int) -> list[WorkspaceRole]:
+    """The workspaces a user may open, by name, with their role in each."""
+    rows = session.execute(
+        select(Workspace.id, Workspace.name, Membership.role)
+        .join(Membership, Membership.workspace_id == Workspace.id)
+        .where(Membership.user_id == user_id)
+        .order_by(Workspace.name)
+    ).all()
+    return [WorkspaceRole(workspace_id, name, role) for workspace_id, name, role in rows]
+
+
+def role_in(session: Session, user_id: int, workspace_id: int) -> WorkspaceRole | None:
+    """The user's role in the workspace, or None when they have no access to it."""
+    for membership in memberships_of(session, user_id):
+        if membership.workspace_id == workspace_id:
+            return membership
+    return None
+
+
+def list_users(session: Session) -> Sequence[UserView]:
+    """Every user with their workspaces, by email."""
+    users = session.scalars(select(User).order_by(User.email)).all()
+    return [
+        UserView(
+            id=user.id,
+            email=user.email,
+            name=user.name,
+            disabled=user.disabled,
+            created_at=user.created_at,
+            last_login_at=user.last_login_at,
+            memberships=tuple(memberships_of(session, user.id)),
+        )
+        for user in users
+    ]
