@@ -1,0 +1,195 @@
+"""Request economy and scale of the usage push, against the HaloPSA simulator.
+
+    uv run python bench/sync_requests.py small     # 600 new licences, then a repeat
+    uv run python bench/sync_requests.py large     # 10,000 pairs (5,000 accounts), real port
+
+``small`` runs in-process (ASGI transport) and counts every request Halo receives.
+``large`` starts ``halosync simulator`` on a local port with Halo's default limit (300
+requests per rolling 5 minutes), prepares the workspace in this process, then runs
+``halosync sync customers`` and ``halosync sync usage`` (twice) as subprocesses and
+reports wall time, requests, 429s and each sync process's peak RSS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx2
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.sync.world import CLIENT_ID, CLIENT_SECRET, make_world  # noqa: E402
+
+from halosync.mapping.service import map_account, map_service  # noqa: E402
+from halosync.store.connections import ConnectionDetails, HaloConnectionRepository  # noqa: E402
+
+HALOSYNC = str(Path(sys.executable).parent / "halosync")
+
+
+def _usage(accounts: int, services: int) -> dict[str, Any]:
+    names = ["Mail Protection", "Backup"]
+    return {
+        "accounts": [
+            {"ref": f"A{n:05d}", "name": f"Client {n}", "status": "active", "billed": True}
+            for n in range(1, accounts + 1)
+        ],
+        "services": [{"ref": f"S{s}", "name": names[s - 1]} for s in range(1, services + 1)],
+        "subscriptions": [
+            {
+                "account_ref": f"A{n:05d}",
+                "service_ref": f"S{s}",
+                "quantity": (n * s) % 50 + 1,
+                "start_date": "2024-01-01",
+                "billing_cycle": "Monthly",
+                "term": "Monthly",
+            }
+            for n in range(1, accounts + 1)
+            for s in range(1, services + 1)
+        ],
+    }
+
+
+def _seed(clients: int) -> dict[str, Any]:
+    return {
+        "clients": [{"id": n, "name": f"Client {n}"} for n in range(1, clients + 1)],
+        "items": [{"id": 1, "name": "Mail Protection"}, {"id": 2, "name": "Backup"}],
+    }
+
+
+def _map_all(world: Any, accounts: int, services: int) -> None:
+    with world.database.session() as session:
+        for n in range(1, accounts + 1):
+            map_account(session, world.workspace_id, f"A{n:05d}", n)
+        for s in range(1, services + 1):
+            map_service(session, world.workspace_id, f"S{s}", s)
+
+
+def small() -> dict[str, Any]:
+    """600 new licences (300 accounts × 2 services), then a repeat with nothing changed."""
+    with tempfile.TemporaryDirectory() as tmp:
+        world = make_world(Path(tmp), document=_seed(300))
+        world.import_usage(_usage(300, 2))
+        asyncio.run(world.customers())
+        _map_all(world, 300, 2)
+        log = world.sim.state.request_log
+        log.clear()
+        first = asyncio.run(world.usage())
+        first_requests = len(log)
+        log.clear()
+        repeat = asyncio.run(world.usage())
+        return {
+            "created": first.counts["created"],
+            "first_requests": first_requests,
+            "repeat_unchanged": repeat.counts["unchanged"],
+            "repeat_requests": len(log),
+            "repeat_writes": sum(1 for e in log if e.method == "POST" and "/api/" in e.path),
+        }
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _timed(args: list[str], env: dict[str, str]) -> tuple[float, int, dict[str, Any]]:
+    """Run one halosync command; (seconds, peak RSS MiB of that process, JSON output)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    started = time.monotonic()
+    done = subprocess.run([HALOSYNC, *args, "--json"], env=env, capture_output=True, text=True)
+    elapsed = time.monotonic() - started
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if done.returncode != 0:
+        raise SystemExit(f"{args} failed:\n{done.stderr[-2000:]}")
+    # ru_maxrss of children is the largest child so far; commands run in growing order.
+    return elapsed, max(peak, before) // 1024, json.loads(done.stdout)
+
+
+def large(accounts: int = 5000, services: int = 2) -> dict[str, Any]:
+    """10,000 account × service pairs against Halo's default rate limit, on a real port."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        seed_file = root / "seed.json"
+        seed_file.write_text(json.dumps(_seed(accounts)), encoding="utf-8")
+        port = _free_port()
+        simulator = subprocess.Popen(
+            [
+                HALOSYNC,
+                "simulator",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--app",
+                f"{CLIENT_ID}:{CLIENT_SECRET}:all",
+                "--seed",
+                str(seed_file),
+                "--rate-limit",
+                "300",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(200):
+                try:
+                    httpx2.get(f"{url}/_simulator/health", timeout=1)
+                    break
+                except httpx2.TransportError:
+                    time.sleep(0.05)
+            world = make_world(root, document={})
+            with world.database.session() as session:
+                HaloConnectionRepository(session, world.workspace_id, world.box).save(
+                    ConnectionDetails(url, None, None, CLIENT_ID, CLIENT_SECRET)
+                )
+            world.import_usage(_usage(accounts, services))
+            env = {k: v for k, v in os.environ.items() if not k.startswith("HALOSYNC_")} | {
+                "HALOSYNC_DATA_DIR": str(root / "data"),
+                "HALOSYNC_DATABASE_URL": world.settings.resolved_database_url,
+                "HALOSYNC_ALLOW_PRIVATE_NETWORKS": "true",
+                "HALOSYNC_LOG_LEVEL": "warning",
+            }
+            pull_s, pull_mb, _pulled = _timed(["sync", "customers"], env)
+            _map_all(world, accounts, services)
+            httpx2.delete(f"{url}/_simulator/requests")
+            first_s, first_mb, first = _timed(["sync", "usage"], env)
+            first_log = httpx2.get(f"{url}/_simulator/requests").json()
+            httpx2.delete(f"{url}/_simulator/requests")
+            repeat_s, repeat_mb, repeat = _timed(["sync", "usage"], env)
+            repeat_log = httpx2.get(f"{url}/_simulator/requests").json()
+        finally:
+            simulator.terminate()
+            simulator.wait(timeout=10)
+        return {
+            "pairs": accounts * services,
+            "customers_pull_seconds": round(pull_s, 1),
+            "customers_pull_peak_rss_mib": pull_mb,
+            "first_sync_seconds": round(first_s, 1),
+            "first_sync_counts": first["counts"],
+            "first_sync_requests": len(first_log),
+            "first_sync_429s": sum(1 for e in first_log if e["status"] == 429),
+            "first_sync_peak_rss_mib": first_mb,
+            "repeat_seconds": round(repeat_s, 1),
+            "repeat_counts": repeat["counts"],
+            "repeat_requests": len(repeat_log),
+            "repeat_429s": sum(1 for e in repeat_log if e["status"] == 429),
+            "repeat_peak_rss_mib": repeat_mb,
+        }
+
+
+if __name__ == "__main__":
+    which = sys.argv[1] if len(sys.argv) > 1 else "small"
+    result = small() if which == "small" else large()
+    print(json.dumps(result, indent=2))
