@@ -1,0 +1,34 @@
+"""The usage push and the run lock on the real PostgreSQL server."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from halosync.sync.errors import SyncInProgressError
+from halosync.sync.runs import start_run
+from tests.sync.world import make_world, seed, usage_document
+
+
+@pytest.mark.postgres
+def test_usage_sync_and_run_lock_on_postgres(tmp_path: Path, pg_schema_url: str) -> None:
+    world = make_world(tmp_path, document=seed(2), database_url=pg_schema_url)
+    world.import_usage(
+        usage_document(
+            [{"ref": "A1", "name": "Client 1 Ltd", "status": "active", "billed": True}],
+            [{"account_ref": "A1", "service_ref": "MAIL", "quantity": 5}],
+        )
+    )
+    assert asyncio.run(world.customers()).status == "succeeded"
+    world.map_account("A1", 1)
+    world.map_service("MAIL", 1)
+    report = asyncio.run(world.usage())
+    assert report.counts["created"] == 1
+    again = asyncio.run(world.usage())
+    assert again.counts["unchanged"] == 1
+    start_run(world.database, world.workspace_id, kind="customers", trigger="schedule")
+    with pytest.raises(SyncInProgressError):
+        asyncio.run(world.usage())
+    world.database.dispose()
