@@ -59,6 +59,34 @@ class Settings(BaseSettings):
     sync_batch_size: int = Field(
         default=100, ge=1, le=500, description="Records per POST when the sync writes to Halo."
     )
+    max_upload_mb: int = Field(
+        default=20, ge=1, le=4096, description="Largest request body the web app accepts (MB)."
+    )
+    queue: Literal["embedded", "redis"] = Field(
+        default="embedded",
+        description="Job queue: 'embedded' (SQLite file, runs inside halosync serve) or 'redis'.",
+    )
+    redis_url: str = Field(
+        default="redis://127.0.0.1:6379/0", description="Redis broker of the 'redis' queue."
+    )
+    queue_name: str = Field(
+        default="halosync", description="Queue name (Redis key prefix); one per installation."
+    )
+    jobs_tick_seconds: float = Field(
+        default=60.0, gt=0, description="How often every worker looks for due scheduled runs."
+    )
+    jobs_clock_offset_seconds: float = Field(
+        default=0.0, description="Shifts the schedule clock (drills and tests of schedules)."
+    )
+    smtp_host: str | None = Field(default=None, description="SMTP server for sync emails.")
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = Field(default="halosync@localhost", description="Sender of sync emails.")
+    smtp_starttls: bool = Field(default=False, description="Upgrade the SMTP link with STARTTLS.")
+    public_url: str = Field(
+        default="http://127.0.0.1:8000", description="Base URL of the web UI, for email links."
+    )
     log_format: Literal["console", "json"] = "console"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 

@@ -458,3 +458,28 @@ class Membership(Base):
     workspace_id: Mapped[int] = mapped_column(_workspace_fk())
     role: Mapped[str] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+SCHEDULE_KINDS = RUN_KINDS
+
+
+class SyncSchedule(Base):
+    """When a workspace's customers pull or usage push runs by itself (absent = default).
+
+    ``spec`` is the text form of :class:`halosync.domain.schedule.Schedule`;
+    ``last_slot_at`` is the latest slot already enqueued, so a slot runs once.
+    """
+
+    __tablename__ = "sync_schedule"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "kind"),
+        CheckConstraint(_one_of("kind", SCHEDULE_KINDS), name="kind"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(_workspace_fk())
+    kind: Mapped[str] = mapped_column(String(16))
+    spec: Mapped[str] = mapped_column(Text)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    last_slot_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,0 +1,256 @@
+"""The jobs facade every entry point calls: request a sync, read the tiles, edit schedules.
+
+A requested sync becomes a ``sync_run`` row in state ``queued`` *before* it is enqueued,
+so the database's one-active-run-per-workspace index refuses a second request at once
+("Sync in progress"), whichever process or worker made the first.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from halosync.domain.ages import humanize_age
+from halosync.domain.cooldown import cooldown_message, cooldown_remaining
+from halosync.errors import HalosyncError, NotFoundError, ValidationFailedError
+from halosync.jobs.queue import JobQueue
+from halosync.jobs.schedules import (
+    ScheduleSetting,
+    SyncKind,
+    get_schedules,
+    parse_kind,
+    set_schedule,
+)
+from halosync.logging import get_logger
+from halosync.settings import Settings
+from halosync.store.base import utcnow
+from halosync.store.database import Database
+from halosync.store.models import ACTIVE_RUN_STATUSES, Account, HaloConnection, SyncRun
+from halosync.store.workspaces import WorkspaceRepository
+from halosync.sync.errors import SyncInProgressError
+from halosync.sync.runs import RunTrigger, reap_stale_runs
+
+log = get_logger(__name__)
+
+MANUAL_TRIGGERS: tuple[RunTrigger, ...] = ("manual", "api")
+"""Triggers a person made (UI, CLI, API); only these are held back by the cooldown."""
+
+
+class CooldownError(HalosyncError):
+    """A manual full usage sync was refused: the previous one finished too recently."""
+
+    def __init__(self, minutes: int) -> None:
+        self.minutes = minutes
+        remaining = timedelta(minutes=minutes)
+        super().__init__(cooldown_message(remaining) or "You can trigger the next sync now")
+
+
+@dataclass(frozen=True)
+class SyncOverview:
+    """What the dashboard tiles and the countdown show for one workspace."""
+
+    in_progress: bool
+    running_kind: SyncKind | None
+    running_run_id: int | None
+    cooldown_message: str | None
+    cooldown_minutes: int
+    last_customers_sync_at: datetime | None
+    last_usage_sync_at: datetime | None
+    next_customers_at: datetime | None
+    next_usage_at: datetime | None
+    now: datetime
+
+    @property
+    def last_customers_age(self) -> str | None:
+        """ "Last sync to platform" tile: "9h ago" (None before the first pull)."""
+        at = self.last_customers_sync_at
+        return humanize_age(at, self.now) if at else None
+
+    @property
+    def last_usage_age(self) -> str | None:
+        """ "Last sync to PSA" tile: "3 days ago" (None before the first push)."""
+        at = self.last_usage_sync_at
+        return humanize_age(at, self.now) if at else None
+
+    @property
+    def next_auto_sync_at(self) -> datetime | None:
+        """The sooner of the two next automatic runs (the countdown)."""
+        upcoming = [at for at in (self.next_customers_at, self.next_usage_at) if at]
+        return min(upcoming) if upcoming else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--json`` / API shape (ISO 8601 UTC timestamps)."""
+
+        def iso(value: datetime | None) -> str | None:
+            return value.isoformat() if value else None
+
+        return {
+            "in_progress": self.in_progress,
+            "running_kind": self.running_kind,
+            "running_run_id": self.running_run_id,
+            "cooldown_message": self.cooldown_message,
+            "cooldown_minutes": self.cooldown_minutes,
+            "last_customers_sync_at": iso(self.last_customers_sync_at),
+            "last_customers_age": self.last_customers_age,
+            "last_usage_sync_at": iso(self.last_usage_sync_at),
+            "last_usage_age": self.last_usage_age,
+            "next_customers_at": iso(self.next_customers_at),
+            "next_usage_at": iso(self.next_usage_at),
+            "next_auto_sync_at": iso(self.next_auto_sync_at),
+        }
+
+
+def last_manual_full_usage_sync(session: Session, workspace_id: int) -> datetime | None:
+    """When the latest manual (UI/CLI/API) all-accounts usage push completed."""
+    finished: datetime | None = session.scalar(
+        select(func.max(SyncRun.finished_at)).where(
+            SyncRun.workspace_id == workspace_id,
+            SyncRun.kind == "usage",
+            SyncRun.trigger.in_(MANUAL_TRIGGERS),
+            SyncRun.account_id.is_(None),
+            SyncRun.dry_run.is_(False),
+            SyncRun.status == "succeeded",
+        )
+    )
+    return finished
+
+
+def _cooldown(session: Session, workspace_id: int, minutes: int, now: datetime) -> timedelta:
+    return cooldown_remaining(last_manual_full_usage_sync(session, workspace_id), minutes, now)
+
+
+def has_connection(session: Session, workspace_id: int) -> bool:
+    """Whether the workspace has a Halo connection (scheduled runs need one)."""
+    found = session.scalar(
+        select(HaloConnection.id).where(HaloConnection.workspace_id == workspace_id)
+    )
+    return found is not None
+
+
+def sync_overview(session: Session, workspace_id: int, now: datetime) -> SyncOverview:
+    """Tiles, the "Sync in progress" state, the cooldown and the next automatic runs."""
+    workspace = WorkspaceRepository(session).get(workspace_id)
+    active = session.execute(
+        select(SyncRun.id, SyncRun.kind)
+        .where(
+            SyncRun.workspace_id == workspace_id,
+            SyncRun.status.in_(ACTIVE_RUN_STATUSES),
+            SyncRun.dry_run.is_(False),
+        )
+        .order_by(SyncRun.id)
+        .limit(1)
+    ).first()
+    remaining = _cooldown(session, workspace_id, workspace.sync_cooldown_minutes, now)
+    schedules = get_schedules(session, workspace_id)
+    connected = has_connection(session, workspace_id)
+    running_kind: SyncKind | None = None
+    if active is not None:
+        running_kind = parse_kind(active.kind)
+    return SyncOverview(
+        in_progress=active is not None,
+        running_kind=running_kind,
+        running_run_id=active.id if active is not None else None,
+        cooldown_message=cooldown_message(remaining),
+        cooldown_minutes=math.ceil(remaining.total_seconds() / 60) if remaining else 0,
+        last_customers_sync_at=workspace.last_customers_sync_at,
+        last_usage_sync_at=workspace.last_usage_sync_at,
+        next_customers_at=schedules["customers"].next_run(now) if connected else None,
+        next_usage_at=schedules["usage"].next_run(now) if connected else None,
+        now=now,
+    )
+
+
+def _account_id(session: Session, workspace_id: int, account_ref: str) -> int:
+    account_id = session.scalar(
+        select(Account.id).where(Account.workspace_id == workspace_id, Account.ref == account_ref)
+    )
+    if account_id is None:
+        raise NotFoundError(
+            f"Workspace has no account with reference {account_ref!r}.",
+            fix="Check the reference (see the imported usage data).",
+        )
+    return account_id
+
+
+def request_sync(
+    database: Database,
+    settings: Settings,
+    queue: JobQueue,
+    workspace_id: int,
+    *,
+    kind: SyncKind,
+    account_ref: str | None = None,
+    trigger: RunTrigger = "manual",
+    now: datetime | None = None,
+) -> int:
+    """Queue a sync of the workspace and return the new run's id.
+
+    Raises :class:`SyncInProgressError` while another sync of the workspace is queued or
+    running (a per-account sync included), :class:`CooldownError` for a manual
+    all-accounts usage push within the workspace's cooldown, :class:`NotFoundError` for an
+    unknown account. Dry runs are never queued: run them inline with ``run_usage_sync``.
+    """
+    kind = parse_kind(kind)
+    if account_ref is not None and kind != "usage":
+        raise ValidationFailedError(
+            "Only a usage sync can be limited to one account.",
+            fix="Leave out the account, or use kind 'usage'.",
+        )
+    now = now or utcnow()
+    with database.session() as session:
+        workspace = WorkspaceRepository(session).get(workspace_id)
+        name = workspace.name
+        # Liveness is about real time, whatever clock the caller reasons with.
+        reap_stale_runs(session, workspace_id, settings.sync_stale_run_seconds)
+        account_id = _account_id(session, workspace_id, account_ref) if account_ref else None
+        if trigger in MANUAL_TRIGGERS and kind == "usage" and account_id is None:
+            remaining = _cooldown(session, workspace_id, workspace.sync_cooldown_minutes, now)
+            if remaining > timedelta(0):
+                raise CooldownError(max(1, math.ceil(remaining.total_seconds() / 60)))
+    created = utcnow()
+    try:
+        with database.session() as session:
+            run = SyncRun(
+                workspace_id=workspace_id,
+                kind=kind,
+                trigger=trigger,
+                dry_run=False,
+                account_id=account_id,
+                status="queued",
+                created_at=created,
+                heartbeat_at=created,
+                counts={},
+            )
+            session.add(run)
+            session.flush()
+            run_id = run.id
+    except IntegrityError:
+        raise SyncInProgressError(name) from None
+    try:
+        queue.enqueue_run(run_id)
+    except HalosyncError as error:
+        with database.session() as session:
+            failed = session.get(SyncRun, run_id)
+            if failed is not None and failed.status == "queued":
+                failed.status, failed.finished_at, failed.error = "failed", utcnow(), str(error)
+        raise
+    log.info("sync_queued", workspace=name, run_id=run_id, kind=kind, trigger=trigger)
+    return run_id
+
+
+__all__ = [
+    "CooldownError",
+    "ScheduleSetting",
+    "SyncInProgressError",
+    "SyncOverview",
+    "get_schedules",
+    "request_sync",
+    "set_schedule",
+    "sync_overview",
+]
