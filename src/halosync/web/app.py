@@ -6,8 +6,19 @@ from fastapi import FastAPI
 
 from halosync.settings import Settings
 from halosync.store.database import Database
-from halosync.web.api import usage
+from halosync.web.api import (
+    connection,
+    imports,
+    logs,
+    mappings,
+    reconciliation,
+    sync_settings,
+    syncs,
+    tokens,
+    usage,
+)
 from halosync.web.api.errors import install_error_handlers
+from halosync.web.api.limits import install_body_limit
 
 
 def create_app(settings: Settings, *, database: Database | None = None) -> FastAPI:
@@ -25,5 +36,14 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     app.state.settings = settings
     app.state.database = database
     install_error_handlers(app)
+    install_body_limit(app, settings)
     app.include_router(usage.router)
+    app.include_router(imports.router)
+    app.include_router(connection.router)
+    app.include_router(sync_settings.router)
+    app.include_router(mappings.router)
+    app.include_router(syncs.router)
+    app.include_router(logs.router)
+    app.include_router(reconciliation.router)
+    app.include_router(tokens.router)
     return app

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from halosync.errors import HalosyncError, NotFoundError, ValidationFailedError
 from halosync.logging import redact_text
@@ -31,9 +33,19 @@ class ErrorBody(BaseModel):
 class ApiError(HalosyncError):
     """An error with an HTTP status of its own (401, 403, 404, 409)."""
 
-    def __init__(self, status_code: int, message: str, *, fix: str | None = None) -> None:
+    def __init__(
+        self,
+        status_code: int,
+        message: str,
+        *,
+        fix: str | None = None,
+        errors: list[ErrorItem] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message, fix=fix)
         self.status_code = status_code
+        self.errors = errors or []
+        self.headers = headers
 
 
 def _location(loc: tuple[Any, ...]) -> str:
@@ -68,23 +80,48 @@ async def _halosync_error(_request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, HalosyncError)
     if isinstance(error, ImportValidationError):
         return JSONResponse(error.as_dict(), status_code=422)
+    errors: list[ErrorItem] = []
+    headers: dict[str, str] | None = None
     if isinstance(error, ApiError):
         status = error.status_code
+        errors, headers = error.errors, error.headers
     elif isinstance(error, NotFoundError):
         status = 404
     elif isinstance(error, ValidationFailedError):
         status = 422
     else:
         status = 400
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    body = ErrorBody(detail=redact_text(str(error)))
+    if status == 401:
+        headers = {"WWW-Authenticate": "Bearer"}
+    body = ErrorBody(
+        detail=redact_text(str(error)),
+        errors=[ErrorItem(location=e.location, message=redact_text(e.message)) for e in errors],
+    )
     return JSONResponse(body.model_dump(), status_code=status, headers=headers)
+
+
+async def _http_error(request: Request, error: Exception) -> Response:
+    """Starlette's own 404/405s in the API's error shape (other paths keep FastAPI's)."""
+    assert isinstance(error, StarletteHTTPException)
+    if not request.url.path.startswith("/api/"):
+        return await http_exception_handler(request, error)
+    detail = error.detail if isinstance(error.detail, str) else "The request was refused."
+    if error.status_code == 404 and detail == "Not Found":
+        detail = "No such path; see /docs for the API's routes."
+    elif error.status_code == 405:
+        detail = "This path does not accept that HTTP method; see /docs for what it accepts."
+    return JSONResponse(
+        ErrorBody(detail=detail).model_dump(),
+        status_code=error.status_code,
+        headers=dict(error.headers) if error.headers else None,
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:
     """Make every error answer look the same and name what is wrong and where."""
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(HalosyncError, _halosync_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {

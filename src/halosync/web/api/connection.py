@@ -1,0 +1,179 @@
+"""``/connection``: show (secret masked), save after a test, test, and reset the Halo link."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Depends
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from halosync.connection.probe import TestOutcome
+from halosync.connection.service import ConnectionInput, ConnectionService
+from halosync.sync.workspace_settings import show_sync_settings
+from halosync.web.api.auth import Caller, current_caller, writer
+from halosync.web.api.deps import PREFIX, ShortText, UrlText, get_connection_service
+from halosync.web.api.errors import ERROR_RESPONSES, ErrorBody
+
+router = APIRouter(prefix=PREFIX, tags=["connection"])
+
+_NO_CONNECTION: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorBody, "description": "No such workspace, or no connection."}
+}
+
+
+class ConnectionIn(BaseModel):
+    """What a user enters to connect a workspace to HaloPSA."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    server_url: UrlText = Field(description="Resource server, e.g. https://x.halopsa.com.")
+    client_id: ShortText
+    client_secret: SecretStr = Field(max_length=1024, description="Stored encrypted; never shown.")
+    auth_server_url: UrlText | None = Field(
+        default=None, description="Authorisation server; blank means '<server>/auth/'."
+    )
+    tenant: ShortText | None = Field(
+        default=None, description="Hosted tenant; blank or 'Not set' for on-premise."
+    )
+    target: Literal["licence", "invoice_line"] | None = Field(
+        default=None, description="Where counts land; unchanged when left out."
+    )
+
+    def to_input(self) -> ConnectionInput:
+        """The service's input type (which registers the secret for redaction)."""
+        return ConnectionInput(
+            server_url=self.server_url,
+            client_id=self.client_id,
+            client_secret=self.client_secret.get_secret_value(),
+            auth_server_url=self.auth_server_url,
+            tenant=self.tenant,
+            target=self.target,
+        )
+
+
+class ConnectionOut(BaseModel):
+    """The stored connection; ``client_secret`` is always the mask."""
+
+    workspace: str
+    server_url: str
+    auth_server_url: str | None
+    tenant: str | None
+    client_id: str
+    client_secret: str
+    target: str
+    configured_at: datetime
+    last_successful_test_at: datetime | None
+    last_test_message: str | None
+    account_mappings: int
+    service_mappings: int
+
+
+class PermissionOut(BaseModel):
+    """A Halo API permission, in Halo's US and UK wording."""
+
+    scope: str
+    us: str
+    uk: str
+
+
+class TestOut(BaseModel):
+    """Test Connection's answer: "Test is successful." or "Test is not successful." + cause."""
+
+    __test__ = False  # not a pytest class
+
+    success: bool
+    message: str
+    cause: str | None
+    missing_permissions: list[PermissionOut]
+    tested_at: datetime
+
+
+class SavedOut(BaseModel):
+    """The saved connection and the test that let it be saved."""
+
+    connection: ConnectionOut
+    test: TestOut | None
+
+
+class ResetOut(BaseModel):
+    """What Reset Integration removed (the ledger, runs and logs are kept)."""
+
+    workspace: str
+    connection_removed: bool
+    account_mappings_removed: int
+    service_mappings_removed: int
+    cached_halo_records_removed: int
+
+
+def _test_out(outcome: TestOutcome) -> TestOut:
+    return TestOut.model_validate(outcome.to_dict())
+
+
+def _view(data: dict[str, Any]) -> ConnectionOut:
+    return ConnectionOut.model_validate(data)
+
+
+Service = Annotated[ConnectionService, Depends(get_connection_service)]
+
+
+@router.get(
+    "/connection",
+    response_model=ConnectionOut,
+    responses={**ERROR_RESPONSES, **_NO_CONNECTION},
+    summary="Show the Halo connection (secret masked)",
+)
+def show_connection(caller: Annotated[Caller, Depends(current_caller)], service: Service) -> Any:
+    """Server, client ID, masked secret, when configured and last tested, mapping counts."""
+    return _view(service.show(caller.workspace_name).to_dict())
+
+
+@router.put(
+    "/connection",
+    response_model=SavedOut,
+    responses=ERROR_RESPONSES,
+    summary="Test and save the Halo connection",
+)
+async def save_connection(
+    caller: Annotated[Caller, Depends(writer)],
+    service: Service,
+    body: Annotated[ConnectionIn, Body()],
+) -> Any:
+    """Tests the configuration first; one that fails is refused (422) with "Invalid
+    connection configuration." and the cause, and nothing is stored."""
+    view, outcome = await service.save(caller.workspace_name, body.to_input())
+    return SavedOut(connection=_view(view.to_dict()), test=_test_out(outcome) if outcome else None)
+
+
+@router.post(
+    "/connection/test",
+    response_model=TestOut,
+    responses={**ERROR_RESPONSES, **_NO_CONNECTION},
+    summary="Test a connection (the stored one, or the one in the body)",
+)
+async def run_connection_test(
+    caller: Annotated[Caller, Depends(writer)],
+    service: Service,
+    body: Annotated[ConnectionIn | None, Body()] = None,
+) -> Any:
+    """Gets a token and probes each permission the target needs. Always 200: the answer
+    says "Test is successful." or "Test is not successful." with the cause and any missing
+    permissions. With a body, tests that configuration without storing it."""
+    if body is None:
+        outcome = await service.test(caller.workspace_name)
+    else:
+        target = body.target or show_sync_settings(service.database, caller.workspace_id).target
+        outcome = await service.test_input(body.to_input(), target)
+    return _test_out(outcome)
+
+
+@router.delete(
+    "/connection",
+    response_model=ResetOut,
+    responses=ERROR_RESPONSES,
+    summary="Reset the integration",
+)
+def reset_connection(caller: Annotated[Caller, Depends(writer)], service: Service) -> Any:
+    """Removes the connection, the mappings and the cached Halo records, so another Halo
+    instance can be set up; the ledger, runs and logs stay for audit."""
+    return ResetOut.model_validate(service.reset(caller.workspace_name).to_dict())

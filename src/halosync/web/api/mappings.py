@@ -1,0 +1,483 @@
+"""``/mappings``: account and service mapping grids, map/unmap, suggestions, pickers, counts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Depends, Path, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from halosync.domain.matching import DEFAULT_MIN_SCORE
+from halosync.mapping.service import (
+    MAX_PAGE_SIZE,
+    SORT_KEYS,
+    AccountMappingRow,
+    MappingStatus,
+    accept_suggestions,
+    account_mapping_grid,
+    live_invoices_of,
+    map_account,
+    map_service,
+    mapping_counts,
+    service_mapping_grid,
+    suggest_account_mappings,
+    unmap_account,
+    unmap_service,
+    unmapped_halo_clients,
+)
+from halosync.store.database import Database
+from halosync.store.workspaces import WorkspaceRepository
+from halosync.web.api.auth import Caller, current_caller, get_database, writer
+from halosync.web.api.deps import PREFIX, PageNumber
+from halosync.web.api.errors import ERROR_RESPONSES, ApiError, ErrorItem
+from halosync.web.api.queries import halo_items
+
+router = APIRouter(prefix=PREFIX + "/mappings", tags=["mappings"])
+
+HaloId = Annotated[int, Field(ge=1, le=2_147_483_647)]
+AccountRef = Annotated[str, Path(min_length=1, max_length=255, description="Account reference.")]
+ServiceRef = Annotated[str, Path(min_length=1, max_length=255, description="Service reference.")]
+Search = Annotated[
+    str | None,
+    Query(
+        max_length=200,
+        description="Matches account name, reference, Halo client name and Halo client id.",
+    ),
+]
+
+
+class AccountMappingOut(BaseModel):
+    """One row of the account mapping grid."""
+
+    account_ref: str
+    account_name: str
+    account_status: str
+    billed: bool
+    halo_client_id: int | None
+    halo_client_name: str | None
+    halo_client_status: str | None
+    recurring_invoice_id: int | None
+    recurring_invoice_name: str | None
+    status: MappingStatus
+    status_label: str = Field(description="Mapped, Unmapped, Required or Response Error.")
+    status_message: str | None = Field(description="What to do about the status, if anything.")
+    mapped_at: datetime | None
+
+
+class AccountMappingPage(BaseModel):
+    """One page of the account mapping grid."""
+
+    items: list[AccountMappingOut]
+    total: int
+    page: int
+    page_size: int
+
+
+class AccountMappingIn(BaseModel):
+    """Map an account to a Halo client (and, for invoice lines, a recurring invoice)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    halo_client_id: HaloId
+    recurring_invoice_id: HaloId | None = Field(
+        default=None,
+        description="Required for the invoice_line target when the client has several.",
+    )
+
+
+class UnmappedOut(BaseModel):
+    """What an unmap did: Halo keeps what was written; the ledger still knows it."""
+
+    ref: str
+    removed: bool
+
+
+class ServiceMappingOut(BaseModel):
+    """One row of the service mapping grid."""
+
+    service_ref: str
+    service_name: str
+    halo_item_id: int | None
+    halo_item_name: str | None
+    mapped: bool
+
+
+class ServiceMappingList(BaseModel):
+    """The service mapping grid (services are few: no paging)."""
+
+    items: list[ServiceMappingOut]
+    total: int
+
+
+class ServiceMappingIn(BaseModel):
+    """Map a service to a Halo item."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    halo_item_id: HaloId
+
+
+class RecurringInvoiceOut(BaseModel):
+    """An active recurring invoice of a Halo client."""
+
+    id: int
+    name: str
+
+
+class HaloClientOut(BaseModel):
+    """A Halo client no account is mapped to yet."""
+
+    halo_client_id: int
+    name: str
+    inactive: bool
+    recurring_invoices: list[RecurringInvoiceOut]
+
+
+class HaloItemOut(BaseModel):
+    """A Halo item."""
+
+    halo_item_id: int
+    name: str
+    inactive: bool
+
+
+class SuggestIn(BaseModel):
+    """Ask for suggestions; with ``accept`` save them (all, or those in ``account_refs``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    min_score: int = Field(default=DEFAULT_MIN_SCORE, ge=0, le=100)
+    accept: bool = False
+    account_refs: list[Annotated[str, Field(min_length=1, max_length=255)]] | None = Field(
+        default=None, max_length=10_000, description="Accept only these accounts' suggestions."
+    )
+
+
+class SuggestionOut(BaseModel):
+    """A proposed mapping with its 0-100 score, and what accepting it did."""
+
+    account_ref: str
+    account_name: str
+    halo_client_id: int
+    halo_client_name: str
+    score: int
+    exact: bool
+    saved: bool
+    note: str | None
+    recurring_invoice_id: int | None
+
+
+class SuggestOut(BaseModel):
+    """Suggestions for unmapped accounts; saved mappings are never overwritten."""
+
+    suggestions: list[SuggestionOut]
+    saved: int
+
+
+class SummaryOut(BaseModel):
+    """Totals for the setup summary and the dashboard, and whether setup may finish."""
+
+    target: str
+    accounts_total: int
+    accounts_mapped: int
+    accounts_unmapped: int
+    accounts_required: int = Field(description="Mapped, but missing a recurring invoice.")
+    services_total: int
+    services_mapped: int
+    services_unmapped: int
+    can_finish: bool
+    blocking: list[str]
+
+
+def _row_out(row: AccountMappingRow) -> AccountMappingOut:
+    message = None
+    if row.status == "response_error":
+        message = "Please refresh the page in a few minutes and try again."
+    elif row.status == "required":
+        message = "The Halo client has no recurring invoice; create one or pick another client."
+    return AccountMappingOut(
+        account_ref=row.account_ref,
+        account_name=row.account_name,
+        account_status=row.account_status,
+        billed=row.billed,
+        halo_client_id=row.halo_client_id,
+        halo_client_name=row.halo_client_name,
+        halo_client_status=row.halo_client_status,
+        recurring_invoice_id=row.recurring_invoice_id,
+        recurring_invoice_name=row.recurring_invoice_name,
+        status=row.status,
+        status_label=row.status_label,
+        status_message=message,
+        mapped_at=row.mapped_at,
+    )
+
+
+def _one_row(database: Database, workspace_id: int, account_ref: str) -> AccountMappingOut:
+    with database.session() as session:
+        page = account_mapping_grid(session, workspace_id, search=account_ref, page_size=500)
+    for row in page.items:
+        if row.account_ref == account_ref:
+            return _row_out(row)
+    raise ApiError(404, f"No account with reference {account_ref!r} in this workspace.")
+
+
+def _check_search_id(search: str | None, location: str) -> None:
+    term = (search or "").strip()
+    # An all-digit term is also looked up as an id, which must be a small ASCII number.
+    if term.isdigit() and not (term.isascii() and len(term) <= 18):
+        raise ApiError(
+            422,
+            "The search term cannot be a Halo id.",
+            errors=[ErrorItem(location=location, message="digits must be 0-9, at most 18 of them")],
+        )
+
+
+@router.get("/accounts", response_model=AccountMappingPage, responses=ERROR_RESPONSES)
+def account_grid(
+    caller: Annotated[Caller, Depends(current_caller)],
+    database: Annotated[Database, Depends(get_database)],
+    search: Search = None,
+    status: Annotated[MappingStatus | None, Query(description="Only rows of this status.")] = None,
+    sort: Annotated[
+        Literal[
+            "account_name",
+            "account_ref",
+            "account_status",
+            "halo_client_name",
+            "halo_client_id",
+            "status",
+        ],
+        Query(description="Column to sort by."),
+    ] = "account_name",
+    descending: bool = False,
+    page: PageNumber = 1,
+    page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 20,
+) -> Any:
+    """The account mapping grid: searched, filtered, sorted and paged in the database."""
+    assert sort in SORT_KEYS
+    with database.session() as session:
+        found = account_mapping_grid(
+            session,
+            caller.workspace_id,
+            search=search,
+            status=status,
+            sort=sort,
+            descending=descending,
+            page=page,
+            page_size=page_size,
+        )
+    return AccountMappingPage(
+        items=[_row_out(row) for row in found.items],
+        total=found.total,
+        page=found.page,
+        page_size=found.page_size,
+    )
+
+
+@router.put("/accounts/{account_ref}", response_model=AccountMappingOut, responses=ERROR_RESPONSES)
+def put_account_mapping(
+    caller: Annotated[Caller, Depends(writer)],
+    database: Annotated[Database, Depends(get_database)],
+    account_ref: AccountRef,
+    body: Annotated[AccountMappingIn, Body()],
+) -> Any:
+    """Map (or remap) an account to a Halo client, 1:1. Future writes go to the new client;
+    what was written earlier stays where it is."""
+    with database.session() as session:
+        map_account(
+            session,
+            caller.workspace_id,
+            account_ref,
+            body.halo_client_id,
+            recurring_invoice_id=body.recurring_invoice_id,
+        )
+    return _one_row(database, caller.workspace_id, account_ref)
+
+
+@router.delete("/accounts/{account_ref}", response_model=UnmappedOut, responses=ERROR_RESPONSES)
+def delete_account_mapping(
+    caller: Annotated[Caller, Depends(writer)],
+    database: Annotated[Database, Depends(get_database)],
+    account_ref: AccountRef,
+) -> Any:
+    """Unmap an account; what was written in Halo is left untouched."""
+    with database.session() as session:
+        removed = unmap_account(session, caller.workspace_id, account_ref)
+    return UnmappedOut(ref=account_ref, removed=removed)
+
+
+@router.post("/accounts/suggest", response_model=SuggestOut, responses=ERROR_RESPONSES)
+def suggest(
+    caller: Annotated[Caller, Depends(writer)],
+    database: Annotated[Database, Depends(get_database)],
+    body: Annotated[SuggestIn | None, Body()] = None,
+) -> Any:
+    """Suggest Mappings by fuzzy name; with ``accept`` true, save them (never over a saved
+    mapping). Suggestions that cannot be saved say why."""
+    request = body or SuggestIn()
+    with database.session() as session:
+        suggestions = suggest_account_mappings(
+            session, caller.workspace_id, min_score=request.min_score
+        )
+        if not request.accept:
+            outs = [
+                SuggestionOut(
+                    account_ref=s.account_ref,
+                    account_name=s.account_name,
+                    halo_client_id=s.halo_client_id,
+                    halo_client_name=s.halo_client_name,
+                    score=s.score,
+                    exact=s.exact,
+                    saved=False,
+                    note=None,
+                    recurring_invoice_id=None,
+                )
+                for s in suggestions
+            ]
+            return SuggestOut(suggestions=outs, saved=0)
+        wanted = set(request.account_refs) if request.account_refs is not None else None
+        chosen = [s for s in suggestions if wanted is None or s.account_ref in wanted]
+        outcomes = accept_suggestions(session, caller.workspace_id, chosen)
+    outs = [
+        SuggestionOut(
+            account_ref=o.suggestion.account_ref,
+            account_name=o.suggestion.account_name,
+            halo_client_id=o.suggestion.halo_client_id,
+            halo_client_name=o.suggestion.halo_client_name,
+            score=o.suggestion.score,
+            exact=o.suggestion.exact,
+            saved=o.saved,
+            note=o.note,
+            recurring_invoice_id=o.recurring_invoice_id,
+        )
+        for o in outcomes
+    ]
+    return SuggestOut(suggestions=outs, saved=sum(1 for o in outcomes if o.saved))
+
+
+@router.get("/halo-clients", response_model=list[HaloClientOut], responses=ERROR_RESPONSES)
+def unmapped_clients(
+    caller: Annotated[Caller, Depends(current_caller)],
+    database: Annotated[Database, Depends(get_database)],
+    search: Annotated[str | None, Query(max_length=200, description="Name or Halo id.")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> Any:
+    """Halo clients no account is mapped to (the 1:1 picker), with their recurring invoices."""
+    _check_search_id(search, "query.search")
+    with database.session() as session:
+        clients = unmapped_halo_clients(session, caller.workspace_id, search=search, limit=limit)
+        return [
+            HaloClientOut(
+                halo_client_id=client.halo_id,
+                name=client.name,
+                inactive=client.inactive,
+                recurring_invoices=[
+                    RecurringInvoiceOut(id=invoice.halo_id, name=invoice.name)
+                    for invoice in live_invoices_of(session, caller.workspace_id, client.halo_id)
+                ],
+            )
+            for client in clients
+        ]
+
+
+@router.get("/services", response_model=ServiceMappingList, responses=ERROR_RESPONSES)
+def service_grid(
+    caller: Annotated[Caller, Depends(current_caller)],
+    database: Annotated[Database, Depends(get_database)],
+) -> Any:
+    """Every service with its Halo item, by name."""
+    with database.session() as session:
+        rows = service_mapping_grid(session, caller.workspace_id)
+    items = [
+        ServiceMappingOut(
+            service_ref=r.service_ref,
+            service_name=r.service_name,
+            halo_item_id=r.halo_item_id,
+            halo_item_name=r.halo_item_name,
+            mapped=r.mapped,
+        )
+        for r in rows
+    ]
+    return ServiceMappingList(items=items, total=len(items))
+
+
+@router.put("/services/{service_ref}", response_model=ServiceMappingOut, responses=ERROR_RESPONSES)
+def put_service_mapping(
+    caller: Annotated[Caller, Depends(writer)],
+    database: Annotated[Database, Depends(get_database)],
+    service_ref: ServiceRef,
+    body: Annotated[ServiceMappingIn, Body()],
+) -> Any:
+    """Map (or remap) a service to a Halo item."""
+    with database.session() as session:
+        map_service(session, caller.workspace_id, service_ref, body.halo_item_id)
+        rows = service_mapping_grid(session, caller.workspace_id)
+    row = next(r for r in rows if r.service_ref == service_ref)
+    return ServiceMappingOut(
+        service_ref=row.service_ref,
+        service_name=row.service_name,
+        halo_item_id=row.halo_item_id,
+        halo_item_name=row.halo_item_name,
+        mapped=row.mapped,
+    )
+
+
+@router.delete("/services/{service_ref}", response_model=UnmappedOut, responses=ERROR_RESPONSES)
+def delete_service_mapping(
+    caller: Annotated[Caller, Depends(writer)],
+    database: Annotated[Database, Depends(get_database)],
+    service_ref: ServiceRef,
+) -> Any:
+    """Unmap a service; what was written in Halo is left untouched."""
+    with database.session() as session:
+        removed = unmap_service(session, caller.workspace_id, service_ref)
+    return UnmappedOut(ref=service_ref, removed=removed)
+
+
+@router.get("/halo-items", response_model=list[HaloItemOut], responses=ERROR_RESPONSES)
+def list_halo_items(
+    caller: Annotated[Caller, Depends(current_caller)],
+    database: Annotated[Database, Depends(get_database)],
+    search: Annotated[str | None, Query(max_length=200, description="Name or Halo id.")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> Any:
+    """Halo items to map services to (pulled by Sync Organizations)."""
+    with database.session() as session:
+        items = halo_items(session, caller.workspace_id, search=search, limit=limit)
+        return [
+            HaloItemOut(halo_item_id=i.halo_id, name=i.name, inactive=i.inactive) for i in items
+        ]
+
+
+@router.get("/summary", response_model=SummaryOut, responses=ERROR_RESPONSES)
+def summary(
+    caller: Annotated[Caller, Depends(current_caller)],
+    database: Annotated[Database, Depends(get_database)],
+) -> Any:
+    """Total/mapped/unmapped accounts and services, and what blocks finishing setup."""
+    with database.session() as session:
+        counts = mapping_counts(session, caller.workspace_id)
+        target = WorkspaceRepository(session).get(caller.workspace_id).target
+        required = account_mapping_grid(
+            session, caller.workspace_id, status="required", page_size=1
+        ).total
+    blocking: list[str] = []
+    if counts.services_mapped == 0:
+        blocking.append("Map at least one service to a Halo item.")
+    if target == "invoice_line" and required:
+        blocking.append(
+            f"{required} mapped account(s) have no recurring invoice (status Required)."
+        )
+    return SummaryOut(
+        target=target,
+        accounts_total=counts.accounts_total,
+        accounts_mapped=counts.accounts_mapped,
+        accounts_unmapped=counts.accounts_unmapped,
+        accounts_required=required,
+        services_total=counts.services_total,
+        services_mapped=counts.services_mapped,
+        services_unmapped=counts.services_unmapped,
+        can_finish=not blocking,
+        blocking=blocking,
+    )

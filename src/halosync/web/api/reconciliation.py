@@ -1,0 +1,111 @@
+"""``/reconciliation``: vendor count vs. ledger vs. what Halo holds now, as JSON or CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import Response
+from pydantic import BaseModel
+
+from halosync.domain.reconcile import ReconcileRow, csv_rows
+from halosync.settings import Settings
+from halosync.store.crypto import SecretBox
+from halosync.store.database import Database
+from halosync.sync.halo import HaloFactory
+from halosync.sync.reconcile import build_reconciliation, row_to_dict
+from halosync.web.api.auth import Caller, current_caller, get_database
+from halosync.web.api.deps import PREFIX, get_box, get_halo_factory, get_settings
+from halosync.web.api.errors import ERROR_RESPONSES
+
+router = APIRouter(prefix=PREFIX, tags=["reconciliation"])
+
+
+class ReconcileRowOut(BaseModel):
+    """One account × service: the three counts side by side and what differs."""
+
+    account_ref: str
+    account_name: str
+    service_ref: str
+    service_name: str
+    halo_client_id: int | None
+    halo_record_id: int | None
+    vendor_quantity: float | None
+    ledger_quantity: float | None
+    halo_quantity: float | None
+    drift: bool
+    out_of_date: bool
+
+
+class ReconciliationOut(BaseModel):
+    """The report and its totals."""
+
+    rows: list[ReconcileRowOut]
+    total: int
+    drift: int
+    out_of_date: int
+
+
+async def _rows(
+    database: Database,
+    box: SecretBox,
+    settings: Settings,
+    caller: Caller,
+    factory: HaloFactory | None,
+) -> list[ReconcileRow]:
+    return await build_reconciliation(
+        database, box, settings, caller.workspace_id, halo_factory=factory
+    )
+
+
+Deps = tuple[Database, SecretBox, Settings, HaloFactory | None]
+
+
+def _deps(
+    database: Annotated[Database, Depends(get_database)],
+    box: Annotated[SecretBox, Depends(get_box)],
+    settings: Annotated[Settings, Depends(get_settings)],
+    factory: Annotated[HaloFactory | None, Depends(get_halo_factory)],
+) -> Deps:
+    return database, box, settings, factory
+
+
+@router.get("/reconciliation", response_model=ReconciliationOut, responses=ERROR_RESPONSES)
+async def reconciliation(
+    caller: Annotated[Caller, Depends(current_caller)], deps: Annotated[Deps, Depends(_deps)]
+) -> Any:
+    """Read live from Halo: per account × service, drift (changed in Halo) flagged."""
+    database, box, settings, factory = deps
+    rows = await _rows(database, box, settings, caller, factory)
+    return ReconciliationOut(
+        rows=[ReconcileRowOut.model_validate(row_to_dict(row)) for row in rows],
+        total=len(rows),
+        drift=sum(1 for row in rows if row.drift),
+        out_of_date=sum(1 for row in rows if row.out_of_date),
+    )
+
+
+@router.get(
+    "/reconciliation.csv",
+    response_class=Response,
+    responses={
+        **ERROR_RESPONSES,
+        200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "CSV."},
+    },
+)
+async def reconciliation_csv(
+    caller: Annotated[Caller, Depends(current_caller)], deps: Annotated[Deps, Depends(_deps)]
+) -> Response:
+    """The report as CSV; cells a spreadsheet would run as formulas are defused."""
+    database, box, settings, factory = deps
+    rows = await _rows(database, box, settings, caller, factory)
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(csv_rows(rows))
+    filename = f"reconciliation-{caller.workspace_id}.csv"
+    return Response(
+        buffer.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

@@ -1,0 +1,149 @@
+"""``/settings``: target, price mode (confirmed), adoption, cooldown, retention, e-mail."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Depends
+from pydantic import BaseModel, ConfigDict, Field
+
+from halosync.store.database import Database
+from halosync.sync.workspace_settings import (
+    SyncSettingsChange,
+    price_mode_change_needs_confirmation,
+    show_sync_settings,
+    update_sync_settings,
+)
+from halosync.web.api.auth import Caller, current_caller, get_database, writer
+from halosync.web.api.deps import PREFIX, ShortText
+from halosync.web.api.errors import ERROR_RESPONSES, ApiError, ErrorItem
+from halosync.web.api.preferences import (
+    MAX_RETENTION_DAYS,
+    MIN_RETENTION_DAYS,
+    PreferencesChange,
+    preference_problems,
+    show_preferences,
+    update_preferences,
+)
+
+router = APIRouter(prefix=PREFIX, tags=["settings"])
+
+PriceMode = Literal["off", "totals", "unit"]
+
+
+class SettingsOut(BaseModel):
+    """Everything that steers a workspace's syncs, logs and e-mails."""
+
+    workspace: str
+    target: Literal["licence", "invoice_line"]
+    price_mode: PriceMode
+    adopt_existing_lines: bool
+    cooldown_minutes: int
+    create_licence_on_mapping: bool
+    log_retention_days: int
+    notify_email: str | None
+    notify_on_success: bool
+    notify_on_failure: bool
+
+
+class SettingsPatch(BaseModel):
+    """The settings to change; fields left out stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    target: Literal["licence", "invoice_line"] | None = None
+    price_mode: PriceMode | None = Field(
+        default=None, description="Applies from the next sync; a change needs confirm=true."
+    )
+    confirm: bool = Field(default=False, description="Confirms a change of the price mode.")
+    adopt_existing_lines: bool | None = None
+    cooldown_minutes: int | None = Field(default=None, ge=0, le=10_080)
+    create_licence_on_mapping: bool | None = None
+    log_retention_days: int | None = Field(
+        default=None, ge=MIN_RETENTION_DAYS, le=MAX_RETENTION_DAYS
+    )
+    notify_email: ShortText | None = Field(
+        default=None, description="Where sync e-mails go; an empty string removes it."
+    )
+    notify_on_success: bool | None = None
+    notify_on_failure: bool | None = None
+
+
+def _settings_out(database: Database, workspace_id: int) -> SettingsOut:
+    sync = show_sync_settings(database, workspace_id).to_dict()
+    with database.session() as session:
+        preferences = show_preferences(session, workspace_id).to_dict()
+    return SettingsOut.model_validate(sync | preferences)
+
+
+def _confirmation_text(before: str, after: str) -> str:
+    if before == "off":
+        what = f"Enabling prices ({after}) sends prices to HaloPSA"
+    elif after == "off":
+        what = "Disabling prices stops sending prices to HaloPSA; only quantities are sent"
+    else:
+        what = f"Switching prices from {before} to {after} changes the prices sent to HaloPSA"
+    return (
+        f"{what} from the next sync on; records already written are not rewritten. "
+        "Nothing was changed."
+    )
+
+
+@router.get("/settings", response_model=SettingsOut, responses=ERROR_RESPONSES)
+def get_settings(
+    caller: Annotated[Caller, Depends(current_caller)],
+    database: Annotated[Database, Depends(get_database)],
+) -> Any:
+    """The workspace's settings."""
+    return _settings_out(database, caller.workspace_id)
+
+
+@router.patch("/settings", response_model=SettingsOut, responses=ERROR_RESPONSES)
+def patch_settings(
+    caller: Annotated[Caller, Depends(writer)],
+    database: Annotated[Database, Depends(get_database)],
+    body: Annotated[SettingsPatch, Body()],
+) -> Any:
+    """Change settings; everything is checked before anything is written. A new price mode
+    applies from the next sync and must be confirmed with ``"confirm": true``."""
+    sync_change = SyncSettingsChange(
+        price_mode=body.price_mode,
+        target=body.target,
+        adopt_existing_lines=body.adopt_existing_lines,
+        cooldown_minutes=body.cooldown_minutes,
+        create_licence_on_mapping=body.create_licence_on_mapping,
+    )
+    email = body.notify_email
+    preferences = PreferencesChange(
+        log_retention_days=body.log_retention_days,
+        notify_email=email or None,
+        clear_email=email == "",
+        notify_on_success=body.notify_on_success,
+        notify_on_failure=body.notify_on_failure,
+    )
+    problems = [
+        ErrorItem(location=f"$.{field}", message=what)
+        for field, what in preference_problems(preferences)
+    ]
+    if problems:
+        raise ApiError(422, "The settings have errors; nothing was changed.", errors=problems)
+    if (
+        price_mode_change_needs_confirmation(database, caller.workspace_id, sync_change)
+        and not body.confirm
+    ):
+        before = show_sync_settings(database, caller.workspace_id).price_mode
+        assert body.price_mode is not None
+        raise ApiError(
+            422,
+            _confirmation_text(before, body.price_mode),
+            errors=[
+                ErrorItem(
+                    location="$.confirm",
+                    message="must be true to change the price mode",
+                )
+            ],
+        )
+    update_sync_settings(database, caller.workspace_id, sync_change, confirmed=True)
+    with database.session() as session:
+        update_preferences(session, caller.workspace_id, preferences)
+    return _settings_out(database, caller.workspace_id)

@@ -1,0 +1,84 @@
+"""``/tokens``: a workspace's API tokens; admins create (shown once) and revoke them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Depends, Path
+from pydantic import BaseModel, ConfigDict, Field
+
+from halosync.store.database import Database
+from halosync.store.models import ApiToken
+from halosync.store.tokens import ApiTokenRepository
+from halosync.web.api.auth import Caller, get_database, writer
+from halosync.web.api.deps import PREFIX, ShortText
+from halosync.web.api.errors import ERROR_RESPONSES
+
+router = APIRouter(prefix=PREFIX, tags=["tokens"])
+
+
+class TokenOut(BaseModel):
+    """A token as listed: never the token itself (only its hash is stored)."""
+
+    id: int
+    name: str
+    role: Literal["admin", "viewer"]
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class IssuedTokenOut(TokenOut):
+    """A new token: ``token`` is shown this once and cannot be shown again."""
+
+    token: str
+
+
+class TokenIn(BaseModel):
+    """A token to create."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: ShortText = Field(min_length=1, description="What the token is for.")
+    role: Literal["admin", "viewer"] = Field(
+        default="viewer", description="viewer reads; admin may also change anything."
+    )
+
+
+def _out(row: ApiToken) -> TokenOut:
+    return TokenOut.model_validate(row, from_attributes=True)
+
+
+@router.get("/tokens", response_model=list[TokenOut], responses=ERROR_RESPONSES)
+def list_tokens(
+    caller: Annotated[Caller, Depends(writer)],
+    database: Annotated[Database, Depends(get_database)],
+) -> Any:
+    """Every token of the workspace, revoked ones included (admins only)."""
+    with database.session() as session:
+        return [_out(row) for row in ApiTokenRepository(session, caller.workspace_id).list()]
+
+
+@router.post("/tokens", response_model=IssuedTokenOut, status_code=201, responses=ERROR_RESPONSES)
+def create_token(
+    caller: Annotated[Caller, Depends(writer)],
+    database: Annotated[Database, Depends(get_database)],
+    body: Annotated[TokenIn, Body()],
+) -> Any:
+    """A new token for this workspace; keep it now, it is never shown again."""
+    with database.session() as session:
+        issued = ApiTokenRepository(session, caller.workspace_id).create(body.name, body.role)
+        out = _out(issued.row)
+    return IssuedTokenOut(**out.model_dump(), token=issued.token)
+
+
+@router.delete("/tokens/{token_id}", response_model=TokenOut, responses=ERROR_RESPONSES)
+def revoke_token(
+    caller: Annotated[Caller, Depends(writer)],
+    database: Annotated[Database, Depends(get_database)],
+    token_id: Annotated[int, Path(ge=1, le=2_147_483_647)],
+) -> Any:
+    """Revoke a token; it stops working at once."""
+    with database.session() as session:
+        return _out(ApiTokenRepository(session, caller.workspace_id).revoke(token_id))
