@@ -37,7 +37,7 @@ def _suffix(filename: str | None, content_type: str | None) -> str:
         "The uploaded file must be a .csv or a .json usage file; nothing was changed.",
         errors=[
             ErrorItem(
-                location="body.file",
+                location="$.file",
                 message=f"file name {filename!r} has no .csv or .json suffix",
             )
         ],

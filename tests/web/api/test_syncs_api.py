@@ -1,0 +1,186 @@
+"""Sync triggers, preview, runs and results, schedules, logs and reconciliation."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+from datetime import timedelta
+
+from halosync.store.base import utcnow
+from halosync.store.crypto import SecretBox
+from halosync.store.models import SyncRun
+from halosync.sync.usage import run_usage_sync
+from tests.web.api.conftest import Api
+
+
+def _mapped(api: Api) -> Api:
+    for ref, client in (("A1", 1), ("A2", 2)):
+        assert api.put(f"mappings/accounts/{ref}", json={"halo_client_id": client}).status_code
+    assert api.put("mappings/services/MAIL", json={"halo_item_id": 1}).status_code == 200
+    return api
+
+
+def _sync_now(api: Api) -> None:
+    report = asyncio.run(
+        run_usage_sync(
+            api.database,
+            SecretBox.from_settings(api.settings),
+            api.settings,
+            api.acme,
+            halo_factory=api.halo_factory,
+        )
+    )
+    assert report.status == "succeeded", report.error
+
+
+def test_preview_is_the_cli_contract_document_and_writes_nothing(ready: Api) -> None:
+    _mapped(ready)
+    preview = ready.post("syncs/usage/preview")
+    assert preview.status_code == 200, preview.text
+    body = preview.json()
+    assert body["dry_run"] is True
+    assert body["counts"] == {"created": 2, "updated": 0, "unchanged": 0, "skipped": 0, "failed": 0}
+    assert {(c["account_ref"], c["action"]) for c in body["changes"]} == {
+        ("A1", "create"),
+        ("A2", "create"),
+    }
+    assert ready.sim.state.records("SoftwareLicence") == []
+    one = ready.post("syncs/usage/preview", json={"account_ref": "A2"}).json()
+    assert [c["account_ref"] for c in one["changes"]] == ["A2"]
+    unknown = ready.post("syncs/usage/preview", json={"account_ref": "ZZ"})
+    assert unknown.status_code == 404
+    assert "'ZZ'" in unknown.json()["detail"]
+
+
+def test_preview_without_connection_says_why(api: Api) -> None:
+    halted = api.post("syncs/usage/preview").json()
+    assert halted["status"] == "halted"
+    assert "no Halo connection" in halted["error"]
+
+
+def test_trigger_queues_then_refuses_while_in_progress(ready: Api) -> None:
+    queued = ready.post("syncs/usage")
+    assert queued.status_code == 202, queued.text
+    run_id = queued.json()["run_id"]
+    assert queued.json()["status"] == "queued"
+    busy = ready.post("syncs/customers")
+    assert busy.status_code == 409
+    assert busy.json()["detail"].startswith("Sync in progress")
+    overview = ready.get("syncs/overview", token=ready.viewer).json()
+    assert overview["in_progress"] is True
+    assert overview["running_run_id"] == run_id
+    run = ready.get(f"runs/{run_id}").json()
+    assert (run["status"], run["trigger"], run["kind"]) == ("queued", "api", "usage")
+
+
+def test_cooldown_after_a_manual_full_sync_is_429_with_retry_after(ready: Api) -> None:
+    with ready.database.session() as session:
+        now = utcnow()
+        session.add(
+            SyncRun(
+                workspace_id=ready.acme,
+                kind="usage",
+                trigger="manual",
+                status="succeeded",
+                created_at=now - timedelta(minutes=1),
+                started_at=now - timedelta(minutes=1),
+                finished_at=now - timedelta(minutes=1),
+                counts={},
+            )
+        )
+    refused = ready.post("syncs/usage")
+    assert refused.status_code == 429
+    assert refused.json()["detail"].startswith("You can trigger the next sync in ")
+    assert int(refused.headers["Retry-After"]) >= 60
+    per_account = ready.post("syncs/usage", json={"account_ref": "A1"})
+    assert per_account.status_code == 202
+
+
+def test_runs_and_results_per_account_and_service(ready: Api) -> None:
+    _mapped(ready)
+    _sync_now(ready)
+    runs = ready.get("runs", params={"kind": "usage"}, token=ready.viewer).json()
+    assert runs["total"] == 1
+    run = runs["items"][0]
+    assert run["status"] == "succeeded"
+    assert run["counts"]["created"] == 2
+    detail = ready.get(f"runs/{run['id']}").json()
+    assert detail["results_total"] == 2
+    assert {(r["account_ref"], r["service_ref"], r["action"]) for r in detail["results"]} == {
+        ("A1", "MAIL", "create"),
+        ("A2", "MAIL", "create"),
+    }
+    assert ready.get("runs/99999").status_code == 404
+
+
+def test_logs_level_filter_paging_and_tiles(ready: Api) -> None:
+    _mapped(ready)
+    _sync_now(ready)
+    everything = ready.get("logs", token=ready.viewer).json()
+    assert everything["total"] >= 2
+    titles = [entry["title"] for entry in everything["entries"]]
+    assert "Subscriptions sync completed" in titles
+    assert everything["range"].startswith("1 – ")
+    assert everything["tiles"]["last_update_age"] is not None
+    first = ready.get("logs", params={"page_size": 1}).json()
+    assert first["range"] == f"1 – 1 of {everything['total']}"
+    errors_only = ready.get("logs", params={"level": "error"}).json()
+    assert errors_only["total"] == 0
+    assert errors_only["tiles"]["total"] == everything["total"]
+    assert errors_only["tiles"]["errors_alert"] is False
+    bad = ready.get("logs", params={"level": "loud"})
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["location"] == "query.level"
+
+
+def test_reconciliation_json_and_formula_safe_csv(ready: Api) -> None:
+    _mapped(ready)
+    _sync_now(ready)
+    licence = next(
+        lic for lic in ready.sim.state.records("SoftwareLicence") if lic["client_id"] == 1
+    )
+    ready.sim.state.edit_by_hand("SoftwareLicence", licence["id"], count=99)
+    report = ready.get("reconciliation", token=ready.viewer).json()
+    assert report["drift"] == 1
+    drifted = next(row for row in report["rows"] if row["drift"])
+    assert (drifted["account_ref"], drifted["halo_quantity"]) == ("A1", 99)
+
+    injected = ready.post(
+        "usage",
+        json={
+            "accounts": [
+                {"ref": "=HYPERLINK(1)", "name": "=cmd|x", "status": "active", "billed": True}
+            ],
+            "subscriptions": [
+                {
+                    "account_ref": "=HYPERLINK(1)",
+                    "service_ref": "MAIL",
+                    "quantity": 1,
+                    "start_date": "2024-01-01",
+                    "billing_cycle": "Monthly",
+                    "term": "Monthly",
+                }
+            ],
+        },
+    )
+    assert injected.status_code == 200, injected.text
+    exported = ready.get("reconciliation.csv")
+    assert exported.status_code == 200
+    assert exported.headers["content-type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(exported.text)))
+    assert rows[0][0] == "account_ref"
+    assert any("HYPERLINK" in cell for row in rows for cell in row)
+    assert all(not cell.startswith(("=", "+", "-", "@")) for row in rows[1:] for cell in row)
+
+
+def test_schedules_read_and_set(api: Api) -> None:
+    shown = {s["kind"]: s for s in api.get("schedules", token=api.viewer).json()}
+    assert shown["customers"]["schedule"] == "daily 08:00"
+    assert shown["usage"]["schedule"] == "daily 18:00"
+    changed = api.put("schedules/usage", json={"schedule": "monthly last 18:00"})
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["description"] == "Monthly on the last day at 18:00 UTC"
+    bad = api.put("schedules/usage", json={"schedule": "monthly 31 18:00"})
+    assert bad.status_code == 422
+    assert "31" in bad.json()["detail"]
