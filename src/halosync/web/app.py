@@ -19,6 +19,7 @@ from halosync.web.api import (
 )
 from halosync.web.api.errors import install_error_handlers
 from halosync.web.api.limits import install_body_limit
+from halosync.web.ui import install_ui
 
 
 def create_app(settings: Settings, *, database: Database | None = None) -> FastAPI:
@@ -38,6 +39,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     install_error_handlers(app)
     install_body_limit(app, settings)
     app.include_router(usage.router)
+    install_ui(app, settings, database)
     app.include_router(imports.router)
     app.include_router(connection.router)
     app.include_router(sync_settings.router)

@@ -1,0 +1,250 @@
+"""What every UI route shares: app-wide state, the session, the signed-in viewer, rendering.
+
+:class:`UiRoute` wraps each UI handler: it loads the session, refuses unsafe requests
+without the CSRF token, and writes the session cookie back on the way out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.routing import APIRoute
+from fastapi.templating import Jinja2Templates
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from halosync.domain.ages import humanize_age
+from halosync.settings import Settings
+from halosync.store.crypto import SecretBox
+from halosync.store.database import Database
+from halosync.store.models import User
+from halosync.users import LoginRateLimiter, WorkspaceRole, memberships_of
+from halosync.web.ui.launcher import blocked_text
+from halosync.web.ui.security import (
+    CSRF_FIELD,
+    CSRF_HEADER,
+    TIMEZONE_COOKIE,
+    UNSAFE_METHODS,
+    CsrfError,
+    SessionCodec,
+    WebSession,
+    check_csrf,
+    password_fingerprint,
+)
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+LOGIN_PATH = "/ui/login"
+
+
+@dataclass
+class UiState:
+    """Everything the UI needs that lives as long as the app."""
+
+    settings: Settings
+    database: Database
+    box: SecretBox
+    codec: SessionCodec
+    limiter: LoginRateLimiter
+    templates: Jinja2Templates
+
+
+def ui_state(request: Request) -> UiState:
+    """The app's UI state."""
+    state = request.app.state.ui
+    assert isinstance(state, UiState)
+    return state
+
+
+def web_session(request: Request) -> WebSession:
+    """The session :class:`UiRoute` loaded for this request."""
+    session = request.state.web_session
+    assert isinstance(session, WebSession)
+    return session
+
+
+class UiRoute(APIRoute):
+    """Session in, CSRF checked, session cookie out — for every UI route."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def with_session(request: Request) -> Response:
+            state = ui_state(request)
+            session = state.codec.load(request)
+            request.state.web_session = session
+            if request.method in UNSAFE_METHODS:
+                submitted = request.headers.get(CSRF_HEADER)
+                if submitted is None:
+                    form = await request.form()
+                    value = form.get(CSRF_FIELD)
+                    submitted = value if isinstance(value, str) else None
+                try:
+                    check_csrf(session, submitted)
+                except CsrfError as refused:
+                    return HTMLResponse(str(refused), status_code=403)
+            response = await handler(request)
+            if session.changed:
+                state.codec.save(request, response, session)
+            response.headers.setdefault("Cache-Control", "no-store")
+            return response
+
+        return with_session
+
+
+class LoginRequired(Exception):
+    """No signed-in user: send the browser to the log-in page."""
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The signed-in user and the workspaces they may open."""
+
+    user_id: int
+    name: str
+    email: str
+    workspaces: tuple[WorkspaceRole, ...]
+
+
+@dataclass(frozen=True)
+class Member:
+    """The signed-in user inside one workspace, with their role there."""
+
+    viewer: Viewer
+    workspace: WorkspaceRole
+
+    @property
+    def workspace_id(self) -> int:
+        """The workspace's id."""
+        return self.workspace.workspace_id
+
+    @property
+    def can_write(self) -> bool:
+        """Admins change things; viewers only read."""
+        return self.workspace.can_write
+
+
+def _load_viewer(state: UiState, session: WebSession) -> Viewer | None:
+    if session.user_id is None:
+        return None
+    with state.database.session() as db:
+        user = db.get(User, session.user_id)
+        if user is None or user.disabled:
+            return None
+        expected = password_fingerprint(state.codec.key, user.password_hash)
+        if session.fingerprint != expected:
+            return None
+        return Viewer(user.id, user.name, user.email, tuple(memberships_of(db, user.id)))
+
+
+def current_viewer(request: Request) -> Viewer:
+    """The signed-in user, or a redirect to the log-in page."""
+    state = ui_state(request)
+    session = web_session(request)
+    viewer = _load_viewer(state, session)
+    if viewer is None:
+        if session.user_id is not None:
+            session.log_out()
+        raise LoginRequired
+    return viewer
+
+
+def current_member(workspace_id: int, viewer: Annotated[Viewer, Depends(current_viewer)]) -> Member:
+    """The viewer inside the workspace in the path; 404 when they are not a member.
+
+    "Not found" rather than "forbidden": another workspace's existence is not revealed.
+    """
+    for role in viewer.workspaces:
+        if role.workspace_id == workspace_id:
+            return Member(viewer, role)
+    raise HTTPException(404, "No such workspace.")
+
+
+def current_admin(member: Annotated[Member, Depends(current_member)]) -> Member:
+    """The member, if they are an admin of the workspace; 403 for viewers."""
+    if not member.can_write:
+        raise HTTPException(403, "Your role in this workspace is viewer: you can look, not change.")
+    return member
+
+
+def viewer_zone(request: Request) -> ZoneInfo:
+    """The viewer's time zone, from the cookie the browser's Intl API set (UTC without it)."""
+    name = request.cookies.get(TIMEZONE_COOKIE, "UTC")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def zone_label(zone: ZoneInfo, now: datetime) -> str:
+    """ "UTC+02:00 Europe/Warsaw"."""
+    offset = now.astimezone(zone).utcoffset()
+    minutes = int(offset.total_seconds() // 60) if offset else 0
+    sign = "+" if minutes >= 0 else "-"
+    hours, rest = divmod(abs(minutes), 60)
+    return f"UTC{sign}{hours:02d}:{rest:02d} {zone.key}"
+
+
+def local_time(moment: datetime | None, zone: ZoneInfo) -> str:
+    """YYYY-MM-DD HH:MM in the viewer's time zone ("—" for never)."""
+    if moment is None:
+        return "—"
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+
+def render(
+    request: Request,
+    template: str,
+    context: Mapping[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+) -> HTMLResponse:
+    """Render a template with what every page shows (viewer, flashes, CSRF, time helpers)."""
+    state = ui_state(request)
+    session = web_session(request)
+    zone = viewer_zone(request)
+    now = datetime.now(UTC)
+    base: dict[str, Any] = {
+        "request": request,
+        "csrf_token": session.csrf,
+        "flashes": session.take_flashes(),
+        "now": now,
+        "zone": zone,
+        "zone_label": zone_label(zone, now),
+        "local_time": lambda moment: local_time(moment, zone),
+        "age": lambda moment: humanize_age(_aware(moment), now) if moment else "never",
+        "dom_id": dom_id,
+        "blocked_text": blocked_text,
+    }
+    base.update(context or {})
+    response = state.templates.TemplateResponse(request, template, base, status_code=status_code)
+    assert isinstance(response, HTMLResponse)
+    return response
+
+
+def dom_id(text: str) -> str:
+    """A stable HTML id for a value that may hold any character (an account reference)."""
+    return "r" + hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:12]
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def redirect(request: Request, url: str) -> Response:
+    """See-other to ``url``; htmx requests get ``HX-Redirect`` so the whole page moves."""
+    if request.headers.get("hx-request") == "true":
+        return Response(status_code=204, headers={"HX-Redirect": url})
+    return RedirectResponse(url, status_code=303)
+
+
+def workspace_url(workspace_id: int, page: str = "") -> str:
+    """The URL of a page of a workspace."""
+    return f"/ui/w/{workspace_id}/{page}".rstrip("/") if page else f"/ui/w/{workspace_id}"

@@ -1,0 +1,241 @@
+"""Dry-run preview and Apply, results, Logs & Monitoring, reconciliation, import."""
+
+from __future__ import annotations
+
+import csv
+import io
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, UploadFile
+from starlette.responses import Response
+
+from halosync.domain.reconcile import csv_rows
+from halosync.errors import HalosyncError
+from halosync.sources.errors import ImportValidationError
+from halosync.sources.importer import import_file
+from halosync.sync.activity import list_log_entries, parse_level
+from halosync.sync.reconcile import build_reconciliation
+from halosync.sync.usage import run_usage_sync
+from halosync.web.ui.context import (
+    Member,
+    UiRoute,
+    current_admin,
+    current_member,
+    redirect,
+    render,
+    ui_state,
+    web_session,
+    workspace_url,
+)
+from halosync.web.ui.launcher import overview
+from halosync.web.ui.results import recent_runs, run_results
+from halosync.web.ui.routes.dashboard import _request
+
+router = APIRouter(route_class=UiRoute)
+LOG_PAGE_SIZES = (10, 20, 50, 100)
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+
+
+@router.get("/ui/w/{workspace_id}/preview")
+async def preview_page(
+    request: Request, member: Annotated[Member, Depends(current_member)]
+) -> Response:
+    """The dry-run page before a preview is made."""
+    return render(request, "preview.html", {"member": member, "page": "preview", "report": None})
+
+
+@router.post("/ui/w/{workspace_id}/preview")
+async def preview(request: Request, member: Annotated[Member, Depends(current_member)]) -> Response:
+    """Dry run: every write a sync would make, before → after, without writing."""
+    state = ui_state(request)
+    try:
+        report = await run_usage_sync(
+            state.database, state.box, state.settings, member.workspace_id, dry_run=True
+        )
+    except HalosyncError as refused:
+        web_session(request).flash("error", str(refused))
+        return redirect(request, workspace_url(member.workspace_id, "preview"))
+    return render(
+        request,
+        "preview.html",
+        {
+            "member": member,
+            "page": "preview",
+            "report": report,
+            "overview": overview(state.database, member.workspace_id),
+        },
+    )
+
+
+@router.post("/ui/w/{workspace_id}/preview/apply")
+async def apply(request: Request, member: Annotated[Member, Depends(current_admin)]) -> Response:
+    """Apply: run the sync for real (Sync Now's rules hold), then show its results."""
+    return _request(
+        request, member, "usage", None, back=workspace_url(member.workspace_id, "results")
+    )
+
+
+@router.get("/ui/w/{workspace_id}/results")
+async def results(request: Request, member: Annotated[Member, Depends(current_member)]) -> Response:
+    """Per account × service outcome of the latest runs."""
+    state = ui_state(request)
+    runs = recent_runs(state.database, member.workspace_id)
+    chosen = request.query_params.get("run", "")
+    run_id = int(chosen) if chosen.isdigit() else (runs[0].id if runs else None)
+    only = request.query_params.get("action") or None
+    lines = (
+        run_results(state.database, member.workspace_id, run_id, only=only)
+        if run_id is not None
+        else []
+    )
+    return render(
+        request,
+        "results.html",
+        {
+            "member": member,
+            "page": "results",
+            "runs": runs,
+            "run_id": run_id,
+            "action": only or "",
+            "lines": lines,
+            "overview": overview(state.database, member.workspace_id),
+        },
+    )
+
+
+@router.get("/ui/w/{workspace_id}/logs")
+async def logs(request: Request, member: Annotated[Member, Depends(current_member)]) -> Response:
+    """Logs & Monitoring: four tiles, level filter, paging."""
+    state = ui_state(request)
+    params = request.query_params
+    try:
+        level = parse_level(params.get("level"))
+    except HalosyncError:
+        level = None
+    size_text = params.get("size", "20")
+    page_size = int(size_text) if size_text.isdigit() and int(size_text) in LOG_PAGE_SIZES else 20
+    page_text = params.get("page", "1")
+    page = max(int(page_text), 1) if page_text.isdigit() else 1
+    overall = list_log_entries(state.database, member.workspace_id, page_size=1)
+    listing = list_log_entries(
+        state.database, member.workspace_id, level=level, page=page, page_size=page_size
+    )
+    pages = max(1, -(-listing.total // page_size))
+    if page > pages:
+        listing = list_log_entries(
+            state.database, member.workspace_id, level=level, page=pages, page_size=page_size
+        )
+    context = {
+        "member": member,
+        "page": "logs",
+        "overall": overall,
+        "last_update": overall.entries[0].created_at if overall.entries else None,
+        "listing": listing,
+        "level": (level or "ALL").lower(),
+        "page_size": page_size,
+        "page_sizes": LOG_PAGE_SIZES,
+        "pages": pages,
+    }
+    if request.headers.get("hx-request") == "true" and request.headers.get("hx-target") == "logs":
+        return render(request, "_logs_body.html", context)
+    return render(request, "logs.html", context)
+
+
+@router.get("/ui/w/{workspace_id}/reconcile")
+async def reconcile(
+    request: Request, member: Annotated[Member, Depends(current_member)]
+) -> Response:
+    """Vendor count vs. ledger vs. what Halo holds now; drift highlighted."""
+    state = ui_state(request)
+    error = None
+    rows = []
+    try:
+        rows = await build_reconciliation(
+            state.database, state.box, state.settings, member.workspace_id
+        )
+    except HalosyncError as failure:
+        error = str(failure)
+    only_drift = request.query_params.get("drift") == "1"
+    shown = [row for row in rows if row.drift or row.out_of_date] if only_drift else rows
+    return render(
+        request,
+        "reconcile.html",
+        {
+            "member": member,
+            "page": "reconcile",
+            "rows": shown,
+            "total": len(rows),
+            "drifted": sum(1 for row in rows if row.drift),
+            "out_of_date": sum(1 for row in rows if row.out_of_date),
+            "only_drift": only_drift,
+            "error": error,
+        },
+    )
+
+
+@router.get("/ui/w/{workspace_id}/reconcile.csv")
+async def reconcile_csv(
+    request: Request, member: Annotated[Member, Depends(current_member)]
+) -> Response:
+    """The reconciliation report as CSV (formula-like cells defused)."""
+    state = ui_state(request)
+    rows = await build_reconciliation(
+        state.database, state.box, state.settings, member.workspace_id
+    )
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(csv_rows(rows))
+    return Response(
+        buffer.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="reconciliation.csv"'},
+    )
+
+
+@router.get("/ui/w/{workspace_id}/import")
+async def import_page(
+    request: Request, member: Annotated[Member, Depends(current_member)]
+) -> Response:
+    """The upload form."""
+    return render(request, "import.html", {"member": member, "page": "import"})
+
+
+@router.post("/ui/w/{workspace_id}/import")
+async def upload(
+    request: Request,
+    member: Annotated[Member, Depends(current_admin)],
+    file: UploadFile,
+) -> Response:
+    """Import a CSV or JSON file with the CLI's validation; any bad row changes nothing."""
+    state = ui_state(request)
+    context: dict[str, object] = {"member": member, "page": "import"}
+    suffix = Path(file.filename or "").suffix.lower()
+    if suffix not in (".csv", ".json"):
+        context["error"] = (
+            f"{file.filename or 'The file'} is not a .csv or .json file; nothing was changed."
+        )
+        return render(request, "import.html", context, status_code=422)
+    with tempfile.TemporaryDirectory(prefix="halosync-upload-") as folder:
+        path = Path(folder) / f"upload{suffix}"
+        size = 0
+        with path.open("wb") as handle:
+            while chunk := await file.read(1024 * 1024):
+                size += len(chunk)
+                if size > MAX_UPLOAD_BYTES:
+                    context["error"] = "The file is larger than 50 MB; use the CLI import."
+                    return render(request, "import.html", context, status_code=413)
+                handle.write(chunk)
+        try:
+            report = import_file(state.database, member.workspace_id, path)
+        except ImportValidationError as invalid:
+            context["error"] = f"The input has {invalid.total} error(s); nothing was changed."
+            context["errors"] = [str(error) for error in invalid.errors[:200]]
+            context["more"] = max(0, invalid.total - 200)
+            return render(request, "import.html", context, status_code=422)
+        except HalosyncError as refused:
+            context["error"] = str(refused)
+            return render(request, "import.html", context, status_code=422)
+    context["report"] = report
+    context["filename"] = file.filename
+    return render(request, "import.html", context)

@@ -1,0 +1,204 @@
+"""The integration dashboard: connection details, counts, syncs, price mode, target, reset."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from starlette.responses import Response
+
+from halosync.connection.service import ConnectionService, ConnectionView
+from halosync.errors import HalosyncError, NotFoundError
+from halosync.mapping.service import mapping_counts
+from halosync.sync.workspace_settings import (
+    SyncSettingsChange,
+    show_sync_settings,
+    update_sync_settings,
+)
+from halosync.web.ui.context import (
+    Member,
+    UiRoute,
+    current_admin,
+    current_member,
+    redirect,
+    render,
+    ui_state,
+    web_session,
+    workspace_url,
+)
+from halosync.web.ui.launcher import overview, start_sync
+
+router = APIRouter(route_class=UiRoute)
+PRICE_UPDATED = "Sync price setting updated."
+
+
+def connection_view(request: Request, workspace_name: str) -> ConnectionView | None:
+    """The stored connection (secret masked), or None before one is set up."""
+    state = ui_state(request)
+    try:
+        return ConnectionService(state.database, state.settings, box=state.box).show(workspace_name)
+    except NotFoundError:
+        return None
+
+
+def dashboard_context(request: Request, member: Member) -> dict[str, Any]:
+    """What the dashboard shows."""
+    state = ui_state(request)
+    with state.database.session() as db:
+        counts = mapping_counts(db, member.workspace_id)
+    return {
+        "member": member,
+        "page": "dashboard",
+        "connection": connection_view(request, member.workspace.workspace_name),
+        "counts": counts,
+        "overview": overview(state.database, member.workspace_id),
+        "sync_settings": show_sync_settings(state.database, member.workspace_id),
+    }
+
+
+@router.get("/ui/w/{workspace_id}")
+async def dashboard(
+    request: Request, member: Annotated[Member, Depends(current_member)]
+) -> Response:
+    """The integration dashboard (or the way into the setup wizard)."""
+    return render(request, "dashboard.html", dashboard_context(request, member))
+
+
+@router.get("/ui/w/{workspace_id}/sync-status")
+async def sync_status(
+    request: Request, member: Annotated[Member, Depends(current_member)]
+) -> Response:
+    """The sync panel alone, polled by htmx while a sync runs."""
+    state = ui_state(request)
+    return render(
+        request,
+        "_sync_panel.html",
+        {"member": member, "overview": overview(state.database, member.workspace_id)},
+    )
+
+
+@router.post("/ui/w/{workspace_id}/connection/test")
+async def test_connection(
+    request: Request, member: Annotated[Member, Depends(current_admin)]
+) -> Response:
+    """Test the stored connection; the answer replaces the test panel."""
+    state = ui_state(request)
+    service = ConnectionService(state.database, state.settings, box=state.box)
+    try:
+        outcome = await service.test(member.workspace.workspace_name)
+    except HalosyncError as error:
+        return render(request, "_test_result.html", {"success": False, "text": str(error)})
+    return render(
+        request, "_test_result.html", {"success": outcome.success, "text": outcome.text()}
+    )
+
+
+@router.post("/ui/w/{workspace_id}/sync-now")
+async def sync_now(request: Request, member: Annotated[Member, Depends(current_admin)]) -> Response:
+    """Sync Now: push usage for every account, unless a sync runs or the cooldown holds."""
+    return _request(request, member, "usage", None, back=_back(request, member))
+
+
+@router.post("/ui/w/{workspace_id}/sync-organizations")
+async def sync_organizations(
+    request: Request, member: Annotated[Member, Depends(current_admin)]
+) -> Response:
+    """Sync Organizations: pull Halo clients, items and recurring invoices now."""
+    return _request(request, member, "customers", None, back=_back(request, member))
+
+
+def _back(request: Request, member: Member) -> str:
+    referer = request.headers.get("referer", "")
+    prefix = workspace_url(member.workspace_id)
+    path = referer.split("://", 1)[-1].partition("/")[2]
+    return f"/{path}" if f"/{path}".startswith(prefix) else prefix
+
+
+def _request(
+    request: Request, member: Member, kind: str, account_ref: str | None, *, back: str
+) -> Response:
+    state = ui_state(request)
+    session = web_session(request)
+    try:
+        start_sync(
+            request,
+            state.database,
+            member.workspace_id,
+            kind="customers" if kind == "customers" else "usage",
+            account_ref=account_ref,
+        )
+    except HalosyncError as refused:
+        session.flash("error", refused.message)
+        return redirect(request, back)
+    what = {
+        "customers": "Sync Organizations started.",
+        "usage": f"Subscriptions sync started for {account_ref}."
+        if account_ref
+        else "Sync started for all accounts.",
+    }[kind]
+    session.flash("success", what)
+    return redirect(request, back)
+
+
+@router.post("/ui/w/{workspace_id}/settings/prices")
+async def change_prices(
+    request: Request,
+    member: Annotated[Member, Depends(current_admin)],
+    price_mode: Annotated[str, Form()],
+    confirmed: Annotated[str, Form()] = "",
+) -> Response:
+    """Change the price mode once the confirmation dialog was accepted."""
+    state = ui_state(request)
+    session = web_session(request)
+    try:
+        update_sync_settings(
+            state.database,
+            member.workspace_id,
+            SyncSettingsChange(price_mode=price_mode),
+            confirmed=confirmed == "yes",
+        )
+    except HalosyncError as refused:
+        session.flash("error", refused.message)
+    else:
+        session.flash("success", PRICE_UPDATED)
+    return redirect(request, workspace_url(member.workspace_id))
+
+
+@router.post("/ui/w/{workspace_id}/settings/target")
+async def change_target(
+    request: Request,
+    member: Annotated[Member, Depends(current_admin)],
+    target: Annotated[str, Form()],
+) -> Response:
+    """Choose where counts land in Halo (licence or invoice_line)."""
+    state = ui_state(request)
+    session = web_session(request)
+    try:
+        view = update_sync_settings(
+            state.database, member.workspace_id, SyncSettingsChange(target=target), confirmed=True
+        )
+    except HalosyncError as refused:
+        session.flash("error", refused.message)
+    else:
+        session.flash(
+            "success",
+            f"Target set to {view.target}. Test the connection again: the permissions "
+            "it needs differ.",
+        )
+    return redirect(request, workspace_url(member.workspace_id))
+
+
+@router.post("/ui/w/{workspace_id}/reset")
+async def reset(request: Request, member: Annotated[Member, Depends(current_admin)]) -> Response:
+    """Reset Integration: drop the connection, mappings and cached Halo records."""
+    state = ui_state(request)
+    summary = ConnectionService(state.database, state.settings, box=state.box).reset(
+        member.workspace.workspace_name
+    )
+    web_session(request).flash(
+        "success",
+        f"Integration reset: {summary.account_mappings_removed} account and "
+        f"{summary.service_mappings_removed} service mappings removed. The ledger and the "
+        "logs are kept.",
+    )
+    return redirect(request, workspace_url(member.workspace_id, "setup/connect"))

@@ -1,0 +1,392 @@
+"""Account and service mapping: the grid, the Halo client picker, save/cancel, suggestions."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from sqlalchemy import select
+from starlette.responses import Response
+
+from halosync.domain.matching import Suggestion
+from halosync.errors import HalosyncError
+from halosync.mapping.service import (
+    MAPPING_STATUSES,
+    RESPONSE_ERROR_TEXT,
+    SORT_KEYS,
+    STATUS_LABELS,
+    AccountMappingRow,
+    accept_suggestions,
+    account_mapping_grid,
+    live_invoices_of,
+    map_account,
+    map_service,
+    mapping_counts,
+    service_mapping_grid,
+    suggest_account_mappings,
+    unmap_account,
+    unmap_service,
+    unmapped_halo_clients,
+)
+from halosync.store.models import HaloItem, Workspace
+from halosync.web.ui.context import (
+    Member,
+    UiRoute,
+    current_admin,
+    current_member,
+    redirect,
+    render,
+    ui_state,
+    web_session,
+    workspace_url,
+)
+from halosync.web.ui.launcher import overview
+from halosync.web.ui.routes.dashboard import _request
+
+router = APIRouter(route_class=UiRoute)
+PAGE_SIZES = (20, 50, 100)
+SEARCH_PLACEHOLDER = (
+    "Search by organization name, PSA organization name, organization reference or "
+    "PSA organization ID"
+)
+
+
+def _int(value: str | None, default: int, low: int, high: int) -> int:
+    try:
+        number = int(value) if value not in (None, "") else default
+    except ValueError:
+        number = default
+    return min(max(number, low), high)
+
+
+def grid_context(request: Request, member: Member) -> dict[str, Any]:
+    """The account grid for the query string's search, status, sort and page."""
+    state = ui_state(request)
+    params = request.query_params
+    search = params.get("q", "").strip()
+    status = params.get("status", "all")
+    status_filter = status if status in MAPPING_STATUSES else None
+    sort = params.get("sort", "account_name")
+    sort = sort if sort in SORT_KEYS else "account_name"
+    descending = params.get("desc") == "1"
+    page_size = _int(params.get("size"), 20, 1, 100)
+    page = _int(params.get("page"), 1, 1, 10**7)
+    with state.database.session() as db:
+        grid = account_mapping_grid(
+            db,
+            member.workspace_id,
+            search=search or None,
+            status=status_filter,
+            sort=sort,
+            descending=descending,
+            page=page,
+            page_size=page_size,
+        )
+        pages = max(1, -(-grid.total // page_size))
+        if page > pages:
+            grid = account_mapping_grid(
+                db,
+                member.workspace_id,
+                search=search or None,
+                status=status_filter,
+                sort=sort,
+                descending=descending,
+                page=pages,
+                page_size=page_size,
+            )
+        counts = mapping_counts(db, member.workspace_id)
+        target = db.get(Workspace, member.workspace_id)
+        halo_pulled = bool(
+            unmapped_halo_clients(db, member.workspace_id, limit=1) or counts.accounts_mapped
+        )
+    first = (grid.page - 1) * grid.page_size + 1 if grid.items else 0
+    last = first + len(grid.items) - 1 if grid.items else 0
+    return {
+        "grid": grid,
+        "q": search,
+        "status": status if status_filter else "all",
+        "sort": sort,
+        "desc": descending,
+        "page_size": page_size,
+        "pages": max(1, -(-grid.total // page_size)),
+        "range_text": f"{first} – {last} of {grid.total}" if grid.items else f"0 of {grid.total}",
+        "statuses": MAPPING_STATUSES,
+        "status_labels": STATUS_LABELS,
+        "sort_keys": SORT_KEYS,
+        "page_sizes": PAGE_SIZES,
+        "counts": counts,
+        "target": target.target if target else "licence",
+        "halo_pulled": halo_pulled,
+        "overview": overview(state.database, member.workspace_id),
+        "response_error_text": RESPONSE_ERROR_TEXT,
+        "search_placeholder": SEARCH_PLACEHOLDER,
+    }
+
+
+def service_context(request: Request, member: Member) -> dict[str, Any]:
+    """Every service with its Halo item, and the items to choose from."""
+    state = ui_state(request)
+    with state.database.session() as db:
+        rows = service_mapping_grid(db, member.workspace_id)
+        items = db.execute(
+            select(HaloItem.halo_id, HaloItem.name)
+            .where(HaloItem.workspace_id == member.workspace_id, HaloItem.gone.is_(False))
+            .order_by(HaloItem.name)
+        ).all()
+        counts = mapping_counts(db, member.workspace_id)
+    return {"services": rows, "items": items, "counts": counts}
+
+
+@router.get("/ui/w/{workspace_id}/accounts")
+async def accounts(
+    request: Request, member: Annotated[Member, Depends(current_member)]
+) -> Response:
+    """The account mapping page; htmx asks for the grid alone when filters change."""
+    context = {"member": member, "page": "accounts", **grid_context(request, member)}
+    if request.headers.get("hx-request") == "true" and request.headers.get("hx-target") == "grid":
+        return render(request, "_account_grid.html", context)
+    return render(request, "accounts.html", context)
+
+
+def _row(request: Request, member: Member, ref: str) -> AccountMappingRow | None:
+    state = ui_state(request)
+    with state.database.session() as db:
+        grid = account_mapping_grid(db, member.workspace_id, search=ref, page_size=100)
+    for row in grid.items:
+        if row.account_ref == ref:
+            return row
+    return None
+
+
+def _render_row(
+    request: Request, member: Member, ref: str, *, edit: bool = False, error: str | None = None
+) -> Response:
+    row = _row(request, member, ref)
+    if row is None:
+        return render(request, "not_found.html", {"member": member}, status_code=404)
+    state = ui_state(request)
+    with state.database.session() as db:
+        workspace = db.get(Workspace, member.workspace_id)
+        target = workspace.target if workspace else "licence"
+        invoices = (
+            list(live_invoices_of(db, member.workspace_id, row.halo_client_id))
+            if edit and row.halo_client_id is not None
+            else []
+        )
+    return render(
+        request,
+        "_account_row.html",
+        {
+            "member": member,
+            "row": row,
+            "edit": edit,
+            "error": error,
+            "target": target,
+            "invoices": invoices,
+            "response_error_text": RESPONSE_ERROR_TEXT,
+            "overview": overview(state.database, member.workspace_id),
+        },
+    )
+
+
+@router.get("/ui/w/{workspace_id}/accounts/row")
+async def account_row(
+    request: Request,
+    member: Annotated[Member, Depends(current_member)],
+    ref: Annotated[str, Query()],
+) -> Response:
+    """One grid row as shown (the red ✗ cancels back to it)."""
+    return _render_row(request, member, ref)
+
+
+@router.get("/ui/w/{workspace_id}/accounts/edit")
+async def account_edit(
+    request: Request,
+    member: Annotated[Member, Depends(current_admin)],
+    ref: Annotated[str, Query()],
+) -> Response:
+    """One grid row in edit mode, with the Halo client picker."""
+    return _render_row(request, member, ref, edit=True)
+
+
+@router.get("/ui/w/{workspace_id}/halo-clients")
+async def halo_clients(
+    request: Request,
+    member: Annotated[Member, Depends(current_admin)],
+    q: Annotated[str, Query()] = "",
+    ref: Annotated[str, Query()] = "",
+) -> Response:
+    """Unmapped Halo clients matching a name or an id, for the picker."""
+    state = ui_state(request)
+    with state.database.session() as db:
+        clients = [
+            (client.halo_id, client.name, "Inactive" if client.inactive else "Active")
+            for client in unmapped_halo_clients(db, member.workspace_id, search=q, limit=20)
+        ]
+    return render(request, "_client_options.html", {"clients": clients, "ref": ref})
+
+
+@router.get("/ui/w/{workspace_id}/halo-clients/invoices")
+async def client_invoices(
+    request: Request,
+    member: Annotated[Member, Depends(current_admin)],
+    halo_client_id: Annotated[str, Query()] = "",
+) -> Response:
+    """The chosen client's recurring invoices (invoice_line target)."""
+    state = ui_state(request)
+    invoices: list[Any] = []
+    if halo_client_id.isdigit():
+        with state.database.session() as db:
+            invoices = list(live_invoices_of(db, member.workspace_id, int(halo_client_id)))
+    return render(request, "_invoice_options.html", {"invoices": invoices})
+
+
+@router.post("/ui/w/{workspace_id}/accounts/map")
+async def account_map(
+    request: Request,
+    member: Annotated[Member, Depends(current_admin)],
+    account_ref: Annotated[str, Form()],
+    halo_client_id: Annotated[str, Form()] = "",
+    recurring_invoice_id: Annotated[str, Form()] = "",
+) -> Response:
+    """The green ✓: save the row's mapping (the row shows why when it cannot)."""
+    state = ui_state(request)
+    if not halo_client_id.strip().isdigit():
+        return _render_row(
+            request,
+            member,
+            account_ref,
+            edit=True,
+            error="Pick a Halo client by name or by ID first.",
+        )
+    invoice = int(recurring_invoice_id) if recurring_invoice_id.strip().isdigit() else None
+    try:
+        with state.database.session() as db:
+            map_account(
+                db,
+                member.workspace_id,
+                account_ref,
+                int(halo_client_id),
+                recurring_invoice_id=invoice,
+            )
+    except HalosyncError as refused:
+        return _render_row(request, member, account_ref, edit=True, error=str(refused))
+    return _render_row(request, member, account_ref)
+
+
+@router.post("/ui/w/{workspace_id}/accounts/unmap")
+async def account_unmap(
+    request: Request,
+    member: Annotated[Member, Depends(current_admin)],
+    account_ref: Annotated[str, Form()],
+) -> Response:
+    """The trash icon: remove the mapping (what was written in Halo stays)."""
+    state = ui_state(request)
+    try:
+        with state.database.session() as db:
+            unmap_account(db, member.workspace_id, account_ref)
+    except HalosyncError as refused:
+        return _render_row(request, member, account_ref, error=str(refused))
+    return _render_row(request, member, account_ref)
+
+
+@router.post("/ui/w/{workspace_id}/accounts/sync")
+async def account_sync(
+    request: Request,
+    member: Annotated[Member, Depends(current_admin)],
+    account_ref: Annotated[str, Form()],
+) -> Response:
+    """The row's sync icon: push this account's usage now."""
+    row = _row(request, member, account_ref)
+    if row is None or row.status != "mapped":
+        web_session(request).flash(
+            "error", "Unmapped organizations cannot have their subscriptions synced."
+        )
+        return redirect(request, workspace_url(member.workspace_id, "accounts"))
+    return _request(
+        request,
+        member,
+        "usage",
+        account_ref,
+        back=workspace_url(member.workspace_id, "accounts"),
+    )
+
+
+@router.post("/ui/w/{workspace_id}/accounts/suggest")
+async def suggest(request: Request, member: Annotated[Member, Depends(current_admin)]) -> Response:
+    """Suggest Mappings: fuzzy-name matches with scores, to accept or leave."""
+    state = ui_state(request)
+    with state.database.session() as db:
+        suggestions = suggest_account_mappings(db, member.workspace_id)
+    return render(
+        request,
+        "suggestions.html",
+        {"member": member, "page": "accounts", "suggestions": suggestions},
+    )
+
+
+@router.post("/ui/w/{workspace_id}/accounts/suggest/accept")
+async def accept(request: Request, member: Annotated[Member, Depends(current_admin)]) -> Response:
+    """Save the ticked suggestions; each that cannot be saved says why."""
+    state = ui_state(request)
+    form = await request.form()
+    chosen = {
+        (str(form.get(f"ref-{index}", "")), str(form.get(f"client-{index}", "")))
+        for index in form.getlist("accept")
+    }
+    with state.database.session() as db:
+        wanted = [
+            suggestion
+            for suggestion in suggest_account_mappings(db, member.workspace_id)
+            if _key(suggestion) in chosen
+        ]
+        outcomes = accept_suggestions(db, member.workspace_id, wanted)
+    saved = sum(1 for outcome in outcomes if outcome.saved)
+    session = web_session(request)
+    session.flash("success", f"Saved {saved} of {len(outcomes)} suggested mappings.")
+    for outcome in outcomes:
+        if not outcome.saved:
+            session.flash("error", f"{outcome.suggestion.account_name}: {outcome.note}")
+    back = form.get("back")
+    target = back if isinstance(back, str) and back.startswith("/ui/w/") else None
+    return redirect(request, target or workspace_url(member.workspace_id, "accounts"))
+
+
+def _key(suggestion: Suggestion) -> tuple[str, str]:
+    return (suggestion.account_ref, str(suggestion.halo_client_id))
+
+
+@router.get("/ui/w/{workspace_id}/services")
+async def services(
+    request: Request, member: Annotated[Member, Depends(current_member)]
+) -> Response:
+    """The service mapping grid."""
+    context = {"member": member, "page": "services", **service_context(request, member)}
+    return render(request, "services.html", context)
+
+
+@router.post("/ui/w/{workspace_id}/services/map")
+async def service_map(
+    request: Request,
+    member: Annotated[Member, Depends(current_admin)],
+    service_ref: Annotated[str, Form()],
+    halo_item_id: Annotated[str, Form()] = "",
+) -> Response:
+    """Map a service to a Halo item (a blank choice removes the mapping)."""
+    state = ui_state(request)
+    session = web_session(request)
+    try:
+        with state.database.session() as db:
+            if halo_item_id.strip().isdigit():
+                map_service(db, member.workspace_id, service_ref, int(halo_item_id))
+                session.flash("success", f"Service {service_ref} mapped.")
+            else:
+                unmap_service(db, member.workspace_id, service_ref)
+                session.flash("success", f"Service {service_ref} unmapped.")
+    except HalosyncError as refused:
+        session.flash("error", str(refused))
+    back = request.headers.get("hx-current-url") or request.headers.get("referer") or ""
+    wizard = "/setup/services" in back
+    return redirect(
+        request, workspace_url(member.workspace_id, "setup/services" if wizard else "services")
+    )

@@ -1,0 +1,248 @@
+"""The setup wizard: Connect → Test → Account mapping → Service mapping → Summary → Finish.
+
+"Next" is checked on the server: a step whose rule does not hold sends the user back to
+it with the reason, whatever the browser did with the disabled button.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from starlette.responses import Response
+
+from halosync.connection.probe import SUCCESS
+from halosync.connection.service import ConnectionInput, ConnectionService
+from halosync.errors import HalosyncError
+from halosync.mapping.service import account_mapping_grid, mapping_counts
+from halosync.store.connections import HaloConnectionRepository
+from halosync.web.ui.context import (
+    Member,
+    UiRoute,
+    current_admin,
+    current_member,
+    redirect,
+    render,
+    ui_state,
+    web_session,
+    workspace_url,
+)
+from halosync.web.ui.routes.dashboard import connection_view
+from halosync.web.ui.routes.mapping import grid_context, service_context
+
+router = APIRouter(route_class=UiRoute)
+STEPS: tuple[tuple[str, str], ...] = (
+    ("connect", "Connect"),
+    ("test", "Test"),
+    ("accounts", "Account mapping"),
+    ("services", "Service mapping"),
+    ("summary", "Summary"),
+)
+_STEP_NAMES = [name for name, _ in STEPS]
+
+
+def step_problem(request: Request, member: Member, step: str) -> str | None:
+    """Why "Next" is not allowed on ``step`` yet; None when its rule holds."""
+    state = ui_state(request)
+    connection = connection_view(request, member.workspace.workspace_name)
+    if step == "connect":
+        return None if connection else "Save the connection settings first."
+    if step == "test":
+        if connection is None:
+            return "Save the connection settings first."
+        if connection.last_successful_test_at is None or connection.last_test_message != SUCCESS:
+            return "Run Test Connection until it says \u201cTest is successful.\u201d"
+        return None
+    if step == "accounts":
+        with state.database.session() as db:
+            required = account_mapping_grid(
+                db, member.workspace_id, status="required", page_size=1
+            ).total
+            errors = account_mapping_grid(
+                db, member.workspace_id, status="response_error", page_size=1
+            ).total
+        if required:
+            return (
+                f"{required} mapped account(s) have no recurring invoice (status Required): "
+                "pick another client or create the invoice in HaloPSA and Sync Organizations."
+            )
+        if errors:
+            return f"{errors} mapping(s) show Response Error: run Sync Organizations again."
+        return None
+    if step == "services":
+        with state.database.session() as db:
+            counts = mapping_counts(db, member.workspace_id)
+        return None if counts.services_mapped else "Map at least one service to continue."
+    return None
+
+
+def _context(request: Request, member: Member, step: str) -> dict[str, Any]:
+    return {
+        "member": member,
+        "page": "setup",
+        "steps": STEPS,
+        "step": step,
+        "step_index": _STEP_NAMES.index(step),
+        "problem": step_problem(request, member, step),
+    }
+
+
+@router.get("/ui/w/{workspace_id}/setup")
+async def setup_start(
+    request: Request, member: Annotated[Member, Depends(current_member)]
+) -> Response:
+    """Open the wizard at its first step."""
+    return redirect(request, workspace_url(member.workspace_id, "setup/connect"))
+
+
+@router.get("/ui/w/{workspace_id}/setup/{step}")
+async def setup_step(
+    request: Request, step: str, member: Annotated[Member, Depends(current_member)]
+) -> Response:
+    """One wizard step."""
+    if step not in _STEP_NAMES:
+        return render(request, "not_found.html", {"member": member}, status_code=404)
+    state = ui_state(request)
+    context = _context(request, member, step)
+    context["connection"] = connection_view(request, member.workspace.workspace_name)
+    if step == "accounts":
+        context.update(grid_context(request, member))
+    elif step == "services":
+        context.update(service_context(request, member))
+    elif step == "summary":
+        with state.database.session() as db:
+            context["counts"] = mapping_counts(db, member.workspace_id)
+    return render(request, "setup.html", context)
+
+
+@router.post("/ui/w/{workspace_id}/setup/{step}/next")
+async def setup_next(
+    request: Request, step: str, member: Annotated[Member, Depends(current_member)]
+) -> Response:
+    """Move on when the step's rule holds; otherwise back to it with the reason."""
+    if step not in _STEP_NAMES:
+        return redirect(request, workspace_url(member.workspace_id, "setup/connect"))
+    problem = step_problem(request, member, step)
+    if problem:
+        web_session(request).flash("error", problem)
+        return redirect(request, workspace_url(member.workspace_id, f"setup/{step}"))
+    index = _STEP_NAMES.index(step)
+    following = _STEP_NAMES[min(index + 1, len(_STEP_NAMES) - 1)]
+    return redirect(request, workspace_url(member.workspace_id, f"setup/{following}"))
+
+
+@router.post("/ui/w/{workspace_id}/setup/finish")
+async def setup_finish(
+    request: Request, member: Annotated[Member, Depends(current_admin)]
+) -> Response:
+    """Finish setup: every step's rule must hold."""
+    for step in _STEP_NAMES:
+        problem = step_problem(request, member, step)
+        if problem:
+            web_session(request).flash("error", problem)
+            return redirect(request, workspace_url(member.workspace_id, f"setup/{step}"))
+    web_session(request).flash("success", "Setup finished. Usage now syncs on schedule.")
+    return redirect(request, workspace_url(member.workspace_id))
+
+
+def _input(
+    request: Request,
+    member: Member,
+    *,
+    server_url: str,
+    auth_server_url: str,
+    tenant: str,
+    client_id: str,
+    client_secret: str,
+    target: str,
+) -> ConnectionInput:
+    """The form as a connection input; a blank secret keeps the stored one."""
+    if not client_secret.strip():
+        state = ui_state(request)
+        with state.database.session() as db:
+            details = HaloConnectionRepository(db, member.workspace_id, state.box).details()
+        if details is not None:
+            client_secret = details.client_secret
+    return ConnectionInput(
+        server_url=server_url,
+        client_id=client_id,
+        client_secret=client_secret,
+        auth_server_url=auth_server_url or None,
+        tenant=tenant or None,
+        target=target or None,
+    )
+
+
+@router.post("/ui/w/{workspace_id}/setup/connect")
+async def save_connection(
+    request: Request,
+    member: Annotated[Member, Depends(current_admin)],
+    server_url: Annotated[str, Form()] = "",
+    auth_server_url: Annotated[str, Form()] = "",
+    tenant: Annotated[str, Form()] = "",
+    client_id: Annotated[str, Form()] = "",
+    client_secret: Annotated[str, Form()] = "",
+    target: Annotated[str, Form()] = "licence",
+) -> Response:
+    """Save Settings: test, then store; a failing configuration stores nothing."""
+    state = ui_state(request)
+    data = _input(
+        request,
+        member,
+        server_url=server_url,
+        auth_server_url=auth_server_url,
+        tenant=tenant,
+        client_id=client_id,
+        client_secret=client_secret,
+        target=target,
+    )
+    service = ConnectionService(state.database, state.settings, box=state.box)
+    try:
+        await service.save(member.workspace.workspace_name, data)
+    except HalosyncError as refused:
+        context = _context(request, member, "connect")
+        context["connection"] = connection_view(request, member.workspace.workspace_name)
+        context["form"] = {
+            "server_url": server_url,
+            "auth_server_url": auth_server_url,
+            "tenant": tenant,
+            "client_id": client_id,
+            "target": target,
+        }
+        context["save_error"] = refused.message
+        context["save_cause"] = refused.fix
+        return render(request, "setup.html", context, status_code=422)
+    web_session(request).flash("success", "Connection saved. Test is successful.")
+    return redirect(request, workspace_url(member.workspace_id, "setup/test"))
+
+
+@router.post("/ui/w/{workspace_id}/setup/test-input")
+async def try_connection(
+    request: Request,
+    member: Annotated[Member, Depends(current_admin)],
+    server_url: Annotated[str, Form()] = "",
+    auth_server_url: Annotated[str, Form()] = "",
+    tenant: Annotated[str, Form()] = "",
+    client_id: Annotated[str, Form()] = "",
+    client_secret: Annotated[str, Form()] = "",
+    target: Annotated[str, Form()] = "licence",
+) -> Response:
+    """Test Connection on the form's values without saving them."""
+    state = ui_state(request)
+    data = _input(
+        request,
+        member,
+        server_url=server_url,
+        auth_server_url=auth_server_url,
+        tenant=tenant,
+        client_id=client_id,
+        client_secret=client_secret,
+        target=target,
+    )
+    service = ConnectionService(state.database, state.settings, box=state.box)
+    outcome = await service.test_input(
+        data, target if target in ("licence", "invoice_line") else "licence"
+    )
+    return render(
+        request, "_test_result.html", {"success": outcome.success, "text": outcome.text()}
+    )
