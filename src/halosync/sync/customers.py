@@ -177,8 +177,12 @@ async def run_customers_sync(
     *,
     trigger: RunTrigger = "manual",
     halo_factory: HaloFactory | None = None,
+    run_id: int | None = None,
 ) -> RunReport:
-    """Pull Halo clients, items (and recurring invoices for ``invoice_line``) into the store."""
+    """Pull Halo clients, items (and recurring invoices for ``invoice_line``) into the store.
+
+    ``run_id`` names a run queued earlier (by the jobs facade) to claim and execute.
+    """
     started = time.monotonic()
     database.migrate()
     with database.session() as session:
@@ -190,6 +194,7 @@ async def run_customers_sync(
         kind="customers",
         trigger=trigger,
         stale_after_seconds=settings.sync_stale_run_seconds,
+        run_id=run_id,
     )
     with database.session() as session:
         add_log_entry(

@@ -25,7 +25,7 @@ from halosync.logging import get_logger
 from halosync.store.base import utcnow
 from halosync.store.database import Database
 from halosync.store.models import ACTIVE_RUN_STATUSES, SyncRun, Workspace
-from halosync.sync.errors import SyncInProgressError
+from halosync.sync.errors import RunNotQueuedError, SyncInProgressError
 
 log = get_logger(__name__)
 
@@ -93,11 +93,18 @@ def start_run(
     dry_run: bool = False,
     account_id: int | None = None,
     stale_after_seconds: float = 120.0,
+    run_id: int | None = None,
 ) -> int:
-    """Create the run row as running and return its id, or raise SyncInProgressError."""
+    """Create the run row as running and return its id, or raise SyncInProgressError.
+
+    With ``run_id`` (a row queued at request time) the row is claimed instead: only one
+    worker turns it from queued to running; the others get :class:`RunNotQueuedError`.
+    """
     now = utcnow()
     with database.session() as session:
         reap_stale_runs(session, workspace_id, stale_after_seconds, now=now)
+    if run_id is not None:
+        return _claim_run(database, run_id, now)
     try:
         with database.session() as session:
             run = SyncRun(
@@ -120,6 +127,18 @@ def start_run(
             workspace = session.get(Workspace, workspace_id)
             name = workspace.name if workspace else str(workspace_id)
         raise SyncInProgressError(name) from None
+
+
+def _claim_run(database: Database, run_id: int, now: datetime) -> int:
+    with database.session() as session:
+        claimed = session.execute(
+            update(SyncRun)
+            .where(SyncRun.id == run_id, SyncRun.status == "queued")
+            .values(status="running", started_at=now, heartbeat_at=now, counts=_owner())
+        )
+        if not getattr(claimed, "rowcount", 0):
+            raise RunNotQueuedError(run_id)
+    return run_id
 
 
 def beat(database: Database, run_id: int) -> None:

@@ -95,12 +95,14 @@ async def run_usage_sync(
     account_ref: str | None = None,
     dry_run: bool = False,
     halo_factory: HaloFactory | None = None,
+    run_id: int | None = None,
 ) -> UsageReport:
     """Push the workspace's usage to Halo (or, with ``dry_run``, only say what would change).
 
     Raises :class:`SyncInProgressError` when another (non-dry) sync of the workspace is
     running. Halo configuration problems end the run as ``halted``, other failures as
-    ``failed``; per-record refusals are ``fail`` results and the run goes on.
+    ``failed``; per-record refusals are ``fail`` results and the run goes on. ``run_id``
+    names a run queued earlier (by the jobs facade) to claim and execute.
     """
     started = time.monotonic()
     database.migrate()
@@ -116,6 +118,7 @@ async def run_usage_sync(
         dry_run=dry_run,
         account_id=account_id,
         stale_after_seconds=settings.sync_stale_run_seconds,
+        run_id=run_id,
     )
     scope = f"account {account_ref}" if account_ref else "all accounts"
     if not dry_run:
