@@ -1,0 +1,66 @@
+"""Writes Halo applied but never confirmed: pinned cases of what the random runs look for.
+
+Each test sets one precise fault where the random mixes hit it only now and then, and
+ends with the same oracle: exactly the right records, no duplicate, ledger in step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from halosync.simulator.state import SimulatorState
+from tests.reliability.chaos import Trap
+from tests.reliability.scenario import Scenario, open_scenario
+
+pytestmark = pytest.mark.reliability
+
+# Seeds whose scenario has at least four pairs to create (so a batch holds several rows).
+LICENCE_SEED = 7
+INVOICE_SEED = 7
+
+
+def _entity(scenario: Scenario) -> str:
+    return "/api/softwarelicence*" if scenario.target == "licence" else "/api/recurringinvoice*"
+
+
+def _clean_rerun(scenario: Scenario) -> None:
+    scenario.sim.state.faults.clear()
+    scenario.sim.disarm()
+    final = asyncio.run(scenario.usage())
+    assert final.status == "succeeded", final
+    assert final.counts["failed"] == 0
+    scenario.verify()
+
+
+@pytest.mark.parametrize("target", ["licence", "invoice_line"])
+def test_create_applied_then_dropped_while_halo_cannot_be_searched(
+    tmp_path: Path, target: str
+) -> None:
+    """The batch was created but unanswered, and the search for it fails too: no resend."""
+    with open_scenario(tmp_path, LICENCE_SEED, target=target) as scenario:  # type: ignore[arg-type]
+        entity = _entity(scenario)
+
+        def break_reads(state: SimulatorState) -> None:
+            # From now on every read of the entity fails: recovery cannot look for markers.
+            state.faults.inject("error", "GET", entity, times=None)
+
+        trap = scenario.sim.arm(Trap("apply_then_drop", "POST", entity, nth=1, action=break_reads))
+        report = asyncio.run(scenario.usage())
+        assert trap.fired.is_set()
+        assert report.status in ("succeeded", "failed")
+        assert len(scenario.ours()) == len({r["id"] for r in scenario.ours()})
+        _clean_rerun(scenario)
+
+
+@pytest.mark.parametrize("target", ["licence", "invoice_line"])
+def test_create_applied_then_500_is_adopted_not_duplicated(tmp_path: Path, target: str) -> None:
+    with open_scenario(tmp_path, INVOICE_SEED, target=target) as scenario:  # type: ignore[arg-type]
+        trap = scenario.sim.arm(Trap("apply_then_error", "POST", _entity(scenario), nth=1))
+        report = asyncio.run(scenario.usage())
+        assert trap.fired.is_set()
+        assert report.status == "succeeded", report
+        scenario.verify()
+        _clean_rerun(scenario)
