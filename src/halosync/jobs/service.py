@@ -225,7 +225,8 @@ def request_sync(
                 status="queued",
                 created_at=created,
                 heartbeat_at=created,
-                counts={},
+                # The reference survives the account row (a deleted account fails the run).
+                counts={"enqueued_at": created.isoformat(), "account_ref": account_ref},
             )
             session.add(run)
             session.flush()

@@ -1,0 +1,229 @@
+"""The one-minute tick: enqueue due scheduled runs, reap dead runs, prune old log entries.
+
+Every worker (and the embedded process) ticks. A due slot becomes a ``sync_run`` row
+whose unique ``schedule_key`` ("<workspace>:<kind>:<slot>") only one tick can insert,
+so a run is enqueued once however many processes tick; ``due_run`` only ever offers the
+latest missed slot, so after downtime a schedule catches up once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from halosync.domain.schedule import Schedule, due_run
+from halosync.jobs.queue import JobQueue
+from halosync.jobs.schedules import DEFAULT_SCHEDULES, SYNC_KINDS, ScheduleSetting, SyncKind
+from halosync.logging import get_logger
+from halosync.settings import Settings
+from halosync.store.base import utcnow
+from halosync.store.database import Database
+from halosync.store.models import (
+    ACTIVE_RUN_STATUSES,
+    HaloConnection,
+    SyncRun,
+    SyncSchedule,
+    Workspace,
+)
+from halosync.sync.activity import prune_log_entries
+from halosync.sync.runs import reap_stale_runs
+
+log = get_logger(__name__)
+
+REQUEUE_AFTER = timedelta(minutes=10)
+"""A run queued this long without a worker taking it is sent again (lost message)."""
+PRUNE_EVERY = timedelta(hours=1)
+
+
+def schedule_key(workspace_id: int, kind: str, slot: datetime) -> str:
+    """The unique key of the run a slot enqueues."""
+    return f"{workspace_id}:{kind}:{slot.isoformat()}"
+
+
+def schedule_clock(settings: Settings) -> datetime:
+    """Now, as schedules see it (shifted by ``HALOSYNC_JOBS_CLOCK_OFFSET_SECONDS``)."""
+    return utcnow() + timedelta(seconds=settings.jobs_clock_offset_seconds)
+
+
+@dataclass
+class TickReport:
+    """What one tick did."""
+
+    enqueued: list[int] = field(default_factory=list)
+    busy: list[str] = field(default_factory=list)
+    already_enqueued: list[str] = field(default_factory=list)
+    requeued: list[int] = field(default_factory=list)
+    reaped: list[int] = field(default_factory=list)
+    pruned: int = 0
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    workspace_id: int
+    kind: SyncKind
+    setting: ScheduleSetting
+
+
+def _candidates(database: Database) -> list[_Candidate]:
+    """Every connected workspace × kind with its schedule (default where none saved)."""
+    with database.session() as session:
+        workspaces = session.execute(
+            select(Workspace.id, Workspace.created_at).join(
+                HaloConnection, HaloConnection.workspace_id == Workspace.id
+            )
+        ).all()
+        rows = {(row.workspace_id, row.kind): row for row in session.scalars(select(SyncSchedule))}
+        found: list[_Candidate] = []
+        for workspace_id, created_at in workspaces:
+            for kind in SYNC_KINDS:
+                row = rows.get((workspace_id, kind))
+                if row is None:
+                    setting = ScheduleSetting(
+                        kind, DEFAULT_SCHEDULES[kind], True, True, None, created_at
+                    )
+                else:
+                    setting = ScheduleSetting(
+                        kind,
+                        Schedule.parse(row.spec),
+                        row.enabled,
+                        False,
+                        row.last_slot_at,
+                        row.updated_at,
+                    )
+                found.append(_Candidate(workspace_id, kind, setting))
+    return found
+
+
+def _enqueue_slot(
+    database: Database, candidate: _Candidate, slot: datetime, report: TickReport
+) -> int | None:
+    key = schedule_key(candidate.workspace_id, candidate.kind, slot)
+    now = utcnow()
+    try:
+        with database.session() as session:
+            run = SyncRun(
+                workspace_id=candidate.workspace_id,
+                kind=candidate.kind,
+                trigger="schedule",
+                dry_run=False,
+                status="queued",
+                created_at=now,
+                heartbeat_at=now,
+                counts={"enqueued_at": now.isoformat()},
+                schedule_key=key,
+            )
+            session.add(run)
+            session.flush()
+            row = session.scalar(
+                select(SyncSchedule).where(
+                    SyncSchedule.workspace_id == candidate.workspace_id,
+                    SyncSchedule.kind == candidate.kind,
+                )
+            )
+            if row is None:
+                row = SyncSchedule(
+                    workspace_id=candidate.workspace_id,
+                    kind=candidate.kind,
+                    spec=str(candidate.setting.schedule),
+                    enabled=True,
+                    updated_at=candidate.setting.not_before,
+                )
+                session.add(row)
+            row.last_slot_at = slot
+            session.flush()
+            return run.id
+    except IntegrityError:
+        with database.session() as session:
+            taken = session.scalar(select(SyncRun.id).where(SyncRun.schedule_key == key))
+        if taken is not None:
+            report.already_enqueued.append(key)
+        else:
+            # Another sync of the workspace is queued or running: try again next tick.
+            report.busy.append(key)
+        return None
+
+
+def _requeue_lost(database: Database, queue: JobQueue, report: TickReport) -> None:
+    """Keep queued runs alive (a live tick vouches for them) and resend old ones."""
+    now = utcnow()
+    with database.session() as session:
+        queued = session.scalars(select(SyncRun).where(SyncRun.status == "queued")).all()
+        resend: list[int] = []
+        for run in queued:
+            counts = dict(run.counts or {})
+            sent = counts.get("enqueued_at")
+            sent_at = datetime.fromisoformat(sent) if isinstance(sent, str) else run.created_at
+            if now - sent_at >= REQUEUE_AFTER:
+                counts["enqueued_at"] = now.isoformat()
+                run.counts = counts
+                resend.append(run.id)
+        session.execute(update(SyncRun).where(SyncRun.status == "queued").values(heartbeat_at=now))
+    for run_id in resend:
+        queue.enqueue_run(run_id)
+        report.requeued.append(run_id)
+
+
+def _reap(database: Database, settings: Settings, report: TickReport) -> None:
+    with database.session() as session:
+        busy = session.scalars(
+            select(SyncRun.workspace_id).where(SyncRun.status.in_(ACTIVE_RUN_STATUSES)).distinct()
+        ).all()
+        for workspace_id in busy:
+            report.reaped += reap_stale_runs(session, workspace_id, settings.sync_stale_run_seconds)
+
+
+def prune_logs(database: Database, now: datetime | None = None) -> int:
+    """Delete every workspace's log entries older than its retention."""
+    pruned = 0
+    with database.session() as session:
+        for workspace_id, days in session.execute(
+            select(Workspace.id, Workspace.log_retention_days)
+        ):
+            pruned += prune_log_entries(session, workspace_id, days, now=now)
+    return pruned
+
+
+class Ticker:
+    """One process's tick: remembers when it last pruned, so pruning runs hourly."""
+
+    def __init__(self, database: Database, settings: Settings, queue: JobQueue) -> None:
+        self.database = database
+        self.settings = settings
+        self.queue = queue
+        self._last_prune: datetime | None = None
+
+    def tick(self, now: datetime | None = None) -> TickReport:
+        """Reap, enqueue due runs, resend lost ones, prune; ``now`` is the schedule clock."""
+        now = now or schedule_clock(self.settings)
+        report = TickReport()
+        # Vouch for queued runs first: their messages may still wait in a persistent queue.
+        _requeue_lost(self.database, self.queue, report)
+        _reap(self.database, self.settings, report)
+        for candidate in _candidates(self.database):
+            setting = candidate.setting
+            if not setting.enabled:
+                continue
+            slot = due_run(
+                setting.schedule, setting.last_slot_at, now, not_before=setting.not_before
+            )
+            if slot is None:
+                continue
+            run_id = _enqueue_slot(self.database, candidate, slot, report)
+            if run_id is not None:
+                self.queue.enqueue_run(run_id)
+                report.enqueued.append(run_id)
+                log.info(
+                    "scheduled_sync_queued",
+                    workspace_id=candidate.workspace_id,
+                    kind=candidate.kind,
+                    slot=slot.isoformat(),
+                    run_id=run_id,
+                )
+        real_now = utcnow()
+        if self._last_prune is None or real_now - self._last_prune >= PRUNE_EVERY:
+            report.pruned = prune_logs(self.database)
+            self._last_prune = real_now
+        return report

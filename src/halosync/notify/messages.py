@@ -1,0 +1,141 @@
+"""What the emails say: a run's outcome with counts and a log link, and attention alerts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
+
+from halosync.store.models import (
+    Account,
+    AccountMapping,
+    HaloClient,
+    HaloRecurringInvoice,
+    Subscription,
+    SyncRun,
+    Workspace,
+)
+
+_KIND_TITLES = {"customers": "Customers sync", "usage": "Subscriptions sync"}
+MAX_LISTED = 50
+
+
+@dataclass(frozen=True)
+class Email:
+    """One email to send."""
+
+    to: list[str]
+    subject: str
+    body: str
+
+
+def log_link(public_url: str, workspace_id: int, run_id: int) -> str:
+    """The web UI's log page filtered to one run."""
+    return f"{public_url.rstrip('/')}/ui/w/{workspace_id}/logs?run={run_id}"
+
+
+def run_email(session: Session, run_id: int, public_url: str, to: list[str]) -> Email | None:
+    """The completed/failed email of a run, or None if the workspace did not opt in."""
+    run = session.get(SyncRun, run_id)
+    if run is None or run.dry_run or run.status in ("queued", "running"):
+        return None
+    workspace = session.get(Workspace, run.workspace_id)
+    if workspace is None:
+        return None
+    succeeded = run.status == "succeeded"
+    if not (workspace.notify_on_success if succeeded else workspace.notify_on_failure):
+        return None
+    title = _KIND_TITLES.get(run.kind, "Sync")
+    outcome = "completed" if succeeded else run.status
+    counts = {k: v for k, v in (run.counts or {}).items() if isinstance(v, int)}
+    lines = [
+        f"{title} {outcome} for workspace {workspace.name} (provider HALO, run {run.id}).",
+        "",
+        "Counts: " + (", ".join(f"{key} {value}" for key, value in counts.items()) or "none"),
+    ]
+    if run.started_at and run.finished_at:
+        seconds = (run.finished_at - run.started_at).total_seconds()
+        lines.append(f"Duration: {seconds:.1f} s")
+    if run.error:
+        lines += ["", f"Reason: {run.error}"]
+    lines += ["", f"Log: {log_link(public_url, workspace.id, run.id)}"]
+    return Email(to, f"[halosync] {title} {outcome}: {workspace.name}", "\n".join(lines))
+
+
+def attention_items(session: Session, workspace_id: int) -> list[str]:
+    """Why billing may silently go wrong: unmapped billable accounts, dead Halo records."""
+    items: list[str] = []
+    unmapped = session.scalars(
+        select(Account.ref)
+        .where(
+            Account.workspace_id == workspace_id,
+            Account.billed.is_(True),
+            Account.status != "trial",
+            exists().where(Subscription.account_id == Account.id, Subscription.quantity > 0),
+            ~exists().where(AccountMapping.account_id == Account.id),
+        )
+        .order_by(Account.ref)
+    ).all()
+    items += [
+        f"account {ref} has billable usage but is not mapped to a HaloPSA client"
+        for ref in unmapped
+    ]
+    clients = session.execute(
+        select(Account.ref, HaloClient.name, HaloClient.halo_id, HaloClient.gone)
+        .join(AccountMapping, AccountMapping.account_id == Account.id)
+        .join(
+            HaloClient,
+            (HaloClient.workspace_id == AccountMapping.workspace_id)
+            & (HaloClient.halo_id == AccountMapping.halo_client_id),
+        )
+        .where(AccountMapping.workspace_id == workspace_id, HaloClient.gone | HaloClient.inactive)
+        .order_by(Account.ref)
+    ).all()
+    items += [
+        f"account {ref} is mapped to HaloPSA client '{name}' ({halo_id}), which "
+        + ("no longer exists" if gone else "is inactive")
+        for ref, name, halo_id, gone in clients
+    ]
+    invoices = session.execute(
+        select(Account.ref, HaloRecurringInvoice.halo_id, HaloRecurringInvoice.gone)
+        .join(AccountMapping, AccountMapping.account_id == Account.id)
+        .join(
+            HaloRecurringInvoice,
+            (HaloRecurringInvoice.workspace_id == AccountMapping.workspace_id)
+            & (HaloRecurringInvoice.halo_id == AccountMapping.recurring_invoice_id),
+        )
+        .where(
+            AccountMapping.workspace_id == workspace_id,
+            HaloRecurringInvoice.gone | HaloRecurringInvoice.inactive,
+        )
+        .order_by(Account.ref)
+    ).all()
+    items += [
+        f"account {ref} is mapped to recurring invoice {halo_id}, which "
+        + ("no longer exists" if gone else "is inactive")
+        for ref, halo_id, gone in invoices
+    ]
+    return items
+
+
+def attention_email(
+    session: Session, workspace_id: int, run_id: int, public_url: str, to: list[str]
+) -> Email | None:
+    """An alert listing what needs attention, or None when all is well or not opted in."""
+    workspace = session.get(Workspace, workspace_id)
+    if workspace is None or not workspace.notify_on_failure:
+        return None
+    items = attention_items(session, workspace_id)
+    if not items:
+        return None
+    shown = items[:MAX_LISTED]
+    lines = [
+        f"Workspace {workspace.name}: {len(items)} account(s) may drop out of billing.",
+        "",
+        *(f"- {item}" for item in shown),
+    ]
+    if len(items) > len(shown):
+        lines.append(f"- and {len(items) - len(shown)} more")
+    lines += ["", f"Log: {log_link(public_url, workspace_id, run_id)}"]
+    return Email(to, f"[halosync] Attention needed: {workspace.name}", "\n".join(lines))
