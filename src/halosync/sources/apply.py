@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from itertools import islice
 from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from halosync.sources.batch import UsageBatch
-from halosync.sources.errors import ImportValidationError, UsageError
+from halosync.sources.batch import LOCATION, SubscriptionRow, UsageBatch
+from halosync.sources.errors import MAX_KEPT_ERRORS, ImportValidationError, Location, UsageError
 from halosync.sources.schemas import SUBSCRIPTION_FIELDS
 from halosync.store.base import utcnow
 from halosync.store.models import CANCELLED, Account, Service, Subscription
 
 _CHUNK = 5000
+
+
+def batched(items: Iterable[dict[str, Any]], size: int) -> Iterator[tuple[dict[str, Any], ...]]:
+    """``items`` in tuples of ``size`` (the last may be shorter)."""
+    iterator = iter(items)
+    while chunk := tuple(islice(iterator, size)):
+        yield chunk
 
 
 @dataclass
@@ -64,9 +73,13 @@ class ImportReport:
         }
 
 
-def _bulk_insert(session: Session, model: type[Any], rows: list[dict[str, Any]]) -> None:
-    for start in range(0, len(rows), _CHUNK):
-        session.execute(insert(model), rows[start : start + _CHUNK])
+def _bulk_insert(session: Session, model: type[Any], rows: Iterable[dict[str, Any]]) -> int:
+    """Insert ``rows`` a chunk at a time (so they never all exist at once); how many."""
+    count = 0
+    for chunk in batched(rows, _CHUNK):
+        session.execute(insert(model), list(chunk))
+        count += len(chunk)
+    return count
 
 
 def _bulk_update(session: Session, model: type[Any], rows: list[dict[str, Any]]) -> None:
@@ -153,15 +166,15 @@ def _check_references(
 ) -> None:
     errors: list[UsageError] = []
     total = 0
-    for key, location in batch.subscription_locations.items():
-        account_ref, service_ref = key
+    for (account_ref, service_ref), subscription in batch.subscriptions.items():
+        location: Location = subscription[LOCATION]
         for ref, known, what, column in (
             (account_ref, account_ids, "account", "account_ref"),
             (service_ref, service_ids, "service", "service_ref"),
         ):
             if ref not in known:
                 total += 1
-                if len(errors) < 1000:
+                if len(errors) < MAX_KEPT_ERRORS:
                     errors.append(
                         UsageError(
                             location.at(column),
@@ -201,52 +214,53 @@ def apply_batch(
     )
     account_ids = _upsert_accounts(session, workspace_id, batch, now, report.accounts)
     service_ids = _upsert_services(session, workspace_id, batch, report.services)
-    existing = {
-        (row.account_id, row.service_id): row
-        for row in session.execute(
-            select(
-                Subscription.id,
-                Subscription.account_id,
-                Subscription.service_id,
-                *(getattr(Subscription, name) for name in SUBSCRIPTION_FIELDS),
-            ).where(Subscription.workspace_id == workspace_id)
-        )
-    }
-    inserts: list[dict[str, Any]] = []
+    # Existing subscriptions are compared as they stream past, never all held at once.
+    refs_by_account = {v: k for k, v in account_ids.items()}
+    refs_by_service = {v: k for k, v in service_ids.items()}
+    matched: set[tuple[str, str]] = set()
     updates: list[dict[str, Any]] = []
-    seen: set[tuple[int, int]] = set()
-    for (account_ref, service_ref), subscription in batch.subscriptions.items():
-        key = (account_ids[account_ref], service_ids[service_ref])
-        seen.add(key)
-        values = {name: getattr(subscription, name) for name in SUBSCRIPTION_FIELDS}
-        row = existing.get(key)
-        if row is None:
-            inserts.append(
-                {
-                    "workspace_id": workspace_id,
-                    "account_id": key[0],
-                    "service_id": key[1],
-                    "updated_at": now,
-                }
-                | values
-            )
-        elif any(getattr(row, name) != value for name, value in values.items()):
-            updates.append({"id": row.id, "updated_at": now} | values)
+    cancels: list[dict[str, Any]] = []
+    existing = session.execute(
+        select(
+            Subscription.id,
+            Subscription.account_id,
+            Subscription.service_id,
+            *(getattr(Subscription, name) for name in SUBSCRIPTION_FIELDS),
+        )
+        .where(Subscription.workspace_id == workspace_id)
+        .execution_options(yield_per=_CHUNK)
+    )
+    for row in existing:
+        key = (refs_by_account[row.account_id], refs_by_service[row.service_id])
+        given = batch.subscriptions.get(key)
+        if given is None:
+            if snapshot and (row.status or "").strip().lower() != CANCELLED:
+                cancels.append({"id": row.id, "status": CANCELLED, "updated_at": now})
+                report.cancelled.append(key)
+            continue
+        matched.add(key)
+        if tuple(row[3:]) != given[:LOCATION]:
+            updates.append({"id": row.id, "updated_at": now} | _values(given))
         else:
             report.subscriptions.unchanged += 1
-    cancels: list[dict[str, Any]] = []
-    if snapshot:
-        refs_by_account = {v: k for k, v in account_ids.items()}
-        refs_by_service = {v: k for k, v in service_ids.items()}
-        for key, row in existing.items():
-            if key in seen or (row.status or "").strip().lower() == CANCELLED:
-                continue
-            cancels.append({"id": row.id, "status": CANCELLED, "updated_at": now})
-            report.cancelled.append((refs_by_account[key[0]], refs_by_service[key[1]]))
-        report.cancelled.sort()
-    _bulk_insert(session, Subscription, inserts)
+    report.cancelled.sort()
+    inserts = (
+        {
+            "workspace_id": workspace_id,
+            "account_id": account_ids[key[0]],
+            "service_id": service_ids[key[1]],
+            "updated_at": now,
+        }
+        | _values(subscription)
+        for key, subscription in batch.subscriptions.items()
+        if key not in matched
+    )
+    report.subscriptions.created = _bulk_insert(session, Subscription, inserts)
     _bulk_update(session, Subscription, updates)
     _bulk_update(session, Subscription, cancels)
-    report.subscriptions.created = len(inserts)
     report.subscriptions.updated = len(updates)
     return report
+
+
+def _values(subscription: SubscriptionRow) -> dict[str, Any]:
+    return dict(zip(SUBSCRIPTION_FIELDS, subscription, strict=False))

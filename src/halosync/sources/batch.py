@@ -1,13 +1,21 @@
-"""Collecting validated records into one batch, catching duplicates and contradictions."""
+"""Collecting validated records into one batch, catching duplicates and contradictions.
+
+A batch of 100,000 subscriptions is held until its one transaction, so it is kept compact:
+each subscription is one tuple, and values that repeat (references, dates, terms, prices)
+are shared rather than stored once per row.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from pydantic import ValidationError
 
 from halosync.sources.errors import (
+    MAX_KEPT_ERRORS,
     ImportValidationError,
     Location,
     UsageError,
@@ -15,17 +23,22 @@ from halosync.sources.errors import (
 )
 from halosync.sources.schemas import (
     CSV_COLUMNS,
+    SUBSCRIPTION_FIELDS,
     AccountIn,
     CsvRow,
     ServiceIn,
     SubscriptionData,
     SubscriptionIn,
-    UsagePayload,
-    subscription_values,
 )
 
 _ACCOUNT_FIELDS = {"name": "name", "status": "status", "billed": "billed"}
 _CSV_ACCOUNT_FIELDS = {"name": "account_name", "status": "account_status", "billed": "billed"}
+# Past this many distinct values a field's values are no longer shared (they rarely repeat).
+_SHARED_LIMIT = 1 << 16
+# A subscription as held in a batch: its values in SUBSCRIPTION_FIELDS order, then where
+# it came from.
+SubscriptionRow = tuple[Any, ...]
+LOCATION = len(SUBSCRIPTION_FIELDS)
 
 
 def _column_rank(loc: tuple[int | str, ...]) -> int:
@@ -35,14 +48,35 @@ def _column_rank(loc: tuple[int | str, ...]) -> int:
 
 @dataclass
 class UsageBatch:
-    """Validated accounts, services and subscriptions, keyed by reference."""
+    """Validated accounts, services and subscriptions, keyed by reference.
+
+    ``subscriptions`` maps ``(account_ref, service_ref)`` to a :data:`SubscriptionRow`.
+    """
 
     accounts: dict[str, AccountIn] = field(default_factory=dict)
     services: dict[str, ServiceIn] = field(default_factory=dict)
-    subscriptions: dict[tuple[str, str], SubscriptionData] = field(default_factory=dict)
-    # Where each subscription came from, to name it if its account/service is unknown.
-    subscription_locations: dict[tuple[str, str], Location] = field(default_factory=dict)
+    subscriptions: dict[tuple[str, str], SubscriptionRow] = field(default_factory=dict)
     rows: int = 0
+
+
+@dataclass(slots=True)
+class ErrorList:
+    """Problems found: the first :data:`MAX_KEPT_ERRORS` kept, all counted."""
+
+    kept: list[UsageError] = field(default_factory=list)
+    count: int = 0
+
+    def add(self, location: str, message: str) -> None:
+        """Record one problem."""
+        self.count += 1
+        if len(self.kept) < MAX_KEPT_ERRORS:
+            self.kept.append(UsageError(location, message))
+
+    def extend(self, other: ErrorList) -> None:
+        """Record every problem of ``other`` after these."""
+        room = MAX_KEPT_ERRORS - len(self.kept)
+        self.kept.extend(other.kept[: max(room, 0)])
+        self.count += other.count
 
 
 class BatchBuilder:
@@ -50,17 +84,40 @@ class BatchBuilder:
 
     def __init__(self) -> None:
         self.batch = UsageBatch()
-        self.errors: list[UsageError] = []
-        self.error_count = 0
+        self._errors = ErrorList()
+        # Where problems go; a JSON document routes them per list (see errors_to).
+        self._sink = self._errors
         self._account_seen: dict[str, Location] = {}
         self._service_seen: dict[str, Location] = {}
-        self._subscription_seen: dict[tuple[str, str], Location] = {}
+        self._refs: dict[str, str] = {}
+        self._shared: list[dict[Any, Any]] = [{} for _ in SUBSCRIPTION_FIELDS]
+
+    @property
+    def errors(self) -> list[UsageError]:
+        """The problems kept so far."""
+        return self._errors.kept
+
+    @property
+    def error_count(self) -> int:
+        """How many problems were found so far."""
+        return self._errors.count
 
     def error(self, location: str, message: str) -> None:
         """Record one problem."""
-        self.error_count += 1
-        if len(self.errors) < 1000:
-            self.errors.append(UsageError(location, message))
+        self._sink.add(location, message)
+
+    @contextmanager
+    def errors_to(self, errors: ErrorList) -> Iterator[None]:
+        """Send problems found inside the ``with`` block to ``errors`` instead."""
+        previous, self._sink = self._sink, errors
+        try:
+            yield
+        finally:
+            self._sink = previous
+
+    def add_errors(self, errors: ErrorList) -> None:
+        """Record problems collected elsewhere."""
+        self._errors.extend(errors)
 
     def errors_from(self, error: ValidationError, location: Location) -> None:
         """Record every problem pydantic found in one record."""
@@ -112,19 +169,35 @@ class BatchBuilder:
                 f"at {self._service_seen[ref].base}",
             )
 
+    def _ref(self, ref: str) -> str:
+        return self._refs.setdefault(ref, ref)
+
+    def _compact(self, subscription: SubscriptionData, where: Location) -> SubscriptionRow:
+        values: list[Any] = []
+        for shared, name in zip(self._shared, SUBSCRIPTION_FIELDS, strict=True):
+            value = getattr(subscription, name)
+            if value is not None:
+                known = shared.get(value)
+                if known is None and len(shared) < _SHARED_LIMIT:
+                    shared[value] = known = value
+                value = value if known is None else known
+            values.append(value)
+        values.append(where)
+        return tuple(values)
+
     def add_subscription(self, subscription: SubscriptionData, where: Location) -> None:
         """Add a subscription; one per account and service."""
-        key = (subscription.account_ref, subscription.service_ref)
+        key = (self._ref(subscription.account_ref), self._ref(subscription.service_ref))
+        row = self._compact(subscription, where)
         known = self.batch.subscriptions.get(key)
         if known is None:
-            self.batch.subscriptions[key] = subscription
-            self.batch.subscription_locations[key] = where
+            self.batch.subscriptions[key] = row
             return
-        if subscription_values(known) != subscription_values(subscription):
+        if known[:LOCATION] != row[:LOCATION]:
             self.error(
                 where.base,
                 f"a second, different subscription of account {key[0]!r} to service "
-                f"{key[1]!r} (the first is at {self.batch.subscription_locations[key].base})",
+                f"{key[1]!r} (the first is at {known[LOCATION].base})",
             )
 
     def add_csv_row(self, data: dict[str, str], where: Location) -> None:
@@ -150,19 +223,6 @@ class BatchBuilder:
             self.add_service(row.service(), where, fields={"name": "service_name"})
         self.add_subscription(row, where)
 
-    def add_payload(self, payload: UsagePayload, where: Location) -> None:
-        """Add a whole validated JSON payload, items located by JSON path."""
-        groups: tuple[tuple[str, Sequence[AccountIn | ServiceIn | SubscriptionIn]], ...] = (
-            ("accounts", payload.accounts),
-            ("services", payload.services),
-            ("subscriptions", payload.subscriptions),
-        )
-        for kind, items in groups:
-            for index, item in enumerate(items):
-                item_where = Location(f"{where.at(kind)}[{index}]", "path")
-                self.batch.rows += 1
-                self._add_item(item, item_where)
-
     def add_record(self, kind: str, data: object, where: Location) -> None:
         """Validate and add one record of ``kind`` (account, service, subscription, row, error)."""
         if kind == "error":
@@ -175,12 +235,7 @@ class BatchBuilder:
                 return
             self.add_csv_row(data, where)
             return
-        models: dict[str, type[AccountIn] | type[ServiceIn] | type[SubscriptionIn]] = {
-            "account": AccountIn,
-            "service": ServiceIn,
-            "subscription": SubscriptionIn,
-        }
-        model = models.get(kind)
+        model = RECORD_MODELS.get(kind)
         if model is None:
             self.error(where.base, f"unknown record kind {kind!r}")
             return
@@ -190,9 +245,10 @@ class BatchBuilder:
         except ValidationError as error:
             self.errors_from(error, where)
             return
-        self._add_item(item, where)
+        self.add_item(item, where)
 
-    def _add_item(self, item: AccountIn | ServiceIn | SubscriptionIn, where: Location) -> None:
+    def add_item(self, item: AccountIn | ServiceIn | SubscriptionIn, where: Location) -> None:
+        """Add one validated account, service or subscription."""
         if isinstance(item, AccountIn):
             self.add_account(item, where, fields=_ACCOUNT_FIELDS)
         elif isinstance(item, ServiceIn):
@@ -200,8 +256,27 @@ class BatchBuilder:
         else:
             self.add_subscription(item, where)
 
+    def forget(self, kinds: Iterable[str]) -> None:
+        """Drop everything added of these kinds (``account``, ``service``, ``subscription``)."""
+        for kind in kinds:
+            if kind == "account":
+                self.batch.accounts.clear()
+                self._account_seen.clear()
+            elif kind == "service":
+                self.batch.services.clear()
+                self._service_seen.clear()
+            elif kind == "subscription":
+                self.batch.subscriptions.clear()
+
     def build(self) -> UsageBatch:
         """The batch, or :class:`ImportValidationError` with every problem found."""
         if self.error_count:
             raise ImportValidationError(self.errors, total=self.error_count)
         return self.batch
+
+
+RECORD_MODELS: dict[str, type[AccountIn] | type[ServiceIn] | type[SubscriptionIn]] = {
+    "account": AccountIn,
+    "service": ServiceIn,
+    "subscription": SubscriptionIn,
+}

@@ -16,7 +16,7 @@ MAX_KEPT_ERRORS = 1000
 _SHOWN_IN_MESSAGE = 20
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Location:
     """Where a record came from: ``line 5`` of a file (columns) or a JSON path."""
 

@@ -1,10 +1,9 @@
-"""Reading CSV and JSON usage files into a :class:`BatchBuilder`, streaming CSV row by row."""
+"""Reading CSV and JSON usage files into a :class:`BatchBuilder`, streaming both."""
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
@@ -12,9 +11,10 @@ from typing import IO
 from pydantic import ValidationError
 
 from halosync.errors import ValidationFailedError
-from halosync.sources.batch import BatchBuilder
-from halosync.sources.errors import Location
-from halosync.sources.schemas import CSV_COLUMNS, REQUIRED_CSV_COLUMNS, UsagePayload
+from halosync.sources.batch import RECORD_MODELS, BatchBuilder, ErrorList
+from halosync.sources.errors import Location, describe, from_validation_error
+from halosync.sources.json_stream import JsonSyntaxError, NotUtf8Error, iter_document
+from halosync.sources.schemas import CSV_COLUMNS, REQUIRED_CSV_COLUMNS
 
 # Called with the number of bytes read so far (a progress bar's position).
 Progress = Callable[[int], None]
@@ -95,35 +95,114 @@ def read_csv(
             progress(raw.tell())
 
 
+_LISTS = {"accounts": "account", "services": "service", "subscriptions": "subscription"}
+_NOT_AN_OBJECT = 'must be an object with "accounts", "services" and "subscriptions"'
+
+
+class JsonDocument:
+    """Validates a usage document member by member, with the same outcome and errors, in
+    the same order, as validating it whole as a :class:`UsagePayload`.
+
+    Field problems (each list's in turn, then unknown members) are reported if there are
+    any; only otherwise are contradictions between items (two different subscriptions of
+    one account to one service, say). A repeated member replaces the earlier one, as
+    ``json.loads`` would.
+    """
+
+    def __init__(self, builder: BatchBuilder) -> None:
+        self._builder = builder
+        self._root = Location("$", "path")
+        self._invalid = {key: ErrorList() for key in _LISTS}
+        self._conflicts = {key: ErrorList() for key in _LISTS}
+        self._rows = dict.fromkeys(_LISTS, 0)
+        self._unknown: dict[str, None] = {}
+        self._started: set[str] = set()
+
+    def start_list(self, key: str) -> None:
+        """Member ``key`` (one of the lists) begins; it replaces any earlier one."""
+        if key in self._started:
+            self._builder.forget([_LISTS[key]])
+            self._invalid[key] = ErrorList()
+            self._conflicts[key] = ErrorList()
+            self._rows[key] = 0
+        self._started.add(key)
+
+    def member(self, key: str, value: object) -> None:
+        """A whole member of the document."""
+        if key not in _LISTS:
+            self._unknown.setdefault(key)
+            return
+        self.start_list(key)
+        if not isinstance(value, list):
+            self._invalid[key].add(self._root.at(key), describe("list_type", ""))
+            return
+        for index, item in enumerate(value):
+            self.item(key, index, item)
+
+    def item(self, key: str, index: int, value: object) -> None:
+        """Element ``index`` of list member ``key``."""
+        where = Location(f"$.{key}[{index}]", "path")
+        try:
+            item = RECORD_MODELS[_LISTS[key]].model_validate(value)
+        except ValidationError as error:
+            for found in from_validation_error(error, where):
+                self._invalid[key].add(found.location, found.message)
+            return
+        self._rows[key] += 1
+        with self._builder.errors_to(self._conflicts[key]):
+            self._builder.add_item(item, where)
+
+    def finish(self) -> None:
+        """Hand the problems found to the builder, in order."""
+        invalid = ErrorList()
+        for key in _LISTS:
+            invalid.extend(self._invalid[key])
+        for key in self._unknown:
+            invalid.add(self._root.at(key), describe("extra_forbidden", ""))
+        if invalid.count:
+            self._builder.add_errors(invalid)
+            return
+        for key in _LISTS:
+            self._builder.add_errors(self._conflicts[key])
+            self._builder.batch.rows += self._rows[key]
+
+
 def read_json(path: Path, builder: BatchBuilder, *, progress: Progress | None = None) -> None:
-    """Validate a JSON usage file (``{"accounts", "services", "subscriptions"}``)."""
+    """Validate a JSON usage file (``{"accounts", "services", "subscriptions"}``), streaming:
+    list items are decoded and validated one at a time, never the whole file at once."""
+    document = JsonDocument(builder)
     with _open_binary(path) as raw:
-        content = raw.read()
-    if progress is not None:
-        progress(len(content))
-    try:
-        document = json.loads(content.decode("utf-8-sig"))
-    except UnicodeDecodeError as error:
-        builder.error("$", f"the file is not UTF-8 text (byte {error.start})")
-        return
-    except json.JSONDecodeError as error:
-        builder.error(f"line {error.lineno}, column {error.colno}", f"invalid JSON: {error.msg}")
-        return
-    read_document(document, builder)
+        try:
+            for event in iter_document(raw, frozenset(_LISTS), progress=progress):
+                if event.kind == "item":
+                    document.item(event.key, event.index, event.value)
+                elif event.kind == "list":
+                    document.start_list(event.key)
+                elif event.kind == "value":
+                    document.member(event.key, event.value)
+                else:
+                    builder.error("$", _NOT_AN_OBJECT)
+                    return
+        except NotUtf8Error as error:
+            builder.error("$", f"the file is not UTF-8 text (byte {error.offset})")
+            return
+        except JsonSyntaxError as error:
+            builder.error(
+                f"line {error.line}, column {error.column}", f"invalid JSON: {error.message}"
+            )
+            return
+    document.finish()
 
 
 def read_document(document: object, builder: BatchBuilder) -> None:
     """Validate an already-parsed JSON document (also the REST API's body)."""
-    root = Location("$", "path")
     if not isinstance(document, dict):
-        builder.error("$", 'must be an object with "accounts", "services" and "subscriptions"')
+        builder.error("$", _NOT_AN_OBJECT)
         return
-    try:
-        payload = UsagePayload.model_validate(document)
-    except ValidationError as error:
-        builder.errors_from(error, root)
-        return
-    builder.add_payload(payload, root)
+    reader = JsonDocument(builder)
+    for key, value in document.items():
+        reader.member(str(key), value)
+    reader.finish()
 
 
 def read_file(path: Path, builder: BatchBuilder, *, progress: Progress | None = None) -> None:
