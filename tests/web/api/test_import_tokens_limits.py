@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import httpx2
 
@@ -53,7 +54,7 @@ def test_oversized_upload_is_refused_before_it_is_read(api: Api) -> None:
     assert api.get("accounts").json()["total"] == 0
 
     async def chunked() -> httpx2.Response:
-        async def body():  # type: ignore[no-untyped-def]
+        async def body() -> AsyncIterator[bytes]:
             for _ in range(2_000):
                 yield b"x" * 1024
 

@@ -10,10 +10,11 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from halosync.connection.probe import TestOutcome
 from halosync.connection.service import ConnectionInput, ConnectionService
+from halosync.errors import ValidationFailedError
 from halosync.sync.workspace_settings import show_sync_settings
 from halosync.web.api.auth import Caller, current_caller, writer
 from halosync.web.api.deps import PREFIX, ShortText, UrlText, get_connection_service
-from halosync.web.api.errors import ERROR_RESPONSES, ErrorBody
+from halosync.web.api.errors import ERROR_RESPONSES, ApiError, ErrorBody, ErrorItem
 
 router = APIRouter(prefix=PREFIX, tags=["connection"])
 
@@ -141,7 +142,14 @@ async def save_connection(
 ) -> Any:
     """Tests the configuration first; one that fails is refused (422) with "Invalid
     connection configuration." and the cause, and nothing is stored."""
-    view, outcome = await service.save(caller.workspace_name, body.to_input())
+    try:
+        view, outcome = await service.save(caller.workspace_name, body.to_input())
+    except ValidationFailedError as invalid:
+        raise ApiError(
+            422,
+            str(invalid),
+            errors=[ErrorItem(location="$", message=invalid.fix or invalid.message)],
+        ) from None
     return SavedOut(connection=_view(view.to_dict()), test=_test_out(outcome) if outcome else None)
 
 

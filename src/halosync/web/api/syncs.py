@@ -14,6 +14,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from halosync.domain.schedule import Schedule
+from halosync.errors import ValidationFailedError
 from halosync.jobs import JobQueue, QueueUnavailableError, open_job_queue
 from halosync.jobs.service import (
     CooldownError,
@@ -40,7 +41,7 @@ from halosync.web.api.deps import (
     get_halo_factory,
     get_settings,
 )
-from halosync.web.api.errors import ERROR_RESPONSES, ApiError, ErrorBody
+from halosync.web.api.errors import ERROR_RESPONSES, ApiError, ErrorBody, ErrorItem
 from halosync.web.api.queries import ResultRow, RunRow, get_run, list_runs, run_results
 
 router = APIRouter(prefix=PREFIX, tags=["syncs"])
@@ -416,7 +417,14 @@ def put_schedule(
 ) -> Any:
     """Daily at HH:MM UTC, or monthly on day N (1-28) or the last day; slots before now
     never fire."""
-    schedule = Schedule.parse(body.schedule)
+    try:
+        schedule = Schedule.parse(body.schedule)
+    except ValidationFailedError as invalid:
+        raise ApiError(
+            422,
+            f"The schedule is not valid; nothing was changed. {invalid}",
+            errors=[ErrorItem(location="$.schedule", message=invalid.message)],
+        ) from None
     with database.session() as session:
         setting = set_schedule(session, caller.workspace_id, kind, schedule, enabled=body.enabled)
         return ScheduleOut.model_validate(setting.to_dict())

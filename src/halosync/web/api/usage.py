@@ -185,7 +185,7 @@ async def upsert_usage(
     return await run_in_threadpool(_upsert, database, caller, document, snapshot, idempotency_key)
 
 
-PageNumber = Annotated[int, Query(ge=1, description="1-based page number.")]
+PageNumber = Annotated[int, Query(ge=1, le=1_000_000, description="1-based page number.")]
 PageSize = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Rows per page.")]
 
 
