@@ -24,6 +24,8 @@ from halosync.halopsa.errors import (
     HaloConfigurationError,
     HaloError,
     HaloFatalError,
+    HaloRecordNotFoundError,
+    HaloRequestRejectedError,
     HaloServerError,
 )
 from halosync.halopsa.models import halo_json
@@ -39,6 +41,8 @@ from halosync.sync.results import ChangeResult
 log = get_logger(__name__)
 
 _SPLITTABLE = (HaloFatalError, HaloServerError, AmbiguousWriteError)
+# Only a 4xx refusal proves Halo applied nothing; any other failed create may have landed.
+_REFUSED = (HaloRequestRejectedError, HaloRecordNotFoundError)
 
 
 def _written(target: Target, record: Mapping[str, Any]) -> Written:
@@ -153,9 +157,16 @@ class PlanExecutor:
         error: HaloError,
     ) -> None:
         remaining = chunk
-        if isinstance(error, AmbiguousWriteError):
-            # Some rows may have been created after all: take those, resend only the rest.
-            found = await self.recovery(payloads)
+        if chunk[0][1].action == "create" and not isinstance(error, _REFUSED):
+            # Halo may have created some rows after all (an unanswered POST, a 5xx, an answer
+            # we could not read): take those and resend only the rest, never blindly.
+            try:
+                found = await self.recovery(payloads)
+            except HaloConfigurationError:
+                raise
+            except HaloError as search_error:
+                self._fail_unknown(chunk, error, search_error)
+                return
             made = [(pair, record) for pair, record in zip(chunk, found, strict=True) if record]
             if made:
                 self._commit([pair for pair, _ in made], [dict(r) for _, r in made], "recovered")
@@ -173,12 +184,40 @@ class PlanExecutor:
             service=change.service_ref,
             error=str(error),
         )
-        result = ChangeResult.planned(
+        self._record_failure(
+            index,
             change,
-            action="fail",
-            level="ERROR",
             reason=f"HaloPSA refused the {change.action}: {error.message}",
             message=str(error),
+        )
+
+    def _fail_unknown(
+        self, chunk: list[tuple[int, PlannedChange]], error: HaloError, search_error: HaloError
+    ) -> None:
+        """Creates whose fate is unknown stay pending: the next run finds them by marker."""
+        log.warning(
+            "halo_create_unconfirmed",
+            rows=len(chunk),
+            error=str(error),
+            search_error=str(search_error),
+        )
+        for index, change in chunk:
+            self._record_failure(
+                index,
+                change,
+                reason=(
+                    f"HaloPSA did not confirm the create ({error.message}) and could not be "
+                    f"searched for it ({search_error.message}); it was not sent again. The "
+                    "next sync looks for it by its tag before creating anything"
+                ),
+                message=str(error),
+            )
+
+    def _record_failure(
+        self, index: int, change: PlannedChange, *, reason: str, message: str
+    ) -> None:
+        result = ChangeResult.planned(
+            change, action="fail", level="ERROR", reason=reason, message=message
         )
         self.results[index] = result
         with self.database.session() as session:
