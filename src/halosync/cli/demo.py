@@ -12,6 +12,9 @@ from rich.console import Console
 
 from halosync.cli.app import app, state
 from halosync.demo.journey import DEMO_WORKSPACE, demo_application, run_journey
+from halosync.demo.web import run_demo_site
+from halosync.jobs.queue import embedded_queue_path
+from halosync.settings import Settings
 from halosync.simulator import SimulatorConfig, create_app, generate_demo_seed
 from halosync.simulator.server import serve_in_thread
 from halosync.store.crypto import SecretBox
@@ -32,14 +35,28 @@ def demo(
         str, typer.Option(help="Where counts land: licence or invoice_line.")
     ] = "licence",
     once: Annotated[
-        bool, typer.Option("--once", help="Stop after the journey instead of serving on.")
+        bool,
+        typer.Option("--once", help="Walk the whole journey in the terminal and stop (no web UI)."),
     ] = False,
+    web_port: Annotated[
+        int, typer.Option("--web-port", help="Web UI port (0 picks a free one).")
+    ] = 8000,
+    admin_password: Annotated[
+        str | None,
+        typer.Option(
+            "--admin-password",
+            envvar="HALOSYNC_DEMO_ADMIN_PASSWORD",
+            help="Password of the demo admin (default: a random one, printed).",
+        ),
+    ] = None,
 ) -> None:
-    """Run the whole journey on SQLite against the bundled HaloPSA simulator.
+    """Start the web UI, the job consumer and a seeded HaloPSA simulator on SQLite.
 
-    Starts a simulator seeded with realistic clients, items and recurring invoices, imports
-    sample vendor data whose names differ from Halo's, then connects, pulls, maps, previews,
-    syncs, repeats and reconciles, printing each step. A fresh demo database each start.
+    Imports sample vendor data whose names differ from Halo's, creates the first admin and
+    prints the URL, the log-in and the simulator's server URL, client ID and secret to
+    paste into the setup wizard. With ``--once`` it instead walks the whole journey in the
+    terminal (connect, pull, map, preview, sync, repeat, reconcile) and stops. A fresh demo
+    database each start.
     """
     if target not in ("licence", "invoice_line"):
         raise typer.BadParameter("must be licence or invoice_line", param_hint="--target")
@@ -48,12 +65,26 @@ def demo(
     updates: dict[str, object] = {"allow_private_networks": True}
     if not cli_settings.database_url:
         database_path = cli_settings.ensure_data_dir() / DEMO_DATABASE
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{database_path}{suffix}").unlink(missing_ok=True)
+        # A fresh demo each start: its database and the queue of the runs it held.
+        for stale in (database_path, embedded_queue_path(cli_settings)):
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{stale}{suffix}").unlink(missing_ok=True)
         updates["database_url"] = f"sqlite:///{database_path}"
     # The demo's Halo is on loopback over plain http: allow it for this process only.
     settings = cli_settings.model_copy(update=updates)
     console = Console(highlight=False)
+    if not once:
+        _serve_web_demo(
+            settings,
+            console,
+            host=host,
+            halo_port=port,
+            web_port=web_port,
+            clients=clients,
+            target=target,
+            admin_password=admin_password,
+        )
+        return
     application = demo_application()
     seed = generate_demo_seed(clients=clients, seed=0)
     simulator = create_app(SimulatorConfig(applications=[application]))
@@ -78,22 +109,47 @@ def demo(
                 )
             )
             console.print(f"Done in {time.monotonic() - started:.1f} s.")
-            if once:
-                return
-            env = "HALOSYNC_ALLOW_PRIVATE_NETWORKS=true"
-            if database_path is not None:
-                env += f" HALOSYNC_DATABASE_URL=sqlite:///{database_path}"
+    finally:
+        database.dispose()
+
+
+def _serve_web_demo(
+    settings: Settings,
+    console: Console,
+    *,
+    host: str,
+    halo_port: int,
+    web_port: int,
+    clients: int,
+    target: str,
+    admin_password: str | None,
+) -> None:
+    """Serve the web UI with the simulator and the jobs until Ctrl+C."""
+    try:
+        with run_demo_site(
+            settings,
+            host=host,
+            halo_port=halo_port,
+            web_port=web_port,
+            clients=clients,
+            target=target,
+            admin_password=admin_password,
+        ) as site:
+            console.print(f"[bold]halosync web UI[/]   {site.url}/ui")
+            console.print(f"  log in as        {site.admin_email}")
+            console.print(f"  password         {site.admin_password}")
             console.print(
-                "\nThe simulator keeps running; explore with, for example:\n"
-                f"  {env} halosync map list\n"
-                f"  {env} halosync sync usage --dry-run\n"
-                f"  {env} halosync logs\n"
-                f"  {env} halosync reconcile\n"
-                f"(workspace {DEMO_WORKSPACE!r}). Press Ctrl+C to stop."
+                f"[bold]HaloPSA simulator[/] ({clients} clients) — paste into the setup wizard:"
+            )
+            console.print(f"  Server Address   {site.halo_url}")
+            console.print(f"  Client ID        {site.client_id}")
+            console.print(f"  Client Secret    {site.client_secret}")
+            console.print(
+                f"Workspace {DEMO_WORKSPACE!r} has sample vendor data imported. "
+                "Press Ctrl+C to stop.",
+                soft_wrap=True,
             )
             while True:
                 time.sleep(3600)
     except KeyboardInterrupt:
         console.print("Stopped.")
-    finally:
-        database.dispose()

@@ -1,0 +1,321 @@
+"""The screens through HTTP: the wizard's rules, the grid, syncs, logs, import, masking."""
+
+from __future__ import annotations
+
+import html
+import re
+import time
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from starlette.testclient import TestClient
+
+from halosync.store.models import LogEntry, SyncRun
+from tests.web.ui.world import ADMIN, World, log_in
+
+
+def _flashes(page: str) -> list[str]:
+    return [html.unescape(text) for text in re.findall(r'class="flash \w+">([^<]+)', page)]
+
+
+def _connect(client: TestClient, world: World, token: str, secret: str | None = None) -> str:
+    response = client.post(
+        f"/ui/w/{world.alpha}/setup/connect",
+        data={
+            "csrf_token": token,
+            "server_url": world.halo_url,
+            "client_id": world.application.client_id,
+            "client_secret": secret or world.application.client_secret,
+            "target": "licence",
+        },
+    )
+    return response.text
+
+
+def _wait_idle(world: World, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with world.database.session() as session:
+            busy = session.query(SyncRun).filter(SyncRun.status.in_(("queued", "running"))).count()
+        if not busy:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the sync did not finish")
+
+
+def test_the_wizard_holds_each_step_until_its_rule_is_met(world: World) -> None:
+    client = TestClient(world.app)
+    token = log_in(client, ADMIN)
+    w = f"/ui/w/{world.alpha}"
+    page = client.get(f"{w}/setup/connect").text
+    assert 'id="test-connection" disabled' in page
+    assert 'data-needs-fields="server_url,client_id,client_secret"' in page
+    blocked = client.post(f"{w}/setup/connect/next", data={"csrf_token": token})
+    assert "Save the connection settings first." in _flashes(blocked.text)
+
+    refused = _connect(client, world, token, secret="not-the-secret")
+    assert "Invalid connection configuration." in refused
+    assert "not-the-secret" not in refused
+    assert "Save the connection settings first." in client.get(f"{w}/setup/connect").text
+
+    tried = client.post(
+        f"{w}/setup/test-input",
+        data={
+            "csrf_token": token,
+            "server_url": world.halo_url,
+            "client_id": world.application.client_id,
+            "client_secret": world.application.client_secret,
+            "target": "licence",
+        },
+    )
+    assert "Test is successful." in tried.text
+    wrong = client.post(
+        f"{w}/setup/test-input",
+        data={
+            "csrf_token": token,
+            "server_url": world.halo_url,
+            "client_id": "nobody",
+            "client_secret": "wrong",
+        },
+    )
+    assert "Test is not successful." in wrong.text
+
+    saved = _connect(client, world, token)
+    assert "Connection saved. Test is successful." in _flashes(saved)
+    assert world.application.client_secret not in saved
+    summary = client.get(f"{w}/setup/summary").text
+    assert 'id="summary-accounts-total">15<' in summary
+
+    services = client.post(f"{w}/setup/services/next", data={"csrf_token": token})
+    assert "Map at least one service to continue." in _flashes(services.text)
+    finish = client.post(f"{w}/setup/finish", data={"csrf_token": token})
+    assert "Map at least one service to continue." in _flashes(finish.text)
+
+    client.post(f"{w}/sync-organizations", data={"csrf_token": token})
+    _wait_idle(world)
+    page = client.get(f"{w}/setup/services").text
+    first_service = re.search(r'name="service_ref" value="([^"]+)"', page)
+    first_item = re.search(r'<option value="(\d+)"', page)
+    assert first_service
+    assert first_item
+    client.post(
+        f"{w}/services/map",
+        data={
+            "csrf_token": token,
+            "service_ref": html.unescape(first_service.group(1)),
+            "halo_item_id": first_item.group(1),
+        },
+        headers={"Referer": f"http://testserver{w}/setup/services"},
+    )
+    moved = client.post(f"{w}/setup/services/next", data={"csrf_token": token})
+    assert moved.url.path == f"{w}/setup/summary"
+    done = client.post(f"{w}/setup/finish", data={"csrf_token": token})
+    assert "Setup finished." in " ".join(_flashes(done.text))
+    dashboard = done.text
+    assert 'id="client-secret">********<' in dashboard
+    assert world.application.client_secret not in dashboard
+
+
+def test_grid_search_filter_sort_paging_and_the_client_picker(world: World) -> None:
+    client = TestClient(world.app)
+    token = log_in(client, ADMIN)
+    w = f"/ui/w/{world.alpha}"
+    empty = client.get(f"{w}/accounts").text
+    assert 'id="no-halo-clients"' in empty
+    _connect(client, world, token)
+    client.post(f"{w}/sync-organizations", data={"csrf_token": token})
+    _wait_idle(world)
+
+    grid = client.get(f"{w}/accounts", params={"size": "5"}).text
+    assert 'id="grid-range">1 – 5 of 15<' in grid
+    page3 = client.get(
+        f"{w}/accounts",
+        params={"size": "5", "page": "3"},
+        headers={"HX-Request": "true", "HX-Target": "grid"},
+    ).text
+    assert page3.startswith('\n<div id="grid">') or '<div id="grid">' in page3[:200]
+    assert "11 – 15 of 15" in page3
+    beyond = client.get(f"{w}/accounts", params={"size": "5", "page": "99"}).text
+    assert "11 – 15 of 15" in beyond
+    desc = client.get(f"{w}/accounts", params={"sort": "account_ref", "desc": "1"}).text
+    refs = re.findall(r'data-ref="([^"]+)"', desc)
+    assert refs == sorted(refs, reverse=True)
+    unmapped = client.get(f"{w}/accounts", params={"status": "unmapped"}).text
+    assert "15 entries" in unmapped
+    assert "0 entries" in client.get(f"{w}/accounts", params={"status": "mapped"}).text
+
+    first_ref = html.unescape(refs[-1])
+    edit = client.get(f"{w}/accounts/edit", params={"ref": first_ref}).text
+    assert 'name="client_name"' in edit
+    assert 'name="client_id_search"' in edit
+    options = client.get(f"{w}/halo-clients", params={"q": ""}).text
+    picks = re.findall(r'data-id="(\d+)" data-name="([^"]+)"', options)
+    assert picks
+    halo_id, halo_name = picks[0]
+    by_id = client.get(f"{w}/halo-clients", params={"q": halo_id}).text
+    assert f'data-id="{halo_id}"' in by_id
+
+    saved = client.post(
+        f"{w}/accounts/map",
+        data={"csrf_token": token, "account_ref": first_ref, "halo_client_id": halo_id},
+    ).text
+    assert "Mapped" in saved
+    assert html.unescape(halo_name) in html.unescape(saved)
+    again = client.get(f"{w}/halo-clients", params={"q": halo_id}).text
+    assert f'data-id="{halo_id}"' not in again  # only unmapped clients are offered
+    taken = client.post(
+        f"{w}/accounts/map",
+        data={
+            "csrf_token": token,
+            "account_ref": html.unescape(refs[-2]),
+            "halo_client_id": halo_id,
+        },
+    ).text
+    assert "already mapped" in html.unescape(taken)
+    searched = client.get(f"{w}/accounts", params={"q": halo_id}).text
+    assert f'data-ref="{refs[-1]}"' in searched
+    removed = client.post(
+        f"{w}/accounts/unmap", data={"csrf_token": token, "account_ref": first_ref}
+    ).text
+    assert "Unmapped" in removed
+    assert "data-row-sync disabled" in removed
+
+
+def test_sync_now_in_progress_and_cooldown_texts(world: World) -> None:
+    client = TestClient(world.app)
+    token = log_in(client, ADMIN)
+    w = f"/ui/w/{world.alpha}"
+    _connect(client, world, token)
+    with world.database.session() as session:
+        session.add(
+            SyncRun(
+                workspace_id=world.alpha,
+                kind="customers",
+                trigger="schedule",
+                status="running",
+                heartbeat_at=datetime.now(UTC),
+                started_at=datetime.now(UTC),
+                counts={},
+            )
+        )
+    busy = client.get(w).text
+    assert 'id="sync-state">Sync in progress<' in busy
+    assert 'id="sync-now"' in busy
+    assert re.search(r'id="sync-now"[^>]*disabled', busy)
+    refused = client.post(f"{w}/sync-now", data={"csrf_token": token})
+    assert any(text.startswith("Sync in progress") for text in _flashes(refused.text))
+    with world.database.session() as session:
+        session.query(SyncRun).delete()
+        session.add(
+            SyncRun(
+                workspace_id=world.alpha,
+                kind="usage",
+                trigger="manual",
+                status="succeeded",
+                started_at=datetime.now(UTC) - timedelta(minutes=20),
+                finished_at=datetime.now(UTC) - timedelta(minutes=15),
+                counts={},
+            )
+        )
+    cooling = client.get(w).text
+    assert 'id="sync-state">You can trigger the next sync in 45 minutes<' in cooling
+    refused = client.post(f"{w}/sync-now", data={"csrf_token": token})
+    assert "You can trigger the next sync in 45 minutes" in _flashes(refused.text)
+
+
+def test_price_toggle_and_reset(world: World) -> None:
+    client = TestClient(world.app)
+    token = log_in(client, ADMIN)
+    w = f"/ui/w/{world.alpha}"
+    _connect(client, world, token)
+    page = client.get(w).text
+    assert "data-enable-text=" in page
+    assert "data-disable-text=" in page
+    unconfirmed = client.post(
+        f"{w}/settings/prices", data={"csrf_token": token, "price_mode": "unit"}
+    )
+    assert "nothing was changed" in " ".join(_flashes(unconfirmed.text))
+    assert 'id="price-mode">off<' in unconfirmed.text
+    confirmed = client.post(
+        f"{w}/settings/prices",
+        data={"csrf_token": token, "price_mode": "totals", "confirmed": "yes"},
+    )
+    assert "Sync price setting updated." in _flashes(confirmed.text)
+    assert 'id="price-mode">totals<' in confirmed.text
+    reset = client.post(f"{w}/reset", data={"csrf_token": token})
+    assert reset.url.path == f"{w}/setup/connect"
+    assert "Integration reset" in " ".join(_flashes(reset.text))
+    assert "Configure HaloPSA" in client.get(w).text
+
+
+def test_logs_tiles_filter_and_paging(world: World) -> None:
+    client = TestClient(world.app)
+    log_in(client, ADMIN)
+    now = datetime.now(UTC)
+    with world.database.session() as session:
+        for n in range(236):
+            level = "ERROR" if n % 50 == 0 else ("WARNING" if n % 10 == 0 else "INFO")
+            session.add(
+                LogEntry(
+                    workspace_id=world.alpha,
+                    level=level,
+                    title=f"Entry {n}",
+                    details="details",
+                    created_at=now - timedelta(hours=9, minutes=n),
+                )
+            )
+        session.add(
+            LogEntry(workspace_id=world.beta, level="ERROR", title="Beta only", created_at=now)
+        )
+    w = f"/ui/w/{world.alpha}"
+    client.cookies.set("halosync_tz", "Europe/Warsaw")
+    page = client.get(f"{w}/logs").text
+    assert 'id="log-range">1 – 20 of 236<' in page
+    assert 'id="tile-total">236<' in page
+    assert 'class="value red" id="tile-errors">5<' in page
+    assert 'class="value orange" id="tile-warnings">19<' in page
+    assert "9h ago" in page
+    assert re.search(r"UTC\+0[12]:00 Europe/Warsaw", page)
+    assert "Beta only" not in page
+    stamp = (now - timedelta(hours=9)).astimezone(ZoneInfo("Europe/Warsaw"))
+    assert stamp.strftime("%Y-%m-%d %H:%M") in page
+    assert '<option value="all" selected>All</option>' in page
+    errors = client.get(f"{w}/logs", params={"level": "error"}).text
+    assert 'id="log-range">1 – 5 of 5<' in errors
+    last = client.get(f"{w}/logs", params={"page": "12", "size": "20"}).text
+    assert 'id="log-range">221 – 236 of 236<' in last
+    bigger = client.get(f"{w}/logs", params={"size": "50", "page": "2"}).text
+    assert 'id="log-range">51 – 100 of 236<' in bigger
+
+
+def test_import_shows_the_clis_validation_messages_and_changes_nothing(world: World) -> None:
+    client = TestClient(world.app)
+    token = log_in(client, ADMIN)
+    w = f"/ui/w/{world.alpha}"
+    bad = (
+        "account_ref,account_name,account_status,billed,service_ref,service_name,quantity,"
+        "start_date,billing_cycle,term\n"
+        "NEW-1,New Co,active,true,NEWSVC,New Service,-3,2024-01-01,Monthly,Monthly\n"
+    )
+    refused = client.post(
+        f"{w}/import",
+        data={"csrf_token": token},
+        files={"file": ("usage.csv", bad.encode(), "text/csv")},
+    )
+    assert refused.status_code == 422
+    assert "nothing was changed" in refused.text
+    assert "line 2, column quantity" in refused.text
+    good = bad.replace("-3", "7")
+    accepted = client.post(
+        f"{w}/import",
+        data={"csrf_token": token},
+        files={"file": ("usage.csv", good.encode(), "text/csv")},
+    )
+    assert accepted.status_code == 200
+    assert "Imported 1 row(s)" in accepted.text
+    wrong_type = client.post(
+        f"{w}/import",
+        data={"csrf_token": token},
+        files={"file": ("usage.xlsx", b"xx", "application/octet-stream")},
+    )
+    assert "is not a .csv or .json file" in wrong_type.text

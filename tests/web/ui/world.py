@@ -1,0 +1,111 @@
+"""A running halosync web app (TestClient) next to a simulated HaloPSA on a real port.
+
+Workspace "Alpha" has sample vendor data imported; "Beta" is another tenant's. Users:
+admin and viewer of Alpha, admin of Beta.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.testclient import TestClient
+
+from halosync.demo.journey import demo_application
+from halosync.demo.sample_data import sample_vendor_data
+from halosync.jobs.embedded import EmbeddedJobs
+from halosync.settings import Settings
+from halosync.simulator import ApiApplication, SimulatorConfig, create_app, generate_demo_seed
+from halosync.simulator.server import serve_in_thread
+from halosync.sources.importer import import_document
+from halosync.store.database import Database
+from halosync.store.workspaces import WorkspaceRepository
+from halosync.users import create_user
+from halosync.web.app import create_app as create_web_app
+
+PASSWORD = "correct horse battery staple"
+ADMIN = "admin@alpha.test"
+VIEWER = "viewer@alpha.test"
+OTHER = "admin@beta.test"
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@dataclass
+class World:
+    """Everything a UI test needs."""
+
+    settings: Settings
+    database: Database
+    app: FastAPI
+    halo_url: str
+    application: ApiApplication
+    seed: dict[str, Any]
+    alpha: int
+    beta: int
+
+
+@contextmanager
+def running_world(tmp_path: Path, *, clients: int = 12) -> Iterator[World]:
+    """Start the simulator and build the app over a fresh SQLite file."""
+    settings = Settings(
+        data_dir=tmp_path,
+        database_url=f"sqlite:///{tmp_path / 'ui.db'}",
+        allow_private_networks=True,
+    )
+    database = Database(settings.resolved_database_url)
+    database.migrate()
+    application = demo_application()
+    seed = generate_demo_seed(clients=clients, seed=0)
+    simulator = create_app(SimulatorConfig(applications=[application]))
+    simulator.state.seed(seed)
+    with database.session() as session:
+        repository = WorkspaceRepository(session)
+        alpha = repository.create("Alpha")
+        beta = repository.create("Beta")
+        create_user(session, email=ADMIN, name="Ada Admin", password=PASSWORD, workspace=alpha)
+        create_user(
+            session,
+            email=VIEWER,
+            name="Vic Viewer",
+            password=PASSWORD,
+            workspace=alpha,
+            role="viewer",
+        )
+        create_user(session, email=OTHER, name="Bea Beta", password=PASSWORD, workspace=beta)
+        alpha_id, beta_id = alpha.id, beta.id
+    import_document(database, alpha_id, sample_vendor_data(seed))
+    import_document(database, beta_id, sample_vendor_data(seed))
+    app = create_web_app(settings, database=database)
+    try:
+        with (
+            serve_in_thread(simulator) as halo_url,
+            EmbeddedJobs(settings, database, tick=False, workers=1) as jobs,
+        ):
+            app.state.job_queue = jobs.queue
+            yield World(settings, database, app, halo_url, application, seed, alpha_id, beta_id)
+    finally:
+        database.dispose()
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token a page embeds in its forms."""
+    found = _CSRF.search(html)
+    assert found is not None, "no CSRF token on the page"
+    return found.group(1)
+
+
+def log_in(client: TestClient, email: str, password: str = PASSWORD) -> str:
+    """Log in through the form; returns the session's CSRF token."""
+    page = client.get("/ui/login")
+    response = client.post(
+        "/ui/login",
+        data={"email": email, "password": password, "csrf_token": csrf_of(page.text)},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+    return csrf_of(client.get("/ui", follow_redirects=True).text)
