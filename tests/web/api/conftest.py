@@ -90,10 +90,10 @@ def halo_seed() -> dict[str, Any]:
 class Api:
     """The app, the simulator and tokens of two workspaces: acme (admin, viewer) and other."""
 
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, database_url: str | None = None) -> None:
         self.settings = Settings(
             data_dir=tmp_path / "data",
-            database_url=f"sqlite:///{tmp_path / 'halosync.db'}",
+            database_url=database_url or f"sqlite:///{tmp_path / 'halosync.db'}",
             allow_private_networks=True,
             max_upload_mb=1,
         )
@@ -192,6 +192,16 @@ class Api:
             )
         )
         assert report.status == "succeeded", report.error
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def any_database_api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
+    """An Api on SQLite, and again on the real PostgreSQL (a throwaway schema)."""
+    url = request.getfixturevalue("pg_schema_url") if request.param == "postgresql" else None
+    world = Api(tmp_path, database_url=url)
+    yield world
+    world.queue.close()
+    world.database.dispose()
 
 
 @pytest.fixture

@@ -19,7 +19,8 @@ CSV = (
 )
 
 
-def test_journey_through_the_api(api: Api) -> None:
+def test_journey_through_the_api(any_database_api: Api) -> None:
+    api = any_database_api
     answers: list[httpx2.Response] = []
     worker = RunExecutor(api.database, api.settings, halo_factory=api.halo_factory)
 
