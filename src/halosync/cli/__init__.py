@@ -25,6 +25,15 @@ from halosync.cli import (
     reconcile as _reconcile,  # noqa: F401
 )
 from halosync.cli import (
+    runs as _runs,  # noqa: F401
+)
+from halosync.cli import (
+    schedule as _schedule,  # noqa: F401
+)
+from halosync.cli import (
+    serve as _serve,  # noqa: F401
+)
+from halosync.cli import (
     settings_cmd as _settings_cmd,  # noqa: F401
 )
 from halosync.cli import (
@@ -34,6 +43,9 @@ from halosync.cli import (
     sync as _sync,  # noqa: F401
 )
 from halosync.cli import (
+    sync_now as _sync_now,  # noqa: F401
+)
+from halosync.cli import (
     tokens as _tokens,  # noqa: F401
 )
 from halosync.cli import (
@@ -41,6 +53,9 @@ from halosync.cli import (
 )
 from halosync.cli import (
     version as _version,  # noqa: F401
+)
+from halosync.cli import (
+    worker as _worker,  # noqa: F401
 )
 from halosync.cli import (
     workspace as _workspace,  # noqa: F401

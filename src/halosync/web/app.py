@@ -11,6 +11,7 @@ from halosync.web.api import (
     imports,
     logs,
     mappings,
+    metrics,
     reconciliation,
     sync_settings,
     syncs,
@@ -48,4 +49,5 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     app.include_router(logs.router)
     app.include_router(reconciliation.router)
     app.include_router(tokens.router)
+    app.include_router(metrics.router)
     return app

@@ -1,0 +1,67 @@
+"""``halosync runs``: the workspace's recent sync runs, newest first."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from sqlalchemy import select
+
+from halosync.cli.app import app, emit_json
+from halosync.cli.common import JsonOption, WorkspaceOption, open_database, resolve_workspace
+from halosync.store.models import Account, SyncRun
+
+
+def run_dict(run: SyncRun, account_ref: str | None) -> dict[str, Any]:
+    """One run as ``--json`` shows it."""
+    counts = {k: v for k, v in (run.counts or {}).items() if isinstance(v, int)}
+    return {
+        "run_id": run.id,
+        "kind": run.kind,
+        "trigger": run.trigger,
+        "status": run.status,
+        "dry_run": run.dry_run,
+        "account_ref": account_ref,
+        "created_at": run.created_at.isoformat(),
+        "started_at": run.started_at.isoformat() if run.started_at else None,
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        "counts": counts,
+        "error": run.error,
+        "schedule_key": run.schedule_key,
+    }
+
+
+@app.command("runs")
+def runs(
+    ctx: typer.Context,
+    workspace: WorkspaceOption = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=1000, help="How many.")] = 20,
+    as_json: JsonOption = False,
+) -> None:
+    """List sync runs: kind, trigger, status, counts, when."""
+    database = open_database(ctx)
+    ws = resolve_workspace(database, workspace)
+    with database.session() as session:
+        rows = session.execute(
+            select(SyncRun, Account.ref)
+            .outerjoin(Account, Account.id == SyncRun.account_id)
+            .where(SyncRun.workspace_id == ws.id)
+            .order_by(SyncRun.id.desc())
+            .limit(limit)
+        ).all()
+        listed = [run_dict(run, ref) for run, ref in rows]
+    if as_json:
+        emit_json({"workspace": ws.name, "runs": listed})
+        return
+    if not listed:
+        typer.echo(f"Workspace {ws.name} has no sync runs yet.")
+    for run in listed:
+        counts = ", ".join(f"{k} {v}" for k, v in run["counts"].items())
+        scope = f" account {run['account_ref']}" if run["account_ref"] else ""
+        dry = " (dry run)" if run["dry_run"] else ""
+        typer.echo(
+            f"{run['run_id']:>6}  {run['created_at'][:16].replace('T', ' ')}  "
+            f"{run['kind']:<9} {run['trigger']:<8} {run['status']:<9}{scope}{dry}  {counts}"
+        )
+        if run["error"]:
+            typer.echo(f"{'':>8}{run['error']}")

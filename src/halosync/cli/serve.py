@@ -1,0 +1,41 @@
+"""``halosync serve``: the web app (UI + REST API + /metrics) and the jobs in one process."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from halosync.cli.app import app, state
+from halosync.cli.common import open_database
+from halosync.jobs.embedded import EmbeddedJobs
+from halosync.web.app import create_app
+
+
+@app.command("serve")
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port.")] = 8000,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, max=64, help="Syncs run at once in this process.")
+    ] = 2,
+    jobs: Annotated[
+        bool,
+        typer.Option("--jobs/--no-jobs", help="Run queued and scheduled syncs in this process."),
+    ] = True,
+) -> None:
+    """Serve halosync; with the embedded queue nothing else needs to run."""
+    settings = state(ctx).settings
+    database = open_database(ctx)
+    web = create_app(settings, database=database)
+    sys.stderr.write(f"halosync serving on http://{host}:{port} ({settings.queue} queue)\n")
+    sys.stderr.flush()
+    if not jobs:
+        uvicorn.run(web, host=host, port=port, log_level="warning")
+        return
+    with EmbeddedJobs(settings, database, workers=workers) as running:
+        web.state.job_queue = running.queue
+        uvicorn.run(web, host=host, port=port, log_level="warning")
