@@ -184,3 +184,14 @@ def test_schedules_read_and_set(api: Api) -> None:
     bad = api.put("schedules/usage", json={"schedule": "monthly 31 18:00"})
     assert bad.status_code == 422
     assert "31" in bad.json()["detail"]
+
+
+def test_halo_failing_is_a_503_that_says_so(ready: Api) -> None:
+    _mapped(ready)
+    ready.sim.state.faults.inject("error", method="GET", path="/api/softwarelicence", times=50)
+    failed = ready.get("reconciliation")
+    assert failed.status_code == 503, failed.text
+    assert failed.headers["Retry-After"] == "60"
+    assert "Internal Server Error" in failed.json()["detail"]
+    ready.sim.state.faults.clear()
+    assert ready.get("reconciliation").status_code == 200
