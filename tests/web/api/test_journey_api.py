@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx2
+import pytest
 
 from halosync.jobs.execute import RunExecutor
 from tests.web.api.conftest import CLIENT_ID, CLIENT_SECRET, SERVER, Api
@@ -19,7 +20,7 @@ CSV = (
 )
 
 
-def test_journey_through_the_api(any_database_api: Api) -> None:
+def test_journey_through_the_api(any_database_api: Api, capsys: pytest.CaptureFixture[str]) -> None:
     api = any_database_api
     answers: list[httpx2.Response] = []
     worker = RunExecutor(api.database, api.settings, halo_factory=api.halo_factory)
@@ -85,3 +86,6 @@ def test_journey_through_the_api(any_database_api: Api) -> None:
 
     for response in answers:
         assert CLIENT_SECRET not in response.text
+    logged = capsys.readouterr()
+    assert "sync_queued" in logged.out + logged.err  # the log output was really captured
+    assert CLIENT_SECRET not in logged.out + logged.err
