@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -36,6 +38,15 @@ def serve(
     if not jobs:
         uvicorn.run(web, host=host, port=port, log_level="warning")
         return
+    # uvicorn re-raises the signal that stopped it once it restored the previous handler;
+    # with this one in place that ends uvicorn.run, and the jobs stop gracefully after it.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _ignore)
     with EmbeddedJobs(settings, database, workers=workers) as running:
         web.state.job_queue = running.queue
         uvicorn.run(web, host=host, port=port, log_level="warning")
+    sys.stderr.write("halosync stopped.\n")
+
+
+def _ignore(_signum: int, _frame: FrameType | None) -> None:
+    return None
