@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from halosync.simulator.state import SimulatorState
 from halosync.sync.results import UsageReport
 from tests.reliability.chaos import Trap, TrapKind
 from tests.reliability.conftest import TALLY, reproducible, seeds
@@ -57,7 +58,22 @@ def arm_faults(scenario: Scenario, rng: random.Random) -> list[Trap]:
     traps: list[Trap] = []
     if rng.random() < 0.5:
         kind_: TrapKind = rng.choice(POST_TRAPS)
-        traps.append(Trap(kind_, "POST", entity, nth=rng.randint(1, 3)))
+        breaks = rng.random() < 0.4
+        failing_reads = rng.choice((1, 3, 6))
+
+        def break_reads(state: SimulatorState) -> None:
+            # The search for the unconfirmed create fails too, for a while.
+            state.faults.inject("error", "GET", entity, times=failing_reads)
+
+        traps.append(
+            Trap(
+                kind_,
+                "POST",
+                entity,
+                nth=rng.randint(1, 3),
+                action=break_reads if breaks else None,
+            )
+        )
     if rng.random() < 0.3:
         traps.append(
             Trap(
