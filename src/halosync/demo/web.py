@@ -50,6 +50,7 @@ class DemoSite:
     client_secret: str
     workspace_id: int
     database: Database
+    settings: Settings
 
 
 def prepare_demo_data(
@@ -177,6 +178,7 @@ def run_demo_site(
                     client_secret=application.client_secret,
                     workspace_id=workspace_id,
                     database=database,
+                    settings=settings,
                 )
     finally:
         database.dispose()

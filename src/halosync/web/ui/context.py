@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import unquote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import Depends, HTTPException, Request
@@ -174,7 +175,8 @@ def current_admin(member: Annotated[Member, Depends(current_member)]) -> Member:
 
 def viewer_zone(request: Request) -> ZoneInfo:
     """The viewer's time zone, from the cookie the browser's Intl API set (UTC without it)."""
-    name = request.cookies.get(TIMEZONE_COOKIE, "UTC")
+    # The browser URL-encodes the zone name ("Europe%2FWarsaw").
+    name = unquote(request.cookies.get(TIMEZONE_COOKIE, "UTC"))
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
