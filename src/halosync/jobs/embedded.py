@@ -7,15 +7,17 @@
 from __future__ import annotations
 
 import threading
+import time
 from types import TracebackType
 
 from halosync.jobs.execute import RunExecutor, RunListener
 from halosync.jobs.queue import HueyJobQueue, QueueConsumer, open_job_queue
-from halosync.jobs.tick import Ticker
+from halosync.jobs.tick import Ticker, vouch_for_queued_runs
 from halosync.logging import get_logger
 from halosync.settings import Settings
 from halosync.store.database import Database
 from halosync.sync.halo import HaloFactory
+from halosync.sync.runs import heartbeat_interval
 
 log = get_logger(__name__)
 
@@ -54,6 +56,7 @@ class EmbeddedJobs:
         self.ticker = Ticker(self.database, settings, self.queue)
         self._stop = threading.Event()
         self._tick_thread: threading.Thread | None = None
+        self._vouch_thread: threading.Thread | None = None
         self._consumer: QueueConsumer | None = None
 
     def __enter__(self) -> EmbeddedJobs:
@@ -77,14 +80,34 @@ class EmbeddedJobs:
                 target=self._tick_loop, name="halosync-tick", daemon=True
             )
             self._tick_thread.start()
+            self._vouch_thread = threading.Thread(
+                target=self._vouch_loop, name="halosync-queued-heartbeat", daemon=True
+            )
+            self._vouch_thread.start()
         log.info(
             "jobs_started", queue=self.queue.mode, workers=self.workers, tick=self.tick_enabled
         )
 
+    def _vouch_loop(self) -> None:
+        # Separate from the tick, which can take long with many workspaces.
+        interval = heartbeat_interval(self.settings.sync_stale_run_seconds)
+        while not self._stop.wait(interval):
+            try:
+                vouch_for_queued_runs(self.database)
+            except Exception as problem:
+                log.warning("queued_runs_heartbeat_failed", error=str(problem))
+
     def _tick_loop(self) -> None:
         while not self._stop.is_set():
+            started = time.monotonic()
             try:
-                self.ticker.tick()
+                report = self.ticker.tick()
+                log.debug(
+                    "tick",
+                    seconds=round(time.monotonic() - started, 3),
+                    enqueued=len(report.enqueued),
+                    reaped=len(report.reaped),
+                )
             except Exception as problem:  # the next tick tries again
                 log.warning("tick_failed", error=f"{type(problem).__name__}: {problem}")
             self._stop.wait(self.tick_seconds)
@@ -95,6 +118,9 @@ class EmbeddedJobs:
         if self._tick_thread is not None:
             self._tick_thread.join(timeout=30)
             self._tick_thread = None
+        if self._vouch_thread is not None:
+            self._vouch_thread.join(timeout=30)
+            self._vouch_thread = None
         if self._consumer is not None:
             self._consumer.stop(graceful=graceful)
             self._consumer = None

@@ -160,10 +160,22 @@ def _requeue_lost(database: Database, queue: JobQueue, report: TickReport) -> No
                 counts["enqueued_at"] = now.isoformat()
                 run.counts = counts
                 resend.append(run.id)
-        session.execute(update(SyncRun).where(SyncRun.status == "queued").values(heartbeat_at=now))
+    vouch_for_queued_runs(database, now)
     for run_id in resend:
         queue.enqueue_run(run_id)
         report.requeued.append(run_id)
+
+
+def vouch_for_queued_runs(database: Database, now: datetime | None = None) -> None:
+    """Refresh the heartbeat of every queued run: a live consumer will get to them.
+
+    Without a live jobs process for longer than the heartbeat timeout, the reaper closes
+    queued runs, so a queue nobody consumes never locks a workspace for good.
+    """
+    with database.session() as session:
+        session.execute(
+            update(SyncRun).where(SyncRun.status == "queued").values(heartbeat_at=now or utcnow())
+        )
 
 
 def _reap(database: Database, settings: Settings, report: TickReport) -> None:

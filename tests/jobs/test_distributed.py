@@ -1,0 +1,267 @@
+"""Distributed mode: three `halosync worker` processes on Redis + PostgreSQL, 50 workspaces.
+
+Every due scheduled run executes exactly once; a worker SIGKILLed mid-run leaves its
+workspace locked no longer than the heartbeat timeout, and re-running creates no
+duplicate Halo records. Uses a throwaway PostgreSQL schema and a unique Redis queue name.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import redis
+from sqlalchemy import func, select
+
+from halosync.jobs import open_job_queue
+from halosync.jobs.service import request_sync
+from halosync.mapping.service import map_account, map_service
+from halosync.settings import Settings
+from halosync.simulator import ApiApplication, Simulator, SimulatorConfig, create_app
+from halosync.simulator.server import serve_in_thread
+from halosync.sources.importer import import_document
+from halosync.store.base import utcnow
+from halosync.store.connections import ConnectionDetails, HaloConnectionRepository
+from halosync.store.crypto import SecretBox
+from halosync.store.database import Database
+from halosync.store.models import HaloClient, HaloItem, LogEntry, SyncRun, Workspace
+from halosync.store.workspaces import WorkspaceRepository
+from tests.sync.world import CLIENT_ID, CLIENT_SECRET, seed, usage_document
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
+
+WORKSPACES = 50
+WORKERS = 3
+HEARTBEAT_TIMEOUT = 3.0
+HALOSYNC = str(Path(sys.executable).parent / "halosync")
+
+
+@pytest.fixture
+def queue_name(redis_url: str) -> Iterator[str]:
+    name = f"halosync-test-{uuid.uuid4().hex[:12]}"
+    yield name
+    client = redis.Redis.from_url(redis_url)
+    keys = list(client.scan_iter(match=f"*{name}*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+@pytest.fixture
+def sim() -> Iterator[tuple[Simulator, str]]:
+    app = create_app(
+        SimulatorConfig(
+            applications=[ApiApplication(CLIENT_ID, CLIENT_SECRET, ("all",))], rate_limit=100_000
+        )
+    )
+    app.state.seed(seed(WORKSPACES))
+    with serve_in_thread(app) as url:
+        yield app, url
+
+
+def _settings(tmp_path: Path, database_url: str, redis_url: str, queue_name: str) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        queue="redis",
+        redis_url=redis_url,
+        queue_name=queue_name,
+        allow_private_networks=True,
+        halo_rate_limit=100_000,
+        sync_stale_run_seconds=HEARTBEAT_TIMEOUT,
+        jobs_tick_seconds=0.5,
+    )
+
+
+def _prepare(settings: Settings, url: str) -> Database:
+    """50 connected workspaces; workspace n bills account A1 (3 seats) on Halo client n."""
+    database = Database.from_settings(settings)
+    database.migrate()
+    box = SecretBox.from_settings(settings)
+    long_ago = utcnow() - timedelta(days=3)
+    for n in range(1, WORKSPACES + 1):
+        with database.session() as session:
+            workspace = WorkspaceRepository(session).create(f"ws{n:02d}")
+            # Created days ago: today's customers pull and latest usage push are both due.
+            workspace.created_at = long_ago
+            HaloConnectionRepository(session, workspace.id, box).save(
+                ConnectionDetails(url, None, None, CLIENT_ID, CLIENT_SECRET)
+            )
+            session.add(HaloClient(workspace_id=workspace.id, halo_id=n, name=f"Client {n} Ltd"))
+            session.add(HaloItem(workspace_id=workspace.id, halo_id=1, name="Mail Protection"))
+            workspace_id = workspace.id
+        import_document(
+            database,
+            workspace_id,
+            usage_document(
+                [{"ref": "A1", "name": f"Account {n}", "status": "active", "billed": True}],
+                [{"account_ref": "A1", "service_ref": "MAIL", "quantity": 3}],
+            ),
+        )
+        with database.session() as session:
+            map_account(session, workspace_id, "A1", n)
+            map_service(session, workspace_id, "MAIL", 1)
+    return database
+
+
+def _env(settings: Settings) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HALOSYNC_")}
+    env.update(
+        {
+            "HALOSYNC_DATA_DIR": str(settings.data_dir),
+            "HALOSYNC_DATABASE_URL": settings.resolved_database_url,
+            "HALOSYNC_QUEUE": "redis",
+            "HALOSYNC_REDIS_URL": settings.redis_url,
+            "HALOSYNC_QUEUE_NAME": settings.queue_name,
+            "HALOSYNC_ALLOW_PRIVATE_NETWORKS": "true",
+            "HALOSYNC_HALO_RATE_LIMIT": "100000",
+            "HALOSYNC_SYNC_STALE_RUN_SECONDS": str(HEARTBEAT_TIMEOUT),
+            "HALOSYNC_JOBS_TICK_SECONDS": "0.5",
+        }
+    )
+    return env
+
+
+def _wait(check: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def _runs(database: Database) -> list[SyncRun]:
+    with database.session() as session:
+        return list(session.scalars(select(SyncRun).order_by(SyncRun.id)))
+
+
+def test_three_workers_fifty_workspaces_exactly_once_and_a_killed_worker(
+    tmp_path: Path,
+    pg_schema_url: str,
+    redis_url: str,
+    queue_name: str,
+    sim: tuple[Simulator, str],
+) -> None:
+    simulator, url = sim
+    settings = _settings(tmp_path, pg_schema_url, redis_url, queue_name)
+    database = _prepare(settings, url)
+    # Licence writes are slow, so runs overlap and a worker can be killed mid-run.
+    simulator.state.faults.inject(
+        "latency", method="POST", path="/api/softwarelicence*", times=None, seconds=0.3
+    )
+    env = _env(settings)
+    workers = [
+        subprocess.Popen(
+            [HALOSYNC, "worker", "--workers", "2"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(WORKERS)
+    ]
+    victim = workers[0]
+    try:
+        # Kill the first worker as soon as it is in the middle of a usage push.
+        def victim_is_pushing() -> bool:
+            return any(
+                r.status == "running"
+                and r.kind == "usage"
+                and (r.counts or {}).get("owner", {}).get("pid") == victim.pid
+                for r in _runs(database)
+            )
+
+        _wait(victim_is_pushing, 30, "the victim worker to run a usage push")
+        killed_at = time.monotonic()
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(timeout=10)
+        with database.session() as session:
+            killed = session.scalars(
+                select(SyncRun.id).where(
+                    SyncRun.status == "running",
+                    SyncRun.counts["owner"]["pid"].as_integer() == victim.pid,
+                )
+            ).all()
+        assert killed
+
+        def killed_runs_closed() -> bool:
+            with database.session() as session:
+                statuses = session.scalars(
+                    select(SyncRun.status).where(SyncRun.id.in_(killed))
+                ).all()
+            return all(s == "failed" for s in statuses)
+
+        _wait(killed_runs_closed, HEARTBEAT_TIMEOUT + 2, "the dead worker's runs to be reaped")
+        assert time.monotonic() - killed_at <= HEARTBEAT_TIMEOUT + 2
+
+        def all_slots_done() -> bool:
+            runs = _runs(database)
+            return len(runs) == 2 * WORKSPACES and all(
+                r.status in ("succeeded", "failed") for r in runs
+            )
+
+        _wait(all_slots_done, 45, "every due run to finish")
+        runs = _runs(database)
+        assert Counter(r.kind for r in runs) == {"customers": WORKSPACES, "usage": WORKSPACES}
+        assert len({r.schedule_key for r in runs}) == 2 * WORKSPACES
+        failed = [r for r in runs if r.status == "failed"]
+        assert {r.id for r in failed} == set(killed), [r.error for r in failed]
+        # Executed exactly once: one "started" log entry per run.
+        with database.session() as session:
+            started = Counter(
+                session.scalars(
+                    select(LogEntry.run_id).where(LogEntry.title.like("% sync started"))
+                ).all()
+            )
+        assert set(started.values()) == {1}
+        assert set(started) == {r.id for r in runs}
+
+        # The workspaces whose push died are unlocked: push again, nothing duplicated.
+        failed_workspaces = sorted({r.workspace_id for r in failed if r.kind == "usage"})
+        queue = open_job_queue(settings)
+        try:
+            again = [
+                request_sync(database, settings, queue, ws, kind="usage")
+                for ws in failed_workspaces
+            ]
+        finally:
+            queue.close()
+
+        def reruns_done() -> bool:
+            with database.session() as session:
+                statuses = session.scalars(select(SyncRun.status).where(SyncRun.id.in_(again)))
+                return all(s == "succeeded" for s in statuses)
+
+        _wait(reruns_done, 20, "the re-runs to succeed")
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.send_signal(signal.SIGTERM)
+        for worker in workers:
+            try:
+                worker.communicate(timeout=20)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.communicate()
+    assert all(w.returncode == 0 for w in workers[1:])
+    licences = simulator.state.records("SoftwareLicence")
+    per_client = Counter(lic["client_id"] for lic in licences)
+    assert per_client == dict.fromkeys(range(1, WORKSPACES + 1), 1)
+    with database.session() as session:
+        synced = session.scalar(
+            select(func.count())
+            .select_from(Workspace)
+            .where(Workspace.last_usage_sync_at.is_not(None))
+        )
+    assert synced == WORKSPACES
+    database.dispose()
