@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -15,6 +16,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from halosync.errors import HalosyncError
@@ -27,6 +29,7 @@ _PG_MIGRATION_LOCK = 0x48414C4F
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 log = get_logger(__name__)
+T = TypeVar("T")
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -53,6 +56,38 @@ def _begin_sqlite(connection: Connection) -> None:
     # IMMEDIATE takes the write lock up front, so two writers wait (busy_timeout) instead
     # of failing with "database is locked" when a reader upgrades to a writer.
     connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class DatabaseUnavailableError(HalosyncError):
+    """The database connection failed mid-transaction (dropped, restarted, busy too long).
+
+    The transaction was rolled back, so nothing of it was written; the message carries the
+    driver's first line only (never the SQL or its parameters).
+    """
+
+
+def _first_line(error: Exception) -> str:
+    cause = getattr(error, "orig", None) or error
+    text = str(cause).strip().splitlines()
+    return text[0][:200] if text else type(cause).__name__
+
+
+def _unavailable(
+    error: OperationalError | InterfaceError, dialect: str
+) -> DatabaseUnavailableError:
+    reason = _first_line(error)
+    if dialect == "sqlite" and "locked" in reason.lower():
+        return DatabaseUnavailableError(
+            f"The database stayed locked by another halosync process for more than "
+            f"{SQLITE_BUSY_TIMEOUT_MS // 1000} s ({reason}); nothing of this step was saved.",
+            fix="Try again when the other work has finished; for many concurrent users and "
+            "workers use PostgreSQL (HALOSYNC_DATABASE_URL=postgresql+psycopg://...).",
+        )
+    return DatabaseUnavailableError(
+        f"Lost the connection to the database ({reason}); nothing of this step was saved.",
+        fix="Check that the database server is running and reachable, then try again; a "
+        "sync picks up where it stopped.",
+    )
 
 
 class Database:
@@ -95,9 +130,36 @@ class Database:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """One transaction: committed when the block succeeds, rolled back when it raises."""
-        with self._sessions() as session, session.begin():
-            yield session
+        """One transaction: committed when the block succeeds, rolled back when it raises.
+
+        A lost connection or a lock that never came raises :class:`DatabaseUnavailableError`
+        (a clear message, no SQL) instead of the driver's error.
+        """
+        try:
+            with self._sessions() as session, session.begin():
+                yield session
+        except (OperationalError, InterfaceError) as error:
+            raise _unavailable(error, self.dialect) from error
+
+    def retrying(
+        self, work: Callable[[Session], T], *, attempts: int = 5, wait_seconds: float = 0.5
+    ) -> T:
+        """Run ``work`` in one transaction, again on a fresh connection if the first is lost.
+
+        For short bookkeeping that must land even after a connection drop (closing a run so
+        it stops holding the workspace lock); ``work`` must be safe to repeat, which holds
+        because a failed transaction left nothing behind.
+        """
+        for attempt in range(1, attempts + 1):
+            try:
+                with self.session() as session:
+                    return work(session)
+            except DatabaseUnavailableError as error:
+                if attempt == attempts:
+                    raise
+                log.warning("database_retry", attempt=attempt, error=error.message)
+                time.sleep(wait_seconds)
+        raise AssertionError("unreachable: attempts >= 1")
 
     def migrate(self) -> None:
         """Bring the schema to the newest migration; cheap when it already is."""

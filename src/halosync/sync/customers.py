@@ -240,7 +240,8 @@ async def run_customers_sync(
     }
     duration_ms = int((time.monotonic() - started) * 1000)
     now = utcnow()
-    with database.session() as session:
+
+    def close(session: Session) -> None:
         finish_run(session, run_id, status, counts, error=error, now=now)
         summary = ", ".join(f"{key} {value}" for key, value in counts.items())
         if status == "succeeded":
@@ -267,6 +268,9 @@ async def run_customers_sync(
         for text in attention:
             add_log_entry(session, workspace_id, "WARNING", "Mapped client needs attention", text)
         prune_log_entries(session, workspace_id, retention, now=now)
+
+    # Even after a dropped database connection the run must end, or it holds the lock.
+    database.retrying(close)
     log.info("customers_sync_finished", workspace=name, status=status, **counts)
     return RunReport(
         run_id=run_id,

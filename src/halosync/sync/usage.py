@@ -185,7 +185,8 @@ async def run_usage_sync(
     counts = count_results(results)
     duration_ms = int((time.monotonic() - started) * 1000)
     now = utcnow()
-    with database.session() as session:
+
+    def close(session: Session) -> None:
         finish_run(session, run_id, status, counts, error=error, now=now)
         if not dry_run:
             _log_outcome(
@@ -197,6 +198,9 @@ async def run_usage_sync(
                 assert ws is not None
                 ws.last_usage_sync_at = now
             prune_log_entries(session, workspace_id, retention, now=now)
+
+    # Even after a dropped database connection the run must end, or it holds the lock.
+    database.retrying(close)
     log.info(
         "usage_sync_finished",
         workspace=name,
