@@ -86,7 +86,8 @@ def one_iteration(tmp_path: Path, seed: int, pg_schema_url: str) -> None:
                 dropped = session.scalars(
                     select(SyncRun).where(SyncRun.kind == "usage").order_by(SyncRun.id.desc())
                 ).first()
-                assert dropped is not None and dropped.status == "failed", dropped
+                assert dropped is not None
+                assert dropped.status == "failed", (dropped.status, dropped.error)
                 assert "Lost the connection to the database" in (dropped.error or "")
         else:
             assert json.loads(victim.stdout)["status"] in ("succeeded", "failed")

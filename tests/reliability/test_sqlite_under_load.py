@@ -10,6 +10,7 @@ afterwards one clean sync leaves Halo and the ledger exactly right.
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import threading
 import time
@@ -17,8 +18,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
+from halosync.store.database import Database
 from halosync.store.models import Account, Service, Subscription
 from tests.e2e.cli import HALOSYNC
 from tests.reliability.conftest import TALLY, reproducible, seeds
@@ -150,3 +152,22 @@ def one_iteration(tmp_path: Path, seed: int) -> None:
 def test_sqlite_file_under_concurrent_imports_syncs_and_reads(tmp_path: Path, seed: int) -> None:
     with reproducible(seed, "SQLite under load"):
         one_iteration(tmp_path, seed)
+
+
+def test_first_open_waits_for_a_lock_instead_of_failing(tmp_path: Path) -> None:
+    """Switching a fresh file to WAL needs the whole file; a busy one must be waited for."""
+    path = tmp_path / "fresh.db"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("CREATE TABLE t (x INTEGER)")
+    holder.execute("BEGIN EXCLUSIVE")
+    holder.execute("INSERT INTO t VALUES (1)")
+    release = threading.Timer(0.5, holder.execute, args=("COMMIT",))
+    release.start()
+    database = Database(f"sqlite:///{path}")
+    try:
+        with database.session() as session:
+            assert session.execute(text("SELECT count(*) FROM t")).scalar_one() == 1
+    finally:
+        release.join()
+        holder.close()
+        database.dispose()
