@@ -259,3 +259,15 @@ def test_service_mapping_grid(database: Database) -> None:
     with database.session() as session:
         (row,) = service_mapping_grid(session, ws)
     assert (row.halo_item_id, row.halo_item_name) == (900, "Email Security")
+
+
+@pytest.mark.parametrize("search", ["²", "9" * 40, "101", "bright"])
+def test_client_picker_search_never_crashes(database: Database, search: str) -> None:
+    ws = _workspace(database)
+    with database.session() as session:
+        found = [c.halo_id for c in unmapped_halo_clients(session, ws, search=search)]
+    if search in ("101", "bright"):
+        assert found
+        assert set(found) <= {101, 102, 103, 104}
+    else:
+        assert found == []

@@ -543,7 +543,8 @@ def unmapped_halo_clients(
     if search and search.strip():
         term = search.strip()
         condition: ColumnElement[bool] = func.lower(HaloClient.name).like(f"%{term.lower()}%")
-        if term.isdigit():
+        # str.isdigit() accepts "²" and unbounded lengths; Halo ids are plain 32-bit integers.
+        if term.isascii() and term.isdigit() and len(term) <= 10:
             condition = or_(condition, HaloClient.halo_id == int(term))
         query = query.where(condition)
     return session.scalars(query.order_by(HaloClient.name).limit(min(max(limit, 1), 500))).all()

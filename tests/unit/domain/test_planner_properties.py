@@ -197,13 +197,16 @@ def test_never_creates_when_a_live_record_is_known(scenario: Scenario) -> None:
                 if line.recurring_invoice_id == change.recurring_invoice_id and line.item_id == item
             ]
             assert not [line for line in same_item if line.marker == marker]
-            # A line nobody (no ledger row, no marker) owns would be billed twice.
+            # A line nobody owns (no ledger row, no marker) would be billed twice. A line that
+            # was foreign once but that the ledger now gives to another pair (adopted by an
+            # earlier run) is owned: that pair's service has its own line.
             ledger_ids = {row.halo_record_id for row in state.ledger}
             assert not [
                 line
                 for line in same_item
                 if line.id not in claimed
-                and (line.id in foreign or (line.marker is None and line.id not in ledger_ids))
+                and line.id not in ledger_ids
+                and (line.id in foreign or line.marker is None)
             ]
 
 
