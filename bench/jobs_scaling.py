@@ -208,9 +208,12 @@ def one_round(args: argparse.Namespace, workers: int, workdir: Path) -> dict[str
             time.sleep(0.2)
         elapsed = time.monotonic() - began
         with database.session() as session:
-            statuses = dict(
-                session.execute(text("SELECT status, count(*) FROM sync_run GROUP BY status")).all()
-            )
+            statuses: dict[str, int] = {
+                str(status): int(count)
+                for status, count in session.execute(
+                    text("SELECT status, count(*) FROM sync_run GROUP BY status")
+                )
+            }
             created = session.scalar(text("SELECT sum((counts->>'created')::int) FROM sync_run"))
         database.dispose()
         return {
