@@ -94,3 +94,11 @@ def log_in(page: Page, site: DemoSite, email: str, password: str) -> None:
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url(f"{site.url}/ui/w/**")
+
+
+def settled(page: Page) -> None:
+    """Wait until htmx has no request in flight and has finished swapping and settling."""
+    page.wait_for_function(
+        "() => !document.querySelector("
+        "'.htmx-request, .htmx-swapping, .htmx-settling, .htmx-added')"
+    )

@@ -19,7 +19,7 @@ from halosync.store.models import LogEntry, SyncRun
 from halosync.store.workspaces import WorkspaceRepository
 from halosync.sync.customers import run_customers_sync
 from halosync.users import create_user
-from tests.browser.conftest import ADMIN_PASSWORD, VIEWPORT, log_in, shoot
+from tests.browser.conftest import ADMIN_PASSWORD, VIEWPORT, log_in, settled, shoot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 VIEWER_EMAIL = "viewer@example.com"
@@ -178,19 +178,24 @@ def test_log_paging_and_level_filter(page: Page, ready: DemoSite) -> None:
     total = int(page.locator("#log-total").text_content().split()[0])  # type: ignore[union-attr]
     assert total >= 230
     expect(page.locator("#log-range")).to_have_text(f"1 – 20 of {total}")
+    settled(page)
     expect(page.locator("#tile-errors")).to_have_class("value red")
     expect(page.locator("#tile-warnings")).to_have_class("value orange")
     expect(page.locator("#tile-last-update")).to_contain_text(re.compile(r"ago|just now"))
     page.get_by_role("button", name="Next page").click()
     expect(page.locator("#log-range")).to_have_text(f"21 – 40 of {total}")
+    settled(page)
     page.locator("#log-page").fill("3")
     page.locator("#log-page").press("Enter")
     page.locator("#log-page").blur()
     expect(page.locator("#log-range")).to_have_text(f"41 – 60 of {total}")
+    settled(page)
     page.locator("#log-size").select_option("50")
     expect(page.locator("#log-range")).to_have_text(f"1 – 50 of {total}")
+    settled(page)
     page.locator("#log-level").select_option("error")
     expect(page.locator("#log-range")).to_have_text("1 – 5 of 5")
+    settled(page)
     expect(page.locator("td .badge").first).to_have_text("ERROR")
     shoot(page, "19-logs-filtered")
 
@@ -199,19 +204,26 @@ def test_account_grid_search_status_and_paging(page: Page, ready: DemoSite) -> N
     log_in(page, ready, ready.admin_email, ADMIN_PASSWORD)
     page.get_by_role("link", name="Account mapping").click()
     expect(page.locator("#grid-range")).to_contain_text("1 – 20 of ")
+    settled(page)
     total = int(page.locator("#grid-total").text_content().split()[0])  # type: ignore[union-attr]
     page.get_by_role("button", name="Next page").click()
     expect(page.locator("#grid-range")).to_have_text(f"21 – {total} of {total}")
+    settled(page)
     first_name = page.locator("#grid tbody tr td").first.text_content() or ""
     page.locator("#grid-search").fill(first_name[:8])
     expect(page.locator("#grid-range")).not_to_contain_text(f"of {total}")
+    settled(page)
     expect(page.locator("#grid tbody tr").first).to_contain_text(first_name[:8])
+    settled(page)
     page.locator("#grid-search").fill("")
     page.locator("#grid-status").select_option("mapped")
     expect(page.locator("#grid tbody tr").first).to_contain_text("Mapped")
+    settled(page)
     page.locator("[data-sort=account_name]").click()
     expect(page.locator("th[aria-sort]")).to_have_attribute("aria-sort", "descending")
+    settled(page)
     page.locator("[data-sort=account_ref]").click()
     expect(page.locator("th[aria-sort]")).to_have_attribute("aria-sort", "ascending")
+    settled(page)
     expect(page.locator("th[aria-sort] [data-sort]")).to_have_attribute("data-sort", "account_ref")
     shoot(page, "20-accounts-filtered")
