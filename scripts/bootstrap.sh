@@ -13,7 +13,7 @@ if [ "${HALOSYNC_NEED_CHROMIUM:-0}" = "1" ] && [ ! -x /usr/bin/chromium ]; then
     echo "Installing Debian's chromium for the browser tests..." >&2
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq >/dev/null
-    apt-get install -y -qq --no-install-recommends chromium >/dev/null
+    apt-get install -y -qq chromium >/dev/null
   else
     echo "warning: /usr/bin/chromium is missing; install it (apt-get install chromium)" \
       "or the browser tests will skip (and fail under CI=true)." >&2
