@@ -108,10 +108,8 @@ def test_plain_http_to_a_public_host_is_refused_by_default() -> None:
 
 @pytest.mark.parametrize("url", OBFUSCATED_LOOPBACK)
 def test_numeric_spellings_of_loopback_are_refused_before_any_request(url: str) -> None:
-    config = HaloConnectionConfig(url, CLIENT_ID, _secret())
-
     async def token() -> None:
-        async with HaloApiClient(config) as client:
+        async with HaloApiClient(HaloConnectionConfig(url, CLIENT_ID, _secret())) as client:
             await client.get_token()
 
     with pytest.raises(HaloConfigurationError) as refused:

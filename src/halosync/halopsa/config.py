@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
+import httpx2
 from pydantic import SecretStr
 
 from halosync.halopsa.errors import AddressNotAllowedError, InvalidServerUrlError
@@ -42,6 +43,14 @@ def _split_http_url(url: str, what: str) -> tuple[str, str, str]:
             fix="Start it with https:// (for example https://yourcompany.halopsa.com).",
         )
     parts = urlsplit(text)
+    if parts.scheme.lower() in ("http", "https"):
+        try:
+            httpx2.URL(text)
+        except httpx2.InvalidURL as invalid:
+            raise InvalidServerUrlError(
+                f"The {what} {text!r} is not a valid address ({invalid}).",
+                fix="Enter it as https://yourcompany.halopsa.com.",
+            ) from None
     if parts.scheme.lower() not in ("http", "https"):
         raise InvalidServerUrlError(
             f"The {what} {text!r} uses the protocol {parts.scheme!r}; Halo is reached over https.",
@@ -131,10 +140,17 @@ class HaloConnectionConfig:
 
 def _forbidden_address(address: str) -> bool:
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        # IPv6 forms that carry an IPv4 address are judged by that address.
+        teredo = ip.teredo[1] if ip.teredo else None
+        for embedded in (ip.ipv4_mapped, ip.sixtofour, teredo):
+            if embedded is not None and _forbidden_address(str(embedded)):
+                return True
+    # Anything not globally reachable (private, loopback, link-local, shared 100.64/10,
+    # documentation, benchmarking...) is halosync's own network, not a Halo instance.
     return bool(
-        ip.is_private
+        not ip.is_global
+        or ip.is_private
         or ip.is_loopback
         or ip.is_link_local
         or ip.is_reserved
@@ -169,7 +185,7 @@ def check_outbound_url(
     if allow_private_networks:
         return
     parts = urlsplit(url.strip())
-    host = (parts.hostname or "").lower()
+    host = (parts.hostname or "").lower().rstrip(".")
     fix = (
         "Use the instance's public https address, or set HALOSYNC_ALLOW_PRIVATE_NETWORKS=true "
         "if halosync must reach a Halo (or simulator) on a local network."
