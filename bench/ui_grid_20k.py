@@ -40,7 +40,7 @@ def build(database: Database, accounts: int) -> int:
         workspace_id = workspace.id
     with database.session() as session:
         session.bulk_insert_mappings(
-            Account,  # type: ignore[arg-type]
+            Account,
             [
                 {
                     "workspace_id": workspace_id,
@@ -53,7 +53,7 @@ def build(database: Database, accounts: int) -> int:
             ],
         )
         session.bulk_insert_mappings(
-            HaloClient,  # type: ignore[arg-type]
+            HaloClient,
             [
                 {
                     "workspace_id": workspace_id,
@@ -68,7 +68,7 @@ def build(database: Database, accounts: int) -> int:
     with database.session() as session:
         ids = dict(session.query(Account.ref, Account.id).filter_by(workspace_id=workspace_id))
         session.bulk_insert_mappings(
-            AccountMapping,  # type: ignore[arg-type]
+            AccountMapping,
             [
                 {
                     "workspace_id": workspace_id,
