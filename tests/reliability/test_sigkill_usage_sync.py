@@ -59,7 +59,7 @@ def kill_mid_run(scenario: Scenario, cli: Cli, rng: random.Random, point: str) -
     entity = _entity(scenario)
     trap: Trap | None = None
     if point == "during_read":
-        trap = scenario.sim.arm(Trap("apply_then_hold", "GET", entity, nth=rng.randint(1, 2)))
+        trap = scenario.sim.arm(Trap("apply_then_hold", "GET", entity, nth=1))
     elif point == "before_post":
         trap = scenario.sim.arm(Trap("hold_then_discard", "POST", entity, nth=rng.randint(1, 3)))
     elif point == "after_post":
