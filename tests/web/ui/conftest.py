@@ -7,11 +7,19 @@ from pathlib import Path
 
 import pytest
 
-from tests.web.ui.world import World, running_world
+from tests.web.ui.world import World, build_template, running_world
+
+
+@pytest.fixture(scope="session")
+def ui_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The migrated database with workspaces, users and vendor data, built once."""
+    folder = tmp_path_factory.mktemp("ui-template")
+    build_template(folder)
+    return folder
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    """A fresh app, simulator and job consumer per test."""
-    with running_world(tmp_path) as built:
+def world(tmp_path: Path, ui_template: Path) -> Iterator[World]:
+    """A fresh copy of the template with its own app, simulator and job consumer."""
+    with running_world(tmp_path, ui_template) as built:
         yield built

@@ -7,6 +7,7 @@ admin and viewer of Alpha, admin of Beta.
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -49,20 +50,20 @@ class World:
     beta: int
 
 
-@contextmanager
-def running_world(tmp_path: Path, *, clients: int = 12) -> Iterator[World]:
-    """Start the simulator and build the app over a fresh SQLite file."""
-    settings = Settings(
-        data_dir=tmp_path,
-        database_url=f"sqlite:///{tmp_path / 'ui.db'}",
+def _settings(folder: Path) -> Settings:
+    return Settings(
+        data_dir=folder,
+        database_url=f"sqlite:///{folder / 'ui.db'}",
         allow_private_networks=True,
     )
+
+
+def build_template(folder: Path, *, clients: int = 12) -> None:
+    """Workspaces, users and imported vendor data in ``folder`` (copied by each test)."""
+    settings = _settings(folder)
     database = Database(settings.resolved_database_url)
     database.migrate()
-    application = demo_application()
     seed = generate_demo_seed(clients=clients, seed=0)
-    simulator = create_app(SimulatorConfig(applications=[application]))
-    simulator.state.seed(seed)
     with database.session() as session:
         repository = WorkspaceRepository(session)
         alpha = repository.create("Alpha")
@@ -80,6 +81,26 @@ def running_world(tmp_path: Path, *, clients: int = 12) -> Iterator[World]:
         alpha_id, beta_id = alpha.id, beta.id
     import_document(database, alpha_id, sample_vendor_data(seed))
     import_document(database, beta_id, sample_vendor_data(seed))
+    # Closing the last connection checkpoints the WAL into the file the tests copy.
+    database.dispose()
+
+
+@contextmanager
+def running_world(tmp_path: Path, template: Path, *, clients: int = 12) -> Iterator[World]:
+    """Copy the template, start the simulator and the job consumer, build the app."""
+    for item in template.iterdir():
+        if item.is_file():
+            shutil.copy2(item, tmp_path / item.name)
+    settings = _settings(tmp_path)
+    database = Database(settings.resolved_database_url)
+    application = demo_application()
+    seed = generate_demo_seed(clients=clients, seed=0)
+    simulator = create_app(SimulatorConfig(applications=[application]))
+    simulator.state.seed(seed)
+    with database.session() as session:
+        repository = WorkspaceRepository(session)
+        alpha_id = repository.resolve("Alpha").id
+        beta_id = repository.resolve("Beta").id
     app = create_web_app(settings, database=database)
     try:
         with (
