@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import csv
+import os
+import tempfile
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from halosync.domain.models import HaloInvoiceLine, HaloLicence
 from halosync.domain.reconcile import ReconcileRow, csv_rows, reconcile
+from halosync.errors import HalosyncError
 from halosync.settings import Settings
 from halosync.store.crypto import SecretBox
 from halosync.store.database import Database
@@ -71,6 +74,30 @@ def row_to_dict(row: ReconcileRow) -> dict[str, Any]:
 
 
 def write_csv(rows: list[ReconcileRow], path: Path) -> None:
-    """Export the report as CSV (cells a spreadsheet could run as formulas are defused)."""
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        csv.writer(handle).writerows(csv_rows(rows))
+    """Export the report as CSV (cells a spreadsheet could run as formulas are defused).
+
+    Written to a temporary file beside ``path`` and renamed over it, so the file is the
+    whole report or (on any failure) left as it was; failures say which path and why.
+    """
+    temporary: Path | None = None
+    try:
+        with tempfile.NamedTemporaryFile(
+            "w",
+            newline="",
+            encoding="utf-8",
+            dir=path.parent,
+            prefix=f".{path.name}.",
+            suffix=".tmp",
+            delete=False,
+        ) as handle:
+            temporary = Path(handle.name)
+            csv.writer(handle).writerows(csv_rows(rows))
+        os.replace(temporary, path)
+    except OSError as error:
+        if temporary is not None:
+            temporary.unlink(missing_ok=True)
+        reason = error.strerror or type(error).__name__
+        raise HalosyncError(
+            f"Cannot write the CSV report to {path}: {reason}.",
+            fix="Give a file name in an existing folder you can write to.",
+        ) from None
