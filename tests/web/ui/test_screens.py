@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from starlette.testclient import TestClient
 
-from halosync.store.models import LogEntry, SyncRun
+from halosync.store.models import HaloClient, HaloRecurringInvoice, LogEntry, SyncRun
 from tests.web.ui.world import ADMIN, World, log_in
 
 
@@ -319,3 +319,81 @@ def test_import_shows_the_clis_validation_messages_and_changes_nothing(world: Wo
         files={"file": ("usage.xlsx", b"xx", "application/octet-stream")},
     )
     assert "is not a .csv or .json file" in wrong_type.text
+
+
+def test_invoice_line_picker_required_and_response_error(world: World) -> None:
+    client = TestClient(world.app)
+    token = log_in(client, ADMIN)
+    w = f"/ui/w/{world.alpha}"
+    client.post(
+        f"{w}/setup/connect",
+        data={
+            "csrf_token": token,
+            "server_url": world.halo_url,
+            "client_id": world.application.client_id,
+            "client_secret": world.application.client_secret,
+            "target": "invoice_line",
+        },
+    )
+    client.post(f"{w}/sync-organizations", data={"csrf_token": token})
+    _wait_idle(world)
+    with world.database.session() as session:
+        invoiced = {
+            invoice.halo_client_id: invoice.halo_id
+            for invoice in session.query(HaloRecurringInvoice).filter_by(
+                workspace_id=world.alpha, gone=False, inactive=False
+            )
+        }
+        clients = [
+            row.halo_id
+            for row in session.query(HaloClient).filter_by(workspace_id=world.alpha, gone=False)
+        ]
+    with_invoice = next(halo_id for halo_id in clients if halo_id in invoiced)
+    without_invoice = next(halo_id for halo_id in clients if halo_id not in invoiced)
+    grid = client.get(f"{w}/accounts").text
+    assert "Recurring invoice</th>" in grid
+    refs = [html.unescape(ref) for ref in re.findall(r'data-ref="([^"]+)"', grid)]
+
+    options = client.get(
+        f"{w}/halo-clients/invoices", params={"halo_client_id": str(with_invoice)}
+    ).text
+    assert f'<option value="{invoiced[with_invoice]}">' in options
+    none = client.get(
+        f"{w}/halo-clients/invoices", params={"halo_client_id": str(without_invoice)}
+    ).text
+    assert "Required: no recurring invoice" in none
+
+    refused = client.post(
+        f"{w}/accounts/map",
+        data={"csrf_token": token, "account_ref": refs[0], "halo_client_id": str(without_invoice)},
+    ).text
+    assert "Required: Halo client" in html.unescape(refused)
+    assert 'name="client_name"' in refused  # still editing
+
+    saved = client.post(
+        f"{w}/accounts/map",
+        data={
+            "csrf_token": token,
+            "account_ref": refs[0],
+            "halo_client_id": str(with_invoice),
+            "recurring_invoice_id": str(invoiced[with_invoice]),
+        },
+    ).text
+    assert ">Mapped<" in saved
+    assert f"({invoiced[with_invoice]})" in saved
+
+    with world.database.session() as session:
+        session.query(HaloRecurringInvoice).filter_by(
+            workspace_id=world.alpha, halo_id=invoiced[with_invoice]
+        ).update({"gone": True})
+    required = client.get(f"{w}/accounts", params={"status": "required"}).text
+    assert ">Required<" in required
+    assert "1 entries" in required
+    blocked = client.post(f"{w}/setup/accounts/next", data={"csrf_token": token})
+    assert "status Required" in " ".join(_flashes(blocked.text))
+
+    with world.database.session() as session:
+        session.query(HaloClient).filter_by(workspace_id=world.alpha, halo_id=with_invoice).delete()
+    broken = client.get(f"{w}/accounts", params={"status": "response_error"}).text
+    assert ">Response Error<" in broken
+    assert "Please refresh the page in a few minutes and try again." in broken
