@@ -120,6 +120,10 @@ def test_newcomer_journey(page: Page, site: DemoSite) -> None:
     page.get_by_role("link", name="Dry run").click()
     page.locator("#run-preview").click()
     expect(page.locator("[data-count=created]")).not_to_have_text("0")
+    skipped = page.locator("#planned-changes tr.action-skip").first
+    expect(skipped).to_be_visible()
+    page.locator("#changes-only").check()
+    expect(skipped).to_be_hidden()
     shoot(page, "11-dry-run")
     page.locator("#apply").click()
     expect(page.locator("#confirm-dialog")).to_be_visible()

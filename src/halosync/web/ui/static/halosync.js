@@ -64,6 +64,13 @@
     if (form.requestSubmit) { form.requestSubmit(); } else { form.dispatchEvent(new Event("submit", {cancelable: true})); }
   });
 
+  // "Show only writes" on the dry run hides the unchanged and skipped rows.
+  document.addEventListener("change", function (event) {
+    var box = event.target;
+    if (!box.matches || !box.matches("[data-hide-rows]")) { return; }
+    document.getElementById(box.dataset.hideRows).classList.toggle("writes-only", box.checked);
+  });
+
   // Picking a Halo client fills both the name and the ID of the row being edited.
   document.addEventListener("click", function (event) {
     var option = event.target.closest ? event.target.closest("[data-pick-client]") : null;
