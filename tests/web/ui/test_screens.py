@@ -397,3 +397,44 @@ def test_invoice_line_picker_required_and_response_error(world: World) -> None:
     broken = client.get(f"{w}/accounts", params={"status": "response_error"}).text
     assert ">Response Error<" in broken
     assert "Please refresh the page in a few minutes and try again." in broken
+
+
+def test_schedules_daily_or_monthly_and_test_connection_refreshes_the_last_test(
+    world: World,
+) -> None:
+    client = TestClient(world.app)
+    token = log_in(client, ADMIN)
+    w = f"/ui/w/{world.alpha}"
+    _connect(client, world, token)
+    page = client.get(w).text
+    assert 'id="schedule-usage-text">Daily at 18:00 UTC<' in page
+    assert 'id="schedule-customers-text">Daily at 08:00 UTC<' in page
+    monthly = client.post(
+        f"{w}/settings/schedule",
+        data={
+            "csrf_token": token,
+            "kind": "usage",
+            "frequency": "monthly",
+            "day": "last",
+            "at": "06:30",
+            "enabled": "yes",
+        },
+    ).text
+    assert "Subscriptions to HaloPSA: Monthly on the last day at 06:30 UTC." in _flashes(monthly)
+    assert 'id="schedule-usage-text">Monthly on the last day at 06:30 UTC<' in monthly
+    off = client.post(
+        f"{w}/settings/schedule",
+        data={"csrf_token": token, "kind": "customers", "frequency": "daily", "at": "07:15"},
+    ).text
+    assert "Organizations from HaloPSA: off." in _flashes(off)
+    notice = client.get(f"{w}/accounts").text
+    assert "Subscriptions are synced from the platform to HaloPSA: Monthly on the last" in notice
+    bad = client.post(
+        f"{w}/settings/schedule",
+        data={"csrf_token": token, "kind": "usage", "frequency": "monthly", "day": "31", "at": "1"},
+    ).text
+    assert any(text.startswith("Schedule not changed:") for text in _flashes(bad))
+
+    tested = client.post(f"{w}/connection/test", headers={"X-CSRF-Token": token}).text
+    assert "Test is successful." in tested
+    assert 'id="last-test" hx-swap-oob="true"' in tested

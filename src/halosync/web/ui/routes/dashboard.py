@@ -8,7 +8,9 @@ from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import Response
 
 from halosync.connection.service import ConnectionService, ConnectionView
+from halosync.domain.schedule import Schedule
 from halosync.errors import HalosyncError, NotFoundError
+from halosync.jobs.schedules import get_schedules, parse_kind, set_schedule
 from halosync.mapping.service import mapping_counts
 from halosync.sync.workspace_settings import (
     SyncSettingsChange,
@@ -30,6 +32,10 @@ from halosync.web.ui.launcher import overview, start_sync
 
 router = APIRouter(route_class=UiRoute)
 PRICE_UPDATED = "Sync price setting updated."
+SCHEDULE_LABELS = {
+    "customers": "Organizations from HaloPSA",
+    "usage": "Subscriptions to HaloPSA",
+}
 
 
 def connection_view(request: Request, workspace_name: str) -> ConnectionView | None:
@@ -46,7 +52,10 @@ def dashboard_context(request: Request, member: Member) -> dict[str, Any]:
     state = ui_state(request)
     with state.database.session() as db:
         counts = mapping_counts(db, member.workspace_id)
+        schedules = get_schedules(db, member.workspace_id)
     return {
+        "schedules": schedules,
+        "schedule_labels": SCHEDULE_LABELS,
         "member": member,
         "page": "dashboard",
         "connection": connection_view(request, member.workspace.workspace_name),
@@ -88,8 +97,15 @@ async def test_connection(
         outcome = await service.test(member.workspace.workspace_name)
     except HalosyncError as error:
         return render(request, "_test_result.html", {"success": False, "text": str(error)})
+    view = connection_view(request, member.workspace.workspace_name)
     return render(
-        request, "_test_result.html", {"success": outcome.success, "text": outcome.text()}
+        request,
+        "_test_result.html",
+        {
+            "success": outcome.success,
+            "text": outcome.text(),
+            "last_test": view.last_successful_test_at if view else None,
+        },
     )
 
 
@@ -202,3 +218,32 @@ async def reset(request: Request, member: Annotated[Member, Depends(current_admi
         "logs are kept.",
     )
     return redirect(request, workspace_url(member.workspace_id, "setup/connect"))
+
+
+@router.post("/ui/w/{workspace_id}/settings/schedule")
+async def change_schedule(
+    request: Request,
+    member: Annotated[Member, Depends(current_admin)],
+    kind: Annotated[str, Form()],
+    frequency: Annotated[str, Form()] = "daily",
+    day: Annotated[str, Form()] = "1",
+    at: Annotated[str, Form()] = "",
+    enabled: Annotated[str, Form()] = "",
+) -> Response:
+    """Daily at a time, or monthly on day N (or the last day), in UTC; or switched off."""
+    state = ui_state(request)
+    session = web_session(request)
+    text = f"daily {at}" if frequency == "daily" else f"monthly {day} {at}"
+    try:
+        sync_kind = parse_kind(kind)
+        schedule = Schedule.parse(text)
+        with state.database.session() as db:
+            saved = set_schedule(
+                db, member.workspace_id, sync_kind, schedule, enabled=enabled == "yes"
+            )
+    except HalosyncError as refused:
+        session.flash("error", f"Schedule not changed: {refused}")
+    else:
+        state_text = saved.schedule.describe() if saved.enabled else "off"
+        session.flash("success", f"{SCHEDULE_LABELS[sync_kind]}: {state_text}.")
+    return redirect(request, workspace_url(member.workspace_id))

@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from halosync.domain.matching import Suggestion
 from halosync.errors import HalosyncError
+from halosync.jobs.schedules import get_schedules
 from halosync.mapping.service import (
     MAPPING_STATUSES,
     RESPONSE_ERROR_TEXT,
@@ -95,6 +96,7 @@ def grid_context(request: Request, member: Member) -> dict[str, Any]:
                 page_size=page_size,
             )
         counts = mapping_counts(db, member.workspace_id)
+        schedules = get_schedules(db, member.workspace_id)
         target = db.get(Workspace, member.workspace_id)
         halo_pulled = bool(
             unmapped_halo_clients(db, member.workspace_id, limit=1) or counts.accounts_mapped
@@ -120,6 +122,7 @@ def grid_context(request: Request, member: Member) -> dict[str, Any]:
         "overview": overview(state.database, member.workspace_id),
         "response_error_text": RESPONSE_ERROR_TEXT,
         "search_placeholder": SEARCH_PLACEHOLDER,
+        "schedules": schedules,
     }
 
 
