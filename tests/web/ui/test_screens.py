@@ -438,3 +438,39 @@ def test_schedules_daily_or_monthly_and_test_connection_refreshes_the_last_test(
     tested = client.post(f"{w}/connection/test", headers={"X-CSRF-Token": token}).text
     assert "Test is successful." in tested
     assert 'id="last-test" hx-swap-oob="true"' in tested
+
+
+def test_notifications_retention_and_cooldown_are_checked_then_saved(world: World) -> None:
+    client = TestClient(world.app)
+    token = log_in(client, ADMIN)
+    w = f"/ui/w/{world.alpha}"
+    _connect(client, world, token)
+    bad = client.post(
+        f"{w}/settings/preferences",
+        data={
+            "csrf_token": token,
+            "notify_email": "not an address",
+            "notify_on_failure": "yes",
+            "log_retention_days": "0",
+            "cooldown_minutes": "ninety",
+        },
+    ).text
+    message = " ".join(_flashes(bad))
+    assert message.startswith("Settings not changed:")
+    assert "cooldown 'ninety' is not a whole number" in message
+    assert "not an e-mail address" in message
+    assert 'value="30"' in bad  # retention unchanged
+    good = client.post(
+        f"{w}/settings/preferences",
+        data={
+            "csrf_token": token,
+            "notify_email": "billing@msp.example",
+            "notify_on_failure": "yes",
+            "log_retention_days": "45",
+            "cooldown_minutes": "90",
+        },
+    ).text
+    assert "Notification and log settings saved." in _flashes(good)
+    assert 'value="billing@msp.example"' in good
+    assert re.search(r'id="log_retention_days"[^>]*value="45"', good)
+    assert 'value="90"' in good

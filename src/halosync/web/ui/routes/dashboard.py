@@ -16,6 +16,13 @@ from halosync.sync.workspace_settings import (
     SyncSettingsChange,
     show_sync_settings,
     update_sync_settings,
+    validate_change,
+)
+from halosync.web.api.preferences import (
+    PreferencesChange,
+    preference_problems,
+    show_preferences,
+    update_preferences,
 )
 from halosync.web.ui.context import (
     Member,
@@ -53,7 +60,9 @@ def dashboard_context(request: Request, member: Member) -> dict[str, Any]:
     with state.database.session() as db:
         counts = mapping_counts(db, member.workspace_id)
         schedules = get_schedules(db, member.workspace_id)
+        preferences = show_preferences(db, member.workspace_id)
     return {
+        "preferences": preferences,
         "schedules": schedules,
         "schedule_labels": SCHEDULE_LABELS,
         "member": member,
@@ -246,4 +255,50 @@ async def change_schedule(
     else:
         state_text = saved.schedule.describe() if saved.enabled else "off"
         session.flash("success", f"{SCHEDULE_LABELS[sync_kind]}: {state_text}.")
+    return redirect(request, workspace_url(member.workspace_id))
+
+
+@router.post("/ui/w/{workspace_id}/settings/preferences")
+async def change_preferences(
+    request: Request,
+    member: Annotated[Member, Depends(current_admin)],
+    notify_email: Annotated[str, Form()] = "",
+    notify_on_success: Annotated[str, Form()] = "",
+    notify_on_failure: Annotated[str, Form()] = "",
+    log_retention_days: Annotated[str, Form()] = "30",
+    cooldown_minutes: Annotated[str, Form()] = "60",
+) -> Response:
+    """E-mail opt-ins, log retention and the Sync Now cooldown; all checked before any is saved."""
+    state = ui_state(request)
+    session = web_session(request)
+    problems: list[str] = []
+    numbers: dict[str, int] = {}
+    for name, text in (("log retention days", log_retention_days), ("cooldown", cooldown_minutes)):
+        if text.strip().isdigit():
+            numbers[name] = int(text)
+        else:
+            problems.append(f"{name} {text!r} is not a whole number")
+    email = notify_email.strip()
+    change = PreferencesChange(
+        log_retention_days=numbers.get("log retention days"),
+        notify_email=email or None,
+        clear_email=not email,
+        notify_on_success=notify_on_success == "yes",
+        notify_on_failure=notify_on_failure == "yes",
+    )
+    problems += [f"{field} {what}" for field, what in preference_problems(change)]
+    cooldown = SyncSettingsChange(cooldown_minutes=numbers.get("cooldown"))
+    try:
+        validate_change(cooldown)
+    except HalosyncError as refused:
+        problems.append(refused.message)
+    if (notify_on_success == "yes" or notify_on_failure == "yes") and not email:
+        problems.append("an e-mail address is needed to send notifications")
+    if problems:
+        session.flash("error", "Settings not changed: " + "; ".join(problems) + ".")
+        return redirect(request, workspace_url(member.workspace_id))
+    with state.database.session() as db:
+        update_preferences(db, member.workspace_id, change)
+    update_sync_settings(state.database, member.workspace_id, cooldown, confirmed=True)
+    session.flash("success", "Notification and log settings saved.")
     return redirect(request, workspace_url(member.workspace_id))
