@@ -91,6 +91,12 @@ def start_simulators(count: int, clients: int, workdir: Path) -> tuple[list[Any]
     return processes, urls
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a live process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def prepare(settings: Settings, urls: list[str], workspaces: int, accounts: int) -> Database:
     """Workspaces with accounts mapped to their own Halo clients, one service, one item."""
     database = Database.from_settings(settings)
@@ -207,6 +213,8 @@ def one_round(args: argparse.Namespace, workers: int, workdir: Path) -> dict[str
                 break
             time.sleep(0.2)
         elapsed = time.monotonic() - began
+        worker_cpu = sum(cpu_seconds(p.pid) for p in procs)
+        simulator_cpu = sum(cpu_seconds(p.pid) for p in sims)
         with database.session() as session:
             statuses: dict[str, int] = {
                 str(status): int(count)
@@ -224,6 +232,9 @@ def one_round(args: argparse.Namespace, workers: int, workdir: Path) -> dict[str
             "licences_created": int(created or 0),
             "statuses": statuses,
             "prepare_seconds": round(prepared, 1),
+            "worker_cpu_seconds": round(worker_cpu, 1),
+            "simulator_cpu_seconds": round(simulator_cpu, 1),
+            "load_average": os.getloadavg()[0],
         }
     finally:
         for proc in procs:
