@@ -145,6 +145,19 @@ def test_completed_email_and_unmapped_alert_are_sent_when_opted_in(
     assert f"https://halosync.example.test/ui/w/{world.workspace_id}/logs?run={run.id}" in body
     alert_body = alert.get_payload(decode=True).decode()  # type: ignore[union-attr]
     assert "account A2 has billable usage but is not mapped" in alert_body
+    # Client 1 is deleted in Halo: the next customers pull alerts about account A1.
+    world.sim.state.delete_by_hand("Client", 1)
+    inbox.messages.clear()
+    assert _run(world, "customers").status == "succeeded"
+    assert [m["Subject"] for m in inbox.messages] == [
+        "[halosync] Customers sync completed: acme",
+        "[halosync] Attention needed: acme",
+    ]
+    alert_body = inbox.messages[1].get_payload(decode=True).decode()  # type: ignore[union-attr]
+    assert (
+        "account A1 is mapped to HaloPSA client 'Client 1 Ltd' (1), which no longer exists"
+        in alert_body
+    )
     assert SMTP_PASSWORD not in capsys.readouterr().err + capsys.readouterr().out
 
 
