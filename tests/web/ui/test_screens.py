@@ -179,6 +179,11 @@ def test_grid_search_filter_sort_paging_and_the_client_picker(world: World) -> N
     ).text
     assert "Unmapped" in removed
     assert "data-row-sync disabled" in removed
+    by_typed_id = client.post(
+        f"{w}/accounts/map",
+        data={"csrf_token": token, "account_ref": first_ref, "client_id_search": halo_id},
+    ).text
+    assert ">Mapped<" in by_typed_id
 
 
 def test_sync_now_in_progress_and_cooldown_texts(world: World) -> None:

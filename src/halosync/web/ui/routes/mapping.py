@@ -251,9 +251,13 @@ async def account_map(
     account_ref: Annotated[str, Form()],
     halo_client_id: Annotated[str, Form()] = "",
     recurring_invoice_id: Annotated[str, Form()] = "",
+    client_id_search: Annotated[str, Form()] = "",
 ) -> Response:
     """The green ✓: save the row's mapping (the row shows why when it cannot)."""
     state = ui_state(request)
+    if not halo_client_id.strip() and client_id_search.strip().isdigit():
+        # An ID typed in full is a pick by ID, even without choosing it from the list.
+        halo_client_id = client_id_search.strip()
     if not halo_client_id.strip().isdigit():
         return _render_row(
             request,
