@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -18,6 +19,7 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
+import httpx2
 import pytest
 import redis
 from sqlalchemy import func, select
@@ -131,6 +133,12 @@ def _env(settings: Settings) -> dict[str, str]:
     return env
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def _wait(check: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -160,15 +168,17 @@ def test_three_workers_fifty_workspaces_exactly_once_and_a_killed_worker(
         "latency", method="POST", path="/api/softwarelicence*", times=None, seconds=0.3
     )
     env = _env(settings)
+    metrics_port = _free_port()
     workers = [
         subprocess.Popen(
-            [HALOSYNC, "worker", "--workers", "2"],
+            [HALOSYNC, "worker", "--workers", "2"]
+            + (["--metrics-port", str(metrics_port)] if n == WORKERS - 1 else []),
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
         )
-        for _ in range(WORKERS)
+        for n in range(WORKERS)
     ]
     victim = workers[0]
     try:
@@ -243,6 +253,10 @@ def test_three_workers_fifty_workspaces_exactly_once_and_a_killed_worker(
                 return all(s == "succeeded" for s in statuses)
 
         _wait(reruns_done, 20, "the re-runs to succeed")
+        # Each worker serves its own process metrics.
+        scraped = httpx2.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
+        assert 'halosync_sync_runs_total{kind="usage",outcome="succeeded"}' in scraped
+        assert 'halosync_halo_requests_total{method="POST",status="201"}' in scraped
     finally:
         for worker in workers:
             if worker.poll() is None:
