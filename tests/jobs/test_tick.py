@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from halosync.domain.schedule import Schedule
 from halosync.jobs import open_job_queue
@@ -16,7 +16,7 @@ from halosync.jobs.queue import HueyJobQueue
 from halosync.jobs.service import request_sync, set_schedule
 from halosync.jobs.tick import Ticker, schedule_key
 from halosync.store.base import utcnow
-from halosync.store.models import LogEntry, SyncRun
+from halosync.store.models import LogEntry, SyncRun, SyncSchedule
 from halosync.store.workspaces import WorkspaceRepository
 from halosync.sync.activity import add_log_entry
 from tests.sync.world import World, make_world
@@ -156,3 +156,16 @@ def test_log_entries_past_retention_are_pruned(world: World, queue: HueyJobQueue
     assert ticker.tick(CREATED).pruned == 1
     with world.database.session() as session:
         assert [e.title for e in session.scalars(select(LogEntry))] == ["new"]
+
+
+def test_an_unreadable_schedule_row_skips_only_itself(world: World, queue: HueyJobQueue) -> None:
+    with world.database.session() as session:
+        WorkspaceRepository(session).create("other")
+        set_schedule(session, world.workspace_id, "customers", Schedule.daily(8), now=CREATED)
+        session.execute(update(SyncSchedule).values(spec="every full moon"))
+    report = Ticker(world.database, world.settings, queue).tick(
+        datetime(2026, 1, 5, 18, 5, tzinfo=UTC)
+    )
+    # The hand-edited customers row is skipped; the usage default still fires.
+    assert [r.kind for r in _runs(world)] == ["usage"]
+    assert len(report.enqueued) == 1

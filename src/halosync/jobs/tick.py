@@ -15,7 +15,8 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from halosync.domain.schedule import Schedule, due_run
-from halosync.jobs.queue import JobQueue
+from halosync.errors import ValidationFailedError
+from halosync.jobs.queue import JobQueue, QueueUnavailableError
 from halosync.jobs.schedules import DEFAULT_SCHEDULES, SYNC_KINDS, ScheduleSetting, SyncKind
 from halosync.logging import get_logger
 from halosync.settings import Settings
@@ -85,13 +86,17 @@ def _candidates(database: Database) -> list[_Candidate]:
                         kind, DEFAULT_SCHEDULES[kind], True, True, None, created_at
                     )
                 else:
+                    try:
+                        schedule = Schedule.parse(row.spec)
+                    except ValidationFailedError as problem:
+                        # One unreadable row (edited by hand) must not stop every schedule.
+                        log.warning(
+                            "schedule_unreadable", workspace_id=workspace_id, kind=kind,
+                            error=str(problem),
+                        )  # fmt: skip
+                        continue
                     setting = ScheduleSetting(
-                        kind,
-                        Schedule.parse(row.spec),
-                        row.enabled,
-                        False,
-                        row.last_slot_at,
-                        row.updated_at,
+                        kind, schedule, row.enabled, False, row.last_slot_at, row.updated_at
                     )
                 found.append(_Candidate(workspace_id, kind, setting))
     return found
@@ -225,7 +230,12 @@ class Ticker:
                 continue
             run_id = _enqueue_slot(self.database, candidate, slot, report)
             if run_id is not None:
-                self.queue.enqueue_run(run_id)
+                try:
+                    self.queue.enqueue_run(run_id)
+                except QueueUnavailableError as problem:
+                    # The run stays queued; _requeue_lost sends it again later.
+                    log.warning("scheduled_sync_not_sent", run_id=run_id, error=str(problem))
+                    continue
                 report.enqueued.append(run_id)
                 log.info(
                     "scheduled_sync_queued",
