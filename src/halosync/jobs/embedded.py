@@ -11,6 +11,7 @@ import time
 from types import TracebackType
 
 from halosync.jobs.execute import RunExecutor, RunListener
+from halosync.jobs.listeners import default_listeners
 from halosync.jobs.queue import HueyJobQueue, QueueConsumer, open_job_queue
 from halosync.jobs.tick import Ticker, vouch_for_queued_runs
 from halosync.logging import get_logger
@@ -41,13 +42,12 @@ class EmbeddedJobs:
         listeners: tuple[RunListener, ...] | None = None,
     ) -> None:
         self.settings = settings
+        self._owns_database = database is None
         self.database = database or Database.from_settings(settings)
         self.workers = workers
         self.tick_enabled = tick
         self.tick_seconds = tick_seconds or settings.jobs_tick_seconds
         if listeners is None:
-            from halosync.jobs.listeners import default_listeners
-
             listeners = default_listeners(self.database, settings)
         self.executor = RunExecutor(
             self.database, settings, halo_factory=halo_factory, listeners=listeners
@@ -125,4 +125,6 @@ class EmbeddedJobs:
             self._consumer.stop(graceful=graceful)
             self._consumer = None
         self.queue.close()
+        if self._owns_database:
+            self.database.dispose()
         log.info("jobs_stopped")
