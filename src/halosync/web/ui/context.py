@@ -216,7 +216,8 @@ def render(
     base: dict[str, Any] = {
         "request": request,
         "csrf_token": session.csrf,
-        "flashes": session.take_flashes(),
+        # Only full pages show (and so use up) the flash messages; fragments leave them.
+        "flashes": session.take_flashes,
         "now": now,
         "zone": zone,
         "zone_label": zone_label(zone, now),
