@@ -29,7 +29,7 @@ from tests.reliability.test_sigkill_usage_sync import clean_rerun, cli_for
 
 pytestmark = pytest.mark.reliability
 
-EXTRA_ACCOUNTS = 600
+EXTRA_ACCOUNTS = 300
 IMPORTS_PER_PROCESS = 2
 SYNCS = 2
 READER_THREADS = 3
@@ -98,7 +98,7 @@ def one_iteration(tmp_path: Path, seed: int) -> None:
                     errors.append(f"reader: {type(error).__name__}: {error}")
                     return
                 reads[0] += 1
-                time.sleep(0.005)
+                time.sleep(0.01)
                 if len(quantities) != EXTRA_ACCOUNTS or len(set(quantities)) != 1:
                     torn.append(f"saw {len(quantities)} rows with quantities {set(quantities)}")
 
