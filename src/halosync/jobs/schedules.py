@@ -99,8 +99,7 @@ def set_schedule(
     now: datetime | None = None,
 ) -> ScheduleSetting:
     """Save the workspace's schedule of ``kind``; slots before ``now`` never fire."""
-    if kind not in SYNC_KINDS:
-        parse_kind(str(kind))
+    kind = parse_kind(kind)
     workspace = WorkspaceRepository(session).get(workspace_id)
     now = now or utcnow()
     row = session.scalar(
