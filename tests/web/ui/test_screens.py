@@ -122,6 +122,8 @@ def test_grid_search_filter_sort_paging_and_the_client_picker(world: World) -> N
     w = f"/ui/w/{world.alpha}"
     empty = client.get(f"{w}/accounts").text
     assert 'id="no-halo-clients"' in empty
+    assert 'id="not-connected"' in empty
+    assert re.search(r'id="sync-organizations"[^>]*disabled', empty)
     _connect(client, world, token)
     client.post(f"{w}/sync-organizations", data={"csrf_token": token})
     _wait_idle(world)

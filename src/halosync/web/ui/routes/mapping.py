@@ -11,6 +11,7 @@ from starlette.responses import Response
 from halosync.domain.matching import Suggestion
 from halosync.errors import HalosyncError
 from halosync.jobs.schedules import get_schedules
+from halosync.jobs.service import has_connection
 from halosync.mapping.service import (
     MAPPING_STATUSES,
     RESPONSE_ERROR_TEXT,
@@ -97,6 +98,7 @@ def grid_context(request: Request, member: Member) -> dict[str, Any]:
             )
         counts = mapping_counts(db, member.workspace_id)
         schedules = get_schedules(db, member.workspace_id)
+        connected = has_connection(db, member.workspace_id)
         target = db.get(Workspace, member.workspace_id)
         halo_pulled = bool(
             unmapped_halo_clients(db, member.workspace_id, limit=1) or counts.accounts_mapped
@@ -123,6 +125,7 @@ def grid_context(request: Request, member: Member) -> dict[str, Any]:
         "response_error_text": RESPONSE_ERROR_TEXT,
         "search_placeholder": SEARCH_PLACEHOLDER,
         "schedules": schedules,
+        "connected": connected,
     }
 
 
