@@ -186,3 +186,25 @@ def test_the_other_workspace_admin_cannot_see_alpha(world: World) -> None:
     log_in(client, OTHER)
     assert client.get(f"/ui/w/{world.alpha}").status_code == 404
     assert client.get("/ui", follow_redirects=False).headers["location"] == f"/ui/w/{world.beta}"
+
+
+def test_no_page_ever_shows_the_client_secret(world: World) -> None:
+    client = TestClient(world.app)
+    token = log_in(client, ADMIN)
+    secret = world.application.client_secret
+    saved = client.post(
+        f"/ui/w/{world.alpha}/setup/connect",
+        data={
+            "csrf_token": token,
+            "server_url": world.halo_url,
+            "client_id": world.application.client_id,
+            "client_secret": secret,
+        },
+    )
+    assert secret not in saved.text
+    for method, path in _workspace_routes(world):
+        if method != "GET":
+            continue
+        response = client.get(_fill(path, world.alpha), params={"ref": "ACC-0001", "q": "a"})
+        assert response.status_code in (200, 404), (path, response.status_code)
+        assert secret not in response.text, path
