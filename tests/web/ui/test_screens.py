@@ -293,6 +293,11 @@ def test_logs_tiles_filter_and_paging(world: World) -> None:
     assert 'id="log-range">221 – 236 of 236<' in last
     bigger = client.get(f"{w}/logs", params={"size": "50", "page": "2"}).text
     assert 'id="log-range">51 – 100 of 236<' in bigger
+    # Whatever is typed into the page box, the first page is shown rather than an error.
+    for typed in ("²", "9" * 40, "-3", "x"):
+        odd = client.get(f"{w}/logs", params={"page": typed, "size": typed})
+        assert odd.status_code == 200, typed
+        assert 'id="log-range">1 – 20 of 236<' in odd.text
 
 
 def test_import_shows_the_clis_validation_messages_and_changes_nothing(world: World) -> None:

@@ -29,6 +29,7 @@ from halosync.web.ui.context import (
     web_session,
     workspace_url,
 )
+from halosync.web.ui.forms import whole_number
 from halosync.web.ui.launcher import overview
 from halosync.web.ui.results import recent_runs, run_results
 from halosync.web.ui.routes.dashboard import _request
@@ -83,7 +84,7 @@ async def results(request: Request, member: Annotated[Member, Depends(current_me
     state = ui_state(request)
     runs = recent_runs(state.database, member.workspace_id)
     chosen = request.query_params.get("run", "")
-    run_id = int(chosen) if chosen.isdigit() else (runs[0].id if runs else None)
+    run_id = whole_number(chosen, minimum=1) or (runs[0].id if runs else None)
     only = request.query_params.get("action") or None
     lines = (
         run_results(state.database, member.workspace_id, run_id, only=only)
@@ -115,9 +116,9 @@ async def logs(request: Request, member: Annotated[Member, Depends(current_membe
     except HalosyncError:
         level = None
     size_text = params.get("size", "20")
-    page_size = int(size_text) if size_text.isdigit() and int(size_text) in LOG_PAGE_SIZES else 20
-    page_text = params.get("page", "1")
-    page = max(int(page_text), 1) if page_text.isdigit() else 1
+    size = whole_number(size_text)
+    page_size = size if size in LOG_PAGE_SIZES else 20
+    page = whole_number(params.get("page", "1"), minimum=1, maximum=1_000_000) or 1
     overall = list_log_entries(state.database, member.workspace_id, page_size=1)
     listing = list_log_entries(
         state.database, member.workspace_id, level=level, page=page, page_size=page_size

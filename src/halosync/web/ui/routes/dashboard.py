@@ -35,6 +35,7 @@ from halosync.web.ui.context import (
     web_session,
     workspace_url,
 )
+from halosync.web.ui.forms import whole_number
 from halosync.web.ui.launcher import overview, start_sync
 
 router = APIRouter(route_class=UiRoute)
@@ -274,8 +275,9 @@ async def change_preferences(
     problems: list[str] = []
     numbers: dict[str, int] = {}
     for name, text in (("log retention days", log_retention_days), ("cooldown", cooldown_minutes)):
-        if text.strip().isdigit():
-            numbers[name] = int(text)
+        number = whole_number(text, minimum=0)
+        if number is not None:
+            numbers[name] = number
         else:
             problems.append(f"{name} {text!r} is not a whole number")
     email = notify_email.strip()

@@ -42,6 +42,7 @@ from halosync.web.ui.context import (
     web_session,
     workspace_url,
 )
+from halosync.web.ui.forms import whole_number
 from halosync.web.ui.launcher import overview
 from halosync.web.ui.routes.dashboard import _request
 
@@ -241,9 +242,10 @@ async def client_invoices(
     """The chosen client's recurring invoices (invoice_line target)."""
     state = ui_state(request)
     invoices: list[Any] = []
-    if halo_client_id.isdigit():
+    client_id = whole_number(halo_client_id, minimum=1)
+    if client_id is not None:
         with state.database.session() as db:
-            invoices = list(live_invoices_of(db, member.workspace_id, int(halo_client_id)))
+            invoices = list(live_invoices_of(db, member.workspace_id, client_id))
     return render(request, "_invoice_options.html", {"invoices": invoices})
 
 
@@ -258,10 +260,11 @@ async def account_map(
 ) -> Response:
     """The green ✓: save the row's mapping (the row shows why when it cannot)."""
     state = ui_state(request)
-    if not halo_client_id.strip() and client_id_search.strip().isdigit():
+    if not halo_client_id.strip() and whole_number(client_id_search, minimum=1) is not None:
         # An ID typed in full is a pick by ID, even without choosing it from the list.
         halo_client_id = client_id_search.strip()
-    if not halo_client_id.strip().isdigit():
+    client_id = whole_number(halo_client_id, minimum=1)
+    if client_id is None:
         return _render_row(
             request,
             member,
@@ -269,14 +272,15 @@ async def account_map(
             edit=True,
             error="Pick a Halo client by name or by ID first.",
         )
-    invoice = int(recurring_invoice_id) if recurring_invoice_id.strip().isdigit() else None
+    # Halo's recurring-invoice ids are negative.
+    invoice = whole_number(recurring_invoice_id)
     try:
         with state.database.session() as db:
             map_account(
                 db,
                 member.workspace_id,
                 account_ref,
-                int(halo_client_id),
+                client_id,
                 recurring_invoice_id=invoice,
             )
     except HalosyncError as refused:
@@ -387,8 +391,9 @@ async def service_map(
     session = web_session(request)
     try:
         with state.database.session() as db:
-            if halo_item_id.strip().isdigit():
-                map_service(db, member.workspace_id, service_ref, int(halo_item_id))
+            item_id = whole_number(halo_item_id, minimum=1)
+            if item_id is not None:
+                map_service(db, member.workspace_id, service_ref, item_id)
                 session.flash("success", f"Service {service_ref} mapped.")
             else:
                 unmap_service(db, member.workspace_id, service_ref)
