@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 import typer
 
-from halosync.cli.app import app, emit_json
+from halosync.cli.app import app, emit_json, state
 from halosync.cli.common import JsonOption, WorkspaceOption, open_database, resolve_workspace
 from halosync.domain.matching import DEFAULT_MIN_SCORE
+from halosync.mapping.follow_up import creates_licences_on_mapping
 from halosync.mapping.service import (
     MAPPING_STATUSES,
     SORT_KEYS,
@@ -25,6 +27,43 @@ from halosync.mapping.service import (
     unmap_service,
     unmapped_halo_clients,
 )
+from halosync.store.crypto import SecretBox
+from halosync.sync.errors import SyncInProgressError
+from halosync.sync.usage import run_usage_sync
+
+
+def _create_licences_now(
+    ctx: typer.Context, workspace_id: int, account_refs: list[str], *, quiet_stdout: bool
+) -> None:
+    """With "create licences on mapping" on, sync the newly mapped accounts right away.
+
+    One account is synced on its own; several (accepted suggestions) in one usage sync.
+    """
+    database = open_database(ctx)
+    if not account_refs or not creates_licences_on_mapping(database, workspace_id):
+        return
+    settings = state(ctx).settings
+    only = account_refs[0] if len(account_refs) == 1 else None
+    try:
+        report = asyncio.run(
+            run_usage_sync(
+                database,
+                SecretBox.from_settings(settings),
+                settings,
+                workspace_id,
+                account_ref=only,
+            )
+        )
+    except SyncInProgressError as refused:
+        typer.echo(f"{refused}: the licences will be created by the next sync.", err=True)
+        return
+    counts = ", ".join(f"{value} {key}" for key, value in report.counts.items())
+    # With --json, stdout holds one JSON document only.
+    typer.echo(
+        f"Created licences on mapping (run {report.run_id}, {report.status}): {counts}.",
+        err=quiet_stdout,
+    )
+
 
 map_app = typer.Typer(
     help="Map vendor accounts to Halo clients and services to Halo items.", no_args_is_help=True
@@ -50,6 +89,8 @@ def suggest(
     with database.session() as session:
         suggestions = suggest_account_mappings(session, ws.id, min_score=min_score)
         outcomes = accept_suggestions(session, ws.id, suggestions) if accept else None
+    saved_refs = [o.suggestion.account_ref for o in outcomes or () if o.saved]
+    _create_licences_now(ctx, ws.id, saved_refs, quiet_stdout=as_json)
     rows: list[dict[str, Any]] = []
     for index, suggestion in enumerate(suggestions):
         row: dict[str, Any] = {
@@ -83,8 +124,7 @@ def suggest(
             line += f"  [{row['note']}]"
         typer.echo(line)
     if accept:
-        saved = sum(1 for row in rows if row["saved"])
-        typer.echo(f"Saved {saved} of {len(rows)} suggestion(s).")
+        typer.echo(f"Saved {len(saved_refs)} of {len(rows)} suggestion(s).")
     else:
         typer.echo(f"{len(rows)} suggestion(s). Re-run with --accept to save them.")
 
@@ -118,6 +158,7 @@ def account(
         }
     if as_json:
         emit_json(document)
+        _create_licences_now(ctx, ws.id, [account_ref], quiet_stdout=True)
         return
     suffix = (
         f" (recurring invoice {document['recurring_invoice_id']})"
@@ -125,6 +166,7 @@ def account(
         else ""
     )
     typer.echo(f"Mapped account {account_ref} → Halo client {halo_client_id}{suffix}.")
+    _create_licences_now(ctx, ws.id, [account_ref], quiet_stdout=False)
 
 
 @map_app.command("service")

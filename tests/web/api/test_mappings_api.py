@@ -122,3 +122,25 @@ def test_services_and_summary(ready: Api) -> None:
     bad = ready.put("mappings/services/MAIL", json={"halo_item_id": "one"})
     assert bad.status_code == 422
     assert bad.json()["errors"][0]["location"] == "$.halo_item_id"
+
+
+def test_licences_are_created_on_mapping_when_the_workspace_asks(ready: Api) -> None:
+    from halosync.jobs.execute import RunExecutor
+
+    worker = RunExecutor(ready.database, ready.settings, halo_factory=ready.halo_factory)
+    assert ready.put("mappings/services/MAIL", json={"halo_item_id": 1}).status_code == 200
+    plain = ready.put("mappings/accounts/A2", json={"halo_client_id": 2})
+    assert plain.json()["follow_up"] is None  # the setting is off: licences wait for a sync
+
+    on = ready.patch("settings", json={"create_licence_on_mapping": True})
+    assert on.status_code == 200, on.text
+    mapped = ready.put("mappings/accounts/A1", json={"halo_client_id": 1})
+    assert mapped.status_code == 200, mapped.text
+    note = mapped.json()["follow_up"]
+    assert note.startswith("Creating the licences of A1 in HaloPSA (run ")
+    run_id = int(note.rsplit("run ", 1)[1].rstrip(")."))
+    worker.execute(run_id)
+    licences = [lic for lic in ready.sim.state.records("SoftwareLicence") if lic["client_id"] == 1]
+    assert [(lic["name"], lic["count"]) for lic in licences] == [("Mail Protection", 10)]
+    # Only A1 was synced: A2's licence waits for the next sync.
+    assert not [lic for lic in ready.sim.state.records("SoftwareLicence") if lic["client_id"] == 2]

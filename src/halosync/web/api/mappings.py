@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Path, Query
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from halosync.domain.matching import DEFAULT_MIN_SCORE
+from halosync.mapping.follow_up import queue_licences_for_mapped
 from halosync.mapping.service import (
     MAX_PAGE_SIZE,
     SORT_KEYS,
@@ -29,9 +30,10 @@ from halosync.mapping.service import (
 from halosync.store.database import Database
 from halosync.store.workspaces import WorkspaceRepository
 from halosync.web.api.auth import Caller, current_caller, get_database, writer
-from halosync.web.api.deps import PREFIX, PageNumber
+from halosync.web.api.deps import PREFIX, PageNumber, get_settings
 from halosync.web.api.errors import ERROR_RESPONSES, ApiError, ErrorItem
 from halosync.web.api.queries import halo_items
+from halosync.web.api.syncs import get_job_queue
 
 router = APIRouter(prefix=PREFIX + "/mappings", tags=["mappings"])
 
@@ -63,6 +65,10 @@ class AccountMappingOut(BaseModel):
     status_label: str = Field(description="Mapped, Unmapped, Required or Response Error.")
     status_message: str | None = Field(description="What to do about the status, if anything.")
     mapped_at: datetime | None
+    follow_up: str | None = Field(
+        default=None,
+        description="What saving started, e.g. creating the account's licences at once.",
+    )
 
 
 class AccountMappingPage(BaseModel):
@@ -173,6 +179,9 @@ class SuggestOut(BaseModel):
 
     suggestions: list[SuggestionOut]
     saved: int
+    follow_up: str | None = Field(
+        default=None, description="What saving started, e.g. creating licences at once."
+    )
 
 
 class SummaryOut(BaseModel):
@@ -277,6 +286,7 @@ def account_grid(
 
 @router.put("/accounts/{account_ref}", response_model=AccountMappingOut, responses=ERROR_RESPONSES)
 def put_account_mapping(
+    http: Request,
     caller: Annotated[Caller, Depends(writer)],
     database: Annotated[Database, Depends(get_database)],
     account_ref: AccountRef,
@@ -292,7 +302,11 @@ def put_account_mapping(
             body.halo_client_id,
             recurring_invoice_id=body.recurring_invoice_id,
         )
-    return _one_row(database, caller.workspace_id, account_ref)
+    row = _one_row(database, caller.workspace_id, account_ref)
+    row.follow_up = queue_licences_for_mapped(
+        database, get_settings(http), get_job_queue(http), caller.workspace_id, [account_ref]
+    )
+    return row
 
 
 @router.delete("/accounts/{account_ref}", response_model=UnmappedOut, responses=ERROR_RESPONSES)
@@ -309,6 +323,7 @@ def delete_account_mapping(
 
 @router.post("/accounts/suggest", response_model=SuggestOut, responses=ERROR_RESPONSES)
 def suggest(
+    http: Request,
     caller: Annotated[Caller, Depends(writer)],
     database: Annotated[Database, Depends(get_database)],
     body: Annotated[SuggestIn | None, Body()] = None,
@@ -353,7 +368,16 @@ def suggest(
         )
         for o in outcomes
     ]
-    return SuggestOut(suggestions=outs, saved=sum(1 for o in outcomes if o.saved))
+    follow_up = queue_licences_for_mapped(
+        database,
+        get_settings(http),
+        get_job_queue(http),
+        caller.workspace_id,
+        [o.suggestion.account_ref for o in outcomes if o.saved],
+    )
+    return SuggestOut(
+        suggestions=outs, saved=sum(1 for o in outcomes if o.saved), follow_up=follow_up
+    )
 
 
 @router.get("/halo-clients", response_model=list[HaloClientOut], responses=ERROR_RESPONSES)

@@ -12,6 +12,7 @@ from halosync.domain.matching import Suggestion
 from halosync.errors import HalosyncError
 from halosync.jobs.schedules import get_schedules
 from halosync.jobs.service import has_connection
+from halosync.mapping.follow_up import queue_licences_for_mapped
 from halosync.mapping.service import (
     MAPPING_STATUSES,
     RESPONSE_ERROR_TEXT,
@@ -31,6 +32,7 @@ from halosync.mapping.service import (
     unmapped_halo_clients,
 )
 from halosync.store.models import HaloItem, Workspace
+from halosync.web.api.syncs import get_job_queue
 from halosync.web.ui.context import (
     Member,
     UiRoute,
@@ -166,7 +168,13 @@ def _row(request: Request, member: Member, ref: str) -> AccountMappingRow | None
 
 
 def _render_row(
-    request: Request, member: Member, ref: str, *, edit: bool = False, error: str | None = None
+    request: Request,
+    member: Member,
+    ref: str,
+    *,
+    edit: bool = False,
+    error: str | None = None,
+    notice: str | None = None,
 ) -> Response:
     row = _row(request, member, ref)
     if row is None:
@@ -188,6 +196,7 @@ def _render_row(
             "row": row,
             "edit": edit,
             "error": error,
+            "notice": notice,
             "target": target,
             "invoices": invoices,
             "response_error_text": RESPONSE_ERROR_TEXT,
@@ -285,7 +294,10 @@ async def account_map(
             )
     except HalosyncError as refused:
         return _render_row(request, member, account_ref, edit=True, error=str(refused))
-    return _render_row(request, member, account_ref)
+    notice = queue_licences_for_mapped(
+        state.database, state.settings, get_job_queue(request), member.workspace_id, [account_ref]
+    )
+    return _render_row(request, member, account_ref, notice=notice)
 
 
 @router.post("/ui/w/{workspace_id}/accounts/unmap")
@@ -358,6 +370,15 @@ async def accept(request: Request, member: Annotated[Member, Depends(current_adm
     saved = sum(1 for outcome in outcomes if outcome.saved)
     session = web_session(request)
     session.flash("success", f"Saved {saved} of {len(outcomes)} suggested mappings.")
+    follow_up = queue_licences_for_mapped(
+        state.database,
+        state.settings,
+        get_job_queue(request),
+        member.workspace_id,
+        [outcome.suggestion.account_ref for outcome in outcomes if outcome.saved],
+    )
+    if follow_up:
+        session.flash("success", follow_up)
     for outcome in outcomes:
         if not outcome.saved:
             session.flash("error", f"{outcome.suggestion.account_name}: {outcome.note}")
