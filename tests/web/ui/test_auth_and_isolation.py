@@ -135,6 +135,11 @@ def test_a_user_of_one_workspace_reaches_nothing_of_another(world: World) -> Non
         assert "Beta" not in response.text
     # ...while the same routes of their own workspace answer.
     assert client.get(f"/ui/w/{world.alpha}/accounts").status_code == 200
+    # A refusal in the UI is a page a person reads, not the API's JSON.
+    refused = client.get(f"/ui/w/{world.beta}/accounts")
+    assert refused.headers["content-type"].startswith("text/html")
+    assert "No such workspace." in refused.text
+    assert client.get("/api/v1/no-such-route").headers["content-type"] == "application/json"
 
 
 def test_the_switcher_lists_only_the_users_workspaces(world: World) -> None:
@@ -175,6 +180,9 @@ def test_a_viewer_reads_but_cannot_change_anything(world: World) -> None:
             assert response.status_code in (200, 303), (url, response.status_code)
         else:
             assert response.status_code == 403, (method, url, response.status_code)
+    refused = client.post(f"/ui/w/{world.alpha}/sync-now", data={"csrf_token": token})
+    assert refused.headers["content-type"].startswith("text/html")
+    assert "you can look, not change" in refused.text
     page = client.get(f"/ui/w/{world.alpha}/accounts").text
     assert "Click to select" not in page
     dashboard = client.get(f"/ui/w/{world.alpha}").text
