@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     jobs_tick_seconds: float = Field(
         default=60.0, gt=0, description="How often every worker looks for due scheduled runs."
     )
+    jobs_requeue_seconds: float = Field(
+        default=600.0, gt=0, description="A run queued this long untaken is sent again."
+    )
     jobs_clock_offset_seconds: float = Field(
         default=0.0, description="Shifts the schedule clock (drills and tests of schedules)."
     )

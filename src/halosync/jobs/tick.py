@@ -34,8 +34,6 @@ from halosync.sync.runs import reap_stale_runs
 
 log = get_logger(__name__)
 
-REQUEUE_AFTER = timedelta(minutes=10)
-"""A run queued this long without a worker taking it is sent again (lost message)."""
 PRUNE_EVERY = timedelta(hours=1)
 
 
@@ -151,8 +149,14 @@ def _enqueue_slot(
         return None
 
 
-def _requeue_lost(database: Database, queue: JobQueue, report: TickReport) -> None:
-    """Keep queued runs alive (a live tick vouches for them) and resend old ones."""
+def _requeue_lost(
+    database: Database, queue: JobQueue, report: TickReport, requeue_after: timedelta
+) -> None:
+    """Keep queued runs alive (a live tick vouches for them) and resend old ones.
+
+    A message can be lost (a worker killed between taking it and claiming the run); a
+    duplicate is harmless, since only one worker can claim a queued run.
+    """
     now = utcnow()
     with database.session() as session:
         queued = session.scalars(select(SyncRun).where(SyncRun.status == "queued")).all()
@@ -161,7 +165,7 @@ def _requeue_lost(database: Database, queue: JobQueue, report: TickReport) -> No
             counts = dict(run.counts or {})
             sent = counts.get("enqueued_at")
             sent_at = datetime.fromisoformat(sent) if isinstance(sent, str) else run.created_at
-            if now - sent_at >= REQUEUE_AFTER:
+            if now - sent_at >= requeue_after:
                 counts["enqueued_at"] = now.isoformat()
                 run.counts = counts
                 resend.append(run.id)
@@ -217,7 +221,8 @@ class Ticker:
         now = now or schedule_clock(self.settings)
         report = TickReport()
         # Vouch for queued runs first: their messages may still wait in a persistent queue.
-        _requeue_lost(self.database, self.queue, report)
+        requeue_after = timedelta(seconds=self.settings.jobs_requeue_seconds)
+        _requeue_lost(self.database, self.queue, report, requeue_after)
         _reap(self.database, self.settings, report)
         for candidate in _candidates(self.database):
             setting = candidate.setting
