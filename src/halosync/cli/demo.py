@@ -12,7 +12,6 @@ from rich.console import Console
 
 from halosync.cli.app import app, state
 from halosync.demo.journey import DEMO_WORKSPACE, demo_application, run_journey
-from halosync.demo.web import run_demo_site
 from halosync.jobs.queue import embedded_queue_path
 from halosync.settings import Settings
 from halosync.simulator import SimulatorConfig, create_app, generate_demo_seed
@@ -126,6 +125,9 @@ def _serve_web_demo(
 ) -> None:
     """Serve the web UI with the simulator and the jobs until Ctrl+C."""
     try:
+        # The web stack loads only for the command that serves it (CLI start-up stays quick).
+        from halosync.demo.web import run_demo_site
+
         with run_demo_site(
             settings,
             host=host,

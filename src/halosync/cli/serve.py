@@ -8,12 +8,10 @@ from types import FrameType
 from typing import Annotated
 
 import typer
-import uvicorn
 
 from halosync.cli.app import app, state
 from halosync.cli.common import open_database
 from halosync.jobs.embedded import EmbeddedJobs
-from halosync.web.app import create_app
 
 
 @app.command("serve")
@@ -32,6 +30,11 @@ def serve(
     """Serve halosync; with the embedded queue nothing else needs to run."""
     settings = state(ctx).settings
     database = open_database(ctx)
+    # The web stack loads only for the command that serves it (CLI start-up stays quick).
+    import uvicorn
+
+    from halosync.web.app import create_app
+
     web = create_app(settings, database=database)
     sys.stderr.write(f"halosync serving on http://{host}:{port} ({settings.queue} queue)\n")
     sys.stderr.flush()

@@ -6,6 +6,7 @@ unknown or the password wrong, so the form does not reveal who has an account.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,7 +26,14 @@ MAX_PASSWORD_LENGTH = 1024
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _hasher = PasswordHasher()
 # Verified against when the email is unknown, so both failures take as long.
-_DUMMY_HASH = _hasher.hash("halosync-no-such-user-password")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to verify against for unknown emails, so both take as long (made on first use:
+    hashing costs ~0.1 s, which every command-line start would otherwise pay)."""
+    return _hasher.hash("halosync-no-such-user-password")
+
 
 LOGIN_FAILED = "The email or password is not correct."
 
@@ -185,7 +193,7 @@ def authenticate(
     """The user whose email and password these are, or :class:`AuthenticationError`."""
     user = session.scalar(select(User).where(User.email == normalise_email(email)))
     if user is None:
-        _verify(_DUMMY_HASH, password)
+        _verify(_dummy_hash(), password)
         raise AuthenticationError(LOGIN_FAILED)
     if not _verify(user.password_hash, password) or user.disabled:
         raise AuthenticationError(LOGIN_FAILED)
