@@ -128,12 +128,16 @@ def list_log_entries(
     workspace_id: int,
     *,
     level: LogLevel | None = None,
+    run_id: int | None = None,
     page: int = 1,
     page_size: int = DEFAULT_PAGE_SIZE,
     days: int = 30,
     now: datetime | None = None,
 ) -> LogPage:
-    """Entries of the last ``days`` days, newest first, optionally of one level."""
+    """Entries of the last ``days`` days, newest first, optionally of one level or one run.
+
+    The error/warning tile counts always cover every run of the period.
+    """
     page = max(page, 1)
     page_size = min(max(page_size, 1), 500)
     since = (now or utcnow()) - timedelta(days=days)
@@ -142,6 +146,8 @@ def list_log_entries(
         query = select(LogEntry).where(*scope)
         if level is not None:
             query = query.where(LogEntry.level == level)
+        if run_id is not None:
+            query = query.where(LogEntry.run_id == run_id)
         total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
         rows = session.scalars(
             query.order_by(LogEntry.created_at.desc(), LogEntry.id.desc())

@@ -486,3 +486,35 @@ def test_notifications_retention_and_cooldown_are_checked_then_saved(world: Worl
     assert 'value="billing@msp.example"' in good
     assert re.search(r'id="log_retention_days"[^>]*value="45"', good)
     assert 'value="90"' in good
+
+
+def test_a_runs_e_mail_link_shows_that_runs_log(world: World) -> None:
+    from halosync.notify.messages import log_link
+
+    client = TestClient(world.app)
+    log_in(client, ADMIN)
+    now = datetime.now(UTC)
+    with world.database.session() as session:
+        run = SyncRun(workspace_id=world.alpha, kind="usage", trigger="manual", status="succeeded")
+        session.add(run)
+        session.flush()
+        run_id = run.id
+        session.add(
+            LogEntry(workspace_id=world.alpha, level="INFO", title="Other run", created_at=now)
+        )
+        for title in ("Subscriptions sync started", "Subscriptions sync completed"):
+            session.add(
+                LogEntry(
+                    workspace_id=world.alpha,
+                    run_id=run_id,
+                    level="INFO",
+                    title=title,
+                    created_at=now,
+                )
+            )
+    link = log_link("http://testserver", world.alpha, run_id)
+    page = client.get(link.removeprefix("http://testserver")).text
+    assert f"Showing the entries of run {run_id}" in page
+    assert "Subscriptions sync completed" in page
+    assert "Other run" not in page
+    assert 'id="log-range">1 – 2 of 2<' in page

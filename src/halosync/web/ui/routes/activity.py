@@ -119,14 +119,26 @@ async def logs(request: Request, member: Annotated[Member, Depends(current_membe
     size = whole_number(size_text)
     page_size = size if size in LOG_PAGE_SIZES else 20
     page = whole_number(params.get("page", "1"), minimum=1, maximum=1_000_000) or 1
+    # ?run=N (the link in a sync's e-mail) shows that run's entries only.
+    run_id = whole_number(params.get("run"), minimum=1)
     overall = list_log_entries(state.database, member.workspace_id, page_size=1)
     listing = list_log_entries(
-        state.database, member.workspace_id, level=level, page=page, page_size=page_size
+        state.database,
+        member.workspace_id,
+        level=level,
+        run_id=run_id,
+        page=page,
+        page_size=page_size,
     )
     pages = max(1, -(-listing.total // page_size))
     if page > pages:
         listing = list_log_entries(
-            state.database, member.workspace_id, level=level, page=pages, page_size=page_size
+            state.database,
+            member.workspace_id,
+            level=level,
+            run_id=run_id,
+            page=pages,
+            page_size=page_size,
         )
     context = {
         "member": member,
@@ -138,6 +150,7 @@ async def logs(request: Request, member: Annotated[Member, Depends(current_membe
         "page_size": page_size,
         "page_sizes": LOG_PAGE_SIZES,
         "pages": pages,
+        "run_id": run_id,
     }
     if request.headers.get("hx-request") == "true" and request.headers.get("hx-target") == "logs":
         return render(request, "_logs_body.html", context)
