@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select, update
 
 from halosync.store.models import AuditEntry, LedgerEntry, LogEntry, RunResult, SyncRun
+from halosync.sync.activity import list_log_entries
 from halosync.sync.errors import SyncInProgressError
 from halosync.sync.runs import start_run
 from tests.sync.world import World, make_world, seed, usage_document
@@ -67,6 +68,10 @@ def test_lines_added_with_unit_prices_and_foreign_lines_left_alone(tmp_path: Pat
         audits = session.scalars(select(AuditEntry)).all()
         assert {a.operation for a in audits} == {"create"}
         assert len(audits) == 2
+    # Newest first, the run's summary heads its warnings.
+    newest = list_log_entries(world.database, world.workspace_id, page_size=3).entries
+    assert newest[0].title == "Subscriptions sync completed"
+    assert newest[1].level == "WARNING"
 
 
 def test_foreign_line_of_the_same_item_is_skipped_unless_adoption_is_on(tmp_path: Path) -> None:

@@ -189,10 +189,11 @@ async def run_usage_sync(
     def close(session: Session) -> None:
         finish_run(session, run_id, status, counts, error=error, now=now)
         if not dry_run:
+            # The per-row warnings first, so that newest-first the run's summary heads them.
+            _log_attention(session, workspace_id, run_id, results)
             _log_outcome(
                 session, workspace_id, run_id, f"{name}", scope, status, counts, error, duration_ms
             )
-            _log_attention(session, workspace_id, run_id, results)
             if status == "succeeded":
                 ws = session.get(Workspace, workspace_id)
                 assert ws is not None
