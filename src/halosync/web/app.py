@@ -20,6 +20,7 @@ from halosync.web.api import (
 )
 from halosync.web.api.errors import install_error_handlers
 from halosync.web.api.limits import install_body_limit
+from halosync.web.headers import install_security_headers
 from halosync.web.ui import install_ui
 
 
@@ -39,6 +40,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     app.state.database = database
     install_error_handlers(app)
     install_body_limit(app, settings)
+    install_security_headers(app)
     app.include_router(usage.router)
     install_ui(app, settings, database)
     app.include_router(imports.router)

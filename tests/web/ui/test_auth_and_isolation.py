@@ -216,3 +216,12 @@ def test_no_page_ever_shows_the_client_secret(world: World) -> None:
         response = client.get(_fill(path, world.alpha), params={"ref": "ACC-0001", "q": "a"})
         assert response.status_code in (200, 404), (path, response.status_code)
         assert secret not in response.text, path
+
+
+def test_pages_cannot_be_framed_or_sniffed(world: World) -> None:
+    client = TestClient(world.app)
+    for path in ("/ui/login", "/api/v1/no-such-route", "/openapi.json"):
+        headers = client.get(path).headers
+        assert headers["x-frame-options"] == "DENY", path
+        assert headers["content-security-policy"] == "frame-ancestors 'none'", path
+        assert headers["x-content-type-options"] == "nosniff", path
