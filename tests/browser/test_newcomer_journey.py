@@ -67,6 +67,7 @@ def test_newcomer_journey(page: Page, site: DemoSite) -> None:
     shoot(page, "06-suggestions")
     page.get_by_role("button", name="Save selected mappings").click()
     expect(page.get_by_text(re.compile(r"Saved \d+ of \d+ suggested mappings\."))).to_be_visible()
+    page.wait_for_url("**/setup/accounts")  # back in the wizard, where Suggest was pressed
 
     # Pick a Halo client by hand for an unmapped account: name and ID fill each other.
     with page.expect_response(lambda response: "status=unmapped" in response.url):
@@ -97,7 +98,8 @@ def test_newcomer_journey(page: Page, site: DemoSite) -> None:
     expect(page.locator(f"#grid tbody tr:has-text('{picked_id}')").first).to_contain_text("Mapped")
 
     # Step 4: Service mapping; Next is blocked until one service is mapped.
-    page.goto(f"{site.url}/ui/w/{site.workspace_id}/setup/services")
+    page.locator("#next").click()
+    page.wait_for_url("**/setup/services")
     expect(page.locator("#next")).to_be_disabled()
     for index in range(1, 4):
         select = page.locator(f"#svc-item-{index}")

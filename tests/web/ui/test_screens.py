@@ -518,3 +518,30 @@ def test_a_runs_e_mail_link_shows_that_runs_log(world: World) -> None:
     assert "Subscriptions sync completed" in page
     assert "Other run" not in page
     assert 'id="log-range">1 – 2 of 2<' in page
+
+
+def test_suggest_from_the_wizard_returns_to_the_wizard(world: World) -> None:
+    client = TestClient(world.app)
+    token = log_in(client, ADMIN)
+    w = f"/ui/w/{world.alpha}"
+    _connect(client, world, token)
+    client.post(f"{w}/sync-organizations", data={"csrf_token": token})
+    _wait_idle(world)
+    step = client.get(f"{w}/setup/accounts").text
+    assert f'name="back" value="{w}/setup/accounts"' in step
+    page = client.post(
+        f"{w}/accounts/suggest", data={"csrf_token": token, "back": f"{w}/setup/accounts"}
+    ).text
+    assert f'name="back" value="{w}/setup/accounts"' in page
+    saved = client.post(
+        f"{w}/accounts/suggest/accept",
+        data={"csrf_token": token, "back": f"{w}/setup/accounts"},
+        follow_redirects=False,
+    )
+    assert saved.headers["location"].endswith(f"{w}/setup/accounts")
+    # Anywhere else (another workspace, another site) falls back to the mapping page.
+    for hostile in (f"/ui/w/{world.beta}/accounts", "https://evil.example/", f"{w}//evil"):
+        page = client.post(
+            f"{w}/accounts/suggest", data={"csrf_token": token, "back": hostile}
+        ).text
+        assert f'name="back" value="{w}/accounts"' in page, hostile

@@ -342,13 +342,24 @@ async def account_sync(
 async def suggest(request: Request, member: Annotated[Member, Depends(current_admin)]) -> Response:
     """Suggest Mappings: fuzzy-name matches with scores, to accept or leave."""
     state = ui_state(request)
+    form = await request.form()
     with state.database.session() as db:
         suggestions = suggest_account_mappings(db, member.workspace_id)
+    # Back to where Suggest was pressed: the wizard's step or the account mapping page.
+    back = _own_page(member, form.get("back")) or workspace_url(member.workspace_id, "accounts")
     return render(
         request,
         "suggestions.html",
-        {"member": member, "page": "accounts", "suggestions": suggestions},
+        {"member": member, "page": "accounts", "suggestions": suggestions, "back": back},
     )
+
+
+def _own_page(member: Member, candidate: object) -> str | None:
+    """``candidate`` if it is a page of the member's workspace (never an open redirect)."""
+    base = workspace_url(member.workspace_id)
+    if not isinstance(candidate, str) or "//" in candidate or "\\" in candidate:
+        return None
+    return candidate if candidate == base or candidate.startswith(base + "/") else None
 
 
 @router.post("/ui/w/{workspace_id}/accounts/suggest/accept")
@@ -382,8 +393,7 @@ async def accept(request: Request, member: Annotated[Member, Depends(current_adm
     for outcome in outcomes:
         if not outcome.saved:
             session.flash("error", f"{outcome.suggestion.account_name}: {outcome.note}")
-    back = form.get("back")
-    target = back if isinstance(back, str) and back.startswith("/ui/w/") else None
+    target = _own_page(member, form.get("back"))
     return redirect(request, target or workspace_url(member.workspace_id, "accounts"))
 
 
