@@ -271,3 +271,33 @@ def test_client_picker_search_never_crashes(database: Database, search: str) -> 
         assert set(found) <= {101, 102, 103, 104}
     else:
         assert found == []
+
+
+def test_grid_filters_by_account_and_halo_client_status(database: Database) -> None:
+    ws = _workspace(database)
+    with database.session() as session:
+        account = session.scalar(select(Account).where(Account.ref == "A-4"))
+        assert account is not None
+        account.status = "trial"
+        map_account(session, ws, "A-1", 101)
+        map_account(session, ws, "A-2", 102)
+        map_account(session, ws, "A-3", 104)  # Northwind: inactive in Halo
+        gone = session.scalar(select(HaloClient).where(HaloClient.halo_id == 102))
+        assert gone is not None
+        gone.gone = True
+    with database.session() as session:
+
+        def refs(**filters: str) -> list[str]:
+            grid = account_mapping_grid(session, ws, **filters)  # type: ignore[arg-type]
+            return [row.account_ref for row in grid.items]
+
+        assert refs(account_status="trial") == ["A-4"]
+        assert refs(account_status="active") == ["A-1", "A-2", "A-3"]
+        assert refs(halo_client_status="active") == ["A-1"]
+        assert refs(halo_client_status="inactive") == ["A-3"]
+        assert refs(halo_client_status="gone") == ["A-2"]
+        assert refs(halo_client_status="active", account_status="trial") == []
+        with pytest.raises(ValidationFailedError, match="Unknown account status"):
+            refs(account_status="deleted")
+        with pytest.raises(ValidationFailedError, match="Unknown Halo client status"):
+            refs(halo_client_status="asleep")

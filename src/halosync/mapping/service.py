@@ -46,6 +46,9 @@ STATUS_LABELS: dict[str, str] = {
     "required": "Required",
     "response_error": "Response Error",
 }
+HaloClientStatus = Literal["active", "inactive", "gone"]
+HALO_CLIENT_STATUSES: tuple[HaloClientStatus, ...] = ("active", "inactive", "gone")
+ACCOUNT_STATUSES = ("active", "trial", "suspended", "cancelled")
 RESPONSE_ERROR_TEXT = "Please refresh the page in a few minutes and try again."
 SORT_KEYS = (
     "account_name",
@@ -407,6 +410,8 @@ def account_mapping_grid(
     *,
     search: str | None = None,
     status: MappingStatus | None = None,
+    account_status: str | None = None,
+    halo_client_status: HaloClientStatus | None = None,
     sort: str = "account_name",
     descending: bool = False,
     page: int = 1,
@@ -414,7 +419,8 @@ def account_mapping_grid(
 ) -> Page[AccountMappingRow]:
     """One page of the account mapping grid, filtered, searched and sorted in SQL.
 
-    The search box matches account name, reference, Halo client name and Halo client id.
+    The search box matches account name, reference, Halo client name and Halo client id;
+    the filters are the mapping status, the account's status and the Halo client's status.
     """
     if sort not in SORT_KEYS:
         raise ValidationFailedError(
@@ -424,6 +430,16 @@ def account_mapping_grid(
         raise ValidationFailedError(
             f"Unknown mapping status {status!r}.",
             fix=f"Filter by one of: {', '.join(MAPPING_STATUSES)}.",
+        )
+    if account_status is not None and account_status not in ACCOUNT_STATUSES:
+        raise ValidationFailedError(
+            f"Unknown account status {account_status!r}.",
+            fix=f"Filter by one of: {', '.join(ACCOUNT_STATUSES)}.",
+        )
+    if halo_client_status is not None and halo_client_status not in HALO_CLIENT_STATUSES:
+        raise ValidationFailedError(
+            f"Unknown Halo client status {halo_client_status!r}.",
+            fix=f"Filter by one of: {', '.join(HALO_CLIENT_STATUSES)}.",
         )
     workspace = _workspace(session, workspace_id)
     query = _grid_query(workspace_id, workspace.target)
@@ -442,6 +458,16 @@ def account_mapping_grid(
         )
     if status is not None:
         filtered = filtered.where(columns.status == status)
+    if account_status is not None:
+        filtered = filtered.where(columns.account_status == account_status)
+    if halo_client_status == "gone":
+        filtered = filtered.where(columns.client_gone.is_(True))
+    elif halo_client_status is not None:
+        filtered = filtered.where(
+            columns.halo_client_name.is_not(None),
+            columns.client_gone.is_(False),
+            columns.client_inactive.is_(halo_client_status == "inactive"),
+        )
     sort_column = columns[sort]
     ordering = sort_column.desc() if descending else sort_column.asc()
     filtered = filtered.order_by(ordering, columns.account_ref.asc())

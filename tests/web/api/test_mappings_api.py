@@ -144,3 +144,13 @@ def test_licences_are_created_on_mapping_when_the_workspace_asks(ready: Api) -> 
     assert [(lic["name"], lic["count"]) for lic in licences] == [("Mail Protection", 10)]
     # Only A1 was synced: A2's licence waits for the next sync.
     assert not [lic for lic in ready.sim.state.records("SoftwareLicence") if lic["client_id"] == 2]
+
+
+def test_grid_filters_by_account_and_halo_client_status(ready: Api) -> None:
+    trial = ready.get("mappings/accounts", params={"account_status": "trial"}).json()
+    assert [row["account_ref"] for row in trial["items"]] == ["T3"]
+    ready.put("mappings/accounts/A1", json={"halo_client_id": 1})
+    active = ready.get("mappings/accounts", params={"halo_client_status": "active"}).json()
+    assert [row["account_ref"] for row in active["items"]] == ["A1"]
+    bad = ready.get("mappings/accounts", params={"halo_client_status": "asleep"})
+    assert bad.status_code == 422

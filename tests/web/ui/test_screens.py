@@ -545,3 +545,23 @@ def test_suggest_from_the_wizard_returns_to_the_wizard(world: World) -> None:
             f"{w}/accounts/suggest", data={"csrf_token": token, "back": hostile}
         ).text
         assert f'name="back" value="{w}/accounts"' in page, hostile
+
+
+def test_grid_filters_by_organization_and_psa_status(world: World) -> None:
+    client = TestClient(world.app)
+    token = log_in(client, ADMIN)
+    w = f"/ui/w/{world.alpha}"
+    _connect(client, world, token)
+    client.post(f"{w}/sync-organizations", data={"csrf_token": token})
+    _wait_idle(world)
+    page = client.get(f"{w}/accounts").text
+    assert 'id="grid-org-status"' in page
+    assert 'id="grid-psa-status"' in page
+    everyone = client.get(f"{w}/accounts", params={"size": "100"}).text
+    trial = client.get(f"{w}/accounts", params={"size": "100", "org_status": "trial"}).text
+    rows = re.findall(r'data-ref="[^"]+"', everyone)
+    trial_rows = re.findall(r'data-ref="[^"]+"', trial)
+    assert len(trial_rows) < len(rows)
+    assert '<option value="trial" selected>' in trial
+    unmapped_in_halo = client.get(f"{w}/accounts", params={"psa_status": "active"}).text
+    assert re.search(r'id="grid-range">0 of 0<', unmapped_in_halo)  # nothing mapped yet

@@ -14,6 +14,7 @@ from halosync.mapping.service import (
     MAX_PAGE_SIZE,
     SORT_KEYS,
     AccountMappingRow,
+    HaloClientStatus,
     MappingStatus,
     accept_suggestions,
     account_mapping_grid,
@@ -248,6 +249,14 @@ def account_grid(
     database: Annotated[Database, Depends(get_database)],
     search: Search = None,
     status: Annotated[MappingStatus | None, Query(description="Only rows of this status.")] = None,
+    account_status: Annotated[
+        Literal["active", "trial", "suspended", "cancelled"] | None,
+        Query(description="Only accounts with this status (the vendor's)."),
+    ] = None,
+    halo_client_status: Annotated[
+        HaloClientStatus | None,
+        Query(description="Only rows whose Halo client is active, inactive or gone."),
+    ] = None,
     sort: Annotated[
         Literal[
             "account_name",
@@ -271,6 +280,8 @@ def account_grid(
             caller.workspace_id,
             search=search,
             status=status,
+            account_status=account_status,
+            halo_client_status=halo_client_status,
             sort=sort,
             descending=descending,
             page=page,

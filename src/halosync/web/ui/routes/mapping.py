@@ -14,11 +14,14 @@ from halosync.jobs.schedules import get_schedules
 from halosync.jobs.service import has_connection
 from halosync.mapping.follow_up import queue_licences_for_mapped
 from halosync.mapping.service import (
+    ACCOUNT_STATUSES,
+    HALO_CLIENT_STATUSES,
     MAPPING_STATUSES,
     RESPONSE_ERROR_TEXT,
     SORT_KEYS,
     STATUS_LABELS,
     AccountMappingRow,
+    HaloClientStatus,
     accept_suggestions,
     account_mapping_grid,
     live_invoices_of,
@@ -71,6 +74,12 @@ def grid_context(request: Request, member: Member) -> dict[str, Any]:
     search = params.get("q", "").strip()
     status = params.get("status", "all")
     status_filter = status if status in MAPPING_STATUSES else None
+    org_status = params.get("org_status", "all")
+    org_filter = org_status if org_status in ACCOUNT_STATUSES else None
+    psa_status = params.get("psa_status", "all")
+    psa_filter: HaloClientStatus | None = next(
+        (known for known in HALO_CLIENT_STATUSES if known == psa_status), None
+    )
     sort = params.get("sort", "account_name")
     sort = sort if sort in SORT_KEYS else "account_name"
     descending = params.get("desc") == "1"
@@ -82,6 +91,8 @@ def grid_context(request: Request, member: Member) -> dict[str, Any]:
             member.workspace_id,
             search=search or None,
             status=status_filter,
+            account_status=org_filter,
+            halo_client_status=psa_filter,
             sort=sort,
             descending=descending,
             page=page,
@@ -94,6 +105,8 @@ def grid_context(request: Request, member: Member) -> dict[str, Any]:
                 member.workspace_id,
                 search=search or None,
                 status=status_filter,
+                account_status=org_filter,
+                halo_client_status=psa_filter,
                 sort=sort,
                 descending=descending,
                 page=pages,
@@ -112,6 +125,10 @@ def grid_context(request: Request, member: Member) -> dict[str, Any]:
         "grid": grid,
         "q": search,
         "status": status if status_filter else "all",
+        "org_status": org_status if org_filter else "all",
+        "org_statuses": ACCOUNT_STATUSES,
+        "psa_status": psa_status if psa_filter else "all",
+        "psa_statuses": HALO_CLIENT_STATUSES,
         "sort": sort,
         "desc": descending,
         "page_size": page_size,
