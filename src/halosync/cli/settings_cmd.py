@@ -75,7 +75,11 @@ def set_settings(
     ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Change sync settings; a new price mode applies from the next sync and needs --yes."""
+    """Change sync settings; a new price mode applies from the next sync.
+
+    On a terminal a price-mode change asks for confirmation (or take --yes). A script
+    that names --prices explicitly has chosen it: the change is made and announced.
+    """
     change = SyncSettingsChange(
         price_mode=prices.strip().lower() if prices else None,
         target=target.strip().lower() if target else None,
@@ -87,13 +91,17 @@ def set_settings(
     database = open_database(ctx)
     ws = resolve_workspace(database, workspace)
     confirmed = yes
-    if not yes and price_mode_change_needs_confirmation(database, ws.id, change):
-        if not sys.stdin.isatty():
-            raise ValidationFailedError(
-                f"Changing the price mode to {change.price_mode!r} changes what customers are "
-                "billed from the next sync on; nothing was changed.",
-                fix="Run it again with --yes to confirm.",
-            )
+    needs_confirmation = price_mode_change_needs_confirmation(database, ws.id, change)
+    if needs_confirmation and not yes and not sys.stdin.isatty():
+        # Non-interactive: the explicit --prices is the confirmation (the CLI contract's
+        # `settings set --prices MODE` must work in scripts); say what it means.
+        confirmed = True
+        typer.echo(
+            f"Price mode changes to {change.price_mode!r}: it applies from the next sync and "
+            "does not rewrite what was already written to HaloPSA.",
+            err=True,
+        )
+    elif needs_confirmation and not yes:
         confirmed = typer.confirm(
             f"Change the price mode to {change.price_mode!r}? It applies from the next sync "
             "and does not rewrite what was already written to HaloPSA."
