@@ -126,6 +126,10 @@ def test_licence_target_through_the_cli(tmp_path: Path) -> None:
         completed = next(e for e in logs["entries"] if e["title"] == "Subscriptions sync completed")
         assert "HALO" in completed["details"]
         assert "ms" in completed["details"]
+        skipped = next(e for e in logs["entries"] if e["title"] == "Subscriptions skipped")
+        assert skipped["level"] == "INFO"
+        assert "trial account" in skipped["details"]
+        assert "T3" in skipped["details"]
         warnings = cli.json("logs", "--level", "warning")
         assert all(entry["level"] == "WARNING" for entry in warnings["entries"])
 

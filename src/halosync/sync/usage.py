@@ -263,9 +263,45 @@ def _log_outcome(
     )
 
 
+MAX_NAMED_SKIPS = 20
+"""How many account references the skip summary names per reason before it only counts."""
+
+
+def _log_expected_skips(
+    session: Session, workspace_id: int, run_id: int, results: list[ChangeResult]
+) -> None:
+    """One INFO entry naming the accounts skipped for expected reasons (trial, not billed
+    yet, subscription ended): not a warning, but never silent."""
+    by_reason: dict[str, list[str]] = {}
+    for result in results:
+        if result.action == "skip" and result.level == "INFO":
+            by_reason.setdefault(result.reason, []).append(result.account_ref)
+    if not by_reason:
+        return
+    parts = []
+    for reason, refs in sorted(by_reason.items()):
+        accounts = sorted(set(refs))
+        named = ", ".join(accounts[:MAX_NAMED_SKIPS])
+        more = (
+            f" and {len(accounts) - MAX_NAMED_SKIPS} more"
+            if len(accounts) > MAX_NAMED_SKIPS
+            else ""
+        )
+        parts.append(f"{len(refs)} subscription(s), {reason} ({named}{more})")
+    add_log_entry(
+        session,
+        workspace_id,
+        "INFO",
+        "Subscriptions skipped",
+        "; ".join(parts) + ".",
+        run_id=run_id,
+    )
+
+
 def _log_attention(
     session: Session, workspace_id: int, run_id: int, results: list[ChangeResult]
 ) -> None:
+    _log_expected_skips(session, workspace_id, run_id, results)
     attention = [r for r in results if r.level in ("WARNING", "ERROR")]
     for result in attention[:MAX_ATTENTION_ENTRIES]:
         details = f"Account {result.account_ref}, service {result.service_ref}: {result.reason}"
