@@ -35,6 +35,7 @@ from halosync.mapping.service import (
     unmapped_halo_clients,
 )
 from halosync.store.models import HaloItem, Workspace
+from halosync.store.usage import Page
 from halosync.web.api.syncs import get_job_queue
 from halosync.web.ui.context import (
     Member,
@@ -86,21 +87,9 @@ def grid_context(request: Request, member: Member) -> dict[str, Any]:
     page_size = _int(params.get("size"), 20, 1, 100)
     page = _int(params.get("page"), 1, 1, 10**7)
     with state.database.session() as db:
-        grid = account_mapping_grid(
-            db,
-            member.workspace_id,
-            search=search or None,
-            status=status_filter,
-            account_status=org_filter,
-            halo_client_status=psa_filter,
-            sort=sort,
-            descending=descending,
-            page=page,
-            page_size=page_size,
-        )
-        pages = max(1, -(-grid.total // page_size))
-        if page > pages:
-            grid = account_mapping_grid(
+
+        def grid_page(number: int) -> Page[AccountMappingRow]:
+            return account_mapping_grid(
                 db,
                 member.workspace_id,
                 search=search or None,
@@ -109,9 +98,14 @@ def grid_context(request: Request, member: Member) -> dict[str, Any]:
                 halo_client_status=psa_filter,
                 sort=sort,
                 descending=descending,
-                page=pages,
+                page=number,
                 page_size=page_size,
             )
+
+        grid = grid_page(page)
+        pages = max(1, -(-grid.total // page_size))
+        if page > pages:  # past the end (rows went away): show the last page instead
+            grid = grid_page(pages)
         counts = mapping_counts(db, member.workspace_id)
         schedules = get_schedules(db, member.workspace_id)
         connected = has_connection(db, member.workspace_id)
