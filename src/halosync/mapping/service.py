@@ -24,6 +24,7 @@ from halosync.domain.matching import (
     suggest_mappings,
 )
 from halosync.errors import NotFoundError, ValidationFailedError
+from halosync.store.base import utcnow
 from halosync.store.models import (
     Account,
     AccountMapping,
@@ -171,6 +172,30 @@ def _halo_client(session: Session, workspace_id: int, halo_client_id: int) -> Ha
     return client
 
 
+def _account_mapping(session: Session, workspace_id: int, account_id: int) -> AccountMapping | None:
+    return session.scalar(
+        select(AccountMapping).where(
+            AccountMapping.workspace_id == workspace_id, AccountMapping.account_id == account_id
+        )
+    )
+
+
+def _service_mapping(session: Session, workspace_id: int, service_id: int) -> ServiceMapping | None:
+    return session.scalar(
+        select(ServiceMapping).where(
+            ServiceMapping.workspace_id == workspace_id, ServiceMapping.service_id == service_id
+        )
+    )
+
+
+def _remove(session: Session, mapping: AccountMapping | ServiceMapping | None) -> bool:
+    if mapping is None:
+        return False
+    session.delete(mapping)
+    session.flush()
+    return True
+
+
 def live_invoices_of(
     session: Session, workspace_id: int, halo_client_id: int
 ) -> Sequence[HaloRecurringInvoice]:
@@ -252,11 +277,7 @@ def map_account(
     # switching the target later needs no remapping.
     if workspace.target == "invoice_line" or recurring_invoice_id is not None:
         invoice_id = _choose_invoice(session, workspace_id, client, recurring_invoice_id)
-    mapping = session.scalar(
-        select(AccountMapping).where(
-            AccountMapping.workspace_id == workspace_id, AccountMapping.account_id == account.id
-        )
-    )
+    mapping = _account_mapping(session, workspace_id, account.id)
     if mapping is None:
         mapping = AccountMapping(
             workspace_id=workspace_id,
@@ -268,7 +289,7 @@ def map_account(
     elif (mapping.halo_client_id, mapping.recurring_invoice_id) != (halo_client_id, invoice_id):
         mapping.halo_client_id = halo_client_id
         mapping.recurring_invoice_id = invoice_id
-        mapping.mapped_at = datetime.now(mapping.mapped_at.tzinfo)
+        mapping.mapped_at = utcnow()
     session.flush()
     return mapping
 
@@ -276,16 +297,7 @@ def map_account(
 def unmap_account(session: Session, workspace_id: int, account_ref: str) -> bool:
     """Remove an account's mapping; what was written in Halo stays. False if none."""
     account = _account(session, workspace_id, account_ref)
-    mapping = session.scalar(
-        select(AccountMapping).where(
-            AccountMapping.workspace_id == workspace_id, AccountMapping.account_id == account.id
-        )
-    )
-    if mapping is None:
-        return False
-    session.delete(mapping)
-    session.flush()
-    return True
+    return _remove(session, _account_mapping(session, workspace_id, account.id))
 
 
 def map_service(
@@ -308,11 +320,7 @@ def map_service(
             f"Halo item {halo_item_id} ({item.name}) no longer exists in HaloPSA.",
             fix="Pick another item.",
         )
-    mapping = session.scalar(
-        select(ServiceMapping).where(
-            ServiceMapping.workspace_id == workspace_id, ServiceMapping.service_id == service.id
-        )
-    )
+    mapping = _service_mapping(session, workspace_id, service.id)
     if mapping is None:
         mapping = ServiceMapping(
             workspace_id=workspace_id, service_id=service.id, halo_item_id=halo_item_id
@@ -327,16 +335,7 @@ def map_service(
 def unmap_service(session: Session, workspace_id: int, service_ref: str) -> bool:
     """Remove a service's mapping. False if it had none."""
     service = _service(session, workspace_id, service_ref)
-    mapping = session.scalar(
-        select(ServiceMapping).where(
-            ServiceMapping.workspace_id == workspace_id, ServiceMapping.service_id == service.id
-        )
-    )
-    if mapping is None:
-        return False
-    session.delete(mapping)
-    session.flush()
-    return True
+    return _remove(session, _service_mapping(session, workspace_id, service.id))
 
 
 def _status_expression(target: str) -> object:
