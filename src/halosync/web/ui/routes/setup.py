@@ -6,6 +6,7 @@ it with the reason, whatever the browser did with the disabled button.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -145,18 +146,43 @@ async def setup_finish(
     return redirect(request, workspace_url(member.workspace_id))
 
 
-def _input(
-    request: Request,
-    member: Member,
-    *,
-    server_url: str,
-    auth_server_url: str,
-    tenant: str,
-    client_id: str,
-    client_secret: str,
-    target: str,
-) -> ConnectionInput:
+@dataclass(frozen=True)
+class ConnectionForm:
+    """The connection form as typed (the secret is never echoed back)."""
+
+    server_url: str
+    auth_server_url: str
+    tenant: str
+    client_id: str
+    client_secret: str
+    target: str
+
+    def echo(self) -> dict[str, str]:
+        """The fields to show again when the form is refused."""
+        return {
+            "server_url": self.server_url,
+            "auth_server_url": self.auth_server_url,
+            "tenant": self.tenant,
+            "client_id": self.client_id,
+            "target": self.target,
+        }
+
+
+def connection_form(
+    server_url: Annotated[str, Form()] = "",
+    auth_server_url: Annotated[str, Form()] = "",
+    tenant: Annotated[str, Form()] = "",
+    client_id: Annotated[str, Form()] = "",
+    client_secret: Annotated[str, Form()] = "",
+    target: Annotated[str, Form()] = "licence",
+) -> ConnectionForm:
+    """The connection form's fields (a FastAPI dependency shared by Save and Test)."""
+    return ConnectionForm(server_url, auth_server_url, tenant, client_id, client_secret, target)
+
+
+def _input(request: Request, member: Member, form: ConnectionForm) -> ConnectionInput:
     """The form as a connection input; a blank secret keeps the stored one."""
+    client_secret = form.client_secret
     if not client_secret.strip():
         state = ui_state(request)
         with state.database.session() as db:
@@ -164,12 +190,12 @@ def _input(
         if details is not None:
             client_secret = details.client_secret
     return ConnectionInput(
-        server_url=server_url,
-        client_id=client_id,
+        server_url=form.server_url,
+        client_id=form.client_id,
         client_secret=client_secret,
-        auth_server_url=auth_server_url or None,
-        tenant=tenant or None,
-        target=target or None,
+        auth_server_url=form.auth_server_url or None,
+        tenant=form.tenant or None,
+        target=form.target or None,
     )
 
 
@@ -177,38 +203,18 @@ def _input(
 async def save_connection(
     request: Request,
     member: Annotated[Member, Depends(current_admin)],
-    server_url: Annotated[str, Form()] = "",
-    auth_server_url: Annotated[str, Form()] = "",
-    tenant: Annotated[str, Form()] = "",
-    client_id: Annotated[str, Form()] = "",
-    client_secret: Annotated[str, Form()] = "",
-    target: Annotated[str, Form()] = "licence",
+    form: Annotated[ConnectionForm, Depends(connection_form)],
 ) -> Response:
     """Save Settings: test, then store; a failing configuration stores nothing."""
     state = ui_state(request)
-    data = _input(
-        request,
-        member,
-        server_url=server_url,
-        auth_server_url=auth_server_url,
-        tenant=tenant,
-        client_id=client_id,
-        client_secret=client_secret,
-        target=target,
-    )
+    data = _input(request, member, form)
     service = ConnectionService(state.database, state.settings, box=state.box)
     try:
         await service.save(member.workspace.workspace_name, data)
     except HalosyncError as refused:
         context = _context(request, member, "connect")
         context["connection"] = connection_view(request, member.workspace.workspace_name)
-        context["form"] = {
-            "server_url": server_url,
-            "auth_server_url": auth_server_url,
-            "tenant": tenant,
-            "client_id": client_id,
-            "target": target,
-        }
+        context["form"] = form.echo()
         context["save_error"] = refused.message
         context["save_cause"] = refused.fix
         return render(request, "setup.html", context, status_code=422)
@@ -220,28 +226,14 @@ async def save_connection(
 async def try_connection(
     request: Request,
     member: Annotated[Member, Depends(current_admin)],
-    server_url: Annotated[str, Form()] = "",
-    auth_server_url: Annotated[str, Form()] = "",
-    tenant: Annotated[str, Form()] = "",
-    client_id: Annotated[str, Form()] = "",
-    client_secret: Annotated[str, Form()] = "",
-    target: Annotated[str, Form()] = "licence",
+    form: Annotated[ConnectionForm, Depends(connection_form)],
 ) -> Response:
     """Test Connection on the form's values without saving them."""
     state = ui_state(request)
-    data = _input(
-        request,
-        member,
-        server_url=server_url,
-        auth_server_url=auth_server_url,
-        tenant=tenant,
-        client_id=client_id,
-        client_secret=client_secret,
-        target=target,
-    )
+    data = _input(request, member, form)
     service = ConnectionService(state.database, state.settings, box=state.box)
     outcome = await service.test_input(
-        data, target if target in ("licence", "invoice_line") else "licence"
+        data, form.target if form.target in ("licence", "invoice_line") else "licence"
     )
     return render(
         request, "_test_result.html", {"success": outcome.success, "text": outcome.text()}
