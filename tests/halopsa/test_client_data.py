@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from halosync.halopsa.errors import HaloRequestRejectedError, MissingPermissionError
+from halosync.halopsa.paging import list_key, unwrap_list
 from halosync.simulator import generate_demo_seed
 from tests.halopsa.conftest import Halo
 
@@ -97,6 +98,46 @@ async def test_rejected_write_names_the_request(halo: Halo) -> None:
     assert error.request.path == "/api/SoftwareLicence"
     assert "999999" in (error.request.body_summary or "")
     assert error.kind == "fatal"
+
+
+@pytest.mark.parametrize("shape", ["flat", "problem_details"])
+async def test_rejected_write_shows_halos_field_message(
+    make_halo: Callable[..., Halo], shape: str
+) -> None:
+    # Halo answers field errors flat; ASP.NET's problem-details wrapper must read the same.
+    halo = make_halo(validation_body=shape)
+    halo.app.state.seed(generate_demo_seed(clients=2))
+    async with halo.client() as client:
+        with pytest.raises(HaloRequestRejectedError) as caught:
+            await client.save_records(
+                "SoftwareLicence",
+                [
+                    {"name": "x", "client_id": 1, "end_date": "banana"},
+                    {"name": "y", "client_id": 999999},
+                ],
+            )
+    error = caught.value
+    assert error.field_errors == {
+        "[0].end_date": ("Could not convert string to DateTime: banana.",),
+        "[1].client_id": ("client_id 999999 does not exist.",),
+    }
+    assert error.halo_message == (
+        "[0].end_date: Could not convert string to DateTime: banana.; "
+        "[1].client_id: client_id 999999 does not exist."
+    )
+    assert "One or more validation errors" not in str(error)
+    assert error.row_message(1) == "client_id: client_id 999999 does not exist."
+    assert error.row_message(0) == "end_date: Could not convert string to DateTime: banana."
+
+
+async def test_an_unpaged_answer_reads_like_a_paged_one(halo: Halo) -> None:
+    halo.app.state.seed(generate_demo_seed(clients=30))
+    async with halo.client() as client:
+        unpaged = await client.request("GET", "Client", params={"count": 10})
+        everyone = await client.clients()
+    rows, record_count = unwrap_list(unpaged, list_key("Client"))
+    assert [row["id"] for row in rows] == [c.id for c in everyone[:10]]
+    assert record_count == len(everyone)
 
 
 @pytest.mark.parametrize(

@@ -2,8 +2,10 @@
 
 It knows: OAuth2 client credentials as a form post to ``<server>/auth/token`` (tenant in
 the query string or the form), bearer calls to ``/api/<Entity>``, paging with
-``pageinate``/``page_size``/``page_no`` until ``record_count`` rows are read, and array
-POSTs that create (no id) or update (with id).
+``pageinate``/``page_size``/``page_no`` until ``record_count`` rows are read, an unpaged
+answer that is ``{record_count, <key>}`` and nothing else (so "the key that is not
+``record_count``" is the list), array POSTs that create (no id) or update (with id), and
+400 bodies that name the field at the top level (``{"[0].id": [...]}``, as n8n reads them).
 """
 
 from __future__ import annotations
@@ -67,6 +69,23 @@ class GenericHaloClient:
             if len(rows) >= body["record_count"] or not body[key]:
                 return rows
             page_no += 1
+
+    def list_unpaged(self, entity: str, **params: Any) -> list[dict[str, Any]]:
+        response = self.http.get(f"/api/{entity}", params=params, headers=self.headers)
+        response.raise_for_status()
+        body = response.json()
+        # Halo's unpaged answer holds the count and the list: the list is the other key.
+        key = next(name for name in body if name != "record_count")
+        rows: list[dict[str, Any]] = body[key]
+        return rows
+
+    def field_error(self, response: httpx2.Response) -> str:
+        """Halo's 400 for a bad id, read where n8n's HaloPSA node reads it."""
+        assert response.status_code == 400
+        body = response.json()
+        messages = body.get("id") or body.get("[0].id")
+        assert isinstance(messages, list), body
+        return str(messages[0])
 
     def get(self, entity: str, record_id: int) -> dict[str, Any]:
         response = self.http.get(f"/api/{entity}/{record_id}", headers=self.headers)
@@ -150,6 +169,18 @@ def _round_trip(halo: GenericHaloClient) -> None:
     assert updated["price"] == 68.75
     mine = halo.list_all("SoftwareLicence", "licences", client_id=client["id"])
     assert [row["count"] for row in mine if row["id"] == created["id"]] == [30]
+
+    few = halo.list_unpaged("Client", count=5)
+    assert [row["id"] for row in few] == [row["id"] for row in clients[:5]]
+    assert all("name" in row for row in few)
+    unknown = halo.http.post(
+        "/api/SoftwareLicence", json=[{"id": 987654, "count": 1}], headers=halo.headers
+    )
+    assert "987654" in halo.field_error(unknown)
+    not_a_number = halo.http.post(
+        "/api/SoftwareLicence", json=[{"id": "abc", "count": 1}], headers=halo.headers
+    )
+    assert "abc" in halo.field_error(not_a_number)
 
     refused = halo.http.post("/api/Client", json=[{"name": "X"}], headers=halo.headers)
     assert refused.status_code == 403

@@ -107,12 +107,105 @@ async def test_bad_batch_changes_nothing_and_names_the_fields(
         ],
     )
     assert response.status_code == 400
-    errors = response.json()["errors"]
+    errors = response.json()
     assert "[1].count" in errors
     assert "[2].name" in errors
     assert "[2].client_id" in errors
     assert "[3].id" in errors
     assert seeded.state.records("SoftwareLicence") == []
+
+
+async def test_validation_errors_are_flat_like_halos(
+    seeded: Simulator, client: httpx2.AsyncClient
+) -> None:
+    response = await post(client, "/api/SoftwareLicence", [{"id": "abc"}])
+    assert response.status_code == 400
+    body = response.json()
+    # Field path -> messages at the top level, as Halo answers (no problem-details wrapper).
+    assert list(body) == ["[0].id"]
+    assert isinstance(body["[0].id"][0], str)
+    assert "abc" in body["[0].id"][0]
+
+
+async def test_problem_details_quirk_wraps_the_same_errors(
+    make_sim: Callable[..., Simulator],
+) -> None:
+    sim = make_sim(validation_body="problem_details")
+    sim.state.seed(BASE)
+    async with http_client(sim) as http:
+        response = await post(http, "/api/SoftwareLicence", [{"name": "X", "client_id": 999}])
+    body = response.json()
+    assert response.status_code == 400
+    assert body["title"] == "One or more validation errors occurred."
+    assert body["status"] == 400
+    assert body["errors"] == {"[0].client_id": ["client_id 999 does not exist."]}
+
+
+@pytest.mark.parametrize(
+    "value", ["banana", "2026-13-45", "2026-02-30", "2026-01-01T25:00:00", 20260101, True, {}]
+)
+async def test_dates_a_dotnet_binder_refuses_are_a_400_naming_the_field(
+    seeded: Simulator, client: httpx2.AsyncClient, value: Any
+) -> None:
+    response = await post(
+        client, "/api/SoftwareLicence", [{"name": "A", "client_id": 10, "end_date": value}]
+    )
+    assert response.status_code == 400
+    body = response.json()
+    assert list(body) == ["[0].end_date"]
+    assert "DateTime" in body["[0].end_date"][0]
+    assert seeded.state.records("SoftwareLicence") == []
+
+
+@pytest.mark.parametrize(
+    ("sent", "answered"),
+    [
+        ("2026-01-01", "2026-01-01T00:00:00"),
+        ("2026-01-01T00:00:00", "2026-01-01T00:00:00"),
+        ("2026-01-01 07:30", "2026-01-01T07:30:00"),
+        ("2026-01-01T10:20:30Z", "2026-01-01T10:20:30"),
+        ("2026-01-01T10:20:30.5+02:00", "2026-01-01T08:20:30.5"),
+        ("2025-03-20T18:50:25.0571234", "2025-03-20T18:50:25.057"),
+        ("1901-01-01T00:00:00", "1901-01-01T00:00:00"),
+    ],
+)
+async def test_dates_come_back_in_halos_form(
+    seeded: Simulator, client: httpx2.AsyncClient, sent: str, answered: str
+) -> None:
+    response = await post(
+        client, "/api/SoftwareLicence", [{"name": "A", "client_id": 10, "start_date": sent}]
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["start_date"] == answered
+    listed = await client.get("/api/SoftwareLicence", headers=await bearer(client))
+    assert listed.json()["licences"][0]["start_date"] == answered
+
+
+async def test_a_blank_date_is_not_given(seeded: Simulator, client: httpx2.AsyncClient) -> None:
+    created = await post(
+        client,
+        "/api/SoftwareLicence",
+        [{"name": "A", "client_id": 10, "end_date": "2027-01-31T00:00:00"}],
+    )
+    licence_id = created.json()["id"]
+    kept = await post(client, "/api/SoftwareLicence", [{"id": licence_id, "end_date": ""}])
+    assert kept.status_code == 201
+    assert kept.json()["end_date"] == "2027-01-31T00:00:00"
+
+
+async def test_licence_type_defaults_to_zero_and_keeps_what_is_sent(
+    seeded: Simulator, client: httpx2.AsyncClient
+) -> None:
+    omitted = await post(client, "/api/SoftwareLicence", [{"name": "A", "client_id": 10}])
+    assert omitted.json()["type"] == 0
+    sent = await post(client, "/api/SoftwareLicence", [{"name": "B", "client_id": 10, "type": 1}])
+    assert sent.json()["type"] == 1
+    headers = await bearer(client)
+    for licence_type, names in (("0", ["A"]), ("1", ["B"])):
+        listed = await client.get(
+            "/api/SoftwareLicence", params={"licence_type": licence_type}, headers=headers
+        )
+        assert [row["name"] for row in listed.json()["licences"]] == names
 
 
 @pytest.mark.parametrize("body", [{"name": "Not an array"}, "text", None])
@@ -121,7 +214,7 @@ async def test_post_body_must_be_an_array(
 ) -> None:
     response = await post(client, "/api/Client", body)
     assert response.status_code == 400
-    assert "JSON array" in response.json()["errors"]["$"][0]
+    assert "JSON array" in response.json()["$"][0]
 
 
 async def test_invalid_json_is_400(client: httpx2.AsyncClient) -> None:
@@ -227,7 +320,7 @@ async def test_line_errors_are_named_and_nothing_changes(
         [{"id": created["id"], "lines": [{"_itemid": 777}, {"id": 99999, "qty_order": 1}]}],
     )
     assert response.status_code == 400
-    assert set(response.json()["errors"]) == {"[0].lines[0]._itemid", "[0].lines[1].id"}
+    assert set(response.json()) == {"[0].lines[0]._itemid", "[0].lines[1].id"}
     stored = seeded.state.record("RecurringInvoice", created["id"])
     assert stored is not None
     assert [line["_itemid"] for line in stored["lines"]] == [5]

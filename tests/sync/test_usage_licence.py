@@ -62,6 +62,9 @@ def test_first_sync_creates_one_licence_per_pair_and_repeat_writes_nothing(world
         (2, "Mail Protection", 7),
     ]
     assert all(lic["item_id"] in (1, 2) for lic in licences)
+    # Sent explicitly (Halo's default type when omitted is not a subscription).
+    assert all(lic["type"] == 1 for lic in licences)
+    assert all(lic["start_date"] == "2024-01-01T00:00:00" for lic in licences)
     skip = next(c for c in report.changes if c.action == "skip")
     assert skip.account_ref == "T3"
     assert "trial" in skip.reason
@@ -134,3 +137,15 @@ def test_internal_server_error_fails_that_record_only(world: World) -> None:
     report = run(world.usage())
     assert report.counts["created"] == 3
     assert len(world.licences()) == 3
+
+
+def test_a_record_halo_refuses_fails_alone_with_halos_own_words(world: World) -> None:
+    world.sim.state.delete_by_hand("Client", 2)  # someone removed the mapped client in Halo
+    report = run(world.usage())
+    assert report.status == "succeeded"
+    assert (report.counts["created"], report.counts["failed"]) == (2, 1)
+    failed = next(c for c in report.changes if c.action == "fail")
+    assert failed.account_ref == "A2"
+    assert failed.reason == "HaloPSA refused the create: client_id: client_id 2 does not exist."
+    assert "[0].client_id: client_id 2 does not exist." in (failed.message or "")
+    assert "One or more validation errors" not in (failed.message or "")

@@ -114,6 +114,20 @@ def test_runs_and_results_per_account_and_service(ready: Api) -> None:
     assert ready.get("runs/99999").status_code == 404
 
 
+def test_a_record_halo_refuses_shows_halos_message_in_the_run_results(ready: Api) -> None:
+    _mapped(ready)
+    ready.sim.state.delete_by_hand("Client", 2)  # removed in Halo after it was mapped
+    _sync_now(ready)
+    run = ready.get("runs", params={"kind": "usage"}).json()["items"][0]
+    assert (run["counts"]["created"], run["counts"]["failed"]) == (1, 1)
+    failed = ready.get(f"runs/{run['id']}", params={"action": "fail"}).json()["results"]
+    assert [(r["account_ref"], r["level"]) for r in failed] == [("A2", "ERROR")]
+    assert failed[0]["reason"] == (
+        "HaloPSA refused the create: client_id: client_id 2 does not exist."
+    )
+    assert "One or more validation errors" not in failed[0]["message"]
+
+
 def test_logs_level_filter_paging_and_tiles(ready: Api) -> None:
     _mapped(ready)
     _sync_now(ready)
