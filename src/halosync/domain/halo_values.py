@@ -17,8 +17,11 @@ from halosync.domain.models import HaloValue
 HALO_DECIMAL_PLACES = 4
 _QUANTUM = Decimal(1).scaleb(-HALO_DECIMAL_PLACES)
 
-# Halo's "no date" sentinels: the OLE zero date and the 1901 value scripts write.
-_EMPTY_DATES = frozenset({date(1899, 12, 30), date(1900, 1, 1), date(1901, 1, 1)})
+HALO_EMPTY_DATES = frozenset(
+    {date(1899, 12, 30), date(1900, 1, 1), date(1901, 1, 1), date(1, 1, 1)}
+)
+"""Halo's "no date" values: the OLE zero date it answers, the 1900/1901 values scripts
+write, and .NET's ``DateTime.MinValue``."""
 
 
 def halo_decimal(value: Decimal | float | int | str) -> Decimal:
@@ -46,7 +49,7 @@ def parse_halo_date(value: str | None) -> date | None:
     if not value:
         return None
     parsed = datetime.fromisoformat(value.replace("Z", "+00:00")).date()
-    return None if parsed in _EMPTY_DATES else parsed
+    return None if parsed in HALO_EMPTY_DATES else parsed
 
 
 def json_value(value: HaloValue) -> str | int | float | bool | None:

@@ -44,6 +44,11 @@ HALO_LICENCE_STATUS: dict[SubscriptionStatus, str] = {
 }
 """Vendor subscription status -> the text written to a licence's ``status``."""
 
+HALO_SUBSCRIPTION_TYPE = 1
+"""``Licence_List.type`` of the licences halosync creates: the value vendor-seat syncs use
+for a subscription. Sent explicitly, since Halo's default for an omitted type is not known
+to be a subscription (see ``docs/halopsa.md``)."""
+
 _MAX_LICENCE_COUNT = 2**31 - 1  # Licence_List.count is an int32
 
 
@@ -452,6 +457,7 @@ def _plan_licence(
     payload: dict[str, HaloValue] = {
         "client_id": target.halo_client_id,
         "name": sub.service_name,
+        "type": HALO_SUBSCRIPTION_TYPE,
         "item_id": item_id,
         **desired,
         LICENCE_MARKER_FIELD: marker_note(marker),
@@ -621,4 +627,4 @@ def _update_or_unchanged(
     )
 
 
-__all__ = ["HALO_LICENCE_STATUS", "plan_usage_sync"]
+__all__ = ["HALO_LICENCE_STATUS", "HALO_SUBSCRIPTION_TYPE", "plan_usage_sync"]

@@ -53,7 +53,7 @@ from halosync.halopsa.paging import (
 )
 from halosync.halopsa.permissions import missing_permission_fix, permission_for
 from halosync.halopsa.retry import RETRY_STATUSES, RetryPolicy
-from halosync.halopsa.transport import halo_message
+from halosync.halopsa.transport import halo_field_errors, halo_message
 
 DEFAULT_BATCH_SIZE = 50
 DEFAULT_TIMEOUT_SECONDS = 30.0
@@ -246,10 +246,12 @@ class HaloApiClient:
                 fix="Retrying later may help; if it persists, check the record in Halo.",
                 request=summary,
             )
+        reason = message or "no reason given"
         raise HaloRequestRejectedError(
-            f"Halo refused {summary} with HTTP {status}: {message or 'no reason given'}.",
+            f"Halo refused {summary} with HTTP {status}: {reason.rstrip('.')}.",
             status=status,
             halo_message=message,
+            field_errors=halo_field_errors(response) if status == 400 else None,
             request=summary,
         )
 

@@ -9,7 +9,7 @@ request or record is refused; report it and carry on with the rest).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -192,7 +192,11 @@ class HaloFatalError(HaloError):
 
 
 class HaloRequestRejectedError(HaloFatalError):
-    """Halo answered 400 (or another 4xx) with its reason."""
+    """Halo answered 400 (or another 4xx) with its reason.
+
+    ``field_errors`` are Halo's messages per field path of the request body
+    (``{"[1].client_id": ("...",)}``), when it named fields.
+    """
 
     def __init__(
         self,
@@ -200,12 +204,29 @@ class HaloRequestRejectedError(HaloFatalError):
         *,
         status: int,
         halo_message: str | None = None,
+        field_errors: Mapping[str, Sequence[str]] | None = None,
         fix: str | None = None,
         request: RequestSummary | None = None,
     ) -> None:
         super().__init__(message, fix=fix, request=request)
         self.status = status
         self.halo_message = halo_message
+        self.field_errors = {path: tuple(texts) for path, texts in (field_errors or {}).items()}
+
+    def row_message(self, index: int) -> str | None:
+        """What Halo said about row ``index`` of the POSTed array, paths relative to the row
+        (``client_id: ...``); Halo's whole message when it named no field of that row."""
+        own: list[str] = []
+        for path, texts in self.field_errors.items():
+            for row in (f"[{index}]", f"$[{index}]"):
+                if path == row or path.startswith((row + ".", row + "[")):
+                    field = path[len(row) :].lstrip(".")
+                    text = " ".join(texts)
+                    own.append(f"{field}: {text}" if field else text)
+                    break
+        if not own:
+            return self.halo_message
+        return redact_text("; ".join(own))
 
 
 class HaloRecordNotFoundError(HaloFatalError):

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-_NO_DATES = frozenset({date(1899, 12, 30), date(1901, 1, 1), date(1900, 1, 1), date(1, 1, 1)})
+from halosync.domain.halo_values import HALO_EMPTY_DATES, halo_date
 
 
 def _reference(value: Any) -> Any:
@@ -39,7 +39,7 @@ def _date_only(value: Any) -> Any:
             value = date.fromisoformat(value.strip()[:10])
         except ValueError:
             return value
-    if isinstance(value, date) and value in _NO_DATES:
+    if isinstance(value, date) and value in HALO_EMPTY_DATES:
         return None
     return value
 
@@ -54,7 +54,7 @@ def _timestamp(value: Any) -> Any:
         except ValueError:
             return value
     if isinstance(value, datetime):
-        if value.date() in _NO_DATES:
+        if value.date() in HALO_EMPTY_DATES:
             return None
         # Halo stores UTC and usually omits the offset.
         return value if value.tzinfo else value.replace(tzinfo=UTC)
@@ -225,7 +225,7 @@ def halo_json(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds")
     if isinstance(value, date):
-        return f"{value.isoformat()}T00:00:00"
+        return halo_date(value)
     if isinstance(value, dict):
         return {k: halo_json(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -30,7 +30,17 @@ _DNS_HINTS = (
 _TLS_HINTS = ("certificate", "ssl", "tls", "handshake")
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 _TAGS = re.compile(r"<[^>]+>")
-_MESSAGE_KEYS = ("errorMessage", "Message", "message", "error_description", "error", "title")
+_MESSAGE_KEYS = (
+    "errorMessage",
+    "Message",
+    "message",
+    "error_description",
+    "error",
+    "detail",
+    "title",
+)
+_MESSAGE_LIMIT = 300
+_FIELDS_SHOWN = 3
 
 
 @dataclass(frozen=True)
@@ -137,25 +147,53 @@ def halo_message(response: httpx2.Response) -> str | None:
     try:
         body = json.loads(text)
     except ValueError:
-        return text.strip()[:300]
+        return text.strip()[:_MESSAGE_LIMIT]
     return _message_from_json(body)
+
+
+def halo_field_errors(response: httpx2.Response) -> dict[str, tuple[str, ...]]:
+    """Halo's messages per field path (``[0].id``) in a refusal; empty when it named none."""
+    if is_html(response):
+        return {}
+    try:
+        body = json.loads(response.text)
+    except ValueError:
+        return {}
+    return _field_errors(body)
+
+
+def _field_errors(body: object) -> dict[str, tuple[str, ...]]:
+    # Halo answers model-binding errors flat ({"[0].id": ["..."]}); a stock ASP.NET API
+    # wraps the same map as {"title": "One or more validation errors occurred.", "errors"}.
+    if not isinstance(body, dict):
+        return {}
+    wrapped = body.get("errors")
+    source = wrapped if isinstance(wrapped, dict) else body
+    found: dict[str, tuple[str, ...]] = {}
+    for path, value in source.items():
+        texts = [value] if isinstance(value, str) and source is wrapped else value
+        if isinstance(texts, list) and texts and all(isinstance(t, str) for t in texts):
+            found[str(path)] = tuple(t.strip() for t in texts)
+    return found
 
 
 def _message_from_json(body: object) -> str | None:
     if isinstance(body, str):
-        return body[:300]
+        return body[:_MESSAGE_LIMIT]
     if isinstance(body, list):
         parts = [m for m in (_message_from_json(item) for item in body[:3]) if m]
         return "; ".join(parts) or None
     if isinstance(body, dict):
+        # The field messages say what is wrong; a wrapper's title only that something is.
+        fields = _field_errors(body)
+        if fields:
+            parts = [f"{path}: {' '.join(texts)}" for path, texts in fields.items()]
+            shown = "; ".join(parts[:_FIELDS_SHOWN])
+            if len(parts) > _FIELDS_SHOWN:
+                shown += f"; and {len(parts) - _FIELDS_SHOWN} more"
+            return shown[:_MESSAGE_LIMIT]
         for key in _MESSAGE_KEYS:
             value = body.get(key)
             if isinstance(value, str) and value.strip():
-                return value.strip()[:300]
-        # Model-binding errors come keyed by field path: {"[0].id": ["..."]}.
-        parts = []
-        for key, value in list(body.items())[:3]:
-            if isinstance(value, list) and value and isinstance(value[0], str):
-                parts.append(f"{key}: {value[0]}")
-        return "; ".join(parts)[:300] or None
+                return value.strip()[:_MESSAGE_LIMIT]
     return None

@@ -42,9 +42,10 @@ class SimulatedClock:
 
 
 def halo_datetime(moment: datetime) -> str:
-    """Format a datetime as Halo does: ISO 8601, milliseconds, no offset."""
+    """Format a datetime as Halo does: ISO 8601 in UTC without an offset, milliseconds at
+    most and no trailing zeros (``2025-03-20T18:50:25.057``, ``2023-07-22T13:54:46.32``)."""
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC).replace(tzinfo=None)
     moment = moment - timedelta(microseconds=moment.microsecond % 1000)
     text = moment.isoformat(timespec="milliseconds")
-    return text[:-4] if text.endswith(".000") else text
+    return text.rstrip("0").rstrip(".")

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+from halosync.simulator.fieldtypes import ValidationBody
+
 PostResponseShape = Literal["auto", "array", "wrapped"]
 
 
@@ -28,8 +30,8 @@ class SimulatorConfig:
     """Everything that makes one simulated instance behave the way a test wants.
 
     ``tenant`` set means a hosted instance whose token endpoint requires ``tenant``.
-    ``bare_list_arrays`` and ``post_response_shape`` switch on response-shape quirks seen
-    in the wild (see ``docs/simulator.md``).
+    ``bare_list_arrays``, ``post_response_shape`` and ``validation_body`` switch on
+    response-shape quirks seen in the wild (see ``docs/simulator.md``).
     """
 
     applications: list[ApiApplication] = field(default_factory=list)
@@ -43,6 +45,7 @@ class SimulatorConfig:
     default_count: int = 50
     bare_list_arrays: bool = False
     post_response_shape: PostResponseShape = "auto"
+    validation_body: ValidationBody = "flat"
     fault_seed: int = 0
     request_log_limit: int = 100_000
     start_time: datetime | None = None
@@ -63,6 +66,10 @@ class SimulatorConfig:
         if self.post_response_shape not in ("auto", "array", "wrapped"):
             problems.append(
                 f"post_response_shape must be auto|array|wrapped, not {self.post_response_shape!r}"
+            )
+        if self.validation_body not in ("flat", "problem_details"):
+            problems.append(
+                f"validation_body must be flat|problem_details, not {self.validation_body!r}"
             )
         ids = [application.client_id for application in self.applications]
         if len(ids) != len(set(ids)):

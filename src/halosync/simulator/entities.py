@@ -221,7 +221,9 @@ ITEM_LIST_FIELDS = (
 LICENCE_DEFAULTS = _frozen(
     {
         "id": 0,
-        "type": 1,
+        # What Halo stores when a POST leaves ``type`` out: no source names a default, so 0,
+        # the value an int column takes; vendor-seat syncs send 1 for a subscription.
+        "type": 0,
         "name": "",
         "count": 0,
         "client_id": 0,
@@ -420,53 +422,6 @@ RECURRING_INVOICE_DEFAULTS = _frozen(
         "requires_approval": True,
     }
 )
-INVOICE_LIST_FIELDS = (
-    "id",
-    "client_id",
-    "client_name",
-    "site_name",
-    "invoicenumber",
-    "thirdpartyinvoicenumber",
-    "invoice_date",
-    "posted",
-    "reference",
-    "contract_id",
-    "contract_ref",
-    "currency",
-    "total",
-    "tax_total",
-    "amountdue",
-    "amountpaid",
-    "paymentstatus",
-    "duedate",
-    "is_recurring_invoice",
-    "recurring_invoice_id",
-    "invoice_display",
-)
-RECURRING_INVOICE_LIST_FIELDS = (
-    "id",
-    "client_id",
-    "client_name",
-    "reference",
-    "notes_1",
-    "contract_id",
-    "contract_ref",
-    "currency",
-    "total",
-    "tax_total",
-    "amountdue",
-    "is_recurring_invoice",
-    "disabled",
-    "schedule_id",
-    "lastcreated",
-    "nextcreationdate",
-    "period",
-    "period_start_date",
-    "period_end_date",
-    "requires_approval",
-    "invoice_display",
-)
-
 LINE_DEFAULTS = _frozen(
     {
         "customfields": [],
@@ -564,7 +519,8 @@ class EntityKind:
     resource: str
     seed_key: str
     defaults: Mapping[str, Any]
-    list_fields: tuple[str, ...]
+    list_fields: tuple[str, ...] | None
+    """A list row's fields; None: every field but nested objects and arrays (lines)."""
     search_fields: tuple[str, ...]
     active_rule: ActiveRule = "none"
     required_on_create: tuple[str, ...] = ()
@@ -628,7 +584,7 @@ INVOICE = EntityKind(
     resource="invoices",
     seed_key="invoices",
     defaults=INVOICE_DEFAULTS,
-    list_fields=INVOICE_LIST_FIELDS,
+    list_fields=None,
     search_fields=("invoicenumber", "reference", "client_name"),
     required_on_create=("client_id",),
     references={"client_id": "clients", "recurring_invoice_id": "recurring_invoices"},
@@ -643,7 +599,7 @@ RECURRING_INVOICE = EntityKind(
     resource="invoices",
     seed_key="recurring_invoices",
     defaults=RECURRING_INVOICE_DEFAULTS,
-    list_fields=RECURRING_INVOICE_LIST_FIELDS,
+    list_fields=None,
     search_fields=("reference", "client_name", "notes_1"),
     required_on_create=("client_id",),
     references={"client_id": "clients", "contract_id": "contracts"},

@@ -210,9 +210,8 @@ class HaloApi:
         try:
             record_id = int(segments[1])
         except ValueError:
-            return json_response(
-                400,
-                ValidationProblem({"id": [f"The value '{segments[1]}' is not valid."]}).body(),
+            return self._invalid(
+                ValidationProblem({"id": [f"The value '{segments[1]}' is not valid."]})
             )
         if request.method == "GET":
             return self._get(kind, record_id)
@@ -237,7 +236,7 @@ class HaloApi:
             page_size = _positive(params, "count", config.default_count, errors)
             page_ids = ids[:page_size]
         if errors:
-            return json_response(400, ValidationProblem(errors).body())
+            return self._invalid(ValidationProblem(errors))
         include_lines = params.get("includelines", "").lower() == "true"
         store = self.state.store
         table = store.tables[kind.table]
@@ -250,6 +249,9 @@ class HaloApi:
             ]
         if config.bare_list_arrays and kind.bare_array_quirk:
             return json_response(200, rows)
+        if not paginate:
+            # Only a paged answer says which page it is; clients look for exactly this shape.
+            return json_response(200, {"record_count": len(ids), kind.list_key: rows})
         return json_response(
             200,
             {
@@ -271,27 +273,30 @@ class HaloApi:
             return message_response(404, f"{kind.name} {record_id} was not found.")
         return json_response(200, {"id": record_id})
 
+    def _invalid(self, problem: ValidationProblem) -> Response:
+        return json_response(400, problem.body(self.state.config.validation_body))
+
     def _post(self, request: HaloRequest, kind: EntityKind) -> Response:
         elements, problem = _array_body(request.body, kind)
         if problem is not None:
-            return problem
+            return self._invalid(problem)
         store = self.state.store
         try:
             ids = store.upsert(kind, elements, self.state.clock.isoformat())
         except ValidationProblem as invalid:
-            return json_response(400, invalid.body())
+            return self._invalid(invalid)
         saved = [store.render(kind, store.tables[kind.table][record_id]) for record_id in ids]
         return json_response(201, self._post_shape(kind, saved))
 
     def _post_lines(self, request: HaloRequest, kind: EntityKind) -> Response:
         elements, problem = _array_body(request.body, kind)
         if problem is not None:
-            return problem
+            return self._invalid(problem)
         store = self.state.store
         try:
             pairs = store.upsert_lines(kind, elements, self.state.clock.isoformat())
         except ValidationProblem as invalid:
-            return json_response(400, invalid.body())
+            return self._invalid(invalid)
         saved: list[dict[str, Any]] = []
         for header_id, line_id in pairs:
             rendered = store.render(kind, store.tables[kind.table][header_id])
@@ -307,16 +312,14 @@ class HaloApi:
         return saved[0] if len(saved) == 1 else saved
 
 
-def _array_body(body: bytes, kind: EntityKind) -> tuple[list[Any], Response | None]:
+def _array_body(body: bytes, kind: EntityKind) -> tuple[list[Any], ValidationProblem | None]:
     try:
         document = json.loads(body.decode("utf-8") or "null")
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        problem = ValidationProblem({"$": [f"The request body is not valid JSON: {error}"]})
-        return [], json_response(400, problem.body())
+        return [], ValidationProblem({"$": [f"The request body is not valid JSON: {error}"]})
     if not isinstance(document, list):
         message = f"The JSON value could not be converted to a list of {kind.name}."
-        problem = ValidationProblem({"$": [message + " Send a JSON array."]})
-        return [], json_response(400, problem.body())
+        return [], ValidationProblem({"$": [message + " Send a JSON array."]})
     return document, None
 
 

@@ -560,7 +560,9 @@ class HaloStore:
             checks.append(lambda row: row.get("toplevel_id", 1) == toplevel_id)
         licence_type = _int_param(params, "licence_type", errors)
         if licence_type is not None and kind is SOFTWARE_LICENCE:
-            checks.append(lambda row: row.get("type", 1) == licence_type)
+            checks.append(
+                lambda row: row.get("type", SOFTWARE_LICENCE.defaults["type"]) == licence_type
+            )
         contract_id = _int_param(params, "contract_id", errors)
         if contract_id is not None and kind.has_lines:
             checks.append(lambda row: row.get("contract_id", 0) == contract_id)
@@ -681,7 +683,12 @@ class HaloStore:
                     record["client"] = self.render(CLIENT, client)
         if full:
             return record
-        slim = {name: record[name] for name in kind.list_fields if name in record}
+        if kind.list_fields is None:
+            # Invoice list rows: the header as a single GET has it, without the nested
+            # client, schedule, custom fields and (unless asked for) lines.
+            slim = {k: v for k, v in record.items() if not isinstance(v, dict | list)}
+        else:
+            slim = {name: record[name] for name in kind.list_fields if name in record}
         if kind.has_lines and include_lines:
             slim["lines"] = record["lines"]
         return slim

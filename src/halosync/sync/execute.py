@@ -61,6 +61,16 @@ def _written(target: Target, record: Mapping[str, Any]) -> Written:
     )
 
 
+def _refusal(error: HaloError) -> str:
+    """Why Halo refused one record, in its own words when it named the fields (the record
+    was POSTed alone, so it is row 0); the full error otherwise."""
+    if isinstance(error, HaloRequestRejectedError):
+        words = error.row_message(0)
+        if words:
+            return words
+    return error.message
+
+
 class PlanExecutor:
     """Executes one plan for one run; results come back in plan order."""
 
@@ -187,7 +197,7 @@ class PlanExecutor:
         self._record_failure(
             index,
             change,
-            reason=f"HaloPSA refused the {change.action}: {error.message}",
+            reason=f"HaloPSA refused the {change.action}: {_refusal(error)}",
             message=str(error),
         )
 
