@@ -1,7 +1,8 @@
 """The Halo entities the simulator serves: routes, scopes, list keys and record templates.
 
 Field names and types come from Halo's published OpenAPI document (``halo_fields.json``
-holds the field list of each schema); the defaults mirror a real recurring-invoice
+holds each schema's fields with their JSON type, ``date-time`` for ``format: date-time``
+strings); the defaults mirror a real recurring-invoice
 response (sentinel dates ``1899-12-30T00:00:00`` and ``-1`` for "no reference").
 """
 
