@@ -2,8 +2,8 @@
 
 Field names and types come from Halo's published OpenAPI document (``halo_fields.json``
 holds each schema's fields with their JSON type, ``date-time`` for ``format: date-time``
-strings); the defaults mirror a real recurring-invoice
-response (sentinel dates ``1899-12-30T00:00:00`` and ``-1`` for "no reference").
+strings); the defaults mirror a real recurring-invoice response (sentinel dates
+``1899-12-30T00:00:00`` and ``-1`` for "no reference").
 """
 
 from __future__ import annotations
