@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 ErrorKind = Literal["configuration", "retryable", "fatal"]
 
 _BODY_SUMMARY_LIMIT = 300
+_ROW_MESSAGE_LIMIT = 500
 
 
 @dataclass(frozen=True)
@@ -224,9 +225,8 @@ class HaloRequestRejectedError(HaloFatalError):
                     text = " ".join(texts)
                     own.append(f"{field}: {text}" if field else text)
                     break
-        if not own:
-            return self.halo_message
-        return redact_text("; ".join(own))
+        words = "; ".join(own) if own else self.halo_message
+        return redact_text(words[:_ROW_MESSAGE_LIMIT]) if words else None
 
 
 class HaloRecordNotFoundError(HaloFatalError):
