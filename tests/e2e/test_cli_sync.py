@@ -142,10 +142,12 @@ def test_licence_target_through_the_cli(tmp_path: Path) -> None:
         update = next(c for c in priced["changes"] if c["action"] == "update")
         assert update["after"] == {"price": 3, "purchase_price": 1}
 
-        # A record Halo refuses fails alone, in Halo's own words (its client was removed).
+        # A record Halo refuses fails alone, in Halo's own words: its client was removed in
+        # Halo after it was mapped.
         cli.sim.state.seed({"clients": [{"id": 4, "name": "Client 4 Ltd"}]})
         row = {**ROWS[2], "account_ref": "A4", "account_name": "Client 4 Ltd"}
         cli("import", str(write_usage_csv(tmp_path / "a4.csv", [row])))
+        cli("sync", "customers")
         cli("map", "account", "A4", "4")
         cli.sim.state.delete_by_hand("Client", 4)
         refused = cli.json("sync", "usage", "--account", "A4")
