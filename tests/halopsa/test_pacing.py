@@ -92,8 +92,8 @@ async def test_sql_pacer_shares_budget_on_sqlite(tmp_path: Path) -> None:
 
 
 @pytest.mark.postgres
-async def test_sql_pacer_shares_budget_on_postgres(postgres_url: str) -> None:
-    await _two_processes_share(postgres_url)
+async def test_sql_pacer_shares_budget_on_postgres(pg_schema_url: str) -> None:
+    await _two_processes_share(pg_schema_url)
 
 
 def test_from_settings_uses_the_operator_budget(tmp_path: Path) -> None:
