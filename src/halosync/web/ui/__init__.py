@@ -8,6 +8,7 @@ from html import escape
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException
@@ -19,36 +20,69 @@ from halosync.store.database import Database
 from halosync.users import LoginRateLimiter
 from halosync.web.ui.context import LOGIN_PATH, TEMPLATES_DIR, LoginRequired, UiState, render
 from halosync.web.ui.routes import router
-from halosync.web.ui.security import SessionCodec, load_session_key
+from halosync.web.ui.security import SessionCodec, WebSession, load_session_key
 from halosync.web.ui.static import STATIC_DIR
 
 __all__ = ["install_ui"]
 
 
 _ERROR_TITLES = {403: "Not allowed", 404: "Not found", 405: "Not allowed", 422: "Not valid"}
+NOTHING_HERE = "There is nothing here."
+
+
+def is_ui_path(path: str) -> bool:
+    """Whether ``path`` belongs to the web UI (``/uix`` does not)."""
+    return path == "/ui" or path.startswith("/ui/")
+
+
+def _ui_refusal(request: Request, error: HTTPException | RequestValidationError) -> tuple[int, str]:
+    """The status and the sentence a person reads for a refused UI request."""
+    if isinstance(error, RequestValidationError):
+        problems = list(error.errors())
+        if any(tuple(problem.get("loc", ()))[:1] == ("path",) for problem in problems):
+            # /ui/w/abc names no workspace: nothing is there, whatever the spelling.
+            return 404, NOTHING_HERE
+        fields = sorted({str(tuple(p.get("loc", ("?",)))[-1]) for p in problems})
+        return 422, "The form was incomplete or not valid: check " + ", ".join(fields) + "."
+    status = error.status_code
+    message = error.detail if isinstance(error.detail, str) else "The request was refused."
+    if status == 404 and message == "Not Found":
+        message = NOTHING_HERE
+    elif status == 405 and message == "Method Not Allowed":
+        message = f"This page does not accept {request.method} requests."
+    return status, message
 
 
 def _ui_errors(api_handler: Callable[[Request, Any], Response | Awaitable[Response]]) -> Any:
-    """Errors under /ui as pages people read; everywhere else the API's JSON error shape."""
+    """Errors under /ui as pages people read; everywhere else the API's handler.
+
+    A URL no route matches (or a wrong method) never ran :class:`UiRoute`, so the page is
+    drawn without a session: it shows no forms and sets no cookie.
+    """
 
     async def handle(request: Request, error: Exception) -> Response:
-        if not request.url.path.startswith("/ui") or not isinstance(error, HTTPException):
+        if not is_ui_path(request.url.path) or not isinstance(
+            error, HTTPException | RequestValidationError
+        ):
             answer = api_handler(request, error)
             return await answer if inspect.isawaitable(answer) else answer
-        status = error.status_code
-        message = error.detail if isinstance(error.detail, str) else "The request was refused."
-        if status == 404 and message == "Not Found":
-            message = "There is nothing here."
+        status, message = _ui_refusal(request, error)
+        headers = dict(error.headers or {}) if isinstance(error, HTTPException) else None
         if request.headers.get("hx-request") == "true":
             # An htmx swap shows the sentence in place of the part it was updating.
             fragment = f'<div class="result-fail" role="alert">{escape(message)}</div>'
-            return HTMLResponse(fragment, status)
-        return render(
+            return HTMLResponse(fragment, status, headers=headers)
+        if getattr(request.state, "web_session", None) is None:
+            request.state.web_session = WebSession()
+        response = render(
             request,
             "error.html",
             {"title": _ERROR_TITLES.get(status, "Something went wrong"), "message": message},
             status_code=status,
         )
+        response.headers.update(headers or {})
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
 
     return handle
 
@@ -80,7 +114,8 @@ def install_ui(
     app.mount("/ui/static", StaticFiles(directory=STATIC_DIR), name="ui-static")
     app.include_router(router)
     app.add_exception_handler(LoginRequired, _to_login)
-    api_handler = app.exception_handlers.get(HTTPException)
-    if api_handler is not None:
-        app.add_exception_handler(HTTPException, _ui_errors(api_handler))
+    for kind in (HTTPException, RequestValidationError):
+        api_handler = app.exception_handlers.get(kind)
+        if api_handler is not None:
+            app.add_exception_handler(kind, _ui_errors(api_handler))
     return state
