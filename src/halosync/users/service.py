@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from halosync.errors import HalosyncError, NotFoundError, ValidationFailedError
 from halosync.store.models import NAME_LENGTH, USER_ROLES, Membership, User, Workspace
+from halosync.users.permissions import Action, may
 
 ROLES: tuple[str, ...] = USER_ROLES
 MIN_PASSWORD_LENGTH = 10
@@ -53,7 +54,11 @@ class WorkspaceRole:
     @property
     def can_write(self) -> bool:
         """Admins change things; viewers only read."""
-        return self.role == "admin"
+        return may(self.role, Action.CHANGE)
+
+    def may(self, action: str) -> bool:
+        """Whether this role allows ``action`` (an :class:`Action` value; for templates)."""
+        return may(self.role, Action(action))
 
 
 @dataclass(frozen=True)

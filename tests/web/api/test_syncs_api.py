@@ -34,6 +34,20 @@ def _sync_now(api: Api) -> None:
     assert report.status == "succeeded", report.error
 
 
+def test_a_viewer_token_cannot_dry_run_by_the_uis_rule(ready: Api) -> None:
+    """The API refuses a viewer's dry run with the same rule (and words) as the web UI."""
+    _mapped(ready)
+    with ready.database.session() as session:
+        runs_before = session.query(SyncRun).count()
+    refused = ready.post("syncs/usage/preview", token=ready.viewer)
+    assert refused.status_code == 403
+    assert refused.json()["detail"] == (
+        "This API token is read-only (role viewer); a dry run needs admin."
+    )
+    with ready.database.session() as session:
+        assert session.query(SyncRun).count() == runs_before
+
+
 def test_preview_is_the_cli_contract_document_and_writes_nothing(ready: Api) -> None:
     _mapped(ready)
     preview = ready.post("syncs/usage/preview")

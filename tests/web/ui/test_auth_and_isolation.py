@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
+from halosync.store.models import SyncRun
 from halosync.users import set_password
 from halosync.web.ui.routes import activity, auth, dashboard, mapping, setup
 from tests.web.ui.world import ADMIN, OTHER, PASSWORD, VIEWER, World, csrf_of, log_in
@@ -175,14 +177,14 @@ def test_a_viewer_reads_but_cannot_change_anything(world: World) -> None:
             data={"csrf_token": token, "account_ref": "ACC-0001", "price_mode": "unit"},
             follow_redirects=False,
         )
-        if path.endswith("/preview") or path.endswith("/next"):
-            # A dry run and moving between wizard steps change nothing.
+        if path.endswith("/next"):
+            # Moving between wizard steps changes nothing.
             assert response.status_code in (200, 303), (url, response.status_code)
         else:
             assert response.status_code == 403, (method, url, response.status_code)
     refused = client.post(f"/ui/w/{world.alpha}/sync-now", data={"csrf_token": token})
     assert refused.headers["content-type"].startswith("text/html")
-    assert "you can look, not change" in refused.text
+    assert "read-only (role viewer)" in refused.text
     page = client.get(f"/ui/w/{world.alpha}/accounts").text
     assert "Click to select" not in page
     dashboard = client.get(f"/ui/w/{world.alpha}").text
@@ -225,3 +227,29 @@ def test_pages_cannot_be_framed_or_sniffed(world: World) -> None:
         assert headers["x-frame-options"] == "DENY", path
         assert headers["content-security-policy"] == "frame-ancestors 'none'", path
         assert headers["x-content-type-options"] == "nosniff", path
+
+
+def test_a_viewer_cannot_run_a_dry_run_in_the_ui_as_in_the_api(world: World) -> None:
+    """A dry run reads HaloPSA with the workspace's credentials and spends its rate budget:
+    admins only, by the same rule the REST API applies to a viewer token."""
+    client = TestClient(world.app)
+    token = log_in(client, VIEWER)
+    page = client.get(f"/ui/w/{world.alpha}/preview").text
+    assert re.search(r'<button[^>]*id="run-preview"[^>]*disabled', page)
+    refused = client.post(f"/ui/w/{world.alpha}/preview", data={"csrf_token": token})
+    assert refused.status_code == 403
+    assert "a dry run needs admin" in refused.text
+    with world.database.session() as session:
+        assert session.query(SyncRun).count() == 0
+    # The rule is one function: the UI and the API say the same about the same role.
+    from halosync.users.permissions import (
+        Action,
+        PermissionDeniedError,
+        may,
+        require_permission,
+    )
+
+    assert may("viewer", Action.DRY_RUN) is False
+    assert may("admin", Action.DRY_RUN) is True
+    with pytest.raises(PermissionDeniedError, match="read-only"):
+        require_permission("viewer", Action.DRY_RUN, holder="This API token")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -12,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from halosync.store.database import Database
 from halosync.store.tokens import authenticate_token
 from halosync.store.workspaces import WorkspaceRepository
+from halosync.users.permissions import Action, PermissionDeniedError, may, require_permission
 from halosync.web.api.errors import ApiError
 
 _bearer = HTTPBearer(
@@ -31,7 +33,7 @@ class Caller:
     @property
     def can_write(self) -> bool:
         """Admins write; viewers only read."""
-        return self.role == "admin"
+        return may(self.role, Action.CHANGE)
 
 
 def get_database(request: Request) -> Database:
@@ -64,8 +66,20 @@ async def current_caller(
     return await run_in_threadpool(_authorise, database, credentials.credentials, workspace)
 
 
-async def writer(caller: Annotated[Caller, Depends(current_caller)]) -> Caller:
-    """The caller, if its token may write (role admin)."""
-    if not caller.can_write:
-        raise ApiError(403, "This API token is read-only (role viewer); writing needs admin.")
-    return caller
+def caller_who_may(action: Action) -> Callable[[Caller], Awaitable[Caller]]:
+    """A dependency: the caller, if its token's role allows ``action`` (else 403)."""
+
+    async def permitted(caller: Annotated[Caller, Depends(current_caller)]) -> Caller:
+        try:
+            require_permission(caller.role, action, holder="This API token")
+        except PermissionDeniedError as denied:
+            raise ApiError(403, denied.message) from None
+        return caller
+
+    return permitted
+
+
+writer = caller_who_may(Action.CHANGE)
+"""The caller, if its token may write (role admin)."""
+dry_runner = caller_who_may(Action.DRY_RUN)
+"""The caller, if its token may make a dry run (role admin)."""

@@ -31,7 +31,13 @@ from halosync.store.database import Database
 from halosync.sync.errors import SyncInProgressError
 from halosync.sync.halo import HaloFactory
 from halosync.sync.usage import run_usage_sync
-from halosync.web.api.auth import Caller, current_caller, get_database, writer
+from halosync.web.api.auth import (
+    Caller,
+    current_caller,
+    dry_runner,
+    get_database,
+    writer,
+)
 from halosync.web.api.deps import (
     PREFIX,
     PageNumber,
@@ -306,7 +312,7 @@ def sync_usage(
     summary="Dry run: the exact Halo writes a usage sync would make",
 )
 async def preview_usage(
-    caller: Annotated[Caller, Depends(writer)],
+    caller: Annotated[Caller, Depends(dry_runner)],
     database: Annotated[Database, Depends(get_database)],
     settings: Annotated[Settings, Depends(get_settings)],
     box: Annotated[SecretBox, Depends(get_box)],

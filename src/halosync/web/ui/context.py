@@ -26,6 +26,7 @@ from halosync.store.crypto import SecretBox
 from halosync.store.database import Database
 from halosync.store.models import User
 from halosync.users import LoginRateLimiter, WorkspaceRole, memberships_of
+from halosync.users.permissions import Action, PermissionDeniedError, require_permission
 from halosync.web.ui.launcher import blocked_text
 from halosync.web.ui.security import (
     CSRF_FIELD,
@@ -166,11 +167,23 @@ def current_member(workspace_id: int, viewer: Annotated[Viewer, Depends(current_
     raise HTTPException(404, "No such workspace.")
 
 
-def current_admin(member: Annotated[Member, Depends(current_member)]) -> Member:
-    """The member, if they are an admin of the workspace; 403 for viewers."""
-    if not member.can_write:
-        raise HTTPException(403, "Your role in this workspace is viewer: you can look, not change.")
-    return member
+def member_who_may(action: Action) -> Callable[[Member], Member]:
+    """A dependency: the member, if their role allows ``action`` (else a 403 page)."""
+
+    def permitted(member: Annotated[Member, Depends(current_member)]) -> Member:
+        try:
+            require_permission(
+                member.workspace.role, action, holder="Your account in this workspace"
+            )
+        except PermissionDeniedError as denied:
+            raise HTTPException(403, denied.message) from None
+        return member
+
+    return permitted
+
+
+current_admin = member_who_may(Action.CHANGE)
+"""The member, if they are an admin of the workspace; 403 for viewers."""
 
 
 def viewer_zone(request: Request) -> ZoneInfo:

@@ -18,11 +18,13 @@ from halosync.sources.importer import import_file
 from halosync.sync.activity import list_log_entries, parse_level
 from halosync.sync.reconcile import build_reconciliation
 from halosync.sync.usage import run_usage_sync
+from halosync.users.permissions import Action
 from halosync.web.ui.context import (
     Member,
     UiRoute,
     current_admin,
     current_member,
+    member_who_may,
     redirect,
     render,
     ui_state,
@@ -48,7 +50,9 @@ async def preview_page(
 
 
 @router.post("/ui/w/{workspace_id}/preview")
-async def preview(request: Request, member: Annotated[Member, Depends(current_member)]) -> Response:
+async def preview(
+    request: Request, member: Annotated[Member, Depends(member_who_may(Action.DRY_RUN))]
+) -> Response:
     """Dry run: every write a sync would make, before → after, without writing."""
     state = ui_state(request)
     try:
