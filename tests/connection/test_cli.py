@@ -156,3 +156,25 @@ def test_connection_commands_end_to_end(base_url: str, tmp_path: Path) -> None:
     assert "halo_token_issued" in everything  # the logs were captured too
     assert SECRET not in everything
     assert SECRET[:18] not in everything
+
+
+def test_connection_set_keeps_the_stored_secret_only_for_the_same_place(
+    base_url: str, tmp_path: Path
+) -> None:
+    """Without --client-secret the stored secret is used (same server and client ID only)."""
+    cli = Cli(tmp_path)
+    assert cli("workspace", "create", "acme").returncode == 0
+    first = ("connection", "set", "--server", base_url, "--client-id", CLIENT_ID)
+    assert cli(*first, "--client-secret", SECRET).returncode == 0
+    again = cli(*first, "--target", "invoice_line")
+    assert again.returncode == 0, again.stderr
+    assert "Test is successful." in again.stdout
+    moved = cli(
+        "connection", "set", "--server", "http://127.0.0.2:9", "--client-id", CLIENT_ID,
+    )  # fmt: skip
+    assert moved.returncode != 0
+    assert "Enter the client secret: the server address changed" in moved.stderr
+    shown = json.loads(cli("connection", "show", "--json").stdout)
+    assert shown["server_url"] == base_url
+    assert shown["target"] == "invoice_line"
+    assert all(SECRET not in output for output in cli.outputs)

@@ -57,10 +57,12 @@ def set_connection(
         typer.Option(
             "--client-secret",
             envvar="HALOSYNC_HALO_CLIENT_SECRET",
-            help="The API application's secret (or env HALOSYNC_HALO_CLIENT_SECRET).",
+            help="The API application's secret (or env HALOSYNC_HALO_CLIENT_SECRET). Left "
+            "out, the stored secret is kept, but only for the same server, authorisation "
+            "server and client ID.",
             show_default=False,
         ),
-    ],
+    ] = "",
     workspace: WorkspaceOption = None,
     auth_server: Annotated[
         str | None,

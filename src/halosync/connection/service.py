@@ -8,9 +8,10 @@ and logs stay for audit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx2
 from pydantic import SecretStr
@@ -21,7 +22,12 @@ from halosync.connection.probe import TestOutcome, probe_connection
 from halosync.errors import NotFoundError, ValidationFailedError
 from halosync.halopsa.client import HaloApiClient
 from halosync.halopsa.clock import Clock
-from halosync.halopsa.config import HaloConnectionConfig, check_outbound_url
+from halosync.halopsa.config import (
+    HaloConnectionConfig,
+    check_outbound_url,
+    normalise_server_url,
+    token_url_for,
+)
 from halosync.halopsa.errors import HaloError
 from halosync.halopsa.pacing_sql import SqlSlidingLogPacer
 from halosync.halopsa.permissions import TARGETS, Target, needs_for
@@ -139,6 +145,64 @@ def _clean(value: str | None) -> str | None:
     return value.strip() if value and value.strip() else None
 
 
+class SecretRequiredError(ValidationFailedError):
+    """The client secret was left blank where the stored one may not be used."""
+
+    field = "client_secret"
+
+
+def _origin_lowered(url: str) -> str:
+    # Scheme and host name compare case-insensitively; the path does not.
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path, "", ""))
+
+
+def _destination(data: ConnectionInput | ConnectionDetails) -> tuple[str, str, str]:
+    """Where a secret entered with ``data`` would go: resource server, token endpoint, client."""
+    try:
+        server = normalise_server_url(data.server_url)
+        token = token_url_for(data.server_url, _clean(data.auth_server_url))
+    except HaloError as error:
+        raise ValidationFailedError(error.message, fix=error.fix) from error
+    return _origin_lowered(server), _origin_lowered(token), data.client_id.strip()
+
+
+_DESTINATION_FIELDS = ("server address", "authorisation server", "client ID")
+
+
+def secret_to_use(entered: ConnectionInput, stored: ConnectionDetails | None) -> str:
+    """The secret to send for ``entered``: the one typed, or — left blank — the stored one.
+
+    The stored secret is only ever sent where it was configured: to the same (normalised)
+    server address and authorisation server, for the same client ID. Anything else needs the
+    secret typed again (:class:`SecretRequiredError`), so a changed address can never
+    receive it.
+    """
+    if entered.client_secret.strip():
+        return entered.client_secret
+    if stored is None:
+        raise SecretRequiredError(
+            "Enter the client secret.", fix="No secret is stored for this workspace yet."
+        )
+    wanted = _destination(entered)
+    try:
+        known = _destination(stored)
+    except ValidationFailedError:
+        known = ("", "", "")
+    pairs = zip(_DESTINATION_FIELDS, wanted, known, strict=True)
+    changed = [name for name, new, old in pairs if new != old]
+    if not _clean(entered.auth_server_url) and not _clean(stored.auth_server_url):
+        # Both derive the authorisation server from the server: name only what was typed.
+        changed = [name for name in changed if name != "authorisation server"]
+    if changed:
+        raise SecretRequiredError(
+            f"Enter the client secret: the {' and '.join(changed)} changed since it was saved.",
+            fix="The stored secret is only sent to the server, authorisation server and "
+            "client ID it was saved with.",
+        )
+    return stored.client_secret
+
+
 class ConnectionService:
     """Save, test, show and reset a workspace's Halo connection; build clients from it."""
 
@@ -220,6 +284,28 @@ class ConnectionService:
 
     # --- operations ------------------------------------------------------------------
 
+    def with_stored_secret(self, workspace: str | None, data: ConnectionInput) -> ConnectionInput:
+        """``data`` with the secret :func:`secret_to_use` allows (the stored one only for
+        the destination it was saved with)."""
+        if data.client_secret.strip():
+            return data
+        self.database.migrate()
+        with self.database.session() as session:
+            ws = WorkspaceRepository(session).resolve(workspace)
+            stored = HaloConnectionRepository(session, ws.id, self.box).details()
+        return replace(data, client_secret=secret_to_use(data, stored))
+
+    async def test_entered(
+        self, workspace: str | None, data: ConnectionInput, target: str | None = None
+    ) -> TestOutcome:
+        """Test what a user entered for ``workspace`` without storing it; a blank secret
+        follows :func:`secret_to_use` (:class:`SecretRequiredError` when it may not)."""
+        data = self.with_stored_secret(workspace, data)
+        if target is None:
+            with self.database.session() as session:
+                target = data.target or WorkspaceRepository(session).resolve(workspace).target
+        return await self.test_input(data, target)
+
     async def test_input(self, data: ConnectionInput, target: str) -> TestOutcome:
         """Test a configuration that is not (yet) stored."""
         try:
@@ -259,9 +345,11 @@ class ConnectionService:
     ) -> tuple[ConnectionView, TestOutcome | None]:
         """Validate, test (unless told not to) and store the connection in one transaction.
 
-        A configuration that fails its test is refused with "Invalid connection
+        A blank secret keeps the stored one, by :func:`secret_to_use`'s rule. A
+        configuration that fails its test is refused with "Invalid connection
         configuration." and the cause; nothing is stored then.
         """
+        data = self.with_stored_secret(workspace, data)
         self.database.migrate()
         with self.database.session() as session:
             ws = WorkspaceRepository(session).resolve(workspace)

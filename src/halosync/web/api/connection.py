@@ -9,9 +9,8 @@ from fastapi import APIRouter, Body, Depends
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from halosync.connection.probe import TestOutcome
-from halosync.connection.service import ConnectionInput, ConnectionService
+from halosync.connection.service import ConnectionInput, ConnectionService, SecretRequiredError
 from halosync.errors import ValidationFailedError
-from halosync.sync.workspace_settings import show_sync_settings
 from halosync.web.api.auth import Caller, current_caller, writer
 from halosync.web.api.deps import PREFIX, ShortText, UrlText, get_connection_service
 from halosync.web.api.errors import ERROR_RESPONSES, ApiError, ErrorBody, ErrorItem
@@ -30,7 +29,12 @@ class ConnectionIn(BaseModel):
 
     server_url: UrlText = Field(description="Resource server, e.g. https://x.halopsa.com.")
     client_id: ShortText
-    client_secret: SecretStr = Field(max_length=1024, description="Stored encrypted; never shown.")
+    client_secret: SecretStr | None = Field(
+        default=None,
+        max_length=1024,
+        description="Stored encrypted; never shown. Left out or blank, the stored secret is "
+        "used, but only while server_url, auth_server_url and client_id are unchanged.",
+    )
     auth_server_url: UrlText | None = Field(
         default=None, description="Authorisation server; blank means '<server>/auth/'."
     )
@@ -46,7 +50,7 @@ class ConnectionIn(BaseModel):
         return ConnectionInput(
             server_url=self.server_url,
             client_id=self.client_id,
-            client_secret=self.client_secret.get_secret_value(),
+            client_secret=self.client_secret.get_secret_value() if self.client_secret else "",
             auth_server_url=self.auth_server_url,
             tenant=self.tenant,
             target=self.target,
@@ -107,6 +111,16 @@ class ResetOut(BaseModel):
     cached_halo_records_removed: int
 
 
+def _refusal(invalid: ValidationFailedError) -> ApiError:
+    """A 422 naming the field at fault (the secret) or the whole body."""
+    where = f"$.{invalid.field}" if isinstance(invalid, SecretRequiredError) else "$"
+    return ApiError(
+        422,
+        str(invalid),
+        errors=[ErrorItem(location=where, message=invalid.fix or invalid.message)],
+    )
+
+
 def _test_out(outcome: TestOutcome) -> TestOut:
     return TestOut.model_validate(outcome.to_dict())
 
@@ -145,11 +159,7 @@ async def save_connection(
     try:
         view, outcome = await service.save(caller.workspace_name, body.to_input())
     except ValidationFailedError as invalid:
-        raise ApiError(
-            422,
-            str(invalid),
-            errors=[ErrorItem(location="$", message=invalid.fix or invalid.message)],
-        ) from None
+        raise _refusal(invalid) from None
     return SavedOut(connection=_view(view.to_dict()), test=_test_out(outcome) if outcome else None)
 
 
@@ -170,8 +180,10 @@ async def run_connection_test(
     if body is None:
         outcome = await service.test(caller.workspace_name)
     else:
-        target = body.target or show_sync_settings(service.database, caller.workspace_id).target
-        outcome = await service.test_input(body.to_input(), target)
+        try:
+            outcome = await service.test_entered(caller.workspace_name, body.to_input())
+        except SecretRequiredError as needed:
+            raise _refusal(needed) from None
     return _test_out(outcome)
 
 

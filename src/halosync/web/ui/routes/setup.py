@@ -13,10 +13,9 @@ from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import Response
 
 from halosync.connection.probe import SUCCESS
-from halosync.connection.service import ConnectionInput, ConnectionService
+from halosync.connection.service import ConnectionInput, ConnectionService, SecretRequiredError
 from halosync.errors import HalosyncError
 from halosync.mapping.service import account_mapping_grid, mapping_counts
-from halosync.store.connections import HaloConnectionRepository
 from halosync.web.ui.context import (
     Member,
     UiRoute,
@@ -157,6 +156,17 @@ class ConnectionForm:
     client_secret: str
     target: str
 
+    def to_input(self) -> ConnectionInput:
+        """The form as a connection input (a blank secret: see ``secret_to_use``)."""
+        return ConnectionInput(
+            server_url=self.server_url,
+            client_id=self.client_id,
+            client_secret=self.client_secret,
+            auth_server_url=self.auth_server_url or None,
+            tenant=self.tenant or None,
+            target=self.target or None,
+        )
+
     def echo(self) -> dict[str, str]:
         """The fields to show again when the form is refused."""
         return {
@@ -180,25 +190,6 @@ def connection_form(
     return ConnectionForm(server_url, auth_server_url, tenant, client_id, client_secret, target)
 
 
-def _input(request: Request, member: Member, form: ConnectionForm) -> ConnectionInput:
-    """The form as a connection input; a blank secret keeps the stored one."""
-    client_secret = form.client_secret
-    if not client_secret.strip():
-        state = ui_state(request)
-        with state.database.session() as db:
-            details = HaloConnectionRepository(db, member.workspace_id, state.box).details()
-        if details is not None:
-            client_secret = details.client_secret
-    return ConnectionInput(
-        server_url=form.server_url,
-        client_id=form.client_id,
-        client_secret=client_secret,
-        auth_server_url=form.auth_server_url or None,
-        tenant=form.tenant or None,
-        target=form.target or None,
-    )
-
-
 @router.post("/ui/w/{workspace_id}/setup/connect")
 async def save_connection(
     request: Request,
@@ -207,16 +198,18 @@ async def save_connection(
 ) -> Response:
     """Save Settings: test, then store; a failing configuration stores nothing."""
     state = ui_state(request)
-    data = _input(request, member, form)
     service = ConnectionService(state.database, state.settings, box=state.box)
     try:
-        await service.save(member.workspace.workspace_name, data)
+        await service.save(member.workspace.workspace_name, form.to_input())
     except HalosyncError as refused:
         context = _context(request, member, "connect")
         context["connection"] = connection_view(request, member.workspace.workspace_name)
         context["form"] = form.echo()
-        context["save_error"] = refused.message
-        context["save_cause"] = refused.fix
+        if isinstance(refused, SecretRequiredError):
+            context["field_errors"] = {refused.field: str(refused)}
+        else:
+            context["save_error"] = refused.message
+            context["save_cause"] = refused.fix
         return render(request, "setup.html", context, status_code=422)
     web_session(request).flash("success", "Connection saved. Test is successful.")
     return redirect(request, workspace_url(member.workspace_id, "setup/test"))
@@ -230,11 +223,21 @@ async def try_connection(
 ) -> Response:
     """Test Connection on the form's values without saving them."""
     state = ui_state(request)
-    data = _input(request, member, form)
     service = ConnectionService(state.database, state.settings, box=state.box)
-    outcome = await service.test_input(
-        data, form.target if form.target in ("licence", "invoice_line") else "licence"
-    )
+    target = form.target if form.target in ("licence", "invoice_line") else "licence"
+    try:
+        outcome = await service.test_entered(
+            member.workspace.workspace_name, form.to_input(), target
+        )
+    except SecretRequiredError as refused:
+        return render(
+            request,
+            "_test_result.html",
+            {"success": False, "text": str(refused), "field_errors": {refused.field: str(refused)}},
+        )
     return render(
-        request, "_test_result.html", {"success": outcome.success, "text": outcome.text()}
+        request,
+        "_test_result.html",
+        # An empty field error clears one a previous test left next to the secret field.
+        {"success": outcome.success, "text": outcome.text(), "field_errors": {"client_secret": ""}},
     )
