@@ -90,6 +90,37 @@ class Settings(BaseSettings):
     public_url: str = Field(
         default="http://127.0.0.1:8000", description="Base URL of the web UI, for email links."
     )
+    session_idle_minutes: int = Field(
+        default=60,
+        ge=1,
+        le=7 * 24 * 60,
+        description="A web UI session unused this long ends (log in again).",
+    )
+    session_max_hours: int = Field(
+        default=12,
+        ge=1,
+        le=30 * 24,
+        description="A web UI session ends this long after its log-in, however busy.",
+    )
+    login_window_minutes: int = Field(
+        default=15, ge=1, le=24 * 60, description="How long a failed log-in is counted."
+    )
+    login_max_failures: int = Field(
+        default=5,
+        ge=1,
+        description="Failed log-ins for one account from one address before that pair pauses.",
+    )
+    login_max_failures_per_account: int = Field(
+        default=20,
+        ge=1,
+        description="Failed log-ins for one account, from any address, before it pauses.",
+    )
+    login_max_failures_per_address: int = Field(
+        default=100,
+        ge=1,
+        description="Failed log-ins from one address (an IPv6 /64), for any account, before "
+        "it pauses: high, since offices share one address.",
+    )
     log_format: Literal["console", "json"] = "console"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 

@@ -1,4 +1,5 @@
-"""``halosync user create|grant|revoke|list|password``: people who log in to the web UI."""
+"""``halosync user create|grant|revoke|list|password|sessions|logout``: people who log in to
+the web UI, and their sessions."""
 
 from __future__ import annotations
 
@@ -8,11 +9,20 @@ from typing import Annotated
 
 import typer
 
-from halosync.cli.app import app, emit_json
+from halosync.cli.app import app, emit_json, state
 from halosync.cli.common import JsonOption, open_database
 from halosync.errors import ValidationFailedError
 from halosync.store.workspaces import WorkspaceRepository
-from halosync.users import create_user, grant, list_users, revoke, set_password
+from halosync.users import (
+    create_user,
+    end_sessions,
+    grant,
+    list_users,
+    revoke,
+    sessions_of,
+    set_password,
+)
+from halosync.users.sessions import SessionPolicy
 
 user_app = typer.Typer(help="Web UI users and their roles per workspace.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
@@ -118,8 +128,53 @@ def password_command(
     password = _read_password(password_stdin)
     database = open_database(ctx)
     with database.session() as session:
-        set_password(session, email, password)
-    typer.echo("Password changed.")
+        ended = set_password(session, email, password)
+    typer.echo(f"Password changed; {ended} open web session(s) ended.")
+
+
+@user_app.command("sessions")
+def sessions_command(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Option("--email", help="The user's email.")],
+    as_json: JsonOption = False,
+) -> None:
+    """List a user's open web UI sessions (when, from where, which browser)."""
+    database = open_database(ctx)
+    policy = SessionPolicy.from_settings(state(ctx).settings)
+    with database.session() as session:
+        found = sessions_of(session, email, policy)
+    if as_json:
+        emit_json([view.to_dict() for view in found])
+        return
+    if not found:
+        typer.echo(f"{email.strip().lower()} has no open web sessions.")
+    for view in found:
+        typer.echo(
+            f"{view.id}\tsince {view.created_at:%Y-%m-%d %H:%M} UTC\t"
+            f"last seen {view.last_seen_at:%Y-%m-%d %H:%M} UTC\t"
+            f"{view.address or '-'}\t{view.user_agent or '-'}"
+        )
+
+
+@user_app.command("logout")
+def logout_command(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Option("--email", help="The user's email.")],
+    session_id: Annotated[
+        int | None,
+        typer.Option("--session", help="End only this session (an id from `user sessions`)."),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """End a user's web UI sessions now (all of them, or one): their browsers must log in
+    again."""
+    database = open_database(ctx)
+    with database.session() as session:
+        ended = end_sessions(session, email, session_id=session_id)
+    if as_json:
+        emit_json({"email": email.strip().lower(), "sessions_ended": ended})
+        return
+    typer.echo(f"Ended {ended} web session(s) of {email.strip().lower()}.")
 
 
 @user_app.command("list")

@@ -483,3 +483,50 @@ class SyncSchedule(Base):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
     last_slot_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+SESSION_END_REASONS = ("logout", "password", "admin", "disabled", "idle", "expired")
+
+
+class UserSession(Base):
+    """A web UI log-in: the browser's cookie holds a random token, this row only its SHA-256.
+
+    Ended sessions keep their row for a while (``ended_at``, ``end_reason``) so the log-in
+    page can say why the user was sent back to it; idle and absolute expiry are worked out
+    from ``last_seen_at`` and ``created_at`` with the settings in force.
+    """
+
+    __tablename__ = "user_session"
+    __table_args__ = (
+        CheckConstraint(_one_of("end_reason", SESSION_END_REASONS), name="end_reason"),
+        Index(None, "user_id"),
+        Index(None, "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    end_reason: Mapped[str | None] = mapped_column(String(16))
+    address: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    flashes: Mapped[Any] = mapped_column(JSON, nullable=True)
+
+
+class LoginFailure(Base):
+    """One failed log-in, counted per account, per address and per both (see
+    ``users/ratelimit.py``); keys are SHA-256 digests, never the typed email."""
+
+    __tablename__ = "login_failure"
+    __table_args__ = (
+        Index(None, "account_key", "failed_at"),
+        Index(None, "address_key", "failed_at"),
+        Index(None, "failed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_key: Mapped[str] = mapped_column(String(64))
+    address_key: Mapped[str] = mapped_column(String(64))
+    failed_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,8 +1,9 @@
-"""People who log in to the web UI: argon2 passwords, per-workspace roles, log-in limits."""
+"""People who log in to the web UI: argon2 passwords, per-workspace roles, sessions and
+log-in limits."""
 
 from __future__ import annotations
 
-from halosync.users.ratelimit import LoginRateLimiter
+from halosync.users.ratelimit import Lockout, LoginLimits, LoginThrottle
 from halosync.users.service import (
     ROLES,
     AuthenticationError,
@@ -10,26 +11,32 @@ from halosync.users.service import (
     WorkspaceRole,
     authenticate,
     create_user,
+    end_sessions,
     grant,
     list_users,
     memberships_of,
     revoke,
     role_in,
+    sessions_of,
     set_password,
 )
 
 __all__ = [
     "ROLES",
     "AuthenticationError",
-    "LoginRateLimiter",
+    "Lockout",
+    "LoginLimits",
+    "LoginThrottle",
     "UserView",
     "WorkspaceRole",
     "authenticate",
     "create_user",
+    "end_sessions",
     "grant",
     "list_users",
     "memberships_of",
     "revoke",
     "role_in",
+    "sessions_of",
     "set_password",
 ]

@@ -1,63 +1,176 @@
-"""Log-in rate limiting: a few failures per email and per client address, then a pause.
+"""Log-in lock-out: failed log-ins counted in the database, per account and per address.
 
-In memory, per process: it slows password guessing against one web process, which is what
-the demo and a single-box install run. Counters reset after a successful log-in.
+Three counters over a sliding window, each with its own limit:
+
+- one account from one address (tight): stops guessing one password from one place
+  without locking the account's owner out from elsewhere;
+- one account from anywhere: stops guessing spread over many addresses;
+- one address for any account (loose, since an office or a VPN puts many people behind
+  one address): stops one address spraying passwords over many accounts.
+
+The failures live in ``login_failure``, so every web process (and every machine sharing
+the database) sees the same counts. Keys are SHA-256 digests: nothing a person typed into
+the email field (sometimes a password) is stored.
 """
 
 from __future__ import annotations
 
+import hashlib
+import ipaddress
 import math
-import threading
-import time
-from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-DEFAULT_MAX_FAILURES = 5
-DEFAULT_WINDOW_SECONDS = 300.0
+from sqlalchemy import and_, delete, func, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from halosync.settings import Settings
+from halosync.store.base import utcnow
+from halosync.store.database import Database
+from halosync.store.models import LoginFailure
+
+_TOO_MANY = {
+    "pair": "Too many failed log-ins for this account from your address.",
+    "account": "Too many failed log-ins for this account.",
+    "address": "Too many failed log-ins from your address.",
+}
 
 
-class LoginRateLimiter:
-    """Refuses log-ins for a key after ``max_failures`` failures within ``window_seconds``."""
+@dataclass(frozen=True)
+class LoginLimits:
+    """How many failures each counter allows within ``window``."""
+
+    per_pair: int = 5
+    per_account: int = 20
+    per_address: int = 100
+    window: timedelta = timedelta(minutes=15)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LoginLimits:
+        """``HALOSYNC_LOGIN_*``."""
+        return cls(
+            per_pair=settings.login_max_failures,
+            per_account=settings.login_max_failures_per_account,
+            per_address=settings.login_max_failures_per_address,
+            window=timedelta(minutes=settings.login_window_minutes),
+        )
+
+
+@dataclass(frozen=True)
+class Lockout:
+    """Log-ins are paused for ``seconds`` by the counter named ``scope``."""
+
+    scope: str
+    seconds: int
+
+    def message(self) -> str:
+        """What the log-in form says."""
+        minutes = max(1, math.ceil(self.seconds / 60))
+        unit = "minute" if minutes == 1 else "minutes"
+        return f"{_TOO_MANY[self.scope]} Try again in {minutes} {unit}."
+
+
+def account_key(email: str) -> str:
+    """The digest failures of ``email`` are counted under (case and blanks ignored)."""
+    return _digest("account", email.strip().lower())
+
+
+def address_key(address: str) -> str:
+    """The digest failures from ``address`` are counted under; IPv6 counts per /64, the
+    block one subscriber (and so one attacker) usually holds."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return _digest("address", address)
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return _digest("address", str(ip.ipv4_mapped))
+        return _digest("address", str(ipaddress.ip_network(f"{ip}/64", strict=False)))
+    return _digest("address", str(ip))
+
+
+def _digest(kind: str, value: str) -> str:
+    return hashlib.sha256(f"{kind}:{value}".encode()).hexdigest()
+
+
+class LoginThrottle:
+    """Counts failed log-ins in the database and says when a log-in must wait."""
 
     def __init__(
         self,
+        database: Database,
+        limits: LoginLimits | None = None,
         *,
-        max_failures: int = DEFAULT_MAX_FAILURES,
-        window_seconds: float = DEFAULT_WINDOW_SECONDS,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        self.max_failures = max_failures
-        self.window_seconds = window_seconds
+        self.database = database
+        self.limits = limits or LoginLimits()
         self._clock = clock
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
 
-    def _recent(self, key: str, now: float) -> deque[float]:
-        failures = self._failures.setdefault(key, deque())
-        while failures and failures[0] <= now - self.window_seconds:
-            failures.popleft()
-        return failures
-
-    def retry_after(self, *keys: str) -> int:
-        """Seconds until a log-in for these keys is allowed again (0 when it is now)."""
+    def lockout(self, email: str, address: str) -> Lockout | None:
+        """The longest pause in force for this account and address, or None."""
         now = self._clock()
-        wait = 0.0
-        with self._lock:
-            for key in keys:
-                failures = self._recent(key, now)
-                if len(failures) >= self.max_failures:
-                    wait = max(wait, failures[0] + self.window_seconds - now)
-        return math.ceil(wait) if wait > 0 else 0
+        account, where = account_key(email), address_key(address)
+        counters = (
+            ("pair", and_(LoginFailure.account_key == account, LoginFailure.address_key == where)),
+            ("account", LoginFailure.account_key == account),
+            ("address", LoginFailure.address_key == where),
+        )
+        limits = {
+            "pair": self.limits.per_pair,
+            "account": self.limits.per_account,
+            "address": self.limits.per_address,
+        }
+        longest: Lockout | None = None
+        with self.database.session() as db:
+            for scope, condition in counters:
+                until = self._paused_until(db, condition, limits[scope], now)
+                if until is not None and until > now:
+                    seconds = math.ceil((until - now).total_seconds())
+                    if longest is None or seconds > longest.seconds:
+                        longest = Lockout(scope, seconds)
+        return longest
 
-    def failed(self, *keys: str) -> None:
-        """Count a failed log-in against every key."""
+    def _paused_until(
+        self, db: Session, condition: ColumnElement[bool], limit: int, now: datetime
+    ) -> datetime | None:
+        """When the counter drops below ``limit`` again (None: it is below already)."""
+        recent = LoginFailure.failed_at > now - self.limits.window
+        count = db.scalar(select(func.count()).where(condition, recent)) or 0
+        if count < limit:
+            return None
+        # The failure whose ageing out brings the count back under the limit.
+        pivot = db.scalar(
+            select(LoginFailure.failed_at)
+            .where(condition, recent)
+            .order_by(LoginFailure.failed_at)
+            .offset(count - limit)
+            .limit(1)
+        )
+        return pivot + self.limits.window if pivot is not None else None
+
+    def failed(self, email: str, address: str) -> None:
+        """Count one failed log-in (and forget failures older than the window)."""
         now = self._clock()
-        with self._lock:
-            for key in keys:
-                self._recent(key, now).append(now)
+        with self.database.session() as db:
+            db.execute(
+                delete(LoginFailure).where(LoginFailure.failed_at <= now - self.limits.window)
+            )
+            db.add(
+                LoginFailure(
+                    account_key=account_key(email), address_key=address_key(address), failed_at=now
+                )
+            )
 
-    def succeeded(self, *keys: str) -> None:
-        """Forget the failures of these keys."""
-        with self._lock:
-            for key in keys:
-                self._failures.pop(key, None)
+    def succeeded(self, email: str, address: str) -> None:
+        """Forget the failures of this account from this address (the right password came
+        from here); failures from elsewhere keep counting."""
+        with self.database.session() as db:
+            db.execute(
+                delete(LoginFailure).where(
+                    LoginFailure.account_key == account_key(email),
+                    LoginFailure.address_key == address_key(address),
+                )
+            )

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from halosync.errors import HalosyncError, NotFoundError, ValidationFailedError
 from halosync.store.models import NAME_LENGTH, USER_ROLES, Membership, User, Workspace
 from halosync.users.permissions import Action, may
+from halosync.users.sessions import SessionPolicy, SessionView, end_user_sessions, live_sessions
 
 ROLES: tuple[str, ...] = USER_ROLES
 MIN_PASSWORD_LENGTH = 10
@@ -153,10 +154,34 @@ def create_user(
     return user
 
 
-def set_password(session: Session, email: str, password: str) -> None:
-    """Replace a user's password (which also ends their existing web sessions)."""
+def set_password(
+    session: Session, email: str, password: str, *, now: datetime | None = None
+) -> int:
+    """Replace a user's password and end every web session they have open (whoever holds
+    one, a stolen one included, logs in again); returns how many were ended."""
     check_password(password)
-    _user(session, email).password_hash = _hasher.hash(password)
+    user = _user(session, email)
+    user.password_hash = _hasher.hash(password)
+    return end_user_sessions(session, user.id, "password", now=now or datetime.now(UTC))
+
+
+def end_sessions(
+    session: Session, email: str, *, session_id: int | None = None, now: datetime | None = None
+) -> int:
+    """An administrator ends a user's web sessions (or only ``session_id``); returns how many."""
+    user = _user(session, email)
+    return end_user_sessions(
+        session, user.id, "admin", now=now or datetime.now(UTC), session_id=session_id
+    )
+
+
+def sessions_of(
+    session: Session, email: str, policy: SessionPolicy, *, now: datetime | None = None
+) -> list[SessionView]:
+    """A user's live web sessions, newest first."""
+    return live_sessions(
+        session, _user(session, email).id, now=now or datetime.now(UTC), policy=policy
+    )
 
 
 def grant(session: Session, email: str, workspace: Workspace, role: str) -> Membership:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,11 +14,13 @@ from hypothesis import strategies as st
 
 from halosync.errors import NotFoundError, ValidationFailedError
 from halosync.store.database import Database
-from halosync.store.models import User
+from halosync.store.models import LoginFailure, User
 from halosync.store.workspaces import WorkspaceRepository
 from halosync.users import (
     AuthenticationError,
-    LoginRateLimiter,
+    Lockout,
+    LoginLimits,
+    LoginThrottle,
     authenticate,
     create_user,
     grant,
@@ -27,6 +30,7 @@ from halosync.users import (
     role_in,
     set_password,
 )
+from halosync.users.ratelimit import account_key
 
 PASSWORD = "a long enough password"
 
@@ -34,6 +38,14 @@ PASSWORD = "a long enough password"
 @pytest.fixture
 def database(tmp_path: Path) -> Database:
     built = Database(f"sqlite:///{tmp_path / 'users.db'}")
+    built.migrate()
+    return built
+
+
+@pytest.fixture(scope="module")
+def throttle_database(tmp_path_factory: pytest.TempPathFactory) -> Database:
+    """One database for every hypothesis example (each clears the failures first)."""
+    built = Database(f"sqlite:///{tmp_path_factory.mktemp('throttle') / 'throttle.db'}")
     built.migrate()
     return built
 
@@ -100,37 +112,98 @@ def test_bad_input_is_refused_before_anything_is_written(database: Database) -> 
         assert [view.email for view in list_users(session)] == ["x@example.com"]
 
 
-def test_rate_limiter_pauses_after_failures_and_forgets_on_success() -> None:
-    now = [0.0]
-    limiter = LoginRateLimiter(max_failures=3, window_seconds=60, clock=lambda: now[0])
+class ManualClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+def test_lock_out_counts_per_account_per_address_and_per_both(database: Database) -> None:
+    clock = ManualClock()
+    limits = LoginLimits(per_pair=3, per_account=5, per_address=8, window=timedelta(seconds=60))
+    throttle = LoginThrottle(database, limits, clock=clock)
     for _ in range(3):
-        assert limiter.retry_after("email:a", "ip:1") == 0
-        limiter.failed("email:a", "ip:1")
-    assert limiter.retry_after("email:a") == 60
-    assert limiter.retry_after("ip:1", "email:b") == 60
-    assert limiter.retry_after("email:b") == 0
-    now[0] = 30.5
-    assert limiter.retry_after("email:a") == 30
-    now[0] = 60.0
-    assert limiter.retry_after("email:a") == 0
-    limiter.failed("email:a")
-    limiter.succeeded("email:a")
-    assert limiter.retry_after("email:a") == 0
+        assert throttle.lockout("ann@x.test", "10.0.0.1") is None
+        throttle.failed("ANN@x.test ", "10.0.0.1")
+    paused = throttle.lockout("ann@x.test", "10.0.0.1")
+    assert paused == Lockout("pair", 60)
+    assert paused.message() == (
+        "Too many failed log-ins for this account from your address. Try again in 1 minute."
+    )
+    # The owner elsewhere, and colleagues behind the same address, still log in.
+    assert throttle.lockout("ann@x.test", "10.0.0.2") is None
+    assert throttle.lockout("bob@x.test", "10.0.0.1") is None
+    # Guessing spread over addresses pauses the account everywhere...
+    clock.advance(10)
+    throttle.failed("ann@x.test", "10.0.0.2")
+    throttle.failed("ann@x.test", "10.0.0.3")
+    assert throttle.lockout("ann@x.test", "10.0.0.9") == Lockout("account", 50)
+    # ...and spraying many accounts from one address pauses that address.
+    for n in range(8):
+        throttle.failed(f"user{n}@x.test", "192.0.2.7")
+    assert throttle.lockout("zed@x.test", "192.0.2.7") == Lockout("address", 60)
+    # IPv6 counts per /64: a new address in the same block does not start afresh.
+    for n in range(3):
+        throttle.failed("cy@x.test", f"2001:db8::{n + 1}")
+    assert throttle.lockout("cy@x.test", "2001:db8::ffff") is not None
+    assert throttle.lockout("cy@x.test", "2001:db8:0:1::1") is None
+    clock.advance(61)
+    assert throttle.lockout("ann@x.test", "10.0.0.1") is None
+    # The right password forgets that pair's failures only.
+    throttle.failed("dee@x.test", "10.0.0.1")
+    throttle.failed("dee@x.test", "10.0.0.2")
+    throttle.succeeded("dee@x.test", "10.0.0.1")
+    with database.session() as session:
+        assert (
+            session.query(LoginFailure).filter_by(account_key=account_key("dee@x.test")).count()
+            == 1
+        )
 
 
-@settings(max_examples=60, deadline=None)
-@given(st.lists(st.floats(min_value=0, max_value=1000), max_size=20), st.integers(1, 5))
-def test_rate_limiter_blocks_exactly_at_the_limit_within_the_window(
-    times: list[float], limit: int
+def test_failures_are_shared_by_every_process_and_stored_hashed(database: Database) -> None:
+    clock = ManualClock()
+    limits = LoginLimits(per_pair=2, window=timedelta(minutes=5))
+    one = LoginThrottle(database, limits, clock=clock)
+    other = LoginThrottle(Database(database.url), limits, clock=clock)
+    one.failed("ann@x.test", "10.0.0.1")
+    other.failed("ann@x.test", "10.0.0.1")
+    assert one.lockout("ann@x.test", "10.0.0.1") is not None
+    assert other.lockout("ann@x.test", "10.0.0.1") is not None
+    with database.session() as session:
+        stored = " ".join(
+            f"{row.account_key} {row.address_key}" for row in session.query(LoginFailure)
+        )
+    assert "ann" not in stored
+    assert "10.0.0.1" not in stored
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=1000), max_size=12), st.integers(1, 5))
+def test_lock_out_holds_exactly_at_the_limit_within_the_window(
+    throttle_database: Database, times: list[int], limit: int
 ) -> None:
-    now = [0.0]
-    limiter = LoginRateLimiter(max_failures=limit, window_seconds=100, clock=lambda: now[0])
-    failed: list[float] = []
+    database = throttle_database
+    with database.session() as session:
+        session.query(LoginFailure).delete()
+    clock = ManualClock()
+    start = clock.now
+    limits = LoginLimits(
+        per_pair=limit, per_account=limit, per_address=limit, window=timedelta(seconds=100)
+    )
+    throttle = LoginThrottle(database, limits, clock=clock)
+    failed: list[int] = []
     for moment in sorted(times):
-        now[0] = moment
+        clock.now = start + timedelta(seconds=moment)
         in_window = sum(1 for t in failed if t > moment - 100)
-        assert (limiter.retry_after("k") > 0) == (in_window >= limit)
-        limiter.failed("k")
+        assert (throttle.lockout("k@x.test", "10.0.0.1") is not None) == (in_window >= limit)
+        throttle.failed("k@x.test", "10.0.0.1")
         failed.append(moment)
 
 

@@ -17,10 +17,18 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from halosync.settings import Settings
 from halosync.store.crypto import SecretBox
 from halosync.store.database import Database
-from halosync.users import LoginRateLimiter
-from halosync.web.ui.context import LOGIN_PATH, TEMPLATES_DIR, LoginRequired, UiState, render
+from halosync.users import LoginLimits, LoginThrottle
+from halosync.users.sessions import SessionPolicy
+from halosync.web.ui.context import (
+    LOGIN_PATH,
+    TEMPLATES_DIR,
+    LoginRequired,
+    UiState,
+    render,
+    ui_state,
+)
 from halosync.web.ui.routes import router
-from halosync.web.ui.security import SessionCodec, WebSession, load_session_key
+from halosync.web.ui.security import SessionManager, load_session_key
 from halosync.web.ui.static import STATIC_DIR
 
 __all__ = ["install_ui"]
@@ -73,7 +81,7 @@ def _ui_errors(api_handler: Callable[[Request, Any], Response | Awaitable[Respon
             fragment = f'<div class="result-fail" role="alert">{escape(message)}</div>'
             return HTMLResponse(fragment, status, headers=headers)
         if getattr(request.state, "web_session", None) is None:
-            request.state.web_session = WebSession()
+            request.state.web_session = ui_state(request).sessions.throwaway()
         response = render(
             request,
             "error.html",
@@ -87,10 +95,16 @@ def _ui_errors(api_handler: Callable[[Request, Any], Response | Awaitable[Respon
     return handle
 
 
-async def _to_login(request: Request, _error: Exception) -> Response:
+async def _to_login(request: Request, error: Exception) -> Response:
+    url = error.url if isinstance(error, LoginRequired) else LOGIN_PATH
     if request.headers.get("hx-request") == "true":
-        return Response(status_code=204, headers={"HX-Redirect": LOGIN_PATH})
-    return RedirectResponse(LOGIN_PATH, status_code=303)
+        return Response(status_code=204, headers={"HX-Redirect": url})
+    response = RedirectResponse(url, status_code=303)
+    # The session was dropped while the route ran: the browser gets its new token.
+    session = getattr(request.state, "web_session", None)
+    if session is not None:
+        ui_state(request).sessions.save(request, response, session)
+    return response
 
 
 def install_ui(
@@ -98,7 +112,7 @@ def install_ui(
     settings: Settings,
     database: Database,
     *,
-    limiter: LoginRateLimiter | None = None,
+    throttle: LoginThrottle | None = None,
 ) -> UiState:
     """Add the UI's routes and static files to ``app`` (the one line in ``create_app``)."""
     box = SecretBox.from_settings(settings)
@@ -106,8 +120,10 @@ def install_ui(
         settings=settings,
         database=database,
         box=box,
-        codec=SessionCodec(load_session_key(settings)),
-        limiter=limiter or LoginRateLimiter(),
+        sessions=SessionManager(
+            load_session_key(settings), database, SessionPolicy.from_settings(settings)
+        ),
+        throttle=throttle or LoginThrottle(database, LoginLimits.from_settings(settings)),
         templates=Jinja2Templates(directory=TEMPLATES_DIR),
     )
     app.state.ui = state

@@ -25,7 +25,7 @@ from halosync.settings import Settings
 from halosync.store.crypto import SecretBox
 from halosync.store.database import Database
 from halosync.store.models import User
-from halosync.users import LoginRateLimiter, WorkspaceRole, memberships_of
+from halosync.users import LoginThrottle, WorkspaceRole, memberships_of
 from halosync.users.permissions import Action, PermissionDeniedError, require_permission
 from halosync.web.ui.launcher import blocked_text
 from halosync.web.ui.security import (
@@ -34,10 +34,9 @@ from halosync.web.ui.security import (
     TIMEZONE_COOKIE,
     UNSAFE_METHODS,
     CsrfError,
-    SessionCodec,
+    SessionManager,
     WebSession,
     check_csrf,
-    password_fingerprint,
 )
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -51,8 +50,8 @@ class UiState:
     settings: Settings
     database: Database
     box: SecretBox
-    codec: SessionCodec
-    limiter: LoginRateLimiter
+    sessions: SessionManager
+    throttle: LoginThrottle
     templates: Jinja2Templates
 
 
@@ -78,7 +77,7 @@ class UiRoute(APIRoute):
 
         async def with_session(request: Request) -> Response:
             state = ui_state(request)
-            session = state.codec.load(request)
+            session = state.sessions.load(request)
             request.state.web_session = session
             if request.method in UNSAFE_METHODS:
                 submitted = request.headers.get(CSRF_HEADER)
@@ -91,8 +90,7 @@ class UiRoute(APIRoute):
                 except CsrfError as refused:
                     return HTMLResponse(str(refused), status_code=403)
             response = await handler(request)
-            if session.changed:
-                state.codec.save(request, response, session)
+            state.sessions.save(request, response, session)
             response.headers.setdefault("Cache-Control", "no-store")
             return response
 
@@ -100,7 +98,16 @@ class UiRoute(APIRoute):
 
 
 class LoginRequired(Exception):
-    """No signed-in user: send the browser to the log-in page."""
+    """No signed-in user: send the browser to the log-in page (saying why a session ended)."""
+
+    def __init__(self, ended: str | None = None) -> None:
+        super().__init__(ended)
+        self.ended = ended
+
+    @property
+    def url(self) -> str:
+        """The log-in page, with the reason the session ended when there is one."""
+        return f"{LOGIN_PATH}?ended={self.ended}" if self.ended else LOGIN_PATH
 
 
 @dataclass(frozen=True)
@@ -138,9 +145,6 @@ def _load_viewer(state: UiState, session: WebSession) -> Viewer | None:
         user = db.get(User, session.user_id)
         if user is None or user.disabled:
             return None
-        expected = password_fingerprint(state.codec.key, user.password_hash)
-        if session.fingerprint != expected:
-            return None
         return Viewer(user.id, user.name, user.email, tuple(memberships_of(db, user.id)))
 
 
@@ -151,8 +155,8 @@ def current_viewer(request: Request) -> Viewer:
     viewer = _load_viewer(state, session)
     if viewer is None:
         if session.user_id is not None:
-            session.log_out()
-        raise LoginRequired
+            state.sessions.log_out(session)
+        raise LoginRequired(session.ended)
     return viewer
 
 

@@ -10,6 +10,7 @@ from starlette.responses import RedirectResponse, Response
 from halosync.errors import HalosyncError
 from halosync.users import authenticate
 from halosync.web.ui.context import (
+    LOGIN_PATH,
     UiRoute,
     Viewer,
     current_viewer,
@@ -19,7 +20,6 @@ from halosync.web.ui.context import (
     web_session,
     workspace_url,
 )
-from halosync.web.ui.security import password_fingerprint
 
 router = APIRouter(route_class=UiRoute)
 
@@ -39,9 +39,10 @@ async def landing(request: Request, viewer: Annotated[Viewer, Depends(current_vi
 
 
 @router.get("/ui/login")
-async def login_page(request: Request) -> Response:
-    """The log-in form."""
-    return render(request, "login.html", {"email": ""})
+async def login_page(request: Request, ended: str = "") -> Response:
+    """The log-in form; ``ended`` says why the last session ended (log-out, expiry...)."""
+    notice = ui_state(request).sessions.policy.end_message(ended)
+    return render(request, "login.html", {"email": "", "notice": notice})
 
 
 @router.post("/ui/login")
@@ -50,47 +51,36 @@ async def login(
     email: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
 ) -> Response:
-    """Check the password (rate-limited per email and per address), then start a session."""
+    """Check the password (paused after failures per account and per address), then start
+    a session under a new token."""
     state = ui_state(request)
     session = web_session(request)
-    client = request.client.host if request.client else "unknown"
-    keys = (f"email:{email.strip().lower()}", f"ip:{client}")
-    wait = state.limiter.retry_after(*keys)
-    if wait:
-        minutes = max(1, (wait + 59) // 60)
-        return render(
-            request,
-            "login.html",
-            {
-                "email": email,
-                "error": f"Too many failed log-ins. Try again in {minutes} minute"
-                + ("s." if minutes != 1 else "."),
-            },
-            status_code=429,
+    address = request.client.host if request.client else "unknown"
+    lockout = state.throttle.lockout(email, address)
+    if lockout is not None:
+        paused = render(
+            request, "login.html", {"email": email, "error": lockout.message()}, status_code=429
         )
+        paused.headers["Retry-After"] = str(lockout.seconds)
+        return paused
     try:
         with state.database.session() as db:
-            user = authenticate(db, email, password)
-            user_id, fingerprint = (
-                user.id,
-                password_fingerprint(state.codec.key, user.password_hash),
-            )
+            user_id = authenticate(db, email, password).id
     except HalosyncError as refused:
-        state.limiter.failed(*keys)
+        state.throttle.failed(email, address)
         return render(
             request, "login.html", {"email": email, "error": str(refused)}, status_code=401
         )
-    state.limiter.succeeded(*keys)
-    session.log_in(user_id, fingerprint)
+    state.throttle.succeeded(email, address)
+    state.sessions.log_in(request, session, user_id)
     return redirect(request, "/ui")
 
 
 @router.post("/ui/logout")
 async def logout(request: Request) -> Response:
-    """End the session."""
-    web_session(request).log_out()
-    web_session(request).flash("info", "You have been logged out.")
-    return redirect(request, "/ui/login")
+    """End the session, here and for every copy of its cookie."""
+    ui_state(request).sessions.log_out(web_session(request))
+    return redirect(request, f"{LOGIN_PATH}?ended=logout")
 
 
 @router.get("/ui/switch")
