@@ -33,6 +33,7 @@ PasswordStdinOption = Annotated[
         "--password-stdin", help="Read the password from standard input instead of a prompt."
     ),
 ]
+EmailOption = Annotated[str, typer.Option("--email", help="The user's email.")]
 RoleOption = Annotated[str, typer.Option("--role", help="admin (may change) or viewer (reads).")]
 
 
@@ -86,7 +87,7 @@ def create(
 @user_app.command("grant")
 def grant_command(
     ctx: typer.Context,
-    email: Annotated[str, typer.Option("--email", help="The user's email.")],
+    email: EmailOption,
     workspace: Annotated[str, typer.Option("--workspace", "-w", help="Workspace name or id.")],
     role: RoleOption = "viewer",
 ) -> None:
@@ -102,7 +103,7 @@ def grant_command(
 @user_app.command("revoke")
 def revoke_command(
     ctx: typer.Context,
-    email: Annotated[str, typer.Option("--email", help="The user's email.")],
+    email: EmailOption,
     workspace: Annotated[str, typer.Option("--workspace", "-w", help="Workspace name or id.")],
 ) -> None:
     """Remove a user's access to a workspace."""
@@ -121,7 +122,7 @@ def revoke_command(
 @user_app.command("password")
 def password_command(
     ctx: typer.Context,
-    email: Annotated[str, typer.Option("--email", help="The user's email.")],
+    email: EmailOption,
     password_stdin: PasswordStdinOption = False,
 ) -> None:
     """Set a new password (ends the user's open web sessions)."""
@@ -135,7 +136,7 @@ def password_command(
 @user_app.command("sessions")
 def sessions_command(
     ctx: typer.Context,
-    email: Annotated[str, typer.Option("--email", help="The user's email.")],
+    email: EmailOption,
     as_json: JsonOption = False,
 ) -> None:
     """List a user's open web UI sessions (when, from where, which browser)."""
@@ -159,7 +160,7 @@ def sessions_command(
 @user_app.command("logout")
 def logout_command(
     ctx: typer.Context,
-    email: Annotated[str, typer.Option("--email", help="The user's email.")],
+    email: EmailOption,
     session_id: Annotated[
         int | None,
         typer.Option("--session", help="End only this session (an id from `user sessions`)."),
