@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from halosync.cli.app import app as cli_app
 from halosync.store.base import utcnow
+from halosync.store.database import Database
 from halosync.store.models import UserSession
 from halosync.store.tokens import hash_token
 from halosync.users import set_password
@@ -184,18 +185,20 @@ def test_lock_out_is_per_account_and_per_address_not_per_shared_address(world: W
 
 def test_lock_out_holds_across_processes(world: World) -> None:
     """Two web processes over one database see the same failures."""
-    second_process = create_app(world.settings)
-    first = TestClient(world.app, client=("198.51.100.20", 1))
-    second = TestClient(second_process, client=("198.51.100.20", 2))
-    token_one = csrf_of(first.get("/ui/login").text)
-    token_two = csrf_of(second.get("/ui/login").text)
-    for attempt in range(world.settings.login_max_failures):
-        client, token = (first, token_one) if attempt % 2 else (second, token_two)
-        client.post(
-            "/ui/login", data={"email": ADMIN, "password": "nope nope!", "csrf_token": token}
-        )
-    for client, token in ((first, token_one), (second, token_two)):
-        paused = client.post(
-            "/ui/login", data={"email": ADMIN, "password": PASSWORD, "csrf_token": token}
-        )
-        assert paused.status_code == 429
+    second_process = create_app(world.settings, database=Database(world.database.url))
+    try:
+        first = TestClient(world.app, client=("198.51.100.20", 1))
+        second = TestClient(second_process, client=("198.51.100.20", 2))
+        token_one = csrf_of(first.get("/ui/login").text)
+        token_two = csrf_of(second.get("/ui/login").text)
+        for attempt in range(world.settings.login_max_failures):
+            client, token = (first, token_one) if attempt % 2 else (second, token_two)
+            form = {"email": ADMIN, "password": "nope nope!", "csrf_token": token}
+            assert client.post("/ui/login", data=form).status_code == 401
+        for client, token in ((first, token_one), (second, token_two)):
+            paused = client.post(
+                "/ui/login", data={"email": ADMIN, "password": PASSWORD, "csrf_token": token}
+            )
+            assert paused.status_code == 429
+    finally:
+        second_process.state.database.dispose()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -167,15 +168,32 @@ def test_lock_out_counts_per_account_per_address_and_per_both(database: Database
         )
 
 
-def test_failures_are_shared_by_every_process_and_stored_hashed(database: Database) -> None:
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def either_database(request: pytest.FixtureRequest, database: Database) -> Iterator[Database]:
+    """The SQLite database, and again a throwaway PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield database
+        return
+    built = Database(request.getfixturevalue("pg_schema_url"))
+    built.migrate()
+    yield built
+    built.dispose()
+
+
+def test_failures_are_shared_by_every_process_and_stored_hashed(either_database: Database) -> None:
+    database = either_database
     clock = ManualClock()
     limits = LoginLimits(per_pair=2, window=timedelta(minutes=5))
     one = LoginThrottle(database, limits, clock=clock)
-    other = LoginThrottle(Database(database.url), limits, clock=clock)
-    one.failed("ann@x.test", "10.0.0.1")
-    other.failed("ann@x.test", "10.0.0.1")
-    assert one.lockout("ann@x.test", "10.0.0.1") is not None
-    assert other.lockout("ann@x.test", "10.0.0.1") is not None
+    second_process = Database(database.url)
+    other = LoginThrottle(second_process, limits, clock=clock)
+    try:
+        one.failed("ann@x.test", "10.0.0.1")
+        other.failed("ann@x.test", "10.0.0.1")
+        assert one.lockout("ann@x.test", "10.0.0.1") is not None
+        assert other.lockout("ann@x.test", "10.0.0.1") is not None
+    finally:
+        second_process.dispose()
     with database.session() as session:
         stored = " ".join(
             f"{row.account_key} {row.address_key}" for row in session.query(LoginFailure)

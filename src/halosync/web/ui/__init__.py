@@ -97,9 +97,11 @@ def _ui_errors(api_handler: Callable[[Request, Any], Response | Awaitable[Respon
 
 async def _to_login(request: Request, error: Exception) -> Response:
     url = error.url if isinstance(error, LoginRequired) else LOGIN_PATH
-    if request.headers.get("hx-request") == "true":
-        return Response(status_code=204, headers={"HX-Redirect": url})
-    response = RedirectResponse(url, status_code=303)
+    response: Response = (
+        Response(status_code=204, headers={"HX-Redirect": url})
+        if request.headers.get("hx-request") == "true"
+        else RedirectResponse(url, status_code=303)
+    )
     # The session was dropped while the route ran: the browser gets its new token.
     session = getattr(request.state, "web_session", None)
     if session is not None:
