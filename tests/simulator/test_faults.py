@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 
@@ -139,3 +140,52 @@ async def test_request_log_filters_and_clear(sim: Simulator, client: httpx2.Asyn
     assert len(log.filter(path="/api/*")) == 3
     log.clear()
     assert len(log) == 0
+
+
+async def test_hold_keeps_one_page_waiting_while_the_list_changes(
+    sim: Simulator, client: httpx2.AsyncClient
+) -> None:
+    """A hold on page 2 lets a test change the list between pages, as a live Halo does."""
+    sim.state.seed({"clients": [{"id": n, "name": f"C{n}"} for n in range(1, 6)]})
+    headers = await bearer(client)
+    hold = sim.state.faults.inject("hold", "GET", "/api/client", query={"page_no": 2})
+    query = {"pageinate": "true", "page_size": "2"}
+    first = await client.get("/api/Client", params={**query, "page_no": "1"}, headers=headers)
+    assert [row["id"] for row in first.json()["clients"]] == [1, 2]
+    waiting = asyncio.ensure_future(
+        client.get("/api/Client", params={**query, "page_no": "2"}, headers=headers)
+    )
+    while hold.holding == 0:
+        await asyncio.sleep(0.001)
+    assert not waiting.done()
+    sim.state.delete_by_hand("Client", 1)
+    sim.state.create_by_hand("Client", name="C6")
+    sim.state.faults.release(hold.id)
+    second = await waiting
+    # Record 3 slipped back onto page 1 while page 2 was held: a reader must not miss it.
+    assert [row["id"] for row in second.json()["clients"]] == [4, 5]
+    assert second.json()["record_count"] == 5
+    assert hold.to_dict()["holding"] == 0
+    assert hold.to_dict()["released"] is True
+    other = await client.get("/api/Client", params={**query, "page_no": "3"}, headers=headers)
+    assert other.status_code == 200  # the query decides: page 3 is not held
+
+
+async def test_hold_ends_after_its_seconds(sim: Simulator, client: httpx2.AsyncClient) -> None:
+    sim.state.faults.inject("hold", path="/api/authinfo", seconds=0.05)
+    started = time.perf_counter()
+    assert (await client.get("/api/authinfo")).status_code == 200
+    assert time.perf_counter() - started >= 0.05
+    with pytest.raises(ValueError, match="single value"):
+        sim.state.faults.inject("hold", query={"page_no": [1, 2]})
+    with pytest.raises(KeyError):
+        sim.state.faults.release(999)
+
+
+def test_create_by_hand_refuses_an_id_and_bad_fields(sim: Simulator) -> None:
+    with pytest.raises(ValueError, match="leave id out"):
+        sim.state.create_by_hand("Client", id=5, name="X")
+    with pytest.raises(ValueError, match="name"):
+        sim.state.create_by_hand("Client", name="")
+    created = sim.state.create_by_hand("Client", name="By Hand Ltd")
+    assert sim.state.record("Client", created["id"]) is not None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 
 import httpx2
@@ -101,3 +103,44 @@ def test_control_endpoints(sim: Simulator, http: httpx2.Client) -> None:
     assert http.delete("/_simulator/requests").status_code == 200
     assert http.get("/_simulator/requests").json() == []
     assert http.get("/_simulator/unknown").status_code == 404
+
+
+def test_control_api_holds_a_page_and_changes_records_meanwhile(
+    sim: Simulator, base_url: str, http: httpx2.Client
+) -> None:
+    """Over a real port: hold page 2, create and delete records by hand, then release."""
+    http.post("/_simulator/seed", json={"clients": [{"id": n, "name": f"C{n}"} for n in (1, 2, 3)]})
+    headers = auth(http)
+    hold = http.post(
+        "/_simulator/faults",
+        json={"kind": "hold", "method": "GET", "path": "/api/client", "query": {"page_no": 2}},
+    ).json()
+    assert hold["query"] == {"page_no": "2"}
+    result: dict[str, httpx2.Response] = {}
+
+    def read_page_2() -> None:
+        with httpx2.Client(base_url=base_url, timeout=5) as reader:
+            result["page"] = reader.get(
+                "/api/Client",
+                params={"pageinate": "true", "page_size": "2", "page_no": "2"},
+                headers=headers,
+            )
+
+    thread = threading.Thread(target=read_page_2)
+    thread.start()
+    deadline = time.monotonic() + 5
+    while http.get("/_simulator/faults").json()[0]["holding"] == 0:
+        assert time.monotonic() < deadline, "page 2 was never held"
+        time.sleep(0.005)
+    created = http.post("/_simulator/records/Client", json={"name": "C4"})
+    assert created.status_code == 201
+    assert created.json()["id"] == 4
+    assert http.post("/_simulator/records/Client", json={"name": ""}).status_code == 400
+    assert http.delete("/_simulator/records/Client/1").status_code == 200
+    released = http.post(f"/_simulator/faults/{hold['id']}/release")
+    assert released.json()["released"] is True
+    thread.join(5)
+    page = result["page"].json()
+    assert [row["id"] for row in page["clients"]] == [4]
+    assert page["record_count"] == 3
+    assert http.post("/_simulator/faults/99/release").status_code == 404

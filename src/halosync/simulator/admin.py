@@ -61,7 +61,7 @@ def _route(
         case "POST", ["faults"]:
             if not isinstance(body, dict) or "kind" not in body:
                 raise ValueError("send a JSON object with at least 'kind'")
-            allowed = {"kind", "method", "path", "times", "probability", "seconds"}
+            allowed = {"kind", "method", "path", "times", "probability", "seconds", "query"}
             extra = set(body) - allowed
             if extra:
                 raise ValueError(f"unknown fault fields: {', '.join(sorted(extra))}")
@@ -70,6 +70,8 @@ def _route(
         case "DELETE", ["faults"]:
             state.faults.clear()
             return json_response(200, {"cleared": True})
+        case "POST", ["faults", fault_id, "release"]:
+            return json_response(200, state.faults.release(int(fault_id)).to_dict())
         case "DELETE", ["faults", fault_id]:
             if not state.faults.remove(int(fault_id)):
                 raise KeyError(f"there is no fault {fault_id}")
@@ -113,6 +115,10 @@ def _route(
             if record is None:
                 raise KeyError(f"there is no {entity_named(entity).name} with id {record_id}")
             return json_response(200, record)
+        case "POST", ["records", entity]:
+            if not isinstance(body, dict):
+                raise ValueError("send a JSON object of the new record's fields")
+            return json_response(201, state.create_by_hand(entity, **body))
         case "PATCH" | "POST", ["records", entity, record_id]:
             if not isinstance(body, dict):
                 raise ValueError("send a JSON object of the fields to change")

@@ -94,7 +94,7 @@ class Simulator:
             if self.config.retry_after_header:
                 headers["retry-after"] = str(self.state.limiter.retry_after())
             return text_response(429, self.state.limiter.message(), headers), None
-        fault = self.state.faults.take(method, path)
+        fault = self.state.faults.take(method, path, query)
         if fault is not None:
             early = await self._apply_fault(fault, receive)
             if early is not None:
@@ -116,6 +116,9 @@ class Simulator:
         kind = fault.kind
         if kind is FaultKind.LATENCY:
             await asyncio.sleep(fault.seconds)
+            return None
+        if kind is FaultKind.HOLD:
+            await self.state.faults.hold(fault)
             return None
         if kind is FaultKind.TIMEOUT:
             if await _client_gave_up(receive, fault.seconds):

@@ -1,10 +1,17 @@
-"""Faults a test can inject: latency, Halo's vague 500s, dropped connections, hangs, 429s."""
+"""Faults a test can inject: latency, Halo's vague 500s, dropped connections, hangs, 429s.
+
+A ``hold`` fault keeps matching requests waiting until the test releases it, so a test can
+change Halo's data while, say, page 2 of a list is being read (a live instance does that).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import fnmatch
 import random
 import threading
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -20,9 +27,11 @@ class FaultKind(StrEnum):
     DROP = "drop"  # close the connection without any response
     TIMEOUT = "timeout"  # hang ``seconds`` (or until the client gives up), then answer
     RATE_LIMIT = "rate_limit"  # answer 429 as if the window were full
+    HOLD = "hold"  # wait until released (or ``seconds`` pass), then answer normally
 
 
-_DEFAULT_SECONDS = {FaultKind.LATENCY: 0.2, FaultKind.TIMEOUT: 30.0}
+_HOLD_POLL_SECONDS = 0.002
+_DEFAULT_SECONDS = {FaultKind.LATENCY: 0.2, FaultKind.TIMEOUT: 30.0, FaultKind.HOLD: 30.0}
 
 
 @dataclass
@@ -36,12 +45,18 @@ class Fault:
     times: int | None
     probability: float
     seconds: float
+    query: dict[str, str] = field(default_factory=dict)
     fired: int = 0
+    holding: int = 0
+    released: threading.Event = field(default_factory=threading.Event)
 
-    def matches(self, method: str, path: str) -> bool:
-        """Whether a request is a target (method ``*`` = any; path a lower-case glob)."""
-        return (self.method == "*" or self.method == method) and fnmatch.fnmatchcase(
-            path.lower(), self.path
+    def matches(self, method: str, path: str, query: Mapping[str, str]) -> bool:
+        """Whether a request is a target: method ``*`` = any; path a lower-case glob; every
+        ``query`` parameter present with that value (names case-insensitive)."""
+        return (
+            (self.method == "*" or self.method == method)
+            and fnmatch.fnmatchcase(path.lower(), self.path)
+            and all(query.get(name) == value for name, value in self.query.items())
         )
 
     @property
@@ -59,7 +74,10 @@ class Fault:
             "times": self.times,
             "probability": self.probability,
             "seconds": self.seconds,
+            "query": dict(self.query),
             "fired": self.fired,
+            "holding": self.holding,
+            "released": self.released.is_set(),
         }
 
 
@@ -83,11 +101,13 @@ class FaultInjector:
         times: int | None = 1,
         probability: float = 1.0,
         seconds: float | None = None,
+        query: Mapping[str, Any] | None = None,
     ) -> Fault:
-        """Arm a fault for requests matching ``method`` and the glob ``path``.
+        """Arm a fault for requests matching ``method``, the glob ``path`` and ``query``.
 
         It fires on the next ``times`` matching requests (each with ``probability``);
-        ``seconds`` is the delay of latency and timeout faults.
+        ``seconds`` is the delay of latency and timeout faults and the longest hold.
+        ``query`` names parameters a request must carry, e.g. ``{"page_no": 2}``.
         """
         try:
             fault_kind = FaultKind(kind)
@@ -101,6 +121,7 @@ class FaultInjector:
         delay = _DEFAULT_SECONDS.get(fault_kind, 0.0) if seconds is None else seconds
         if delay < 0:
             raise ValueError(f"seconds must not be negative, got {delay}")
+        wanted = _query(query)
         with self._lock:
             fault = Fault(
                 id=self._next_id,
@@ -110,16 +131,17 @@ class FaultInjector:
                 times=times,
                 probability=probability,
                 seconds=delay,
+                query=wanted,
             )
             self._next_id += 1
             self._faults.append(fault)
             return fault
 
-    def take(self, method: str, path: str) -> Fault | None:
+    def take(self, method: str, path: str, query: Mapping[str, str] | None = None) -> Fault | None:
         """The first armed fault that fires for this request, counted as fired."""
         with self._lock:
             for fault in self._faults:
-                if fault.spent or not fault.matches(method, path):
+                if fault.spent or not fault.matches(method, path, query or {}):
                     continue
                 if fault.probability < 1.0 and self._random.random() >= fault.probability:
                     continue
@@ -127,16 +149,44 @@ class FaultInjector:
                 return fault
             return None
 
+    def release(self, fault_id: int) -> Fault:
+        """Let every request a hold fault keeps waiting (and any it would catch) go on."""
+        with self._lock:
+            for fault in self._faults:
+                if fault.id == fault_id:
+                    fault.released.set()
+                    return fault
+        raise KeyError(f"there is no fault {fault_id}")
+
+    async def hold(self, fault: Fault) -> None:
+        """Keep one request waiting until ``fault`` is released or its ``seconds`` pass."""
+        deadline = time.monotonic() + fault.seconds
+        with self._lock:
+            fault.holding += 1
+        try:
+            # Polling keeps it independent of the event loop that serves the request (a
+            # server thread's, or the test's own when the simulator runs in-process).
+            while not fault.released.is_set() and time.monotonic() < deadline:
+                await asyncio.sleep(_HOLD_POLL_SECONDS)
+        finally:
+            with self._lock:
+                fault.holding -= 1
+
     def remove(self, fault_id: int) -> bool:
-        """Disarm one fault; say whether it existed."""
+        """Disarm one fault (releasing what it holds); say whether it existed."""
         with self._lock:
             before = len(self._faults)
+            for fault in self._faults:
+                if fault.id == fault_id:
+                    fault.released.set()
             self._faults = [fault for fault in self._faults if fault.id != fault_id]
             return len(self._faults) != before
 
     def clear(self) -> None:
-        """Disarm every fault."""
+        """Disarm every fault (releasing what they hold)."""
         with self._lock:
+            for fault in self._faults:
+                fault.released.set()
             self._faults.clear()
 
     def active(self) -> list[Fault]:
@@ -148,3 +198,18 @@ class FaultInjector:
         """Every fault injected since the last clear, spent or not."""
         with self._lock:
             return list(self._faults)
+
+
+def _query(query: Mapping[str, Any] | None) -> dict[str, str]:
+    """Query parameters a fault matches, as the simulator parses requests (names lower-case;
+    booleans as Halo clients send them)."""
+    if query is None:
+        return {}
+    if not isinstance(query, Mapping):
+        raise ValueError("query must be an object of parameter names and values")
+    wanted: dict[str, str] = {}
+    for name, value in query.items():
+        if isinstance(value, dict | list) or value is None:
+            raise ValueError(f"query parameter {name!r} must be a single value")
+        wanted[str(name).lower()] = str(value).lower() if isinstance(value, bool) else str(value)
+    return wanted

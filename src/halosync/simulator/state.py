@@ -107,6 +107,20 @@ class SimulatorState:
             assert row is not None
             return self.store.render(kind, row)
 
+    def create_by_hand(self, entity: str, **fields: Any) -> dict[str, Any]:
+        """Add a record the way someone (or another integration) in Halo would."""
+        kind = entity_named(entity)
+        if fields.get("id") not in (None, 0):
+            raise ValueError("a record created by hand gets its id from Halo; leave id out")
+        with self.lock:
+            try:
+                (record_id,) = self.store.upsert(kind, [fields], self.clock.isoformat())
+            except ValidationProblem as problem:
+                raise ValueError(f"cannot create {kind.name}: {problem}") from problem
+            row = self.store.get_row(kind, record_id)
+            assert row is not None
+            return self.store.render(kind, row)
+
     def delete_by_hand(self, entity: str, record_id: int) -> None:
         """Delete a record behind the client's back."""
         kind = self._existing(entity, record_id)
