@@ -64,3 +64,28 @@ def test_create_applied_then_500_is_adopted_not_duplicated(tmp_path: Path, targe
         assert report.status == "succeeded", report
         scenario.verify()
         _clean_rerun(scenario)
+
+
+@pytest.mark.parametrize("target", ["licence", "invoice_line"])
+def test_unconfirmed_create_names_the_posts_status_when_the_search_fails_too(
+    tmp_path: Path, target: str
+) -> None:
+    """Halo applied the batch but answered 500, then every search for it failed: the fail
+    reason names the POST's 500, not the search's error."""
+    with open_scenario(tmp_path, LICENCE_SEED, target=target) as scenario:  # type: ignore[arg-type]
+        entity = _entity(scenario)
+
+        def break_reads(state: SimulatorState) -> None:
+            state.faults.inject("error_plain", "GET", entity, times=None)
+
+        trap = scenario.sim.arm(Trap("apply_then_error", "POST", entity, nth=1, action=break_reads))
+        report = asyncio.run(scenario.usage())
+        assert trap.fired.is_set()
+        failed = [c for c in report.changes if c.action == "fail"]
+        assert failed
+        for change in failed:
+            cause, _, search = change.reason.partition("could not be searched")
+            assert "500 (Internal Server Error) to POST /api/" in cause, change.reason
+            assert "GET" not in cause, change.reason
+            assert "GET" in search, change.reason
+        _clean_rerun(scenario)

@@ -22,6 +22,8 @@ from halosync.halopsa.config import HaloConnectionConfig, check_outbound_url, re
 from halosync.halopsa.errors import (
     AmbiguousWriteError,
     BadCredentialsError,
+    HaloConfigurationError,
+    HaloError,
     HaloRecordNotFoundError,
     HaloRequestRejectedError,
     HaloResponseError,
@@ -343,7 +345,15 @@ class HaloApiClient:
             if recovery is None:
                 raise
             creates = [i for i, row in enumerate(chunk) if not is_update(row)]
-            found = list(await recovery([chunk[i] for i in creates]))
+            try:
+                found = list(await recovery([chunk[i] for i in creates]))
+            except HaloConfigurationError:
+                raise
+            except HaloError as search_error:
+                # The write's failure is what went wrong; the failed search only means its
+                # outcome is still unknown. Raise the write's error, carrying the search's.
+                unknown.search_error = search_error
+                raise unknown from search_error
             if len(found) != len(creates):
                 raise HaloResponseError(
                     "The create-recovery hook answered for a different number of rows."

@@ -167,6 +167,8 @@ class AmbiguousWriteError(HaloRetryableError):
 
     Never blindly re-sent (that could create duplicates). ``rows`` are the rows whose fate is
     unknown; the caller searches Halo for them (see ``CreateRecovery``) before writing again.
+    ``search_error`` is set when that search failed too: the write's own failure stays the
+    error reported, and the search's is its second cause.
     """
 
     def __init__(
@@ -181,6 +183,7 @@ class AmbiguousWriteError(HaloRetryableError):
         super().__init__(message, fix=fix, request=request)
         self.rows = list(rows)
         self.status = status
+        self.search_error: HaloError | None = None
 
 
 # --- fatal: this request is refused --------------------------------------------------

@@ -167,6 +167,11 @@ class PlanExecutor:
         error: HaloError,
     ) -> None:
         remaining = chunk
+        if isinstance(error, AmbiguousWriteError) and error.search_error is not None:
+            # The client already searched for this batch and could not: searching again now
+            # would only fail the same way.
+            self._fail_unknown(chunk, error, error.search_error)
+            return
         if chunk[0][1].action == "create" and not isinstance(error, _REFUSED):
             # Halo may have created some rows after all (an unanswered POST, a 5xx, an answer
             # we could not read): take those and resend only the rest, never blindly.
