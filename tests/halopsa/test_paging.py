@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -46,48 +47,173 @@ def test_unwrap_written_shapes() -> None:
         unwrap_written(_rows(1, 1), "licences", 2)
 
 
+Fetch = Callable[[int], tuple[list[dict[str, Any]], int | None]]
+
+
+def _drive(tracker: PageTracker, fetch: Fetch) -> list[Any]:
+    """Read every page the tracker asks for; the ids it passes on, in order."""
+    got: list[Any] = []
+    while (page := tracker.next_page) is not None:
+        rows, count = fetch(page)
+        got.extend(row["id"] for row in tracker.add(rows, count))
+    return got
+
+
+def _server(items: list[int], page_size: int, wrapped: bool = True) -> Fetch:
+    def fetch(page: int) -> tuple[list[dict[str, Any]], int | None]:
+        rows = [{"id": i} for i in items[(page - 1) * page_size : page * page_size]]
+        return rows, len(items) if wrapped else None
+
+    return fetch
+
+
 @given(total=st.integers(0, 450), page_size=st.integers(1, 100), wrapped=st.booleans())
 @settings(max_examples=60)
-def test_tracker_reads_exactly_all_pages(total: int, page_size: int, wrapped: bool) -> None:
+def test_a_list_that_holds_still_is_read_exactly_once(
+    total: int, page_size: int, wrapped: bool
+) -> None:
+    items = list(range(1, total + 1))
     tracker = PageTracker("Client", page_size)
-    got = 0
-    start = 0
-    while True:
-        page = _rows(start, min(page_size, total - start))
-        start += len(page)
-        got += len(page)
-        if tracker.add(page, total if wrapped else None):
-            break
-    assert got == total
+    assert _drive(tracker, _server(items, page_size, wrapped)) == items
+    report = tracker.report()
+    assert report.settled
+    assert report.records == total
+    assert report.rereads == 0
+    pages = max(1, -(-total // page_size))
+    extra = 1 if not wrapped and total and total % page_size == 0 else 0
+    assert report.requests == pages + extra
 
 
-def test_tracker_raises_on_short_page() -> None:
+# A change between two page reads: ("delete" | "insert", position as a share of the list).
+Change = tuple[str, float]
+
+
+@st.composite
+def _changing_reads(draw: st.DrawFn) -> tuple[list[int], int, list[list[Change]]]:
+    page_size = draw(st.integers(1, 12))
+    items = list(range(1, draw(st.integers(0, 60)) + 1))
+    kinds = draw(st.sampled_from([("delete",), ("insert",), ("delete", "insert")]))
+    gaps = draw(
+        st.lists(
+            st.lists(st.tuples(st.sampled_from(kinds), st.floats(0, 1)), max_size=page_size),
+            max_size=20,
+        )
+    )
+    return items, page_size, gaps
+
+
+@given(_changing_reads())
+@settings(max_examples=300)
+def test_a_list_that_changes_between_pages_is_read_tolerantly(
+    case: tuple[list[int], int, list[list[Change]]],
+) -> None:
+    """Records added or deleted between pages: each record is passed on once, a record
+    present all along is never missed while only deletions (or only additions) happen,
+    and a moved total is reported rather than raised."""
+    items, page_size, gaps = case
+    live = list(items)
+    counts: list[int] = []
+    fresh_ids = iter(range(1000, 10_000))
+    present_all_along = set(items)
+    requests = 0
+
+    def fetch(page: int) -> tuple[list[dict[str, Any]], int | None]:
+        nonlocal requests
+        if requests < len(gaps):
+            for kind, share in gaps[requests]:
+                at = min(int(share * len(live)), max(len(live) - 1, 0))
+                if kind == "delete" and live:
+                    present_all_along.discard(live.pop(at))
+                elif kind == "insert":
+                    live.insert(at, next(fresh_ids))
+        requests += 1
+        counts.append(len(live))
+        return _server(live, page_size)(page)
+
+    tracker = PageTracker("SoftwareLicence", page_size, reread_budget=1000)
+    got = _drive(tracker, fetch)
+    report = tracker.report()
+    assert len(got) == len(set(got))
+    kinds = {kind for gap in gaps for kind, _ in gap}
+    if kinds != {"delete", "insert"}:
+        assert present_all_along <= set(got)
+    if len(set(counts)) > 1:
+        assert report.changed
+    assert report.requests == requests
+    if "delete" not in kinds:
+        assert report.rereads == 0  # only a drop in the total costs extra requests
+
+
+def test_rereads_are_bounded() -> None:
+    """Halo deleting a record before every page costs at most the budget in extra pages."""
+    live = list(range(1, 201))
+    asked: list[int] = []
+
+    def fetch(page: int) -> tuple[list[dict[str, Any]], int | None]:
+        asked.append(page)
+        live.pop(0)
+        return _server(live, 10)(page)
+
+    tracker = PageTracker("Client", 10, reread_budget=3)
+    got = _drive(tracker, fetch)
+    report = tracker.report()
+    assert report.rereads == 3
+    assert report.changed
+    # A deletion before page 2 re-reads page 1; one during that re-read, page 2 as well.
+    assert asked[:6] == [1, 2, 1, 2, 1, 3]
+    assert len(asked) == report.requests == len(set(asked)) + 3
+    assert len(got) == len(set(got))
+
+
+def test_a_short_page_marks_the_list_truncated_and_reading_goes_on() -> None:
     tracker = PageTracker("Client", 100)
-    assert not tracker.add(_rows(0, 100), 250)
-    with pytest.raises(PagingInconsistentError, match="came back short"):
-        tracker.add(_rows(100, 40), 250)
+    assert len(tracker.add(_rows(0, 100), 250)) == 100
+    assert tracker.next_page == 2
+    assert len(tracker.add(_rows(100, 40), 250)) == 40
+    assert tracker.next_page == 3
+    tracker.add(_rows(200, 50), 250)
+    assert tracker.next_page is None
+    report = tracker.report()
+    assert report.truncated
+    assert not report.settled
 
 
-def test_tracker_raises_on_empty_page_and_on_changed_count() -> None:
+def test_an_empty_page_before_the_total_ends_the_read_as_truncated() -> None:
     tracker = PageTracker("Item", 100)
     tracker.add(_rows(0, 100), 300)
-    with pytest.raises(PagingInconsistentError, match="short"):
-        tracker.add([], 300)
+    assert tracker.add([], 300) == []
+    assert tracker.next_page is None
+    assert tracker.report().truncated
+
+
+def test_a_moved_total_is_reported_not_raised() -> None:
     tracker = PageTracker("Item", 100)
     tracker.add(_rows(0, 100), 300)
-    with pytest.raises(PagingInconsistentError, match="changed while"):
-        tracker.add(_rows(100, 100), 301)
+    tracker.add(_rows(100, 100), 301)
+    tracker.add(_rows(200, 100), 301)
+    assert tracker.next_page == 4
+    tracker.add(_rows(300, 1), 301)
+    report = tracker.report()
+    assert (report.first_count, report.last_count, report.changed) == (300, 301, True)
+    assert tracker.next_page is None
 
 
 def test_tracker_detects_paging_that_does_not_advance() -> None:
     tracker = PageTracker("Client", 50)
     tracker.add(_rows(0, 50), None)
-    with pytest.raises(PagingInconsistentError, match="repeats record 0"):
+    with pytest.raises(PagingInconsistentError, match="repeats page 1"):
         tracker.add(_rows(0, 50), None)
+    counted = PageTracker("Client", 50)
+    counted.add(_rows(0, 50), 500)
+    with pytest.raises(PagingInconsistentError, match="not advancing"):
+        counted.add(_rows(0, 50), 500)
 
 
 def test_tracker_adapts_to_an_instance_page_cap() -> None:
     tracker = PageTracker("Client", 100)
-    assert not tracker.add(_rows(0, 50), 120)
-    assert not tracker.add(_rows(50, 50), 120)
-    assert tracker.add(_rows(100, 20), 120)
+    assert len(tracker.add(_rows(0, 50), 120)) == 50
+    assert tracker.next_page == 2
+    tracker.add(_rows(50, 50), 120)
+    tracker.add(_rows(100, 20), 120)
+    assert tracker.next_page is None
+    assert tracker.report().settled

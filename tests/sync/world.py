@@ -6,7 +6,8 @@ reached over HTTP through an ASGI transport.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from halosync.halopsa.retry import RetryPolicy
 from halosync.mapping.service import map_account, map_service
 from halosync.settings import Settings
 from halosync.simulator import ApiApplication, Simulator, SimulatorConfig, create_app
+from halosync.simulator.server import serve_in_thread
 from halosync.sources.importer import import_document
 from halosync.store.connections import ConnectionDetails, HaloConnectionRepository
 from halosync.store.crypto import SecretBox
@@ -87,14 +89,41 @@ class World:
     settings: Settings
     sim: Simulator
     workspace_id: int
+    base_url: str = SERVER
+    """Where the simulator answers: in-process (the default) or a real port (``serve``)."""
 
     def factory(self, config: HaloConnectionConfig) -> HaloApiClient:
+        in_process = self.base_url == SERVER
         return HaloApiClient(
             config,
-            transport=httpx2.ASGITransport(app=self.sim),
+            transport=httpx2.ASGITransport(app=self.sim) if in_process else None,
             retry=FAST_RETRY,
             allow_private_networks=True,
         )
+
+    def control(self) -> httpx2.AsyncClient:
+        """A client for the simulator's ``/_simulator`` controls, wherever it answers."""
+        if self.base_url == SERVER:
+            transport = httpx2.ASGITransport(app=self.sim)
+            return httpx2.AsyncClient(transport=transport, base_url=SERVER)
+        return httpx2.AsyncClient(base_url=self.base_url, timeout=10)
+
+    @contextmanager
+    def serve(self) -> Iterator[str]:
+        """Serve the simulator on a real local port and point the connection at it."""
+        with serve_in_thread(self.sim) as url:
+            self._connect(url)
+            try:
+                yield url
+            finally:
+                self._connect(SERVER)
+
+    def _connect(self, url: str) -> None:
+        with self.database.session() as session:
+            HaloConnectionRepository(session, self.workspace_id, self.box).save(
+                ConnectionDetails(url, None, None, CLIENT_ID, CLIENT_SECRET)
+            )
+        self.base_url = url
 
     async def customers(self) -> RunReport:
         return await run_customers_sync(

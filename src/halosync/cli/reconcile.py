@@ -38,6 +38,7 @@ def reconcile(
         write_csv(rows, csv_file)
     drift = sum(1 for row in rows if row.drift)
     out_of_date = sum(1 for row in rows if row.out_of_date)
+    duplicate = sum(1 for row in rows if row.duplicates)
     if as_json:
         emit_json(
             {
@@ -45,18 +46,29 @@ def reconcile(
                 "rows": [row_to_dict(row) for row in rows],
                 "drift": drift,
                 "out_of_date": out_of_date,
+                "duplicate": duplicate,
             }
         )
         return
     typer.echo(f"{'account':<20} {'service':<20} {'vendor':>8} {'ledger':>8} {'halo':>8}  flags")
     for row in rows:
+        twins = "DUPLICATE of " + ",".join(map(str, row.duplicates))
         flags = " ".join(
-            flag for flag, on in (("DRIFT", row.drift), ("out-of-date", row.out_of_date)) if on
+            flag
+            for flag, on in (
+                (twins, row.duplicates),
+                ("DRIFT", row.drift),
+                ("out-of-date", row.out_of_date),
+            )
+            if on
         )
         typer.echo(
             f"{row.account_ref:<20} {row.service_ref:<20} {_quantity(row.vendor_quantity):>8} "
             f"{_quantity(row.ledger_quantity):>8} {_quantity(row.halo_quantity):>8}  {flags}"
         )
-    typer.echo(f"{len(rows)} rows, {drift} with drift, {out_of_date} out of date.")
+    typer.echo(
+        f"{len(rows)} rows, {drift} with drift, {out_of_date} out of date, "
+        f"{duplicate} with duplicate records in HaloPSA."
+    )
     if csv_file is not None:
         typer.echo(f"CSV written to {csv_file}.")

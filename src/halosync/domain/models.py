@@ -163,6 +163,8 @@ class PlannedChange:
     marker: str | None = None
     quantity: Decimal | None = None
     adopted: bool = False
+    duplicates: tuple[int, ...] = ()
+    """Other Halo records carrying this pair's marker in the same place (never written)."""
 
     @property
     def is_write(self) -> bool:

@@ -13,6 +13,13 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Literal
 
+from halosync.domain.duplicates import (
+    DuplicateIndex,
+    Duplicates,
+    duplicates_note,
+    licence_duplicates,
+    line_duplicates,
+)
 from halosync.domain.halo_values import halo_date, halo_decimal, same_value
 from halosync.domain.markers import (
     INVOICE_LINE_MARKER_FIELD,
@@ -64,6 +71,7 @@ class _Context:
     lines_by_invoice: Mapping[int, list[HaloInvoiceLine]]
     ledger_line_ids: frozenset[int]
     claimed_lines: set[int]
+    duplicates: DuplicateIndex
 
 
 class _Refusal(Exception):
@@ -129,6 +137,9 @@ def _build_context(
     halo_licences: Iterable[HaloLicence],
     halo_invoice_lines: Iterable[HaloInvoiceLine],
 ) -> _Context:
+    ledger = list(ledger)
+    halo_licences = list(halo_licences)
+    halo_invoice_lines = list(halo_invoice_lines)
     ledger_index: defaultdict[tuple[str, str], list[LedgerRecord]] = defaultdict(list)
     ledger_line_ids: set[int] = set()
     for record in ledger:
@@ -159,6 +170,11 @@ def _build_context(
         lines_by_invoice=lines_by_invoice,
         ledger_line_ids=frozenset(ledger_line_ids),
         claimed_lines=set(),
+        duplicates=(
+            licence_duplicates(halo_licences, ledger)
+            if settings.target == "licence"
+            else line_duplicates(halo_invoice_lines, ledger)
+        ),
     )
 
 
@@ -431,25 +447,23 @@ def _plan_licence(
         marker=marker,
         quantity=sub.quantity,
     )
+    twins = context.duplicates.get((target.halo_client_id, marker))
     for record in rows:
         if record.halo_record_id is not None and record.halo_record_id in context.licences_by_id:
             licence = context.licences_by_id[record.halo_record_id]
-            return _update_or_unchanged(
+            change = _update_or_unchanged(
                 base, licence.id, _licence_current(licence), desired, f"licence {licence.id}"
             )
+            return _flag_duplicates(change, twins, "licence")
     adoptable = context.licences_by_marker.get((target.halo_client_id, marker), [])
     if adoptable:
         licence = adoptable[0]
         note = f"found licence {licence.id} created by an interrupted earlier run; adopting it"
-        adopt_level: Level = "INFO"
-        if len(adoptable) > 1:
-            others = ", ".join(str(lic.id) for lic in adoptable[1:])
-            note += f"; licences {others} carry the same tag and are duplicates to remove by hand"
-            adopt_level = "WARNING"
         change = _update_or_unchanged(
             base, licence.id, _licence_current(licence), desired, f"licence {licence.id}"
         )
-        return replace(change, reason=f"{note}; {change.reason}", level=adopt_level, adopted=True)
+        change = replace(change, reason=f"{note}; {change.reason}", adopted=True)
+        return _flag_duplicates(change, twins, "licence")
     if _ended(sub):
         return replace(
             base, action="skip", reason="subscription ended and HaloPSA has no licence for it"
@@ -504,18 +518,21 @@ def _plan_invoice_line(
         quantity=sub.quantity,
     )
     where = f"on recurring invoice {invoice_id}"
+    twins = context.duplicates.get((invoice_id, marker))
     for record in rows:
         line = context.lines_by_id.get(record.halo_record_id or 0)
         if line is not None and line.recurring_invoice_id == invoice_id and line.item_id == item_id:
-            return _update_line(
+            change = _update_line(
                 base, line, desired, f"line {line.id} {where}", sub, target, settings
             )
+            return _flag_duplicates(change, twins, "line")
     ours = [ln for ln in lines if ln.marker == marker and ln.item_id == item_id]
     if ours:
         line = ours[0]
         change = _update_line(base, line, desired, f"line {line.id} {where}", sub, target, settings)
         note = f"found line {line.id} {where} added by an interrupted earlier run; adopting it"
-        return replace(change, reason=f"{note}; {change.reason}", adopted=True)
+        change = replace(change, reason=f"{note}; {change.reason}", adopted=True)
+        return _flag_duplicates(change, twins, "line")
     foreign = [
         ln
         for ln in lines
@@ -604,6 +621,22 @@ def _update_line(
         payload["ihid"] = line.recurring_invoice_id
         return replace(change, payload=payload)
     return change
+
+
+def _flag_duplicates(change: PlannedChange, twins: Duplicates | None, noun: str) -> PlannedChange:
+    """A WARNING naming every record that carries the pair's marker, when there are several.
+
+    Only ``twins.kept`` is ever written: the planner chose it (the ledger's record, or the
+    oldest), so the others stay exactly as they are for an admin to remove.
+    """
+    if twins is None or change.halo_id != twins.kept:
+        return change
+    return replace(
+        change,
+        level="WARNING",
+        reason=f"{duplicates_note(twins, noun)}; {change.reason}",
+        duplicates=twins.others,
+    )
 
 
 def _update_or_unchanged(

@@ -1,7 +1,9 @@
 """The reconciliation report: vendor count vs. what halosync wrote vs. what Halo holds now.
 
 Drift means someone changed the count in HaloPSA after halosync wrote it; out of date
-means HaloPSA does not hold the vendor's (billable) count, which the next sync fixes.
+means HaloPSA does not hold the vendor's (billable) count, which the next sync fixes;
+duplicate means more than one HaloPSA record carries the pair's halosync tag, so the
+customer may be billed twice until an admin removes the others.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from dataclasses import dataclass, fields
 from decimal import Decimal
 from typing import Literal
 
+from halosync.domain.duplicates import licence_duplicates, line_duplicates
 from halosync.domain.halo_values import same_value
 from halosync.domain.models import (
     ENDED_SUBSCRIPTION_STATUSES,
@@ -25,6 +28,8 @@ from halosync.domain.models import (
 SortKey = Literal[
     "account_ref", "service_ref", "vendor_quantity", "ledger_quantity", "halo_quantity", "drift"
 ]
+RowStatus = Literal["duplicate", "drift", "out_of_date", "in_step"]
+"""A row's state, the most urgent first: several records billed, changed in Halo, stale."""
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -43,6 +48,17 @@ class ReconcileRow:
     halo_quantity: Decimal | None
     drift: bool
     out_of_date: bool
+    duplicates: tuple[int, ...] = ()
+    """Other HaloPSA records carrying this pair's halosync tag beside ``halo_record_id``."""
+
+    @property
+    def status(self) -> RowStatus:
+        """The row's state, the most urgent first."""
+        if self.duplicates:
+            return "duplicate"
+        if self.drift:
+            return "drift"
+        return "out_of_date" if self.out_of_date else "in_step"
 
 
 def reconcile(
@@ -60,9 +76,17 @@ def reconcile(
     account); a record deleted in Halo has no Halo quantity and counts as drift.
     """
     subs = {sub.key: sub for sub in subscriptions}
+    ledger = list(ledger)
+    halo_licences = list(halo_licences)
+    halo_invoice_lines = list(halo_invoice_lines)
     licences = {lic.id: Decimal(lic.count) for lic in halo_licences if not lic.deleted}
     lines = {line.id: line.quantity for line in halo_invoice_lines}
     halo_quantities = licences if target == "licence" else lines
+    twins = (
+        licence_duplicates(halo_licences, ledger)
+        if target == "licence"
+        else line_duplicates(halo_invoice_lines, ledger)
+    )
     ledger_by_pair: dict[tuple[str, str], LedgerRecord] = {}
     for record in ledger:
         if record.target != target:
@@ -87,6 +111,10 @@ def reconcile(
         out_of_date = vendor is not None and (
             (halo is None and vendor != 0) or (halo is not None and not same_value(halo, vendor))
         )
+        group = None
+        if found is not None and record_id is not None:
+            place = found.halo_client_id if target == "licence" else found.recurring_invoice_id
+            group = twins.get((place or 0, found.marker))
         rows.append(
             ReconcileRow(
                 account_ref=key[0],
@@ -102,6 +130,7 @@ def reconcile(
                 halo_quantity=halo,
                 drift=drift,
                 out_of_date=out_of_date,
+                duplicates=group.others if group and group.kept == record_id else (),
             )
         )
     return rows
@@ -132,7 +161,7 @@ def csv_safe(value: object) -> str:
     return f"'{text}" if text.startswith(_FORMULA_STARTS) else text
 
 
-CSV_HEADER: tuple[str, ...] = tuple(f.name for f in fields(ReconcileRow))
+CSV_HEADER: tuple[str, ...] = (*(f.name for f in fields(ReconcileRow)), "status")
 
 
 def csv_rows(rows: Iterable[ReconcileRow]) -> list[list[str]]:
@@ -144,6 +173,8 @@ def csv_rows(rows: Iterable[ReconcileRow]) -> list[list[str]]:
 
 
 def _cell(value: object) -> object:
+    if isinstance(value, tuple):
+        return " ".join(str(item) for item in value)
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, Decimal):

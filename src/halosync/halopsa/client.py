@@ -9,7 +9,7 @@ see :class:`CreateRecovery` and ``docs/halopsa.md``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Protocol, Self, TypeVar
 
@@ -29,6 +29,7 @@ from halosync.halopsa.errors import (
     HaloResponseError,
     HaloServerError,
     MissingPermissionError,
+    PagingInconsistentError,
     RequestSummary,
 )
 from halosync.halopsa.exchange import Exchanger
@@ -49,6 +50,7 @@ from halosync.halopsa.pacing import (
 from halosync.halopsa.paging import (
     DEFAULT_PAGE_SIZE,
     PageTracker,
+    PagingReport,
     list_key,
     unwrap_list,
     unwrap_written,
@@ -56,10 +58,15 @@ from halosync.halopsa.paging import (
 from halosync.halopsa.permissions import missing_permission_fix, permission_for
 from halosync.halopsa.retry import RETRY_STATUSES, RetryPolicy
 from halosync.halopsa.transport import halo_field_errors, halo_message
+from halosync.logging import get_logger
 
 DEFAULT_BATCH_SIZE = 50
 DEFAULT_TIMEOUT_SECONDS = 30.0
+CONFIRM_CONCURRENCY = 4
+"""Records looked up by id at once (the pacer still spaces them within Halo's budget)."""
+WHOLE_LIST_ATTEMPTS = 3
 M = TypeVar("M", bound=BaseModel)
+log = get_logger(__name__)
 
 
 class CreateRecovery(Protocol):
@@ -259,28 +266,20 @@ class HaloApiClient:
 
     # --- reads ---------------------------------------------------------------------
 
+    def read_list(self, entity: str, *, params: Mapping[str, Any] | None = None) -> ListReading:
+        """An entity's list, read tolerantly page by page (``pageinate=true``).
+
+        Iterate it for each page's records not seen before; its ``report`` then says
+        whether Halo's list changed while it was read. See :class:`PageTracker`.
+        """
+        return ListReading(self, entity, params or {})
+
     async def iter_pages(
         self, entity: str, *, params: Mapping[str, Any] | None = None
     ) -> AsyncIterator[list[dict[str, Any]]]:
-        """Yield an entity's list page by page (``pageinate=true``) until ``record_count``."""
-        tracker = PageTracker(entity, self.page_size)
-        key = list_key(entity)
-        page_no = 1
-        while True:
-            query = {
-                **_query(params or {}),
-                "pageinate": "true",
-                "page_size": str(self.page_size),
-                "page_no": str(page_no),
-            }
-            body = await self.request("GET", entity, params=query)
-            rows, record_count = unwrap_list(body, key)
-            done = tracker.add(rows, record_count)
-            if rows:
-                yield rows
-            if done:
-                return
-            page_no += 1
+        """Yield an entity's list page by page, each record once (see :meth:`read_list`)."""
+        async for page in self.read_list(entity, params=params):
+            yield page
 
     async def list_records(
         self, entity: str, *, params: Mapping[str, Any] | None = None
@@ -290,6 +289,32 @@ class HaloApiClient:
         async for page in self.iter_pages(entity, params=params):
             rows.extend(page)
         return rows
+
+    async def list_whole(
+        self,
+        entity: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        attempts: int = WHOLE_LIST_ATTEMPTS,
+    ) -> list[dict[str, Any]]:
+        """Every record of a (small) list, read until it held still while it was read.
+
+        For searches whose "not found" must be true, such as looking for a create Halo may
+        have applied; raises :class:`PagingInconsistentError` when it never held still.
+        """
+        report: PagingReport | None = None
+        for _ in range(attempts):
+            reading = self.read_list(entity, params=params)
+            rows = [row async for page in reading for row in page]
+            report = reading.report
+            if report.settled:
+                return rows
+        assert report is not None
+        raise PagingInconsistentError(
+            f"The {entity} list kept changing while it was read ({attempts} attempts; Halo "
+            f"reported {report.first_count} records, then {report.last_count}).",
+            fix="Nothing was concluded from it; the next sync reads it again.",
+        )
 
     async def get_record(
         self, entity: str, record_id: int, *, params: Mapping[str, Any] | None = None
@@ -306,6 +331,34 @@ class HaloApiClient:
         if not isinstance(body, dict):
             raise HaloResponseError(f"Halo answered GET {entity}/{record_id} with a non-object.")
         return body
+
+    async def get_records(
+        self,
+        entity: str,
+        record_ids: Iterable[int],
+        *,
+        concurrency: int = CONFIRM_CONCURRENCY,
+    ) -> dict[int, dict[str, Any] | None]:
+        """Full records by id, a few requests at a time; None for each Halo no longer has.
+
+        How a record missing from a list read is confirmed: only a 404 (or an empty
+        object) means it is gone; any other failure raises, and nothing is concluded.
+        """
+        pending = list(dict.fromkeys(record_ids))
+        queue = iter(pending)
+        found: dict[int, dict[str, Any] | None] = {}
+
+        async def worker() -> None:
+            for record_id in queue:
+                found[record_id] = await self.get_record(entity, record_id)
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                for _ in range(min(concurrency, len(pending))):
+                    group.create_task(worker())
+        except* HaloError as failures:
+            raise _first(failures) from None
+        return {record_id: found[record_id] for record_id in pending}
 
     # --- writes ------------------------------------------------------------------
 
@@ -444,6 +497,61 @@ class HaloApiClient:
         """Client contracts, optionally of one client."""
         params = {"client_id": client_id} if client_id else {}
         return _parse(ClientContract, await self.list_records("ClientContract", params=params))
+
+
+class ListReading:
+    """One tolerant read of a list: iterate it for new records per page, then ``report``."""
+
+    def __init__(self, halo: HaloApiClient, entity: str, params: Mapping[str, Any]) -> None:
+        self._halo = halo
+        self._entity = entity
+        self._params = params
+        self._report: PagingReport | None = None
+
+    @property
+    def report(self) -> PagingReport:
+        """How the read went; available once every page has been read."""
+        if self._report is None:
+            raise RuntimeError(f"the {self._entity} list has not been read to its end yet")
+        return self._report
+
+    def __aiter__(self) -> AsyncIterator[list[dict[str, Any]]]:
+        return self._pages()
+
+    async def _pages(self) -> AsyncIterator[list[dict[str, Any]]]:
+        halo = self._halo
+        tracker = PageTracker(self._entity, halo.page_size)
+        key = list_key(self._entity)
+        while (page_no := tracker.next_page) is not None:
+            query = {
+                **_query(self._params),
+                "pageinate": "true",
+                "page_size": str(halo.page_size),
+                "page_no": str(page_no),
+            }
+            body = await halo.request("GET", self._entity, params=query)
+            rows, record_count = unwrap_list(body, key)
+            fresh = tracker.add(rows, record_count)
+            if fresh:
+                yield fresh
+        self._report = report = tracker.report()
+        if not report.settled:
+            log.info(
+                "halo_list_changed_while_read",
+                entity=self._entity,
+                first_count=report.first_count,
+                last_count=report.last_count,
+                records=report.records,
+                requests=report.requests,
+                rereads=report.rereads,
+                truncated=report.truncated,
+            )
+
+
+def _first(failures: BaseExceptionGroup[HaloError]) -> HaloError:
+    """The first error of a task group's failures (they do not nest here)."""
+    first = failures.exceptions[0]
+    return _first(first) if isinstance(first, BaseExceptionGroup) else first
 
 
 def _query(params: Mapping[str, Any]) -> dict[str, str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from halosync.halopsa.errors import HaloResponseError, PagingInconsistentError
@@ -80,57 +80,184 @@ def unwrap_written(body: Any, key: str | None, sent: int) -> list[dict[str, Any]
     return rows
 
 
-@dataclass
-class PageTracker:
-    """Checks a sequence of pages adds up: never stop short, never read a record twice."""
+REREAD_BUDGET = 10
+"""Pages one list read may read a second time, when Halo's total drops between two pages."""
+
+
+@dataclass(frozen=True)
+class PagingReport:
+    """How one list read went: its requests, and whether Halo's list moved meanwhile."""
 
     entity: str
-    page_size: int
-    expected: int | None = None
-    read: int = 0
-    pages: int = 0
-    _seen_ids: set[Any] = field(default_factory=set)
+    requests: int
+    rereads: int
+    records: int
+    first_count: int | None
+    last_count: int | None
+    changed: bool
+    """Halo's list changed between pages: a record may have slipped past unseen."""
+    truncated: bool
+    """A page held fewer records than Halo's own total says it should have."""
 
-    def add(self, rows: Sequence[dict[str, Any]], record_count: int | None) -> bool:
-        """Account for one page; True when the list is complete."""
-        self.pages += 1
+    @property
+    def settled(self) -> bool:
+        """Nothing suggests a record was missed (a record deleted and another created
+        between two pages still can be: confirm what must exist by id)."""
+        return not (self.changed or self.truncated)
+
+
+class PageTracker:
+    """Reads a list that may change between pages, never giving up because it does.
+
+    A live Halo adds and deletes records while halosync pages through them: a record seen
+    on one page shows up again on the next when records were added before it, and one
+    slips back onto a page already read when records were deleted before it. Records are
+    passed on once, by id. A drop in Halo's total marks the positions a record may have
+    slipped into, and those pages are read again, newest first (at most ``reread_budget``
+    pages per list). The report says whether the list held still. A page that repeats the
+    previous one while the total stays put means paging does not advance: that raises.
+
+    Drive it with ``while (page := tracker.next_page) is not None: tracker.add(rows, total)``.
+    """
+
+    def __init__(self, entity: str, page_size: int, *, reread_budget: int = REREAD_BUDGET):
+        self.entity = entity
+        self.page_size = page_size
+        self.next_page: int | None = 1
+        # Positions are indexes into Halo's list as it is now. The forward pass has read
+        # everything below ``_frontier``; an unseen record may sit in [_low, _high).
+        self._frontier = 0
+        self._low = self._high = 0
+        self._forward_full = True
+        self._forward_ids: list[Any] | None = None
+        self._forward_count: int | None = None
+        self._rereading = False
+        self._budget = reread_budget
+        self._seen: set[Any] = set()
+        self._first_count: int | None = None
+        self._last_count: int | None = None
+        self._requests = 0
+        self._rereads = 0
+        self._records = 0
+        self._changed = False
+        self._truncated = False
+
+    def add(self, rows: Sequence[dict[str, Any]], record_count: int | None) -> list[dict[str, Any]]:
+        """Account for the answer to ``next_page``; the records not passed on before."""
+        page = self.next_page
+        if page is None:
+            raise RuntimeError("the list has been read; there is no page to add")
+        again = self._rereading
+        self._requests += 1
+        ids = [row.get("id") for row in rows]
+        if (
+            not again
+            and page > 1
+            and rows
+            and None not in ids
+            and ids == self._forward_ids
+            and record_count in (None, self._forward_count)
+        ):
+            # Records added before these could repeat a page too, but they move the total.
+            raise PagingInconsistentError(
+                f"Page {page} of the {self.entity} list repeats page {page - 1} (records "
+                f"{ids[0]}..{ids[-1]}); Halo's paging is not advancing.",
+                fix="Read it again; if it persists, report it with this message.",
+            )
+        fresh = self._fresh(rows, again=again)
+        self._count(record_count)
+        if again:
+            self._rereads += 1
+            self._rereading = False
+            if fresh:
+                self._changed = True
+            start, end = (page - 1) * self.page_size, page * self.page_size
+            if start < self._high <= end:
+                self._high = max(self._low, start)
+        else:
+            if len(fresh) < len(rows):
+                self._changed = True  # records were added before these, pushing some on
+            self._forward_ids = ids
+            self._forward_count = record_count
+            self._forward_full = self._page_was_full(page, rows, record_count)
+            self._frontier = page * self.page_size
         if record_count is not None:
-            if self.expected is None:
-                self.expected = record_count
-            elif record_count != self.expected:
-                raise PagingInconsistentError(
-                    f"The {self.entity} list changed while it was being read (Halo reported "
-                    f"{self.expected} records, then {record_count}).",
-                    fix="Read it again; nothing was written.",
-                )
+            self._high = min(self._high, record_count)
+        self.next_page = self._next()
+        return fresh
+
+    def _count(self, record_count: int | None) -> None:
+        """Note Halo's total; a drop means records may have slipped below the frontier."""
+        if record_count is None:
+            return
+        previous = self._last_count
+        if self._first_count is None:
+            self._first_count = record_count
+        self._last_count = record_count
+        if previous is None or record_count == previous:
+            return
+        self._changed = True
+        if record_count < previous:
+            # Each deletion before a position moves the records after it one place back.
+            deleted = previous - record_count
+            low = self._low if self._low < self._high else self._frontier
+            self._low = max(0, low - deleted)
+            self._high = self._frontier
+
+    def _fresh(self, rows: Sequence[dict[str, Any]], *, again: bool) -> list[dict[str, Any]]:
+        fresh: list[dict[str, Any]] = []
         for row in rows:
             row_id = row.get("id")
-            if row_id is not None:
-                if row_id in self._seen_ids:
-                    raise PagingInconsistentError(
-                        f"Page {self.pages} of the {self.entity} list repeats record {row_id}; "
-                        "Halo's paging is not advancing.",
-                        fix="Read it again; if it persists, report it with this message.",
-                    )
-                self._seen_ids.add(row_id)
-        self.read += len(rows)
-        if self.expected is None:
-            return len(rows) < self.page_size
-        if self.read > self.expected:
-            raise PagingInconsistentError(
-                f"Read {self.read} {self.entity} records but Halo reported {self.expected}.",
-                fix="Read it again; nothing was written.",
-            )
-        if self.read == self.expected:
+            if row_id is None:
+                if again:
+                    continue  # without an id it cannot be told apart from the first reading
+            elif row_id in self._seen:
+                continue
+            else:
+                self._seen.add(row_id)
+            fresh.append(row)
+        self._records += len(fresh)
+        return fresh
+
+    def _page_was_full(
+        self, page: int, rows: Sequence[dict[str, Any]], record_count: int | None
+    ) -> bool:
+        """Whether the forward pass goes on after this page."""
+        if len(rows) >= self.page_size:
             return True
-        if rows and self.pages == 1 and len(rows) < self.page_size:
+        if record_count is None:
+            return False
+        if page == 1 and rows and record_count > len(rows):
             # The instance caps page_size below what was asked: page by its size instead.
             self.page_size = len(rows)
-            return False
-        if len(rows) < self.page_size:
-            raise PagingInconsistentError(
-                f"Page {self.pages} of the {self.entity} list came back short ({len(rows)} of "
-                f"{self.page_size} rows) after {self.read} of {self.expected} records.",
-                fix="Read it again; halosync never works from a truncated list.",
-            )
+            return True
+        if (page - 1) * self.page_size + len(rows) < record_count:
+            # Halo holds more than this page reached. Read on past it (an empty page ends
+            # the list); the list is marked truncated so no one takes it as whole.
+            self._truncated = True
+            return bool(rows)
         return False
+
+    def _next(self) -> int | None:
+        if self._low < self._high and self._budget > 0:
+            self._budget -= 1
+            self._rereading = True
+            return -(-self._high // self.page_size)
+        if not self._forward_full:
+            return None
+        if self._last_count is not None and self._frontier >= self._last_count:
+            return None
+        return self._frontier // self.page_size + 1
+
+    def report(self) -> PagingReport:
+        """What the read did and found so far."""
+        return PagingReport(
+            entity=self.entity,
+            requests=self._requests,
+            rereads=self._rereads,
+            records=self._records,
+            first_count=self._first_count,
+            last_count=self._last_count,
+            changed=self._changed,
+            truncated=self._truncated,
+        )

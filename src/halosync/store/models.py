@@ -346,10 +346,17 @@ class RunResult(Base):
 
 
 class AuditEntry(Base):
-    """One write made to Halo: which record, before and after, and Halo's request id."""
+    """One write made to Halo: which record, before and after, and Halo's request id.
+
+    Its creates also tell a sync which Halo records halosync made (duplicates are found
+    among those the ledger no longer names), hence the second index.
+    """
 
     __tablename__ = "audit_entry"
-    __table_args__ = (Index(None, "workspace_id", "at"),)
+    __table_args__ = (
+        Index(None, "workspace_id", "at"),
+        Index(None, "workspace_id", "entity", "operation", "halo_record_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     workspace_id: Mapped[int] = mapped_column(_workspace_fk())

@@ -1,8 +1,9 @@
 """The customers pull ("Sync Organizations"): Halo clients, items and recurring invoices.
 
-Records are upserted by Halo id. A record Halo no longer lists is marked ``gone`` (an
-inactive one ``inactive``) and kept, so mappings to it stay visible and are never
-silently dropped; the mapping screens show the status instead.
+Records are upserted by Halo id. A record Halo no longer has (its list read did not
+return it, and a look-up by id answered 404) is marked ``gone`` (an inactive one
+``inactive``) and kept, so mappings to it stay visible and are never silently dropped;
+the mapping screens show the status instead.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 from halosync.errors import HalosyncError, NotFoundError, ValidationFailedError
 from halosync.halopsa.client import HaloApiClient
 from halosync.halopsa.errors import HaloConfigurationError
+from halosync.halopsa.models import Client, Item, RecurringInvoice
 from halosync.logging import get_logger
 from halosync.settings import Settings
 from halosync.store.base import utcnow
@@ -41,6 +43,11 @@ from halosync.sync.runs import start_run as _start_run
 log = get_logger(__name__)
 
 CachedModel = type[HaloClient] | type[HaloItem] | type[HaloRecurringInvoice]
+_MODELS: dict[str, CachedModel] = {
+    "clients": HaloClient,
+    "items": HaloItem,
+    "recurring_invoices": HaloRecurringInvoice,
+}
 
 
 @dataclass(frozen=True)
@@ -126,24 +133,61 @@ def _assign(row: Any, record: Pulled) -> None:
         row.halo_client_id = record.halo_client_id or 0
 
 
-async def _pull(halo: HaloApiClient, target: str) -> dict[str, list[Pulled]]:
-    clients = [Pulled(c.id, c.name, c.inactive) for c in await halo.clients(include_inactive=True)]
-    items = [
-        Pulled(i.id, i.name, i.inactive or (i.status not in (None, 0)))
-        for i in await halo.items(include_inactive=True)
-    ]
-    pulled = {"clients": clients, "items": items}
-    if target == "invoice_line":
-        pulled["recurring_invoices"] = [
-            Pulled(
-                inv.id,
-                inv.reference or f"Recurring invoice {inv.id}",
-                inv.inactive or bool(getattr(inv, "disabled", False)),
-                inv.client_id,
-            )
-            for inv in await halo.recurring_invoices()
-        ]
+_PULLS: dict[str, tuple[str, dict[str, Any]]] = {
+    "clients": ("Client", {"includeinactive": True, "includeactive": True}),
+    "items": ("Item", {"includeinactive": True, "includeactive": True}),
+    "recurring_invoices": ("RecurringInvoice", {"includelines": False}),
+}
+"""Kind -> the Halo list it is pulled from, and the list's query."""
+
+
+def _pulled(kind: str, record: dict[str, Any]) -> Pulled:
+    if kind == "clients":
+        client = Client.model_validate(record)
+        return Pulled(client.id, client.name, client.inactive)
+    if kind == "items":
+        item = Item.model_validate(record)
+        return Pulled(item.id, item.name, item.inactive or (item.status not in (None, 0)))
+    invoice = RecurringInvoice.model_validate(record)
+    return Pulled(
+        invoice.id,
+        invoice.reference or f"Recurring invoice {invoice.id}",
+        invoice.inactive or bool(getattr(invoice, "disabled", False)),
+        invoice.client_id,
+    )
+
+
+async def _pull(
+    halo: HaloApiClient, target: str, known: dict[str, set[int]]
+) -> dict[str, list[Pulled]]:
+    """Every client and item (and recurring invoice), as Halo holds them now.
+
+    Halo's lists change while they are read, so a record cached here that a read did not
+    return is looked up by id: only Halo's 404 marks it gone.
+    """
+    kinds = ["clients", "items"] + (["recurring_invoices"] if target == "invoice_line" else [])
+    pulled: dict[str, list[Pulled]] = {}
+    for kind in kinds:
+        entity, params = _PULLS[kind]
+        records = await halo.list_records(entity, params=params)
+        unread = known.get(kind, set()) - {int(record["id"]) for record in records}
+        if unread:
+            found = await halo.get_records(entity, sorted(unread))
+            records.extend(record for record in found.values() if record is not None)
+        pulled[kind] = [_pulled(kind, record) for record in records]
     return pulled
+
+
+def _cached_ids(session: Session, workspace_id: int) -> dict[str, set[int]]:
+    """Halo ids of the cached records still taken to exist, per kind."""
+    return {
+        kind: set(
+            session.scalars(
+                select(model.halo_id).where(model.workspace_id == workspace_id, ~model.gone)
+            )
+        )
+        for kind, model in _MODELS.items()
+    }
 
 
 def _mapped_attention(session: Session, workspace_id: int) -> list[str]:
@@ -210,19 +254,16 @@ async def run_customers_sync(
     details: dict[str, PullCounts] = {}
     attention: Sequence[str] = ()
     try:
+        with database.session() as session:
+            known = _cached_ids(session, workspace_id)
         async with (
             heartbeat(database, run_id, heartbeat_interval(settings.sync_stale_run_seconds)),
             open_halo(database, box, settings, workspace_id, halo_factory) as halo,
         ):
-            pulled = await _pull(halo, target)
-        models: dict[str, CachedModel] = {
-            "clients": HaloClient,
-            "items": HaloItem,
-            "recurring_invoices": HaloRecurringInvoice,
-        }
+            pulled = await _pull(halo, target, known)
         with database.session() as session:
             for kind, records in pulled.items():
-                details[kind] = _upsert(session, models[kind], workspace_id, records)
+                details[kind] = _upsert(session, _MODELS[kind], workspace_id, records)
             session.flush()
             attention = _mapped_attention(session, workspace_id)
     except (HaloConfigurationError, NotFoundError, ValidationFailedError) as problem:

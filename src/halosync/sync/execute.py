@@ -35,7 +35,7 @@ from halosync.store.database import Database
 from halosync.store.models import AuditEntry, RunResult
 from halosync.sync.gather import SyncInputs
 from halosync.sync.halo_state import LICENCE_ENTITY, LINES_ENTITY, HaloState, MarkerRecovery
-from halosync.sync.ledger import LedgerBook, Written
+from halosync.sync.ledger import AUDIT_ENTITY, LedgerBook, Written
 from halosync.sync.results import ChangeResult
 
 log = get_logger(__name__)
@@ -278,7 +278,7 @@ class PlanExecutor:
         return AuditEntry(
             workspace_id=self.workspace_id,
             run_id=self.run_id,
-            entity="SoftwareLicence" if self.target == "licence" else "RecurringInvoiceLine",
+            entity=AUDIT_ENTITY[self.target],
             halo_record_id=halo_id,
             operation=change.action,
             before=json_fields(change.before) if change.before else None,

@@ -31,6 +31,7 @@ from halosync.store.models import (
     Workspace,
 )
 from halosync.store.usage import SubscriptionRepository
+from halosync.sync.ledger import earlier_records
 
 _STATUS_WORDS: dict[str, SubscriptionStatus] = {
     "pendingcancel": "active",
@@ -86,6 +87,8 @@ class SyncInputs:
     """(account_ref, service_ref, halo_client_id) -> ledger_entry.id for this target."""
     ledger_known: dict[int, tuple[int | None, int | None, str]] = field(default_factory=dict)
     """ledger_entry.id -> (halo_record_id, last_quantity, state) as loaded."""
+    earlier_records: frozenset[int] = frozenset()
+    """Records of this target halosync created that no ledger row names any more."""
 
 
 def _desired(row: Subscription) -> DesiredSubscription:
@@ -177,6 +180,9 @@ def load_inputs(session: Session, workspace: Workspace, account_id: int | None) 
             inputs.ledger_known[entry.id] = (entry.halo_record_id, entry.last_quantity, entry.state)
         inputs.account_ids.setdefault(account_ref, entry.account_id)
         inputs.service_ids.setdefault(service_ref, entry.service_id)
+    if settings.target == "licence":
+        # Only licence list rows may lack the marker; invoice lines always carry theirs.
+        inputs.earlier_records = earlier_records(session, ws, settings.target)
     return inputs
 
 

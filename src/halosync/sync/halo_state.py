@@ -2,15 +2,17 @@
 
 Licences are read as one paged list (100 per request) for a full sync, or one client's
 list for a per-account sync; recurring invoices come with their lines
-(``includelines=true``). List rows may lack the notes field that carries halosync's
-marker, so after an interrupted run the unclaimed licences of the affected clients are
-read one by one to find records whose create was never recorded.
+(``includelines=true``). A live Halo changes while it is read, so a record the ledger
+names that a list read did not return is looked up by id before anything is concluded.
+List rows may lack the notes field that carries halosync's marker, so after an
+interrupted run the unclaimed licences of the affected clients are read one by one to
+find records whose create was never recorded.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -24,10 +26,12 @@ from halosync.domain.models import (
     Target,
 )
 from halosync.halopsa.client import HaloApiClient
+from halosync.logging import get_logger
 
 LICENCE_ENTITY = "SoftwareLicence"
 INVOICE_ENTITY = "RecurringInvoice"
 LINES_ENTITY = "RecurringInvoice/updatelines"
+log = get_logger(__name__)
 
 
 @dataclass
@@ -59,60 +63,109 @@ async def read_licences(
     targets: Mapping[str, AccountTarget],
     ledger: Sequence[LedgerRecord],
     one_client: int | None,
+    earlier_records: Collection[int] = frozenset(),
 ) -> list[HaloLicence]:
-    """Licences on the mapped (and ledgered) clients, markers filled in where needed."""
-    wanted = _client_of_account(targets) | {r.halo_client_id for r in ledger}
+    """Licences on the mapped (and ledgered) clients, markers filled in where needed.
+
+    Halo's list may change while it is read, so a licence the ledger names that the read
+    did not return is looked up by id: only Halo's 404 makes it "deleted". The clients of
+    interrupted creates are read whole again when the list moved. ``earlier_records`` are
+    licences halosync created that the ledger no longer names; any still in Halo has its
+    marker read, so a second record carrying a pair's marker is seen (see ``duplicates``).
+    """
+    if one_client is not None:
+        scope = {one_client}
+    else:
+        scope = _client_of_account(targets) | {r.halo_client_id for r in ledger}
     params: dict[str, Any] = {"includeinactive": "true"}
     if one_client is not None:
         params["client_id"] = one_client
-    licences: list[HaloLicence] = []
+    licences: dict[int, HaloLicence] = {}
     has_notes = False
-    async for page in halo.iter_pages(LICENCE_ENTITY, params=params):
+    reading = halo.read_list(LICENCE_ENTITY, params=params)
+    async for page in reading:
         for row in page:
-            if int(row.get("client_id") or 0) in wanted:
+            if int(row.get("client_id") or 0) in scope:
                 has_notes = has_notes or LICENCE_MARKER_FIELD in row
-                licences.append(licence_from_halo(row))
-    pending = [r for r in ledger if r.state == "pending" and r.target == "licence"]
-    if pending and not has_notes:
-        licences = await _fill_markers(halo, licences, pending, ledger)
-    return licences
+                licence = licence_from_halo(row)
+                licences[licence.id] = licence
+    ours = [r for r in ledger if r.target == "licence" and r.halo_client_id in scope]
+    await _confirm_by_id(halo, licences, ours, scope)
+    pending_clients = {r.halo_client_id for r in ours if r.state == "pending"}
+    if pending_clients and not reading.report.settled:
+        # A create whose record is unknown is found by its marker, so its client's licences
+        # must all be seen: read those clients again, each on its own (one page, usually).
+        for client_id in sorted(pending_clients):
+            rows = await halo.list_whole(
+                LICENCE_ENTITY, params={"client_id": client_id, "includeinactive": "true"}
+            )
+            for row in rows:
+                licences.setdefault(int(row["id"]), licence_from_halo(row))
+    if not has_notes:
+        claimed = {r.halo_record_id for r in ledger if r.target == "licence" and r.halo_record_id}
+        unknown = [
+            lic.id
+            for lic in licences.values()
+            if lic.marker is None
+            and lic.id not in claimed
+            and (lic.client_id in pending_clients or lic.id in earlier_records)
+        ]
+        await _fill_markers(halo, licences, unknown)
+    return list(licences.values())
+
+
+async def _confirm_by_id(
+    halo: HaloApiClient,
+    licences: dict[int, HaloLicence],
+    ours: Sequence[LedgerRecord],
+    scope: set[int],
+) -> None:
+    """Look up by id the licences the ledger names that the list read did not return."""
+    missing = sorted(
+        {r.halo_record_id for r in ours if r.state == "written" and r.halo_record_id}
+        - set(licences)
+    )
+    if not missing:
+        return
+    found = await halo.get_records(LICENCE_ENTITY, missing)
+    for record_id, record in found.items():
+        if record is not None and int(record.get("client_id") or 0) in scope:
+            licences[record_id] = licence_from_halo(record)
+    gone = [record_id for record_id, record in found.items() if record is None]
+    log.info(
+        "halo_records_confirmed_by_id",
+        entity=LICENCE_ENTITY,
+        missing_from_list=len(missing),
+        gone=len(gone),
+    )
 
 
 async def _fill_markers(
-    halo: HaloApiClient,
-    licences: list[HaloLicence],
-    pending: Sequence[LedgerRecord],
-    ledger: Sequence[LedgerRecord],
-) -> list[HaloLicence]:
-    claimed = {r.halo_record_id for r in ledger if r.state == "written" and r.halo_record_id}
-    clients = {r.halo_client_id for r in pending}
-    result: list[HaloLicence] = []
-    for licence in licences:
-        if licence.client_id in clients and licence.id not in claimed and licence.marker is None:
-            full = await halo.get_record(LICENCE_ENTITY, licence.id)
-            if full is None:
-                continue
-            marker = find_marker(str(full.get(LICENCE_MARKER_FIELD) or ""))
-            licence = replace(licence, marker=marker)
-        result.append(licence)
-    return result
+    halo: HaloApiClient, licences: dict[int, HaloLicence], ids: Sequence[int]
+) -> None:
+    """Read the notes (and so the marker) of licences whose list rows lack them."""
+    if not ids:
+        return
+    for record_id, full in (await halo.get_records(LICENCE_ENTITY, ids)).items():
+        if full is None:
+            del licences[record_id]
+            continue
+        marker = find_marker(str(full.get(LICENCE_MARKER_FIELD) or ""))
+        licences[record_id] = replace(licences[record_id], marker=marker)
 
 
 async def read_invoice_lines(
     halo: HaloApiClient, *, invoice_ids: Iterable[int], one_invoice: bool
 ) -> tuple[list[HaloInvoiceLine], set[int]]:
-    """Lines of the given recurring invoices, and the ids Halo no longer has."""
+    """Lines of the given recurring invoices, and the ids Halo no longer has.
+
+    An invoice the list read did not return is looked up by id before it is called gone
+    (a live Halo's list changes while it is read); a per-account sync only does that.
+    """
     wanted = set(invoice_ids)
     found: set[int] = set()
     lines: list[HaloInvoiceLine] = []
-    if one_invoice:
-        for invoice_id in wanted:
-            record = await halo.get_record(INVOICE_ENTITY, invoice_id)
-            if record is None:
-                continue
-            found.add(invoice_id)
-            lines.extend(invoice_line_from_halo(line, invoice_id) for line in record["lines"])
-    elif wanted:
+    if not one_invoice and wanted:
         async for page in halo.iter_pages(INVOICE_ENTITY, params={"includelines": "true"}):
             for row in page:
                 invoice_id = int(row["id"])
@@ -122,6 +175,15 @@ async def read_invoice_lines(
                 lines.extend(
                     invoice_line_from_halo(line, invoice_id) for line in row.get("lines") or []
                 )
+    unread = sorted(wanted - found)
+    if unread:
+        for invoice_id, record in (await halo.get_records(INVOICE_ENTITY, unread)).items():
+            if record is None:
+                continue
+            found.add(invoice_id)
+            lines.extend(
+                invoice_line_from_halo(line, invoice_id) for line in record.get("lines") or []
+            )
     return lines, wanted - found
 
 
@@ -151,16 +213,18 @@ class MarkerRecovery:
         found: list[Mapping[str, Any] | None] = [None] * len(rows)
         for client_id, indexes in by_client.items():
             markers = {find_marker(str(rows[i].get(LICENCE_MARKER_FIELD))): i for i in indexes}
-            async for page in self.halo.iter_pages(
+            # "Not found" must be true here (else the create is sent again), so the
+            # client's list is read until it held still while it was read.
+            listed = await self.halo.list_whole(
                 LICENCE_ENTITY, params={"client_id": client_id, "includeinactive": "true"}
-            ):
-                for listed in page:
-                    if int(listed["id"]) in self.known_ids:
-                        continue
-                    full = await self.halo.get_record(LICENCE_ENTITY, int(listed["id"]))
-                    marker = find_marker(str((full or {}).get(LICENCE_MARKER_FIELD) or ""))
-                    if full is not None and marker in markers and found[markers[marker]] is None:
-                        found[markers[marker]] = full
+            )
+            for listed_row in listed:
+                if int(listed_row["id"]) in self.known_ids:
+                    continue
+                full = await self.halo.get_record(LICENCE_ENTITY, int(listed_row["id"]))
+                marker = find_marker(str((full or {}).get(LICENCE_MARKER_FIELD) or ""))
+                if full is not None and marker in markers and found[markers[marker]] is None:
+                    found[markers[marker]] = full
         return found
 
     async def _lines(self, rows: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any] | None]:

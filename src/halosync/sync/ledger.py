@@ -12,10 +12,17 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from halosync.domain.models import PlannedChange, Target
-from halosync.store.models import LedgerEntry
+from halosync.store.models import AuditEntry, LedgerEntry
+
+AUDIT_ENTITY: dict[Target, str] = {
+    "licence": "SoftwareLicence",
+    "invoice_line": "RecurringInvoiceLine",
+}
+"""The ``entity`` of the audit entries of each target's writes."""
 
 
 @dataclass(frozen=True)
@@ -124,3 +131,29 @@ class LedgerBook:
             or halo_id != written.halo_id
             or quantity != _int_quantity(written.quantity)
         )
+
+
+def earlier_records(session: Session, workspace_id: int, target: Target) -> frozenset[int]:
+    """Halo records halosync created (per the audit trail) that no ledger row names now.
+
+    Normally records since deleted in Halo; any still there is a second record carrying
+    a pair's marker, which a sync must find even when Halo's list rows omit the marker.
+    """
+    created = session.scalars(
+        select(AuditEntry.halo_record_id)
+        .where(
+            AuditEntry.workspace_id == workspace_id,
+            AuditEntry.entity == AUDIT_ENTITY[target],
+            AuditEntry.operation == "create",
+            AuditEntry.halo_record_id.is_not(None),
+        )
+        .distinct()
+    )
+    named = session.scalars(
+        select(LedgerEntry.halo_record_id).where(
+            LedgerEntry.workspace_id == workspace_id,
+            LedgerEntry.target == target,
+            LedgerEntry.halo_record_id.is_not(None),
+        )
+    )
+    return frozenset(record_id for record_id in created if record_id is not None) - set(named)

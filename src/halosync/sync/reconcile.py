@@ -40,7 +40,11 @@ async def build_reconciliation(
         lines: list[HaloInvoiceLine] = []
         if target == "licence":
             licences = await read_licences(
-                halo, targets=inputs.account_targets, ledger=inputs.ledger, one_client=None
+                halo,
+                targets=inputs.account_targets,
+                ledger=inputs.ledger,
+                one_client=None,
+                earlier_records=inputs.earlier_records,
             )
         else:
             invoice_ids = {
@@ -64,8 +68,10 @@ async def build_reconciliation(
 
 
 def row_to_dict(row: ReconcileRow) -> dict[str, Any]:
-    """A row for JSON: decimals as numbers."""
+    """A row for JSON: decimals as numbers, its status named."""
     data = asdict(row)
+    data["duplicates"] = list(row.duplicates)
+    data["status"] = row.status
     for key in ("vendor_quantity", "ledger_quantity", "halo_quantity"):
         value = data[key]
         if value is not None:

@@ -23,6 +23,8 @@ class ChangeResult:
     before: Mapping[str, HaloValue] = field(default_factory=dict)
     after: Mapping[str, HaloValue] = field(default_factory=dict)
     message: str | None = None
+    duplicates: tuple[int, ...] = ()
+    """Other Halo records carrying this pair's marker, left untouched for an admin."""
 
     @classmethod
     def planned(cls, change: PlannedChange, **overrides: Any) -> ChangeResult:
@@ -36,6 +38,7 @@ class ChangeResult:
             "halo_id": change.halo_id,
             "before": change.before,
             "after": change.after,
+            "duplicates": change.duplicates,
         }
         values.update(overrides)
         return cls(**values)
@@ -52,6 +55,7 @@ class ChangeResult:
             "reason": self.reason,
             "level": self.level,
             "message": self.message,
+            "duplicates": list(self.duplicates),
         }
 
 

@@ -44,6 +44,7 @@ _ATTENTION_TITLES = {
     "update": "Subscription record taken over",
     "unchanged": "Subscription record taken over",
 }
+_DUPLICATES_TITLE = "Duplicate records in HaloPSA"
 
 
 def _find_account(database: Database, workspace_id: int, account_ref: str | None) -> int | None:
@@ -72,7 +73,11 @@ async def _read_state(
         if account_ref is not None and one_client is None:
             return HaloState([], [], set())
         licences = await read_licences(
-            halo, targets=targets, ledger=inputs.ledger, one_client=one_client
+            halo,
+            targets=targets,
+            ledger=inputs.ledger,
+            one_client=one_client,
+            earlier_records=inputs.earlier_records,
         )
         return HaloState(licences, [], set())
     invoice_ids = {t.recurring_invoice_id for t in targets.values() if t.recurring_invoice_id}
@@ -311,7 +316,7 @@ def _log_attention(
             session,
             workspace_id,
             "ERROR" if result.level == "ERROR" else "WARNING",
-            _ATTENTION_TITLES[result.action],
+            _DUPLICATES_TITLE if result.duplicates else _ATTENTION_TITLES[result.action],
             details,
             run_id=run_id,
         )

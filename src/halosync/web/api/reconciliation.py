@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from halosync.domain.reconcile import ReconcileRow, csv_rows
+from halosync.domain.reconcile import ReconcileRow, RowStatus, csv_rows
 from halosync.settings import Settings
 from halosync.store.crypto import SecretBox
 from halosync.store.database import Database
@@ -37,6 +37,9 @@ class ReconcileRowOut(BaseModel):
     halo_quantity: float | None
     drift: bool
     out_of_date: bool
+    duplicates: list[int]
+    """Other HaloPSA records carrying this pair's halosync tag (billed twice until removed)."""
+    status: RowStatus
 
 
 class ReconciliationOut(BaseModel):
@@ -46,6 +49,7 @@ class ReconciliationOut(BaseModel):
     total: int
     drift: int
     out_of_date: int
+    duplicate: int
 
 
 async def _rows(
@@ -84,6 +88,7 @@ async def reconciliation(
         total=len(rows),
         drift=sum(1 for row in rows if row.drift),
         out_of_date=sum(1 for row in rows if row.out_of_date),
+        duplicate=sum(1 for row in rows if row.duplicates),
     )
 
 

@@ -117,6 +117,8 @@ class ChangeOut(BaseModel):
     reason: str
     level: str
     message: str | None
+    duplicates: list[int] = []
+    """Other HaloPSA records carrying this pair's halosync tag (never written)."""
 
 
 class UsageReportOut(BaseModel):

@@ -176,7 +176,7 @@ async def reconcile(
     except HalosyncError as failure:
         error = str(failure)
     only_drift = request.query_params.get("drift") == "1"
-    shown = [row for row in rows if row.drift or row.out_of_date] if only_drift else rows
+    shown = [row for row in rows if row.status != "in_step"] if only_drift else rows
     return render(
         request,
         "reconcile.html",
@@ -187,6 +187,7 @@ async def reconcile(
             "total": len(rows),
             "drifted": sum(1 for row in rows if row.drift),
             "out_of_date": sum(1 for row in rows if row.out_of_date),
+            "duplicate": sum(1 for row in rows if row.duplicates),
             "only_drift": only_drift,
             "error": error,
         },
