@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from halosync.halopsa.errors import HaloRequestRejectedError, MissingPermissionError
+from halosync.halopsa.errors import (
+    HaloRequestRejectedError,
+    HaloServerError,
+    MissingPermissionError,
+    PagingInconsistentError,
+)
 from halosync.halopsa.paging import list_key, unwrap_list
 from halosync.simulator import generate_demo_seed
+from halosync.simulator.faults import Fault
 from tests.halopsa.conftest import Halo
 
 pytestmark = pytest.mark.anyio
@@ -161,3 +168,65 @@ async def test_missing_permission_is_named(
     assert c.value.fix is not None
     assert "Permissions" in c.value.fix
     assert len(c.value.permissions) == 1
+
+
+def _licences_on_client_1(halo: Halo, n: int) -> None:
+    halo.app.state.seed(
+        {
+            "clients": [{"id": 1, "name": "One Ltd"}],
+            "licences": [{"name": f"L{i}", "client_id": 1, "count": i} for i in range(n)],
+        }
+    )
+
+
+def _delete_one_whenever_page_2_is_read(halo: Halo, times: int) -> asyncio.Future[None]:
+    """Another writer: while page 2 of the licence list is held, delete the first licence.
+
+    Each hold is armed before the reader can get there (in-process, the reader only lets
+    other tasks run while it is held).
+    """
+    state = halo.app.state
+
+    def hold_page_2() -> Fault:
+        return state.faults.inject("hold", "GET", "/api/softwarelicence", query={"page_no": 2})
+
+    async def writer(hold: Fault) -> None:
+        for turn in range(times):
+            while hold.holding == 0:
+                await asyncio.sleep(0.001)
+            state.delete_by_hand("SoftwareLicence", min(r["id"] for r in state.records("licences")))
+            previous, hold = hold, (hold_page_2() if turn + 1 < times else hold)
+            state.faults.release(previous.id)
+
+    return asyncio.ensure_future(writer(hold_page_2()))
+
+
+async def test_a_whole_list_is_read_again_until_it_held_still(halo: Halo) -> None:
+    _licences_on_client_1(halo, 6)
+    async with halo.client(page_size=2) as client:
+        writer = _delete_one_whenever_page_2_is_read(halo, 1)
+        rows = await client.list_whole("SoftwareLicence", params={"client_id": 1})
+        await writer
+    assert sorted(row["id"] for row in rows) == [2, 3, 4, 5, 6]
+
+
+async def test_a_list_that_never_holds_still_is_not_taken_as_whole(halo: Halo) -> None:
+    _licences_on_client_1(halo, 8)
+    async with halo.client(page_size=2) as client:
+        writer = _delete_one_whenever_page_2_is_read(halo, 3)
+        with pytest.raises(PagingInconsistentError, match="kept changing"):
+            await client.list_whole("SoftwareLicence", params={"client_id": 1})
+        await writer
+
+
+async def test_records_are_confirmed_by_id_a_few_at_a_time(halo: Halo) -> None:
+    _licences_on_client_1(halo, 10)
+    async with halo.client() as client:
+        found = await client.get_records("SoftwareLicence", [3, 99, 1, 3, 7, 98])
+        assert list(found) == [3, 99, 1, 7, 98]
+        assert {k for k, v in found.items() if v is None} == {98, 99}
+        assert all(v["id"] == k for k, v in found.items() if v is not None)
+        halo.app.state.faults.inject("error", "GET", "/api/softwarelicence/5", times=None)
+        # A failure that is not a 404 is never read as "deleted": it is raised, not grouped.
+        with pytest.raises(HaloServerError, match="500"):
+            await client.get_records("SoftwareLicence", [1, 2, 5, 6])
