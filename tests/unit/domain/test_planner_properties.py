@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
+from halosync.domain.duplicates import licence_duplicates, line_duplicates
 from halosync.domain.markers import marker_for
 from halosync.domain.models import (
     AccountTarget,
@@ -243,3 +244,50 @@ def test_unit_price_maths_never_divides_by_zero(
                 assert not per_unit & set(change.payload)
         keys = [(c.account_ref, c.service_ref) for c in plan.changes]
         assert keys == sorted(keys)
+
+
+@settings(max_examples=150, deadline=None)
+@given(scenarios(), st.lists(st.integers(0, 8), min_size=1, max_size=3))
+def test_records_sharing_a_marker_are_flagged_and_only_one_is_written(
+    scenario: Scenario, copies: list[int]
+) -> None:
+    """Someone copies halosync's records in Halo (tag included): every copy is named in a
+    WARNING, never written, and the record the ledger names is the one kept in step."""
+    state, foreign = prepared_state(scenario)
+    store = state.licences if scenario.target == "licence" else state.lines
+    ours = sorted(set(store) - foreign)
+    made: set[int] = set()
+    for index in copies:
+        if ours:
+            state.next_id += 1
+            store[state.next_id] = {**store[ours[index % len(ours)]], "id": state.next_id}
+            made.add(state.next_id)
+    groups = (
+        licence_duplicates(state.halo_licences(), state.ledger)
+        if scenario.target == "licence"
+        else line_duplicates(state.halo_lines(), state.ledger)
+    )
+    others = {i for group in groups.values() for i in group.others}
+    named = {r.halo_record_id for r in state.ledger if r.target == scenario.target}
+    # Re-plan the pairs that made the records, so that most copies have a pair to flag them.
+    plan = run(scenario, scenario.earlier, state)
+    event("a pair reports duplicates" if any(c.duplicates for c in plan.changes) else "none")
+    assert not {c.halo_id for c in plan.writes} & others
+    for group in groups.values():
+        assert group.kept not in group.others
+        assert not (set(group.ids) & named) or group.kept in named
+    for change in plan.changes:
+        if change.duplicates:
+            assert change.level == "WARNING"
+            assert change.halo_id not in change.duplicates
+            assert all(str(i) in change.reason for i in (change.halo_id, *change.duplicates))
+    # A pair that keeps a record in step reports every other record carrying its marker.
+    for change in plan.changes:
+        if change.halo_id is None or change.marker is None:
+            continue
+        place = (
+            change.halo_client_id if scenario.target == "licence" else change.recurring_invoice_id
+        )
+        group = groups.get((place or 0, change.marker))
+        if group is not None and group.kept == change.halo_id:
+            assert change.duplicates == group.others

@@ -105,3 +105,39 @@ def test_sort_rows_puts_blanks_last() -> None:
     by_halo = sort_rows(rows, "halo_quantity", descending=True)
     assert [r.account_ref for r in by_halo] == ["B", "A"]
     assert [r.account_ref for r in sort_rows(rows, "vendor_quantity")] == ["B", "A"]
+
+
+def test_a_second_record_with_the_pairs_marker_is_a_duplicate() -> None:
+    marker = "[halosync:0123456789abcdef]"
+    rows = reconcile(
+        [sub("A", "S1", 5), sub("A", "S2", 3)],
+        ledger=[
+            LedgerRecord(
+                account_ref="A",
+                service_ref="S1",
+                target="licence",
+                halo_client_id=10,
+                recurring_invoice_id=None,
+                halo_record_id=7,
+                state="written",
+                marker=marker,
+                quantity=Decimal(5),
+            ),
+            ledger("A", "S2", 8, 3),
+        ],
+        account_targets={"A": AccountTarget(10)},
+        target="licence",
+        halo_licences=[
+            HaloLicence(id=7, client_id=10, name="x", count=5),  # marker not in the list row
+            HaloLicence(id=3, client_id=10, name="x", count=5, marker=marker),
+            HaloLicence(id=4, client_id=11, name="x", count=5, marker=marker),  # another client
+            HaloLicence(id=8, client_id=10, name="y", count=3),
+        ],
+    )
+    assert [(r.service_ref, r.status, r.duplicates) for r in rows] == [
+        ("S1", "duplicate", (3,)),
+        ("S2", "in_step", ()),
+    ]
+    table = csv_rows(rows)
+    assert table[0][-2:] == ["duplicates", "status"]
+    assert table[1][-2:] == ["3", "duplicate"]
