@@ -288,6 +288,6 @@ def test_records_sharing_a_marker_are_flagged_and_only_one_is_written(
         place = (
             change.halo_client_id if scenario.target == "licence" else change.recurring_invoice_id
         )
-        group = groups.get((place or 0, change.marker))
-        if group is not None and group.kept == change.halo_id:
-            assert change.duplicates == group.others
+        found = groups.get((place or 0, change.marker))
+        if found is not None and found.kept == change.halo_id:
+            assert change.duplicates == found.others
