@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from halosync.simulator.state import SimulatorState
-from tests.reliability.chaos import Trap
+from halosync.sync.results import UsageReport
+from tests.reliability.chaos import Trap, TrapKind
 from tests.reliability.scenario import Scenario, open_scenario
 
 pytestmark = pytest.mark.reliability
@@ -24,6 +25,20 @@ INVOICE_SEED = 7
 
 def _entity(scenario: Scenario) -> str:
     return "/api/softwarelicence*" if scenario.target == "licence" else "/api/recurringinvoice*"
+
+
+def _unconfirmed_create(scenario: Scenario, kind: TrapKind) -> UsageReport:
+    """Halo applies the first create batch but answers ``kind``; from then on every read
+    of the entity fails, so the search for the batch's markers fails too."""
+    entity = _entity(scenario)
+
+    def break_reads(state: SimulatorState) -> None:
+        state.faults.inject("error", "GET", entity, times=None)
+
+    trap = scenario.sim.arm(Trap(kind, "POST", entity, nth=1, action=break_reads))
+    report = asyncio.run(scenario.usage())
+    assert trap.fired.is_set()
+    return report
 
 
 def _clean_rerun(scenario: Scenario) -> None:
@@ -41,15 +56,7 @@ def test_create_applied_then_dropped_while_halo_cannot_be_searched(
 ) -> None:
     """The batch was created but unanswered, and the search for it fails too: no resend."""
     with open_scenario(tmp_path, LICENCE_SEED, target=target) as scenario:  # type: ignore[arg-type]
-        entity = _entity(scenario)
-
-        def break_reads(state: SimulatorState) -> None:
-            # From now on every read of the entity fails: recovery cannot look for markers.
-            state.faults.inject("error", "GET", entity, times=None)
-
-        trap = scenario.sim.arm(Trap("apply_then_drop", "POST", entity, nth=1, action=break_reads))
-        report = asyncio.run(scenario.usage())
-        assert trap.fired.is_set()
+        report = _unconfirmed_create(scenario, "apply_then_drop")
         assert report.status in ("succeeded", "failed")
         assert len(scenario.ours()) == len({r["id"] for r in scenario.ours()})
         _clean_rerun(scenario)
@@ -73,14 +80,7 @@ def test_unconfirmed_create_names_the_posts_status_when_the_search_fails_too(
     """Halo applied the batch but answered 500, then every search for it failed: the fail
     reason names the POST's 500, not the search's error."""
     with open_scenario(tmp_path, LICENCE_SEED, target=target) as scenario:  # type: ignore[arg-type]
-        entity = _entity(scenario)
-
-        def break_reads(state: SimulatorState) -> None:
-            state.faults.inject("error_plain", "GET", entity, times=None)
-
-        trap = scenario.sim.arm(Trap("apply_then_error", "POST", entity, nth=1, action=break_reads))
-        report = asyncio.run(scenario.usage())
-        assert trap.fired.is_set()
+        report = _unconfirmed_create(scenario, "apply_then_error")
         failed = [c for c in report.changes if c.action == "fail"]
         assert failed
         for change in failed:

@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from halosync.domain.markers import find_marker
 from halosync.store.models import HaloClient, LogEntry
-from halosync.sync.reconcile import build_reconciliation
+from halosync.sync.results import ChangeResult
 from tests.sync.world import World, make_world, seed, usage_document
 
 T = TypeVar("T")
@@ -80,15 +80,7 @@ def ours(world: World, entity: str = "SoftwareLicence") -> Counter[str]:
 
 
 def assert_reconciliation_clean(world: World) -> None:
-    rows = asyncio.run(
-        build_reconciliation(
-            world.database,
-            world.box,
-            world.settings,
-            world.workspace_id,
-            halo_factory=world.factory,
-        )
-    )
+    rows = asyncio.run(world.reconciliation())
     assert len(rows) == 2 * ACCOUNTS
     assert [r for r in rows if r.drift or r.out_of_date or r.duplicates] == []
     assert {r.status for r in rows} == {"in_step"}
@@ -286,17 +278,30 @@ def test_clients_added_mid_read_do_not_abandon_the_pull(clients_world: World) ->
 # --- two Halo records carrying the same halosync marker ------------------------------------
 
 
-@pytest.fixture
-def small_licences(tmp_path: Path) -> World:
-    world = make_world(tmp_path)
+def small_world(tmp_path: Path, target: str = "licence") -> World:
+    """Two accounts × two services synced (10 each) to clients 1 and 2 (invoices -1, -2)."""
+    lines = target == "invoice_line"
+    world = make_world(tmp_path, target=target, document=seed(2, with_invoices=lines))
     world.import_usage(usage_document(accounts(2), subscriptions(2, quantity=10)))
     assert run(world.customers()).status == "succeeded"
-    world.map_account("A001", 1)
-    world.map_account("A002", 2)
+    world.map_account("A001", 1, invoice=-1 if lines else None)
+    world.map_account("A002", 2, invoice=-2 if lines else None)
     world.map_service("MAIL", 1)
     world.map_service("BKP", 2)
     assert run(world.usage()).counts["created"] == 4
     return world
+
+
+def recount_a001_mail(world: World) -> ChangeResult:
+    """The vendor now counts 12 of A001's MAIL: sync, and return that pair's result."""
+    world.import_usage(
+        usage_document(
+            accounts(2), [{"account_ref": "A001", "service_ref": "MAIL", "quantity": 12}]
+        )
+    )
+    report = run(world.usage())
+    assert report.status == "succeeded", report.error
+    return next(c for c in report.changes if (c.account_ref, c.service_ref) == ("A001", "MAIL"))
 
 
 def _warnings(world: World) -> list[str]:
@@ -310,11 +315,11 @@ def _warnings(world: World) -> list[str]:
 
 
 def test_two_licences_with_one_marker_are_reported_and_only_the_ledgers_is_written(
-    small_licences: World,
+    tmp_path: Path,
 ) -> None:
     """A licence deleted in Halo is recreated; when the admin then restores the deleted one
     from Halo's recycle bin, both carry the tag: flagged on every sync, one written."""
-    world = small_licences
+    world = small_world(tmp_path)
     state = world.sim.state
     first = next(
         lic
@@ -328,15 +333,8 @@ def test_two_licences_with_one_marker_are_reported_and_only_the_ledgers_is_writt
     assert second is not None
     assert second != first["id"]
     state.edit_by_hand("SoftwareLicence", first["id"], deleted=False)
-    world.import_usage(
-        usage_document(
-            accounts(2), [{"account_ref": "A001", "service_ref": "MAIL", "quantity": 12}]
-        )
-    )
 
-    report = run(world.usage())
-    assert report.status == "succeeded", report.error
-    change = next(c for c in report.changes if (c.account_ref, c.service_ref) == ("A001", "MAIL"))
+    change = recount_a001_mail(world)
     assert change.action == "update"
     assert change.halo_id == second
     assert change.level == "WARNING"
@@ -353,15 +351,7 @@ def test_two_licences_with_one_marker_are_reported_and_only_the_ledgers_is_writt
     again = run(world.usage())
     assert next(c for c in again.changes if c.duplicates).action == "unchanged"
     assert len([w for w in _warnings(world) if "Duplicate" in w]) == 2
-    rows = run(
-        build_reconciliation(
-            world.database,
-            world.box,
-            world.settings,
-            world.workspace_id,
-            halo_factory=world.factory,
-        )
-    )
+    rows = run(world.reconciliation())
     flagged = [r for r in rows if r.status == "duplicate"]
     assert [(r.account_ref, r.service_ref, r.halo_record_id, r.duplicates) for r in flagged] == [
         ("A001", "MAIL", second, (first["id"],))
@@ -371,14 +361,8 @@ def test_two_licences_with_one_marker_are_reported_and_only_the_ledgers_is_writt
 def test_two_invoice_lines_with_one_marker_are_reported_and_only_the_ledgers_is_written(
     tmp_path: Path,
 ) -> None:
-    world = make_world(tmp_path, target="invoice_line", document=seed(2, with_invoices=True))
-    world.import_usage(usage_document(accounts(2), subscriptions(2, quantity=10)))
-    assert run(world.customers()).status == "succeeded"
-    world.map_account("A001", 1, invoice=-1)
-    world.map_account("A002", 2, invoice=-2)
-    world.map_service("MAIL", 1)
-    world.map_service("BKP", 2)
-    assert run(world.usage()).counts["created"] == 4
+    """Someone copies halosync's line on the invoice, tag included: flagged, one written."""
+    world = small_world(tmp_path, "invoice_line")
     line = next(ln for ln in world.invoice(-1)["lines"] if ln["_itemid"] == 1)
     copy = {"_itemid": 1, "qty_order": 10, "comment_2": line["comment_2"]}
     world.sim.state.edit_by_hand("RecurringInvoice", -1, add_lines=[copy])
@@ -387,15 +371,8 @@ def test_two_invoice_lines_with_one_marker_are_reported_and_only_the_ledgers_is_
         for ln in world.invoice(-1)["lines"]
         if ln["_itemid"] == 1 and ln["id"] != line["id"]
     )
-    world.import_usage(
-        usage_document(
-            accounts(2), [{"account_ref": "A001", "service_ref": "MAIL", "quantity": 12}]
-        )
-    )
 
-    report = run(world.usage())
-    assert report.status == "succeeded", report.error
-    change = next(c for c in report.changes if (c.account_ref, c.service_ref) == ("A001", "MAIL"))
+    change = recount_a001_mail(world)
     assert (change.action, change.halo_id, change.level) == ("update", line["id"], "WARNING")
     assert change.duplicates == (twin,)
     lines = {ln["id"]: ln for ln in world.invoice(-1)["lines"]}
@@ -405,15 +382,7 @@ def test_two_invoice_lines_with_one_marker_are_reported_and_only_the_ledgers_is_
     assert len(warnings) == 1
     assert str(twin) in warnings[0]
     assert str(line["id"]) in warnings[0]
-    rows = run(
-        build_reconciliation(
-            world.database,
-            world.box,
-            world.settings,
-            world.workspace_id,
-            halo_factory=world.factory,
-        )
-    )
+    rows = run(world.reconciliation())
     assert [(r.account_ref, r.duplicates) for r in rows if r.status == "duplicate"] == [
         ("A001", (twin,))
     ]

@@ -90,7 +90,6 @@ def test_foreign_line_of_the_same_item_is_skipped_unless_adoption_is_on(tmp_path
 
 
 def test_line_deleted_by_hand_is_added_again_and_hand_edit_is_drift(tmp_path: Path) -> None:
-    from halosync.sync.reconcile import build_reconciliation
 
     world = _world(tmp_path, "invoice_line")
     run(world.usage())
@@ -103,15 +102,7 @@ def test_line_deleted_by_hand_is_added_again_and_hand_edit_is_drift(tmp_path: Pa
     world.sim.state.edit_by_hand(
         "RecurringInvoice", -1, add_lines=[{"id": mail["id"], "qty_order": 15}]
     )
-    rows = run(
-        build_reconciliation(
-            world.database,
-            world.box,
-            world.settings,
-            world.workspace_id,
-            halo_factory=world.factory,
-        )
-    )
+    rows = run(world.reconciliation())
     drift = {(r.account_ref, r.service_ref): r for r in rows if r.drift}
     assert set(drift) == {("A1", "MAIL"), ("A2", "BKP")}
     assert drift[("A1", "MAIL")].halo_quantity == 15

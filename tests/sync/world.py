@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx2
 
+from halosync.domain.reconcile import ReconcileRow
 from halosync.halopsa.client import HaloApiClient
 from halosync.halopsa.config import HaloConnectionConfig
 from halosync.halopsa.retry import RetryPolicy
@@ -27,6 +28,7 @@ from halosync.store.crypto import SecretBox
 from halosync.store.database import Database
 from halosync.store.workspaces import WorkspaceRepository
 from halosync.sync.customers import run_customers_sync
+from halosync.sync.reconcile import build_reconciliation
 from halosync.sync.results import RunReport, UsageReport
 from halosync.sync.usage import run_usage_sync
 
@@ -124,6 +126,11 @@ class World:
                 ConnectionDetails(url, None, None, CLIENT_ID, CLIENT_SECRET)
             )
         self.base_url = url
+
+    async def reconciliation(self) -> list[ReconcileRow]:
+        return await build_reconciliation(
+            self.database, self.box, self.settings, self.workspace_id, halo_factory=self.factory
+        )
 
     async def customers(self) -> RunReport:
         return await run_customers_sync(
