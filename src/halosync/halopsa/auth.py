@@ -17,6 +17,7 @@ from halosync.halopsa.clock import Clock
 from halosync.halopsa.config import HaloConnectionConfig
 from halosync.halopsa.errors import (
     BadCredentialsError,
+    HaloServerError,
     InvalidScopeError,
     InvalidServerUrlError,
     RequestSummary,
@@ -24,7 +25,7 @@ from halosync.halopsa.errors import (
 )
 from halosync.halopsa.exchange import Exchanger
 from halosync.halopsa.metrics import HALO_TOKEN_REQUESTS
-from halosync.halopsa.retry import TOKEN_RETRY_STATUSES
+from halosync.halopsa.statuses import Handling, handling
 from halosync.halopsa.transport import halo_message, is_html
 from halosync.logging import get_logger, register_secret
 
@@ -113,7 +114,7 @@ class TokenProvider:
             config.token_url,
             summary=summary,
             replay_safe=True,
-            retry_statuses=TOKEN_RETRY_STATUSES,
+            endpoint="token",
             params=params or None,
             data=form,
             headers={"Accept": "application/json"},
@@ -136,7 +137,12 @@ class TokenProvider:
                 body = response.json()
             except (ValueError, json.JSONDecodeError):
                 body = None
-        if status == 200 and isinstance(body, dict) and isinstance(body.get("access_token"), str):
+        action = handling(status, "token")
+        if (
+            action is Handling.SUCCESS
+            and isinstance(body, dict)
+            and isinstance(body.get("access_token"), str)
+        ):
             value = body["access_token"]
             register_secret(value)
             refresh = body.get("refresh_token")
@@ -151,6 +157,14 @@ class TokenProvider:
             return AccessToken(value, self._clock.now() + lifetime, scopes)
         error = body.get("error") if isinstance(body, dict) else None
         description = halo_message(response)
+        if action.kind == "retryable":
+            raise HaloServerError(
+                f"Halo's token endpoint {where} kept failing with HTTP {status} "
+                f"({description or 'no explanation'}).",
+                status=status,
+                fix="Halo is having trouble; the next sync tries again. If it persists, check "
+                "the instance's health.",
+            )
         if error == "invalid_scope":
             raise InvalidScopeError(
                 f"Halo refused the requested permissions ({' '.join(self._config.scopes)}): "

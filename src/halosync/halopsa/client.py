@@ -56,7 +56,8 @@ from halosync.halopsa.paging import (
     unwrap_written,
 )
 from halosync.halopsa.permissions import missing_permission_fix, permission_for
-from halosync.halopsa.retry import RETRY_STATUSES, RetryPolicy
+from halosync.halopsa.retry import RetryPolicy
+from halosync.halopsa.statuses import Handling, handling
 from halosync.halopsa.transport import halo_field_errors, halo_message
 from halosync.logging import get_logger
 
@@ -199,13 +200,13 @@ class HaloApiClient:
                 url,
                 summary=summary,
                 replay_safe=replay_safe,
-                retry_statuses=RETRY_STATUSES,
+                endpoint="resource",
                 params=params,
                 json=json,
                 headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
                 ambiguous_rows=ambiguous_rows,
             )
-            if response.status_code != 401:
+            if handling(response.status_code, "resource") is not Handling.REFRESH:
                 break
             if attempt == 0:
                 # The token expired or was revoked: exactly one retry with a fresh one.
@@ -216,7 +217,8 @@ class HaloApiClient:
         self, response: httpx2.Response, method: str, path: str, summary: RequestSummary
     ) -> Any:
         status = response.status_code
-        if 200 <= status < 300:
+        action = handling(status, "resource")
+        if action is Handling.SUCCESS:
             if not response.content.strip():
                 return None
             try:
@@ -226,14 +228,14 @@ class HaloApiClient:
                     f"Halo answered {summary} with something other than JSON.", request=summary
                 ) from exc
         message = halo_message(response)
-        if status == 401:
+        if action is Handling.REFRESH:
             raise BadCredentialsError(
                 f"Halo refused a freshly issued token for {summary} ({message or 401}).",
                 fix="The API application or its login agent may have been disabled; check "
                 "Configuration > Integrations > HaloPSA API > View Applications.",
                 request=summary,
             )
-        if status == 403:
+        if action is Handling.CONFIGURATION:
             needed = permission_for(path, method)
             permissions = [needed] if needed else []
             what = needed.describe() if needed else f"access to {path}"
@@ -243,16 +245,16 @@ class HaloApiClient:
                 fix=missing_permission_fix(permissions) if permissions else None,
                 request=summary,
             )
-        if status == 404:
-            raise HaloRecordNotFoundError(
-                f"Halo has no record at {summary.path} (it may have been deleted in Halo).",
-                request=summary,
-            )
-        if status >= 500:
+        if action.kind == "retryable":
             raise HaloServerError(
                 f"Halo answered {status} ({message or 'no message'}) to {summary}.",
                 status=status,
                 fix="Retrying later may help; if it persists, check the record in Halo.",
+                request=summary,
+            )
+        if status == 404:
+            raise HaloRecordNotFoundError(
+                f"Halo has no record at {summary.path} (it may have been deleted in Halo).",
                 request=summary,
             )
         reason = message or "no reason given"

@@ -3,7 +3,8 @@
 Three families decide what a caller does next: :class:`HaloConfigurationError` (halt the
 run; a person must change the connection or Halo's set-up), :class:`HaloRetryableError`
 (try again later; nothing is wrong with the set-up) and :class:`HaloFatalError` (this one
-request or record is refused; report it and carry on with the rest).
+request or record is refused; report it and carry on with the rest). Which family an HTTP
+status belongs to is decided in one place, :mod:`halosync.halopsa.statuses`.
 """
 
 from __future__ import annotations
@@ -140,7 +141,7 @@ class RateLimitedError(HaloRetryableError):
 
 
 class HaloServerError(HaloRetryableError):
-    """Halo answered 5xx (often just "Internal Server Error") after the allowed retries."""
+    """Halo answered 5xx (often just "Internal Server Error") or 408 after the allowed retries."""
 
     def __init__(
         self,

@@ -1,8 +1,10 @@
 """One HTTP exchange with Halo: pacing, 429 back-off and bounded retries.
 
-Used for both the token endpoint and resource calls; what a status *means* is decided by
-the caller. Waiting for Halo's rate window goes through the pacer (so every coroutine,
-and with a shared pacer every process, holds back), never through a short sleep.
+Used for both the token endpoint and resource calls. Whether a status is resent or waited
+out comes from the one status table (:mod:`halosync.halopsa.statuses`); what a final answer
+means is decided by the caller from the same table. Waiting for Halo's rate window goes
+through the pacer (so every coroutine, and with a shared pacer every process, holds back),
+never through a short sleep.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from halosync.halopsa.errors import (
 from halosync.halopsa.metrics import count_request
 from halosync.halopsa.pacing import RequestPacer
 from halosync.halopsa.retry import RetryPolicy, parse_retry_after
+from halosync.halopsa.statuses import Endpoint, Handling, handling
 from halosync.halopsa.transport import classify_transport_error, halo_message
 from halosync.logging import get_logger
 
@@ -69,7 +72,7 @@ class Exchanger:
         *,
         summary: RequestSummary,
         replay_safe: bool,
-        retry_statuses: frozenset[int],
+        endpoint: Endpoint,
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         data: Mapping[str, str] | None = None,
@@ -90,7 +93,7 @@ class Exchanger:
                     url,
                     summary=summary,
                     replay_safe=replay_safe,
-                    retry_statuses=retry_statuses,
+                    endpoint=endpoint,
                     params=params,
                     json=json,
                     data=data,
@@ -124,7 +127,7 @@ class Exchanger:
         *,
         summary: RequestSummary,
         replay_safe: bool,
-        retry_statuses: frozenset[int],
+        endpoint: Endpoint,
         params: Mapping[str, Any] | None,
         json: Any,
         data: Mapping[str, str] | None,
@@ -147,7 +150,7 @@ class Exchanger:
                         url,
                         summary=summary,
                         replay_safe=replay_safe,
-                        retry_statuses=retry_statuses,
+                        endpoint=endpoint,
                         params=params,
                         json=json,
                         data=data,
@@ -171,7 +174,7 @@ class Exchanger:
         *,
         summary: RequestSummary,
         replay_safe: bool,
-        retry_statuses: frozenset[int],
+        endpoint: Endpoint,
         params: Mapping[str, Any] | None,
         json: Any,
         data: Mapping[str, str] | None,
@@ -199,9 +202,10 @@ class Exchanger:
             failure.error.request = summary
             raise failure.error from exc
         count_request(method, response.status_code)
-        if response.status_code == 429:
+        action = handling(response.status_code, endpoint)
+        if action is Handling.WAIT:
             raise _RateLimited(response)
-        if response.status_code in retry_statuses:
+        if action is Handling.RESEND:
             if not replay_safe:
                 raise AmbiguousWriteError(
                     f"Halo answered {response.status_code} "

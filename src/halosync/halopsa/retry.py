@@ -5,12 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
-# 408 and the gateway errors say nothing was done; 500 is Halo's vague catch-all.
-RETRY_STATUSES = frozenset({408, 500, 502, 503, 504})
-# The token endpoint answers 500 for configuration mistakes (unknown client, no login agent,
-# missing tenant), so retrying its 500s would only delay the explanation.
-TOKEN_RETRY_STATUSES = frozenset({408, 502, 503, 504})
-
 
 @dataclass(frozen=True)
 class RetryPolicy:
