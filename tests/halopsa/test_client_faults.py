@@ -28,7 +28,7 @@ async def test_429_backs_off_for_the_window(halo: Halo) -> None:
 
 
 async def test_429_honours_retry_after_when_sent(make_halo: Callable[..., Halo]) -> None:
-    halo = make_halo(rate_limit=5, rate_window_seconds=300, retry_after_header=True)
+    halo = make_halo(rate_limit=5, rate_window_seconds=300, retry_after="auto")
     pacer = SlidingWindowPacer(1000, 300, clock=halo.clock)
     async with halo.client(pacer=pacer) as client:
         for _ in range(6):

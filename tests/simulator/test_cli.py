@@ -134,6 +134,32 @@ def test_apps_tenant_rate_limit_and_seed_file(tmp_path: Path) -> None:
         assert limited.text == "Rate Limit Reached - 4 Requests per rolling 5 minute window"
 
 
+def test_rate_window_retry_after_and_detail_permission_options() -> None:
+    with running(
+        "--app",
+        "reader:reader-secret:read:items",
+        "--rate-limit",
+        "2",
+        "--rate-window",
+        "60",
+        "--retry-after",
+        "86400",
+        "--detail-permission-status",
+        "401",
+    ) as (base_url, printed):
+        assert "rolling 60 s window" in printed
+        access = get_token(base_url, "reader", "reader-secret", "read:items")
+        headers = {"Authorization": f"Bearer {access}"}
+        assert httpx2.get(f"{base_url}/api/Client/1", headers=headers).status_code == 401
+        limited = httpx2.get(f"{base_url}/api/Item", headers=headers)
+        assert limited.status_code == 429
+        assert limited.headers["retry-after"] == "86400"
+        assert limited.text == "Rate Limit Reached - 2 Requests per rolling 1 minute window"
+        config = httpx2.get(f"{base_url}/_simulator/config").json()
+        assert config["rate_window_seconds"] == 60
+        assert config["detail_permission_status"] == 401
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -141,6 +167,9 @@ def test_apps_tenant_rate_limit_and_seed_file(tmp_path: Path) -> None:
         (["--app", "id:hidden-secret-value:read:nothing"], "unknown scope(s) read:nothing"),
         (["--seed", "/nonexistent/seed.json"], "/nonexistent/seed.json does not exist"),
         (["--rate-limit", "0"], "--rate-limit must be at least 1"),
+        (["--rate-window", "0"], "--rate-window must be positive"),
+        (["--retry-after", "soon"], "--retry-after must be a whole number of seconds or 'auto'"),
+        (["--detail-permission-status", "500"], "--detail-permission-status must be 401 or 403"),
     ],
 )
 def test_bad_options_fail_clearly(args: list[str], message: str) -> None:

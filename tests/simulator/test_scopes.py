@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import httpx2
 import pytest
 
 from halosync.simulator import Simulator
-from tests.simulator.conftest import bearer
+from tests.simulator.conftest import bearer, http_client
 
 pytestmark = pytest.mark.anyio
 
@@ -59,3 +61,25 @@ async def test_all_grants_everything(sim: Simulator, client: httpx2.AsyncClient)
     assert created.status_code == 201
     for entity, _ in ENTITY_SCOPES:
         assert (await client.get(f"/api/{entity}", headers=headers)).status_code == 200
+
+
+async def test_detail_endpoints_can_answer_401_for_a_missing_permission(
+    make_sim: Callable[..., Simulator],
+) -> None:
+    # Real Halo answers 401 (not 403) on GET /api/<Entity>/<id> when the module permission
+    # is missing; lists and writes keep their 403.
+    sim = make_sim(detail_permission_status=401)
+    sim.state.seed({"clients": [{"id": 1, "name": "Acme"}]})
+    async with http_client(sim) as http:
+        headers = await bearer(http, scope="read:items")
+        detail = await http.get("/api/Client/1", headers=headers)
+        assert detail.status_code == 401
+        assert "permission" not in detail.text.lower()
+        assert (await http.delete("/api/Client/1", headers=headers)).status_code == 401
+        assert (await http.get("/api/Client", headers=headers)).status_code == 403
+        assert (await http.post("/api/Client", json=[], headers=headers)).status_code == 403
+        # The same token still works where it has the permission.
+        assert (await http.get("/api/Item", headers=headers)).status_code == 200
+        back = await http.patch("/_simulator/config", json={"detail_permission_status": 403})
+        assert back.json()["detail_permission_status"] == 403
+        assert (await http.get("/api/Client/1", headers=headers)).status_code == 403

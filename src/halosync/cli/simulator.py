@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from typing import Annotated
 
@@ -11,6 +12,7 @@ from halosync.cli.app import app
 from halosync.errors import HalosyncError
 from halosync.logging import register_secret
 from halosync.simulator import ApiApplication, SimulatorConfig, create_app, generate_demo_seed
+from halosync.simulator.config import RETRY_AFTER_AUTO
 from halosync.simulator.scopes import unknown_scopes
 from halosync.simulator.server import serve_forever
 
@@ -33,6 +35,11 @@ def parse_app_option(value: str) -> ApiApplication:
     if bad:
         raise ValueError(f"--app {client_id}: unknown scope(s) {', '.join(bad)}")
     return ApiApplication(client_id=client_id, client_secret=client_secret, scopes=scopes)
+
+
+def _is_retry_after(value: str) -> bool:
+    text = value.strip()
+    return text == RETRY_AFTER_AUTO or (text.isascii() and text.isdigit())
 
 
 def _default_application() -> ApiApplication:
@@ -59,8 +66,25 @@ def run_simulator(
         str | None, typer.Option(help="Act as a hosted instance that requires this tenant.")
     ] = None,
     rate_limit: Annotated[
-        int, typer.Option(help="Requests allowed per rolling 5-minute window.")
+        int, typer.Option(help="Requests allowed per rolling window (see --rate-window).")
     ] = 300,
+    rate_window: Annotated[
+        float, typer.Option(help="Length of the rolling rate-limit window, in seconds.")
+    ] = 300.0,
+    retry_after: Annotated[
+        str | None,
+        typer.Option(
+            help="Send 'Retry-After: SECONDS' with every 429 ('auto': the seconds until the "
+            "window frees). Default: no Retry-After, as real Halo is not known to send one.",
+        ),
+    ] = None,
+    detail_permission_status: Annotated[
+        int,
+        typer.Option(
+            help="Status for a missing permission on GET/DELETE /api/<Entity>/<id>: 403, or "
+            "401 as real Halo answers on detail endpoints.",
+        ),
+    ] = 403,
     seed: Annotated[
         str | None, typer.Option(help="JSON seed file (docs/simulator.md); default: demo data.")
     ] = None,
@@ -78,10 +102,27 @@ def run_simulator(
         applications = [_default_application()]
     if rate_limit < 1:
         raise HalosyncError(f"--rate-limit must be at least 1, got {rate_limit}")
+    if not math.isfinite(rate_window) or rate_window <= 0:
+        raise HalosyncError(f"--rate-window must be positive, got {rate_window:g}")
+    if retry_after is not None and not _is_retry_after(retry_after):
+        raise HalosyncError(
+            f"--retry-after must be a whole number of seconds or 'auto', got {retry_after!r}"
+        )
+    if detail_permission_status not in (401, 403):
+        raise HalosyncError(
+            f"--detail-permission-status must be 401 or 403, got {detail_permission_status}"
+        )
     if tenant is not None and not tenant.strip():
         raise HalosyncError("--tenant must not be blank")
     simulator = create_app(
-        SimulatorConfig(applications=applications, tenant=tenant, rate_limit=rate_limit)
+        SimulatorConfig(
+            applications=applications,
+            tenant=tenant,
+            rate_limit=rate_limit,
+            rate_window_seconds=rate_window,
+            retry_after=retry_after.strip() if retry_after else None,
+            detail_permission_status=detail_permission_status,
+        )
     )
     try:
         if seed:
@@ -95,6 +136,12 @@ def run_simulator(
     typer.echo(f"  resource server: {base}/api")
     typer.echo(f"  authorisation server: {base}/auth")
     typer.echo(f"  tenant: {tenant or 'Not set'}")
+    typer.echo(
+        f"  rate limit: {rate_limit} requests per rolling {rate_window:g} s window, "
+        f"Retry-After: {retry_after or 'none'}"
+    )
+    if detail_permission_status == 401:
+        typer.echo("  a missing permission on /api/<Entity>/<id> answers 401, as real Halo does")
     typer.echo("  records: " + ", ".join(f"{key} {count}" for key, count in counts.items()))
     if printed_default:
         default = applications[0]

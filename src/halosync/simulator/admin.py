@@ -90,6 +90,15 @@ def _route(
         case "POST", ["ratelimit", "reset"]:
             state.limiter.reset()
             return json_response(200, {"used": 0})
+        case "GET", ["config"]:
+            return json_response(200, state.live_config())
+        case "PATCH" | "POST", ["config"]:
+            if not isinstance(body, dict):
+                raise ValueError(
+                    "send a JSON object of settings to change: rate_limit, "
+                    "rate_window_seconds, retry_after, detail_permission_status"
+                )
+            return json_response(200, state.configure(body))
         case "GET", ["requests"]:
             entries = state.request_log.filter(
                 method=query.get("method"),
@@ -142,6 +151,7 @@ def _summary(state: SimulatorState) -> dict[str, Any]:
             "limit": state.limiter.limit,
             "window_seconds": state.limiter.window_seconds,
             "used": state.limiter.used(),
+            "retry_after": state.limiter.retry_after_setting,
         },
         "tenant": state.config.tenant,
         "applications": [

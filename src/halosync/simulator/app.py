@@ -90,10 +90,7 @@ class Simulator:
     ) -> tuple[Response, str | None]:
         counted = is_halo_path(path)
         if counted and not self.state.limiter.try_admit():
-            headers = {}
-            if self.config.retry_after_header:
-                headers["retry-after"] = str(self.state.limiter.retry_after())
-            return text_response(429, self.state.limiter.message(), headers), None
+            return self._rate_limited(), None
         fault = self.state.faults.take(method, path, query)
         if fault is not None:
             early = await self._apply_fault(fault, receive)
@@ -132,7 +129,12 @@ class Simulator:
             return internal_server_error_plain()
         if kind is FaultKind.HTML_ERROR:
             return sorry_page(reference=f"fault-{fault.id}")
-        return text_response(429, self.state.limiter.message())
+        return self._rate_limited()
+
+    def _rate_limited(self) -> Response:
+        """Halo's 429, with the Retry-After header as configured (none by default)."""
+        limiter = self.state.limiter
+        return text_response(429, limiter.message(), limiter.headers())
 
     async def _drop(self, scope: Scope) -> None:
         drop = scope.get("extensions", {}).get(DROP_EXTENSION)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -9,6 +10,54 @@ from typing import Literal
 from halosync.simulator.fieldtypes import ValidationBody
 
 PostResponseShape = Literal["auto", "array", "wrapped"]
+RETRY_AFTER_AUTO = "auto"
+"""``retry_after`` value meaning "the seconds until the oldest counted request leaves"."""
+_RETRY_AFTER_MAX_LENGTH = 200
+
+
+def rate_limit_problem(limit: int) -> str | None:
+    """Why ``limit`` is not a usable requests-per-window budget, or None."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        return f"rate_limit must be at least 1, got {limit!r}"
+    return None
+
+
+def rate_window_problem(seconds: float) -> str | None:
+    """Why ``seconds`` is not a usable rolling window, or None."""
+    if (
+        isinstance(seconds, bool)
+        or not isinstance(seconds, int | float)
+        or not math.isfinite(seconds)
+        or seconds <= 0
+    ):
+        return f"rate_window_seconds must be positive, got {seconds!r}"
+    return None
+
+
+def retry_after_problem(value: str | None) -> str | None:
+    """Why ``value`` cannot be sent as a Retry-After header, or None when it can.
+
+    Any text is allowed (an HTTP date, a negative or a garbled value imitate a misbehaving
+    server), as long as it is one non-blank line of printable ASCII.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        return f"retry_after must be text, a number or null, not {type(value).__name__}"
+    if not value.strip():
+        return "retry_after must not be blank"
+    if len(value) > _RETRY_AFTER_MAX_LENGTH:
+        return f"retry_after must be at most {_RETRY_AFTER_MAX_LENGTH} characters"
+    if not all(" " <= char <= "~" for char in value):
+        return "retry_after must be printable ASCII on one line"
+    return None
+
+
+def detail_permission_status_problem(status: int) -> str | None:
+    """Why ``status`` cannot answer a missing permission on a detail endpoint, or None."""
+    if isinstance(status, bool) or status not in (401, 403):
+        return f"detail_permission_status must be 401 or 403, got {status!r}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -30,6 +79,10 @@ class SimulatorConfig:
     """Everything that makes one simulated instance behave the way a test wants.
 
     ``tenant`` set means a hosted instance whose token endpoint requires ``tenant``.
+    ``retry_after`` is the Retry-After header of every 429: None for none (Halo sends none
+    as far as anyone knows), ``"auto"`` for the seconds until the window frees, or any
+    other text, sent as it is. ``detail_permission_status`` 401 answers a missing
+    permission on ``/api/<Entity>/<id>`` the way real Halo does (403 elsewhere).
     ``bare_list_arrays``, ``post_response_shape`` and ``validation_body`` switch on
     response-shape quirks seen in the wild (see ``docs/simulator.md``).
     """
@@ -38,7 +91,8 @@ class SimulatorConfig:
     tenant: str | None = None
     rate_limit: int = 300
     rate_window_seconds: float = 300.0
-    retry_after_header: bool = False
+    retry_after: str | None = None
+    detail_permission_status: int = 403
     token_lifetime_seconds: int = 3600
     max_page_size: int = 100
     default_page_size: int = 50
@@ -53,10 +107,14 @@ class SimulatorConfig:
 
     def __post_init__(self) -> None:
         problems: list[str] = []
-        if self.rate_limit < 1:
-            problems.append(f"rate_limit must be at least 1, got {self.rate_limit}")
-        if self.rate_window_seconds <= 0:
-            problems.append(f"rate_window_seconds must be positive, got {self.rate_window_seconds}")
+        for problem in (
+            rate_limit_problem(self.rate_limit),
+            rate_window_problem(self.rate_window_seconds),
+            retry_after_problem(self.retry_after),
+            detail_permission_status_problem(self.detail_permission_status),
+        ):
+            if problem:
+                problems.append(problem)
         if self.token_lifetime_seconds < 1:
             problems.append(
                 f"token_lifetime_seconds must be at least 1, got {self.token_lifetime_seconds}"

@@ -191,6 +191,9 @@ class HaloApi:
             return message_response(404, f"No such endpoint: {request.method} {request.path}")
         needed = required_permission(kind.resource, request.method)
         if not allows(grant.permissions, needed):
+            if self.state.detail_permission_status == 401 and _is_detail(segments):
+                # Real Halo's detail endpoints answer a missing module permission this way.
+                return message_response(401, "Authorization has been denied for this request.")
             return message_response(
                 403,
                 f"Access denied: this API application's token lacks the {needed} permission "
@@ -366,6 +369,11 @@ def _unauthorized(reason: str) -> Response:
         f'Bearer error="invalid_token", error_description="{reason}"'
     )
     return response
+
+
+def _is_detail(segments: list[str]) -> bool:
+    """Whether the route is ``/api/<Entity>/<id>`` (not a list or a lines endpoint)."""
+    return len(segments) == 2 and segments[1].lower() not in ("updatelines", "lines")
 
 
 def _method_not_allowed(request: HaloRequest) -> Response:

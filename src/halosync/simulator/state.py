@@ -9,7 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from halosync.simulator.clock import SimulatedClock
-from halosync.simulator.config import ApiApplication, SimulatorConfig
+from halosync.simulator.config import (
+    ApiApplication,
+    SimulatorConfig,
+    detail_permission_status_problem,
+)
 from halosync.simulator.entities import EntityKind, entity_named
 from halosync.simulator.faults import FaultInjector
 from halosync.simulator.fieldtypes import ValidationProblem
@@ -33,8 +37,9 @@ class SimulatorState:
         self.store = HaloStore()
         self.tokens = TokenStore(self.clock)
         self.limiter = RollingWindowLimiter(
-            self.clock, config.rate_limit, config.rate_window_seconds
+            self.clock, config.rate_limit, config.rate_window_seconds, config.retry_after
         )
+        self.detail_permission_status = config.detail_permission_status
         self.faults = FaultInjector(seed=config.fault_seed)
         self.request_log = RequestLog(limit=config.request_log_limit)
         self.restarts = 0
@@ -144,3 +149,53 @@ class SimulatorState:
         """What a Halo restart looks like from outside: tokens gone, data kept."""
         self.tokens.revoke()
         self.restarts += 1
+
+    # -- behaviour that can change while serving ------------------------------------------
+
+    def live_config(self) -> dict[str, Any]:
+        """The settings the control API can change, as they are now."""
+        return {
+            "rate_limit": self.limiter.limit,
+            "rate_window_seconds": self.limiter.window_seconds,
+            "retry_after": self.limiter.retry_after_setting,
+            "detail_permission_status": self.detail_permission_status,
+        }
+
+    def configure(self, changes: Mapping[str, Any]) -> dict[str, Any]:
+        """Change live settings (names as in :meth:`live_config`); all or nothing.
+
+        A number given for ``retry_after`` is sent as its decimal text; None sends none.
+        Raises :class:`ValueError` naming every bad or unknown setting.
+        """
+        unknown = sorted(set(changes) - set(self.live_config()))
+        if unknown:
+            raise ValueError(f"unknown setting(s): {', '.join(unknown)}")
+        limiter_changes: dict[str, Any] = {}
+        if "rate_limit" in changes:
+            limiter_changes["limit"] = changes["rate_limit"]
+        if "rate_window_seconds" in changes:
+            limiter_changes["window_seconds"] = changes["rate_window_seconds"]
+        if "retry_after" in changes:
+            limiter_changes["retry_after"] = _header_text(changes["retry_after"])
+        status = changes.get("detail_permission_status", self.detail_permission_status)
+        problems = self.limiter.problems(**limiter_changes)
+        status_problem = detail_permission_status_problem(status)
+        if status_problem:
+            problems.append(status_problem)
+        if problems:
+            raise ValueError("; ".join(problems))
+        with self.lock:
+            self.limiter.configure(**limiter_changes)
+            self.detail_permission_status = status
+        return self.live_config()
+
+
+def _header_text(value: Any) -> Any:
+    """Numbers become the text a server would send; anything else is checked as it is."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    return value
