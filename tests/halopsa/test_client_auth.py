@@ -11,8 +11,10 @@ from pydantic import SecretStr
 from halosync.halopsa.auth import AccessToken
 from halosync.halopsa.errors import (
     BadCredentialsError,
+    HaloServerError,
     InvalidScopeError,
     InvalidServerUrlError,
+    MissingPermissionError,
     TokenEndpointError,
 )
 from tests.halopsa.conftest import BASE_URL, Halo
@@ -71,6 +73,8 @@ async def test_hosted_instance_without_tenant_explains_html_500(
             await client.get_token()
     assert "500" in caught.value.message
     assert caught.value.kind == "configuration"
+    # The advice comes at once: a first token request's 500 is not resent.
+    assert len(halo.requests("/auth/token")) == 1
 
 
 @pytest.mark.parametrize("tenant", [None, "", "Not set", "None", "not set"])
@@ -152,3 +156,55 @@ async def test_revocation_mid_run_with_concurrency(halo: Halo) -> None:
     assert len(halo.requests("/auth/token")) == 2
     ok = [e for e in halo.requests("/api/Item") if e.status == 200]
     assert len(ok) == 11
+
+
+async def test_token_html_500_mid_run_is_retried_like_any_5xx(
+    make_halo: Callable[..., Halo],
+) -> None:
+    halo = make_halo(tenant="acme")
+    async with halo.client(tenant="acme") as client:
+        await client.items()
+        halo.app.state.revoke_tokens()
+        halo.app.state.faults.inject("html_error", method="POST", path="/auth/token")
+        assert await client.items() == []
+    assert [e.status for e in halo.requests("/auth/token")] == [200, 500, 200]
+
+
+async def test_persistent_token_500_mid_run_is_retryable_not_set_up_advice(halo: Halo) -> None:
+    async with halo.client() as client:
+        await client.items()
+        halo.app.state.revoke_tokens()
+        halo.app.state.faults.inject("html_error", method="POST", path="/auth/token", times=None)
+        with pytest.raises(HaloServerError) as caught:
+            await client.items()
+    assert caught.value.kind == "retryable"
+    assert caught.value.status == 500
+    assert "check the tenant" not in str(caught.value).lower()
+    # The first request, then every attempt the retry policy allows.
+    assert len(halo.requests("/auth/token")) == 1 + 4
+
+
+async def test_a_tested_connection_retries_even_its_first_token_500(halo: Halo) -> None:
+    halo.app.state.faults.inject("html_error", method="POST", path="/auth/token")
+    async with halo.client(issued_token_before=True) as client:
+        assert await client.items() == []
+    assert [e.status for e in halo.requests("/auth/token")] == [500, 200]
+
+
+async def test_401_after_a_fresh_token_names_the_missing_permission(
+    make_halo: Callable[..., Halo],
+) -> None:
+    # Real Halo answers 401, not 403, on detail endpoints when a module permission is
+    # missing: after one fresh token that is a permission problem, not a bad token.
+    halo = make_halo(app_scopes=("read:customers", "read:items"), detail_permission_status=401)
+    async with halo.client() as client:
+        with pytest.raises(MissingPermissionError) as caught:
+            await client.licence(5)
+    error = caught.value
+    assert error.kind == "configuration"
+    assert [p.scope for p in error.permissions] == ["read:softwarelicensing"]
+    assert "read:softwarelicensing" in error.message
+    assert error.fix is not None
+    assert "Permissions" in error.fix
+    assert [e.status for e in halo.requests("/api/SoftwareLicence/5")] == [401, 401]
+    assert len(halo.requests("/auth/token")) == 2

@@ -249,6 +249,9 @@ class ConnectionService:
                 auth_server_url=_clean(data.auth_server_url),
                 tenant=_clean(data.tenant),
                 scopes=needs_for(_target(target)).scopes,
+                # A stored connection that passed its test has been issued tokens by Halo.
+                issued_token_before=isinstance(data, ConnectionDetails)
+                and data.last_successful_test_at is not None,
             )
             for url in (config.base_url, config.token_url):
                 check_outbound_url(url, allow_private_networks=self.settings.allow_private_networks)

@@ -25,7 +25,7 @@ from halosync.halopsa.errors import (
 )
 from halosync.halopsa.exchange import Exchanger
 from halosync.halopsa.metrics import HALO_TOKEN_REQUESTS
-from halosync.halopsa.statuses import Handling, handling
+from halosync.halopsa.statuses import Endpoint, Handling, handling
 from halosync.halopsa.transport import halo_message, is_html
 from halosync.logging import get_logger, register_secret
 
@@ -65,6 +65,7 @@ class TokenProvider:
         self._clock = clock
         self._margin = refresh_margin_seconds
         self._token: AccessToken | None = None
+        self._issued = config.issued_token_before
         self._lock = asyncio.Lock()
         self.requests_made = 0
 
@@ -108,27 +109,31 @@ class TokenProvider:
             params["tenant"] = tenant
             form["tenant"] = tenant
         summary = RequestSummary.of("POST", config.token_url)
+        # Until Halo has issued this connection a token, its 500 is set-up advice (told at
+        # once); after that it is a passing fault, resent like any other.
+        endpoint: Endpoint = "token" if self._issued else "first_token"
         self.requests_made += 1
         response = await self._exchanger.send(
             "POST",
             config.token_url,
             summary=summary,
             replay_safe=True,
-            endpoint="token",
+            endpoint=endpoint,
             params=params or None,
             data=form,
             headers={"Accept": "application/json"},
         )
         try:
-            token = self._interpret(response)
+            token = self._interpret(response, endpoint)
         except Exception:
             HALO_TOKEN_REQUESTS.labels(outcome="refused").inc()
             raise
+        self._issued = True
         HALO_TOKEN_REQUESTS.labels(outcome="issued").inc()
         log.info("halo_token_issued", expires_in=round(token.expires_at - self._clock.now()))
         return token
 
-    def _interpret(self, response: httpx2.Response) -> AccessToken:
+    def _interpret(self, response: httpx2.Response, endpoint: Endpoint) -> AccessToken:
         where = self._config.token_url
         status = response.status_code
         body: object = None
@@ -137,7 +142,7 @@ class TokenProvider:
                 body = response.json()
             except (ValueError, json.JSONDecodeError):
                 body = None
-        action = handling(status, "token")
+        action = handling(status, endpoint)
         if (
             action is Handling.SUCCESS
             and isinstance(body, dict)
@@ -160,10 +165,12 @@ class TokenProvider:
         if action.kind == "retryable":
             raise HaloServerError(
                 f"Halo's token endpoint {where} kept failing with HTTP {status} "
-                f"({description or 'no explanation'}).",
+                f"({description or 'no explanation'}), although it has issued this "
+                "connection tokens before.",
                 status=status,
-                fix="Halo is having trouble; the next sync tries again. If it persists, check "
-                "the instance's health.",
+                fix="Most likely a passing fault at Halo: the next sync tries again. If it "
+                "persists, check that the API application still has its login agent "
+                "(Configuration > Integrations > HaloPSA API > View Applications).",
             )
         if error == "invalid_scope":
             raise InvalidScopeError(

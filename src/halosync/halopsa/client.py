@@ -21,7 +21,6 @@ from halosync.halopsa.clock import Clock, SystemClock
 from halosync.halopsa.config import HaloConnectionConfig, check_outbound_url, resolve_host
 from halosync.halopsa.errors import (
     AmbiguousWriteError,
-    BadCredentialsError,
     HaloConfigurationError,
     HaloError,
     HaloRecordNotFoundError,
@@ -209,7 +208,8 @@ class HaloApiClient:
             if handling(response.status_code, "resource") is not Handling.REFRESH:
                 break
             if attempt == 0:
-                # The token expired or was revoked: exactly one retry with a fresh one.
+                # The token expired or was revoked: exactly one retry with a fresh one. A
+                # second 401 is a permission problem, never a loop of fresh tokens.
                 token = await self.auth.refresh(token)
         return self._interpret(response, method, path, summary)
 
@@ -228,23 +228,8 @@ class HaloApiClient:
                     f"Halo answered {summary} with something other than JSON.", request=summary
                 ) from exc
         message = halo_message(response)
-        if action is Handling.REFRESH:
-            raise BadCredentialsError(
-                f"Halo refused a freshly issued token for {summary} ({message or 401}).",
-                fix="The API application or its login agent may have been disabled; check "
-                "Configuration > Integrations > HaloPSA API > View Applications.",
-                request=summary,
-            )
-        if action is Handling.CONFIGURATION:
-            needed = permission_for(path, method)
-            permissions = [needed] if needed else []
-            what = needed.describe() if needed else f"access to {path}"
-            raise MissingPermissionError(
-                f"Halo refused {summary}: the API application lacks {what}.",
-                permissions=permissions,
-                fix=missing_permission_fix(permissions) if permissions else None,
-                request=summary,
-            )
+        if action in (Handling.REFRESH, Handling.CONFIGURATION):
+            raise _permission_error(response.status_code, message, method, path, summary)
         if action.kind == "retryable":
             raise HaloServerError(
                 f"Halo answered {status} ({message or 'no message'}) to {summary}.",
@@ -554,6 +539,32 @@ def _first(failures: BaseExceptionGroup[HaloError]) -> HaloError:
     """The first error of a task group's failures (they do not nest here)."""
     first = failures.exceptions[0]
     return _first(first) if isinstance(first, BaseExceptionGroup) else first
+
+
+def _permission_error(
+    status: int, message: str | None, method: str, path: str, summary: RequestSummary
+) -> MissingPermissionError:
+    """A refusal that only the API application's permissions explain: 403, or a 401 that a
+    freshly issued token still gets (real Halo's answer on detail endpoints)."""
+    needed = permission_for(path, method)
+    permissions = [needed] if needed else []
+    what = needed.describe() if needed else f"access to {path}"
+    if status == 403:
+        text = f"Halo refused {summary}: the API application lacks {what}."
+    else:
+        text = (
+            f"Halo refused {summary} with HTTP {status} ({message or 'no reason given'}) "
+            "even with a freshly issued token; Halo answers so when the API application, "
+            f"or the agent it logs in as, lacks {what}."
+        )
+    fix = missing_permission_fix(permissions) if permissions else None
+    if status != 403:
+        extra = (
+            "If the permission is already there, check that the application and its agent "
+            "are still enabled (Configuration > Integrations > HaloPSA API > View Applications)."
+        )
+        fix = f"{fix} {extra}" if fix else extra
+    return MissingPermissionError(text, permissions=permissions, fix=fix, request=summary)
 
 
 def _query(params: Mapping[str, Any]) -> dict[str, str]:

@@ -104,6 +104,9 @@ class HaloConnectionConfig:
     auth_server_url: str | None = None
     tenant: str | None = None
     scopes: tuple[str, ...] = ()
+    issued_token_before: bool = False
+    """Halo has issued this connection a token before (its last test passed): an error
+    page from the token endpoint is then a passing fault, not a set-up mistake."""
 
     def __post_init__(self) -> None:
         register_secret(self.client_secret.get_secret_value())

@@ -127,6 +127,28 @@ class MissingPermissionError(HaloConfigurationError):
         self.permissions = tuple(permissions)
 
 
+class RetryAfterTooLongError(HaloConfigurationError):
+    """Halo answered 429 asking for a longer wait than a run may spend on its rate limit.
+
+    In the configuration family so that a run halts at once, naming the wait, instead of
+    holding its workspace and the shared rate budget for hours. Nothing in halosync needs
+    fixing, so its kind is retryable: the next scheduled run tries again.
+    """
+
+    kind: ClassVar[ErrorKind] = "retryable"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after_seconds: float,
+        fix: str | None = None,
+        request: RequestSummary | None = None,
+    ) -> None:
+        super().__init__(message, fix=fix, request=request)
+        self.retry_after_seconds = retry_after_seconds
+
+
 # --- retryable: nothing to fix, try again later ------------------------------------------
 
 

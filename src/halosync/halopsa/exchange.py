@@ -21,10 +21,11 @@ from halosync.halopsa.errors import (
     HaloError,
     RateLimitedError,
     RequestSummary,
+    RetryAfterTooLongError,
 )
 from halosync.halopsa.metrics import count_request
 from halosync.halopsa.pacing import RequestPacer
-from halosync.halopsa.retry import RetryPolicy, parse_retry_after
+from halosync.halopsa.retry import RateLimitWait, RetryPolicy, rate_limit_wait
 from halosync.halopsa.statuses import Endpoint, Handling, handling
 from halosync.halopsa.transport import classify_transport_error, halo_message
 from halosync.logging import get_logger
@@ -83,10 +84,12 @@ class Exchanger:
 
         Returns any final response (including an exhausted 5xx) for the caller to interpret;
         raises typed errors for transport failures, for a request that may have been applied
-        but cannot safely be re-sent (:class:`AmbiguousWriteError`), and for a rate limit
-        that persists after ``rate_limit_waits`` windows.
+        but cannot safely be re-sent (:class:`AmbiguousWriteError`), for a rate limit that
+        persists after ``rate_limit_waits`` windows, and, without waiting at all, for a
+        Retry-After longer than those windows (:class:`RetryAfterTooLongError`).
         """
-        for _ in range(self._retry.rate_limit_waits + 1):
+        waits = 0
+        while True:
             try:
                 return await self._send_with_retries(
                     method,
@@ -101,24 +104,47 @@ class Exchanger:
                     ambiguous_rows=ambiguous_rows,
                 )
             except _RateLimited as limited:
-                await self._back_off(limited.response)
-                last = limited.response
-        raise RateLimitedError(
-            f"Halo kept answering 429 (rate limit reached: {halo_message(last)!r}) to "
-            f"{summary} after waiting {self._retry.rate_limit_waits} rate window(s).",
-            fix="Another tool may be using the same Halo instance's API budget; lower "
-            "HALOSYNC_HALO_RATE_LIMIT or run halosync when that tool is idle.",
-            request=summary,
-        )
+                now = self._clock.now()
+                wait = self._rate_limit_wait(limited.response, summary, now, waits)
+                log.warning(
+                    "halo_rate_limited",
+                    wait_seconds=round(wait.seconds, 1),
+                    retry_after=None if wait.asked is None else round(wait.asked, 1),
+                )
+                await self._pacer.block_until(now + wait.seconds)
+                waits += 1
 
-    async def _back_off(self, response: httpx2.Response) -> None:
-        now = self._clock.now()
-        delay = parse_retry_after(response.headers.get("retry-after"), now)
-        if delay is None:
-            # A rolling window only frees up as old requests age out: wait a whole window.
-            delay = self._rate_window_seconds
-        log.warning("halo_rate_limited", wait_seconds=round(delay, 1))
-        await self._pacer.block_until(now + delay)
+    def _rate_limit_wait(
+        self, response: httpx2.Response, summary: RequestSummary, now: float, waits: int
+    ) -> RateLimitWait:
+        """How long to hold after this 429, or the error that ends the request instead."""
+        window = self._rate_window_seconds
+        header = response.headers.get("retry-after")
+        wait = rate_limit_wait(header, now, window=window)
+        left = self._retry.rate_limit_waits - waits
+        limited = f"Halo answered 429 (rate limit reached: {halo_message(response)!r}) to {summary}"
+        if left <= 0:
+            raise RateLimitedError(
+                f"{limited} after halosync waited {waits} rate window(s).",
+                fix="Another tool may be using the same Halo instance's API budget; lower "
+                "HALOSYNC_HALO_RATE_LIMIT or run halosync when that tool is idle.",
+                request=summary,
+            )
+        budget = left * window
+        if wait.asked is not None and wait.asked > budget:
+            raise RetryAfterTooLongError(
+                f"{limited} and asked halosync to wait {_duration(wait.asked)} "
+                f"(Retry-After: {(header or '').strip()[:60]}). A sync waits at most "
+                f"{_duration(budget)} for Halo's rate limit, so it stopped at once rather "
+                "than hold this workspace, and every workspace on this Halo instance, "
+                "for that long.",
+                retry_after_seconds=wait.asked,
+                fix="Nothing needs to change in halosync: the next scheduled sync tries again. "
+                "If Halo keeps asking for such waits, another tool may be using up this "
+                "instance's API budget; ask your Halo administrator.",
+                request=summary,
+            )
+        return wait
 
     async def _send_with_retries(
         self,
@@ -218,3 +244,15 @@ class Exchanger:
                 )
             raise _Transient(None, response)
         return response
+
+
+def _duration(seconds: float) -> str:
+    """``86400 s (about 24 h)``: exact seconds, and a reading for long ones."""
+    text = f"{seconds:.0f} s"
+    if seconds >= 2 * 86400:
+        return f"{text} (about {seconds / 86400:,.0f} days)"
+    if seconds >= 2 * 3600:
+        return f"{text} (about {seconds / 3600:.0f} h)"
+    if seconds >= 120:
+        return f"{text} (about {seconds / 60:.0f} min)"
+    return text

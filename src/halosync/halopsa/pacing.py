@@ -9,6 +9,7 @@ process; :mod:`halosync.halopsa.pacing_sql` shares one budget across processes.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections import deque
 from typing import Protocol
 
@@ -26,8 +27,20 @@ class RequestPacer(Protocol):
         ...
 
     async def block_until(self, until: float) -> None:
-        """Start no request before ``until`` (epoch seconds): Halo answered 429."""
+        """Start no request before ``until`` (epoch seconds, at most one window ahead)."""
         ...
+
+
+def hold_end(now: float, until: float, window_seconds: float) -> float:
+    """When a 429 hold asked to end at ``until`` ends: never more than one window from now.
+
+    Halo's limit is one rolling window, so no honest wait is longer; whatever a caller (or
+    a server, through it) asks, a pacer never books a slot beyond that.
+    """
+    latest = now + window_seconds
+    if math.isnan(until) or until > latest:
+        return latest
+    return until
 
 
 def _check_budget(limit: int, window_seconds: float) -> None:
@@ -72,8 +85,9 @@ class SlidingWindowPacer:
                 await self._clock.sleep(self._starts[0] + self.window_seconds - now)
 
     async def block_until(self, until: float) -> None:
-        """Hold every later request until ``until``."""
-        self._blocked_until = max(self._blocked_until, until)
+        """Hold every later request until ``until`` (at most one window from now)."""
+        end = hold_end(self._clock.now(), until, self.window_seconds)
+        self._blocked_until = max(self._blocked_until, end)
 
     def used(self) -> int:
         """Requests started in the current window (for diagnostics and tests)."""

@@ -21,6 +21,7 @@ from halosync.halopsa.pacing import (
     DEFAULT_RATE_LIMIT,
     DEFAULT_RATE_WINDOW_SECONDS,
     _check_budget,
+    hold_end,
 )
 from halosync.settings import Settings
 from halosync.store.database import Database
@@ -117,10 +118,11 @@ class SqlSlidingLogPacer:
             self._lock(session)
             now = self._clock.now()
             cutoff = _at(now - self.window_seconds)
+            poison = _at(now + self.window_seconds)
             session.execute(
                 delete(HaloRateSlot)
                 .where(HaloRateSlot.instance_key == self.instance_key)
-                .where(HaloRateSlot.slot_at <= cutoff)
+                .where((HaloRateSlot.slot_at <= cutoff) | (HaloRateSlot.slot_at > poison))
             )
             count = session.scalar(
                 select(func.count())
@@ -143,9 +145,14 @@ class SqlSlidingLogPacer:
             return None, max(_MIN_WAIT_SECONDS, frees_at.timestamp() + self.window_seconds - now)
 
     def _fill_until(self, until: float) -> None:
-        stamp = _at(until - self.window_seconds)
         with self.database.session() as session:
             self._lock(session)
+            now = self._clock.now()
+            end = hold_end(now, until, self.window_seconds)
+            if end <= now:
+                return
+            # Slots stamped (end - window) <= now fill the window until ``end``.
+            stamp = _at(end - self.window_seconds)
             session.execute(
                 insert(HaloRateSlot),
                 [{"instance_key": self.instance_key, "slot_at": stamp}] * self.limit,

@@ -72,16 +72,17 @@ STATUS_RULES: dict[int, StatusRule] = {
     404: StatusRule(_H.FATAL, _H.CONFIGURATION, _H.CONFIGURATION),
     408: StatusRule(_H.RESEND, _H.RESEND, _H.RESEND),
     429: StatusRule(_H.WAIT, _H.WAIT, _H.WAIT),
-    # Halo's vague catch-all; from the token endpoint it means a set-up mistake (unknown
-    # client, no login agent, missing tenant), so retrying would only delay the advice.
-    500: StatusRule(_H.RESEND, _H.CONFIGURATION, _H.CONFIGURATION),
+    # Halo's vague catch-all, resent like any 5xx. Only a connection that has never been
+    # issued a token reads the token endpoint's (HTML) 500 as set-up advice: Halo answers
+    # an unknown client, no login agent or a missing tenant that way.
+    500: StatusRule(_H.RESEND, _H.RESEND, _H.CONFIGURATION),
     502: StatusRule(_H.RESEND, _H.RESEND, _H.RESEND),
     503: StatusRule(_H.RESEND, _H.RESEND, _H.RESEND),
     504: StatusRule(_H.RESEND, _H.RESEND, _H.RESEND),
 }
 _SUCCESS = StatusRule(_H.SUCCESS, _H.SUCCESS, _H.SUCCESS)
 _OTHER_4XX = StatusRule(_H.FATAL, _H.CONFIGURATION, _H.CONFIGURATION)
-_OTHER_5XX = StatusRule(_H.RETRYABLE, _H.CONFIGURATION, _H.CONFIGURATION)
+_OTHER_5XX = StatusRule(_H.RETRYABLE, _H.RETRYABLE, _H.CONFIGURATION)
 # Redirects are never followed: a resource that redirects is refused, a token endpoint
 # that does is the wrong address.
 _OTHER = StatusRule(_H.FATAL, _H.CONFIGURATION, _H.CONFIGURATION)

@@ -22,6 +22,7 @@ class ConnectionDetails:
     tenant: str | None
     client_id: str
     client_secret: str
+    last_successful_test_at: datetime | None = None
 
     def __repr__(self) -> str:
         return (
@@ -55,6 +56,7 @@ class HaloConnectionRepository:
             tenant=row.tenant,
             client_id=row.client_id,
             client_secret=self.box.decrypt(row.client_secret_encrypted),
+            last_successful_test_at=row.last_successful_test_at,
         )
 
     def save(self, details: ConnectionDetails) -> HaloConnection:
