@@ -42,7 +42,7 @@ def latest_slot(database: Database) -> float:
     """The latest slot any process booked in the shared pacer (epoch seconds)."""
     with database.session() as session:
         latest = session.scalar(select(func.max(HaloRateSlot.slot_at)))
-    assert latest is not None
+    assert isinstance(latest, datetime)
     return latest.timestamp()
 
 
