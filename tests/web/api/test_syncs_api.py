@@ -223,3 +223,15 @@ def test_halo_failing_is_a_503_that_says_so(ready: Api) -> None:
     assert "Internal Server Error" in failed.json()["detail"]
     ready.sim.state.faults.clear()
     assert ready.get("reconciliation").status_code == 200
+
+
+def test_halo_asking_for_a_day_long_wait_is_a_503_at_once(ready: Api) -> None:
+    # The client runs on the real clock here: before the fix this request waited a day.
+    _mapped(ready)
+    ready.sim.state.configure({"retry_after": 86400})
+    ready.sim.state.faults.inject("rate_limit", method="GET", path="/api/softwarelicence")
+    busy = ready.get("reconciliation")
+    assert busy.status_code == 503, busy.text
+    detail = busy.json()["detail"]
+    assert "429" in detail
+    assert "86400" in detail

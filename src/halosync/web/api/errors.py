@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from halosync.errors import HalosyncError, NotFoundError, ValidationFailedError
-from halosync.halopsa.errors import HaloConfigurationError, HaloError, HaloRetryableError
+from halosync.halopsa.errors import HaloConfigurationError, HaloError
 from halosync.logging import redact_text
 from halosync.sources.errors import ImportValidationError, Location, describe
 
@@ -86,8 +86,9 @@ async def _halosync_error(_request: Request, error: Exception) -> JSONResponse:
     if isinstance(error, ApiError):
         status = error.status_code
         errors, headers = error.errors, error.headers
-    elif isinstance(error, HaloRetryableError):
-        # HaloPSA is busy or unreachable for now: the same call may succeed later.
+    elif isinstance(error, HaloError) and error.retryable:
+        # HaloPSA is busy or unreachable for now (or asked for a long wait): the same call
+        # may succeed later.
         status, headers = 503, {"Retry-After": "60"}
     elif isinstance(error, HaloConfigurationError):
         status = 422
