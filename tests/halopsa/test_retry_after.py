@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,12 +27,21 @@ pytestmark = pytest.mark.anyio
 WINDOW = 300.0
 
 
+@contextmanager
+def pacer_database(path: Path) -> Iterator[Database]:
+    """A halosync database (SQLite) holding the shared pacer's slots."""
+    db = Database(f"sqlite:///{path}")
+    db.migrate()
+    try:
+        yield db
+    finally:
+        db.dispose()
+
+
 @pytest.fixture
 def database(tmp_path: Path) -> Iterator[Database]:
-    db = Database(f"sqlite:///{tmp_path / 'pace.db'}")
-    db.migrate()
-    yield db
-    db.dispose()
+    with pacer_database(tmp_path / "pace.db") as db:
+        yield db
 
 
 def shared_pacer(database: Database, halo: Halo) -> SqlSlidingLogPacer:
@@ -109,9 +119,7 @@ async def test_nothing_halo_sends_poisons_the_shared_pacer(
     make_halo: Callable[..., Halo], tmp_path: Path
 ) -> None:
     for index, (value, halts) in enumerate(POISON):
-        database = Database(f"sqlite:///{tmp_path / f'pace-{index}.db'}")
-        database.migrate()
-        try:
+        with pacer_database(tmp_path / f"pace-{index}.db") as database:
             halo = make_halo(retry_after=value)
             async with halo.client(pacer=shared_pacer(database, halo)) as client:
                 await client.get_token()
@@ -129,8 +137,6 @@ async def test_nothing_halo_sends_poisons_the_shared_pacer(
             before = halo.clock.now()
             await other.acquire()
             assert halo.clock.now() - before <= WINDOW, value
-        finally:
-            database.dispose()
 
 
 async def test_a_poisoned_shared_pacer_heals(
