@@ -134,9 +134,9 @@ class Exchanger:
         if wait.asked is not None and wait.asked > budget:
             raise RetryAfterTooLongError(
                 f"{limited} and asked halosync to wait {_duration(wait.asked)} "
-                f"(Retry-After: {(header or '').strip()[:60]}). A sync waits at most "
-                f"{_duration(budget)} for Halo's rate limit, so it stopped at once rather "
-                "than hold this workspace, and every workspace on this Halo instance, "
+                f"(Retry-After: {(header or '').strip()[:60]}). This request may wait at most "
+                f"{_duration(budget)} more for Halo's rate limit, so the sync stopped at once "
+                "rather than hold this workspace, and every workspace on this Halo instance, "
                 "for that long.",
                 retry_after_seconds=wait.asked,
                 fix="Nothing needs to change in halosync: the next scheduled sync tries again. "
