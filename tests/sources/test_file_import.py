@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from halosync.sources.errors import ImportValidationError
+from halosync.sources.errors import ImportValidationError, MassCancelError
 from halosync.sources.importer import import_document, import_file
 from halosync.store.database import Database
 from halosync.store.usage import AccountRepository, ServiceRepository, SubscriptionRepository
@@ -170,7 +170,12 @@ def test_snapshot_cancels_absent_subscriptions_and_reports_them(
     partial = "\n".join(GOOD_CSV.splitlines()[:2]) + "\n"
     plain = import_file(database, workspace_id, _write(tmp_path, "p.csv", partial))
     assert plain.cancelled == []
-    report = import_file(database, workspace_id, tmp_path / "p.csv", snapshot=True)
+    # Two of three is more than the default limit (50 %): the operator says so explicitly.
+    with pytest.raises(MassCancelError, match="would cancel 2 of 3 subscriptions"):
+        import_file(database, workspace_id, tmp_path / "p.csv", snapshot=True)
+    report = import_file(
+        database, workspace_id, tmp_path / "p.csv", snapshot=True, allow_mass_cancel=True
+    )
     assert report.cancelled == [("A1", "S2"), ("A2", "S1")]
     assert report.as_dict()["cancelled"][0] == {"account_ref": "A1", "service_ref": "S2"}
     with database.session() as session:

@@ -16,7 +16,7 @@ from halosync.cli.app import app, emit_json
 from halosync.cli.common import JsonOption, WorkspaceOption, open_database, resolve_workspace
 from halosync.errors import HalosyncError
 from halosync.sources.apply import ImportReport
-from halosync.sources.errors import ImportValidationError
+from halosync.sources.errors import ImportValidationError, MassCancelError
 from halosync.sources.importer import import_file, import_records
 from halosync.sources.plugins import list_sources, load_source
 
@@ -30,6 +30,20 @@ SnapshotOption = Annotated[
         help="The input is the complete list: cancel subscriptions it does not contain.",
     ),
 ]
+AllowMassCancelOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-mass-cancel",
+        help=(
+            "With --snapshot: go ahead even when the input lists no subscriptions or would "
+            "cancel more than the workspace's snapshot cancel limit (settings)."
+        ),
+    ),
+]
+MASS_CANCEL_FIX = (
+    "If the vendor really ended them, run it again with --allow-mass-cancel; the limit is "
+    "`halosync settings set --snapshot-cancel-limit PERCENT`."
+)
 
 
 @contextmanager
@@ -71,7 +85,9 @@ def _print_report(report: ImportReport, workspace: str, as_json: bool) -> None:
 
 
 def _refuse(error: HalosyncError, as_json: bool) -> None:
-    if as_json and isinstance(error, ImportValidationError):
+    if isinstance(error, MassCancelError):
+        error.fix = MASS_CANCEL_FIX
+    if as_json and isinstance(error, ImportValidationError | MassCancelError):
         emit_json(error.as_dict())
     raise error
 
@@ -82,6 +98,7 @@ def import_command(
     file: Annotated[Path, typer.Argument(help="A .csv or .json usage file.")],
     workspace: WorkspaceOption = None,
     snapshot: SnapshotOption = False,
+    allow_mass_cancel: AllowMassCancelOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Import accounts, services and subscriptions; a file with any bad row changes nothing."""
@@ -90,7 +107,14 @@ def import_command(
     size = file.stat().st_size if file.is_file() else 0
     try:
         with _progress(size, f"Importing {file.name}") as progress:
-            report = import_file(database, target.id, file, snapshot=snapshot, progress=progress)
+            report = import_file(
+                database,
+                target.id,
+                file,
+                snapshot=snapshot,
+                allow_mass_cancel=allow_mass_cancel,
+                progress=progress,
+            )
     except HalosyncError as error:
         _refuse(error, as_json)
     _print_report(report, target.name, as_json)
@@ -129,6 +153,7 @@ def run_command(
         typer.Option("--option", "-o", help="key=value passed to the source; repeatable."),
     ] = None,
     snapshot: SnapshotOption = False,
+    allow_mass_cancel: AllowMassCancelOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Run a source like an import: validate everything, then write in one transaction."""
@@ -136,7 +161,13 @@ def run_command(
     target = resolve_workspace(database, workspace)
     source = load_source(name, _parse_options(option or []))
     try:
-        report = import_records(database, target.id, source.records(), snapshot=snapshot)
+        report = import_records(
+            database,
+            target.id,
+            source.records(),
+            snapshot=snapshot,
+            allow_mass_cancel=allow_mass_cancel,
+        )
     except HalosyncError as error:
         _refuse(error, as_json)
     _print_report(report, target.name, as_json)

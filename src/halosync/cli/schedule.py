@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
 from halosync.cli.app import app, emit_json
 from halosync.cli.common import JsonOption, WorkspaceOption, open_database, resolve_workspace
-from halosync.domain.schedule import Schedule
+from halosync.domain.schedule import Schedule, parse_month_day, parse_time_of_day
 from halosync.errors import ValidationFailedError
 from halosync.jobs.schedules import parse_kind
 from halosync.jobs.service import get_schedules, set_schedule
@@ -19,27 +18,24 @@ schedule_app = typer.Typer(
     help="Show or change when syncs run by themselves (UTC).", no_args_is_help=True
 )
 app.add_typer(schedule_app, name="schedule")
-_HHMM = re.compile(r"^(\d{1,2}):(\d{2})$")
 
 
 def _hhmm(value: str, option: str) -> tuple[int, int]:
-    match = _HHMM.match(value.strip())
-    if not match:
+    found = parse_time_of_day(value)
+    if found is None:
         raise ValidationFailedError(
             f"{option} {value!r} is not a time.", fix=f"Write {option} HH:MM (UTC), e.g. 18:00."
         )
-    return int(match.group(1)), int(match.group(2))
+    return found
 
 
-def _monthly_day(value: str) -> int | str:
-    clean = value.strip().lower()
-    if clean == "last":
-        return "last"
-    if clean.isdigit():
-        return int(clean)
-    raise ValidationFailedError(
-        f"--monthly {value!r} is not a day.", fix="Use a day from 1 to 28, or 'last'."
-    )
+def _monthly_day(value: str) -> int | Literal["last"]:
+    found = parse_month_day(value)
+    if found is None:
+        raise ValidationFailedError(
+            f"--monthly {value!r} is not a day.", fix="Use a day from 1 to 28, or 'last'."
+        )
+    return found
 
 
 @schedule_app.command("show")
@@ -91,7 +87,7 @@ def set_(
     else:
         day = _monthly_day(monthly or "")
         hour, minute = _hhmm(at, "--at")
-        schedule = Schedule.monthly(day if isinstance(day, int) else "last", hour, minute)
+        schedule = Schedule.monthly(day, hour, minute)
     database = open_database(ctx)
     ws = resolve_workspace(database, workspace)
     now = utcnow()

@@ -19,11 +19,30 @@ from halosync.errors import ValidationFailedError
 
 ScheduleKind = Literal["daily", "monthly"]
 
+# ASCII digits only: "１８:００" or "١٨:٠٠" is not a time (see domain/numbers.py).
+_DAY = r"(last|[0-9]{1,2})"
+_HHMM = r"([0-9]{1,2}):([0-9]{2})"
 _TEXT_RE = re.compile(
-    r"^\s*(?:(daily)|monthly\s+(?:on\s+)?(?:day\s+)?(last|\d{1,2}))\s+(?:at\s+)?"
-    r"(\d{1,2}):(\d{2})(?:\s*UTC)?\s*$",
+    rf"^\s*(?:(daily)|monthly\s+(?:on\s+)?(?:day\s+)?{_DAY})\s+(?:at\s+)?"
+    rf"{_HHMM}(?:\s*UTC)?\s*$",
     re.IGNORECASE,
 )
+_DAY_RE = re.compile(rf"\s*{_DAY}\s*", re.IGNORECASE)
+_HHMM_RE = re.compile(rf"\s*{_HHMM}\s*")
+
+
+def parse_time_of_day(text: str) -> tuple[int, int] | None:
+    """Hour and minute of ``HH:MM`` (range not checked), or None when not written so."""
+    match = _HHMM_RE.fullmatch(text)
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def parse_month_day(text: str) -> int | Literal["last"] | None:
+    """The day of ``N`` or ``last`` (range not checked), or None when not written so."""
+    match = _DAY_RE.fullmatch(text)
+    if not match:
+        return None
+    return "last" if match.group(1).lower() == "last" else int(match.group(1))
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,4 +200,6 @@ __all__ = [
     "humanize_age",
     "latest_slot_at_or_before",
     "next_run_after",
+    "parse_month_day",
+    "parse_time_of_day",
 ]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, String, and_, case, cast, func, or_, select
+from sqlalchemy import Select, String, and_, case, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from halosync.domain.matching import (
@@ -35,6 +35,7 @@ from halosync.store.models import (
     ServiceMapping,
     Workspace,
 )
+from halosync.store.search import contains, name_or_halo_id
 from halosync.store.usage import Page
 from halosync.store.workspaces import WorkspaceRepository
 
@@ -408,6 +409,7 @@ def account_mapping_grid(
     workspace_id: int,
     *,
     search: str | None = None,
+    account_ref: str | None = None,
     status: MappingStatus | None = None,
     account_status: str | None = None,
     halo_client_status: HaloClientStatus | None = None,
@@ -419,7 +421,8 @@ def account_mapping_grid(
     """One page of the account mapping grid, filtered, searched and sorted in SQL.
 
     The search box matches account name, reference, Halo client name and Halo client id;
-    the filters are the mapping status, the account's status and the Halo client's status.
+    the filters are the mapping status, the account's status and the Halo client's status,
+    and ``account_ref`` picks one account's row by its exact reference.
     """
     if sort not in SORT_KEYS:
         raise ValidationFailedError(
@@ -446,15 +449,17 @@ def account_mapping_grid(
     columns = subquery.c
     filtered = select(subquery)
     if search and search.strip():
-        pattern = f"%{search.strip().lower()}%"
+        term = search.strip()
         filtered = filtered.where(
             or_(
-                func.lower(columns.account_name).like(pattern),
-                func.lower(columns.account_ref).like(pattern),
-                func.lower(columns.halo_client_name).like(pattern),
-                cast(columns.halo_client_id, String).like(pattern),
+                contains(columns.account_name, term),
+                contains(columns.account_ref, term),
+                contains(columns.halo_client_name, term),
+                contains(cast(columns.halo_client_id, String), term),
             )
         )
+    if account_ref is not None:
+        filtered = filtered.where(columns.account_ref == account_ref)
     if status is not None:
         filtered = filtered.where(columns.status == status)
     if account_status is not None:
@@ -566,12 +571,7 @@ def unmapped_halo_clients(
         )
     )
     if search and search.strip():
-        term = search.strip()
-        condition: ColumnElement[bool] = func.lower(HaloClient.name).like(f"%{term.lower()}%")
-        # str.isdigit() accepts "²" and unbounded lengths; Halo ids are plain 32-bit integers.
-        if term.isascii() and term.isdigit() and len(term) <= 10:
-            condition = or_(condition, HaloClient.halo_id == int(term))
-        query = query.where(condition)
+        query = query.where(name_or_halo_id(HaloClient.name, HaloClient.halo_id, search.strip()))
     return session.scalars(query.order_by(HaloClient.name).limit(min(max(limit, 1), 500))).all()
 
 

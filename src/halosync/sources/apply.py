@@ -11,11 +11,12 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from halosync.sources.batch import LOCATION, SubscriptionRow, UsageBatch
-from halosync.sources.errors import MAX_KEPT_ERRORS, ImportValidationError, Location, UsageError
+from halosync.domain.snapshot import DEFAULT_CANCEL_LIMIT_PERCENT, mass_cancel
+from halosync.sources.batch import LOCATION, BatchBuilder, SubscriptionRow, UsageBatch
+from halosync.sources.errors import MassCancelError
 from halosync.sources.schemas import SUBSCRIPTION_FIELDS
 from halosync.store.base import utcnow
-from halosync.store.models import CANCELLED, Account, Service, Subscription
+from halosync.store.models import CANCELLED, Account, Service, Subscription, Workspace
 
 _CHUNK = 5000
 
@@ -161,42 +162,26 @@ def _upsert_services(
     return ids
 
 
-def _check_references(
-    batch: UsageBatch, account_ids: dict[str, int], service_ids: dict[str, int]
-) -> None:
-    errors: list[UsageError] = []
-    total = 0
-    for (account_ref, service_ref), subscription in batch.subscriptions.items():
-        location: Location = subscription[LOCATION]
-        for ref, known, what, column in (
-            (account_ref, account_ids, "account", "account_ref"),
-            (service_ref, service_ids, "service", "service_ref"),
-        ):
-            if ref not in known:
-                total += 1
-                if len(errors) < MAX_KEPT_ERRORS:
-                    errors.append(
-                        UsageError(
-                            location.at(column),
-                            f"no {what} {ref!r} in this batch or in the workspace",
-                        )
-                    )
-    if total:
-        raise ImportValidationError(errors, total=total)
-
-
 def apply_batch(
-    session: Session, workspace_id: int, batch: UsageBatch, *, snapshot: bool = False
+    session: Session,
+    workspace_id: int,
+    builder: BatchBuilder,
+    *,
+    snapshot: bool = False,
+    allow_mass_cancel: bool = False,
 ) -> ImportReport:
-    """Upsert ``batch`` into the workspace inside the caller's transaction.
+    """Upsert what ``builder`` collected into the workspace inside the caller's transaction.
+
+    Raises :class:`ImportValidationError` with every problem at once (the builder's, and
+    subscriptions naming an account or service that exists nowhere) before writing.
 
     With ``snapshot`` the batch is the vendor's full list: subscriptions it lacks are
     cancelled (status ``cancelled``) and listed in the report; otherwise nothing is ever
-    inferred from a missing row. Raises :class:`ImportValidationError` (before writing)
-    when a subscription names an account or service that exists nowhere.
+    inferred from a missing row. A snapshot that lists nothing, or would cancel more than
+    the workspace's ``snapshot_cancel_limit_percent`` of its active subscriptions, raises
+    :class:`MassCancelError` (before writing) unless ``allow_mass_cancel``.
     """
     now = utcnow()
-    report = ImportReport(rows=batch.rows, snapshot=snapshot)
     known_accounts = dict(
         session.execute(
             select(Account.ref, Account.id).where(Account.workspace_id == workspace_id)
@@ -207,19 +192,17 @@ def apply_batch(
             select(Service.ref, Service.id).where(Service.workspace_id == workspace_id)
         ).all()
     )
-    _check_references(
-        batch,
-        {**known_accounts, **dict.fromkeys(batch.accounts, 0)},
-        {**known_services, **dict.fromkeys(batch.services, 0)},
-    )
-    account_ids = _upsert_accounts(session, workspace_id, batch, now, report.accounts)
-    service_ids = _upsert_services(session, workspace_id, batch, report.services)
-    # Existing subscriptions are compared as they stream past, never all held at once.
-    refs_by_account = {v: k for k, v in account_ids.items()}
-    refs_by_service = {v: k for k, v in service_ids.items()}
+    builder.check_references(known_accounts, known_services)
+    batch = builder.build()
+    report = ImportReport(rows=batch.rows, snapshot=snapshot)
+    # Existing subscriptions are compared as they stream past, never all held at once;
+    # they name only accounts and services that exist already.
+    refs_by_account = {v: k for k, v in known_accounts.items()}
+    refs_by_service = {v: k for k, v in known_services.items()}
     matched: set[tuple[str, str]] = set()
     updates: list[dict[str, Any]] = []
     cancels: list[dict[str, Any]] = []
+    active = 0
     existing = session.execute(
         select(
             Subscription.id,
@@ -232,9 +215,11 @@ def apply_batch(
     )
     for row in existing:
         key = (refs_by_account[row.account_id], refs_by_service[row.service_id])
+        is_active = (row.status or "").strip().lower() != CANCELLED
+        active += is_active
         given = batch.subscriptions.get(key)
         if given is None:
-            if snapshot and (row.status or "").strip().lower() != CANCELLED:
+            if snapshot and is_active:
                 cancels.append({"id": row.id, "status": CANCELLED, "updated_at": now})
                 report.cancelled.append(key)
             continue
@@ -244,6 +229,10 @@ def apply_batch(
         else:
             report.subscriptions.unchanged += 1
     report.cancelled.sort()
+    if snapshot and not allow_mass_cancel:
+        _refuse_mass_cancel(session, workspace_id, report.cancelled, active, batch)
+    account_ids = _upsert_accounts(session, workspace_id, batch, now, report.accounts)
+    service_ids = _upsert_services(session, workspace_id, batch, report.services)
     inserts = (
         {
             "workspace_id": workspace_id,
@@ -260,6 +249,26 @@ def apply_batch(
     _bulk_update(session, Subscription, cancels)
     report.subscriptions.updated = len(updates)
     return report
+
+
+def _refuse_mass_cancel(
+    session: Session,
+    workspace_id: int,
+    cancelled: list[tuple[str, str]],
+    active: int,
+    batch: UsageBatch,
+) -> None:
+    limit = session.scalar(
+        select(Workspace.snapshot_cancel_limit_percent).where(Workspace.id == workspace_id)
+    )
+    refusal = mass_cancel(
+        would_cancel=len(cancelled),
+        active=active,
+        listed=len(batch.subscriptions),
+        limit_percent=DEFAULT_CANCEL_LIMIT_PERCENT if limit is None else limit,
+    )
+    if refusal is not None:
+        raise MassCancelError(refusal, cancelled)
 
 
 def _values(subscription: SubscriptionRow) -> dict[str, Any]:

@@ -7,7 +7,7 @@ are shared rather than stored once per row.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Container, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -80,16 +80,27 @@ class ErrorList:
 
 
 class BatchBuilder:
-    """Feeds records in one at a time; :meth:`build` returns the batch or raises every error."""
+    """Feeds records in one at a time; :meth:`build` returns the batch or raises every error.
+
+    Every problem is collected in one pass: bad fields, contradictions between records and
+    (through :meth:`check_references`) subscriptions naming an account or service that
+    exists nowhere.
+    """
 
     def __init__(self) -> None:
         self.batch = UsageBatch()
+        # False once reading stopped early (bad syntax or header): what was not read is
+        # not known, so references are not checked against it.
+        self.complete = True
         self._errors = ErrorList()
         # Where problems go; a JSON document routes them per list (see errors_to).
         self._sink = self._errors
         self._account_seen: dict[str, Location] = {}
         self._service_seen: dict[str, Location] = {}
         self._refs: dict[str, str] = {}
+        # References of accounts and services given, but refused for a field: a
+        # subscription naming one is not also reported as naming an unknown one.
+        self._refused: dict[str, set[str]] = {"account": set(), "service": set()}
         self._shared: list[dict[Any, Any]] = [{} for _ in SUBSCRIPTION_FIELDS]
 
     @property
@@ -105,6 +116,34 @@ class BatchBuilder:
     def error(self, location: str, message: str) -> None:
         """Record one problem."""
         self._sink.add(location, message)
+
+    def stop(self, location: str, message: str) -> None:
+        """Record a problem that ended the reading: the rest of the input is unknown."""
+        self.complete = False
+        self.error(location, message)
+
+    def refused(self, kind: str, data: object) -> None:
+        """An ``account`` or ``service`` record was refused; remember the reference it gave."""
+        ref = data.get("ref") if isinstance(data, dict) else None
+        if kind in self._refused and isinstance(ref, str) and ref.strip():
+            self._refused[kind].add(ref.strip())
+
+    def check_references(self, accounts: Container[str], services: Container[str]) -> None:
+        """Name every subscription whose account or service is neither in this batch nor
+        in ``accounts``/``services`` (the workspace's)."""
+        if not self.complete:
+            return
+        for (account_ref, service_ref), subscription in self.batch.subscriptions.items():
+            location: Location = subscription[LOCATION]
+            for ref, given, known, what in (
+                (account_ref, self.batch.accounts, accounts, "account"),
+                (service_ref, self.batch.services, services, "service"),
+            ):
+                if ref not in given and ref not in known and ref not in self._refused[what]:
+                    self.error(
+                        location.at(f"{what}_ref"),
+                        f"no {what} {ref!r} in this batch or in the workspace",
+                    )
 
     @contextmanager
     def errors_to(self, errors: ErrorList) -> Iterator[None]:
@@ -244,6 +283,7 @@ class BatchBuilder:
             item = model.model_validate(data)
         except ValidationError as error:
             self.errors_from(error, where)
+            self.refused(kind, data)
             return
         self.add_item(item, where)
 
@@ -265,6 +305,8 @@ class BatchBuilder:
             elif kind == "service":
                 self.batch.services.clear()
                 self._service_seen.clear()
+            if kind in self._refused:
+                self._refused[kind].clear()
             elif kind == "subscription":
                 self.batch.subscriptions.clear()
 

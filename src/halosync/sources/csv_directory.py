@@ -9,7 +9,7 @@ from halosync.errors import ValidationFailedError
 from halosync.sources.batch import BatchBuilder
 from halosync.sources.errors import Location
 from halosync.sources.plugins import SourceRecord
-from halosync.sources.readers import iter_csv_rows
+from halosync.sources.readers import iter_csv_rows, open_csv
 
 
 class CsvDirectorySource:
@@ -30,7 +30,7 @@ class CsvDirectorySource:
             raise ValidationFailedError(f"{self.path}: no files match {self.pattern!r}.")
         for file in files:
             header_check = BatchBuilder()
-            with file.open(encoding="utf-8-sig", newline="") as handle:
+            with open_csv(file) as (_raw, handle):
                 for data, where in iter_csv_rows(handle, header_check, label=file.name):
                     yield SourceRecord("row", data, where)
             for error in header_check.errors:

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
+from halosync.domain.snapshot import MassCancel
 from halosync.errors import ValidationFailedError
 
 # Enough to fix a file; a file with a million bad rows does not need a million lines.
@@ -104,3 +105,53 @@ def from_validation_error(
             UsageError(where.base, describe(detail.get("type", ""), detail.get("msg", "")))
         )
     return found
+
+
+# How many of the subscriptions a refused snapshot would cancel are named.
+_CANCEL_SAMPLE = 10
+
+
+class MassCancelError(ValidationFailedError):
+    """A snapshot would cancel too many subscriptions; nothing was changed.
+
+    Each entry point sets :attr:`fix` to the override in its own terms (a CLI flag, an API
+    parameter, a checkbox).
+    """
+
+    def __init__(self, refusal: MassCancel, cancelled: Sequence[tuple[str, str]]) -> None:
+        self.refusal = refusal
+        self.cancelled = list(cancelled[:_CANCEL_SAMPLE])
+        n, active = refusal.would_cancel, refusal.active
+        if refusal.reason == "empty":
+            what = (
+                f"The snapshot lists no subscriptions, so it would cancel {n:,} of {active:,} "
+                "subscriptions (every active one) and the next sync would set their counts "
+                "in HaloPSA to 0."
+            )
+        else:
+            what = (
+                f"The snapshot would cancel {n:,} of {active:,} subscriptions "
+                f"({refusal.percent:.1f} % of the workspace's active ones), more than its "
+                f"limit of {refusal.limit_percent} %."
+            )
+        named = ", ".join(f"{account} / {service}" for account, service in self.cancelled)
+        more = n - len(self.cancelled)
+        named += f" and {more:,} more" if more > 0 else ""
+        super().__init__(
+            f"{what} Nothing was changed. It would cancel: {named}.",
+            fix="If the vendor really ended them, import it again allowing a mass cancel.",
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """The refusal as ``--json`` shows it."""
+        return {
+            "detail": str(self),
+            "reason": self.refusal.reason,
+            "would_cancel": self.refusal.would_cancel,
+            "active": self.refusal.active,
+            "limit_percent": self.refusal.limit_percent,
+            "cancelled": [
+                {"account_ref": account, "service_ref": service}
+                for account, service in self.cancelled
+            ],
+        }

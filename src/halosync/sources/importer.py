@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from halosync.errors import HalosyncError
 from halosync.logging import get_logger
 from halosync.sources.apply import ImportReport, apply_batch
-from halosync.sources.batch import BatchBuilder, UsageBatch
+from halosync.sources.batch import BatchBuilder
 from halosync.sources.plugins import SourceRecord
 from halosync.sources.readers import Progress, read_document, read_file
 from halosync.store.database import Database
@@ -27,12 +27,24 @@ class ConcurrentImportError(HalosyncError):
 
 
 def write_batch(
-    database: Database, workspace_id: int, batch: UsageBatch, *, snapshot: bool = False
+    database: Database,
+    workspace_id: int,
+    builder: BatchBuilder,
+    *,
+    snapshot: bool = False,
+    allow_mass_cancel: bool = False,
 ) -> ImportReport:
-    """Apply a validated batch in one transaction."""
+    """Check what ``builder`` collected against the workspace, then apply it, in one
+    transaction; every problem is reported at once and a refused batch changes nothing."""
     try:
         with database.session() as session:
-            report = apply_batch(session, workspace_id, batch, snapshot=snapshot)
+            report = apply_batch(
+                session,
+                workspace_id,
+                builder,
+                snapshot=snapshot,
+                allow_mass_cancel=allow_mass_cancel,
+            )
     except IntegrityError:
         raise ConcurrentImportError(
             "Another import changed this workspace's accounts, services or subscriptions at "
@@ -57,21 +69,31 @@ def import_file(
     path: Path,
     *,
     snapshot: bool = False,
+    allow_mass_cancel: bool = False,
     progress: Progress | None = None,
 ) -> ImportReport:
     """Import a .csv or .json file; any bad row means nothing is written."""
     builder = BatchBuilder()
     read_file(path, builder, progress=progress)
-    return write_batch(database, workspace_id, builder.build(), snapshot=snapshot)
+    return write_batch(
+        database, workspace_id, builder, snapshot=snapshot, allow_mass_cancel=allow_mass_cancel
+    )
 
 
 def import_document(
-    database: Database, workspace_id: int, document: object, *, snapshot: bool = False
+    database: Database,
+    workspace_id: int,
+    document: object,
+    *,
+    snapshot: bool = False,
+    allow_mass_cancel: bool = False,
 ) -> ImportReport:
-    """Import a parsed JSON document (the REST API body)."""
+    """Import an already-parsed JSON document (the demo's sample data, tests)."""
     builder = BatchBuilder()
     read_document(document, builder)
-    return write_batch(database, workspace_id, builder.build(), snapshot=snapshot)
+    return write_batch(
+        database, workspace_id, builder, snapshot=snapshot, allow_mass_cancel=allow_mass_cancel
+    )
 
 
 def import_records(
@@ -80,9 +102,12 @@ def import_records(
     records: Iterable[SourceRecord],
     *,
     snapshot: bool = False,
+    allow_mass_cancel: bool = False,
 ) -> ImportReport:
     """Import what a plug-in source yields, with the same validation as a file."""
     builder = BatchBuilder()
     for record in records:
         builder.add_record(record.kind, record.data, record.location)
-    return write_batch(database, workspace_id, builder.build(), snapshot=snapshot)
+    return write_batch(
+        database, workspace_id, builder, snapshot=snapshot, allow_mass_cancel=allow_mass_cancel
+    )

@@ -2,8 +2,11 @@
 
 A large file is never held whole: the top level is walked here, and each list item (or
 other member value) is decoded by the standard library's own ``json`` decoder, so what is
-valid JSON and what each value becomes are exactly as ``json.loads`` would have it.
-Syntax errors carry the line and column in the whole file.
+valid JSON and what each value becomes are exactly as ``json.loads`` would have it, with
+one limit ``json.loads`` lacks: lists and objects nest at most :data:`MAX_DEPTH` deep (a
+usage document needs 3; 1,200 levels would exhaust Python's recursion limit). Syntax
+errors, too-deep values and bytes that are not UTF-8 carry the line and column in the
+whole file.
 """
 
 from __future__ import annotations
@@ -23,6 +26,11 @@ _MARGIN = 32
 _BOM = codecs.BOM_UTF8
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 _DECODER = json.JSONDecoder()
+# A usage document nests 3 deep ({"subscriptions": [{...}]}); anything past this is refused
+# before it reaches code that recurses (the decoder, pydantic, repr, json.dumps).
+MAX_DEPTH = 32
+# Strings (skipped whole, even unterminated at the window's end) and brackets.
+_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{}]', re.DOTALL)
 
 EventKind = Literal["document", "list", "item", "value"]
 
@@ -37,12 +45,25 @@ class JsonSyntaxError(Exception):
         self.column = column
 
 
-class NotUtf8Error(Exception):
-    """The file is not UTF-8; ``offset`` is the first bad byte (after any BOM)."""
+class JsonTooDeepError(JsonSyntaxError):
+    """Lists and objects nest deeper than :data:`MAX_DEPTH`; ``line`` and ``column`` are
+    those of the bracket that opens one level too many, ``path`` the value it is in."""
 
-    def __init__(self, offset: int) -> None:
-        super().__init__(f"not UTF-8 at byte {offset}")
+    def __init__(self, line: int, column: int, path: str) -> None:
+        super().__init__(f"nested more than {MAX_DEPTH} levels deep", line, column)
+        self.path = path
+
+
+class NotUtf8Error(Exception):
+    """The file is not UTF-8: ``value`` is the first bad byte, ``offset`` its place in the
+    file, ``line`` and ``column`` (from 1, in characters) where it stands in the text."""
+
+    def __init__(self, value: int, offset: int, line: int, column: int) -> None:
+        super().__init__(f"byte 0x{value:02X} at offset {offset} is not UTF-8")
+        self.value = value
         self.offset = offset
+        self.line = line
+        self.column = column
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,8 +88,11 @@ class _Window:
         self._raw = raw
         self._progress = progress
         self._decoder = codecs.getincrementaldecoder("utf-8")()
-        self._fed = 0  # bytes given to the decoder
+        self._fed = 0  # bytes of the file given to the decoder (a BOM included)
         self._first = True
+        # Where the end of everything decoded so far stands, for a bad byte's position.
+        self._end_line = 1
+        self._end_column = 0
         self.text = ""
         self.pos = 0
         self.eof = False
@@ -97,16 +121,33 @@ class _Window:
             self._first = False
             if data.startswith(_BOM):
                 data = data[len(_BOM) :]
+                self._fed = len(_BOM)
         if self._progress is not None:
             self._progress(self._raw.tell())
-        pending = len(self._decoder.getstate()[0])
+        pending = self._decoder.getstate()[0]
         self.eof = not data
         try:
             text = self._decoder.decode(data, final=self.eof)
         except UnicodeDecodeError as error:
-            raise NotUtf8Error(self._fed - pending + error.start) from None
+            raise self._not_utf8(pending + data, error.start, len(pending)) from None
         self._fed += len(data)
+        self._advance_end(text)
         return text
+
+    def _advance_end(self, text: str) -> None:
+        newlines = text.count("\n")
+        if newlines:
+            self._end_line += newlines
+            self._end_column = len(text) - text.rfind("\n") - 1
+        else:
+            self._end_column += len(text)
+
+    def _not_utf8(self, data: bytes, start: int, pending: int) -> NotUtf8Error:
+        # Everything before the bad byte is valid UTF-8, so it decodes to the text that
+        # stands before it on its line.
+        self._advance_end(data[:start].decode("utf-8"))
+        offset = self._fed - pending + start
+        return NotUtf8Error(data[start], offset, self._end_line, self._end_column + 1)
 
     def _drop_consumed(self) -> None:
         if not self.pos:
@@ -152,11 +193,14 @@ class _Window:
         # At least double what is held, so one huge value costs few retries.
         self.more(max(CHUNK, len(self.text) - self.pos))
 
-    def value(self) -> Any:
-        """Decode the JSON value at the current position and step past it."""
+    def value(self, depth: int, path: str) -> Any:
+        """Decode the JSON value at the current position, inside ``depth`` lists and objects
+        (``path``), and step past it."""
         while True:
             try:
                 found, end = _DECODER.raw_decode(self.text, self.pos)
+            except RecursionError:
+                raise self._too_deep(depth, path, len(self.text)) from None
             except json.JSONDecodeError as error:
                 cut = error.msg.startswith("Unterminated string")
                 if not self.eof and (cut or self._near_end(error.pos)):
@@ -168,8 +212,32 @@ class _Window:
             if self._near_end(end):
                 self._grow()
                 continue
+            room = MAX_DEPTH - depth
+            # Counting brackets is cheap; only a value with many is walked for its depth.
+            if self.text.count("[", self.pos, end) + self.text.count("{", self.pos, end) > room:
+                self._check_depth(depth, path, end)
             self.pos = end
             return found
+
+    def _check_depth(self, depth: int, path: str, end: int) -> None:
+        level = depth
+        for token in _TOKENS.finditer(self.text, self.pos, end):
+            char = token.group()
+            if char in ("[", "{"):
+                level += 1
+                if level > MAX_DEPTH:
+                    raise JsonTooDeepError(*self.position(token.start()), path)
+            elif char in ("]", "}"):
+                level -= 1
+
+    def _too_deep(self, depth: int, path: str, end: int) -> JsonTooDeepError:
+        try:
+            self._check_depth(depth, path, end)
+        except JsonTooDeepError as error:
+            return error
+        # The decoder gave up on recursion before MAX_DEPTH: not reachable with Python's
+        # recursion limit, but name the value rather than pretend it was fine.
+        return JsonTooDeepError(*self.position(self.pos), path)  # pragma: no cover
 
     def key(self) -> str:
         """Decode the object key (a string) at the current position and step past it."""
@@ -200,7 +268,7 @@ def iter_document(
     window = _Window(raw, progress)
     try:
         yield from _walk(window, lists)
-    except JsonSyntaxError:
+    except JsonSyntaxError:  # too deep included
         window.check_rest()
         raise
 
@@ -210,7 +278,7 @@ def _walk(window: _Window, lists: frozenset[str]) -> Iterator[JsonEvent]:
     if window.text.startswith("\ufeff"):
         raise window.fail("Unexpected UTF-8 BOM (decode using utf-8-sig)", 0)
     if window.peek() != "{":
-        document = window.value()
+        document = window.value(0, "$")
         _expect_end(window)
         yield JsonEvent("document", value=document)
         return
@@ -233,7 +301,7 @@ def _walk(window: _Window, lists: frozenset[str]) -> Iterator[JsonEvent]:
             yield from _items(window, key)
         else:
             window.peek()
-            yield JsonEvent("value", key, value=window.value())
+            yield JsonEvent("value", key, value=window.value(1, f"$.{key}"))
         char = window.peek()
         if char == "}":
             window.pos += 1
@@ -252,7 +320,7 @@ def _items(window: _Window, key: str) -> Iterator[JsonEvent]:
     index = 0
     while True:
         window.peek()
-        yield JsonEvent("item", key, index, window.value())
+        yield JsonEvent("item", key, index, window.value(2, f"$.{key}[{index}]"))
         index += 1
         char = window.peek()
         if char == "]":

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
@@ -13,12 +15,37 @@ from pydantic import ValidationError
 from halosync.errors import ValidationFailedError
 from halosync.sources.batch import RECORD_MODELS, BatchBuilder, ErrorList
 from halosync.sources.errors import Location, describe, from_validation_error
-from halosync.sources.json_stream import JsonSyntaxError, NotUtf8Error, iter_document
+from halosync.sources.json_stream import (
+    MAX_DEPTH,
+    JsonSyntaxError,
+    JsonTooDeepError,
+    NotUtf8Error,
+    iter_document,
+)
 from halosync.sources.schemas import CSV_COLUMNS, REQUIRED_CSV_COLUMNS
 
 # Called with the number of bytes read so far (a progress bar's position).
 Progress = Callable[[int], None]
 _PROGRESS_EVERY = 2000
+MAX_JSON_DEPTH = MAX_DEPTH
+FILE_HINT = "save the file as UTF-8"
+# A CSV is decoded with errors="surrogateescape": a byte that is not UTF-8 becomes one of
+# these, so it is found in the very row and cell it stands in, and reading goes on.
+_UNDECODABLE = re.compile("[\udc80-\udcff]")
+
+
+def _not_utf8(text: str) -> str | None:
+    found = _UNDECODABLE.search(text)
+    if found is None:
+        return None
+    return f"is not UTF-8 text (byte 0x{ord(found.group()) - 0xDC00:02X}); {FILE_HINT}"
+
+
+@contextmanager
+def open_csv(path: Path) -> Iterator[tuple[IO[bytes], IO[str]]]:
+    """``path`` as raw bytes (for progress) and as text for :func:`iter_csv_rows`."""
+    with _open_binary(path) as raw:
+        yield raw, io.TextIOWrapper(raw, encoding="utf-8-sig", errors="surrogateescape", newline="")
 
 
 def _normalise_header(cell: str) -> str:
@@ -29,16 +56,24 @@ def iter_csv_rows(
     handle: IO[str], builder: BatchBuilder, *, label: str = ""
 ) -> Iterator[tuple[dict[str, str], Location]]:
     """Yield each data row as ``{column: cell}`` with its location; header problems go to
-    ``builder`` (and stop the file, since no row can be read without a good header)."""
+    ``builder`` (and stop the file, since no row can be read without a good header).
+
+    ``handle`` is opened by :func:`open_csv`: a byte that is not UTF-8 is named by the line
+    and column it stands in, and that row is left out.
+    """
     prefix = f"{label} " if label else ""
     reader = csv.reader(handle)
     try:
         header = next(reader, None)
     except (csv.Error, UnicodeDecodeError) as error:
-        builder.error(f"{prefix}line 1", f"cannot be read as CSV: {error}")
+        builder.stop(f"{prefix}line 1", f"cannot be read as CSV: {error}")
         return
     if header is None:
-        builder.error(f"{prefix}line 1", "the file is empty; a header row is required")
+        builder.stop(f"{prefix}line 1", "the file is empty; a header row is required")
+        return
+    bad_text = _not_utf8("".join(header))
+    if bad_text:
+        builder.stop(f"{prefix}line 1 (header)", bad_text)
         return
     columns = [_normalise_header(cell) for cell in header]
     problems = []
@@ -52,7 +87,7 @@ def iter_csv_rows(
     if missing:
         problems.append(f"missing required column(s): {', '.join(missing)}")
     if problems:
-        builder.error(
+        builder.stop(
             f"{prefix}line 1 (header)",
             "; ".join(problems) + f". Known columns: {', '.join(CSV_COLUMNS)}",
         )
@@ -65,7 +100,7 @@ def iter_csv_rows(
         except StopIteration:
             return
         except (csv.Error, UnicodeDecodeError) as error:
-            builder.error(f"{prefix}line {start}", f"cannot be read as CSV: {error}")
+            builder.stop(f"{prefix}line {start}", f"cannot be read as CSV: {error}")
             return
         line = reader.line_num
         if not any(cell.strip() for cell in cells):
@@ -77,6 +112,12 @@ def iter_csv_rows(
                 where.base, f"has {len(cells)} cells but the header has {len(columns)} columns"
             )
             continue
+        if _UNDECODABLE.search("".join(cells)):
+            builder.batch.rows += 1
+            for column, cell in zip(columns, cells, strict=True):
+                if bad_text := _not_utf8(cell):
+                    builder.error(where.at(column), bad_text)
+            continue
         # Blank cells count as absent, so optional columns may be left empty.
         yield {c: v for c, v in zip(columns, cells, strict=True) if c and v.strip()}, where
 
@@ -85,8 +126,7 @@ def read_csv(
     path: Path, builder: BatchBuilder, *, progress: Progress | None = None, label: str = ""
 ) -> None:
     """Validate every row of a CSV file into ``builder``."""
-    with _open_binary(path) as raw:
-        text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+    with open_csv(path) as (raw, text):
         for count, (data, where) in enumerate(iter_csv_rows(text, builder, label=label), 1):
             builder.add_csv_row(data, where)
             if progress is not None and count % _PROGRESS_EVERY == 0:
@@ -100,20 +140,19 @@ _NOT_AN_OBJECT = 'must be an object with "accounts", "services" and "subscriptio
 
 
 class JsonDocument:
-    """Validates a usage document member by member, with the same outcome and errors, in
-    the same order, as validating it whole as a :class:`UsagePayload`.
+    """Validates a usage document member by member, with the same outcome and field errors,
+    in the same order, as validating it whole as a :class:`UsagePayload`.
 
-    Field problems (each list's in turn, then unknown members) are reported if there are
-    any; only otherwise are contradictions between items (two different subscriptions of
-    one account to one service, say). A repeated member replaces the earlier one, as
-    ``json.loads`` would.
+    Each list's problems are reported in item order (a bad field, or a contradiction with
+    an earlier item, such as two different subscriptions of one account to one service),
+    the lists in the order accounts, services, subscriptions, then unknown members. A
+    repeated member replaces the earlier one, as ``json.loads`` would.
     """
 
     def __init__(self, builder: BatchBuilder) -> None:
         self._builder = builder
         self._root = Location("$", "path")
-        self._invalid = {key: ErrorList() for key in _LISTS}
-        self._conflicts = {key: ErrorList() for key in _LISTS}
+        self._errors = {key: ErrorList() for key in _LISTS}
         self._rows = dict.fromkeys(_LISTS, 0)
         self._unknown: dict[str, None] = {}
         self._started: set[str] = set()
@@ -122,8 +161,7 @@ class JsonDocument:
         """Member ``key`` (one of the lists) begins; it replaces any earlier one."""
         if key in self._started:
             self._builder.forget([_LISTS[key]])
-            self._invalid[key] = ErrorList()
-            self._conflicts[key] = ErrorList()
+            self._errors[key] = ErrorList()
             self._rows[key] = 0
         self._started.add(key)
 
@@ -134,7 +172,7 @@ class JsonDocument:
             return
         self.start_list(key)
         if not isinstance(value, list):
-            self._invalid[key].add(self._root.at(key), describe("list_type", ""))
+            self._errors[key].add(self._root.at(key), describe("list_type", ""))
             return
         for index, item in enumerate(value):
             self.item(key, index, item)
@@ -142,62 +180,80 @@ class JsonDocument:
     def item(self, key: str, index: int, value: object) -> None:
         """Element ``index`` of list member ``key``."""
         where = Location(f"$.{key}[{index}]", "path")
+        kind = _LISTS[key]
+        self._rows[key] += 1
         try:
-            item = RECORD_MODELS[_LISTS[key]].model_validate(value)
+            item = RECORD_MODELS[kind].model_validate(value)
         except ValidationError as error:
             for found in from_validation_error(error, where):
-                self._invalid[key].add(found.location, found.message)
+                self._errors[key].add(found.location, found.message)
+            self._builder.refused(kind, value)
             return
-        self._rows[key] += 1
-        with self._builder.errors_to(self._conflicts[key]):
+        with self._builder.errors_to(self._errors[key]):
             self._builder.add_item(item, where)
 
     def finish(self) -> None:
         """Hand the problems found to the builder, in order."""
-        invalid = ErrorList()
         for key in _LISTS:
-            invalid.extend(self._invalid[key])
-        for key in self._unknown:
-            invalid.add(self._root.at(key), describe("extra_forbidden", ""))
-        if invalid.count:
-            self._builder.add_errors(invalid)
-            return
-        for key in _LISTS:
-            self._builder.add_errors(self._conflicts[key])
+            self._builder.add_errors(self._errors[key])
             self._builder.batch.rows += self._rows[key]
+        unknown = ErrorList()
+        for key in self._unknown:
+            unknown.add(self._root.at(key), describe("extra_forbidden", ""))
+        self._builder.add_errors(unknown)
 
 
 def read_json(path: Path, builder: BatchBuilder, *, progress: Progress | None = None) -> None:
     """Validate a JSON usage file (``{"accounts", "services", "subscriptions"}``), streaming:
     list items are decoded and validated one at a time, never the whole file at once."""
-    document = JsonDocument(builder)
     with _open_binary(path) as raw:
-        try:
-            for event in iter_document(raw, frozenset(_LISTS), progress=progress):
-                if event.kind == "item":
-                    document.item(event.key, event.index, event.value)
-                elif event.kind == "list":
-                    document.start_list(event.key)
-                elif event.kind == "value":
-                    document.member(event.key, event.value)
-                else:
-                    builder.error("$", _NOT_AN_OBJECT)
-                    return
-        except NotUtf8Error as error:
-            builder.error("$", f"the file is not UTF-8 text (byte {error.offset})")
-            return
-        except JsonSyntaxError as error:
-            builder.error(
-                f"line {error.line}, column {error.column}", f"invalid JSON: {error.message}"
-            )
-            return
+        read_json_stream(raw, builder, progress=progress)
+
+
+def read_json_stream(
+    raw: IO[bytes],
+    builder: BatchBuilder,
+    *,
+    progress: Progress | None = None,
+    hint: str = FILE_HINT,
+) -> None:
+    """Validate a JSON usage document read from ``raw`` (a file, or the REST API's body);
+    ``hint`` says how to fix text that is not UTF-8."""
+    document = JsonDocument(builder)
+    try:
+        for event in iter_document(raw, frozenset(_LISTS), progress=progress):
+            if event.kind == "item":
+                document.item(event.key, event.index, event.value)
+            elif event.kind == "list":
+                document.start_list(event.key)
+            elif event.kind == "value":
+                document.member(event.key, event.value)
+            else:
+                builder.stop("$", _NOT_AN_OBJECT)
+                return
+    except NotUtf8Error as error:
+        builder.stop(
+            f"line {error.line}, column {error.column}",
+            f"is not UTF-8 text (byte 0x{error.value:02X} at offset {error.offset}); {hint}",
+        )
+        return
+    except JsonTooDeepError as error:
+        builder.stop(
+            f"line {error.line}, column {error.column}",
+            f"nested more than {MAX_DEPTH} levels deep, inside {error.path} "
+            "(a usage document needs 3)",
+        )
+        return
+    except JsonSyntaxError as error:
+        builder.stop(f"line {error.line}, column {error.column}", f"invalid JSON: {error.message}")
+        return
     document.finish()
 
 
 def read_document(document: object, builder: BatchBuilder) -> None:
     """Validate an already-parsed JSON document (also the REST API's body)."""
     if not isinstance(document, dict):
-        builder.error("$", _NOT_AN_OBJECT)
+        builder.stop("$", _NOT_AN_OBJECT)
         return
     reader = JsonDocument(builder)
     for key, value in document.items():

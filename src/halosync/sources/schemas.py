@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Annotated, Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -17,15 +17,15 @@ from pydantic.json_schema import WithJsonSchema
 from pydantic_core import PydanticCustomError
 from pydantic_core.core_schema import ValidationInfo
 
+from halosync.domain.numbers import parse_decimal, parse_integer
 from halosync.store.models import ACCOUNT_STATUSES, NAME_LENGTH, REF_LENGTH
 
 MAX_QUANTITY = 2_147_483_647
 # Below 10^11 keeps 4 decimals exact on SQLite too (whose NUMERIC is a double).
 MAX_MONEY = Decimal("99999999999.9999")
 _FOUR_PLACES = Decimal("0.0001")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
-_DIGITS = re.compile(r"[+]?\d+")
 _TRUE = {"true", "yes", "1", "y", "t"}
 _FALSE = {"false", "no", "0", "n", "f"}
 
@@ -107,8 +107,8 @@ def parse_quantity(value: Any, info: ValidationInfo) -> int:
         number = value
     elif isinstance(value, float) and value.is_integer():
         number = int(value)
-    elif _from_text(info) and isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
-        number = int(value.strip())
+    elif _from_text(info) and isinstance(value, str):
+        number = parse_integer(value)
     if number is None or not 0 <= number <= MAX_QUANTITY:
         raise _fail(
             "quantity", f"must be a whole number from 0 to {MAX_QUANTITY}, got {shown(value)}"
@@ -151,10 +151,7 @@ def parse_optional_money(value: Any, _info: ValidationInfo) -> Decimal | None:
     elif isinstance(value, float):
         amount = Decimal(repr(value))
     elif isinstance(value, str):
-        try:
-            amount = Decimal(value.strip())
-        except InvalidOperation:
-            amount = None
+        amount = parse_decimal(value)
     problem = f"must be a decimal amount from 0 to {MAX_MONEY} with at most 4 decimal places"
     if amount is None or not amount.is_finite():
         raise _fail("money", f"{problem}, got {shown(value)}")
@@ -194,7 +191,7 @@ OptionalDate = Annotated[
     PlainValidator(parse_optional_date),
     WithJsonSchema({"anyOf": [{"type": "string", "format": "date"}, {"type": "null"}]}),
 ]
-_MONEY_PATTERN = r"^\s*\+?\d{1,11}(\.\d{1,4})?\s*$"
+_MONEY_PATTERN = r"^\s*\+?[0-9]{1,11}(\.[0-9]{1,4})?\s*$"
 OptionalMoney = Annotated[
     Decimal | None,
     PlainValidator(parse_optional_money),

@@ -65,6 +65,9 @@ class Workspace(Base):
         CheckConstraint(_one_of("price_mode", PRICE_MODES), name="price_mode"),
         CheckConstraint("sync_cooldown_minutes >= 0", name="sync_cooldown_minutes"),
         CheckConstraint("log_retention_days >= 1", name="log_retention_days"),
+        CheckConstraint(
+            "snapshot_cancel_limit_percent BETWEEN 0 AND 100", name="snapshot_cancel_limit_percent"
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -88,6 +91,10 @@ class Workspace(Base):
     )
     notify_on_failure: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=text("false")
+    )
+    # A snapshot import may cancel at most this share of the active subscriptions unasked.
+    snapshot_cancel_limit_percent: Mapped[int] = mapped_column(
+        Integer, default=50, server_default=text("50")
     )
     last_customers_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_usage_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
 
 from halosync.settings import Settings
@@ -52,4 +54,18 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     app.include_router(reconciliation.router)
     app.include_router(tokens.router)
     app.include_router(metrics.router)
+    _add_schemas(app, usage.usage_schemas())
     return app
+
+
+def _add_schemas(app: FastAPI, schemas: dict[str, Any]) -> None:
+    """Put ``schemas`` in the OpenAPI document's components (for bodies read by hand)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = generate()
+            document.setdefault("components", {}).setdefault("schemas", {}).update(schemas)
+        return app.openapi_schema or {}
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -14,7 +14,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from halosync.errors import HalosyncError, NotFoundError, ValidationFailedError
 from halosync.halopsa.errors import HaloConfigurationError, HaloError
 from halosync.logging import redact_text
-from halosync.sources.errors import ImportValidationError, Location, describe
+from halosync.sources.errors import ImportValidationError, Location, MassCancelError, describe
+
+MASS_CANCEL_FIX = (
+    "If the vendor really ended them, send it again with allow_mass_cancel=true; the limit "
+    "is the workspace setting snapshot_cancel_limit_percent (PATCH /settings)."
+)
 
 
 class ErrorItem(BaseModel):
@@ -83,7 +88,19 @@ async def _halosync_error(_request: Request, error: Exception) -> JSONResponse:
         return JSONResponse(error.as_dict(), status_code=422)
     errors: list[ErrorItem] = []
     headers: dict[str, str] | None = None
-    if isinstance(error, ApiError):
+    if isinstance(error, MassCancelError):
+        # Said in the API's terms: the override is a query parameter here, not a flag.
+        error.fix = MASS_CANCEL_FIX
+        refusal = error.refusal
+        status = 409
+        errors = [
+            ErrorItem(
+                location="$",
+                message=f"would cancel {refusal.would_cancel:,} of {refusal.active:,} "
+                "subscriptions; allow_mass_cancel=true goes ahead",
+            )
+        ]
+    elif isinstance(error, ApiError):
         status = error.status_code
         errors, headers = error.errors, error.headers
     elif isinstance(error, HaloError) and error.retryable:

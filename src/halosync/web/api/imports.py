@@ -15,7 +15,7 @@ from halosync.store.database import Database
 from halosync.web.api.auth import Caller, get_database, writer
 from halosync.web.api.deps import PREFIX
 from halosync.web.api.errors import ERROR_RESPONSES, ApiError, ErrorBody, ErrorItem
-from halosync.web.api.usage import UsageResult
+from halosync.web.api.usage import AllowMassCancel, UsageResult
 
 router = APIRouter(prefix=PREFIX, tags=["usage"])
 
@@ -45,14 +45,25 @@ def _suffix(filename: str | None, content_type: str | None) -> str:
 
 
 def _import(
-    database: Database, caller: Caller, upload: UploadFile, suffix: str, snapshot: bool
+    database: Database,
+    caller: Caller,
+    upload: UploadFile,
+    suffix: str,
+    options: tuple[bool, bool],
 ) -> Any:
+    snapshot, allow_mass_cancel = options
     with tempfile.TemporaryDirectory(prefix="halosync-upload-") as folder:
         path = Path(folder) / f"upload{suffix}"
         upload.file.seek(0)
         with path.open("wb") as handle:
             shutil.copyfileobj(upload.file, handle, _CHUNK)
-        report = import_file(database, caller.workspace_id, path, snapshot=snapshot)
+        report = import_file(
+            database,
+            caller.workspace_id,
+            path,
+            snapshot=snapshot,
+            allow_mass_cancel=allow_mass_cancel,
+        )
     return UsageResult.model_validate({"workspace": caller.workspace_name} | report.as_dict())
 
 
@@ -61,6 +72,7 @@ def _import(
     response_model=UsageResult,
     responses={
         **ERROR_RESPONSES,
+        409: {"model": ErrorBody, "description": "A snapshot that would cancel too many."},
         413: {"model": ErrorBody, "description": "The file is over HALOSYNC_MAX_UPLOAD_MB."},
     },
     summary="Import a CSV or JSON usage file",
@@ -72,11 +84,14 @@ async def import_usage_file(
     snapshot: Annotated[
         bool, Query(description="The file is the full list: cancel subscriptions it lacks.")
     ] = False,
+    allow_mass_cancel: AllowMassCancel = False,
 ) -> Any:
     """Validates every row first; any bad row means nothing is written, and the answer
     (422) names each problem by line and column (CSV) or JSON path."""
     suffix = _suffix(file.filename, file.content_type)
     try:
-        return await run_in_threadpool(_import, database, caller, file, suffix, snapshot)
+        return await run_in_threadpool(
+            _import, database, caller, file, suffix, (snapshot, allow_mass_cancel)
+        )
     finally:
         await file.close()

@@ -225,11 +225,10 @@ def _row_out(row: AccountMappingRow) -> AccountMappingOut:
 
 def _one_row(database: Database, workspace_id: int, account_ref: str) -> AccountMappingOut:
     with database.session() as session:
-        page = account_mapping_grid(session, workspace_id, search=account_ref, page_size=500)
-    for row in page.items:
-        if row.account_ref == account_ref:
-            return _row_out(row)
-    raise ApiError(404, f"No account with reference {account_ref!r} in this workspace.")
+        page = account_mapping_grid(session, workspace_id, account_ref=account_ref)
+    if not page.items:
+        raise ApiError(404, f"No account with reference {account_ref!r} in this workspace.")
+    return _row_out(page.items[0])
 
 
 def _check_search_id(search: str | None, location: str) -> None:
@@ -295,7 +294,9 @@ def account_grid(
     )
 
 
-@router.put("/accounts/{account_ref}", response_model=AccountMappingOut, responses=ERROR_RESPONSES)
+@router.put(
+    "/accounts/{account_ref:path}", response_model=AccountMappingOut, responses=ERROR_RESPONSES
+)
 def put_account_mapping(
     http: Request,
     caller: Annotated[Caller, Depends(writer)],
@@ -320,7 +321,9 @@ def put_account_mapping(
     return row
 
 
-@router.delete("/accounts/{account_ref}", response_model=UnmappedOut, responses=ERROR_RESPONSES)
+@router.delete(
+    "/accounts/{account_ref:path}", response_model=UnmappedOut, responses=ERROR_RESPONSES
+)
 def delete_account_mapping(
     caller: Annotated[Caller, Depends(writer)],
     database: Annotated[Database, Depends(get_database)],
@@ -437,7 +440,9 @@ def service_grid(
     return ServiceMappingList(items=items, total=len(items))
 
 
-@router.put("/services/{service_ref}", response_model=ServiceMappingOut, responses=ERROR_RESPONSES)
+@router.put(
+    "/services/{service_ref:path}", response_model=ServiceMappingOut, responses=ERROR_RESPONSES
+)
 def put_service_mapping(
     caller: Annotated[Caller, Depends(writer)],
     database: Annotated[Database, Depends(get_database)],
@@ -458,7 +463,9 @@ def put_service_mapping(
     )
 
 
-@router.delete("/services/{service_ref}", response_model=UnmappedOut, responses=ERROR_RESPONSES)
+@router.delete(
+    "/services/{service_ref:path}", response_model=UnmappedOut, responses=ERROR_RESPONSES
+)
 def delete_service_mapping(
     caller: Annotated[Caller, Depends(writer)],
     database: Annotated[Database, Depends(get_database)],

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
 from halosync.errors import NotFoundError
 from halosync.store.models import Account, HaloItem, RunResult, Service, SyncRun
+from halosync.store.search import name_or_halo_id
 from halosync.store.usage import Page
 
 
@@ -164,9 +165,5 @@ def halo_items(
     """Halo items still in Halo, for the service mapping picker (by name or by id)."""
     query = select(HaloItem).where(HaloItem.workspace_id == workspace_id, HaloItem.gone.is_(False))
     if search and search.strip():
-        term = search.strip()
-        condition: ColumnElement[bool] = func.lower(HaloItem.name).like(f"%{term.lower()}%")
-        if term.isascii() and term.isdigit() and len(term) < 10:
-            condition = or_(condition, HaloItem.halo_id == int(term))
-        query = query.where(condition)
+        query = query.where(name_or_halo_id(HaloItem.name, HaloItem.halo_id, search.strip()))
     return session.scalars(query.order_by(HaloItem.name).limit(min(max(limit, 1), 500))).all()

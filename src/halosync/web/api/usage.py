@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import APIRouter, Body, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
@@ -16,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from halosync.sources.apply import apply_batch
 from halosync.sources.batch import BatchBuilder
-from halosync.sources.readers import read_document
+from halosync.sources.readers import read_json_stream
 from halosync.sources.schemas import UsagePayload
 from halosync.store.database import Database
 from halosync.store.idempotency import IdempotencyRepository
@@ -101,9 +102,10 @@ class PageOut(BaseModel, Generic[T]):
     page_size: int
 
 
-def _request_hash(document: Any, snapshot: bool) -> str:
-    canonical = json.dumps([document, snapshot], sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+def _request_hash(body: bytes, snapshot: bool, allow_mass_cancel: bool) -> str:
+    digest = hashlib.sha256(json.dumps([snapshot, allow_mass_cancel]).encode("ascii"))
+    digest.update(b"\n" + body)
+    return digest.hexdigest()
 
 
 def _replay(database: Database, caller: Caller, key: str, request_hash: str) -> JSONResponse | None:
@@ -123,23 +125,35 @@ def _replay(database: Database, caller: Caller, key: str, request_hash: str) -> 
 
 
 def _upsert(
-    database: Database, caller: Caller, document: Any, snapshot: bool, key: str | None
+    database: Database,
+    caller: Caller,
+    body: bytes,
+    options: tuple[bool, bool],
+    key: str | None,
 ) -> JSONResponse:
-    request_hash = _request_hash(document, snapshot)
+    snapshot, allow_mass_cancel = options
+    request_hash = _request_hash(body, snapshot, allow_mass_cancel)
     if key is not None and (replayed := _replay(database, caller, key, request_hash)):
         return replayed
+    # The body is read exactly like a JSON file: streamed, depth-limited, errors by line
+    # and column or JSON path.
     builder = BatchBuilder()
-    read_document(document, builder)
-    batch = builder.build()
+    read_json_stream(io.BytesIO(body), builder, hint="send the body as UTF-8")
     try:
         with database.session() as session:
-            report = apply_batch(session, caller.workspace_id, batch, snapshot=snapshot)
-            body = UsageResult.model_validate(
+            report = apply_batch(
+                session,
+                caller.workspace_id,
+                builder,
+                snapshot=snapshot,
+                allow_mass_cancel=allow_mass_cancel,
+            )
+            result = UsageResult.model_validate(
                 {"workspace": caller.workspace_name} | report.as_dict()
             ).model_dump(mode="json")
             if key is not None:
                 IdempotencyRepository(session, caller.workspace_id).save(
-                    key, request_hash, 200, body
+                    key, request_hash, 200, result
                 )
     except IntegrityError:
         # Lost a race: the same key stored by a concurrent request, or another import.
@@ -151,23 +165,61 @@ def _upsert(
             "nothing from this request was written.",
             fix="Send the request again.",
         ) from None
-    return JSONResponse(body, status_code=200)
+    return JSONResponse(result, status_code=200)
+
+
+def _usage_body_schema() -> dict[str, Any]:
+    """The request body's OpenAPI entry; the schemas themselves are added to the document's
+    components by :func:`usage_schemas` (the body is read by hand, not by FastAPI)."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/UsagePayload"}}
+            },
+        }
+    }
+
+
+def usage_schemas() -> dict[str, Any]:
+    """``UsagePayload`` and the models it uses, as OpenAPI component schemas."""
+    schema = UsagePayload.model_json_schema(ref_template="#/components/schemas/{model}")
+    components: dict[str, Any] = schema.pop("$defs", {})
+    components["UsagePayload"] = schema
+    return components
+
+
+Snapshot = Annotated[
+    bool, Query(description="The body is the full list: cancel subscriptions it lacks.")
+]
+AllowMassCancel = Annotated[
+    bool,
+    Query(
+        description=(
+            "With snapshot: go ahead even when the list is empty or would cancel more than "
+            "the workspace's snapshot_cancel_limit_percent of its active subscriptions."
+        )
+    ),
+]
 
 
 @router.post(
     "/usage",
     response_model=UsageResult,
-    responses={**ERROR_RESPONSES, 409: ERROR_RESPONSES[422] | {"description": "Key reused."}},
+    responses={
+        **ERROR_RESPONSES,
+        409: ERROR_RESPONSES[422]
+        | {"description": "Key reused, or a snapshot that would cancel too many."},
+    },
     summary="Bulk upsert accounts, services and subscriptions",
+    openapi_extra=_usage_body_schema(),
 )
 async def upsert_usage(
     request: Request,
-    payload: Annotated[UsagePayload, Body()],
     caller: Annotated[Caller, Depends(writer)],
     database: Annotated[Database, Depends(get_database)],
-    snapshot: Annotated[
-        bool, Query(description="The body is the full list: cancel subscriptions it lacks.")
-    ] = False,
+    snapshot: Snapshot = False,
+    allow_mass_cancel: AllowMassCancel = False,
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -179,10 +231,12 @@ async def upsert_usage(
     ] = None,
 ) -> JSONResponse:
     """Validate the whole batch, then write it in one transaction; a bad batch changes
-    nothing and the answer (422) names each bad item by JSON path."""
-    del payload  # validated for the schema; the raw document is read exactly like a file
-    document = await request.json()
-    return await run_in_threadpool(_upsert, database, caller, document, snapshot, idempotency_key)
+    nothing and the answer (422) names every problem at once, by JSON path (or line and
+    column for text that is not JSON, not UTF-8, or nested too deep)."""
+    body = await request.body()
+    return await run_in_threadpool(
+        _upsert, database, caller, body, (snapshot, allow_mass_cancel), idempotency_key
+    )
 
 
 PageNumber = Annotated[int, Query(ge=1, le=1_000_000, description="1-based page number.")]

@@ -1,14 +1,14 @@
 """Reading numbers typed into forms and query strings.
 
-``str.isdigit`` accepts "²" and digit strings too long for the database, and Halo's
-recurring-invoice ids are negative; every UI route reads integers through here instead.
+Halo's recurring-invoice ids are negative, so the default bounds are the whole 32-bit
+range; every UI route reads integers through here (and so through
+:func:`halosync.domain.numbers.parse_integer`, the one rule for numbers users type).
 """
 
 from __future__ import annotations
 
-import re
+from halosync.domain.numbers import parse_integer
 
-_INTEGER = re.compile(r"[+-]?[0-9]{1,10}")
 INT32_MAX = 2**31 - 1
 
 
@@ -18,8 +18,4 @@ def whole_number(
     """The integer ``text`` spells (ASCII digits, optional sign) within the bounds, else None."""
     if text is None:
         return None
-    cleaned = text.strip()
-    if not _INTEGER.fullmatch(cleaned):
-        return None
-    value = int(cleaned)
-    return value if minimum <= value <= maximum else None
+    return parse_integer(text, minimum=minimum, maximum=maximum)

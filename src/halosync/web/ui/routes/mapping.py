@@ -61,11 +61,8 @@ SEARCH_PLACEHOLDER = (
 
 
 def _int(value: str | None, default: int, low: int, high: int) -> int:
-    try:
-        number = int(value) if value not in (None, "") else default
-    except ValueError:
-        number = default
-    return min(max(number, low), high)
+    number = whole_number(value)
+    return min(max(default if number is None else number, low), high)
 
 
 def grid_context(request: Request, member: Member) -> dict[str, Any]:
@@ -171,11 +168,8 @@ async def accounts(
 def _row(request: Request, member: Member, ref: str) -> AccountMappingRow | None:
     state = ui_state(request)
     with state.database.session() as db:
-        grid = account_mapping_grid(db, member.workspace_id, search=ref, page_size=100)
-    for row in grid.items:
-        if row.account_ref == ref:
-            return row
-    return None
+        grid = account_mapping_grid(db, member.workspace_id, account_ref=ref)
+    return grid.items[0] if grid.items else None
 
 
 def _render_row(
