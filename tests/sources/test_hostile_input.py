@@ -186,9 +186,9 @@ def test_a_byte_that_is_not_utf8_is_named_at_its_true_line_in_json(
     lines = ['{"subscriptions": [', *(item + "," for item in items[:-1]), items[-1], "]}"]
     column = lines[line - 1].index(f'"A{line - 2}"') + 3
     raw = [text.encode() for text in lines]
-    raw[line - 1] = raw[line - 1].replace(f'"A{line - 2}"'.encode(), f'"A\xff{line - 2}"'.encode(
-        "latin-1"
-    ))
+    raw[line - 1] = raw[line - 1].replace(
+        f'"A{line - 2}"'.encode(), f'"A\xff{line - 2}"'.encode("latin-1")
+    )
     path = tmp_path / "bad.json"
     path.write_bytes(b"\n".join(raw))
     offset = path.read_bytes().index(b"\xff")
@@ -259,7 +259,7 @@ def test_field_errors_contradictions_and_unknown_references_come_in_one_pass(
     path = _write(tmp_path, "u.json", json.dumps(document))
     assert _errors(database, workspace_id, path) == [
         "$.accounts[1].name: account 'N1' has name 'Other name' here but 'New' at $.accounts[0]",
-        "$.accounts[2].status: must be one of active, trial, suspended, cancelled, got \"gone\"",
+        '$.accounts[2].status: must be one of active, trial, suspended, cancelled, got "gone"',
         "$.subscriptions[0].quantity: must be a whole number from 0 to 2147483647, got -1",
         "$.subscriptions[1].account_ref: no account 'NOPE' in this batch or in the workspace",
         "$.subscriptions[2].service_ref: no service 'S404' in this batch or in the workspace",
