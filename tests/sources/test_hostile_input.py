@@ -122,7 +122,8 @@ def test_cli_import_of_deep_json_exits_1_with_the_error_not_a_traceback(tmp_path
     assert _cli(tmp_path, "workspace", "create", "acme")[0] == 0
     code, out, err = _cli(tmp_path, "import", str(path))
     assert code == 1, err
-    assert "Traceback" not in err and "RecursionError" not in err
+    assert "Traceback" not in err
+    assert "RecursionError" not in err
     assert f"line 1, column {column}: nested more than" in err
     code, out, _ = _cli(tmp_path, "import", str(path), "--json")
     assert code == 1
@@ -282,7 +283,8 @@ def test_unknown_references_are_not_guessed_from_a_file_cut_short(
     )
     cut = document.replace('"services": [', '"services": [,')
     errors = _errors(database, workspace_id, _write(tmp_path, "cut.json", cut))
-    assert len(errors) == 1 and "invalid JSON" in errors[0]
+    assert len(errors) == 1
+    assert "invalid JSON" in errors[0]
 
 
 def _write(tmp_path: Path, name: str, content: str) -> Path:
