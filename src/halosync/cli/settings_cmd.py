@@ -70,6 +70,15 @@ def set_settings(
             "--create-licence-on-mapping", metavar="BOOL", help="Create licences on mapping."
         ),
     ] = None,
+    snapshot_cancel_limit: Annotated[
+        int | None,
+        typer.Option(
+            "--snapshot-cancel-limit",
+            metavar="PERCENT",
+            help="Share (0-100) of active subscriptions one `import --snapshot` may cancel "
+            "without --allow-mass-cancel.",
+        ),
+    ] = None,
     yes: Annotated[
         bool, typer.Option("--yes", "-y", help="Confirm a change of the price mode.")
     ] = False,
@@ -86,6 +95,7 @@ def set_settings(
         adopt_existing_lines=_bool(adopt_existing_lines, "--adopt-existing-lines"),
         cooldown_minutes=cooldown_minutes,
         create_licence_on_mapping=_bool(create_on_mapping, "--create-licence-on-mapping"),
+        snapshot_cancel_limit_percent=snapshot_cancel_limit,
     )
     validate_change(change)
     database = open_database(ctx)

@@ -13,6 +13,7 @@ from typing import Any
 from halosync.domain.models import PRICE_MODES, TARGETS
 from halosync.errors import ValidationFailedError
 from halosync.store.database import Database
+from halosync.store.models import Workspace
 from halosync.store.workspaces import WorkspaceRepository
 from halosync.sync.activity import add_log_entry
 
@@ -26,6 +27,7 @@ class SyncSettingsChange:
     adopt_existing_lines: bool | None = None
     cooldown_minutes: int | None = None
     create_licence_on_mapping: bool | None = None
+    snapshot_cancel_limit_percent: int | None = None
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,7 @@ class SyncSettingsView:
     adopt_existing_lines: bool
     cooldown_minutes: int
     create_licence_on_mapping: bool
+    snapshot_cancel_limit_percent: int
 
     def to_dict(self) -> dict[str, Any]:
         """The ``--json`` / API shape."""
@@ -48,6 +51,7 @@ class SyncSettingsView:
             "adopt_existing_lines": self.adopt_existing_lines,
             "cooldown_minutes": self.cooldown_minutes,
             "create_licence_on_mapping": self.create_licence_on_mapping,
+            "snapshot_cancel_limit_percent": self.snapshot_cancel_limit_percent,
         }
 
 
@@ -60,22 +64,29 @@ def validate_change(change: SyncSettingsChange) -> None:
         problems.append(f"--target {change.target!r} (use {', '.join(TARGETS)})")
     if change.cooldown_minutes is not None and not 0 <= change.cooldown_minutes <= 10_080:
         problems.append(f"--cooldown-minutes {change.cooldown_minutes} (use 0 to 10080)")
+    limit = change.snapshot_cancel_limit_percent
+    if limit is not None and not 0 <= limit <= 100:
+        problems.append(f"--snapshot-cancel-limit {limit} (use 0 to 100)")
     if problems:
         raise ValidationFailedError("Invalid setting: " + "; ".join(problems) + ".")
+
+
+def _view(ws: Workspace) -> SyncSettingsView:
+    return SyncSettingsView(
+        workspace=ws.name,
+        target=ws.target,
+        price_mode=ws.price_mode,
+        adopt_existing_lines=ws.adopt_existing_lines,
+        cooldown_minutes=ws.sync_cooldown_minutes,
+        create_licence_on_mapping=ws.create_licence_on_mapping,
+        snapshot_cancel_limit_percent=ws.snapshot_cancel_limit_percent,
+    )
 
 
 def show_sync_settings(database: Database, workspace_id: int) -> SyncSettingsView:
     """The workspace's current sync settings."""
     with database.session() as session:
-        ws = WorkspaceRepository(session).get(workspace_id)
-        return SyncSettingsView(
-            workspace=ws.name,
-            target=ws.target,
-            price_mode=ws.price_mode,
-            adopt_existing_lines=ws.adopt_existing_lines,
-            cooldown_minutes=ws.sync_cooldown_minutes,
-            create_licence_on_mapping=ws.create_licence_on_mapping,
-        )
+        return _view(WorkspaceRepository(session).get(workspace_id))
 
 
 def price_mode_change_needs_confirmation(
@@ -100,13 +111,7 @@ def update_sync_settings(
         )
     with database.session() as session:
         ws = WorkspaceRepository(session).get(workspace_id)
-        before = {
-            "target": ws.target,
-            "price_mode": ws.price_mode,
-            "adopt_existing_lines": ws.adopt_existing_lines,
-            "cooldown_minutes": ws.sync_cooldown_minutes,
-            "create_licence_on_mapping": ws.create_licence_on_mapping,
-        }
+        before = _view(ws).to_dict()
         if change.price_mode is not None:
             ws.price_mode = change.price_mode
         if change.target is not None:
@@ -117,13 +122,9 @@ def update_sync_settings(
             ws.sync_cooldown_minutes = change.cooldown_minutes
         if change.create_licence_on_mapping is not None:
             ws.create_licence_on_mapping = change.create_licence_on_mapping
-        after = {
-            "target": ws.target,
-            "price_mode": ws.price_mode,
-            "adopt_existing_lines": ws.adopt_existing_lines,
-            "cooldown_minutes": ws.sync_cooldown_minutes,
-            "create_licence_on_mapping": ws.create_licence_on_mapping,
-        }
+        if change.snapshot_cancel_limit_percent is not None:
+            ws.snapshot_cancel_limit_percent = change.snapshot_cancel_limit_percent
+        after = _view(ws).to_dict()
         changed = [
             f"{key}: {before[key]} -> {after[key]}" for key in after if before[key] != after[key]
         ]

@@ -40,6 +40,10 @@ class SettingsOut(BaseModel):
     adopt_existing_lines: bool
     cooldown_minutes: int
     create_licence_on_mapping: bool
+    snapshot_cancel_limit_percent: int = Field(
+        description="A snapshot import may cancel at most this share (%) of the active "
+        "subscriptions without allow_mass_cancel."
+    )
     log_retention_days: int
     notify_email: str | None
     notify_on_success: bool
@@ -59,6 +63,12 @@ class SettingsPatch(BaseModel):
     adopt_existing_lines: bool | None = None
     cooldown_minutes: int | None = Field(default=None, ge=0, le=10_080)
     create_licence_on_mapping: bool | None = None
+    snapshot_cancel_limit_percent: int | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description="0 to 100: the share of active subscriptions one snapshot may cancel.",
+    )
     log_retention_days: int | None = Field(
         default=None, ge=MIN_RETENTION_DAYS, le=MAX_RETENTION_DAYS
     )
@@ -112,6 +122,7 @@ def patch_settings(
         adopt_existing_lines=body.adopt_existing_lines,
         cooldown_minutes=body.cooldown_minutes,
         create_licence_on_mapping=body.create_licence_on_mapping,
+        snapshot_cancel_limit_percent=body.snapshot_cancel_limit_percent,
     )
     email = body.notify_email
     preferences = PreferencesChange(
