@@ -1,0 +1,94 @@
+"""The UI reads numbers and references by the same rules as the CLI and the REST API."""
+
+from __future__ import annotations
+
+import html
+import re
+import time
+
+from starlette.testclient import TestClient
+
+from halosync.sources.importer import import_document
+from halosync.store.models import HaloClient, SyncRun
+from tests.web.ui.world import ADMIN, World, log_in
+
+
+def _flashes(page: str) -> list[str]:
+    return [html.unescape(text) for text in re.findall(r'class="flash \w+">([^<]+)', page)]
+
+
+def _pulled(client: TestClient, world: World, token: str) -> None:
+    """Connected to the simulator and its clients pulled (Sync Organizations)."""
+    w = f"/ui/w/{world.alpha}"
+    client.post(
+        f"{w}/setup/connect",
+        data={
+            "csrf_token": token,
+            "server_url": world.halo_url,
+            "client_id": world.application.client_id,
+            "client_secret": world.application.client_secret,
+            "target": "licence",
+        },
+    )
+    client.post(f"{w}/sync-organizations", data={"csrf_token": token})
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        with world.database.session() as session:
+            busy = session.query(SyncRun).filter(SyncRun.status.in_(("queued", "running"))).count()
+        if not busy:
+            return
+        time.sleep(0.05)
+    raise AssertionError("Sync Organizations did not finish")
+
+
+def test_look_alike_digits_are_not_a_page_size_a_day_or_a_time(world: World) -> None:
+    client = TestClient(world.app)
+    token = log_in(client, ADMIN)
+    w = f"/ui/w/{world.alpha}"
+    _pulled(client, world, token)
+    assert 'id="grid-range">1 – 5 of 15<' in client.get(f"{w}/accounts?size=5").text
+    # "５" is not 5: the default page size (20) is used, as for any other non-number.
+    assert 'id="grid-range">1 – 15 of 15<' in client.get(f"{w}/accounts?size=５").text
+    for day, at in (("٣", "18:00"), ("3", "１８:００"), ("²", "06:30")):
+        page = client.post(
+            f"{w}/settings/schedule",
+            data={
+                "csrf_token": token,
+                "kind": "usage",
+                "frequency": "monthly",
+                "day": day,
+                "at": at,
+                "enabled": "yes",
+            },
+        ).text
+        assert any(text.startswith("Schedule not changed:") for text in _flashes(page)), day
+    assert 'id="schedule-usage-text">Daily at 18:00 UTC<' in client.get(w).text
+
+
+def test_an_account_row_is_found_by_its_exact_reference_among_many_alike(world: World) -> None:
+    # 120 accounts whose references contain "x1" and whose names sort first: a search for
+    # "x1" finds them all, so the row shown after mapping must be looked up exactly.
+    accounts = [
+        {"ref": f"x1-{n:03}", "name": f"Aardvark {n:03}", "status": "active", "billed": True}
+        for n in range(120)
+    ]
+    accounts.append({"ref": "x1", "name": "Zulu 50%_off", "status": "active", "billed": True})
+    import_document(world.database, world.alpha, {"accounts": accounts})
+    client = TestClient(world.app)
+    token = log_in(client, ADMIN)
+    w = f"/ui/w/{world.alpha}"
+    _pulled(client, world, token)
+    with world.database.session() as session:
+        halo_client = session.query(HaloClient).filter_by(workspace_id=world.alpha).first()
+        assert halo_client is not None
+        halo_id = str(halo_client.halo_id)
+    saved = client.post(
+        f"{w}/accounts/map",
+        data={"csrf_token": token, "account_ref": "x1", "halo_client_id": halo_id},
+    )
+    assert saved.status_code == 200, saved.text
+    assert 'data-ref="x1"' in saved.text
+    assert ">Mapped<" in saved.text
+    row = client.get(f"{w}/accounts/row", params={"ref": "x1"})
+    assert row.status_code == 200
+    assert "Zulu 50%_off" in html.unescape(row.text)
