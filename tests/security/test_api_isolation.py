@@ -36,7 +36,8 @@ def _walk(routes: Iterable[BaseRoute], prefix: str = "") -> Iterator[tuple[str, 
         if original is not None:
             yield from _walk(original.routes, prefix + getattr(route, "include_context").prefix)  # noqa: B009
         elif isinstance(route, APIRoute):
-            yield prefix + route.path, route
+            # "{account_ref:path}" is "{account_ref}" in the OpenAPI document.
+            yield re.sub(r"\{(\w+):\w+\}", r"{\1}", prefix + route.path), route
 
 
 def _workspace_routes() -> list[tuple[str, str]]:
