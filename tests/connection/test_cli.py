@@ -15,12 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import structlog
-from typer.testing import CliRunner
 
-from halosync.cli.app import run_app
 from halosync.simulator import ApiApplication, SimulatorConfig, create_app, generate_demo_seed
 from halosync.simulator.server import serve_in_thread
+from tests.cli_inprocess import run_cli
 
 CLIENT_ID = "7e6d5c4b-3a29-4817-9654-3210fedcba98"
 SECRET = "c0ffee00-1234-4abc-9def-0123456789ab-feedface-5678-4cde-8f01-23456789abcd"
@@ -57,23 +55,7 @@ class Cli:
         self.outputs: list[str] = []
 
     def __call__(self, *args: str) -> Result:
-        runner = CliRunner()
-        saved_argv = sys.argv
-        # The CLI configures logging onto the runner's streams; restore it for later tests.
-        saved_logging = structlog.get_config()
-        code = 0
-        with runner.isolation(env=self.env) as streams:
-            sys.argv = ["halosync", *args]
-            try:
-                run_app()
-            except SystemExit as done:
-                code = done.code if isinstance(done.code, int) else 1
-            finally:
-                sys.argv = saved_argv
-                sys.stdout.flush()
-                sys.stderr.flush()
-                structlog.configure(**saved_logging)
-            out, err = streams[0].getvalue().decode(), streams[1].getvalue().decode()
+        code, out, err = run_cli(self.env, *args)
         self.outputs += [out, err]
         return Result(code, out, err)
 

@@ -3,35 +3,13 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
-import structlog
-from typer.testing import CliRunner
-
-from halosync.cli.app import run_app
+from tests.cli_inprocess import home_env, run_cli
 
 
 def _cli(tmp_path: Path, *args: str) -> tuple[int, str, str]:
-    env = {
-        "HALOSYNC_DATA_DIR": str(tmp_path / "data"),
-        "HALOSYNC_DATABASE_URL": f"sqlite:///{tmp_path / 'halosync.db'}",
-    }
-    saved_argv, saved_logging = sys.argv, structlog.get_config()
-    code = 0
-    with CliRunner().isolation(env=env) as streams:
-        sys.argv = ["halosync", *args]
-        try:
-            run_app()
-        except SystemExit as done:
-            code = done.code if isinstance(done.code, int) else 1
-        finally:
-            sys.argv = saved_argv
-            sys.stdout.flush()
-            sys.stderr.flush()
-            structlog.configure(**saved_logging)
-        out, err = streams[0].getvalue().decode(), streams[1].getvalue().decode()
-    return code, out, err
+    return run_cli(home_env(tmp_path), *args)
 
 
 def test_schedule_show_and_set(tmp_path: Path) -> None:

@@ -7,20 +7,17 @@ and unknown references must all be reported in one pass. Nothing is ever half-wr
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-import structlog
-from typer.testing import CliRunner
 
-from halosync.cli.app import run_app
 from halosync.sources.errors import ImportValidationError
 from halosync.sources.importer import import_document, import_file
 from halosync.sources.readers import MAX_JSON_DEPTH
 from halosync.store.database import Database
 from halosync.store.usage import AccountRepository, SubscriptionRepository
+from tests.cli_inprocess import home_env, run_cli
 from tests.sources.conftest import GOOD_CSV, HEADER
 
 DEEP = 1200  # 2.4 KB of brackets: enough to exhaust Python's recursion limit
@@ -93,26 +90,8 @@ def test_nesting_just_under_the_recursion_limit_is_refused_too(
     ]
 
 
-def _cli(tmp_path: Path, *args: str) -> tuple[int, str, str]:
-    env = {
-        "HALOSYNC_DATA_DIR": str(tmp_path / "data"),
-        "HALOSYNC_DATABASE_URL": f"sqlite:///{tmp_path / 'halosync.db'}",
-    }
-    saved_argv, saved_logging = sys.argv, structlog.get_config()
-    code = 0
-    with CliRunner().isolation(env=env) as streams:
-        sys.argv = ["halosync", *args]
-        try:
-            run_app()
-        except SystemExit as done:
-            code = done.code if isinstance(done.code, int) else 1
-        finally:
-            sys.argv = saved_argv
-            sys.stdout.flush()
-            sys.stderr.flush()
-            structlog.configure(**saved_logging)
-        out, err = streams[0].getvalue().decode(), streams[1].getvalue().decode()
-    return code, out, err
+def _cli(home: Path, *args: str) -> tuple[int, str, str]:
+    return run_cli(home_env(home), *args)
 
 
 def test_cli_import_of_deep_json_exits_1_with_the_error_not_a_traceback(tmp_path: Path) -> None:

@@ -9,21 +9,18 @@ refusal says what it would have done and changes nothing.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-import structlog
-from typer.testing import CliRunner
 
-from halosync.cli.app import run_app
 from halosync.sources.errors import MassCancelError
 from halosync.sources.importer import import_document, import_file
 from halosync.store.database import Database
 from halosync.store.usage import SubscriptionRepository
 from halosync.store.workspaces import WorkspaceRepository
 from halosync.sync.workspace_settings import SyncSettingsChange, update_sync_settings
+from tests.cli_inprocess import home_env, run_cli
 from tests.sources.conftest import HEADER
 
 ROW = "A{n},Account {n},active,true,S1,Mail,{q},2024-01-01,,monthly,12 months,,,\n"
@@ -138,25 +135,7 @@ def test_already_cancelled_subscriptions_do_not_count(
 
 
 def _cli(home: Path, *args: str) -> tuple[int, str, str]:
-    env = {
-        "HALOSYNC_DATA_DIR": str(home / "data"),
-        "HALOSYNC_DATABASE_URL": f"sqlite:///{home / 'halosync.db'}",
-    }
-    saved_argv, saved_logging = sys.argv, structlog.get_config()
-    code = 0
-    with CliRunner().isolation(env=env) as streams:
-        sys.argv = ["halosync", *args]
-        try:
-            run_app()
-        except SystemExit as done:
-            code = done.code if isinstance(done.code, int) else 1
-        finally:
-            sys.argv = saved_argv
-            sys.stdout.flush()
-            sys.stderr.flush()
-            structlog.configure(**saved_logging)
-        out, err = streams[0].getvalue().decode(), streams[1].getvalue().decode()
-    return code, out, err
+    return run_cli(home_env(home), *args)
 
 
 def _cli_statuses(home: Path) -> dict[str, str | None]:

@@ -7,21 +7,18 @@ day or a time anywhere in halosync.
 
 from __future__ import annotations
 
-import sys
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-import structlog
 from hypothesis import given
 from hypothesis import strategies as st
-from typer.testing import CliRunner
 
-from halosync.cli.app import run_app
 from halosync.domain.numbers import parse_decimal, parse_integer
 from halosync.domain.schedule import Schedule, parse_month_day, parse_time_of_day
 from halosync.errors import ValidationFailedError
 from halosync.web.ui.forms import whole_number
+from tests.cli_inprocess import home_env, run_cli
 
 LOOK_ALIKES = ["１２", "١٢", "१२", "²", "1２", "１.５", "٣٫٥", "12\u0660", "⑫", "1_000", "1e2"]
 _NON_ASCII_DIGIT = st.characters(categories=["Nd", "No"]).filter(lambda c: not c.isascii())
@@ -72,25 +69,8 @@ def test_bounds_huge_and_odd_spellings() -> None:
     assert parse_decimal("5.") == Decimal("5")
 
 
-def _cli(tmp_path: Path, *args: str) -> tuple[int, str]:
-    env = {
-        "HALOSYNC_DATA_DIR": str(tmp_path / "data"),
-        "HALOSYNC_DATABASE_URL": f"sqlite:///{tmp_path / 'halosync.db'}",
-    }
-    saved_argv, saved_logging = sys.argv, structlog.get_config()
-    code = 0
-    with CliRunner().isolation(env=env) as streams:
-        sys.argv = ["halosync", *args]
-        try:
-            run_app()
-        except SystemExit as done:
-            code = done.code if isinstance(done.code, int) else 1
-        finally:
-            sys.argv = saved_argv
-            sys.stdout.flush()
-            sys.stderr.flush()
-            structlog.configure(**saved_logging)
-        err = streams[1].getvalue().decode()
+def _cli(home: Path, *args: str) -> tuple[int, str]:
+    code, _, err = run_cli(home_env(home), *args)
     return code, err
 
 

@@ -22,9 +22,13 @@ from halosync.jobs import open_job_queue
 from halosync.settings import Settings
 from halosync.simulator import ApiApplication, Simulator, SimulatorConfig
 from halosync.simulator import create_app as create_simulator
+from halosync.store.crypto import SecretBox
 from halosync.store.database import Database
 from halosync.store.tokens import ApiTokenRepository
 from halosync.store.workspaces import WorkspaceRepository
+from halosync.sync.customers import run_customers_sync
+from halosync.sync.results import UsageReport
+from halosync.sync.usage import run_usage_sync
 from halosync.web.app import create_app
 
 CLIENT_ID = "7d1f0c2a-3b4e-4f5a-8b6c-1d2e3f4a5b6c"
@@ -177,21 +181,19 @@ class Api:
         response = self.post("usage", json=USAGE)
         assert response.status_code == 200, response.text
 
+    def sync_usage(self) -> UsageReport:
+        """A usage sync inline (the queued route is tested on its own); it must succeed."""
+        report = asyncio.run(run_usage_sync(*self._sync_args(), halo_factory=self.halo_factory))
+        assert report.status == "succeeded", report.error
+        return report
+
     def pull_customers(self) -> None:
         """Sync Organizations inline (the queued route is tested on its own)."""
-        from halosync.store.crypto import SecretBox
-        from halosync.sync.customers import run_customers_sync
-
-        report = asyncio.run(
-            run_customers_sync(
-                self.database,
-                SecretBox.from_settings(self.settings),
-                self.settings,
-                self.acme,
-                halo_factory=self.halo_factory,
-            )
-        )
+        report = asyncio.run(run_customers_sync(*self._sync_args(), halo_factory=self.halo_factory))
         assert report.status == "succeeded", report.error
+
+    def _sync_args(self) -> tuple[Database, SecretBox, Settings, int]:
+        return self.database, SecretBox.from_settings(self.settings), self.settings, self.acme
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

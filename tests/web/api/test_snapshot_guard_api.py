@@ -3,11 +3,6 @@ its counts; ``allow_mass_cancel=true`` is the explicit override."""
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
-
-from halosync.store.crypto import SecretBox
-from halosync.sync.usage import run_usage_sync
 from tests.web.api.conftest import USAGE, Api
 
 HEADER = "account_ref,account_name,account_status,billed,service_ref,service_name,quantity,"
@@ -21,25 +16,11 @@ def _licence_counts(api: Api) -> dict[int, float]:
     }
 
 
-def _sync(api: Api) -> Any:
-    report = asyncio.run(
-        run_usage_sync(
-            api.database,
-            SecretBox.from_settings(api.settings),
-            api.settings,
-            api.acme,
-            halo_factory=api.halo_factory,
-        )
-    )
-    assert report.status == "succeeded", report.error
-    return report
-
-
 def test_an_empty_snapshot_cannot_zero_the_bills_in_halo(ready: Api) -> None:
     for ref, client in (("A1", 1), ("A2", 2)):
         assert ready.put(f"mappings/accounts/{ref}", json={"halo_client_id": client}).is_success
     assert ready.put("mappings/services/MAIL", json={"halo_item_id": 1}).is_success
-    _sync(ready)
+    ready.sync_usage()
     assert _licence_counts(ready) == {1: 10.0, 2: 4.0}
 
     refused = ready.post("usage", params={"snapshot": "true"}, json={})
@@ -62,7 +43,7 @@ def test_an_empty_snapshot_cannot_zero_the_bills_in_halo(ready: Api) -> None:
     assert upload.status_code == 409, upload.text
     assert "would cancel 2 of 2 subscriptions" in upload.json()["detail"]
     # Nothing changed, so the next sync writes nothing and Halo keeps billing 10 and 4.
-    assert _sync(ready).counts["updated"] == 0
+    assert ready.sync_usage().counts["updated"] == 0
     assert _licence_counts(ready) == {1: 10.0, 2: 4.0}
 
     # The operator's explicit word: the vendor really ended them all.
@@ -70,7 +51,7 @@ def test_an_empty_snapshot_cannot_zero_the_bills_in_halo(ready: Api) -> None:
     assert allowed.status_code == 200, allowed.text
     assert len(allowed.json()["cancelled"]) == 2
     # ...which the next sync carries to Halo: what the refusal protected against.
-    assert _sync(ready).counts["updated"] == 2
+    assert ready.sync_usage().counts["updated"] == 2
     assert _licence_counts(ready) == {1: 0.0, 2: 0.0}
 
 

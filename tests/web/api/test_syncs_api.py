@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 from datetime import timedelta
 
 from halosync.store.base import utcnow
-from halosync.store.crypto import SecretBox
 from halosync.store.models import SyncRun
-from halosync.sync.usage import run_usage_sync
 from tests.web.api.conftest import Api
 
 
@@ -22,16 +19,7 @@ def _mapped(api: Api) -> Api:
 
 
 def _sync_now(api: Api) -> None:
-    report = asyncio.run(
-        run_usage_sync(
-            api.database,
-            SecretBox.from_settings(api.settings),
-            api.settings,
-            api.acme,
-            halo_factory=api.halo_factory,
-        )
-    )
-    assert report.status == "succeeded", report.error
+    api.sync_usage()
 
 
 def test_a_viewer_token_cannot_dry_run_by_the_uis_rule(ready: Api) -> None:

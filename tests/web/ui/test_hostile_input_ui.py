@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import html
 import re
-import time
 
 from starlette.testclient import TestClient
 
 from halosync.sources.importer import import_document
-from halosync.store.models import HaloClient, SyncRun
-from tests.web.ui.world import ADMIN, World, log_in
+from halosync.store.models import HaloClient
+from tests.web.ui.world import ADMIN, World, connect_halo, log_in, wait_idle
 
 
 def _flashes(page: str) -> list[str]:
@@ -19,26 +18,9 @@ def _flashes(page: str) -> list[str]:
 
 def _pulled(client: TestClient, world: World, token: str) -> None:
     """Connected to the simulator and its clients pulled (Sync Organizations)."""
-    w = f"/ui/w/{world.alpha}"
-    client.post(
-        f"{w}/setup/connect",
-        data={
-            "csrf_token": token,
-            "server_url": world.halo_url,
-            "client_id": world.application.client_id,
-            "client_secret": world.application.client_secret,
-            "target": "licence",
-        },
-    )
-    client.post(f"{w}/sync-organizations", data={"csrf_token": token})
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        with world.database.session() as session:
-            busy = session.query(SyncRun).filter(SyncRun.status.in_(("queued", "running"))).count()
-        if not busy:
-            return
-        time.sleep(0.05)
-    raise AssertionError("Sync Organizations did not finish")
+    connect_halo(client, world, token)
+    client.post(f"/ui/w/{world.alpha}/sync-organizations", data={"csrf_token": token})
+    wait_idle(world)
 
 
 def test_look_alike_digits_are_not_a_page_size_a_day_or_a_time(world: World) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import re
-import time
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -12,35 +11,12 @@ from starlette.testclient import TestClient
 
 from halosync.store.models import HaloClient, HaloRecurringInvoice, LogEntry, SyncRun
 from tests.web.ui.world import ADMIN, World, log_in
+from tests.web.ui.world import connect_halo as _connect
+from tests.web.ui.world import wait_idle as _wait_idle
 
 
 def _flashes(page: str) -> list[str]:
     return [html.unescape(text) for text in re.findall(r'class="flash \w+">([^<]+)', page)]
-
-
-def _connect(client: TestClient, world: World, token: str, secret: str | None = None) -> str:
-    response = client.post(
-        f"/ui/w/{world.alpha}/setup/connect",
-        data={
-            "csrf_token": token,
-            "server_url": world.halo_url,
-            "client_id": world.application.client_id,
-            "client_secret": secret or world.application.client_secret,
-            "target": "licence",
-        },
-    )
-    return response.text
-
-
-def _wait_idle(world: World, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with world.database.session() as session:
-            busy = session.query(SyncRun).filter(SyncRun.status.in_(("queued", "running"))).count()
-        if not busy:
-            return
-        time.sleep(0.05)
-    raise AssertionError("the sync did not finish")
 
 
 def test_the_wizard_holds_each_step_until_its_rule_is_met(world: World) -> None:

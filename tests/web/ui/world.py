@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from halosync.simulator import ApiApplication, SimulatorConfig, create_app, gene
 from halosync.simulator.server import serve_in_thread
 from halosync.sources.importer import import_document
 from halosync.store.database import Database
+from halosync.store.models import SyncRun
 from halosync.store.workspaces import WorkspaceRepository
 from halosync.users import create_user
 from halosync.web.app import create_app as create_web_app
@@ -130,3 +132,30 @@ def log_in(client: TestClient, email: str, password: str = PASSWORD) -> str:
     )
     assert response.status_code == 303, response.text
     return csrf_of(client.get("/ui", follow_redirects=True).text)
+
+
+def connect_halo(client: TestClient, world: World, token: str, secret: str | None = None) -> str:
+    """Save the simulator's connection through the setup form; the page it answers."""
+    response = client.post(
+        f"/ui/w/{world.alpha}/setup/connect",
+        data={
+            "csrf_token": token,
+            "server_url": world.halo_url,
+            "client_id": world.application.client_id,
+            "client_secret": secret or world.application.client_secret,
+            "target": "licence",
+        },
+    )
+    return response.text
+
+
+def wait_idle(world: World, timeout: float = 20) -> None:
+    """Wait until no sync of any workspace is queued or running."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with world.database.session() as session:
+            busy = session.query(SyncRun).filter(SyncRun.status.in_(("queued", "running"))).count()
+        if not busy:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the sync did not finish")
