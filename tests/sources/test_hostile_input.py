@@ -7,6 +7,7 @@ and unknown references must all be reported in one pass. Nothing is ever half-wr
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,18 @@ from tests.cli_inprocess import home_env, run_cli
 from tests.sources.conftest import GOOD_CSV, HEADER
 
 DEEP = 1200  # 2.4 KB of brackets: enough to exhaust Python's recursion limit
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Iterator[Database]:
+    """SQLite only: what is tested here is reading, before any database is involved (the
+    reference check runs on both databases in test_file_import.py)."""
+    db = Database(f"sqlite:///{tmp_path / 'halosync.db'}")
+    db.migrate()
+    try:
+        yield db
+    finally:
+        db.dispose()
 
 
 def _errors(database: Database, workspace_id: int, path: Path) -> list[str]:
