@@ -483,6 +483,15 @@ def account_mapping_grid(
     return Page(items=items, total=total or 0, page=page, page_size=page_size)
 
 
+def account_mapping_row(
+    session: Session, workspace_id: int, account_ref: str
+) -> AccountMappingRow | None:
+    """One account's grid row, found by its exact reference, never by searching the grid
+    (None if there is no such account)."""
+    found = account_mapping_grid(session, workspace_id, account_ref=account_ref, page_size=1)
+    return found.items[0] if found.items else None
+
+
 def _grid_row(row: Sequence[object]) -> AccountMappingRow:
     (
         ref,
@@ -517,9 +526,10 @@ def _grid_row(row: Sequence[object]) -> AccountMappingRow:
     )
 
 
-def service_mapping_grid(session: Session, workspace_id: int) -> list[ServiceMappingRow]:
-    """Every service with its Halo item, by name."""
-    rows = session.execute(
+def _service_rows(
+    session: Session, workspace_id: int, *, service_ref: str | None = None
+) -> list[ServiceMappingRow]:
+    query = (
         select(Service.ref, Service.name, ServiceMapping.halo_item_id, HaloItem.name)
         .select_from(Service)
         .outerjoin(
@@ -537,8 +547,10 @@ def service_mapping_grid(session: Session, workspace_id: int) -> list[ServiceMap
             ),
         )
         .where(Service.workspace_id == workspace_id)
-        .order_by(Service.name, Service.ref)
-    ).all()
+    )
+    if service_ref is not None:
+        query = query.where(Service.ref == service_ref)
+    rows = session.execute(query.order_by(Service.name, Service.ref)).all()
     return [
         ServiceMappingRow(
             service_ref=ref,
@@ -549,6 +561,19 @@ def service_mapping_grid(session: Session, workspace_id: int) -> list[ServiceMap
         )
         for ref, name, item_id, item_name in rows
     ]
+
+
+def service_mapping_grid(session: Session, workspace_id: int) -> list[ServiceMappingRow]:
+    """Every service with its Halo item, by name."""
+    return _service_rows(session, workspace_id)
+
+
+def service_mapping_row(
+    session: Session, workspace_id: int, service_ref: str
+) -> ServiceMappingRow | None:
+    """One service's row, found by its reference (None if there is no such service)."""
+    found = _service_rows(session, workspace_id, service_ref=service_ref)
+    return found[0] if found else None
 
 
 def unmapped_halo_clients(

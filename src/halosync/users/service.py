@@ -253,10 +253,12 @@ def memberships_of(session: Session, user_id: int) -> list[WorkspaceRole]:
 
 def role_in(session: Session, user_id: int, workspace_id: int) -> WorkspaceRole | None:
     """The user's role in the workspace, or None when they have no access to it."""
-    for membership in memberships_of(session, user_id):
-        if membership.workspace_id == workspace_id:
-            return membership
-    return None
+    row = session.execute(
+        select(Workspace.name, Membership.role)
+        .join(Membership, Membership.workspace_id == Workspace.id)
+        .where(Membership.user_id == user_id, Membership.workspace_id == workspace_id)
+    ).first()
+    return WorkspaceRole(workspace_id, row.name, row.role) if row is not None else None
 
 
 def list_users(session: Session) -> Sequence[UserView]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.web.api.conftest import Api
 
 
@@ -154,3 +156,48 @@ def test_grid_filters_by_account_and_halo_client_status(ready: Api) -> None:
     assert [row["account_ref"] for row in active["items"]] == ["A1"]
     bad = ready.get("mappings/accounts", params={"halo_client_status": "asleep"})
     assert bad.status_code == 422
+
+
+def _crowd(count: int) -> dict[str, Any]:
+    """``count`` accounts whose references contain "7" many times over, plus account "7"
+    (named to sort last) with one subscription."""
+    accounts = [
+        {"ref": f"{n}7", "name": f"Crowd {n:05d}", "status": "active", "billed": True}
+        for n in range(count)
+    ]
+    accounts.append({"ref": "7", "name": "Zulu Seven Ltd", "status": "active", "billed": True})
+    return {
+        "accounts": accounts,
+        "services": [{"ref": "MAIL", "name": "Mail Protection"}],
+        "subscriptions": [
+            {
+                "account_ref": "7",
+                "service_ref": "MAIL",
+                "quantity": 3,
+                "start_date": "2024-01-01",
+                "billing_cycle": "Monthly",
+                "term": "Monthly",
+            }
+        ],
+    }
+
+
+def test_mapping_one_of_thousands_of_similar_accounts_answers_its_row(ready: Api) -> None:
+    from halosync.jobs.execute import RunExecutor
+
+    imported = ready.post("usage", json=_crowd(2_000))
+    assert imported.status_code == 200, imported.text
+    assert ready.put("mappings/services/MAIL", json={"halo_item_id": 1}).status_code == 200
+    assert ready.patch("settings", json={"create_licence_on_mapping": True}).status_code == 200
+
+    mapped = ready.put("mappings/accounts/7", json={"halo_client_id": 3})
+    assert mapped.status_code == 200, mapped.text
+    row = mapped.json()
+    assert (row["account_ref"], row["status"], row["halo_client_id"]) == ("7", "mapped", 3)
+    note = row["follow_up"]
+    assert note.startswith("Creating the licences of 7 in HaloPSA (run "), note
+    RunExecutor(ready.database, ready.settings, halo_factory=ready.halo_factory).execute(
+        int(note.rsplit("run ", 1)[1].rstrip(").")),
+    )
+    licences = [lic for lic in ready.sim.state.records("SoftwareLicence") if lic["client_id"] == 3]
+    assert [(lic["name"], lic["count"]) for lic in licences] == [("Mail Protection", 3)]

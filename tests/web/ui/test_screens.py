@@ -541,3 +541,69 @@ def test_grid_filters_by_organization_and_psa_status(world: World) -> None:
     assert '<option value="trial" selected>' in trial
     unmapped_in_halo = client.get(f"{w}/accounts", params={"psa_status": "active"}).text
     assert re.search(r'id="grid-range">0 of 0<', unmapped_in_halo)  # nothing mapped yet
+
+
+def test_mapping_one_of_thousands_of_similar_accounts_shows_its_row(world: World) -> None:
+    from halosync.sources.importer import import_document
+    from halosync.sync.workspace_settings import SyncSettingsChange, update_sync_settings
+
+    crowd = [
+        {"ref": f"{n}7", "name": f"Crowd {n:05d}", "status": "active", "billed": True}
+        for n in range(2_000)
+    ]
+    crowd.append({"ref": "7", "name": "Zulu Seven Ltd", "status": "active", "billed": True})
+    subscription = {
+        "account_ref": "7",
+        "service_ref": "SEVEN",
+        "quantity": 3,
+        "start_date": "2024-01-01",
+        "billing_cycle": "Monthly",
+        "term": "Monthly",
+    }
+    import_document(
+        world.database,
+        world.alpha,
+        {
+            "accounts": crowd,
+            "services": [{"ref": "SEVEN", "name": "Seven Service"}],
+            "subscriptions": [subscription],
+        },
+    )
+    client = TestClient(world.app)
+    token = log_in(client, ADMIN)
+    w = f"/ui/w/{world.alpha}"
+    _connect(client, world, token)
+    client.post(f"{w}/sync-organizations", data={"csrf_token": token})
+    _wait_idle(world)
+    update_sync_settings(
+        world.database,
+        world.alpha,
+        SyncSettingsChange(create_licence_on_mapping=True),
+        confirmed=True,
+    )
+    item_id = world.seed["items"][0]["id"]
+    client.post(
+        f"{w}/services/map",
+        data={"csrf_token": token, "service_ref": "SEVEN", "halo_item_id": str(item_id)},
+    )
+    halo_client = world.seed["clients"][-1]
+    saved = client.post(
+        f"{w}/accounts/map",
+        data={"csrf_token": token, "account_ref": "7", "halo_client_id": str(halo_client["id"])},
+    )
+    assert saved.status_code == 200, saved.text
+    assert ">Mapped<" in saved.text
+    assert "Creating the licences of 7 in HaloPSA" in saved.text
+    _wait_idle(world)
+    licences = [
+        (licence["name"], licence["count"])
+        for licence in world.simulator.state.records("SoftwareLicence")
+        if licence["client_id"] == halo_client["id"]
+    ]
+    assert licences == [("Seven Service", 3)]
+    row = client.get(f"{w}/accounts/row", params={"ref": "7"})
+    assert row.status_code == 200
+    assert 'data-ref="7"' in row.text
+    synced = client.post(f"{w}/accounts/sync", data={"csrf_token": token, "account_ref": "7"})
+    assert "Unmapped organizations cannot" not in " ".join(_flashes(synced.text))
+    _wait_idle(world)

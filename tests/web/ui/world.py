@@ -22,7 +22,13 @@ from halosync.demo.journey import demo_application
 from halosync.demo.sample_data import sample_vendor_data
 from halosync.jobs.embedded import EmbeddedJobs
 from halosync.settings import Settings
-from halosync.simulator import ApiApplication, SimulatorConfig, create_app, generate_demo_seed
+from halosync.simulator import (
+    ApiApplication,
+    Simulator,
+    SimulatorConfig,
+    create_app,
+    generate_demo_seed,
+)
 from halosync.simulator.server import serve_in_thread
 from halosync.sources.importer import import_document
 from halosync.store.database import Database
@@ -50,6 +56,7 @@ class World:
     seed: dict[str, Any]
     alpha: int
     beta: int
+    simulator: Simulator
 
 
 def _settings(folder: Path) -> Settings:
@@ -110,7 +117,9 @@ def running_world(tmp_path: Path, template: Path, *, clients: int = 12) -> Itera
             EmbeddedJobs(settings, database, tick=False, workers=1) as jobs,
         ):
             app.state.job_queue = jobs.queue
-            yield World(settings, database, app, halo_url, application, seed, alpha_id, beta_id)
+            yield World(
+                settings, database, app, halo_url, application, seed, alpha_id, beta_id, simulator
+            )
     finally:
         database.dispose()
 

@@ -18,11 +18,13 @@ from halosync.mapping.service import (
     MappingStatus,
     accept_suggestions,
     account_mapping_grid,
+    account_mapping_row,
     live_invoices_of,
     map_account,
     map_service,
     mapping_counts,
     service_mapping_grid,
+    service_mapping_row,
     suggest_account_mappings,
     unmap_account,
     unmap_service,
@@ -225,10 +227,10 @@ def _row_out(row: AccountMappingRow) -> AccountMappingOut:
 
 def _one_row(database: Database, workspace_id: int, account_ref: str) -> AccountMappingOut:
     with database.session() as session:
-        page = account_mapping_grid(session, workspace_id, account_ref=account_ref)
-    if not page.items:
+        row = account_mapping_row(session, workspace_id, account_ref)
+    if row is None:
         raise ApiError(404, f"No account with reference {account_ref!r} in this workspace.")
-    return _row_out(page.items[0])
+    return _row_out(row)
 
 
 def _check_search_id(search: str | None, location: str) -> None:
@@ -452,8 +454,8 @@ def put_service_mapping(
     """Map (or remap) a service to a Halo item."""
     with database.session() as session:
         map_service(session, caller.workspace_id, service_ref, body.halo_item_id)
-        rows = service_mapping_grid(session, caller.workspace_id)
-    row = next(r for r in rows if r.service_ref == service_ref)
+        row = service_mapping_row(session, caller.workspace_id, service_ref)
+    assert row is not None  # map_service refuses an unknown service
     return ServiceMappingOut(
         service_ref=row.service_ref,
         service_name=row.service_name,

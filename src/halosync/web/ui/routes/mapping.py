@@ -24,6 +24,7 @@ from halosync.mapping.service import (
     HaloClientStatus,
     accept_suggestions,
     account_mapping_grid,
+    account_mapping_row,
     live_invoices_of,
     map_account,
     map_service,
@@ -168,8 +169,7 @@ async def accounts(
 def _row(request: Request, member: Member, ref: str) -> AccountMappingRow | None:
     state = ui_state(request)
     with state.database.session() as db:
-        grid = account_mapping_grid(db, member.workspace_id, account_ref=ref)
-    return grid.items[0] if grid.items else None
+        return account_mapping_row(db, member.workspace_id, ref)
 
 
 def _render_row(
