@@ -204,9 +204,7 @@ def _run_workers(simulator: Simulator, settings: Settings, database: Database) -
         # Kill the first worker as soon as it is in the middle of a usage push.
         def victim_is_pushing() -> bool:
             return any(
-                r.status == "running"
-                and r.kind == "usage"
-                and (r.counts or {}).get("owner", {}).get("pid") == victim.pid
+                r.status == "running" and r.kind == "usage" and r.owner_pid == victim.pid
                 for r in _runs(database)
             )
 
@@ -218,7 +216,7 @@ def _run_workers(simulator: Simulator, settings: Settings, database: Database) -
             killed = session.scalars(
                 select(SyncRun.id).where(
                     SyncRun.status == "running",
-                    SyncRun.counts["owner"]["pid"].as_integer() == victim.pid,
+                    SyncRun.owner_pid == victim.pid,
                 )
             ).all()
         assert killed

@@ -129,7 +129,7 @@ def test_dead_runs_are_reaped_and_queued_runs_kept_alive(world: World, queue: Hu
     with world.database.session() as session:
         run = session.get(SyncRun, run_id)
         assert run is not None
-        run.created_at, run.heartbeat_at, run.counts = long_ago, long_ago, {}
+        run.created_at, run.heartbeat_at, run.enqueued_at = long_ago, long_ago, long_ago
     ticker = Ticker(world.database, world.settings, queue)
     # Queued, not yet taken: the live tick vouches for it (and resends it after a while).
     report = ticker.tick()
@@ -141,7 +141,7 @@ def test_dead_runs_are_reaped_and_queued_runs_kept_alive(world: World, queue: Hu
         assert run is not None
         # A worker took it and died: pid gone, heartbeat stale.
         run.status, run.started_at, run.heartbeat_at = "running", long_ago, long_ago
-        run.counts = {"owner": {"host": os.uname().nodename, "pid": 2**22 + 17}}
+        run.owner_host, run.owner_pid = os.uname().nodename, 2**22 + 17
     report = ticker.tick()
     assert report.reaped == [run_id]
     assert _runs(world)[0].status == "failed"

@@ -64,3 +64,134 @@ def test_migrate_is_cheap_when_up_to_date(sqlite_url: str) -> None:
     second.dispose()
     assert not any(s.lstrip().upper().startswith(("CREATE", "ALTER")) for s in statements)
     assert len(statements) <= 3
+
+
+def _upgrade_to(db: Database, revision: str) -> None:
+    from alembic import command
+
+    from halosync.store.database import alembic_config
+
+    with db.engine.begin() as connection:
+        command.upgrade(alembic_config(connection), revision)
+
+
+_OLD_RUN_COLUMNS = (
+    "id, workspace_id, kind, account_id, trigger, dry_run, status, created_at, counts"
+)
+
+
+def _runs_written_the_old_way(url: str) -> None:
+    """Runs as 0006 left them (owner, enqueue time and reference inside ``counts``) come
+    out of 0007 with those values in their own columns and only numbers in ``counts``;
+    the downgrade puts them back."""
+    import json
+    from datetime import UTC, datetime
+
+    from sqlalchemy import text
+
+    db = Database(url)
+    try:
+        _upgrade_to(db, "0006")
+        queued_at = "2026-03-01T08:00:00.123456+00:00"
+        old_runs = [
+            # Queued by request_sync: enqueue time and the account's reference.
+            (1, 1, "queued", {"enqueued_at": queued_at, "account_ref": "A1"}),
+            # Claimed by a worker that was then killed: owner and enqueue time.
+            (
+                2,
+                None,
+                "failed",
+                {"owner": {"host": "web-1", "pid": 4242}, "enqueued_at": queued_at},
+            ),
+            # Finished: counts only, but of an account known by id alone.
+            (3, 1, "succeeded", {"created": 2, "updated": 0, "skipped": 1}),
+            # A dry run going on inline: owner next to nothing else.
+            (4, None, "running", {"owner": {"host": "cli", "pid": 7}}),
+        ]
+        with db.engine.begin() as connection:
+            connection.execute(
+                text("INSERT INTO workspace (id, name, created_at) VALUES (1, 'acme', :at)"),
+                {"at": datetime(2026, 1, 1)},
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO account (id, workspace_id, ref, name, status, billed, "
+                    "created_at, updated_at) VALUES (1, 1, 'A1', 'Acme', 'active', true, :at, :at)"
+                ),
+                {"at": datetime(2026, 1, 1)},
+            )
+            for run_id, account_id, status, counts in old_runs:
+                connection.execute(
+                    text(
+                        f"INSERT INTO sync_run ({_OLD_RUN_COLUMNS}) VALUES (:id, 1, 'usage', "
+                        ":account_id, 'manual', :dry, :status, :at, :counts)"
+                    ),
+                    {
+                        "id": run_id,
+                        "account_id": account_id,
+                        "dry": run_id == 4,
+                        "status": status,
+                        "at": datetime(2026, 3, 1),
+                        "counts": json.dumps(counts),
+                    },
+                )
+        db.migrate()
+        with db.session() as session:
+            from halosync.store.models import SyncRun
+
+            runs = {run.id: run for run in session.query(SyncRun)}
+            moved = {
+                run_id: (
+                    run.account_ref,
+                    run.owner_host,
+                    run.owner_pid,
+                    run.enqueued_at,
+                    run.counts,
+                )
+                for run_id, run in runs.items()
+            }
+        at = datetime(2026, 3, 1, 8, 0, 0, 123456, tzinfo=UTC)
+        assert moved == {
+            1: ("A1", None, None, at, {}),
+            2: (None, "web-1", 4242, at, {}),
+            3: ("A1", None, None, None, {"created": 2, "updated": 0, "skipped": 1}),
+            4: (None, "cli", 7, None, {}),
+        }
+        db.downgrade("0006")
+        with db.engine.connect() as connection:
+            restored = {
+                run_id: json.loads(counts) if isinstance(counts, str) else counts
+                for run_id, counts in connection.execute(text("SELECT id, counts FROM sync_run"))
+            }
+        assert restored[1] == {"enqueued_at": queued_at, "account_ref": "A1"}
+        assert restored[2] == {"owner": {"host": "web-1", "pid": 4242}, "enqueued_at": queued_at}
+        assert restored[3] == {"created": 2, "updated": 0, "skipped": 1, "account_ref": "A1"}
+        assert restored[4] == {"owner": {"host": "cli", "pid": 7}}
+    finally:
+        db.dispose()
+
+
+def test_runs_written_the_old_way_move_to_columns_on_sqlite(sqlite_url: str) -> None:
+    _runs_written_the_old_way(sqlite_url)
+
+
+@pytest.mark.postgres
+def test_runs_written_the_old_way_move_to_columns_on_postgresql(pg_schema_url: str) -> None:
+    _runs_written_the_old_way(pg_schema_url)
+
+
+def test_the_one_active_run_index_stays_partial_on_sqlite(sqlite_url: str) -> None:
+    """Adding the run columns must not lose the index's WHERE clause (a batch copy could)."""
+    from sqlalchemy import text
+
+    db = Database(sqlite_url)
+    try:
+        db.migrate()
+        with db.engine.connect() as connection:
+            sql = connection.execute(
+                text("SELECT sql FROM sqlite_master WHERE name = :name"),
+                {"name": "uq_sync_run_one_active_per_workspace"},
+            ).scalar_one()
+        assert "WHERE status IN ('queued', 'running') AND dry_run = false" in sql
+    finally:
+        db.dispose()

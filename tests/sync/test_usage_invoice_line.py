@@ -145,7 +145,7 @@ def test_one_sync_per_workspace_and_dead_runs_are_reaped(tmp_path: Path) -> None
         # A run whose owner vanished on this host (pid 2**22 + 7 is never alive here).
         stale = session.get(SyncRun, run_id)
         assert stale is not None
-        stale.counts = {"owner": {"host": __import__("socket").gethostname(), "pid": 2**22 + 7}}
+        stale.owner_host, stale.owner_pid = __import__("socket").gethostname(), 2**22 + 7
     report = run(world.usage())
     assert report.status == "succeeded"
     with world.database.session() as session:

@@ -5,27 +5,25 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from sqlalchemy import select
 
 from halosync.cli.app import app, emit_json
 from halosync.cli.common import JsonOption, WorkspaceOption, open_database, resolve_workspace
-from halosync.store.models import Account, SyncRun
+from halosync.sync.runs import RunView, list_runs
 
 
-def run_dict(run: SyncRun, account_ref: str | None) -> dict[str, Any]:
+def run_dict(run: RunView) -> dict[str, Any]:
     """One run as ``--json`` shows it."""
-    counts = {k: v for k, v in (run.counts or {}).items() if isinstance(v, int)}
     return {
         "run_id": run.id,
         "kind": run.kind,
         "trigger": run.trigger,
         "status": run.status,
         "dry_run": run.dry_run,
-        "account_ref": account_ref,
+        "account_ref": run.account_ref,
         "created_at": run.created_at.isoformat(),
         "started_at": run.started_at.isoformat() if run.started_at else None,
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
-        "counts": counts,
+        "counts": run.counts,
         "error": run.error,
         "schedule_key": run.schedule_key,
     }
@@ -42,14 +40,7 @@ def runs(
     database = open_database(ctx)
     ws = resolve_workspace(database, workspace)
     with database.session() as session:
-        rows = session.execute(
-            select(SyncRun, Account.ref)
-            .outerjoin(Account, Account.id == SyncRun.account_id)
-            .where(SyncRun.workspace_id == ws.id)
-            .order_by(SyncRun.id.desc())
-            .limit(limit)
-        ).all()
-        listed = [run_dict(run, ref) for run, ref in rows]
+        listed = [run_dict(run) for run in list_runs(session, ws.id, page_size=limit).items]
     if as_json:
         emit_json({"workspace": ws.name, "runs": listed})
         return

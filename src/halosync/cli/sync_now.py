@@ -18,19 +18,17 @@ from halosync.jobs.schedules import parse_kind
 from halosync.jobs.service import request_sync
 from halosync.logging import redact_text
 from halosync.store.database import Database
-from halosync.store.models import SyncRun
+from halosync.sync.runs import RunView, get_run
 
 POLL_SECONDS = 0.2
 
 
-def _wait(database: Database, run_id: int, timeout: float) -> SyncRun:
+def _wait(database: Database, workspace_id: int, run_id: int, timeout: float) -> RunView:
     deadline = time.monotonic() + timeout
     while True:
         with database.session() as session:
-            run = session.get(SyncRun, run_id)
-            assert run is not None
-            session.expunge(run)
-        if run.status not in ("queued", "running") or time.monotonic() > deadline:
+            run = get_run(session, workspace_id, run_id)
+        if not run.active or time.monotonic() > deadline:
             return run
         time.sleep(POLL_SECONDS)
 
@@ -64,7 +62,7 @@ def now(
             run_id = request_sync(
                 database, settings, jobs.queue, ws.id, kind=sync_kind, account_ref=account
             )
-            run = _wait(database, run_id, timeout)
+            run = _wait(database, ws.id, run_id, timeout)
     else:
         queue = open_job_queue(settings)
         try:
@@ -73,8 +71,8 @@ def now(
             )
         finally:
             queue.close()
-        run = _wait(database, run_id, timeout) if wait else _wait(database, run_id, 0)
-    shown = run_dict(run, account)
+        run = _wait(database, ws.id, run_id, timeout if wait else 0)
+    shown = run_dict(run)
     if as_json:
         emit_json({"workspace": ws.name, **shown})
     elif not wait:

@@ -13,12 +13,12 @@ from types import TracebackType
 from halosync.jobs.execute import RunExecutor, RunListener
 from halosync.jobs.listeners import default_listeners
 from halosync.jobs.queue import HueyJobQueue, QueueConsumer, open_job_queue
-from halosync.jobs.tick import Ticker, vouch_for_queued_runs
+from halosync.jobs.tick import Ticker
 from halosync.logging import get_logger
 from halosync.settings import Settings
 from halosync.store.database import Database
 from halosync.sync.halo import HaloFactory
-from halosync.sync.runs import heartbeat_interval
+from halosync.sync.runs import heartbeat_interval, vouch_for_queued_runs
 
 log = get_logger(__name__)
 

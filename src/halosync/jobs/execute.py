@@ -8,18 +8,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import structlog
-from sqlalchemy import select, update
 
 from halosync.logging import get_logger
 from halosync.settings import Settings
-from halosync.store.base import utcnow
 from halosync.store.crypto import SecretBox
 from halosync.store.database import Database
-from halosync.store.models import Account, SyncRun
 from halosync.sync.customers import run_customers_sync
 from halosync.sync.errors import RunNotQueuedError
 from halosync.sync.halo import HaloFactory
-from halosync.sync.runs import RunTrigger
+from halosync.sync.runs import fail_queued_run, queued_run
 from halosync.sync.usage import run_usage_sync
 
 log = get_logger(__name__)
@@ -41,47 +38,6 @@ class RunOutcome:
 
 RunListener = Callable[[RunOutcome], None]
 """Told about every run a worker finished (metrics, email)."""
-
-
-@dataclass(frozen=True)
-class _QueuedRun:
-    workspace_id: int
-    kind: str
-    trigger: RunTrigger
-    account_ref: str | None
-
-
-def _load(database: Database, run_id: int) -> _QueuedRun | None:
-    with database.session() as session:
-        row = session.execute(
-            select(
-                SyncRun.workspace_id,
-                SyncRun.kind,
-                SyncRun.trigger,
-                SyncRun.status,
-                SyncRun.counts,
-                Account.ref,
-            )
-            .outerjoin(Account, Account.id == SyncRun.account_id)
-            .where(SyncRun.id == run_id)
-        ).first()
-    if row is None or row.status != "queued":
-        return None
-    trigger: RunTrigger = "schedule"
-    if row.trigger in ("manual", "api"):
-        trigger = "manual" if row.trigger == "manual" else "api"
-    requested = (row.counts or {}).get("account_ref")
-    account_ref = requested if isinstance(requested, str) else row.ref
-    return _QueuedRun(row.workspace_id, row.kind, trigger, account_ref)
-
-
-def _fail_if_queued(database: Database, run_id: int, error: str) -> None:
-    with database.session() as session:
-        session.execute(
-            update(SyncRun)
-            .where(SyncRun.id == run_id, SyncRun.status == "queued")
-            .values(status="failed", finished_at=utcnow(), error=error)
-        )
 
 
 class RunExecutor:
@@ -106,7 +62,7 @@ class RunExecutor:
 
     def execute(self, run_id: int) -> RunOutcome | None:
         """Execute the run if it is still queued; None when another worker took it."""
-        queued = _load(self.database, run_id)
+        queued = queued_run(self.database, run_id)
         if queued is None:
             log.info("sync_run_not_queued", run_id=run_id)
             return None
@@ -147,7 +103,7 @@ class RunExecutor:
                 return None
             except Exception as problem:
                 # Refused before it started (account or workspace deleted since): close it.
-                _fail_if_queued(self.database, run_id, str(problem))
+                fail_queued_run(self.database, run_id, str(problem))
                 log.warning("sync_run_refused", run_id=run_id, error=str(problem))
                 raise
             outcome = RunOutcome(

@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from halosync.domain.ages import humanize_age
@@ -31,10 +30,17 @@ from halosync.logging import get_logger
 from halosync.settings import Settings
 from halosync.store.base import utcnow
 from halosync.store.database import Database
-from halosync.store.models import ACTIVE_RUN_STATUSES, Account, HaloConnection, SyncRun
+from halosync.store.models import Account, HaloConnection
 from halosync.store.workspaces import WorkspaceRepository
 from halosync.sync.errors import SyncInProgressError
-from halosync.sync.runs import RunTrigger, reap_stale_runs
+from halosync.sync.runs import (
+    RunTrigger,
+    active_sync,
+    enqueue_run,
+    fail_queued_run,
+    last_full_sync_finished_at,
+    reap_stale_runs,
+)
 
 log = get_logger(__name__)
 
@@ -108,17 +114,7 @@ class SyncOverview:
 
 def last_manual_full_usage_sync(session: Session, workspace_id: int) -> datetime | None:
     """When the latest manual (UI/CLI/API) all-accounts usage push completed."""
-    finished: datetime | None = session.scalar(
-        select(func.max(SyncRun.finished_at)).where(
-            SyncRun.workspace_id == workspace_id,
-            SyncRun.kind == "usage",
-            SyncRun.trigger.in_(MANUAL_TRIGGERS),
-            SyncRun.account_id.is_(None),
-            SyncRun.dry_run.is_(False),
-            SyncRun.status == "succeeded",
-        )
-    )
-    return finished
+    return last_full_sync_finished_at(session, workspace_id, kind="usage", triggers=MANUAL_TRIGGERS)
 
 
 def _cooldown(session: Session, workspace_id: int, minutes: int, now: datetime) -> timedelta:
@@ -136,16 +132,7 @@ def has_connection(session: Session, workspace_id: int) -> bool:
 def sync_overview(session: Session, workspace_id: int, now: datetime) -> SyncOverview:
     """Tiles, the "Sync in progress" state, the cooldown and the next automatic runs."""
     workspace = WorkspaceRepository(session).get(workspace_id)
-    active = session.execute(
-        select(SyncRun.id, SyncRun.kind)
-        .where(
-            SyncRun.workspace_id == workspace_id,
-            SyncRun.status.in_(ACTIVE_RUN_STATUSES),
-            SyncRun.dry_run.is_(False),
-        )
-        .order_by(SyncRun.id)
-        .limit(1)
-    ).first()
+    active = active_sync(session, workspace_id)
     remaining = _cooldown(session, workspace_id, workspace.sync_cooldown_minutes, now)
     schedules = get_schedules(session, workspace_id)
     connected = has_connection(session, workspace_id)
@@ -213,33 +200,18 @@ def request_sync(
             remaining = _cooldown(session, workspace_id, workspace.sync_cooldown_minutes, now)
             if remaining > timedelta(0):
                 raise CooldownError(max(1, math.ceil(remaining.total_seconds() / 60)))
-    created = utcnow()
-    try:
-        with database.session() as session:
-            run = SyncRun(
-                workspace_id=workspace_id,
-                kind=kind,
-                trigger=trigger,
-                dry_run=False,
-                account_id=account_id,
-                status="queued",
-                created_at=created,
-                heartbeat_at=created,
-                # The reference survives the account row (a deleted account fails the run).
-                counts={"enqueued_at": created.isoformat(), "account_ref": account_ref},
-            )
-            session.add(run)
-            session.flush()
-            run_id = run.id
-    except IntegrityError:
-        raise SyncInProgressError(name) from None
+    run_id = enqueue_run(
+        database,
+        workspace_id,
+        kind=kind,
+        trigger=trigger,
+        account_id=account_id,
+        account_ref=account_ref,
+    )
     try:
         queue.enqueue_run(run_id)
     except HalosyncError as error:
-        with database.session() as session:
-            failed = session.get(SyncRun, run_id)
-            if failed is not None and failed.status == "queued":
-                failed.status, failed.finished_at, failed.error = "failed", utcnow(), str(error)
+        fail_queued_run(database, run_id, str(error))
         raise
     log.info("sync_queued", workspace=name, run_id=run_id, kind=kind, trigger=trigger)
     return run_id

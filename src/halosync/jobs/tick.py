@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from halosync.domain.schedule import Schedule, due_run
 from halosync.errors import ValidationFailedError
@@ -22,15 +22,16 @@ from halosync.logging import get_logger
 from halosync.settings import Settings
 from halosync.store.base import utcnow
 from halosync.store.database import Database
-from halosync.store.models import (
-    ACTIVE_RUN_STATUSES,
-    HaloConnection,
-    SyncRun,
-    SyncSchedule,
-    Workspace,
-)
+from halosync.store.models import HaloConnection, SyncSchedule, Workspace
 from halosync.sync.activity import prune_log_entries
-from halosync.sync.runs import reap_stale_runs
+from halosync.sync.errors import SyncInProgressError
+from halosync.sync.runs import (
+    ScheduleSlotTakenError,
+    enqueue_run,
+    reap_all_stale_runs,
+    runs_to_resend,
+    vouch_for_queued_runs,
+)
 
 log = get_logger(__name__)
 
@@ -104,96 +105,56 @@ def _enqueue_slot(
     database: Database, candidate: _Candidate, slot: datetime, report: TickReport
 ) -> int | None:
     key = schedule_key(candidate.workspace_id, candidate.kind, slot)
-    now = utcnow()
-    try:
-        with database.session() as session:
-            run = SyncRun(
+
+    def record_slot(session: Session) -> None:
+        row = session.scalar(
+            select(SyncSchedule).where(
+                SyncSchedule.workspace_id == candidate.workspace_id,
+                SyncSchedule.kind == candidate.kind,
+            )
+        )
+        if row is None:
+            row = SyncSchedule(
                 workspace_id=candidate.workspace_id,
                 kind=candidate.kind,
-                trigger="schedule",
-                dry_run=False,
-                status="queued",
-                created_at=now,
-                heartbeat_at=now,
-                counts={"enqueued_at": now.isoformat()},
-                schedule_key=key,
+                spec=str(candidate.setting.schedule),
+                enabled=True,
+                updated_at=candidate.setting.not_before,
             )
-            session.add(run)
-            session.flush()
-            row = session.scalar(
-                select(SyncSchedule).where(
-                    SyncSchedule.workspace_id == candidate.workspace_id,
-                    SyncSchedule.kind == candidate.kind,
-                )
-            )
-            if row is None:
-                row = SyncSchedule(
-                    workspace_id=candidate.workspace_id,
-                    kind=candidate.kind,
-                    spec=str(candidate.setting.schedule),
-                    enabled=True,
-                    updated_at=candidate.setting.not_before,
-                )
-                session.add(row)
-            row.last_slot_at = slot
-            session.flush()
-            return run.id
-    except IntegrityError:
-        with database.session() as session:
-            taken = session.scalar(select(SyncRun.id).where(SyncRun.schedule_key == key))
-        if taken is not None:
-            report.already_enqueued.append(key)
-        else:
-            # Another sync of the workspace is queued or running: try again next tick.
-            report.busy.append(key)
-        return None
+            session.add(row)
+        row.last_slot_at = slot
+        session.flush()
+
+    try:
+        return enqueue_run(
+            database,
+            candidate.workspace_id,
+            kind=candidate.kind,
+            trigger="schedule",
+            schedule_key=key,
+            then=record_slot,
+        )
+    except ScheduleSlotTakenError:
+        report.already_enqueued.append(key)
+    except SyncInProgressError:
+        # Another sync of the workspace is queued or running: try again next tick.
+        report.busy.append(key)
+    return None
 
 
 def _requeue_lost(
     database: Database, queue: JobQueue, report: TickReport, requeue_after: timedelta
 ) -> None:
-    """Keep queued runs alive (a live tick vouches for them) and resend old ones.
-
-    A message can be lost (a worker killed between taking it and claiming the run); a
-    duplicate is harmless, since only one worker can claim a queued run.
-    """
-    now = utcnow()
-    with database.session() as session:
-        queued = session.scalars(select(SyncRun).where(SyncRun.status == "queued")).all()
-        resend: list[int] = []
-        for run in queued:
-            counts = dict(run.counts or {})
-            sent = counts.get("enqueued_at")
-            sent_at = datetime.fromisoformat(sent) if isinstance(sent, str) else run.created_at
-            if now - sent_at >= requeue_after:
-                counts["enqueued_at"] = now.isoformat()
-                run.counts = counts
-                resend.append(run.id)
-    vouch_for_queued_runs(database, now)
+    """Keep queued runs alive (a live tick vouches for them) and resend old ones."""
+    resend = runs_to_resend(database, requeue_after)
+    vouch_for_queued_runs(database)
     for run_id in resend:
         queue.enqueue_run(run_id)
         report.requeued.append(run_id)
 
 
-def vouch_for_queued_runs(database: Database, now: datetime | None = None) -> None:
-    """Refresh the heartbeat of every queued run: a live consumer will get to them.
-
-    Without a live jobs process for longer than the heartbeat timeout, the reaper closes
-    queued runs, so a queue nobody consumes never locks a workspace for good.
-    """
-    with database.session() as session:
-        session.execute(
-            update(SyncRun).where(SyncRun.status == "queued").values(heartbeat_at=now or utcnow())
-        )
-
-
 def _reap(database: Database, settings: Settings, report: TickReport) -> None:
-    with database.session() as session:
-        busy = session.scalars(
-            select(SyncRun.workspace_id).where(SyncRun.status.in_(ACTIVE_RUN_STATUSES)).distinct()
-        ).all()
-        for workspace_id in busy:
-            report.reaped += reap_stale_runs(session, workspace_id, settings.sync_stale_run_seconds)
+    report.reaped += reap_all_stale_runs(database, settings.sync_stale_run_seconds)
 
 
 def prune_logs(database: Database, now: datetime | None = None) -> int:

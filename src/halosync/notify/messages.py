@@ -13,9 +13,9 @@ from halosync.store.models import (
     HaloClient,
     HaloRecurringInvoice,
     Subscription,
-    SyncRun,
     Workspace,
 )
+from halosync.sync.runs import find_run
 
 _KIND_TITLES = {"customers": "Customers sync", "usage": "Subscriptions sync"}
 MAX_LISTED = 50
@@ -37,8 +37,8 @@ def log_link(public_url: str, workspace_id: int, run_id: int) -> str:
 
 def run_email(session: Session, run_id: int, public_url: str, to: list[str]) -> Email | None:
     """The completed/failed email of a run, or None if the workspace did not opt in."""
-    run = session.get(SyncRun, run_id)
-    if run is None or run.dry_run or run.status in ("queued", "running"):
+    run = find_run(session, run_id)
+    if run is None or run.dry_run or run.active:
         return None
     workspace = session.get(Workspace, run.workspace_id)
     if workspace is None:
@@ -48,7 +48,7 @@ def run_email(session: Session, run_id: int, public_url: str, to: list[str]) -> 
         return None
     title = _KIND_TITLES.get(run.kind, "Sync")
     outcome = "completed" if succeeded else run.status
-    counts = {k: v for k, v in (run.counts or {}).items() if isinstance(v, int)}
+    counts = run.counts
     lines = [
         f"{title} {outcome} for workspace {workspace.name} (provider HALO, run {run.id}).",
         "",

@@ -36,6 +36,7 @@ RUN_KINDS = ("customers", "usage")
 RUN_TRIGGERS = ("manual", "schedule", "api")
 RUN_STATUSES = ("queued", "running", "succeeded", "failed", "halted")
 ACTIVE_RUN_STATUSES = ("queued", "running")
+ONE_ACTIVE_RUN_INDEX = "uq_sync_run_one_active_per_workspace"
 RESULT_ACTIONS = ("create", "update", "unchanged", "skip", "fail")
 LEDGER_STATES = ("pending", "written")
 LOG_LEVELS = ("INFO", "WARNING", "ERROR")
@@ -293,7 +294,7 @@ class SyncRun(Base):
 
     The partial unique index lets the database (not a check-then-set) refuse a second
     queued/running non-dry-run sync of the same workspace; ``schedule_key`` dedupes
-    scheduled enqueues.
+    scheduled enqueues. ``halosync.sync.runs`` is the only writer of these rows.
     """
 
     __tablename__ = "sync_run"
@@ -302,7 +303,7 @@ class SyncRun(Base):
         CheckConstraint(_one_of("trigger", RUN_TRIGGERS), name="trigger"),
         CheckConstraint(_one_of("status", RUN_STATUSES), name="status"),
         Index(
-            "uq_sync_run_one_active_per_workspace",
+            ONE_ACTIVE_RUN_INDEX,
             "workspace_id",
             unique=True,
             sqlite_where=text("status IN ('queued', 'running') AND dry_run = false"),
@@ -315,14 +316,21 @@ class SyncRun(Base):
     workspace_id: Mapped[int] = mapped_column(_workspace_fk())
     kind: Mapped[str] = mapped_column(String(16))
     account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
+    # The reference outlives the account row: a run of a since-deleted account still says whose.
+    account_ref: Mapped[str | None] = mapped_column(String(REF_LENGTH))
     trigger: Mapped[str] = mapped_column(String(16))
     dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(16), default="queued")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # When the run was last handed to the job queue (a lost message is sent again).
+    enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The process running it, so a run whose process died on this host is reaped at once.
+    owner_host: Mapped[str | None] = mapped_column(String(255))
+    owner_pid: Mapped[int | None] = mapped_column(Integer)
+    counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
     error: Mapped[str | None] = mapped_column(Text)
     schedule_key: Mapped[str | None] = mapped_column(String(255), unique=True)
 

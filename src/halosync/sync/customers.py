@@ -9,16 +9,14 @@ the mapping screens show the status instead.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from halosync.errors import HalosyncError, NotFoundError, ValidationFailedError
 from halosync.halopsa.client import HaloApiClient
-from halosync.halopsa.errors import HaloConfigurationError
 from halosync.halopsa.models import Client, Item, RecurringInvoice
 from halosync.logging import get_logger
 from halosync.settings import Settings
@@ -37,8 +35,7 @@ from halosync.store.workspaces import WorkspaceRepository
 from halosync.sync.activity import PROVIDER, add_log_entry, prune_log_entries
 from halosync.sync.halo import HaloFactory, open_halo
 from halosync.sync.results import RunReport
-from halosync.sync.runs import RunStatus, RunTrigger, finish_run, heartbeat, heartbeat_interval
-from halosync.sync.runs import start_run as _start_run
+from halosync.sync.runs import RunEnd, RunLifecycle, RunTrigger, start_run
 
 log = get_logger(__name__)
 
@@ -232,7 +229,7 @@ async def run_customers_sync(
     with database.session() as session:
         workspace = WorkspaceRepository(session).get(workspace_id)
         name, target, retention = workspace.name, workspace.target, workspace.log_retention_days
-    run_id = _start_run(
+    run_id = start_run(
         database,
         workspace_id,
         kind="customers",
@@ -249,76 +246,70 @@ async def run_customers_sync(
             f"Workspace {name}, provider {PROVIDER}.",
             run_id=run_id,
         )
-    status: RunStatus = "succeeded"
-    error: str | None = None
     details: dict[str, PullCounts] = {}
-    attention: Sequence[str] = ()
-    try:
-        with database.session() as session:
-            known = _cached_ids(session, workspace_id)
-        async with (
-            heartbeat(database, run_id, heartbeat_interval(settings.sync_stale_run_seconds)),
-            open_halo(database, box, settings, workspace_id, halo_factory) as halo,
-        ):
-            pulled = await _pull(halo, target, known)
-        with database.session() as session:
-            for kind, records in pulled.items():
-                details[kind] = _upsert(session, _MODELS[kind], workspace_id, records)
-            session.flush()
-            attention = _mapped_attention(session, workspace_id)
-    except (HaloConfigurationError, NotFoundError, ValidationFailedError) as problem:
-        status, error = "halted", str(problem)
-    except HalosyncError as problem:
-        status, error = "failed", str(problem)
-    except Exception as problem:
-        log.exception("customers_sync_crashed", run_id=run_id)
-        status, error = "failed", f"Unexpected error: {type(problem).__name__}: {problem}"
-    counts = {
-        "created": sum(c.created for c in details.values()),
-        "updated": sum(c.updated + c.gone for c in details.values()),
-        "unchanged": sum(c.unchanged for c in details.values()),
-        "failed": sum(c.failed for c in details.values()),
-    }
-    duration_ms = int((time.monotonic() - started) * 1000)
-    now = utcnow()
+    attention: list[str] = []
 
-    def close(session: Session) -> None:
-        finish_run(session, run_id, status, counts, error=error, now=now)
-        summary = ", ".join(f"{key} {value}" for key, value in counts.items())
-        if status == "succeeded":
+    def counts() -> dict[str, int]:
+        return {
+            "created": sum(c.created for c in details.values()),
+            "updated": sum(c.updated + c.gone for c in details.values()),
+            "unchanged": sum(c.unchanged for c in details.values()),
+            "failed": sum(c.failed for c in details.values()),
+        }
+
+    def close(session: Session, end: RunEnd) -> None:
+        summary = ", ".join(f"{key} {value}" for key, value in end.counts.items())
+        if end.status == "succeeded":
             add_log_entry(
                 session,
                 workspace_id,
                 "INFO",
                 "Customers sync completed",
-                f"Workspace {name}, provider {PROVIDER}: {summary}, duration {duration_ms} ms.",
+                f"Workspace {name}, provider {PROVIDER}: {summary}, duration {end.duration_ms} ms.",
                 run_id=run_id,
             )
             ws = session.get(Workspace, workspace_id)
             assert ws is not None
-            ws.last_customers_sync_at = now
+            ws.last_customers_sync_at = end.finished_at
         else:
             add_log_entry(
                 session,
                 workspace_id,
                 "ERROR",
-                "Customers sync halted" if status == "halted" else "Customers sync failed",
-                f"Workspace {name}, provider {PROVIDER}: {error}",
+                "Customers sync halted" if end.status == "halted" else "Customers sync failed",
+                f"Workspace {name}, provider {PROVIDER}: {end.error}",
                 run_id=run_id,
             )
         for text in attention:
             add_log_entry(session, workspace_id, "WARNING", "Mapped client needs attention", text)
-        prune_log_entries(session, workspace_id, retention, now=now)
+        prune_log_entries(session, workspace_id, retention, now=end.finished_at)
 
-    # Even after a dropped database connection the run must end, or it holds the lock.
-    database.retrying(close)
-    log.info("customers_sync_finished", workspace=name, status=status, **counts)
+    lifecycle = RunLifecycle(
+        database,
+        run_id,
+        stale_after_seconds=settings.sync_stale_run_seconds,
+        counts=counts,
+        on_finish=close,
+        started=started,
+    )
+    async with lifecycle:
+        with database.session() as session:
+            known = _cached_ids(session, workspace_id)
+        async with open_halo(database, box, settings, workspace_id, halo_factory) as halo:
+            pulled = await _pull(halo, target, known)
+        with database.session() as session:
+            for kind, records in pulled.items():
+                details[kind] = _upsert(session, _MODELS[kind], workspace_id, records)
+            session.flush()
+            attention += _mapped_attention(session, workspace_id)
+    end = lifecycle.end
+    log.info("customers_sync_finished", workspace=name, status=end.status, **end.counts)
     return RunReport(
         run_id=run_id,
         workspace=name,
-        status=status,
-        counts=counts,
-        duration_ms=duration_ms,
-        error=error,
+        status=end.status,
+        counts=end.counts,
+        duration_ms=end.duration_ms,
+        error=end.error,
         details={kind: c.as_dict() for kind, c in details.items()},
     )

@@ -13,12 +13,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from halosync.domain.planner import plan_usage_sync
-from halosync.errors import HalosyncError, NotFoundError, ValidationFailedError
+from halosync.errors import NotFoundError
 from halosync.halopsa.client import HaloApiClient
-from halosync.halopsa.errors import HaloConfigurationError
 from halosync.logging import get_logger
 from halosync.settings import Settings
-from halosync.store.base import utcnow
 from halosync.store.crypto import SecretBox
 from halosync.store.database import Database
 from halosync.store.models import Account, Workspace
@@ -29,8 +27,7 @@ from halosync.sync.gather import SyncInputs, load_inputs
 from halosync.sync.halo import HaloFactory, open_halo
 from halosync.sync.halo_state import HaloState, read_invoice_lines, read_licences
 from halosync.sync.results import ChangeResult, UsageReport, count_results
-from halosync.sync.runs import RunStatus, RunTrigger, finish_run, heartbeat, heartbeat_interval
-from halosync.sync.runs import start_run as _start_run
+from halosync.sync.runs import RunEnd, RunLifecycle, RunTrigger, start_run
 
 log = get_logger(__name__)
 
@@ -115,13 +112,14 @@ async def run_usage_sync(
         workspace = WorkspaceRepository(session).get(workspace_id)
         name, target, retention = workspace.name, workspace.target, workspace.log_retention_days
     account_id = _find_account(database, workspace_id, account_ref)
-    run_id = _start_run(
+    run_id = start_run(
         database,
         workspace_id,
         kind="usage",
         trigger=trigger,
         dry_run=dry_run,
         account_id=account_id,
+        account_ref=account_ref,
         stale_after_seconds=settings.sync_stale_run_seconds,
         run_id=run_id,
     )
@@ -136,97 +134,85 @@ async def run_usage_sync(
                 f"Workspace {name}, provider {PROVIDER}, {scope}, target {target}.",
                 run_id=run_id,
             )
-    status: RunStatus = "succeeded"
-    error: str | None = None
     results: list[ChangeResult] = []
-    try:
-        async with (
-            heartbeat(database, run_id, heartbeat_interval(settings.sync_stale_run_seconds)),
-            open_halo(database, box, settings, workspace_id, halo_factory) as halo,
-        ):
+
+    def close(session: Session, end: RunEnd) -> None:
+        if dry_run:
+            return
+        # The per-row warnings first, so that newest-first the run's summary heads them.
+        _log_attention(session, workspace_id, run_id, results)
+        _log_outcome(session, workspace_id, run_id, name, scope, end)
+        if end.status == "succeeded":
+            ws = session.get(Workspace, workspace_id)
+            assert ws is not None
+            ws.last_usage_sync_at = end.finished_at
+        prune_log_entries(session, workspace_id, retention, now=end.finished_at)
+
+    lifecycle = RunLifecycle(
+        database,
+        run_id,
+        stale_after_seconds=settings.sync_stale_run_seconds,
+        counts=lambda: count_results(results),
+        on_finish=close,
+        started=started,
+    )
+    async with lifecycle, open_halo(database, box, settings, workspace_id, halo_factory) as halo:
+        with database.session() as session:
+            ws = session.get(Workspace, workspace_id)
+            assert ws is not None
+            inputs = load_inputs(session, ws, account_id)
+        state = await _read_state(inputs, halo, account_ref)
+        plan = plan_usage_sync(
+            inputs.subscriptions,
+            account_targets=inputs.account_targets,
+            service_items=inputs.service_items,
+            ledger=inputs.ledger,
+            settings=inputs.settings,
+            halo_licences=state.licences,
+            halo_invoice_lines=state.lines,
+            accounts={account_ref} if account_ref else None,
+        )
+        if dry_run:
             with database.session() as session:
-                ws = session.get(Workspace, workspace_id)
-                assert ws is not None
-                inputs = load_inputs(session, ws, account_id)
-            state = await _read_state(inputs, halo, account_ref)
-            plan = plan_usage_sync(
-                inputs.subscriptions,
-                account_targets=inputs.account_targets,
-                service_items=inputs.service_items,
-                ledger=inputs.ledger,
-                settings=inputs.settings,
-                halo_licences=state.licences,
-                halo_invoice_lines=state.lines,
-                accounts={account_ref} if account_ref else None,
-            )
-            if dry_run:
-                with database.session() as session:
-                    results = record_planned(
-                        session,
-                        plan.changes,
-                        run_id=run_id,
-                        workspace_id=workspace_id,
-                        inputs=inputs,
-                    )
-            else:
-                executor = PlanExecutor(
-                    database,
-                    halo,
-                    inputs,
-                    state,
-                    workspace_id=workspace_id,
+                results += record_planned(
+                    session,
+                    plan.changes,
                     run_id=run_id,
-                    batch_size=settings.sync_batch_size,
+                    workspace_id=workspace_id,
+                    inputs=inputs,
                 )
-                results = await executor.run(plan)
-    except (HaloConfigurationError, NotFoundError, ValidationFailedError) as problem:
-        # The connection or Halo's set-up must change before a sync can succeed.
-        status, error = "halted", str(problem)
-    except HalosyncError as problem:
-        status, error = "failed", str(problem)
-    except Exception as problem:
-        log.exception("usage_sync_crashed", run_id=run_id)
-        status, error = "failed", f"Unexpected error: {type(problem).__name__}: {problem}"
-    counts = count_results(results)
-    duration_ms = int((time.monotonic() - started) * 1000)
-    now = utcnow()
-
-    def close(session: Session) -> None:
-        finish_run(session, run_id, status, counts, error=error, now=now)
-        if not dry_run:
-            # The per-row warnings first, so that newest-first the run's summary heads them.
-            _log_attention(session, workspace_id, run_id, results)
-            _log_outcome(
-                session, workspace_id, run_id, f"{name}", scope, status, counts, error, duration_ms
+        else:
+            executor = PlanExecutor(
+                database,
+                halo,
+                inputs,
+                state,
+                workspace_id=workspace_id,
+                run_id=run_id,
+                batch_size=settings.sync_batch_size,
             )
-            if status == "succeeded":
-                ws = session.get(Workspace, workspace_id)
-                assert ws is not None
-                ws.last_usage_sync_at = now
-            prune_log_entries(session, workspace_id, retention, now=now)
-
-    # Even after a dropped database connection the run must end, or it holds the lock.
-    database.retrying(close)
+            results += await executor.run(plan)
+    end = lifecycle.end
     log.info(
         "usage_sync_finished",
         workspace=name,
         run_id=run_id,
-        status=status,
+        status=end.status,
         dry_run=dry_run,
-        duration_ms=duration_ms,
-        **counts,
+        duration_ms=end.duration_ms,
+        **end.counts,
     )
     return UsageReport(
         run_id=run_id,
         workspace=name,
         dry_run=dry_run,
-        status=status,
+        status=end.status,
         target=target,
-        counts=counts,
+        counts=end.counts,
         changes=tuple(results),
-        duration_ms=duration_ms,
+        duration_ms=end.duration_ms,
         account_ref=account_ref,
-        error=error,
+        error=end.error,
     )
 
 
@@ -235,35 +221,27 @@ def _counts_text(counts: dict[str, int]) -> str:
 
 
 def _log_outcome(
-    session: Session,
-    workspace_id: int,
-    run_id: int,
-    name: str,
-    scope: str,
-    status: RunStatus,
-    counts: dict[str, int],
-    error: str | None,
-    duration_ms: int,
+    session: Session, workspace_id: int, run_id: int, name: str, scope: str, end: RunEnd
 ) -> None:
-    if status == "succeeded":
+    if end.status == "succeeded":
         add_log_entry(
             session,
             workspace_id,
             "INFO",
             "Subscriptions sync completed",
-            f"Workspace {name}, provider {PROVIDER}, {scope}: {_counts_text(counts)}, "
-            f"duration {duration_ms} ms.",
+            f"Workspace {name}, provider {PROVIDER}, {scope}: {_counts_text(end.counts)}, "
+            f"duration {end.duration_ms} ms.",
             run_id=run_id,
         )
         return
-    title = "Subscriptions sync halted" if status == "halted" else "Subscriptions sync failed"
+    title = "Subscriptions sync halted" if end.status == "halted" else "Subscriptions sync failed"
     add_log_entry(
         session,
         workspace_id,
         "ERROR",
         title,
-        f"Workspace {name}, provider {PROVIDER}, {scope}: {error}. "
-        f"Done before it stopped: {_counts_text(counts)}.",
+        f"Workspace {name}, provider {PROVIDER}, {scope}: {end.error}. "
+        f"Done before it stopped: {_counts_text(end.counts)}.",
         run_id=run_id,
     )
 

@@ -607,3 +607,27 @@ def test_mapping_one_of_thousands_of_similar_accounts_shows_its_row(world: World
     synced = client.post(f"{w}/accounts/sync", data={"csrf_token": token, "account_ref": "7"})
     assert "Unmapped organizations cannot" not in " ".join(_flashes(synced.text))
     _wait_idle(world)
+
+
+def test_results_of_a_run_older_than_the_listed_ones_are_found_by_its_id(world: World) -> None:
+    client = TestClient(world.app)
+    log_in(client, ADMIN)
+    with world.database.session() as session:
+        runs = [
+            SyncRun(
+                workspace_id=world.alpha,
+                kind="usage",
+                trigger="schedule",
+                status="succeeded",
+                counts={"created": n, "updated": 0, "unchanged": 0, "skipped": 0, "failed": 0},
+            )
+            for n in range(8)
+        ]
+        session.add_all(runs)
+        session.flush()
+        oldest = runs[0].id
+    page = client.get(f"/ui/w/{world.alpha}/results", params={"run": str(oldest)}).text
+    assert f"Run #{oldest} succeeded: 0 created" in page
+    assert f'<option value="{oldest}" selected>' in page
+    newest = client.get(f"/ui/w/{world.alpha}/results").text
+    assert f"Run #{runs[-1].id} succeeded: 7 created" in newest

@@ -16,12 +16,11 @@ from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric, SummaryMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
 
 from halosync.jobs.queue import JobQueue
 from halosync.store.base import utcnow
 from halosync.store.database import Database
-from halosync.store.models import SyncRun
+from halosync.sync.runs import run_figures
 
 router = APIRouter(tags=["monitoring"])
 RECENT = timedelta(hours=24)
@@ -48,27 +47,15 @@ class RunFigures(Collector):
             "Durations of sync runs finished in the last 24 hours, by kind.",
             labels=["kind"],
         )
-        since = utcnow() - RECENT
         with self.database.session() as session:
-            queued = 0
-            for kind, status, count in session.execute(
-                select(SyncRun.kind, SyncRun.status, func.count()).group_by(
-                    SyncRun.kind, SyncRun.status
-                )
-            ):
-                runs.add_metric([kind, status], float(count))
-                if status == "queued":
-                    queued += int(count)
-            spans: dict[str, list[float]] = {}
-            for kind, started, finished in session.execute(
-                select(SyncRun.kind, SyncRun.started_at, SyncRun.finished_at).where(
-                    SyncRun.finished_at >= since, SyncRun.started_at.is_not(None)
-                )
-            ):
-                if started is not None and finished is not None:
-                    spans.setdefault(kind, []).append((finished - started).total_seconds())
+            figures = run_figures(session, utcnow() - RECENT)
+        queued = 0
+        for kind, status, count in figures.totals:
+            runs.add_metric([kind, status], float(count))
+            if status == "queued":
+                queued += count
         depth.add_metric([], float(queued))
-        for kind, values in sorted(spans.items()):
+        for kind, values in sorted(figures.durations.items()):
             durations.add_metric([kind], count_value=len(values), sum_value=sum(values))
         yield runs
         yield depth

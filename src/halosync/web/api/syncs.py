@@ -30,6 +30,7 @@ from halosync.store.crypto import SecretBox
 from halosync.store.database import Database
 from halosync.sync.errors import SyncInProgressError
 from halosync.sync.halo import HaloFactory
+from halosync.sync.runs import ResultView, RunView, get_run, list_runs, run_results
 from halosync.sync.usage import run_usage_sync
 from halosync.web.api.auth import (
     Caller,
@@ -48,7 +49,6 @@ from halosync.web.api.deps import (
     get_settings,
 )
 from halosync.web.api.errors import ERROR_RESPONSES, ApiError, ErrorBody, ErrorItem
-from halosync.web.api.queries import ResultRow, RunRow, get_run, list_runs, run_results
 
 router = APIRouter(prefix=PREFIX, tags=["syncs"])
 
@@ -225,13 +225,13 @@ class ScheduleIn(BaseModel):
     enabled: bool = True
 
 
-def _run_out(row: RunRow) -> dict[str, Any]:
-    data = dict(row.__dict__)
+def _run_out(row: RunView) -> dict[str, Any]:
+    data = row.to_dict()
     data["error"] = redact_text(row.error) if row.error else None
     return data
 
 
-def _result_out(row: ResultRow) -> ResultOut:
+def _result_out(row: ResultView) -> ResultOut:
     out = ResultOut.model_validate(row, from_attributes=True)
     if out.message:
         out.message = redact_text(out.message)

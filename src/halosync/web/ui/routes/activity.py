@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import tempfile
@@ -12,11 +13,12 @@ from fastapi import APIRouter, Depends, Request, UploadFile
 from starlette.responses import Response
 
 from halosync.domain.reconcile import csv_rows
-from halosync.errors import HalosyncError
+from halosync.errors import HalosyncError, NotFoundError
 from halosync.sources.errors import ImportValidationError
 from halosync.sources.importer import import_file
 from halosync.sync.activity import list_log_entries, parse_level
 from halosync.sync.reconcile import build_reconciliation
+from halosync.sync.runs import RunView, get_run, list_runs, run_results
 from halosync.sync.usage import run_usage_sync
 from halosync.users.permissions import Action
 from halosync.web.ui.context import (
@@ -33,12 +35,12 @@ from halosync.web.ui.context import (
 )
 from halosync.web.ui.forms import whole_number
 from halosync.web.ui.launcher import overview
-from halosync.web.ui.results import recent_runs, run_results
 from halosync.web.ui.routes.dashboard import _request
 
 router = APIRouter(route_class=UiRoute)
 LOG_PAGE_SIZES = (10, 20, 50, 100)
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+RECENT_RUNS = 5
 
 
 @router.get("/ui/w/{workspace_id}/preview")
@@ -84,17 +86,30 @@ async def apply(request: Request, member: Annotated[Member, Depends(current_admi
 
 @router.get("/ui/w/{workspace_id}/results")
 async def results(request: Request, member: Annotated[Member, Depends(current_member)]) -> Response:
-    """Per account × service outcome of the latest runs."""
+    """Per account × service outcome of the latest runs, or of the run asked for by id."""
     state = ui_state(request)
-    runs = recent_runs(state.database, member.workspace_id)
-    chosen = request.query_params.get("run", "")
-    run_id = whole_number(chosen, minimum=1) or (runs[0].id if runs else None)
+    chosen = whole_number(request.query_params.get("run", ""), minimum=1)
     only = request.query_params.get("action") or None
-    lines = (
-        run_results(state.database, member.workspace_id, run_id, only=only)
-        if run_id is not None
-        else []
-    )
+    run: RunView | None = None
+    with state.database.session() as db:
+        runs = list_runs(
+            db, member.workspace_id, kind="usage", include_dry_runs=False, page_size=RECENT_RUNS
+        ).items
+        if chosen is None:
+            run = runs[0] if runs else None
+        else:
+            with contextlib.suppress(NotFoundError):
+                run = get_run(db, member.workspace_id, chosen)
+        lines = (
+            run_results(
+                db, member.workspace_id, run.id, action=only, by_name=True, page_size=None
+            ).items
+            if run is not None
+            else []
+        )
+    if run is not None and all(listed.id != run.id for listed in runs):
+        # An older run (a link from an e-mail) is found by its id, then listed with the rest.
+        runs = sorted([*runs, run], key=lambda listed: listed.id, reverse=True)
     return render(
         request,
         "results.html",
@@ -102,7 +117,8 @@ async def results(request: Request, member: Annotated[Member, Depends(current_me
             "member": member,
             "page": "results",
             "runs": runs,
-            "run_id": run_id,
+            "run": run,
+            "run_id": run.id if run is not None else chosen,
             "action": only or "",
             "lines": lines,
             "overview": overview(state.database, member.workspace_id),

@@ -1,0 +1,230 @@
+"""The SQL behind sync runs and their results; ``halosync.sync.runs`` is its only caller.
+
+Inserting a run can be refused by one of two unique indexes, and only those two refusals
+mean something to the caller: :class:`ActiveRunExists` (the workspace already has a
+queued or running sync) and :class:`ScheduleSlotTaken` (another process enqueued this
+schedule slot). Any other ``IntegrityError`` propagates unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, aliased
+
+from halosync.store.constraints import violated_unique
+from halosync.store.models import (
+    ACTIVE_RUN_STATUSES,
+    ONE_ACTIVE_RUN_INDEX,
+    Account,
+    RunResult,
+    Service,
+    SyncRun,
+)
+
+SCHEDULE_KEY_UNIQUE = "uq_sync_run_schedule_key"
+
+ResultWithNames = tuple[RunResult, str | None, str | None, str | None, str | None]
+"""A result with its account's reference and name and its service's reference and name."""
+
+
+class ActiveRunExists(Exception):
+    """The one-active-run-per-workspace index refused a second queued/running run."""
+
+
+class ScheduleSlotTaken(Exception):
+    """A run for this schedule slot exists already (``schedule_key`` is unique)."""
+
+
+class SyncRunRepository:
+    """Rows of ``sync_run`` and ``run_result``, in the caller's transaction."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, run: SyncRun) -> int:
+        """Insert ``run`` and return its id; the two meaningful refusals become typed."""
+        self.session.add(run)
+        try:
+            self.session.flush()
+        except IntegrityError as error:
+            violated = violated_unique(error)
+            if violated == ONE_ACTIVE_RUN_INDEX:
+                raise ActiveRunExists(run.workspace_id) from error
+            if violated == SCHEDULE_KEY_UNIQUE:
+                raise ScheduleSlotTaken(run.schedule_key) from error
+            raise
+        return run.id
+
+    def get(self, run_id: int) -> SyncRun | None:
+        """One run by id, whatever its workspace (workers know only the id)."""
+        return self.session.get(SyncRun, run_id)
+
+    def of_workspace(self, workspace_id: int, run_id: int) -> SyncRun | None:
+        """One run of the workspace by id."""
+        return self.session.scalar(
+            select(SyncRun).where(SyncRun.workspace_id == workspace_id, SyncRun.id == run_id)
+        )
+
+    def claim(self, run_id: int, *, host: str, pid: int, now: datetime) -> bool:
+        """Turn a queued run into a running one owned by ``host``/``pid``; False if not queued."""
+        claimed = self.session.execute(
+            update(SyncRun)
+            .where(SyncRun.id == run_id, SyncRun.status == "queued")
+            .values(
+                status="running", started_at=now, heartbeat_at=now, owner_host=host, owner_pid=pid
+            )
+        )
+        return bool(getattr(claimed, "rowcount", 0))
+
+    def beat(self, run_id: int, now: datetime) -> None:
+        """Record that the run is alive."""
+        self.session.execute(update(SyncRun).where(SyncRun.id == run_id).values(heartbeat_at=now))
+
+    def fail_if_queued(self, run_id: int, error: str, now: datetime) -> bool:
+        """Close a run that never started; False when it was no longer queued."""
+        closed = self.session.execute(
+            update(SyncRun)
+            .where(SyncRun.id == run_id, SyncRun.status == "queued")
+            .values(status="failed", finished_at=now, error=error)
+        )
+        return bool(getattr(closed, "rowcount", 0))
+
+    def active(self, workspace_id: int) -> Sequence[SyncRun]:
+        """The workspace's queued and running runs (dry runs included), oldest first."""
+        return self.session.scalars(
+            select(SyncRun)
+            .where(SyncRun.workspace_id == workspace_id, SyncRun.status.in_(ACTIVE_RUN_STATUSES))
+            .order_by(SyncRun.id)
+        ).all()
+
+    def workspaces_with_active_runs(self) -> Sequence[int]:
+        """Every workspace that has a queued or running run."""
+        return self.session.scalars(
+            select(SyncRun.workspace_id).where(SyncRun.status.in_(ACTIVE_RUN_STATUSES)).distinct()
+        ).all()
+
+    def queued(self) -> Sequence[SyncRun]:
+        """Every queued run of every workspace."""
+        return self.session.scalars(
+            select(SyncRun).where(SyncRun.status == "queued").order_by(SyncRun.id)
+        ).all()
+
+    def vouch_for_queued(self, now: datetime) -> None:
+        """Refresh the heartbeat of every queued run."""
+        self.session.execute(
+            update(SyncRun).where(SyncRun.status == "queued").values(heartbeat_at=now)
+        )
+
+    def first_active_sync(self, workspace_id: int) -> SyncRun | None:
+        """The workspace's queued or running non-dry run (the index allows one)."""
+        return self.session.scalar(
+            select(SyncRun)
+            .where(
+                SyncRun.workspace_id == workspace_id,
+                SyncRun.status.in_(ACTIVE_RUN_STATUSES),
+                SyncRun.dry_run.is_(False),
+            )
+            .order_by(SyncRun.id)
+            .limit(1)
+        )
+
+    def last_finished_at(
+        self,
+        workspace_id: int,
+        *,
+        kind: str,
+        triggers: Sequence[str],
+        status: str,
+        whole_workspace: bool,
+    ) -> datetime | None:
+        """When the newest matching non-dry run finished."""
+        query = select(func.max(SyncRun.finished_at)).where(
+            SyncRun.workspace_id == workspace_id,
+            SyncRun.kind == kind,
+            SyncRun.trigger.in_(triggers),
+            SyncRun.dry_run.is_(False),
+            SyncRun.status == status,
+        )
+        if whole_workspace:
+            query = query.where(SyncRun.account_id.is_(None), SyncRun.account_ref.is_(None))
+        finished: datetime | None = self.session.scalar(query)
+        return finished
+
+    def page(
+        self,
+        workspace_id: int,
+        *,
+        kind: str | None,
+        include_dry_runs: bool,
+        offset: int,
+        limit: int,
+    ) -> tuple[int, Sequence[SyncRun]]:
+        """The total and one slice of the workspace's runs, newest first."""
+        query = select(SyncRun).where(SyncRun.workspace_id == workspace_id)
+        if kind is not None:
+            query = query.where(SyncRun.kind == kind)
+        if not include_dry_runs:
+            query = query.where(SyncRun.dry_run.is_(False))
+        total = self.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        runs = self.session.scalars(
+            query.order_by(SyncRun.id.desc()).offset(offset).limit(limit)
+        ).all()
+        return int(total), runs
+
+    def results(
+        self,
+        workspace_id: int,
+        run_id: int,
+        *,
+        action: str | None,
+        by_name: bool,
+        offset: int,
+        limit: int | None,
+    ) -> tuple[int, list[ResultWithNames]]:
+        """The total and a slice of one run's results with account and service ref and name,
+        by account then service (their names with ``by_name``, else their references)."""
+        account, service = aliased(Account), aliased(Service)
+        query = (
+            select(RunResult, account.ref, account.name, service.ref, service.name)
+            .outerjoin(account, account.id == RunResult.account_id)
+            .outerjoin(service, service.id == RunResult.service_id)
+            .where(RunResult.workspace_id == workspace_id, RunResult.run_id == run_id)
+        )
+        if action is not None:
+            query = query.where(RunResult.action == action)
+        total = self.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        order = (account.name, service.name) if by_name else (account.ref, service.ref)
+        ordered = query.order_by(*order, RunResult.id).offset(offset)
+        if limit is not None:
+            ordered = ordered.limit(limit)
+        rows = self.session.execute(ordered).all()
+        return int(total), [
+            (result, account_ref, account_name, service_ref, service_name)
+            for result, account_ref, account_name, service_ref, service_name in rows
+        ]
+
+    def totals_by_kind_and_status(self) -> list[tuple[str, str, int]]:
+        """How many runs of each kind are in each status (all workspaces)."""
+        rows = self.session.execute(
+            select(SyncRun.kind, SyncRun.status, func.count()).group_by(
+                SyncRun.kind, SyncRun.status
+            )
+        )
+        return [(kind, status, int(count)) for kind, status, count in rows]
+
+    def spans_finished_since(self, since: datetime) -> list[tuple[str, datetime, datetime]]:
+        """Kind, start and end of every run that finished after ``since`` (all workspaces)."""
+        rows = self.session.execute(
+            select(SyncRun.kind, SyncRun.started_at, SyncRun.finished_at).where(
+                SyncRun.finished_at >= since, SyncRun.started_at.is_not(None)
+            )
+        )
+        return [
+            (kind, started, finished)
+            for kind, started, finished in rows
+            if started is not None and finished is not None
+        ]
