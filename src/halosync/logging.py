@@ -2,17 +2,25 @@
 
 Secrets reach logs two ways: as a value under a tell-tale key (``client_secret``,
 ``authorization``...) or embedded in free text (an URL, an error message). The first is
-caught by key, the second by remembering every secret value this process has handled
-(:func:`register_secret`) and scrubbing it from every rendered string.
+caught by key, the second by remembering the secret values this process handles
+(:func:`register_secret`) and scrubbing them from every rendered string.
+
+The remembered set stays bounded however long the process lives: access tokens leave it
+when they expire, other per-use secrets (client secrets, API tokens) are the least recently
+registered first out of a capped set, and the few process-wide ones (encryption keys, the
+SMTP password) are kept. Each line is checked against a ready, longest-first tuple.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import re
 import sys
 import threading
-from collections.abc import MutableMapping
+import time
+from collections import OrderedDict
+from collections.abc import Callable, MutableMapping
 from typing import Any
 
 import structlog
@@ -22,29 +30,117 @@ MASK = "********"
 _SECRET_KEY_PATTERN = re.compile(
     r"(secret|password|passwd|token|authorization|api[_-]?key|cookie|fernet)", re.IGNORECASE
 )
-_known_secrets: set[str] = set()
-_known_lock = threading.Lock()
 # Bearer tokens and form-encoded secrets that slip into messages (e.g. a request body).
 _INLINE_PATTERNS = (
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"),
     re.compile(r"(?i)((?:client_secret|access_token|refresh_token|password)=)[^&\s\"']+"),
 )
+MIN_SECRET_LENGTH = 4
+SECRET_CAPACITY = 512
+"""Per-use secrets remembered at most; a secret in use is registered again and stays."""
+KEPT_CAPACITY = 64
+"""Process-wide secrets (``keep=True``) remembered at most."""
 
 
-def register_secret(value: str | None) -> None:
-    """Remember a secret value so that it is scrubbed from every log line."""
-    if value and len(value) >= 4:
-        with _known_lock:
-            _known_secrets.add(value)
+class SecretRegistry:
+    """Secret values to scrub from text: bounded, expiring, checked without sorting per line."""
+
+    def __init__(
+        self,
+        capacity: int = SECRET_CAPACITY,
+        *,
+        kept_capacity: int = KEPT_CAPACITY,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._capacity = capacity
+        self._kept_capacity = kept_capacity
+        self._clock = clock
+        self._lock = threading.Lock()
+        # value -> when it expires (math.inf: never); insertion order is recency.
+        self._used: OrderedDict[str, float] = OrderedDict()
+        self._kept: OrderedDict[str, None] = OrderedDict()
+        self._next_expiry = math.inf
+        self._longest_first: tuple[str, ...] = ()
+
+    def add(
+        self, value: str | None, *, expires_in: float | None = None, keep: bool = False
+    ) -> None:
+        """Remember ``value``; ``expires_in`` seconds for a token, ``keep`` for a key."""
+        if not value or len(value) < MIN_SECRET_LENGTH:
+            return
+        with self._lock:
+            if keep:
+                changed = self._remember(self._kept, value, None, self._kept_capacity)
+            else:
+                expires = math.inf if expires_in is None else self._clock() + expires_in
+                expires = max(expires, self._used.get(value, expires))
+                self._next_expiry = min(self._next_expiry, expires)
+                changed = self._remember(self._used, value, expires, self._capacity)
+            changed |= self._drop_expired()
+            if changed:
+                self._rebuild()
+
+    @staticmethod
+    def _remember(entries: OrderedDict[str, Any], value: str, payload: Any, capacity: int) -> bool:
+        new = value not in entries
+        entries[value] = payload
+        entries.move_to_end(value)
+        while len(entries) > capacity:
+            entries.popitem(last=False)
+        return new
+
+    def _drop_expired(self) -> bool:
+        now = self._clock()
+        if now < self._next_expiry:
+            return False
+        expired = [value for value, expires in self._used.items() if expires <= now]
+        for value in expired:
+            del self._used[value]
+        self._next_expiry = min(self._used.values(), default=math.inf)
+        return bool(expired)
+
+    def _rebuild(self) -> None:
+        # Longest first, so a secret that contains another is masked whole.
+        values = set(self._used) | set(self._kept)
+        self._longest_first = tuple(sorted(values, key=len, reverse=True))
+
+    def redact(self, text: str) -> str:
+        """``text`` with every remembered secret replaced by the mask."""
+        if self._clock() >= self._next_expiry:
+            with self._lock:
+                if self._drop_expired():
+                    self._rebuild()
+        for secret in self._longest_first:
+            if secret in text:
+                text = text.replace(secret, MASK)
+        return text
+
+    def __len__(self) -> int:
+        return len(self._longest_first)
+
+
+_registry = SecretRegistry()
+
+
+def register_secret(
+    value: str | None, *, expires_in: float | None = None, keep: bool = False
+) -> None:
+    """Remember a secret value so that it is scrubbed from every log line.
+
+    ``expires_in``: the seconds an access token stays valid (it is forgotten after).
+    ``keep``: a process-wide secret (an encryption key, the SMTP password) never forgotten.
+    """
+    _registry.add(value, expires_in=expires_in, keep=keep)
+
+
+def registered_secrets() -> int:
+    """How many secret values redaction currently checks for."""
+    return len(_registry)
 
 
 def redact_text(text: str) -> str:
     """Replace every known secret and inline credential in ``text`` by the mask."""
-    with _known_lock:
-        secrets = sorted(_known_secrets, key=len, reverse=True)
-    for secret in secrets:
-        if secret in text:
-            text = text.replace(secret, MASK)
+    text = _registry.redact(text)
     for pattern in _INLINE_PATTERNS:
         text = pattern.sub(lambda m: m.group(1) + MASK, text)
     return text

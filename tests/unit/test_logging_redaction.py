@@ -33,3 +33,48 @@ def test_json_log_masks_secret_keys(capsys: pytest.CaptureFixture[str]) -> None:
     line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
     assert line["client_secret"] == MASK
     assert line["server"] == "https://x"
+
+
+def test_many_token_refreshes_keep_the_registry_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    import builtins
+
+    from halosync.logging import registered_secrets
+
+    register_secret("fernet-key-kept-for-the-whole-process", keep=True)
+    register_secret("client-secret-in-use-0123")
+    for refresh in range(5_000):
+        register_secret(f"access-token-{refresh:06d}-abcdef", expires_in=3600)
+    assert registered_secrets() <= 600
+    register_secret("client-secret-in-use-0123")  # used again: it stays known
+
+    def no_sorting(*_args: object, **_kwargs: object) -> list[object]:
+        raise AssertionError("redaction sorted the registered secrets for one line")
+
+    monkeypatch.setattr(builtins, "sorted", no_sorting)
+    line = (
+        "token access-token-004999-abcdef, key fernet-key-kept-for-the-whole-process, "
+        "secret client-secret-in-use-0123"
+    )
+    assert redact_text(line) == f"token {MASK}, key {MASK}, secret {MASK}"
+
+
+def test_expired_tokens_leave_the_registry() -> None:
+    from halosync.logging import SecretRegistry
+
+    now = [0.0]
+    registry = SecretRegistry(capacity=100, clock=lambda: now[0])
+    registry.add("long-lived-client-secret")
+    for n in range(50):
+        registry.add(f"token-number-{n:04d}", expires_in=60)
+        now[0] += 30  # a refresh every 30 s; each token lives 60 s
+    assert len(registry) <= 3
+    assert registry.redact("token-number-0049 and long-lived-client-secret") == f"{MASK} and {MASK}"
+
+
+def test_the_longest_secret_wins_where_secrets_overlap() -> None:
+    from halosync.logging import SecretRegistry
+
+    registry = SecretRegistry(capacity=10)
+    registry.add("abcd")
+    registry.add("abcdefgh-longer")
+    assert registry.redact("x abcdefgh-longer y abcd z") == f"x {MASK} y {MASK} z"

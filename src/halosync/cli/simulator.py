@@ -29,7 +29,7 @@ def parse_app_option(value: str) -> ApiApplication:
             f"--app for client id {parts[0]!r}: expected CLIENT_ID:CLIENT_SECRET:SCOPE[,SCOPE...]"
         )
     client_id, client_secret, scope_text = (part.strip() for part in parts)
-    register_secret(client_secret)
+    register_secret(client_secret, keep=True)
     scopes = tuple(scope for scope in scope_text.replace(" ", ",").split(",") if scope)
     bad = unknown_scopes(scopes)
     if bad:

@@ -148,7 +148,7 @@ def run_demo_site(
 ) -> Iterator[DemoSite]:
     """Start the simulator, the jobs and the web UI; stop them all when the block ends."""
     password = admin_password or secrets.token_urlsafe(12)
-    register_secret(password)
+    register_secret(password, keep=True)
     application = demo_application()
     seed = generate_demo_seed(clients=clients, seed=0)
     simulator = create_app(SimulatorConfig(applications=[application]))

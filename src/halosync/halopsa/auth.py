@@ -33,6 +33,7 @@ log = get_logger(__name__)
 
 DEFAULT_REFRESH_MARGIN_SECONDS = 120.0
 _FALLBACK_LIFETIME_SECONDS = 3600.0
+_REDACT_GRACE_SECONDS = 600.0
 _CREDENTIALS_FIX = (
     "Check the tenant, the client ID and that the API application has an agent to log in "
     "as (Configuration > Integrations > HaloPSA API > View Applications > your application "
@@ -149,14 +150,15 @@ class TokenProvider:
             and isinstance(body.get("access_token"), str)
         ):
             value = body["access_token"]
-            register_secret(value)
-            refresh = body.get("refresh_token")
-            if isinstance(refresh, str):
-                register_secret(refresh)
             try:
                 lifetime = float(body.get("expires_in") or _FALLBACK_LIFETIME_SECONDS)
             except (TypeError, ValueError):
                 lifetime = _FALLBACK_LIFETIME_SECONDS
+            # Redaction forgets a token once it is dead (a refresh token may outlive it).
+            register_secret(value, expires_in=max(lifetime, 0.0) + _REDACT_GRACE_SECONDS)
+            refresh = body.get("refresh_token")
+            if isinstance(refresh, str):
+                register_secret(refresh)
             scope = body.get("scope")
             scopes = tuple(scope.split()) if isinstance(scope, str) else ()
             return AccessToken(value, self._clock.now() + lifetime, scopes)

@@ -36,7 +36,7 @@ class SmtpConfig:
         if not settings.smtp_host:
             return None
         password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
-        register_secret(password)
+        register_secret(password, keep=True)
         return cls(
             host=settings.smtp_host,
             port=settings.smtp_port,

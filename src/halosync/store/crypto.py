@@ -61,7 +61,7 @@ def _fernets(keys: Sequence[str], origin: str) -> list[Fernet]:
         raise SecretKeyError(f"No encryption key found in {origin}.", fix=_FIX_KEYS)
     fernets: list[Fernet] = []
     for position, key in enumerate(keys, start=1):
-        register_secret(key)
+        register_secret(key, keep=True)
         try:
             fernets.append(Fernet(key.encode("ascii")))
         except (ValueError, UnicodeEncodeError):
@@ -178,7 +178,7 @@ def rotate_keys(settings: Settings, session_factory: _SessionFactory) -> KeyRota
     path = key_file_path(settings)
     old_keys = _load_or_create_key_file(path)
     new_key = generate_key()
-    register_secret(new_key)
+    register_secret(new_key, keep=True)
     write_key_file(path, [new_key, *old_keys])
     box = SecretBox([new_key, *old_keys], origin=str(path))
     with session_factory() as session:
