@@ -22,7 +22,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from halosync.store.models import ACTIVE_RUN_STATUSES, SyncRun
+from halosync.domain.models import ACTIVE_RUN_STATUSES
+from halosync.store.models import SyncRun
 from tests.e2e.cli import Cli
 from tests.reliability.chaos import Trap
 from tests.reliability.conftest import TALLY, reproducible, seeds

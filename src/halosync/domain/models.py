@@ -15,12 +15,28 @@ PriceMode = Literal["off", "totals", "unit"]
 Action = Literal["create", "update", "unchanged", "skip", "fail"]
 Level = Literal["INFO", "WARNING", "ERROR"]
 LedgerState = Literal["pending", "written"]
+Role = Literal["admin", "viewer"]
+"""A user's or an API token's role in a workspace: admin may change things, viewer reads."""
+RunKind = Literal["customers", "usage"]
+"""A sync run pulls Halo's customers or pushes usage."""
+RunTrigger = Literal["manual", "schedule", "api"]
+RunStatus = Literal["queued", "running", "succeeded", "failed", "halted"]
+FinalRunStatus = Literal["succeeded", "failed", "halted"]
+"""How a run ends; ``halted`` when a configuration the user must fix stopped it."""
 
 ACCOUNT_STATUSES: tuple[AccountStatus, ...] = get_args(AccountStatus)
 SUBSCRIPTION_STATUSES: tuple[SubscriptionStatus, ...] = get_args(SubscriptionStatus)
 TARGETS: tuple[Target, ...] = get_args(Target)
 PRICE_MODES: tuple[PriceMode, ...] = get_args(PriceMode)
 ACTIONS: tuple[Action, ...] = get_args(Action)
+LEVELS: tuple[Level, ...] = get_args(Level)
+LEDGER_STATES: tuple[LedgerState, ...] = get_args(LedgerState)
+ROLES: tuple[Role, ...] = get_args(Role)
+RUN_KINDS: tuple[RunKind, ...] = get_args(RunKind)
+RUN_TRIGGERS: tuple[RunTrigger, ...] = get_args(RunTrigger)
+RUN_STATUSES: tuple[RunStatus, ...] = get_args(RunStatus)
+ACTIVE_RUN_STATUSES: tuple[RunStatus, ...] = RUN_STATUSES[:2]
+"""Queued or running: the statuses the one-sync-per-workspace index covers."""
 
 # Subscription statuses that mean "stop billing": the Halo quantity is driven to 0.
 ENDED_SUBSCRIPTION_STATUSES: frozenset[SubscriptionStatus] = frozenset({"cancelled", "expired"})

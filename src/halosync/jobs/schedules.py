@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, get_args
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from halosync.domain.models import RUN_KINDS, RunKind
 from halosync.domain.schedule import (
     DEFAULT_CUSTOMERS_SCHEDULE,
     DEFAULT_USAGE_SCHEDULE,
@@ -20,18 +21,16 @@ from halosync.store.base import utcnow
 from halosync.store.models import SyncSchedule
 from halosync.store.workspaces import WorkspaceRepository
 
-SyncKind = Literal["customers", "usage"]
-SYNC_KINDS: tuple[SyncKind, ...] = get_args(SyncKind)
-DEFAULT_SCHEDULES: dict[SyncKind, Schedule] = {
+DEFAULT_SCHEDULES: dict[RunKind, Schedule] = {
     "customers": DEFAULT_CUSTOMERS_SCHEDULE,
     "usage": DEFAULT_USAGE_SCHEDULE,
 }
 
 
-def parse_kind(value: str) -> SyncKind:
+def parse_kind(value: str) -> RunKind:
     """A sync kind from user input, or a clear error naming the allowed ones."""
     clean = value.strip().lower()
-    for kind in SYNC_KINDS:
+    for kind in RUN_KINDS:
         if kind == clean:
             return kind
     raise ValidationFailedError(
@@ -43,7 +42,7 @@ def parse_kind(value: str) -> SyncKind:
 class ScheduleSetting:
     """One workspace's schedule of one kind of sync, as the UI/API/CLI show it."""
 
-    kind: SyncKind
+    kind: RunKind
     schedule: Schedule
     enabled: bool
     is_default: bool
@@ -69,7 +68,7 @@ class ScheduleSetting:
         }
 
 
-def _setting(kind: SyncKind, row: SyncSchedule | None, created_at: datetime) -> ScheduleSetting:
+def _setting(kind: RunKind, row: SyncSchedule | None, created_at: datetime) -> ScheduleSetting:
     if row is None:
         return ScheduleSetting(kind, DEFAULT_SCHEDULES[kind], True, True, None, created_at)
     return ScheduleSetting(
@@ -77,7 +76,7 @@ def _setting(kind: SyncKind, row: SyncSchedule | None, created_at: datetime) -> 
     )
 
 
-def get_schedules(session: Session, workspace_id: int) -> dict[SyncKind, ScheduleSetting]:
+def get_schedules(session: Session, workspace_id: int) -> dict[RunKind, ScheduleSetting]:
     """Both schedules of the workspace (the defaults where none was saved)."""
     workspace = WorkspaceRepository(session).get(workspace_id)
     rows = {
@@ -86,13 +85,13 @@ def get_schedules(session: Session, workspace_id: int) -> dict[SyncKind, Schedul
             select(SyncSchedule).where(SyncSchedule.workspace_id == workspace_id)
         )
     }
-    return {kind: _setting(kind, rows.get(kind), workspace.created_at) for kind in SYNC_KINDS}
+    return {kind: _setting(kind, rows.get(kind), workspace.created_at) for kind in RUN_KINDS}
 
 
 def set_schedule(
     session: Session,
     workspace_id: int,
-    kind: SyncKind,
+    kind: RunKind,
     schedule: Schedule,
     *,
     enabled: bool = True,

@@ -17,11 +17,11 @@ from sqlalchemy.orm import Session
 
 from halosync.domain.ages import humanize_age
 from halosync.domain.cooldown import cooldown_message, cooldown_remaining
+from halosync.domain.models import RunKind, RunTrigger
 from halosync.errors import HalosyncError, NotFoundError, ValidationFailedError
 from halosync.jobs.queue import JobQueue
 from halosync.jobs.schedules import (
     ScheduleSetting,
-    SyncKind,
     get_schedules,
     parse_kind,
     set_schedule,
@@ -34,7 +34,6 @@ from halosync.store.models import Account, HaloConnection
 from halosync.store.workspaces import WorkspaceRepository
 from halosync.sync.errors import SyncInProgressError
 from halosync.sync.runs import (
-    RunTrigger,
     active_sync,
     enqueue_run,
     fail_queued_run,
@@ -62,7 +61,7 @@ class SyncOverview:
     """What the dashboard tiles and the countdown show for one workspace."""
 
     in_progress: bool
-    running_kind: SyncKind | None
+    running_kind: RunKind | None
     running_run_id: int | None
     cooldown_message: str | None
     cooldown_minutes: int
@@ -136,7 +135,7 @@ def sync_overview(session: Session, workspace_id: int, now: datetime) -> SyncOve
     remaining = _cooldown(session, workspace_id, workspace.sync_cooldown_minutes, now)
     schedules = get_schedules(session, workspace_id)
     connected = has_connection(session, workspace_id)
-    running_kind: SyncKind | None = None
+    running_kind: RunKind | None = None
     if active is not None:
         running_kind = parse_kind(active.kind)
     return SyncOverview(
@@ -171,7 +170,7 @@ def request_sync(
     queue: JobQueue,
     workspace_id: int,
     *,
-    kind: SyncKind,
+    kind: RunKind,
     account_ref: str | None = None,
     trigger: RunTrigger = "manual",
     now: datetime | None = None,

@@ -14,10 +14,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from halosync.domain.models import RUN_KINDS, RunKind
 from halosync.domain.schedule import Schedule, due_run
 from halosync.errors import ValidationFailedError
 from halosync.jobs.queue import JobQueue, QueueUnavailableError
-from halosync.jobs.schedules import DEFAULT_SCHEDULES, SYNC_KINDS, ScheduleSetting, SyncKind
+from halosync.jobs.schedules import DEFAULT_SCHEDULES, ScheduleSetting
 from halosync.logging import get_logger
 from halosync.settings import Settings
 from halosync.store.base import utcnow
@@ -63,7 +64,7 @@ class TickReport:
 @dataclass(frozen=True)
 class _Candidate:
     workspace_id: int
-    kind: SyncKind
+    kind: RunKind
     setting: ScheduleSetting
 
 
@@ -78,7 +79,7 @@ def _candidates(database: Database) -> list[_Candidate]:
         rows = {(row.workspace_id, row.kind): row for row in session.scalars(select(SyncSchedule))}
         found: list[_Candidate] = []
         for workspace_id, created_at in workspaces:
-            for kind in SYNC_KINDS:
+            for kind in RUN_KINDS:
                 row = rows.get((workspace_id, kind))
                 if row is None:
                     setting = ScheduleSetting(

@@ -23,6 +23,7 @@ from halosync.domain.matching import (
     Suggestion,
     suggest_mappings,
 )
+from halosync.domain.models import ACCOUNT_STATUSES
 from halosync.errors import NotFoundError, ValidationFailedError
 from halosync.store.base import utcnow
 from halosync.store.models import (
@@ -50,7 +51,6 @@ STATUS_LABELS: dict[str, str] = {
 }
 HaloClientStatus = Literal["active", "inactive", "gone"]
 HALO_CLIENT_STATUSES: tuple[HaloClientStatus, ...] = ("active", "inactive", "gone")
-ACCOUNT_STATUSES = ("active", "trial", "suspended", "cancelled")
 RESPONSE_ERROR_TEXT = "Please refresh the page in a few minutes and try again."
 SORT_KEYS = (
     "account_name",

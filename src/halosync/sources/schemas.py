@@ -17,8 +17,9 @@ from pydantic.json_schema import WithJsonSchema
 from pydantic_core import PydanticCustomError
 from pydantic_core.core_schema import ValidationInfo
 
+from halosync.domain.models import ACCOUNT_STATUSES
 from halosync.domain.numbers import parse_decimal, parse_integer
-from halosync.store.models import ACCOUNT_STATUSES, NAME_LENGTH, REF_LENGTH
+from halosync.store.models import NAME_LENGTH, REF_LENGTH
 
 MAX_QUANTITY = 2_147_483_647
 # Below 10^11 keeps 4 decimals exact on SQLite too (whose NUMERIC is a double).

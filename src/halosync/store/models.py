@@ -27,20 +27,21 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from halosync.domain.models import (
+    ACCOUNT_STATUSES,
+    ACTIONS,
+    LEDGER_STATES,
+    LEVELS,
+    PRICE_MODES,
+    ROLES,
+    RUN_KINDS,
+    RUN_STATUSES,
+    RUN_TRIGGERS,
+    TARGETS,
+)
 from halosync.store.base import Base, Money, UTCDateTime, utcnow
 
-ACCOUNT_STATUSES = ("active", "trial", "suspended", "cancelled")
-TARGETS = ("licence", "invoice_line")
-PRICE_MODES = ("off", "totals", "unit")
-RUN_KINDS = ("customers", "usage")
-RUN_TRIGGERS = ("manual", "schedule", "api")
-RUN_STATUSES = ("queued", "running", "succeeded", "failed", "halted")
-ACTIVE_RUN_STATUSES = ("queued", "running")
 ONE_ACTIVE_RUN_INDEX = "uq_sync_run_one_active_per_workspace"
-RESULT_ACTIONS = ("create", "update", "unchanged", "skip", "fail")
-LEDGER_STATES = ("pending", "written")
-LOG_LEVELS = ("INFO", "WARNING", "ERROR")
-TOKEN_ROLES = ("admin", "viewer")
 # The subscription status an import writes when a snapshot no longer lists a subscription.
 CANCELLED = "cancelled"
 
@@ -340,8 +341,8 @@ class RunResult(Base):
 
     __tablename__ = "run_result"
     __table_args__ = (
-        CheckConstraint(_one_of("action", RESULT_ACTIONS), name="action"),
-        CheckConstraint(_one_of("level", LOG_LEVELS), name="level"),
+        CheckConstraint(_one_of("action", ACTIONS), name="action"),
+        CheckConstraint(_one_of("level", LEVELS), name="level"),
         Index(None, "run_id"),
     )
 
@@ -390,7 +391,7 @@ class LogEntry(Base):
 
     __tablename__ = "log_entry"
     __table_args__ = (
-        CheckConstraint(_one_of("level", LOG_LEVELS), name="level"),
+        CheckConstraint(_one_of("level", LEVELS), name="level"),
         Index(None, "workspace_id", "created_at"),
     )
 
@@ -408,7 +409,7 @@ class ApiToken(Base):
 
     __tablename__ = "api_token"
     __table_args__ = (
-        CheckConstraint(_one_of("role", TOKEN_ROLES), name="role"),
+        CheckConstraint(_one_of("role", ROLES), name="role"),
         Index(None, "workspace_id"),
     )
 
@@ -448,9 +449,6 @@ class HaloRateSlot(Base):
     slot_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-USER_ROLES = ("admin", "viewer")
-
-
 class User(Base):
     """A person who logs in to the web UI; only an argon2 hash of the password is kept."""
 
@@ -471,7 +469,7 @@ class Membership(Base):
     __tablename__ = "membership"
     __table_args__ = (
         UniqueConstraint("user_id", "workspace_id"),
-        CheckConstraint(_one_of("role", USER_ROLES), name="role"),
+        CheckConstraint(_one_of("role", ROLES), name="role"),
         Index(None, "workspace_id"),
     )
 
@@ -480,9 +478,6 @@ class Membership(Base):
     workspace_id: Mapped[int] = mapped_column(_workspace_fk())
     role: Mapped[str] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-
-
-SCHEDULE_KINDS = RUN_KINDS
 
 
 class SyncSchedule(Base):
@@ -495,7 +490,7 @@ class SyncSchedule(Base):
     __tablename__ = "sync_schedule"
     __table_args__ = (
         UniqueConstraint("workspace_id", "kind"),
-        CheckConstraint(_one_of("kind", SCHEDULE_KINDS), name="kind"),
+        CheckConstraint(_one_of("kind", RUN_KINDS), name="kind"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -15,9 +15,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
+from halosync.domain.models import ACTIVE_RUN_STATUSES
 from halosync.store.constraints import violated_unique
 from halosync.store.models import (
-    ACTIVE_RUN_STATUSES,
     ONE_ACTIVE_RUN_INDEX,
     Account,
     RunResult,

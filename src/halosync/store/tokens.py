@@ -11,10 +11,11 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from halosync.domain.models import ROLES
 from halosync.errors import NotFoundError, ValidationFailedError
 from halosync.logging import register_secret
 from halosync.store.base import utcnow
-from halosync.store.models import NAME_LENGTH, TOKEN_ROLES, ApiToken
+from halosync.store.models import NAME_LENGTH, ApiToken
 
 TOKEN_PREFIX = "hs_"  # noqa: S105  (a public prefix, not a secret)
 # Writing last_used_at on every request would turn each read into a write.
@@ -48,9 +49,9 @@ class ApiTokenRepository:
             raise ValidationFailedError(
                 f"Token name must be 1-{NAME_LENGTH} characters, got {name!r}."
             )
-        if role not in TOKEN_ROLES:
+        if role not in ROLES:
             raise ValidationFailedError(
-                f"Token role {role!r} is not valid: use one of {', '.join(TOKEN_ROLES)}."
+                f"Token role {role!r} is not valid: use one of {', '.join(ROLES)}."
             )
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         register_secret(token)

@@ -5,18 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from halosync.domain.models import LEVELS, Level
 from halosync.errors import ValidationFailedError
 from halosync.store.base import utcnow
 from halosync.store.database import Database
 from halosync.store.models import LogEntry
 
-LogLevel = Literal["INFO", "WARNING", "ERROR"]
-LOG_LEVELS: tuple[LogLevel, ...] = ("INFO", "WARNING", "ERROR")
 PROVIDER = "HALO"
 DEFAULT_PAGE_SIZE = 20
 
@@ -24,7 +23,7 @@ DEFAULT_PAGE_SIZE = 20
 def add_log_entry(
     session: Session,
     workspace_id: int,
-    level: LogLevel,
+    level: Level,
     title: str,
     details: str | None = None,
     *,
@@ -110,12 +109,12 @@ class LogPage:
         }
 
 
-def parse_level(value: str | None) -> LogLevel | None:
+def parse_level(value: str | None) -> Level | None:
     """A level filter from user input (``info``/``warning``/``error``, any case; blank = all)."""
     if value is None or not value.strip() or value.strip().lower() == "all":
         return None
     upper = value.strip().upper()
-    for level in LOG_LEVELS:
+    for level in LEVELS:
         if level == upper:
             return level
     raise ValidationFailedError(
@@ -127,7 +126,7 @@ def list_log_entries(
     database: Database,
     workspace_id: int,
     *,
-    level: LogLevel | None = None,
+    level: Level | None = None,
     run_id: int | None = None,
     page: int = 1,
     page_size: int = DEFAULT_PAGE_SIZE,

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from halosync.domain.models import RunTrigger
 from halosync.halopsa.client import HaloApiClient
 from halosync.halopsa.models import Client, Item, RecurringInvoice
 from halosync.logging import get_logger
@@ -35,7 +36,7 @@ from halosync.store.workspaces import WorkspaceRepository
 from halosync.sync.activity import PROVIDER, add_log_entry, prune_log_entries
 from halosync.sync.halo import HaloFactory, open_halo
 from halosync.sync.results import RunReport
-from halosync.sync.runs import RunEnd, RunLifecycle, RunTrigger, start_run
+from halosync.sync.runs import RunEnd, RunLifecycle, start_run
 
 log = get_logger(__name__)
 

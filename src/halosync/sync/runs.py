@@ -22,16 +22,22 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy.orm import Session
 
+from halosync.domain.models import (
+    ACTIVE_RUN_STATUSES,
+    FinalRunStatus,
+    RunKind,
+    RunTrigger,
+)
 from halosync.errors import HalosyncError, NotFoundError, ValidationFailedError
 from halosync.halopsa.errors import HaloConfigurationError
 from halosync.logging import get_logger
 from halosync.store.base import utcnow
 from halosync.store.database import Database
-from halosync.store.models import ACTIVE_RUN_STATUSES, SyncRun
+from halosync.store.models import SyncRun
 from halosync.store.runs import ActiveRunExists, ScheduleSlotTaken, SyncRunRepository
 from halosync.store.usage import Page
 from halosync.store.workspaces import WorkspaceRepository
@@ -39,9 +45,6 @@ from halosync.sync.errors import RunNotQueuedError, SyncInProgressError
 
 log = get_logger(__name__)
 
-RunKind = Literal["customers", "usage"]
-RunTrigger = Literal["manual", "schedule", "api"]
-RunStatus = Literal["succeeded", "failed", "halted"]
 _HOST = socket.gethostname()
 
 HALTING_ERRORS: tuple[type[Exception], ...] = (
@@ -61,7 +64,7 @@ class ScheduleSlotTakenError(HalosyncError):
         self.key = key
 
 
-def run_outcome_of(error: Exception) -> tuple[RunStatus, str]:
+def run_outcome_of(error: Exception) -> tuple[FinalRunStatus, str]:
     """How a run that raised ``error`` ends, and the reason it shows (one place for both)."""
     if isinstance(error, HALTING_ERRORS):
         return "halted", str(error)
@@ -190,7 +193,7 @@ def beat(database: Database, run_id: int) -> None:
 def finish_run(
     session: Session,
     run_id: int,
-    status: RunStatus,
+    status: FinalRunStatus,
     counts: Mapping[str, int],
     *,
     error: str | None = None,
@@ -335,7 +338,7 @@ class RunEnd:
     """How a run ended: status, the reason when it did not succeed, counts, when, how long."""
 
     run_id: int
-    status: RunStatus
+    status: FinalRunStatus
     error: str | None
     counts: dict[str, int]
     finished_at: datetime
@@ -394,7 +397,7 @@ class RunLifecycle:
         await self._beating.__aexit__(None, None, None)
         if exc is not None and not isinstance(exc, Exception):
             return False
-        status: RunStatus = "succeeded"
+        status: FinalRunStatus = "succeeded"
         error: str | None = None
         if exc is not None:
             status, error = run_outcome_of(exc)

@@ -12,6 +12,7 @@ from dataclasses import replace
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from halosync.domain.models import RunTrigger
 from halosync.domain.planner import plan_usage_sync
 from halosync.errors import NotFoundError
 from halosync.halopsa.client import HaloApiClient
@@ -27,7 +28,7 @@ from halosync.sync.gather import SyncInputs, load_inputs
 from halosync.sync.halo import HaloFactory, open_halo
 from halosync.sync.halo_state import HaloState, read_invoice_lines, read_licences
 from halosync.sync.results import ChangeResult, UsageReport, count_results
-from halosync.sync.runs import RunEnd, RunLifecycle, RunTrigger, start_run
+from halosync.sync.runs import RunEnd, RunLifecycle, start_run
 
 log = get_logger(__name__)
 

@@ -3,9 +3,9 @@ log-in limits."""
 
 from __future__ import annotations
 
+from halosync.domain.models import ROLES
 from halosync.users.ratelimit import Lockout, LoginLimits, LoginThrottle
 from halosync.users.service import (
-    ROLES,
     AuthenticationError,
     UserView,
     WorkspaceRole,

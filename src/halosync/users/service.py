@@ -17,12 +17,12 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from halosync.domain.models import ROLES
 from halosync.errors import HalosyncError, NotFoundError, ValidationFailedError
-from halosync.store.models import NAME_LENGTH, USER_ROLES, Membership, User, Workspace
+from halosync.store.models import NAME_LENGTH, Membership, User, Workspace
 from halosync.users.permissions import Action, may
 from halosync.users.sessions import SessionPolicy, SessionView, end_user_sessions, live_sessions
 
-ROLES: tuple[str, ...] = USER_ROLES
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 1024
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

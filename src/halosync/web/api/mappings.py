@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from halosync.domain.matching import DEFAULT_MIN_SCORE
+from halosync.domain.models import AccountStatus
 from halosync.mapping.follow_up import queue_licences_for_mapped
 from halosync.mapping.service import (
     MAX_PAGE_SIZE,
@@ -251,7 +252,7 @@ def account_grid(
     search: Search = None,
     status: Annotated[MappingStatus | None, Query(description="Only rows of this status.")] = None,
     account_status: Annotated[
-        Literal["active", "trial", "suspended", "cancelled"] | None,
+        AccountStatus | None,
         Query(description="Only accounts with this status (the vendor's)."),
     ] = None,
     halo_client_status: Annotated[

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from halosync.domain.models import Action, RunKind
 from halosync.domain.schedule import Schedule
 from halosync.errors import ValidationFailedError
 from halosync.jobs import JobQueue, QueueUnavailableError, open_job_queue
@@ -52,8 +53,6 @@ from halosync.web.api.errors import ERROR_RESPONSES, ApiError, ErrorBody, ErrorI
 
 router = APIRouter(prefix=PREFIX, tags=["syncs"])
 
-Kind = Literal["customers", "usage"]
-Action = Literal["create", "update", "unchanged", "skip", "fail"]
 
 _TRIGGER_ERRORS: dict[int | str, dict[str, Any]] = {
     **ERROR_RESPONSES,
@@ -89,7 +88,7 @@ class QueuedOut(BaseModel):
     """A sync accepted and queued."""
 
     run_id: int
-    kind: Kind
+    kind: RunKind
     account_ref: str | None
     status: Literal["queued"] = "queued"
     workspace: str
@@ -140,7 +139,7 @@ class OverviewOut(BaseModel):
     """Tiles and the Sync Now state: in progress, cooldown text, last and next syncs."""
 
     in_progress: bool
-    running_kind: Kind | None
+    running_kind: RunKind | None
     running_run_id: int | None
     cooldown_message: str | None = Field(
         description='"You can trigger the next sync in N minutes", or None.'
@@ -159,7 +158,7 @@ class RunOut(BaseModel):
     """A sync run."""
 
     id: int
-    kind: Kind
+    kind: RunKind
     trigger: str
     dry_run: bool
     status: str
@@ -207,7 +206,7 @@ class RunDetailOut(RunOut):
 class ScheduleOut(BaseModel):
     """One kind of sync's schedule."""
 
-    kind: Kind
+    kind: RunKind
     schedule: str = Field(description="'daily HH:MM', 'monthly N HH:MM' or 'monthly last HH:MM'.")
     description: str
     enabled: bool
@@ -243,7 +242,7 @@ def _queue(
     settings: Settings,
     queue: JobQueue,
     caller: Caller,
-    kind: Kind,
+    kind: RunKind,
     account_ref: str | None,
 ) -> QueuedOut:
     try:
@@ -355,7 +354,7 @@ def overview(
 def runs(
     caller: Annotated[Caller, Depends(current_caller)],
     database: Annotated[Database, Depends(get_database)],
-    kind: Annotated[Kind | None, Query(description="Only this kind of run.")] = None,
+    kind: Annotated[RunKind | None, Query(description="Only this kind of run.")] = None,
     include_dry_runs: bool = True,
     page: PageNumber = 1,
     page_size: Annotated[int, Query(ge=1, le=500)] = 20,
@@ -420,7 +419,7 @@ def schedules(
 def put_schedule(
     caller: Annotated[Caller, Depends(writer)],
     database: Annotated[Database, Depends(get_database)],
-    kind: Annotated[Kind, Path(description="customers or usage.")],
+    kind: Annotated[RunKind, Path(description="customers or usage.")],
     body: Annotated[ScheduleIn, Body()],
 ) -> Any:
     """Daily at HH:MM UTC, or monthly on day N (1-28) or the last day; slots before now

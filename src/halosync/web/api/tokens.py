@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path
 from pydantic import BaseModel, ConfigDict, Field
 
+from halosync.domain.models import Role
 from halosync.store.database import Database
 from halosync.store.models import ApiToken
 from halosync.store.tokens import ApiTokenRepository
@@ -23,7 +24,7 @@ class TokenOut(BaseModel):
 
     id: int
     name: str
-    role: Literal["admin", "viewer"]
+    role: Role
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
@@ -41,7 +42,7 @@ class TokenIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: ShortText = Field(min_length=1, description="What the token is for.")
-    role: Literal["admin", "viewer"] = Field(
+    role: Role = Field(
         default="viewer", description="viewer reads; admin may also change anything."
     )
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from starlette.requests import Request
 
-from halosync.jobs.schedules import SyncKind
+from halosync.domain.models import RunKind
 from halosync.jobs.service import SyncOverview, request_sync, sync_overview
 from halosync.store.database import Database
 from halosync.sync.errors import SYNC_IN_PROGRESS
@@ -37,7 +37,7 @@ def start_sync(
     database: Database,
     workspace_id: int,
     *,
-    kind: SyncKind,
+    kind: RunKind,
     account_ref: str | None = None,
 ) -> int:
     """Queue a manual sync; raises with the text the user reads when it is refused."""

@@ -9,12 +9,12 @@ from sqlalchemy import select
 from starlette.responses import Response
 
 from halosync.domain.matching import Suggestion
+from halosync.domain.models import ACCOUNT_STATUSES
 from halosync.errors import HalosyncError
 from halosync.jobs.schedules import get_schedules
 from halosync.jobs.service import has_connection
 from halosync.mapping.follow_up import queue_licences_for_mapped
 from halosync.mapping.service import (
-    ACCOUNT_STATUSES,
     HALO_CLIENT_STATUSES,
     MAPPING_STATUSES,
     RESPONSE_ERROR_TEXT,
