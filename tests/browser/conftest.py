@@ -8,7 +8,7 @@ the tests skip, except under ``CI=true`` where a missing browser is a failure
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -26,7 +26,10 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--disable-dev-shm-usage",
 ]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+REFRESH_SCREENSHOTS = "HALOSYNC_REFRESH_SCREENSHOTS"
+""" "1" writes the screenshots into docs/screenshots; otherwise a test run leaves every
+tracked file as it was and they go to a temporary folder."""
 VIEWPORT: ViewportSize = {"width": 1366, "height": 860}
 ADMIN_PASSWORD = "demo admin password"
 
@@ -81,10 +84,27 @@ def page(context: BrowserContext) -> Page:
     return context.new_page()
 
 
+def screenshot_folder_for(environment: Mapping[str, str], temporary: Path) -> Path:
+    """docs/screenshots when asked to refresh them, else ``temporary``."""
+    return DOCS_SCREENSHOTS if environment.get(REFRESH_SCREENSHOTS) == "1" else temporary
+
+
+_screenshots: list[Path] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def screenshot_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where :func:`shoot` writes during this test run."""
+    folder = screenshot_folder_for(os.environ, tmp_path_factory.mktemp("screenshots"))
+    _screenshots[:] = [folder]
+    return folder
+
+
 def shoot(page: Page, name: str) -> None:
-    """Save a screenshot of the current screen for docs/web.md."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
+    """Save a screenshot of the current screen (for docs/web.md when refreshing them)."""
+    folder = _screenshots[0]
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / f"{name}.png"), full_page=False)
 
 
 def log_in(page: Page, site: DemoSite, email: str, password: str) -> None:

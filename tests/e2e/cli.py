@@ -8,10 +8,14 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import structlog
+from typer.testing import CliRunner
+
+from halosync.cli.app import run_app
 from halosync.simulator import ApiApplication, Simulator, SimulatorConfig, create_app
 from halosync.simulator.server import serve_in_thread
 from tests.sync.world import CLIENT_ID, CLIENT_SECRET
@@ -21,21 +25,47 @@ HALOSYNC = [str(Path(sys.executable).parent / "halosync")]
 
 @dataclass
 class Cli:
-    """Runs halosync commands with their own data directory and database."""
+    """Runs halosync commands with their own data directory and database: in a subprocess
+    as a user would (``cli(...)``), or through the real entry point in this process, which
+    is faster (``cli.in_process(...)``). Every output is kept in ``outputs``."""
 
     env: dict[str, str]
     sim: Simulator
     url: str
+    outputs: list[str] = field(default_factory=list)
 
     def __call__(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(
             [*HALOSYNC, *args], env=self.env, capture_output=True, text=True, timeout=120
         )
+        self.outputs += [done.stdout, done.stderr]
         if check and done.returncode != 0:
             raise AssertionError(
                 f"halosync {' '.join(args)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
             )
         return done
+
+    def in_process(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """``run_app`` in this process, its exit code and output as a subprocess's would be."""
+        runner = CliRunner()
+        saved_argv = sys.argv
+        # The CLI configures logging onto the runner's streams; restore it for later tests.
+        saved_logging = structlog.get_config()
+        code = 0
+        with runner.isolation(env=self.env) as streams:
+            sys.argv = ["halosync", *args]
+            try:
+                run_app()
+            except SystemExit as done:
+                code = done.code if isinstance(done.code, int) else 1
+            finally:
+                sys.argv = saved_argv
+                sys.stdout.flush()
+                sys.stderr.flush()
+                structlog.configure(**saved_logging)
+            out, err = streams[0].getvalue().decode(), streams[1].getvalue().decode()
+        self.outputs += [out, err]
+        return subprocess.CompletedProcess(["halosync", *args], code, out, err)
 
     def json(self, *args: str) -> Any:
         return json.loads(self(*args, "--json").stdout)
@@ -65,13 +95,9 @@ class Cli:
         )
 
 
-@contextmanager
-def cli_against_simulator(tmp_path: Path, seed: dict[str, Any], **env: str) -> Iterator[Cli]:
-    """A simulator on a free local port and a CLI environment pointing at it."""
-    sim = create_app(
-        SimulatorConfig(applications=[ApiApplication(CLIENT_ID, CLIENT_SECRET, ("all",))])
-    )
-    sim.state.seed(seed)
+def cli_environment(tmp_path: Path, **env: str) -> dict[str, str]:
+    """A fresh HOME, data directory and SQLite database under ``tmp_path``; no other
+    ``HALOSYNC_`` variable from the outside leaks in."""
     environment = {
         key: value
         for key, value in os.environ.items()
@@ -87,8 +113,18 @@ def cli_against_simulator(tmp_path: Path, seed: dict[str, Any], **env: str) -> I
             **env,
         }
     )
+    return environment
+
+
+@contextmanager
+def cli_against_simulator(tmp_path: Path, seed: dict[str, Any], **env: str) -> Iterator[Cli]:
+    """A simulator on a free local port and a CLI environment pointing at it."""
+    sim = create_app(
+        SimulatorConfig(applications=[ApiApplication(CLIENT_ID, CLIENT_SECRET, ("all",))])
+    )
+    sim.state.seed(seed)
     with serve_in_thread(sim) as url:
-        yield Cli(environment, sim, url)
+        yield Cli(cli_environment(tmp_path, **env), sim, url)
 
 
 def write_usage_csv(path: Path, rows: list[dict[str, Any]]) -> Path:

@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 
-from halosync.settings import Settings
-from halosync.store.database import Database
 from halosync.store.tokens import ApiTokenRepository
-from halosync.store.workspaces import WorkspaceRepository
-from halosync.web.app import create_app
+from tests.web.api.conftest import Api
 
 BATCH: dict[str, Any] = {
     "accounts": [
@@ -46,51 +41,19 @@ BATCH: dict[str, Any] = {
 }
 
 
-class Api:
-    """A test client plus the tokens of two workspaces."""
-
-    def __init__(self, client: TestClient, database: Database) -> None:
-        self.client = client
-        self.database = database
-        with database.session() as session:
-            repo = WorkspaceRepository(session)
-            self.acme = repo.create("acme").id
-            self.other = repo.create("other").id
-            self.admin = ApiTokenRepository(session, self.acme).create("ci").token
-            self.viewer = ApiTokenRepository(session, self.acme).create("ro", "viewer").token
-            self.other_admin = ApiTokenRepository(session, self.other).create("x").token
-
-    def post(self, body: Any, token: str | None = None, **headers: str) -> Any:
-        all_headers = {"Authorization": f"Bearer {token or self.admin}", **headers}
-        return self.client.post("/api/v1/workspaces/acme/usage", json=body, headers=all_headers)
-
-    def get(self, path: str, token: str | None = None) -> Any:
-        return self.client.get(
-            f"/api/v1/workspaces/acme/{path}",
-            headers={"Authorization": f"Bearer {token or self.admin}"},
-        )
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def api(request: pytest.FixtureRequest) -> Iterator[Api]:
-    settings = Settings()
-    if request.param == "sqlite":
-        database = Database.from_settings(settings)
-    else:
-        database = Database(request.getfixturevalue("pg_schema_url"))
-    app = create_app(settings, database=database)
-    with TestClient(app) as client:
-        yield Api(client, database)
-    database.dispose()
+@pytest.fixture
+def api(any_database_api: Api) -> Api:
+    """Each test on SQLite and again on PostgreSQL."""
+    return any_database_api
 
 
 def test_upsert_then_repeat_changes_nothing(api: Api) -> None:
-    first = api.post(BATCH)
+    first = api.post("usage", json=BATCH)
     assert first.status_code == 200, first.text
     body = first.json()
     assert body["workspace"] == "acme"
     assert body["subscriptions"] == {"created": 2, "updated": 0, "unchanged": 0}
-    again = api.post(BATCH).json()
+    again = api.post("usage", json=BATCH).json()
     assert again["subscriptions"] == {"created": 0, "updated": 0, "unchanged": 2}
     subs = api.get("subscriptions").json()
     assert subs["total"] == 2
@@ -102,7 +65,7 @@ def test_a_bad_batch_changes_nothing_and_names_each_item(api: Api) -> None:
     bad = copy.deepcopy(BATCH)
     bad["subscriptions"][1]["quantity"] = -1
     bad["accounts"][0]["status"] = "gone"
-    response = api.post(bad)
+    response = api.post("usage", json=bad)
     assert response.status_code == 422
     errors = response.json()["errors"]
     assert {e["location"] for e in errors} == {
@@ -115,7 +78,7 @@ def test_a_bad_batch_changes_nothing_and_names_each_item(api: Api) -> None:
 def test_unknown_reference_is_a_422_with_path(api: Api) -> None:
     body = {"subscriptions": [dict(BATCH["subscriptions"][0], service_ref="NOPE")]}
     body["accounts"] = BATCH["accounts"]
-    response = api.post(body)
+    response = api.post("usage", json=body)
     assert response.status_code == 422
     assert response.json()["errors"] == [
         {
@@ -127,28 +90,21 @@ def test_unknown_reference_is_a_422_with_path(api: Api) -> None:
 
 
 def test_authentication_and_workspace_isolation(api: Api) -> None:
-    no_token = api.client.post("/api/v1/workspaces/acme/usage", json=BATCH)
+    no_token = api.post("usage", json=BATCH, token="")
     assert no_token.status_code == 401
     assert no_token.headers["WWW-Authenticate"] == "Bearer"
-    assert api.post(BATCH, token="hs_wrong").status_code == 401
+    assert api.post("usage", json=BATCH, token="hs_wrong").status_code == 401
     # Another workspace's token sees nothing, not even that acme exists.
-    assert api.post(BATCH, token=api.other_admin).status_code == 404
+    assert api.post("usage", json=BATCH, token=api.other_admin).status_code == 404
     assert api.get("accounts", token=api.other_admin).status_code == 404
-    assert (
-        api.client.get(
-            "/api/v1/workspaces/nope/accounts", headers={"Authorization": f"Bearer {api.admin}"}
-        ).status_code
-        == 404
-    )
+    assert api.get("/api/v1/workspaces/nope/accounts").status_code == 404
     assert api.get("accounts").status_code == 200
-    by_id = api.client.get(
-        f"/api/v1/workspaces/{api.acme}/accounts", headers={"Authorization": f"Bearer {api.admin}"}
-    )
+    by_id = api.get(f"/api/v1/workspaces/{api.acme}/accounts")
     assert by_id.status_code == 200
 
 
 def test_viewer_tokens_read_but_cannot_write(api: Api) -> None:
-    assert api.post(BATCH, token=api.viewer).status_code == 403
+    assert api.post("usage", json=BATCH, token=api.viewer).status_code == 403
     assert api.get("accounts", token=api.viewer).status_code == 200
     assert api.get("accounts").json()["total"] == 0
 
@@ -161,15 +117,15 @@ def test_revoked_token_stops_working(api: Api) -> None:
 
 
 def test_idempotency_key_replays_and_refuses_a_different_body(api: Api) -> None:
-    first = api.post(BATCH, **{"Idempotency-Key": "k-1"})
+    first = api.post("usage", json=BATCH, headers={"Idempotency-Key": "k-1"})
     assert first.status_code == 200
-    replay = api.post(BATCH, **{"Idempotency-Key": "k-1"})
+    replay = api.post("usage", json=BATCH, headers={"Idempotency-Key": "k-1"})
     assert replay.status_code == 200
     assert replay.json() == first.json()  # created counts again: nothing was re-applied
     assert replay.headers["Idempotent-Replayed"] == "true"
     changed = copy.deepcopy(BATCH)
     changed["subscriptions"][0]["quantity"] = 11
-    conflict = api.post(changed, **{"Idempotency-Key": "k-1"})
+    conflict = api.post("usage", json=changed, headers={"Idempotency-Key": "k-1"})
     assert conflict.status_code == 409
     assert "different request body" in conflict.json()["detail"]
     subs = api.get("subscriptions").json()["items"]
@@ -183,7 +139,7 @@ def test_paging(api: Api) -> None:
             for i in range(25)
         ]
     }
-    assert api.post(body).status_code == 200
+    assert api.post("usage", json=body).status_code == 200
     page = api.get("accounts?page=2&page_size=10").json()
     assert page["total"] == 25
     assert [a["ref"] for a in page["items"]] == [f"A{i:03}" for i in range(10, 20)]
@@ -192,15 +148,15 @@ def test_paging(api: Api) -> None:
 
 
 def test_non_object_body_and_openapi(api: Api) -> None:
-    response = api.post([1, 2])
+    response = api.post("usage", json=[1, 2])
     assert response.status_code == 422
     assert response.json()["errors"][0]["location"] == "$"
-    schema = api.client.get("/openapi.json").json()
+    schema = api.get("/openapi.json", token="").json()
     assert "/api/v1/workspaces/{workspace}/usage" in schema["paths"]
-    assert api.client.get("/docs").status_code == 200
+    assert api.get("/docs", token="").status_code == 200
 
 
 def test_authentication_comes_before_validation(api: Api) -> None:
-    response = api.client.post("/api/v1/workspaces/acme/usage", json={"accounts": "x"})
+    response = api.post("usage", json={"accounts": "x"}, token="")
     assert response.status_code == 401
-    assert api.post({"accounts": "x"}, token=api.viewer).status_code == 403
+    assert api.post("usage", json={"accounts": "x"}, token=api.viewer).status_code == 403
