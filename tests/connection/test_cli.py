@@ -45,7 +45,7 @@ def halo() -> Iterator[tuple[Simulator, str]]:
 def test_connection_commands_end_to_end(halo: tuple[Simulator, str], tmp_path: Path) -> None:
     sim, base_url = halo
     env = cli_environment(tmp_path, HALOSYNC_LOG_FORMAT="json", HALOSYNC_LOG_LEVEL="debug")
-    cli = Cli(env, sim, base_url)
+    cli = Cli(env, simulator=sim, url=base_url)
     assert cli.in_process("workspace", "create", "acme").returncode == 0
 
     refused = cli.in_process(

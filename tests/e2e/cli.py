@@ -30,9 +30,15 @@ class Cli:
     is faster (``cli.in_process(...)``). Every output is kept in ``outputs``."""
 
     env: dict[str, str]
-    sim: Simulator
-    url: str
+    simulator: Simulator | None = None
+    url: str = ""
     outputs: list[str] = field(default_factory=list)
+
+    @property
+    def sim(self) -> Simulator:
+        """The simulated HaloPSA this CLI talks to."""
+        assert self.simulator is not None, "this Cli was made without a simulator"
+        return self.simulator
 
     def __call__(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(
@@ -124,7 +130,7 @@ def cli_against_simulator(tmp_path: Path, seed: dict[str, Any], **env: str) -> I
     )
     sim.state.seed(seed)
     with serve_in_thread(sim) as url:
-        yield Cli(cli_environment(tmp_path, **env), sim, url)
+        yield Cli(cli_environment(tmp_path, **env), simulator=sim, url=url)
 
 
 def write_usage_csv(path: Path, rows: list[dict[str, Any]]) -> Path:

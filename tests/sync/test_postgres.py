@@ -9,21 +9,13 @@ import pytest
 
 from halosync.sync.errors import SyncInProgressError
 from halosync.sync.runs import start_run
-from tests.sync.world import make_world, seed, usage_document
+from tests.sync.world import make_world, seed
 
 
 @pytest.mark.postgres
 def test_usage_sync_and_run_lock_on_postgres(tmp_path: Path, pg_schema_url: str) -> None:
     world = make_world(tmp_path, document=seed(2), database_url=pg_schema_url)
-    world.import_usage(
-        usage_document(
-            [{"ref": "A1", "name": "Client 1 Ltd", "status": "active", "billed": True}],
-            [{"account_ref": "A1", "service_ref": "MAIL", "quantity": 5}],
-        )
-    )
-    assert asyncio.run(world.customers()).status == "succeeded"
-    world.map_account("A1", 1)
-    world.map_service("MAIL", 1)
+    world.ready_one_account()
     report = asyncio.run(world.usage())
     assert report.counts["created"] == 1
     again = asyncio.run(world.usage())

@@ -26,7 +26,7 @@ from halosync.sync.runs import (
     run_outcome_of,
     start_run,
 )
-from tests.sync.world import World, make_world, seed, usage_document
+from tests.sync.world import World, make_world, seed
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -159,15 +159,7 @@ def test_both_sync_kinds_halt_on_a_connection_the_user_must_fix(world: World) ->
 
 
 def test_the_read_model_keeps_a_runs_account_and_only_counts(world: World) -> None:
-    world.import_usage(
-        usage_document(
-            [{"ref": "A1", "name": "Client 1 Ltd", "status": "active", "billed": True}],
-            [{"account_ref": "A1", "service_ref": "MAIL", "quantity": 5}],
-        )
-    )
-    assert asyncio.run(world.customers()).status == "succeeded"
-    world.map_account("A1", 1)
-    world.map_service("MAIL", 1)
+    world.ready_one_account()
     one = asyncio.run(world.usage(account_ref="A1"))
     queued = enqueue_run(world.database, world.workspace_id, kind="usage", trigger="api")
     with world.database.session() as session:

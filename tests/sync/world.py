@@ -6,6 +6,7 @@ reached over HTTP through an ASGI transport.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -149,6 +150,19 @@ class World:
 
     def import_usage(self, document: dict[str, Any]) -> None:
         import_document(self.database, self.workspace_id, document)
+
+    def ready_one_account(self, quantity: int = 5) -> None:
+        """A1 with MAIL x ``quantity`` imported, Halo pulled, A1 -> client 1, MAIL -> item 1."""
+        self.import_usage(
+            usage_document(
+                [{"ref": "A1", "name": "Client 1 Ltd", "status": "active", "billed": True}],
+                [{"account_ref": "A1", "service_ref": "MAIL", "quantity": quantity}],
+            )
+        )
+        pulled = asyncio.run(self.customers())
+        assert pulled.status == "succeeded", pulled.error
+        self.map_account("A1", 1)
+        self.map_service("MAIL", 1)
 
     def map_account(self, ref: str, client_id: int, invoice: int | None = None) -> None:
         with self.database.session() as session:

@@ -81,7 +81,38 @@ def _workspace_name(database: Database, workspace_id: int) -> str:
         return WorkspaceRepository(session).get(workspace_id).name
 
 
-def _insert(database: Database, run: SyncRun, then: Callable[[Session], None] | None) -> int:
+def _add_run(
+    database: Database,
+    workspace_id: int,
+    *,
+    kind: RunKind,
+    trigger: RunTrigger,
+    account_id: int | None,
+    account_ref: str | None,
+    running: bool,
+    dry_run: bool = False,
+    schedule_key: str | None = None,
+    then: Callable[[Session], None] | None = None,
+) -> int:
+    """Insert a queued run, or a running one owned by this process; see the callers."""
+    now = utcnow()
+    run = SyncRun(
+        workspace_id=workspace_id,
+        kind=kind,
+        trigger=trigger,
+        dry_run=dry_run,
+        account_id=account_id,
+        account_ref=account_ref,
+        status="running" if running else "queued",
+        created_at=now,
+        heartbeat_at=now,
+        counts={},
+        schedule_key=schedule_key,
+    )
+    if running:
+        run.started_at, run.owner_host, run.owner_pid = now, _HOST, os.getpid()
+    else:
+        run.enqueued_at = now
     try:
         with database.session() as session:
             run_id = SyncRunRepository(session).add(run)
@@ -89,9 +120,9 @@ def _insert(database: Database, run: SyncRun, then: Callable[[Session], None] | 
                 then(session)
             return run_id
     except ActiveRunExists:
-        raise SyncInProgressError(_workspace_name(database, run.workspace_id)) from None
+        raise SyncInProgressError(_workspace_name(database, workspace_id)) from None
     except ScheduleSlotTaken:
-        raise ScheduleSlotTakenError(run.schedule_key or "") from None
+        raise ScheduleSlotTakenError(schedule_key or "") from None
 
 
 def enqueue_run(
@@ -111,22 +142,17 @@ def enqueue_run(
     :class:`SyncInProgressError` while the workspace has a queued or running sync and
     :class:`ScheduleSlotTakenError` when another process enqueued ``schedule_key``.
     """
-    now = utcnow()
-    run = SyncRun(
-        workspace_id=workspace_id,
+    return _add_run(
+        database,
+        workspace_id,
         kind=kind,
         trigger=trigger,
-        dry_run=False,
         account_id=account_id,
         account_ref=account_ref,
-        status="queued",
-        created_at=now,
-        enqueued_at=now,
-        heartbeat_at=now,
-        counts={},
+        running=False,
         schedule_key=schedule_key,
+        then=then,
     )
-    return _insert(database, run, then)
 
 
 def start_run(
@@ -152,22 +178,16 @@ def start_run(
         reap_stale_runs(session, workspace_id, stale_after_seconds, now=now)
     if run_id is not None:
         return claim_run(database, run_id)
-    run = SyncRun(
-        workspace_id=workspace_id,
+    return _add_run(
+        database,
+        workspace_id,
         kind=kind,
         trigger=trigger,
-        dry_run=dry_run,
         account_id=account_id,
         account_ref=account_ref,
-        status="running",
-        created_at=now,
-        started_at=now,
-        heartbeat_at=now,
-        owner_host=_HOST,
-        owner_pid=os.getpid(),
-        counts={},
+        running=True,
+        dry_run=dry_run,
     )
-    return _insert(database, run, None)
 
 
 def claim_run(database: Database, run_id: int) -> int:

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from starlette.testclient import TestClient
 
 from halosync.store.models import HaloClient, HaloRecurringInvoice, LogEntry, SyncRun
-from tests.web.ui.world import ADMIN, World, log_in
+from tests.web.ui.world import ADMIN, World, connect_and_pull, log_in
 from tests.web.ui.world import connect_halo as _connect
 from tests.web.ui.world import wait_idle as _wait_idle
 
@@ -100,9 +100,7 @@ def test_grid_search_filter_sort_paging_and_the_client_picker(world: World) -> N
     assert 'id="no-halo-clients"' in empty
     assert 'id="not-connected"' in empty
     assert re.search(r'id="sync-organizations"[^>]*disabled', empty)
-    _connect(client, world, token)
-    client.post(f"{w}/sync-organizations", data={"csrf_token": token})
-    _wait_idle(world)
+    connect_and_pull(client, world, token)
 
     grid = client.get(f"{w}/accounts", params={"size": "5"}).text
     assert 'id="grid-range">1 – 5 of 15<' in grid
@@ -500,9 +498,7 @@ def test_suggest_from_the_wizard_returns_to_the_wizard(world: World) -> None:
     client = TestClient(world.app)
     token = log_in(client, ADMIN)
     w = f"/ui/w/{world.alpha}"
-    _connect(client, world, token)
-    client.post(f"{w}/sync-organizations", data={"csrf_token": token})
-    _wait_idle(world)
+    connect_and_pull(client, world, token)
     step = client.get(f"{w}/setup/accounts").text
     assert f'name="back" value="{w}/setup/accounts"' in step
     page = client.post(
@@ -527,9 +523,7 @@ def test_grid_filters_by_organization_and_psa_status(world: World) -> None:
     client = TestClient(world.app)
     token = log_in(client, ADMIN)
     w = f"/ui/w/{world.alpha}"
-    _connect(client, world, token)
-    client.post(f"{w}/sync-organizations", data={"csrf_token": token})
-    _wait_idle(world)
+    connect_and_pull(client, world, token)
     page = client.get(f"{w}/accounts").text
     assert 'id="grid-org-status"' in page
     assert 'id="grid-psa-status"' in page
@@ -572,9 +566,7 @@ def test_mapping_one_of_thousands_of_similar_accounts_shows_its_row(world: World
     client = TestClient(world.app)
     token = log_in(client, ADMIN)
     w = f"/ui/w/{world.alpha}"
-    _connect(client, world, token)
-    client.post(f"{w}/sync-organizations", data={"csrf_token": token})
-    _wait_idle(world)
+    connect_and_pull(client, world, token)
     update_sync_settings(
         world.database,
         world.alpha,

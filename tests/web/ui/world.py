@@ -158,6 +158,13 @@ def connect_halo(client: TestClient, world: World, token: str, secret: str | Non
     return response.text
 
 
+def connect_and_pull(client: TestClient, world: World, token: str) -> None:
+    """Save the simulator's connection, then Sync Organizations and wait for it."""
+    connect_halo(client, world, token)
+    client.post(f"/ui/w/{world.alpha}/sync-organizations", data={"csrf_token": token})
+    wait_idle(world)
+
+
 def wait_idle(world: World, timeout: float = 20) -> None:
     """Wait until no sync of any workspace is queued or running."""
     deadline = time.monotonic() + timeout
