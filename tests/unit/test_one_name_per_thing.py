@@ -7,6 +7,7 @@ refused by the grid filter (or the database). Migrations are history and keep th
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import pytest
@@ -39,14 +40,18 @@ def _literal_sets(tree: ast.AST) -> list[tuple[int, frozenset[str]]]:
     return found
 
 
-@pytest.mark.parametrize("name", sorted(VOCABULARIES))
-def test_a_vocabulary_is_written_once(name: str) -> None:
-    wanted = VOCABULARIES[name]
-    places = {
-        f"{path.relative_to(SOURCE)}:{line}"
+@functools.cache
+def _every_literal_set() -> list[tuple[str, frozenset[str]]]:
+    return [
+        (f"{path.relative_to(SOURCE)}:{line}", values)
         for path in sorted(SOURCE.rglob("*.py"))
         if "migrations" not in path.parts and "simulator" not in path.parts
         for line, values in _literal_sets(ast.parse(path.read_text(encoding="utf-8")))
-        if values == wanted
-    }
+    ]
+
+
+@pytest.mark.parametrize("name", sorted(VOCABULARIES))
+def test_a_vocabulary_is_written_once(name: str) -> None:
+    wanted = VOCABULARIES[name]
+    places = {place for place, values in _every_literal_set() if values == wanted}
     assert [place.split(":")[0] for place in places] == [str(OWNER.relative_to(SOURCE))], places
