@@ -42,10 +42,15 @@ def halo() -> Iterator[tuple[Simulator, str]]:
         yield app, url
 
 
-def test_connection_commands_end_to_end(halo: tuple[Simulator, str], tmp_path: Path) -> None:
+def _cli(halo: tuple[Simulator, str], tmp_path: Path) -> tuple[Cli, str]:
+    """The CLI with JSON debug logs (so every log line is checked too) and the server URL."""
     sim, base_url = halo
     env = cli_environment(tmp_path, HALOSYNC_LOG_FORMAT="json", HALOSYNC_LOG_LEVEL="debug")
-    cli = Cli(env, simulator=sim, url=base_url)
+    return Cli(env, simulator=sim, url=base_url), base_url
+
+
+def test_connection_commands_end_to_end(halo: tuple[Simulator, str], tmp_path: Path) -> None:
+    cli, base_url = _cli(halo, tmp_path)
     assert cli.in_process("workspace", "create", "acme").returncode == 0
 
     refused = cli.in_process(
@@ -106,22 +111,22 @@ def test_connection_commands_end_to_end(halo: tuple[Simulator, str], tmp_path: P
 
 
 def test_connection_set_keeps_the_stored_secret_only_for_the_same_place(
-    base_url: str, tmp_path: Path
+    halo: tuple[Simulator, str], tmp_path: Path
 ) -> None:
     """Without --client-secret the stored secret is used (same server and client ID only)."""
-    cli = Cli(tmp_path)
-    assert cli("workspace", "create", "acme").returncode == 0
+    cli, base_url = _cli(halo, tmp_path)
+    assert cli.in_process("workspace", "create", "acme").returncode == 0
     first = ("connection", "set", "--server", base_url, "--client-id", CLIENT_ID)
-    assert cli(*first, "--client-secret", SECRET).returncode == 0
-    again = cli(*first, "--target", "invoice_line")
+    assert cli.in_process(*first, "--client-secret", SECRET).returncode == 0
+    again = cli.in_process(*first, "--target", "invoice_line")
     assert again.returncode == 0, again.stderr
     assert "Test is successful." in again.stdout
-    moved = cli(
+    moved = cli.in_process(
         "connection", "set", "--server", "http://127.0.0.2:9", "--client-id", CLIENT_ID,
     )  # fmt: skip
     assert moved.returncode != 0
     assert "Enter the client secret: the server address changed" in moved.stderr
-    shown = json.loads(cli("connection", "show", "--json").stdout)
+    shown = json.loads(cli.in_process("connection", "show", "--json").stdout)
     assert shown["server_url"] == base_url
     assert shown["target"] == "invoice_line"
     assert all(SECRET not in output for output in cli.outputs)
