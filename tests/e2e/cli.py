@@ -12,12 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import structlog
-from typer.testing import CliRunner
-
-from halosync.cli.app import run_app
 from halosync.simulator import ApiApplication, Simulator, SimulatorConfig, create_app
 from halosync.simulator.server import serve_in_thread
+from tests.cli_inprocess import home_env, run_cli
 from tests.sync.world import CLIENT_ID, CLIENT_SECRET
 
 HALOSYNC = [str(Path(sys.executable).parent / "halosync")]
@@ -53,23 +50,7 @@ class Cli:
 
     def in_process(self, *args: str) -> subprocess.CompletedProcess[str]:
         """``run_app`` in this process, its exit code and output as a subprocess's would be."""
-        runner = CliRunner()
-        saved_argv = sys.argv
-        # The CLI configures logging onto the runner's streams; restore it for later tests.
-        saved_logging = structlog.get_config()
-        code = 0
-        with runner.isolation(env=self.env) as streams:
-            sys.argv = ["halosync", *args]
-            try:
-                run_app()
-            except SystemExit as done:
-                code = done.code if isinstance(done.code, int) else 1
-            finally:
-                sys.argv = saved_argv
-                sys.stdout.flush()
-                sys.stderr.flush()
-                structlog.configure(**saved_logging)
-            out, err = streams[0].getvalue().decode(), streams[1].getvalue().decode()
+        code, out, err = run_cli(self.env, *args)
         self.outputs += [out, err]
         return subprocess.CompletedProcess(["halosync", *args], code, out, err)
 
@@ -112,8 +93,7 @@ def cli_environment(tmp_path: Path, **env: str) -> dict[str, str]:
     environment.update(
         {
             "HOME": str(tmp_path / "home"),
-            "HALOSYNC_DATA_DIR": str(tmp_path / "data"),
-            "HALOSYNC_DATABASE_URL": f"sqlite:///{tmp_path / 'halosync.db'}",
+            **home_env(tmp_path),
             "HALOSYNC_ALLOW_PRIVATE_NETWORKS": "true",
             "COLUMNS": "200",
             **env,
