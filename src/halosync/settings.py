@@ -32,6 +32,13 @@ class Settings(BaseSettings):
         default=None,
         description="SQLAlchemy URL; defaults to a SQLite file in the data directory.",
     )
+    auto_migrate: bool = Field(
+        default=True,
+        description=(
+            "Migrate the database schema when a process starts. Off in production: "
+            "run `halosync db upgrade` before starting new code."
+        ),
+    )
     secret_keys: SecretStr | None = Field(
         default=None,
         description=(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -41,6 +43,64 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
+@functools.cache
+def _migration_script() -> ScriptDirectory:
+    # Parsing the migration files takes a while; they do not change under a running process.
+    return ScriptDirectory.from_config(alembic_config())
+
+
+@functools.cache
+def known_revisions() -> frozenset[str]:
+    """Every migration revision this version of halosync ships."""
+    return frozenset(script.revision for script in _migration_script().walk_revisions())
+
+
+def head_revision() -> str:
+    """The newest migration revision this version of halosync ships."""
+    head = _migration_script().get_current_head()
+    assert head is not None, "halosync ships at least one migration"
+    return head
+
+
+@dataclass(frozen=True)
+class SchemaState:
+    """Where the database's schema stands against the migrations this code ships."""
+
+    current: str | None
+    head: str
+
+    @property
+    def is_current(self) -> bool:
+        """The schema is exactly the one this code expects."""
+        return self.current == self.head
+
+    def problem(self) -> str | None:
+        """Why this code cannot use the schema as it is, or None when it can."""
+        if self.is_current:
+            return None
+        if self.current is None:
+            return "The database has no halosync schema yet."
+        if self.current not in known_revisions():
+            return (
+                f"The database schema is at revision {self.current}, which this version of "
+                "halosync does not know (a newer halosync migrated it)."
+            )
+        return (
+            f"The database schema is at revision {self.current}; this version of halosync "
+            f"needs {self.head}."
+        )
+
+    def fix(self) -> str:
+        """What the operator should do about :meth:`problem`."""
+        if self.current is not None and self.current not in known_revisions():
+            return "Run the newer halosync that migrated it, or restore a backup made by this one."
+        return "Run `halosync db upgrade` (with the new code installed, before starting it)."
+
+
+class SchemaNotCurrentError(HalosyncError):
+    """The schema differs from this code's and migrating on start is switched off."""
+
+
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     # pysqlite's own transaction handling would defer BEGIN; SQLAlchemy emits it instead.
     dbapi_connection.isolation_level = None
@@ -66,7 +126,8 @@ class DatabaseUnavailableError(HalosyncError):
     """
 
 
-def _first_line(error: Exception) -> str:
+def first_error_line(error: BaseException) -> str:
+    """The driver's first line of ``error`` (never the SQL or its parameters)."""
     cause = getattr(error, "orig", None) or error
     text = str(cause).strip().splitlines()
     return text[0][:200] if text else type(cause).__name__
@@ -75,7 +136,7 @@ def _first_line(error: Exception) -> str:
 def _unavailable(
     error: OperationalError | InterfaceError, dialect: str
 ) -> DatabaseUnavailableError:
-    reason = _first_line(error)
+    reason = first_error_line(error)
     if dialect == "sqlite" and "locked" in reason.lower():
         return DatabaseUnavailableError(
             f"The database stayed locked by another halosync process for more than "
@@ -93,8 +154,9 @@ def _unavailable(
 class Database:
     """halosync's database: SQLite (default, WAL) or PostgreSQL through psycopg 3."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, auto_migrate: bool = True) -> None:
         self.url = url
+        self.auto_migrate = auto_migrate
         parsed = make_url(url)
         self.dialect = parsed.get_backend_name()
         if self.dialect == "sqlite":
@@ -123,7 +185,7 @@ class Database:
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
         """The database the settings name (a SQLite file in the data dir by default)."""
-        return cls(settings.resolved_database_url)
+        return cls(settings.resolved_database_url, auto_migrate=settings.auto_migrate)
 
     def __repr__(self) -> str:
         return f"Database({make_url(self.url).render_as_string(hide_password=True)!r})"
@@ -161,20 +223,41 @@ class Database:
                 time.sleep(wait_seconds)
         raise AssertionError("unreachable: attempts >= 1")
 
+    def schema_state(self) -> SchemaState:
+        """The schema's revision against this code's newest; changes nothing."""
+        # Alembic narrates every step at INFO; one line of our own says enough.
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+        with self.engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+            connection.rollback()
+        return SchemaState(current=current, head=head_revision())
+
     def migrate(self) -> None:
-        """Bring the schema to the newest migration; cheap when it already is."""
+        """Bring the schema to the newest migration; cheap when it already is.
+
+        With ``auto_migrate`` off (``HALOSYNC_AUTO_MIGRATE=false``) a schema that is not
+        current is refused instead: the operator runs ``halosync db upgrade`` first.
+        """
         with self._migrate_lock:
             if self._migrated:
                 return
-            # Alembic narrates every step at INFO; one line of our own says enough.
-            logging.getLogger("alembic").setLevel(logging.WARNING)
-            head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-            with self.engine.connect() as connection:
-                current = MigrationContext.configure(connection).get_current_revision()
-                connection.rollback()
-            if current != head:
+            state = self.schema_state()
+            if not state.is_current:
+                if not self.auto_migrate:
+                    raise SchemaNotCurrentError(state.problem() or "", fix=state.fix())
                 self._upgrade()
             self._migrated = True
+
+    def upgrade(self) -> SchemaState:
+        """Migrate to the newest schema whatever ``auto_migrate`` says (``halosync db upgrade``)."""
+        with self._migrate_lock:
+            before = self.schema_state()
+            if before.current is not None and before.current not in known_revisions():
+                raise SchemaNotCurrentError(before.problem() or "", fix=before.fix())
+            if not before.is_current:
+                self._upgrade()
+            self._migrated = True
+            return before
 
     def _upgrade(self) -> None:
         log.info("migrating database", database=repr(self))

@@ -10,6 +10,7 @@ from halosync.settings import Settings
 from halosync.store.database import Database
 from halosync.web.api import (
     connection,
+    health,
     imports,
     logs,
     mappings,
@@ -22,6 +23,7 @@ from halosync.web.api import (
 )
 from halosync.web.api.errors import install_error_handlers
 from halosync.web.api.limits import install_body_limit
+from halosync.web.api_docs import install_api_docs
 from halosync.web.headers import install_security_headers
 from halosync.web.ui import install_ui
 
@@ -36,13 +38,15 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
         summary="Keeps HaloPSA billing in step with a vendor's usage data.",
         version="1",
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.database = database
     install_error_handlers(app)
     install_body_limit(app, settings)
     install_security_headers(app)
+    install_api_docs(app)
     app.include_router(usage.router)
     install_ui(app, settings, database)
     app.include_router(imports.router)
@@ -54,6 +58,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     app.include_router(reconciliation.router)
     app.include_router(tokens.router)
     app.include_router(metrics.router)
+    app.include_router(health.router)
     _add_schemas(app, usage.usage_schemas())
     return app
 

@@ -1,0 +1,1 @@
+"""Operating halosync: readiness and doctor checks, database backups."""
