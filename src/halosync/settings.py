@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -142,3 +142,12 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.ensure_data_dir() / 'halosync.db'}"
+
+
+def describe_settings_error(error: ValidationError) -> str:
+    """Each invalid setting by its variable name, without the value (it may be a secret)."""
+    problems = []
+    for item in error.errors():
+        field = ".".join(str(part) for part in item["loc"]) or "settings"
+        problems.append(f"HALOSYNC_{field.upper()}: {item['msg']}")
+    return "; ".join(problems)

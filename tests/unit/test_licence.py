@@ -1,4 +1,4 @@
-"""halosync is Apache-2.0, and every third-party file it ships or serves is named with its licence."""
+"""halosync is Apache-2.0; every third-party file it ships or serves is named with its licence."""
 
 from __future__ import annotations
 

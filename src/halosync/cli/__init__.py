@@ -11,7 +11,9 @@ __all__ = ["app", "main"]
 # Each module registers its topic's commands on the root app when imported.
 COMMAND_MODULES = (
     "connection",
+    "db",
     "demo",
+    "doctor",
     "imports",
     "keys",
     "logs",

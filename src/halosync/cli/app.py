@@ -13,10 +13,13 @@ from dataclasses import dataclass
 from typing import Annotated, Any, NoReturn
 
 import typer
+from pydantic import ValidationError
 
 from halosync.errors import HalosyncError
 from halosync.logging import configure_logging, redact_text
-from halosync.settings import Settings
+from halosync.settings import Settings, describe_settings_error
+
+SETTINGS_PROBLEM_KEY = "halosync.settings_problem"
 
 app = typer.Typer(
     name="halosync",
@@ -49,7 +52,17 @@ def _root(
     overrides: dict[str, Any] = {}
     if database_url:
         overrides["database_url"] = database_url
-    settings = Settings(**overrides)
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as invalid:
+        problem = describe_settings_error(invalid)
+        if ctx.invoked_subcommand == "doctor":
+            # The doctor reports it among its checks instead of stopping here.
+            ctx.meta[SETTINGS_PROBLEM_KEY] = problem
+            return
+        raise HalosyncError(
+            f"Invalid settings: {problem}.", fix="Correct these HALOSYNC_* environment variables."
+        ) from None
     # A command prints its own results; progress events are for operators who ask for them.
     explicit_level = "HALOSYNC_LOG_LEVEL" in os.environ
     configure_logging(

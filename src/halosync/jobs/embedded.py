@@ -27,7 +27,8 @@ class EmbeddedJobs:
     """Context manager: while open, this process executes queued runs and ticks.
 
     ``queue`` is what :func:`halosync.jobs.service.request_sync` needs. With
-    ``tick=False`` only the consumer runs (e.g. a CLI waiting for its own run).
+    ``tick=False`` only the consumer runs (e.g. a CLI waiting for its own run); with
+    ``consume=False`` only the tick runs (``halosync scheduler``).
     """
 
     def __init__(
@@ -37,6 +38,7 @@ class EmbeddedJobs:
         *,
         workers: int = 2,
         tick: bool = True,
+        consume: bool = True,
         tick_seconds: float | None = None,
         halo_factory: HaloFactory | None = None,
         listeners: tuple[RunListener, ...] | None = None,
@@ -46,6 +48,7 @@ class EmbeddedJobs:
         self.database = database or Database.from_settings(settings)
         self.workers = workers
         self.tick_enabled = tick
+        self.consume_enabled = consume
         self.tick_seconds = tick_seconds or settings.jobs_tick_seconds
         if listeners is None:
             listeners = default_listeners(self.database, settings)
@@ -74,7 +77,8 @@ class EmbeddedJobs:
     def start(self) -> None:
         """Migrate the database, start the consumer threads and the tick."""
         self.database.migrate()
-        self._consumer = self.queue.start_consumer(self.workers)
+        if self.consume_enabled:
+            self._consumer = self.queue.start_consumer(self.workers)
         if self.tick_enabled:
             self._tick_thread = threading.Thread(
                 target=self._tick_loop, name="halosync-tick", daemon=True
@@ -85,7 +89,10 @@ class EmbeddedJobs:
             )
             self._vouch_thread.start()
         log.info(
-            "jobs_started", queue=self.queue.mode, workers=self.workers, tick=self.tick_enabled
+            "jobs_started",
+            queue=self.queue.mode,
+            workers=self.workers if self.consume_enabled else 0,
+            tick=self.tick_enabled,
         )
 
     def _vouch_loop(self) -> None:

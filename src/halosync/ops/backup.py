@@ -1,0 +1,95 @@
+"""``halosync db backup``: a consistent copy of a live SQLite database.
+
+SQLite's online backup API copies the pages under a read transaction, so syncs and the
+web UI keep working (WAL mode lets them write meanwhile) and the copy is a snapshot of
+one moment. PostgreSQL is backed up with ``pg_dump`` instead; the error says how.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+from halosync.errors import HalosyncError, ValidationFailedError
+from halosync.ops.checks import display_url
+
+
+@dataclass(frozen=True)
+class BackupReport:
+    """What was copied where."""
+
+    source: Path
+    destination: Path
+    size_bytes: int
+
+
+def sqlite_path(database_url: str) -> Path:
+    """The file of a SQLite URL; a clear error for PostgreSQL or an in-memory database."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "postgresql":
+        password_free = url.set(drivername="postgresql").render_as_string(hide_password=True)
+        raise ValidationFailedError(
+            "halosync db backup copies SQLite databases; this one is PostgreSQL.",
+            fix=f"Back it up with pg_dump: pg_dump --format=custom --file BACKUP.dump "
+            f"'{display_url(password_free)}' (restore with pg_restore).",
+        )
+    database = url.database
+    if url.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        raise ValidationFailedError(
+            f"Cannot back up {display_url(database_url)}: not a SQLite database file."
+        )
+    return Path(database)
+
+
+def backup_sqlite(database_url: str, destination: Path, *, overwrite: bool = False) -> BackupReport:
+    """Copy the live SQLite database to ``destination`` (owner-only), checked afterwards.
+
+    The copy is written next to ``destination`` and renamed into place only once it
+    passed SQLite's integrity check, so a failed backup never leaves a half file there.
+    """
+    source = sqlite_path(database_url)
+    if not source.is_file():
+        raise ValidationFailedError(f"There is no database file at {source}.")
+    destination = destination.expanduser().resolve()
+    if destination.resolve() == source.resolve():
+        raise ValidationFailedError("The backup must not overwrite the database itself.")
+    if destination.exists() and not overwrite:
+        raise ValidationFailedError(
+            f"{destination} already exists.", fix="Choose a new file name, or pass --overwrite."
+        )
+    if not destination.parent.is_dir():
+        raise ValidationFailedError(f"The folder {destination.parent} does not exist.")
+    partial = destination.with_name(f".{destination.name}.partial")
+    partial.unlink(missing_ok=True)
+    # Owner-only from the first byte: the copy holds encrypted secrets and password hashes.
+    os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    try:
+        _copy(source, partial)
+        os.replace(partial, destination)
+    finally:
+        partial.unlink(missing_ok=True)
+    return BackupReport(source, destination, destination.stat().st_size)
+
+
+def _copy(source: Path, target: Path) -> None:
+    # A read-only handle on the source: the backup can never change the live database.
+    with (
+        contextlib.closing(
+            sqlite3.connect(f"{source.as_uri()}?mode=ro", uri=True, timeout=30)
+        ) as live,
+        contextlib.closing(sqlite3.connect(target)) as copy,
+    ):
+        try:
+            live.backup(copy)
+        except sqlite3.Error as error:
+            raise HalosyncError(f"The backup of {source} failed: {error}.") from error
+        # One file, no -wal beside it, readable by any SQLite.
+        copy.execute("PRAGMA journal_mode=DELETE")
+        verdict = copy.execute("PRAGMA integrity_check").fetchone()
+        if verdict is None or verdict[0] != "ok":
+            raise HalosyncError(f"The backup copy of {source} failed its integrity check.")

@@ -1,0 +1,320 @@
+"""``halosync doctor``: every check an operator would make by hand, with what to fix.
+
+Settings, the database (reachable, schema current), the encryption key (present, opens
+every stored secret), the job queue, and each workspace's Halo connection (Test
+Connection). A check that depends on a failed one is skipped, not failed twice. Nothing
+is created or migrated: on a fresh install the doctor reports what will be created.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.engine import make_url
+
+from halosync.connection.service import ConnectionService
+from halosync.errors import HalosyncError
+from halosync.jobs.queue import EMBEDDED_QUEUE_FILE, open_job_queue
+from halosync.ops.checks import Check, check_database, check_queue, display_url, first_line
+from halosync.settings import Settings
+from halosync.store.crypto import SecretBox, SecretKeyError, key_file_path
+from halosync.store.database import Database, known_revisions
+from halosync.store.models import HaloConnection, Workspace
+
+
+@dataclass
+class DoctorReport:
+    """Every check, in the order it ran."""
+
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """No check found a problem."""
+        return all(check.ok for check in self.checks)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--json`` document."""
+        return {"ok": self.ok, "checks": [check.to_dict() for check in self.checks]}
+
+
+def settings_check(settings: Settings) -> Check:
+    """The settings parsed; where the data lives and that the data directory is usable."""
+    uses_data_dir = settings.database_url is None or settings.secret_keys is None
+    uses_data_dir = uses_data_dir or settings.queue == "embedded"
+    if uses_data_dir:
+        folder = settings.data_dir
+        # The nearest existing folder must let us create what is missing (first use).
+        existing = folder
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if not os.access(existing, os.W_OK | os.X_OK):
+            return Check(
+                "settings",
+                "problem",
+                f"The data directory {folder} cannot be written by this user.",
+                fix="Set HALOSYNC_DATA_DIR to a folder this user owns, or fix its permissions.",
+            )
+    database = display_url(database_url(settings))
+    return Check(
+        "settings",
+        "ok",
+        f"database {database}; queue {settings.queue}; data directory {settings.data_dir}",
+    )
+
+
+def settings_problem_check(problem: str) -> Check:
+    """The settings did not parse: nothing else can be checked."""
+    return Check(
+        "settings",
+        "problem",
+        f"Invalid settings: {problem}",
+        fix="Correct the HALOSYNC_* environment variables named above.",
+    )
+
+
+def _key_box(settings: Settings) -> tuple[SecretBox | None, Check | None]:
+    """The configured keys, without creating a key file; or the problem with them."""
+    try:
+        if settings.secret_keys is not None:
+            return SecretBox.from_settings(settings), None
+        path = key_file_path(settings)
+        if not path.exists():
+            return None, None
+        return SecretBox.from_settings(settings), None
+    except SecretKeyError as error:
+        return None, Check("key", "problem", error.message, fix=error.fix)
+    except OSError as error:
+        return None, Check(
+            "key",
+            "problem",
+            f"Cannot read the key file {key_file_path(settings)}: {error.strerror}.",
+            fix="Make it readable by the user halosync runs as (mode 600).",
+        )
+
+
+def stored_secrets(database: Database) -> list[tuple[str, str]]:
+    """(workspace name, encrypted Halo client secret) of every connected workspace."""
+    with database.session() as session:
+        rows = session.execute(
+            select(Workspace.name, HaloConnection.client_secret_encrypted).join(
+                HaloConnection, HaloConnection.workspace_id == Workspace.id
+            )
+        ).all()
+    return [(name, secret) for name, secret in rows]
+
+
+def key_check(
+    settings: Settings, stored: Sequence[tuple[str, str]]
+) -> tuple[Check, SecretBox | None, list[str]]:
+    """The key is present and opens every stored secret; also the box and what it cannot open."""
+    box, problem = _key_box(settings)
+    if problem is not None:
+        return problem, None, [name for name, _ in stored]
+    origin = "HALOSYNC_SECRET_KEYS" if settings.secret_keys is not None else "key file"
+    if box is None:
+        path = key_file_path(settings)
+        if stored:
+            return (
+                Check(
+                    "key",
+                    "problem",
+                    f"No encryption key: {path} is missing and HALOSYNC_SECRET_KEYS is unset, "
+                    f"so the Halo secrets of {len(stored)} workspace(s) cannot be read.",
+                    fix=f"Restore {path} from your backup, or set HALOSYNC_SECRET_KEYS to the keys "
+                    "they were encrypted with.",
+                ),
+                None,
+                [name for name, _ in stored],
+            )
+        return Check("key", "ok", f"no key yet; {path} is created on first use"), None, []
+    unreadable: list[str] = []
+    for name, ciphertext in stored:
+        try:
+            box.decrypt(ciphertext)
+        except SecretKeyError:
+            unreadable.append(name)
+    if unreadable:
+        return (
+            Check(
+                "key",
+                "problem",
+                f"The keys from {box.origin} cannot decrypt the Halo client secret of "
+                f"workspace(s) {', '.join(unreadable)}.",
+                fix="Add the key they were encrypted with to HALOSYNC_SECRET_KEYS after the "
+                "current one (then run `halosync keys rotate`), or set each connection again.",
+            ),
+            box,
+            unreadable,
+        )
+    return (
+        Check(
+            "key",
+            "ok",
+            f"{len(box.keys)} key(s) from the {origin}; all {len(stored)} stored secret(s) decrypt",
+        ),
+        box,
+        [],
+    )
+
+
+def queue_check(settings: Settings) -> Check:
+    """Open the configured queue and ask it one thing (an embedded one only if it exists)."""
+    if settings.queue == "embedded":
+        path = settings.data_dir / EMBEDDED_QUEUE_FILE
+        if not path.exists():
+            return Check("queue", "ok", f"embedded queue: {path} is created on first use")
+    try:
+        queue = open_job_queue(settings)
+    except HalosyncError as error:
+        return Check("queue", "problem", error.message, fix=error.fix)
+    except Exception as error:
+        return Check("queue", "problem", f"Cannot open the job queue: {first_line(error)}")
+    try:
+        return check_queue(queue, settings)
+    finally:
+        queue.close()
+
+
+def _workspaces(database: Database, only: str | None) -> list[tuple[str, bool]]:
+    """(name, has a connection) of every workspace, or of the one ``--workspace`` names."""
+    with database.session() as session:
+        rows = session.execute(
+            select(Workspace.id, Workspace.name, HaloConnection.id)
+            .outerjoin(HaloConnection, HaloConnection.workspace_id == Workspace.id)
+            .order_by(Workspace.name)
+        ).all()
+    chosen = [
+        (name, connection is not None)
+        for ws_id, name, connection in rows
+        if only is None or only in (name, str(ws_id))
+    ]
+    if only is not None and not chosen:
+        raise HalosyncError(f"No workspace {only!r}.", fix="See `halosync workspace list`.")
+    return chosen
+
+
+async def connection_check(service: ConnectionService, name: str) -> Check:
+    """Test Connection on the workspace's stored connection (token, then each permission)."""
+    label = f"workspace {name}"
+    try:
+        outcome = await service.test(name)
+    except HalosyncError as error:
+        return Check(label, "problem", f"Test is not successful. {error.message}", fix=error.fix)
+    if outcome.success:
+        return Check(label, "ok", f"Halo connection: {outcome.message}")
+    return Check(
+        label,
+        "problem",
+        f"Halo connection: {outcome.message} {outcome.cause or ''}".strip(),
+        fix=f"Correct the connection (halosync connection set --workspace {name} ...) or the "
+        "API application in Halo, then run `halosync connection test`.",
+    )
+
+
+def database_url(settings: Settings) -> str:
+    """The configured database URL, without creating the data directory."""
+    return settings.database_url or f"sqlite:///{settings.data_dir / 'halosync.db'}"
+
+
+def _missing_sqlite_file(url: str) -> Path | None:
+    parsed = make_url(url)
+    name = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not name or name == ":memory:":
+        return None
+    path = Path(name)
+    return None if path.exists() else path
+
+
+def database_doctor_check(database: Database, *, auto_migrate: bool) -> Check:
+    """As /readyz, except that an older schema is fine when processes migrate on start."""
+    found = check_database(database)
+    if found.ok or not auto_migrate:
+        return found
+    state = database.schema_state()
+    if state.current is not None and state.current not in known_revisions():
+        return found
+    return Check(
+        "database",
+        "ok",
+        f"{found.detail} halosync migrates it when it next starts (HALOSYNC_AUTO_MIGRATE).",
+    )
+
+
+async def run_doctor(
+    settings: Settings | None,
+    *,
+    settings_problem: str | None = None,
+    workspace: str | None = None,
+) -> DoctorReport:
+    """Run every check; later checks are skipped when what they need failed."""
+    report = DoctorReport()
+    if settings is None:
+        report.checks.append(settings_problem_check(settings_problem or "unreadable"))
+        return report
+    report.checks.append(settings_check(settings))
+    url = database_url(settings)
+    missing = _missing_sqlite_file(url)
+    if missing is not None:
+        # Connecting would create the file: report what first use will do instead.
+        report.checks.append(_no_database_yet(missing, auto_migrate=settings.auto_migrate))
+        report.checks.append(queue_check(settings))
+        report.checks.append(key_check(settings, [])[0])
+        return report
+    database = Database(url, auto_migrate=settings.auto_migrate)
+    try:
+        database_check = database_doctor_check(database, auto_migrate=settings.auto_migrate)
+        report.checks.append(database_check)
+        report.checks.append(queue_check(settings))
+        if not database_check.ok:
+            report.checks.append(_skipped("key", "the database"))
+            report.checks.append(_skipped("workspaces", "the database"))
+            return report
+        key, box, unreadable = key_check(settings, stored_secrets(database))
+        report.checks.append(key)
+        service = ConnectionService(database, settings, box=box) if box is not None else None
+        for name, connected in _workspaces(database, workspace):
+            label = f"workspace {name}"
+            if not connected:
+                report.checks.append(
+                    Check(label, "skipped", "no Halo connection yet (halosync connection set)")
+                )
+            elif service is None or name in unreadable:
+                report.checks.append(_skipped(label, "the key"))
+            else:
+                report.checks.append(await connection_check(service, name))
+    finally:
+        database.dispose()
+    return report
+
+
+def _no_database_yet(path: Path, *, auto_migrate: bool) -> Check:
+    if auto_migrate:
+        return Check("database", "ok", f"no database yet: {path} is created on first use")
+    return Check(
+        "database",
+        "problem",
+        f"There is no database at {path} and HALOSYNC_AUTO_MIGRATE is off.",
+        fix="Create it with `halosync db upgrade`.",
+    )
+
+
+def _skipped(name: str, needs: str) -> Check:
+    return Check(name, "skipped", f"not checked: {needs} must be fixed first")
+
+
+def render(checks: Sequence[Check]) -> list[str]:
+    """Human-readable lines: one per check, the fix indented under a problem."""
+    marks = {"ok": "ok     ", "problem": "PROBLEM", "skipped": "skipped"}
+    width = max((len(check.name) for check in checks), default=0)
+    lines: list[str] = []
+    for check in checks:
+        lines.append(f"{marks[check.status]}  {check.name.ljust(width)}  {check.detail}")
+        if check.status == "problem" and check.fix:
+            lines.append(f"{' ' * 9}{' ' * width}  fix: {check.fix}")
+    return lines
