@@ -17,7 +17,8 @@ from halosync.store.database import Database, first_error_line
 
 log = get_logger(__name__)
 
-CheckStatus = Literal["ok", "problem", "skipped"]
+CheckStatus = Literal["ok", "pending", "problem", "skipped"]
+"""``pending``: not a problem, but something happens first (a migration on next start)."""
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ class Check:
 
     @property
     def ok(self) -> bool:
-        """Not a problem (a skipped check is not one)."""
+        """Not a problem (a skipped or pending check is not one)."""
         return self.status != "problem"
 
     def to_dict(self) -> dict[str, Any]:
@@ -68,8 +69,12 @@ def first_line(error: BaseException) -> str:
     return redact_text(first_error_line(error))
 
 
-def check_database(database: Database) -> Check:
-    """The database answers and its schema is the one this code expects."""
+def check_database(database: Database, *, migrates_on_start: bool = False) -> Check:
+    """The database answers and its schema is the one this code expects.
+
+    With ``migrates_on_start`` (the doctor, when HALOSYNC_AUTO_MIGRATE is on) an older or
+    empty schema is fine: the next halosync process to start migrates it.
+    """
     where = display_url(database.url)
     try:
         state = database.schema_state()
@@ -83,6 +88,13 @@ def check_database(database: Database) -> Check:
             public="Cannot reach the database.",
         )
     problem = state.problem()
+    if problem is not None and migrates_on_start and not state.is_newer:
+        return Check(
+            "database",
+            "pending",
+            f"{where} reachable. {problem} halosync migrates it when it next starts "
+            "(HALOSYNC_AUTO_MIGRATE).",
+        )
     if problem is not None:
         return Check("database", "problem", problem, fix=state.fix())
     return Check(

@@ -23,7 +23,7 @@ from halosync.jobs.queue import EMBEDDED_QUEUE_FILE, open_job_queue
 from halosync.ops.checks import Check, check_database, check_queue, display_url, first_line
 from halosync.settings import Settings
 from halosync.store.crypto import SecretBox, SecretKeyError, key_file_path
-from halosync.store.database import Database, known_revisions
+from halosync.store.database import Database
 from halosync.store.models import HaloConnection, Workspace
 
 
@@ -231,21 +231,6 @@ def _missing_sqlite_file(url: str) -> Path | None:
     return None if path.exists() else path
 
 
-def database_doctor_check(database: Database, *, auto_migrate: bool) -> Check:
-    """As /readyz, except that an older schema is fine when processes migrate on start."""
-    found = check_database(database)
-    if found.ok or not auto_migrate:
-        return found
-    state = database.schema_state()
-    if state.current is not None and state.current not in known_revisions():
-        return found
-    return Check(
-        "database",
-        "ok",
-        f"{found.detail} halosync migrates it when it next starts (HALOSYNC_AUTO_MIGRATE).",
-    )
-
-
 async def run_doctor(
     settings: Settings | None,
     *,
@@ -266,14 +251,16 @@ async def run_doctor(
         report.checks.append(queue_check(settings))
         report.checks.append(key_check(settings, [])[0])
         return report
-    database = Database(url, auto_migrate=settings.auto_migrate)
+    # The doctor never migrates, whatever HALOSYNC_AUTO_MIGRATE says.
+    database = Database(url, auto_migrate=False)
     try:
-        database_check = database_doctor_check(database, auto_migrate=settings.auto_migrate)
+        database_check = check_database(database, migrates_on_start=settings.auto_migrate)
         report.checks.append(database_check)
         report.checks.append(queue_check(settings))
-        if not database_check.ok:
-            report.checks.append(_skipped("key", "the database"))
-            report.checks.append(_skipped("workspaces", "the database"))
+        if database_check.status != "ok":
+            needs = "the database" if database_check.status == "problem" else "the migration"
+            report.checks.append(_skipped("key", needs))
+            report.checks.append(_skipped("workspaces", needs))
             return report
         key, box, unreadable = key_check(settings, stored_secrets(database))
         report.checks.append(key)
@@ -305,12 +292,12 @@ def _no_database_yet(path: Path, *, auto_migrate: bool) -> Check:
 
 
 def _skipped(name: str, needs: str) -> Check:
-    return Check(name, "skipped", f"not checked: {needs} must be fixed first")
+    return Check(name, "skipped", f"not checked: {needs} must be done first")
 
 
 def render(checks: Sequence[Check]) -> list[str]:
     """Human-readable lines: one per check, the fix indented under a problem."""
-    marks = {"ok": "ok     ", "problem": "PROBLEM", "skipped": "skipped"}
+    marks = {"ok": "ok     ", "pending": "pending", "problem": "PROBLEM", "skipped": "skipped"}
     width = max((len(check.name) for check in checks), default=0)
     lines: list[str] = []
     for check in checks:

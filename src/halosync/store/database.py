@@ -74,13 +74,18 @@ class SchemaState:
         """The schema is exactly the one this code expects."""
         return self.current == self.head
 
+    @property
+    def is_newer(self) -> bool:
+        """A newer halosync migrated the schema past every revision this code knows."""
+        return self.current is not None and self.current not in known_revisions()
+
     def problem(self) -> str | None:
         """Why this code cannot use the schema as it is, or None when it can."""
         if self.is_current:
             return None
         if self.current is None:
             return "The database has no halosync schema yet."
-        if self.current not in known_revisions():
+        if self.is_newer:
             return (
                 f"The database schema is at revision {self.current}, which this version of "
                 "halosync does not know (a newer halosync migrated it)."
@@ -92,7 +97,7 @@ class SchemaState:
 
     def fix(self) -> str:
         """What the operator should do about :meth:`problem`."""
-        if self.current is not None and self.current not in known_revisions():
+        if self.is_newer:
             return "Run the newer halosync that migrated it, or restore a backup made by this one."
         return "Run `halosync db upgrade` (with the new code installed, before starting it)."
 
@@ -252,7 +257,7 @@ class Database:
         """Migrate to the newest schema whatever ``auto_migrate`` says (``halosync db upgrade``)."""
         with self._migrate_lock:
             before = self.schema_state()
-            if before.current is not None and before.current not in known_revisions():
+            if before.is_newer:
                 raise SchemaNotCurrentError(before.problem() or "", fix=before.fix())
             if not before.is_current:
                 self._upgrade()
