@@ -38,13 +38,15 @@ def serve(
     web = create_app(settings, database=database)
     sys.stderr.write(f"halosync serving on http://{host}:{port} ({settings.queue} queue)\n")
     sys.stderr.flush()
-    if not jobs:
-        uvicorn.run(web, host=host, port=port, log_level="warning")
-        return
     # uvicorn re-raises the signal that stopped it once it restored the previous handler;
-    # with this one in place that ends uvicorn.run, and the jobs stop gracefully after it.
+    # with this one in place that ends uvicorn.run (exit status 0 for a service manager),
+    # and the jobs, if any, stop gracefully after it.
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _ignore)
+    if not jobs:
+        uvicorn.run(web, host=host, port=port, log_level="warning")
+        sys.stderr.write("halosync stopped.\n")
+        return
     with EmbeddedJobs(settings, database, workers=workers) as running:
         web.state.job_queue = running.queue
         uvicorn.run(web, host=host, port=port, log_level="warning")
