@@ -2,8 +2,10 @@
 
 PostgreSQL (a throwaway schema), Redis (a unique queue name), ``halosync db upgrade``,
 then one ``halosync serve --no-jobs`` web process, two ``halosync worker --no-schedule``
-processes and one ``halosync scheduler``, each a real process on real ports with the
-settings of ``deploy/halosync.env.example``; HaloPSA is the simulator on a real port.
+processes and one ``halosync scheduler``: each a real process on real ports, started with
+the command line of its unit in ``deploy/systemd`` and the settings of
+``deploy/halosync.env.example`` (addresses and keys of this machine filled in); HaloPSA is
+the simulator on a real port.
 A usage sync is driven through the REST API to the simulator, then a scheduled one
 (the scheduler enqueues, a worker executes). Every process is stopped with SIGTERM and
 must exit cleanly.
@@ -15,7 +17,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -34,11 +35,11 @@ from halosync.store.crypto import generate_key
 from halosync.store.database import Database
 from halosync.store.tokens import ApiTokenRepository
 from halosync.store.workspaces import WorkspaceRepository
+from tests.deploy.units import HALOSYNC, env_example, exec_start, with_option
 from tests.sync.world import CLIENT_ID, CLIENT_SECRET, seed, usage_document
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 
-HALOSYNC = str(Path(sys.executable).parent / "halosync")
 # The scheduler's clock runs two hours ahead, so a slot saved for "in an hour" is due
 # for it at once (and for nobody else: the workers do not tick).
 SCHEDULER_CLOCK_AHEAD = 7200
@@ -79,17 +80,15 @@ class Topology:
     logs: Path
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
-    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            [HALOSYNC, *args], env=self.env, capture_output=True, text=True, timeout=120
-        )
-        assert done.returncode == 0, f"halosync {' '.join(args)}: {done.stdout}{done.stderr}"
+    def run(self, argv: list[str]) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(argv, env=self.env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, f"{' '.join(argv)}: {done.stdout}{done.stderr}"
         return done
 
-    def start(self, name: str, *args: str, extra_env: dict[str, str] | None = None) -> None:
+    def start(self, name: str, argv: list[str], extra_env: dict[str, str] | None = None) -> None:
         log = (self.logs / f"{name}.log").open("wb")
         self.processes[name] = subprocess.Popen(
-            [HALOSYNC, *args],
+            argv,
             env={**self.env, **(extra_env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -153,17 +152,14 @@ def test_web_two_workers_and_the_scheduler_sync_usage_to_halo(
 ) -> None:
     simulator, halo_url = halo
     env = {k: v for k, v in os.environ.items() if not k.startswith("HALOSYNC_")}
+    env.update(env_example(commented=False))
     env.update(
         {
             "HALOSYNC_DATABASE_URL": pg_schema_url,
-            "HALOSYNC_QUEUE": "redis",
             "HALOSYNC_REDIS_URL": redis_url,
             "HALOSYNC_QUEUE_NAME": queue_name,
             "HALOSYNC_SECRET_KEYS": generate_key(),
-            "HALOSYNC_AUTO_MIGRATE": "false",
             "HALOSYNC_DATA_DIR": str(tmp_path / "data"),
-            "HALOSYNC_LOG_FORMAT": "json",
-            "HALOSYNC_LOG_LEVEL": "info",
             # The simulator listens on loopback over plain http.
             "HALOSYNC_ALLOW_PRIVATE_NETWORKS": "true",
             "HALOSYNC_JOBS_TICK_SECONDS": "1",
@@ -174,13 +170,15 @@ def test_web_two_workers_and_the_scheduler_sync_usage_to_halo(
     base = f"http://127.0.0.1:{web_port}"
     try:
         # Upgrades: the schema first, then the code (processes refuse an old schema).
-        assert "Upgraded the database schema" in topology.run("db", "upgrade").stdout
-        topology.start("web", "serve", "--no-jobs", "--host", "127.0.0.1", "--port", str(web_port))
-        topology.start("worker-1", "worker", "--no-schedule", "--workers", "2")
-        topology.start("worker-2", "worker", "--no-schedule", "--workers", "2")
+        migrated = topology.run(exec_start("halosync-migrate.service"))
+        assert "Upgraded the database schema" in migrated.stdout
+        web = exec_start("halosync-web.service")
+        topology.start("web", with_option(web, "--port", str(web_port)))
+        topology.start("worker-1", exec_start("halosync-worker@.service"))
+        topology.start("worker-2", exec_start("halosync-worker@.service"))
         topology.start(
             "scheduler",
-            "scheduler",
+            exec_start("halosync-scheduler.service"),
             extra_env={"HALOSYNC_JOBS_CLOCK_OFFSET_SECONDS": str(SCHEDULER_CLOCK_AHEAD)},
         )
         http = httpx2.Client(base_url=base, timeout=10)
@@ -253,7 +251,7 @@ def test_web_two_workers_and_the_scheduler_sync_usage_to_halo(
         assert run["counts"]["unchanged"] == 1
         assert len(simulator.state.records("SoftwareLicence")) == 1
 
-        doctor = topology.run("doctor")
+        doctor = topology.run([HALOSYNC, "doctor"])
         assert doctor.stdout.strip().endswith("All checks passed."), doctor.stdout
         topology.alive()
         http.close()
