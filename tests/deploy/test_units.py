@@ -79,3 +79,16 @@ def test_the_settings_file_names_only_real_settings() -> None:
     assert set(variables) <= fields, set(variables) - fields
     assert variables["HALOSYNC_AUTO_MIGRATE"] == "false"
     assert variables["HALOSYNC_QUEUE"] == "redis"
+
+
+def test_the_deploy_guide_names_every_setting() -> None:
+    guide = (UNITS.parents[1] / "docs" / "deploy.md").read_text(encoding="utf-8")
+    missing = []
+    for name in Settings.model_fields:
+        variable = f"HALOSYNC_{name.upper()}"
+        short = variable.removeprefix("HALOSYNC_SMTP")
+        if f"`{variable}`" not in guide and not (
+            name.startswith("smtp_") and f"`{short}`" in guide
+        ):
+            missing.append(variable)
+    assert missing == []

@@ -116,7 +116,6 @@ def key_check(
     box, problem = _key_box(settings)
     if problem is not None:
         return problem, None, [name for name, _ in stored]
-    origin = "HALOSYNC_SECRET_KEYS" if settings.secret_keys is not None else "key file"
     if box is None:
         path = key_file_path(settings)
         if stored:
@@ -156,7 +155,7 @@ def key_check(
         Check(
             "key",
             "ok",
-            f"{len(box.keys)} key(s) from the {origin}; all {len(stored)} stored secret(s) decrypt",
+            f"{len(box.keys)} key(s) from {box.origin}; all {len(stored)} stored secret(s) decrypt",
         ),
         box,
         [],
@@ -300,8 +299,11 @@ def render(checks: Sequence[Check]) -> list[str]:
     marks = {"ok": "ok     ", "pending": "pending", "problem": "PROBLEM", "skipped": "skipped"}
     width = max((len(check.name) for check in checks), default=0)
     lines: list[str] = []
+    indent = " " * (9 + width + 2)
     for check in checks:
-        lines.append(f"{marks[check.status]}  {check.name.ljust(width)}  {check.detail}")
+        first, *more = check.detail.splitlines() or [""]
+        lines.append(f"{marks[check.status]}  {check.name.ljust(width)}  {first}")
+        lines.extend(f"{indent}{line}" for line in more)
         if check.status == "problem" and check.fix:
-            lines.append(f"{' ' * 9}{' ' * width}  fix: {check.fix}")
+            lines.append(f"{indent}fix: {check.fix}")
     return lines
