@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -92,3 +93,44 @@ def pg_schema_url(postgres_url: str) -> Iterator[str]:
         with admin.begin() as connection:
             connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+# The fast tier (marker ``fast``), which CI also runs on every other supported Python:
+# pure logic, the store, the sync engine, sources, mapping, connection and the CLI, minus
+# anything marked slow, browser or reliability (and the end-to-end CLI journeys, which
+# start dozens of processes).
+FAST_TIER_DIRS = ("unit", "store", "sync", "sources", "mapping", "connection", "ops")
+FAST_TIER_FILES = ("jobs/test_cli_commands.py",)
+NOT_FAST = frozenset({"slow", "browser", "reliability"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the fast tier."""
+    root = Path(__file__).parent
+    for item in items:
+        try:
+            relative = item.path.relative_to(root)
+        except ValueError:
+            continue
+        in_tier = relative.parts[0] in FAST_TIER_DIRS or relative.as_posix() in FAST_TIER_FILES
+        if in_tier and not NOT_FAST & {mark.name for mark in item.iter_markers()}:
+            item.add_marker(pytest.mark.fast)
+
+
+_TALLY: Counter[str] = Counter()
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Add up the reliability tally each test reported (from this process or a worker)."""
+    for name, value in report.user_properties:
+        if name == "reliability_tally" and isinstance(value, dict):
+            _TALLY.update(value)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print the fault tally, the numbers docs/reliability.md quotes."""
+    if not _TALLY:
+        return
+    terminalreporter.section("reliability tally")
+    for key, count in sorted(_TALLY.items()):
+        terminalreporter.write_line(f"{key}: {count}")

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 import pytest
 
 DEFAULT_BASE_SEED = 1000
+TALLY_PROPERTY = "reliability_tally"
 
 
 def iterations(default: int) -> int:
@@ -51,13 +52,20 @@ def reproducible(seed: int, what: str) -> Iterator[None]:
 
 
 TALLY: Counter[str] = Counter()
-"""What this session injected and saw, printed at the end (``-rA`` not needed)."""
+"""What this process injected and saw; reported per test, printed at the end (``-rA`` not
+needed) by the root conftest, which also adds up the tallies of xdist workers."""
+_REPORTED: Counter[str] = Counter()
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Print the fault tally, the numbers docs/reliability.md quotes."""
-    if not TALLY:
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Iterator[None]:
+    """Hand this test's share of the tally to the report (it travels back from workers)."""
+    outcome = yield
+    if call.when != "teardown":
         return
-    terminalreporter.section("reliability tally")
-    for key, count in sorted(TALLY.items()):
-        terminalreporter.write_line(f"{key}: {count}")
+    delta = TALLY - _REPORTED
+    if delta:
+        _REPORTED.update(delta)
+        outcome.get_result().user_properties.append((TALLY_PROPERTY, dict(delta)))  # type: ignore[attr-defined]
