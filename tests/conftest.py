@@ -73,6 +73,29 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             os.environ[key] = value
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def queue_name(redis_url: str) -> Iterator[str]:
+    """A Redis queue name of this test only; its keys are deleted afterwards."""
+    import uuid
+
+    import redis
+
+    name = f"halosync-test-{uuid.uuid4().hex[:12]}"
+    yield name
+    client = redis.Redis.from_url(redis_url)
+    keys = list(client.scan_iter(match=f"*{name}*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
 @pytest.fixture
 def pg_schema_url(postgres_url: str) -> Iterator[str]:
     """A PostgreSQL URL whose default schema is a fresh one, dropped after the test."""

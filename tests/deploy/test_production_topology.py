@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -27,7 +25,6 @@ from typing import Any
 
 import httpx2
 import pytest
-import redis
 
 from halosync.simulator import ApiApplication, Simulator, SimulatorConfig, create_app
 from halosync.simulator.server import serve_in_thread
@@ -35,6 +32,7 @@ from halosync.store.crypto import generate_key
 from halosync.store.database import Database
 from halosync.store.tokens import ApiTokenRepository
 from halosync.store.workspaces import WorkspaceRepository
+from tests.conftest import free_port
 from tests.deploy.units import HALOSYNC, env_example, exec_start, with_option
 from tests.sync.world import CLIENT_ID, CLIENT_SECRET, seed, usage_document
 
@@ -46,17 +44,6 @@ SCHEDULER_CLOCK_AHEAD = 7200
 
 
 @pytest.fixture
-def queue_name(redis_url: str) -> Iterator[str]:
-    name = f"halosync-deploy-{uuid.uuid4().hex[:12]}"
-    yield name
-    client = redis.Redis.from_url(redis_url)
-    keys = list(client.scan_iter(match=f"*{name}*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
-
-
-@pytest.fixture
 def halo() -> Iterator[tuple[Simulator, str]]:
     app = create_app(
         SimulatorConfig(applications=[ApiApplication(CLIENT_ID, CLIENT_SECRET, ("all",))])
@@ -64,12 +51,6 @@ def halo() -> Iterator[tuple[Simulator, str]]:
     app.state.seed(seed(3))
     with serve_in_thread(app) as url:
         yield app, url
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass
@@ -166,7 +147,7 @@ def test_web_two_workers_and_the_scheduler_sync_usage_to_halo(
         }
     )
     topology = Topology(env, tmp_path)
-    web_port = _free_port()
+    web_port = free_port()
     base = f"http://127.0.0.1:{web_port}"
     try:
         # Upgrades: the schema first, then the code (processes refuse an old schema).

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -21,7 +19,6 @@ from pathlib import Path
 
 import httpx2
 import pytest
-import redis
 from sqlalchemy import func, select
 
 from halosync.jobs import open_job_queue
@@ -37,6 +34,7 @@ from halosync.store.crypto import SecretBox
 from halosync.store.database import Database
 from halosync.store.models import HaloClient, HaloItem, LogEntry, SyncRun, Workspace
 from halosync.store.workspaces import WorkspaceRepository
+from tests.conftest import free_port
 from tests.sync.world import CLIENT_ID, CLIENT_SECRET, seed, usage_document
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
@@ -46,17 +44,6 @@ WORKERS = 3
 HEARTBEAT_TIMEOUT = 3.0
 REQUEUE_SECONDS = 8.0
 HALOSYNC = str(Path(sys.executable).parent / "halosync")
-
-
-@pytest.fixture
-def queue_name(redis_url: str) -> Iterator[str]:
-    name = f"halosync-test-{uuid.uuid4().hex[:12]}"
-    yield name
-    client = redis.Redis.from_url(redis_url)
-    keys = list(client.scan_iter(match=f"*{name}*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
 
 
 @pytest.fixture
@@ -137,12 +124,6 @@ def _env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _wait(
     check: Callable[[], bool], timeout: float, what: str, database: Database | None = None
 ) -> None:
@@ -187,7 +168,7 @@ def _run_workers(simulator: Simulator, settings: Settings, database: Database) -
         "latency", method="POST", path="/api/softwarelicence*", times=None, seconds=0.3
     )
     env = _env(settings)
-    metrics_port = _free_port()
+    metrics_port = free_port()
     workers = [
         subprocess.Popen(
             [HALOSYNC, "worker", "--workers", "2"]

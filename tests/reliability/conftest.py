@@ -58,9 +58,7 @@ _REPORTED: Counter[str] = Counter()
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(
-    item: pytest.Item, call: pytest.CallInfo[None]
-) -> Iterator[None]:
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     """Hand this test's share of the tally to the report (it travels back from workers)."""
     outcome = yield
     if call.when != "teardown":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -51,12 +50,11 @@ def test_readyz_is_ready_with_database_and_embedded_queue(app: FastAPI) -> None:
 
 @pytest.mark.postgres
 @pytest.mark.redis
-def test_readyz_is_ready_on_postgres_and_redis(pg_schema_url: str, redis_url: str) -> None:
+def test_readyz_is_ready_on_postgres_and_redis(
+    pg_schema_url: str, redis_url: str, queue_name: str
+) -> None:
     settings = Settings(
-        database_url=pg_schema_url,
-        queue="redis",
-        redis_url=redis_url,
-        queue_name=f"halosync-test-{uuid.uuid4().hex[:12]}",
+        database_url=pg_schema_url, queue="redis", redis_url=redis_url, queue_name=queue_name
     )
     app = create_app(settings)
     try:
