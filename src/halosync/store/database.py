@@ -6,6 +6,7 @@ import functools
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -186,6 +187,9 @@ class Database:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._migrated = False
         self._migrate_lock = threading.Lock()
+        # A Database dropped without dispose() still closes its pooled connections, instead
+        # of leaving them to the garbage collector (Python 3.13 warns about each one).
+        weakref.finalize(self, self.engine.dispose)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
