@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import httpx2
 import pytest
@@ -44,6 +45,7 @@ WORKERS = 3
 HEARTBEAT_TIMEOUT = 3.0
 REQUEUE_SECONDS = 8.0
 HALOSYNC = str(Path(sys.executable).parent / "halosync")
+T = TypeVar("T")
 
 
 @pytest.fixture
@@ -124,13 +126,12 @@ def _env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def _wait(
-    check: Callable[[], bool], timeout: float, what: str, database: Database | None = None
-) -> None:
+def _wait(check: Callable[[], T], timeout: float, what: str, database: Database | None = None) -> T:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if check():
-            return
+        found = check()
+        if found:
+            return found
         time.sleep(0.1)
     unfinished = []
     if database is not None:
@@ -168,11 +169,10 @@ def _run_workers(simulator: Simulator, settings: Settings, database: Database) -
         "latency", method="POST", path="/api/softwarelicence*", times=None, seconds=0.3
     )
     env = _env(settings)
-    metrics_port = free_port()
+    metrics_ports = [free_port() for _ in range(WORKERS)]
     workers = [
         subprocess.Popen(
-            [HALOSYNC, "worker", "--workers", "2"]
-            + (["--metrics-port", str(metrics_port)] if n == WORKERS - 1 else []),
+            [HALOSYNC, "worker", "--workers", "2", "--metrics-port", str(metrics_ports[n])],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -180,16 +180,18 @@ def _run_workers(simulator: Simulator, settings: Settings, database: Database) -
         )
         for n in range(WORKERS)
     ]
-    victim = workers[0]
+    pids = {worker.pid: worker for worker in workers}
     try:
-        # Kill the first worker as soon as it is in the middle of a usage push.
-        def victim_is_pushing() -> bool:
-            return any(
-                r.status == "running" and r.kind == "usage" and r.owner_pid == victim.pid
-                for r in _runs(database)
-            )
+        # Kill the first worker seen in the middle of a usage push (whichever started
+        # first: on a busy machine one may come up after the others took every run).
+        def pushing_worker() -> subprocess.Popen[str] | None:
+            for r in _runs(database):
+                if r.status == "running" and r.kind == "usage" and r.owner_pid in pids:
+                    return pids[r.owner_pid]
+            return None
 
-        _wait(victim_is_pushing, 30, "the victim worker to run a usage push")
+        victim = _wait(pushing_worker, 30, "a worker to run a usage push")
+        survivors = [w for w in workers if w is not victim]
         killed_at = time.monotonic()
         victim.send_signal(signal.SIGKILL)
         victim.wait(timeout=10)
@@ -253,9 +255,16 @@ def _run_workers(simulator: Simulator, settings: Settings, database: Database) -
 
         _wait(reruns_done, 20, "the re-runs to succeed")
         # Each worker serves its own process metrics.
-        scraped = httpx2.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
-        assert 'halosync_sync_runs_total{kind="usage",outcome="succeeded"}' in scraped
-        assert 'halosync_halo_requests_total{method="POST",status="201"}' in scraped
+        scraped = [
+            httpx2.get(
+                f"http://127.0.0.1:{metrics_ports[workers.index(w)]}/metrics", timeout=5
+            ).text
+            for w in survivors
+        ]
+        assert all("halosync_sync_runs_total" in text for text in scraped)
+        pushed = [t for t in scraped if 'kind="usage",outcome="succeeded"' in t]
+        assert pushed, "no surviving worker reports a successful usage push"
+        assert 'halosync_halo_requests_total{method="POST",status="201"}' in pushed[0]
     finally:
         for worker in workers:
             if worker.poll() is None:
@@ -266,7 +275,7 @@ def _run_workers(simulator: Simulator, settings: Settings, database: Database) -
             except subprocess.TimeoutExpired:
                 worker.kill()
                 worker.communicate()
-    assert all(w.returncode == 0 for w in workers[1:])
+    assert all(w.returncode == 0 for w in survivors)
     licences = simulator.state.records("SoftwareLicence")
     per_client = Counter(lic["client_id"] for lic in licences)
     assert per_client == dict.fromkeys(range(1, WORKSPACES + 1), 1)
