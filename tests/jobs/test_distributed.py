@@ -126,7 +126,9 @@ def _env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def _wait(check: Callable[[], T], timeout: float, what: str, database: Database | None = None) -> T:
+def _wait(
+    check: Callable[[], T | None], timeout: float, what: str, database: Database | None = None
+) -> T:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = check()
