@@ -239,3 +239,18 @@ async def test_client_for_uses_the_stored_connection(world: Callable[..., World]
     await w.service.save("acme", w.data())
     async with w.service.client_for("acme") as client:
         assert len(await client.clients(include_inactive=True)) == 3
+
+
+async def test_testing_a_bad_address_with_a_blank_secret_says_why(
+    world: Callable[..., World],
+) -> None:
+    # A stored secret is never sent to an address that cannot even be read; the test
+    # answers "not successful" with the cause, as for any other unusable entry.
+    w = world()
+    await w.service.save("acme", w.data())
+    outcome = await w.service.test_entered(
+        "acme", w.data(server_url="halo.example.com", client_secret="")
+    )
+    assert outcome.success is False
+    assert outcome.cause is not None
+    assert "has no protocol" in outcome.cause

@@ -303,7 +303,13 @@ class ConnectionService:
     ) -> TestOutcome:
         """Test what a user entered for ``workspace`` without storing it; a blank secret
         follows :func:`secret_to_use` (:class:`SecretRequiredError` when it may not)."""
-        data = self.with_stored_secret(workspace, data)
+        try:
+            data = self.with_stored_secret(workspace, data)
+        except SecretRequiredError:
+            raise
+        except ValidationFailedError as invalid:
+            # An address that cannot be read: the same answer test_input gives for it.
+            return TestOutcome(False, cause=str(invalid), error_kind="configuration")
         if target is None:
             with self.database.session() as session:
                 target = data.target or WorkspaceRepository(session).resolve(workspace).target
