@@ -13,7 +13,7 @@ from halosync.ops.backup import backup_sqlite
 from halosync.store.database import Database
 from halosync.store.models import Workspace
 from halosync.store.workspaces import WorkspaceRepository
-from tests.connection.test_cli import Cli
+from tests.e2e.cli import Cli, cli_environment
 
 
 def _names(url: str) -> list[str]:
@@ -52,24 +52,24 @@ def test_backup_copies_a_live_database_without_uncommitted_writes(tmp_path: Path
 
 
 def test_backup_command_refuses_to_overwrite_and_refuses_postgres(tmp_path: Path) -> None:
-    cli = Cli(tmp_path)
-    assert cli("workspace", "create", "acme").returncode == 0
+    cli = Cli(cli_environment(tmp_path))
+    assert cli.in_process("workspace", "create", "acme").returncode == 0
     target = tmp_path / "backups" / "halosync-1.db"
     target.parent.mkdir()
-    done = cli("db", "backup", str(target), "--json")
+    done = cli.in_process("db", "backup", str(target), "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["backup"] == str(target)
     assert _names(f"sqlite:///{target}") == ["acme"]
 
-    again = cli("db", "backup", str(target))
+    again = cli.in_process("db", "backup", str(target))
     assert again.returncode == 1
     assert f"{target} already exists" in again.stderr
     assert "--overwrite" in again.stderr
-    assert cli("db", "backup", str(target), "--overwrite").returncode == 0
+    assert cli.in_process("db", "backup", str(target), "--overwrite").returncode == 0
     assert not list(target.parent.glob(".*partial"))
 
     cli.env["HALOSYNC_DATABASE_URL"] = "postgresql+psycopg://halosync:pg-pw-hidden@db:5432/halo"
-    refused = cli("db", "backup", str(tmp_path / "pg.db"))
+    refused = cli.in_process("db", "backup", str(tmp_path / "pg.db"))
     assert refused.returncode == 1
     assert "pg_dump --format=custom" in refused.stderr
     assert "postgresql://halosync:***@db:5432/halo" in refused.stderr
@@ -77,12 +77,12 @@ def test_backup_command_refuses_to_overwrite_and_refuses_postgres(tmp_path: Path
 
 
 def test_db_status_and_upgrade(tmp_path: Path) -> None:
-    cli = Cli(tmp_path)
-    empty = cli("db", "status", "--json")
+    cli = Cli(cli_environment(tmp_path))
+    empty = cli.in_process("db", "status", "--json")
     assert empty.returncode == 1
     assert json.loads(empty.stdout)["current"] is None
     assert "halosync db upgrade" in empty.stderr
-    upgraded = cli("db", "upgrade", "--json")
+    upgraded = cli.in_process("db", "upgrade", "--json")
     assert json.loads(upgraded.stdout)["changed"] is True
-    assert cli("db", "status").returncode == 0
-    assert "already current" in cli("db", "upgrade").stdout
+    assert cli.in_process("db", "status").returncode == 0
+    assert "already current" in cli.in_process("db", "upgrade").stdout

@@ -7,6 +7,7 @@ that depend on a failed one are skipped rather than failed twice.
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from halosync.simulator import ApiApplication, SimulatorConfig, create_app, gene
 from halosync.simulator.server import serve_in_thread
 from halosync.store.crypto import generate_key
 from halosync.store.database import Database, head_revision
-from tests.connection.test_cli import Cli, Result
+from tests.e2e.cli import Cli, cli_environment
 
 CLIENT_ID = "doctor-app"
 LIMITED_ID = "doctor-limited-app"
@@ -39,17 +40,24 @@ def halo_url() -> Iterator[str]:
         yield url
 
 
+def _cli(home: Path) -> Cli:
+    """The CLI with a data directory and database under ``home``, logging everything."""
+    return Cli(cli_environment(home, HALOSYNC_LOG_FORMAT="json", HALOSYNC_LOG_LEVEL="debug"))
+
+
 def _connect(cli: Cli, workspace: str, url: str, client_id: str = CLIENT_ID) -> None:
-    assert cli("workspace", "create", workspace).returncode == 0
-    saved = cli(
+    assert cli.in_process("workspace", "create", workspace).returncode == 0
+    saved = cli.in_process(
         "connection", "set", "--workspace", workspace, "--server", url,
         "--client-id", client_id, "--client-secret", SECRET, "--no-test",
     )  # fmt: skip
     assert saved.returncode == 0, saved.stderr
 
 
-def _doctor(cli: Cli, *args: str) -> tuple[Result, dict[str, dict[str, Any]]]:
-    done = cli("doctor", "--json", *args)
+def _doctor(
+    cli: Cli, *args: str
+) -> tuple[subprocess.CompletedProcess[str], dict[str, dict[str, Any]]]:
+    done = cli.in_process("doctor", "--json", *args)
     document = json.loads(done.stdout)
     assert document["ok"] is (done.returncode == 0)
     return done, {check["name"]: check for check in document["checks"]}
@@ -57,7 +65,7 @@ def _doctor(cli: Cli, *args: str) -> tuple[Result, dict[str, dict[str, Any]]]:
 
 @pytest.fixture
 def cli(tmp_path: Path, halo_url: str) -> Cli:
-    made = Cli(tmp_path)
+    made = _cli(tmp_path)
     _connect(made, "acme", halo_url)
     return made
 
@@ -74,21 +82,20 @@ def test_all_well_exits_zero_and_says_so(cli: Cli) -> None:
     }
     assert "1 stored secret(s) decrypt" in checks["key"]["detail"]
     assert checks["workspace acme"]["detail"] == "Halo connection: Test is successful."
-    text = cli("doctor")
+    text = cli.in_process("doctor")
     assert text.returncode == 0
     assert text.stdout.strip().endswith("All checks passed.")
     assert SECRET not in "".join(cli.outputs)
 
 
 def test_fresh_install_is_well_and_creates_nothing(tmp_path: Path) -> None:
-    data_dir = tmp_path / "fresh"
-    cli = Cli(data_dir)
-    cli.env["HALOSYNC_DATABASE_URL"] = f"sqlite:///{data_dir / 'halosync.db'}"
+    home = tmp_path / "fresh"
+    cli = _cli(home)
     done, checks = _doctor(cli)
     assert done.returncode == 0
     assert "created on first use" in checks["database"]["detail"]
     assert "created on first use" in checks["key"]["detail"]
-    assert not data_dir.exists()
+    assert not home.exists()
 
 
 def test_a_failing_halo_connection_names_the_missing_permissions(cli: Cli, halo_url: str) -> None:
@@ -144,22 +151,23 @@ def test_an_old_schema_is_a_problem_only_without_auto_migrate(cli: Cli, tmp_path
     assert f"needs {head_revision()}" in checks["database"]["detail"]
     assert "halosync db upgrade" in checks["database"]["fix"]
     # Every other command refuses too, with the same fix, instead of migrating.
-    refused = cli("workspace", "list")
+    refused = cli.in_process("workspace", "list")
     assert refused.returncode == 1
     assert "halosync db upgrade" in refused.stderr
-    assert cli("db", "upgrade").returncode == 0
+    assert cli.in_process("db", "upgrade").returncode == 0
     assert _doctor(cli)[0].returncode == 0
 
 
 def test_a_missing_key_file_is_a_problem(cli: Cli, tmp_path: Path) -> None:
-    (tmp_path / "secret.key").unlink()
+    key_file = tmp_path / "data" / "secret.key"
+    key_file.unlink()
     done, checks = _doctor(cli)
     assert done.returncode == 1
     assert checks["key"]["status"] == "problem"
     assert "cannot be read" in checks["key"]["detail"]
-    assert f"Restore {tmp_path / 'secret.key'}" in checks["key"]["fix"]
+    assert f"Restore {key_file}" in checks["key"]["fix"]
     assert checks["workspace acme"]["status"] == "skipped"
-    assert not (tmp_path / "secret.key").exists(), "the doctor must not make a new key"
+    assert not key_file.exists(), "the doctor must not make a new key"
 
 
 def test_a_key_that_cannot_decrypt_names_the_workspace(cli: Cli) -> None:
