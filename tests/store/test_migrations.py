@@ -87,7 +87,11 @@ def _runs_written_the_old_way(url: str) -> None:
     import json
     from datetime import UTC, datetime
 
-    from sqlalchemy import text
+    from sqlalchemy import DateTime, bindparam, text
+
+    # Bound through SQLAlchemy's DateTime, not sqlite3's default adapter (deprecated since
+    # Python 3.12, an error under filterwarnings=error).
+    at_param = bindparam("at", type_=DateTime())
 
     db = Database(url)
     try:
@@ -110,14 +114,16 @@ def _runs_written_the_old_way(url: str) -> None:
         ]
         with db.engine.begin() as connection:
             connection.execute(
-                text("INSERT INTO workspace (id, name, created_at) VALUES (1, 'acme', :at)"),
+                text(
+                    "INSERT INTO workspace (id, name, created_at) VALUES (1, 'acme', :at)"
+                ).bindparams(at_param),
                 {"at": datetime(2026, 1, 1)},
             )
             connection.execute(
                 text(
                     "INSERT INTO account (id, workspace_id, ref, name, status, billed, "
                     "created_at, updated_at) VALUES (1, 1, 'A1', 'Acme', 'active', true, :at, :at)"
-                ),
+                ).bindparams(at_param),
                 {"at": datetime(2026, 1, 1)},
             )
             for run_id, account_id, status, counts in old_runs:
@@ -125,7 +131,7 @@ def _runs_written_the_old_way(url: str) -> None:
                     text(
                         f"INSERT INTO sync_run ({_OLD_RUN_COLUMNS}) VALUES (:id, 1, 'usage', "
                         ":account_id, 'manual', :dry, :status, :at, :counts)"
-                    ),
+                    ).bindparams(at_param),
                     {
                         "id": run_id,
                         "account_id": account_id,
