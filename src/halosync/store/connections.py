@@ -92,3 +92,23 @@ class HaloConnectionRepository:
             delete(HaloConnection).where(HaloConnection.workspace_id == self.workspace_id)
         )
         return bool(getattr(result, "rowcount", 0))
+
+
+@dataclass(frozen=True)
+class ConnectionTestState:
+    """What the last connection test said (no secret: readable without the key)."""
+
+    last_successful_test_at: datetime | None
+    last_test_message: str | None
+
+
+def connection_test_state(session: Session, workspace_id: int) -> ConnectionTestState | None:
+    """The stored connection's last test, or None when no connection is configured."""
+    row = session.execute(
+        select(HaloConnection.last_successful_test_at, HaloConnection.last_test_message).where(
+            HaloConnection.workspace_id == workspace_id
+        )
+    ).first()
+    if row is None:
+        return None
+    return ConnectionTestState(last_successful_test_at=row[0], last_test_message=row[1])

@@ -126,6 +126,32 @@ def test_services_and_summary(ready: Api) -> None:
     assert bad.json()["errors"][0]["location"] == "$.halo_item_id"
 
 
+def test_a_response_error_blocks_finishing_setup_as_in_the_wizard(ready: Api) -> None:
+    """One rule (``setup_readiness``): a mapping whose Halo client Sync Organizations no
+    longer sees shows Response Error and blocks Finish, in the REST summary as in the UI."""
+    from halosync.store.models import HaloClient
+
+    assert ready.put("mappings/services/MAIL", json={"halo_item_id": 1}).status_code == 200
+    assert ready.put("mappings/accounts/A1", json={"halo_client_id": 1}).status_code == 200
+    assert ready.get("mappings/summary").json()["can_finish"] is True
+    with ready.database.session() as session:
+        session.query(HaloClient).filter_by(workspace_id=ready.acme, halo_id=1).delete()
+    summary = ready.get("mappings/summary").json()
+    assert summary["can_finish"] is False
+    assert summary["blocking"] == [
+        "1 mapping(s) show Response Error: run Sync Organizations again."
+    ]
+
+
+def test_setup_cannot_finish_before_the_connection_is_tested(api: Api) -> None:
+    summary = api.get("mappings/summary").json()
+    assert summary["can_finish"] is False
+    assert summary["blocking"] == [
+        "Save the connection settings first.",
+        "Map at least one service to a Halo item.",
+    ]
+
+
 def test_licences_are_created_on_mapping_when_the_workspace_asks(ready: Api) -> None:
     from halosync.jobs.execute import RunExecutor
 

@@ -63,9 +63,9 @@ def test_the_wizard_holds_each_step_until_its_rule_is_met(world: World) -> None:
     assert 'id="summary-accounts-total">15<' in summary
 
     services = client.post(f"{w}/setup/services/next", data={"csrf_token": token})
-    assert "Map at least one service to continue." in _flashes(services.text)
+    assert "Map at least one service to a Halo item." in _flashes(services.text)
     finish = client.post(f"{w}/setup/finish", data={"csrf_token": token})
-    assert "Map at least one service to continue." in _flashes(finish.text)
+    assert "Map at least one service to a Halo item." in _flashes(finish.text)
 
     client.post(f"{w}/sync-organizations", data={"csrf_token": token})
     _wait_idle(world)

@@ -23,7 +23,6 @@ from halosync.mapping.service import (
     live_invoices_of,
     map_account,
     map_service,
-    mapping_counts,
     service_mapping_grid,
     service_mapping_row,
     suggest_account_mappings,
@@ -31,8 +30,8 @@ from halosync.mapping.service import (
     unmap_service,
     unmapped_halo_clients,
 )
+from halosync.setup.service import setup_readiness
 from halosync.store.database import Database
-from halosync.store.workspaces import WorkspaceRepository
 from halosync.web.api.auth import Caller, current_caller, get_database, writer
 from halosync.web.api.deps import PREFIX, PageNumber, get_settings
 from halosync.web.api.errors import ERROR_RESPONSES, ApiError, ErrorItem
@@ -502,27 +501,17 @@ def summary(
 ) -> Any:
     """Total/mapped/unmapped accounts and services, and what blocks finishing setup."""
     with database.session() as session:
-        counts = mapping_counts(session, caller.workspace_id)
-        target = WorkspaceRepository(session).get(caller.workspace_id).target
-        required = account_mapping_grid(
-            session, caller.workspace_id, status="required", page_size=1
-        ).total
-    blocking: list[str] = []
-    if counts.services_mapped == 0:
-        blocking.append("Map at least one service to a Halo item.")
-    if target == "invoice_line" and required:
-        blocking.append(
-            f"{required} mapped account(s) have no recurring invoice (status Required)."
-        )
+        readiness = setup_readiness(session, caller.workspace_id)
+    counts = readiness.counts
     return SummaryOut(
-        target=target,
+        target=readiness.target,
         accounts_total=counts.accounts_total,
         accounts_mapped=counts.accounts_mapped,
         accounts_unmapped=counts.accounts_unmapped,
-        accounts_required=required,
+        accounts_required=readiness.accounts_required,
         services_total=counts.services_total,
         services_mapped=counts.services_mapped,
         services_unmapped=counts.services_unmapped,
-        can_finish=not blocking,
-        blocking=blocking,
+        can_finish=readiness.can_finish,
+        blocking=readiness.blocking,
     )

@@ -12,10 +12,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import Response
 
-from halosync.connection.probe import SUCCESS
 from halosync.connection.service import ConnectionInput, ConnectionService, SecretRequiredError
 from halosync.errors import HalosyncError
-from halosync.mapping.service import account_mapping_grid, mapping_counts
+from halosync.mapping.service import mapping_counts
+from halosync.setup.service import setup_readiness
 from halosync.web.ui.context import (
     Member,
     UiRoute,
@@ -43,37 +43,8 @@ _STEP_NAMES = [name for name, _ in STEPS]
 
 def step_problem(request: Request, member: Member, step: str) -> str | None:
     """Why "Next" is not allowed on ``step`` yet; None when its rule holds."""
-    state = ui_state(request)
-    connection = connection_view(request, member.workspace.workspace_name)
-    if step == "connect":
-        return None if connection else "Save the connection settings first."
-    if step == "test":
-        if connection is None:
-            return "Save the connection settings first."
-        if connection.last_successful_test_at is None or connection.last_test_message != SUCCESS:
-            return "Run Test Connection until it says \u201cTest is successful.\u201d"
-        return None
-    if step == "accounts":
-        with state.database.session() as db:
-            required = account_mapping_grid(
-                db, member.workspace_id, status="required", page_size=1
-            ).total
-            errors = account_mapping_grid(
-                db, member.workspace_id, status="response_error", page_size=1
-            ).total
-        if required:
-            return (
-                f"{required} mapped account(s) have no recurring invoice (status Required): "
-                "pick another client or create the invoice in HaloPSA and Sync Organizations."
-            )
-        if errors:
-            return f"{errors} mapping(s) show Response Error: run Sync Organizations again."
-        return None
-    if step == "services":
-        with state.database.session() as db:
-            counts = mapping_counts(db, member.workspace_id)
-        return None if counts.services_mapped else "Map at least one service to continue."
-    return None
+    with ui_state(request).database.session() as db:
+        return setup_readiness(db, member.workspace_id).problem_of(step)
 
 
 def _context(request: Request, member: Member, step: str) -> dict[str, Any]:
@@ -136,11 +107,11 @@ async def setup_finish(
     request: Request, member: Annotated[Member, Depends(current_admin)]
 ) -> Response:
     """Finish setup: every step's rule must hold."""
-    for step in _STEP_NAMES:
-        problem = step_problem(request, member, step)
-        if problem:
-            web_session(request).flash("error", problem)
-            return redirect(request, workspace_url(member.workspace_id, f"setup/{step}"))
+    with ui_state(request).database.session() as db:
+        problem = setup_readiness(db, member.workspace_id).first_problem()
+    if problem:
+        web_session(request).flash("error", problem.message)
+        return redirect(request, workspace_url(member.workspace_id, f"setup/{problem.step}"))
     web_session(request).flash("success", "Setup finished. Usage now syncs on schedule.")
     return redirect(request, workspace_url(member.workspace_id))
 
