@@ -16,6 +16,7 @@ from halosync.store.database import Database
 from halosync.store.models import Workspace
 from halosync.store.workspaces import WorkspaceRepository
 from halosync.sync.activity import add_log_entry
+from halosync.sync.preferences import PreferencesChange, update_preferences, validate_preferences
 
 
 @dataclass(frozen=True)
@@ -99,10 +100,18 @@ def price_mode_change_needs_confirmation(
 
 
 def update_sync_settings(
-    database: Database, workspace_id: int, change: SyncSettingsChange, *, confirmed: bool
+    database: Database,
+    workspace_id: int,
+    change: SyncSettingsChange,
+    *,
+    confirmed: bool,
+    preferences: PreferencesChange | None = None,
 ) -> SyncSettingsView:
-    """Validate and apply ``change`` in one transaction, and log what changed."""
+    """Validate ``change`` (and the ``preferences`` changed with it), then apply both in one
+    transaction and log what changed: nothing is half-applied."""
     validate_change(change)
+    if preferences is not None:
+        validate_preferences(preferences)
     if price_mode_change_needs_confirmation(database, workspace_id, change) and not confirmed:
         raise ValidationFailedError(
             "Changing the price mode changes what customers are billed from the next sync on; "
@@ -136,4 +145,6 @@ def update_sync_settings(
                 "Sync settings changed",
                 "; ".join(changed) + " (applies from the next sync).",
             )
+        if preferences is not None:
+            update_preferences(session, workspace_id, preferences)
     return show_sync_settings(database, workspace_id)

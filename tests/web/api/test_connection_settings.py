@@ -127,3 +127,13 @@ def test_settings_errors_name_the_field(api: Api) -> None:
     assert unknown.status_code == 422
     assert unknown.json()["errors"][0]["location"] == "$.colour"
     assert api.get("settings").json()["log_retention_days"] == 30
+
+
+def test_notifications_need_an_address_in_the_api_as_in_the_ui(api: Api) -> None:
+    """One rule (``halosync.sync.preferences.preference_problems``) for both entry points."""
+    refused = api.patch("settings", json={"notify_email": "", "notify_on_failure": True})
+    assert refused.status_code == 422
+    assert refused.json()["errors"] == [
+        {"location": "$.notify_email", "message": "is needed to send notifications"}
+    ]
+    assert api.get("settings").json()["notify_on_failure"] is False

@@ -446,6 +446,11 @@ def test_notifications_retention_and_cooldown_are_checked_then_saved(world: Worl
     assert "cooldown 'ninety' is not a whole number" in message
     assert "not an e-mail address" in message
     assert 'value="30"' in bad  # retention unchanged
+    no_address = client.post(
+        f"{w}/settings/preferences",
+        data={"csrf_token": token, "notify_email": " ", "notify_on_success": "yes"},
+    ).text
+    assert "notify_email is needed to send notifications" in " ".join(_flashes(no_address))
     good = client.post(
         f"{w}/settings/preferences",
         data={

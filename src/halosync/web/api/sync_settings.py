@@ -8,6 +8,13 @@ from fastapi import APIRouter, Body, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
 from halosync.store.database import Database
+from halosync.sync.preferences import (
+    MAX_RETENTION_DAYS,
+    MIN_RETENTION_DAYS,
+    PreferencesChange,
+    preference_problems,
+    show_preferences,
+)
 from halosync.sync.workspace_settings import (
     SyncSettingsChange,
     price_mode_change_needs_confirmation,
@@ -17,14 +24,6 @@ from halosync.sync.workspace_settings import (
 from halosync.web.api.auth import Caller, current_caller, get_database, writer
 from halosync.web.api.deps import PREFIX, ShortText
 from halosync.web.api.errors import ERROR_RESPONSES, ApiError, ErrorItem
-from halosync.web.api.preferences import (
-    MAX_RETENTION_DAYS,
-    MIN_RETENTION_DAYS,
-    PreferencesChange,
-    preference_problems,
-    show_preferences,
-    update_preferences,
-)
 
 router = APIRouter(prefix=PREFIX, tags=["settings"])
 
@@ -154,7 +153,7 @@ def patch_settings(
                 )
             ],
         )
-    update_sync_settings(database, caller.workspace_id, sync_change, confirmed=True)
-    with database.session() as session:
-        update_preferences(session, caller.workspace_id, preferences)
+    update_sync_settings(
+        database, caller.workspace_id, sync_change, confirmed=True, preferences=preferences
+    )
     return _settings_out(database, caller.workspace_id)

@@ -12,17 +12,12 @@ from halosync.domain.schedule import Schedule
 from halosync.errors import HalosyncError, NotFoundError
 from halosync.jobs.schedules import get_schedules, parse_kind, set_schedule
 from halosync.mapping.service import mapping_counts
+from halosync.sync.preferences import PreferencesChange, preference_problems, show_preferences
 from halosync.sync.workspace_settings import (
     SyncSettingsChange,
     show_sync_settings,
     update_sync_settings,
     validate_change,
-)
-from halosync.web.api.preferences import (
-    PreferencesChange,
-    preference_problems,
-    show_preferences,
-    update_preferences,
 )
 from halosync.web.ui.context import (
     Member,
@@ -294,13 +289,11 @@ async def change_preferences(
         validate_change(cooldown)
     except HalosyncError as refused:
         problems.append(refused.message)
-    if (notify_on_success == "yes" or notify_on_failure == "yes") and not email:
-        problems.append("an e-mail address is needed to send notifications")
     if problems:
         session.flash("error", "Settings not changed: " + "; ".join(problems) + ".")
         return redirect(request, workspace_url(member.workspace_id))
-    with state.database.session() as db:
-        update_preferences(db, member.workspace_id, change)
-    update_sync_settings(state.database, member.workspace_id, cooldown, confirmed=True)
+    update_sync_settings(
+        state.database, member.workspace_id, cooldown, confirmed=True, preferences=change
+    )
     session.flash("success", "Notification and log settings saved.")
     return redirect(request, workspace_url(member.workspace_id))

@@ -1,8 +1,9 @@
 """Workspace preferences outside the sync engine's settings: log retention and e-mail opt-ins.
 
-Read and changed by the REST API (and any other entry point) through these functions;
-the sync settings proper (target, prices...) live in
-:mod:`halosync.sync.workspace_settings`.
+The one owner of their rules, called by the REST API and the web UI alike; the sync
+settings proper (target, prices...) live in :mod:`halosync.sync.workspace_settings`,
+whose :func:`~halosync.sync.workspace_settings.update_sync_settings` writes both in one
+transaction.
 """
 
 from __future__ import annotations
@@ -65,7 +66,18 @@ def preference_problems(change: PreferencesChange) -> list[tuple[str, str]]:
         )
     if change.notify_email is not None and not _EMAIL.match(change.notify_email):
         problems.append(("notify_email", f"{change.notify_email!r} is not an e-mail address"))
+    if change.clear_email and (change.notify_on_success or change.notify_on_failure):
+        problems.append(("notify_email", "is needed to send notifications"))
     return problems
+
+
+def validate_preferences(change: PreferencesChange) -> None:
+    """Refuse a change with bad values before anything is written, naming each one."""
+    problems = preference_problems(change)
+    if problems:
+        raise ValidationFailedError(
+            "Invalid setting: " + "; ".join(f"{field} {what}" for field, what in problems) + "."
+        )
 
 
 def show_preferences(session: Session, workspace_id: int) -> PreferencesView:
@@ -83,11 +95,7 @@ def update_preferences(
     session: Session, workspace_id: int, change: PreferencesChange
 ) -> PreferencesView:
     """Validate and apply ``change`` in the caller's transaction, logging what changed."""
-    problems = preference_problems(change)
-    if problems:
-        raise ValidationFailedError(
-            "Invalid setting: " + "; ".join(f"{field} {what}" for field, what in problems) + "."
-        )
+    validate_preferences(change)
     ws = WorkspaceRepository(session).get(workspace_id)
     before = show_preferences(session, workspace_id).to_dict()
     if change.log_retention_days is not None:
