@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from halosync.halopsa.pacing import SlidingWindowPacer
-from halosync.halopsa.pacing_sql import SqlSlidingLogPacer
+from halosync.halopsa.pacing import SharedSlidingLogPacer, SlidingWindowPacer
 from halosync.settings import Settings
 from halosync.store.database import Database
+from halosync.store.rate_slots import SqlRateSlotLog
 from tests.halopsa.manual_clock import ManualClock
 
 pytestmark = pytest.mark.anyio
@@ -66,10 +66,13 @@ async def _two_processes_share(url: str) -> None:
     first_db.migrate()
     second_db.migrate()
     try:
-        pacers = [SqlSlidingLogPacer(db, key, 8, 60.0, clock=clock) for db in (first_db, second_db)]
+        pacers = [
+            SharedSlidingLogPacer(SqlRateSlotLog(db), key, 8, 60.0, clock=clock)
+            for db in (first_db, second_db)
+        ]
         starts: list[float] = []
 
-        async def worker(pacer: SqlSlidingLogPacer) -> None:
+        async def worker(pacer: SharedSlidingLogPacer) -> None:
             for _ in range(6):
                 starts.append(await pacer.acquire())
 
@@ -98,7 +101,7 @@ async def test_sql_pacer_shares_budget_on_postgres(pg_schema_url: str) -> None:
 
 def test_from_settings_uses_the_operator_budget(tmp_path: Path) -> None:
     settings = Settings(halo_rate_limit=123, halo_rate_window_seconds=60)
-    pacer = SqlSlidingLogPacer.from_settings(
-        settings, Database(f"sqlite:///{tmp_path / 'x.db'}"), "k"
+    pacer = SharedSlidingLogPacer.from_settings(
+        settings, SqlRateSlotLog(Database(f"sqlite:///{tmp_path / 'x.db'}")), "k"
     )
     assert (pacer.limit, pacer.window_seconds) == (123, 60)

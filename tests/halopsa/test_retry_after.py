@@ -14,11 +14,11 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from halosync.halopsa.errors import HaloConfigurationError, RetryAfterTooLongError
-from halosync.halopsa.pacing import SlidingWindowPacer
-from halosync.halopsa.pacing_sql import SqlSlidingLogPacer
+from halosync.halopsa.pacing import SharedSlidingLogPacer, SlidingWindowPacer
 from halosync.halopsa.retry import MIN_RATE_LIMIT_WAIT_SECONDS, rate_limit_wait
 from halosync.store.database import Database
 from halosync.store.models import HaloRateSlot
+from halosync.store.rate_slots import SqlRateSlotLog
 from tests.halopsa.conftest import BASE_URL, Halo
 from tests.halopsa.manual_clock import ManualClock
 
@@ -44,8 +44,8 @@ def database(tmp_path: Path) -> Iterator[Database]:
         yield db
 
 
-def shared_pacer(database: Database, halo: Halo) -> SqlSlidingLogPacer:
-    return SqlSlidingLogPacer(database, BASE_URL, 270, WINDOW, clock=halo.clock)
+def shared_pacer(database: Database, halo: Halo) -> SharedSlidingLogPacer:
+    return SharedSlidingLogPacer(SqlRateSlotLog(database), BASE_URL, 270, WINDOW, clock=halo.clock)
 
 
 def latest_slot(database: Database) -> float:

@@ -18,12 +18,13 @@ from sqlalchemy import func, select
 from halosync.halopsa.client import HaloApiClient
 from halosync.halopsa.clock import Clock
 from halosync.halopsa.config import HaloConnectionConfig
-from halosync.halopsa.pacing_sql import SqlSlidingLogPacer
+from halosync.halopsa.pacing import SharedSlidingLogPacer
 from halosync.mapping.service import map_account, map_service
 from halosync.simulator import ApiApplication
 from halosync.sources.importer import import_document
 from halosync.store.connections import ConnectionDetails, HaloConnectionRepository
 from halosync.store.models import HaloRateSlot
+from halosync.store.rate_slots import SqlRateSlotLog
 from halosync.store.workspaces import WorkspaceRepository
 from halosync.sync.activity import list_log_entries
 from halosync.sync.customers import run_customers_sync
@@ -66,7 +67,9 @@ def paced(world: World, clock: Clock) -> HaloFactory:
         return HaloApiClient(
             config,
             transport=httpx2.ASGITransport(app=world.sim),
-            pacer=SqlSlidingLogPacer(world.database, config.instance_key, 270, WINDOW, clock=clock),
+            pacer=SharedSlidingLogPacer(
+                SqlRateSlotLog(world.database), config.instance_key, 270, WINDOW, clock=clock
+            ),
             clock=clock,
             retry=FAST_RETRY,
             allow_private_networks=True,

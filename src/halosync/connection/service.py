@@ -29,7 +29,7 @@ from halosync.halopsa.config import (
     token_url_for,
 )
 from halosync.halopsa.errors import HaloError
-from halosync.halopsa.pacing_sql import SqlSlidingLogPacer
+from halosync.halopsa.pacing import SharedSlidingLogPacer
 from halosync.halopsa.permissions import TARGETS, Target, needs_for
 from halosync.halopsa.retry import RetryPolicy
 from halosync.logging import MASK, get_logger, register_secret
@@ -45,6 +45,7 @@ from halosync.store.models import (
     ServiceMapping,
     Workspace,
 )
+from halosync.store.rate_slots import SqlRateSlotLog
 from halosync.store.workspaces import WorkspaceRepository
 
 log = get_logger(__name__)
@@ -264,8 +265,8 @@ class ConnectionService:
     ) -> HaloApiClient:
         """A client paced by the budget shared with every process using this Halo instance."""
         self.database.migrate()
-        pacer = SqlSlidingLogPacer.from_settings(
-            self.settings, self.database, config.instance_key, clock=self._clock
+        pacer = SharedSlidingLogPacer.from_settings(
+            self.settings, SqlRateSlotLog(self.database), config.instance_key, clock=self._clock
         )
         return HaloApiClient(
             config,

@@ -2,21 +2,28 @@
 
 Halo allows about 300 requests per rolling 5 minutes per instance and answers 429 past
 that; a 5-second pause does not help, only waiting for the window does. Every request
-first asks a :class:`RequestPacer` for a slot. The in-process pacer here serves one
-process; :mod:`halosync.halopsa.pacing_sql` shares one budget across processes.
+first asks a :class:`RequestPacer` for a slot. :class:`SlidingWindowPacer` serves one
+process; :class:`SharedSlidingLogPacer` shares one budget across processes through a
+:class:`SlotLog` (the database's, :class:`halosync.store.rate_slots.SqlRateSlotLog`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 from collections import deque
-from typing import Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
 
 from halosync.halopsa.clock import Clock, SystemClock
 
+if TYPE_CHECKING:
+    from halosync.settings import Settings
+
 DEFAULT_RATE_LIMIT = 270
 DEFAULT_RATE_WINDOW_SECONDS = 300.0
+_MIN_WAIT_SECONDS = 0.05
 
 
 class RequestPacer(Protocol):
@@ -93,3 +100,95 @@ class SlidingWindowPacer:
         """Requests started in the current window (for diagnostics and tests)."""
         now = self._clock.now()
         return sum(1 for start in self._starts if start > now - self.window_seconds)
+
+
+class SlotLog(Protocol):
+    """The port a shared pacer keeps its sliding log behind: one slot per request started,
+    per Halo instance, each operation atomic across processes, reading ``now`` only once it
+    holds the instance's lock."""
+
+    def take(
+        self, instance_key: str, limit: int, window_seconds: float, now: Callable[[], float]
+    ) -> tuple[float | None, float]:
+        """(when a slot was taken, 0.0), or (None, seconds until one frees up)."""
+        ...
+
+    def fill(
+        self,
+        instance_key: str,
+        limit: int,
+        window_seconds: float,
+        hold_end: Callable[[float], float],
+        now: Callable[[], float],
+    ) -> None:
+        """Fill the window so that no request starts before ``hold_end(now)``."""
+        ...
+
+    def used(self, instance_key: str, window_seconds: float, now: Callable[[], float]) -> int:
+        """Requests started in the current window."""
+        ...
+
+
+class SharedSlidingLogPacer:
+    """A :class:`RequestPacer` whose budget is shared by every process using one
+    :class:`SlotLog`."""
+
+    def __init__(
+        self,
+        log: SlotLog,
+        instance_key: str,
+        limit: int = DEFAULT_RATE_LIMIT,
+        window_seconds: float = DEFAULT_RATE_WINDOW_SECONDS,
+        *,
+        clock: Clock | None = None,
+    ) -> None:
+        _check_budget(limit, window_seconds)
+        self.log = log
+        self.instance_key = instance_key
+        self.limit = limit
+        self.window_seconds = window_seconds
+        self._clock = clock or SystemClock()
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, log: SlotLog, instance_key: str, *, clock: Clock | None = None
+    ) -> SharedSlidingLogPacer:
+        """The shared pacer with the operator's budget (``HALOSYNC_HALO_RATE_LIMIT``)."""
+        return cls(
+            log,
+            instance_key,
+            settings.halo_rate_limit,
+            settings.halo_rate_window_seconds,
+            clock=clock,
+        )
+
+    async def acquire(self) -> float:
+        """Wait until the instance's window has room, take a slot, return when it was taken."""
+        while True:
+            taken, wait = await asyncio.to_thread(
+                self.log.take, self.instance_key, self.limit, self.window_seconds, self._clock.now
+            )
+            if taken is not None:
+                return taken
+            await self._clock.sleep(max(_MIN_WAIT_SECONDS, wait))
+
+    async def block_until(self, until: float) -> None:
+        """Fill the window so that no process starts a request before ``until`` (at most one
+        window from now)."""
+        end_of = functools.partial(_hold_end_at, until=until, window_seconds=self.window_seconds)
+        await asyncio.to_thread(
+            self.log.fill,
+            self.instance_key,
+            self.limit,
+            self.window_seconds,
+            end_of,
+            self._clock.now,
+        )
+
+    def used(self) -> int:
+        """Requests started in the current window, by every process."""
+        return self.log.used(self.instance_key, self.window_seconds, self._clock.now)
+
+
+def _hold_end_at(now: float, *, until: float, window_seconds: float) -> float:
+    return hold_end(now, until, window_seconds)
