@@ -15,6 +15,7 @@ from halosync.errors import HalosyncError, NotFoundError, ValidationFailedError
 from halosync.halopsa.errors import HaloConfigurationError, HaloError
 from halosync.logging import redact_text
 from halosync.sources.errors import ImportValidationError, Location, MassCancelError, describe
+from halosync.sources.importer import ConcurrentImportError, IdempotencyKeyReusedError
 
 MASS_CANCEL_FIX = (
     "If the vendor really ended them, send it again with allow_mass_cancel=true; the limit "
@@ -100,6 +101,8 @@ async def _halosync_error(_request: Request, error: Exception) -> JSONResponse:
                 "subscriptions; allow_mass_cancel=true goes ahead",
             )
         ]
+    elif isinstance(error, ConcurrentImportError | IdempotencyKeyReusedError):
+        status = 409
     elif isinstance(error, ApiError):
         status = error.status_code
         errors, headers = error.errors, error.headers

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import io
-import json
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Generic, TypeVar
@@ -12,15 +9,11 @@ from typing import Annotated, Any, Generic, TypeVar
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
-from halosync.sources.apply import apply_batch
-from halosync.sources.batch import BatchBuilder
-from halosync.sources.readers import read_json_stream
+from halosync.sources import importer
 from halosync.sources.schemas import UsagePayload
 from halosync.store.database import Database
-from halosync.store.idempotency import IdempotencyRepository
 from halosync.store.usage import (
     MAX_PAGE_SIZE,
     AccountRepository,
@@ -29,7 +22,7 @@ from halosync.store.usage import (
     SubscriptionRepository,
 )
 from halosync.web.api.auth import Caller, current_caller, get_database, writer
-from halosync.web.api.errors import ERROR_RESPONSES, ApiError
+from halosync.web.api.errors import ERROR_RESPONSES
 
 router = APIRouter(prefix="/api/v1/workspaces/{workspace}", tags=["usage"])
 T = TypeVar("T")
@@ -102,28 +95,6 @@ class PageOut(BaseModel, Generic[T]):
     page_size: int
 
 
-def _request_hash(body: bytes, snapshot: bool, allow_mass_cancel: bool) -> str:
-    digest = hashlib.sha256(json.dumps([snapshot, allow_mass_cancel]).encode("ascii"))
-    digest.update(b"\n" + body)
-    return digest.hexdigest()
-
-
-def _replay(database: Database, caller: Caller, key: str, request_hash: str) -> JSONResponse | None:
-    with database.session() as session:
-        record = IdempotencyRepository(session, caller.workspace_id).get(key)
-        if record is None:
-            return None
-        if record.request_hash != request_hash:
-            raise ApiError(
-                409,
-                f"Idempotency-Key {key!r} was already used with a different request body.",
-                fix="Use a new key for a new request.",
-            )
-        return JSONResponse(
-            record.response, status_code=record.status_code, headers={"Idempotent-Replayed": "true"}
-        )
-
-
 def _upsert(
     database: Database,
     caller: Caller,
@@ -132,40 +103,19 @@ def _upsert(
     key: str | None,
 ) -> JSONResponse:
     snapshot, allow_mass_cancel = options
-    request_hash = _request_hash(body, snapshot, allow_mass_cancel)
-    if key is not None and (replayed := _replay(database, caller, key, request_hash)):
-        return replayed
-    # The body is read exactly like a JSON file: streamed, depth-limited, errors by line
-    # and column or JSON path.
-    builder = BatchBuilder()
-    read_json_stream(io.BytesIO(body), builder, hint="send the body as UTF-8")
-    try:
-        with database.session() as session:
-            report = apply_batch(
-                session,
-                caller.workspace_id,
-                builder,
-                snapshot=snapshot,
-                allow_mass_cancel=allow_mass_cancel,
-            )
-            result = UsageResult.model_validate(
-                {"workspace": caller.workspace_name} | report.as_dict()
-            ).model_dump(mode="json")
-            if key is not None:
-                IdempotencyRepository(session, caller.workspace_id).save(
-                    key, request_hash, 200, result
-                )
-    except IntegrityError:
-        # Lost a race: the same key stored by a concurrent request, or another import.
-        if key is not None and (replayed := _replay(database, caller, key, request_hash)):
-            return replayed
-        raise ApiError(
-            409,
-            "Another request changed this workspace's usage data at the same time; "
-            "nothing from this request was written.",
-            fix="Send the request again.",
-        ) from None
-    return JSONResponse(result, status_code=200)
+    outcome = importer.upsert_usage(
+        database,
+        caller.workspace_id,
+        body,
+        snapshot=snapshot,
+        allow_mass_cancel=allow_mass_cancel,
+        idempotency_key=key,
+    )
+    result = UsageResult.model_validate(
+        {"workspace": caller.workspace_name} | outcome.report
+    ).model_dump(mode="json")
+    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
+    return JSONResponse(result, status_code=200, headers=headers)
 
 
 def _usage_body_schema() -> dict[str, Any]:
