@@ -1,27 +1,23 @@
 """How halosync rounds, compares and formats values the way HaloPSA stores them.
 
 Halo keeps money and invoice quantities as doubles backed by 4-decimal money columns, and
-answers with float noise (``10.329999999999998``). Every value halosync writes is rounded
-half-up to 4 places, and two values are "the same" when they are equal at 4 places, so a
-repeat run with nothing changed writes nothing.
+answers with float noise (``10.329999999999998``). Every value halosync reads from Halo or
+writes to it is rounded half-up to 4 places by :func:`halo_decimal` (the one decimal rule:
+the planner and ``halopsa.models`` both call it), and two values are "the same" when they
+are equal at 4 places, so a repeat run with nothing changed writes nothing. Reading Halo's
+dates (and its "no date" sentinels) is ``halosync.halopsa.models.halo_day``'s job.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 from halosync.domain.models import HaloValue
 
 HALO_DECIMAL_PLACES = 4
 _QUANTUM = Decimal(1).scaleb(-HALO_DECIMAL_PLACES)
-
-HALO_EMPTY_DATES = frozenset(
-    {date(1899, 12, 30), date(1900, 1, 1), date(1901, 1, 1), date(1, 1, 1)}
-)
-"""Halo's "no date" values: the OLE zero date it answers, the 1900/1901 values scripts
-write, and .NET's ``DateTime.MinValue``."""
 
 
 def halo_decimal(value: Decimal | float | int | str) -> Decimal:
@@ -44,18 +40,13 @@ def halo_date(value: date) -> str:
     return f"{value.isoformat()}T00:00:00"
 
 
-def parse_halo_date(value: str | None) -> date | None:
-    """The date part of a Halo datetime string; Halo's empty-date sentinels are None."""
-    if not value:
-        return None
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00")).date()
-    return None if parsed in HALO_EMPTY_DATES else parsed
-
-
 def json_value(value: HaloValue) -> str | int | float | bool | None:
-    """A value fit for JSON: whole Decimals as int, others as float (4 places)."""
+    """A value fit for JSON: whole Decimals as int, others as float (4 places); dates as
+    Halo shows them (:func:`halo_date`)."""
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, date):
+        return halo_date(value)
     return value
 
 

@@ -13,9 +13,6 @@ import re
 
 _MARKER_RE = re.compile(r"\[halosync:([0-9a-f]{16})\]")
 
-LICENCE_MARKER_FIELD = "notes"
-"""The Licence_List field the marker is written to on create."""
-
 INVOICE_LINE_MARKER_FIELD = "comment_2"
 """The InvoiceDetail field the marker is written to when halosync adds a line."""
 

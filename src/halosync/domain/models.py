@@ -41,7 +41,7 @@ ACTIVE_RUN_STATUSES: tuple[RunStatus, ...] = RUN_STATUSES[:2]
 # Subscription statuses that mean "stop billing": the Halo quantity is driven to 0.
 ENDED_SUBSCRIPTION_STATUSES: frozenset[SubscriptionStatus] = frozenset({"cancelled", "expired"})
 
-HaloValue = str | int | Decimal | bool | None
+HaloValue = str | int | Decimal | bool | date | None
 """A Halo field value as the planner sees it; ``Decimal`` for money and quantities."""
 
 HaloFields = Mapping[str, HaloValue]
@@ -146,6 +146,44 @@ class HaloInvoiceLine:
 
 
 @dataclass(frozen=True, slots=True)
+class LicenceFields:
+    """The licence fields halosync owns, as a plan sets them; None leaves a field as it is."""
+
+    count: int | None = None
+    price: Decimal | None = None
+    purchase_price: Decimal | None = None
+    start_date: date | None = None
+    end_date: date | None = None
+    billing_cycle: str | None = None
+    term_duration: str | None = None
+    status: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewLicence:
+    """A licence to create on ``client_id`` for ``item_id``, stamped with ``marker``."""
+
+    client_id: int
+    name: str
+    item_id: int
+    fields: LicenceFields
+    marker: str
+
+
+@dataclass(frozen=True, slots=True)
+class LicenceChange:
+    """New values for some owned fields of licence ``licence_id``."""
+
+    licence_id: int
+    fields: LicenceFields
+
+
+HaloWrite = NewLicence | LicenceChange
+"""What a create or update asks of Halo, in the planner's terms; ``halosync.halopsa.billing``
+turns it into Halo's object."""
+
+
+@dataclass(frozen=True, slots=True)
 class SyncSettings:
     """The workspace settings that change what the planner writes."""
 
@@ -159,9 +197,10 @@ class SyncSettings:
 class PlannedChange:
     """One decision for one account × service, readable as a dry-run line and executable.
 
-    ``before``/``after`` hold only the fields that change (``after`` alone for a create);
-    ``payload`` is the Halo object to POST (with ``id`` for an update), empty unless the
+    ``before``/``after`` hold only the owned fields that change (``after`` alone for a
+    create); ``write`` is what to ask of Halo (a typed create or update), None unless the
     action is create or update. ``marker`` is what the create stamps into the record.
+    ``payload`` is an invoice line's Halo object to POST (with ``id`` for an update).
     """
 
     account_ref: str
@@ -175,6 +214,7 @@ class PlannedChange:
     recurring_invoice_id: int | None = None
     before: HaloFields = field(default_factory=dict)
     after: HaloFields = field(default_factory=dict)
+    write: HaloWrite | None = None
     payload: HaloFields = field(default_factory=dict)
     marker: str | None = None
     quantity: Decimal | None = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
+from dataclasses import fields as dataclass_fields
 from decimal import Decimal
 from typing import Literal
 
@@ -20,13 +21,8 @@ from halosync.domain.duplicates import (
     licence_duplicates,
     line_duplicates,
 )
-from halosync.domain.halo_values import halo_date, halo_decimal, same_value
-from halosync.domain.markers import (
-    INVOICE_LINE_MARKER_FIELD,
-    LICENCE_MARKER_FIELD,
-    marker_for,
-    marker_note,
-)
+from halosync.domain.halo_values import halo_decimal, same_value
+from halosync.domain.markers import INVOICE_LINE_MARKER_FIELD, marker_for
 from halosync.domain.models import (
     ENDED_SUBSCRIPTION_STATUSES,
     AccountTarget,
@@ -36,6 +32,9 @@ from halosync.domain.models import (
     HaloValue,
     LedgerRecord,
     Level,
+    LicenceChange,
+    LicenceFields,
+    NewLicence,
     Plan,
     PlannedChange,
     SubscriptionStatus,
@@ -50,11 +49,6 @@ HALO_LICENCE_STATUS: dict[SubscriptionStatus, str] = {
     "expired": "Expired",
 }
 """Vendor subscription status -> the text written to a licence's ``status``."""
-
-HALO_SUBSCRIPTION_TYPE = 1
-"""``Licence_List.type`` of the licences halosync creates: the value vendor-seat syncs use
-for a subscription. Sent explicitly, since Halo's default for an omitted type is not known
-to be a subscription (see ``docs/halopsa.md``)."""
 
 _MAX_LICENCE_COUNT = 2**31 - 1  # Licence_List.count is an int32
 
@@ -327,7 +321,7 @@ def _unit_prices_needed(sub: DesiredSubscription, settings: SyncSettings) -> boo
 
 def _prices(
     sub: DesiredSubscription, settings: SyncSettings, target: AccountTarget
-) -> dict[str, HaloValue]:
+) -> dict[str, Decimal]:
     """The price fields to write, or {} when prices are off or the subscription ended."""
     if settings.price_mode == "off" or _ended(sub):
         return {}
@@ -346,7 +340,7 @@ def _prices(
             target,
             settings,
         )
-    result: dict[str, HaloValue] = {}
+    result: dict[str, Decimal] = {}
     for name, total in totals.items():
         if total is None:
             continue
@@ -356,22 +350,32 @@ def _prices(
 
 def _licence_fields(
     sub: DesiredSubscription, settings: SyncSettings, target: AccountTarget
-) -> dict[str, HaloValue]:
+) -> LicenceFields:
     """The licence fields halosync owns; blank vendor values are not owned."""
     ended = _ended(sub)
     status: SubscriptionStatus = "cancelled" if sub.account_status == "cancelled" else sub.status
-    fields: dict[str, HaloValue] = {"count": 0 if ended else int(sub.quantity)}
-    fields.update(_prices(sub, settings, target))
-    if sub.start_date is not None:
-        fields["start_date"] = halo_date(sub.start_date)
-    if sub.end_date is not None:
-        fields["end_date"] = halo_date(sub.end_date)
-    if sub.billing_cycle:
-        fields["billing_cycle"] = sub.billing_cycle
-    if sub.term:
-        fields["term_duration"] = sub.term
-    fields["status"] = HALO_LICENCE_STATUS[status]
-    return fields
+    prices = _prices(sub, settings, target)
+    return LicenceFields(
+        count=0 if ended else int(sub.quantity),
+        price=prices.get("price"),
+        purchase_price=prices.get("purchase_price"),
+        start_date=sub.start_date,
+        end_date=sub.end_date,
+        billing_cycle=sub.billing_cycle or None,
+        term_duration=sub.term or None,
+        status=HALO_LICENCE_STATUS[status],
+    )
+
+
+def _owned(values: LicenceFields) -> dict[str, HaloValue]:
+    """The fields ``values`` sets, by name, in declaration order."""
+    named = ((field.name, getattr(values, field.name)) for field in dataclass_fields(values))
+    return {name: value for name, value in named if value is not None}
+
+
+def _only(values: LicenceFields, names: Iterable[str]) -> LicenceFields:
+    """``values`` with only the fields ``names`` set."""
+    return LicenceFields(**{name: getattr(values, name) for name in names})
 
 
 def _licence_current(licence: HaloLicence) -> dict[str, HaloValue]:
@@ -379,8 +383,8 @@ def _licence_current(licence: HaloLicence) -> dict[str, HaloValue]:
         "count": licence.count,
         "price": licence.price,
         "purchase_price": licence.purchase_price,
-        "start_date": halo_date(licence.start_date) if licence.start_date else None,
-        "end_date": halo_date(licence.end_date) if licence.end_date else None,
+        "start_date": licence.start_date,
+        "end_date": licence.end_date,
         "billing_cycle": licence.billing_cycle,
         "term_duration": licence.term_duration,
         "status": licence.status,
@@ -435,7 +439,8 @@ def _plan_licence(
 ) -> PlannedChange:
     settings = context.settings
     marker = marker_for(settings.workspace_key, sub.account_ref, sub.service_ref)
-    desired = _licence_fields(sub, settings, target)
+    wanted = _licence_fields(sub, settings, target)
+    desired = _owned(wanted)
     rows, earlier = _ledger_rows(sub, context, target)
     base = PlannedChange(
         account_ref=sub.account_ref,
@@ -451,31 +456,26 @@ def _plan_licence(
     for record in rows:
         if record.halo_record_id is not None and record.halo_record_id in context.licences_by_id:
             licence = context.licences_by_id[record.halo_record_id]
-            change = _update_or_unchanged(
-                base, licence.id, _licence_current(licence), desired, f"licence {licence.id}"
-            )
+            change = _update_licence(base, licence, wanted)
             return _flag_duplicates(change, twins, "licence")
     adoptable = context.licences_by_marker.get((target.halo_client_id, marker), [])
     if adoptable:
         licence = adoptable[0]
         note = f"found licence {licence.id} created by an interrupted earlier run; adopting it"
-        change = _update_or_unchanged(
-            base, licence.id, _licence_current(licence), desired, f"licence {licence.id}"
-        )
+        change = _update_licence(base, licence, wanted)
         change = replace(change, reason=f"{note}; {change.reason}", adopted=True)
         return _flag_duplicates(change, twins, "licence")
     if _ended(sub):
         return replace(
             base, action="skip", reason="subscription ended and HaloPSA has no licence for it"
         )
-    payload: dict[str, HaloValue] = {
-        "client_id": target.halo_client_id,
-        "name": sub.service_name,
-        "type": HALO_SUBSCRIPTION_TYPE,
-        "item_id": item_id,
-        **desired,
-        LICENCE_MARKER_FIELD: marker_note(marker),
-    }
+    write = NewLicence(
+        client_id=target.halo_client_id,
+        name=sub.service_name,
+        item_id=item_id,
+        fields=wanted,
+        marker=marker,
+    )
     reason = "no licence yet for this account and service; creating one"
     level: Level = "INFO"
     gone = [r for r in rows if r.state == "written" and r.halo_record_id is not None]
@@ -491,9 +491,19 @@ def _plan_licence(
                 f"account now mapped to client {target.halo_client_id}; creating a licence "
                 f"there (earlier records on {old} are left as they are)"
             )
-    return replace(
-        base, action="create", reason=reason, level=level, after=payload, payload=payload
+    return replace(base, action="create", reason=reason, level=level, after=desired, write=write)
+
+
+def _update_licence(
+    base: PlannedChange, licence: HaloLicence, wanted: LicenceFields
+) -> PlannedChange:
+    label = f"licence {licence.id}"
+    change = _update_or_unchanged(
+        base, licence.id, _licence_current(licence), _owned(wanted), label
     )
+    if change.action != "update":
+        return change
+    return replace(change, write=LicenceChange(licence.id, _only(wanted, change.after)))
 
 
 def _plan_invoice_line(
@@ -617,8 +627,7 @@ def _update_line(
         )
     change = _update_or_unchanged(base, line.id, _line_current(line), desired, label)
     if change.action == "update":
-        payload = dict(change.payload)
-        payload["ihid"] = line.recurring_invoice_id
+        payload = {"id": line.id, **change.after, "ihid": line.recurring_invoice_id}
         return replace(change, payload=payload)
     return change
 
@@ -656,8 +665,7 @@ def _update_or_unchanged(
         reason=f"{label}: {', '.join(after)} changed",
         before=before,
         after=after,
-        payload={"id": halo_id, **after},
     )
 
 
-__all__ = ["HALO_LICENCE_STATUS", "HALO_SUBSCRIPTION_TYPE", "plan_usage_sync"]
+__all__ = ["HALO_LICENCE_STATUS", "plan_usage_sync"]

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from halosync.domain.halo_values import HALO_EMPTY_DATES, halo_date
+from halosync.domain.halo_values import halo_date, halo_decimal
 
 
 def _reference(value: Any) -> Any:
@@ -29,7 +29,20 @@ def _reference(value: Any) -> Any:
     return number if number > 0 else None
 
 
-def _date_only(value: Any) -> Any:
+HALO_EMPTY_DATES = frozenset(
+    {date(1899, 12, 30), date(1900, 1, 1), date(1901, 1, 1), date(1, 1, 1)}
+)
+"""Halo's "no date" values: the OLE zero date it answers, the 1900/1901 values scripts
+write, and .NET's ``DateTime.MinValue``."""
+
+
+def halo_day(value: Any) -> Any:
+    """The date a Halo date or date-time value stands for; None for blank and for Halo's
+    "no date" sentinels (:data:`HALO_EMPTY_DATES`).
+
+    The one reading of Halo's dates: only the date part counts (date-only fields sometimes
+    carry an odd time or offset). What is not a date is handed back for the model to refuse.
+    """
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
@@ -54,7 +67,7 @@ def _timestamp(value: Any) -> Any:
         except ValueError:
             return value
     if isinstance(value, datetime):
-        if value.date() in HALO_EMPTY_DATES:
+        if halo_day(value) is None:
             return None
         # Halo stores UTC and usually omits the offset.
         return value if value.tzinfo else value.replace(tzinfo=UTC)
@@ -62,17 +75,53 @@ def _timestamp(value: Any) -> Any:
 
 
 def _decimal(value: Any) -> Any:
+    """Halo's money and quantities by the one rule (:func:`halo_decimal`); None for blank."""
     if value is None or value == "":
         return None
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    return value
+    if isinstance(value, bool) or not isinstance(value, Decimal | float | int | str):
+        return value
+    try:
+        return halo_decimal(value)
+    except ArithmeticError:
+        return value
+
+
+def _quantity(value: Any) -> Any:
+    """A quantity Halo left blank is 0."""
+    return Decimal(0) if value is None or value == "" else _decimal(value)
+
+
+def _count(value: Any) -> Any:
+    """A licence count Halo left blank is 0."""
+    return 0 if value is None or value == "" else value
+
+
+def _text(value: Any) -> Any:
+    """Free text as a string (Halo sometimes answers a number where text is documented)."""
+    if isinstance(value, bool):
+        return value
+    return str(value) if isinstance(value, int | float | Decimal) else value
+
+
+def _list(value: Any) -> Any:
+    """A list Halo answered as null is empty."""
+    return [] if value is None else value
+
+
+def _flag(value: Any) -> Any:
+    """A flag Halo left blank is false."""
+    return False if value is None else value
 
 
 HaloRef = Annotated[int | None, BeforeValidator(_reference)]
-HaloDate = Annotated[date | None, BeforeValidator(_date_only)]
+HaloDate = Annotated[date | None, BeforeValidator(halo_day)]
 HaloTimestamp = Annotated[datetime | None, BeforeValidator(_timestamp)]
 Money = Annotated[Decimal | None, BeforeValidator(_decimal)]
+"""Money or a quantity: rounded half-up to Halo's 4 places (:func:`halo_decimal`)."""
+Quantity = Annotated[Decimal, BeforeValidator(_quantity)]
+Count = Annotated[int, BeforeValidator(_count)]
+Text = Annotated[str | None, BeforeValidator(_text)]
+Flag = Annotated[bool, BeforeValidator(_flag)]
 
 
 class HaloModel(BaseModel):
@@ -132,8 +181,8 @@ class LineQuantityLink(HaloModel):
     licence_id: HaloRef = None
     licence_name: str | None = None
     assigned_licences: bool | None = None
-    qty_free: Decimal | None = None
-    minimum_qty: Decimal | None = None
+    qty_free: Money = None
+    minimum_qty: Money = None
     pro_rata: int | None = None
     use_linked_subscription_price: bool | None = None
     use_linked_subscription_cost: bool | None = None
@@ -146,13 +195,15 @@ class InvoiceLine(HaloModel):
     ihid: int | None = None
     item_id: HaloRef = Field(default=None, alias="_itemid")
     item_code: str | None = None
-    item_shortdescription: str | None = None
-    item_longdescription: str | None = None
-    qty_order: Decimal = Decimal(0)
+    item_shortdescription: Text = None
+    item_longdescription: Text = None
+    qty_order: Quantity = Decimal(0)
     unit_price: Money = None
     unit_cost: Money = None
     baseprice: Money = None
-    isinactive: bool = False
+    isinactive: Flag = False
+    comment_2: Text = None
+    """Where halosync writes the marker of a line it adds."""
     sequenceid: int | None = None
     startdate: HaloDate = None
     enddate: HaloDate = None
@@ -172,16 +223,16 @@ class RecurringInvoice(HaloModel):
     contract_id: HaloRef = None
     inactive: bool = False
     nextcreationdate: HaloDate = None
-    lines: list[InvoiceLine] = Field(default_factory=list)
+    lines: Annotated[list[InvoiceLine], BeforeValidator(_list)] = Field(default_factory=list)
 
 
 class SoftwareLicence(HaloModel):
     """A Halo Software Licence / Subscription (schema ``Licence_List``)."""
 
     id: int
-    name: str = ""
+    name: Text = None
     type: int | None = None
-    count: int = 0
+    count: Count = 0
     client_id: HaloRef = None
     client_name: str | None = None
     site_id: HaloRef = None
@@ -192,14 +243,15 @@ class SoftwareLicence(HaloModel):
     monthly_cost: Money = None
     start_date: HaloDate = None
     end_date: HaloDate = None
-    billing_cycle: str | None = None
-    term_duration: str | None = None
-    status: str | None = None
+    billing_cycle: Text = None
+    term_duration: Text = None
+    status: Text = None
     is_active: bool | None = None
-    deleted: bool | None = None
+    deleted: Flag = False
     vendor: str | None = None
     product_sku: str | None = None
-    notes: str | None = None
+    notes: Text = None
+    """Where halosync writes the marker of a licence it creates (list rows may lack it)."""
 
 
 class ClientContract(HaloModel):
@@ -216,6 +268,41 @@ class ClientContract(HaloModel):
     status: int | None = None
     contract_status: str | None = None
     billingperiod: int | None = None
+
+
+class HaloWriteModel(BaseModel):
+    """Base of the objects halosync POSTs: only declared fields; unset (None) ones not sent."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    def fields(self) -> dict[str, Any]:
+        """The fields set, by Halo's names, values as held (Decimals, dates)."""
+        return self.model_dump(by_alias=True, exclude_none=True)
+
+    def body(self) -> dict[str, Any]:
+        """The JSON object Halo is sent (:func:`halo_json`)."""
+        body: dict[str, Any] = halo_json(self.fields())
+        return body
+
+
+class LicenceWrite(HaloWriteModel):
+    """A ``Licence_List`` object to POST: without ``id`` a new licence, with it only the
+    fields to change."""
+
+    id: int | None = None
+    client_id: int | None = None
+    name: str | None = None
+    type: int | None = None
+    item_id: int | None = None
+    count: int | None = None
+    price: Decimal | None = None
+    purchase_price: Decimal | None = None
+    start_date: date | None = None
+    end_date: date | None = None
+    billing_cycle: str | None = None
+    term_duration: str | None = None
+    status: str | None = None
+    notes: str | None = None
 
 
 def halo_json(value: Any) -> Any:

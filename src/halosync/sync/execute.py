@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from halosync.domain.halo_values import json_fields
 from halosync.domain.models import Plan, PlannedChange, Target
+from halosync.halopsa.billing import LICENCE_ENTITY, halo_body, read_licence
 from halosync.halopsa.client import HaloApiClient
 from halosync.halopsa.errors import (
     AmbiguousWriteError,
@@ -34,7 +35,7 @@ from halosync.store.base import utcnow
 from halosync.store.database import Database
 from halosync.store.models import AuditEntry, RunResult
 from halosync.sync.gather import SyncInputs
-from halosync.sync.halo_state import LICENCE_ENTITY, LINES_ENTITY, HaloState, MarkerRecovery
+from halosync.sync.halo_state import LINES_ENTITY, HaloState, MarkerRecovery
 from halosync.sync.ledger import AUDIT_ENTITY, LedgerBook, Written
 from halosync.sync.results import ChangeResult
 
@@ -47,18 +48,22 @@ _REFUSED = (HaloRequestRejectedError, HaloRecordNotFoundError)
 
 def _written(target: Target, record: Mapping[str, Any]) -> Written:
     if target == "licence":
-        return Written(
-            int(record["id"]),
-            record.get("count"),
-            record.get("price"),
-            record.get("purchase_price"),
-        )
+        licence = read_licence(record)
+        return Written(licence.id, licence.count, licence.price, licence.purchase_price)
     return Written(
         int(record["id"]),
         record.get("qty_order"),
         record.get("unit_price"),
         record.get("unit_cost"),
     )
+
+
+def _body(change: PlannedChange) -> dict[str, Any]:
+    """The JSON object Halo is sent for one planned write."""
+    if change.write is not None:
+        return halo_body(change.write)
+    body: dict[str, Any] = halo_json(dict(change.payload))
+    return body
 
 
 def _refusal(error: HaloError) -> str:
@@ -143,7 +148,7 @@ class PlanExecutor:
             with self.database.session() as session:
                 for _, change in chunk:
                     self.book.mark_pending(session, change, self.run_id)
-        payloads = [halo_json(dict(change.payload)) for _, change in chunk]
+        payloads = [_body(change) for _, change in chunk]
         self._posts += 1
         request_id = f"run-{self.run_id}-post-{self._posts}"
         try:
@@ -252,7 +257,7 @@ class PlanExecutor:
                 result = ChangeResult.planned(change, halo_id=written.halo_id)
                 self.results[index] = result
                 session.add(RunResult(**self._result_row(result, now)))
-                session.add(self._audit(change, written.halo_id, request_id, now))
+                session.add(self._audit(change, result, request_id, now))
 
     # --- rows -----------------------------------------------------------------------------
 
@@ -273,16 +278,16 @@ class PlanExecutor:
         }
 
     def _audit(
-        self, change: PlannedChange, halo_id: int, request_id: str, at: datetime
+        self, change: PlannedChange, result: ChangeResult, request_id: str, at: datetime
     ) -> AuditEntry:
         return AuditEntry(
             workspace_id=self.workspace_id,
             run_id=self.run_id,
             entity=AUDIT_ENTITY[self.target],
-            halo_record_id=halo_id,
+            halo_record_id=result.halo_id,
             operation=change.action,
-            before=json_fields(change.before) if change.before else None,
-            after=json_fields(change.after),
+            before=json_fields(result.before) if result.before else None,
+            after=json_fields(result.after),
             request_id=request_id,
             at=at,
         )

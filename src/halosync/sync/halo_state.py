@@ -16,8 +16,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from halosync.domain.halo_records import invoice_line_from_halo, licence_from_halo
-from halosync.domain.markers import INVOICE_LINE_MARKER_FIELD, LICENCE_MARKER_FIELD, find_marker
+from halosync.domain.markers import INVOICE_LINE_MARKER_FIELD, find_marker
 from halosync.domain.models import (
     AccountTarget,
     HaloInvoiceLine,
@@ -25,11 +24,21 @@ from halosync.domain.models import (
     LedgerRecord,
     Target,
 )
+from halosync.halopsa.billing import (
+    INVOICE_ENTITY,
+    LICENCE_ENTITY,
+    LICENCE_MARKER_FIELD,
+    has_marker_field,
+    invoice_lines,
+    licence_from_halo,
+    licence_marker,
+    line_marker,
+    read_invoice,
+    read_licence,
+)
 from halosync.halopsa.client import HaloApiClient
 from halosync.logging import get_logger
 
-LICENCE_ENTITY = "SoftwareLicence"
-INVOICE_ENTITY = "RecurringInvoice"
 LINES_ENTITY = "RecurringInvoice/updatelines"
 log = get_logger(__name__)
 
@@ -85,9 +94,10 @@ async def read_licences(
     reading = halo.read_list(LICENCE_ENTITY, params=params)
     async for page in reading:
         for row in page:
-            if int(row.get("client_id") or 0) in scope:
-                has_notes = has_notes or LICENCE_MARKER_FIELD in row
-                licence = licence_from_halo(row)
+            record = read_licence(row)
+            if (record.client_id or 0) in scope:
+                has_notes = has_notes or has_marker_field(row)
+                licence = licence_from_halo(record)
                 licences[licence.id] = licence
     ours = [r for r in ledger if r.target == "licence" and r.halo_client_id in scope]
     await _confirm_by_id(halo, licences, ours, scope)
@@ -100,7 +110,8 @@ async def read_licences(
                 LICENCE_ENTITY, params={"client_id": client_id, "includeinactive": "true"}
             )
             for row in rows:
-                licences.setdefault(int(row["id"]), licence_from_halo(row))
+                licence = licence_from_halo(row)
+                licences.setdefault(licence.id, licence)
     if not has_notes:
         claimed = {r.halo_record_id for r in ledger if r.target == "licence" and r.halo_record_id}
         unknown = [
@@ -129,8 +140,11 @@ async def _confirm_by_id(
         return
     found = await halo.get_records(LICENCE_ENTITY, missing)
     for record_id, record in found.items():
-        if record is not None and int(record.get("client_id") or 0) in scope:
-            licences[record_id] = licence_from_halo(record)
+        if record is None:
+            continue
+        licence = licence_from_halo(record)
+        if licence.client_id in scope:
+            licences[record_id] = licence
     gone = [record_id for record_id, record in found.items() if record is None]
     log.info(
         "halo_records_confirmed_by_id",
@@ -150,7 +164,7 @@ async def _fill_markers(
         if full is None:
             del licences[record_id]
             continue
-        marker = find_marker(str(full.get(LICENCE_MARKER_FIELD) or ""))
+        marker = licence_marker(read_licence(full))
         licences[record_id] = replace(licences[record_id], marker=marker)
 
 
@@ -168,22 +182,18 @@ async def read_invoice_lines(
     if not one_invoice and wanted:
         async for page in halo.iter_pages(INVOICE_ENTITY, params={"includelines": "true"}):
             for row in page:
-                invoice_id = int(row["id"])
-                if invoice_id not in wanted:
+                invoice = read_invoice(row)
+                if invoice.id not in wanted:
                     continue
-                found.add(invoice_id)
-                lines.extend(
-                    invoice_line_from_halo(line, invoice_id) for line in row.get("lines") or []
-                )
+                found.add(invoice.id)
+                lines.extend(invoice_lines(invoice))
     unread = sorted(wanted - found)
     if unread:
         for invoice_id, record in (await halo.get_records(INVOICE_ENTITY, unread)).items():
             if record is None:
                 continue
             found.add(invoice_id)
-            lines.extend(
-                invoice_line_from_halo(line, invoice_id) for line in record.get("lines") or []
-            )
+            lines.extend(invoice_lines(record))
     return lines, wanted - found
 
 
@@ -219,11 +229,14 @@ class MarkerRecovery:
                 LICENCE_ENTITY, params={"client_id": client_id, "includeinactive": "true"}
             )
             for listed_row in listed:
-                if int(listed_row["id"]) in self.known_ids:
+                listed_id = read_licence(listed_row).id
+                if listed_id in self.known_ids:
                     continue
-                full = await self.halo.get_record(LICENCE_ENTITY, int(listed_row["id"]))
-                marker = find_marker(str((full or {}).get(LICENCE_MARKER_FIELD) or ""))
-                if full is not None and marker in markers and found[markers[marker]] is None:
+                full = await self.halo.get_record(LICENCE_ENTITY, listed_id)
+                if full is None:
+                    continue
+                marker = licence_marker(read_licence(full))
+                if marker in markers and found[markers[marker]] is None:
                     found[markers[marker]] = full
         return found
 
@@ -236,14 +249,16 @@ class MarkerRecovery:
             record = await self.halo.get_record(INVOICE_ENTITY, invoice_id)
             if record is None:
                 continue
-            for line in record.get("lines") or []:
-                marker = find_marker(str(line.get(INVOICE_LINE_MARKER_FIELD) or ""))
+            for raw, line in zip(
+                record.get("lines") or [], read_invoice(record).lines, strict=True
+            ):
+                marker = line_marker(line)
                 for i in indexes:
                     if (
                         marker is not None
                         and marker == rows[i].get(INVOICE_LINE_MARKER_FIELD)
-                        and int(line.get("_itemid") or 0) == int(rows[i]["_itemid"])
+                        and (line.item_id or 0) == int(rows[i]["_itemid"])
                         and found[i] is None
                     ):
-                        found[i] = line
+                        found[i] = raw
         return found

@@ -8,6 +8,7 @@ from typing import Any
 
 from halosync.domain.halo_values import json_fields
 from halosync.domain.models import COUNT_KEYS, Action, HaloValue, Level, PlannedChange
+from halosync.halopsa.billing import halo_fields
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,13 @@ class ChangeResult:
 
     @classmethod
     def planned(cls, change: PlannedChange, **overrides: Any) -> ChangeResult:
-        """The result a planned change reports before (or without) being executed."""
+        """The result a planned change reports before (or without) being executed.
+
+        A create shows the whole record as Halo is sent it (identity and marker included).
+        """
+        after = change.after
+        if change.action == "create" and change.write is not None:
+            after = halo_fields(change.write)
         values: dict[str, Any] = {
             "account_ref": change.account_ref,
             "service_ref": change.service_ref,
@@ -37,7 +44,7 @@ class ChangeResult:
             "level": change.level,
             "halo_id": change.halo_id,
             "before": change.before,
-            "after": change.after,
+            "after": after,
             "duplicates": change.duplicates,
         }
         values.update(overrides)

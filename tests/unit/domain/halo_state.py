@@ -11,13 +11,18 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from halosync.domain.halo_records import invoice_line_from_halo, licence_from_halo
 from halosync.domain.halo_values import json_fields
 from halosync.domain.models import (
     HaloInvoiceLine,
     HaloLicence,
     LedgerRecord,
     Plan,
+)
+from halosync.halopsa.billing import (
+    halo_body,
+    invoice_line_from_halo,
+    licence_from_halo,
+    read_invoice_line,
 )
 
 
@@ -34,7 +39,10 @@ class HaloState:
         return [licence_from_halo(record) for record in self.licences.values()]
 
     def halo_lines(self) -> list[HaloInvoiceLine]:
-        return [invoice_line_from_halo(rec, int(rec["ihid"])) for rec in self.lines.values()]
+        return [
+            invoice_line_from_halo(read_invoice_line(rec), int(rec["ihid"]))
+            for rec in self.lines.values()
+        ]
 
     def apply(self, plan: Plan, *, record_ledger: bool = True) -> None:
         """Execute every write of ``plan`` and record the ledger rows a real run would."""
@@ -44,7 +52,9 @@ class HaloState:
             if change.action == "unchanged" and not change.adopted:
                 continue
             store = self.licences if change.target == "licence" else self.lines
-            payload = json_fields(change.payload)
+            payload = (
+                halo_body(change.write) if change.write is not None else json_fields(change.payload)
+            )
             if change.action == "create":
                 self.next_id += 1
                 halo_id = self.next_id

@@ -10,13 +10,19 @@ from halosync.domain.markers import marker_for, marker_note
 from halosync.domain.models import (
     AccountTarget,
     DesiredSubscription,
+    HaloValue,
     LedgerRecord,
+    LicenceChange,
+    LicenceFields,
+    NewLicence,
     Plan,
+    PlannedChange,
     PriceMode,
     SyncSettings,
     subscription_status,
 )
 from halosync.domain.planner import plan_usage_sync
+from halosync.halopsa.billing import halo_fields
 
 from .halo_state import HaloState
 
@@ -76,18 +82,38 @@ def plan(
     )
 
 
+def sent(change: PlannedChange) -> dict[str, HaloValue]:
+    """The fields a planned write sends to Halo, by Halo's names."""
+    return halo_fields(change.write) if change.write is not None else dict(change.payload)
+
+
 def test_first_sync_creates_a_licence_named_after_the_service_then_nothing() -> None:
     state = HaloState()
     first = plan([sub()], state)
     (change,) = first.changes
     assert change.action == "create"
-    assert change.payload["name"] == "Service S1"
-    assert change.payload["count"] == 5
-    assert change.payload["price"] == Decimal("50.0000")
-    assert change.payload["purchase_price"] == Decimal("30.0000")
-    assert change.payload["client_id"] == 10
-    assert change.payload["start_date"] == "2025-01-01T00:00:00"
-    assert change.after == change.payload
+    owned = LicenceFields(
+        count=5,
+        price=Decimal("50.0000"),
+        purchase_price=Decimal("30.0000"),
+        start_date=date(2025, 1, 1),
+        billing_cycle="Monthly",
+        term_duration="Annual",
+        status="Active",
+    )
+    marker = marker_for(WS, "A1", "S1")
+    assert change.write == NewLicence(
+        client_id=10, name="Service S1", item_id=500, fields=owned, marker=marker
+    )
+    assert change.after == {
+        "count": 5,
+        "price": Decimal("50.0000"),
+        "purchase_price": Decimal("30.0000"),
+        "start_date": date(2025, 1, 1),
+        "billing_cycle": "Monthly",
+        "term_duration": "Annual",
+        "status": "Active",
+    }
     state.apply(first)
     second = plan([sub()], state)
     assert second.counts == {
@@ -106,7 +132,7 @@ def test_changed_quantity_updates_only_the_changed_fields() -> None:
     assert change.action == "update"
     assert change.before == {"count": 5}
     assert change.after == {"count": 7}
-    assert change.payload == {"id": change.halo_id, "count": 7}
+    assert change.write == LicenceChange(change.halo_id or 0, LicenceFields(count=7))
 
 
 def test_rename_in_halo_is_harmless() -> None:
@@ -146,7 +172,7 @@ def test_remap_writes_to_the_new_client_and_leaves_the_old_record_alone() -> Non
     moved = {"A1": AccountTarget(halo_client_id=11)}
     (change,) = plan([sub(quantity="9")], state, targets=moved).changes
     assert change.action == "create"
-    assert change.payload["client_id"] == 11
+    assert sent(change)["client_id"] == 11
     assert "left as they are" in change.reason
     state.apply(plan([sub(quantity="9")], state, targets=moved))
     assert state.licences[old["id"]] == old
@@ -174,14 +200,15 @@ def test_skips_say_why(
     assert change.action == "skip"
     assert reason in change.reason
     assert change.level == level
+    assert change.write is None
     assert not change.payload
 
 
 def test_unit_prices_divide_totals_by_quantity_rounded_to_four_places() -> None:
     subscription = sub(quantity="3", customer_price=Decimal("100"), cost_price=Decimal("10"))
     (change,) = plan([subscription], HaloState(), prices="unit").changes
-    assert change.payload["price"] == Decimal("33.3333")
-    assert change.payload["purchase_price"] == Decimal("3.3333")
+    assert sent(change)["price"] == Decimal("33.3333")
+    assert sent(change)["purchase_price"] == Decimal("3.3333")
 
 
 def test_quantity_zero_with_unit_prices_is_skipped_with_a_warning() -> None:
@@ -340,7 +367,7 @@ def test_deleted_line_is_added_again_with_a_warning() -> None:
 
 def test_licence_carries_the_marker_note_on_create() -> None:
     (change,) = plan([sub()], HaloState()).changes
-    assert change.payload["notes"] == marker_note(marker_for(WS, "A1", "S1"))
+    assert sent(change)["notes"] == marker_note(marker_for(WS, "A1", "S1"))
 
 
 def test_ledger_row_for_a_live_licence_wins_over_a_marker() -> None:

@@ -241,7 +241,7 @@ def test_unit_price_maths_never_divides_by_zero(
             per_unit |= {"price", "purchase_price"}
         for change in plan.changes:
             if change.quantity == 0 and change.is_write:
-                assert not per_unit & set(change.payload)
+                assert not per_unit & set(change.after)
         keys = [(c.account_ref, c.service_ref) for c in plan.changes]
         assert keys == sorted(keys)
 
