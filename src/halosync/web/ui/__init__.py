@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
@@ -105,7 +106,7 @@ async def _to_login(request: Request, error: Exception) -> Response:
     # The session was dropped while the route ran: the browser gets its new token.
     session = getattr(request.state, "web_session", None)
     if session is not None:
-        ui_state(request).sessions.save(request, response, session)
+        await run_in_threadpool(ui_state(request).sessions.save, request, response, session)
     return response
 
 

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from fastapi import Depends, HTTPException, Request
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from halosync.domain.ages import humanize_age
@@ -70,14 +71,18 @@ def web_session(request: Request) -> WebSession:
 
 
 class UiRoute(APIRoute):
-    """Session in, CSRF checked, session cookie out — for every UI route."""
+    """Session in, CSRF checked, session cookie out — for every UI route.
+
+    The session is read and written in the thread pool: the event loop never waits for the
+    database (handlers are plain ``def`` for the same reason, unless they await HaloPSA).
+    """
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def with_session(request: Request) -> Response:
             state = ui_state(request)
-            session = state.sessions.load(request)
+            session = await run_in_threadpool(state.sessions.load, request)
             request.state.web_session = session
             if request.method in UNSAFE_METHODS:
                 submitted = request.headers.get(CSRF_HEADER)
@@ -90,7 +95,7 @@ class UiRoute(APIRoute):
                 except CsrfError as refused:
                     return HTMLResponse(str(refused), status_code=403)
             response = await handler(request)
-            state.sessions.save(request, response, session)
+            await run_in_threadpool(state.sessions.save, request, response, session)
             response.headers.setdefault("Cache-Control", "no-store")
             return response
 

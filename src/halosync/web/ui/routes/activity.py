@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, UploadFile
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from halosync.domain.reconcile import csv_rows
@@ -44,9 +45,7 @@ RECENT_RUNS = 5
 
 
 @router.get("/ui/w/{workspace_id}/preview")
-async def preview_page(
-    request: Request, member: Annotated[Member, Depends(current_member)]
-) -> Response:
+def preview_page(request: Request, member: Annotated[Member, Depends(current_member)]) -> Response:
     """The dry-run page before a preview is made."""
     return render(request, "preview.html", {"member": member, "page": "preview", "report": None})
 
@@ -71,13 +70,13 @@ async def preview(
             "member": member,
             "page": "preview",
             "report": report,
-            "overview": overview(state.database, member.workspace_id),
+            "overview": await run_in_threadpool(overview, state.database, member.workspace_id),
         },
     )
 
 
 @router.post("/ui/w/{workspace_id}/preview/apply")
-async def apply(request: Request, member: Annotated[Member, Depends(current_admin)]) -> Response:
+def apply(request: Request, member: Annotated[Member, Depends(current_admin)]) -> Response:
     """Apply: run the sync for real (Sync Now's rules hold), then show its results."""
     return _request(
         request, member, "usage", None, back=workspace_url(member.workspace_id, "results")
@@ -85,7 +84,7 @@ async def apply(request: Request, member: Annotated[Member, Depends(current_admi
 
 
 @router.get("/ui/w/{workspace_id}/results")
-async def results(request: Request, member: Annotated[Member, Depends(current_member)]) -> Response:
+def results(request: Request, member: Annotated[Member, Depends(current_member)]) -> Response:
     """Per account × service outcome of the latest runs, or of the run asked for by id."""
     state = ui_state(request)
     chosen = whole_number(request.query_params.get("run", ""), minimum=1)
@@ -127,7 +126,7 @@ async def results(request: Request, member: Annotated[Member, Depends(current_me
 
 
 @router.get("/ui/w/{workspace_id}/logs")
-async def logs(request: Request, member: Annotated[Member, Depends(current_member)]) -> Response:
+def logs(request: Request, member: Annotated[Member, Depends(current_member)]) -> Response:
     """Logs & Monitoring: four tiles, level filter, paging."""
     state = ui_state(request)
     params = request.query_params
@@ -229,15 +228,13 @@ async def reconcile_csv(
 
 
 @router.get("/ui/w/{workspace_id}/import")
-async def import_page(
-    request: Request, member: Annotated[Member, Depends(current_member)]
-) -> Response:
+def import_page(request: Request, member: Annotated[Member, Depends(current_member)]) -> Response:
     """The upload form."""
     return render(request, "import.html", {"member": member, "page": "import"})
 
 
 @router.post("/ui/w/{workspace_id}/import")
-async def upload(
+def upload(
     request: Request,
     member: Annotated[Member, Depends(current_admin)],
     file: UploadFile,
@@ -255,7 +252,7 @@ async def upload(
         path = Path(folder) / f"upload{suffix}"
         size = 0
         with path.open("wb") as handle:
-            while chunk := await file.read(1024 * 1024):
+            while chunk := file.file.read(1024 * 1024):
                 size += len(chunk)
                 if size > MAX_UPLOAD_BYTES:
                     context["error"] = "The file is larger than 50 MB; use the CLI import."

@@ -25,13 +25,13 @@ router = APIRouter(route_class=UiRoute)
 
 
 @router.get("/")
-async def root() -> Response:
+def root() -> Response:
     """The web UI is the front page."""
     return RedirectResponse("/ui", status_code=307)
 
 
 @router.get("/ui")
-async def landing(request: Request, viewer: Annotated[Viewer, Depends(current_viewer)]) -> Response:
+def landing(request: Request, viewer: Annotated[Viewer, Depends(current_viewer)]) -> Response:
     """Open the first workspace the user belongs to."""
     if not viewer.workspaces:
         return render(request, "no_workspace.html", {"viewer": viewer})
@@ -39,14 +39,14 @@ async def landing(request: Request, viewer: Annotated[Viewer, Depends(current_vi
 
 
 @router.get("/ui/login")
-async def login_page(request: Request, ended: str = "") -> Response:
+def login_page(request: Request, ended: str = "") -> Response:
     """The log-in form; ``ended`` says why the last session ended (log-out, expiry...)."""
     notice = ui_state(request).sessions.policy.end_message(ended)
     return render(request, "login.html", {"email": "", "notice": notice})
 
 
 @router.post("/ui/login")
-async def login(
+def login(
     request: Request,
     email: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
@@ -77,14 +77,14 @@ async def login(
 
 
 @router.post("/ui/logout")
-async def logout(request: Request) -> Response:
+def logout(request: Request) -> Response:
     """End the session, here and for every copy of its cookie."""
     ui_state(request).sessions.log_out(web_session(request))
     return redirect(request, f"{LOGIN_PATH}?ended=logout")
 
 
 @router.get("/ui/switch")
-async def switch(
+def switch(
     request: Request, viewer: Annotated[Viewer, Depends(current_viewer)], to: int = 0
 ) -> Response:
     """The workspace switcher without JavaScript: open the chosen workspace."""

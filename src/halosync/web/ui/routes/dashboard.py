@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from halosync.connection.service import ConnectionService, ConnectionView
@@ -71,17 +72,13 @@ def dashboard_context(request: Request, member: Member) -> dict[str, Any]:
 
 
 @router.get("/ui/w/{workspace_id}")
-async def dashboard(
-    request: Request, member: Annotated[Member, Depends(current_member)]
-) -> Response:
+def dashboard(request: Request, member: Annotated[Member, Depends(current_member)]) -> Response:
     """The integration dashboard (or the way into the setup wizard)."""
     return render(request, "dashboard.html", dashboard_context(request, member))
 
 
 @router.get("/ui/w/{workspace_id}/sync-status")
-async def sync_status(
-    request: Request, member: Annotated[Member, Depends(current_member)]
-) -> Response:
+def sync_status(request: Request, member: Annotated[Member, Depends(current_member)]) -> Response:
     """The sync panel alone, polled by htmx while a sync runs."""
     state = ui_state(request)
     return render(
@@ -102,7 +99,7 @@ async def test_connection(
         outcome = await service.test(member.workspace.workspace_name)
     except HalosyncError as error:
         return render(request, "_test_result.html", {"success": False, "text": str(error)})
-    view = connection_view(request, member.workspace.workspace_name)
+    view = await run_in_threadpool(connection_view, request, member.workspace.workspace_name)
     return render(
         request,
         "_test_result.html",
@@ -115,13 +112,13 @@ async def test_connection(
 
 
 @router.post("/ui/w/{workspace_id}/sync-now")
-async def sync_now(request: Request, member: Annotated[Member, Depends(current_admin)]) -> Response:
+def sync_now(request: Request, member: Annotated[Member, Depends(current_admin)]) -> Response:
     """Sync Now: push usage for every account, unless a sync runs or the cooldown holds."""
     return _request(request, member, "usage", None, back=_back(request, member))
 
 
 @router.post("/ui/w/{workspace_id}/sync-organizations")
-async def sync_organizations(
+def sync_organizations(
     request: Request, member: Annotated[Member, Depends(current_admin)]
 ) -> Response:
     """Sync Organizations: pull Halo clients, items and recurring invoices now."""
@@ -162,7 +159,7 @@ def _request(
 
 
 @router.post("/ui/w/{workspace_id}/settings/prices")
-async def change_prices(
+def change_prices(
     request: Request,
     member: Annotated[Member, Depends(current_admin)],
     price_mode: Annotated[str, Form()],
@@ -186,7 +183,7 @@ async def change_prices(
 
 
 @router.post("/ui/w/{workspace_id}/settings/target")
-async def change_target(
+def change_target(
     request: Request,
     member: Annotated[Member, Depends(current_admin)],
     target: Annotated[str, Form()],
@@ -210,7 +207,7 @@ async def change_target(
 
 
 @router.post("/ui/w/{workspace_id}/reset")
-async def reset(request: Request, member: Annotated[Member, Depends(current_admin)]) -> Response:
+def reset(request: Request, member: Annotated[Member, Depends(current_admin)]) -> Response:
     """Reset Integration: drop the connection, mappings and cached Halo records."""
     state = ui_state(request)
     summary = ConnectionService(state.database, state.settings, box=state.box).reset(
@@ -226,7 +223,7 @@ async def reset(request: Request, member: Annotated[Member, Depends(current_admi
 
 
 @router.post("/ui/w/{workspace_id}/settings/schedule")
-async def change_schedule(
+def change_schedule(
     request: Request,
     member: Annotated[Member, Depends(current_admin)],
     kind: Annotated[str, Form()],
@@ -255,7 +252,7 @@ async def change_schedule(
 
 
 @router.post("/ui/w/{workspace_id}/settings/preferences")
-async def change_preferences(
+def change_preferences(
     request: Request,
     member: Annotated[Member, Depends(current_admin)],
     notify_email: Annotated[str, Form()] = "",

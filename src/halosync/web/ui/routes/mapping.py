@@ -6,6 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from halosync.domain.matching import Suggestion
@@ -156,9 +158,7 @@ def service_context(request: Request, member: Member) -> dict[str, Any]:
 
 
 @router.get("/ui/w/{workspace_id}/accounts")
-async def accounts(
-    request: Request, member: Annotated[Member, Depends(current_member)]
-) -> Response:
+def accounts(request: Request, member: Annotated[Member, Depends(current_member)]) -> Response:
     """The account mapping page; htmx asks for the grid alone when filters change."""
     context = {"member": member, "page": "accounts", **grid_context(request, member)}
     if request.headers.get("hx-request") == "true" and request.headers.get("hx-target") == "grid":
@@ -211,7 +211,7 @@ def _render_row(
 
 
 @router.get("/ui/w/{workspace_id}/accounts/row")
-async def account_row(
+def account_row(
     request: Request,
     member: Annotated[Member, Depends(current_member)],
     ref: Annotated[str, Query()],
@@ -221,7 +221,7 @@ async def account_row(
 
 
 @router.get("/ui/w/{workspace_id}/accounts/edit")
-async def account_edit(
+def account_edit(
     request: Request,
     member: Annotated[Member, Depends(current_admin)],
     ref: Annotated[str, Query()],
@@ -231,7 +231,7 @@ async def account_edit(
 
 
 @router.get("/ui/w/{workspace_id}/halo-clients")
-async def halo_clients(
+def halo_clients(
     request: Request,
     member: Annotated[Member, Depends(current_admin)],
     q: Annotated[str, Query()] = "",
@@ -248,7 +248,7 @@ async def halo_clients(
 
 
 @router.get("/ui/w/{workspace_id}/halo-clients/invoices")
-async def client_invoices(
+def client_invoices(
     request: Request,
     member: Annotated[Member, Depends(current_admin)],
     halo_client_id: Annotated[str, Query()] = "",
@@ -264,7 +264,7 @@ async def client_invoices(
 
 
 @router.post("/ui/w/{workspace_id}/accounts/map")
-async def account_map(
+def account_map(
     request: Request,
     member: Annotated[Member, Depends(current_admin)],
     account_ref: Annotated[str, Form()],
@@ -306,7 +306,7 @@ async def account_map(
 
 
 @router.post("/ui/w/{workspace_id}/accounts/unmap")
-async def account_unmap(
+def account_unmap(
     request: Request,
     member: Annotated[Member, Depends(current_admin)],
     account_ref: Annotated[str, Form()],
@@ -322,7 +322,7 @@ async def account_unmap(
 
 
 @router.post("/ui/w/{workspace_id}/accounts/sync")
-async def account_sync(
+def account_sync(
     request: Request,
     member: Annotated[Member, Depends(current_admin)],
     account_ref: Annotated[str, Form()],
@@ -346,8 +346,12 @@ async def account_sync(
 @router.post("/ui/w/{workspace_id}/accounts/suggest")
 async def suggest(request: Request, member: Annotated[Member, Depends(current_admin)]) -> Response:
     """Suggest Mappings: fuzzy-name matches with scores, to accept or leave."""
-    state = ui_state(request)
     form = await request.form()
+    return await run_in_threadpool(_suggest, request, member, form)
+
+
+def _suggest(request: Request, member: Member, form: FormData) -> Response:
+    state = ui_state(request)
     with state.database.session() as db:
         suggestions = suggest_account_mappings(db, member.workspace_id)
     # Back to where Suggest was pressed: the wizard's step or the account mapping page.
@@ -370,8 +374,12 @@ def _own_page(member: Member, candidate: object) -> str | None:
 @router.post("/ui/w/{workspace_id}/accounts/suggest/accept")
 async def accept(request: Request, member: Annotated[Member, Depends(current_admin)]) -> Response:
     """Save the ticked suggestions; each that cannot be saved says why."""
-    state = ui_state(request)
     form = await request.form()
+    return await run_in_threadpool(_accept, request, member, form)
+
+
+def _accept(request: Request, member: Member, form: FormData) -> Response:
+    state = ui_state(request)
     chosen = {
         (str(form.get(f"ref-{index}", "")), str(form.get(f"client-{index}", "")))
         for index in form.getlist("accept")
@@ -407,16 +415,14 @@ def _key(suggestion: Suggestion) -> tuple[str, str]:
 
 
 @router.get("/ui/w/{workspace_id}/services")
-async def services(
-    request: Request, member: Annotated[Member, Depends(current_member)]
-) -> Response:
+def services(request: Request, member: Annotated[Member, Depends(current_member)]) -> Response:
     """The service mapping grid."""
     context = {"member": member, "page": "services", **service_context(request, member)}
     return render(request, "services.html", context)
 
 
 @router.post("/ui/w/{workspace_id}/services/map")
-async def service_map(
+def service_map(
     request: Request,
     member: Annotated[Member, Depends(current_admin)],
     service_ref: Annotated[str, Form()],

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from halosync.connection.service import ConnectionInput, ConnectionService, SecretRequiredError
@@ -59,15 +60,13 @@ def _context(request: Request, member: Member, step: str) -> dict[str, Any]:
 
 
 @router.get("/ui/w/{workspace_id}/setup")
-async def setup_start(
-    request: Request, member: Annotated[Member, Depends(current_member)]
-) -> Response:
+def setup_start(request: Request, member: Annotated[Member, Depends(current_member)]) -> Response:
     """Open the wizard at its first step."""
     return redirect(request, workspace_url(member.workspace_id, "setup/connect"))
 
 
 @router.get("/ui/w/{workspace_id}/setup/{step}")
-async def setup_step(
+def setup_step(
     request: Request, step: str, member: Annotated[Member, Depends(current_member)]
 ) -> Response:
     """One wizard step."""
@@ -87,7 +86,7 @@ async def setup_step(
 
 
 @router.post("/ui/w/{workspace_id}/setup/{step}/next")
-async def setup_next(
+def setup_next(
     request: Request, step: str, member: Annotated[Member, Depends(current_member)]
 ) -> Response:
     """Move on when the step's rule holds; otherwise back to it with the reason."""
@@ -103,9 +102,7 @@ async def setup_next(
 
 
 @router.post("/ui/w/{workspace_id}/setup/finish")
-async def setup_finish(
-    request: Request, member: Annotated[Member, Depends(current_admin)]
-) -> Response:
+def setup_finish(request: Request, member: Annotated[Member, Depends(current_admin)]) -> Response:
     """Finish setup: every step's rule must hold."""
     with ui_state(request).database.session() as db:
         problem = setup_readiness(db, member.workspace_id).first_problem()
@@ -173,17 +170,24 @@ async def save_connection(
     try:
         await service.save(member.workspace.workspace_name, form.to_input())
     except HalosyncError as refused:
-        context = _context(request, member, "connect")
-        context["connection"] = connection_view(request, member.workspace.workspace_name)
-        context["form"] = form.echo()
-        if isinstance(refused, SecretRequiredError):
-            context["field_errors"] = {refused.field: str(refused)}
-        else:
-            context["save_error"] = refused.message
-            context["save_cause"] = refused.fix
-        return render(request, "setup.html", context, status_code=422)
+        return await run_in_threadpool(_refused_connection, request, member, form, refused)
     web_session(request).flash("success", "Connection saved. Test is successful.")
     return redirect(request, workspace_url(member.workspace_id, "setup/test"))
+
+
+def _refused_connection(
+    request: Request, member: Member, form: ConnectionForm, refused: HalosyncError
+) -> Response:
+    """The Connect step again, with the form as typed and why it was refused."""
+    context = _context(request, member, "connect")
+    context["connection"] = connection_view(request, member.workspace.workspace_name)
+    context["form"] = form.echo()
+    if isinstance(refused, SecretRequiredError):
+        context["field_errors"] = {refused.field: str(refused)}
+    else:
+        context["save_error"] = refused.message
+        context["save_cause"] = refused.fix
+    return render(request, "setup.html", context, status_code=422)
 
 
 @router.post("/ui/w/{workspace_id}/setup/test-input")
