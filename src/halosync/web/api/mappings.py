@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from halosync.domain.matching import DEFAULT_MIN_SCORE
 from halosync.domain.models import AccountStatus
 from halosync.mapping.follow_up import queue_licences_for_mapped
+from halosync.mapping.pickers import halo_items
 from halosync.mapping.service import (
     MAX_PAGE_SIZE,
     SORT_KEYS,
@@ -35,7 +36,6 @@ from halosync.store.database import Database
 from halosync.web.api.auth import Caller, current_caller, get_database, writer
 from halosync.web.api.deps import PREFIX, PageNumber, get_settings
 from halosync.web.api.errors import ERROR_RESPONSES, ApiError, ErrorItem
-from halosync.web.api.queries import halo_items
 from halosync.web.api.syncs import get_job_queue
 
 router = APIRouter(prefix=PREFIX + "/mappings", tags=["mappings"])

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.responses import Response
@@ -16,6 +15,7 @@ from halosync.errors import HalosyncError
 from halosync.jobs.schedules import get_schedules
 from halosync.jobs.service import has_connection
 from halosync.mapping.follow_up import queue_licences_for_mapped
+from halosync.mapping.pickers import halo_items
 from halosync.mapping.service import (
     HALO_CLIENT_STATUSES,
     MAPPING_STATUSES,
@@ -37,7 +37,7 @@ from halosync.mapping.service import (
     unmap_service,
     unmapped_halo_clients,
 )
-from halosync.store.models import HaloItem, Workspace
+from halosync.store.models import Workspace
 from halosync.store.usage import Page
 from halosync.web.api.syncs import get_job_queue
 from halosync.web.ui.context import (
@@ -148,11 +148,7 @@ def service_context(request: Request, member: Member) -> dict[str, Any]:
     state = ui_state(request)
     with state.database.session() as db:
         rows = service_mapping_grid(db, member.workspace_id)
-        items = db.execute(
-            select(HaloItem.halo_id, HaloItem.name)
-            .where(HaloItem.workspace_id == member.workspace_id, HaloItem.gone.is_(False))
-            .order_by(HaloItem.name)
-        ).all()
+        items = [(item.halo_id, item.name) for item in halo_items(db, member.workspace_id)]
         counts = mapping_counts(db, member.workspace_id)
     return {"services": rows, "items": items, "counts": counts}
 
