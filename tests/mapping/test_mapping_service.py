@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from halosync.domain.matching import Suggestion
 from halosync.errors import NotFoundError, ValidationFailedError
 from halosync.mapping.service import (
     accept_suggestions,
@@ -54,9 +55,9 @@ def database(tmp_path: Path) -> Iterator[Database]:
     db.dispose()
 
 
-def _workspace(database: Database, target: str = "licence") -> int:
+def _workspace(database: Database, target: str = "licence", name: str | None = None) -> int:
     with database.session() as session:
-        workspace = WorkspaceRepository(session).create(f"ws-{target}")
+        workspace = WorkspaceRepository(session).create(name or f"ws-{target}")
         workspace.target = target
         workspace_id = workspace.id
     import_document(
@@ -301,3 +302,111 @@ def test_grid_filters_by_account_and_halo_client_status(database: Database) -> N
             refs(account_status="deleted")
         with pytest.raises(ValidationFailedError, match="Unknown Halo client status"):
             refs(halo_client_status="asleep")
+
+
+def test_accepting_looks_for_saved_mappings_in_its_own_workspace_only(database: Database) -> None:
+    # The same references and Halo ids in two workspaces: A-1 is mapped in the first only.
+    first = _workspace(database, name="first")
+    second = _workspace(database, name="second")
+    with database.session() as session:
+        map_account(session, first, "A-1", 101)
+    with database.session() as session:
+        suggestions = suggest_account_mappings(session, second, min_score=60)
+        assert {s.account_ref for s in suggestions} >= {"A-1", "A-2"}
+        outcomes = {
+            s.suggestion.account_ref: s for s in accept_suggestions(session, second, suggestions)
+        }
+    assert outcomes["A-1"].saved, outcomes["A-1"].note
+    assert outcomes["A-2"].saved
+    with database.session() as session:
+        # And the other way round: what the second workspace saved keeps nothing from the first.
+        again = accept_suggestions(
+            session, first, [s for s in suggestions if s.account_ref == "A-2"]
+        )
+        assert [o.saved for o in again] == [True]
+        kept = accept_suggestions(
+            session, second, [s for s in suggestions if s.account_ref == "A-1"]
+        )
+        assert [(o.saved, o.note) for o in kept] == [(False, "already mapped; kept")]
+    with database.session() as session:
+        assert mapping_counts(session, first).accounts_mapped == 2
+        assert mapping_counts(session, second).accounts_mapped == len(suggestions)
+
+
+def _suggestion(account_ref: str, halo_client_id: int) -> Suggestion:
+    return Suggestion(
+        account_ref=account_ref,
+        halo_client_id=halo_client_id,
+        score=90,
+        account_name=account_ref,
+        halo_client_name=str(halo_client_id),
+        exact=False,
+    )
+
+
+def test_accepting_a_batch_applies_every_rule_of_a_single_map(database: Database) -> None:
+    ws = _workspace(database)
+    with database.session() as session:
+        map_account(session, ws, "A-4", 103)
+        gone = session.scalar(
+            select(HaloClient).where(HaloClient.workspace_id == ws, HaloClient.halo_id == 104)
+        )
+        assert gone is not None
+        gone.gone = True
+    batch = [
+        _suggestion("A-1", 101),
+        _suggestion("A-1", 102),  # the account was saved a moment ago in this batch
+        _suggestion("A-2", 101),  # the client was taken a moment ago in this batch
+        _suggestion("A-3", 103),  # the client was mapped before, to A-4
+        _suggestion("A-4", 102),  # the account was mapped before
+        _suggestion("A-2", 104),  # the client is gone from Halo
+        _suggestion("A-2", 102),
+    ]
+    with database.session() as session:
+        outcomes = accept_suggestions(session, ws, batch)
+    assert [(o.suggestion.account_ref, o.saved) for o in outcomes] == [
+        ("A-1", True),
+        ("A-1", False),
+        ("A-2", False),
+        ("A-3", False),
+        ("A-4", False),
+        ("A-2", False),
+        ("A-2", True),
+    ]
+    notes = [o.note for o in outcomes]
+    assert notes[1] == notes[4] == "already mapped; kept"
+    assert notes[2].startswith("refused: Halo client 101 (ACME WIDGETS LIMITED) is already mapped")
+    assert "'A-1'" in notes[2]
+    assert "'A-4'" in notes[3]
+    assert notes[5].startswith("refused: Halo client 104 (Northwind Traders) no longer exists")
+    with database.session() as session:
+        rows = {r.account_ref: r.halo_client_id for r in account_mapping_grid(session, ws).items}
+    assert rows == {"A-1": 101, "A-2": 102, "A-3": None, "A-4": 103}
+
+
+def test_accepting_an_unknown_reference_saves_nothing(database: Database) -> None:
+    ws = _workspace(database)
+    for bad, message in ((_suggestion("NOPE", 101), "'NOPE'"), (_suggestion("A-2", 999), "999")):
+        with pytest.raises(NotFoundError, match=message), database.session() as session:
+            accept_suggestions(session, ws, [_suggestion("A-1", 101), bad])
+        with database.session() as session:
+            assert mapping_counts(session, ws).accounts_mapped == 0
+
+
+def test_accepting_for_invoice_line_picks_the_only_invoice_and_names_the_rest(
+    database: Database,
+) -> None:
+    ws = _workspace(database, "invoice_line")
+    batch = [_suggestion("A-1", 101), _suggestion("A-2", 102), _suggestion("A-3", 103)]
+    with database.session() as session:
+        outcomes = accept_suggestions(session, ws, batch)
+    assert [(o.saved, o.recurring_invoice_id) for o in outcomes] == [
+        (True, -5),
+        (False, None),
+        (False, None),
+    ]
+    assert outcomes[1].note.startswith("required: Halo client 102 (Bright Dental) has 2 ")
+    assert outcomes[2].note.startswith("required: Required: Halo client 103")
+    with database.session() as session:
+        (row,) = account_mapping_grid(session, ws, status="mapped").items
+    assert (row.account_ref, row.recurring_invoice_id) == ("A-1", -5)

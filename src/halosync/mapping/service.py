@@ -8,12 +8,12 @@ transaction, so a batch of mappings is saved whole or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
-from sqlalchemy import Select, String, and_, case, cast, func, or_, select
+from sqlalchemy import Select, String, and_, case, cast, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from halosync.domain.matching import (
@@ -135,11 +135,15 @@ def _account(session: Session, workspace_id: int, account_ref: str) -> Account:
         select(Account).where(Account.workspace_id == workspace_id, Account.ref == account_ref)
     )
     if account is None:
-        raise NotFoundError(
-            f"No account with reference {account_ref!r} in this workspace.",
-            fix="Import the vendor's data first, or check the reference.",
-        )
+        raise _no_account(account_ref)
     return account
+
+
+def _no_account(account_ref: str) -> NotFoundError:
+    return NotFoundError(
+        f"No account with reference {account_ref!r} in this workspace.",
+        fix="Import the vendor's data first, or check the reference.",
+    )
 
 
 def _service(session: Session, workspace_id: int, service_ref: str) -> Service:
@@ -152,25 +156,6 @@ def _service(session: Session, workspace_id: int, service_ref: str) -> Service:
             fix="Import the vendor's data first, or check the reference.",
         )
     return service
-
-
-def _halo_client(session: Session, workspace_id: int, halo_client_id: int) -> HaloClient:
-    client = session.scalar(
-        select(HaloClient).where(
-            HaloClient.workspace_id == workspace_id, HaloClient.halo_id == halo_client_id
-        )
-    )
-    if client is None:
-        raise NotFoundError(
-            f"Halo client {halo_client_id} is not known to this workspace.",
-            fix="Run `halosync sync customers` (Sync Organizations) to pull Halo's clients.",
-        )
-    if client.gone:
-        raise ValidationFailedError(
-            f"Halo client {halo_client_id} ({client.name}) no longer exists in HaloPSA.",
-            fix="Pick another client, or run Sync Organizations if it was restored.",
-        )
-    return client
 
 
 def _account_mapping(session: Session, workspace_id: int, account_id: int) -> AccountMapping | None:
@@ -213,19 +198,65 @@ def live_invoices_of(
     ).all()
 
 
-def _choose_invoice(
-    session: Session, workspace_id: int, client: HaloClient, requested: int | None
-) -> int:
+class _ClientFacts(NamedTuple):
+    """What the mapping rules need to know of a Halo client."""
+
+    halo_id: int
+    name: str
+    gone: bool
+
+
+def _known_client(client: _ClientFacts | None, halo_client_id: int) -> _ClientFacts:
+    if client is None:
+        raise NotFoundError(
+            f"Halo client {halo_client_id} is not known to this workspace.",
+            fix="Run `halosync sync customers` (Sync Organizations) to pull Halo's clients.",
+        )
+    return client
+
+
+def _mapping_rules(
+    target: str,
+    client: _ClientFacts,
+    holder: str | None,
+    live_invoices: Sequence[int],
+    requested_invoice: int | None,
+) -> int | None:
+    """The rules every account mapping obeys, one at a time or a batch at once.
+
+    ``holder`` is the reference of another account the client is mapped to already,
+    ``live_invoices`` the ids of the client's active recurring invoices. Returns the
+    recurring invoice the mapping keeps, or raises ValidationFailedError saying why not.
+    """
+    if client.gone:
+        raise ValidationFailedError(
+            f"Halo client {client.halo_id} ({client.name}) no longer exists in HaloPSA.",
+            fix="Pick another client, or run Sync Organizations if it was restored.",
+        )
+    if holder is not None:
+        raise ValidationFailedError(
+            f"Halo client {client.halo_id} ({client.name}) is already mapped to account "
+            f"{holder!r}; a Halo client can be mapped to one account only.",
+            fix=f"Unmap {holder!r} first, or pick another client.",
+        )
+    # A recurring invoice is required for invoice_line and kept, if given, for licence, so
+    # switching the target later needs no remapping.
+    if target != "invoice_line" and requested_invoice is None:
+        return None
+    return _choose_invoice(client, requested_invoice, live_invoices)
+
+
+def _choose_invoice(client: _ClientFacts, requested: int | None, invoices: Sequence[int]) -> int:
     """The recurring invoice an ``invoice_line`` mapping writes to, or a clear refusal."""
-    invoices = live_invoices_of(session, workspace_id, client.halo_id)
+    listed = ", ".join(str(invoice) for invoice in invoices)
     if requested is not None:
-        if any(invoice.halo_id == requested for invoice in invoices):
+        if requested in invoices:
             return requested
         raise ValidationFailedError(
             f"Recurring invoice {requested} is not an active recurring invoice of Halo client "
             f"{client.halo_id} ({client.name}).",
             fix="Pick one of the client's recurring invoices"
-            + (f": {', '.join(str(i.halo_id) for i in invoices)}." if invoices else "."),
+            + (f": {listed}." if invoices else "."),
         )
     if not invoices:
         raise ValidationFailedError(
@@ -237,9 +268,9 @@ def _choose_invoice(
         raise ValidationFailedError(
             f"Halo client {client.halo_id} ({client.name}) has {len(invoices)} recurring "
             "invoices; say which one with --invoice.",
-            fix=f"Choose one of: {', '.join(str(i.halo_id) for i in invoices)}.",
+            fix=f"Choose one of: {listed}.",
         )
-    return invoices[0].halo_id
+    return invoices[0]
 
 
 def map_account(
@@ -257,7 +288,10 @@ def map_account(
     """
     workspace = _workspace(session, workspace_id)
     account = _account(session, workspace_id, account_ref)
-    client = _halo_client(session, workspace_id, halo_client_id)
+    client = _known_client(
+        _clients_by_halo_id(session, workspace_id, [halo_client_id]).get(halo_client_id),
+        halo_client_id,
+    )
     holder = session.scalar(
         select(Account.ref)
         .join(AccountMapping, AccountMapping.account_id == Account.id)
@@ -267,17 +301,12 @@ def map_account(
             AccountMapping.account_id != account.id,
         )
     )
-    if holder is not None:
-        raise ValidationFailedError(
-            f"Halo client {halo_client_id} ({client.name}) is already mapped to account "
-            f"{holder!r}; a Halo client can be mapped to one account only.",
-            fix=f"Unmap {holder!r} first, or pick another client.",
-        )
-    invoice_id: int | None = None
-    # A recurring invoice is required for invoice_line and kept, if given, for licence, so
-    # switching the target later needs no remapping.
-    if workspace.target == "invoice_line" or recurring_invoice_id is not None:
-        invoice_id = _choose_invoice(session, workspace_id, client, recurring_invoice_id)
+    invoices = (
+        [invoice.halo_id for invoice in live_invoices_of(session, workspace_id, halo_client_id)]
+        if workspace.target == "invoice_line" or recurring_invoice_id is not None
+        else []
+    )
+    invoice_id = _mapping_rules(workspace.target, client, holder, invoices, recurring_invoice_id)
     mapping = _account_mapping(session, workspace_id, account.id)
     if mapping is None:
         mapping = AccountMapping(
@@ -654,6 +683,98 @@ def suggest_account_mappings(
     return suggest_mappings(accounts, clients, already_mapped, min_score=min_score)
 
 
+_CHUNK = 500  # values bound per IN (...) list: well inside SQLite's and PostgreSQL's limits
+
+
+def _chunks(values: Iterable[Any]) -> Iterator[list[Any]]:
+    ordered = sorted(set(values))
+    for start in range(0, len(ordered), _CHUNK):
+        yield ordered[start : start + _CHUNK]
+
+
+def _clients_by_halo_id(
+    session: Session, workspace_id: int, halo_ids: Iterable[int]
+) -> dict[int, _ClientFacts]:
+    found: dict[int, _ClientFacts] = {}
+    for chunk in _chunks(halo_ids):
+        for halo_id, name, gone in session.execute(
+            select(HaloClient.halo_id, HaloClient.name, HaloClient.gone).where(
+                HaloClient.workspace_id == workspace_id, HaloClient.halo_id.in_(chunk)
+            )
+        ):
+            found[halo_id] = _ClientFacts(halo_id, name, bool(gone))
+    return found
+
+
+@dataclass(slots=True)
+class _BatchFacts:
+    """What accepting a batch needs to know, read a chunk of references at a time."""
+
+    account_ids: dict[str, int]
+    mapped_accounts: set[int]
+    clients: dict[int, _ClientFacts]
+    holders: dict[int, str]
+    live_invoices: dict[int, list[int]]
+
+
+def _batch_facts(
+    session: Session, workspace_id: int, target: str, suggestions: Sequence[Suggestion]
+) -> _BatchFacts:
+    account_ids: dict[str, int] = {}
+    for chunk in _chunks(s.account_ref for s in suggestions):
+        account_ids.update(
+            session.execute(
+                select(Account.ref, Account.id).where(
+                    Account.workspace_id == workspace_id, Account.ref.in_(chunk)
+                )
+            ).all()
+        )
+    mapped_accounts: set[int] = set()
+    for chunk in _chunks(account_ids.values()):
+        mapped_accounts.update(
+            session.scalars(
+                select(AccountMapping.account_id).where(
+                    AccountMapping.workspace_id == workspace_id,
+                    AccountMapping.account_id.in_(chunk),
+                )
+            )
+        )
+    halo_ids = [s.halo_client_id for s in suggestions]
+    holders: dict[int, str] = {}
+    for chunk in _chunks(halo_ids):
+        holders.update(
+            session.execute(
+                select(AccountMapping.halo_client_id, Account.ref)
+                .join(Account, Account.id == AccountMapping.account_id)
+                .where(
+                    AccountMapping.workspace_id == workspace_id,
+                    AccountMapping.halo_client_id.in_(chunk),
+                )
+            ).all()
+        )
+    live_invoices: dict[int, list[int]] = {}
+    if target == "invoice_line":
+        for chunk in _chunks(halo_ids):
+            for client_id, invoice_id in session.execute(
+                select(HaloRecurringInvoice.halo_client_id, HaloRecurringInvoice.halo_id)
+                .where(
+                    HaloRecurringInvoice.workspace_id == workspace_id,
+                    HaloRecurringInvoice.halo_client_id.in_(chunk),
+                    HaloRecurringInvoice.gone.is_(False),
+                    HaloRecurringInvoice.inactive.is_(False),
+                )
+                .order_by(HaloRecurringInvoice.halo_id)
+            ):
+                live_invoices.setdefault(client_id, []).append(invoice_id)
+    return _BatchFacts(
+        account_ids=account_ids,
+        mapped_accounts=mapped_accounts,
+        clients=_clients_by_halo_id(session, workspace_id, halo_ids),
+        holders=holders,
+        live_invoices=live_invoices,
+    )
+
+
 def accept_suggestions(
     session: Session, workspace_id: int, suggestions: Iterable[Suggestion]
 ) -> list[SuggestionOutcome]:
@@ -661,36 +782,53 @@ def accept_suggestions(
 
     A suggestion that cannot be saved (the client has no recurring invoice for the
     ``invoice_line`` target, or several to choose from) is reported, not saved; the others
-    are. An account mapped meanwhile is left as it is.
+    are. An account mapped meanwhile is left as it is. The rules are ``map_account``'s,
+    checked against what the database held plus what this batch saved before, and every
+    saved mapping is written by one INSERT; an unknown account or Halo client saves nothing.
     """
     workspace = _workspace(session, workspace_id)
+    wanted = list(suggestions)
+    facts = _batch_facts(session, workspace_id, workspace.target, wanted)
+    refused = "required" if workspace.target == "invoice_line" else "refused"
     outcomes: list[SuggestionOutcome] = []
-    for suggestion in suggestions:
-        existing = session.scalar(
-            select(AccountMapping.id)
-            .join(Account, Account.id == AccountMapping.account_id)
-            .where(
-                AccountMapping.workspace_id == workspace_id,
-                Account.ref == suggestion.account_ref,
-            )
-        )
-        if existing is not None:
+    rows: list[dict[str, Any]] = []
+    now = utcnow()
+    for suggestion in wanted:
+        account_id = facts.account_ids.get(suggestion.account_ref)
+        if account_id is None:
+            raise _no_account(suggestion.account_ref)
+        if account_id in facts.mapped_accounts:
             outcomes.append(
                 SuggestionOutcome(suggestion, None, saved=False, note="already mapped; kept")
             )
             continue
+        client_id = suggestion.halo_client_id
+        client = _known_client(facts.clients.get(client_id), client_id)
         try:
-            with session.begin_nested():
-                mapping = map_account(
-                    session, workspace_id, suggestion.account_ref, suggestion.halo_client_id
-                )
+            invoice_id = _mapping_rules(
+                workspace.target,
+                client,
+                facts.holders.get(client_id),
+                facts.live_invoices.get(client_id, []),
+                None,
+            )
         except ValidationFailedError as refusal:
-            note = "required" if workspace.target == "invoice_line" else "refused"
             outcomes.append(
-                SuggestionOutcome(suggestion, None, saved=False, note=f"{note}: {refusal}")
+                SuggestionOutcome(suggestion, None, saved=False, note=f"{refused}: {refusal}")
             )
             continue
-        outcomes.append(
-            SuggestionOutcome(suggestion, mapping.recurring_invoice_id, saved=True, note="saved")
+        facts.mapped_accounts.add(account_id)
+        facts.holders[client_id] = suggestion.account_ref
+        rows.append(
+            {
+                "workspace_id": workspace_id,
+                "account_id": account_id,
+                "halo_client_id": client_id,
+                "recurring_invoice_id": invoice_id,
+                "mapped_at": now,
+            }
         )
+        outcomes.append(SuggestionOutcome(suggestion, invoice_id, saved=True, note="saved"))
+    if rows:
+        session.execute(insert(AccountMapping), rows)
     return outcomes
