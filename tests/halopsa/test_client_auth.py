@@ -199,7 +199,7 @@ async def test_401_after_a_fresh_token_names_the_missing_permission(
     halo = make_halo(app_scopes=("read:customers", "read:items"), detail_permission_status=401)
     async with halo.client() as client:
         with pytest.raises(MissingPermissionError) as caught:
-            await client.licence(5)
+            await client.get_record("SoftwareLicence", 5)
     error = caught.value
     assert error.kind == "configuration"
     assert [p.scope for p in error.permissions] == ["read:softwarelicensing"]

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from halosync.halopsa.billing import read_invoice, read_licence
 from halosync.halopsa.errors import (
     HaloRequestRejectedError,
     HaloServerError,
@@ -42,10 +43,12 @@ async def test_both_list_shapes_with_lines(make_halo: Callable[..., Halo], bare:
     halo.app.state.seed(generate_demo_seed(clients=260))
     expected = halo.app.state.records("RecurringInvoice")
     async with halo.client(scopes=("read:customers", "read:items", "edit:invoices")) as client:
-        invoices = await client.recurring_invoices(include_lines=True)
-        slim = await client.recurring_invoices()
+        rows = await client.list_records("RecurringInvoice", params={"includelines": True})
+        invoices = [read_invoice(row) for row in rows]
+        slim = [read_invoice(row) for row in await client.list_records("RecurringInvoice")]
         items = await client.items()
-        one = await client.recurring_invoice(invoices[0].id)
+        record = await client.get_record("RecurringInvoice", invoices[0].id)
+        one = read_invoice(record) if record else None
     assert len(invoices) == len(expected) > 100
     assert all(i.id < 0 for i in invoices)
     assert sum(len(i.lines) for i in invoices) > 0
@@ -65,8 +68,7 @@ async def test_short_page_cap_is_followed(make_halo: Callable[..., Halo]) -> Non
 
 async def test_missing_record_reads_as_none(halo: Halo) -> None:
     async with halo.client() as client:
-        assert await client.licence(999) is None
-        assert await client.delete_record("SoftwareLicence", 999) is False
+        assert await client.get_record("SoftwareLicence", 999) is None
 
 
 def _licences(n: int, client_id: int = 1) -> list[dict[str, Any]]:
@@ -88,10 +90,11 @@ async def test_batched_writes_map_back_by_order(make_halo: Callable[..., Halo], 
             "SoftwareLicence", [{"id": saved[5]["id"], "count": 77}]
         )
         assert updated[0]["count"] == 77
-        assert (await client.licence(saved[5]["id"])).count == 77  # type: ignore[union-attr]
-        assert await client.delete_record("SoftwareLicence", saved[0]["id"]) is True
+        record = await client.get_record("SoftwareLicence", saved[5]["id"])
+        assert record is not None
+        assert read_licence(record).count == 77
     assert len(halo.requests("/api/SoftwareLicence", "POST")) == 4
-    assert len(halo.app.state.records("SoftwareLicence")) == before + 120
+    assert len(halo.app.state.records("SoftwareLicence")) == before + 121
 
 
 async def test_rejected_write_names_the_request(halo: Halo) -> None:

@@ -105,9 +105,12 @@ def _recovery(client: HaloApiClient) -> Any:
     async def find(rows: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any] | None]:
         found: list[Mapping[str, Any] | None] = []
         for row in rows:
-            licences = await client.licences(client_id=int(row["client_id"]))
-            match = next((lic for lic in licences if lic.name == row["name"]), None)
-            found.append(match.model_dump() if match else None)
+            licences = await client.list_records(
+                "SoftwareLicence",
+                params={"client_id": int(row["client_id"]), "includeinactive": True},
+            )
+            match = next((lic for lic in licences if lic["name"] == row["name"]), None)
+            found.append(match)
         return found
 
     return find

@@ -32,14 +32,7 @@ from halosync.halopsa.errors import (
     RequestSummary,
 )
 from halosync.halopsa.exchange import Exchanger
-from halosync.halopsa.models import (
-    Client,
-    ClientContract,
-    Item,
-    RecurringInvoice,
-    Site,
-    SoftwareLicence,
-)
+from halosync.halopsa.models import Client, Item
 from halosync.halopsa.pacing import (
     DEFAULT_RATE_LIMIT,
     DEFAULT_RATE_WINDOW_SECONDS,
@@ -423,67 +416,17 @@ class HaloApiClient:
         )
         return unwrap_written(body, list_key(entity), len(chunk))
 
-    async def delete_record(
-        self, entity: str, record_id: int, *, params: Mapping[str, Any] | None = None
-    ) -> bool:
-        """Delete a record; False when it was already gone (404)."""
-        try:
-            await self.request(
-                "DELETE", f"{entity}/{record_id}", params=_query(params or {}) or None
-            )
-        except HaloRecordNotFoundError:
-            return False
-        return True
-
-    # --- typed reads of the entities halosync uses -------------------------------------
+    # --- typed reads (licences and recurring invoices: see halosync.halopsa.billing) -----
 
     async def clients(self, *, include_inactive: bool = False) -> list[Client]:
         """Every Halo client (slim list rows)."""
         params = {"includeinactive": include_inactive, "includeactive": True}
         return _parse(Client, await self.list_records("Client", params=params))
 
-    async def sites(self, *, client_id: int | None = None) -> list[Site]:
-        """Sites, optionally of one client."""
-        params = {"client_id": client_id} if client_id else {}
-        return _parse(Site, await self.list_records("Site", params=params))
-
     async def items(self, *, include_inactive: bool = False) -> list[Item]:
         """Every Halo item."""
         params = {"includeinactive": include_inactive, "includeactive": True}
         return _parse(Item, await self.list_records("Item", params=params))
-
-    async def recurring_invoices(
-        self, *, client_id: int | None = None, include_lines: bool = False
-    ) -> list[RecurringInvoice]:
-        """Recurring invoices; ``include_lines`` reads their lines in the same few requests."""
-        params: dict[str, Any] = {"includelines": include_lines}
-        if client_id:
-            params["client_id"] = client_id
-        return _parse(RecurringInvoice, await self.list_records("RecurringInvoice", params=params))
-
-    async def recurring_invoice(self, invoice_id: int) -> RecurringInvoice | None:
-        """One recurring invoice with its lines, or None if it is gone."""
-        record = await self.get_record("RecurringInvoice", invoice_id)
-        return RecurringInvoice.model_validate(record) if record else None
-
-    async def licences(
-        self, *, client_id: int | None = None, include_inactive: bool = True
-    ) -> list[SoftwareLicence]:
-        """Software licences / subscriptions, optionally of one client."""
-        params: dict[str, Any] = {"includeinactive": include_inactive}
-        if client_id:
-            params["client_id"] = client_id
-        return _parse(SoftwareLicence, await self.list_records("SoftwareLicence", params=params))
-
-    async def licence(self, licence_id: int) -> SoftwareLicence | None:
-        """One licence, or None if it is gone."""
-        record = await self.get_record("SoftwareLicence", licence_id)
-        return SoftwareLicence.model_validate(record) if record else None
-
-    async def contracts(self, *, client_id: int | None = None) -> list[ClientContract]:
-        """Client contracts, optionally of one client."""
-        params = {"client_id": client_id} if client_id else {}
-        return _parse(ClientContract, await self.list_records("ClientContract", params=params))
 
 
 class ListReading:

@@ -57,23 +57,6 @@ def halo_day(value: Any) -> Any:
     return value
 
 
-def _timestamp(value: Any) -> Any:
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        text = value.strip().replace("Z", "+00:00")
-        try:
-            value = datetime.fromisoformat(text)
-        except ValueError:
-            return value
-    if isinstance(value, datetime):
-        if halo_day(value) is None:
-            return None
-        # Halo stores UTC and usually omits the offset.
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    return value
-
-
 def _decimal(value: Any) -> Any:
     """Halo's money and quantities by the one rule (:func:`halo_decimal`); None for blank."""
     if value is None or value == "":
@@ -115,7 +98,6 @@ def _flag(value: Any) -> Any:
 
 HaloRef = Annotated[int | None, BeforeValidator(_reference)]
 HaloDate = Annotated[date | None, BeforeValidator(halo_day)]
-HaloTimestamp = Annotated[datetime | None, BeforeValidator(_timestamp)]
 Money = Annotated[Decimal | None, BeforeValidator(_decimal)]
 """Money or a quantity: rounded half-up to Halo's 4 places (:func:`halo_decimal`)."""
 Quantity = Annotated[Decimal, BeforeValidator(_quantity)]
@@ -141,17 +123,6 @@ class Client(HaloModel):
     main_site_id: HaloRef = None
     accountsid: str | None = None
     ref: str | None = None
-
-
-class Site(HaloModel):
-    """A site of a Halo client."""
-
-    id: int
-    name: str = ""
-    client_id: HaloRef = None
-    client_name: str | None = None
-    inactive: bool = False
-    isinvoicesite: bool | None = None
 
 
 class Item(HaloModel):
@@ -252,22 +223,6 @@ class SoftwareLicence(HaloModel):
     product_sku: str | None = None
     notes: Text = None
     """Where halosync writes the marker of a licence it creates (list rows may lack it)."""
-
-
-class ClientContract(HaloModel):
-    """A client contract (schema ``ContractHeader``)."""
-
-    id: int
-    client_id: HaloRef = None
-    client_name: str | None = None
-    ref: str | None = None
-    start_date: HaloDate = None
-    end_date: HaloDate = None
-    active: bool | None = None
-    expired: bool | None = None
-    status: int | None = None
-    contract_status: str | None = None
-    billingperiod: int | None = None
 
 
 class HaloWriteModel(BaseModel):
