@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from halosync.domain.halo_values import json_fields
@@ -122,23 +123,24 @@ class PlanExecutor:
 
     def _record_non_writes(self, changes: Sequence[PlannedChange]) -> None:
         now = utcnow()
+        rows: list[dict[str, Any]] = []
+        refresh: list[tuple[PlannedChange, Written]] = []
+        for index, change in enumerate(changes):
+            if change.is_write:
+                continue
+            result = ChangeResult.planned(change)
+            self.results[index] = result
+            rows.append(self._result_row(result, now))
+            if change.action == "unchanged" and change.halo_id in self.current:
+                quantity, price, cost = self.current[change.halo_id]
+                written = Written(change.halo_id, quantity, price, cost)
+                if change.adopted or self.book.needs_refresh(
+                    change, written, self.inputs.ledger_known
+                ):
+                    refresh.append((change, written))
         with self.database.session() as session:
-            rows: list[dict[str, Any]] = []
-            for index, change in enumerate(changes):
-                if change.is_write:
-                    continue
-                result = ChangeResult.planned(change)
-                self.results[index] = result
-                rows.append(self._result_row(result, now))
-                if change.action == "unchanged" and change.halo_id in self.current:
-                    quantity, price, cost = self.current[change.halo_id]
-                    written = Written(change.halo_id, quantity, price, cost)
-                    if change.adopted or self.book.needs_refresh(
-                        change, written, self.inputs.ledger_known
-                    ):
-                        self.book.mark_written(session, change, written, self.run_id, now)
-            if rows:
-                session.bulk_insert_mappings(RunResult, rows)
+            self.book.mark_written(session, refresh, self.run_id, now)
+            _insert(session, RunResult, rows)
 
     # --- writes -------------------------------------------------------------------------
 
@@ -146,8 +148,7 @@ class PlanExecutor:
         creating = chunk[0][1].action == "create"
         if creating:
             with self.database.session() as session:
-                for _, change in chunk:
-                    self.book.mark_pending(session, change, self.run_id)
+                self.book.mark_pending(session, [change for _, change in chunk], self.run_id)
         payloads = [_body(change) for _, change in chunk]
         self._posts += 1
         request_id = f"run-{self.run_id}-post-{self._posts}"
@@ -250,14 +251,20 @@ class PlanExecutor:
         request_id: str,
     ) -> None:
         now = utcnow()
+        writes: list[tuple[PlannedChange, Written]] = []
+        results: list[dict[str, Any]] = []
+        audits: list[dict[str, Any]] = []
+        for (index, change), record in zip(chunk, saved, strict=True):
+            written = _written(self.target, record)
+            writes.append((change, written))
+            result = ChangeResult.planned(change, halo_id=written.halo_id)
+            self.results[index] = result
+            results.append(self._result_row(result, now))
+            audits.append(self._audit(change, result, request_id, now))
         with self.database.session() as session:
-            for (index, change), record in zip(chunk, saved, strict=True):
-                written = _written(self.target, record)
-                self.book.mark_written(session, change, written, self.run_id, now)
-                result = ChangeResult.planned(change, halo_id=written.halo_id)
-                self.results[index] = result
-                session.add(RunResult(**self._result_row(result, now)))
-                session.add(self._audit(change, result, request_id, now))
+            self.book.mark_written(session, writes, self.run_id, now)
+            _insert(session, RunResult, results)
+            _insert(session, AuditEntry, audits)
 
     # --- rows -----------------------------------------------------------------------------
 
@@ -279,18 +286,18 @@ class PlanExecutor:
 
     def _audit(
         self, change: PlannedChange, result: ChangeResult, request_id: str, at: datetime
-    ) -> AuditEntry:
-        return AuditEntry(
-            workspace_id=self.workspace_id,
-            run_id=self.run_id,
-            entity=AUDIT_ENTITY[self.target],
-            halo_record_id=result.halo_id,
-            operation=change.action,
-            before=json_fields(result.before) if result.before else None,
-            after=json_fields(result.after),
-            request_id=request_id,
-            at=at,
-        )
+    ) -> dict[str, Any]:
+        return {
+            "workspace_id": self.workspace_id,
+            "run_id": self.run_id,
+            "entity": AUDIT_ENTITY[self.target],
+            "halo_record_id": result.halo_id,
+            "operation": change.action,
+            "before": json_fields(result.before) if result.before else None,
+            "after": json_fields(result.after),
+            "request_id": request_id,
+            "at": at,
+        }
 
 
 def record_planned(
@@ -321,6 +328,11 @@ def record_planned(
         }
         for r in results
     ]
-    if rows:
-        session.bulk_insert_mappings(RunResult, rows)
+    _insert(session, RunResult, rows)
     return results
+
+
+def _insert(session: Session, model: type[RunResult] | type[AuditEntry], rows: list[Any]) -> None:
+    """One INSERT (executemany) for a batch's rows of one table."""
+    if rows:
+        session.execute(insert(model), rows)

@@ -1,0 +1,256 @@
+"""How the cost of a usage sync and a customers pull grows with the number of pairs.
+
+    uv run python bench/sync_scale.py --pairs 10000 --target licence [--runs 3]
+    uv run python bench/sync_scale.py --pairs 100000 --target invoice_line
+
+Starts ``halosync simulator`` on a local port with its rate limit out of the way (the
+point is halosync's own CPU and memory, not Halo's limit), seeds one Halo client per
+account (and, for ``invoice_line``, one recurring invoice per client), imports
+``pairs / 2`` accounts × 2 services, then runs as separate processes: ``sync customers``,
+``sync usage`` (first: every record created) and ``sync usage`` again (repeat: nothing
+changes). For each process it reports wall time, CPU time (user + system, from the
+child's own rusage) and peak RSS (the child's own ``ru_maxrss``, interpreter included).
+With ``--runs N`` the whole scenario runs N times from scratch and each figure is given
+as min / median / max.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx2
+from sqlalchemy import insert, select, update
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.sync.world import CLIENT_ID, CLIENT_SECRET, make_world  # noqa: E402
+
+from halosync.mapping.service import map_service  # noqa: E402
+from halosync.store.connections import ConnectionDetails, HaloConnectionRepository  # noqa: E402
+from halosync.store.models import (  # noqa: E402
+    Account,
+    AccountMapping,
+    HaloRecurringInvoice,
+    Workspace,
+)
+
+HALOSYNC = str(Path(sys.executable).parent / "halosync")
+SERVICES = 2
+
+
+def _seed(accounts: int, invoices: bool) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "clients": [{"id": n, "name": f"Client {n}"} for n in range(1, accounts + 1)],
+        "items": [
+            {"id": 1, "name": "Mail Protection", "baseprice": 3.0, "costprice": 1.0},
+            {"id": 2, "name": "Backup", "baseprice": 5.0, "costprice": 2.0},
+            {"id": 3, "name": "Consulting", "baseprice": 100.0, "costprice": 0.0},
+        ],
+    }
+    if invoices:
+        document["recurring_invoices"] = [
+            {
+                "id": n,
+                "client_id": n,
+                "reference": f"Monthly {n}",
+                "lines": [{"_itemid": 3, "qty_order": 1, "item_shortdescription": "Consulting"}],
+            }
+            for n in range(1, accounts + 1)
+        ]
+    return document
+
+
+def _usage(accounts: int) -> dict[str, Any]:
+    return {
+        "accounts": [
+            {"ref": f"A{n:06d}", "name": f"Client {n}", "status": "active", "billed": True}
+            for n in range(1, accounts + 1)
+        ],
+        "services": [{"ref": "S1", "name": "Mail Protection"}, {"ref": "S2", "name": "Backup"}],
+        "subscriptions": [
+            {
+                "account_ref": f"A{n:06d}",
+                "service_ref": f"S{s}",
+                "quantity": (n * s) % 50 + 1,
+                "start_date": "2024-01-01",
+                "billing_cycle": "Monthly",
+                "term": "Monthly",
+            }
+            for n in range(1, accounts + 1)
+            for s in range(1, SERVICES + 1)
+        ],
+    }
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+PROFILE_DIR: Path | None = None
+"""With ``--profile DIR``, each command runs under cProfile, writing DIR/<step>.prof."""
+
+
+def _measured(args: list[str], env: dict[str, str], step: str) -> dict[str, Any]:
+    """Run one halosync command as a child; its wall time, CPU time and peak RSS."""
+    command = [HALOSYNC, *args, "--json"]
+    if PROFILE_DIR is not None:
+        profile = PROFILE_DIR / f"{step}.prof"
+        command = [sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "halosync"]
+        command += [*args, "--json"]
+    started = time.monotonic()
+    child = subprocess.Popen(
+        command,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    # Read the pipes to the end first (a large --json output would otherwise block the
+    # child), then reap it with wait4 to get its own resource usage.
+    out, err = child.stdout.read(), child.stderr.read()  # type: ignore[union-attr]
+    _pid, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    elapsed = time.monotonic() - started
+    if child.returncode != 0:
+        raise SystemExit(f"{args} failed:\n{err.decode()[-3000:]}")
+    report = json.loads(out)
+    return {
+        "seconds": round(elapsed, 2),
+        "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
+        "peak_rss_mib": round(usage.ru_maxrss / 1024),
+        "counts": report.get("counts"),
+    }
+
+
+def _map_everything(world: Any, accounts: int, invoices: bool) -> None:
+    """Map account n to client n (and its invoice) and both services, set-based."""
+    with world.database.session() as session:
+        ws = world.workspace_id
+        invoice_of = (
+            dict(
+                session.execute(
+                    select(HaloRecurringInvoice.halo_client_id, HaloRecurringInvoice.halo_id).where(
+                        HaloRecurringInvoice.workspace_id == ws
+                    )
+                ).all()
+            )
+            if invoices
+            else {}
+        )
+        rows = [
+            {
+                "workspace_id": ws,
+                "account_id": account_id,
+                "halo_client_id": int(ref[1:]),
+                "recurring_invoice_id": invoice_of.get(int(ref[1:])),
+            }
+            for account_id, ref in session.execute(
+                select(Account.id, Account.ref).where(Account.workspace_id == ws)
+            )
+        ]
+        session.execute(insert(AccountMapping), rows)
+        for s in range(1, SERVICES + 1):
+            map_service(session, ws, f"S{s}", s)
+        session.execute(
+            update(Workspace)
+            .where(Workspace.id == ws)
+            .values(target="invoice_line" if invoices else "licence")
+        )
+
+
+def scenario(pairs: int, target: str, database_url: str | None) -> dict[str, Any]:
+    accounts = pairs // SERVICES
+    invoices = target == "invoice_line"
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        seed_file = root / "seed.json"
+        seed_file.write_text(json.dumps(_seed(accounts, invoices)), encoding="utf-8")
+        port = _free_port()
+        simulator = subprocess.Popen(
+            [
+                HALOSYNC,
+                "simulator",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--app",
+                f"{CLIENT_ID}:{CLIENT_SECRET}:all",
+                "--seed",
+                str(seed_file),
+                "--rate-limit",
+                "100000000",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(600):
+                try:
+                    httpx2.get(f"{url}/_simulator/health", timeout=1)
+                    break
+                except httpx2.TransportError:
+                    time.sleep(0.1)
+            world = make_world(root, document={}, database_url=database_url)
+            with world.database.session() as session:
+                HaloConnectionRepository(session, world.workspace_id, world.box).save(
+                    ConnectionDetails(url, None, None, CLIENT_ID, CLIENT_SECRET)
+                )
+            world.import_usage(_usage(accounts))
+            env = {k: v for k, v in os.environ.items() if not k.startswith("HALOSYNC_")} | {
+                "HALOSYNC_DATA_DIR": str(root / "data"),
+                "HALOSYNC_DATABASE_URL": world.settings.resolved_database_url,
+                "HALOSYNC_ALLOW_PRIVATE_NETWORKS": "true",
+                "HALOSYNC_LOG_LEVEL": "warning",
+                "HALOSYNC_HALO_RATE_LIMIT": "100000000",
+            }
+            pull = _measured(["sync", "customers"], env, "customers_pull")
+            _map_everything(world, accounts, invoices)
+            first = _measured(["sync", "usage"], env, "first_sync")
+            repeat = _measured(["sync", "usage"], env, "repeat_sync")
+            world.database.dispose()
+        finally:
+            simulator.terminate()
+            simulator.wait(timeout=30)
+    return {"customers_pull": pull, "first_sync": first, "repeat_sync": repeat}
+
+
+def _spread(values: list[float]) -> str:
+    return f"{min(values)} / {statistics.median(values)} / {max(values)}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pairs", type=int, default=10_000)
+    parser.add_argument("--target", choices=("licence", "invoice_line"), default="licence")
+    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--profile", type=Path, default=None, help="write cProfile files here")
+    args = parser.parse_args()
+    global PROFILE_DIR
+    PROFILE_DIR = args.profile
+    runs = [scenario(args.pairs, args.target, args.database_url) for _ in range(args.runs)]
+    summary: dict[str, Any] = {"pairs": args.pairs, "target": args.target, "runs": args.runs}
+    for step in ("customers_pull", "first_sync", "repeat_sync"):
+        summary[step] = {
+            figure: _spread([run[step][figure] for run in runs])
+            for figure in ("seconds", "cpu_seconds", "peak_rss_mib")
+        } | {"counts": runs[-1][step]["counts"]}
+    print(json.dumps(summary, indent=2))
+
+
+if __name__ == "__main__":
+    main()

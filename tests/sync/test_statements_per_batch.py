@@ -1,0 +1,85 @@
+"""The executor's database work grows with batches, not with pairs.
+
+A batch of writes costs a bounded number of SQL statements (one look-up of the batch's
+ledger rows, one insert each for pending rows, results and audit entries, one update of
+the written rows): a per-pair ``session.get`` and flush made a 20,000-pair first sync
+spend most of its CPU in the ledger (issue 15).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from tests.sync.world import World, make_world, seed, usage_document
+
+ACCOUNTS = 150
+BATCH = 50
+
+
+@contextmanager
+def counted_statements(world: World) -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(world.database.engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(world.database.engine, "before_cursor_execute", count)
+
+
+def _world(tmp_path: Path, target: str) -> World:
+    world = make_world(tmp_path, target=target, document=seed(ACCOUNTS, with_invoices=True))
+    world.settings = world.settings.model_copy(update={"sync_batch_size": BATCH})
+    world.import_usage(
+        usage_document(
+            [
+                {"ref": f"A{n}", "name": f"Client {n} Ltd", "status": "active", "billed": True}
+                for n in range(1, ACCOUNTS + 1)
+            ],
+            [
+                {"account_ref": f"A{n}", "service_ref": ref, "quantity": n % 7 + 1}
+                for n in range(1, ACCOUNTS + 1)
+                for ref in ("MAIL", "BKP")
+            ],
+        )
+    )
+    assert asyncio.run(world.customers()).status == "succeeded"
+    invoices = {r["client_id"]: r["id"] for r in world.sim.state.records("RecurringInvoice")}
+    for n in range(1, ACCOUNTS + 1):
+        world.map_account(f"A{n}", n, invoices[n] if target == "invoice_line" else None)
+    world.map_service("MAIL", 1)
+    world.map_service("BKP", 2)
+    return world
+
+
+@pytest.mark.parametrize("target", ["licence", "invoice_line"])
+def test_a_first_sync_costs_statements_per_batch_not_per_pair(tmp_path: Path, target: str) -> None:
+    world = _world(tmp_path, target)
+    with counted_statements(world) as statements:
+        report = asyncio.run(world.usage())
+    assert report.status == "succeeded", report.error
+    assert report.counts["created"] == 2 * ACCOUNTS
+    # 300 pairs in 6 batches of 50: a handful of statements per batch plus the run's own
+    # bookkeeping (inputs, run row, log entries), never one or more per pair.
+    assert len(statements) < 2 * ACCOUNTS, len(statements)
+
+
+def test_a_repeat_after_halo_recounted_everything_updates_per_batch(tmp_path: Path) -> None:
+    world = _world(tmp_path, "licence")
+    assert asyncio.run(world.usage()).counts["created"] == 2 * ACCOUNTS
+    for licence in world.licences():
+        world.sim.state.edit_by_hand("SoftwareLicence", licence["id"], count=999)
+    with counted_statements(world) as statements:
+        report = asyncio.run(world.usage())
+    assert report.counts["updated"] == 2 * ACCOUNTS
+    assert len(statements) < 2 * ACCOUNTS, len(statements)
