@@ -7,7 +7,13 @@ from typing import get_args
 from hypothesis import given
 from hypothesis import strategies as st
 
-from halosync.halopsa.statuses import Endpoint, Handling, handling
+from halosync.halopsa.statuses import (
+    Endpoint,
+    Handling,
+    handling,
+    resource_refusal,
+    token_refusal,
+)
 
 ENDPOINTS: tuple[Endpoint, ...] = get_args(Endpoint)
 statuses = st.integers(min_value=100, max_value=599)
@@ -50,3 +56,18 @@ def test_a_401_on_a_resource_gets_one_fresh_token_then_is_a_set_up_problem() -> 
     assert handling(403, "resource").kind == "configuration"
     assert handling(404, "resource").kind == "fatal"
     assert handling(408, "resource").kind == "retryable"
+
+
+@given(statuses, st.booleans())
+def test_a_token_refusal_names_one_part_of_the_set_up(status: int, html: bool) -> None:
+    refusal = token_refusal(status, html=html)
+    assert (refusal == "credentials") == (status in (400, 401))
+    if status == 404:
+        assert refusal == "address"
+    if refusal == "failed":
+        assert status >= 500 or html
+
+
+@given(statuses)
+def test_only_a_404_says_a_record_is_gone(status: int) -> None:
+    assert (resource_refusal(status) == "not_found") == (status == 404)

@@ -25,7 +25,7 @@ from halosync.halopsa.errors import (
 )
 from halosync.halopsa.exchange import Exchanger
 from halosync.halopsa.metrics import HALO_TOKEN_REQUESTS
-from halosync.halopsa.statuses import Endpoint, Handling, handling
+from halosync.halopsa.statuses import Endpoint, Handling, handling, token_refusal
 from halosync.halopsa.transport import halo_message, is_html
 from halosync.logging import get_logger, register_secret
 
@@ -181,9 +181,9 @@ class TokenProvider:
                 fix="Make sure the API application's permissions include them; halosync asks "
                 "only for what the chosen target needs.",
             )
-        if error in ("invalid_client", "unauthorized_client", "invalid_grant") or status in (
-            400,
-            401,
+        refusal = token_refusal(status, html=is_html(response))
+        if error in ("invalid_client", "unauthorized_client", "invalid_grant") or (
+            refusal == "credentials"
         ):
             raise BadCredentialsError(
                 f"Halo refused the client ID / client secret ({description or status}).",
@@ -191,14 +191,14 @@ class TokenProvider:
                 "HaloPSA API > View Applications (the client ID can change when the "
                 "application is first saved), and check the tenant.",
             )
-        if status == 404 or (status == 405 and is_html(response)):
+        if refusal == "address":
             raise InvalidServerUrlError(
                 f"There is no token endpoint at {where} (HTTP {status}).",
                 fix="Check the authorisation server: it is shown in Halo under Configuration "
                 "> Integrations > HaloPSA API > API Details (leave it blank for "
                 "<server>/auth).",
             )
-        if status >= 500 or is_html(response):
+        if refusal == "failed":
             raise TokenEndpointError(
                 f"Halo's token endpoint {where} failed with HTTP {status} "
                 f"({description or 'no explanation'}).",

@@ -49,7 +49,7 @@ from halosync.halopsa.paging import (
 )
 from halosync.halopsa.permissions import missing_permission_fix, permission_for
 from halosync.halopsa.retry import RetryPolicy
-from halosync.halopsa.statuses import Handling, handling
+from halosync.halopsa.statuses import Handling, handling, resource_refusal
 from halosync.halopsa.transport import halo_field_errors, halo_message
 from halosync.logging import get_logger
 
@@ -230,7 +230,7 @@ class HaloApiClient:
                 fix="Retrying later may help; if it persists, check the record in Halo.",
                 request=summary,
             )
-        if status == 404:
+        if resource_refusal(status) == "not_found":
             raise HaloRecordNotFoundError(
                 f"Halo has no record at {summary.path} (it may have been deleted in Halo).",
                 request=summary,

@@ -15,6 +15,12 @@ from typing import Literal
 from halosync.halopsa.errors import ErrorKind
 
 Endpoint = Literal["resource", "token", "first_token"]
+TokenRefusal = Literal["credentials", "address", "failed", "no_token"]
+"""Which part of the set-up a token endpoint's final refusal points at: the client ID and
+secret, the authorisation server's address, the endpoint failing, or an answer that is no
+token."""
+ResourceRefusal = Literal["not_found", "rejected"]
+"""A resource call's fatal refusal: the record is gone, or Halo refused the request."""
 """Who answered: a resource call, the token endpoint, or the token endpoint of a connection
 that has never been issued a token (whose 500 is Halo's way of saying "check the set-up")."""
 
@@ -104,3 +110,20 @@ def status_rule(status: int) -> StatusRule:
 def handling(status: int, endpoint: Endpoint) -> Handling:
     """What to do with ``status`` from ``endpoint``."""
     return status_rule(status).on(endpoint)
+
+
+def token_refusal(status: int, *, html: bool) -> TokenRefusal:
+    """What a refused token request (a configuration problem) points at, by its status;
+    ``html`` when Halo answered a web page instead of JSON."""
+    if status in (400, 401):
+        return "credentials"
+    if status == 404 or (status == 405 and html):
+        return "address"
+    if status >= 500 or html:
+        return "failed"
+    return "no_token"
+
+
+def resource_refusal(status: int) -> ResourceRefusal:
+    """What a fatal answer to a resource call means: 404 is a record Halo no longer has."""
+    return "not_found" if status == 404 else "rejected"
