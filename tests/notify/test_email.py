@@ -16,12 +16,14 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword
 from sqlalchemy import delete
 
+from halosync.domain.review import ReviewPolicy
 from halosync.jobs.embedded import EmbeddedJobs
 from halosync.jobs.service import request_sync
 from halosync.logging import register_secret
 from halosync.notify.email import EmailDeliveryError, SmtpConfig, send_email
 from halosync.settings import Settings
 from halosync.store.models import HaloConnection, SyncRun
+from halosync.sync.review import set_review_policy
 from tests.sync.world import World, make_world, usage_document
 
 SMTP_USER = "mailer"
@@ -194,3 +196,30 @@ def test_an_unreachable_server_is_a_clear_error_without_the_password() -> None:
     assert "HALOSYNC_SMTP_HOST" in str(refused.value)
     assert "wrong-secret-value" not in str(refused.value)
     assert "wrong-secret-value" not in repr(config)
+
+
+def test_a_change_held_for_review_is_emailed_once(tmp_path: Path, smtp: tuple[Inbox, int]) -> None:
+    inbox, port = smtp
+    world = _world(tmp_path, port)
+    world.set(notify_email="billing@msp.test", notify_on_failure=True, sync_cooldown_minutes=0)
+    set_review_policy(world.database, world.workspace_id, ReviewPolicy(), actor="setup")
+    assert _run(world, "usage").status == "succeeded"
+    world.import_usage(
+        usage_document(
+            [{"ref": "A1", "name": "Alpha", "status": "active", "billed": True}],
+            [{"account_ref": "A1", "service_ref": "MAIL", "quantity": 300}],
+        )
+    )
+    inbox.messages.clear()
+    run = _run(world, "usage")
+    assert run.status == "succeeded"
+    held = [m for m in inbox.messages if m["Subject"] == "[halosync] Changes held for review: acme"]
+    assert len(held) == 1
+    body = held[0].get_payload(decode=True).decode()  # type: ignore[union-attr]
+    assert "A1 / MAIL, licence" in body
+    assert "count 3 → 300" in body
+    assert f"https://halosync.example.test/ui/w/{world.workspace_id}/review" in body
+    # The next run holds the same value again: no second email about it.
+    inbox.messages.clear()
+    assert _run(world, "usage").status == "succeeded"
+    assert all("held for review" not in m["Subject"] for m in inbox.messages)

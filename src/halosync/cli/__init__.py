@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "logs",
     "mapping",
     "reconcile",
+    "review",
     "runs",
     "schedule",
     "serve",

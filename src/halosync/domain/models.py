@@ -21,6 +21,8 @@ RunKind = Literal["customers", "usage"]
 """A sync run pulls Halo's customers or pushes usage."""
 RunTrigger = Literal["manual", "schedule", "api"]
 RunStatus = Literal["queued", "running", "succeeded", "failed", "halted"]
+ReviewStatus = Literal["pending", "approved", "rejected"]
+"""A change held for review waits (``pending``) until a reviewer approves or rejects its value."""
 FinalRunStatus = Literal["succeeded", "failed", "halted"]
 """How a run ends; ``halted`` when a configuration the user must fix stopped it."""
 
@@ -35,6 +37,7 @@ ROLES: tuple[Role, ...] = get_args(Role)
 RUN_KINDS: tuple[RunKind, ...] = get_args(RunKind)
 RUN_TRIGGERS: tuple[RunTrigger, ...] = get_args(RunTrigger)
 RUN_STATUSES: tuple[RunStatus, ...] = get_args(RunStatus)
+REVIEW_STATUSES: tuple[ReviewStatus, ...] = get_args(ReviewStatus)
 ACTIVE_RUN_STATUSES: tuple[RunStatus, ...] = RUN_STATUSES[:2]
 """Queued or running: the statuses the one-sync-per-workspace index covers."""
 

@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 from halosync.notify.email import SmtpConfig, send_email
-from halosync.notify.messages import attention_email, attention_items, run_email
+from halosync.notify.messages import attention_email, attention_items, review_email, run_email
 
-__all__ = ["SmtpConfig", "attention_email", "attention_items", "run_email", "send_email"]
+__all__ = [
+    "SmtpConfig",
+    "attention_email",
+    "attention_items",
+    "review_email",
+    "run_email",
+    "send_email",
+]

@@ -15,6 +15,7 @@ from halosync.store.models import (
     Subscription,
     Workspace,
 )
+from halosync.sync.review import held_in_run
 from halosync.sync.runs import find_run
 
 _KIND_TITLES = {"customers": "Customers sync", "usage": "Subscriptions sync"}
@@ -139,3 +140,36 @@ def attention_email(
         lines.append(f"- and {len(items) - len(shown)} more")
     lines += ["", f"Log: {log_link(public_url, workspace_id, run_id)}"]
     return Email(to, f"[halosync] Attention needed: {workspace.name}", "\n".join(lines))
+
+
+def review_link(public_url: str, workspace_id: int) -> str:
+    """The web UI's Review page."""
+    return f"{public_url.rstrip('/')}/ui/w/{workspace_id}/review"
+
+
+def review_email(
+    session: Session, workspace_id: int, run_id: int, public_url: str, to: list[str]
+) -> Email | None:
+    """The changes this run held for review (first held by it); None when there are none or
+    the workspace did not opt in to hearing about problems (``notify_on_failure``)."""
+    workspace = session.get(Workspace, workspace_id)
+    if workspace is None or not workspace.notify_on_failure:
+        return None
+    held = held_in_run(session, workspace_id, run_id)
+    if not held:
+        return None
+    shown = held[:MAX_LISTED]
+    lines = [
+        f"Workspace {workspace.name}: {len(held)} change(s) were held for review and not "
+        "written to HaloPSA. Approve or reject them:",
+        "",
+        *(
+            f"- {item.account_ref} / {item.service_ref}, {item.halo_record}: {item.change} "
+            f"({item.why})"
+            for item in shown
+        ),
+    ]
+    if len(held) > len(shown):
+        lines.append(f"- and {len(held) - len(shown)} more")
+    lines += ["", f"Review: {review_link(public_url, workspace_id)}"]
+    return Email(to, f"[halosync] Changes held for review: {workspace.name}", "\n".join(lines))

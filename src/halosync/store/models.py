@@ -33,6 +33,7 @@ from halosync.domain.models import (
     LEDGER_STATES,
     LEVELS,
     PRICE_MODES,
+    REVIEW_STATUSES,
     ROLES,
     RUN_KINDS,
     RUN_STATUSES,
@@ -384,6 +385,68 @@ class AuditEntry(Base):
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     request_id: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Who took the step: a user or API token for a review decision; NULL for a sync's writes.
+    actor: Mapped[str | None] = mapped_column(Text)
+
+
+class ReviewPolicyRow(Base):
+    """A workspace's review policy (``halosync.domain.review.ReviewPolicy``).
+
+    No row means the defaults; NULL (or false) turns a rule off.
+    """
+
+    __tablename__ = "review_policy"
+    __table_args__ = (
+        CheckConstraint("change_above_units >= 0", name="change_above_units"),
+        CheckConstraint("change_above_percent >= 0", name="change_above_percent"),
+        CheckConstraint("new_above_units >= 0", name="new_above_units"),
+    )
+
+    workspace_id: Mapped[int] = mapped_column(_workspace_fk(), primary_key=True)
+    change_above_units: Mapped[int | None] = mapped_column(Integer)
+    change_above_percent: Mapped[int | None] = mapped_column(Integer)
+    new_above_units: Mapped[int | None] = mapped_column(Integer)
+    any_price_change: Mapped[bool] = mapped_column(Boolean)
+    drop_to_zero: Mapped[bool] = mapped_column(Boolean)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ReviewItem(Base):
+    """A planned write held for review, and the reviewer's decision on its value.
+
+    One row per account × service × proposed value (``proposal_key``), so a rerun that
+    plans the same write again finds its row instead of adding one, and a rejected value
+    stays rejected. ``before``/``after`` are the Halo fields as planned when last seen.
+    """
+
+    __tablename__ = "review_item"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "account_id", "service_id", "proposal_key"),
+        CheckConstraint(_one_of("status", REVIEW_STATUSES), name="status"),
+        CheckConstraint(_one_of("target", TARGETS), name="target"),
+        CheckConstraint("action IN ('create', 'update')", name="action"),
+        Index(None, "workspace_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(_workspace_fk())
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
+    service_id: Mapped[int] = mapped_column(ForeignKey("service.id", ondelete="CASCADE"))
+    proposal_key: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(16))
+    halo_client_id: Mapped[int | None] = mapped_column(Integer)
+    recurring_invoice_id: Mapped[int | None] = mapped_column(Integer)
+    halo_record_id: Mapped[int | None] = mapped_column(Integer)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any]] = mapped_column(JSON)
+    reasons: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    first_run_id: Mapped[int | None] = mapped_column(ForeignKey("sync_run.id", ondelete="SET NULL"))
+    decided_by: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class LogEntry(Base):

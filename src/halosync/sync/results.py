@@ -26,6 +26,8 @@ class ChangeResult:
     message: str | None = None
     duplicates: tuple[int, ...] = ()
     """Other Halo records carrying this pair's marker, left untouched for an admin."""
+    held: bool = False
+    """A write held for review (reported as a skip): it waits in the Review queue."""
 
     @classmethod
     def planned(cls, change: PlannedChange, **overrides: Any) -> ChangeResult:
@@ -63,6 +65,7 @@ class ChangeResult:
             "level": self.level,
             "message": self.message,
             "duplicates": list(self.duplicates),
+            "held": self.held,
         }
 
 

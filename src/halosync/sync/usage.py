@@ -7,6 +7,7 @@ later). It holds no global state: everything comes in as arguments.
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from dataclasses import replace
 
 from sqlalchemy import select
@@ -28,6 +29,14 @@ from halosync.sync.gather import SyncInputs, load_inputs
 from halosync.sync.halo import HaloFactory, open_halo
 from halosync.sync.halo_state import HaloState, read_invoice_lines, read_licences
 from halosync.sync.results import ChangeResult, UsageReport, count_results
+from halosync.sync.review import (
+    HELD_TITLE,
+    HoldScope,
+    changes_of,
+    mark_held,
+    remember_holds,
+    screen,
+)
 from halosync.sync.runs import RunEnd, RunLifecycle, start_run
 
 log = get_logger(__name__)
@@ -99,13 +108,17 @@ async def run_usage_sync(
     dry_run: bool = False,
     halo_factory: HaloFactory | None = None,
     run_id: int | None = None,
+    pairs: Collection[tuple[str, str]] | None = None,
 ) -> UsageReport:
     """Push the workspace's usage to Halo (or, with ``dry_run``, only say what would change).
 
-    Raises :class:`SyncInProgressError` when another (non-dry) sync of the workspace is
-    running. Halo configuration problems end the run as ``halted``, other failures as
-    ``failed``; per-record refusals are ``fail`` results and the run goes on. ``run_id``
-    names a run queued earlier (by the jobs facade) to claim and execute.
+    Writes the review policy holds are reported as skips and wait in the review queue
+    (:mod:`halosync.sync.review`); ``pairs`` limits the run to those (account_ref,
+    service_ref) pairs, as an approval does. Raises :class:`SyncInProgressError` when
+    another (non-dry) sync of the workspace is running. Halo configuration problems end the
+    run as ``halted``, other failures as ``failed``; per-record refusals are ``fail``
+    results and the run goes on. ``run_id`` names a run queued earlier (by the jobs
+    facade) to claim and execute.
     """
     started = time.monotonic()
     database.migrate()
@@ -173,15 +186,36 @@ async def run_usage_sync(
             halo_invoice_lines=state.lines,
             accounts={account_ref} if account_ref else None,
         )
+        if pairs is not None:
+            plan = changes_of(plan, pairs)
+        with database.session() as session:
+            # Between the planner and the executor: held writes reach nowhere.
+            screening = screen(session, workspace_id, plan)
+            if not dry_run:
+                hold_scope = HoldScope(
+                    everything=account_ref is None and pairs is None,
+                    pairs=frozenset((c.account_ref, c.service_ref) for c in plan.changes),
+                )
+                remember_holds(
+                    session,
+                    workspace_id,
+                    run_id,
+                    screening,
+                    hold_scope,
+                    account_ids=inputs.account_ids,
+                    service_ids=inputs.service_ids,
+                )
+        plan = screening.plan
         if dry_run:
             with database.session() as session:
-                results += record_planned(
+                planned = record_planned(
                     session,
                     plan.changes,
                     run_id=run_id,
                     workspace_id=workspace_id,
                     inputs=inputs,
                 )
+            results += mark_held(planned, screening)
         else:
             executor = PlanExecutor(
                 database,
@@ -192,7 +226,7 @@ async def run_usage_sync(
                 run_id=run_id,
                 batch_size=settings.sync_batch_size,
             )
-            results += await executor.run(plan)
+            results += mark_held(await executor.run(plan), screening)
     end = lifecycle.end
     log.info(
         "usage_sync_finished",
@@ -282,6 +316,14 @@ def _log_expected_skips(
     )
 
 
+def _attention_title(result: ChangeResult) -> str:
+    if result.held:
+        return HELD_TITLE
+    if result.duplicates:
+        return _DUPLICATES_TITLE
+    return _ATTENTION_TITLES[result.action]
+
+
 def _log_attention(
     session: Session, workspace_id: int, run_id: int, results: list[ChangeResult]
 ) -> None:
@@ -295,7 +337,7 @@ def _log_attention(
             session,
             workspace_id,
             "ERROR" if result.level == "ERROR" else "WARNING",
-            _DUPLICATES_TITLE if result.duplicates else _ATTENTION_TITLES[result.action],
+            _attention_title(result),
             details,
             run_id=run_id,
         )

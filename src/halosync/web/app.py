@@ -16,6 +16,7 @@ from halosync.web.api import (
     mappings,
     metrics,
     reconciliation,
+    review,
     sync_settings,
     syncs,
     tokens,
@@ -56,6 +57,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     app.include_router(syncs.router)
     app.include_router(logs.router)
     app.include_router(reconciliation.router)
+    app.include_router(review.router)
     app.include_router(tokens.router)
     app.include_router(metrics.router)
     app.include_router(health.router)

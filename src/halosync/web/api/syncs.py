@@ -118,6 +118,8 @@ class ChangeOut(BaseModel):
     message: str | None
     duplicates: list[int] = []
     """Other HaloPSA records carrying this pair's halosync tag (never written)."""
+    held: bool = False
+    """A write held for review (a skip): it waits under /review."""
 
 
 class UsageReportOut(BaseModel):

@@ -1,0 +1,470 @@
+"""Review before billing: the queue of held changes, and a reviewer's approve or reject.
+
+A usage sync screens its plan (:func:`screen`) between the planner and the executor: held
+writes reach nowhere, and :func:`remember_holds` keeps the queue in step (new holds added
+once per pair and value, holds the vendor corrected since withdrawn). Approving writes the
+held value at once through an ordinary usage sync limited to the approved pairs, so the
+ledger, audit and idempotency rules are a sync's own; rejecting leaves Halo as it is and
+the same value is never asked about again. Every step is an audit entry naming who took
+it, and a log entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from halosync.domain.halo_values import json_fields
+from halosync.domain.models import Plan, ReviewStatus
+from halosync.domain.review import ReviewedChange, ReviewPolicy, Screening, screen_plan
+from halosync.errors import NotFoundError, ValidationFailedError
+from halosync.logging import get_logger
+from halosync.store.base import utcnow
+from halosync.store.database import Database
+from halosync.store.models import AuditEntry, ReviewItem
+from halosync.store.review import ReviewRepository, ReviewRow
+from halosync.sync.activity import add_log_entry
+from halosync.sync.results import ChangeResult
+
+log = get_logger(__name__)
+
+REVIEW_ENTITY = "ReviewItem"
+"""The ``entity`` of the audit entries of review steps (hold, approve, reject, withdraw)."""
+HELD_TITLE = "Change held for review"
+_PENDING: tuple[ReviewStatus, ...] = ("pending",)
+
+
+# --- inside a usage sync ------------------------------------------------------------------
+
+
+def screen(session: Session, workspace_id: int, plan: Plan) -> Screening:
+    """The plan after the workspace's review policy and its reviewers' earlier decisions."""
+    reviews = ReviewRepository(session, workspace_id)
+    return screen_plan(plan, reviews.policy(), reviews.decisions())
+
+
+@dataclass(frozen=True)
+class HoldScope:
+    """Which pending items a run speaks for: its pairs, or (``everything``) the workspace."""
+
+    everything: bool
+    pairs: frozenset[tuple[str, str]] = frozenset()
+
+
+def remember_holds(
+    session: Session,
+    workspace_id: int,
+    run_id: int,
+    screening: Screening,
+    scope: HoldScope,
+    *,
+    account_ids: dict[str, int],
+    service_ids: dict[str, int],
+) -> list[ReviewItem]:
+    """Add this run's new holds to the queue (once per pair and value) and withdraw the
+    pending items of ``scope`` that the run no longer plans; returns the new items."""
+    now = utcnow()
+    reviews = ReviewRepository(session, workspace_id)
+    added: list[ReviewItem] = []
+    still_held: set[int] = set()
+    for held in screening.held:
+        change = held.change
+        account_id = account_ids[change.account_ref]
+        service_id = service_ids[change.service_ref]
+        item = reviews.find(account_id, service_id, held.key)
+        if item is None:
+            item = _new_item(held, account_id, service_id, run_id, now)
+            reviews.add(item)
+            added.append(item)
+            session.add(_audit(workspace_id, item, "hold", None, now, run_id))
+        else:
+            item.last_seen_at = now
+            item.reasons = "; ".join(held.reasons)
+            item.before = json_fields(change.before) if change.before else None
+        still_held.add(item.id)
+    pending = reviews.rows(statuses=_PENDING)
+    gone = [
+        row
+        for row in pending
+        if row.item.id not in still_held
+        and (scope.everything or (row.account_ref, row.service_ref) in scope.pairs)
+    ]
+    for row in gone:
+        session.add(_audit(workspace_id, row.item, "withdraw", None, now, run_id))
+        add_log_entry(
+            session,
+            workspace_id,
+            "INFO",
+            "Held change withdrawn",
+            f"Account {row.account_ref}, service {row.service_ref}: {_change_text(row.item)} "
+            "is no longer planned (the vendor's data changed since), so it left the review "
+            "queue.",
+            run_id=run_id,
+        )
+    reviews.delete([row.item for row in gone])
+    if added:
+        log.warning("changes_held_for_review", run_id=run_id, held=len(added))
+    return added
+
+
+def mark_held(results: list[ChangeResult], screening: Screening) -> list[ChangeResult]:
+    """The executor's results (in plan order) with the held ones flagged."""
+    held = {reviewed.index for reviewed in screening.held}
+    return [_flagged(result) if index in held else result for index, result in enumerate(results)]
+
+
+def _flagged(result: ChangeResult) -> ChangeResult:
+    return replace(result, held=True)
+
+
+def _new_item(
+    held: ReviewedChange, account_id: int, service_id: int, run_id: int, now: datetime
+) -> ReviewItem:
+    change = held.change
+    assert change.target is not None
+    return ReviewItem(
+        account_id=account_id,
+        service_id=service_id,
+        proposal_key=held.key,
+        target=change.target,
+        action=change.action,
+        halo_client_id=change.halo_client_id,
+        recurring_invoice_id=change.recurring_invoice_id,
+        halo_record_id=change.halo_id,
+        before=json_fields(change.before) if change.before else None,
+        after=json_fields(change.after),
+        reasons="; ".join(held.reasons),
+        status="pending",
+        first_seen_at=now,
+        last_seen_at=now,
+        first_run_id=run_id,
+    )
+
+
+def _audit(
+    workspace_id: int,
+    item: ReviewItem,
+    operation: str,
+    actor: str | None,
+    at: datetime,
+    run_id: int | None = None,
+) -> AuditEntry:
+    return AuditEntry(
+        workspace_id=workspace_id,
+        run_id=run_id,
+        entity=REVIEW_ENTITY,
+        halo_record_id=item.halo_record_id,
+        operation=operation,
+        before=item.before,
+        after=item.after,
+        request_id=f"review-{item.id}",
+        actor=actor,
+        at=at,
+    )
+
+
+# --- what a reviewer sees ---------------------------------------------------------------
+
+
+def _halo_record(item: ReviewItem) -> str:
+    if item.target == "licence":
+        if item.action == "create":
+            return f"new licence for HaloPSA client {item.halo_client_id}"
+        return f"licence {item.halo_record_id} of HaloPSA client {item.halo_client_id}"
+    if item.action == "create":
+        return f"new line on recurring invoice {item.recurring_invoice_id}"
+    return f"line {item.halo_record_id} on recurring invoice {item.recurring_invoice_id}"
+
+
+def _value(value: Any) -> str:
+    return "(none)" if value is None else str(value)
+
+
+def _change_text(item: ReviewItem) -> str:
+    """``count 12 → 1200`` (the fields an update changes; a create's quantity fields)."""
+    before = item.before or {}
+    after = item.after or {}
+    names = list(after) if item.action == "update" else [n for n in after if n in _NUMBERS]
+    parts = []
+    for name in names:
+        if item.action == "update":
+            parts.append(f"{name} {_value(before.get(name))} → {_value(after.get(name))}")
+        else:
+            parts.append(f"{name} {_value(after.get(name))}")
+    prefix = "new record: " if item.action == "create" else ""
+    return prefix + ", ".join(parts)
+
+
+_NUMBERS = ("count", "qty_order", "price", "purchase_price", "unit_price", "unit_cost")
+
+
+@dataclass(frozen=True)
+class ReviewView:
+    """One review item as the queue shows it."""
+
+    id: int
+    account_ref: str
+    account_name: str
+    service_ref: str
+    service_name: str
+    target: str
+    action: str
+    halo_record: str
+    halo_record_id: int | None
+    before: dict[str, Any]
+    after: dict[str, Any]
+    change: str
+    why: str
+    status: str
+    first_seen_at: datetime
+    last_seen_at: datetime
+    decided_by: str | None
+    decided_at: datetime | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--json`` / REST shape (timestamps in ISO 8601 UTC)."""
+        return {
+            "id": self.id,
+            "account_ref": self.account_ref,
+            "account_name": self.account_name,
+            "service_ref": self.service_ref,
+            "service_name": self.service_name,
+            "target": self.target,
+            "action": self.action,
+            "halo_record": self.halo_record,
+            "halo_record_id": self.halo_record_id,
+            "before": self.before,
+            "after": self.after,
+            "change": self.change,
+            "why": self.why,
+            "status": self.status,
+            "first_seen_at": self.first_seen_at.isoformat(),
+            "last_seen_at": self.last_seen_at.isoformat(),
+            "decided_by": self.decided_by,
+            "decided_at": self.decided_at.isoformat() if self.decided_at else None,
+        }
+
+
+def _view(row: ReviewRow) -> ReviewView:
+    item = row.item
+    return ReviewView(
+        id=item.id,
+        account_ref=row.account_ref,
+        account_name=row.account_name,
+        service_ref=row.service_ref,
+        service_name=row.service_name,
+        target=item.target,
+        action=item.action,
+        halo_record=_halo_record(item),
+        halo_record_id=item.halo_record_id,
+        before=dict(item.before or {}),
+        after=dict(item.after),
+        change=_change_text(item),
+        why=item.reasons,
+        status=item.status,
+        first_seen_at=item.first_seen_at,
+        last_seen_at=item.last_seen_at,
+        decided_by=item.decided_by,
+        decided_at=item.decided_at,
+    )
+
+
+def list_review(
+    database: Database, workspace_id: int, *, status: ReviewStatus | None = "pending"
+) -> list[ReviewView]:
+    """The queue (pending items, oldest first), or the items of another status (or all)."""
+    with database.session() as session:
+        rows = ReviewRepository(session, workspace_id).rows(
+            statuses=None if status is None else (status,)
+        )
+        return [_view(row) for row in rows]
+
+
+def held_in_run(session: Session, workspace_id: int, run_id: int) -> list[ReviewView]:
+    """The pending items a run held first (for the notification)."""
+    rows = ReviewRepository(session, workspace_id).rows(statuses=_PENDING, first_run_id=run_id)
+    return [_view(row) for row in rows]
+
+
+def pending_count(session: Session, workspace_id: int) -> int:
+    """The queue's size, for the dashboard."""
+    return ReviewRepository(session, workspace_id).count("pending")
+
+
+# --- deciding -------------------------------------------------------------------------------
+
+
+def _pending_rows(
+    session: Session, workspace_id: int, ids: Collection[int] | None
+) -> list[ReviewRow]:
+    """The pending items named (all pending when ``ids`` is None); names what is not."""
+    reviews = ReviewRepository(session, workspace_id)
+    if ids is None:
+        return reviews.rows(statuses=_PENDING)
+    wanted = sorted(set(ids))
+    rows = reviews.rows(ids=wanted)
+    found = {row.item.id: row for row in rows}
+    missing = [str(i) for i in wanted if i not in found]
+    if missing:
+        raise NotFoundError(
+            f"No review item {', '.join(missing)} in this workspace.",
+            fix="List the queue to see the items waiting for review.",
+        )
+    decided = [f"{row.item.id} ({row.item.status})" for row in rows if row.item.status != "pending"]
+    if decided:
+        raise ValidationFailedError(
+            f"Review item {', '.join(decided)} was already decided; nothing was changed.",
+            fix="List the queue to see the items still waiting for review.",
+        )
+    return rows
+
+
+def _decide(
+    database: Database,
+    workspace_id: int,
+    ids: Collection[int] | None,
+    status: ReviewStatus,
+    actor: str,
+) -> list[ReviewView]:
+    now = utcnow()
+    with database.session() as session:
+        rows = _pending_rows(session, workspace_id, ids)
+        verb = "approved" if status == "approved" else "rejected"
+        for row in rows:
+            row.item.status = status
+            row.item.decided_by = actor
+            row.item.decided_at = now
+            operation = "approve" if status == "approved" else "reject"
+            session.add(_audit(workspace_id, row.item, operation, actor, now))
+            add_log_entry(
+                session,
+                workspace_id,
+                "INFO",
+                f"Held change {verb}",
+                f"{actor} {verb} account {row.account_ref}, service {row.service_ref}, "
+                f"{_halo_record(row.item)}: {_change_text(row.item)}"
+                + (
+                    "; HaloPSA is left as it is, and this value is not asked about again."
+                    if status == "rejected"
+                    else "."
+                ),
+                at=now,
+            )
+        return [_view(row) for row in rows]
+
+
+def reject_review(
+    database: Database, workspace_id: int, ids: Collection[int] | None, *, actor: str
+) -> list[ReviewView]:
+    """Reject the named pending items (all with ``ids=None``): Halo stays as it is and a
+    later run that plans the same value skips it without asking again."""
+    return _decide(database, workspace_id, ids, "rejected", actor)
+
+
+@dataclass(frozen=True)
+class ApprovalReport:
+    """What an approval did: the items approved and the run that wrote them."""
+
+    items: tuple[ReviewView, ...]
+    run_id: int | None = None
+    written: tuple[ChangeResult, ...] = ()
+    others: tuple[ChangeResult, ...] = ()
+    """The approved pairs' results that are not writes (a changed value held anew, a
+    failure)."""
+    error: str | None = None
+    results: tuple[ChangeResult, ...] = field(default=(), repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--json`` / REST shape."""
+        return {
+            "approved": [item.to_dict() for item in self.items],
+            "run_id": self.run_id,
+            "written": len(self.written),
+            "error": self.error,
+            "results": [result.to_dict() for result in self.results],
+        }
+
+
+def approve_review(
+    database: Database, workspace_id: int, ids: Collection[int] | None, *, actor: str
+) -> list[ReviewView]:
+    """Approve the named pending items (all with ``ids=None``): their values may be written.
+
+    The write itself is :func:`halosync.sync.usage.approve_and_write`'s sync run.
+    """
+    return _decide(database, workspace_id, ids, "approved", actor)
+
+
+def set_review_policy(
+    database: Database, workspace_id: int, policy: ReviewPolicy, *, actor: str
+) -> ReviewPolicy:
+    """Validate and store the workspace's review policy, and log what changed."""
+    problems = [
+        f"{name} {value} (use a whole number of 0 or more, or leave it empty to turn it off)"
+        for name, value in (
+            ("change_above_units", policy.change_above_units),
+            ("change_above_percent", policy.change_above_percent),
+            ("new_above_units", policy.new_above_units),
+        )
+        if value is not None and value < 0
+    ]
+    if problems:
+        raise ValidationFailedError("Invalid review policy: " + "; ".join(problems) + ".")
+    with database.session() as session:
+        reviews = ReviewRepository(session, workspace_id)
+        before = reviews.policy()
+        reviews.save_policy(policy, utcnow())
+        changed = [
+            f"{name}: {getattr(before, name)} -> {getattr(policy, name)}"
+            for name in ReviewPolicy.__dataclass_fields__
+            if getattr(before, name) != getattr(policy, name)
+        ]
+        if changed:
+            add_log_entry(
+                session,
+                workspace_id,
+                "INFO",
+                "Review policy changed",
+                f"{actor}: " + "; ".join(changed) + " (applies from the next sync).",
+            )
+    return policy
+
+
+def review_policy(database: Database, workspace_id: int) -> ReviewPolicy:
+    """The workspace's review policy (the defaults until changed)."""
+    with database.session() as session:
+        return ReviewRepository(session, workspace_id).policy()
+
+
+def changes_of(plan: Plan, pairs: Collection[tuple[str, str]]) -> Plan:
+    """``plan`` limited to ``pairs`` (an approval writes only what was approved)."""
+    wanted = set(pairs)
+    return Plan(tuple(c for c in plan.changes if (c.account_ref, c.service_ref) in wanted))
+
+
+def policy_dict(policy: ReviewPolicy) -> dict[str, Any]:
+    """The ``--json`` / REST shape of a policy."""
+    return {name: getattr(policy, name) for name in ReviewPolicy.__dataclass_fields__}
+
+
+__all__ = [
+    "HELD_TITLE",
+    "ApprovalReport",
+    "HoldScope",
+    "ReviewView",
+    "approve_review",
+    "changes_of",
+    "list_review",
+    "mark_held",
+    "pending_count",
+    "policy_dict",
+    "reject_review",
+    "remember_holds",
+    "review_policy",
+    "screen",
+    "set_review_policy",
+]
