@@ -95,10 +95,12 @@ def _number(value: HaloValue) -> Decimal | None:
         return None
     if isinstance(value, int | Decimal):
         return Decimal(value)
-    try:
-        return Decimal(value)
-    except ArithmeticError:
-        return None
+    if isinstance(value, str):
+        try:
+            return Decimal(value)
+        except ArithmeticError:
+            return None
+    return None
 
 
 def _units(value: Decimal) -> str:
