@@ -10,7 +10,7 @@ from starlette.testclient import TestClient
 
 from halosync.store.models import SyncRun
 from halosync.users import set_password
-from halosync.web.ui.routes import activity, auth, dashboard, mapping, setup
+from halosync.web.ui.routes import activity, auth, dashboard, mapping, review, setup
 from tests.web.ui.world import ADMIN, OTHER, PASSWORD, VIEWER, World, csrf_of, log_in
 
 
@@ -19,7 +19,7 @@ def _workspace_routes(world: World) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     routes = [
         route
-        for module in (activity, auth, dashboard, mapping, setup)
+        for module in (activity, auth, dashboard, mapping, review, setup)
         for route in module.router.routes
     ]
     for route in routes:

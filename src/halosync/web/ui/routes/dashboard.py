@@ -14,6 +14,7 @@ from halosync.errors import HalosyncError, NotFoundError
 from halosync.jobs.schedules import get_schedules, parse_kind, set_schedule
 from halosync.mapping.service import mapping_counts
 from halosync.sync.preferences import PreferencesChange, preference_problems, show_preferences
+from halosync.sync.review import pending_count
 from halosync.sync.workspace_settings import (
     SyncSettingsChange,
     show_sync_settings,
@@ -58,6 +59,7 @@ def dashboard_context(request: Request, member: Member) -> dict[str, Any]:
         counts = mapping_counts(db, member.workspace_id)
         schedules = get_schedules(db, member.workspace_id)
         preferences = show_preferences(db, member.workspace_id)
+        review_pending = pending_count(db, member.workspace_id)
     return {
         "preferences": preferences,
         "schedules": schedules,
@@ -68,6 +70,7 @@ def dashboard_context(request: Request, member: Member) -> dict[str, Any]:
         "counts": counts,
         "overview": overview(state.database, member.workspace_id),
         "sync_settings": show_sync_settings(state.database, member.workspace_id),
+        "review_pending": review_pending,
     }
 
 
