@@ -1,4 +1,5 @@
-"""'Create licences on mapping': mapping an account from the CLI creates its licences at once."""
+"""'Create licences on mapping': mapping an account from the CLI creates its licences at once,
+through the same queued sync as the API and the UI (one-sync-per-workspace, cooldown)."""
 
 from __future__ import annotations
 
@@ -29,3 +30,16 @@ def test_mapping_an_account_creates_its_licences_when_the_setting_is_on(tmp_path
         made = cli.sim.state.records("SoftwareLicence")
         assert made
         assert {lic["client_id"] for lic in made} == {1}  # only the account just mapped
+
+        (follow_up,) = [run for run in cli.json("runs")["runs"] if run["account_ref"] == "A1"]
+        assert (follow_up["trigger"], follow_up["status"]) == ("manual", "succeeded")
+
+        # Within the cooldown of a manual full sync, accepting several suggestions (a full
+        # sync) is refused like Sync Now; the mappings are saved all the same.
+        cli("settings", "set", "--cooldown-minutes", "60")
+        assert cli.json("sync", "now", "--wait")["status"] == "succeeded"
+        cli("map", "unmap-account", "A2")
+        accepted = cli("map", "suggest", "--accept", "--min-score", "0")
+        assert "You can trigger the next sync in" in accepted.stderr
+        assert "will be created by the next sync" in accepted.stderr
+        assert "Saved 2 of 2" in accepted.stdout

@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
 
 from halosync.cli.app import app, emit_json, state
 from halosync.cli.common import JsonOption, WorkspaceOption, open_database, resolve_workspace
+from halosync.cli.runs import wait_for_run
 from halosync.domain.matching import DEFAULT_MIN_SCORE
-from halosync.mapping.follow_up import creates_licences_on_mapping
+from halosync.jobs import open_job_queue
+from halosync.jobs.queue import JobQueue
+from halosync.mapping.follow_up import FollowUp, accept_and_follow_up, map_account_and_follow_up
 from halosync.mapping.service import (
     MAPPING_STATUSES,
     SORT_KEYS,
     STATUS_LABELS,
     MappingStatus,
-    accept_suggestions,
     account_mapping_grid,
-    map_account,
     map_service,
     mapping_counts,
     service_mapping_grid,
@@ -27,41 +29,40 @@ from halosync.mapping.service import (
     unmap_service,
     unmapped_halo_clients,
 )
-from halosync.store.crypto import SecretBox
-from halosync.sync.errors import SyncInProgressError
-from halosync.sync.usage import run_usage_sync
+
+FOLLOW_UP_TIMEOUT_SECONDS = 3600.0
 
 
-def _create_licences_now(
-    ctx: typer.Context, workspace_id: int, account_refs: list[str], *, quiet_stdout: bool
+@contextmanager
+def _job_queue(ctx: typer.Context) -> Iterator[JobQueue]:
+    queue = open_job_queue(state(ctx).settings)
+    try:
+        yield queue
+    finally:
+        queue.close()
+
+
+def _report_follow_up(
+    ctx: typer.Context, workspace_id: int, follow_up: FollowUp | None, *, quiet_stdout: bool
 ) -> None:
-    """With "create licences on mapping" on, sync the newly mapped accounts right away.
-
-    One account is synced on its own; several (accepted suggestions) in one usage sync.
-    """
-    database = open_database(ctx)
-    if not account_refs or not creates_licences_on_mapping(database, workspace_id):
+    """Say what mapping started. The licences are created by a queued sync, as from the API
+    and the UI; with the embedded queue no server may be running beside the CLI, so this
+    process consumes that run itself and reports how it ended."""
+    if follow_up is None:
         return
     settings = state(ctx).settings
-    only = account_refs[0] if len(account_refs) == 1 else None
-    try:
-        report = asyncio.run(
-            run_usage_sync(
-                database,
-                SecretBox.from_settings(settings),
-                settings,
-                workspace_id,
-                account_ref=only,
-            )
-        )
-    except SyncInProgressError as refused:
-        typer.echo(f"{refused}: the licences will be created by the next sync.", err=True)
-        return
-    counts = ", ".join(f"{value} {key}" for key, value in report.counts.items())
     # With --json, stdout holds one JSON document only.
+    if follow_up.run_id is None or settings.queue != "embedded":
+        typer.echo(follow_up.text, err=quiet_stdout or follow_up.run_id is None)
+        return
+    from halosync.jobs.embedded import EmbeddedJobs  # the consumer only when it is needed
+
+    database = open_database(ctx)
+    with EmbeddedJobs(settings, database, workers=1, tick=False):
+        run = wait_for_run(database, workspace_id, follow_up.run_id, FOLLOW_UP_TIMEOUT_SECONDS)
+    counts = ", ".join(f"{value} {key}" for key, value in run.counts.items())
     typer.echo(
-        f"Created licences on mapping (run {report.run_id}, {report.status}): {counts}.",
-        err=quiet_stdout,
+        f"Created licences on mapping (run {run.id}, {run.status}): {counts}.", err=quiet_stdout
     )
 
 
@@ -88,9 +89,15 @@ def suggest(
     ws = resolve_workspace(database, workspace)
     with database.session() as session:
         suggestions = suggest_account_mappings(session, ws.id, min_score=min_score)
-        outcomes = accept_suggestions(session, ws.id, suggestions) if accept else None
+    outcomes = None
+    if accept:
+        with _job_queue(ctx) as queue:
+            accepted = accept_and_follow_up(
+                database, state(ctx).settings, queue, ws.id, suggestions
+            )
+        outcomes = accepted.outcomes
+        _report_follow_up(ctx, ws.id, accepted.follow_up, quiet_stdout=as_json)
     saved_refs = [o.suggestion.account_ref for o in outcomes or () if o.saved]
-    _create_licences_now(ctx, ws.id, saved_refs, quiet_stdout=as_json)
     rows: list[dict[str, Any]] = []
     for index, suggestion in enumerate(suggestions):
         row: dict[str, Any] = {
@@ -147,18 +154,24 @@ def account(
     """Map an account to a Halo client (1:1); remapping sends future writes there."""
     database = open_database(ctx)
     ws = resolve_workspace(database, workspace)
-    with database.session() as session:
-        mapping = map_account(
-            session, ws.id, account_ref, halo_client_id, recurring_invoice_id=invoice
+    with _job_queue(ctx) as queue:
+        mapped = map_account_and_follow_up(
+            database,
+            state(ctx).settings,
+            queue,
+            ws.id,
+            account_ref,
+            halo_client_id,
+            recurring_invoice_id=invoice,
         )
-        document = {
-            "account_ref": account_ref,
-            "halo_client_id": mapping.halo_client_id,
-            "recurring_invoice_id": mapping.recurring_invoice_id,
-        }
+    document = {
+        "account_ref": account_ref,
+        "halo_client_id": mapped.row.halo_client_id,
+        "recurring_invoice_id": mapped.row.recurring_invoice_id,
+    }
     if as_json:
         emit_json(document)
-        _create_licences_now(ctx, ws.id, [account_ref], quiet_stdout=True)
+        _report_follow_up(ctx, ws.id, mapped.follow_up, quiet_stdout=True)
         return
     suffix = (
         f" (recurring invoice {document['recurring_invoice_id']})"
@@ -166,7 +179,7 @@ def account(
         else ""
     )
     typer.echo(f"Mapped account {account_ref} → Halo client {halo_client_id}{suffix}.")
-    _create_licences_now(ctx, ws.id, [account_ref], quiet_stdout=False)
+    _report_follow_up(ctx, ws.id, mapped.follow_up, quiet_stdout=False)
 
 
 @map_app.command("service")

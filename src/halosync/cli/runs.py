@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any
 
 import typer
 
 from halosync.cli.app import app, emit_json
 from halosync.cli.common import JsonOption, WorkspaceOption, open_database, resolve_workspace
-from halosync.sync.runs import RunView, list_runs
+from halosync.store.database import Database
+from halosync.sync.runs import RunView, get_run, list_runs
+
+POLL_SECONDS = 0.2
+
+
+def wait_for_run(database: Database, workspace_id: int, run_id: int, timeout: float) -> RunView:
+    """The run once it has ended, or as it stands after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with database.session() as session:
+            run = get_run(session, workspace_id, run_id)
+        if not run.active or time.monotonic() > deadline:
+            return run
+        time.sleep(POLL_SECONDS)
 
 
 def run_dict(run: RunView) -> dict[str, Any]:

@@ -3,34 +3,19 @@
 from __future__ import annotations
 
 import sys
-import time
 from typing import Annotated
 
 import typer
 
 from halosync.cli.app import emit_json, state
 from halosync.cli.common import JsonOption, WorkspaceOption, open_database, resolve_workspace
-from halosync.cli.runs import run_dict
+from halosync.cli.runs import run_dict, wait_for_run
 from halosync.cli.sync import sync_app
 from halosync.jobs import open_job_queue
 from halosync.jobs.embedded import EmbeddedJobs
 from halosync.jobs.schedules import parse_kind
 from halosync.jobs.service import request_sync
 from halosync.logging import redact_text
-from halosync.store.database import Database
-from halosync.sync.runs import RunView, get_run
-
-POLL_SECONDS = 0.2
-
-
-def _wait(database: Database, workspace_id: int, run_id: int, timeout: float) -> RunView:
-    deadline = time.monotonic() + timeout
-    while True:
-        with database.session() as session:
-            run = get_run(session, workspace_id, run_id)
-        if not run.active or time.monotonic() > deadline:
-            return run
-        time.sleep(POLL_SECONDS)
 
 
 @sync_app.command("now")
@@ -62,7 +47,7 @@ def now(
             run_id = request_sync(
                 database, settings, jobs.queue, ws.id, kind=sync_kind, account_ref=account
             )
-            run = _wait(database, ws.id, run_id, timeout)
+            run = wait_for_run(database, ws.id, run_id, timeout)
     else:
         queue = open_job_queue(settings)
         try:
@@ -71,7 +56,7 @@ def now(
             )
         finally:
             queue.close()
-        run = _wait(database, ws.id, run_id, timeout if wait else 0)
+        run = wait_for_run(database, ws.id, run_id, timeout if wait else 0)
     shown = run_dict(run)
     if as_json:
         emit_json({"workspace": ws.name, **shown})

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from halosync.domain.matching import DEFAULT_MIN_SCORE
 from halosync.domain.models import AccountStatus
-from halosync.mapping.follow_up import queue_licences_for_mapped
+from halosync.mapping.follow_up import accept_and_follow_up, map_account_and_follow_up
 from halosync.mapping.pickers import halo_items
 from halosync.mapping.service import (
     MAX_PAGE_SIZE,
@@ -18,11 +18,9 @@ from halosync.mapping.service import (
     AccountMappingRow,
     HaloClientStatus,
     MappingStatus,
-    accept_suggestions,
     account_mapping_grid,
     account_mapping_row,
     live_invoices_of,
-    map_account,
     map_service,
     service_mapping_grid,
     service_mapping_row,
@@ -308,18 +306,17 @@ def put_account_mapping(
 ) -> Any:
     """Map (or remap) an account to a Halo client, 1:1. Future writes go to the new client;
     what was written earlier stays where it is."""
-    with database.session() as session:
-        map_account(
-            session,
-            caller.workspace_id,
-            account_ref,
-            body.halo_client_id,
-            recurring_invoice_id=body.recurring_invoice_id,
-        )
-    row = _one_row(database, caller.workspace_id, account_ref)
-    row.follow_up = queue_licences_for_mapped(
-        database, get_settings(http), get_job_queue(http), caller.workspace_id, [account_ref]
+    mapped = map_account_and_follow_up(
+        database,
+        get_settings(http),
+        get_job_queue(http),
+        caller.workspace_id,
+        account_ref,
+        body.halo_client_id,
+        recurring_invoice_id=body.recurring_invoice_id,
     )
+    row = _row_out(mapped.row)
+    row.follow_up = mapped.follow_up.text if mapped.follow_up else None
     return row
 
 
@@ -367,9 +364,11 @@ def suggest(
                 for s in suggestions
             ]
             return SuggestOut(suggestions=outs, saved=0)
-        wanted = set(request.account_refs) if request.account_refs is not None else None
-        chosen = [s for s in suggestions if wanted is None or s.account_ref in wanted]
-        outcomes = accept_suggestions(session, caller.workspace_id, chosen)
+    wanted = set(request.account_refs) if request.account_refs is not None else None
+    chosen = [s for s in suggestions if wanted is None or s.account_ref in wanted]
+    accepted = accept_and_follow_up(
+        database, get_settings(http), get_job_queue(http), caller.workspace_id, chosen
+    )
     outs = [
         SuggestionOut(
             account_ref=o.suggestion.account_ref,
@@ -382,17 +381,11 @@ def suggest(
             note=o.note,
             recurring_invoice_id=o.recurring_invoice_id,
         )
-        for o in outcomes
+        for o in accepted.outcomes
     ]
-    follow_up = queue_licences_for_mapped(
-        database,
-        get_settings(http),
-        get_job_queue(http),
-        caller.workspace_id,
-        [o.suggestion.account_ref for o in outcomes if o.saved],
-    )
+    follow_up = accepted.follow_up
     return SuggestOut(
-        suggestions=outs, saved=sum(1 for o in outcomes if o.saved), follow_up=follow_up
+        suggestions=outs, saved=accepted.saved, follow_up=follow_up.text if follow_up else None
     )
 
 

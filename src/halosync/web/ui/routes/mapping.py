@@ -14,7 +14,7 @@ from halosync.domain.models import ACCOUNT_STATUSES
 from halosync.errors import HalosyncError
 from halosync.jobs.schedules import get_schedules
 from halosync.jobs.service import has_connection
-from halosync.mapping.follow_up import queue_licences_for_mapped
+from halosync.mapping.follow_up import accept_and_follow_up, map_account_and_follow_up
 from halosync.mapping.pickers import halo_items
 from halosync.mapping.service import (
     HALO_CLIENT_STATUSES,
@@ -24,11 +24,9 @@ from halosync.mapping.service import (
     STATUS_LABELS,
     AccountMappingRow,
     HaloClientStatus,
-    accept_suggestions,
     account_mapping_grid,
     account_mapping_row,
     live_invoices_of,
-    map_account,
     map_service,
     mapping_counts,
     service_mapping_grid,
@@ -285,19 +283,18 @@ def account_map(
     # Halo's recurring-invoice ids are negative.
     invoice = whole_number(recurring_invoice_id)
     try:
-        with state.database.session() as db:
-            map_account(
-                db,
-                member.workspace_id,
-                account_ref,
-                client_id,
-                recurring_invoice_id=invoice,
-            )
+        mapped = map_account_and_follow_up(
+            state.database,
+            state.settings,
+            get_job_queue(request),
+            member.workspace_id,
+            account_ref,
+            client_id,
+            recurring_invoice_id=invoice,
+        )
     except HalosyncError as refused:
         return _render_row(request, member, account_ref, edit=True, error=str(refused))
-    notice = queue_licences_for_mapped(
-        state.database, state.settings, get_job_queue(request), member.workspace_id, [account_ref]
-    )
+    notice = mapped.follow_up.text if mapped.follow_up else None
     return _render_row(request, member, account_ref, notice=notice)
 
 
@@ -386,20 +383,16 @@ def _accept(request: Request, member: Member, form: FormData) -> Response:
             for suggestion in suggest_account_mappings(db, member.workspace_id)
             if _key(suggestion) in chosen
         ]
-        outcomes = accept_suggestions(db, member.workspace_id, wanted)
-    saved = sum(1 for outcome in outcomes if outcome.saved)
-    session = web_session(request)
-    session.flash("success", f"Saved {saved} of {len(outcomes)} suggested mappings.")
-    follow_up = queue_licences_for_mapped(
-        state.database,
-        state.settings,
-        get_job_queue(request),
-        member.workspace_id,
-        [outcome.suggestion.account_ref for outcome in outcomes if outcome.saved],
+    accepted = accept_and_follow_up(
+        state.database, state.settings, get_job_queue(request), member.workspace_id, wanted
     )
-    if follow_up:
-        session.flash("success", follow_up)
-    for outcome in outcomes:
+    session = web_session(request)
+    session.flash(
+        "success", f"Saved {accepted.saved} of {len(accepted.outcomes)} suggested mappings."
+    )
+    if accepted.follow_up:
+        session.flash("success", accepted.follow_up.text)
+    for outcome in accepted.outcomes:
         if not outcome.saved:
             session.flash("error", f"{outcome.suggestion.account_name}: {outcome.note}")
     target = _own_page(member, form.get("back"))
