@@ -59,7 +59,8 @@ def _outcome(builder: BatchBuilder) -> Any:
         batch = builder.build()
     except ImportValidationError as error:
         return [str(e) for e in error.errors], error.total
-    return batch.rows, batch.accounts, batch.services, batch.subscriptions
+    subscriptions = {(a, s): tuple(values) for a, s, *values in batch.subscriptions.rows()}
+    return batch.rows, batch.accounts, batch.services, subscriptions
 
 
 def _streamed(path: Path) -> Any:

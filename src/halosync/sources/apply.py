@@ -12,11 +12,11 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from halosync.domain.snapshot import DEFAULT_CANCEL_LIMIT_PERCENT, mass_cancel
-from halosync.sources.batch import LOCATION, BatchBuilder, SubscriptionRow, UsageBatch
+from halosync.sources.batch import BatchBuilder, UsageBatch
 from halosync.sources.errors import MassCancelError
-from halosync.sources.schemas import SUBSCRIPTION_FIELDS
 from halosync.store.base import utcnow
-from halosync.store.models import CANCELLED, Account, Service, Subscription, Workspace
+from halosync.store.models import Account, Service, Workspace
+from halosync.store.staging import SubscriptionStaging
 
 _CHUNK = 5000
 
@@ -179,7 +179,11 @@ def apply_batch(
     cancelled (status ``cancelled``) and listed in the report; otherwise nothing is ever
     inferred from a missing row. A snapshot that lists nothing, or would cancel more than
     the workspace's ``snapshot_cancel_limit_percent`` of its active subscriptions, raises
-    :class:`MassCancelError` (before writing) unless ``allow_mass_cancel``.
+    :class:`MassCancelError` (and the caller's transaction is rolled back) unless
+    ``allow_mass_cancel``.
+
+    Subscriptions are written set-based through a staging table (see
+    :class:`~halosync.store.staging.SubscriptionStaging`), never one statement per row.
     """
     now = utcnow()
     known_accounts = dict(
@@ -195,59 +199,26 @@ def apply_batch(
     builder.check_references(known_accounts, known_services)
     batch = builder.build()
     report = ImportReport(rows=batch.rows, snapshot=snapshot)
-    # Existing subscriptions are compared as they stream past, never all held at once;
-    # they name only accounts and services that exist already.
-    refs_by_account = {v: k for k, v in known_accounts.items()}
-    refs_by_service = {v: k for k, v in known_services.items()}
-    matched: set[tuple[str, str]] = set()
-    updates: list[dict[str, Any]] = []
-    cancels: list[dict[str, Any]] = []
-    active = 0
-    existing = session.execute(
-        select(
-            Subscription.id,
-            Subscription.account_id,
-            Subscription.service_id,
-            *(getattr(Subscription, name) for name in SUBSCRIPTION_FIELDS),
-        )
-        .where(Subscription.workspace_id == workspace_id)
-        .execution_options(yield_per=_CHUNK)
-    )
-    for row in existing:
-        key = (refs_by_account[row.account_id], refs_by_service[row.service_id])
-        is_active = (row.status or "").strip().lower() != CANCELLED
-        active += is_active
-        given = batch.subscriptions.get(key)
-        if given is None:
-            if snapshot and is_active:
-                cancels.append({"id": row.id, "status": CANCELLED, "updated_at": now})
-                report.cancelled.append(key)
-            continue
-        matched.add(key)
-        if tuple(row[3:]) != given[:LOCATION]:
-            updates.append({"id": row.id, "updated_at": now} | _values(given))
-        else:
-            report.subscriptions.unchanged += 1
-    report.cancelled.sort()
-    if snapshot and not allow_mass_cancel:
-        _refuse_mass_cancel(session, workspace_id, report.cancelled, active, batch)
     account_ids = _upsert_accounts(session, workspace_id, batch, now, report.accounts)
     service_ids = _upsert_services(session, workspace_id, batch, report.services)
-    inserts = (
-        {
-            "workspace_id": workspace_id,
-            "account_id": account_ids[key[0]],
-            "service_id": service_ids[key[1]],
-            "updated_at": now,
-        }
-        | _values(subscription)
-        for key, subscription in batch.subscriptions.items()
-        if key not in matched
+    staging = SubscriptionStaging(session, workspace_id)
+    staging.load(
+        (seq, account_ids[account_ref], service_ids[service_ref], *values)
+        for seq, (account_ref, service_ref, *values) in enumerate(batch.subscriptions.rows())
     )
-    report.subscriptions.created = _bulk_insert(session, Subscription, inserts)
-    _bulk_update(session, Subscription, updates)
-    _bulk_update(session, Subscription, cancels)
-    report.subscriptions.updated = len(updates)
+    matched = staging.match()
+    if snapshot:
+        active = staging.count_active()
+        report.cancelled = sorted(staging.unlisted_active())
+        if not allow_mass_cancel:
+            _refuse_mass_cancel(session, workspace_id, report.cancelled, active, batch)
+        staging.cancel_unlisted(now)
+    report.subscriptions.updated = staging.update_changed(now)
+    report.subscriptions.unchanged = matched - report.subscriptions.updated
+    # (PostgreSQL reports no row count for INSERT ... SELECT through SQLAlchemy.)
+    staging.insert_new(now)
+    report.subscriptions.created = len(batch.subscriptions) - matched
+    staging.drop()
     return report
 
 
@@ -269,7 +240,3 @@ def _refuse_mass_cancel(
     )
     if refusal is not None:
         raise MassCancelError(refusal, cancelled)
-
-
-def _values(subscription: SubscriptionRow) -> dict[str, Any]:
-    return dict(zip(SUBSCRIPTION_FIELDS, subscription, strict=False))

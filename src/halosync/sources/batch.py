@@ -1,8 +1,8 @@
 """Collecting validated records into one batch, catching duplicates and contradictions.
 
-A batch of 100,000 subscriptions is held until its one transaction, so it is kept compact:
-each subscription is one tuple, and values that repeat (references, dates, terms, prices)
-are shared rather than stored once per row.
+Accounts and services are held in memory (one per reference); subscriptions, which may
+number 1,000,000, go to a :class:`~halosync.store.spool.SubscriptionSpool` on disk as they
+are validated, so memory does not grow with the rows of the file.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Container, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
 
 from pydantic import ValidationError
 
@@ -23,22 +22,16 @@ from halosync.sources.errors import (
 )
 from halosync.sources.schemas import (
     CSV_COLUMNS,
-    SUBSCRIPTION_FIELDS,
     AccountIn,
     CsvRow,
     ServiceIn,
     SubscriptionData,
     SubscriptionIn,
 )
+from halosync.store.spool import StoredValues, SubscriptionSpool
 
 _ACCOUNT_FIELDS = {"name": "name", "status": "status", "billed": "billed"}
 _CSV_ACCOUNT_FIELDS = {"name": "account_name", "status": "account_status", "billed": "billed"}
-# Past this many distinct values a field's values are no longer shared (they rarely repeat).
-_SHARED_LIMIT = 1 << 16
-# A subscription as held in a batch: its values in SUBSCRIPTION_FIELDS order, then where
-# it came from.
-SubscriptionRow = tuple[Any, ...]
-LOCATION = len(SUBSCRIPTION_FIELDS)
 
 
 def _column_rank(loc: tuple[int | str, ...]) -> int:
@@ -50,13 +43,30 @@ def _column_rank(loc: tuple[int | str, ...]) -> int:
 class UsageBatch:
     """Validated accounts, services and subscriptions, keyed by reference.
 
-    ``subscriptions`` maps ``(account_ref, service_ref)`` to a :data:`SubscriptionRow`.
+    ``subscriptions`` holds one row per ``(account_ref, service_ref)``, on disk, with the
+    values as the database stores them (see :func:`stored_values`).
     """
 
     accounts: dict[str, AccountIn] = field(default_factory=dict)
     services: dict[str, ServiceIn] = field(default_factory=dict)
-    subscriptions: dict[tuple[str, str], SubscriptionRow] = field(default_factory=dict)
+    subscriptions: SubscriptionSpool = field(default_factory=SubscriptionSpool)
     rows: int = 0
+
+
+def stored_values(subscription: SubscriptionData) -> StoredValues:
+    """A subscription's values as the database stores them: quantity, dates as
+    ``YYYY-MM-DD``, texts, amounts as decimal text (already four places)."""
+    end, cost, price = subscription.end_date, subscription.cost_price, subscription.customer_price
+    return (
+        subscription.quantity,
+        subscription.start_date.isoformat(),
+        None if end is None else end.isoformat(),
+        subscription.billing_cycle,
+        subscription.term,
+        subscription.status,
+        None if cost is None else str(cost),
+        None if price is None else str(price),
+    )
 
 
 @dataclass(slots=True)
@@ -97,11 +107,19 @@ class BatchBuilder:
         self._sink = self._errors
         self._account_seen: dict[str, Location] = {}
         self._service_seen: dict[str, Location] = {}
-        self._refs: dict[str, str] = {}
         # References of accounts and services given, but refused for a field: a
         # subscription naming one is not also reported as naming an unknown one.
         self._refused: dict[str, set[str]] = {"account": set(), "service": set()}
-        self._shared: list[dict[Any, Any]] = [{} for _ in SUBSCRIPTION_FIELDS]
+
+    def close(self) -> None:
+        """Delete the spooled subscriptions (the batch cannot be written afterwards)."""
+        self.batch.subscriptions.close()
+
+    def __enter__(self) -> BatchBuilder:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
     @property
     def errors(self) -> list[UsageError]:
@@ -133,15 +151,22 @@ class BatchBuilder:
         in ``accounts``/``services`` (the workspace's)."""
         if not self.complete:
             return
-        for (account_ref, service_ref), subscription in self.batch.subscriptions.items():
-            location: Location = subscription[LOCATION]
-            for ref, given, known, what in (
-                (account_ref, self.batch.accounts, accounts, "account"),
-                (service_ref, self.batch.services, services, "service"),
-            ):
-                if ref not in given and ref not in known and ref not in self._refused[what]:
+        spool = self.batch.subscriptions
+        unknown = {
+            what: {ref for ref in refs if ref not in given and ref not in known}
+            - self._refused[what]
+            for what, refs, given, known in (
+                ("account", spool.account_refs(), self.batch.accounts, accounts),
+                ("service", spool.service_refs(), self.batch.services, services),
+            )
+        }
+        if not unknown["account"] and not unknown["service"]:
+            return
+        for account_ref, service_ref, base, style in spool.located():
+            for ref, what in ((account_ref, "account"), (service_ref, "service")):
+                if ref in unknown[what]:
                     self.error(
-                        location.at(f"{what}_ref"),
+                        Location(base, style).at(f"{what}_ref"),
                         f"no {what} {ref!r} in this batch or in the workspace",
                     )
 
@@ -208,35 +233,18 @@ class BatchBuilder:
                 f"at {self._service_seen[ref].base}",
             )
 
-    def _ref(self, ref: str) -> str:
-        return self._refs.setdefault(ref, ref)
-
-    def _compact(self, subscription: SubscriptionData, where: Location) -> SubscriptionRow:
-        values: list[Any] = []
-        for shared, name in zip(self._shared, SUBSCRIPTION_FIELDS, strict=True):
-            value = getattr(subscription, name)
-            if value is not None:
-                known = shared.get(value)
-                if known is None and len(shared) < _SHARED_LIMIT:
-                    shared[value] = known = value
-                value = value if known is None else known
-            values.append(value)
-        values.append(where)
-        return tuple(values)
-
     def add_subscription(self, subscription: SubscriptionData, where: Location) -> None:
         """Add a subscription; one per account and service."""
-        key = (self._ref(subscription.account_ref), self._ref(subscription.service_ref))
-        row = self._compact(subscription, where)
-        known = self.batch.subscriptions.get(key)
-        if known is None:
-            self.batch.subscriptions[key] = row
-            return
-        if known[:LOCATION] != row[:LOCATION]:
+        account_ref, service_ref = subscription.account_ref, subscription.service_ref
+        values = stored_values(subscription)
+        first = self.batch.subscriptions.add(
+            account_ref, service_ref, values, (where.base, where.style)
+        )
+        if first is not None and first[0] != values:
             self.error(
                 where.base,
-                f"a second, different subscription of account {key[0]!r} to service "
-                f"{key[1]!r} (the first is at {known[LOCATION].base})",
+                f"a second, different subscription of account {account_ref!r} to service "
+                f"{service_ref!r} (the first is at {first[1][0]})",
             )
 
     def add_csv_row(self, data: dict[str, str], where: Location) -> None:

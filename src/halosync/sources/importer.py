@@ -91,11 +91,11 @@ def import_file(
     progress: Progress | None = None,
 ) -> ImportReport:
     """Import a .csv or .json file; any bad row means nothing is written."""
-    builder = BatchBuilder()
-    read_file(path, builder, progress=progress)
-    return write_batch(
-        database, workspace_id, builder, snapshot=snapshot, allow_mass_cancel=allow_mass_cancel
-    )
+    with BatchBuilder() as builder:
+        read_file(path, builder, progress=progress)
+        return write_batch(
+            database, workspace_id, builder, snapshot=snapshot, allow_mass_cancel=allow_mass_cancel
+        )
 
 
 def import_document(
@@ -107,11 +107,11 @@ def import_document(
     allow_mass_cancel: bool = False,
 ) -> ImportReport:
     """Import an already-parsed JSON document (the demo's sample data, tests)."""
-    builder = BatchBuilder()
-    read_document(document, builder)
-    return write_batch(
-        database, workspace_id, builder, snapshot=snapshot, allow_mass_cancel=allow_mass_cancel
-    )
+    with BatchBuilder() as builder:
+        read_document(document, builder)
+        return write_batch(
+            database, workspace_id, builder, snapshot=snapshot, allow_mass_cancel=allow_mass_cancel
+        )
 
 
 def import_records(
@@ -123,12 +123,12 @@ def import_records(
     allow_mass_cancel: bool = False,
 ) -> ImportReport:
     """Import what a plug-in source yields, with the same validation as a file."""
-    builder = BatchBuilder()
-    for record in records:
-        builder.add_record(record.kind, record.data, record.location)
-    return write_batch(
-        database, workspace_id, builder, snapshot=snapshot, allow_mass_cancel=allow_mass_cancel
-    )
+    with BatchBuilder() as builder:
+        for record in records:
+            builder.add_record(record.kind, record.data, record.location)
+        return write_batch(
+            database, workspace_id, builder, snapshot=snapshot, allow_mass_cancel=allow_mass_cancel
+        )
 
 
 @dataclass(frozen=True)
@@ -181,27 +181,27 @@ def upsert_usage(
     key = idempotency_key
     if key is not None and (replayed := _replay(database, workspace_id, key, request_hash)):
         return replayed
-    builder = BatchBuilder()
-    read_json_stream(io.BytesIO(body), builder, hint="send the body as UTF-8")
+    with BatchBuilder() as builder:
+        read_json_stream(io.BytesIO(body), builder, hint="send the body as UTF-8")
 
-    def remember(session: Session, report: ImportReport) -> None:
-        if key is not None:
-            IdempotencyRepository(session, workspace_id).save(
-                key, request_hash, 200, report.as_dict()
+        def remember(session: Session, report: ImportReport) -> None:
+            if key is not None:
+                IdempotencyRepository(session, workspace_id).save(
+                    key, request_hash, 200, report.as_dict()
+                )
+
+        try:
+            report = write_batch(
+                database,
+                workspace_id,
+                builder,
+                snapshot=snapshot,
+                allow_mass_cancel=allow_mass_cancel,
+                also=remember,
             )
-
-    try:
-        report = write_batch(
-            database,
-            workspace_id,
-            builder,
-            snapshot=snapshot,
-            allow_mass_cancel=allow_mass_cancel,
-            also=remember,
-        )
-    except ConcurrentImportError:
-        # Lost a race: the same key stored by a concurrent request, or another import.
-        if key is not None and (replayed := _replay(database, workspace_id, key, request_hash)):
-            return replayed
-        raise
-    return UpsertOutcome(report.as_dict())
+        except ConcurrentImportError:
+            # Lost a race: the same key stored by a concurrent request, or another import.
+            if key is not None and (replayed := _replay(database, workspace_id, key, request_hash)):
+                return replayed
+            raise
+        return UpsertOutcome(report.as_dict())

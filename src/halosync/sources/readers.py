@@ -103,7 +103,8 @@ def iter_csv_rows(
             builder.stop(f"{prefix}line {start}", f"cannot be read as CSV: {error}")
             return
         line = reader.line_num
-        if not any(cell.strip() for cell in cells):
+        text = "".join(cells)
+        if not text.strip():
             continue
         where = Location(f"{prefix}line {start}", "column")
         if len(cells) != len(columns):
@@ -112,14 +113,17 @@ def iter_csv_rows(
                 where.base, f"has {len(cells)} cells but the header has {len(columns)} columns"
             )
             continue
-        if _UNDECODABLE.search("".join(cells)):
+        if _UNDECODABLE.search(text):
             builder.batch.rows += 1
             for column, cell in zip(columns, cells, strict=True):
                 if bad_text := _not_utf8(cell):
                     builder.error(where.at(column), bad_text)
             continue
         # Blank cells count as absent, so optional columns may be left empty.
-        yield {c: v for c, v in zip(columns, cells, strict=True) if c and v.strip()}, where
+        yield (
+            {c: v for c, v in zip(columns, cells, strict=True) if c and v and not v.isspace()},
+            where,
+        )
 
 
 def read_csv(

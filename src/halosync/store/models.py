@@ -151,6 +151,19 @@ class Service(Base):
     name: Mapped[str] = mapped_column(String(NAME_LENGTH))
 
 
+# A subscription's values, as an import gives them (after its account and service).
+SUBSCRIPTION_VALUES = (
+    "quantity",
+    "start_date",
+    "end_date",
+    "billing_cycle",
+    "term",
+    "status",
+    "cost_price",
+    "customer_price",
+)
+
+
 class Subscription(Base):
     """Account × service: the count (and optionally prices, as totals) to bill."""
 

@@ -1,0 +1,243 @@
+"""Import N subscriptions (1,000,000 by default) from CSV and JSON; time and peak memory.
+
+    uv run python bench/import_1m.py [--rows 1000000] [--repeat 3] [--formats csv,json]
+                                     [--database-url URL]
+
+The file is generated as a stream (never held whole here): accounts of 20 services each
+(1,000,000 rows: 50,000 accounts × 20 services). Each format is imported ``--repeat``
+times into a fresh workspace (from empty: everything created) and the same number of
+times again into the last one (everything unchanged). Each import runs in a fresh child
+process: the time is the import alone (reading and validating every row, then the one
+transaction), the memory that process's peak RSS (``VmHWM``), interpreter and libraries
+included. Printed: min / median / max of the times and peak RSS of each kind.
+
+With a PostgreSQL ``--database-url`` the benchmark works in a throwaway schema of that
+database (created and dropped here); without one, in a SQLite file in a temporary
+directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from halosync.sources.importer import import_file
+from halosync.sources.schemas import CSV_COLUMNS
+from halosync.store.database import Database
+from halosync.store.workspaces import WorkspaceRepository
+
+SERVICES = 20
+
+
+def _rows(count: int) -> Iterator[dict[str, str]]:
+    start = date(2024, 1, 1)
+    for index in range(count):
+        account, service = divmod(index, SERVICES)
+        yield {
+            "account_ref": f"ACC-{account:07}",
+            "account_name": f"Customer {account} Ltd",
+            "account_status": ("active", "trial", "suspended")[account % 3],
+            "billed": "true" if account % 3 != 1 else "false",
+            "service_ref": f"SKU-{service:04}",
+            "service_name": f"Service {service}",
+            "quantity": str((index * 7) % 500),
+            "start_date": str(start + timedelta(days=index % 365)),
+            "end_date": "",
+            "billing_cycle": "monthly",
+            "term": "12 months",
+            "status": "active",
+            "cost_price": f"{(index % 1000) / 4:.2f}",
+            "customer_price": f"{(index % 1000) / 3:.2f}",
+        }
+
+
+def _csv_cell(value: str) -> str:
+    return f'"{value}"' if "," in value else value
+
+
+def write_csv(path: Path, count: int) -> None:
+    """``count`` rows as an import CSV, written as they are made."""
+    with path.open("w", encoding="utf-8") as handle:
+        handle.write(",".join(CSV_COLUMNS) + "\n")
+        for row in _rows(count):
+            handle.write(",".join(_csv_cell(row[c]) for c in CSV_COLUMNS) + "\n")
+
+
+def write_json(path: Path, count: int) -> None:
+    """``count`` rows as an import JSON document, written as they are made."""
+    with path.open("w", encoding="utf-8") as handle:
+        handle.write('{"accounts": [')
+        for number in range((count + SERVICES - 1) // SERVICES):
+            account = {
+                "ref": f"ACC-{number:07}",
+                "name": f"Customer {number} Ltd",
+                "status": ("active", "trial", "suspended")[number % 3],
+                "billed": number % 3 != 1,
+            }
+            handle.write(("," if number else "") + json.dumps(account))
+        handle.write('],\n"services": [')
+        for number in range(min(SERVICES, count)):
+            service = {"ref": f"SKU-{number:04}", "name": f"Service {number}"}
+            handle.write(("," if number else "") + json.dumps(service))
+        handle.write('],\n"subscriptions": [')
+        for index, r in enumerate(_rows(count)):
+            item = {
+                "account_ref": r["account_ref"],
+                "service_ref": r["service_ref"],
+                "quantity": int(r["quantity"]),
+                "start_date": r["start_date"],
+                "billing_cycle": r["billing_cycle"],
+                "term": r["term"],
+                "status": r["status"],
+                "cost_price": r["cost_price"],
+                "customer_price": r["customer_price"],
+            }
+            handle.write(("," if index else "") + "\n" + json.dumps(item))
+        handle.write("]}\n")
+
+
+def _child(database_url: str, workspace: str, path: Path) -> None:
+    """Run one import and print its duration and this process's peak RSS as JSON."""
+    database = Database(database_url)
+    with database.session() as session:
+        workspace_id = WorkspaceRepository(session).resolve(workspace).id
+    started = time.perf_counter()
+    report = import_file(database, workspace_id, path)
+    elapsed = time.perf_counter() - started
+    database.dispose()
+    print(json.dumps({"seconds": elapsed, "peak_mib": _peak_rss_mib()} | report.as_dict()))
+
+
+def _peak_rss_mib() -> float:
+    """This process's peak resident set size (Linux), or ``ru_maxrss`` elsewhere."""
+    try:
+        status = Path("/proc/self/status").read_text(encoding="ascii")
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    line = next(line for line in status.splitlines() if line.startswith("VmHWM:"))
+    return int(line.split()[1]) / 1024
+
+
+def _run(database_url: str, workspace: str, path: Path) -> dict[str, object]:
+    done = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--child",
+            str(path),
+            "--database-url",
+            database_url,
+            "--workspace",
+            workspace,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "HALOSYNC_LOG_LEVEL": "warning"},
+    )
+    if done.returncode:
+        sys.exit(f"the import failed:\n{done.stderr[-3000:]}")
+    result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def _spread(values: list[float], unit: str, digits: int = 1) -> str:
+    low, middle, high = min(values), statistics.median(values), max(values)
+    return f"{low:.{digits}f} / {middle:.{digits}f} / {high:.{digits}f} {unit}"
+
+
+def _create_workspace(database: Database, prefix: str) -> str:
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    with database.session() as session:
+        WorkspaceRepository(session).create(name)
+    return name
+
+
+def _bench(url: str, path: Path, repeat: int, label: str) -> None:
+    database = Database(url)
+    database.migrate()
+    firsts: list[dict[str, object]] = []
+    workspace = ""
+    for _ in range(repeat):
+        workspace = _create_workspace(database, "bench")
+        firsts.append(_run(url, workspace, path))
+    agains = [_run(url, workspace, path) for _ in range(repeat)]
+    database.dispose()
+    for kind, results in (("first", firsts), ("again", agains)):
+        counts = results[-1]["subscriptions"]
+        seconds = [float(str(r["seconds"])) for r in results]
+        peaks = [float(str(r["peak_mib"])) for r in results]
+        print(
+            f"{label} {kind:<5}  time {_spread(seconds, 's', 2)}  "
+            f"peak RSS {_spread(peaks, 'MiB')}  subscriptions {counts}",
+            flush=True,
+        )
+
+
+def _schema_url(url: str) -> tuple[str, str]:
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    admin.dispose()
+    parsed = make_url(url)
+    scoped = parsed.set(query={**parsed.query, "options": f"-csearch_path={schema}"})
+    return scoped.render_as_string(hide_password=False), schema
+
+
+def _drop_schema(url: str, schema: str) -> None:
+    admin = create_engine(url)
+    with admin.begin() as connection:
+        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+def main() -> None:
+    """Run the benchmark."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--formats", default="csv,json")
+    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--workspace", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        _child(args.database_url, args.workspace, args.child)
+        return
+    with tempfile.TemporaryDirectory() as directory:
+        root = Path(directory)
+        url, schema = args.database_url, None
+        if url is None:
+            url = f"sqlite:///{root / 'bench.db'}"
+        elif make_url(url).get_backend_name() == "postgresql":
+            url, schema = _schema_url(args.database_url)
+        print(f"database: {Database(url)!r}, {args.rows:,} rows, {args.repeat} of each")
+        try:
+            for kind in args.formats.split(","):
+                path = root / f"usage.{kind}"
+                (write_csv if kind == "csv" else write_json)(path, args.rows)
+                print(f"{path.name}: {path.stat().st_size / 2**20:.1f} MiB", flush=True)
+                _bench(url, path, args.repeat, f"{kind:<4}")
+                path.unlink()
+        finally:
+            if schema is not None:
+                _drop_schema(args.database_url, schema)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,144 @@
+"""Large imports: subscriptions spooled to disk, then staged and written set-based.
+
+An import that stops half-way (here: the stream feeding ``COPY``/``executemany`` fails)
+leaves nothing behind, not even its staging table, and the connection goes on working.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from halosync.sources.errors import ImportValidationError
+from halosync.sources.importer import import_file
+from halosync.store.database import Database
+from halosync.store.spool import SubscriptionSpool
+from halosync.store.staging import STAGING_TABLE
+from halosync.store.usage import AccountRepository, ServiceRepository, SubscriptionRepository
+from tests.sources.conftest import HEADER
+
+
+def _csv(tmp_path: Path, rows: int, *, quantity: int = 1) -> Path:
+    lines = [HEADER] + [
+        f"A{i // 5},Account {i // 5},active,true,S{i % 5},Service {i % 5},{quantity},"
+        "2024-01-01,,monthly,12 months,active,1.50,2.25"
+        for i in range(rows)
+    ]
+    path = tmp_path / f"usage-{rows}-{quantity}.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _counts(database: Database, workspace_id: int) -> tuple[int, int, int]:
+    with database.session() as session:
+        return (
+            AccountRepository(session, workspace_id).count(),
+            ServiceRepository(session, workspace_id).count(),
+            SubscriptionRepository(session, workspace_id).count(),
+        )
+
+
+def _quantities(database: Database, workspace_id: int) -> set[int]:
+    with database.session() as session:
+        return {s.quantity for s in SubscriptionRepository(session, workspace_id).all()}
+
+
+def _connection_id(database: Database) -> Any:
+    with database.session() as session:
+        if database.dialect == "postgresql":
+            return session.scalar(text("SELECT pg_backend_pid()"))
+        return id(session.connection().connection.driver_connection)
+
+
+class ReaderDied(Exception):
+    """The stream of rows failed half-way (a disk error, a killed worker)."""
+
+
+@pytest.fixture
+def dies_half_way(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The spool's rows stop with an error after 40 of them, while they are being copied."""
+    rows = SubscriptionSpool.rows
+
+    def failing(self: SubscriptionSpool) -> Iterator[tuple[Any, ...]]:
+        for count, row in enumerate(rows(self)):
+            if count == 40:
+                raise ReaderDied
+            yield row
+
+    monkeypatch.setattr(SubscriptionSpool, "rows", failing)
+
+
+def test_an_import_abandoned_while_copying_leaves_nothing_and_the_connection_usable(
+    database: Database,
+    workspace_id: int,
+    tmp_path: Path,
+    dies_half_way: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    before = _connection_id(database)
+    with pytest.raises(ReaderDied):
+        import_file(database, workspace_id, _csv(tmp_path, 100))
+    # Neither the accounts and services written before the copy nor any subscription.
+    assert _counts(database, workspace_id) == (0, 0, 0)
+    # The same connection, back in the pool, works and holds no staging table.
+    assert _connection_id(database) == before
+    with database.session() as session:
+        if database.dialect == "postgresql":
+            found = session.scalar(text(f"SELECT to_regclass('pg_temp.{STAGING_TABLE}')"))
+        else:
+            found = session.scalar(
+                text("SELECT name FROM sqlite_temp_master WHERE name = :name"),
+                {"name": STAGING_TABLE},
+            )
+    assert found is None
+    monkeypatch.undo()
+    report = import_file(database, workspace_id, _csv(tmp_path, 100))
+    assert report.subscriptions.created == 100
+    assert _counts(database, workspace_id) == (20, 5, 100)
+
+
+def test_an_abandoned_reimport_keeps_the_previous_values(
+    database: Database, workspace_id: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import_file(database, workspace_id, _csv(tmp_path, 100))
+    rows = SubscriptionSpool.rows
+
+    def failing(self: SubscriptionSpool) -> Iterator[tuple[Any, ...]]:
+        yield from list(rows(self))[:60]
+        raise ReaderDied
+
+    monkeypatch.setattr(SubscriptionSpool, "rows", failing)
+    with pytest.raises(ReaderDied):
+        import_file(database, workspace_id, _csv(tmp_path, 100, quantity=9))
+    assert _quantities(database, workspace_id) == {1}
+    monkeypatch.undo()
+    report = import_file(database, workspace_id, _csv(tmp_path, 100, quantity=9))
+    assert (report.subscriptions.updated, report.subscriptions.unchanged) == (100, 0)
+    assert _quantities(database, workspace_id) == {9}
+
+
+def test_errors_anywhere_in_a_long_file_come_in_one_pass_capped_and_nothing_is_written(
+    database: Database, workspace_id: int, tmp_path: Path
+) -> None:
+    good = _csv(tmp_path, 3000).read_text(encoding="utf-8").splitlines()
+    # Every other row from line 1,001 on has a bad quantity; the last row contradicts the
+    # first one's subscription.
+    lines = [
+        line.replace(",1,2024", ",-1,2024") if number >= 1000 and number % 2 else line
+        for number, line in enumerate(good)
+    ]
+    lines.append(good[1].replace(",1,2024", ",2,2024"))
+    path = tmp_path / "bad.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(ImportValidationError) as caught:
+        import_file(database, workspace_id, path)
+    error = caught.value
+    assert error.total == 1000 + 1
+    assert len(error.errors) == 1000
+    assert str(error.errors[0]).startswith("line 1002, column quantity: must be a whole number")
+    assert "and 981 more" in str(error)
+    assert _counts(database, workspace_id) == (0, 0, 0)
