@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from halosync.domain.review import ReviewPolicy
@@ -32,9 +33,7 @@ def _actor(member: Member) -> str:
 
 
 @router.get("/ui/w/{workspace_id}/review")
-async def review_page(
-    request: Request, member: Annotated[Member, Depends(current_member)]
-) -> Response:
+def review_page(request: Request, member: Annotated[Member, Depends(current_member)]) -> Response:
     """The queue: account, service, HaloPSA record, before → after, why held, first seen."""
     state = ui_state(request)
     decided = request.query_params.get("show") == "decided"
@@ -117,7 +116,9 @@ async def reject(request: Request, member: Annotated[Member, Depends(current_adm
         session.flash("error", "Tick the changes to reject first.")
         return redirect(request, back)
     try:
-        items = reject_review(state.database, member.workspace_id, ids, actor=_actor(member))
+        items = await run_in_threadpool(
+            reject_review, state.database, member.workspace_id, ids, actor=_actor(member)
+        )
     except HalosyncError as refused:
         session.flash("error", refused.message)
         return redirect(request, back)
@@ -157,7 +158,9 @@ async def change_policy(
             any_price_change=text("any_price_change") == "on",
             drop_to_zero=text("drop_to_zero") == "on",
         )
-        set_review_policy(state.database, member.workspace_id, policy, actor=_actor(member))
+        await run_in_threadpool(
+            set_review_policy, state.database, member.workspace_id, policy, actor=_actor(member)
+        )
     except HalosyncError as refused:
         session.flash("error", f"The review policy was not changed: {refused.message}")
         return redirect(request, back)
