@@ -485,6 +485,10 @@ def _configure(scenario: Scenario) -> None:
         workspace = WorkspaceRepository(session).create("acme")
         workspace.target = scenario.target
         workspace.price_mode = scenario.price_mode
+        # The oracle's rule for a foreign line of a mapped item is "left alone, pair
+        # skipped": "only lines halosync adds". Taking such a line over (the default) is
+        # judged end to end in tests/e2e/test_invoice_lines.py.
+        workspace.adopt_existing_lines = False
         HaloConnectionRepository(session, workspace.id, scenario.box).save(
             ConnectionDetails(scenario.url, None, None, CLIENT_ID, CLIENT_SECRET)
         )

@@ -422,3 +422,60 @@ async def test_renamed_client_shows_everywhere(
     again = seeded.state.record("SoftwareLicence", licence["id"])
     assert again is not None
     assert again["client_name"] == "Acme Holdings Ltd"
+
+
+async def test_posting_back_every_line_as_read_changes_nothing_but_the_stamp(
+    seeded: Simulator, client: httpx2.AsyncClient
+) -> None:
+    """The read-modify-write path: ``GET /RecurringInvoice/{id}``, then ``POST
+    /RecurringInvoice [{id, lines: [every line as read]}]`` with one quantity changed; every
+    other line (licence-linked ones too) keeps every field, and a line left out is gone."""
+    seeded.state.seed(
+        {"licences": [{"id": 40, "client_id": 10, "name": "M365", "count": 7, "type": 1}]}
+    )
+    created = (
+        await post(
+            client,
+            "/api/RecurringInvoice",
+            [
+                {
+                    "client_id": 10,
+                    "lines": [
+                        {"_itemid": 5, "qty_order": 1, "nominal_code": "4000"},
+                        {
+                            "_itemid": 6,
+                            "recurring_invoice_quantity_type": 1,
+                            "quantity_licences": [{"licence_id": 40, "pro_rata": 1}],
+                        },
+                        {"item_shortdescription": "Consultancy", "qty_order": 2, "unit_price": 90},
+                    ],
+                }
+            ],
+        )
+    ).json()
+    headers = await bearer(client)
+    read = (await client.get(f"/api/RecurringInvoice/{created['id']}", headers=headers)).json()
+    lines = [dict(line) for line in read["lines"]]
+    lines[0]["qty_order"] = 3
+    saved = await post(client, "/api/RecurringInvoice", [{"id": read["id"], "lines": lines}])
+    assert saved.status_code in (200, 201), saved.text
+    again = (await client.get(f"/api/RecurringInvoice/{created['id']}", headers=headers)).json()
+    assert again["lines"][0]["qty_order"] == 3.0
+    assert again["lines"][1:] == read["lines"][1:]
+    changed = {k for k in read["lines"][0] if read["lines"][0][k] != again["lines"][0].get(k)}
+    assert changed <= {
+        "qty_order",
+        "net_amount",
+        "net_total",
+        "tax_amount",
+        "total_price",
+        "total_tax",
+    }
+    assert again["last_modified"] >= read["last_modified"]
+
+    dropped = await post(
+        client, "/api/RecurringInvoice", [{"id": read["id"], "lines": again["lines"][1:]}]
+    )
+    assert [line["id"] for line in dropped.json()["lines"]] == [
+        line["id"] for line in again["lines"][1:]
+    ]

@@ -201,3 +201,55 @@ def test_the_one_active_run_index_stays_partial_on_sqlite(sqlite_url: str) -> No
         assert "WHERE status IN ('queued', 'running') AND dry_run = false" in sql
     finally:
         db.dispose()
+
+
+def test_existing_workspaces_take_over_existing_lines_from_0009(sqlite_url: str) -> None:
+    """0009 gives existing workspaces the new default (false was never a choice before);
+    an invoice_line workspace is told in its activity log, and nothing else is touched."""
+    from datetime import datetime
+
+    from sqlalchemy import DateTime, bindparam, text
+
+    at_param = bindparam("at", type_=DateTime())
+    db = Database(sqlite_url)
+    try:
+        _upgrade_to(db, "0008")
+        with db.engine.begin() as connection:
+            for ws_id, target in ((1, "invoice_line"), (2, "licence")):
+                connection.execute(
+                    text(
+                        "INSERT INTO workspace (id, name, created_at, target) "
+                        "VALUES (:id, :name, :at, :target)"
+                    ).bindparams(at_param),
+                    {
+                        "id": ws_id,
+                        "name": f"ws{ws_id}",
+                        "at": datetime(2026, 1, 1),
+                        "target": target,
+                    },
+                )
+            connection.execute(
+                text(
+                    "INSERT INTO account (id, workspace_id, ref, name, status, billed, "
+                    "created_at, updated_at) VALUES (1, 1, 'A1', 'Acme', 'active', true, :at, :at)"
+                ).bindparams(at_param),
+                {"at": datetime(2026, 1, 1)},
+            )
+        db.migrate()
+        with db.engine.connect() as connection:
+            adopt = {
+                row[0]: bool(row[1])
+                for row in connection.execute(
+                    text("SELECT id, adopt_existing_lines FROM workspace")
+                )
+            }
+            logs = connection.execute(
+                text("SELECT workspace_id, title, details FROM log_entry")
+            ).all()
+            accounts = connection.execute(text("SELECT count(*) FROM account")).scalar_one()
+        assert adopt == {1: True, 2: True}
+        assert [(row[0], row[1]) for row in logs] == [(1, "Sync settings changed")]
+        assert "only lines halosync adds" in logs[0][2]
+        assert accounts == 1
+    finally:
+        db.dispose()

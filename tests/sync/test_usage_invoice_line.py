@@ -74,8 +74,11 @@ def test_lines_added_with_unit_prices_and_foreign_lines_left_alone(tmp_path: Pat
     assert newest[1].level == "WARNING"
 
 
-def test_foreign_line_of_the_same_item_is_skipped_unless_adoption_is_on(tmp_path: Path) -> None:
+def test_foreign_line_of_the_same_item_is_taken_over_unless_only_own_lines(
+    tmp_path: Path,
+) -> None:
     world = _world(tmp_path, "invoice_line")
+    world.set(adopt_existing_lines=False)
     world.sim.state.edit_by_hand("RecurringInvoice", -1, add_lines=[{"_itemid": 1, "qty_order": 2}])
     report = run(world.usage())
     skipped = next(c for c in report.changes if c.account_ref == "A1")
@@ -85,6 +88,7 @@ def test_foreign_line_of_the_same_item_is_skipped_unless_adoption_is_on(tmp_path
     report = run(world.usage())
     taken = next(c for c in report.changes if c.account_ref == "A1")
     assert taken.action == "update"
+    assert "will take over line" in taken.reason
     item_lines = [ln for ln in world.invoice(-1)["lines"] if ln["_itemid"] == 1]
     assert [ln["qty_order"] for ln in item_lines] == [10]
 

@@ -281,6 +281,7 @@ def list_accounts(
             "halo_client_status": row.halo_client_status,
             "recurring_invoice_id": row.recurring_invoice_id,
             "status": row.status_label,
+            "attention": list(row.attention),
         }
         for row in grid.items
     ]
@@ -298,7 +299,7 @@ def list_accounts(
         return
     first = (grid.page - 1) * grid.page_size + 1 if grid.total else 0
     last = min(grid.page * grid.page_size, grid.total)
-    for row in rows:
+    for row, grid_row in zip(rows, grid.items, strict=True):
         client = (
             f"{row['halo_client_id']} {row['halo_client_name'] or ''}".strip()
             if row["halo_client_id"] is not None
@@ -307,6 +308,8 @@ def list_accounts(
         typer.echo(
             f"{row['status']:<15} {row['account_ref']:<20} {row['account_name']:<40} {client}"
         )
+        for note in grid_row.attention:
+            typer.echo(f"{'':<15} needs attention: {note}")
     typer.echo(
         f"{first} – {last} of {grid.total} · mapped {counts.accounts_mapped} of "
         f"{counts.accounts_total} accounts"

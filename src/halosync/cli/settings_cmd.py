@@ -57,7 +57,10 @@ def set_settings(
         typer.Option(
             "--adopt-existing-lines",
             metavar="BOOL",
-            help="Let halosync take over one existing line of a mapped item (true/false).",
+            help=(
+                "true (the default): take over the one existing line of a mapped item on the "
+                "mapped recurring invoice; false: only lines halosync adds."
+            ),
         ),
     ] = None,
     cooldown_minutes: Annotated[

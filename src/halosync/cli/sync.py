@@ -10,6 +10,7 @@ import typer
 
 from halosync.cli.app import app, emit_json, state
 from halosync.cli.common import JsonOption, WorkspaceOption, open_database, resolve_workspace
+from halosync.domain.planner import TAKE_OVER_NOTE
 from halosync.logging import redact_text
 from halosync.store.crypto import SecretBox
 from halosync.sync.customers import run_customers_sync
@@ -64,7 +65,10 @@ def _print_usage(report: UsageReport) -> None:
     for change in report.changes:
         where = f"halo {change.halo_id}" if change.halo_id is not None else "-"
         detail = change.reason
-        if change.action == "update":
+        if change.reason.startswith(TAKE_OVER_NOTE):
+            # "will take over line 24002 (M365 Business Premium, qty 10 → 12) on ..."
+            detail = change.reason.split(";")[0]
+        elif change.action == "update":
             detail = ", ".join(
                 f"{name} {change.before.get(name)} -> {value}"
                 for name, value in change.after.items()

@@ -192,7 +192,9 @@ class SyncSettings:
 
     target: Target = "licence"
     price_mode: PriceMode = "off"
-    adopt_existing_lines: bool = False
+    adopt_existing_lines: bool = True
+    """Take over the one line of a mapped item that halosync did not add (the account and
+    service mappings are the admin's consent); off = "only lines halosync adds"."""
     workspace_key: str = ""
 
 

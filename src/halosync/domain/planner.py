@@ -52,6 +52,12 @@ HALO_LICENCE_STATUS: dict[SubscriptionStatus, str] = {
 
 _MAX_LICENCE_COUNT = 2**31 - 1  # Licence_List.count is an int32
 
+TAKE_OVER_NOTE = "will take over"
+"""How a plan says it adopts the one existing line for a mapped item (see ``_takeover_note``)."""
+SEVERAL_LINES_NOTE = "has several lines for this item"
+"""Part of the reason of a pair skipped because its item has several lines on the invoice;
+the mapping grid finds those pairs by it."""
+
 
 @dataclass(frozen=True, slots=True)
 class _Context:
@@ -553,25 +559,28 @@ def _plan_invoice_line(
     ]
     if foreign:
         ids = ", ".join(str(ln.id) for ln in foreign)
+        if len(foreign) > 1:
+            raise _refuse(
+                sub,
+                "skip",
+                "WARNING",
+                f"recurring invoice {invoice_id} {SEVERAL_LINES_NOTE} that halosync did not "
+                f"add (lines {ids}); nothing was written for this subscription, since halosync "
+                "cannot tell which one bills it. Keep one of them in HaloPSA (halosync then "
+                "takes it over)",
+                target,
+                settings,
+            )
         if not settings.adopt_existing_lines:
             raise _refuse(
                 sub,
                 "skip",
                 "WARNING",
                 f"recurring invoice {invoice_id} already has a line for this item (line {ids}) "
-                "that halosync did not add; it was left alone, since adding a second line would "
-                "bill the customer twice. Remove that line in HaloPSA, or turn on 'adopt "
-                "existing lines' to let halosync take it over",
-                target,
-                settings,
-            )
-        if len(foreign) > 1:
-            raise _refuse(
-                sub,
-                "skip",
-                "WARNING",
-                f"recurring invoice {invoice_id} has several lines for this item (lines {ids}); "
-                "halosync cannot tell which to take over. Keep one in HaloPSA",
+                "that halosync did not add; it was left alone, since 'only lines halosync "
+                "adds' is on and adding a second line would bill the customer twice. Remove "
+                "that line in HaloPSA, or turn 'only lines halosync adds' off to let halosync "
+                "take it over",
                 target,
                 settings,
             )
@@ -579,8 +588,12 @@ def _plan_invoice_line(
         # Another service mapped to the same item must not take over the same line.
         context.claimed_lines.add(line.id)
         change = _update_line(base, line, desired, f"line {line.id} {where}", sub, target, settings)
-        note = f"taking over existing line {line.id} {where} (adopt existing lines is on)"
-        return replace(change, reason=f"{note}; {change.reason}", adopted=True)
+        note = f"{_takeover_note(line, change, sub)} {where}"
+        if change.action == "update":
+            reason = f"{note}; {change.reason}"
+        else:
+            reason = f"{note}; it already holds these values"
+        return replace(change, reason=reason, adopted=True)
     if _ended(sub):
         return replace(
             base, action="skip", reason=f"subscription ended and there is no line {where}"
@@ -604,6 +617,30 @@ def _plan_invoice_line(
     return replace(
         base, action="create", reason=reason, level=level, after=payload, payload=payload
     )
+
+
+def _takeover_note(line: HaloInvoiceLine, change: PlannedChange, sub: DesiredSubscription) -> str:
+    """ "will take over line 24002 (M365 Business Premium, qty 10 → 12)": what the admin
+    reads in the dry run and the setup summary before the line is adopted."""
+    name = line.description or sub.service_name
+    parts = [f"qty {_plain(line.quantity)}"]
+    if "qty_order" in change.after:
+        parts[0] += f" \u2192 {_plain(change.after['qty_order'])}"
+    for field, label in (("unit_price", "unit price"), ("unit_cost", "unit cost")):
+        if field in change.after:
+            parts.append(
+                f"{label} {_plain(change.before.get(field))} \u2192 {_plain(change.after[field])}"
+            )
+    return f"{TAKE_OVER_NOTE} line {line.id} ({name}, {', '.join(parts)})"
+
+
+def _plain(value: HaloValue) -> str:
+    """A quantity or price as people write it: 10 rather than 10.0000."""
+    if value is None:
+        return "none"
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    return str(value)
 
 
 def _update_line(
@@ -668,4 +705,9 @@ def _update_or_unchanged(
     )
 
 
-__all__ = ["HALO_LICENCE_STATUS", "plan_usage_sync"]
+__all__ = [
+    "HALO_LICENCE_STATUS",
+    "SEVERAL_LINES_NOTE",
+    "TAKE_OVER_NOTE",
+    "plan_usage_sync",
+]

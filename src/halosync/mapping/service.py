@@ -9,7 +9,7 @@ transaction, so a batch of mappings is saved whole or not at all.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal, NamedTuple
 
@@ -39,6 +39,7 @@ from halosync.store.models import (
 from halosync.store.search import contains, name_or_halo_id
 from halosync.store.usage import Page
 from halosync.store.workspaces import WorkspaceRepository
+from halosync.sync.runs import pairs_needing_attention
 
 MappingStatus = Literal["mapped", "unmapped", "required", "response_error"]
 MAPPING_STATUSES: tuple[MappingStatus, ...] = ("mapped", "unmapped", "required", "response_error")
@@ -78,6 +79,9 @@ class AccountMappingRow:
     recurring_invoice_name: str | None
     status: MappingStatus
     mapped_at: datetime | None
+    attention: tuple[str, ...] = ()
+    """What needs an admin about this account's services (from the latest sync of each
+    pair), e.g. an item with several lines on the recurring invoice."""
 
     @property
     def status_label(self) -> str:
@@ -509,6 +513,13 @@ def account_mapping_grid(
     total = session.scalar(select(func.count()).select_from(filtered.order_by(None).subquery()))
     rows = session.execute(filtered.offset((page - 1) * page_size).limit(page_size)).all()
     items = [_grid_row(row) for row in rows]
+    if workspace.target == "invoice_line" and items:
+        attention = pairs_needing_attention(
+            session, workspace_id, [item.account_ref for item in items]
+        )
+        items = [
+            replace(item, attention=tuple(attention.get(item.account_ref, ()))) for item in items
+        ]
     return Page(items=items, total=total or 0, page=page, page_size=page_size)
 
 

@@ -82,8 +82,10 @@ class Workspace(Base):
         Boolean, default=False, server_default=text("false")
     )
     adopt_existing_lines: Mapped[bool] = mapped_column(
-        Boolean, default=False, server_default=text("false")
+        Boolean, default=True, server_default=text("false")
     )
+    """Take over the one existing line of a mapped item (off: "only lines halosync adds").
+    The server default is the old one (migration 0009 says why); new rows get ``True``."""
     sync_cooldown_minutes: Mapped[int] = mapped_column(
         Integer, default=60, server_default=text("60")
     )

@@ -207,6 +207,36 @@ class SyncRunRepository:
             for result, account_ref, account_name, service_ref, service_name in rows
         ]
 
+    def latest_usage_reasons(
+        self, workspace_id: int, account_refs: Sequence[str], containing: str
+    ) -> list[tuple[str, str, str]]:
+        """(account ref, service ref, reason) of each pair of those accounts whose latest
+        usage result (dry runs too) has a reason containing ``containing``."""
+        if not account_refs:
+            return []
+        latest = (
+            select(func.max(RunResult.id).label("id"))
+            .join(SyncRun, SyncRun.id == RunResult.run_id)
+            .join(Account, Account.id == RunResult.account_id)
+            .where(
+                RunResult.workspace_id == workspace_id,
+                SyncRun.kind == "usage",
+                RunResult.service_id.is_not(None),
+                Account.ref.in_(account_refs),
+            )
+            .group_by(RunResult.account_id, RunResult.service_id)
+            .subquery()
+        )
+        rows = self.session.execute(
+            select(Account.ref, Service.ref, RunResult.reason)
+            .join(latest, latest.c.id == RunResult.id)
+            .join(Account, Account.id == RunResult.account_id)
+            .join(Service, Service.id == RunResult.service_id)
+            .where(RunResult.reason.contains(containing, autoescape=True))
+            .order_by(Account.ref, Service.ref)
+        ).all()
+        return [(str(a), str(s), str(r)) for a, s, r in rows]
+
     def totals_by_kind_and_status(self) -> list[tuple[str, str, int]]:
         """How many runs of each kind are in each status (all workspaces)."""
         rows = self.session.execute(

@@ -32,6 +32,7 @@ from halosync.domain.models import (
     RunKind,
     RunTrigger,
 )
+from halosync.domain.planner import SEVERAL_LINES_NOTE
 from halosync.errors import HalosyncError, NotFoundError, ValidationFailedError
 from halosync.halopsa.errors import HaloConfigurationError
 from halosync.logging import get_logger
@@ -622,3 +623,19 @@ def run_figures(session: Session, since: datetime) -> RunFigures:
     for kind, started, finished in repository.spans_finished_since(since):
         durations.setdefault(kind, []).append((finished - started).total_seconds())
     return RunFigures(repository.totals_by_kind_and_status(), durations)
+
+
+def pairs_needing_attention(
+    session: Session, workspace_id: int, account_refs: Sequence[str]
+) -> dict[str, list[str]]:
+    """Account ref -> what needs an admin about its services, from each pair's latest usage
+    result: today, a mapped item with several lines on the mapped recurring invoice (nothing
+    is written for such a pair until one line is left)."""
+    found: dict[str, list[str]] = {}
+    rows = SyncRunRepository(session).latest_usage_reasons(
+        workspace_id, account_refs, SEVERAL_LINES_NOTE
+    )
+    for account_ref, service_ref, reason in rows:
+        # "recurring invoice -1 has several lines for this item ... (lines 24002, 24005)"
+        found.setdefault(account_ref, []).append(f"{service_ref}: {reason.split(';')[0]}")
+    return found

@@ -62,7 +62,7 @@ def plan(
     *,
     target: str = "licence",
     prices: PriceMode = "totals",
-    adopt: bool = False,
+    adopt: bool = True,
     targets: dict[str, AccountTarget] | None = None,
     items: dict[str, int] | None = None,
 ) -> Plan:
@@ -314,22 +314,56 @@ def test_our_line_gets_the_new_quantity() -> None:
     assert change.payload["ihid"] == -94
 
 
-def test_a_line_halosync_did_not_add_is_never_touched() -> None:
+def test_with_only_lines_halosync_adds_a_line_it_did_not_add_is_never_touched() -> None:
     state = HaloState(lines={24967: foreign_line()})
-    (change,) = plan([sub()], state, target="invoice_line").changes
+    (change,) = plan([sub()], state, target="invoice_line", adopt=False).changes
     assert change.action == "skip"
     assert change.level == "WARNING"
     assert "bill the customer twice" in change.reason
+    assert "only lines halosync adds" in change.reason
     assert "24967" in change.reason
 
 
-def test_adopt_existing_lines_takes_the_line_over() -> None:
-    state = HaloState(lines={24967: foreign_line()})
-    (change,) = plan([sub()], state, target="invoice_line", prices="off", adopt=True).changes
+def test_the_one_existing_line_of_the_mapped_item_is_taken_over_by_default() -> None:
+    state = HaloState(
+        lines={
+            24002: {**foreign_line(24002, qty=10), "item_shortdescription": "M365 Business Premium"}
+        }
+    )
+    (change,) = plan([sub(quantity="12")], state, target="invoice_line", prices="off").changes
     assert change.action == "update"
-    assert change.halo_id == 24967
+    assert change.halo_id == 24002
     assert change.adopted
-    assert change.after == {"qty_order": Decimal("5.0000")}
+    assert change.after == {"qty_order": Decimal("12.0000")}
+    assert change.payload == {"id": 24002, "qty_order": Decimal("12.0000"), "ihid": -94}
+    assert change.reason.startswith(
+        "will take over line 24002 (M365 Business Premium, qty 10 \u2192 12) on recurring "
+        "invoice -94"
+    )
+    # Taken over, it is halosync's line from then on: the next plan finds it in the ledger.
+    state.apply(plan([sub(quantity="12")], state, target="invoice_line", prices="off"))
+    (again,) = plan([sub(quantity="13")], state, target="invoice_line", prices="off").changes
+    assert (again.action, again.halo_id, again.adopted) == ("update", 24002, False)
+
+
+def test_taking_over_names_the_price_changes_and_an_unchanged_line() -> None:
+    state = HaloState(lines={24967: foreign_line(qty=5)})
+    (change,) = plan([sub()], state, target="invoice_line", prices="totals").changes
+    assert "qty 5, unit price 10.32 \u2192 10, unit cost none \u2192 6" in change.reason
+    state = HaloState(lines={24967: foreign_line(qty=5)})
+    (same,) = plan([sub()], state, target="invoice_line", prices="off").changes
+    assert (same.action, same.adopted) == ("unchanged", True)
+    assert same.reason.startswith("will take over line 24967 (Service S1, qty 5) on")
+
+
+def test_several_lines_of_the_item_means_nothing_is_written_for_the_pair() -> None:
+    state = HaloState(lines={24002: foreign_line(24002), 24005: foreign_line(24005)})
+    for adopt in (True, False):
+        (change,) = plan([sub()], state, target="invoice_line", adopt=adopt).changes
+        assert (change.action, change.level) == ("skip", "WARNING")
+        assert "lines 24002, 24005" in change.reason
+        assert "has several lines for this item" in change.reason
+        assert not change.payload
 
 
 def test_lines_of_other_items_are_never_in_the_plan() -> None:

@@ -134,7 +134,7 @@ def prepared_state(scenario: Scenario) -> tuple[HaloState, set[int]]:
     foreign: set[int] = set()
     for n, item in enumerate(scenario.foreign_items):
         line_id = 90 + n
-        invoice = -(1 + n % len(ACCOUNTS))
+        invoice = -(1 + n % 2)  # lines 90 and 92 share an invoice: several for one item
         state.lines[line_id] = {"id": line_id, "ihid": invoice, "_itemid": item, "qty_order": 3.0}
         foreign.add(line_id)
     state.apply(run(scenario, scenario.earlier, state))
@@ -291,3 +291,38 @@ def test_records_sharing_a_marker_are_flagged_and_only_one_is_written(
         found = groups.get((place or 0, change.marker))
         if found is not None and found.kept == change.halo_id:
             assert change.duplicates == found.others
+
+
+@settings(max_examples=150, deadline=None)
+@given(scenarios())
+def test_a_foreign_line_is_taken_over_only_when_it_is_its_items_only_one(
+    scenario: Scenario,
+) -> None:
+    """Adopting (the default) writes a line halosync did not add only when it is the one
+    line of the pair's item on the pair's invoice, and then only its quantity and prices;
+    several such lines mean nothing is written for the pair."""
+    state, foreign = prepared_state(scenario)
+    plan = run(scenario, scenario.now, state)
+    lines = {line.id: line for line in state.halo_lines()}
+    for change in plan.writes:
+        if change.halo_id not in foreign:
+            continue
+        assert scenario.adopt
+        line = lines[change.halo_id]
+        assert line.recurring_invoice_id == change.recurring_invoice_id
+        assert line.item_id == scenario.items[change.service_ref]
+        assert set(change.payload) <= {"id", "ihid", "qty_order", "unit_price", "unit_cost"}
+        siblings = [
+            other
+            for other in foreign
+            if other in lines
+            and lines[other].recurring_invoice_id == line.recurring_invoice_id
+            and lines[other].item_id == line.item_id
+        ]
+        assert siblings == [line.id]
+    for change in plan.changes:
+        event("several lines" if "has several lines" in change.reason else "not several")
+        if "has several lines for this item" in change.reason:
+            assert change.action == "skip"
+            assert change.level == "WARNING"
+            assert not change.payload

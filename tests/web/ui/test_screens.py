@@ -628,3 +628,88 @@ def test_results_of_a_run_older_than_the_listed_ones_are_found_by_its_id(world: 
     assert f'<option value="{oldest}" selected>' in page
     newest = client.get(f"/ui/w/{world.alpha}/results").text
     assert f"Run #{runs[-1].id} succeeded: 7 created" in newest
+
+
+def test_setup_summary_says_which_line_the_first_sync_takes_over(world: World) -> None:
+    """For invoice lines, the summary names the existing line of a mapped item that the
+    first sync takes over, with its quantity before and after."""
+    from sqlalchemy import select
+
+    from halosync.mapping.service import map_account, map_service
+    from halosync.store.models import Account, HaloItem, Service, Subscription
+
+    client = TestClient(world.app)
+    token = log_in(client, ADMIN)
+    w = f"/ui/w/{world.alpha}"
+    _connect(client, world, token)
+    client.post(f"{w}/settings/target", data={"csrf_token": token, "target": "invoice_line"})
+    client.post(f"{w}/sync-organizations", data={"csrf_token": token})
+    _wait_idle(world)
+    with world.database.session() as db:
+        account, service, quantity = db.execute(
+            select(Account.ref, Service.ref, Subscription.quantity)
+            .join(Subscription, Subscription.account_id == Account.id)
+            .join(Service, Service.id == Subscription.service_id)
+            .where(
+                Account.workspace_id == world.alpha,
+                Account.status == "active",
+                Account.billed.is_(True),
+                Subscription.status == "active",
+                Subscription.quantity > 0,
+            )
+            .order_by(Account.ref, Service.ref)
+            .limit(1)
+        ).one()
+        invoice_id, client_id = db.execute(
+            select(HaloRecurringInvoice.halo_id, HaloRecurringInvoice.halo_client_id)
+            .where(HaloRecurringInvoice.workspace_id == world.alpha)
+            .order_by(HaloRecurringInvoice.halo_id.desc())
+            .limit(1)
+        ).one()
+        invoice = world.simulator.state.record("RecurringInvoice", invoice_id)
+        assert invoice is not None
+        on_invoice = {line["_itemid"] for line in invoice["lines"]}
+        item_id, item_name = db.execute(
+            select(HaloItem.halo_id, HaloItem.name)
+            .where(HaloItem.workspace_id == world.alpha, HaloItem.halo_id.not_in(on_invoice))
+            .order_by(HaloItem.halo_id)
+            .limit(1)
+        ).one()
+        map_account(db, world.alpha, account, client_id, recurring_invoice_id=invoice_id)
+        map_service(db, world.alpha, service, item_id)
+    kept = [{"id": line["id"]} for line in invoice["lines"]]
+    world.simulator.state.edit_by_hand(
+        "RecurringInvoice",
+        invoice_id,
+        lines=[*kept, {"_itemid": item_id, "qty_order": quantity + 2}],
+    )
+    edited = world.simulator.state.record("RecurringInvoice", invoice_id)
+    assert edited is not None
+    line = edited["lines"][-1]
+    page = client.get(f"{w}/setup/summary").text
+    assert f'hx-get="{w}/setup/summary/lines"' in page
+    summary = html.unescape(client.get(f"{w}/setup/summary/lines").text)
+    expected = (
+        f"will take over line {line['id']} ({item_name}, qty {quantity + 2:g} \u2192 {quantity:g})"
+    )
+    assert expected in summary, summary
+
+
+def test_only_lines_halosync_adds_is_an_opt_out_on_the_dashboard(world: World) -> None:
+    from halosync.sync.workspace_settings import show_sync_settings
+
+    client = TestClient(world.app)
+    token = log_in(client, ADMIN)
+    w = f"/ui/w/{world.alpha}"
+    _connect(client, world, token)
+    assert 'id="only_own_lines"' not in client.get(w).text  # licence target: not shown
+    client.post(f"{w}/settings/target", data={"csrf_token": token, "target": "invoice_line"})
+    page = client.get(w).text
+    assert re.search(r'id="only_own_lines" name="only_own_lines" value="yes"\s+>', page)
+    assert show_sync_settings(world.database, world.alpha).adopt_existing_lines is True
+    form = {"csrf_token": token, "target": "invoice_line", "lines_choice": "shown"}
+    client.post(f"{w}/settings/target", data={**form, "only_own_lines": "yes"})
+    assert show_sync_settings(world.database, world.alpha).adopt_existing_lines is False
+    assert 'value="yes" checked' in client.get(w).text
+    client.post(f"{w}/settings/target", data=form)
+    assert show_sync_settings(world.database, world.alpha).adopt_existing_lines is True

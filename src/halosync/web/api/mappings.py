@@ -39,6 +39,14 @@ from halosync.web.api.syncs import get_job_queue
 router = APIRouter(prefix=PREFIX + "/mappings", tags=["mappings"])
 
 HaloId = Annotated[int, Field(ge=1, le=2_147_483_647)]
+RecurringInvoiceId = Annotated[
+    int,
+    Field(
+        ge=-2_147_483_648,
+        le=2_147_483_647,
+        description="Halo's recurring-invoice ids are negative (-94), as Halo shows them.",
+    ),
+]
 AccountRef = Annotated[str, Path(min_length=1, max_length=255, description="Account reference.")]
 ServiceRef = Annotated[str, Path(min_length=1, max_length=255, description="Service reference.")]
 Search = Annotated[
@@ -70,6 +78,14 @@ class AccountMappingOut(BaseModel):
         default=None,
         description="What saving started, e.g. creating the account's licences at once.",
     )
+    attention: list[str] = Field(
+        default_factory=list,
+        description=(
+            "What needs an admin about this account's services, from each one's latest sync: "
+            "e.g. 'MAIL: recurring invoice -1 has several lines for this item ... (lines "
+            "24002, 24005)' (nothing is written for that service until one line is left)."
+        ),
+    )
 
 
 class AccountMappingPage(BaseModel):
@@ -87,9 +103,10 @@ class AccountMappingIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     halo_client_id: HaloId
-    recurring_invoice_id: HaloId | None = Field(
+    recurring_invoice_id: RecurringInvoiceId | None = Field(
         default=None,
-        description="Required for the invoice_line target when the client has several.",
+        description="Required for the invoice_line target when the client has several "
+        "(Halo's recurring-invoice ids are negative).",
     )
 
 
@@ -220,6 +237,7 @@ def _row_out(row: AccountMappingRow) -> AccountMappingOut:
         status_label=row.status_label,
         status_message=message,
         mapped_at=row.mapped_at,
+        attention=list(row.attention),
     )
 
 

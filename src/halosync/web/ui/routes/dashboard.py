@@ -190,13 +190,20 @@ def change_target(
     request: Request,
     member: Annotated[Member, Depends(current_admin)],
     target: Annotated[str, Form()],
+    lines_choice: Annotated[str, Form()] = "",
+    only_own_lines: Annotated[str, Form()] = "",
 ) -> Response:
-    """Choose where counts land in Halo (licence or invoice_line)."""
+    """Choose where counts land in Halo (licence or invoice_line), and for invoice lines
+    whether the existing line of a mapped item is taken over ("only lines halosync adds")."""
     state = ui_state(request)
     session = web_session(request)
+    adopt = only_own_lines != "yes" if lines_choice == "shown" else None
     try:
         view = update_sync_settings(
-            state.database, member.workspace_id, SyncSettingsChange(target=target), confirmed=True
+            state.database,
+            member.workspace_id,
+            SyncSettingsChange(target=target, adopt_existing_lines=adopt),
+            confirmed=True,
         )
     except HalosyncError as refused:
         session.flash("error", refused.message)

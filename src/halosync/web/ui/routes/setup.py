@@ -14,9 +14,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from halosync.connection.service import ConnectionInput, ConnectionService, SecretRequiredError
+from halosync.domain.planner import SEVERAL_LINES_NOTE, TAKE_OVER_NOTE
 from halosync.errors import HalosyncError
 from halosync.mapping.service import mapping_counts
 from halosync.setup.service import setup_readiness
+from halosync.sync.usage import run_usage_sync
+from halosync.sync.workspace_settings import show_sync_settings
 from halosync.web.ui.context import (
     Member,
     UiRoute,
@@ -81,8 +84,53 @@ def setup_step(
         context.update(service_context(request, member))
     elif step == "summary":
         with state.database.session() as db:
-            context["counts"] = mapping_counts(db, member.workspace_id)
+            counts = mapping_counts(db, member.workspace_id)
+        context["counts"] = counts
+        target = show_sync_settings(state.database, member.workspace_id).target
+        context["first_sync_lines"] = (
+            target == "invoice_line" and counts.accounts_mapped and counts.services_mapped
+        )
     return render(request, "setup.html", context)
+
+
+@dataclass(frozen=True)
+class FirstSyncLines:
+    """What the first sync does to lines already on the mapped recurring invoices."""
+
+    take_over: list[str]
+    attention: list[str]
+    error: str | None = None
+
+
+@router.get("/ui/w/{workspace_id}/setup/summary/lines")
+async def first_sync_lines(
+    request: Request, member: Annotated[Member, Depends(current_member)]
+) -> Response:
+    """The summary's part on existing lines (loaded into it): a dry run, so it says plainly
+    which lines the first sync takes over ("will take over line 24002 (M365 Business
+    Premium, qty 10 → 12)") and which items have several lines (nothing written for those)."""
+    state = ui_state(request)
+    try:
+        report = await run_usage_sync(
+            state.database, state.box, state.settings, member.workspace_id, dry_run=True
+        )
+    except HalosyncError as refused:
+        found = FirstSyncLines([], [], error=refused.message)
+    else:
+        found = FirstSyncLines(
+            take_over=[
+                f"{c.account_ref} / {c.service_ref}: {c.reason.split(';')[0]}"
+                for c in report.changes
+                if c.reason.startswith(TAKE_OVER_NOTE)
+            ],
+            attention=[
+                f"{c.account_ref} / {c.service_ref}: {c.reason.split(';')[0]}"
+                for c in report.changes
+                if SEVERAL_LINES_NOTE in c.reason
+            ],
+            error=report.error,
+        )
+    return render(request, "_first_sync_lines.html", {"member": member, "first_sync": found})
 
 
 @router.post("/ui/w/{workspace_id}/setup/{step}/next")
