@@ -57,9 +57,10 @@ def test_a_long_import_does_not_delay_a_concurrent_page_load(world: World) -> No
         refused = upload.result()
     assert refused.status_code == 422
     assert "nothing was changed" in refused.text
-    # Blocked, the one page load asked for during the import waits for all of it.
+    # Blocked, the one page load asked for during the import waits for all of it (and the
+    # loop can ask for no other); free, each takes a small part of it, even on a busy machine.
     assert len(waits) >= 3, (took, waits)
-    assert max(waits) < took / 3, (took, waits)
+    assert max(waits) < took / 2, (took, waits)
 
 
 def test_a_ui_handler_is_async_only_when_it_awaits() -> None:
