@@ -105,3 +105,35 @@ def test_from_settings_uses_the_operator_budget(tmp_path: Path) -> None:
         settings, SqlRateSlotLog(Database(f"sqlite:///{tmp_path / 'x.db'}")), "k"
     )
     assert (pacer.limit, pacer.window_seconds) == (123, 60)
+
+
+async def test_in_process_pacer_says_until_when_it_holds_a_request() -> None:
+    clock = ManualClock()
+    pacer = SlidingWindowPacer(2, 60.0, clock=clock)
+    told: list[float] = []
+    first = await pacer.acquire(told.append)
+    await pacer.acquire(told.append)
+    assert told == []
+    await pacer.acquire(told.append)
+    assert told == [first + 60.0]
+    await pacer.block_until(clock.now() + 30.0)
+    blocked_until = clock.now() + 30.0
+    await pacer.acquire(told.append)
+    assert told[1] == blocked_until
+
+
+async def test_sql_pacer_says_until_when_it_holds_a_request(tmp_path: Path) -> None:
+    clock = ManualClock()
+    database = Database(f"sqlite:///{tmp_path / 'pace.db'}")
+    database.migrate()
+    try:
+        pacer = SharedSlidingLogPacer(
+            SqlRateSlotLog(database), "https://acme.halopsa.com", 1, 60.0, clock=clock
+        )
+        told: list[float] = []
+        first = await pacer.acquire(told.append)
+        assert told == []
+        await pacer.acquire(told.append)
+        assert told == [pytest.approx(first + 60.0)]
+    finally:
+        database.dispose()

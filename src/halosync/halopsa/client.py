@@ -16,6 +16,7 @@ from typing import Any, Protocol, Self, TypeVar
 import httpx2
 from pydantic import BaseModel
 
+from halosync.halopsa.activity import HaloActivity
 from halosync.halopsa.auth import TokenProvider
 from halosync.halopsa.clock import Clock, SystemClock
 from halosync.halopsa.config import HaloConnectionConfig, check_outbound_url, resolve_host
@@ -130,6 +131,15 @@ class HaloApiClient:
             else {"refresh_margin_seconds": refresh_margin_seconds}
         )
         self.auth = TokenProvider(config, self._exchanger, self._clock, **margin)
+
+    @property
+    def activity(self) -> HaloActivity:
+        """Who hears of pages read and rate-limit waits (nobody unless :meth:`watch` ed)."""
+        return self._exchanger.activity
+
+    def watch(self, activity: HaloActivity) -> None:
+        """Report pages read and waits for Halo's rate limit to ``activity`` from now on."""
+        self._exchanger.activity = activity
 
     async def __aenter__(self) -> Self:
         return self
@@ -462,6 +472,7 @@ class ListReading:
             body = await halo.request("GET", self._entity, params=query)
             rows, record_count = unwrap_list(body, key)
             fresh = tracker.add(rows, record_count)
+            halo.activity.page_read(self._entity, len(fresh))
             if fresh:
                 yield fresh
         self._report = report = tracker.report()

@@ -15,6 +15,7 @@ from typing import Any
 import httpx2
 import stamina
 
+from halosync.halopsa.activity import HaloActivity, NoActivity
 from halosync.halopsa.clock import Clock
 from halosync.halopsa.errors import (
     AmbiguousWriteError,
@@ -65,6 +66,8 @@ class Exchanger:
         self._clock = clock
         self._retry = retry
         self._rate_window_seconds = rate_window_seconds
+        self.activity: HaloActivity = NoActivity()
+        """Told when requests wait for the rate limit (the client's watcher)."""
 
     async def send(
         self,
@@ -207,7 +210,7 @@ class Exchanger:
         headers: Mapping[str, str] | None,
         ambiguous_rows: Sequence[dict[str, Any]],
     ) -> httpx2.Response:
-        await self._pacer.acquire()
+        await self._slot()
         try:
             response = await self._http.request(
                 method, url, params=params, json=json, data=data, headers=headers
@@ -244,6 +247,20 @@ class Exchanger:
                 )
             raise _Transient(None, response)
         return response
+
+    async def _slot(self) -> None:
+        """Take a request slot from the pacer, telling the watcher while it holds us back."""
+        activity = self.activity
+        held = False
+
+        def waiting(until: float) -> None:
+            nonlocal held
+            held = True
+            activity.waiting(until)
+
+        await self._pacer.acquire(waiting)
+        if held:
+            activity.waiting(None)
 
 
 def _duration(seconds: float) -> str:

@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
+from halosync.halopsa.activity import WaitHook
 from halosync.halopsa.clock import Clock, SystemClock
 
 if TYPE_CHECKING:
@@ -29,8 +30,11 @@ _MIN_WAIT_SECONDS = 0.05
 class RequestPacer(Protocol):
     """Hands out request slots so that at most ``limit`` requests start per rolling window."""
 
-    async def acquire(self) -> float:
-        """Wait until a request may start, count it, and return when its slot was taken."""
+    async def acquire(self, waiting: WaitHook | None = None) -> float:
+        """Wait until a request may start, count it, and return when its slot was taken.
+
+        Before each sleep, ``waiting`` (when given) is told until when it sleeps.
+        """
         ...
 
     async def block_until(self, until: float) -> None:
@@ -76,12 +80,14 @@ class SlidingWindowPacer:
         # Waiters queue on the lock, so slots go out in arrival order.
         self._lock = asyncio.Lock()
 
-    async def acquire(self) -> float:
+    async def acquire(self, waiting: WaitHook | None = None) -> float:
         """Wait for a free slot in the window (and past any 429 block), then take it."""
         async with self._lock:
             while True:
                 now = self._clock.now()
                 if now < self._blocked_until:
+                    if waiting is not None:
+                        waiting(self._blocked_until)
                     await self._clock.sleep(self._blocked_until - now)
                     continue
                 while self._starts and self._starts[0] <= now - self.window_seconds:
@@ -89,7 +95,10 @@ class SlidingWindowPacer:
                 if len(self._starts) < self.limit:
                     self._starts.append(now)
                     return now
-                await self._clock.sleep(self._starts[0] + self.window_seconds - now)
+                frees_at = self._starts[0] + self.window_seconds
+                if waiting is not None:
+                    waiting(frees_at)
+                await self._clock.sleep(frees_at - now)
 
     async def block_until(self, until: float) -> None:
         """Hold every later request until ``until`` (at most one window from now)."""
@@ -162,7 +171,7 @@ class SharedSlidingLogPacer:
             clock=clock,
         )
 
-    async def acquire(self) -> float:
+    async def acquire(self, waiting: WaitHook | None = None) -> float:
         """Wait until the instance's window has room, take a slot, return when it was taken."""
         while True:
             taken, wait = await asyncio.to_thread(
@@ -170,7 +179,10 @@ class SharedSlidingLogPacer:
             )
             if taken is not None:
                 return taken
-            await self._clock.sleep(max(_MIN_WAIT_SECONDS, wait))
+            wait = max(_MIN_WAIT_SECONDS, wait)
+            if waiting is not None:
+                waiting(self._clock.now() + wait)
+            await self._clock.sleep(wait)
 
     async def block_until(self, until: float) -> None:
         """Fill the window so that no process starts a request before ``until`` (at most one

@@ -33,6 +33,7 @@ from halosync.store.database import Database
 from halosync.store.models import Account, HaloConnection
 from halosync.store.workspaces import WorkspaceRepository
 from halosync.sync.errors import SyncInProgressError
+from halosync.sync.progress import SyncProgress
 from halosync.sync.runs import (
     active_sync,
     enqueue_run,
@@ -70,6 +71,8 @@ class SyncOverview:
     next_customers_at: datetime | None
     next_usage_at: datetime | None
     now: datetime
+    progress: SyncProgress | None = None
+    """How far the running sync has come (as recorded with its heartbeat)."""
 
     @property
     def last_customers_age(self) -> str | None:
@@ -99,6 +102,7 @@ class SyncOverview:
             "in_progress": self.in_progress,
             "running_kind": self.running_kind,
             "running_run_id": self.running_run_id,
+            "progress": self.progress.to_json() if self.progress else None,
             "cooldown_message": self.cooldown_message,
             "cooldown_minutes": self.cooldown_minutes,
             "last_customers_sync_at": iso(self.last_customers_sync_at),
@@ -149,6 +153,7 @@ def sync_overview(session: Session, workspace_id: int, now: datetime) -> SyncOve
         next_customers_at=schedules["customers"].next_run(now) if connected else None,
         next_usage_at=schedules["usage"].next_run(now) if connected else None,
         now=now,
+        progress=active.progress if active is not None and active.status == "running" else None,
     )
 
 

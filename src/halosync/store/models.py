@@ -350,6 +350,8 @@ class SyncRun(Base):
     counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
     error: Mapped[str | None] = mapped_column(Text)
     schedule_key: Mapped[str | None] = mapped_column(String(255), unique=True)
+    # How far the run has come (halosync.sync.progress.SyncProgress), kept with its heartbeat.
+    progress: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class RunResult(Base):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -80,9 +81,12 @@ class SyncRunRepository:
         )
         return bool(getattr(claimed, "rowcount", 0))
 
-    def beat(self, run_id: int, now: datetime) -> None:
-        """Record that the run is alive."""
-        self.session.execute(update(SyncRun).where(SyncRun.id == run_id).values(heartbeat_at=now))
+    def beat(self, run_id: int, now: datetime, progress: dict[str, Any] | None = None) -> None:
+        """Record that the run is alive, and how far it has come when ``progress`` is given."""
+        values: dict[str, Any] = {"heartbeat_at": now}
+        if progress is not None:
+            values["progress"] = progress
+        self.session.execute(update(SyncRun).where(SyncRun.id == run_id).values(**values))
 
     def fail_if_queued(self, run_id: int, error: str, now: datetime) -> bool:
         """Close a run that never started; False when it was no longer queued."""

@@ -9,7 +9,7 @@ the mapping screens show the status instead.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +35,7 @@ from halosync.store.models import (
 from halosync.store.workspaces import WorkspaceRepository
 from halosync.sync.activity import PROVIDER, add_log_entry, prune_log_entries
 from halosync.sync.halo import HaloFactory, open_halo
+from halosync.sync.progress import ProgressObserver
 from halosync.sync.results import RunReport
 from halosync.sync.runs import RunEnd, RunLifecycle, start_run
 
@@ -220,10 +221,12 @@ async def run_customers_sync(
     trigger: RunTrigger = "manual",
     halo_factory: HaloFactory | None = None,
     run_id: int | None = None,
+    observers: Sequence[ProgressObserver] = (),
 ) -> RunReport:
     """Pull Halo clients, items (and recurring invoices for ``invoice_line``) into the store.
 
-    ``run_id`` names a run queued earlier (by the jobs facade) to claim and execute.
+    ``run_id`` names a run queued earlier (by the jobs facade) to claim and execute;
+    ``observers`` hear the run's progress (pages read, waits for Halo's rate limit).
     """
     started = time.monotonic()
     database.migrate()
@@ -292,11 +295,13 @@ async def run_customers_sync(
         counts=counts,
         on_finish=close,
         started=started,
+        observers=observers,
     )
     async with lifecycle:
         with database.session() as session:
             known = _cached_ids(session, workspace_id)
         async with open_halo(database, box, settings, workspace_id, halo_factory) as halo:
+            halo.watch(lifecycle.progress)
             pulled = await _pull(halo, target, known)
         with database.session() as session:
             for kind, records in pulled.items():

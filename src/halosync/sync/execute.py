@@ -38,6 +38,7 @@ from halosync.store.models import AuditEntry, RunResult
 from halosync.sync.gather import SyncInputs
 from halosync.sync.halo_state import LINES_ENTITY, HaloState, MarkerRecovery
 from halosync.sync.ledger import AUDIT_ENTITY, LedgerBook, Written
+from halosync.sync.progress import ProgressTracker
 from halosync.sync.results import ChangeResult
 
 log = get_logger(__name__)
@@ -90,6 +91,7 @@ class PlanExecutor:
         workspace_id: int,
         run_id: int,
         batch_size: int,
+        progress: ProgressTracker | None = None,
     ) -> None:
         self.database = database
         self.halo = halo
@@ -106,6 +108,7 @@ class PlanExecutor:
         self.recovery = MarkerRecovery(halo, self.target, set(self.current))
         self.results: dict[int, ChangeResult] = {}
         self._posts = 0
+        self.progress = progress or ProgressTracker()
 
     async def run(self, plan: Plan) -> list[ChangeResult]:
         """Execute every write of ``plan``; record the rest as they are."""
@@ -113,10 +116,12 @@ class PlanExecutor:
         self._record_non_writes(changes)
         creates = [i for i, change in enumerate(changes) if change.action == "create"]
         updates = [i for i, change in enumerate(changes) if change.action == "update"]
+        self.progress.planned(len(creates) + len(updates))
         for indexes in (updates, creates):
             for start in range(0, len(indexes), self.batch_size):
                 chunk = [(i, changes[i]) for i in indexes[start : start + self.batch_size]]
                 await self._write(chunk)
+                self.progress.wrote(len(chunk))
         return [self.results[i] for i in range(len(changes))]
 
     # --- what needs no write ----------------------------------------------------------

@@ -7,8 +7,9 @@ before a new one starts: its owner process is gone from this host, or its heartb
 stopped longer ago than ``Settings.sync_stale_run_seconds``.
 
 Both sync kinds run inside :class:`RunLifecycle`, which keeps the heartbeat while the
-sync works and, on the way out, records how it ended: ``succeeded``, ``halted`` (a
-configuration the user must fix) or ``failed``, as :func:`run_outcome_of` decides.
+sync works (recording the run's progress with it: :class:`ProgressRecorder`) and, on the
+way out, records how it ended: ``succeeded``, ``halted`` (a configuration the user must
+fix) or ``failed``, as :func:`run_outcome_of` decides.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import os
 import socket
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any
@@ -43,6 +44,7 @@ from halosync.store.runs import ActiveRunExists, ScheduleSlotTaken, SyncRunRepos
 from halosync.store.usage import Page
 from halosync.store.workspaces import WorkspaceRepository
 from halosync.sync.errors import RunNotQueuedError, SyncInProgressError
+from halosync.sync.progress import ProgressObserver, ProgressTracker, SyncProgress
 
 log = get_logger(__name__)
 
@@ -205,10 +207,12 @@ def fail_queued_run(database: Database, run_id: int, error: str) -> bool:
         return SyncRunRepository(session).fail_if_queued(run_id, error, utcnow())
 
 
-def beat(database: Database, run_id: int) -> None:
-    """Record that the run is still alive."""
+def beat(database: Database, run_id: int, progress: SyncProgress | None = None) -> None:
+    """Record that the run is still alive (and, when given, how far it has come)."""
     with database.session() as session:
-        SyncRunRepository(session).beat(run_id, utcnow())
+        SyncRunRepository(session).beat(
+            run_id, utcnow(), progress.to_json() if progress is not None else None
+        )
 
 
 def finish_run(
@@ -219,13 +223,16 @@ def finish_run(
     *,
     error: str | None = None,
     now: datetime | None = None,
+    progress: SyncProgress | None = None,
 ) -> None:
-    """Close the run in the caller's transaction."""
+    """Close the run in the caller's transaction (with its last progress, when given)."""
     run = SyncRunRepository(session).get(run_id)
     if run is None:
         return
     run.status = status
     run.counts = dict(counts)
+    if progress is not None:
+        run.progress = replace(progress, waiting_until=None).to_json()
     run.error = error
     run.finished_at = now or utcnow()
     run.heartbeat_at = run.finished_at
@@ -326,19 +333,63 @@ def queued_run(database: Database, run_id: int) -> QueuedRun | None:
         return QueuedRun(run.id, run.workspace_id, kind, trigger, run.account_ref)
 
 
+PROGRESS_RECORD_SECONDS = 1.0
+"""A run's changed progress reaches the database within about this long (a beat each)."""
+
+
+class ProgressRecorder:
+    """The run's progress as the heartbeat records it: the newest, and whether it changed
+    since the last beat took it (a :class:`ProgressObserver`)."""
+
+    def __init__(self) -> None:
+        self._latest: SyncProgress | None = None
+        self._changed = False
+
+    def progress(self, progress: SyncProgress) -> None:
+        """Keep ``progress`` for the next beat."""
+        self._latest, self._changed = progress, True
+
+    def take(self) -> SyncProgress | None:
+        """The progress to record now: the newest, or None when it has not changed."""
+        if not self._changed:
+            return None
+        self._changed = False
+        return self._latest
+
+    def not_recorded(self) -> None:
+        """The beat that took the progress failed: the next one records it again."""
+        self._changed = self._latest is not None
+
+
 @contextlib.asynccontextmanager
 async def heartbeat(
-    database: Database, run_id: int, interval_seconds: float
+    database: Database,
+    run_id: int,
+    interval_seconds: float,
+    recorder: ProgressRecorder | None = None,
 ) -> AsyncIterator[None]:
-    """Keep the run's heartbeat fresh while the block runs."""
+    """Keep the run's heartbeat fresh while the block runs, recording its progress with it.
+
+    With a ``recorder`` the loop looks every :data:`PROGRESS_RECORD_SECONDS` (or sooner)
+    and beats as soon as the progress changed; otherwise every ``interval_seconds``.
+    """
+    tick = min(interval_seconds, PROGRESS_RECORD_SECONDS) if recorder else interval_seconds
 
     async def loop() -> None:
+        last_beat = time.monotonic()
         while True:
-            await asyncio.sleep(interval_seconds)
+            await asyncio.sleep(tick)
+            progress = recorder.take() if recorder is not None else None
+            if progress is None and time.monotonic() - last_beat < interval_seconds - tick / 2:
+                continue
             try:
-                await asyncio.to_thread(beat, database, run_id)
+                await asyncio.to_thread(beat, database, run_id, progress)
             except Exception as error:  # a missed beat must not kill the sync itself
                 log.warning("sync_heartbeat_failed", run_id=run_id, error=str(error))
+                if recorder is not None:
+                    recorder.not_recorded()
+            else:
+                last_beat = time.monotonic()
 
     task = asyncio.create_task(loop())
     try:
@@ -369,7 +420,9 @@ class RunEnd:
 class RunLifecycle:
     """One started run, from the sync's first step to its recorded end.
 
-    While open it keeps the heartbeat. On exit it decides the outcome (no exception:
+    While open it keeps the heartbeat and records the run's progress with it: the sync
+    reports to :attr:`progress`, which also tells ``observers`` (a terminal's progress
+    bar). On exit it decides the outcome (no exception:
     ``succeeded``; otherwise :func:`run_outcome_of`), then closes the row and calls
     ``on_finish`` in one transaction, retried after a dropped connection so the run never
     keeps holding the workspace. The exception is recorded, not re-raised: the caller
@@ -386,6 +439,7 @@ class RunLifecycle:
         counts: Callable[[], Mapping[str, int]],
         on_finish: Callable[[Session, RunEnd], None] | None = None,
         started: float | None = None,
+        observers: Sequence[ProgressObserver] = (),
     ) -> None:
         self.database = database
         self.run_id = run_id
@@ -395,6 +449,9 @@ class RunLifecycle:
         self._started = time.monotonic() if started is None else started
         self._beating: contextlib.AbstractAsyncContextManager[None] | None = None
         self._end: RunEnd | None = None
+        self._recorder = ProgressRecorder()
+        self.progress = ProgressTracker([self._recorder, *observers])
+        """Where the sync reports how far it has come (and the Halo client its pages)."""
 
     @property
     def end(self) -> RunEnd:
@@ -404,7 +461,7 @@ class RunLifecycle:
         return self._end
 
     async def __aenter__(self) -> RunLifecycle:
-        self._beating = heartbeat(self.database, self.run_id, self._interval)
+        self._beating = heartbeat(self.database, self.run_id, self._interval, self._recorder)
         await self._beating.__aenter__()
         return self
 
@@ -435,7 +492,13 @@ class RunLifecycle:
 
         def close(session: Session) -> None:
             finish_run(
-                session, end.run_id, end.status, end.counts, error=end.error, now=end.finished_at
+                session,
+                end.run_id,
+                end.status,
+                end.counts,
+                error=end.error,
+                now=end.finished_at,
+                progress=self.progress.current,
             )
             if self._on_finish is not None:
                 self._on_finish(session, end)
@@ -465,6 +528,8 @@ class RunView:
     counts: dict[str, int]
     error: str | None
     schedule_key: str | None
+    progress: SyncProgress | None = None
+    """How far it has come (recorded with its heartbeat while it runs; the last on finish)."""
 
     @property
     def active(self) -> bool:
@@ -510,6 +575,7 @@ def _view(run: SyncRun) -> RunView:
         counts=dict(run.counts or {}),
         error=run.error,
         schedule_key=run.schedule_key,
+        progress=SyncProgress.from_json(run.progress),
     )
 
 

@@ -7,7 +7,7 @@ later). It holds no global state: everything comes in as arguments.
 from __future__ import annotations
 
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 
 from sqlalchemy import select
@@ -28,6 +28,7 @@ from halosync.sync.execute import PlanExecutor, record_planned
 from halosync.sync.gather import SyncInputs, load_inputs
 from halosync.sync.halo import HaloFactory, open_halo
 from halosync.sync.halo_state import HaloState, read_invoice_lines, read_licences
+from halosync.sync.progress import ProgressObserver
 from halosync.sync.results import ChangeResult, UsageReport, count_results
 from halosync.sync.review import (
     HELD_TITLE,
@@ -109,6 +110,7 @@ async def run_usage_sync(
     halo_factory: HaloFactory | None = None,
     run_id: int | None = None,
     pairs: Collection[tuple[str, str]] | None = None,
+    observers: Sequence[ProgressObserver] = (),
 ) -> UsageReport:
     """Push the workspace's usage to Halo (or, with ``dry_run``, only say what would change).
 
@@ -118,7 +120,8 @@ async def run_usage_sync(
     another (non-dry) sync of the workspace is running. Halo configuration problems end the
     run as ``halted``, other failures as ``failed``; per-record refusals are ``fail``
     results and the run goes on. ``run_id`` names a run queued earlier (by the jobs
-    facade) to claim and execute.
+    facade) to claim and execute; ``observers`` hear the run's progress (pages read,
+    writes done of planned, waits for Halo's rate limit).
     """
     started = time.monotonic()
     database.migrate()
@@ -169,8 +172,10 @@ async def run_usage_sync(
         counts=lambda: count_results(results),
         on_finish=close,
         started=started,
+        observers=observers,
     )
     async with lifecycle, open_halo(database, box, settings, workspace_id, halo_factory) as halo:
+        halo.watch(lifecycle.progress)
         with database.session() as session:
             ws = session.get(Workspace, workspace_id)
             assert ws is not None
@@ -225,6 +230,7 @@ async def run_usage_sync(
                 workspace_id=workspace_id,
                 run_id=run_id,
                 batch_size=settings.sync_batch_size,
+                progress=lifecycle.progress,
             )
             results += mark_held(await executor.run(plan), screening)
     end = lifecycle.end

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from halosync.store.base import utcnow
 from halosync.store.models import SyncRun
+from halosync.sync.progress import SyncProgress
+from halosync.sync.runs import beat, start_run
 from tests.web.api.conftest import Api
 
 
@@ -74,6 +76,25 @@ def test_trigger_queues_then_refuses_while_in_progress(ready: Api) -> None:
     assert overview["running_run_id"] == run_id
     run = ready.get(f"runs/{run_id}").json()
     assert (run["status"], run["trigger"], run["kind"]) == ("queued", "api", "usage")
+
+
+def test_a_running_syncs_progress_shows_in_the_overview_and_the_run(ready: Api) -> None:
+    run_id = start_run(ready.database, ready.acme, kind="usage", trigger="manual")
+    until = datetime(2026, 6, 2, 18, 7, tzinfo=UTC)
+    progress = SyncProgress("writing", 3, 250, 100, 600, until)
+    beat(ready.database, run_id, progress)
+    overview = ready.get("syncs/overview", token=ready.viewer).json()
+    assert overview["running_run_id"] == run_id
+    expected = {
+        "phase": "writing",
+        "pages_read": 3,
+        "records_read": 250,
+        "writes_done": 100,
+        "writes_planned": 600,
+    }
+    assert overview["progress"] == expected | {"waiting_until": "2026-06-02T18:07:00Z"}
+    run = ready.get(f"runs/{run_id}").json()
+    assert run["progress"] == overview["progress"]
 
 
 def test_cooldown_after_a_manual_full_sync_is_429_with_retry_after(ready: Api) -> None:

@@ -137,12 +137,30 @@ class UsageReportOut(BaseModel):
     changes: list[ChangeOut]
 
 
+class ProgressOut(BaseModel):
+    """How far a running sync has come, as it recorded with its heartbeat."""
+
+    phase: Literal["reading", "writing"] = Field(
+        description="Reading HaloPSA's lists, or writing the planned changes."
+    )
+    pages_read: int
+    records_read: int
+    writes_done: int
+    writes_planned: int | None = Field(description="None until the plan is made.")
+    waiting_until: datetime | None = Field(
+        description="Waiting for HaloPSA's rate limit until then; None when not waiting."
+    )
+
+
 class OverviewOut(BaseModel):
     """Tiles and the Sync Now state: in progress, cooldown text, last and next syncs."""
 
     in_progress: bool
     running_kind: RunKind | None
     running_run_id: int | None
+    progress: ProgressOut | None = Field(
+        default=None, description="The running sync's progress (None when none runs)."
+    )
     cooldown_message: str | None = Field(
         description='"You can trigger the next sync in N minutes", or None.'
     )
@@ -170,6 +188,9 @@ class RunOut(BaseModel):
     finished_at: datetime | None
     counts: dict[str, int]
     error: str | None
+    progress: ProgressOut | None = Field(
+        default=None, description="How far it came: live while it runs, the last on finish."
+    )
 
 
 class RunPage(BaseModel):
