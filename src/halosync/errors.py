@@ -6,14 +6,42 @@ says what is wrong and where, ``fix`` says what the user should do about it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Literal
+
+Audience = Literal["api", "ui"]
+"""Who reads an error besides the CLI (whose terms ``fix`` is in)."""
+
 
 class HalosyncError(Exception):
-    """An error with a message fit for the user, and optionally the fix to make."""
+    """An error with a message fit for the user, and optionally the fix to make.
 
-    def __init__(self, message: str, *, fix: str | None = None) -> None:
+    ``message`` is said in terms every caller shares (no CLI flags, no routes). ``fix`` is
+    in the CLI's terms; ``fixes`` says it for the REST API and the web UI where their terms
+    differ (``--invoice`` is ``recurring_invoice_id`` to an API caller and the invoice
+    picker to a browser user).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        fix: str | None = None,
+        fixes: Mapping[Audience, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.fix = fix
+        self.fixes: dict[Audience, str] = dict(fixes or {})
+
+    def fix_for(self, audience: Audience) -> str | None:
+        """The fix in ``audience``'s terms."""
+        return self.fixes.get(audience, self.fix)
+
+    def text_for(self, audience: Audience) -> str:
+        """The whole sentence as ``audience`` reads it."""
+        fix = self.fix_for(audience)
+        return f"{self.message} {fix}" if fix else self.message
 
     def __str__(self) -> str:
         return f"{self.message} {self.fix}" if self.fix else self.message

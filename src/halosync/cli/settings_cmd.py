@@ -13,8 +13,10 @@ from halosync.errors import ValidationFailedError
 from halosync.sync.workspace_settings import (
     SyncSettingsChange,
     SyncSettingsView,
+    pending_target_switch,
     price_mode_change_needs_confirmation,
     show_sync_settings,
+    unconfirmed_target_switch,
     update_sync_settings,
     validate_change,
 )
@@ -83,7 +85,8 @@ def set_settings(
         ),
     ] = None,
     yes: Annotated[
-        bool, typer.Option("--yes", "-y", help="Confirm a change of the price mode.")
+        bool,
+        typer.Option("--yes", "-y", help="Confirm a change of the price mode or of the target."),
     ] = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -121,6 +124,15 @@ def set_settings(
         )
         if not confirmed:
             raise typer.Abort()
+    switch = pending_target_switch(database, ws.id, change)
+    if switch is not None and not yes:
+        # Records written under the old target stay in HaloPSA, no longer updated: say so
+        # and ask (a script passes --yes; without it nothing changes).
+        if not sys.stdin.isatty():
+            raise unconfirmed_target_switch(switch)
+        if not typer.confirm(f"{switch.explanation()} Switch the target?"):
+            raise typer.Abort()
+        confirmed = True
     view = update_sync_settings(database, ws.id, change, confirmed=confirmed)
     if as_json:
         emit_json(view.to_dict())

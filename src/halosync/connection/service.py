@@ -146,6 +146,19 @@ def _clean(value: str | None) -> str | None:
     return value.strip() if value and value.strip() else None
 
 
+def no_connection(workspace_name: str) -> NotFoundError:
+    """The refusal when a workspace has no Halo connection yet, said for each caller."""
+    return NotFoundError(
+        f"Workspace {workspace_name!r} has no Halo connection.",
+        fix=f"Set one with `halosync connection set --workspace {workspace_name} --server URL "
+        "--client-id ID --client-secret SECRET`.",
+        fixes={
+            "api": "Set one with PUT /connection.",
+            "ui": "Set one up in the setup wizard (Manage Setup).",
+        },
+    )
+
+
 class SecretRequiredError(ValidationFailedError):
     """The client secret was left blank where the stored one may not be used."""
 
@@ -362,8 +375,22 @@ class ConnectionService:
         data = self.with_stored_secret(workspace, data)
         self.database.migrate()
         with self.database.session() as session:
-            ws = WorkspaceRepository(session).resolve(workspace)
+            repository = WorkspaceRepository(session)
+            ws = repository.resolve(workspace)
             target = _target(data.target or ws.target)
+            switch = repository.target_switch(ws, target)
+        if switch is not None:
+            raise ValidationFailedError(
+                f"{switch.explanation()} The connection was not saved.",
+                fix=f"Keep the target, or switch it with `halosync settings set --target "
+                f"{target}`, which asks to confirm.",
+                fixes={
+                    "api": f"Keep the target, or switch it with PATCH /settings "
+                    f'{{"target": "{target}", "confirm": true}}.',
+                    "ui": "Keep the target here, or switch it on the dashboard under Sync "
+                    "behavior, which asks to confirm.",
+                },
+            )
         self.config_for(data, target)
         outcome: TestOutcome | None = None
         if test:
@@ -417,21 +444,14 @@ class ConnectionService:
     def _details(self, session: Session, ws: Workspace) -> ConnectionDetails:
         details = HaloConnectionRepository(session, ws.id, self.box).details()
         if details is None:
-            raise NotFoundError(
-                f"Workspace {ws.name!r} has no Halo connection.",
-                fix="Set one with `halosync connection set --workspace "
-                f"{ws.name} --server URL --client-id ID --client-secret SECRET`.",
-            )
+            raise no_connection(ws.name)
         register_secret(details.client_secret)
         return details
 
     def _view(self, session: Session, ws: Workspace) -> ConnectionView:
         row = HaloConnectionRepository(session, ws.id, self.box).get()
         if row is None:
-            raise NotFoundError(
-                f"Workspace {ws.name!r} has no Halo connection.",
-                fix="Set one with `halosync connection set`.",
-            )
+            raise no_connection(ws.name)
         return ConnectionView(
             workspace=ws.name,
             server_url=row.server_url,

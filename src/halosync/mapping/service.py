@@ -24,7 +24,7 @@ from halosync.domain.matching import (
     suggest_mappings,
 )
 from halosync.domain.models import ACCOUNT_STATUSES
-from halosync.errors import NotFoundError, ValidationFailedError
+from halosync.errors import Audience, NotFoundError, ValidationFailedError
 from halosync.store.base import utcnow
 from halosync.store.models import (
     Account,
@@ -130,6 +130,14 @@ class SuggestionOutcome:
     note: str
 
 
+def pull_fixes(what: str) -> dict[Audience, str]:
+    """How an API caller and a browser user pull Halo's ``what`` (clients, items)."""
+    return {
+        "api": f"POST /syncs/customers (Sync Organizations) to pull Halo's {what}, then try again.",
+        "ui": f"Run Sync Organizations to pull Halo's {what}, then try again.",
+    }
+
+
 def _workspace(session: Session, workspace_id: int) -> Workspace:
     return WorkspaceRepository(session).get(workspace_id)
 
@@ -214,7 +222,8 @@ def _known_client(client: _ClientFacts | None, halo_client_id: int) -> _ClientFa
     if client is None:
         raise NotFoundError(
             f"Halo client {halo_client_id} is not known to this workspace.",
-            fix="Run `halosync sync customers` (Sync Organizations) to pull Halo's clients.",
+            fix="Run `halosync sync customers` to pull Halo's clients.",
+            fixes=pull_fixes("clients"),
         )
     return client
 
@@ -271,8 +280,12 @@ def _choose_invoice(client: _ClientFacts, requested: int | None, invoices: Seque
     if len(invoices) > 1:
         raise ValidationFailedError(
             f"Halo client {client.halo_id} ({client.name}) has {len(invoices)} recurring "
-            "invoices; say which one with --invoice.",
-            fix=f"Choose one of: {listed}.",
+            "invoices; say which one.",
+            fix=f"Pass --invoice with one of: {listed}.",
+            fixes={
+                "api": f"Send recurring_invoice_id with one of: {listed}.",
+                "ui": f"Pick one in the row's recurring invoice list: {listed}.",
+            },
         )
     return invoices[0]
 
@@ -347,7 +360,8 @@ def map_service(
     if item is None:
         raise NotFoundError(
             f"Halo item {halo_item_id} is not known to this workspace.",
-            fix="Run `halosync sync customers` (Sync Organizations) to pull Halo's items.",
+            fix="Run `halosync sync customers` to pull Halo's items.",
+            fixes=pull_fixes("items"),
         )
     if item.gone:
         raise ValidationFailedError(

@@ -23,7 +23,12 @@ class CsvDirectorySource:
         """One ``row`` record per data row of each file, files in name order."""
         if not self.path.is_dir():
             raise ValidationFailedError(
-                f"{self.path}: not a directory.", fix="Pass --option path=DIR."
+                f"{self.path}: not a directory.",
+                fix="Pass --option path=DIR.",
+                fixes={
+                    "api": "Set the source's path option.",
+                    "ui": "Set the source's path option.",
+                },
             )
         files = sorted(p for p in self.path.glob(self.pattern) if p.is_file())
         if not files:

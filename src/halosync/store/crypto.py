@@ -135,6 +135,12 @@ class SecretBox:
                     "Restore the key it was encrypted with (keep old keys after the new one "
                     "until `halosync keys rotate` has run), or set the secret again."
                 ),
+                fixes={
+                    "api": "Ask the administrator to restore the key it was encrypted with, "
+                    "or set the secret again (PUT /connection).",
+                    "ui": "Ask the administrator to restore the key it was encrypted with, "
+                    "or enter the secret again in Manage Setup.",
+                },
             ) from None
         register_secret(plaintext)
         return plaintext

@@ -7,8 +7,11 @@ from collections.abc import Sequence
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from halosync.domain.targets import TargetSwitch, target_switch
 from halosync.errors import NotFoundError, ValidationFailedError
-from halosync.store.models import NAME_LENGTH, Workspace
+from halosync.store.models import NAME_LENGTH, LedgerEntry, Workspace
+
+WORKSPACE_IN_PATH = "Use a workspace you are a member of."
 
 
 class WorkspaceRepository:
@@ -52,10 +55,12 @@ class WorkspaceRepository:
                 raise NotFoundError(
                     "There is no workspace yet.",
                     fix="Create one with `halosync workspace create NAME`.",
+                    fixes={"api": WORKSPACE_IN_PATH, "ui": WORKSPACE_IN_PATH},
                 )
             raise ValidationFailedError(
                 "There are several workspaces; say which one.",
                 fix="Pass --workspace NAME (see `halosync workspace list`).",
+                fixes={"api": WORKSPACE_IN_PATH, "ui": WORKSPACE_IN_PATH},
             )
         reference = reference.strip()
         workspace = self.find(reference)
@@ -63,7 +68,9 @@ class WorkspaceRepository:
             workspace = self.session.get(Workspace, int(reference))
         if workspace is None:
             raise NotFoundError(
-                f"No workspace named {reference!r}.", fix="See `halosync workspace list`."
+                f"No workspace named {reference!r}.",
+                fix="See `halosync workspace list`.",
+                fixes={"api": WORKSPACE_IN_PATH, "ui": WORKSPACE_IN_PATH},
             )
         return workspace
 
@@ -77,3 +84,18 @@ class WorkspaceRepository:
     def count(self) -> int:
         """How many workspaces exist."""
         return self.session.scalar(select(func.count()).select_from(Workspace)) or 0
+
+    def target_switch(self, workspace: Workspace, target: str | None) -> TargetSwitch | None:
+        """The switch to ``target`` that must be confirmed first (records were written)."""
+        if target is None or target == workspace.target:
+            return None
+        written = self.session.scalar(
+            select(func.count())
+            .select_from(LedgerEntry)
+            .where(
+                LedgerEntry.workspace_id == workspace.id,
+                LedgerEntry.target == workspace.target,
+                LedgerEntry.halo_record_id.is_not(None),
+            )
+        )
+        return target_switch(workspace.target, target, written or 0)

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from halosync.connection.service import ConnectionService
-from halosync.errors import NotFoundError
+from halosync.connection.service import ConnectionService, no_connection
 from halosync.halopsa.client import HaloApiClient
 from halosync.halopsa.config import HaloConnectionConfig
 from halosync.logging import register_secret
@@ -38,11 +37,7 @@ def open_halo(
         details = HaloConnectionRepository(session, workspace_id, box).details()
         name, target = workspace.name, workspace.target
     if details is None:
-        raise NotFoundError(
-            f"Workspace {name!r} has no Halo connection.",
-            fix=f"Set one with `halosync connection set --workspace {name} --server URL "
-            "--client-id ID --client-secret SECRET`.",
-        )
+        raise no_connection(name)
     register_secret(details.client_secret)
     config = service.config_for(details, target)
     if halo_factory is not None:

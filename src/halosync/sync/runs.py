@@ -69,10 +69,11 @@ class ScheduleSlotTakenError(HalosyncError):
 
 def run_outcome_of(error: Exception) -> tuple[FinalRunStatus, str]:
     """How a run that raised ``error`` ends, and the reason it shows (one place for both)."""
-    if isinstance(error, HALTING_ERRORS):
-        return "halted", str(error)
     if isinstance(error, HalosyncError):
-        return "failed", str(error)
+        # The reason is stored and read by CLI, API and browser users alike: a fix said
+        # differently to each is left out (the message says what is wrong on its own).
+        reason = error.message if error.fixes else str(error)
+        return ("halted" if isinstance(error, HALTING_ERRORS) else "failed"), reason
     return "failed", f"Unexpected error: {type(error).__name__}: {error}"
 
 

@@ -1,8 +1,9 @@
 """Changing the workspace settings that steer a usage sync (target, prices, adoption...).
 
 A change applies from the next sync on; nothing already written to Halo is rewritten by
-it. Changing the price mode is a billing decision, so callers confirm it first
-(:func:`price_mode_change_needs_confirmation`).
+it. Changing the price mode is a billing decision, and so is switching the target once
+records were written under it (they stay in HaloPSA, no longer updated): callers confirm
+both first (:func:`price_mode_change_needs_confirmation`, :func:`pending_target_switch`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from halosync.domain.models import PRICE_MODES, TARGETS
+from halosync.domain.targets import TargetSwitch
 from halosync.errors import ValidationFailedError
 from halosync.store.database import Database
 from halosync.store.models import Workspace
@@ -60,14 +62,14 @@ def validate_change(change: SyncSettingsChange) -> None:
     """Refuse bad values before anything is written, naming each one."""
     problems: list[str] = []
     if change.price_mode is not None and change.price_mode not in PRICE_MODES:
-        problems.append(f"--prices {change.price_mode!r} (use {', '.join(PRICE_MODES)})")
+        problems.append(f"price mode {change.price_mode!r} (use {', '.join(PRICE_MODES)})")
     if change.target is not None and change.target not in TARGETS:
-        problems.append(f"--target {change.target!r} (use {', '.join(TARGETS)})")
+        problems.append(f"target {change.target!r} (use {', '.join(TARGETS)})")
     if change.cooldown_minutes is not None and not 0 <= change.cooldown_minutes <= 10_080:
-        problems.append(f"--cooldown-minutes {change.cooldown_minutes} (use 0 to 10080)")
+        problems.append(f"cooldown minutes {change.cooldown_minutes} (use 0 to 10080)")
     limit = change.snapshot_cancel_limit_percent
     if limit is not None and not 0 <= limit <= 100:
-        problems.append(f"--snapshot-cancel-limit {limit} (use 0 to 100)")
+        problems.append(f"snapshot cancel limit {limit} (use 0 to 100)")
     if problems:
         raise ValidationFailedError("Invalid setting: " + "; ".join(problems) + ".")
 
@@ -99,6 +101,24 @@ def price_mode_change_needs_confirmation(
     return show_sync_settings(database, workspace_id).price_mode != change.price_mode
 
 
+def pending_target_switch(
+    database: Database, workspace_id: int, change: SyncSettingsChange
+) -> TargetSwitch | None:
+    """The target switch ``change`` makes that must be confirmed, with its explanation."""
+    with database.session() as session:
+        repository = WorkspaceRepository(session)
+        return repository.target_switch(repository.get(workspace_id), change.target)
+
+
+def unconfirmed_target_switch(switch: TargetSwitch) -> ValidationFailedError:
+    """The refusal of a target switch nobody confirmed."""
+    return ValidationFailedError(
+        f"{switch.explanation()} It was not confirmed, so nothing was changed.",
+        fix="Pass --yes to confirm.",
+        fixes={"api": "Send confirm=true to go ahead.", "ui": "Confirm it in the dialog."},
+    )
+
+
 def update_sync_settings(
     database: Database,
     workspace_id: int,
@@ -117,9 +137,14 @@ def update_sync_settings(
             "Changing the price mode changes what customers are billed from the next sync on; "
             "it was not confirmed, so nothing was changed.",
             fix="Pass --yes to confirm.",
+            fixes={"api": "Send confirm=true to go ahead.", "ui": "Confirm it in the dialog."},
         )
     with database.session() as session:
-        ws = WorkspaceRepository(session).get(workspace_id)
+        repository = WorkspaceRepository(session)
+        ws = repository.get(workspace_id)
+        switch = repository.target_switch(ws, change.target)
+        if switch is not None and not confirmed:
+            raise unconfirmed_target_switch(switch)
         before = _view(ws).to_dict()
         if change.price_mode is not None:
             ws.price_mode = change.price_mode

@@ -116,8 +116,8 @@ def _refusal(invalid: ValidationFailedError) -> ApiError:
     where = f"$.{invalid.field}" if isinstance(invalid, SecretRequiredError) else "$"
     return ApiError(
         422,
-        str(invalid),
-        errors=[ErrorItem(location=where, message=invalid.fix or invalid.message)],
+        invalid.text_for("api"),
+        errors=[ErrorItem(location=where, message=invalid.fix_for("api") or invalid.message)],
     )
 
 

@@ -123,7 +123,7 @@ async def _halosync_error(_request: Request, error: Exception) -> JSONResponse:
     if status == 401:
         headers = {"WWW-Authenticate": "Bearer"}
     body = ErrorBody(
-        detail=redact_text(str(error)),
+        detail=redact_text(error.text_for("api")),
         errors=[ErrorItem(location=e.location, message=redact_text(e.message)) for e in errors],
     )
     return JSONResponse(body.model_dump(), status_code=status, headers=headers)

@@ -17,6 +17,7 @@ from halosync.sync.preferences import (
 )
 from halosync.sync.workspace_settings import (
     SyncSettingsChange,
+    pending_target_switch,
     price_mode_change_needs_confirmation,
     show_sync_settings,
     update_sync_settings,
@@ -54,11 +55,19 @@ class SettingsPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    target: Literal["licence", "invoice_line"] | None = None
+    target: Literal["licence", "invoice_line"] | None = Field(
+        default=None,
+        description="Applies from the next sync. Once records were written under the "
+        "current target, a switch needs confirm=true: they stay in HaloPSA, no longer updated.",
+    )
     price_mode: PriceMode | None = Field(
         default=None, description="Applies from the next sync; a change needs confirm=true."
     )
-    confirm: bool = Field(default=False, description="Confirms a change of the price mode.")
+    confirm: bool = Field(
+        default=False,
+        description="Confirms a change of the price mode, or a switch of the target once "
+        "records were written under it.",
+    )
     adopt_existing_lines: bool | None = None
     cooldown_minutes: int | None = Field(default=None, ge=0, le=10_080)
     create_licence_on_mapping: bool | None = None
@@ -114,7 +123,8 @@ def patch_settings(
     body: Annotated[SettingsPatch, Body()],
 ) -> Any:
     """Change settings; everything is checked before anything is written. A new price mode
-    applies from the next sync and must be confirmed with ``"confirm": true``."""
+    applies from the next sync and must be confirmed with ``"confirm": true``; so must a
+    switch of the target once records were written under the current one."""
     sync_change = SyncSettingsChange(
         price_mode=body.price_mode,
         target=body.target,
@@ -150,6 +160,18 @@ def patch_settings(
                 ErrorItem(
                     location="$.confirm",
                     message="must be true to change the price mode",
+                )
+            ],
+        )
+    switch = pending_target_switch(database, caller.workspace_id, sync_change)
+    if switch is not None and not body.confirm:
+        raise ApiError(
+            422,
+            f"{switch.explanation()} Nothing was changed.",
+            errors=[
+                ErrorItem(
+                    location="$.confirm",
+                    message="must be true to switch the target once records were written",
                 )
             ],
         )

@@ -70,7 +70,7 @@ def get_job_queue(request: Request) -> JobQueue:
         try:
             queue = open_job_queue(settings)
         except QueueUnavailableError as error:
-            raise ApiError(503, str(error)) from None
+            raise ApiError(503, error.text_for("api")) from None
         request.app.state.job_queue = queue
     assert isinstance(queue, JobQueue)
     return queue
@@ -279,13 +279,13 @@ def _queue(
             trigger="api",
         )
     except SyncInProgressError as busy:
-        raise ApiError(409, str(busy)) from None
+        raise ApiError(409, busy.text_for("api")) from None
     except CooldownError as wait:
         raise ApiError(
-            429, str(wait), headers={"Retry-After": str(max(1, wait.minutes) * 60)}
+            429, wait.text_for("api"), headers={"Retry-After": str(max(1, wait.minutes) * 60)}
         ) from None
     except QueueUnavailableError as down:
-        raise ApiError(503, str(down)) from None
+        raise ApiError(503, down.text_for("api")) from None
     return QueuedOut(
         run_id=run_id, kind=kind, account_ref=account_ref, workspace=caller.workspace_name
     )

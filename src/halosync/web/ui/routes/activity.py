@@ -61,7 +61,7 @@ async def preview(
             state.database, state.box, state.settings, member.workspace_id, dry_run=True
         )
     except HalosyncError as refused:
-        web_session(request).flash("error", str(refused))
+        web_session(request).flash("error", refused.text_for("ui"))
         return redirect(request, workspace_url(member.workspace_id, "preview"))
     return render(
         request,
@@ -189,7 +189,7 @@ async def reconcile(
             state.database, state.box, state.settings, member.workspace_id
         )
     except HalosyncError as failure:
-        error = str(failure)
+        error = failure.text_for("ui")
     only_drift = request.query_params.get("drift") == "1"
     shown = [row for row in rows if row.status != "in_step"] if only_drift else rows
     return render(
@@ -266,7 +266,7 @@ def upload(
             context["more"] = max(0, invalid.total - 200)
             return render(request, "import.html", context, status_code=422)
         except HalosyncError as refused:
-            context["error"] = str(refused)
+            context["error"] = refused.text_for("ui")
             return render(request, "import.html", context, status_code=422)
     context["report"] = report
     context["filename"] = file.filename

@@ -69,7 +69,10 @@ def login(
     except HalosyncError as refused:
         state.throttle.failed(email, address)
         return render(
-            request, "login.html", {"email": email, "error": str(refused)}, status_code=401
+            request,
+            "login.html",
+            {"email": email, "error": refused.text_for("ui")},
+            status_code=401,
         )
     state.throttle.succeeded(email, address)
     state.sessions.log_in(request, session, user_id)

@@ -17,6 +17,7 @@ from halosync.sync.preferences import PreferencesChange, preference_problems, sh
 from halosync.sync.review import pending_count
 from halosync.sync.workspace_settings import (
     SyncSettingsChange,
+    pending_target_switch,
     show_sync_settings,
     update_sync_settings,
     validate_change,
@@ -37,6 +38,7 @@ from halosync.web.ui.launcher import overview, start_sync
 
 router = APIRouter(route_class=UiRoute)
 PRICE_UPDATED = "Sync price setting updated."
+OTHER_TARGET = {"licence": "invoice_line", "invoice_line": "licence"}
 SCHEDULE_LABELS = {
     "customers": "Organizations from HaloPSA",
     "usage": "Subscriptions to HaloPSA",
@@ -55,6 +57,7 @@ def connection_view(request: Request, workspace_name: str) -> ConnectionView | N
 def dashboard_context(request: Request, member: Member) -> dict[str, Any]:
     """What the dashboard shows."""
     state = ui_state(request)
+    sync_settings = show_sync_settings(state.database, member.workspace_id)
     with state.database.session() as db:
         counts = mapping_counts(db, member.workspace_id)
         schedules = get_schedules(db, member.workspace_id)
@@ -69,8 +72,13 @@ def dashboard_context(request: Request, member: Member) -> dict[str, Any]:
         "connection": connection_view(request, member.workspace.workspace_name),
         "counts": counts,
         "overview": overview(state.database, member.workspace_id),
-        "sync_settings": show_sync_settings(state.database, member.workspace_id),
+        "sync_settings": sync_settings,
         "review_pending": review_pending,
+        "target_switch": pending_target_switch(
+            state.database,
+            member.workspace_id,
+            SyncSettingsChange(target=OTHER_TARGET[sync_settings.target]),
+        ),
     }
 
 
@@ -101,7 +109,9 @@ async def test_connection(
     try:
         outcome = await service.test(member.workspace.workspace_name)
     except HalosyncError as error:
-        return render(request, "_test_result.html", {"success": False, "text": str(error)})
+        return render(
+            request, "_test_result.html", {"success": False, "text": error.text_for("ui")}
+        )
     view = await run_in_threadpool(connection_view, request, member.workspace.workspace_name)
     return render(
         request,
@@ -192,9 +202,12 @@ def change_target(
     target: Annotated[str, Form()],
     lines_choice: Annotated[str, Form()] = "",
     only_own_lines: Annotated[str, Form()] = "",
+    confirmed: Annotated[str, Form()] = "",
 ) -> Response:
     """Choose where counts land in Halo (licence or invoice_line), and for invoice lines
-    whether the existing line of a mapped item is taken over ("only lines halosync adds")."""
+    whether the existing line of a mapped item is taken over ("only lines halosync adds").
+    Once records were written under the current target, the dialog said what happens to
+    them and was confirmed."""
     state = ui_state(request)
     session = web_session(request)
     adopt = only_own_lines != "yes" if lines_choice == "shown" else None
@@ -203,7 +216,7 @@ def change_target(
             state.database,
             member.workspace_id,
             SyncSettingsChange(target=target, adopt_existing_lines=adopt),
-            confirmed=True,
+            confirmed=confirmed == "yes",
         )
     except HalosyncError as refused:
         session.flash("error", refused.message)
@@ -254,7 +267,7 @@ def change_schedule(
                 db, member.workspace_id, sync_kind, schedule, enabled=enabled == "yes"
             )
     except HalosyncError as refused:
-        session.flash("error", f"Schedule not changed: {refused}")
+        session.flash("error", "Schedule not changed: " + refused.text_for("ui"))
     else:
         state_text = saved.schedule.describe() if saved.enabled else "off"
         session.flash("success", f"{SCHEDULE_LABELS[sync_kind]}: {state_text}.")

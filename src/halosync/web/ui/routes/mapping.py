@@ -293,7 +293,7 @@ def account_map(
             recurring_invoice_id=invoice,
         )
     except HalosyncError as refused:
-        return _render_row(request, member, account_ref, edit=True, error=str(refused))
+        return _render_row(request, member, account_ref, edit=True, error=refused.text_for("ui"))
     notice = mapped.follow_up.text if mapped.follow_up else None
     return _render_row(request, member, account_ref, notice=notice)
 
@@ -310,7 +310,7 @@ def account_unmap(
         with state.database.session() as db:
             unmap_account(db, member.workspace_id, account_ref)
     except HalosyncError as refused:
-        return _render_row(request, member, account_ref, error=str(refused))
+        return _render_row(request, member, account_ref, error=refused.text_for("ui"))
     return _render_row(request, member, account_ref)
 
 
@@ -430,7 +430,7 @@ def service_map(
                 unmap_service(db, member.workspace_id, service_ref)
                 session.flash("success", f"Service {service_ref} unmapped.")
     except HalosyncError as refused:
-        session.flash("error", str(refused))
+        session.flash("error", refused.text_for("ui"))
     back = request.headers.get("hx-current-url") or request.headers.get("referer") or ""
     wizard = "/setup/services" in back
     return redirect(

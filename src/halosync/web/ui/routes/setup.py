@@ -231,10 +231,10 @@ def _refused_connection(
     context["connection"] = connection_view(request, member.workspace.workspace_name)
     context["form"] = form.echo()
     if isinstance(refused, SecretRequiredError):
-        context["field_errors"] = {refused.field: str(refused)}
+        context["field_errors"] = {refused.field: refused.text_for("ui")}
     else:
         context["save_error"] = refused.message
-        context["save_cause"] = refused.fix
+        context["save_cause"] = refused.fix_for("ui")
     return render(request, "setup.html", context, status_code=422)
 
 
@@ -256,7 +256,11 @@ async def try_connection(
         return render(
             request,
             "_test_result.html",
-            {"success": False, "text": str(refused), "field_errors": {refused.field: str(refused)}},
+            {
+                "success": False,
+                "text": refused.text_for("ui"),
+                "field_errors": {refused.field: refused.text_for("ui")},
+            },
         )
     return render(
         request,

@@ -35,6 +35,14 @@
     if (!form.hasAttribute || !form.hasAttribute("data-confirm") || form.dataset.confirmed === "1") {
       return;
     }
+    var watched = form.getAttribute("data-confirm-if-changed");
+    if (watched) {
+      // Only a real change asks (saving the value already chosen does nothing to confirm).
+      var field = form.elements[watched];
+      var initial = Array.prototype.find.call(field.options, function (o) { return o.defaultSelected; });
+      if (initial && initial.value === field.value) { return; }
+      form.onCancel = function () { if (initial) { field.value = initial.value; } };
+    }
     event.preventDefault();
     var dialog = document.getElementById(form.getAttribute("data-confirm"));
     var text = form.getAttribute("data-confirm-text");

@@ -1,0 +1,100 @@
+"""Issue 16's rough edges in Chromium: the target switch dialog, ..."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page, expect
+from sqlalchemy import select
+
+from halosync.connection.service import ConnectionInput, ConnectionService
+from halosync.demo.journey import DEMO_WORKSPACE
+from halosync.demo.web import DemoSite
+from halosync.mapping.service import accept_suggestions, suggest_account_mappings
+from halosync.store.crypto import SecretBox
+from halosync.store.models import Account, AccountMapping, LedgerEntry, Service
+from halosync.sync.customers import run_customers_sync
+from tests.browser.conftest import ADMIN_PASSWORD, log_in, shoot
+from tests.browser.test_controls import _in_thread
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def ready(site: DemoSite) -> DemoSite:
+    """The demo connected, pulled and its accounts mapped through the services."""
+    box = SecretBox.from_settings(site.settings)
+    service = ConnectionService(site.database, site.settings, box=box)
+    _in_thread(
+        lambda: service.save(
+            DEMO_WORKSPACE,
+            ConnectionInput(site.halo_url, site.client_id, site.client_secret),
+        )
+    )
+    _in_thread(lambda: run_customers_sync(site.database, box, site.settings, site.workspace_id))
+    with site.database.session() as session:
+        accept_suggestions(
+            session, site.workspace_id, suggest_account_mappings(session, site.workspace_id)
+        )
+    return site
+
+
+def _licences_written(site: DemoSite, how_many: int) -> None:
+    """Ledger rows as a usage sync leaves them after writing ``how_many`` licences."""
+    with site.database.session() as session:
+        mappings = session.scalars(
+            select(AccountMapping).where(AccountMapping.workspace_id == site.workspace_id)
+        ).all()[:how_many]
+        service = session.scalars(
+            select(Service).where(Service.workspace_id == site.workspace_id)
+        ).first()
+        assert service is not None
+        assert len(mappings) == how_many
+        for n, mapping in enumerate(mappings):
+            account = session.get(Account, mapping.account_id)
+            assert account is not None
+            session.add(
+                LedgerEntry(
+                    workspace_id=site.workspace_id,
+                    account_id=account.id,
+                    service_id=service.id,
+                    target="licence",
+                    halo_client_id=mapping.halo_client_id,
+                    halo_record_id=900 + n,
+                    state="written",
+                    marker=f"[halosync:{n:016x}]",
+                    last_quantity=5,
+                )
+            )
+
+
+def test_switching_target_asks_and_explains_what_happens_to_written_records(
+    page: Page, ready: DemoSite
+) -> None:
+    _licences_written(ready, 3)
+    log_in(page, ready, ready.admin_email, ADMIN_PASSWORD)
+    target = page.locator("#target")
+    expect(target).to_have_value("licence")
+    dialog = page.locator("#confirm-dialog")
+
+    page.get_by_role("button", name="Save target").click()  # no change: nothing to confirm
+    expect(page.get_by_text("Target set to licence.", exact=False)).to_be_visible()
+    expect(dialog).to_be_hidden()
+
+    target.select_option("invoice_line")
+    page.get_by_role("button", name="Save target").click()
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text(
+        "Switching from software licences to recurring invoice lines: the 3 licences "
+        "halosync already wrote stay in HaloPSA as they are and are no longer updated"
+    )
+    expect(dialog).to_contain_text("so customers are not billed twice")
+    shoot(page, "21-target-dialog")
+    page.locator("#confirm-cancel").click()
+    expect(dialog).to_be_hidden()
+    expect(target).to_have_value("licence")
+
+    target.select_option("invoice_line")
+    page.get_by_role("button", name="Save target").click()
+    page.locator("#confirm-ok").click()
+    expect(page.get_by_text("Target set to invoice_line.", exact=False)).to_be_visible()
+    expect(page.locator("#target")).to_have_value("invoice_line")
