@@ -8,8 +8,8 @@ import typer
 
 from halosync.cli.app import state
 from halosync.store.database import Database
-from halosync.store.models import Workspace
-from halosync.store.workspaces import WorkspaceRepository
+from halosync.workspaces import WorkspaceRef
+from halosync.workspaces import resolve_workspace as _resolve
 
 WorkspaceOption = Annotated[
     str | None,
@@ -36,9 +36,6 @@ def open_database(ctx: typer.Context) -> Database:
     return database
 
 
-def resolve_workspace(database: Database, reference: str | None) -> Workspace:
+def resolve_workspace(database: Database, reference: str | None) -> WorkspaceRef:
     """The workspace named by ``--workspace``, or the only one when it was left out."""
-    with database.session() as session:
-        workspace = WorkspaceRepository(session).resolve(reference)
-        session.expunge(workspace)
-        return workspace
+    return _resolve(database, reference)

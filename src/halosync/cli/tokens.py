@@ -8,7 +8,7 @@ import typer
 
 from halosync.cli.app import app, emit_json
 from halosync.cli.common import JsonOption, WorkspaceOption, open_database, resolve_workspace
-from halosync.store.tokens import ApiTokenRepository
+from halosync.users.tokens import issue_token, list_tokens, revoke_token
 
 token_app = typer.Typer(help="Manage REST API tokens of a workspace.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
@@ -27,41 +27,39 @@ def create(
     """Create a token and print it once; only its hash is stored."""
     database = open_database(ctx)
     target = resolve_workspace(database, workspace)
-    with database.session() as session:
-        issued = ApiTokenRepository(session, target.id).create(name, role)
-        document = {
-            "id": issued.row.id,
-            "name": issued.row.name,
-            "role": issued.row.role,
-            "workspace": target.name,
-            "token": issued.token,
-        }
+    issued, token = issue_token(database, target.id, name, role)
+    document = {
+        "id": issued.id,
+        "name": issued.name,
+        "role": issued.role,
+        "workspace": target.name,
+        "token": token,
+    }
     if as_json:
         emit_json(document)
         return
-    typer.echo(issued.token)
+    typer.echo(token)
     typer.echo("Store this token now: it cannot be shown again.", err=True)
 
 
 @token_app.command("list")
-def list_tokens(
+def list_command(
     ctx: typer.Context, workspace: WorkspaceOption = None, as_json: JsonOption = False
 ) -> None:
     """List a workspace's tokens (never the tokens themselves)."""
     database = open_database(ctx)
     target = resolve_workspace(database, workspace)
-    with database.session() as session:
-        rows = [
-            {
-                "id": t.id,
-                "name": t.name,
-                "role": t.role,
-                "created_at": t.created_at.isoformat(),
-                "last_used_at": t.last_used_at.isoformat() if t.last_used_at else None,
-                "revoked": t.revoked_at is not None,
-            }
-            for t in ApiTokenRepository(session, target.id).list()
-        ]
+    rows = [
+        {
+            "id": t.id,
+            "name": t.name,
+            "role": t.role,
+            "created_at": t.created_at.isoformat(),
+            "last_used_at": t.last_used_at.isoformat() if t.last_used_at else None,
+            "revoked": t.revoked_at is not None,
+        }
+        for t in list_tokens(database, target.id)
+    ]
     if as_json:
         emit_json(rows)
         return
@@ -71,7 +69,7 @@ def list_tokens(
 
 
 @token_app.command("revoke")
-def revoke(
+def revoke_command(
     ctx: typer.Context,
     token_id: Annotated[int, typer.Argument(help="The token's id (see `token list`).")],
     workspace: WorkspaceOption = None,
@@ -79,6 +77,5 @@ def revoke(
     """Revoke a token; it stops working at once."""
     database = open_database(ctx)
     target = resolve_workspace(database, workspace)
-    with database.session() as session:
-        ApiTokenRepository(session, target.id).revoke(token_id)
+    revoke_token(database, target.id, token_id)
     typer.echo(f"Revoked token {token_id}.")

@@ -12,7 +12,6 @@ import typer
 from halosync.cli.app import app, emit_json, state
 from halosync.cli.common import JsonOption, open_database
 from halosync.errors import ValidationFailedError
-from halosync.store.workspaces import WorkspaceRepository
 from halosync.users import (
     create_user,
     end_sessions,
@@ -23,6 +22,7 @@ from halosync.users import (
     set_password,
 )
 from halosync.users.sessions import SessionPolicy
+from halosync.workspaces import workspace_in
 
 user_app = typer.Typer(help="Web UI users and their roles per workspace.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
@@ -66,7 +66,7 @@ def create(
     password = _read_password(password_stdin)
     database = open_database(ctx)
     with database.session() as session:
-        target = WorkspaceRepository(session).resolve(workspace) if workspace else None
+        target = workspace_in(session, workspace) if workspace else None
         user = create_user(
             session, email=email, name=name, password=password, workspace=target, role=role
         )
@@ -94,7 +94,7 @@ def grant_command(
     """Give a user a role (admin or viewer) in a workspace, or change it."""
     database = open_database(ctx)
     with database.session() as session:
-        target = WorkspaceRepository(session).resolve(workspace)
+        target = workspace_in(session, workspace)
         grant(session, email, target, role)
         name = target.name
     typer.echo(f"{email.strip().lower()} is now {role} of {name!r}.")
@@ -109,7 +109,7 @@ def revoke_command(
     """Remove a user's access to a workspace."""
     database = open_database(ctx)
     with database.session() as session:
-        target = WorkspaceRepository(session).resolve(workspace)
+        target = workspace_in(session, workspace)
         removed = revoke(session, email, target)
         name = target.name
     typer.echo(

@@ -6,9 +6,9 @@ from typing import Annotated
 
 import typer
 
+from halosync import workspaces
 from halosync.cli.app import app, emit_json
 from halosync.cli.common import JsonOption, open_database
-from halosync.store.workspaces import WorkspaceRepository
 
 workspace_app = typer.Typer(help="Create and list workspaces.", no_args_is_help=True)
 app.add_typer(workspace_app, name="workspace")
@@ -22,9 +22,8 @@ def create(
 ) -> None:
     """Create a workspace and print its id."""
     database = open_database(ctx)
-    with database.session() as session:
-        workspace = WorkspaceRepository(session).create(name)
-        document = {"id": workspace.id, "name": workspace.name}
+    workspace = workspaces.create_workspace(database, name)
+    document = {"id": workspace.id, "name": workspace.name}
     if as_json:
         emit_json(document)
     else:
@@ -35,17 +34,16 @@ def create(
 def list_workspaces(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """List every workspace."""
     database = open_database(ctx)
-    with database.session() as session:
-        rows = [
-            {
-                "id": w.id,
-                "name": w.name,
-                "target": w.target,
-                "price_mode": w.price_mode,
-                "created_at": w.created_at.isoformat(),
-            }
-            for w in WorkspaceRepository(session).list()
-        ]
+    rows = [
+        {
+            "id": w.id,
+            "name": w.name,
+            "target": w.target,
+            "price_mode": w.price_mode,
+            "created_at": w.created_at.isoformat(),
+        }
+        for w in workspaces.list_workspaces(database)
+    ]
     if as_json:
         emit_json(rows)
         return

@@ -11,9 +11,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from halosync.store.database import Database
-from halosync.store.tokens import authenticate_token
-from halosync.store.workspaces import WorkspaceRepository
 from halosync.users.permissions import Action, PermissionDeniedError, may, require_permission
+from halosync.users.tokens import token_owner
 from halosync.web.api.errors import ApiError
 
 _bearer = HTTPBearer(
@@ -44,15 +43,18 @@ def get_database(request: Request) -> Database:
 
 
 def _authorise(database: Database, token: str, workspace: str) -> Caller:
-    with database.session() as session:
-        row = authenticate_token(session, token)
-        if row is None:
-            raise ApiError(401, "The API token is missing, unknown or revoked.")
-        own = WorkspaceRepository(session).get(row.workspace_id)
-        # Another workspace's data is "not found", never "forbidden": no hint it exists.
-        if workspace not in (own.name, str(own.id)):
-            raise ApiError(404, f"No workspace {workspace!r}.")
-        return Caller(token_id=row.id, workspace_id=own.id, workspace_name=own.name, role=row.role)
+    owner = token_owner(database, token)
+    if owner is None:
+        raise ApiError(401, "The API token is missing, unknown or revoked.")
+    # Another workspace's data is "not found", never "forbidden": no hint it exists.
+    if workspace not in (owner.workspace_name, str(owner.workspace_id)):
+        raise ApiError(404, f"No workspace {workspace!r}.")
+    return Caller(
+        token_id=owner.token_id,
+        workspace_id=owner.workspace_id,
+        workspace_name=owner.workspace_name,
+        role=owner.role,
+    )
 
 
 async def current_caller(

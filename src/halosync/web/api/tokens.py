@@ -10,8 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from halosync.domain.models import Role
 from halosync.store.database import Database
-from halosync.store.models import ApiToken
-from halosync.store.tokens import ApiTokenRepository
+from halosync.users import tokens
+from halosync.users.tokens import TokenView
 from halosync.web.api.auth import Caller, get_database, writer
 from halosync.web.api.deps import PREFIX, ShortText
 from halosync.web.api.errors import ERROR_RESPONSES
@@ -47,8 +47,8 @@ class TokenIn(BaseModel):
     )
 
 
-def _out(row: ApiToken) -> TokenOut:
-    return TokenOut.model_validate(row, from_attributes=True)
+def _out(view: TokenView) -> TokenOut:
+    return TokenOut.model_validate(view, from_attributes=True)
 
 
 @router.get("/tokens", response_model=list[TokenOut], responses=ERROR_RESPONSES)
@@ -57,8 +57,7 @@ def list_tokens(
     database: Annotated[Database, Depends(get_database)],
 ) -> Any:
     """Every token of the workspace, revoked ones included (admins only)."""
-    with database.session() as session:
-        return [_out(row) for row in ApiTokenRepository(session, caller.workspace_id).list()]
+    return [_out(view) for view in tokens.list_tokens(database, caller.workspace_id)]
 
 
 @router.post("/tokens", response_model=IssuedTokenOut, status_code=201, responses=ERROR_RESPONSES)
@@ -68,10 +67,8 @@ def create_token(
     body: Annotated[TokenIn, Body()],
 ) -> Any:
     """A new token for this workspace; keep it now, it is never shown again."""
-    with database.session() as session:
-        issued = ApiTokenRepository(session, caller.workspace_id).create(body.name, body.role)
-        out = _out(issued.row)
-    return IssuedTokenOut(**out.model_dump(), token=issued.token)
+    issued, token = tokens.issue_token(database, caller.workspace_id, body.name, body.role)
+    return IssuedTokenOut(**_out(issued).model_dump(), token=token)
 
 
 @router.delete("/tokens/{token_id}", response_model=TokenOut, responses=ERROR_RESPONSES)
@@ -81,5 +78,4 @@ def revoke_token(
     token_id: Annotated[int, Path(ge=1, le=2_147_483_647)],
 ) -> Any:
     """Revoke a token; it stops working at once."""
-    with database.session() as session:
-        return _out(ApiTokenRepository(session, caller.workspace_id).revoke(token_id))
+    return _out(tokens.revoke_token(database, caller.workspace_id, token_id))
