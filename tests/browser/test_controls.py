@@ -18,6 +18,8 @@ from halosync.store.crypto import SecretBox
 from halosync.store.models import LogEntry, SyncRun
 from halosync.store.workspaces import WorkspaceRepository
 from halosync.sync.customers import run_customers_sync
+from halosync.sync.progress import SyncProgress
+from halosync.sync.runs import beat
 from halosync.users import create_user
 from tests.browser.conftest import ADMIN_PASSWORD, VIEWPORT, log_in, settled, shoot
 
@@ -144,6 +146,48 @@ def test_sync_in_progress_text_and_disabled_buttons(page: Page, ready: DemoSite)
             finished = session.get(SyncRun, run_id)
             assert finished is not None
             finished.status, finished.finished_at = "succeeded", datetime.now(UTC)
+
+
+def test_a_running_syncs_progress_updates_live_on_the_dashboard(
+    page: Page, ready: DemoSite
+) -> None:
+    with ready.database.session() as session:
+        run = SyncRun(
+            workspace_id=ready.workspace_id,
+            kind="usage",
+            trigger="schedule",
+            status="running",
+            started_at=datetime.now(UTC),
+            heartbeat_at=datetime.now(UTC),
+            counts={},
+        )
+        session.add(run)
+        session.flush()
+        run_id = run.id
+    beat(ready.database, run_id, SyncProgress("reading", 1, 100))
+    try:
+        log_in(page, ready, ready.admin_email, ADMIN_PASSWORD)
+        text = page.locator("#sync-progress-text")
+        expect(text).to_have_text("Reading HaloPSA: 1 page, 100 records")
+        # The sync goes on, then meets Halo's rate limit: htmx polling shows it, no reload.
+        until = datetime(2026, 6, 2, 16, 7, tzinfo=UTC)  # 18:07 in the viewer's Warsaw
+        beat(ready.database, run_id, SyncProgress("writing", 3, 250, 100, 600, until))
+        expect(text).to_have_text(
+            "Writing to HaloPSA: 100 of 600 records; waiting for HaloPSA's rate limit until 18:07",
+            timeout=10_000,
+        )
+        expect(page.locator("#sync-progress progress")).to_have_attribute("value", "100")
+        with ready.database.session() as session:
+            finished = session.get(SyncRun, run_id)
+            assert finished is not None
+            finished.status, finished.finished_at = "succeeded", datetime.now(UTC)
+        expect(page.locator("#sync-progress")).to_have_count(0, timeout=10_000)
+    finally:
+        with ready.database.session() as session:
+            left = session.get(SyncRun, run_id)
+            assert left is not None
+            if left.status == "running":
+                left.status, left.finished_at = "succeeded", datetime.now(UTC)
 
 
 def test_a_viewer_sees_everything_and_can_change_nothing(browser: Browser, ready: DemoSite) -> None:

@@ -10,6 +10,7 @@ import typer
 
 from halosync.cli.app import app, emit_json, state
 from halosync.cli.common import JsonOption, WorkspaceOption, open_database, resolve_workspace
+from halosync.cli.progress import sync_progress
 from halosync.domain.planner import TAKE_OVER_NOTE
 from halosync.logging import redact_text
 from halosync.store.crypto import SecretBox
@@ -38,9 +39,12 @@ def customers(
     database = open_database(ctx)
     settings = state(ctx).settings
     ws = resolve_workspace(database, workspace)
-    report = asyncio.run(
-        run_customers_sync(database, SecretBox.from_settings(settings), settings, ws.id)
-    )
+    with sync_progress("Reading HaloPSA", as_json=as_json) as observers:
+        report = asyncio.run(
+            run_customers_sync(
+                database, SecretBox.from_settings(settings), settings, ws.id, observers=observers
+            )
+        )
     if as_json:
         emit_json(report.to_dict())
     else:
@@ -103,16 +107,18 @@ def usage(
     database = open_database(ctx)
     settings = state(ctx).settings
     ws = resolve_workspace(database, workspace)
-    report = asyncio.run(
-        run_usage_sync(
-            database,
-            SecretBox.from_settings(settings),
-            settings,
-            ws.id,
-            account_ref=account,
-            dry_run=dry_run,
+    with sync_progress("Reading HaloPSA", as_json=as_json) as observers:
+        report = asyncio.run(
+            run_usage_sync(
+                database,
+                SecretBox.from_settings(settings),
+                settings,
+                ws.id,
+                account_ref=account,
+                dry_run=dry_run,
+                observers=observers,
+            )
         )
-    )
     if as_json:
         emit_json(report.to_dict())
     else:

@@ -9,7 +9,7 @@ heartbeat for the web UI and the REST API (:class:`halosync.sync.runs.ProgressRe
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
@@ -126,3 +126,28 @@ class ProgressTracker:
                 observer.progress(current)
             except Exception as error:  # showing progress must not stop the sync
                 log.warning("sync_progress_observer_failed", error=str(error))
+
+
+def _several(count: int, word: str) -> str:
+    return f"{count:,} {word}" if count == 1 else f"{count:,} {word}s"
+
+
+def progress_text(progress: SyncProgress, clock_time: Callable[[datetime], str]) -> str:
+    """What the terminal and the web UI say of a run's progress, in one wording:
+    "Writing to HaloPSA: 100 of 600 records; waiting for HaloPSA's rate limit until 18:07".
+
+    ``clock_time`` shows a moment in the reader's time zone.
+    """
+    if progress.phase == "writing" and progress.writes_planned is not None:
+        text = (
+            f"Writing to HaloPSA: {progress.writes_done:,} of "
+            f"{_several(progress.writes_planned, 'record')}"
+        )
+    else:
+        text = (
+            f"Reading HaloPSA: {_several(progress.pages_read, 'page')}, "
+            f"{_several(progress.records_read, 'record')}"
+        )
+    if progress.waiting_until is not None:
+        text += f"; waiting for HaloPSA's rate limit until {clock_time(progress.waiting_until)}"
+    return text

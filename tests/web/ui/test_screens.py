@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo
 from starlette.testclient import TestClient
 
 from halosync.store.models import HaloClient, HaloRecurringInvoice, LogEntry, SyncRun
+from halosync.sync.progress import SyncProgress
+from halosync.sync.runs import beat, start_run
 from tests.web.ui.world import ADMIN, World, connect_and_pull, log_in
 from tests.web.ui.world import connect_halo as _connect
 from tests.web.ui.world import wait_idle as _wait_idle
@@ -202,6 +204,32 @@ def test_sync_now_in_progress_and_cooldown_texts(world: World) -> None:
     assert 'id="sync-state">You can trigger the next sync in 45 minutes<' in cooling
     refused = client.post(f"{w}/sync-now", data={"csrf_token": token})
     assert "You can trigger the next sync in 45 minutes" in _flashes(refused.text)
+
+
+def test_a_running_syncs_progress_shows_on_the_dashboard_and_results(world: World) -> None:
+    client = TestClient(world.app)
+    token = log_in(client, ADMIN)
+    w = f"/ui/w/{world.alpha}"
+    _connect(client, world, token)
+    run_id = start_run(world.database, world.alpha, kind="usage", trigger="schedule")
+    beat(world.database, run_id, SyncProgress("reading", 2, 180))
+    reading = client.get(w).text
+    assert 'id="sync-progress-text">Reading HaloPSA: 2 pages, 180 records<' in reading
+    assert "<progress" not in reading
+    until = datetime(2026, 6, 2, 16, 7, tzinfo=UTC)
+    beat(world.database, run_id, SyncProgress("writing", 3, 250, 100, 600, until))
+    # The panel htmx polls, in the viewer's time zone (Warsaw: 18:07 for 16:07 UTC).
+    client.cookies.set("halosync_tz", "Europe/Warsaw")
+    for page in (f"{w}/sync-status", f"{w}/results"):
+        shown = html.unescape(client.get(page).text)
+        assert (
+            'id="sync-progress-text">Writing to HaloPSA: 100 of 600 records; waiting for '
+            "HaloPSA's rate limit until 18:07<"
+        ) in shown
+        assert re.search(r'<progress max="600" value="100"', shown)
+    with world.database.session() as session:
+        session.query(SyncRun).delete()
+    assert 'id="sync-progress"' not in client.get(f"{w}/sync-status").text
 
 
 def test_price_toggle_and_reset(world: World) -> None:

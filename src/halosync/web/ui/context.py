@@ -26,6 +26,7 @@ from halosync.settings import Settings
 from halosync.store.crypto import SecretBox
 from halosync.store.database import Database
 from halosync.store.models import User
+from halosync.sync.progress import progress_text
 from halosync.users import LoginThrottle, WorkspaceRole, memberships_of
 from halosync.users.permissions import Action, PermissionDeniedError, require_permission
 from halosync.web.ui.launcher import blocked_text
@@ -244,6 +245,9 @@ def render(
         "zone": zone,
         "zone_label": zone_label(zone, now),
         "local_time": lambda moment: local_time(moment, zone),
+        "progress_text": lambda progress: progress_text(
+            progress, lambda moment: moment.astimezone(zone).strftime("%H:%M")
+        ),
         "age": lambda moment: humanize_age(_aware(moment), now) if moment else "never",
         "dom_id": dom_id,
         "blocked_text": blocked_text,
