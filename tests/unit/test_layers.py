@@ -63,8 +63,6 @@ SQL_NOT_YET_IN_STORE: dict[str, str] = {
 }
 # Not true yet: entry point -> the service it should call instead.
 ENTRY_POINTS_NOT_YET_ON_SERVICES: dict[str, str] = {
-    "web/api/usage.py": "the accounts, services and subscriptions lists: a usage read model",
-    "web/ui/context.py": "the signed-in user: users.service",
     "web/ui/routes/mapping.py": "the grid's types and workspace: the mapping read model",
 }
 

@@ -276,3 +276,20 @@ def list_users(session: Session) -> Sequence[UserView]:
         )
         for user in users
     ]
+
+
+def signed_in_user(session: Session, user_id: int) -> UserView | None:
+    """The user a live web session belongs to, with the workspaces they may open; None when
+    the user is gone or disabled (the session must end)."""
+    user = session.get(User, user_id)
+    if user is None or user.disabled:
+        return None
+    return UserView(
+        id=user.id,
+        email=user.email,
+        name=user.name,
+        disabled=user.disabled,
+        created_at=user.created_at,
+        last_login_at=user.last_login_at,
+        memberships=tuple(memberships_of(session, user.id)),
+    )

@@ -11,16 +11,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from halosync.sources import importer
+from halosync.sources import importer, usage_data
 from halosync.sources.schemas import UsagePayload
+from halosync.sources.usage_data import MAX_PAGE_SIZE, Page
 from halosync.store.database import Database
-from halosync.store.usage import (
-    MAX_PAGE_SIZE,
-    AccountRepository,
-    Page,
-    ServiceRepository,
-    SubscriptionRepository,
-)
 from halosync.web.api.auth import Caller, current_caller, get_database, writer
 from halosync.web.api.errors import ERROR_RESPONSES
 
@@ -205,9 +199,8 @@ def list_accounts(
     page_size: PageSize = 50,
 ) -> dict[str, Any]:
     """The workspace's accounts, by reference."""
-    with database.session() as session:
-        found = AccountRepository(session, caller.workspace_id).page(page, page_size)
-        items = [AccountOut.model_validate(a, from_attributes=True) for a in found.items]
+    found = usage_data.list_accounts(database, caller.workspace_id, page, page_size)
+    items = [AccountOut.model_validate(a, from_attributes=True) for a in found.items]
     return _page_out(found, items)
 
 
@@ -219,9 +212,8 @@ def list_services(
     page_size: PageSize = 50,
 ) -> dict[str, Any]:
     """The workspace's services, by reference."""
-    with database.session() as session:
-        found = ServiceRepository(session, caller.workspace_id).page(page, page_size)
-        items = [ServiceOut.model_validate(s, from_attributes=True) for s in found.items]
+    found = usage_data.list_services(database, caller.workspace_id, page, page_size)
+    items = [ServiceOut.model_validate(s, from_attributes=True) for s in found.items]
     return _page_out(found, items)
 
 
@@ -234,23 +226,8 @@ def list_subscriptions(
     account_ref: Annotated[str | None, Query(description="Only this account's.")] = None,
 ) -> dict[str, Any]:
     """The workspace's subscriptions, by account then service reference."""
-    with database.session() as session:
-        found = SubscriptionRepository(session, caller.workspace_id).page(
-            page, page_size, account_ref=account_ref
-        )
-        items = [
-            SubscriptionOut(
-                account_ref=s.account.ref,
-                service_ref=s.service.ref,
-                quantity=s.quantity,
-                start_date=s.start_date,
-                end_date=s.end_date,
-                billing_cycle=s.billing_cycle,
-                term=s.term,
-                status=s.status,
-                cost_price=s.cost_price,
-                customer_price=s.customer_price,
-            )
-            for s in found.items
-        ]
+    found = usage_data.list_subscriptions(
+        database, caller.workspace_id, page, page_size, account_ref=account_ref
+    )
+    items = [SubscriptionOut.model_validate(s, from_attributes=True) for s in found.items]
     return _page_out(found, items)

@@ -25,10 +25,10 @@ from halosync.domain.ages import humanize_age
 from halosync.settings import Settings
 from halosync.store.crypto import SecretBox
 from halosync.store.database import Database
-from halosync.store.models import User
 from halosync.sync.progress import progress_text
-from halosync.users import LoginThrottle, WorkspaceRole, memberships_of
+from halosync.users import LoginThrottle, WorkspaceRole
 from halosync.users.permissions import Action, PermissionDeniedError, require_permission
+from halosync.users.service import signed_in_user
 from halosync.web.ui.launcher import blocked_text
 from halosync.web.ui.security import (
     CSRF_FIELD,
@@ -148,10 +148,10 @@ def _load_viewer(state: UiState, session: WebSession) -> Viewer | None:
     if session.user_id is None:
         return None
     with state.database.session() as db:
-        user = db.get(User, session.user_id)
-        if user is None or user.disabled:
-            return None
-        return Viewer(user.id, user.name, user.email, tuple(memberships_of(db, user.id)))
+        user = signed_in_user(db, session.user_id)
+    if user is None:
+        return None
+    return Viewer(user.id, user.name, user.email, user.memberships)
 
 
 def current_viewer(request: Request) -> Viewer:
