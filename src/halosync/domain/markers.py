@@ -13,9 +13,6 @@ import re
 
 _MARKER_RE = re.compile(r"\[halosync:([0-9a-f]{16})\]")
 
-INVOICE_LINE_MARKER_FIELD = "comment_2"
-"""The InvoiceDetail field the marker is written to when halosync adds a line."""
-
 
 def marker_for(workspace_key: str, account_ref: str, service_ref: str) -> str:
     """The marker of one account × service in one workspace, e.g. ``[halosync:0123…]``."""

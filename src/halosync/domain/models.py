@@ -181,7 +181,38 @@ class LicenceChange:
     fields: LicenceFields
 
 
-HaloWrite = NewLicence | LicenceChange
+@dataclass(frozen=True, slots=True)
+class LineFields:
+    """The recurring-invoice line fields halosync owns, as a plan sets them (per-unit
+    prices); None leaves a field as it is."""
+
+    qty_order: Decimal | None = None
+    unit_price: Decimal | None = None
+    unit_cost: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewLine:
+    """A line to add to recurring invoice ``recurring_invoice_id`` for ``item_id``, described
+    as ``description`` and stamped with ``marker``."""
+
+    recurring_invoice_id: int
+    item_id: int
+    description: str
+    fields: LineFields
+    marker: str
+
+
+@dataclass(frozen=True, slots=True)
+class LineChange:
+    """New values for some owned fields of line ``line_id`` of a recurring invoice."""
+
+    line_id: int
+    recurring_invoice_id: int
+    fields: LineFields
+
+
+HaloWrite = NewLicence | LicenceChange | NewLine | LineChange
 """What a create or update asks of Halo, in the planner's terms; ``halosync.halopsa.billing``
 turns it into Halo's object."""
 
@@ -205,7 +236,6 @@ class PlannedChange:
     ``before``/``after`` hold only the owned fields that change (``after`` alone for a
     create); ``write`` is what to ask of Halo (a typed create or update), None unless the
     action is create or update. ``marker`` is what the create stamps into the record.
-    ``payload`` is an invoice line's Halo object to POST (with ``id`` for an update).
     """
 
     account_ref: str
@@ -220,7 +250,6 @@ class PlannedChange:
     before: HaloFields = field(default_factory=dict)
     after: HaloFields = field(default_factory=dict)
     write: HaloWrite | None = None
-    payload: HaloFields = field(default_factory=dict)
     marker: str | None = None
     quantity: Decimal | None = None
     adopted: bool = False

@@ -12,7 +12,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 from dataclasses import fields as dataclass_fields
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, TypeVar
 
 from halosync.domain.duplicates import (
     DuplicateIndex,
@@ -22,7 +22,7 @@ from halosync.domain.duplicates import (
     line_duplicates,
 )
 from halosync.domain.halo_values import halo_decimal, same_value
-from halosync.domain.markers import INVOICE_LINE_MARKER_FIELD, marker_for
+from halosync.domain.markers import marker_for
 from halosync.domain.models import (
     ENDED_SUBSCRIPTION_STATUSES,
     AccountTarget,
@@ -34,7 +34,10 @@ from halosync.domain.models import (
     Level,
     LicenceChange,
     LicenceFields,
+    LineChange,
+    LineFields,
     NewLicence,
+    NewLine,
     Plan,
     PlannedChange,
     SubscriptionStatus,
@@ -373,15 +376,18 @@ def _licence_fields(
     )
 
 
-def _owned(values: LicenceFields) -> dict[str, HaloValue]:
+def _owned(values: LicenceFields | LineFields) -> dict[str, HaloValue]:
     """The fields ``values`` sets, by name, in declaration order."""
     named = ((field.name, getattr(values, field.name)) for field in dataclass_fields(values))
     return {name: value for name, value in named if value is not None}
 
 
-def _only(values: LicenceFields, names: Iterable[str]) -> LicenceFields:
+_Fields = TypeVar("_Fields", LicenceFields, LineFields)
+
+
+def _only(values: _Fields, names: Iterable[str]) -> _Fields:
     """``values`` with only the fields ``names`` set."""
-    return LicenceFields(**{name: getattr(values, name) for name in names})
+    return type(values)(**{name: getattr(values, name) for name in names})
 
 
 def _licence_current(licence: HaloLicence) -> dict[str, HaloValue]:
@@ -399,12 +405,13 @@ def _licence_current(licence: HaloLicence) -> dict[str, HaloValue]:
 
 def _line_fields(
     sub: DesiredSubscription, settings: SyncSettings, target: AccountTarget
-) -> dict[str, HaloValue]:
-    fields: dict[str, HaloValue] = {
-        "qty_order": Decimal(0) if _ended(sub) else halo_decimal(sub.quantity)
-    }
-    fields.update(_prices(sub, settings, target))
-    return fields
+) -> LineFields:
+    prices = _prices(sub, settings, target)
+    return LineFields(
+        qty_order=Decimal(0) if _ended(sub) else halo_decimal(sub.quantity),
+        unit_price=prices.get("unit_price"),
+        unit_cost=prices.get("unit_cost"),
+    )
 
 
 def _line_current(line: HaloInvoiceLine) -> dict[str, HaloValue]:
@@ -598,13 +605,13 @@ def _plan_invoice_line(
         return replace(
             base, action="skip", reason=f"subscription ended and there is no line {where}"
         )
-    payload: dict[str, HaloValue] = {
-        "ihid": invoice_id,
-        "_itemid": item_id,
-        "item_shortdescription": sub.service_name,
-        **desired,
-        INVOICE_LINE_MARKER_FIELD: marker,
-    }
+    write = NewLine(
+        recurring_invoice_id=invoice_id,
+        item_id=item_id,
+        description=sub.service_name,
+        fields=desired,
+        marker=marker,
+    )
     reason = f"no line for this item {where}; adding one"
     level: Level = "INFO"
     gone = [r for r in rows if r.state == "written" and r.halo_record_id is not None]
@@ -615,7 +622,7 @@ def _plan_invoice_line(
         )
         level = "WARNING"
     return replace(
-        base, action="create", reason=reason, level=level, after=payload, payload=payload
+        base, action="create", reason=reason, level=level, after=_owned(desired), write=write
     )
 
 
@@ -646,7 +653,7 @@ def _plain(value: HaloValue) -> str:
 def _update_line(
     base: PlannedChange,
     line: HaloInvoiceLine,
-    desired: Mapping[str, HaloValue],
+    desired: LineFields,
     label: str,
     sub: DesiredSubscription,
     target: AccountTarget,
@@ -662,11 +669,11 @@ def _update_line(
             target,
             settings,
         )
-    change = _update_or_unchanged(base, line.id, _line_current(line), desired, label)
-    if change.action == "update":
-        payload = {"id": line.id, **change.after, "ihid": line.recurring_invoice_id}
-        return replace(change, payload=payload)
-    return change
+    change = _update_or_unchanged(base, line.id, _line_current(line), _owned(desired), label)
+    if change.action != "update":
+        return change
+    fields = _only(desired, change.after)
+    return replace(change, write=LineChange(line.id, line.recurring_invoice_id, fields))
 
 
 def _flag_duplicates(change: PlannedChange, twins: Duplicates | None, noun: str) -> PlannedChange:

@@ -202,7 +202,7 @@ def screen_plan(plan: Plan, policy: ReviewPolicy, decisions: Decisions) -> Scree
 
 
 def _skip(change: PlannedChange, level: Literal["INFO", "WARNING"], reason: str) -> PlannedChange:
-    return replace(change, action="skip", level=level, reason=reason, payload={})
+    return replace(change, action="skip", level=level, reason=reason, write=None)
 
 
 __all__ = [

@@ -1,10 +1,13 @@
 """The one adapter between Halo's billing records and the planner's domain types.
 
 Reads: a ``Licence_List`` object (typed as :class:`~halosync.halopsa.models.SoftwareLicence`)
-becomes a :class:`~halosync.domain.models.HaloLicence`. Writes: the planner's typed
-:data:`~halosync.domain.models.HaloWrite` becomes the typed Halo object to POST
-(:class:`~halosync.halopsa.models.LicenceWrite`) and its JSON body. Halo's field names, the
-field the marker lives in and the licence type halosync creates are written here only.
+becomes a :class:`~halosync.domain.models.HaloLicence`, a recurring invoice's lines
+(:class:`~halosync.halopsa.models.InvoiceLine`) :class:`~halosync.domain.models.HaloInvoiceLine`.
+Writes: the planner's typed :data:`~halosync.domain.models.HaloWrite` becomes the typed Halo
+object to POST (:class:`~halosync.halopsa.models.LicenceWrite`,
+:class:`~halosync.halopsa.models.InvoiceLineWrite`) and its JSON body. Halo's field names
+(``ihid``, ``_itemid``), the fields markers live in and the licence type halosync creates
+are written here only.
 """
 
 from __future__ import annotations
@@ -22,12 +25,16 @@ from halosync.domain.models import (
     HaloWrite,
     LicenceChange,
     LicenceFields,
+    LineChange,
+    LineFields,
     NewLicence,
+    NewLine,
 )
 from halosync.halopsa.errors import HaloResponseError
 from halosync.halopsa.models import (
     HaloModel,
     InvoiceLine,
+    InvoiceLineWrite,
     LicenceWrite,
     RecurringInvoice,
     SoftwareLicence,
@@ -133,6 +140,12 @@ def licence_write(write: NewLicence | LicenceChange) -> LicenceWrite:
 INVOICE_ENTITY = "RecurringInvoice"
 """The Halo entity of recurring invoices (read with their lines)."""
 
+LINES_ENTITY = "RecurringInvoice/updatelines"
+"""Where lines are added to and changed on a recurring invoice."""
+
+INVOICE_LINE_MARKER_FIELD = "comment_2"
+"""The ``InvoiceDetail`` field the marker is written to when halosync adds a line."""
+
 
 def read_invoice(record: Mapping[str, Any]) -> RecurringInvoice:
     """A recurring invoice JSON object (with its lines, if read), typed."""
@@ -175,12 +188,59 @@ def invoice_lines(record: RecurringInvoice | Mapping[str, Any]) -> list[HaloInvo
     return [invoice_line_from_halo(line, invoice.id) for line in invoice.lines]
 
 
+def _line_values(fields: LineFields) -> dict[str, Any]:
+    return {
+        "qty_order": fields.qty_order,
+        "unit_price": fields.unit_price,
+        "unit_cost": fields.unit_cost,
+    }
+
+
+def line_write(write: NewLine | LineChange) -> InvoiceLineWrite:
+    """The ``InvoiceDetail`` object that carries out ``write``: a new line of the item on the
+    invoice, stamped with the marker, or the changed fields of an existing line."""
+    if isinstance(write, LineChange):
+        return InvoiceLineWrite(
+            id=write.line_id, ihid=write.recurring_invoice_id, **_line_values(write.fields)
+        )
+    return InvoiceLineWrite(
+        ihid=write.recurring_invoice_id,
+        item_id=write.item_id,
+        item_shortdescription=write.description,
+        **_line_values(write.fields),
+        comment_2=write.marker,
+    )
+
+
+def created_line_matches(body: Mapping[str, Any], line: InvoiceLine) -> bool:
+    """Whether ``line`` (read from Halo) is the one the create ``body`` asked for: the same
+    item and marker."""
+    marker = line_marker(line)
+    return (
+        marker is not None
+        and marker == body.get(INVOICE_LINE_MARKER_FIELD)
+        and (line.item_id or 0) == int(body["_itemid"])
+    )
+
+
+def invoice_of(body: Mapping[str, Any]) -> int:
+    """The recurring invoice a line body is for."""
+    return int(body["ihid"])
+
+
+def created_licence_marker(body: Mapping[str, Any]) -> str | None:
+    """The marker a licence create ``body`` stamps."""
+    return find_marker(str(body.get(LICENCE_MARKER_FIELD) or ""))
+
+
 # --- any write --------------------------------------------------------------------------
 
 
-def halo_object(write: HaloWrite) -> LicenceWrite:
+def halo_object(write: HaloWrite) -> LicenceWrite | InvoiceLineWrite:
     """The typed Halo object that carries out ``write``."""
-    return licence_write(write)
+    if isinstance(write, NewLicence | LicenceChange):
+        return licence_write(write)
+    return line_write(write)
 
 
 def halo_body(write: HaloWrite) -> dict[str, Any]:
@@ -195,4 +255,4 @@ def halo_fields(write: HaloWrite) -> dict[str, HaloValue]:
 
 def entity_of(write: HaloWrite) -> str:
     """The Halo entity ``write`` is POSTed to."""
-    return LICENCE_ENTITY
+    return LICENCE_ENTITY if isinstance(write, NewLicence | LicenceChange) else LINES_ENTITY

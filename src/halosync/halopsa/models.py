@@ -260,6 +260,20 @@ class LicenceWrite(HaloWriteModel):
     notes: str | None = None
 
 
+class InvoiceLineWrite(HaloWriteModel):
+    """An ``InvoiceDetail`` object to POST: without ``id`` a new line of recurring invoice
+    ``ihid``, with it only the fields to change (``ihid`` still names the invoice)."""
+
+    id: int | None = None
+    ihid: int | None = None
+    item_id: int | None = Field(default=None, alias="_itemid")
+    item_shortdescription: str | None = None
+    qty_order: Decimal | None = None
+    unit_price: Decimal | None = None
+    unit_cost: Decimal | None = None
+    comment_2: str | None = None
+
+
 def halo_json(value: Any) -> Any:
     """A value as Halo takes it in a POST body: Decimals as numbers, dates as midnight UTC."""
     if isinstance(value, Decimal):

@@ -19,7 +19,13 @@ from sqlalchemy.orm import Session
 
 from halosync.domain.halo_values import json_fields
 from halosync.domain.models import Plan, PlannedChange, Target
-from halosync.halopsa.billing import LICENCE_ENTITY, halo_body, read_licence
+from halosync.halopsa.billing import (
+    LICENCE_ENTITY,
+    LINES_ENTITY,
+    halo_body,
+    read_invoice_line,
+    read_licence,
+)
 from halosync.halopsa.client import HaloApiClient
 from halosync.halopsa.errors import (
     AmbiguousWriteError,
@@ -28,15 +34,15 @@ from halosync.halopsa.errors import (
     HaloFatalError,
     HaloRecordNotFoundError,
     HaloRequestRejectedError,
+    HaloResponseError,
     HaloServerError,
 )
-from halosync.halopsa.models import halo_json
 from halosync.logging import get_logger
 from halosync.store.base import utcnow
 from halosync.store.database import Database
 from halosync.store.models import AuditEntry, RunResult
 from halosync.sync.gather import SyncInputs
-from halosync.sync.halo_state import LINES_ENTITY, HaloState, MarkerRecovery
+from halosync.sync.halo_state import HaloState, MarkerRecovery
 from halosync.sync.ledger import AUDIT_ENTITY, LedgerBook, Written
 from halosync.sync.progress import ProgressTracker
 from halosync.sync.results import ChangeResult
@@ -52,20 +58,16 @@ def _written(target: Target, record: Mapping[str, Any]) -> Written:
     if target == "licence":
         licence = read_licence(record)
         return Written(licence.id, licence.count, licence.price, licence.purchase_price)
-    return Written(
-        int(record["id"]),
-        record.get("qty_order"),
-        record.get("unit_price"),
-        record.get("unit_cost"),
-    )
+    line = read_invoice_line(record)
+    if line.id is None:
+        raise HaloResponseError("Halo answered a saved recurring-invoice line without an id.")
+    return Written(line.id, line.qty_order, line.unit_price, line.unit_cost)
 
 
 def _body(change: PlannedChange) -> dict[str, Any]:
     """The JSON object Halo is sent for one planned write."""
-    if change.write is not None:
-        return halo_body(change.write)
-    body: dict[str, Any] = halo_json(dict(change.payload))
-    return body
+    assert change.write is not None, "only creates and updates are written"
+    return halo_body(change.write)
 
 
 def _refusal(error: HaloError) -> str:

@@ -16,7 +16,6 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from halosync.domain.markers import INVOICE_LINE_MARKER_FIELD, find_marker
 from halosync.domain.models import (
     AccountTarget,
     HaloInvoiceLine,
@@ -27,19 +26,19 @@ from halosync.domain.models import (
 from halosync.halopsa.billing import (
     INVOICE_ENTITY,
     LICENCE_ENTITY,
-    LICENCE_MARKER_FIELD,
+    created_licence_marker,
+    created_line_matches,
     has_marker_field,
     invoice_lines,
+    invoice_of,
     licence_from_halo,
     licence_marker,
-    line_marker,
     read_invoice,
     read_licence,
 )
 from halosync.halopsa.client import HaloApiClient
 from halosync.logging import get_logger
 
-LINES_ENTITY = "RecurringInvoice/updatelines"
 log = get_logger(__name__)
 
 
@@ -222,7 +221,7 @@ class MarkerRecovery:
             by_client[int(row["client_id"])].append(index)
         found: list[Mapping[str, Any] | None] = [None] * len(rows)
         for client_id, indexes in by_client.items():
-            markers = {find_marker(str(rows[i].get(LICENCE_MARKER_FIELD))): i for i in indexes}
+            markers = {created_licence_marker(rows[i]): i for i in indexes}
             # "Not found" must be true here (else the create is sent again), so the
             # client's list is read until it held still while it was read.
             listed = await self.halo.list_whole(
@@ -243,7 +242,7 @@ class MarkerRecovery:
     async def _lines(self, rows: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any] | None]:
         by_invoice: defaultdict[int, list[int]] = defaultdict(list)
         for index, row in enumerate(rows):
-            by_invoice[int(row["ihid"])].append(index)
+            by_invoice[invoice_of(row)].append(index)
         found: list[Mapping[str, Any] | None] = [None] * len(rows)
         for invoice_id, indexes in by_invoice.items():
             record = await self.halo.get_record(INVOICE_ENTITY, invoice_id)
@@ -252,13 +251,7 @@ class MarkerRecovery:
             for raw, line in zip(
                 record.get("lines") or [], read_invoice(record).lines, strict=True
             ):
-                marker = line_marker(line)
                 for i in indexes:
-                    if (
-                        marker is not None
-                        and marker == rows[i].get(INVOICE_LINE_MARKER_FIELD)
-                        and (line.item_id or 0) == int(rows[i]["_itemid"])
-                        and found[i] is None
-                    ):
+                    if found[i] is None and created_line_matches(rows[i], line):
                         found[i] = raw
         return found

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from halosync.domain.halo_values import json_fields
 from halosync.domain.models import (
     HaloInvoiceLine,
     HaloLicence,
@@ -52,18 +51,17 @@ class HaloState:
             if change.action == "unchanged" and not change.adopted:
                 continue
             store = self.licences if change.target == "licence" else self.lines
-            payload = (
-                halo_body(change.write) if change.write is not None else json_fields(change.payload)
-            )
             if change.action == "create":
+                assert change.write is not None
                 self.next_id += 1
                 halo_id = self.next_id
-                store[halo_id] = {"id": halo_id, **payload}
+                store[halo_id] = {"id": halo_id, **halo_body(change.write)}
             else:
                 assert change.halo_id is not None
                 halo_id = change.halo_id
                 if change.action == "update":
-                    store[halo_id].update(payload)
+                    assert change.write is not None
+                    store[halo_id].update(halo_body(change.write))
             if not record_ledger:
                 continue
             assert change.target is not None

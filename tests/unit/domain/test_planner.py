@@ -14,7 +14,10 @@ from halosync.domain.models import (
     LedgerRecord,
     LicenceChange,
     LicenceFields,
+    LineChange,
+    LineFields,
     NewLicence,
+    NewLine,
     Plan,
     PlannedChange,
     PriceMode,
@@ -84,7 +87,8 @@ def plan(
 
 def sent(change: PlannedChange) -> dict[str, HaloValue]:
     """The fields a planned write sends to Halo, by Halo's names."""
-    return halo_fields(change.write) if change.write is not None else dict(change.payload)
+    assert change.write is not None
+    return halo_fields(change.write)
 
 
 def test_first_sync_creates_a_licence_named_after_the_service_then_nothing() -> None:
@@ -201,7 +205,6 @@ def test_skips_say_why(
     assert reason in change.reason
     assert change.level == level
     assert change.write is None
-    assert not change.payload
 
 
 def test_unit_prices_divide_totals_by_quantity_rounded_to_four_places() -> None:
@@ -294,11 +297,19 @@ def test_missing_line_is_added_with_unit_prices_then_nothing() -> None:
     first = plan([sub(quantity="4")], state, target="invoice_line", prices="totals")
     (change,) = first.changes
     assert change.action == "create"
-    assert change.payload["ihid"] == -94
-    assert change.payload["_itemid"] == 500
-    assert change.payload["qty_order"] == Decimal("4.0000")
-    assert change.payload["unit_price"] == Decimal("12.5000")
-    assert change.payload["unit_cost"] == Decimal("7.5000")
+    assert change.write == NewLine(
+        recurring_invoice_id=-94,
+        item_id=500,
+        description="Service S1",
+        fields=LineFields(
+            qty_order=Decimal("4.0000"),
+            unit_price=Decimal("12.5000"),
+            unit_cost=Decimal("7.5000"),
+        ),
+        marker=marker_for(WS, "A1", "S1"),
+    )
+    assert sent(change)["ihid"] == -94
+    assert sent(change)["_itemid"] == 500
     state.apply(first)
     again = plan([sub(quantity="4")], state, target="invoice_line", prices="totals")
     assert again.counts["unchanged"] == 1
@@ -310,8 +321,8 @@ def test_our_line_gets_the_new_quantity() -> None:
     (change,) = plan([sub(quantity="8")], state, target="invoice_line", prices="off").changes
     assert change.action == "update"
     assert change.before == {"qty_order": Decimal("5.0000")}
-    assert change.payload["qty_order"] == Decimal("8.0000")
-    assert change.payload["ihid"] == -94
+    assert change.write == LineChange(change.halo_id or 0, -94, LineFields(Decimal("8.0000")))
+    assert sent(change) == {"id": change.halo_id, "ihid": -94, "qty_order": Decimal("8.0000")}
 
 
 def test_with_only_lines_halosync_adds_a_line_it_did_not_add_is_never_touched() -> None:
@@ -335,7 +346,8 @@ def test_the_one_existing_line_of_the_mapped_item_is_taken_over_by_default() -> 
     assert change.halo_id == 24002
     assert change.adopted
     assert change.after == {"qty_order": Decimal("12.0000")}
-    assert change.payload == {"id": 24002, "qty_order": Decimal("12.0000"), "ihid": -94}
+    assert change.write == LineChange(24002, -94, LineFields(qty_order=Decimal("12.0000")))
+    assert sent(change) == {"id": 24002, "ihid": -94, "qty_order": Decimal("12.0000")}
     assert change.reason.startswith(
         "will take over line 24002 (M365 Business Premium, qty 10 \u2192 12) on recurring "
         "invoice -94"
@@ -363,7 +375,7 @@ def test_several_lines_of_the_item_means_nothing_is_written_for_the_pair() -> No
         assert (change.action, change.level) == ("skip", "WARNING")
         assert "lines 24002, 24005" in change.reason
         assert "has several lines for this item" in change.reason
-        assert not change.payload
+        assert change.write is None
 
 
 def test_lines_of_other_items_are_never_in_the_plan() -> None:

@@ -14,6 +14,7 @@ from halosync.domain.markers import marker_for
 from halosync.domain.models import (
     AccountTarget,
     DesiredSubscription,
+    LineChange,
     Plan,
     PriceMode,
     SyncSettings,
@@ -311,7 +312,12 @@ def test_a_foreign_line_is_taken_over_only_when_it_is_its_items_only_one(
         line = lines[change.halo_id]
         assert line.recurring_invoice_id == change.recurring_invoice_id
         assert line.item_id == scenario.items[change.service_ref]
-        assert set(change.payload) <= {"id", "ihid", "qty_order", "unit_price", "unit_cost"}
+        # Only the line's quantity and prices: a LineChange carries nothing else.
+        assert isinstance(change.write, LineChange)
+        assert (change.write.line_id, change.write.recurring_invoice_id) == (
+            line.id,
+            line.recurring_invoice_id,
+        )
         siblings = [
             other
             for other in foreign
@@ -325,4 +331,4 @@ def test_a_foreign_line_is_taken_over_only_when_it_is_its_items_only_one(
         if "has several lines for this item" in change.reason:
             assert change.action == "skip"
             assert change.level == "WARNING"
-            assert not change.payload
+            assert change.write is None

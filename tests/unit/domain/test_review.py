@@ -14,6 +14,11 @@ from halosync.domain.models import (
     REVIEW_STATUSES,
     TARGETS,
     HaloValue,
+    HaloWrite,
+    LicenceChange,
+    LicenceFields,
+    LineChange,
+    LineFields,
     Plan,
     PlannedChange,
     Target,
@@ -38,6 +43,12 @@ OFF = ReviewPolicy(
 )
 
 
+def _write(target: Target, halo_id: int, quantity: Decimal) -> HaloWrite:
+    if target == "licence":
+        return LicenceChange(halo_id, LicenceFields(count=int(quantity)))
+    return LineChange(halo_id, -1, LineFields(qty_order=quantity))
+
+
 def update(old: int, new: int, target: Target = "licence", **extra: Decimal) -> PlannedChange:
     field = QUANTITY_FIELD[target]
     after = {field: Decimal(new), **extra}
@@ -51,7 +62,7 @@ def update(old: int, new: int, target: Target = "licence", **extra: Decimal) -> 
         halo_client_id=1,
         before={field: Decimal(old)},
         after=after,
-        payload={"id": 17, **after},
+        write=_write(target, 17, Decimal(new)),
     )
 
 
@@ -65,7 +76,7 @@ def create(quantity: int, target: Target = "licence") -> PlannedChange:
         target=target,
         halo_client_id=2,
         after=after,
-        payload=after,
+        write=_write(target, 0, Decimal(quantity)),
     )
 
 
@@ -153,7 +164,7 @@ def changes(draw: st.DrawFn, index: int) -> PlannedChange:
     )
     if action == "create":
         after = {field: Decimal(draw(quantities))}
-        return replace(base, after=after, payload=after)
+        return replace(base, after=after, write=_write(target, 0, after[field]))
     if action == "update":
         before: dict[str, Decimal | None] = {field: Decimal(draw(quantities))}
         after2: dict[str, Decimal | None] = {field: Decimal(draw(quantities))}
@@ -198,7 +209,7 @@ def test_screening_keeps_order_and_holds_exactly_what_the_policy_names(
         else:
             # Held or rejected: never written, Halo's before/after kept for the results.
             assert after.action == "skip"
-            assert after.payload == {}
+            assert after.write is None
             assert (after.before, after.after) == (before.before, before.after)
             assert (proposal_key(before) in held_keys) == (decision != "rejected")
 
