@@ -14,6 +14,7 @@ from fastapi import APIRouter, Body, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from halosync.domain.review import ReviewPolicy
+from halosync.errors import ValidationFailedError
 from halosync.logging import redact_text
 from halosync.settings import Settings
 from halosync.store.crypto import SecretBox
@@ -29,7 +30,7 @@ from halosync.sync.review import (
 )
 from halosync.web.api.auth import Caller, current_caller, get_database, writer
 from halosync.web.api.deps import PREFIX, get_box, get_halo_factory, get_settings
-from halosync.web.api.errors import ERROR_RESPONSES, ApiError
+from halosync.web.api.errors import ERROR_RESPONSES, ApiError, ErrorItem
 from halosync.web.api.syncs import ChangeOut
 
 router = APIRouter(prefix=PREFIX, tags=["review"])
@@ -114,10 +115,23 @@ class PolicyIO(BaseModel):
 
 def _which(body: DecisionIn) -> list[int] | None:
     if body.all and body.ids:
-        raise ApiError(422, "Name review item ids or send all: true, not both.")
+        raise ApiError(
+            422,
+            "Name review item ids or send all: true, not both; nothing was changed.",
+            errors=[ErrorItem(location="$.all", message="must be false when ids are given")],
+        )
     if not body.all and not body.ids:
-        raise ApiError(422, "Name the review items to decide on (ids), or send all: true.")
+        raise ApiError(
+            422,
+            "Name the review items to decide on (ids), or send all: true; nothing was changed.",
+            errors=[ErrorItem(location="$.ids", message="name at least one review item")],
+        )
     return None if body.all else body.ids
+
+
+def _decided(error: ValidationFailedError) -> ApiError:
+    """An item already decided: a 422 that names where."""
+    return ApiError(422, error.message, errors=[ErrorItem(location="$.ids", message=error.message)])
 
 
 def _actor(caller: Caller) -> str:
@@ -150,16 +164,19 @@ async def approve(
     """Approve held changes and write them to HaloPSA now (a usage sync of just those
     account × service pairs). A value the vendor changed since is held anew instead. 404
     names an unknown id, 422 one already decided; nothing is changed then."""
-    report = await approve_and_write(
-        database,
-        box,
-        settings,
-        caller.workspace_id,
-        _which(body),
-        actor=_actor(caller),
-        trigger="api",
-        halo_factory=factory,
-    )
+    try:
+        report = await approve_and_write(
+            database,
+            box,
+            settings,
+            caller.workspace_id,
+            _which(body),
+            actor=_actor(caller),
+            trigger="api",
+            halo_factory=factory,
+        )
+    except ValidationFailedError as error:
+        raise _decided(error) from None
     data = report.to_dict()
     data["error"] = redact_text(report.error) if report.error else None
     return data
@@ -173,7 +190,10 @@ def reject(
 ) -> Any:
     """Reject held changes: HaloPSA stays as it is, and a later sync planning the same
     value skips it without asking again (a different value is held anew)."""
-    items = reject_review(database, caller.workspace_id, _which(body), actor=_actor(caller))
+    try:
+        items = reject_review(database, caller.workspace_id, _which(body), actor=_actor(caller))
+    except ValidationFailedError as error:
+        raise _decided(error) from None
     return {"rejected": [item.to_dict() for item in items]}
 
 
