@@ -1,4 +1,5 @@
-"""The one-minute tick: enqueue due scheduled runs, reap dead runs, prune old log entries.
+"""The one-minute tick: enqueue due scheduled runs, reap dead runs, prune old log entries
+and runs (with their results).
 
 Every worker (and the embedded process) ticks. A due slot becomes a ``sync_run`` row
 whose unique ``schedule_key`` ("<workspace>:<kind>:<slot>") only one tick can insert,
@@ -24,11 +25,12 @@ from halosync.settings import Settings
 from halosync.store.base import utcnow
 from halosync.store.database import Database
 from halosync.store.models import HaloConnection, SyncSchedule, Workspace
-from halosync.sync.activity import prune_log_entries
 from halosync.sync.errors import SyncInProgressError
 from halosync.sync.runs import (
+    Pruned,
     ScheduleSlotTakenError,
     enqueue_run,
+    prune_history,
     reap_all_stale_runs,
     runs_to_resend,
     vouch_for_queued_runs,
@@ -58,7 +60,9 @@ class TickReport:
     already_enqueued: list[str] = field(default_factory=list)
     requeued: list[int] = field(default_factory=list)
     reaped: list[int] = field(default_factory=list)
+    # Log entries and runs (with their results) past retention deleted by this tick.
     pruned: int = 0
+    pruned_runs: int = 0
 
 
 @dataclass(frozen=True)
@@ -158,14 +162,14 @@ def _reap(database: Database, settings: Settings, report: TickReport) -> None:
     report.reaped += reap_all_stale_runs(database, settings.sync_stale_run_seconds)
 
 
-def prune_logs(database: Database, now: datetime | None = None) -> int:
-    """Delete every workspace's log entries older than its retention."""
-    pruned = 0
+def prune_logs(database: Database, now: datetime | None = None) -> Pruned:
+    """Prune every workspace's log entries, runs and run results older than its retention."""
+    pruned = Pruned()
     with database.session() as session:
         for workspace_id, days in session.execute(
             select(Workspace.id, Workspace.log_retention_days)
-        ):
-            pruned += prune_log_entries(session, workspace_id, days, now=now)
+        ).all():
+            pruned += prune_history(session, workspace_id, days, now=now)
     return pruned
 
 
@@ -213,6 +217,7 @@ class Ticker:
                 )
         real_now = utcnow()
         if self._last_prune is None or real_now - self._last_prune >= PRUNE_EVERY:
-            report.pruned = prune_logs(self.database)
+            pruned = prune_logs(self.database)
+            report.pruned, report.pruned_runs = pruned.log_entries, pruned.runs
             self._last_prune = real_now
         return report

@@ -287,6 +287,8 @@ class LedgerEntry(Base):
         CheckConstraint(_one_of("target", TARGETS), name="target"),
         CheckConstraint(_one_of("state", LEDGER_STATES), name="state"),
         CheckConstraint("state = 'pending' OR halo_record_id IS NOT NULL", name="written_has_id"),
+        # Pruning a run sets this to NULL: without an index, a scan of the ledger per run.
+        Index(None, "last_run_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -390,6 +392,7 @@ class AuditEntry(Base):
     __table_args__ = (
         Index(None, "workspace_id", "at"),
         Index(None, "workspace_id", "entity", "operation", "halo_record_id"),
+        Index(None, "run_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -443,6 +446,7 @@ class ReviewItem(Base):
         CheckConstraint(_one_of("target", TARGETS), name="target"),
         CheckConstraint("action IN ('create', 'update')", name="action"),
         Index(None, "workspace_id", "status"),
+        Index(None, "first_run_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -473,6 +477,7 @@ class LogEntry(Base):
     __table_args__ = (
         CheckConstraint(_one_of("level", LEVELS), name="level"),
         Index(None, "workspace_id", "created_at"),
+        Index(None, "run_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -241,6 +241,36 @@ class SyncRunRepository:
         ).all()
         return [(str(a), str(s), str(r)) for a, s, r in rows]
 
+    def prune_finished(self, workspace_id: int, before: datetime) -> tuple[int, int]:
+        """Delete the results of the workspace's runs that finished before ``before``, and
+        those runs, except the newest of each kind, trigger, status and scope (whole
+        workspace or one account), which "when was the last sync" reads; queued and running
+        runs are never touched. Returns (runs, results) deleted."""
+        old = (
+            SyncRun.workspace_id == workspace_id,
+            SyncRun.status.not_in(ACTIVE_RUN_STATUSES),
+            SyncRun.finished_at < before,
+        )
+        results = self.session.execute(
+            delete(RunResult)
+            .where(RunResult.run_id.in_(select(SyncRun.id).where(*old)))
+            .execution_options(synchronize_session=False)
+        )
+        newer = aliased(SyncRun)
+        superseded = exists().where(
+            newer.workspace_id == SyncRun.workspace_id,
+            newer.kind == SyncRun.kind,
+            newer.trigger == SyncRun.trigger,
+            newer.status == SyncRun.status,
+            newer.dry_run == SyncRun.dry_run,
+            newer.account_ref.is_(None) == SyncRun.account_ref.is_(None),
+            newer.id > SyncRun.id,
+        )
+        runs = self.session.execute(
+            delete(SyncRun).where(*old, superseded).execution_options(synchronize_session=False)
+        )
+        return _rowcount(runs), _rowcount(results)
+
     def totals_by_kind_and_status(self) -> list[tuple[str, str, int]]:
         """How many runs of each kind are in each status (all workspaces)."""
         rows = self.session.execute(
@@ -262,3 +292,7 @@ class SyncRunRepository:
             for kind, started, finished in rows
             if started is not None and finished is not None
         ]
+
+
+def _rowcount(result: object) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -33,11 +33,11 @@ from halosync.store.models import (
     Workspace,
 )
 from halosync.store.workspaces import WorkspaceRepository
-from halosync.sync.activity import PROVIDER, add_log_entry, prune_log_entries
+from halosync.sync.activity import PROVIDER, add_log_entry
 from halosync.sync.halo import HaloFactory, open_halo
 from halosync.sync.progress import ProgressObserver
 from halosync.sync.results import RunReport
-from halosync.sync.runs import RunEnd, RunLifecycle, start_run
+from halosync.sync.runs import RunEnd, RunLifecycle, prune_history, start_run
 
 log = get_logger(__name__)
 
@@ -286,7 +286,7 @@ async def run_customers_sync(
             )
         for text in attention:
             add_log_entry(session, workspace_id, "WARNING", "Mapped client needs attention", text)
-        prune_log_entries(session, workspace_id, retention, now=end.finished_at)
+        prune_history(session, workspace_id, retention, now=end.finished_at)
 
     lifecycle = RunLifecycle(
         database,

@@ -43,6 +43,7 @@ from halosync.store.models import SyncRun
 from halosync.store.runs import ActiveRunExists, ScheduleSlotTaken, SyncRunRepository
 from halosync.store.usage import Page
 from halosync.store.workspaces import WorkspaceRepository
+from halosync.sync.activity import prune_log_entries
 from halosync.sync.errors import RunNotQueuedError, SyncInProgressError
 from halosync.sync.progress import ProgressObserver, ProgressTracker, SyncProgress
 
@@ -706,3 +707,39 @@ def pairs_needing_attention(
         # "recurring invoice -1 has several lines for this item ... (lines 24002, 24005)"
         found.setdefault(account_ref, []).append(f"{service_ref}: {reason.split(';')[0]}")
     return found
+
+
+@dataclass(frozen=True)
+class Pruned:
+    """What one pruning deleted."""
+
+    log_entries: int = 0
+    runs: int = 0
+    results: int = 0
+
+    def __add__(self, other: Pruned) -> Pruned:
+        return Pruned(
+            self.log_entries + other.log_entries,
+            self.runs + other.runs,
+            self.results + other.results,
+        )
+
+
+def prune_history(
+    session: Session, workspace_id: int, retention_days: int, *, now: datetime | None = None
+) -> Pruned:
+    """Forget what is older than the workspace's log retention, in the caller's transaction:
+    log entries, and runs with their per-pair results (one rule, called at the end of every
+    run and by the hourly tick).
+
+    The ledger and the audit trail are the lasting record and stay (their reference to a
+    deleted run becomes empty); queued and running runs are never pruned, and the newest
+    finished run of each kind, trigger, status and scope stays (without its results), so
+    "when was the last sync" still answers.
+    """
+    now = now or utcnow()
+    log_entries = prune_log_entries(session, workspace_id, retention_days, now=now)
+    runs, results = SyncRunRepository(session).prune_finished(
+        workspace_id, now - timedelta(days=retention_days)
+    )
+    return Pruned(log_entries, runs, results)

@@ -23,7 +23,7 @@ from halosync.store.crypto import SecretBox
 from halosync.store.database import Database
 from halosync.store.models import Account, Workspace
 from halosync.store.workspaces import WorkspaceRepository
-from halosync.sync.activity import PROVIDER, add_log_entry, prune_log_entries
+from halosync.sync.activity import PROVIDER, add_log_entry
 from halosync.sync.execute import PlanExecutor, record_planned
 from halosync.sync.gather import SyncInputs, load_inputs
 from halosync.sync.halo import HaloFactory, open_halo
@@ -38,7 +38,7 @@ from halosync.sync.review import (
     remember_holds,
     screen,
 )
-from halosync.sync.runs import RunEnd, RunLifecycle, start_run
+from halosync.sync.runs import RunEnd, RunLifecycle, prune_history, start_run
 
 log = get_logger(__name__)
 
@@ -163,7 +163,7 @@ async def run_usage_sync(
             ws = session.get(Workspace, workspace_id)
             assert ws is not None
             ws.last_usage_sync_at = end.finished_at
-        prune_log_entries(session, workspace_id, retention, now=end.finished_at)
+        prune_history(session, workspace_id, retention, now=end.finished_at)
 
     lifecycle = RunLifecycle(
         database,
