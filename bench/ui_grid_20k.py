@@ -1,11 +1,18 @@
-"""Account mapping grid at 20,000 accounts: time of each page the UI serves.
+"""Account mapping grid at N accounts: time of each page the UI serves, through HTTP.
 
-    uv run python bench/ui_grid_20k.py [--accounts N] [--repeat R]
+    uv run python bench/ui_grid_20k.py [--accounts N] [--repeat R] [--target licence|invoice_line]
+                                       [--database-url URL]
 
-Builds a SQLite workspace with N accounts, N Halo clients and three quarters of the
-accounts mapped, logs in through the web UI (TestClient) and times the grid requests a
-user makes: first page, a later page, search, status filter, sort, and the client picker.
-Prints the median and the worst of R requests each, in milliseconds.
+Builds a workspace with N accounts (names in another order than references, one in seven
+on trial), N Halo clients (one in eleven inactive, one in thirteen gone, every other one
+with a recurring invoice) and three quarters of the accounts mapped (one in a hundred of
+those to a client halosync never pulled: Response Error), logs in through the web UI
+(TestClient, in process) and times the grid requests a user makes: the first, a middle
+and the last page of every sort in both directions, every filter, searches (by name,
+reference, client name, client id, one that matches nothing and one that matches every
+row) and the client picker. Prints min / median / max of R requests each, in
+milliseconds, and the slowest median. SQLite in a temporary folder unless
+``--database-url`` names an empty PostgreSQL database or schema.
 """
 
 from __future__ import annotations
@@ -17,11 +24,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from sqlalchemy import insert, select
 from starlette.testclient import TestClient
 
+from halosync.mapping.service import SORT_KEYS
 from halosync.settings import Settings
 from halosync.store.database import Database
-from halosync.store.models import Account, AccountMapping, HaloClient
+from halosync.store.models import Account, AccountMapping, HaloClient, HaloRecurringInvoice
 from halosync.store.workspaces import WorkspaceRepository
 from halosync.users import create_user
 from halosync.web.app import create_app
@@ -29,51 +38,67 @@ from halosync.web.app import create_app
 PASSWORD = "benchmark password"
 
 
-def build(database: Database, accounts: int) -> int:
+def build(database: Database, accounts: int, target: str = "licence") -> int:
     """A workspace with ``accounts`` accounts, as many Halo clients, 3/4 mapped."""
     database.migrate()
     with database.session() as session:
         workspace = WorkspaceRepository(session).create("Bench")
+        workspace.target = target
         create_user(
             session, email="bench@example.com", name="Bench", password=PASSWORD, workspace=workspace
         )
         workspace_id = workspace.id
+    scramble = 7919  # a prime: names in another order than references
     with database.session() as session:
-        session.bulk_insert_mappings(
-            Account,
+        session.execute(
+            insert(Account),
             [
                 {
                     "workspace_id": workspace_id,
                     "ref": f"ACC-{n:06d}",
-                    "name": f"Customer {n:06d} Holdings Ltd",
+                    "name": f"Customer {(n * scramble) % accounts:06d} Holdings Ltd",
                     "status": "active" if n % 7 else "trial",
                     "billed": n % 7 != 0,
                 }
                 for n in range(accounts)
             ],
         )
-        session.bulk_insert_mappings(
-            HaloClient,
+        session.execute(
+            insert(HaloClient),
             [
                 {
                     "workspace_id": workspace_id,
                     "halo_id": 1000 + n,
-                    "name": f"Customer {n:06d} Holdings Limited",
-                    "inactive": False,
-                    "gone": False,
+                    "name": f"Customer {(n * scramble) % accounts:06d} Holdings Limited",
+                    "inactive": n % 11 == 0,
+                    "gone": n % 13 == 0,
                 }
                 for n in range(accounts)
             ],
         )
+        session.execute(
+            insert(HaloRecurringInvoice),
+            [
+                {
+                    "workspace_id": workspace_id,
+                    "halo_id": 500_000 + n,
+                    "halo_client_id": 1000 + n,
+                    "name": f"Monthly {n}",
+                }
+                for n in range(0, accounts, 2)
+            ],
+        )
     with database.session() as session:
-        ids = dict(session.query(Account.ref, Account.id).filter_by(workspace_id=workspace_id))
-        session.bulk_insert_mappings(
-            AccountMapping,
+        ids = dict(session.execute(select(Account.ref, Account.id)).all())
+        session.execute(
+            insert(AccountMapping),
             [
                 {
                     "workspace_id": workspace_id,
                     "account_id": ids[f"ACC-{n:06d}"],
-                    "halo_client_id": 1000 + n,
+                    # one in a hundred mapped to a client halosync never pulled
+                    "halo_client_id": 1000 + n if n % 100 != 1 else 9_000_000 + n,
+                    "recurring_invoice_id": 500_000 + n if n % 2 == 0 else None,
                 }
                 for n in range(accounts)
                 if n % 4
@@ -82,16 +107,66 @@ def build(database: Database, accounts: int) -> int:
     return workspace_id
 
 
+def cases(accounts: int, base: str) -> dict[str, tuple[str, dict[str, str], dict[str, str]]]:
+    """Every request to time: (url, query, headers) by label."""
+    grid = {"HX-Request": "true", "HX-Target": "grid"}
+    url = f"{base}/accounts"
+    last = str(-(-accounts // 20))
+    middle = str(-(-accounts // 40))
+    found: dict[str, tuple[str, dict[str, str], dict[str, str]]] = {
+        "full page, first 20": (url, {}, {}),
+    }
+    for sort in SORT_KEYS:
+        for descending in (False, True):
+            for where, page in (("first", "1"), ("middle", middle), ("last", last)):
+                label = f"sort {sort}{' desc' if descending else ''}, {where} page"
+                query = {"sort": sort, "page": page} | ({"desc": "1"} if descending else {})
+                found[label] = (url, query, grid)
+    for status in ("mapped", "unmapped", "required", "response_error"):
+        found[f"status {status}"] = (url, {"status": status}, grid)
+        found[f"status {status}, last page"] = (url, {"status": status, "page": last}, grid)
+    for status in ("active", "trial"):
+        found[f"organization status {status}"] = (url, {"org_status": status}, grid)
+    for status in ("active", "inactive", "gone"):
+        found[f"PSA status {status}"] = (url, {"psa_status": status}, grid)
+    number = f"{accounts // 2:06d}"
+    searches = {
+        "name": number,
+        "reference": f"ACC-{number}",
+        "client name": f"{number} holdings limited",
+        "client id": str(1000 + accounts // 3),
+        "nothing": "no such organization",
+        "every row": "holdings",
+    }
+    for what, term in searches.items():
+        found[f"search {what}"] = (url, {"q": term}, grid)
+    found["search every row, sort status desc, last page"] = (
+        url,
+        {"q": "holdings", "sort": "status", "desc": "1", "page": last},
+        grid,
+    )
+    found["unmapped, trial, sort client name"] = (
+        url,
+        {"status": "unmapped", "org_status": "trial", "sort": "halo_client_name"},
+        grid,
+    )
+    found["picker, unmapped clients 'holdings'"] = (f"{base}/halo-clients", {"q": "holdings"}, {})
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=20_000)
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--target", choices=("licence", "invoice_line"), default="licence")
+    parser.add_argument("--database-url", default=None)
     options = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        settings = Settings(data_dir=Path(folder), database_url=f"sqlite:///{folder}/bench.db")
+        url = options.database_url or f"sqlite:///{folder}/bench.db"
+        settings = Settings(data_dir=Path(folder), database_url=url)
         database = Database(settings.resolved_database_url)
         started = time.perf_counter()
-        workspace_id = build(database, options.accounts)
+        workspace_id = build(database, options.accounts, options.target)
         print(f"built {options.accounts} accounts in {time.perf_counter() - started:.1f} s")
         client = TestClient(create_app(settings, database=database))
         page = client.get("/ui/login").text
@@ -101,35 +176,21 @@ def main() -> None:
             "/ui/login",
             data={"email": "bench@example.com", "password": PASSWORD, "csrf_token": token[1]},
         )
-        base = f"/ui/w/{workspace_id}"
-        grid = {"HX-Request": "true", "HX-Target": "grid"}
-        cases = {
-            "full page, first 20": (f"{base}/accounts", {}, {}),
-            "grid, page 500": (f"{base}/accounts", {"page": "500"}, grid),
-            "grid, search name": (f"{base}/accounts", {"q": "012345"}, grid),
-            "grid, search client id": (f"{base}/accounts", {"q": "13345"}, grid),
-            "grid, status unmapped": (f"{base}/accounts", {"status": "unmapped"}, grid),
-            "grid, sort client name desc": (
-                f"{base}/accounts",
-                {"sort": "halo_client_name", "desc": "1"},
-                grid,
-            ),
-            "grid, sort status, last page": (
-                f"{base}/accounts",
-                {"sort": "status", "page": "1000"},
-                grid,
-            ),
-            "picker, unmapped clients 'holdings'": (f"{base}/halo-clients", {"q": "holdings"}, {}),
-        }
-        print(f"{'request':<38} {'median ms':>10} {'worst ms':>10}")
-        for label, (url, params, headers) in cases.items():
+        print(f"{'request':<52} {'min ms':>8} {'median':>8} {'max ms':>8}")
+        medians: dict[str, float] = {}
+        for label, (path, params, headers) in cases(
+            options.accounts, f"/ui/w/{workspace_id}"
+        ).items():
             times = []
             for _ in range(options.repeat):
                 began = time.perf_counter()
-                response = client.get(url, params=params, headers=headers)
+                response = client.get(path, params=params, headers=headers)
                 times.append((time.perf_counter() - began) * 1000)
                 assert response.status_code == 200, (label, response.status_code)
-            print(f"{label:<38} {statistics.median(times):>10.1f} {max(times):>10.1f}")
+            medians[label] = statistics.median(times)
+            print(f"{label:<52} {min(times):>8.1f} {medians[label]:>8.1f} {max(times):>8.1f}")
+        slowest = max(medians, key=lambda label: medians[label])
+        print(f"slowest median: {medians[slowest]:.1f} ms ({slowest})")
         database.dispose()
 
 

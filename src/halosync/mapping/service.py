@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal, NamedTuple
 
-from sqlalchemy import Select, String, and_, case, cast, func, insert, or_, select
+from sqlalchemy import Select, and_, func, insert, select
 from sqlalchemy.orm import Session
 
 from halosync.domain.matching import (
@@ -25,6 +25,7 @@ from halosync.domain.matching import (
 )
 from halosync.domain.models import ACCOUNT_STATUSES
 from halosync.errors import Audience, NotFoundError, ValidationFailedError
+from halosync.store.account_grid import GridFilters, grid_page_ids, grid_rows
 from halosync.store.base import utcnow
 from halosync.store.models import (
     Account,
@@ -36,7 +37,7 @@ from halosync.store.models import (
     ServiceMapping,
     Workspace,
 )
-from halosync.store.search import contains, name_or_halo_id
+from halosync.store.search import name_or_halo_id
 from halosync.store.usage import Page
 from halosync.store.workspaces import WorkspaceRepository
 from halosync.sync.runs import pairs_needing_attention
@@ -386,63 +387,6 @@ def unmap_service(session: Session, workspace_id: int, service_ref: str) -> bool
     return _remove(session, _service_mapping(session, workspace_id, service.id))
 
 
-def _status_expression(target: str) -> object:
-    """SQL for a row's mapping status, so the grid can filter and sort on it in the database."""
-    invoice_missing = or_(
-        AccountMapping.recurring_invoice_id.is_(None),
-        HaloRecurringInvoice.id.is_(None),
-        HaloRecurringInvoice.gone.is_(True),
-    )
-    whens: list[tuple[object, str]] = [(AccountMapping.id.is_(None), "unmapped")]
-    whens.append((HaloClient.id.is_(None), "response_error"))
-    if target == "invoice_line":
-        whens.append((invoice_missing, "required"))
-    return case(*whens, else_="mapped")  # type: ignore[arg-type]
-
-
-def _grid_query(workspace_id: int, target: str) -> Select[*tuple[Any, ...]]:
-    status = _status_expression(target).label("status")  # type: ignore[attr-defined]
-    return (
-        select(
-            Account.ref.label("account_ref"),
-            Account.name.label("account_name"),
-            Account.status.label("account_status"),
-            Account.billed.label("billed"),
-            AccountMapping.halo_client_id.label("halo_client_id"),
-            HaloClient.name.label("halo_client_name"),
-            HaloClient.inactive.label("client_inactive"),
-            HaloClient.gone.label("client_gone"),
-            AccountMapping.recurring_invoice_id.label("recurring_invoice_id"),
-            HaloRecurringInvoice.name.label("recurring_invoice_name"),
-            status,
-            AccountMapping.mapped_at.label("mapped_at"),
-        )
-        .select_from(Account)
-        .outerjoin(
-            AccountMapping,
-            and_(
-                AccountMapping.account_id == Account.id,
-                AccountMapping.workspace_id == workspace_id,
-            ),
-        )
-        .outerjoin(
-            HaloClient,
-            and_(
-                HaloClient.workspace_id == workspace_id,
-                HaloClient.halo_id == AccountMapping.halo_client_id,
-            ),
-        )
-        .outerjoin(
-            HaloRecurringInvoice,
-            and_(
-                HaloRecurringInvoice.workspace_id == workspace_id,
-                HaloRecurringInvoice.halo_id == AccountMapping.recurring_invoice_id,
-            ),
-        )
-        .where(Account.workspace_id == workspace_id)
-    )
-
-
 def _client_status(inactive: bool | None, gone: bool | None, known: bool) -> str | None:
     if not known:
         return None
@@ -491,42 +435,27 @@ def account_mapping_grid(
             fix=f"Filter by one of: {', '.join(HALO_CLIENT_STATUSES)}.",
         )
     workspace = _workspace(session, workspace_id)
-    query = _grid_query(workspace_id, workspace.target)
-    subquery = query.subquery()
-    columns = subquery.c
-    filtered = select(subquery)
-    if search and search.strip():
-        term = search.strip()
-        filtered = filtered.where(
-            or_(
-                contains(columns.account_name, term),
-                contains(columns.account_ref, term),
-                contains(columns.halo_client_name, term),
-                contains(cast(columns.halo_client_id, String), term),
-            )
-        )
-    if account_ref is not None:
-        filtered = filtered.where(columns.account_ref == account_ref)
-    if status is not None:
-        filtered = filtered.where(columns.status == status)
-    if account_status is not None:
-        filtered = filtered.where(columns.account_status == account_status)
-    if halo_client_status == "gone":
-        filtered = filtered.where(columns.client_gone.is_(True))
-    elif halo_client_status is not None:
-        filtered = filtered.where(
-            columns.halo_client_name.is_not(None),
-            columns.client_gone.is_(False),
-            columns.client_inactive.is_(halo_client_status == "inactive"),
-        )
-    sort_column = columns[sort]
-    ordering = sort_column.desc() if descending else sort_column.asc()
-    filtered = filtered.order_by(ordering, columns.account_ref.asc())
     page = max(page, 1)
     page_size = min(max(page_size, 1), MAX_PAGE_SIZE)
-    total = session.scalar(select(func.count()).select_from(filtered.order_by(None).subquery()))
-    rows = session.execute(filtered.offset((page - 1) * page_size).limit(page_size)).all()
-    items = [_grid_row(row) for row in rows]
+    filters = GridFilters(
+        search=search,
+        account_ref=account_ref,
+        status=status,
+        account_status=account_status,
+        halo_client_status=halo_client_status,
+    )
+    total, ids = grid_page_ids(
+        session,
+        workspace_id,
+        workspace.target,
+        filters,
+        sort=sort,
+        descending=descending,
+        offset=(page - 1) * page_size,
+        limit=page_size,
+    )
+    rows = grid_rows(session, workspace_id, workspace.target, ids)
+    items = [_grid_row(row[1:]) for row in rows]
     if workspace.target == "invoice_line" and items:
         attention = pairs_needing_attention(
             session, workspace_id, [item.account_ref for item in items]
@@ -534,7 +463,7 @@ def account_mapping_grid(
         items = [
             replace(item, attention=tuple(attention.get(item.account_ref, ()))) for item in items
         ]
-    return Page(items=items, total=total or 0, page=page, page_size=page_size)
+    return Page(items=items, total=total, page=page, page_size=page_size)
 
 
 def account_mapping_row(

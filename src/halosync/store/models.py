@@ -128,6 +128,9 @@ class Account(Base):
     __tablename__ = "account"
     __table_args__ = (
         UniqueConstraint("workspace_id", "ref"),
+        # The mapping grid's sorts (store/account_grid.py).
+        Index(None, "workspace_id", "name", "ref"),
+        Index(None, "workspace_id", "status", "ref"),
         CheckConstraint(_one_of("status", ACCOUNT_STATUSES), name="status"),
     )
 
@@ -199,7 +202,10 @@ class HaloClient(Base):
     """A Halo client as last pulled; ``gone`` when it vanished from Halo."""
 
     __tablename__ = "halo_client"
-    __table_args__ = (UniqueConstraint("workspace_id", "halo_id"),)
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "halo_id"),
+        Index(None, "workspace_id", "name", "halo_id"),  # the grid's sort and search
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     workspace_id: Mapped[int] = mapped_column(_workspace_fk())
