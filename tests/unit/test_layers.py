@@ -59,7 +59,6 @@ SQL_NOT_YET_IN_STORE: dict[str, str] = {
     "sync/usage.py": "the account look-up: store/usage.py",
     "users/ratelimit.py": "the log-in failures: a store/ repository",
     "users/service.py": "users and memberships: a store/ repository",
-    "users/sessions.py": "web sessions: a store/ repository",
 }
 # Not true yet: entry point -> the service it should call instead.
 ENTRY_POINTS_NOT_YET_ON_SERVICES: dict[str, str] = {

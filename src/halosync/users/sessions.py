@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from halosync.settings import Settings
 from halosync.store.models import NAME_LENGTH, User, UserSession
 from halosync.store.tokens import hash_token
+from halosync.store.user_sessions import UserSessionRepository
 
 # Writing last_seen_at on every request would turn each page view into a write.
 TOUCH_INTERVAL = timedelta(minutes=1)
@@ -130,8 +130,7 @@ def start_session(
         address=(address or "")[:64] or None,
         user_agent=(user_agent or "")[:NAME_LENGTH] or None,
     )
-    db.add(row)
-    db.flush()
+    UserSessionRepository(db).add(row)
     return token, row.id
 
 
@@ -145,7 +144,7 @@ def resume_session(
     """
     if not well_formed(token):
         return None
-    row = db.scalar(select(UserSession).where(UserSession.token_hash == hash_token(token)))
+    row = UserSessionRepository(db).by_token_hash(hash_token(token))
     if row is None:
         return None
     if row.ended_at is not None:
@@ -173,51 +172,29 @@ def resume_session(
 
 def save_flashes(db: Session, session_id: int, flashes: list[tuple[str, str]]) -> None:
     """Keep the messages a live session shows on its next page."""
-    db.execute(
-        update(UserSession)
-        .where(UserSession.id == session_id, UserSession.ended_at.is_(None))
-        .values(flashes=[list(pair) for pair in flashes] or None)
-    )
+    UserSessionRepository(db).save_flashes(session_id, [list(pair) for pair in flashes] or None)
 
 
 def end_session(db: Session, token: str, reason: str, *, now: datetime) -> None:
     """End the session ``token`` opens (log-out); nothing when there is none."""
     if well_formed(token):
-        db.execute(
-            update(UserSession)
-            .where(UserSession.token_hash == hash_token(token), UserSession.ended_at.is_(None))
-            .values(ended_at=now, end_reason=reason, flashes=None)
-        )
+        UserSessionRepository(db).end_by_token_hash(hash_token(token), reason, now)
 
 
 def end_user_sessions(
     db: Session, user_id: int, reason: str, *, now: datetime, session_id: int | None = None
 ) -> int:
     """End every live session of a user (or only ``session_id``); returns how many."""
-    statement = (
-        update(UserSession)
-        .where(UserSession.user_id == user_id, UserSession.ended_at.is_(None))
-        .values(ended_at=now, end_reason=reason, flashes=None)
-    )
-    if session_id is not None:
-        statement = statement.where(UserSession.id == session_id)
-    return int(getattr(db.execute(statement), "rowcount", 0) or 0)
+    return UserSessionRepository(db).end_for_user(user_id, reason, now, session_id=session_id)
 
 
 def live_sessions(
     db: Session, user_id: int, *, now: datetime, policy: SessionPolicy
 ) -> list[SessionView]:
     """A user's sessions that are neither ended nor past a limit, newest first."""
-    rows = db.scalars(
-        select(UserSession)
-        .where(
-            UserSession.user_id == user_id,
-            UserSession.ended_at.is_(None),
-            UserSession.created_at > now - policy.absolute,
-            UserSession.last_seen_at > now - policy.idle,
-        )
-        .order_by(UserSession.created_at.desc(), UserSession.id.desc())
-    ).all()
+    rows = UserSessionRepository(db).open_of(
+        user_id, created_after=now - policy.absolute, seen_after=now - policy.idle
+    )
     return [
         SessionView(row.id, row.created_at, row.last_seen_at, row.address, row.user_agent)
         for row in rows
@@ -226,11 +203,6 @@ def live_sessions(
 
 def _prune(db: Session, now: datetime, policy: SessionPolicy) -> None:
     # Rows ended a while ago, or too old to be alive whatever happened to them, go.
-    db.execute(
-        delete(UserSession).where(
-            or_(
-                UserSession.ended_at < now - KEEP_ENDED,
-                UserSession.created_at < now - policy.absolute - KEEP_ENDED,
-            )
-        )
+    UserSessionRepository(db).prune(
+        ended_before=now - KEEP_ENDED, created_before=now - policy.absolute - KEEP_ENDED
     )
