@@ -10,7 +10,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
 from halosync.store.base import Base
-from halosync.store.database import Database
+from halosync.store.database import Database, head_revision
+from halosync.store.migrations import SCHEMA_HEAD
 
 
 def _diff(db: Database) -> list[Any]:
@@ -64,6 +65,26 @@ def test_migrate_is_cheap_when_up_to_date(sqlite_url: str) -> None:
     second.dispose()
     assert not any(s.lstrip().upper().startswith(("CREATE", "ALTER")) for s in statements)
     assert len(statements) <= 3
+
+
+def test_the_head_known_without_alembic_is_alembics_head() -> None:
+    assert head_revision() == SCHEMA_HEAD, (
+        "A migration was added: set SCHEMA_HEAD in src/halosync/store/migrations/__init__.py "
+        f"to {head_revision()!r} (start-ups compare the stored revision with it)."
+    )
+
+
+def test_a_database_behind_the_known_head_is_migrated_by_alembic(sqlite_url: str) -> None:
+    behind = Database(sqlite_url)
+    _upgrade_to(behind, "0008")
+    assert behind.stored_revision() == "0008"
+    behind.dispose()
+    again = Database(sqlite_url)
+    again.migrate()
+    assert again.stored_revision() == SCHEMA_HEAD
+    assert again.schema_state().is_current
+    again.dispose()
+    assert Database(f"{sqlite_url}-fresh").stored_revision() is None
 
 
 def _upgrade_to(db: Database, revision: str) -> None:

@@ -1,7 +1,8 @@
 """The root ``halosync`` command and what every sub-command shares.
 
 Sub-command modules (``halosync.cli.<topic>``) register themselves on :data:`app` when
-imported; ``halosync.cli.main`` imports them all.
+imported; the root group imports a command's module only when that command runs
+(:mod:`halosync.cli.registry`), so ``halosync --help`` loads none of them.
 """
 
 from __future__ import annotations
@@ -10,14 +11,15 @@ import json
 import os
 import sys
 from dataclasses import dataclass
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
-from pydantic import ValidationError
 
+from halosync.cli.registry import LazyGroup
 from halosync.errors import HalosyncError
-from halosync.logging import configure_logging, redact_text
-from halosync.settings import Settings, describe_settings_error
+
+if TYPE_CHECKING:
+    from halosync.settings import Settings
 
 SETTINGS_PROBLEM_KEY = "halosync.settings_problem"
 
@@ -27,7 +29,9 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    cls=LazyGroup,
 )
+LazyGroup.app = app
 
 
 @dataclass
@@ -49,6 +53,13 @@ def _root(
         ),
     ] = None,
 ) -> None:
+    # Imported here, not at the top: ``halosync --help`` never runs this callback, and
+    # pydantic-settings and structlog are a good part of a start-up's CPU.
+    from pydantic import ValidationError
+
+    from halosync.logging import configure_logging
+    from halosync.settings import Settings, describe_settings_error
+
     overrides: dict[str, Any] = {}
     if database_url:
         overrides["database_url"] = database_url
@@ -85,6 +96,8 @@ def emit_json(document: Any) -> None:
 
 def fail(message: str, *, code: int = 1) -> NoReturn:
     """Print a clear message on stderr and exit non-zero."""
+    from halosync.logging import redact_text
+
     sys.stderr.write(f"error: {redact_text(message)}\n")
     raise typer.Exit(code)
 
@@ -97,6 +110,8 @@ def run_app() -> None:
         if isinstance(outcome, int) and outcome:
             sys.exit(outcome)
     except HalosyncError as error:
+        from halosync.logging import redact_text
+
         sys.stderr.write(f"error: {redact_text(str(error))}\n")
         sys.exit(1)
     except typer.Exit as done:

@@ -11,20 +11,23 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from halosync.errors import HalosyncError
 from halosync.logging import get_logger
 from halosync.settings import Settings
+from halosync.store.migrations import SCHEMA_HEAD
+
+if TYPE_CHECKING:
+    # Alembic is imported where it is used: a start-up whose schema is current (the
+    # usual case) checks it without loading Alembic at all.
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # Any constant works: it only has to be the same in every halosync process.
@@ -37,6 +40,8 @@ T = TypeVar("T")
 
 def alembic_config(connection: Connection | None = None) -> Config:
     """An Alembic configuration for halosync's migrations (no ``alembic.ini`` needed)."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     if connection is not None:
@@ -47,6 +52,8 @@ def alembic_config(connection: Connection | None = None) -> Config:
 @functools.cache
 def _migration_script() -> ScriptDirectory:
     # Parsing the migration files takes a while; they do not change under a running process.
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config())
 
 
@@ -234,6 +241,8 @@ class Database:
 
     def schema_state(self) -> SchemaState:
         """The schema's revision against this code's newest; changes nothing."""
+        from alembic.runtime.migration import MigrationContext
+
         # Alembic narrates every step at INFO; one line of our own says enough.
         logging.getLogger("alembic").setLevel(logging.WARNING)
         with self.engine.connect() as connection:
@@ -241,14 +250,31 @@ class Database:
             connection.rollback()
         return SchemaState(current=current, head=head_revision())
 
+    def stored_revision(self) -> str | None:
+        """The revision stamped in the database, read without Alembic; None when there is
+        none, or more than one, or it cannot be read (Alembic then says why)."""
+        try:
+            with self.engine.connect() as connection:
+                rows = connection.execute(text("SELECT version_num FROM alembic_version")).all()
+                connection.rollback()
+        except DBAPIError:
+            return None
+        return str(rows[0][0]) if len(rows) == 1 else None
+
     def migrate(self) -> None:
         """Bring the schema to the newest migration; cheap when it already is.
 
-        With ``auto_migrate`` off (``HALOSYNC_AUTO_MIGRATE=false``) a schema that is not
-        current is refused instead: the operator runs ``halosync db upgrade`` first.
+        A schema stamped with the head this code was built with (``SCHEMA_HEAD``) is
+        current, learnt by one query and without loading Alembic; anything else goes
+        through Alembic. With ``auto_migrate`` off (``HALOSYNC_AUTO_MIGRATE=false``) a
+        schema that is not current is refused instead: the operator runs ``halosync db
+        upgrade`` first.
         """
         with self._migrate_lock:
             if self._migrated:
+                return
+            if self.stored_revision() == SCHEMA_HEAD:
+                self._migrated = True
                 return
             state = self.schema_state()
             if not state.is_current:
@@ -269,6 +295,8 @@ class Database:
             return before
 
     def _upgrade(self) -> None:
+        from alembic import command
+
         log.info("migrating database", database=repr(self))
         with self.engine.begin() as connection:
             if self.dialect == "postgresql":
@@ -280,6 +308,8 @@ class Database:
 
     def downgrade(self, revision: str = "base") -> None:
         """Undo migrations down to ``revision`` (tests and operators rolling back)."""
+        from alembic import command
+
         with self.engine.begin() as connection:
             command.downgrade(alembic_config(connection), revision)
         self._migrated = False
