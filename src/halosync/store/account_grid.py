@@ -233,22 +233,34 @@ def _search(session: Session, workspace_id: int, term: str) -> tuple[ColumnEleme
     return or_(Account.id.in_(by_account), mapping_match), MAPPING
 
 
-def _filters(
-    session: Session, workspace_id: int, target: str, filters: GridFilters
-) -> tuple[list[ColumnElement[bool]], int]:
-    """The filters as conditions, and how far they need the rows joined."""
+@dataclass(frozen=True, slots=True)
+class _Where:
+    """The filters as conditions on the joined row, and what they need of it."""
+
+    conditions: list[ColumnElement[bool]]
+    depth: int  # how far the rows must be joined
+    inner: int  # every row they keep has a mapping (MAPPING) or a known client (CLIENT)
+    on_account: bool  # a condition reads the account table
+
+
+def _filters(session: Session, workspace_id: int, target: str, filters: GridFilters) -> _Where:
     where: list[ColumnElement[bool]] = []
-    depth = ACCOUNT
+    depth = inner = ACCOUNT
+    on_account = False
     if filters.search and filters.search.strip():
         condition, depth = _search(session, workspace_id, filters.search.strip())
         where.append(condition)
+        on_account = True
     if filters.account_ref is not None:
         where.append(Account.ref == filters.account_ref)
+        on_account = True
     if filters.status is not None:
         where.append(_status_conditions(target)[filters.status])
         depth = max(depth, _status_depth(target))
+        inner = {"unmapped": ACCOUNT, "response_error": MAPPING}.get(filters.status, CLIENT)
     if filters.account_status is not None:
         where.append(Account.status == filters.account_status)
+        on_account = True
     if filters.halo_client_status == "gone":
         where.append(HaloClient.gone.is_(True))
     elif filters.halo_client_status is not None:
@@ -257,7 +269,8 @@ def _filters(
         where.append(HaloClient.inactive.is_(filters.halo_client_status == "inactive"))
     if filters.halo_client_status is not None:
         depth = max(depth, CLIENT)
-    return where, depth
+        inner = CLIENT
+    return _Where(where, depth, inner, on_account)
 
 
 def _segments(sort: str, target: str) -> list[_Segment]:
@@ -296,18 +309,19 @@ def _ids(session: Session, query: Select[Any]) -> list[int]:
 def _page_of_segment(
     session: Session,
     workspace_id: int,
-    where: Sequence[ColumnElement[bool]],
-    depth: int,
+    found: _Where,
     segment: _Segment,
     descending: bool,
     offset: int,
     limit: int,
 ) -> list[int]:
     """``limit`` account ids from ``offset`` of one segment, in its order."""
-    depth = max(depth, segment.depth)
+    depth = max(found.depth, segment.depth)
+    inner = max(found.inner, segment.inner)  # the rows both keep
+    where = found.conditions
 
     def query(*columns: Any) -> Select[Any]:
-        joined = _joined(workspace_id, depth, *columns, inner=segment.inner)
+        joined = _joined(workspace_id, depth, *columns, inner=inner)
         return joined.where(*where, segment.condition)
 
     if segment.key is None:  # a segment of equal keys: by reference, either direction
@@ -322,8 +336,8 @@ def _page_of_segment(
     # read in reference order.
     start = max(offset - 1, 0)
     keys_query = (
-        _mapping_joined(workspace_id, depth, key, inner=segment.inner).where(segment.condition)
-        if not where and segment.inner > ACCOUNT
+        _mapping_joined(workspace_id, depth, key, inner=inner).where(*where, segment.condition)
+        if not found.on_account and segment.inner > ACCOUNT  # the key is on the mapping side
         else query(key)
     )
     keys = list(
@@ -365,11 +379,9 @@ def _page_of_segment(
             )
             .where(AccountMapping.workspace_id == workspace_id, HaloClient.name.in_(values))
         )
-    found = _joined(
-        workspace_id, depth, key, Account.ref, Account.id, inner=segment.inner, among=named
-    )
+    grouped = _joined(workspace_id, depth, key, Account.ref, Account.id, inner=inner, among=named)
     groups: dict[Any, list[tuple[str, int]]] = {}
-    for value, ref, account_id in session.execute(found.where(*where, segment.condition)):
+    for value, ref, account_id in session.execute(grouped.where(*where, segment.condition)):
         groups.setdefault(value, []).append((ref, account_id))
     for value, wanted in runs:
         rows = sorted(groups.get(value, []))
@@ -390,9 +402,17 @@ def grid_page_ids(
     limit: int,
 ) -> tuple[int, list[int]]:
     """The number of rows the filters leave, and the ids of the accounts at ``offset``."""
-    where, depth = _filters(session, workspace_id, target, filters)
+    found = _filters(session, workspace_id, target, filters)
+    where = found.conditions
+
+    def counting(depth: int, inner: int, *columns: Any) -> Select[Any]:
+        """Rows the filters keep; from the mapping table alone where that is enough."""
+        if inner > ACCOUNT and not found.on_account:
+            return _mapping_joined(workspace_id, depth, *columns, inner=inner).where(*where)
+        return _joined(workspace_id, depth, *columns, inner=inner).where(*where)
+
     segments = _segments(sort, target)
-    total = session.scalar(_joined(workspace_id, depth, func.count()).where(*where)) or 0
+    total = session.scalar(counting(found.depth, found.inner, func.count())) or 0
     # The segments with a mapping, counted in one pass from the mapping table; the one
     # without holds the rest.
     counted_segments = [segment for segment in segments if segment.inner > ACCOUNT]
@@ -402,14 +422,10 @@ def grid_page_ids(
             *((segment.condition, index) for index, segment in enumerate(segments)),
             else_=len(segments),
         ).label("segment")
-        deepest = max(depth, *(segment.depth for segment in counted_segments))
-        narrowest = min(segment.inner for segment in counted_segments)
-        counting = (
-            _joined(workspace_id, deepest, which, func.count(), inner=narrowest).where(*where)
-            if where
-            else _mapping_joined(workspace_id, deepest, which, func.count(), inner=narrowest)
-        )
-        counted = dict(session.execute(counting.group_by(which)).all())
+        deepest = max(found.depth, *(segment.depth for segment in counted_segments))
+        inner = max(found.inner, min(segment.inner for segment in counted_segments))
+        grouped = counting(deepest, inner, which, func.count()).group_by(which)
+        counted = dict(session.execute(grouped).all())
     rest = total - sum(counted.get(index, 0) for index in range(len(segments)))
     sizes = [
         counted.get(index, 0) if segment.inner > ACCOUNT else rest
@@ -425,8 +441,7 @@ def grid_page_ids(
             ids += _page_of_segment(
                 session,
                 workspace_id,
-                where,
-                depth,
+                found,
                 segment,
                 descending,
                 max(offset - start, 0),
