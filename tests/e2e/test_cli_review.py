@@ -104,10 +104,10 @@ def test_review_policy_through_the_cli(tmp_path: Path) -> None:
         assert json_of(cli, "review", "policy") == {
             "workspace": "acme",
             "change_above_units": None,
-            "change_above_percent": None,
+            "change_above_percent": 50,
             "new_above_units": None,
             "any_price_change": False,
-            "drop_to_zero": False,
+            "drop_to_zero": True,
         }
         changed = json_of(
             cli,

@@ -22,6 +22,7 @@ from typing import Any, Literal
 from sqlalchemy import select
 
 from halosync.domain.markers import find_marker, marker_for
+from halosync.domain.review import REVIEW_OFF
 from halosync.halopsa.client import HaloApiClient
 from halosync.halopsa.config import HaloConnectionConfig
 from halosync.halopsa.retry import RetryPolicy
@@ -38,6 +39,7 @@ from halosync.store.workspaces import WorkspaceRepository
 from halosync.sync.customers import run_customers_sync
 from halosync.sync.gather import workspace_key
 from halosync.sync.results import UsageReport
+from halosync.sync.review import set_review_policy
 from halosync.sync.usage import run_usage_sync
 from tests.reliability.chaos import ChaosSimulator
 from tests.sync.world import CLIENT_ID, CLIENT_SECRET
@@ -493,6 +495,8 @@ def _configure(scenario: Scenario) -> None:
             ConnectionDetails(scenario.url, None, None, CLIENT_ID, CLIENT_SECRET)
         )
         scenario.workspace_id = workspace.id
+    # The scenario's vendor moves counts freely and checks Halo ends exact: nothing is held.
+    set_review_policy(scenario.database, scenario.workspace_id, REVIEW_OFF, actor="scenario")
     scenario.import_vendor()
     pulled = asyncio.run(
         run_customers_sync(

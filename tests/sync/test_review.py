@@ -97,10 +97,17 @@ def test_a_feed_error_is_held_and_written_once_approved(tmp_path: Path, target: 
     field = "count" if target == "licence" else "qty_order"
     assert (item.account_ref, item.service_ref) == ("A1", "MAIL")
     assert item.change == f"{field} 12 → 1200"
+    if target == "licence":
+        assert item.halo_record.endswith("of HaloPSA client 'Client 1 Ltd' (1)")
+    else:
+        assert item.halo_record.startswith("line ")
+        assert item.halo_record.endswith(" on recurring invoice -1")
     assert item.first_seen_at < item.last_seen_at
     with world.database.session() as session:
-        titles = session.scalars(select(LogEntry.title).where(LogEntry.level == "WARNING"))
-        assert "Change held for review" in list(titles)
+        entries = session.execute(select(LogEntry.level, LogEntry.title)).all()
+    # Announced once, when first held; the rerun says it is still waiting.
+    assert entries.count(("WARNING", "Change held for review")) == 1
+    assert entries.count(("INFO", "Changes still waiting for review")) == 1
 
     world.sim.state.request_log.clear()
     approval = run(

@@ -16,6 +16,7 @@ from typing import Any
 import httpx2
 
 from halosync.domain.reconcile import ReconcileRow
+from halosync.domain.review import REVIEW_OFF
 from halosync.halopsa.client import HaloApiClient
 from halosync.halopsa.config import HaloConnectionConfig
 from halosync.halopsa.retry import RetryPolicy
@@ -31,6 +32,7 @@ from halosync.store.workspaces import WorkspaceRepository
 from halosync.sync.customers import run_customers_sync
 from halosync.sync.reconcile import build_reconciliation
 from halosync.sync.results import RunReport, UsageReport
+from halosync.sync.review import set_review_policy
 from halosync.sync.usage import run_usage_sync
 
 CLIENT_ID = "5c3b8b4e-1f0c-4a55-9a43-0b6b2f0e9d11"
@@ -171,6 +173,10 @@ class World:
     def map_service(self, ref: str, item_id: int) -> None:
         with self.database.session() as session:
             map_service(session, self.workspace_id, ref, item_id)
+
+    def review_off(self) -> None:
+        """Every review rule off, for tests about something else that move counts freely."""
+        set_review_policy(self.database, self.workspace_id, REVIEW_OFF, actor="test")
 
     def set(self, **fields: Any) -> None:
         with self.database.session() as session:

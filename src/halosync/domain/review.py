@@ -61,9 +61,10 @@ class ReviewPolicy:
     """Hold every update that takes a quantity above 0 down to 0."""
 
 
-DEFAULT_REVIEW_POLICY = ReviewPolicy(change_above_percent=None, drop_to_zero=False)
-"""A workspace's policy until it is changed: for now every rule off (review is opt-in);
-``ReviewPolicy()`` holds the recommended rules (± 50 %, drop to 0)."""
+REVIEW_OFF = ReviewPolicy(change_above_percent=None, drop_to_zero=False)
+"""Every rule off: every planned write applies."""
+DEFAULT_REVIEW_POLICY = ReviewPolicy()
+"""A workspace's policy until it is changed: ± 50 % and drop to 0 on, the others off."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +210,7 @@ __all__ = [
     "DEFAULT_REVIEW_POLICY",
     "PRICE_FIELDS",
     "QUANTITY_FIELD",
+    "REVIEW_OFF",
     "REVIEW_STATUSES",
     "Decisions",
     "ReviewPolicy",

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from halosync.domain.models import ReviewStatus
 from halosync.domain.review import DEFAULT_REVIEW_POLICY, Decisions, ReviewPolicy
-from halosync.store.models import Account, ReviewItem, ReviewPolicyRow, Service
+from halosync.store.models import Account, HaloClient, ReviewItem, ReviewPolicyRow, Service
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,8 @@ class ReviewRow:
     account_name: str
     service_ref: str
     service_name: str
+    client_name: str | None = None
+    """The Halo client's name as last pulled (None when it was never pulled)."""
 
 
 class ReviewRepository:
@@ -96,9 +98,16 @@ class ReviewRepository:
     ) -> list[ReviewRow]:
         """Items (oldest first) with their account and service, filtered as asked."""
         query = (
-            select(ReviewItem, Account.ref, Account.name, Service.ref, Service.name)
+            select(
+                ReviewItem, Account.ref, Account.name, Service.ref, Service.name, HaloClient.name
+            )
             .join(Account, Account.id == ReviewItem.account_id)
             .join(Service, Service.id == ReviewItem.service_id)
+            .outerjoin(
+                HaloClient,
+                (HaloClient.workspace_id == ReviewItem.workspace_id)
+                & (HaloClient.halo_id == ReviewItem.halo_client_id),
+            )
             .where(ReviewItem.workspace_id == self.workspace_id)
             .order_by(ReviewItem.first_seen_at, ReviewItem.id)
         )

@@ -36,6 +36,7 @@ REVIEW_ENTITY = "ReviewItem"
 """The ``entity`` of the audit entries of review steps (hold, approve, reject, withdraw)."""
 HELD_TITLE = "Change held for review"
 _PENDING: tuple[ReviewStatus, ...] = ("pending",)
+MAX_NAMED = 20
 
 
 # --- inside a usage sync ------------------------------------------------------------------
@@ -64,12 +65,12 @@ def remember_holds(
     *,
     account_ids: dict[str, int],
     service_ids: dict[str, int],
-) -> list[ReviewItem]:
+) -> list[ReviewedChange]:
     """Add this run's new holds to the queue (once per pair and value) and withdraw the
-    pending items of ``scope`` that the run no longer plans; returns the new items."""
+    pending items of ``scope`` that the run no longer plans; returns the new holds."""
     now = utcnow()
     reviews = ReviewRepository(session, workspace_id)
-    added: list[ReviewItem] = []
+    added: list[ReviewedChange] = []
     still_held: set[int] = set()
     for held in screening.held:
         change = held.change
@@ -79,7 +80,7 @@ def remember_holds(
         if item is None:
             item = _new_item(held, account_id, service_id, run_id, now)
             reviews.add(item)
-            added.append(item)
+            added.append(held)
             session.add(_audit(workspace_id, item, "hold", None, now, run_id))
         else:
             item.last_seen_at = now
@@ -109,6 +110,27 @@ def remember_holds(
     if added:
         log.warning("changes_held_for_review", run_id=run_id, held=len(added))
     return added
+
+
+def log_still_waiting(
+    session: Session, workspace_id: int, run_id: int, waiting: list[ChangeResult]
+) -> None:
+    """One INFO entry for the changes held by earlier runs and held again by this one: they
+    were announced (a WARNING and an e-mail) when first held, not on every run."""
+    if not waiting:
+        return
+    pairs = sorted({f"{r.account_ref} / {r.service_ref}" for r in waiting})
+    named = ", ".join(pairs[:MAX_NAMED])
+    more = f" and {len(pairs) - MAX_NAMED} more" if len(pairs) > MAX_NAMED else ""
+    add_log_entry(
+        session,
+        workspace_id,
+        "INFO",
+        "Changes still waiting for review",
+        f"{len(pairs)} change(s) held earlier are still waiting for review and were not "
+        f"written: {named}{more}.",
+        run_id=run_id,
+    )
 
 
 def mark_held(results: list[ChangeResult], screening: Screening) -> list[ChangeResult]:
@@ -170,11 +192,14 @@ def _audit(
 # --- what a reviewer sees ---------------------------------------------------------------
 
 
-def _halo_record(item: ReviewItem) -> str:
+def _halo_record(item: ReviewItem, client_name: str | None = None) -> str:
+    client = f"HaloPSA client {item.halo_client_id}"
+    if client_name:
+        client = f"HaloPSA client '{client_name}' ({item.halo_client_id})"
     if item.target == "licence":
         if item.action == "create":
-            return f"new licence for HaloPSA client {item.halo_client_id}"
-        return f"licence {item.halo_record_id} of HaloPSA client {item.halo_client_id}"
+            return f"new licence for {client}"
+        return f"licence {item.halo_record_id} of {client}"
     if item.action == "create":
         return f"new line on recurring invoice {item.recurring_invoice_id}"
     return f"line {item.halo_record_id} on recurring invoice {item.recurring_invoice_id}"
@@ -259,7 +284,7 @@ def _view(row: ReviewRow) -> ReviewView:
         service_name=row.service_name,
         target=item.target,
         action=item.action,
-        halo_record=_halo_record(item),
+        halo_record=_halo_record(item, row.client_name),
         halo_record_id=item.halo_record_id,
         before=dict(item.before or {}),
         after=dict(item.after),
@@ -346,7 +371,7 @@ def _decide(
                 "INFO",
                 f"Held change {verb}",
                 f"{actor} {verb} account {row.account_ref}, service {row.service_ref}, "
-                f"{_halo_record(row.item)}: {_change_text(row.item)}"
+                f"{_halo_record(row.item, row.client_name)}: {_change_text(row.item)}"
                 + (
                     "; HaloPSA is left as it is, and this value is not asked about again."
                     if status == "rejected"

@@ -34,6 +34,7 @@ from halosync.sync.review import (
     HELD_TITLE,
     HoldScope,
     changes_of,
+    log_still_waiting,
     mark_held,
     remember_holds,
     screen,
@@ -152,12 +153,19 @@ async def run_usage_sync(
                 run_id=run_id,
             )
     results: list[ChangeResult] = []
+    fresh: set[tuple[str, str]] = set()
 
     def close(session: Session, end: RunEnd) -> None:
         if dry_run:
             return
         # The per-row warnings first, so that newest-first the run's summary heads them.
-        _log_attention(session, workspace_id, run_id, results)
+        # A change held again by a later run was announced when first held.
+        waiting = [r for r in results if r.held and (r.account_ref, r.service_ref) not in fresh]
+        announced = {id(r) for r in waiting}
+        _log_attention(
+            session, workspace_id, run_id, [r for r in results if id(r) not in announced]
+        )
+        log_still_waiting(session, workspace_id, run_id, waiting)
         _log_outcome(session, workspace_id, run_id, name, scope, end)
         if end.status == "succeeded":
             ws = session.get(Workspace, workspace_id)
@@ -201,7 +209,7 @@ async def run_usage_sync(
                     everything=account_ref is None and pairs is None,
                     pairs=frozenset((c.account_ref, c.service_ref) for c in plan.changes),
                 )
-                remember_holds(
+                new_holds = remember_holds(
                     session,
                     workspace_id,
                     run_id,
@@ -210,6 +218,7 @@ async def run_usage_sync(
                     account_ids=inputs.account_ids,
                     service_ids=inputs.service_ids,
                 )
+                fresh.update((h.change.account_ref, h.change.service_ref) for h in new_holds)
         plan = screening.plan
         if dry_run:
             with database.session() as session:

@@ -9,21 +9,30 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from halosync.domain.markers import marker_for
 from halosync.domain.models import (
     ACTIONS,
     REVIEW_STATUSES,
     TARGETS,
+    AccountTarget,
+    DesiredSubscription,
+    HaloInvoiceLine,
+    HaloLicence,
     HaloValue,
     HaloWrite,
+    LedgerRecord,
     LicenceChange,
     LicenceFields,
     LineChange,
     LineFields,
     Plan,
     PlannedChange,
+    SyncSettings,
     Target,
 )
+from halosync.domain.planner import plan_usage_sync
 from halosync.domain.review import (
+    DEFAULT_REVIEW_POLICY,
     PRICE_FIELDS,
     QUANTITY_FIELD,
     ReviewPolicy,
@@ -95,6 +104,20 @@ def test_the_recommended_rules_hold_a_feed_error_and_a_drop_to_zero_only(target:
     assert hold_reasons(create(1200, target), RECOMMENDED) == ()
     price = PRICE_FIELDS[target][0]
     assert hold_reasons(update(10, 10, target, **{price: Decimal(9)}), RECOMMENDED) == ()
+
+
+def test_a_workspace_starts_with_the_recommended_rules() -> None:
+    assert (
+        DEFAULT_REVIEW_POLICY
+        == RECOMMENDED
+        == ReviewPolicy(
+            change_above_units=None,
+            change_above_percent=50,
+            new_above_units=None,
+            any_price_change=False,
+            drop_to_zero=True,
+        )
+    )
 
 
 def test_each_rule_when_turned_on() -> None:
@@ -236,3 +259,48 @@ def test_a_stricter_threshold_holds_at_least_as_much(
     ]
     for stricter, looser in pairs:
         assert bool(hold_reasons(change, looser)) <= bool(hold_reasons(change, stricter))
+
+
+# --- applied to the planner's own output ---------------------------------------------
+
+
+def _planned(target: Target, old: int, new: int) -> Plan:
+    marker = marker_for("ws", "A", "S")
+    ledger = LedgerRecord(
+        account_ref="A",
+        service_ref="S",
+        target=target,
+        halo_client_id=1,
+        recurring_invoice_id=-1 if target == "invoice_line" else None,
+        halo_record_id=7,
+        state="written",
+        marker=marker,
+    )
+    return plan_usage_sync(
+        [DesiredSubscription("A", "Acme", "active", True, "S", "Seats", Decimal(new))],
+        account_targets={"A": AccountTarget(1, recurring_invoice_id=-1)},
+        service_items={"S": 1},
+        ledger=[ledger],
+        settings=SyncSettings(target=target, workspace_key="ws"),
+        halo_licences=[HaloLicence(7, 1, "Seats", old, marker=marker, status="Active")],
+        halo_invoice_lines=[HaloInvoiceLine(7, -1, 1, Decimal(old), marker=marker)],
+    )
+
+
+@given(targets, st.integers(min_value=0, max_value=10_000), quantities)
+def test_the_defaults_on_the_planners_output_hold_big_moves_and_drops_only(
+    target: Target, old: int, new: int
+) -> None:
+    plan = _planned(target, old, new)
+    assert len(plan.changes) == 1
+    screened = screen_plan(plan, RECOMMENDED, {})
+    moved = new != old
+    # From 0 there is no base for a percentage: only the absolute rule (off) applies.
+    expected = moved and old > 0 and (new == 0 or abs(new - old) * 100 > 50 * old)
+    assert bool(screened.held) == expected
+    assert (screened.plan.writes == ()) == (expected or not plan.writes)
+    if expected:
+        # Nothing of the held write reaches the executor; the results keep before/after.
+        [change] = screened.plan.changes
+        assert change.action == "skip"
+        assert change.after[QUANTITY_FIELD[target]] == Decimal(new)

@@ -102,10 +102,10 @@ def test_a_rejected_value_is_remembered(ready: Api) -> None:
 def test_the_policy_is_read_and_replaced(api: Api) -> None:
     assert api.get("review/policy").json() == {
         "change_above_units": None,
-        "change_above_percent": None,
+        "change_above_percent": 50,
         "new_above_units": None,
         "any_price_change": False,
-        "drop_to_zero": False,
+        "drop_to_zero": True,
     }
     bad = api.put("review/policy", json={"change_above_units": -1})
     assert bad.status_code == 422

@@ -50,8 +50,14 @@ def test_an_empty_snapshot_cannot_zero_the_bills_in_halo(ready: Api) -> None:
     allowed = ready.post("usage", params={"snapshot": "true", "allow_mass_cancel": "true"}, json={})
     assert allowed.status_code == 200, allowed.text
     assert len(allowed.json()["cancelled"]) == 2
-    # ...which the next sync carries to Halo: what the refusal protected against.
-    assert ready.sync_usage().counts["updated"] == 2
+    # ...which the next sync holds for review (drops to 0), and writes once approved:
+    # what the refusal protected against.
+    held = ready.sync_usage()
+    assert sum(c.held for c in held.changes) == 2
+    assert _licence_counts(ready) == {1: 10.0, 2: 4.0}
+    approved = ready.post("review/approve", json={"all": True})
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["written"] == 2
     assert _licence_counts(ready) == {1: 0.0, 2: 0.0}
 
 
