@@ -274,3 +274,37 @@ def test_existing_workspaces_take_over_existing_lines_from_0009(sqlite_url: str)
         assert accounts == 1
     finally:
         db.dispose()
+
+
+def test_upgrading_keeps_every_workspace_row_on_sqlite(sqlite_url: str) -> None:
+    """No migration rebuilds a table others cascade from: on SQLite, with foreign keys on,
+    dropping the old ``workspace`` table in a batch copy deleted every account (0006 did)."""
+    from datetime import datetime
+
+    from sqlalchemy import DateTime, bindparam, text
+
+    at = bindparam("at", type_=DateTime())
+    db = Database(sqlite_url)
+    try:
+        _upgrade_to(db, "0001")
+        with db.engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO workspace (id, name, created_at) VALUES (1, 'acme', :at)"
+                ).bindparams(at),
+                {"at": datetime(2026, 1, 1)},
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO account (id, workspace_id, ref, name, status, billed, "
+                    "created_at, updated_at) VALUES (1, 1, 'A1', 'Acme', 'active', true, :at, :at)"
+                ).bindparams(at),
+                {"at": datetime(2026, 1, 1)},
+            )
+        db.migrate()
+        with db.engine.connect() as connection:
+            assert connection.execute(text("SELECT ref FROM account")).scalars().all() == ["A1"]
+            limit = connection.execute(text("SELECT snapshot_cancel_limit_percent FROM workspace"))
+            assert limit.scalar() == 50
+    finally:
+        db.dispose()
