@@ -27,7 +27,7 @@ from pathlib import Path
 from sqlalchemy import insert, select
 from starlette.testclient import TestClient
 
-from halosync.mapping.service import SORT_KEYS
+from halosync.mapping.grid import SORT_KEYS
 from halosync.settings import Settings
 from halosync.store.database import Database
 from halosync.store.models import Account, AccountMapping, HaloClient, HaloRecurringInvoice

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from sqlalchemy import insert, select
 
-from halosync.mapping.service import (
+from halosync.mapping.grid import (
     HALO_CLIENT_STATUSES,
     MAPPING_STATUSES,
     SORT_KEYS,

@@ -8,16 +8,18 @@ from sqlalchemy import select
 
 from halosync.domain.matching import Suggestion
 from halosync.errors import NotFoundError, ValidationFailedError
-from halosync.mapping.service import (
-    accept_suggestions,
+from halosync.mapping.grid import (
     account_mapping_grid,
-    map_account,
-    map_service,
     mapping_counts,
     service_mapping_grid,
+    unmapped_halo_clients,
+)
+from halosync.mapping.service import (
+    accept_suggestions,
+    map_account,
+    map_service,
     suggest_account_mappings,
     unmap_account,
-    unmapped_halo_clients,
 )
 from halosync.sources.importer import import_document
 from halosync.store.database import Database

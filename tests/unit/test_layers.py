@@ -46,7 +46,7 @@ SQL_NOT_YET_IN_STORE: dict[str, str] = {
     "jobs/schedules.py": "a store/ repository of sync schedules",
     "jobs/service.py": "the account look-up and cooldown: store/ and sync.runs",
     "jobs/tick.py": "the due-schedule query: the schedules repository",
-    "mapping/service.py": "the mapping repository and the grid read model (after h15)",
+    "mapping/service.py": "the commands' look-ups and set-based insert: a mapping repository",
     "notify/messages.py": "the run's log and results: sync.runs and sync.activity",
     "ops/backup.py": "SQLite's online backup (sqlite3 PRAGMAs): store/",
     "ops/doctor.py": "the doctor's checks: store/ (schema and connections)",
@@ -61,9 +61,7 @@ SQL_NOT_YET_IN_STORE: dict[str, str] = {
     "users/service.py": "users and memberships: a store/ repository",
 }
 # Not true yet: entry point -> the service it should call instead.
-ENTRY_POINTS_NOT_YET_ON_SERVICES: dict[str, str] = {
-    "web/ui/routes/mapping.py": "the grid's types and workspace: the mapping read model",
-}
+ENTRY_POINTS_NOT_YET_ON_SERVICES: dict[str, str] = {}
 
 
 def _modules() -> list[tuple[str, ast.Module]]:

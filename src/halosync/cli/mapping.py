@@ -15,19 +15,21 @@ from halosync.domain.matching import DEFAULT_MIN_SCORE
 from halosync.jobs import open_job_queue
 from halosync.jobs.queue import JobQueue
 from halosync.mapping.follow_up import FollowUp, accept_and_follow_up, map_account_and_follow_up
-from halosync.mapping.service import (
+from halosync.mapping.grid import (
     MAPPING_STATUSES,
     SORT_KEYS,
     STATUS_LABELS,
     MappingStatus,
     account_mapping_grid,
-    map_service,
     mapping_counts,
     service_mapping_grid,
+    unmapped_halo_clients,
+)
+from halosync.mapping.service import (
+    map_service,
     suggest_account_mappings,
     unmap_account,
     unmap_service,
-    unmapped_halo_clients,
 )
 
 FOLLOW_UP_TIMEOUT_SECONDS = 3600.0

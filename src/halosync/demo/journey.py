@@ -16,12 +16,8 @@ from halosync.connection.service import ConnectionInput, ConnectionService
 from halosync.demo.sample_data import sample_vendor_data
 from halosync.domain.matching import AccountName, ClientName, suggest_mappings
 from halosync.halopsa.permissions import needs_for
-from halosync.mapping.service import (
-    accept_suggestions,
-    map_service,
-    mapping_counts,
-    suggest_account_mappings,
-)
+from halosync.mapping.grid import mapping_counts
+from halosync.mapping.service import accept_suggestions, map_service, suggest_account_mappings
 from halosync.settings import Settings
 from halosync.simulator import ApiApplication
 from halosync.sources.importer import import_document

@@ -17,13 +17,8 @@ from halosync.domain.matching import Suggestion
 from halosync.errors import NotFoundError
 from halosync.jobs.queue import JobQueue, QueueUnavailableError
 from halosync.jobs.service import CooldownError, request_sync
-from halosync.mapping.service import (
-    AccountMappingRow,
-    SuggestionOutcome,
-    accept_suggestions,
-    account_mapping_row,
-    map_account,
-)
+from halosync.mapping.grid import AccountMappingRow, account_mapping_row
+from halosync.mapping.service import SuggestionOutcome, accept_suggestions, map_account
 from halosync.settings import Settings
 from halosync.store.database import Database
 from halosync.store.workspaces import WorkspaceRepository

@@ -1,4 +1,5 @@
-"""Account and service mappings: save, remove, suggest, and the grid behind the UI.
+"""Account and service mappings, the commands: save, remove, suggest and accept (the grids
+they are shown in are the read model in :mod:`halosync.mapping.grid`).
 
 Mappings say where future writes go; they never touch Halo. Unmapping or remapping leaves
 what was written in Halo where it is, and the ledger (keyed by Halo client) still knows
@@ -9,11 +10,10 @@ transaction, so a batch of mappings is saved whole or not at all.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
-from datetime import datetime
-from typing import Any, Literal, NamedTuple
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
-from sqlalchemy import Select, and_, func, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from halosync.domain.matching import (
@@ -23,9 +23,7 @@ from halosync.domain.matching import (
     Suggestion,
     suggest_mappings,
 )
-from halosync.domain.models import ACCOUNT_STATUSES
 from halosync.errors import Audience, NotFoundError, ValidationFailedError
-from halosync.store.account_grid import GridFilters, grid_page_ids, grid_rows
 from halosync.store.base import utcnow
 from halosync.store.models import (
     Account,
@@ -37,88 +35,7 @@ from halosync.store.models import (
     ServiceMapping,
     Workspace,
 )
-from halosync.store.search import name_or_halo_id
-from halosync.store.usage import Page
 from halosync.store.workspaces import WorkspaceRepository
-from halosync.sync.runs import pairs_needing_attention
-
-MappingStatus = Literal["mapped", "unmapped", "required", "response_error"]
-MAPPING_STATUSES: tuple[MappingStatus, ...] = ("mapped", "unmapped", "required", "response_error")
-STATUS_LABELS: dict[str, str] = {
-    "mapped": "Mapped",
-    "unmapped": "Unmapped",
-    "pending": "Pending",
-    "required": "Required",
-    "response_error": "Response Error",
-}
-HaloClientStatus = Literal["active", "inactive", "gone"]
-HALO_CLIENT_STATUSES: tuple[HaloClientStatus, ...] = ("active", "inactive", "gone")
-RESPONSE_ERROR_TEXT = "Please refresh the page in a few minutes and try again."
-SORT_KEYS = (
-    "account_name",
-    "account_ref",
-    "account_status",
-    "halo_client_name",
-    "halo_client_id",
-    "status",
-)
-MAX_PAGE_SIZE = 500
-
-
-@dataclass(frozen=True, slots=True)
-class AccountMappingRow:
-    """One row of the account mapping grid."""
-
-    account_ref: str
-    account_name: str
-    account_status: str
-    billed: bool
-    halo_client_id: int | None
-    halo_client_name: str | None
-    halo_client_status: str | None
-    recurring_invoice_id: int | None
-    recurring_invoice_name: str | None
-    status: MappingStatus
-    mapped_at: datetime | None
-    attention: tuple[str, ...] = ()
-    """What needs an admin about this account's services (from the latest sync of each
-    pair), e.g. an item with several lines on the recurring invoice."""
-
-    @property
-    def status_label(self) -> str:
-        """The status as the grid shows it ("Mapped", "Required"...)."""
-        return STATUS_LABELS[self.status]
-
-
-@dataclass(frozen=True, slots=True)
-class ServiceMappingRow:
-    """One row of the service mapping grid."""
-
-    service_ref: str
-    service_name: str
-    halo_item_id: int | None
-    halo_item_name: str | None
-    mapped: bool
-
-
-@dataclass(frozen=True, slots=True)
-class MappingCounts:
-    """Totals for the setup summary and the integration dashboard."""
-
-    accounts_total: int
-    accounts_mapped: int
-    services_total: int
-    services_mapped: int
-
-    @property
-    def accounts_unmapped(self) -> int:
-        """Accounts without a Halo client."""
-        return self.accounts_total - self.accounts_mapped
-
-    @property
-    def services_unmapped(self) -> int:
-        """Services without a Halo item."""
-        return self.services_total - self.services_mapped
 
 
 @dataclass(frozen=True, slots=True)
@@ -385,228 +302,6 @@ def unmap_service(session: Session, workspace_id: int, service_ref: str) -> bool
     """Remove a service's mapping. False if it had none."""
     service = _service(session, workspace_id, service_ref)
     return _remove(session, _service_mapping(session, workspace_id, service.id))
-
-
-def _client_status(inactive: bool | None, gone: bool | None, known: bool) -> str | None:
-    if not known:
-        return None
-    if gone:
-        return "Gone"
-    return "Inactive" if inactive else "Active"
-
-
-def account_mapping_grid(
-    session: Session,
-    workspace_id: int,
-    *,
-    search: str | None = None,
-    account_ref: str | None = None,
-    status: MappingStatus | None = None,
-    account_status: str | None = None,
-    halo_client_status: HaloClientStatus | None = None,
-    sort: str = "account_name",
-    descending: bool = False,
-    page: int = 1,
-    page_size: int = 20,
-) -> Page[AccountMappingRow]:
-    """One page of the account mapping grid, filtered, searched and sorted in SQL.
-
-    The search box matches account name, reference, Halo client name and Halo client id;
-    the filters are the mapping status, the account's status and the Halo client's status,
-    and ``account_ref`` picks one account's row by its exact reference.
-    """
-    if sort not in SORT_KEYS:
-        raise ValidationFailedError(
-            f"Cannot sort by {sort!r}.", fix=f"Sort by one of: {', '.join(SORT_KEYS)}."
-        )
-    if status is not None and status not in MAPPING_STATUSES:
-        raise ValidationFailedError(
-            f"Unknown mapping status {status!r}.",
-            fix=f"Filter by one of: {', '.join(MAPPING_STATUSES)}.",
-        )
-    if account_status is not None and account_status not in ACCOUNT_STATUSES:
-        raise ValidationFailedError(
-            f"Unknown account status {account_status!r}.",
-            fix=f"Filter by one of: {', '.join(ACCOUNT_STATUSES)}.",
-        )
-    if halo_client_status is not None and halo_client_status not in HALO_CLIENT_STATUSES:
-        raise ValidationFailedError(
-            f"Unknown Halo client status {halo_client_status!r}.",
-            fix=f"Filter by one of: {', '.join(HALO_CLIENT_STATUSES)}.",
-        )
-    workspace = _workspace(session, workspace_id)
-    page = max(page, 1)
-    page_size = min(max(page_size, 1), MAX_PAGE_SIZE)
-    filters = GridFilters(
-        search=search,
-        account_ref=account_ref,
-        status=status,
-        account_status=account_status,
-        halo_client_status=halo_client_status,
-    )
-    total, ids = grid_page_ids(
-        session,
-        workspace_id,
-        workspace.target,
-        filters,
-        sort=sort,
-        descending=descending,
-        offset=(page - 1) * page_size,
-        limit=page_size,
-    )
-    rows = grid_rows(session, workspace_id, workspace.target, ids)
-    items = [_grid_row(row[1:]) for row in rows]
-    if workspace.target == "invoice_line" and items:
-        attention = pairs_needing_attention(
-            session, workspace_id, [item.account_ref for item in items]
-        )
-        items = [
-            replace(item, attention=tuple(attention.get(item.account_ref, ()))) for item in items
-        ]
-    return Page(items=items, total=total, page=page, page_size=page_size)
-
-
-def account_mapping_row(
-    session: Session, workspace_id: int, account_ref: str
-) -> AccountMappingRow | None:
-    """One account's grid row, found by its exact reference, never by searching the grid
-    (None if there is no such account)."""
-    found = account_mapping_grid(session, workspace_id, account_ref=account_ref, page_size=1)
-    return found.items[0] if found.items else None
-
-
-def _grid_row(row: Sequence[object]) -> AccountMappingRow:
-    (
-        ref,
-        name,
-        account_status,
-        billed,
-        halo_client_id,
-        client_name,
-        inactive,
-        gone,
-        invoice_id,
-        invoice_name,
-        status,
-        mapped_at,
-    ) = row
-    return AccountMappingRow(
-        account_ref=str(ref),
-        account_name=str(name),
-        account_status=str(account_status),
-        billed=bool(billed),
-        halo_client_id=halo_client_id if isinstance(halo_client_id, int) else None,
-        halo_client_name=client_name if isinstance(client_name, str) else None,
-        halo_client_status=_client_status(
-            inactive if isinstance(inactive, bool) else None,
-            gone if isinstance(gone, bool) else None,
-            isinstance(client_name, str),
-        ),
-        recurring_invoice_id=invoice_id if isinstance(invoice_id, int) else None,
-        recurring_invoice_name=invoice_name if isinstance(invoice_name, str) else None,
-        status=status,  # type: ignore[arg-type]
-        mapped_at=mapped_at if isinstance(mapped_at, datetime) else None,
-    )
-
-
-def _service_rows(
-    session: Session, workspace_id: int, *, service_ref: str | None = None
-) -> list[ServiceMappingRow]:
-    query = (
-        select(Service.ref, Service.name, ServiceMapping.halo_item_id, HaloItem.name)
-        .select_from(Service)
-        .outerjoin(
-            ServiceMapping,
-            and_(
-                ServiceMapping.service_id == Service.id,
-                ServiceMapping.workspace_id == workspace_id,
-            ),
-        )
-        .outerjoin(
-            HaloItem,
-            and_(
-                HaloItem.workspace_id == workspace_id,
-                HaloItem.halo_id == ServiceMapping.halo_item_id,
-            ),
-        )
-        .where(Service.workspace_id == workspace_id)
-    )
-    if service_ref is not None:
-        query = query.where(Service.ref == service_ref)
-    rows = session.execute(query.order_by(Service.name, Service.ref)).all()
-    return [
-        ServiceMappingRow(
-            service_ref=ref,
-            service_name=name,
-            halo_item_id=item_id,
-            halo_item_name=item_name,
-            mapped=item_id is not None,
-        )
-        for ref, name, item_id, item_name in rows
-    ]
-
-
-def service_mapping_grid(session: Session, workspace_id: int) -> list[ServiceMappingRow]:
-    """Every service with its Halo item, by name."""
-    return _service_rows(session, workspace_id)
-
-
-def service_mapping_row(
-    session: Session, workspace_id: int, service_ref: str
-) -> ServiceMappingRow | None:
-    """One service's row, found by its reference (None if there is no such service)."""
-    found = _service_rows(session, workspace_id, service_ref=service_ref)
-    return found[0] if found else None
-
-
-def unmapped_halo_clients(
-    session: Session, workspace_id: int, *, search: str | None = None, limit: int = 50
-) -> Sequence[HaloClient]:
-    """Halo clients that no account is mapped to, for the picker (by name or by id)."""
-    query = (
-        select(HaloClient)
-        .outerjoin(
-            AccountMapping,
-            and_(
-                AccountMapping.workspace_id == workspace_id,
-                AccountMapping.halo_client_id == HaloClient.halo_id,
-            ),
-        )
-        .where(
-            HaloClient.workspace_id == workspace_id,
-            HaloClient.gone.is_(False),
-            AccountMapping.id.is_(None),
-        )
-    )
-    if search and search.strip():
-        query = query.where(name_or_halo_id(HaloClient.name, HaloClient.halo_id, search.strip()))
-    return session.scalars(query.order_by(HaloClient.name).limit(min(max(limit, 1), 500))).all()
-
-
-def mapping_counts(session: Session, workspace_id: int) -> MappingCounts:
-    """Total and mapped accounts and services."""
-
-    def count(query: Select[int]) -> int:
-        return session.scalar(query) or 0
-
-    return MappingCounts(
-        accounts_total=count(
-            select(func.count()).select_from(Account).where(Account.workspace_id == workspace_id)
-        ),
-        accounts_mapped=count(
-            select(func.count())
-            .select_from(AccountMapping)
-            .where(AccountMapping.workspace_id == workspace_id)
-        ),
-        services_total=count(
-            select(func.count()).select_from(Service).where(Service.workspace_id == workspace_id)
-        ),
-        services_mapped=count(
-            select(func.count())
-            .select_from(ServiceMapping)
-            .where(ServiceMapping.workspace_id == workspace_id)
-        ),
-    )
 
 
 def suggest_account_mappings(

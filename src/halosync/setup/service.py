@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from halosync.connection.probe import SUCCESS
-from halosync.mapping.service import MappingCounts, account_mapping_grid, mapping_counts
+from halosync.mapping.grid import MappingCounts, account_mapping_grid, mapping_counts
 from halosync.store.connections import connection_test_state
 from halosync.store.workspaces import WorkspaceRepository
 

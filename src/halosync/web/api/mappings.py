@@ -11,8 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from halosync.domain.matching import DEFAULT_MIN_SCORE
 from halosync.domain.models import AccountStatus
 from halosync.mapping.follow_up import accept_and_follow_up, map_account_and_follow_up
-from halosync.mapping.pickers import halo_items
-from halosync.mapping.service import (
+from halosync.mapping.grid import (
     MAX_PAGE_SIZE,
     SORT_KEYS,
     AccountMappingRow,
@@ -20,14 +19,17 @@ from halosync.mapping.service import (
     MappingStatus,
     account_mapping_grid,
     account_mapping_row,
-    live_invoices_of,
-    map_service,
     service_mapping_grid,
     service_mapping_row,
+    unmapped_halo_clients,
+)
+from halosync.mapping.pickers import halo_items
+from halosync.mapping.service import (
+    live_invoices_of,
+    map_service,
     suggest_account_mappings,
     unmap_account,
     unmap_service,
-    unmapped_halo_clients,
 )
 from halosync.setup.service import setup_readiness
 from halosync.store.database import Database

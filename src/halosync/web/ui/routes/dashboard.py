@@ -12,7 +12,7 @@ from halosync.connection.service import ConnectionService, ConnectionView
 from halosync.domain.schedule import Schedule
 from halosync.errors import HalosyncError, NotFoundError
 from halosync.jobs.schedules import get_schedules, parse_kind, set_schedule
-from halosync.mapping.service import mapping_counts
+from halosync.mapping.grid import mapping_counts
 from halosync.sync.preferences import PreferencesChange, preference_problems, show_preferences
 from halosync.sync.review import pending_count
 from halosync.sync.workspace_settings import (

@@ -15,8 +15,7 @@ from halosync.errors import HalosyncError
 from halosync.jobs.schedules import get_schedules
 from halosync.jobs.service import has_connection
 from halosync.mapping.follow_up import accept_and_follow_up, map_account_and_follow_up
-from halosync.mapping.pickers import halo_items
-from halosync.mapping.service import (
+from halosync.mapping.grid import (
     HALO_CLIENT_STATUSES,
     MAPPING_STATUSES,
     RESPONSE_ERROR_TEXT,
@@ -24,19 +23,22 @@ from halosync.mapping.service import (
     STATUS_LABELS,
     AccountMappingRow,
     HaloClientStatus,
+    Page,
     account_mapping_grid,
     account_mapping_row,
+    mapping_counts,
+    mapping_target,
+    service_mapping_grid,
+    unmapped_halo_clients,
+)
+from halosync.mapping.pickers import halo_items
+from halosync.mapping.service import (
     live_invoices_of,
     map_service,
-    mapping_counts,
-    service_mapping_grid,
     suggest_account_mappings,
     unmap_account,
     unmap_service,
-    unmapped_halo_clients,
 )
-from halosync.store.models import Workspace
-from halosync.store.usage import Page
 from halosync.web.api.syncs import get_job_queue
 from halosync.web.ui.context import (
     Member,
@@ -107,7 +109,7 @@ def grid_context(request: Request, member: Member) -> dict[str, Any]:
         counts = mapping_counts(db, member.workspace_id)
         schedules = get_schedules(db, member.workspace_id)
         connected = has_connection(db, member.workspace_id)
-        target = db.get(Workspace, member.workspace_id)
+        target = mapping_target(db, member.workspace_id)
         halo_pulled = bool(
             unmapped_halo_clients(db, member.workspace_id, limit=1) or counts.accounts_mapped
         )
@@ -131,7 +133,7 @@ def grid_context(request: Request, member: Member) -> dict[str, Any]:
         "sort_keys": SORT_KEYS,
         "page_sizes": PAGE_SIZES,
         "counts": counts,
-        "target": target.target if target else "licence",
+        "target": target,
         "halo_pulled": halo_pulled,
         "overview": overview(state.database, member.workspace_id),
         "response_error_text": RESPONSE_ERROR_TEXT,
@@ -180,8 +182,7 @@ def _render_row(
         return render(request, "not_found.html", {"member": member}, status_code=404)
     state = ui_state(request)
     with state.database.session() as db:
-        workspace = db.get(Workspace, member.workspace_id)
-        target = workspace.target if workspace else "licence"
+        target = mapping_target(db, member.workspace_id)
         invoices = (
             list(live_invoices_of(db, member.workspace_id, row.halo_client_id))
             if edit and row.halo_client_id is not None

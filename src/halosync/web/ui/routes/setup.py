@@ -16,7 +16,7 @@ from starlette.responses import Response
 from halosync.connection.service import ConnectionInput, ConnectionService, SecretRequiredError
 from halosync.domain.planner import SEVERAL_LINES_NOTE, TAKE_OVER_NOTE
 from halosync.errors import HalosyncError
-from halosync.mapping.service import mapping_counts
+from halosync.mapping.grid import mapping_counts
 from halosync.setup.service import setup_readiness
 from halosync.sync.usage import run_usage_sync
 from halosync.sync.workspace_settings import show_sync_settings
