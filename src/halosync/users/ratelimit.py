@@ -22,14 +22,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, func, select
-from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import ColumnElement
-
 from halosync.settings import Settings
 from halosync.store.base import utcnow
 from halosync.store.database import Database
-from halosync.store.models import LoginFailure
+from halosync.store.login_failures import LoginFailureRepository
 
 _TOO_MANY = {
     "pair": "Too many failed log-ins for this account from your address.",
@@ -113,11 +109,6 @@ class LoginThrottle:
         """The longest pause in force for this account and address, or None."""
         now = self._clock()
         account, where = account_key(email), address_key(address)
-        counters = (
-            ("pair", and_(LoginFailure.account_key == account, LoginFailure.address_key == where)),
-            ("account", LoginFailure.account_key == account),
-            ("address", LoginFailure.address_key == where),
-        )
         limits = {
             "pair": self.limits.per_pair,
             "account": self.limits.per_account,
@@ -125,8 +116,9 @@ class LoginThrottle:
         }
         longest: Lockout | None = None
         with self.database.session() as db:
-            for scope, condition in counters:
-                until = self._paused_until(db, condition, limits[scope], now)
+            failures = LoginFailureRepository(db)
+            for scope, limit in limits.items():
+                until = self._paused_until(failures, scope, account, where, limit, now)
                 if until is not None and until > now:
                     seconds = math.ceil((until - now).total_seconds())
                     if longest is None or seconds > longest.seconds:
@@ -134,43 +126,33 @@ class LoginThrottle:
         return longest
 
     def _paused_until(
-        self, db: Session, condition: ColumnElement[bool], limit: int, now: datetime
+        self,
+        failures: LoginFailureRepository,
+        scope: str,
+        account: str,
+        address: str,
+        limit: int,
+        now: datetime,
     ) -> datetime | None:
         """When the counter drops below ``limit`` again (None: it is below already)."""
-        recent = LoginFailure.failed_at > now - self.limits.window
-        count = db.scalar(select(func.count()).where(condition, recent)) or 0
+        since = now - self.limits.window
+        count = failures.count_since(scope, account, address, since)
         if count < limit:
             return None
         # The failure whose ageing out brings the count back under the limit.
-        pivot = db.scalar(
-            select(LoginFailure.failed_at)
-            .where(condition, recent)
-            .order_by(LoginFailure.failed_at)
-            .offset(count - limit)
-            .limit(1)
-        )
+        pivot = failures.nth_since(scope, account, address, since, count - limit)
         return pivot + self.limits.window if pivot is not None else None
 
     def failed(self, email: str, address: str) -> None:
         """Count one failed log-in (and forget failures older than the window)."""
         now = self._clock()
         with self.database.session() as db:
-            db.execute(
-                delete(LoginFailure).where(LoginFailure.failed_at <= now - self.limits.window)
-            )
-            db.add(
-                LoginFailure(
-                    account_key=account_key(email), address_key=address_key(address), failed_at=now
-                )
-            )
+            failures = LoginFailureRepository(db)
+            failures.forget_until(now - self.limits.window)
+            failures.add(account_key(email), address_key(address), now)
 
     def succeeded(self, email: str, address: str) -> None:
         """Forget the failures of this account from this address (the right password came
         from here); failures from elsewhere keep counting."""
         with self.database.session() as db:
-            db.execute(
-                delete(LoginFailure).where(
-                    LoginFailure.account_key == account_key(email),
-                    LoginFailure.address_key == address_key(address),
-                )
-            )
+            LoginFailureRepository(db).forget_pair(account_key(email), address_key(address))
