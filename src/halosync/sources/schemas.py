@@ -164,8 +164,9 @@ def parse_optional_money(value: Any, _info: ValidationInfo) -> Decimal | None:
 
 
 # Per field, the answers remembered for text values (they repeat from row to row: an import
-# of 1,000,000 rows has a few thousand distinct dates, prices and names); cleared when full.
-_REMEMBERED = 1 << 14
+# of 1,000,000 rows has a few hundred distinct dates, prices and terms); cleared when full,
+# so a field whose values rarely repeat (references, names) costs at most this many.
+_REMEMBERED = 1 << 12
 Parser = Callable[[Any, ValidationInfo], Any]
 
 
