@@ -57,6 +57,8 @@ def test_review_list_approve_reject_through_the_cli(tmp_path: Path) -> None:
         # A feed error on both accounts: held, and the contract's document still holds.
         ok(cli, "import", str(write_usage_csv(tmp_path / "u.csv", rows(1200, 0))))
         cli.sim.state.request_log.clear()
+        preview = ok(cli, "sync", "usage", "--dry-run")
+        assert "2 change(s) held for review and not written" in preview
         report = json_of(cli, "sync", "usage")
         assert report["counts"]["skipped"] == 2
         assert {c["action"] for c in report["changes"]} == {"skip"}

@@ -89,6 +89,9 @@ def _print_usage(report: UsageReport) -> None:
         f"updated {counts['updated']}, unchanged {counts['unchanged']}, "
         f"skipped {counts['skipped']}, failed {counts['failed']}."
     )
+    held = sum(1 for change in report.changes if change.held)
+    if held:
+        typer.echo(f"{held} change(s) held for review and not written: see `halosync review list`.")
 
 
 @sync_app.command("usage")
