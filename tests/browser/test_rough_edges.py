@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+
+import httpx2
 import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
@@ -9,10 +12,12 @@ from sqlalchemy import select
 from halosync.connection.service import ConnectionInput, ConnectionService
 from halosync.demo.journey import DEMO_WORKSPACE
 from halosync.demo.web import DemoSite
-from halosync.mapping.service import accept_suggestions, suggest_account_mappings
+from halosync.mapping.service import accept_suggestions, map_service, suggest_account_mappings
+from halosync.simulator.admin import PREFIX as ADMIN_PREFIX
 from halosync.store.crypto import SecretBox
 from halosync.store.models import Account, AccountMapping, LedgerEntry, Service
 from halosync.sync.customers import run_customers_sync
+from halosync.sync.workspace_settings import SyncSettingsChange, update_sync_settings
 from tests.browser.conftest import ADMIN_PASSWORD, log_in, shoot
 from tests.browser.test_controls import _in_thread
 
@@ -98,3 +103,66 @@ def test_switching_target_asks_and_explains_what_happens_to_written_records(
     page.locator("#confirm-ok").click()
     expect(page.get_by_text("Target set to invoice_line.", exact=False)).to_be_visible()
     expect(page.locator("#target")).to_have_value("invoice_line")
+
+
+def test_reconciliation_shows_deliberate_skips_as_skipped(page: Page, ready: DemoSite) -> None:
+    log_in(page, ready, ready.admin_email, ADMIN_PASSWORD)
+    page.goto(f"{ready.url}/ui/w/{ready.workspace_id}/reconcile")
+    skipped = page.locator("#rec-skipped")
+    expect(skipped).not_to_have_text("0")
+    trial = page.locator("tr", has_text="trial account: usage is synced once it is billed").first
+    expect(trial.locator(".badge")).to_have_text("Skipped")
+    expect(page.locator("tr", has_text="is not mapped to a HaloPSA item").first).to_contain_text(
+        "Skipped"
+    )
+    shoot(page, "22-reconciliation-skipped")
+    page.get_by_role("link", name="Only what needs attention").click()
+    expect(page.locator("tbody .badge", has_text="Skipped")).to_have_count(0)
+
+
+def test_a_failed_customers_pull_marks_mappings_response_error(page: Page, ready: DemoSite) -> None:
+    box = SecretBox.from_settings(ready.settings)
+    faults = f"{ready.halo_url}{ADMIN_PREFIX}/faults"
+    armed = httpx2.post(
+        faults, json={"kind": "error", "method": "GET", "path": "/api/client*", "times": None}
+    )
+    assert armed.status_code == 201, armed.text
+    try:
+        _in_thread(
+            lambda: run_customers_sync(ready.database, box, ready.settings, ready.workspace_id)
+        )
+        log_in(page, ready, ready.admin_email, ADMIN_PASSWORD)
+        page.goto(f"{ready.url}/ui/w/{ready.workspace_id}/accounts")
+        first_mapped = page.locator("tbody tr", has_text="Response Error").first
+        expect(first_mapped).to_contain_text(
+            "Please refresh the page in a few minutes and try again."
+        )
+        expect(page.locator("tbody .badge", has_text=re.compile("^Mapped$"))).to_have_count(0)
+    finally:
+        httpx2.delete(faults)
+    _in_thread(lambda: run_customers_sync(ready.database, box, ready.settings, ready.workspace_id))
+    page.reload()
+    expect(page.locator("tbody .badge", has_text="Response Error")).to_have_count(0)
+
+
+def test_schedules_wait_for_finish_and_the_dashboard_says_so(page: Page, ready: DemoSite) -> None:
+    update_sync_settings(
+        ready.database, ready.workspace_id, SyncSettingsChange(target="licence"), confirmed=True
+    )
+    with ready.database.session() as session:
+        service = session.scalars(
+            select(Service).where(Service.workspace_id == ready.workspace_id)
+        ).first()
+        assert service is not None
+        map_service(session, ready.workspace_id, service.ref, 1)
+    log_in(page, ready, ready.admin_email, ADMIN_PASSWORD)
+    waiting = page.locator("#schedules-waiting")
+    expect(waiting).to_contain_text("Automatic syncs start when setup is finished")
+    expect(page.locator("#next-sync-countdown")).to_have_text("after Finish")
+    shoot(page, "23-dashboard-before-finish")
+
+    page.goto(f"{ready.url}/ui/w/{ready.workspace_id}/setup/summary")
+    page.locator("#finish-setup").click()
+    expect(page.get_by_text("Setup finished. Usage now syncs on schedule.")).to_be_visible()
+    expect(waiting).to_have_count(0)
+    expect(page.locator("#next-sync")).not_to_have_text("—")

@@ -217,7 +217,9 @@ def test_web_two_workers_and_the_scheduler_sync_usage_to_halo(
         licences = simulator.state.records("SoftwareLicence")
         assert [(lic["client_id"], lic["count"]) for lic in licences] == [(1, 7)]
 
-        # The scheduler (and only it) enqueues a due slot; a worker executes it.
+        # Schedules start at the setup's Finish; then the scheduler (and only it) enqueues
+        # a due slot and a worker executes it.
+        assert http.post(f"{api}/setup/finish").is_success
         soon = (datetime.now(UTC) + timedelta(hours=1)).strftime("%H:%M")
         scheduled = http.put(f"{api}/schedules/usage", json={"schedule": f"daily {soon}"})
         assert scheduled.status_code == 200, scheduled.text

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from halosync.mapping.service import map_account, map_service
 from halosync.settings import Settings
 from halosync.sources.importer import import_document
+from halosync.store.base import utcnow
 from halosync.store.connections import ConnectionDetails, HaloConnectionRepository
 from halosync.store.crypto import SecretBox
 from halosync.store.database import Database
@@ -72,6 +73,8 @@ def _prepare(cli: Cli) -> Database:
         map_account(session, workspace_id, "A1", 1)
         map_account(session, workspace_id, "A2", 2)
         map_service(session, workspace_id, "MAIL", 1)
+        # Schedules start at the setup's Finish (this connection was saved untested).
+        WorkspaceRepository(session).get(workspace_id).setup_finished_at = utcnow()
     return database
 
 

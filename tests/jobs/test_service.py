@@ -29,6 +29,7 @@ NOON = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 @pytest.fixture
 def world(tmp_path: Path) -> World:
     w = make_world(tmp_path)
+    w.set(setup_finished_at=datetime(2000, 1, 1, tzinfo=UTC))
     w.import_usage(
         usage_document(
             [{"ref": "A1", "name": "Alpha", "status": "active", "billed": True}],
@@ -195,8 +196,16 @@ def test_bad_requests_are_refused_before_anything_is_written(world: World, queue
 
 
 def test_overview_shows_tiles_progress_and_next_runs(world: World, queue: JobQueue) -> None:
+    world.set(setup_finished_at=None)
+    with world.database.session() as session:
+        unfinished = sync_overview(session, world.workspace_id, NOON)
+    # Mid-setup: no automatic run until Finish, and the overview says so.
+    assert (unfinished.setup_finished, unfinished.next_auto_sync_at) == (False, None)
+    assert unfinished.to_dict()["setup_finished"] is False
+    world.set(setup_finished_at=NOON - timedelta(days=1))
     with world.database.session() as session:
         idle = sync_overview(session, world.workspace_id, NOON)
+    assert idle.setup_finished
     assert not idle.in_progress
     assert idle.last_usage_age is None
     assert idle.next_customers_at == datetime(2026, 3, 11, 8, 0, tzinfo=UTC)

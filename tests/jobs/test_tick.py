@@ -16,7 +16,7 @@ from halosync.jobs.queue import HueyJobQueue
 from halosync.jobs.service import request_sync, set_schedule
 from halosync.jobs.tick import Ticker, schedule_key
 from halosync.store.base import utcnow
-from halosync.store.models import LogEntry, SyncRun, SyncSchedule
+from halosync.store.models import LogEntry, SyncRun, SyncSchedule, Workspace
 from halosync.store.workspaces import WorkspaceRepository
 from halosync.sync.activity import add_log_entry
 from tests.sync.world import World, make_world
@@ -27,7 +27,7 @@ CREATED = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
 @pytest.fixture
 def world(tmp_path: Path) -> World:
     w = make_world(tmp_path)
-    w.set(created_at=CREATED)
+    w.set(created_at=CREATED, setup_finished_at=CREATED)
     return w
 
 
@@ -121,6 +121,21 @@ def test_workspaces_without_a_connection_are_not_scheduled(
     )
     assert len(report.enqueued) == 1
     assert {r.workspace_id for r in _runs(world)} == {world.workspace_id}
+
+
+def test_schedules_start_at_finish_not_before(world: World, queue: HueyJobQueue) -> None:
+    world.set(setup_finished_at=None)  # mid-setup: connected, not finished
+    ticker = Ticker(world.database, world.settings, queue)
+    assert ticker.tick(datetime(2026, 1, 5, 18, 5, tzinfo=UTC)).enqueued == []
+    assert ticker.tick(datetime(2026, 1, 6, 8, 5, tzinfo=UTC)).enqueued == []
+    # Finish at 09:00 on the 6th: the slots missed before it never fire; the next does.
+    with world.database.session() as session:
+        session.execute(
+            update(Workspace).values(setup_finished_at=datetime(2026, 1, 6, 9, 0, tzinfo=UTC))
+        )
+    assert ticker.tick(datetime(2026, 1, 6, 9, 1, tzinfo=UTC)).enqueued == []
+    assert len(ticker.tick(datetime(2026, 1, 6, 18, 0, 30, tzinfo=UTC)).enqueued) == 1
+    assert [r.kind for r in _runs(world)] == ["usage"]
 
 
 def test_dead_runs_are_reaped_and_queued_runs_kept_alive(world: World, queue: HueyJobQueue) -> None:

@@ -43,6 +43,7 @@ gaps = st.lists(
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, HueyJobQueue]]:
     """One store for every example; each example clears the runs and schedules it uses."""
     world = make_world(tmp_path_factory.mktemp("tick-properties"))
+    world.set(setup_finished_at=datetime(2000, 1, 1, tzinfo=UTC))
     queue = open_job_queue(world.settings)
     yield world, queue
     queue.close()

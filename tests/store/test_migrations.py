@@ -308,3 +308,57 @@ def test_upgrading_keeps_every_workspace_row_on_sqlite(sqlite_url: str) -> None:
             assert limit.scalar() == 50
     finally:
         db.dispose()
+
+
+def test_workspaces_already_set_up_keep_their_schedules_from_0013(sqlite_url: str) -> None:
+    """0013 gates the schedules on Finish; a workspace with a connection, a mapped account
+    and a mapped service was already set up, so it counts as finished (and is told so); a
+    workspace mid-setup is not."""
+    from datetime import datetime
+
+    from sqlalchemy import DateTime, bindparam, text
+
+    at_param = bindparam("at", type_=DateTime())
+    db = Database(sqlite_url)
+    try:
+        _upgrade_to(db, "0012")
+        statements = [
+            "INSERT INTO workspace (id, name, created_at) VALUES (1, 'done', :at)",
+            "INSERT INTO workspace (id, name, created_at) VALUES (2, 'midway', :at)",
+            *(
+                "INSERT INTO halo_connection (workspace_id, server_url, client_id, "
+                f"client_secret_encrypted, configured_at) VALUES ({ws}, 'https://h', 'c', "
+                "'x', :at)"
+                for ws in (1, 2)
+            ),
+            *(
+                "INSERT INTO account (id, workspace_id, ref, name, status, billed, created_at, "
+                f"updated_at) VALUES ({ws}, {ws}, 'A', 'Acme', 'active', true, :at, :at)"
+                for ws in (1, 2)
+            ),
+            *(
+                "INSERT INTO account_mapping (workspace_id, account_id, halo_client_id, "
+                f"mapped_at) VALUES ({ws}, {ws}, 7, :at)"
+                for ws in (1, 2)
+            ),
+            "INSERT INTO service (id, workspace_id, ref, name) VALUES (1, 1, 'S', 'Mail')",
+            "INSERT INTO service_mapping (workspace_id, service_id, halo_item_id, mapped_at) "
+            "VALUES (1, 1, 3, :at)",
+        ]
+        with db.engine.begin() as connection:
+            for statement in statements:
+                query = text(statement)
+                if ":at" in statement:
+                    query = query.bindparams(at_param)
+                connection.execute(query, {"at": datetime(2026, 1, 1)})
+        db.migrate()
+        with db.engine.connect() as connection:
+            finished = {
+                row[0]: row[1] is not None
+                for row in connection.execute(text("SELECT id, setup_finished_at FROM workspace"))
+            }
+            logs = connection.execute(text("SELECT workspace_id, title FROM log_entry")).all()
+        assert finished == {1: True, 2: False}
+        assert [tuple(row) for row in logs] == [(1, "Setup finished")]
+    finally:
+        db.dispose()

@@ -81,3 +81,11 @@ def test_cli_switch_needs_yes_once_licences_were_written(tmp_path: Path) -> None
     code, out, err = run_cli(env, "settings", "set", "--target", "invoice_line", "--yes")
     assert code == 0, out + err
     assert '"target": "invoice_line"' in run_cli(env, "settings", "show", "--json")[1]
+
+
+def test_cli_setup_finish_names_what_blocks(tmp_path: Path) -> None:
+    env = home_env(tmp_path)
+    assert run_cli(env, "workspace", "create", "acme")[0] == 0
+    code, out, err = run_cli(env, "setup", "finish")
+    assert code == 1, out + err
+    assert "Setup cannot finish yet: Save the connection settings first." in err

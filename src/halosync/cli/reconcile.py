@@ -39,6 +39,7 @@ def reconcile(
     drift = sum(1 for row in rows if row.drift)
     out_of_date = sum(1 for row in rows if row.out_of_date)
     duplicate = sum(1 for row in rows if row.duplicates)
+    skipped = sum(1 for row in rows if row.status == "skipped")
     if as_json:
         emit_json(
             {
@@ -47,6 +48,7 @@ def reconcile(
                 "drift": drift,
                 "out_of_date": out_of_date,
                 "duplicate": duplicate,
+                "skipped": skipped,
             }
         )
         return
@@ -59,6 +61,7 @@ def reconcile(
                 (twins, row.duplicates),
                 ("DRIFT", row.drift),
                 ("out-of-date", row.out_of_date),
+                ("skipped", row.status == "skipped"),
             )
             if on
         )
@@ -68,7 +71,7 @@ def reconcile(
         )
     typer.echo(
         f"{len(rows)} rows, {drift} with drift, {out_of_date} out of date, "
-        f"{duplicate} with duplicate records in HaloPSA."
+        f"{duplicate} with duplicate records in HaloPSA, {skipped} skipped on purpose."
     )
     if csv_file is not None:
         typer.echo(f"CSV written to {csv_file}.")

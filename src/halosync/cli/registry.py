@@ -77,6 +77,7 @@ COMMANDS: dict[str, CommandEntry] = {
     ),
     "schedule": _entry("schedule", help="Show or change when syncs run by themselves (UTC)."),
     "settings": _entry("settings_cmd", help="Show and change a workspace's sync settings."),
+    "setup": _entry("settings_cmd", help="Finish a workspace's setup."),
     "sync": _entry(
         "sync",
         "sync_now",

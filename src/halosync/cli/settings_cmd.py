@@ -10,6 +10,7 @@ import typer
 from halosync.cli.app import app, emit_json
 from halosync.cli.common import JsonOption, WorkspaceOption, open_database, resolve_workspace
 from halosync.errors import ValidationFailedError
+from halosync.setup.service import finish_setup
 from halosync.sync.workspace_settings import (
     SyncSettingsChange,
     SyncSettingsView,
@@ -152,3 +153,26 @@ def show(
         emit_json(view.to_dict())
     else:
         _print(view)
+
+
+setup_app = typer.Typer(help="Finish a workspace's setup.", no_args_is_help=True)
+app.add_typer(setup_app, name="setup")
+
+
+@setup_app.command("finish")
+def finish(
+    ctx: typer.Context, workspace: WorkspaceOption = None, as_json: JsonOption = False
+) -> None:
+    """The setup wizard's Finish: automatic syncs start only after it.
+
+    Refused (exit 1) with what blocks while a step's rule does not hold: a tested
+    connection, no mapped account in Required or Response Error, a mapped service.
+    """
+    database = open_database(ctx)
+    ws = resolve_workspace(database, workspace)
+    with database.session() as session:
+        finish_setup(session, ws.id)
+    if as_json:
+        emit_json({"workspace": ws.name, "setup_finished": True})
+    else:
+        typer.echo(f"Setup of {ws.name} finished: automatic syncs run on its schedules.")

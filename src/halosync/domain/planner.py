@@ -43,6 +43,7 @@ from halosync.domain.models import (
     SubscriptionStatus,
     SyncSettings,
 )
+from halosync.domain.skips import deliberate_skip
 
 HALO_LICENCE_STATUS: dict[SubscriptionStatus, str] = {
     "active": "Active",
@@ -206,32 +207,20 @@ def _refuse(
 
 def _plan_one(sub: DesiredSubscription, context: _Context) -> PlannedChange:
     settings = context.settings
-    if sub.account_status == "trial":
-        raise _refuse(sub, "skip", "INFO", "trial account: usage is synced once it is billed")
-    if not sub.billed:
-        raise _refuse(
-            sub, "skip", "INFO", "account not billed yet: usage is synced once it is billed"
-        )
-    target = context.account_targets.get(sub.account_ref)
-    if target is None:
+    skip = deliberate_skip(sub, context.account_targets, context.service_items)
+    if skip is not None:
+        mapped = context.account_targets.get(sub.account_ref)
+        known = skip.kind == "service_unmapped"  # the account's client is known then
         raise _refuse(
             sub,
             "skip",
-            "WARNING",
-            f"account '{sub.account_name}' is not mapped to a HaloPSA client, so its usage "
-            "is not billed; map it under Account mapping",
+            skip.level,
+            skip.reason,
+            mapped if known else None,
+            settings if known else None,
         )
-    item_id = context.service_items.get(sub.service_ref)
-    if item_id is None:
-        raise _refuse(
-            sub,
-            "skip",
-            "WARNING",
-            f"service '{sub.service_name}' is not mapped to a HaloPSA item; map it under "
-            "Service mapping",
-            target,
-            settings,
-        )
+    target = context.account_targets[sub.account_ref]
+    item_id = context.service_items[sub.service_ref]
     client = _client_label(target)
     if target.client_gone:
         raise _refuse(

@@ -1,7 +1,9 @@
 """The reconciliation report: vendor count vs. what halosync wrote vs. what Halo holds now.
 
-Drift means someone changed the count in HaloPSA after halosync wrote it; out of date
-means HaloPSA does not hold the vendor's (billable) count, which the next sync fixes;
+Drift means someone changed the count in HaloPSA after halosync wrote it; skipped means
+halosync leaves the pair alone on purpose (trial, not billed, account or service not
+mapped: :mod:`halosync.domain.skips`, the planner's rule); out of date means HaloPSA does
+not hold the vendor's (billable) count, which the next sync fixes;
 duplicate means more than one HaloPSA record carries the pair's halosync tag, so the
 customer may be billed twice until an admin removes the others.
 """
@@ -24,12 +26,14 @@ from halosync.domain.models import (
     LedgerRecord,
     Target,
 )
+from halosync.domain.skips import deliberate_skip
 
 SortKey = Literal[
     "account_ref", "service_ref", "vendor_quantity", "ledger_quantity", "halo_quantity", "drift"
 ]
-RowStatus = Literal["duplicate", "drift", "out_of_date", "in_step"]
-"""A row's state, the most urgent first: several records billed, changed in Halo, stale."""
+RowStatus = Literal["duplicate", "drift", "skipped", "out_of_date", "in_step"]
+"""A row's state, the most urgent first: several records billed, changed in Halo, left
+alone on purpose, stale."""
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -50,6 +54,8 @@ class ReconcileRow:
     out_of_date: bool
     duplicates: tuple[int, ...] = ()
     """Other HaloPSA records carrying this pair's halosync tag beside ``halo_record_id``."""
+    skipped: str | None = None
+    """Why halosync leaves the pair alone on purpose (then it is not out of date)."""
 
     @property
     def status(self) -> RowStatus:
@@ -58,6 +64,8 @@ class ReconcileRow:
             return "duplicate"
         if self.drift:
             return "drift"
+        if self.skipped is not None:
+            return "skipped"
         return "out_of_date" if self.out_of_date else "in_step"
 
 
@@ -66,6 +74,7 @@ def reconcile(
     *,
     ledger: Iterable[LedgerRecord],
     account_targets: Mapping[str, AccountTarget],
+    service_items: Mapping[str, int],
     target: Target,
     halo_licences: Iterable[HaloLicence] = (),
     halo_invoice_lines: Iterable[HaloInvoiceLine] = (),
@@ -108,8 +117,14 @@ def reconcile(
         drift = ledger_quantity is not None and (
             halo is None or not same_value(halo, ledger_quantity)
         )
-        out_of_date = vendor is not None and (
-            (halo is None and vendor != 0) or (halo is not None and not same_value(halo, vendor))
+        skip = deliberate_skip(sub, account_targets, service_items) if sub else None
+        out_of_date = (
+            skip is None
+            and vendor is not None
+            and (
+                (halo is None and vendor != 0)
+                or (halo is not None and not same_value(halo, vendor))
+            )
         )
         group = None
         if found is not None and record_id is not None:
@@ -131,6 +146,7 @@ def reconcile(
                 drift=drift,
                 out_of_date=out_of_date,
                 duplicates=group.others if group and group.kept == record_id else (),
+                skipped=skip.reason if skip else None,
             )
         )
     return rows

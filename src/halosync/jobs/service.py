@@ -73,6 +73,8 @@ class SyncOverview:
     now: datetime
     progress: SyncProgress | None = None
     """How far the running sync has come (as recorded with its heartbeat)."""
+    setup_finished: bool = True
+    """False until the setup wizard's Finish: no automatic run happens before it."""
 
     @property
     def last_customers_age(self) -> str | None:
@@ -112,6 +114,7 @@ class SyncOverview:
             "next_customers_at": iso(self.next_customers_at),
             "next_usage_at": iso(self.next_usage_at),
             "next_auto_sync_at": iso(self.next_auto_sync_at),
+            "setup_finished": self.setup_finished,
         }
 
 
@@ -138,7 +141,7 @@ def sync_overview(session: Session, workspace_id: int, now: datetime) -> SyncOve
     active = active_sync(session, workspace_id)
     remaining = _cooldown(session, workspace_id, workspace.sync_cooldown_minutes, now)
     schedules = get_schedules(session, workspace_id)
-    connected = has_connection(session, workspace_id)
+    scheduled = has_connection(session, workspace_id) and workspace.setup_finished_at is not None
     running_kind: RunKind | None = None
     if active is not None:
         running_kind = parse_kind(active.kind)
@@ -150,10 +153,11 @@ def sync_overview(session: Session, workspace_id: int, now: datetime) -> SyncOve
         cooldown_minutes=math.ceil(remaining.total_seconds() / 60) if remaining else 0,
         last_customers_sync_at=workspace.last_customers_sync_at,
         last_usage_sync_at=workspace.last_usage_sync_at,
-        next_customers_at=schedules["customers"].next_run(now) if connected else None,
-        next_usage_at=schedules["usage"].next_run(now) if connected else None,
+        next_customers_at=schedules["customers"].next_run(now) if scheduled else None,
+        next_usage_at=schedules["usage"].next_run(now) if scheduled else None,
         now=now,
         progress=active.progress if active is not None and active.status == "running" else None,
+        setup_finished=workspace.setup_finished_at is not None,
     )
 
 

@@ -10,7 +10,7 @@ latest missed slot, so after downtime a schedule catches up once.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -39,6 +39,11 @@ from halosync.sync.runs import (
 log = get_logger(__name__)
 
 PRUNE_EVERY = timedelta(hours=1)
+
+
+def _aware(moment: datetime) -> datetime:
+    """``moment`` as an aware UTC datetime (SQLite hands them back naive)."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def schedule_key(workspace_id: int, kind: str, slot: datetime) -> str:
@@ -73,21 +78,23 @@ class _Candidate:
 
 
 def _candidates(database: Database) -> list[_Candidate]:
-    """Every connected workspace × kind with its schedule (default where none saved)."""
+    """Every connected workspace whose setup was finished × kind with its schedule (default
+    where none saved). Slots before Finish never fire: schedules start at Finish."""
     with database.session() as session:
         workspaces = session.execute(
-            select(Workspace.id, Workspace.created_at).join(
-                HaloConnection, HaloConnection.workspace_id == Workspace.id
-            )
+            select(Workspace.id, Workspace.setup_finished_at)
+            .join(HaloConnection, HaloConnection.workspace_id == Workspace.id)
+            .where(Workspace.setup_finished_at.is_not(None))
         ).all()
         rows = {(row.workspace_id, row.kind): row for row in session.scalars(select(SyncSchedule))}
         found: list[_Candidate] = []
-        for workspace_id, created_at in workspaces:
+        for workspace_id, finished_at in workspaces:
+            assert finished_at is not None  # the query's condition
             for kind in RUN_KINDS:
                 row = rows.get((workspace_id, kind))
                 if row is None:
                     setting = ScheduleSetting(
-                        kind, DEFAULT_SCHEDULES[kind], True, True, None, created_at
+                        kind, DEFAULT_SCHEDULES[kind], True, True, None, finished_at
                     )
                 else:
                     try:
@@ -100,7 +107,12 @@ def _candidates(database: Database) -> list[_Candidate]:
                         )  # fmt: skip
                         continue
                     setting = ScheduleSetting(
-                        kind, schedule, row.enabled, False, row.last_slot_at, row.updated_at
+                        kind,
+                        schedule,
+                        row.enabled,
+                        False,
+                        row.last_slot_at,
+                        max(_aware(row.updated_at), _aware(finished_at)),
                     )
                 found.append(_Candidate(workspace_id, kind, setting))
     return found

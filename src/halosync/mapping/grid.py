@@ -15,7 +15,12 @@ from sqlalchemy.orm import Session
 from halosync.domain.models import ACCOUNT_STATUSES
 from halosync.errors import ValidationFailedError
 from halosync.store import mapping_views
-from halosync.store.account_grid import GridFilters, grid_page_ids, grid_rows
+from halosync.store.account_grid import (
+    GridFilters,
+    grid_page_ids,
+    grid_rows,
+    last_customers_pull_failed,
+)
 from halosync.store.models import HaloClient
 from halosync.store.usage import Page as Page
 from halosync.store.workspaces import WorkspaceRepository
@@ -157,6 +162,7 @@ def account_mapping_grid(
         account_status=account_status,
         halo_client_status=halo_client_status,
     )
+    pull_failed = last_customers_pull_failed(session, workspace_id)
     total, ids = grid_page_ids(
         session,
         workspace_id,
@@ -166,8 +172,9 @@ def account_mapping_grid(
         descending=descending,
         offset=(page - 1) * page_size,
         limit=page_size,
+        pull_failed=pull_failed,
     )
-    rows = grid_rows(session, workspace_id, workspace.target, ids)
+    rows = grid_rows(session, workspace_id, workspace.target, ids, pull_failed)
     items = [_grid_row(row[1:]) for row in rows]
     if workspace.target == "invoice_line" and items:
         attention = pairs_needing_attention(

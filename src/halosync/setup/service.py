@@ -12,9 +12,12 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from halosync.connection.probe import SUCCESS
+from halosync.errors import ValidationFailedError
 from halosync.mapping.grid import MappingCounts, account_mapping_grid, mapping_counts
+from halosync.store.base import utcnow
 from halosync.store.connections import connection_test_state
 from halosync.store.workspaces import WorkspaceRepository
+from halosync.sync.activity import add_log_entry
 
 SETUP_STEPS: tuple[str, ...] = ("connect", "test", "accounts", "services")
 """The steps that have a rule, in the wizard's order (the summary has none)."""
@@ -105,3 +108,39 @@ def setup_readiness(session: Session, workspace_id: int) -> SetupReadiness:
         accounts_response_error=errors,
         problems=tuple(problems),
     )
+
+
+class SetupNotReadyError(ValidationFailedError):
+    """Finish was asked for while a step's rule does not hold."""
+
+    def __init__(self, problem: SetupProblem) -> None:
+        super().__init__(f"Setup cannot finish yet: {problem.message}")
+        self.problem = problem
+
+
+def finish_setup(session: Session, workspace_id: int) -> SetupReadiness:
+    """Finish setup once every step's rule holds: automatic syncs start from now on.
+
+    The first Finish is recorded (``workspace.setup_finished_at``) and logged; finishing
+    again changes nothing. Refused with the first step that blocks, while one does.
+    """
+    readiness = setup_readiness(session, workspace_id)
+    problem = readiness.first_problem()
+    if problem is not None:
+        raise SetupNotReadyError(problem)
+    workspace = WorkspaceRepository(session).get(workspace_id)
+    if workspace.setup_finished_at is None:
+        workspace.setup_finished_at = utcnow()
+        add_log_entry(
+            session,
+            workspace_id,
+            "INFO",
+            "Setup finished",
+            "Automatic syncs start now, on the workspace's schedules.",
+        )
+    return readiness
+
+
+def setup_finished(session: Session, workspace_id: int) -> bool:
+    """Whether the workspace's setup was finished (its schedules run)."""
+    return WorkspaceRepository(session).get(workspace_id).setup_finished_at is not None

@@ -46,7 +46,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from halosync.store.models import Account, AccountMapping, HaloClient, HaloRecurringInvoice
+from halosync.store.models import (
+    Account,
+    AccountMapping,
+    HaloClient,
+    HaloRecurringInvoice,
+    SyncRun,
+)
 from halosync.store.search import contains
 
 # Sort keys the grid offers.
@@ -83,10 +89,37 @@ class _Segment:
     inner: int = ACCOUNT
 
 
-def _status_conditions(target: str) -> dict[str, ColumnElement[bool]]:
-    """Each mapping status as a condition on the joined row (exactly one holds)."""
+def last_customers_pull_failed(session: Session, workspace_id: int) -> bool:
+    """True when the workspace's latest finished Sync Organizations failed or halted: what
+    halosync knows of Halo's clients may be stale, so no mapping can be vouched for."""
+    latest = session.scalar(
+        select(SyncRun.status)
+        .where(
+            SyncRun.workspace_id == workspace_id,
+            SyncRun.kind == "customers",
+            SyncRun.dry_run.is_(False),
+            SyncRun.status.in_(("succeeded", "failed", "halted")),
+        )
+        .order_by(SyncRun.finished_at.desc(), SyncRun.id.desc())
+        .limit(1)
+    )
+    return latest in ("failed", "halted")
+
+
+def _status_conditions(target: str, pull_failed: bool = False) -> dict[str, ColumnElement[bool]]:
+    """Each mapping status as a condition on the joined row (exactly one holds).
+
+    Response Error marks a mapping whose Halo client the last Sync Organizations did not
+    see, and every mapping while the last Sync Organizations failed (``pull_failed``)."""
     mapped = AccountMapping.id.is_not(None)
     known = HaloClient.id.is_not(None)
+    if pull_failed:
+        return {
+            "unmapped": AccountMapping.id.is_(None),
+            "response_error": mapped,
+            "required": false(),
+            "mapped": false(),
+        }
     conditions: dict[str, ColumnElement[bool]] = {
         "unmapped": AccountMapping.id.is_(None),
         "response_error": and_(mapped, HaloClient.id.is_(None)),
@@ -105,9 +138,9 @@ def _status_conditions(target: str) -> dict[str, ColumnElement[bool]]:
     return conditions
 
 
-def status_expression(target: str) -> Any:
+def status_expression(target: str, pull_failed: bool = False) -> Any:
     """SQL for a row's mapping status ("mapped", "unmapped", "required", "response_error")."""
-    conditions = _status_conditions(target)
+    conditions = _status_conditions(target, pull_failed)
     return case(
         (conditions["unmapped"], "unmapped"),
         (conditions["response_error"], "response_error"),
@@ -243,7 +276,9 @@ class _Where:
     on_account: bool  # a condition reads the account table
 
 
-def _filters(session: Session, workspace_id: int, target: str, filters: GridFilters) -> _Where:
+def _filters(
+    session: Session, workspace_id: int, target: str, filters: GridFilters, pull_failed: bool
+) -> _Where:
     where: list[ColumnElement[bool]] = []
     depth = inner = ACCOUNT
     on_account = False
@@ -255,7 +290,7 @@ def _filters(session: Session, workspace_id: int, target: str, filters: GridFilt
         where.append(Account.ref == filters.account_ref)
         on_account = True
     if filters.status is not None:
-        where.append(_status_conditions(target)[filters.status])
+        where.append(_status_conditions(target, pull_failed)[filters.status])
         depth = max(depth, _status_depth(target))
         inner = {"unmapped": ACCOUNT, "response_error": MAPPING}.get(filters.status, CLIENT)
     if filters.account_status is not None:
@@ -273,10 +308,10 @@ def _filters(session: Session, workspace_id: int, target: str, filters: GridFilt
     return _Where(where, depth, inner, on_account)
 
 
-def _segments(sort: str, target: str) -> list[_Segment]:
+def _segments(sort: str, target: str, pull_failed: bool) -> list[_Segment]:
     """The sort as segments in ascending order."""
     if sort == "status":
-        conditions = _status_conditions(target)
+        conditions = _status_conditions(target, pull_failed)
         depth = _status_depth(target)
         # Alphabetical, as sorting the status text did.
         segments = [_Segment(conditions["mapped"], depth, inner=CLIENT)]
@@ -400,9 +435,10 @@ def grid_page_ids(
     descending: bool,
     offset: int,
     limit: int,
+    pull_failed: bool = False,
 ) -> tuple[int, list[int]]:
     """The number of rows the filters leave, and the ids of the accounts at ``offset``."""
-    found = _filters(session, workspace_id, target, filters)
+    found = _filters(session, workspace_id, target, filters, pull_failed)
     where = found.conditions
 
     def counting(depth: int, inner: int, *columns: Any) -> Select[Any]:
@@ -411,7 +447,7 @@ def grid_page_ids(
             return _mapping_joined(workspace_id, depth, *columns, inner=inner).where(*where)
         return _joined(workspace_id, depth, *columns, inner=inner).where(*where)
 
-    segments = _segments(sort, target)
+    segments = _segments(sort, target, pull_failed)
     total = session.scalar(counting(found.depth, found.inner, func.count())) or 0
     # The segments with a mapping, counted in one pass from the mapping table; the one
     # without holds the rest.
@@ -452,7 +488,11 @@ def grid_page_ids(
 
 
 def grid_rows(
-    session: Session, workspace_id: int, target: str, ids: Sequence[int]
+    session: Session,
+    workspace_id: int,
+    target: str,
+    ids: Sequence[int],
+    pull_failed: bool = False,
 ) -> list[Row[Any]]:
     """The grid rows of ``ids`` (in that order)."""
     if not ids:
@@ -472,7 +512,7 @@ def grid_rows(
             HaloClient.gone,
             AccountMapping.recurring_invoice_id,
             HaloRecurringInvoice.name,
-            status_expression(target),
+            status_expression(target, pull_failed),
             AccountMapping.mapped_at,
         ).where(Account.id.in_(list(ids)))
     ).all()

@@ -103,6 +103,8 @@ class Workspace(Base):
     )
     last_customers_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_usage_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    setup_finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """When the setup wizard's Finish was pressed: automatic syncs start only after it."""
 
 
 class HaloConnection(Base):

@@ -61,6 +61,7 @@ async def build_reconciliation(
         inputs.subscriptions,
         ledger=inputs.ledger,
         account_targets=inputs.account_targets,
+        service_items=inputs.service_items,
         target=target,
         halo_licences=licences,
         halo_invoice_lines=lines,

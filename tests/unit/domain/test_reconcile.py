@@ -9,6 +9,9 @@ from hypothesis import strategies as st
 
 from halosync.domain.models import AccountTarget, DesiredSubscription, HaloLicence, LedgerRecord
 from halosync.domain.reconcile import csv_rows, csv_safe, reconcile, sort_rows
+from halosync.domain.skips import deliberate_skip
+
+ITEMS = {"S1": 1, "S2": 2, "S3": 3}
 
 
 def sub(account: str, service: str, qty: int, status: str = "active") -> DesiredSubscription:
@@ -43,6 +46,7 @@ def test_drift_and_out_of_date_are_flagged() -> None:
         [sub("A", "S1", 5), sub("A", "S2", 3), sub("A", "S3", 2, "cancelled"), sub("B", "S1", 1)],
         ledger=[ledger("A", "S1", 1, 5), ledger("A", "S2", 2, 3), ledger("A", "S3", 3, 2)],
         account_targets={"A": AccountTarget(10)},
+        service_items=ITEMS,
         target="licence",
         halo_licences=[
             HaloLicence(id=1, client_id=10, name="x", count=5),
@@ -55,8 +59,10 @@ def test_drift_and_out_of_date_are_flagged() -> None:
         ("A", "S1"): (False, False),
         ("A", "S2"): (True, True),
         ("A", "S3"): (False, True),
-        ("B", "S1"): (False, True),
+        # B is not mapped to a HaloPSA client: left alone on purpose, not out of date.
+        ("B", "S1"): (False, False),
     }
+    assert rows[-1].status == "skipped"
     s2 = rows[1]
     assert (s2.vendor_quantity, s2.ledger_quantity, s2.halo_quantity) == (
         Decimal(3),
@@ -70,6 +76,7 @@ def test_deleted_record_is_drift() -> None:
         [sub("A", "S1", 5)],
         ledger=[ledger("A", "S1", 1, 5)],
         account_targets={"A": AccountTarget(10)},
+        service_items=ITEMS,
         target="licence",
     )
     assert row.drift
@@ -77,7 +84,9 @@ def test_deleted_record_is_drift() -> None:
 
 
 def test_csv_neutralises_formulas() -> None:
-    rows = reconcile([sub("A", "S1", 5)], ledger=[], account_targets={}, target="licence")
+    rows = reconcile(
+        [sub("A", "S1", 5)], ledger=[], account_targets={}, service_items=ITEMS, target="licence"
+    )
     out = io.StringIO()
     csv.writer(out).writerows(csv_rows(rows))
     parsed = list(csv.reader(io.StringIO(out.getvalue())))
@@ -99,6 +108,7 @@ def test_sort_rows_puts_blanks_last() -> None:
         [sub("A", "S1", 5), sub("B", "S1", 2)],
         ledger=[ledger("B", "S1", 1, 2)],
         account_targets={"B": AccountTarget(10)},
+        service_items=ITEMS,
         target="licence",
         halo_licences=[HaloLicence(id=1, client_id=10, name="x", count=2)],
     )
@@ -126,6 +136,7 @@ def test_a_second_record_with_the_pairs_marker_is_a_duplicate() -> None:
             ledger("A", "S2", 8, 3),
         ],
         account_targets={"A": AccountTarget(10)},
+        service_items=ITEMS,
         target="licence",
         halo_licences=[
             HaloLicence(id=7, client_id=10, name="x", count=5),  # marker not in the list row
@@ -139,5 +150,67 @@ def test_a_second_record_with_the_pairs_marker_is_a_duplicate() -> None:
         ("S2", "in_step", ()),
     ]
     table = csv_rows(rows)
-    assert table[0][-2:] == ["duplicates", "status"]
-    assert table[1][-2:] == ["3", "duplicate"]
+    assert table[0][-3:] == ["duplicates", "skipped", "status"]
+    assert table[1][-3:] == ["3", "", "duplicate"]
+
+
+def _skippable(
+    account: str, service: str, *, status: str = "active", billed: bool = True
+) -> DesiredSubscription:
+    return DesiredSubscription(
+        account_ref=account,
+        account_name=account,
+        account_status=status,  # type: ignore[arg-type]
+        billed=billed,
+        service_ref=service,
+        service_name=service,
+        quantity=Decimal(4),
+        status="active",
+    )
+
+
+def test_deliberate_skips_have_their_own_status_with_the_planners_reason() -> None:
+    subs = [
+        _skippable("TRIAL", "S1", status="trial", billed=False),
+        _skippable("UNBILLED", "S1", billed=False),
+        _skippable("A", "UNMAPPED"),
+        _skippable("NOBODY", "S1"),
+        _skippable("A", "S1"),
+    ]
+    targets = {"A": AccountTarget(10), "TRIAL": AccountTarget(11), "UNBILLED": AccountTarget(12)}
+    rows = reconcile(
+        subs, ledger=[], account_targets=targets, service_items=ITEMS, target="licence"
+    )
+    by_pair = {(r.account_ref, r.service_ref): r for r in rows}
+    assert {pair: row.status for pair, row in by_pair.items()} == {
+        ("TRIAL", "S1"): "skipped",
+        ("UNBILLED", "S1"): "skipped",
+        ("A", "UNMAPPED"): "skipped",
+        ("NOBODY", "S1"): "skipped",
+        ("A", "S1"): "out_of_date",  # to be written by the next sync
+    }
+    for sub_ in subs[:4]:
+        skip = deliberate_skip(sub_, targets, ITEMS)
+        assert skip is not None
+        assert by_pair[(sub_.account_ref, sub_.service_ref)].skipped == skip.reason
+    assert "trial account" in str(by_pair[("TRIAL", "S1")].skipped)
+
+
+@given(
+    status=st.sampled_from(["active", "trial", "suspended"]),
+    billed=st.booleans(),
+    account_mapped=st.booleans(),
+    service_mapped=st.booleans(),
+)
+def test_a_row_is_skipped_exactly_when_the_planner_skips_it_on_purpose(
+    status: str, billed: bool, account_mapped: bool, service_mapped: bool
+) -> None:
+    one = _skippable("A", "S1", status=status, billed=billed)
+    targets = {"A": AccountTarget(10)} if account_mapped else {}
+    items = ITEMS if service_mapped else {}
+    (row,) = reconcile(
+        [one], ledger=[], account_targets=targets, service_items=items, target="licence"
+    )
+    expected = status == "trial" or not billed or not account_mapped or not service_mapped
+    assert (row.status == "skipped") == expected
+    assert not (row.out_of_date and row.status == "skipped")

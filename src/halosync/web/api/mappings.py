@@ -31,7 +31,7 @@ from halosync.mapping.service import (
     unmap_account,
     unmap_service,
 )
-from halosync.setup.service import setup_readiness
+from halosync.setup.service import setup_finished, setup_readiness
 from halosync.store.database import Database
 from halosync.web.api.auth import Caller, current_caller, get_database, writer
 from halosync.web.api.deps import PREFIX, PageNumber, get_settings
@@ -217,6 +217,9 @@ class SummaryOut(BaseModel):
     services_unmapped: int
     can_finish: bool
     blocking: list[str]
+    setup_finished: bool = Field(
+        description="Setup was finished (POST /setup/finish): automatic syncs run."
+    )
 
 
 def _row_out(row: AccountMappingRow) -> AccountMappingOut:
@@ -515,6 +518,7 @@ def summary(
     """Total/mapped/unmapped accounts and services, and what blocks finishing setup."""
     with database.session() as session:
         readiness = setup_readiness(session, caller.workspace_id)
+        finished = setup_finished(session, caller.workspace_id)
     counts = readiness.counts
     return SummaryOut(
         target=readiness.target,
@@ -527,4 +531,5 @@ def summary(
         services_unmapped=counts.services_unmapped,
         can_finish=readiness.can_finish,
         blocking=readiness.blocking,
+        setup_finished=finished,
     )

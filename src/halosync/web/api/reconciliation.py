@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from halosync.domain.reconcile import ReconcileRow, RowStatus, csv_rows
 from halosync.settings import Settings
@@ -39,6 +39,10 @@ class ReconcileRowOut(BaseModel):
     out_of_date: bool
     duplicates: list[int]
     """Other HaloPSA records carrying this pair's halosync tag (billed twice until removed)."""
+    skipped: str | None = Field(
+        description="Why halosync leaves the pair alone on purpose (trial, not billed, "
+        "account or service not mapped); such a row is not out of date."
+    )
     status: RowStatus
 
 
@@ -50,6 +54,7 @@ class ReconciliationOut(BaseModel):
     drift: int
     out_of_date: int
     duplicate: int
+    skipped: int
 
 
 async def _rows(
@@ -89,6 +94,7 @@ async def reconciliation(
         drift=sum(1 for row in rows if row.drift),
         out_of_date=sum(1 for row in rows if row.out_of_date),
         duplicate=sum(1 for row in rows if row.duplicates),
+        skipped=sum(1 for row in rows if row.status == "skipped"),
     )
 
 

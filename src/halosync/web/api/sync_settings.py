@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
+from halosync.setup.service import finish_setup
 from halosync.store.database import Database
 from halosync.sync.preferences import (
     MAX_RETENTION_DAYS,
@@ -179,3 +180,22 @@ def patch_settings(
         database, caller.workspace_id, sync_change, confirmed=True, preferences=preferences
     )
     return _settings_out(database, caller.workspace_id)
+
+
+class FinishOut(BaseModel):
+    """The workspace's setup is finished: its schedules run."""
+
+    setup_finished: bool
+
+
+@router.post("/setup/finish", response_model=FinishOut, responses=ERROR_RESPONSES)
+def finish(
+    caller: Annotated[Caller, Depends(writer)],
+    database: Annotated[Database, Depends(get_database)],
+) -> Any:
+    """The setup wizard's Finish: once every step's rule holds (GET /mappings/summary says
+    what blocks), automatic syncs start on the workspace's schedules. Before it, none run.
+    Finishing again changes nothing."""
+    with database.session() as session:
+        finish_setup(session, caller.workspace_id)
+    return FinishOut(setup_finished=True)

@@ -172,6 +172,10 @@ class OverviewOut(BaseModel):
     next_customers_at: datetime | None
     next_usage_at: datetime | None
     next_auto_sync_at: datetime | None
+    setup_finished: bool = Field(
+        description="False until the setup is finished (POST /setup/finish): no automatic "
+        "run happens before it."
+    )
 
 
 class RunOut(BaseModel):

@@ -191,7 +191,8 @@ async def reconcile(
     except HalosyncError as failure:
         error = failure.text_for("ui")
     only_drift = request.query_params.get("drift") == "1"
-    shown = [row for row in rows if row.status != "in_step"] if only_drift else rows
+    calm = ("in_step", "skipped")  # a deliberate skip needs no attention
+    shown = [row for row in rows if row.status not in calm] if only_drift else rows
     return render(
         request,
         "reconcile.html",
@@ -203,6 +204,7 @@ async def reconcile(
             "drifted": sum(1 for row in rows if row.drift),
             "out_of_date": sum(1 for row in rows if row.out_of_date),
             "duplicate": sum(1 for row in rows if row.duplicates),
+            "skipped": sum(1 for row in rows if row.status == "skipped"),
             "only_drift": only_drift,
             "error": error,
         },

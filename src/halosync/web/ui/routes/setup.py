@@ -17,7 +17,7 @@ from halosync.connection.service import ConnectionInput, ConnectionService, Secr
 from halosync.domain.planner import SEVERAL_LINES_NOTE, TAKE_OVER_NOTE
 from halosync.errors import HalosyncError
 from halosync.mapping.grid import mapping_counts
-from halosync.setup.service import setup_readiness
+from halosync.setup.service import SetupNotReadyError, finish_setup, setup_readiness
 from halosync.sync.usage import run_usage_sync
 from halosync.sync.workspace_settings import show_sync_settings
 from halosync.web.ui.context import (
@@ -151,12 +151,14 @@ def setup_next(
 
 @router.post("/ui/w/{workspace_id}/setup/finish")
 def setup_finish(request: Request, member: Annotated[Member, Depends(current_admin)]) -> Response:
-    """Finish setup: every step's rule must hold."""
-    with ui_state(request).database.session() as db:
-        problem = setup_readiness(db, member.workspace_id).first_problem()
-    if problem:
-        web_session(request).flash("error", problem.message)
-        return redirect(request, workspace_url(member.workspace_id, f"setup/{problem.step}"))
+    """Finish setup: every step's rule must hold; automatic syncs start from now on."""
+    try:
+        with ui_state(request).database.session() as db:
+            finish_setup(db, member.workspace_id)
+    except SetupNotReadyError as blocked:
+        web_session(request).flash("error", blocked.problem.message)
+        step = blocked.problem.step
+        return redirect(request, workspace_url(member.workspace_id, f"setup/{step}"))
     web_session(request).flash("success", "Setup finished. Usage now syncs on schedule.")
     return redirect(request, workspace_url(member.workspace_id))
 
