@@ -57,7 +57,6 @@ SQL_NOT_YET_IN_STORE: dict[str, str] = {
     "sync/gather.py": "the pairs a sync covers: a store/ query",
     "sync/ledger.py": "the ledger rows: a store/ ledger repository",
     "sync/usage.py": "the account look-up: store/usage.py",
-    "users/service.py": "users and memberships: a store/ repository",
 }
 # Not true yet: entry point -> the service it should call instead.
 ENTRY_POINTS_NOT_YET_ON_SERVICES: dict[str, str] = {}

@@ -14,12 +14,12 @@ from datetime import UTC, datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from halosync.domain.models import ROLES
 from halosync.errors import HalosyncError, NotFoundError, ValidationFailedError
 from halosync.store.models import NAME_LENGTH, Membership, User, Workspace
+from halosync.store.users import UserRepository
 from halosync.users.permissions import Action, may
 from halosync.users.sessions import SessionPolicy, SessionView, end_user_sessions, live_sessions
 
@@ -115,7 +115,7 @@ def _check_role(role: str) -> str:
 
 
 def _user(session: Session, email: str) -> User:
-    user = session.scalar(select(User).where(User.email == normalise_email(email)))
+    user = UserRepository(session).by_email(normalise_email(email))
     if user is None:
         raise NotFoundError(f"No user with email {email.strip()!r}.")
     return user
@@ -143,7 +143,7 @@ def create_user(
     check_password(password)
     if workspace is not None:
         _check_role(role)
-    if session.scalar(select(User.id).where(User.email == clean_email)) is not None:
+    if UserRepository(session).by_email(clean_email) is not None:
         raise ValidationFailedError(f"A user with email {clean_email!r} already exists.")
     user = User(email=clean_email, name=clean_name, password_hash=_hasher.hash(password))
     session.add(user)
@@ -188,11 +188,7 @@ def grant(session: Session, email: str, workspace: Workspace, role: str) -> Memb
     """Give (or change) a user's role in a workspace."""
     _check_role(role)
     user = _user(session, email)
-    membership = session.scalar(
-        select(Membership).where(
-            Membership.user_id == user.id, Membership.workspace_id == workspace.id
-        )
-    )
+    membership = UserRepository(session).membership(user.id, workspace.id)
     if membership is None:
         membership = Membership(user_id=user.id, workspace_id=workspace.id, role=role)
         session.add(membership)
@@ -205,11 +201,7 @@ def grant(session: Session, email: str, workspace: Workspace, role: str) -> Memb
 def revoke(session: Session, email: str, workspace: Workspace) -> bool:
     """Remove a user's access to a workspace. False when they had none."""
     user = _user(session, email)
-    membership = session.scalar(
-        select(Membership).where(
-            Membership.user_id == user.id, Membership.workspace_id == workspace.id
-        )
-    )
+    membership = UserRepository(session).membership(user.id, workspace.id)
     if membership is None:
         return False
     session.delete(membership)
@@ -221,7 +213,7 @@ def authenticate(
     session: Session, email: str, password: str, *, now: datetime | None = None
 ) -> User:
     """The user whose email and password these are, or :class:`AuthenticationError`."""
-    user = session.scalar(select(User).where(User.email == normalise_email(email)))
+    user = UserRepository(session).by_email(normalise_email(email))
     if user is None:
         _verify(_dummy_hash(), password)
         raise AuthenticationError(LOGIN_FAILED)
@@ -242,28 +234,19 @@ def _verify(password_hash: str, password: str) -> bool:
 
 def memberships_of(session: Session, user_id: int) -> list[WorkspaceRole]:
     """The workspaces a user may open, by name, with their role in each."""
-    rows = session.execute(
-        select(Workspace.id, Workspace.name, Membership.role)
-        .join(Membership, Membership.workspace_id == Workspace.id)
-        .where(Membership.user_id == user_id)
-        .order_by(Workspace.name)
-    ).all()
+    rows = UserRepository(session).memberships(user_id)
     return [WorkspaceRole(workspace_id, name, role) for workspace_id, name, role in rows]
 
 
 def role_in(session: Session, user_id: int, workspace_id: int) -> WorkspaceRole | None:
     """The user's role in the workspace, or None when they have no access to it."""
-    row = session.execute(
-        select(Workspace.name, Membership.role)
-        .join(Membership, Membership.workspace_id == Workspace.id)
-        .where(Membership.user_id == user_id, Membership.workspace_id == workspace_id)
-    ).first()
-    return WorkspaceRole(workspace_id, row.name, row.role) if row is not None else None
+    found = UserRepository(session).role_in(user_id, workspace_id)
+    return WorkspaceRole(workspace_id, *found) if found is not None else None
 
 
 def list_users(session: Session) -> Sequence[UserView]:
     """Every user with their workspaces, by email."""
-    users = session.scalars(select(User).order_by(User.email)).all()
+    users = UserRepository(session).all()
     return [
         UserView(
             id=user.id,
