@@ -17,6 +17,7 @@ from halosync.simulator.admin import PREFIX as ADMIN_PREFIX
 from halosync.store.crypto import SecretBox
 from halosync.store.models import Account, AccountMapping, LedgerEntry, Service
 from halosync.sync.customers import run_customers_sync
+from halosync.sync.usage import run_usage_sync
 from halosync.sync.workspace_settings import SyncSettingsChange, update_sync_settings
 from tests.browser.conftest import ADMIN_PASSWORD, log_in, shoot
 from tests.browser.test_controls import _in_thread
@@ -166,3 +167,24 @@ def test_schedules_wait_for_finish_and_the_dashboard_says_so(page: Page, ready: 
     expect(page.get_by_text("Setup finished. Usage now syncs on schedule.")).to_be_visible()
     expect(waiting).to_have_count(0)
     expect(page.locator("#next-sync")).not_to_have_text("—")
+
+
+def test_skips_are_one_expandable_entry_per_reason(page: Page, ready: DemoSite) -> None:
+    box = SecretBox.from_settings(ready.settings)
+    for _ in range(2):
+        _in_thread(lambda: run_usage_sync(ready.database, box, ready.settings, ready.workspace_id))
+    log_in(page, ready, ready.admin_email, ADMIN_PASSWORD)
+    page.goto(f"{ready.url}/ui/w/{ready.workspace_id}/logs")
+    services = page.locator("tbody tr", has_text="Services not mapped")
+    expect(services).to_have_count(2)  # one per run: a WARNING, then unchanged
+    expect(services.first.locator(".badge")).to_have_text("INFO")
+    expect(services.first).to_contain_text("Unchanged since the last sync.")
+    expect(services.nth(1).locator(".badge")).to_have_text("WARNING")
+    expect(page.locator("tbody tr", has_text="Subscription skipped")).to_have_count(0)
+    details = services.nth(1).locator("details")
+    full = details.locator("div")
+    expect(full).to_be_hidden()
+    details.locator("summary").click()
+    expect(full).to_be_visible()
+    expect(full).to_contain_text("not mapped to a HaloPSA item are not billed")
+    shoot(page, "24-logs-skips")

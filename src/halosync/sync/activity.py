@@ -43,6 +43,16 @@ def add_log_entry(
     )
 
 
+def latest_log_details(session: Session, workspace_id: int, title: str) -> str | None:
+    """The details of the workspace's newest entry titled ``title`` (None if there is none)."""
+    return session.scalar(
+        select(LogEntry.details)
+        .where(LogEntry.workspace_id == workspace_id, LogEntry.title == title)
+        .order_by(LogEntry.created_at.desc(), LogEntry.id.desc())
+        .limit(1)
+    )
+
+
 def prune_log_entries(
     session: Session, workspace_id: int, retention_days: int, *, now: datetime | None = None
 ) -> int:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from halosync.domain.models import RunTrigger
 from halosync.domain.planner import plan_usage_sync
+from halosync.domain.skips import UNCHANGED, summarise_skips
 from halosync.errors import NotFoundError
 from halosync.halopsa.client import HaloApiClient
 from halosync.logging import get_logger
@@ -23,7 +24,7 @@ from halosync.store.crypto import SecretBox
 from halosync.store.database import Database
 from halosync.store.models import Account, Workspace
 from halosync.store.workspaces import WorkspaceRepository
-from halosync.sync.activity import PROVIDER, add_log_entry
+from halosync.sync.activity import PROVIDER, add_log_entry, latest_log_details
 from halosync.sync.execute import PlanExecutor, record_planned
 from halosync.sync.gather import SyncInputs, load_inputs
 from halosync.sync.halo import HaloFactory, open_halo
@@ -331,6 +332,32 @@ def _log_expected_skips(
     )
 
 
+def _log_skip_summaries(
+    session: Session, workspace_id: int, run_id: int, attention: list[ChangeResult]
+) -> list[ChangeResult]:
+    """One entry per reason for the accounts and services not mapped, naming every pair
+    (the per-pair detail stays in the run's results); a WARNING only when the set differs
+    from the last entry of that reason, an INFO saying it is unchanged otherwise. The
+    attention results left to log one by one are returned."""
+    skips = [r for r in attention if r.action == "skip" and not r.held and not r.duplicates]
+    summaries, others = summarise_skips((r.account_ref, r.service_ref, r.reason) for r in skips)
+    kept = {id(skips[index]) for index in others}
+    for summary in summaries:
+        body = summary.details()
+        previous = latest_log_details(session, workspace_id, summary.title)
+        unchanged = previous is not None and previous.removesuffix(f" {UNCHANGED}") == body
+        add_log_entry(
+            session,
+            workspace_id,
+            "INFO" if unchanged else "WARNING",
+            summary.title,
+            f"{body} {UNCHANGED}" if unchanged else body,
+            run_id=run_id,
+        )
+    grouped = {id(r) for r in skips} - kept
+    return [r for r in attention if id(r) not in grouped]
+
+
 def _attention_title(result: ChangeResult) -> str:
     if result.held:
         return HELD_TITLE
@@ -344,6 +371,7 @@ def _log_attention(
 ) -> None:
     _log_expected_skips(session, workspace_id, run_id, results)
     attention = [r for r in results if r.level in ("WARNING", "ERROR")]
+    attention = _log_skip_summaries(session, workspace_id, run_id, attention)
     for result in attention[:MAX_ATTENTION_ENTRIES]:
         details = f"Account {result.account_ref}, service {result.service_ref}: {result.reason}"
         if result.message and result.message not in details:
