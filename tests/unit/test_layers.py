@@ -43,7 +43,6 @@ SQL_NOT_YET_IN_STORE: dict[str, str] = {
     "connection/service.py": "the reset's deletes: a store/ repository per cached Halo table",
     "demo/journey.py": "the demo's look-ups: the mapping read model",
     "demo/web.py": "the demo's look-ups: store/workspaces.py and store/users",
-    "jobs/schedules.py": "a store/ repository of sync schedules",
     "jobs/service.py": "the account look-up and cooldown: store/ and sync.runs",
     "jobs/tick.py": "the due-schedule query: the schedules repository",
     "mapping/service.py": "the commands' look-ups and set-based insert: a mapping repository",

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from halosync.domain.models import RUN_KINDS, RunKind
@@ -19,6 +18,7 @@ from halosync.domain.schedule import (
 from halosync.errors import ValidationFailedError
 from halosync.store.base import utcnow
 from halosync.store.models import SyncSchedule
+from halosync.store.schedules import ScheduleRepository
 from halosync.store.workspaces import WorkspaceRepository
 
 DEFAULT_SCHEDULES: dict[RunKind, Schedule] = {
@@ -79,12 +79,7 @@ def _setting(kind: RunKind, row: SyncSchedule | None, created_at: datetime) -> S
 def get_schedules(session: Session, workspace_id: int) -> dict[RunKind, ScheduleSetting]:
     """Both schedules of the workspace (the defaults where none was saved)."""
     workspace = WorkspaceRepository(session).get(workspace_id)
-    rows = {
-        row.kind: row
-        for row in session.scalars(
-            select(SyncSchedule).where(SyncSchedule.workspace_id == workspace_id)
-        )
-    }
+    rows = ScheduleRepository(session).of_workspace(workspace_id)
     return {kind: _setting(kind, rows.get(kind), workspace.created_at) for kind in RUN_KINDS}
 
 
@@ -101,14 +96,10 @@ def set_schedule(
     kind = parse_kind(kind)
     workspace = WorkspaceRepository(session).get(workspace_id)
     now = now or utcnow()
-    row = session.scalar(
-        select(SyncSchedule)
-        .where(SyncSchedule.workspace_id == workspace.id, SyncSchedule.kind == kind)
-        .with_for_update()
-    )
+    schedules = ScheduleRepository(session)
+    row = schedules.locked(workspace.id, kind)
     if row is None:
-        row = SyncSchedule(workspace_id=workspace.id, kind=kind)
-        session.add(row)
+        row = schedules.add(SyncSchedule(workspace_id=workspace.id, kind=kind))
     row.spec = str(schedule)
     row.enabled = enabled
     row.updated_at = now
