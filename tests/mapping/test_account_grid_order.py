@@ -29,7 +29,7 @@ from halosync.store.database import Database
 from halosync.store.models import Account, AccountMapping, HaloClient, HaloRecurringInvoice
 from halosync.store.workspaces import WorkspaceRepository
 
-ACCOUNTS = 60
+ACCOUNTS = 40
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -176,7 +176,7 @@ def _pages(
                 sort=sort,
                 descending=descending,
                 page=page,
-                page_size=11,
+                page_size=9,
                 **filters,
             )
             total = grid.total
