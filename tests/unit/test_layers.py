@@ -46,7 +46,6 @@ SQL_NOT_YET_IN_STORE: dict[str, str] = {
     "jobs/service.py": "the account look-up and cooldown: store/ and sync.runs",
     "jobs/tick.py": "the due-schedule query: the schedules repository",
     "mapping/service.py": "the commands' look-ups and set-based insert: a mapping repository",
-    "notify/messages.py": "the run's log and results: sync.runs and sync.activity",
     "ops/backup.py": "SQLite's online backup (sqlite3 PRAGMAs): store/",
     "ops/doctor.py": "the doctor's checks: store/ (schema and connections)",
     "sources/apply.py": "the bulk upserts: a store/ usage writer",

@@ -4,15 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
+from halosync.store import attention
 from halosync.store.models import (
-    Account,
-    AccountMapping,
-    HaloClient,
-    HaloRecurringInvoice,
-    Subscription,
     Workspace,
 )
 from halosync.sync.review import held_in_run
@@ -67,51 +62,18 @@ def run_email(session: Session, run_id: int, public_url: str, to: list[str]) -> 
 def attention_items(session: Session, workspace_id: int) -> list[str]:
     """Why billing may silently go wrong: unmapped billable accounts, dead Halo records."""
     items: list[str] = []
-    unmapped = session.scalars(
-        select(Account.ref)
-        .where(
-            Account.workspace_id == workspace_id,
-            Account.billed.is_(True),
-            Account.status != "trial",
-            exists().where(Subscription.account_id == Account.id, Subscription.quantity > 0),
-            ~exists().where(AccountMapping.account_id == Account.id),
-        )
-        .order_by(Account.ref)
-    ).all()
+    unmapped = attention.unmapped_billable_accounts(session, workspace_id)
     items += [
         f"account {ref} has billable usage but is not mapped to a HaloPSA client"
         for ref in unmapped
     ]
-    clients = session.execute(
-        select(Account.ref, HaloClient.name, HaloClient.halo_id, HaloClient.gone)
-        .join(AccountMapping, AccountMapping.account_id == Account.id)
-        .join(
-            HaloClient,
-            (HaloClient.workspace_id == AccountMapping.workspace_id)
-            & (HaloClient.halo_id == AccountMapping.halo_client_id),
-        )
-        .where(AccountMapping.workspace_id == workspace_id, HaloClient.gone | HaloClient.inactive)
-        .order_by(Account.ref)
-    ).all()
+    clients = attention.mapped_to_dead_clients(session, workspace_id)
     items += [
         f"account {ref} is mapped to HaloPSA client '{name}' ({halo_id}), which "
         + ("no longer exists" if gone else "is inactive")
         for ref, name, halo_id, gone in clients
     ]
-    invoices = session.execute(
-        select(Account.ref, HaloRecurringInvoice.halo_id, HaloRecurringInvoice.gone)
-        .join(AccountMapping, AccountMapping.account_id == Account.id)
-        .join(
-            HaloRecurringInvoice,
-            (HaloRecurringInvoice.workspace_id == AccountMapping.workspace_id)
-            & (HaloRecurringInvoice.halo_id == AccountMapping.recurring_invoice_id),
-        )
-        .where(
-            AccountMapping.workspace_id == workspace_id,
-            HaloRecurringInvoice.gone | HaloRecurringInvoice.inactive,
-        )
-        .order_by(Account.ref)
-    ).all()
+    invoices = attention.mapped_to_dead_invoices(session, workspace_id)
     items += [
         f"account {ref} is mapped to recurring invoice {halo_id}, which "
         + ("no longer exists" if gone else "is inactive")
