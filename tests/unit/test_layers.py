@@ -41,8 +41,6 @@ STORE_FOR_ENTRY_POINTS = {"halosync.store.database", "halosync.store.crypto", "h
 # Not true yet (issue 12, item 3): module -> where its SQL should go.
 SQL_NOT_YET_IN_STORE: dict[str, str] = {
     "connection/service.py": "the reset's deletes: a store/ repository per cached Halo table",
-    "demo/journey.py": "the demo's look-ups: the mapping read model",
-    "demo/web.py": "the demo's look-ups: store/workspaces.py and store/users",
     "jobs/service.py": "the account look-up and cooldown: store/ and sync.runs",
     "jobs/tick.py": "the due-schedule query: the schedules repository",
     "mapping/service.py": "the commands' look-ups and set-based insert: a mapping repository",

@@ -16,14 +16,14 @@ from halosync.connection.service import ConnectionInput, ConnectionService
 from halosync.demo.sample_data import sample_vendor_data
 from halosync.domain.matching import AccountName, ClientName, suggest_mappings
 from halosync.halopsa.permissions import needs_for
-from halosync.mapping.grid import mapping_counts
+from halosync.mapping.grid import mapping_counts, service_mapping_grid
+from halosync.mapping.pickers import halo_items
 from halosync.mapping.service import accept_suggestions, map_service, suggest_account_mappings
 from halosync.settings import Settings
 from halosync.simulator import ApiApplication
 from halosync.sources.importer import import_document
 from halosync.store.crypto import SecretBox
 from halosync.store.database import Database
-from halosync.store.models import HaloItem, Service
 from halosync.store.workspaces import WorkspaceRepository
 from halosync.sync.activity import list_log_entries
 from halosync.sync.customers import run_customers_sync
@@ -60,16 +60,12 @@ def _map_services_by_name(database: Database, workspace_id: int) -> int:
     """Map each service to the Halo item whose name matches best (the demo's shortcut)."""
     with database.session() as session:
         services = [
-            AccountName(account_ref=ref, name=name)
-            for ref, name in session.query(Service.ref, Service.name).filter(
-                Service.workspace_id == workspace_id
-            )
+            AccountName(account_ref=row.service_ref, name=row.service_name)
+            for row in service_mapping_grid(session, workspace_id)
         ]
         items = [
-            ClientName(halo_client_id=halo_id, name=name)
-            for halo_id, name in session.query(HaloItem.halo_id, HaloItem.name).filter(
-                HaloItem.workspace_id == workspace_id, HaloItem.gone.is_(False)
-            )
+            ClientName(halo_client_id=item.halo_id, name=item.name)
+            for item in halo_items(session, workspace_id)
         ]
         matches = suggest_mappings(services, items, {}, min_score=SERVICE_MATCH_MIN_SCORE)
         for match in matches:

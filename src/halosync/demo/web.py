@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import uvicorn
-from sqlalchemy import select
 
 from halosync.demo.journey import DEMO_WORKSPACE, demo_application
 from halosync.demo.sample_data import sample_vendor_data
@@ -29,9 +28,10 @@ from halosync.simulator import SimulatorConfig, create_app, generate_demo_seed
 from halosync.simulator.server import serve_in_thread
 from halosync.sources.importer import import_document
 from halosync.store.database import Database
-from halosync.store.models import User
+from halosync.store.users import UserRepository
 from halosync.store.workspaces import WorkspaceRepository
 from halosync.users import create_user, grant
+from halosync.users.service import normalise_email
 from halosync.web.app import create_app as create_web_app
 
 DEMO_ADMIN_EMAIL = "admin@example.com"
@@ -71,7 +71,7 @@ def prepare_demo_data(
     import_document(database, workspace_id, sample_vendor_data(halo_seed))
     with database.session() as session:
         workspace = WorkspaceRepository(session).get(workspace_id)
-        exists = session.scalar(select(User.id).where(User.email == admin_email))
+        exists = UserRepository(session).by_email(normalise_email(admin_email))
         if exists is None:
             create_user(
                 session,
