@@ -188,3 +188,25 @@ def test_skips_are_one_expandable_entry_per_reason(page: Page, ready: DemoSite) 
     expect(full).to_be_visible()
     expect(full).to_contain_text("not mapped to a HaloPSA item are not billed")
     shoot(page, "24-logs-skips")
+
+
+def test_results_are_paged_latest_run_first_and_filtered_by_outcome(
+    page: Page, ready: DemoSite
+) -> None:
+    box = SecretBox.from_settings(ready.settings)
+    _in_thread(lambda: run_usage_sync(ready.database, box, ready.settings, ready.workspace_id))
+    log_in(page, ready, ready.admin_email, ADMIN_PASSWORD)
+    page.goto(f"{ready.url}/ui/w/{ready.workspace_id}/results")
+    latest = page.locator("#run option").first
+    expect(page.locator("#run")).to_have_value(str(latest.get_attribute("value")))
+    expect(page.locator("#result-range")).to_have_text(re.compile(r"^1 – 50 of \d+$"))
+    page.locator("#result-size").select_option("20")
+    expect(page.locator("#result-range")).to_have_text(re.compile(r"^1 – 20 of \d+$"))
+    expect(page.locator("tbody tr")).to_have_count(20)
+    page.locator("#result-next").click()
+    expect(page.locator("#result-range")).to_have_text(re.compile(r"^21 – 40 of \d+$"))
+    page.locator("#action").select_option("skip")
+    expect(page.locator("#result-range")).to_have_text(re.compile(r"^1 – 20 of \d+$"))
+    expect(page.locator("tbody .badge", has_text="skip")).to_have_count(20)
+    expect(page.locator("#result-prev")).to_have_attribute("aria-disabled", "true")
+    shoot(page, "25-results-paged")

@@ -40,6 +40,7 @@ from halosync.web.ui.routes.dashboard import _request
 
 router = APIRouter(route_class=UiRoute)
 LOG_PAGE_SIZES = (10, 20, 50, 100)
+RESULT_PAGE_SIZES = (20, 50, 100, 500)
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 RECENT_RUNS = 5
 
@@ -89,6 +90,9 @@ def results(request: Request, member: Annotated[Member, Depends(current_member)]
     state = ui_state(request)
     chosen = whole_number(request.query_params.get("run", ""), minimum=1)
     only = request.query_params.get("action") or None
+    size = whole_number(request.query_params.get("size", "50"))
+    page_size = size if size in RESULT_PAGE_SIZES else 50
+    page = whole_number(request.query_params.get("page", "1"), minimum=1) or 1
     run: RunView | None = None
     with state.database.session() as db:
         runs = list_runs(
@@ -99,13 +103,34 @@ def results(request: Request, member: Annotated[Member, Depends(current_member)]
         else:
             with contextlib.suppress(NotFoundError):
                 run = get_run(db, member.workspace_id, chosen)
-        lines = (
+        listing = (
             run_results(
-                db, member.workspace_id, run.id, action=only, by_name=True, page_size=None
-            ).items
+                db,
+                member.workspace_id,
+                run.id,
+                action=only,
+                by_name=True,
+                page=page,
+                page_size=page_size,
+            )
             if run is not None
-            else []
+            else None
         )
+    total = listing.total if listing is not None else 0
+    pages = max(1, -(-total // page_size))
+    if run is not None and page > pages:  # past the end (a filter shrank the list)
+        with state.database.session() as db:
+            listing = run_results(
+                db,
+                member.workspace_id,
+                run.id,
+                action=only,
+                by_name=True,
+                page=pages,
+                page_size=page_size,
+            )
+    lines = listing.items if listing is not None else []
+    first = (listing.page - 1) * page_size + 1 if listing is not None and lines else 0
     if run is not None and all(listed.id != run.id for listed in runs):
         # An older run (a link from an e-mail) is found by its id, then listed with the rest.
         runs = sorted([*runs, run], key=lambda listed: listed.id, reverse=True)
@@ -120,6 +145,13 @@ def results(request: Request, member: Annotated[Member, Depends(current_member)]
             "run_id": run.id if run is not None else chosen,
             "action": only or "",
             "lines": lines,
+            "result_page": listing.page if listing is not None else 1,
+            "result_pages": pages,
+            "result_range": f"{first} – {first + len(lines) - 1} of {total}"
+            if lines
+            else f"0 of {total}",
+            "page_size": page_size,
+            "page_sizes": RESULT_PAGE_SIZES,
             "overview": overview(state.database, member.workspace_id),
         },
     )
