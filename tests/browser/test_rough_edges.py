@@ -12,7 +12,13 @@ from sqlalchemy import select
 from halosync.connection.service import ConnectionInput, ConnectionService
 from halosync.demo.journey import DEMO_WORKSPACE
 from halosync.demo.web import DemoSite
-from halosync.mapping.service import accept_suggestions, map_service, suggest_account_mappings
+from halosync.mapping.grid import unmapped_halo_clients
+from halosync.mapping.service import (
+    accept_suggestions,
+    map_service,
+    suggest_account_mappings,
+    unmap_account,
+)
 from halosync.simulator.admin import PREFIX as ADMIN_PREFIX
 from halosync.store.crypto import SecretBox
 from halosync.store.models import Account, AccountMapping, LedgerEntry, Service
@@ -210,3 +216,41 @@ def test_results_are_paged_latest_run_first_and_filtered_by_outcome(
     expect(page.locator("tbody .badge", has_text="skip")).to_have_count(20)
     expect(page.locator("#result-prev")).to_have_attribute("aria-disabled", "true")
     shoot(page, "25-results-paged")
+
+
+def test_a_suggestion_row_can_take_another_client_before_saving(
+    page: Page, ready: DemoSite
+) -> None:
+    update_sync_settings(  # an earlier test may have left the invoice_line target
+        ready.database, ready.workspace_id, SyncSettingsChange(target="licence"), confirmed=True
+    )
+    with ready.database.session() as session:
+        mapping = session.scalars(
+            select(AccountMapping).where(AccountMapping.workspace_id == ready.workspace_id)
+        ).first()
+        assert mapping is not None
+        account = session.get(Account, mapping.account_id)
+        assert account is not None
+        ref, name = account.ref, account.name
+        unmap_account(session, ready.workspace_id, ref)
+        free = [
+            client
+            for client in unmapped_halo_clients(session, ready.workspace_id, limit=500)
+            if client.halo_id != mapping.halo_client_id
+        ]
+        other = free[0].halo_id, free[0].name
+    log_in(page, ready, ready.admin_email, ADMIN_PASSWORD)
+    page.goto(f"{ready.url}/ui/w/{ready.workspace_id}/accounts")
+    page.locator("#suggest").click()
+    row = page.locator("tbody tr", has_text=ref)
+    picked = row.get_by_label(f"PSA Organization for {name}")
+    expect(picked).to_have_value(re.compile(r"^\d+ — "))
+    picked.fill(f"{other[0]} — {other[1]}")
+    shoot(page, "26-suggestion-changed")
+    page.locator("#accept-suggestions").click()
+    expect(page.get_by_text("Saved ", exact=False).first).to_be_visible()
+    with ready.database.session() as session:
+        saved = session.scalars(
+            select(AccountMapping).where(AccountMapping.account_id == mapping.account_id)
+        ).one()
+        assert saved.halo_client_id == other[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -348,12 +349,23 @@ def _suggest(request: Request, member: Member, form: FormData) -> Response:
     state = ui_state(request)
     with state.database.session() as db:
         suggestions = suggest_account_mappings(db, member.workspace_id)
+        # The clients a row may be changed to (any no account is mapped to yet).
+        others = [
+            (client.halo_id, client.name)
+            for client in unmapped_halo_clients(db, member.workspace_id, limit=500)
+        ]
     # Back to where Suggest was pressed: the wizard's step or the account mapping page.
     back = _own_page(member, form.get("back")) or workspace_url(member.workspace_id, "accounts")
     return render(
         request,
         "suggestions.html",
-        {"member": member, "page": "accounts", "suggestions": suggestions, "back": back},
+        {
+            "member": member,
+            "page": "accounts",
+            "suggestions": suggestions,
+            "clients": others,
+            "back": back,
+        },
     )
 
 
@@ -374,20 +386,39 @@ async def accept(request: Request, member: Annotated[Member, Depends(current_adm
 
 def _accept(request: Request, member: Member, form: FormData) -> Response:
     state = ui_state(request)
-    chosen = {
-        (str(form.get(f"ref-{index}", "")), str(form.get(f"client-{index}", "")))
+    # Each ticked row: its account and the client it shows now, the suggested one or
+    # another the admin picked in the row (a Halo client ID, or "ID — name").
+    chosen: dict[str, str] = {
+        str(form.get(f"ref-{index}", "")): str(form.get(f"client-{index}", "")).split(" ")[0]
         for index in form.getlist("accept")
     }
+    session = web_session(request)
     with state.database.session() as db:
-        wanted = [
-            suggestion
-            for suggestion in suggest_account_mappings(db, member.workspace_id)
-            if _key(suggestion) in chosen
-        ]
+        suggestions = {s.account_ref: s for s in suggest_account_mappings(db, member.workspace_id)}
+        free = {
+            c.halo_id: c.name for c in unmapped_halo_clients(db, member.workspace_id, limit=500)
+        }
+    wanted: list[Suggestion] = []
+    for ref, client_text in chosen.items():
+        suggestion = suggestions.get(ref)
+        if suggestion is None:
+            continue  # mapped meanwhile, or no longer suggested
+        client_id = whole_number(client_text, minimum=1)
+        if client_id == suggestion.halo_client_id:
+            wanted.append(suggestion)
+        elif client_id in free:
+            wanted.append(
+                replace(suggestion, halo_client_id=client_id, halo_client_name=free[client_id])
+            )
+        else:
+            session.flash(
+                "error",
+                f"{suggestion.account_name}: {client_text or 'no client'} is not a HaloPSA "
+                "client free to map; pick one from the list.",
+            )
     accepted = accept_and_follow_up(
         state.database, state.settings, get_job_queue(request), member.workspace_id, wanted
     )
-    session = web_session(request)
     session.flash(
         "success", f"Saved {accepted.saved} of {len(accepted.outcomes)} suggested mappings."
     )
@@ -398,10 +429,6 @@ def _accept(request: Request, member: Member, form: FormData) -> Response:
             session.flash("error", f"{outcome.suggestion.account_name}: {outcome.note}")
     target = _own_page(member, form.get("back"))
     return redirect(request, target or workspace_url(member.workspace_id, "accounts"))
-
-
-def _key(suggestion: Suggestion) -> tuple[str, str]:
-    return (suggestion.account_ref, str(suggestion.halo_client_id))
 
 
 @router.get("/ui/w/{workspace_id}/services")
