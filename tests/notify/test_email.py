@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 
 from halosync.domain.review import ReviewPolicy
 from halosync.jobs.embedded import EmbeddedJobs
@@ -223,3 +223,39 @@ def test_a_change_held_for_review_is_emailed_once(tmp_path: Path, smtp: tuple[In
     inbox.messages.clear()
     assert _run(world, "usage").status == "succeeded"
     assert all("held for review" not in m["Subject"] for m in inbox.messages)
+
+
+def test_the_same_failure_and_the_same_alert_are_emailed_once_then_resolved(
+    tmp_path: Path, smtp: tuple[Inbox, int]
+) -> None:
+    inbox, port = smtp
+    world = _world(tmp_path, port)
+    world.set(notify_email="ops@msp.test", notify_on_failure=True, sync_cooldown_minutes=0)
+    with world.database.session() as session:
+        saved = session.scalars(select(HaloConnection)).one()
+        kept = {
+            column: getattr(saved, column)
+            for column in ("server_url", "client_id", "client_secret_encrypted", "configured_at")
+        }
+        session.execute(delete(HaloConnection))
+    for _ in range(3):
+        assert _run(world, "customers").status == "halted"
+    assert [m["Subject"] for m in inbox.messages] == [
+        "[halosync] Customers sync halted: acme",
+        "[halosync] Attention needed: acme",
+    ]
+    inbox.messages.clear()
+    with world.database.session() as session:
+        session.add(HaloConnection(workspace_id=world.workspace_id, **kept))
+    assert _run(world, "customers").status == "succeeded"
+    assert [m["Subject"] for m in inbox.messages] == ["[halosync] Resolved: Customers sync acme"]
+
+    inbox.messages.clear()
+    world.map_account("A2", 2)  # the last account that needed attention
+    assert _run(world, "usage").status == "succeeded"
+    assert [m["Subject"] for m in inbox.messages] == [
+        "[halosync] Resolved: nothing needs attention in acme"
+    ]
+    inbox.messages.clear()
+    assert _run(world, "usage").status == "succeeded"
+    assert inbox.messages == []

@@ -7,7 +7,12 @@ from prometheus_client import Counter, Histogram
 from halosync.jobs.execute import RunListener, RunOutcome
 from halosync.logging import get_logger
 from halosync.notify.email import SmtpConfig, recipients, send_email
-from halosync.notify.messages import attention_email, review_email, run_email
+from halosync.notify.messages import (
+    attention_email,
+    failure_resolved_email,
+    review_email,
+    run_email,
+)
 from halosync.settings import Settings
 from halosync.store.database import Database
 from halosync.store.models import Workspace
@@ -49,6 +54,7 @@ class EmailListener:
                 return
             emails = [
                 run_email(session, outcome.run_id, self.public_url, to),
+                failure_resolved_email(session, outcome.run_id, self.public_url, to),
                 attention_email(session, outcome.workspace_id, outcome.run_id, self.public_url, to),
                 review_email(session, outcome.workspace_id, outcome.run_id, self.public_url, to),
             ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
@@ -42,6 +43,11 @@ def run_email(session: Session, run_id: int, public_url: str, to: list[str]) -> 
     succeeded = run.status == "succeeded"
     if not (workspace.notify_on_success if succeeded else workspace.notify_on_failure):
         return None
+    if not succeeded:
+        # The same failure every run is one e-mail, until it changes or is fixed.
+        said = _digest(run.status, run.error or "")
+        if not _remember(workspace, f"failure:{run.kind}", said):
+            return None
     title = _KIND_TITLES.get(run.kind, "Sync")
     outcome = "completed" if succeeded else run.status
     counts = run.counts
@@ -82,6 +88,47 @@ def attention_items(session: Session, workspace_id: int) -> list[str]:
     return items
 
 
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()
+
+
+def _remember(workspace: Workspace, topic: str, digest: str | None) -> bool:
+    """Record that ``digest`` (None: nothing) is what was last e-mailed about ``topic``;
+    False when it already was (nothing new to send)."""
+    state = dict(workspace.notify_state or {})
+    if state.get(topic) == digest:
+        return False
+    if digest is None:
+        state.pop(topic, None)
+    else:
+        state[topic] = digest
+    workspace.notify_state = state
+    return True
+
+
+def failure_resolved_email(
+    session: Session, run_id: int, public_url: str, to: list[str]
+) -> Email | None:
+    """After failure e-mails, the first run of that kind that succeeds says it is fixed."""
+    run = find_run(session, run_id)
+    if run is None or run.dry_run or run.active or run.status != "succeeded":
+        return None
+    workspace = session.get(Workspace, run.workspace_id)
+    if workspace is None or not (workspace.notify_state or {}).get(f"failure:{run.kind}"):
+        return None
+    _remember(workspace, f"failure:{run.kind}", None)
+    if not workspace.notify_on_failure:
+        return None
+    title = _KIND_TITLES.get(run.kind, "Sync")
+    lines = [
+        f"{title} succeeded again for workspace {workspace.name} (run {run.id}): the failure "
+        "e-mailed before is resolved.",
+        "",
+        f"Log: {log_link(public_url, workspace.id, run.id)}",
+    ]
+    return Email(to, f"[halosync] Resolved: {title} {workspace.name}", "\n".join(lines))
+
+
 def attention_email(
     session: Session, workspace_id: int, run_id: int, public_url: str, to: list[str]
 ) -> Email | None:
@@ -90,8 +137,20 @@ def attention_email(
     if workspace is None or not workspace.notify_on_failure:
         return None
     items = attention_items(session, workspace_id)
-    if not items:
+    previous = (workspace.notify_state or {}).get("attention")
+    # The same list every run is one e-mail, until it changes or is cleared.
+    if not _remember(workspace, "attention", _digest(*items) if items else None):
         return None
+    if not items:
+        if previous is None:
+            return None
+        return Email(
+            to,
+            f"[halosync] Resolved: nothing needs attention in {workspace.name}",
+            f"Workspace {workspace.name}: what the last attention e-mail listed is resolved; "
+            "no account is about to drop out of billing.\n\n"
+            f"Log: {log_link(public_url, workspace_id, run_id)}",
+        )
     shown = items[:MAX_LISTED]
     lines = [
         f"Workspace {workspace.name}: {len(items)} account(s) may drop out of billing.",

@@ -105,6 +105,8 @@ class Workspace(Base):
     last_usage_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     setup_finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     """When the setup wizard's Finish was pressed: automatic syncs start only after it."""
+    notify_state: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    """Topic ("attention", "failure:usage"...) -> digest of what was last e-mailed about it."""
 
 
 class HaloConnection(Base):
