@@ -254,3 +254,28 @@ async def test_testing_a_bad_address_with_a_blank_secret_says_why(
     assert outcome.success is False
     assert outcome.cause is not None
     assert "has no protocol" in outcome.cause
+
+
+async def test_line_write_path_is_kept_until_changed_and_checked(
+    world: Callable[..., World],
+) -> None:
+    from dataclasses import replace
+
+    from halosync.errors import ValidationFailedError
+
+    w = world()
+    view, _ = await w.service.save("acme", w.data(target="invoice_line"))
+    assert view.line_write_path == "invoice"
+    view, _ = await w.service.save(
+        "acme", replace(w.data(target="invoice_line"), line_write_path="update_lines")
+    )
+    assert view.line_write_path == "update_lines"
+    view, _ = await w.service.save("acme", w.data(target="invoice_line"))
+    assert view.line_write_path == "update_lines"  # left out: the stored one is kept
+    with pytest.raises(ValidationFailedError, match="Line write path 'sideways'") as refused:
+        await w.service.save(
+            "acme", replace(w.data(target="invoice_line"), line_write_path="sideways")
+        )
+    assert refused.value.fix is not None
+    assert "invoice, update_lines" in refused.value.fix
+    assert w.service.show("acme").to_dict()["line_write_path"] == "update_lines"

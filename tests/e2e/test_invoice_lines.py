@@ -9,8 +9,11 @@ import copy
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from halosync.simulator import Simulator
 from tests.e2e.cli import Cli, cli_against_simulator, write_usage_csv
+from tests.sync.world import CLIENT_ID, CLIENT_SECRET
 from tests.web.api.conftest import Api
 
 M365 = "M365 Business Premium"
@@ -106,10 +109,17 @@ def _cli(tmp_path: Path) -> Any:
     return cli_against_simulator(tmp_path, invoice_seed())
 
 
-def _ready(cli: Cli, tmp_path: Path) -> None:
+def _ready(
+    cli: Cli, tmp_path: Path, *, rows: list[dict[str, Any]] = ROWS, path: str = "invoice"
+) -> None:
     cli.connect("invoice_line")
+    if path != "invoice":
+        cli.in_process(
+            "connection", "set", "--server", cli.url, "--client-id", CLIENT_ID,
+            "--client-secret", CLIENT_SECRET, "--line-write-path", path,
+        )  # fmt: skip
     for args in (
-        ("import", str(write_usage_csv(tmp_path / "usage.csv", ROWS))),
+        ("import", str(write_usage_csv(tmp_path / "usage.csv", rows))),
         ("sync", "customers"),
         ("map", "account", "ACME", "1", "--invoice", "-1"),
         ("map", "account", "BETA", "2", "--invoice", "-2"),
@@ -175,26 +185,30 @@ def test_cli_only_lines_halosync_adds_writes_nothing_to_an_existing_line(tmp_pat
         assert invoices(cli.sim) == before
 
 
-def _api_ready(api: Api) -> None:
+def _api_ready(api: Api, *, line_write_path: str = "invoice", backup: bool = False) -> None:
     api.sim.state.seed(invoice_seed())  # over the fixture's clients 1, 2 and invoices -1, -2
-    assert api.connect(target="invoice_line").status_code == 200
+    connected = api.connect(target="invoice_line", line_write_path=line_write_path)
+    assert connected.status_code == 200, connected.text
     assert api.patch("settings", json={"cooldown_minutes": 0}).status_code == 200
+    rows = [(r["account_ref"], "M365", r["quantity"]) for r in ROWS]
+    if backup:
+        rows.append(("ACME", "BKP", 3))
     usage = {
         "accounts": [
             {"ref": "ACME", "name": "Acme", "status": "active", "billed": True},
             {"ref": "BETA", "name": "Beta", "status": "active", "billed": True},
         ],
-        "services": [{"ref": "M365", "name": M365}],
+        "services": [{"ref": "M365", "name": M365}, {"ref": "BKP", "name": "Backup"}],
         "subscriptions": [
             {
-                "account_ref": r["account_ref"],
-                "service_ref": "M365",
-                "quantity": r["quantity"],
+                "account_ref": account,
+                "service_ref": service,
+                "quantity": quantity,
                 "start_date": "2024-01-01",
                 "billing_cycle": "Monthly",
                 "term": "Monthly",
             }
-            for r in ROWS
+            for account, service, quantity in rows
         ],
     }
     imported = api.post("usage", json=usage)
@@ -205,9 +219,11 @@ def _api_ready(api: Api) -> None:
         response = api.put(f"mappings/accounts/{ref}", json=body)
         assert response.status_code == 200, response.text
     assert api.put("mappings/services/M365", json={"halo_item_id": 1}).status_code == 200
+    if backup:
+        assert api.put("mappings/services/BKP", json={"halo_item_id": 2}).status_code == 200
 
 
-def _api_sync(api: Api) -> dict[str, Any]:
+def _api_sync(api: Api, *, by_pair: bool = False) -> dict[Any, Any]:
     """Sync Now through the REST API, the queued run executed by a worker; the run's
     results by account."""
     from halosync.jobs.execute import RunExecutor
@@ -218,6 +234,8 @@ def _api_sync(api: Api) -> dict[str, Any]:
     RunExecutor(api.database, api.settings, halo_factory=api.halo_factory).execute(run_id)
     run = api.get(f"runs/{run_id}").json()
     assert run["status"] == "succeeded", run
+    if by_pair:
+        return {(r["account_ref"], r["service_ref"]): r for r in run["results"]}
     return {r["account_ref"]: r for r in run["results"]}
 
 
@@ -249,6 +267,143 @@ def test_rest_takes_over_the_line_flags_several_and_honours_the_opt_out(tmp_path
         assert (results["ACME"]["action"], results["ACME"]["halo_id"]) == ("update", 24002)
         assert (results["BETA"]["action"], results["BETA"]["level"]) == ("skip", "WARNING")
         assert_untouched_except(before, invoices(api.sim), {24002: 12})
+    finally:
+        api.queue.close()
+        api.database.dispose()
+
+
+# --- how lines are written: the whole line set per invoice, or updatelines -------------
+
+
+def _posts(sim: Simulator) -> list[str]:
+    return [
+        e.path
+        for e in sim.state.request_log
+        if e.method == "POST" and e.path.lower().startswith("/api/recurringinvoice")
+    ]
+
+
+def _backup_too(tmp_path: Path) -> list[dict[str, Any]]:
+    """Acme also buys Backup (item 2), which has no line yet: a line to add."""
+    return [
+        *ROWS,
+        {
+            "account_ref": "ACME",
+            "account_name": "Acme",
+            "service_ref": "BKP",
+            "service_name": "Backup",
+            "quantity": 3,
+        },
+    ]
+
+
+def _seed_with_backup() -> dict[str, Any]:
+    seed = invoice_seed()
+    seed["items"].append({"id": 2, "name": "Backup", "baseprice": 5.0, "costprice": 2.0})
+    return seed
+
+
+@pytest.mark.parametrize("path", ["invoice", "update_lines"])
+def test_cli_both_write_paths_take_over_and_add_leaving_other_lines_as_they_were(
+    tmp_path: Path, path: str
+) -> None:
+    import json
+
+    with cli_against_simulator(tmp_path, _seed_with_backup()) as cli:
+        _ready(cli, tmp_path, rows=_backup_too(tmp_path), path=path)
+        cli.in_process("map", "service", "BKP", "2")
+        shown = json.loads(cli.in_process("connection", "show", "--json").stdout)
+        assert shown["line_write_path"] == path
+        before = invoices(cli.sim)
+        cli.sim.state.request_log.clear()
+        done = json.loads(cli.in_process("sync", "usage", "--json").stdout)
+        changes = {(c["account_ref"], c["service_ref"]): c for c in done["changes"]}
+        assert changes[("ACME", "M365")]["halo_id"] == 24002
+        assert changes[("ACME", "BKP")]["action"] == "create"
+        if path == "invoice":
+            # One POST for the invoice, both of halosync's lines in it.
+            assert _posts(cli.sim) == ["/api/RecurringInvoice"]
+        else:
+            assert set(_posts(cli.sim)) == {"/api/RecurringInvoice/updatelines"}
+        after = invoices(cli.sim)
+        new_line = changes[("ACME", "BKP")]["halo_id"]
+        assert lines_of(after[-1])[new_line]["qty_order"] == 3
+        del after[-1]["lines"][[line["id"] for line in after[-1]["lines"]].index(new_line)]
+        assert_untouched_except(before, after, {24002: 12})
+        # Nothing changed since: a repeat sync posts nothing on either path.
+        cli.sim.state.request_log.clear()
+        again = json.loads(cli.in_process("sync", "usage", "--json").stdout)
+        assert again["counts"]["updated"] == again["counts"]["created"] == 0
+        assert _posts(cli.sim) == []
+
+
+def test_cli_a_hand_edit_between_read_and_write_is_not_lost(tmp_path: Path) -> None:
+    """Someone edits the invoice in Halo after halosync read it for the plan and before it
+    writes: the invoice is read again just before the POST, the pair planned again from
+    what it holds, and the edit (to halosync's line and to a line of someone else's)
+    survives."""
+    import json
+    import threading
+    import time
+
+    with _cli(tmp_path) as cli:
+        _ready(cli, tmp_path)
+        # Halo's single GET of the invoice, which comes just before the write, waits.
+        hold = cli.sim.state.faults.inject("hold", "GET", "/api/recurringinvoice/-1", seconds=20)
+        outcome: dict[str, Any] = {}
+        sync = threading.Thread(
+            target=lambda: outcome.update(done=cli.in_process("sync", "usage", "--json"))
+        )
+        sync.start()
+        deadline = time.monotonic() + 30
+        while not hold.holding and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert hold.holding, "the sync never read the invoice again before writing"
+        invoice = invoices(cli.sim)[-1]
+        edited = [
+            {"id": 24001, "qty_order": 3},  # the consulting line: someone else's
+            {"id": 24002, "qty_order": 11},  # the M365 line halosync is about to take over
+        ]
+        cli.sim.state.edit_by_hand("RecurringInvoice", -1, add_lines=edited)
+        between = lines_of(invoices(cli.sim)[-1])
+        cli.sim.state.faults.release(hold.id)
+        sync.join(timeout=60)
+        done = json.loads(outcome["done"].stdout)
+        acme = next(c for c in done["changes"] if c["account_ref"] == "ACME")
+        assert (acme["action"], acme["halo_id"]) == ("update", 24002)
+        assert "changed in HaloPSA after it was read" in acme["reason"]
+        assert acme["before"] == {"qty_order": 11.0}
+        final = lines_of(invoices(cli.sim)[-1])
+        assert final[24001] == between[24001] != lines_of(invoice)[24001]
+        assert final[24002]["qty_order"] == 12
+
+
+@pytest.mark.parametrize("path", ["invoice", "update_lines"])
+def test_rest_both_paths_show_halos_field_message_for_a_refused_line(
+    tmp_path: Path, path: str
+) -> None:
+    """Through the REST API on each write path: the line Halo refuses fails alone with
+    Halo's own field message in the run's results, the other line on the same invoice is
+    written, and the connection says which path it uses."""
+    api = Api(tmp_path)
+    try:
+        _api_ready(api, line_write_path=path, backup=True)
+        assert api.get("connection").json()["line_write_path"] == path
+        api.sim.state.delete_by_hand("Item", 2)  # Backup's item is gone from Halo
+        api.sim.state.request_log.clear()
+        results = _api_sync(api, by_pair=True)
+        refused = results[("ACME", "BKP")]
+        assert (refused["action"], refused["level"]) == ("fail", "ERROR")
+        assert "_itemid: _itemid 2 does not exist." in refused["reason"], refused
+        taken = results[("ACME", "M365")]
+        assert (taken["action"], taken["halo_id"]) == ("update", 24002)
+        assert lines_of(invoices(api.sim)[-1])[24002]["qty_order"] == 12
+        posts = _posts(api.sim)
+        if path == "invoice":
+            # The invoice's POST was refused for the new line; the rest went again.
+            assert posts == ["/api/RecurringInvoice", "/api/RecurringInvoice"]
+        else:
+            assert set(posts) == {"/api/RecurringInvoice/updatelines"}
     finally:
         api.queue.close()
         api.database.dispose()

@@ -74,13 +74,23 @@ def set_connection(
     target: Annotated[
         str | None, typer.Option("--target", help="Where counts land: licence|invoice_line.")
     ] = None,
+    line_write_path: Annotated[
+        str | None,
+        typer.Option(
+            "--line-write-path",
+            help="How recurring-invoice lines are written: invoice (default: the whole line "
+            "set posted back) or update_lines. Left out, the stored one is kept.",
+        ),
+    ] = None,
     no_test: Annotated[
         bool, typer.Option("--no-test", help="Store without testing (not recommended).")
     ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Test the connection and store it (refused when the test fails)."""
-    data = ConnectionInput(server, client_id, client_secret, auth_server, tenant, target)
+    data = ConnectionInput(
+        server, client_id, client_secret, auth_server, tenant, target, line_write_path
+    )
     try:
         view, outcome = asyncio.run(_service(ctx).save(workspace, data, test=not no_test))
     except ValidationFailedError as refused:

@@ -19,6 +19,8 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from halosync.connection.probe import TestOutcome, probe_connection
+from halosync.domain.models import LINE_WRITE_PATHS
+from halosync.domain.models import LineWritePath as LineWritePath
 from halosync.errors import NotFoundError, ValidationFailedError
 from halosync.halopsa.client import HaloApiClient
 from halosync.halopsa.clock import Clock
@@ -65,6 +67,8 @@ class ConnectionInput:
     auth_server_url: str | None = None
     tenant: str | None = None
     target: str | None = None
+    line_write_path: str | None = None
+    """``invoice`` or ``update_lines`` (``docs/halopsa.md``); None keeps the stored one."""
 
     def __post_init__(self) -> None:
         register_secret(self.client_secret)
@@ -87,6 +91,7 @@ class ConnectionView:
     client_id: str
     client_secret: str
     target: str
+    line_write_path: str
     configured_at: datetime
     last_successful_test_at: datetime | None
     last_test_message: str | None
@@ -103,6 +108,7 @@ class ConnectionView:
             "client_id": self.client_id,
             "client_secret": self.client_secret,
             "target": self.target,
+            "line_write_path": self.line_write_path,
             "configured_at": self.configured_at.isoformat(),
             "last_successful_test_at": (
                 self.last_successful_test_at.isoformat() if self.last_successful_test_at else None
@@ -138,6 +144,15 @@ def _target(value: str) -> Target:
     if value not in TARGETS:
         raise ValidationFailedError(
             f"Target {value!r} is not valid.", fix=f"Use one of: {', '.join(TARGETS)}."
+        )
+    return value
+
+
+def _line_write_path(value: str) -> LineWritePath:
+    if value not in LINE_WRITE_PATHS:
+        raise ValidationFailedError(
+            f"Line write path {value!r} is not valid.",
+            fix=f"Use one of: {', '.join(LINE_WRITE_PATHS)} (see docs/halopsa.md).",
         )
     return value
 
@@ -379,6 +394,10 @@ class ConnectionService:
             ws = repository.resolve(workspace)
             target = _target(data.target or ws.target)
             switch = repository.target_switch(ws, target)
+            stored = HaloConnectionRepository(session, ws.id, self.box).get()
+            path = _line_write_path(
+                data.line_write_path or (stored.line_write_path if stored else "invoice")
+            )
         if switch is not None:
             raise ValidationFailedError(
                 f"{switch.explanation()} The connection was not saved.",
@@ -408,6 +427,7 @@ class ConnectionService:
                     tenant=_clean(data.tenant),
                     client_id=data.client_id.strip(),
                     client_secret=data.client_secret.strip(),
+                    line_write_path=path,
                 )
             )
             if outcome is not None:
@@ -460,6 +480,7 @@ class ConnectionService:
             client_id=row.client_id,
             client_secret=MASK,
             target=ws.target,
+            line_write_path=row.line_write_path,
             configured_at=row.configured_at,
             last_successful_test_at=row.last_successful_test_at,
             last_test_message=row.last_test_message,

@@ -11,6 +11,10 @@ from typing import Literal, get_args
 AccountStatus = Literal["active", "trial", "suspended", "cancelled"]
 SubscriptionStatus = Literal["active", "pending", "suspended", "cancelled", "expired"]
 Target = Literal["licence", "invoice_line"]
+LineWritePath = Literal["invoice", "update_lines"]
+"""How a connection writes recurring-invoice lines: ``invoice`` (read the invoice, post its
+whole line set back; the default) or ``update_lines`` (post the changed lines alone to the
+lines endpoint). See ``docs/halopsa.md``."""
 PriceMode = Literal["off", "totals", "unit"]
 Action = Literal["create", "update", "unchanged", "skip", "fail"]
 Level = Literal["INFO", "WARNING", "ERROR"]
@@ -29,6 +33,7 @@ FinalRunStatus = Literal["succeeded", "failed", "halted"]
 ACCOUNT_STATUSES: tuple[AccountStatus, ...] = get_args(AccountStatus)
 SUBSCRIPTION_STATUSES: tuple[SubscriptionStatus, ...] = get_args(SubscriptionStatus)
 TARGETS: tuple[Target, ...] = get_args(Target)
+LINE_WRITE_PATHS: tuple[LineWritePath, ...] = get_args(LineWritePath)
 PRICE_MODES: tuple[PriceMode, ...] = get_args(PriceMode)
 ACTIONS: tuple[Action, ...] = get_args(Action)
 LEVELS: tuple[Level, ...] = get_args(Level)

@@ -8,9 +8,18 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from halosync.domain.models import LINE_WRITE_PATHS, LineWritePath
 from halosync.store.base import utcnow
 from halosync.store.crypto import SecretBox
 from halosync.store.models import HaloConnection
+
+
+def line_write_path_of(row: HaloConnection | None) -> LineWritePath:
+    """The stored way of writing lines; the default when none (or an unknown one) is."""
+    for path in LINE_WRITE_PATHS:
+        if row is not None and row.line_write_path == path:
+            return path
+    return "invoice"
 
 
 @dataclass(frozen=True)
@@ -23,6 +32,7 @@ class ConnectionDetails:
     client_id: str
     client_secret: str
     last_successful_test_at: datetime | None = None
+    line_write_path: LineWritePath = "invoice"
 
     def __repr__(self) -> str:
         return (
@@ -57,6 +67,7 @@ class HaloConnectionRepository:
             client_id=row.client_id,
             client_secret=self.box.decrypt(row.client_secret_encrypted),
             last_successful_test_at=row.last_successful_test_at,
+            line_write_path=line_write_path_of(row),
         )
 
     def save(self, details: ConnectionDetails) -> HaloConnection:
@@ -70,6 +81,7 @@ class HaloConnectionRepository:
         row.tenant = details.tenant
         row.client_id = details.client_id
         row.client_secret_encrypted = self.box.encrypt(details.client_secret)
+        row.line_write_path = details.line_write_path
         row.configured_at = utcnow()
         row.last_successful_test_at = None
         row.last_test_message = None

@@ -124,6 +124,11 @@ class HaloConnection(Base):
     configured_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_successful_test_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_test_message: Mapped[str | None] = mapped_column(Text)
+    line_write_path: Mapped[str] = mapped_column(
+        String(16), default="invoice", server_default="invoice"
+    )
+    """How recurring-invoice lines are written: ``invoice`` (the whole line set posted
+    back to the invoice) or ``update_lines`` (see ``docs/halopsa.md``)."""
 
 
 class Account(Base):

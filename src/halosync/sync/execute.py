@@ -18,7 +18,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from halosync.domain.halo_values import json_fields
-from halosync.domain.models import Plan, PlannedChange, Target
+from halosync.domain.models import LineWritePath, Plan, PlannedChange, Target
 from halosync.halopsa.billing import (
     LICENCE_ENTITY,
     LINES_ENTITY,
@@ -43,6 +43,7 @@ from halosync.store.database import Database
 from halosync.store.models import AuditEntry, RunResult
 from halosync.sync.gather import SyncInputs
 from halosync.sync.halo_state import HaloState, MarkerRecovery
+from halosync.sync.invoice_writes import InvoiceLineWriter
 from halosync.sync.ledger import AUDIT_ENTITY, LedgerBook, Written
 from halosync.sync.progress import ProgressTracker
 from halosync.sync.results import ChangeResult
@@ -94,6 +95,7 @@ class PlanExecutor:
         run_id: int,
         batch_size: int,
         progress: ProgressTracker | None = None,
+        line_write_path: LineWritePath = "invoice",
     ) -> None:
         self.database = database
         self.halo = halo
@@ -111,11 +113,20 @@ class PlanExecutor:
         self.results: dict[int, ChangeResult] = {}
         self._posts = 0
         self.progress = progress or ProgressTracker()
+        self.lines_by_invoice = (
+            InvoiceLineWriter(self, state.invoice_versions, state.lines)
+            if self.target == "invoice_line" and line_write_path == "invoice"
+            else None
+        )
 
     async def run(self, plan: Plan) -> list[ChangeResult]:
         """Execute every write of ``plan``; record the rest as they are."""
         changes = list(plan.changes)
         self._record_non_writes(changes)
+        if self.lines_by_invoice is not None:
+            self.progress.planned(sum(1 for change in changes if change.is_write))
+            await self.lines_by_invoice.write(changes, self.batch_size)
+            return [self.results[i] for i in range(len(changes))]
         creates = [i for i, change in enumerate(changes) if change.action == "create"]
         updates = [i for i, change in enumerate(changes) if change.action == "update"]
         self.progress.planned(len(creates) + len(updates))
@@ -148,6 +159,57 @@ class PlanExecutor:
         with self.database.session() as session:
             self.book.mark_written(session, refresh, self.run_id, now)
             _insert(session, RunResult, rows)
+
+    def mark_pending(self, creates: Sequence[PlannedChange]) -> None:
+        """Before a POST that creates: the markers, in one transaction."""
+        with self.database.session() as session:
+            self.book.mark_pending(session, creates, self.run_id)
+
+    def next_request_id(self) -> str:
+        """The id of the next POST (the audit entries name it)."""
+        self._posts += 1
+        return f"run-{self.run_id}-post-{self._posts}"
+
+    def record_failure(
+        self, index: int, change: PlannedChange, *, reason: str, message: str | None
+    ) -> None:
+        """One change failed: its result (ERROR), at once."""
+        self._record_failure(index, change, reason=reason, message=message or "")
+
+    def commit_batch(
+        self,
+        chunk: Sequence[tuple[int, PlannedChange]],
+        saved: Sequence[Mapping[str, Any]],
+        request_ids: Sequence[str],
+        settled: Sequence[tuple[int, PlannedChange, Written | None]] = (),
+    ) -> None:
+        """One transaction for a batch: the ledger rows, results and audit entries of the
+        records written (each with the POST that wrote it), and the results of changes that
+        turned out to need no write when planned again (the ledger brought in step with the
+        record each keeps)."""
+        now = utcnow()
+        writes: list[tuple[PlannedChange, Written]] = []
+        results: list[dict[str, Any]] = []
+        audits: list[dict[str, Any]] = []
+        for (index, change), record, request_id in zip(chunk, saved, request_ids, strict=True):
+            written = _written(self.target, record)
+            writes.append((change, written))
+            result = ChangeResult.planned(change, halo_id=written.halo_id)
+            self.results[index] = result
+            results.append(self._result_row(result, now))
+            audits.append(self._audit(change, result, request_id, now))
+        for index, change, kept in settled:
+            result = ChangeResult.planned(change)
+            self.results[index] = result
+            results.append(self._result_row(result, now))
+            if change.action == "unchanged" and kept is not None:
+                writes.append((change, kept))
+        if not writes and not results:
+            return
+        with self.database.session() as session:
+            self.book.mark_written(session, writes, self.run_id, now)
+            _insert(session, RunResult, results)
+            _insert(session, AuditEntry, audits)
 
     # --- writes -------------------------------------------------------------------------
 

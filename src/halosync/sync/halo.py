@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from halosync.connection.service import ConnectionService, no_connection
+from halosync.domain.models import LineWritePath
 from halosync.halopsa.client import HaloApiClient
 from halosync.halopsa.config import HaloConnectionConfig
 from halosync.logging import register_secret
 from halosync.settings import Settings
-from halosync.store.connections import HaloConnectionRepository
+from halosync.store.connections import HaloConnectionRepository, line_write_path_of
 from halosync.store.crypto import SecretBox
 from halosync.store.database import Database
 from halosync.store.workspaces import WorkspaceRepository
@@ -43,3 +44,10 @@ def open_halo(
     if halo_factory is not None:
         return halo_factory(config)
     return service.client_for_config(config)
+
+
+def line_write_path(database: Database, box: SecretBox, workspace_id: int) -> LineWritePath:
+    """How the workspace's connection writes recurring-invoice lines (``docs/halopsa.md``)."""
+    with database.session() as session:
+        row = HaloConnectionRepository(session, workspace_id, box).get()
+    return line_write_path_of(row)

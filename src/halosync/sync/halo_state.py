@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from halosync.domain.models import (
@@ -49,6 +49,8 @@ class HaloState:
     licences: list[HaloLicence]
     lines: list[HaloInvoiceLine]
     missing_invoices: set[int]
+    invoice_versions: dict[int, str | None] = field(default_factory=dict)
+    """Recurring invoice id -> its ``last_modified`` as read for the plan."""
 
     def quantities(self, target: Target) -> dict[int, tuple[Any, Any, Any]]:
         """Record id -> (quantity, sell price, cost price) as Halo holds them now."""
@@ -168,9 +170,14 @@ async def _fill_markers(
 
 
 async def read_invoice_lines(
-    halo: HaloApiClient, *, invoice_ids: Iterable[int], one_invoice: bool
+    halo: HaloApiClient,
+    *,
+    invoice_ids: Iterable[int],
+    one_invoice: bool,
+    versions: dict[int, str | None] | None = None,
 ) -> tuple[list[HaloInvoiceLine], set[int]]:
-    """Lines of the given recurring invoices, and the ids Halo no longer has.
+    """Lines of the given recurring invoices, and the ids Halo no longer has; ``versions``
+    (when given) gets each invoice's ``last_modified`` as read.
 
     An invoice the list read did not return is looked up by id before it is called gone
     (a live Halo's list changes while it is read); a per-account sync only does that.
@@ -186,6 +193,8 @@ async def read_invoice_lines(
                     continue
                 found.add(invoice.id)
                 lines.extend(invoice_lines(invoice))
+                if versions is not None:
+                    versions[invoice.id] = _stamp(row)
     unread = sorted(wanted - found)
     if unread:
         for invoice_id, record in (await halo.get_records(INVOICE_ENTITY, unread)).items():
@@ -193,7 +202,14 @@ async def read_invoice_lines(
                 continue
             found.add(invoice_id)
             lines.extend(invoice_lines(record))
+            if versions is not None:
+                versions[invoice_id] = _stamp(record)
     return lines, wanted - found
+
+
+def _stamp(record: Mapping[str, Any]) -> str | None:
+    stamp = record.get("last_modified")
+    return None if stamp is None else str(stamp)
 
 
 class MarkerRecovery:

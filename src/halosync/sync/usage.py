@@ -27,7 +27,7 @@ from halosync.store.workspaces import WorkspaceRepository
 from halosync.sync.activity import PROVIDER, add_log_entry, latest_log_details
 from halosync.sync.execute import PlanExecutor, record_planned
 from halosync.sync.gather import SyncInputs, load_inputs
-from halosync.sync.halo import HaloFactory, open_halo
+from halosync.sync.halo import HaloFactory, line_write_path, open_halo
 from halosync.sync.halo_state import HaloState, read_invoice_lines, read_licences
 from halosync.sync.progress import ProgressObserver
 from halosync.sync.results import ChangeResult, UsageReport, count_results
@@ -91,13 +91,14 @@ async def _read_state(
         )
         return HaloState(licences, [], set())
     invoice_ids = {t.recurring_invoice_id for t in targets.values() if t.recurring_invoice_id}
+    versions: dict[int, str | None] = {}
     lines, missing = await read_invoice_lines(
-        halo, invoice_ids=invoice_ids, one_invoice=account_ref is not None
+        halo, invoice_ids=invoice_ids, one_invoice=account_ref is not None, versions=versions
     )
     for ref, target in list(targets.items()):
         if target.recurring_invoice_id in missing:
             targets[ref] = replace(target, recurring_invoice_gone=True)
-    return HaloState([], lines, missing)
+    return HaloState([], lines, missing, versions)
 
 
 async def run_usage_sync(
@@ -241,6 +242,7 @@ async def run_usage_sync(
                 run_id=run_id,
                 batch_size=settings.sync_batch_size,
                 progress=lifecycle.progress,
+                line_write_path=line_write_path(database, box, workspace_id),
             )
             results += mark_held(await executor.run(plan), screening)
     end = lifecycle.end

@@ -9,7 +9,12 @@ from fastapi import APIRouter, Body, Depends
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from halosync.connection.probe import TestOutcome
-from halosync.connection.service import ConnectionInput, ConnectionService, SecretRequiredError
+from halosync.connection.service import (
+    ConnectionInput,
+    ConnectionService,
+    LineWritePath,
+    SecretRequiredError,
+)
 from halosync.errors import ValidationFailedError
 from halosync.web.api.auth import Caller, current_caller, writer
 from halosync.web.api.deps import PREFIX, ShortText, UrlText, get_connection_service
@@ -44,6 +49,12 @@ class ConnectionIn(BaseModel):
     target: Literal["licence", "invoice_line"] | None = Field(
         default=None, description="Where counts land; unchanged when left out."
     )
+    line_write_path: LineWritePath | None = Field(
+        default=None,
+        description="How recurring-invoice lines are written: 'invoice' (the default: the "
+        "invoice is read and its whole line set posted back) or 'update_lines'; unchanged "
+        "when left out.",
+    )
 
     def to_input(self) -> ConnectionInput:
         """The service's input type (which registers the secret for redaction)."""
@@ -54,6 +65,7 @@ class ConnectionIn(BaseModel):
             auth_server_url=self.auth_server_url,
             tenant=self.tenant,
             target=self.target,
+            line_write_path=self.line_write_path,
         )
 
 
@@ -67,6 +79,9 @@ class ConnectionOut(BaseModel):
     client_id: str
     client_secret: str
     target: str
+    line_write_path: str = Field(
+        description="How recurring-invoice lines are written: invoice or update_lines."
+    )
     configured_at: datetime
     last_successful_test_at: datetime | None
     last_test_message: str | None
