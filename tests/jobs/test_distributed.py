@@ -86,6 +86,8 @@ def _prepare(settings: Settings, url: str) -> Database:
             workspace = WorkspaceRepository(session).create(f"ws{n:02d}")
             # Created days ago: today's customers pull and latest usage push are both due.
             workspace.created_at = long_ago
+            # Set up and finished: schedules only run after the wizard's Finish.
+            workspace.setup_finished_at = long_ago
             HaloConnectionRepository(session, workspace.id, box).save(
                 ConnectionDetails(url, None, None, CLIENT_ID, CLIENT_SECRET)
             )

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
-from halosync.setup.service import finish_setup
+from halosync.setup.service import SetupNotReadyError, finish_setup
 from halosync.store.database import Database
 from halosync.sync.preferences import (
     MAX_RETENTION_DAYS,
@@ -196,6 +196,14 @@ def finish(
     """The setup wizard's Finish: once every step's rule holds (GET /mappings/summary says
     what blocks), automatic syncs start on the workspace's schedules. Before it, none run.
     Finishing again changes nothing."""
-    with database.session() as session:
-        finish_setup(session, caller.workspace_id)
+    try:
+        with database.session() as session:
+            finish_setup(session, caller.workspace_id)
+    except SetupNotReadyError as error:
+        # Every 422 names where: here, the setup step whose rule does not hold.
+        raise ApiError(
+            422,
+            error.message,
+            errors=[ErrorItem(location=error.problem.step, message=error.problem.message)],
+        ) from None
     return FinishOut(setup_finished=True)
