@@ -21,12 +21,11 @@ from halosync.halopsa.client import HaloApiClient
 from halosync.halopsa.models import Client, Item, RecurringInvoice
 from halosync.logging import get_logger
 from halosync.settings import Settings
+from halosync.store.attention import mapped_to_dead_clients
 from halosync.store.base import utcnow
 from halosync.store.crypto import SecretBox
 from halosync.store.database import Database
 from halosync.store.models import (
-    Account,
-    AccountMapping,
     HaloClient,
     HaloItem,
     HaloRecurringInvoice,
@@ -191,24 +190,10 @@ def _cached_ids(session: Session, workspace_id: int) -> dict[str, set[int]]:
 
 def _mapped_attention(session: Session, workspace_id: int) -> list[str]:
     """Mapped accounts whose Halo client is now gone or inactive."""
-    rows = session.execute(
-        select(Account.ref, HaloClient.name, HaloClient.halo_id, HaloClient.gone)
-        .join(AccountMapping, AccountMapping.account_id == Account.id)
-        .join(
-            HaloClient,
-            (HaloClient.workspace_id == AccountMapping.workspace_id)
-            & (HaloClient.halo_id == AccountMapping.halo_client_id),
-        )
-        .where(
-            AccountMapping.workspace_id == workspace_id,
-            HaloClient.gone | HaloClient.inactive,
-        )
-        .order_by(Account.ref)
-    )
     return [
         f"account {ref} is mapped to HaloPSA client '{name}' ({halo_id}), which "
         + ("no longer exists" if gone else "is inactive")
-        for ref, name, halo_id, gone in rows
+        for ref, name, halo_id, gone in mapped_to_dead_clients(session, workspace_id)
     ]
 
 
