@@ -83,14 +83,6 @@ class _RowValues:
         return values
 
 
-def _by_shape(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-    """Rows grouped by the columns they set: one executemany needs one shape."""
-    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for row in rows:
-        groups.setdefault(tuple(row), []).append(row)
-    return list(groups.values())
-
-
 class LedgerBook:
     """Ledger rows of one workspace and target, keyed by account, service and Halo client.
 
@@ -200,9 +192,10 @@ class LedgerBook:
                     | values.columns(),
                 )
             )
-        for group in _by_shape(updates):
+        if updates:
+            # Every row of one call sets the same columns (pending ones, or written ones).
             # Parameters are prefixed: SQLAlchemy reserves a column's own name for the SET.
-            names = [name for name in group[0] if name not in ("row_id", "new_marker")]
+            names = [name for name in updates[0] if name not in ("row_id", "new_marker")]
             session.execute(
                 update(_LEDGER)
                 .where(_LEDGER.c.id == bindparam("row_id"))
@@ -210,13 +203,12 @@ class LedgerBook:
                 [
                     {"row_id": row["row_id"], "new_marker": row["new_marker"]}
                     | {f"v_{name}": row[name] for name in names}
-                    for row in group
+                    for row in updates
                 ],
             )
         if not inserts:
             return
-        for group in _by_shape([values for _, values in inserts]):
-            session.execute(insert(_LEDGER), group)
+        session.execute(insert(_LEDGER), [values for _, values in inserts])
         # The new rows' ids, by the unique key they were inserted under (one query: a
         # RETURNING in parameter order is a statement per row on SQLite).
         keys = {
