@@ -29,6 +29,9 @@ ReviewStatus = Literal["pending", "approved", "rejected"]
 """A change held for review waits (``pending``) until a reviewer approves or rejects its value."""
 FinalRunStatus = Literal["succeeded", "failed", "halted"]
 """How a run ends; ``halted`` when a configuration the user must fix stopped it."""
+RuleScope = Literal["workspace", "service", "account", "account_service"]
+"""Where a quantity rule is set: the workspace default, a service mapping, an account (only
+to exclude it) or one account × service. See ``halosync.domain.rules``."""
 
 ACCOUNT_STATUSES: tuple[AccountStatus, ...] = get_args(AccountStatus)
 SUBSCRIPTION_STATUSES: tuple[SubscriptionStatus, ...] = get_args(SubscriptionStatus)
@@ -43,6 +46,7 @@ RUN_KINDS: tuple[RunKind, ...] = get_args(RunKind)
 RUN_TRIGGERS: tuple[RunTrigger, ...] = get_args(RunTrigger)
 RUN_STATUSES: tuple[RunStatus, ...] = get_args(RunStatus)
 REVIEW_STATUSES: tuple[ReviewStatus, ...] = get_args(ReviewStatus)
+RULE_SCOPES: tuple[RuleScope, ...] = get_args(RuleScope)
 ACTIVE_RUN_STATUSES: tuple[RunStatus, ...] = RUN_STATUSES[:2]
 """Queued or running: the statuses the one-sync-per-workspace index covers."""
 
@@ -53,6 +57,44 @@ HaloValue = str | int | Decimal | bool | date | None
 """A Halo field value as the planner sees it; ``Decimal`` for money and quantities."""
 
 HaloFields = Mapping[str, HaloValue]
+
+
+@dataclass(frozen=True, slots=True)
+class ExplainStep:
+    """One link of the chain that produced a planned quantity or price.
+
+    ``rule`` names the rule (``vendor``, ``terms``, ``free``, ``rounding``, ``minimum``,
+    ``ceiling``, ``ended``, ``excluded``, ``price``), ``text`` is what the billing admin
+    reads, ``quantity`` the quantity after this step and ``scope`` where the rule was set
+    (None for the vendor's own figures).
+    """
+
+    rule: str
+    text: str
+    quantity: Decimal
+    scope: RuleScope | None = None
+
+
+PRICE_STEP = "price"
+"""The ``rule`` of a step that explains a price rather than the quantity."""
+EXCLUDED_STEP = "excluded"
+"""The ``rule`` of the step that ends a chain with nothing billed."""
+
+
+def plain_number(value: Decimal | int) -> str:
+    """A quantity or price as people write it: 10 rather than 10.0000 or 1E+1."""
+    return format(Decimal(value).normalize(), "f")
+
+
+def chain_text(steps: tuple[ExplainStep, ...]) -> str:
+    """The chain as one line: "vendor 23 → minus 3 free (service) → minimum 25 (workspace)
+    → 25", then any price steps after a semicolon; "" for no steps."""
+    links = [step for step in steps if step.rule != PRICE_STEP]
+    prices = [step.text for step in steps if step.rule == PRICE_STEP]
+    text = " \u2192 ".join(step.text for step in links)
+    if links and links[-1].rule != EXCLUDED_STEP:
+        text += f" \u2192 {plain_number(links[-1].quantity)}"
+    return "; ".join([text, *prices] if text else prices)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +115,9 @@ class DesiredSubscription:
     status: SubscriptionStatus = "active"
     cost_price: Decimal | None = None
     customer_price: Decimal | None = None
+    explain: tuple[ExplainStep, ...] = ()
+    """How the vendor's figures became this one subscription before planning (several terms
+    summed or one picked); empty = the vendor's quantity as sent."""
 
     @property
     def key(self) -> tuple[str, str]:
@@ -260,6 +305,16 @@ class PlannedChange:
     adopted: bool = False
     duplicates: tuple[int, ...] = ()
     """Other Halo records carrying this pair's marker in the same place (never written)."""
+    explain: tuple[ExplainStep, ...] = ()
+    """The chain of rules that produced the quantity (and prices) of a mapped pair."""
+    rule_holds: tuple[str, ...] = ()
+    """Why the quantity rules hold this write for review whatever the workspace's review
+    policy (a quantity above a ceiling)."""
+
+    @property
+    def explain_text(self) -> str:
+        """The explain chain as one line ("vendor 23 → 23"); "" when there is none."""
+        return chain_text(self.explain)
 
     @property
     def is_write(self) -> bool:

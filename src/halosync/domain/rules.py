@@ -1,0 +1,483 @@
+"""Quantity rules: which count is billed, who owns the price, and why.
+
+Pure and deterministic. A workspace keeps rules at four scopes (the workspace default, a
+service mapping, an account, one account × service); :class:`RuleBook` holds those in force
+on one date and :meth:`RuleBook.for_pair` resolves them for one pair, field by field, keeping
+where each value came from. :func:`rule_quantity` applies them to the vendor's quantity in a
+fixed order, each step explained:
+
+    vendor quantity → (terms, combined before the planner) → minus free (never below 0)
+    → rounding (to a whole number, or to a multiple of N) → minimum → ceiling check
+
+An ended subscription (or a cancelled account) still goes to 0: the minimum does not apply.
+A quantity above the ceiling is held for review, never written without approval. The rules
+are written out for billing admins in ``docs/sync-rules.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from typing import Literal, get_args
+
+from halosync.domain.halo_values import halo_decimal
+from halosync.domain.models import (
+    RULE_SCOPES,
+    ExplainStep,
+    RuleScope,
+    chain_text,
+    plain_number,
+)
+
+Rounding = Literal["up", "down", "nearest"]
+TermsChoice = Literal["sum", "apart", "pick"]
+TermsPick = Literal["longest", "shortest", "largest"]
+"""Which subscription "pick" keeps: the longest or shortest term, or the largest quantity
+(ties broken by the term's text, so plans are deterministic)."""
+PriceOwner = Literal["halosync", "halo", "markup"]
+"""Who owns a service's prices: halosync (the workspace's price mode), Halo (never sent,
+never compared) or a markup rule (cost from the vendor, sell from the rule)."""
+
+ROUNDINGS: tuple[Rounding, ...] = get_args(Rounding)
+TERMS_CHOICES: tuple[TermsChoice, ...] = get_args(TermsChoice)
+TERMS_PICKS: tuple[TermsPick, ...] = get_args(TermsPick)
+PRICE_OWNERS: tuple[PriceOwner, ...] = get_args(PriceOwner)
+
+MAX_RULE_COUNT = 2**31 - 1
+"""The largest count a rule may hold (a Halo licence count is an int32)."""
+
+_ROUNDING_MODES: dict[Rounding, str] = {
+    "up": ROUND_CEILING,
+    "down": ROUND_FLOOR,
+    "nearest": ROUND_HALF_UP,
+}
+_SCOPE_WORDS: dict[RuleScope, str] = {
+    "workspace": "workspace",
+    "service": "service",
+    "account": "account",
+    "account_service": "account \u00d7 service",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class QuantityRule:
+    """The rule set at one scope; None = not set here, the wider scope's value applies."""
+
+    minimum: int | None = None
+    """Bill at least this many (unless the subscription ended)."""
+    free: int | None = None
+    """The first N are not billed."""
+    ceiling: int | None = None
+    """Never write more than this without a person's approval."""
+    rounding: Rounding | None = None
+    """How a fractional count becomes whole (or a multiple of ``multiple``)."""
+    multiple: int | None = None
+    """Round to a multiple of this (packs of 5); 1 when not set."""
+    terms: TermsChoice | None = None
+    terms_pick: TermsPick | None = None
+    price_owner: PriceOwner | None = None
+    markup_percent: Decimal | None = None
+    """With ``price_owner`` markup: sell = cost × (1 + p/100) per unit."""
+    fixed_price: Decimal | None = None
+    """With ``price_owner`` markup: sell = this per unit."""
+    excluded: str | None = None
+    """Set = excluded from billing; the text is the reason."""
+
+    @property
+    def is_clear(self) -> bool:
+        """True when nothing is set at this scope."""
+        return all(getattr(self, name) is None for name in RULE_FIELDS)
+
+
+RULE_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(QuantityRule))
+"""The rule's fields, in declaration order (the store's columns, the forms' inputs)."""
+COUNT_FIELDS = ("minimum", "free", "ceiling", "multiple")
+_MARKUP_FIELDS = ("markup_percent", "fixed_price")
+ACCOUNT_FIELDS = ("excluded",)
+"""The only field an account-scope rule may set: an account is excluded or not; counts and
+prices are per service."""
+
+
+@dataclass(frozen=True, slots=True)
+class EffectiveRule(QuantityRule):
+    """The rule of one account × service: each field from the most specific scope that sets
+    it, and ``scopes`` saying which (for the explain text)."""
+
+    scopes: Mapping[str, RuleScope] = field(default_factory=dict)
+
+    def scope_of(self, name: str) -> RuleScope | None:
+        """Where the value of field ``name`` was set, None when no scope sets it."""
+        return self.scopes.get(name)
+
+
+EMPTY_EFFECTIVE_RULE = EffectiveRule()
+
+
+@dataclass(frozen=True, slots=True)
+class RuleBook:
+    """The rules of one workspace in force on one date, indexed by scope keys."""
+
+    workspace: QuantityRule = QuantityRule()
+    services: Mapping[str, QuantityRule] = field(default_factory=dict)
+    """By service_ref."""
+    accounts: Mapping[str, QuantityRule] = field(default_factory=dict)
+    """By account_ref (only ``excluded`` is set there)."""
+    pairs: Mapping[tuple[str, str], QuantityRule] = field(default_factory=dict)
+    """By (account_ref, service_ref)."""
+
+    @property
+    def is_empty(self) -> bool:
+        """No rule anywhere: plans are exactly as without rules."""
+        return (
+            self.workspace.is_clear
+            and all(r.is_clear for r in self.services.values())
+            and all(r.is_clear for r in self.accounts.values())
+            and all(r.is_clear for r in self.pairs.values())
+        )
+
+    def for_pair(self, account_ref: str, service_ref: str) -> EffectiveRule:
+        """The effective rule of one pair.
+
+        Counts, rounding, terms and the price owner: account × service, else service, else
+        workspace. ``excluded``: account × service, else account, else service. The markup's
+        amount (``markup_percent`` or ``fixed_price``) comes whole from the most specific
+        scope that sets either, so a pair never ends up with both.
+        """
+        pair = self.pairs.get((account_ref, service_ref))
+        service = self.services.get(service_ref)
+        account = self.accounts.get(account_ref)
+        if pair is None and service is None and account is None and self.workspace.is_clear:
+            return EMPTY_EFFECTIVE_RULE
+        usual = _present(
+            ("account_service", pair), ("service", service), ("workspace", self.workspace)
+        )
+        exclusion = _present(("account_service", pair), ("account", account), ("service", service))
+        values: dict[str, object] = {}
+        scopes: dict[str, RuleScope] = {}
+        for name in RULE_FIELDS:
+            if name in _MARKUP_FIELDS:
+                continue
+            for scope, rule in exclusion if name == "excluded" else usual:
+                value = getattr(rule, name)
+                if value is not None:
+                    values[name] = value
+                    scopes[name] = scope
+                    break
+        for scope, rule in usual:
+            if any(getattr(rule, name) is not None for name in _MARKUP_FIELDS):
+                for name in _MARKUP_FIELDS:
+                    values[name] = getattr(rule, name)
+                    if values[name] is not None:
+                        scopes[name] = scope
+                break
+        return EffectiveRule(**values, scopes=scopes)  # type: ignore[arg-type]
+
+
+def _present(
+    *scoped: tuple[RuleScope, QuantityRule | None],
+) -> list[tuple[RuleScope, QuantityRule]]:
+    """The scopes that hold a rule, most specific first."""
+    return [(scope, rule) for scope, rule in scoped if rule is not None]
+
+
+EMPTY_RULE_BOOK = RuleBook()
+"""No rules: the planner plans exactly as it did before rules existed."""
+
+
+def scope_label(scope: RuleScope | None) -> str:
+    """How a scope reads in the explain text and in errors: "service", "account × service"."""
+    return _SCOPE_WORDS[scope] if scope is not None else "vendor"
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def rule_problems(scope: str, rule: QuantityRule) -> list[str]:
+    """What is wrong with ``rule`` set at ``scope``, each naming the field and why; [] = fine.
+
+    The one validator every entry point (CLI, REST, UI, store) calls before saving a rule.
+    Checks across scopes (a ceiling below the minimum set elsewhere) are
+    :func:`rule_book_problems`'.
+    """
+    if scope not in RULE_SCOPES:
+        return [f"scope: '{scope}' is not one of {', '.join(RULE_SCOPES)}"]
+    problems: list[str] = []
+    if scope == "account":
+        for name in RULE_FIELDS:
+            if name not in ACCOUNT_FIELDS and getattr(rule, name) is not None:
+                problems.append(
+                    f"{name}: an account's rule can only exclude it from billing; set "
+                    f"{name} for a service or for one account \u00d7 service"
+                )
+    for name in COUNT_FIELDS:
+        value = getattr(rule, name)
+        if value is None:
+            continue
+        least = 1 if name == "multiple" else 0
+        if not _is_count(value) or not least <= value <= MAX_RULE_COUNT:
+            problems.append(
+                f"{name}: must be a whole number from {least} to {MAX_RULE_COUNT} (got {value!r})"
+            )
+    for name, allowed in (
+        ("rounding", ROUNDINGS),
+        ("terms", TERMS_CHOICES),
+        ("terms_pick", TERMS_PICKS),
+        ("price_owner", PRICE_OWNERS),
+    ):
+        value = getattr(rule, name)
+        if value is not None and value not in allowed:
+            problems.append(f"{name}: must be one of {', '.join(allowed)} (got {value!r})")
+    if (
+        _is_count(rule.minimum)
+        and _is_count(rule.ceiling)
+        and rule.ceiling is not None
+        and rule.minimum is not None
+        and rule.ceiling < rule.minimum
+    ):
+        problems.append(
+            f"ceiling: {rule.ceiling} is below the minimum {rule.minimum}; every write would "
+            "wait for review"
+        )
+    for name in _MARKUP_FIELDS:
+        value = getattr(rule, name)
+        if value is None:
+            continue
+        if not isinstance(value, Decimal) or not value.is_finite() or value < 0:
+            problems.append(f"{name}: must be a number of 0 or more (got {value!r})")
+        elif rule.price_owner not in (None, "markup"):
+            problems.append(
+                f"{name}: applies only when price_owner is markup (it is {rule.price_owner})"
+            )
+    if rule.markup_percent is not None and rule.fixed_price is not None:
+        problems.append(
+            "markup_percent: give either markup_percent or fixed_price, not both (fixed_price "
+            "is set too)"
+        )
+    if rule.price_owner == "markup" and rule.markup_percent is None and rule.fixed_price is None:
+        problems.append(
+            "price_owner: markup needs markup_percent (sell = cost + p %) or fixed_price "
+            "(sell per unit)"
+        )
+    if rule.excluded is not None and (
+        not isinstance(rule.excluded, str) or not rule.excluded.strip()
+    ):
+        problems.append("excluded: give the reason the pair is not billed")
+    if rule.excluded is not None and scope == "workspace":
+        problems.append(
+            "excluded: a workspace cannot be excluded; exclude an account, a service or one "
+            "account \u00d7 service"
+        )
+    return problems
+
+
+def effective_problems(rule: EffectiveRule) -> list[str]:
+    """What is wrong with an effective rule as the scopes combine (a ceiling below a
+    minimum set at another scope, rounding to a multiple with no rounding, a markup with
+    no amount)."""
+    problems: list[str] = []
+    if rule.ceiling is not None and rule.minimum is not None and rule.ceiling < rule.minimum:
+        problems.append(
+            f"ceiling: {rule.ceiling} ({scope_label(rule.scope_of('ceiling'))}) is below the "
+            f"minimum {rule.minimum} ({scope_label(rule.scope_of('minimum'))})"
+        )
+    if rule.multiple not in (None, 1) and rule.rounding is None:
+        problems.append(
+            f"multiple: rounding to a multiple of {rule.multiple} "
+            f"({scope_label(rule.scope_of('multiple'))}) needs rounding (up, down or nearest)"
+        )
+    if rule.price_owner == "markup" and rule.markup_percent is None and rule.fixed_price is None:
+        problems.append(
+            f"price_owner: markup ({scope_label(rule.scope_of('price_owner'))}) needs "
+            "markup_percent or fixed_price"
+        )
+    return problems
+
+
+def rule_book_problems(book: RuleBook) -> list[str]:
+    """What is wrong with the rules as they combine: the workspace default, every service
+    and every account × service, each problem prefixed by where."""
+    places: list[tuple[str, EffectiveRule]] = [("workspace", book.for_pair("", ""))]
+    places += [(f"service {ref}", book.for_pair("", ref)) for ref in sorted(book.services)]
+    places += [
+        (f"account {account} \u00d7 service {service}", book.for_pair(account, service))
+        for account, service in sorted(book.pairs)
+    ]
+    return [f"{where}: {problem}" for where, rule in places for problem in effective_problems(rule)]
+
+
+@dataclass(frozen=True, slots=True)
+class Ceiling:
+    """A ceiling a ruled quantity went above, and where it was set."""
+
+    limit: int
+    scope: RuleScope
+
+    @property
+    def reason(self) -> str:
+        """The review queue's reason: "above the ceiling of 50 (service)"."""
+        return f"above the ceiling of {self.limit} ({scope_label(self.scope)})"
+
+
+@dataclass(frozen=True, slots=True)
+class RuledQuantity:
+    """The quantity to bill after the rules, the chain that produced it, and the ceiling it
+    is above (then the write waits for review)."""
+
+    quantity: Decimal
+    steps: tuple[ExplainStep, ...]
+    above_ceiling: Ceiling | None = None
+
+    @property
+    def text(self) -> str:
+        """The chain as one line ("vendor 23 → minus 3 free (service) → 20")."""
+        return chain_text(self.steps)
+
+
+def vendor_step(quantity: Decimal) -> ExplainStep:
+    """The first link of every chain: the vendor's own quantity."""
+    return ExplainStep("vendor", f"vendor {plain_number(quantity)}", quantity)
+
+
+def rule_quantity(
+    vendor: Decimal,
+    rule: EffectiveRule,
+    *,
+    ended: str | None = None,
+    steps: tuple[ExplainStep, ...] = (),
+) -> RuledQuantity:
+    """Apply ``rule`` to the vendor's (finite, non-negative) quantity.
+
+    ``ended`` says why billing stops (the subscription ended, the account was cancelled):
+    then the quantity is 0 whatever the rules. ``steps`` are the links made before the
+    planner (terms); without them the chain starts at "vendor N". A step is added only
+    where a rule changes the quantity, so a pair without rules reads "vendor 23 → 23".
+    """
+    chain = list(steps) if steps else [vendor_step(vendor)]
+    if ended is not None:
+        why = f"{ended}: billing stops"
+        if rule.minimum:
+            why += f" (the minimum {rule.minimum} does not apply)"
+        chain.append(ExplainStep("ended", why, Decimal(0)))
+        return RuledQuantity(Decimal(0), tuple(chain))
+    quantity = vendor
+    if rule.free and quantity > 0:
+        quantity = max(Decimal(0), quantity - rule.free)
+        chain.append(
+            ExplainStep(
+                "free",
+                f"minus {rule.free} free ({scope_label(rule.scope_of('free'))})",
+                quantity,
+                rule.scope_of("free"),
+            )
+        )
+    if rule.rounding is not None:
+        multiple = rule.multiple or 1
+        rounded = (quantity / multiple).to_integral_value(_ROUNDING_MODES[rule.rounding]) * multiple
+        if rounded != quantity:
+            quantity = rounded
+            scope = rule.scope_of("rounding")
+            to = f" to a multiple of {multiple}" if multiple > 1 else ""
+            chain.append(
+                ExplainStep(
+                    "rounding",
+                    f"rounded {rule.rounding}{to} ({scope_label(scope)})",
+                    quantity,
+                    scope,
+                )
+            )
+    if rule.minimum is not None and quantity < rule.minimum:
+        quantity = Decimal(rule.minimum)
+        scope = rule.scope_of("minimum")
+        chain.append(
+            ExplainStep(
+                "minimum", f"minimum {rule.minimum} ({scope_label(scope)})", quantity, scope
+            )
+        )
+    above: Ceiling | None = None
+    if rule.ceiling is not None and quantity > rule.ceiling:
+        above = Ceiling(rule.ceiling, rule.scope_of("ceiling") or "workspace")
+        chain.append(
+            ExplainStep("ceiling", f"{above.reason}: held for review", quantity, above.scope)
+        )
+    return RuledQuantity(quantity, tuple(chain), above)
+
+
+def excluded_step(rule: EffectiveRule, quantity: Decimal) -> ExplainStep:
+    """The last link of an excluded pair's chain: nothing is billed, and why."""
+    scope = rule.scope_of("excluded")
+    return ExplainStep(
+        "excluded",
+        f"excluded from billing: {rule.excluded} ({scope_label(scope)})",
+        quantity,
+        scope,
+    )
+
+
+def excluded_reason(rule: EffectiveRule) -> str:
+    """The skip's reason for an excluded pair: "excluded from billing: internal (account)"."""
+    return f"excluded from billing: {rule.excluded} ({scope_label(rule.scope_of('excluded'))})"
+
+
+def markup_sell_price(cost: Decimal | None, rule: EffectiveRule) -> tuple[Decimal | None, str]:
+    """The per-unit sell price of a markup rule from the per-unit ``cost``, and its explain
+    text ("unit price: cost 4 + 25 % markup (service) → 5"); None when the cost is unknown
+    and the markup is a percentage."""
+    where = scope_label(rule.scope_of("markup_percent") or rule.scope_of("fixed_price"))
+    if rule.fixed_price is not None:
+        price = halo_decimal(rule.fixed_price)
+        return price, f"unit price: fixed {plain_number(price)} ({where})"
+    percent = rule.markup_percent or Decimal(0)
+    if cost is None:
+        return None, (
+            f"unit price: no cost from the vendor, so the {plain_number(percent)} % markup "
+            f"({where}) gives no price"
+        )
+    price = halo_decimal(cost * (1 + percent / 100))
+    return price, (
+        f"unit price: cost {plain_number(cost)} + {plain_number(percent)} % markup ({where}) "
+        f"\u2192 {plain_number(price)}"
+    )
+
+
+def price_step(text: str, price: Decimal | None) -> ExplainStep:
+    """A price link of the chain (shown after the quantity's)."""
+    return ExplainStep("price", text, price if price is not None else Decimal(0))
+
+
+__all__ = [
+    "ACCOUNT_FIELDS",
+    "COUNT_FIELDS",
+    "EMPTY_EFFECTIVE_RULE",
+    "EMPTY_RULE_BOOK",
+    "MAX_RULE_COUNT",
+    "PRICE_OWNERS",
+    "ROUNDINGS",
+    "RULE_FIELDS",
+    "RULE_SCOPES",
+    "TERMS_CHOICES",
+    "TERMS_PICKS",
+    "Ceiling",
+    "EffectiveRule",
+    "ExplainStep",
+    "PriceOwner",
+    "QuantityRule",
+    "Rounding",
+    "RuleBook",
+    "RuleScope",
+    "RuledQuantity",
+    "TermsChoice",
+    "TermsPick",
+    "chain_text",
+    "effective_problems",
+    "excluded_reason",
+    "excluded_step",
+    "markup_sell_price",
+    "price_step",
+    "rule_book_problems",
+    "rule_problems",
+    "rule_quantity",
+    "scope_label",
+    "vendor_step",
+]
