@@ -1,78 +1,139 @@
-"""The web UI never blocks its event loop: a long import does not hold up other pages.
+"""The web UI never blocks: a long import does not hold up other people's pages.
 
-Both requests go through one TestClient inside ``with``, so they share the app's one
-event loop (as under uvicorn). The import is a large file whose every row is refused:
-validating it keeps a worker thread busy for seconds without holding SQLite's write lock,
-so the only thing that could delay the page is the event loop itself.
+``halosync serve`` runs in its own process on a real port and the test drives it over
+HTTP, as browsers would: one uploads a large usage file while another loads a page again
+and again. A client inside the server's process (TestClient) could not tell a blocked
+server from a starved client, since both would wait for the same GIL.
 """
 
 from __future__ import annotations
 
 import ast
+import shutil
+import statistics
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx2
 import pytest
-from starlette.testclient import TestClient
 
-from tests.web.ui.world import ADMIN, World, log_in
+from halosync.store.database import Database
+from halosync.store.workspaces import WorkspaceRepository
+from tests.web.served import serving
+from tests.web.ui.world import ADMIN, log_in
 
 ROUTES = Path(__file__).resolve().parents[3] / "src" / "halosync" / "web" / "ui" / "routes"
 HEADER = (
     "account_ref,account_name,account_status,billed,service_ref,service_name,quantity,"
     "start_date,billing_cycle,term\n"
 )
+ROWS = 40_000
 
 
-def _long_import(rows: int) -> bytes:
-    """A usage file that takes seconds to validate (a negative quantity on every row)."""
+def usage_csv(rows: int, *, services: int = 10, refused: bool = False) -> bytes:
+    """A usage file: ``rows`` subscriptions of ``rows / services`` accounts; ``refused``:
+    every row has a negative quantity."""
+    sign = "-" if refused else ""
     body = "".join(
-        f"LOOP-{i},Loop Co {i},active,true,LOOPSVC,Loop Service,-{i + 1},2024-01-01,"
-        "Monthly,Monthly\n"
+        f"LOOP-{i // services},Loop Co {i // services},active,true,LOOPSVC-{i % services},"
+        f"Loop Service {i % services},{sign}{i % 97 + 1},2024-01-01,Monthly,Monthly\n"
         for i in range(rows)
     )
     return (HEADER + body).encode()
 
 
+def page_loads_during_upload(
+    url: str, workspace_id: int, payload: bytes
+) -> tuple[list[float], list[float], float, httpx2.Response, list[tuple[float, float]]]:
+    """Page-load seconds without an import and during one, the import's seconds, its
+    answer, and the loads slower than 0.1 s (when asked, after the upload started; took)."""
+    page = f"/ui/w/{workspace_id}"
+    with httpx2.Client(base_url=url, timeout=120) as browser:
+        token = log_in(browser, ADMIN)
+        quiet = [_timed(browser, page) for _ in range(10)]
+        answer: list[httpx2.Response] = []
+
+        def upload() -> None:
+            with httpx2.Client(base_url=url, timeout=120, cookies=browser.cookies) as other:
+                answer.append(
+                    other.post(
+                        f"{page}/import",
+                        data={"csrf_token": token},
+                        files={"file": ("usage.csv", payload, "text/csv")},
+                    )
+                )
+
+        uploader = threading.Thread(target=upload)
+        started = time.perf_counter()
+        uploader.start()
+        during: list[float] = []
+        slow: list[tuple[float, float]] = []
+        while uploader.is_alive():
+            asked = time.perf_counter() - started
+            during.append(_timed(browser, page))
+            if during[-1] > 0.1:
+                slow.append((asked, during[-1]))
+        took = time.perf_counter() - started
+        uploader.join()
+    return quiet, during, took, answer[0], slow
+
+
+def _timed(client: httpx2.Client, path: str) -> float:
+    asked = time.perf_counter()
+    response = client.get(path)
+    assert response.status_code == 200, response.text
+    return time.perf_counter() - asked
+
+
+@pytest.fixture
+def served(tmp_path: Path, ui_template: Path) -> Iterator[tuple[str, int, Database]]:
+    """``halosync serve`` on a copy of the UI tests' database; its URL and workspace Alpha."""
+    for item in ui_template.iterdir():
+        if item.is_file():
+            shutil.copy2(item, tmp_path / item.name)
+    database_url = f"sqlite:///{tmp_path / 'ui.db'}"
+    database = Database(database_url)
+    with database.session() as session:
+        alpha = WorkspaceRepository(session).resolve("Alpha").id
+    try:
+        with serving(tmp_path, database_url) as url:
+            yield url, alpha, database
+    finally:
+        database.dispose()
+
+
+@pytest.mark.slow
 @pytest.mark.xfail(
     reason=(
-        "Open (issue 12, item 4): while the import validates in a thread of this process, "
-        "a page load waits for most of it (quiet machine: 0.7 s of a 0.8 s import; 2.4 s of "
-        "2.5 s at 120,000 rows). A thread dump shows the waiting thread starved of the GIL "
-        "(here the test's own client thread, which shares the process), not blocked on the "
-        "event loop or SQLite. Needed: measure with the client in another process against a "
-        "real port, and validate large uploads outside the web process."
+        "Open (issue 12, item 4): measured against `halosync serve` in its own process, a "
+        "page load asked for while the import writes waits for its whole transaction "
+        "(0.45 s of a 2 s import at 40,000 rows; 2.7 s of 9.6 s at 120,000), because every "
+        "SQLite transaction, a page's reads included, begins IMMEDIATE and so queues for the "
+        "write lock; the validation's GIL share adds tens of milliseconds to the others."
     ),
     strict=False,
 )
-def test_a_long_import_does_not_delay_a_concurrent_page_load(world: World) -> None:
-    w = f"/ui/w/{world.alpha}"
-    payload = _long_import(40_000)
-    with TestClient(world.app) as client, ThreadPoolExecutor(1) as pool:
-        token = log_in(client, ADMIN)
-        assert client.get(w).status_code == 200  # warm: templates compiled
-        started = time.perf_counter()
-        upload = pool.submit(
-            client.post,
-            f"{w}/import",
-            data={"csrf_token": token},
-            files={"file": ("usage.csv", payload, "text/csv")},
-        )
-        waits: list[float] = []
-        while not upload.done():
-            asked = time.perf_counter()
-            page = client.get(w)
-            waits.append(time.perf_counter() - asked)
-            assert page.status_code == 200
-        took = time.perf_counter() - started
-        refused = upload.result()
-    assert refused.status_code == 422
-    assert "nothing was changed" in refused.text
-    # Blocked, the one page load asked for during the import waits for all of it (and the
-    # loop can ask for no other); free, each takes a small part of it, even on a busy machine.
-    assert len(waits) >= 3, (took, waits)
-    assert max(waits) < took / 2, (took, waits)
+def test_a_long_import_does_not_delay_a_concurrent_page_load(
+    served: tuple[str, int, Database],
+) -> None:
+    url, alpha, _database = served
+    quiet, during, took, answer, slow = page_loads_during_upload(url, alpha, usage_csv(ROWS))
+    assert answer.status_code == 200, answer.text
+    assert f"Imported {ROWS} row(s)" in answer.text
+    figures = (
+        f"import {took:.2f} s; page loads quiet median {statistics.median(quiet):.3f} s, "
+        f"during the import {len(during)} loads, median {statistics.median(during):.3f} s, "
+        f"max {max(during):.3f} s; slow loads (asked at, took): {slow}"
+    )
+    print(figures)
+    # A page load that waits for a part of the import (its validation holding the GIL, its
+    # transaction holding SQLite's write lock) takes a good share of it; one that does not
+    # takes a few hundredths of a second, a small share even on a busy machine.
+    assert len(during) >= 10, figures
+    assert statistics.median(during) < took / 20, figures
+    assert max(during) < took / 8, figures
 
 
 def test_a_ui_handler_is_async_only_when_it_awaits() -> None:

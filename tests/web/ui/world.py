@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx2
 from fastapi import FastAPI
 from starlette.testclient import TestClient
 
@@ -131,8 +132,9 @@ def csrf_of(html: str) -> str:
     return found.group(1)
 
 
-def log_in(client: TestClient, email: str, password: str = PASSWORD) -> str:
-    """Log in through the form; returns the session's CSRF token."""
+def log_in(client: httpx2.Client, email: str, password: str = PASSWORD) -> str:
+    """Log in through the form (a TestClient, or a client of a real port); returns the
+    session's CSRF token."""
     page = client.get("/ui/login")
     response = client.post(
         "/ui/login",
