@@ -27,6 +27,7 @@ from halosync.domain.models import (
     ENDED_SUBSCRIPTION_STATUSES,
     AccountTarget,
     DesiredSubscription,
+    ExplainStep,
     HaloInvoiceLine,
     HaloLicence,
     HaloValue,
@@ -42,6 +43,19 @@ from halosync.domain.models import (
     PlannedChange,
     SubscriptionStatus,
     SyncSettings,
+)
+from halosync.domain.rules import (
+    EMPTY_RULE_BOOK,
+    EffectiveRule,
+    RuleBook,
+    RuledQuantity,
+    excluded_reason,
+    excluded_step,
+    markup_sell_price,
+    price_step,
+    rule_quantity,
+    scope_label,
+    vendor_step,
 )
 from halosync.domain.skips import deliberate_skip
 
@@ -76,6 +90,22 @@ class _Context:
     ledger_line_ids: frozenset[int]
     claimed_lines: set[int]
     duplicates: DuplicateIndex
+    rules: RuleBook
+
+
+@dataclass(frozen=True, slots=True)
+class _Ruling:
+    """One pair's quantity rules applied: the vendor's quantity, the effective rule and
+    what it made of the quantity (the chain, a ceiling gone above)."""
+
+    vendor: Decimal
+    rule: EffectiveRule
+    ruled: RuledQuantity
+
+    @property
+    def changed(self) -> bool:
+        """The rules bill another quantity than the vendor's (then totals are rescaled)."""
+        return self.ruled.quantity != self.vendor
 
 
 class _Refusal(Exception):
@@ -96,6 +126,7 @@ def plan_usage_sync(
     halo_licences: Iterable[HaloLicence] = (),
     halo_invoice_lines: Iterable[HaloInvoiceLine] = (),
     accounts: Collection[str] | None = None,
+    rules: RuleBook = EMPTY_RULE_BOOK,
 ) -> Plan:
     """Plan one usage sync.
 
@@ -103,11 +134,14 @@ def plan_usage_sync(
     ``service_items`` maps service_ref -> Halo item id (missing = unmapped). Pass the
     licences of the mapped clients (``licence`` target) or the lines of the mapped
     recurring invoices (``invoice_line`` target). ``accounts`` limits the plan to those
-    account refs (a per-account sync).
+    account refs (a per-account sync). ``rules`` are the quantity rules in force on the
+    run's date (:mod:`halosync.domain.rules`); without them the vendor's quantities are
+    billed as they are.
     """
     context = _build_context(
         settings, account_targets, service_items, ledger, halo_licences, halo_invoice_lines
     )
+    context = replace(context, rules=rules)
     ordered = sorted(subscriptions, key=lambda sub: sub.key)
     changes: list[PlannedChange] = []
     seen: set[tuple[str, str]] = set()
@@ -127,9 +161,17 @@ def plan_usage_sync(
             continue
         seen.add(sub.key)
         try:
-            changes.append(_plan_one(sub, context))
+            change = _plan_one(sub, context)
         except _Refusal as refusal:
-            changes.append(refusal.change)
+            change = refusal.change
+        if (
+            not change.explain
+            and sub.account_ref in account_targets
+            and sub.service_ref in (service_items)
+        ):
+            # Every change of a mapped pair says where its number came from.
+            change = replace(change, explain=sub.explain or (vendor_step(sub.quantity),))
+        changes.append(change)
     return Plan(changes=tuple(changes))
 
 
@@ -179,6 +221,7 @@ def _build_context(
             if settings.target == "licence"
             else line_duplicates(halo_invoice_lines, ledger)
         ),
+        rules=EMPTY_RULE_BOOK,
     )
 
 
@@ -207,6 +250,9 @@ def _refuse(
 
 def _plan_one(sub: DesiredSubscription, context: _Context) -> PlannedChange:
     settings = context.settings
+    rule = context.rules.for_pair(sub.account_ref, sub.service_ref)
+    if rule.excluded is not None:
+        return _excluded(sub, rule, context)
     skip = deliberate_skip(sub, context.account_targets, context.service_items)
     if skip is not None:
         mapped = context.account_targets.get(sub.account_ref)
@@ -261,10 +307,95 @@ def _plan_one(sub: DesiredSubscription, context: _Context) -> PlannedChange:
                 target,
                 settings,
             )
-    _check_quantity(sub, target, settings)
-    if settings.target == "licence":
-        return _plan_licence(sub, target, item_id, context)
-    return _plan_invoice_line(sub, target, item_id, context)
+    _check_quantity(sub, target, settings, rule)
+    ruled = rule_quantity(sub.quantity, rule, ended=_ended_why(sub), steps=sub.explain)
+    ruling = _Ruling(sub.quantity, rule, ruled)
+    if not _ended(sub) and ruling.changed:
+        # The rules bill another quantity; the vendor's stays in ``ruling`` for unit prices.
+        sub = replace(sub, quantity=ruled.quantity)
+    if rule.rounding is not None or ruling.changed:
+        _check_licence_count(sub, target, settings)
+    try:
+        if settings.target == "licence":
+            change = _plan_licence(sub, target, item_id, context, ruling)
+        else:
+            change = _plan_invoice_line(sub, target, item_id, context, ruling)
+    except _Refusal as refusal:
+        raise _Refusal(replace(refusal.change, explain=ruled.steps)) from None
+    return _with_ruling(change, ruling, settings)
+
+
+def _with_ruling(change: PlannedChange, ruling: _Ruling, settings: SyncSettings) -> PlannedChange:
+    """The change with its explain chain, and held for review when it writes a quantity
+    above the ceiling (a create, or an update that changes the quantity)."""
+    change = replace(change, explain=(*ruling.ruled.steps, *change.explain))
+    above = ruling.ruled.above_ceiling
+    field = "count" if settings.target == "licence" else "qty_order"
+    if above is not None and change.is_write and field in change.after:
+        quantity = _plain(change.after[field])
+        change = replace(change, rule_holds=(f"the quantity {quantity} is {above.reason}",))
+    return change
+
+
+def _excluded(sub: DesiredSubscription, rule: EffectiveRule, context: _Context) -> PlannedChange:
+    """An excluded pair: nothing written. A record halosync wrote that still bills in Halo
+    is named in a WARNING: the admin decides, halosync never touches what they excluded."""
+    settings = context.settings
+    target = context.account_targets.get(sub.account_ref)
+    steps = (*(sub.explain or (vendor_step(sub.quantity),)), excluded_step(rule, sub.quantity))
+    reason = excluded_reason(rule)
+    level: Level = "INFO"
+    billing = _still_billing(sub, context)
+    halo_id = None
+    if billing is not None:
+        halo_id, label, quantity = billing
+        level = "WARNING"
+        reason = (
+            f"{reason}; {label} still holds {_plain(quantity)}; set it to 0 in HaloPSA if the "
+            "exclusion should stop billing"
+        )
+    return PlannedChange(
+        account_ref=sub.account_ref,
+        service_ref=sub.service_ref,
+        action="skip",
+        level=level,
+        reason=reason,
+        target=settings.target if target else None,
+        halo_id=halo_id,
+        halo_client_id=target.halo_client_id if target else None,
+        recurring_invoice_id=target.recurring_invoice_id if target else None,
+        quantity=sub.quantity,
+        explain=steps,
+    )
+
+
+def _still_billing(
+    sub: DesiredSubscription, context: _Context
+) -> tuple[int, str, HaloValue] | None:
+    """The record halosync wrote for this pair that Halo still bills (quantity above 0):
+    its id, how to name it and its quantity; as Halo holds it when read, else as written."""
+    for record in context.ledger.get(sub.key, []):
+        if (
+            record.target != context.settings.target
+            or record.state != "written"
+            or record.halo_record_id is None
+        ):
+            continue
+        halo_id = record.halo_record_id
+        quantity: HaloValue = record.quantity
+        if record.target == "licence":
+            label = f"licence {halo_id}"
+            licence = context.licences_by_id.get(halo_id)
+            if licence is not None:
+                quantity = licence.count
+        else:
+            label = f"line {halo_id} on recurring invoice {record.recurring_invoice_id}"
+            line = context.lines_by_id.get(halo_id)
+            if line is not None:
+                quantity = line.quantity
+        if isinstance(quantity, int | Decimal) and quantity > 0:
+            return halo_id, label, quantity
+    return None
 
 
 def _client_label(target: AccountTarget) -> str:
@@ -274,8 +405,10 @@ def _client_label(target: AccountTarget) -> str:
 
 
 def _check_quantity(
-    sub: DesiredSubscription, target: AccountTarget, settings: SyncSettings
+    sub: DesiredSubscription, target: AccountTarget, settings: SyncSettings, rule: EffectiveRule
 ) -> None:
+    """The vendor's quantity is a number, not negative, and (for a licence, unless a
+    rounding rule makes it whole) a whole number a licence count can hold."""
     quantity = sub.quantity
     if not quantity.is_finite():
         raise _refuse(
@@ -283,6 +416,14 @@ def _check_quantity(
         )
     if quantity < 0:
         raise _refuse(sub, "fail", "ERROR", f"quantity {quantity} is negative", target, settings)
+    if rule.rounding is None:
+        _check_licence_count(sub, target, settings)
+
+
+def _check_licence_count(
+    sub: DesiredSubscription, target: AccountTarget, settings: SyncSettings
+) -> None:
+    quantity = sub.quantity
     if settings.target == "licence" and not _ended(sub):
         if quantity != quantity.to_integral_value():
             raise _refuse(
@@ -310,6 +451,15 @@ def _ended(sub: DesiredSubscription) -> bool:
     return sub.status in ENDED_SUBSCRIPTION_STATUSES or sub.account_status == "cancelled"
 
 
+def _ended_why(sub: DesiredSubscription) -> str | None:
+    """Why billing stops, in the explain chain's words; None while it goes on."""
+    if sub.account_status == "cancelled":
+        return "account cancelled"
+    if sub.status in ENDED_SUBSCRIPTION_STATUSES:
+        return f"subscription {sub.status}"
+    return None
+
+
 def _unit_prices_needed(sub: DesiredSubscription, settings: SyncSettings) -> bool:
     if settings.price_mode == "off":
         return False
@@ -318,16 +468,66 @@ def _unit_prices_needed(sub: DesiredSubscription, settings: SyncSettings) -> boo
 
 
 def _prices(
-    sub: DesiredSubscription, settings: SyncSettings, target: AccountTarget
-) -> dict[str, Decimal]:
-    """The price fields to write, or {} when prices are off or the subscription ended."""
+    sub: DesiredSubscription, settings: SyncSettings, target: AccountTarget, ruling: _Ruling
+) -> tuple[dict[str, Decimal], tuple[ExplainStep, ...]]:
+    """The price fields to write ({} when prices are off or the subscription ended) and the
+    price links of the explain chain (none while the vendor's prices go as they are).
+
+    ``sub.quantity`` is the quantity billed; unit prices come from the vendor's totals ÷
+    the vendor's quantity (``ruling.vendor``).
+    """
     if settings.price_mode == "off" or _ended(sub):
-        return {}
+        return {}, ()
+    owner = ruling.rule.price_owner or "halosync"
+    if owner == "halo":
+        where = scope_label(ruling.rule.scope_of("price_owner"))
+        return {}, (price_step(f"prices owned by HaloPSA ({where}): never sent", None),)
     sell_field, cost_field = (
         ("price", "purchase_price") if settings.target == "licence" else ("unit_price", "unit_cost")
     )
-    totals = {sell_field: sub.customer_price, cost_field: sub.cost_price}
     per_unit = _unit_prices_needed(sub, settings)
+    if owner == "markup":
+        return _markup_prices(sub, ruling, per_unit, sell_field, cost_field)
+    totals = {sell_field: sub.customer_price, cost_field: sub.cost_price}
+    if not ruling.changed:
+        return _vendor_prices(sub, settings, target, totals, per_unit), ()
+    if ruling.vendor == 0:
+        if any(v is not None for v in totals.values()):
+            return {}, (
+                price_step(
+                    "prices: the vendor's quantity is 0, so no unit price can be worked out; "
+                    "HaloPSA's prices were left as they are",
+                    None,
+                ),
+            )
+        return {}, ()
+    result: dict[str, Decimal] = {}
+    steps: list[ExplainStep] = []
+    for name, total in totals.items():
+        if total is None:
+            continue
+        unit = total / ruling.vendor
+        value = halo_decimal(unit if per_unit else unit * sub.quantity)
+        result[name] = value
+        if not per_unit:
+            steps.append(
+                price_step(
+                    f"{name}: {_plain(halo_decimal(total))} \u00f7 vendor "
+                    f"{_plain(ruling.vendor)} \u00d7 {_plain(sub.quantity)} \u2192 {_plain(value)}",
+                    value,
+                )
+            )
+    return result, tuple(steps)
+
+
+def _vendor_prices(
+    sub: DesiredSubscription,
+    settings: SyncSettings,
+    target: AccountTarget,
+    totals: Mapping[str, Decimal | None],
+    per_unit: bool,
+) -> dict[str, Decimal]:
+    """The vendor's prices as the workspace's price mode writes them (no rule in play)."""
     if per_unit and sub.quantity == 0 and any(v is not None for v in totals.values()):
         raise _refuse(
             sub,
@@ -346,14 +546,44 @@ def _prices(
     return result
 
 
+def _markup_prices(
+    sub: DesiredSubscription, ruling: _Ruling, per_unit: bool, sell_field: str, cost_field: str
+) -> tuple[dict[str, Decimal], tuple[ExplainStep, ...]]:
+    """Cost from the vendor, sell from the markup rule; per unit, or × the quantity billed
+    where the price mode writes totals."""
+    cost_unit = (
+        sub.cost_price / ruling.vendor
+        if sub.cost_price is not None and ruling.vendor != 0
+        else None
+    )
+    if cost_unit is not None:
+        cost_unit = halo_decimal(cost_unit)
+    sell_unit, text = markup_sell_price(cost_unit, ruling.rule)
+    result: dict[str, Decimal] = {}
+    for name, unit in ((sell_field, sell_unit), (cost_field, cost_unit)):
+        if unit is not None:
+            result[name] = unit if per_unit else halo_decimal(unit * sub.quantity)
+    steps = [price_step(text, sell_unit)]
+    if not per_unit and sell_unit is not None:
+        steps.append(
+            price_step(
+                f"{sell_field}: {_plain(sell_unit)} \u00d7 {_plain(sub.quantity)} \u2192 "
+                f"{_plain(result[sell_field])}",
+                result[sell_field],
+            )
+        )
+    return result, tuple(steps)
+
+
 def _licence_fields(
-    sub: DesiredSubscription, settings: SyncSettings, target: AccountTarget
-) -> LicenceFields:
-    """The licence fields halosync owns; blank vendor values are not owned."""
+    sub: DesiredSubscription, settings: SyncSettings, target: AccountTarget, ruling: _Ruling
+) -> tuple[LicenceFields, tuple[ExplainStep, ...]]:
+    """The licence fields halosync owns (blank vendor values are not owned), and the
+    explain chain's price links."""
     ended = _ended(sub)
     status: SubscriptionStatus = "cancelled" if sub.account_status == "cancelled" else sub.status
-    prices = _prices(sub, settings, target)
-    return LicenceFields(
+    prices, steps = _prices(sub, settings, target, ruling)
+    fields = LicenceFields(
         count=0 if ended else int(sub.quantity),
         price=prices.get("price"),
         purchase_price=prices.get("purchase_price"),
@@ -363,6 +593,7 @@ def _licence_fields(
         term_duration=sub.term or None,
         status=HALO_LICENCE_STATUS[status],
     )
+    return fields, steps
 
 
 def _owned(values: LicenceFields | LineFields) -> dict[str, HaloValue]:
@@ -393,14 +624,15 @@ def _licence_current(licence: HaloLicence) -> dict[str, HaloValue]:
 
 
 def _line_fields(
-    sub: DesiredSubscription, settings: SyncSettings, target: AccountTarget
-) -> LineFields:
-    prices = _prices(sub, settings, target)
-    return LineFields(
+    sub: DesiredSubscription, settings: SyncSettings, target: AccountTarget, ruling: _Ruling
+) -> tuple[LineFields, tuple[ExplainStep, ...]]:
+    prices, steps = _prices(sub, settings, target, ruling)
+    fields = LineFields(
         qty_order=Decimal(0) if _ended(sub) else halo_decimal(sub.quantity),
         unit_price=prices.get("unit_price"),
         unit_cost=prices.get("unit_cost"),
     )
+    return fields, steps
 
 
 def _line_current(line: HaloInvoiceLine) -> dict[str, HaloValue]:
@@ -437,11 +669,15 @@ def _ledger_rows(
 
 
 def _plan_licence(
-    sub: DesiredSubscription, target: AccountTarget, item_id: int, context: _Context
+    sub: DesiredSubscription,
+    target: AccountTarget,
+    item_id: int,
+    context: _Context,
+    ruling: _Ruling,
 ) -> PlannedChange:
     settings = context.settings
     marker = marker_for(settings.workspace_key, sub.account_ref, sub.service_ref)
-    wanted = _licence_fields(sub, settings, target)
+    wanted, price_steps = _licence_fields(sub, settings, target, ruling)
     desired = _owned(wanted)
     rows, earlier = _ledger_rows(sub, context, target)
     base = PlannedChange(
@@ -453,6 +689,7 @@ def _plan_licence(
         halo_client_id=target.halo_client_id,
         marker=marker,
         quantity=sub.quantity,
+        explain=price_steps,
     )
     twins = context.duplicates.get((target.halo_client_id, marker))
     for record in rows:
@@ -509,13 +746,17 @@ def _update_licence(
 
 
 def _plan_invoice_line(
-    sub: DesiredSubscription, target: AccountTarget, item_id: int, context: _Context
+    sub: DesiredSubscription,
+    target: AccountTarget,
+    item_id: int,
+    context: _Context,
+    ruling: _Ruling,
 ) -> PlannedChange:
     settings = context.settings
     invoice_id = target.recurring_invoice_id
     assert invoice_id is not None
     marker = marker_for(settings.workspace_key, sub.account_ref, sub.service_ref)
-    desired = _line_fields(sub, settings, target)
+    desired, price_steps = _line_fields(sub, settings, target, ruling)
     rows, _earlier = _ledger_rows(sub, context, target)
     lines = context.lines_by_invoice.get(invoice_id, [])
     base = PlannedChange(
@@ -528,6 +769,7 @@ def _plan_invoice_line(
         recurring_invoice_id=invoice_id,
         marker=marker,
         quantity=sub.quantity,
+        explain=price_steps,
     )
     where = f"on recurring invoice {invoice_id}"
     twins = context.duplicates.get((invoice_id, marker))

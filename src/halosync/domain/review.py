@@ -124,12 +124,16 @@ def proposal_key(change: PlannedChange) -> str:
 
 
 def hold_reasons(change: PlannedChange, policy: ReviewPolicy) -> tuple[str, ...]:
-    """Why ``policy`` holds this planned write, in the billing admin's words; () = apply."""
+    """Why ``policy`` holds this planned write, in the billing admin's words; () = apply.
+
+    The quantity rules' holds (a quantity above a ceiling) come first and apply whatever
+    the policy: a ceiling is never passed without a person's approval.
+    """
     if not change.is_write or change.target is None:
         return ()
     field = QUANTITY_FIELD[change.target]
     noun = "licence" if change.target == "licence" else "invoice line"
-    reasons: list[str] = []
+    reasons: list[str] = list(change.rule_holds)
     if change.action == "create":
         new = _number(change.after.get(field))
         limit = policy.new_above_units

@@ -19,6 +19,7 @@ from halosync.domain.models import (
     SyncSettings,
     Target,
 )
+from halosync.domain.rules import EMPTY_RULE_BOOK, RuleBook
 from halosync.store.models import (
     Account,
     AccountMapping,
@@ -89,6 +90,8 @@ class SyncInputs:
     """ledger_entry.id -> (halo_record_id, last_quantity, state) as loaded."""
     earlier_records: frozenset[int] = frozenset()
     """Records of this target halosync created that no ledger row names any more."""
+    rules: RuleBook = EMPTY_RULE_BOOK
+    """The quantity rules in force on the run's date (every plan of the run uses them)."""
 
 
 def _desired(row: Subscription) -> DesiredSubscription:

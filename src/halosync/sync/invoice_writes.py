@@ -184,6 +184,7 @@ class InvoiceLineWriter:
             ledger=inputs.ledger,
             settings=inputs.settings,
             halo_invoice_lines=self._lines(current),
+            rules=inputs.rules,
         )
         again = {(c.account_ref, c.service_ref): c for c in plan.changes}
         if attempt == 0:

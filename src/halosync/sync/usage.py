@@ -200,6 +200,7 @@ async def run_usage_sync(
             halo_licences=state.licences,
             halo_invoice_lines=state.lines,
             accounts={account_ref} if account_ref else None,
+            rules=inputs.rules,
         )
         if pairs is not None:
             plan = changes_of(plan, pairs)

@@ -1,0 +1,284 @@
+"""The planner with quantity rules: the acceptance of issue 17 as properties, and examples."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
+
+from halosync.domain.models import (
+    AccountTarget,
+    DesiredSubscription,
+    ExplainStep,
+    Plan,
+    SyncSettings,
+)
+from halosync.domain.planner import plan_usage_sync
+from halosync.domain.review import REVIEW_OFF, screen_plan
+from halosync.domain.rules import EMPTY_RULE_BOOK, QuantityRule, RuleBook
+
+from .halo_state import HaloState
+from .test_planner import sub
+from .test_planner_properties import ACCOUNTS, SERVICES, WS, Scenario, prepared_state, scenarios
+from .test_rules import quantity_rules
+
+
+@st.composite
+def rule_books(draw: st.DrawFn) -> RuleBook:
+    return RuleBook(
+        workspace=replace(draw(quantity_rules()), excluded=None),
+        services=draw(st.dictionaries(st.sampled_from(SERVICES), quantity_rules(), max_size=2)),
+        accounts=draw(
+            st.dictionaries(st.sampled_from(ACCOUNTS), quantity_rules(account=True), max_size=1)
+        ),
+        pairs=draw(
+            st.dictionaries(
+                st.tuples(st.sampled_from(ACCOUNTS), st.sampled_from(SERVICES)),
+                quantity_rules(),
+                max_size=2,
+            )
+        ),
+    )
+
+
+def run(
+    scenario: Scenario,
+    subs: list[DesiredSubscription],
+    state: HaloState,
+    rules: RuleBook = EMPTY_RULE_BOOK,
+) -> Plan:
+    return plan_usage_sync(
+        subs,
+        account_targets=scenario.targets,
+        service_items=scenario.items,
+        ledger=state.ledger,
+        settings=SyncSettings(
+            target=scenario.target,
+            price_mode=scenario.prices,
+            adopt_existing_lines=scenario.adopt,
+            workspace_key=WS,
+        ),
+        halo_licences=state.halo_licences(),
+        halo_invoice_lines=state.halo_lines(),
+        rules=rules,
+    )
+
+
+def _ended(subscription: DesiredSubscription) -> bool:
+    return subscription.status in ("cancelled", "expired") or (
+        subscription.account_status == "cancelled"
+    )
+
+
+@settings(max_examples=150, deadline=None)
+@given(scenarios())
+def test_no_rules_plan_exactly_as_before(scenario: Scenario) -> None:
+    """Rules that set nothing (or nothing that changes a count) plan what no rules do, and
+    without rules every mapped pair's chain is the vendor's quantity alone."""
+    state, _foreign = prepared_state(scenario)
+    plain = run(scenario, scenario.now, state)
+    clear = RuleBook(
+        workspace=QuantityRule(),
+        services=dict.fromkeys(SERVICES, QuantityRule()),
+        accounts=dict.fromkeys(ACCOUNTS, QuantityRule()),
+        pairs={(a, s): QuantityRule() for a in ACCOUNTS for s in SERVICES},
+    )
+    neutral = RuleBook(
+        workspace=QuantityRule(minimum=0, free=0, ceiling=10**6, price_owner="halosync")
+    )
+    assert run(scenario, scenario.now, state, clear) == plain
+    assert run(scenario, scenario.now, state, neutral) == plain
+    subs = {s.key: s for s in scenario.now}
+    for change in plain.changes:
+        assert not change.rule_holds
+        if change.explain:
+            vendor = subs[(change.account_ref, change.service_ref)].quantity
+            assert change.explain[0] == ExplainStep("vendor", change.explain[0].text, vendor)
+            assert {step.rule for step in change.explain} <= {"vendor", "ended"}
+            assert change.quantity == vendor
+
+
+@settings(max_examples=200, deadline=None)
+@given(scenarios(), rule_books())
+def test_rules_keep_the_acceptance(scenario: Scenario, rules: RuleBook) -> None:
+    state, _foreign = prepared_state(scenario)
+    plan = run(scenario, scenario.now, state, rules)
+    assert plan == run(scenario, scenario.now, state, rules), "identical inputs, identical plans"
+    subs = {s.key: s for s in scenario.now}
+    field = "count" if scenario.target == "licence" else "qty_order"
+    for change in plan.changes:
+        rule = rules.for_pair(change.account_ref, change.service_ref)
+        subscription = subs[(change.account_ref, change.service_ref)]
+        mapped = (
+            change.account_ref in scenario.targets and change.service_ref in scenario.items
+        )
+        assert bool(change.explain) == mapped or rule.excluded is not None
+        if rule.excluded is not None:
+            event("excluded")
+            assert change.action == "skip"
+            assert change.reason.startswith("excluded from billing: ")
+            continue
+        if not change.is_write or field not in change.after:
+            continue
+        written = change.after[field]
+        assert isinstance(written, int | Decimal)
+        assert written >= 0
+        if scenario.target == "licence":
+            assert isinstance(written, int)
+        if _ended(subscription):
+            assert written == 0
+            continue
+        event("a ruled write")
+        if rule.minimum is not None:
+            assert written >= rule.minimum
+        assert change.explain[-1].quantity == written or change.explain[-1].rule == "price"
+    # No write above a ceiling passes review, whatever the policy.
+    for change in screen_plan(plan, REVIEW_OFF, {}).plan.writes:
+        if field not in change.after:
+            continue
+        ceiling = rules.for_pair(change.account_ref, change.service_ref).ceiling
+        value = change.after[field]
+        assert ceiling is None or (isinstance(value, int | Decimal) and value <= ceiling)
+
+
+TARGETS = {"A1": AccountTarget(halo_client_id=10, recurring_invoice_id=-94)}
+
+
+def _plan(
+    subs: list[DesiredSubscription],
+    rules: RuleBook,
+    *,
+    target: str = "licence",
+    prices: str = "totals",
+    state: HaloState | None = None,
+) -> Plan:
+    state = state or HaloState()
+    return plan_usage_sync(
+        subs,
+        account_targets=TARGETS,
+        service_items={"S1": 500},
+        ledger=state.ledger,
+        settings=SyncSettings(
+            target="licence" if target == "licence" else "invoice_line",
+            price_mode="totals" if prices == "totals" else "unit" if prices == "unit" else "off",
+            workspace_key=WS,
+        ),
+        halo_licences=state.halo_licences(),
+        halo_invoice_lines=state.halo_lines(),
+        rules=rules,
+    )
+
+
+def test_free_and_minimum_set_the_count_and_rescale_the_totals() -> None:
+    rules = RuleBook(workspace=QuantityRule(minimum=25), services={"S1": QuantityRule(free=3)})
+    (change,) = _plan([sub(quantity="23")], rules).changes
+    assert change.action == "create"
+    assert change.after["count"] == 25
+    # Totals are the vendor's unit prices (50 / 23, 30 / 23) times the quantity billed.
+    assert change.after["price"] == Decimal("54.3478")
+    assert change.after["purchase_price"] == Decimal("32.6087")
+    assert change.explain_text.startswith(
+        "vendor 23 \u2192 minus 3 free (service) \u2192 minimum 25 (workspace) \u2192 25; price:"
+    )
+
+
+def test_without_rules_the_chain_is_the_vendors_quantity() -> None:
+    (change,) = _plan([sub(quantity="23")], EMPTY_RULE_BOOK).changes
+    assert change.explain_text == "vendor 23 \u2192 23"
+    assert change.after["price"] == Decimal(50)
+
+
+def test_a_fractional_count_needs_a_rounding_rule_for_a_licence() -> None:
+    (failed,) = _plan([sub(quantity="2.5")], EMPTY_RULE_BOOK).changes
+    assert failed.action == "fail"
+    assert failed.explain_text == "vendor 2.5 \u2192 2.5"
+    rules = RuleBook(services={"S1": QuantityRule(rounding="up", multiple=5)})
+    (change,) = _plan([sub(quantity="2.5")], rules).changes
+    assert change.after["count"] == 5
+    assert "rounded up to a multiple of 5 (service)" in change.explain_text
+
+
+def test_an_ended_subscription_goes_to_zero_whatever_the_minimum() -> None:
+    state = HaloState()
+    rules = RuleBook(workspace=QuantityRule(minimum=5))
+    state.apply(_plan([sub(quantity="7")], rules, state=state))
+    (change,) = _plan([sub(quantity="7", status="cancelled")], rules, state=state).changes
+    assert change.action == "update"
+    assert change.after["count"] == 0
+    assert change.explain_text.endswith(
+        "subscription cancelled: billing stops (the minimum 5 does not apply) \u2192 0"
+    )
+
+
+def test_above_the_ceiling_is_held_for_review_even_with_every_policy_rule_off() -> None:
+    rules = RuleBook(services={"S1": QuantityRule(ceiling=20)})
+    plan = _plan([sub(quantity="23")], rules)
+    (change,) = plan.changes
+    assert change.rule_holds == ("the quantity 23 is above the ceiling of 20 (service)",)
+    screening = screen_plan(plan, REVIEW_OFF, {})
+    (held,) = screening.held
+    assert "above the ceiling of 20 (service)" in held.reasons[0]
+    assert screening.plan.changes[0].action == "skip"
+    # At or below the ceiling nothing is held.
+    assert not screen_plan(_plan([sub(quantity="20")], rules), REVIEW_OFF, {}).held
+
+
+def test_an_update_above_the_ceiling_is_held_too() -> None:
+    state = HaloState()
+    state.apply(_plan([sub(quantity="10")], EMPTY_RULE_BOOK, state=state))
+    rules = RuleBook(pairs={("A1", "S1"): QuantityRule(ceiling=12)})
+    plan = _plan([sub(quantity="13")], rules, state=state)
+    assert plan.changes[0].action == "update"
+    assert screen_plan(plan, REVIEW_OFF, {}).held[0].reasons == (
+        "the quantity 13 is above the ceiling of 12 (account \u00d7 service)",
+    )
+
+
+def test_an_excluded_pair_is_skipped_with_its_reason() -> None:
+    rules = RuleBook(accounts={"A1": QuantityRule(excluded="internal use")})
+    (change,) = _plan([sub(quantity="4")], rules).changes
+    assert (change.action, change.level) == ("skip", "INFO")
+    assert change.reason == "excluded from billing: internal use (account)"
+    assert change.explain_text == "vendor 4 \u2192 excluded from billing: internal use (account)"
+    # Excluded is not unmapped: an unmapped excluded account reads as excluded.
+    unmapped = plan_usage_sync(
+        [sub(quantity="4")],
+        account_targets={},
+        service_items={},
+        ledger=[],
+        settings=SyncSettings(),
+        rules=rules,
+    )
+    assert unmapped.changes[0].reason == change.reason
+
+
+def test_excluding_a_pair_that_still_bills_names_the_record() -> None:
+    state = HaloState()
+    state.apply(_plan([sub(quantity="10")], EMPTY_RULE_BOOK, state=state))
+    (licence_id,) = state.licences
+    rules = RuleBook(pairs={("A1", "S1"): QuantityRule(excluded="moved to another MSP")})
+    (change,) = _plan([sub(quantity="10")], rules, state=state).changes
+    assert (change.action, change.level, change.write) == ("skip", "WARNING", None)
+    assert f"licence {licence_id} still holds 10; set it to 0 in HaloPSA" in change.reason
+
+
+def test_prices_owned_by_halo_are_never_sent() -> None:
+    rules = RuleBook(services={"S1": QuantityRule(price_owner="halo")})
+    (change,) = _plan([sub(quantity="5")], rules).changes
+    assert "price" not in change.after and "purchase_price" not in change.after
+    assert "prices owned by HaloPSA (service): never sent" in change.explain_text
+
+
+def test_a_markup_sets_the_sell_price_from_the_vendors_cost() -> None:
+    rules = RuleBook(
+        services={"S1": QuantityRule(price_owner="markup", markup_percent=Decimal(25))}
+    )
+    (line,) = _plan([sub(quantity="5")], rules, target="invoice_line").changes
+    # Cost 30 for 5 = 6 per unit; + 25 % = 7.50 per unit.
+    assert (line.after["unit_cost"], line.after["unit_price"]) == (Decimal(6), Decimal("7.5"))
+    assert "unit price: cost 6 + 25 % markup (service) \u2192 7.5" in line.explain_text
+    fixed = RuleBook(services={"S1": QuantityRule(price_owner="markup", fixed_price=Decimal(9))})
+    (licence,) = _plan([sub(quantity="5")], fixed).changes
+    assert (licence.after["price"], licence.after["purchase_price"]) == (Decimal(45), Decimal(30))
