@@ -122,7 +122,7 @@ def pg_schema_url(postgres_url: str) -> Iterator[str]:
 # pure logic, the store, the sync engine, sources, mapping, connection and the CLI, minus
 # anything marked slow, browser or reliability (and the end-to-end CLI journeys, which
 # start dozens of processes).
-FAST_TIER_DIRS = ("unit", "store", "sync", "sources", "mapping", "connection", "ops")
+FAST_TIER_DIRS = ("unit", "store", "sync", "sources", "mapping", "connection", "ops", "rules")
 FAST_TIER_FILES = ("jobs/test_cli_commands.py",)
 NOT_FAST = frozenset({"slow", "browser", "reliability"})
 

@@ -23,6 +23,16 @@ _DATABASE_KEY = "halosync.database"
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 
 
+def cli_actor() -> str:
+    """Who a change made on the command line is recorded as: ``<os user> (command line)``."""
+    import getpass
+
+    try:
+        return f"{getpass.getuser()} (command line)"
+    except (KeyError, OSError):
+        return "command line"
+
+
 def open_database(ctx: typer.Context) -> Database:
     """The invocation's database, migrated to the newest schema (created on first use)."""
     root = ctx.find_root()

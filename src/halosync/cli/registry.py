@@ -75,6 +75,10 @@ COMMANDS: dict[str, CommandEntry] = {
         "review",
         help="Changes held for review before they reach HaloPSA: list, approve, reject, policy.",
     ),
+    "rules": _entry(
+        "rules",
+        help="Quantity rules: minimum, free, ceiling, rounding, terms, prices, exclusions.",
+    ),
     "schedule": _entry("schedule", help="Show or change when syncs run by themselves (UTC)."),
     "settings": _entry("settings_cmd", help="Show and change a workspace's sync settings."),
     "setup": _entry("settings_cmd", help="Finish a workspace's setup."),

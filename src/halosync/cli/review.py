@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import getpass
 import sys
 from typing import Annotated
 
 import typer
 
 from halosync.cli.app import app, emit_json, state
-from halosync.cli.common import JsonOption, WorkspaceOption, open_database, resolve_workspace
+from halosync.cli.common import (
+    JsonOption,
+    WorkspaceOption,
+    cli_actor,
+    open_database,
+    resolve_workspace,
+)
 from halosync.domain.models import REVIEW_STATUSES, ReviewStatus
 from halosync.domain.numbers import parse_integer
 from halosync.domain.review import ReviewPolicy
@@ -37,13 +42,6 @@ IdsArgument = Annotated[
     list[int] | None, typer.Argument(help="Review item ids (see `halosync review list`).")
 ]
 AllOption = Annotated[bool, typer.Option("--all", help="Every item waiting for review.")]
-
-
-def _actor() -> str:
-    try:
-        return f"{getpass.getuser()} (command line)"
-    except (KeyError, OSError):
-        return "command line"
 
 
 def _which(ids: list[int] | None, everything: bool) -> list[int] | None:
@@ -120,7 +118,7 @@ def approve_command(
             settings,
             ws.id,
             which,
-            actor=_actor(),
+            actor=cli_actor(),
         )
     )
     if as_json:
@@ -149,7 +147,7 @@ def reject_command(
     which = _which(ids, everything)
     database = open_database(ctx)
     ws = resolve_workspace(database, workspace)
-    items = reject_review(database, ws.id, which, actor=_actor())
+    items = reject_review(database, ws.id, which, actor=cli_actor())
     if as_json:
         emit_json({"rejected": [item.to_dict() for item in items]})
         return
@@ -211,7 +209,7 @@ def policy_command(
         drop_to_zero=current.drop_to_zero if drop_to_zero is None else drop_to_zero,
     )
     if policy != current:
-        policy = set_review_policy(database, ws.id, policy, actor=_actor())
+        policy = set_review_policy(database, ws.id, policy, actor=cli_actor())
     if as_json:
         emit_json({"workspace": ws.name, **policy_dict(policy)})
         return

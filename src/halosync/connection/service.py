@@ -15,6 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx2
 from pydantic import SecretStr
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from halosync.connection.probe import TestOutcome, probe_connection
@@ -38,9 +39,14 @@ from halosync.settings import Settings
 from halosync.store.connections import ConnectionDetails, HaloConnectionRepository
 from halosync.store.crypto import SecretBox
 from halosync.store.database import Database
-from halosync.store.halo_records import HaloRecordRepository
-from halosync.store.mappings import MappingRepository
-from halosync.store.models import Workspace
+from halosync.store.models import (
+    AccountMapping,
+    HaloClient,
+    HaloItem,
+    HaloRecurringInvoice,
+    ServiceMapping,
+    Workspace,
+)
 from halosync.store.rate_slots import SqlRateSlotLog
 from halosync.store.workspaces import WorkspaceRepository
 
@@ -443,8 +449,12 @@ class ConnectionService:
         with self.database.session() as session:
             ws = WorkspaceRepository(session).resolve(workspace)
             removed = HaloConnectionRepository(session, ws.id, self.box).delete()
-            accounts, services = MappingRepository(session, ws.id).delete_all()
-            cached = HaloRecordRepository(session, ws.id).delete_all()
+            accounts = _delete_count(session, AccountMapping, ws.id)
+            services = _delete_count(session, ServiceMapping, ws.id)
+            cached = sum(
+                _delete_count(session, model, ws.id)
+                for model in (HaloRecurringInvoice, HaloClient, HaloItem)
+            )
             summary = ResetSummary(ws.name, removed, accounts, services, cached)
         log.info("halo_connection_reset", **summary.to_dict())
         return summary
@@ -462,7 +472,6 @@ class ConnectionService:
         row = HaloConnectionRepository(session, ws.id, self.box).get()
         if row is None:
             raise no_connection(ws.name)
-        account_mappings, service_mappings = MappingRepository(session, ws.id).count()
         return ConnectionView(
             workspace=ws.name,
             server_url=row.server_url,
@@ -475,6 +484,20 @@ class ConnectionService:
             configured_at=row.configured_at,
             last_successful_test_at=row.last_successful_test_at,
             last_test_message=row.last_test_message,
-            account_mappings=account_mappings,
-            service_mappings=service_mappings,
+            account_mappings=_count(session, AccountMapping, ws.id),
+            service_mappings=_count(session, ServiceMapping, ws.id),
         )
+
+
+def _count(session: Session, model: Any, workspace_id: int) -> int:
+    return int(
+        session.scalar(
+            select(func.count()).select_from(model).where(model.workspace_id == workspace_id)
+        )
+        or 0
+    )
+
+
+def _delete_count(session: Session, model: Any, workspace_id: int) -> int:
+    result = session.execute(delete(model).where(model.workspace_id == workspace_id))
+    return int(getattr(result, "rowcount", 0) or 0)

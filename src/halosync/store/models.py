@@ -40,6 +40,13 @@ from halosync.domain.models import (
     RUN_TRIGGERS,
     TARGETS,
 )
+from halosync.domain.rules import (
+    PRICE_OWNERS,
+    ROUNDINGS,
+    RULE_SCOPES,
+    TERMS_CHOICES,
+    TERMS_PICKS,
+)
 from halosync.store.base import Base, Money, UTCDateTime, utcnow
 
 ONE_ACTIVE_RUN_INDEX = "uq_sync_run_one_active_per_workspace"
@@ -483,6 +490,68 @@ class ReviewItem(Base):
     first_run_id: Mapped[int | None] = mapped_column(ForeignKey("sync_run.id", ondelete="SET NULL"))
     decided_by: Mapped[str | None] = mapped_column(Text)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+_RULE_SCOPE_KEYS = (
+    "(scope = 'workspace' AND account_id IS NULL AND service_id IS NULL)"
+    " OR (scope = 'service' AND account_id IS NULL AND service_id IS NOT NULL)"
+    " OR (scope = 'account' AND account_id IS NOT NULL AND service_id IS NULL)"
+    " OR (scope = 'account_service' AND account_id IS NOT NULL AND service_id IS NOT NULL)"
+)
+
+
+class QuantityRuleRow(Base):
+    """One version of the quantity rule of one scope (``halosync.domain.rules.QuantityRule``).
+
+    Versions are rows: a change inserts a row and nothing is updated in place, so the rule
+    in force on day D for a scope is its row with the greatest ``valid_from`` <= D (ties:
+    the latest id) and the past is never rewritten. A NULL field is "not set at this
+    scope"; a row with every field NULL is a cleared rule. The scope's keys: none for
+    ``workspace``, the service for ``service``, the account for ``account``, both for
+    ``account_service``.
+    """
+
+    __tablename__ = "quantity_rule"
+    __table_args__ = (
+        CheckConstraint(_one_of("scope", RULE_SCOPES), name="scope"),
+        CheckConstraint(_RULE_SCOPE_KEYS, name="scope_keys"),
+        CheckConstraint("minimum >= 0", name="minimum"),
+        CheckConstraint("free >= 0", name="free"),
+        CheckConstraint("ceiling >= 0", name="ceiling"),
+        CheckConstraint("multiple >= 1", name="multiple"),
+        CheckConstraint(_one_of("rounding", ROUNDINGS), name="rounding"),
+        CheckConstraint(_one_of("terms", TERMS_CHOICES), name="terms"),
+        CheckConstraint(_one_of("terms_pick", TERMS_PICKS), name="terms_pick"),
+        CheckConstraint(_one_of("price_owner", PRICE_OWNERS), name="price_owner"),
+        # The sync's look-up (every version up to a day) and one scope's history.
+        Index(None, "workspace_id", "valid_from"),
+        Index(None, "workspace_id", "scope", "account_id", "service_id"),
+        # Deleting an account or a service cascades here without a scan.
+        Index(None, "account_id"),
+        Index(None, "service_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(_workspace_fk())
+    scope: Mapped[str] = mapped_column(String(16))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
+    service_id: Mapped[int | None] = mapped_column(ForeignKey("service.id", ondelete="CASCADE"))
+    valid_from: Mapped[date] = mapped_column(Date)
+    minimum: Mapped[int | None] = mapped_column(Integer)
+    free: Mapped[int | None] = mapped_column(Integer)
+    ceiling: Mapped[int | None] = mapped_column(Integer)
+    rounding: Mapped[str | None] = mapped_column(String(8))
+    multiple: Mapped[int | None] = mapped_column(Integer)
+    terms: Mapped[str | None] = mapped_column(String(8))
+    terms_pick: Mapped[str | None] = mapped_column(String(8))
+    price_owner: Mapped[str | None] = mapped_column(String(8))
+    markup_percent: Mapped[Decimal | None] = mapped_column(Money())
+    fixed_price: Mapped[Decimal | None] = mapped_column(Money())
+    excluded: Mapped[str | None] = mapped_column(Text)
+    """The reason an exclusion gives; set = excluded from billing."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by: Mapped[str] = mapped_column(Text)
+    """Who made the change: a user, an API token or the command line."""
 
 
 class LogEntry(Base):

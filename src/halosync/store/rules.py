@@ -1,0 +1,127 @@
+"""SQL on the quantity rules (``quantity_rule``): versions added, never updated in place.
+
+The rule of a scope in force on day D is its version with the greatest ``valid_from`` on
+or before D, ties going to the latest id; see :class:`halosync.store.models.QuantityRuleRow`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
+
+from halosync.domain.rules import RULE_SCOPES
+from halosync.store.models import Account, QuantityRuleRow, Service
+
+RuleKey = tuple[str, int | None, int | None]
+"""A scope and its keys: (scope, account_id, service_id)."""
+
+
+@dataclass(frozen=True)
+class RuleVersion:
+    """One stored version with its account's and service's references and names."""
+
+    row: QuantityRuleRow
+    account_ref: str | None
+    account_name: str | None
+    service_ref: str | None
+    service_name: str | None
+
+    @property
+    def key(self) -> RuleKey:
+        """Which scope the version belongs to."""
+        return (self.row.scope, self.row.account_id, self.row.service_id)
+
+
+_Account = aliased(Account)
+_Service = aliased(Service)
+
+
+class RuleRepository:
+    """One workspace's quantity rules."""
+
+    def __init__(self, session: Session, workspace_id: int) -> None:
+        self.session = session
+        self.workspace_id = workspace_id
+
+    def _query(self) -> Select[QuantityRuleRow, str, str, str, str]:
+        return (
+            select(QuantityRuleRow, _Account.ref, _Account.name, _Service.ref, _Service.name)
+            .outerjoin(_Account, _Account.id == QuantityRuleRow.account_id)
+            .outerjoin(_Service, _Service.id == QuantityRuleRow.service_id)
+            .where(QuantityRuleRow.workspace_id == self.workspace_id)
+        )
+
+    def in_force(self, on_date: date) -> list[RuleVersion]:
+        """The version in force on ``on_date`` of every scope that has one (cleared ones
+        too: a version whose fields are all NULL), in scope order."""
+        rows = self.session.execute(
+            self._query()
+            .where(QuantityRuleRow.valid_from <= on_date)
+            .order_by(QuantityRuleRow.valid_from, QuantityRuleRow.id)
+        )
+        latest: dict[RuleKey, RuleVersion] = {}
+        for row in rows:
+            version = RuleVersion(*row)
+            latest.pop(version.key, None)
+            latest[version.key] = version
+        return sorted(latest.values(), key=_scope_order)
+
+    def in_force_for(self, key: RuleKey, on_date: date) -> RuleVersion | None:
+        """One scope's version in force on ``on_date`` (None: never set before it)."""
+        scope, account_id, service_id = key
+        row = self.session.execute(
+            self._query()
+            .where(
+                QuantityRuleRow.scope == scope,
+                _is(QuantityRuleRow.account_id, account_id),
+                _is(QuantityRuleRow.service_id, service_id),
+                QuantityRuleRow.valid_from <= on_date,
+            )
+            .order_by(QuantityRuleRow.valid_from.desc(), QuantityRuleRow.id.desc())
+            .limit(1)
+        ).first()
+        return RuleVersion(*row) if row is not None else None
+
+    def history(
+        self,
+        *,
+        scopes: Collection[str] | None = None,
+        account_id: int | None = None,
+        service_id: int | None = None,
+        limit: int | None = None,
+    ) -> list[RuleVersion]:
+        """Every version, newest ``valid_from`` first (then newest id), filtered as asked:
+        ``account_id`` / ``service_id`` keep the versions whose scope names them."""
+        query = self._query().order_by(QuantityRuleRow.valid_from.desc(), QuantityRuleRow.id.desc())
+        if scopes is not None:
+            query = query.where(QuantityRuleRow.scope.in_(list(scopes)))
+        if account_id is not None:
+            query = query.where(QuantityRuleRow.account_id == account_id)
+        if service_id is not None:
+            query = query.where(QuantityRuleRow.service_id == service_id)
+        if limit is not None:
+            query = query.limit(limit)
+        return [RuleVersion(*row) for row in self.session.execute(query)]
+
+    def add(self, row: QuantityRuleRow) -> None:
+        """A new version of this workspace (flushed, so its id is known)."""
+        row.workspace_id = self.workspace_id
+        self.session.add(row)
+        self.session.flush()
+
+
+def _is(column: InstrumentedAttribute[int | None], value: int | None) -> ColumnElement[bool]:
+    return column.is_(None) if value is None else column == value
+
+
+def _scope_order(version: RuleVersion) -> tuple[int, str, str]:
+    """Workspace, services, accounts, pairs; each by reference."""
+    return (
+        RULE_SCOPES.index(version.row.scope),
+        version.account_ref or "",
+        version.service_ref or "",
+    )

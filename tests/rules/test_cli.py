@@ -1,0 +1,138 @@
+"""``halosync rules``: set, clear, exclude, include, list, show and history on the command line."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.cli import Cli, cli_environment, write_usage_csv
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Cli:
+    cli = Cli(cli_environment(tmp_path))
+    ok(cli, "workspace", "create", "acme")
+    rows = [
+        {"account_ref": ref, "account_name": f"Client {ref}", "service_ref": svc,
+         "service_name": name, "quantity": 3}
+        for ref in ("A1", "A2")
+        for svc, name in (("MAIL", "Mail Protection"), ("BKP", "Backup"))
+    ]  # fmt: skip
+    ok(cli, "import", str(write_usage_csv(tmp_path / "u.csv", rows)))
+    return cli
+
+
+def ok(cli: Cli, *args: str) -> str:
+    done = cli.in_process(*args)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def json_of(cli: Cli, *args: str) -> Any:
+    return json.loads(ok(cli, *args, "--json"))
+
+
+def refused(cli: Cli, *args: str) -> str:
+    done = cli.in_process(*args)
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert done.stdout == ""
+    return done.stderr
+
+
+def test_set_list_show_and_history(cli: Cli) -> None:
+    said = ok(cli, "rules", "set", "--minimum", "5", "--rounding", "up")
+    assert "Rule of the workspace from" in said
+    assert "minimum 5" in said
+    ok(cli, "rules", "set", "--service", "MAIL", "--free", "2", "--multiple", "5")
+    change = json_of(cli, "rules", "set", "--account", "A2", "--service", "MAIL", "--minimum", "25")
+    assert change["changed"] is True
+    assert change["scope"] == "account_service"
+    assert change["after"]["minimum"] == 25
+    assert change["version"]["created_by"].endswith("(command line)")
+
+    listed = json_of(cli, "rules", "list")
+    assert [(r["scope"], r["account_ref"], r["service_ref"]) for r in listed["rules"]] == [
+        ("workspace", None, None),
+        ("service", None, "MAIL"),
+        ("account_service", "A2", "MAIL"),
+    ]
+    text = ok(cli, "rules", "list")
+    assert "3 rule(s) in force" in text
+    assert "service MAIL (Mail Protection): free 2" in text
+
+    shown = json_of(cli, "rules", "show", "A2", "MAIL")
+    assert shown["rule"]["minimum"] == {"value": 25, "scope": "account_service"}
+    assert shown["rule"]["free"] == {"value": 2, "scope": "service"}
+    assert shown["rule"]["rounding"] == {"value": "up", "scope": "workspace"}
+    assert shown["rule"]["ceiling"] == {"value": None, "scope": None}
+    assert "minimum         25  (account × service)" in ok(cli, "rules", "show", "A2", "MAIL")
+
+    ok(cli, "rules", "set", "--service", "MAIL", "--free", "none")
+    history = json_of(cli, "rules", "history", "--service", "MAIL")["versions"]
+    assert [v["rule"]["free"] for v in history if v["scope"] == "service"] == [None, 2]
+    assert "version(s), newest first" in ok(cli, "rules", "history")
+
+
+def test_the_same_set_again_says_no_change(cli: Cli) -> None:
+    ok(cli, "rules", "set", "--service", "BKP", "--ceiling", "40")
+    again = ok(cli, "rules", "set", "--service", "BKP", "--ceiling", "40")
+    assert again.startswith("No change")
+    assert len(json_of(cli, "rules", "history")["versions"]) == 1
+
+
+def test_exclude_include_and_clear(cli: Cli) -> None:
+    ok(cli, "rules", "exclude", "--account", "A1", "--reason", "our own office")
+    shown = json_of(cli, "rules", "show", "A1", "BKP")["rule"]["excluded"]
+    assert shown == {"value": "our own office", "scope": "account"}
+    assert not json_of(cli, "rules", "include", "--account", "A2")["changed"]
+    ok(cli, "rules", "include", "--account", "A1")
+    assert json_of(cli, "rules", "show", "A1", "BKP")["rule"]["excluded"]["value"] is None
+    ok(cli, "rules", "set", "--service", "MAIL", "--minimum", "3")
+    cleared = json_of(cli, "rules", "clear", "--service", "MAIL")
+    assert cleared["operation"] == "clear"
+    assert cleared["after"]["minimum"] is None
+    assert json_of(cli, "rules", "list")["rules"] == []
+
+
+def test_a_later_day_and_an_earlier_one(cli: Cli) -> None:
+    later = (datetime.now(UTC).date() + timedelta(days=30)).isoformat()
+    ok(cli, "rules", "set", "--minimum", "9", "--from", later)
+    assert json_of(cli, "rules", "list")["rules"] == []
+    on = json_of(cli, "rules", "list", "--date", later)["rules"]
+    assert [r["rule"]["minimum"] for r in on] == [9]
+    error = refused(cli, "rules", "set", "--minimum", "9", "--from", "2020-01-01")
+    assert "--from: 2020-01-01 is in the past" in error
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (("--minimum", "-1"), "--minimum: must be a whole number"),
+        (("--minimum", "five"), "--minimum 'five' is not a whole number"),
+        (("--rounding", "sideways"), "--rounding 'sideways' is not one of up, down, nearest"),
+        (("--markup-percent", "1e3"), "--markup-percent '1e3' is not a number"),
+        (("--price-owner", "markup"), "--price-owner: markup needs markup_percent"),
+        (("--minimum", "10", "--ceiling", "5"), "--ceiling: 5 is below the minimum 10"),
+        (("--account", "A1", "--minimum", "1"), "--minimum: an account's rule can only exclude"),
+        (("--from", "soon", "--minimum", "1"), "--from 'soon' is not a date"),
+        (("--service", "NOPE", "--minimum", "1"), "No service with reference 'NOPE'"),
+        ((), "Name at least one rule to set"),
+    ],
+)
+def test_refusals_name_the_flag_and_change_nothing(
+    cli: Cli, args: tuple[str, ...], named: str
+) -> None:
+    assert named in refused(cli, "rules", "set", *args)
+    assert json_of(cli, "rules", "history")["versions"] == []
+
+
+def test_exclusion_refusals_name_what_is_missing(cli: Cli) -> None:
+    assert "Name what to exclude" in refused(cli, "rules", "exclude", "--reason", "x")
+    assert "--reason is empty" in refused(
+        cli, "rules", "exclude", "--account", "A1", "--reason", " "
+    )
+    assert "No account with reference 'ZZ'" in refused(cli, "rules", "show", "ZZ", "MAIL")
