@@ -139,6 +139,7 @@ def test_cli_takes_over_the_line_and_leaves_several_lines_alone(tmp_path: Path) 
         preview = cli.in_process("sync", "usage", "--dry-run")
         assert preview.returncode == 0, preview.stderr
         assert f"will take over line 24002 ({M365}, qty 10 \u2192 12)" in preview.stdout
+        assert "why: vendor 12 \u2192 12" in preview.stdout  # the quantity rules' chain
         assert invoices(cli.sim) == before
 
         done = json.loads(cli.in_process("sync", "usage", "--json").stdout)
@@ -146,6 +147,10 @@ def test_cli_takes_over_the_line_and_leaves_several_lines_alone(tmp_path: Path) 
         assert changes["ACME"]["action"] == "update"
         assert changes["ACME"]["halo_id"] == 24002
         assert changes["ACME"]["reason"].startswith("will take over line 24002")
+        assert changes["ACME"]["explain"] == {
+            "text": "vendor 12 \u2192 12",
+            "steps": [{"rule": "vendor", "text": "vendor 12", "quantity": 12, "scope": None}],
+        }
         several = changes["BETA"]
         assert (several["action"], several["level"]) == ("skip", "WARNING")
         assert "lines 24010, 24011" in several["reason"]

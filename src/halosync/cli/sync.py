@@ -83,6 +83,8 @@ def _print_usage(report: UsageReport) -> None:
         )
         if change.message:
             typer.echo(f"{'':<9} {redact_text(change.message)}")
+        if change.explain:
+            typer.echo(f"{'':<9} why: {change.explain_text}")
     typer.echo(
         f"{what} {report.status} for workspace {report.workspace} (run {report.run_id}, "
         f"target {report.target}, {report.duration_ms} ms): created {counts['created']}, "

@@ -19,9 +19,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
-from halosync.domain.halo_values import halo_decimal
+from halosync.domain.halo_values import halo_decimal, json_value
 from halosync.domain.models import (
     RULE_SCOPES,
     ExplainStep,
@@ -441,6 +441,26 @@ def markup_sell_price(cost: Decimal | None, rule: EffectiveRule) -> tuple[Decima
     )
 
 
+def explain_document(steps: tuple[ExplainStep, ...]) -> dict[str, Any] | None:
+    """The explain chain as JSON (``sync usage --json``, the REST API, a run's results):
+    ``{"text": "vendor 23 → 23", "steps": [{"rule", "text", "quantity", "scope"}]}``; None
+    for a change without a chain (an unmapped pair)."""
+    if not steps:
+        return None
+    return {
+        "text": chain_text(steps),
+        "steps": [
+            {
+                "rule": step.rule,
+                "text": step.text,
+                "quantity": json_value(step.quantity),
+                "scope": step.scope,
+            }
+            for step in steps
+        ],
+    }
+
+
 def price_step(text: str, price: Decimal | None) -> ExplainStep:
     """A price link of the chain (shown after the quantity's)."""
     return ExplainStep("price", text, price if price is not None else Decimal(0))
@@ -473,6 +493,7 @@ __all__ = [
     "effective_problems",
     "excluded_reason",
     "excluded_step",
+    "explain_document",
     "markup_sell_price",
     "price_step",
     "rule_book_problems",

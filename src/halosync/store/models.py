@@ -186,15 +186,11 @@ SUBSCRIPTION_VALUES = (
 
 
 class Subscription(Base):
-    """Account × service in one term: the count (and optionally prices, as totals) to bill.
-
-    The term is part of the key: the vendor may sell one service to one account monthly and
-    annually at once, and neither may overwrite the other (the terms rule combines them).
-    """
+    """Account × service: the count (and optionally prices, as totals) to bill."""
 
     __tablename__ = "subscription"
     __table_args__ = (
-        UniqueConstraint("workspace_id", "account_id", "service_id", "term"),
+        UniqueConstraint("workspace_id", "account_id", "service_id"),
         CheckConstraint("quantity >= 0", name="quantity"),
         Index(None, "account_id"),
         Index(None, "service_id"),
@@ -309,9 +305,7 @@ class LedgerEntry(Base):
 
     __tablename__ = "ledger_entry"
     __table_args__ = (
-        UniqueConstraint(
-            "workspace_id", "account_id", "service_id", "target", "halo_client_id", "apart_term"
-        ),
+        UniqueConstraint("workspace_id", "account_id", "service_id", "target", "halo_client_id"),
         CheckConstraint(_one_of("target", TARGETS), name="target"),
         CheckConstraint(_one_of("state", LEDGER_STATES), name="state"),
         CheckConstraint("state = 'pending' OR halo_record_id IS NOT NULL", name="written_has_id"),
@@ -329,11 +323,6 @@ class LedgerEntry(Base):
     halo_record_id: Mapped[int | None] = mapped_column(Integer)
     state: Mapped[str] = mapped_column(String(8), default="pending")
     marker: Mapped[str] = mapped_column(Text)
-    apart_term: Mapped[str] = mapped_column(
-        String(NAME_LENGTH), default="", server_default=text("''")
-    )
-    """The term of a record kept apart (terms rule ``apart``); ``''``: the account × service
-    as one record."""
     last_quantity: Mapped[int | None] = mapped_column(Integer)
     last_cost_price: Mapped[Decimal | None] = mapped_column(Money())
     last_price: Mapped[Decimal | None] = mapped_column(Money())
@@ -411,6 +400,9 @@ class RunResult(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     message: Mapped[str | None] = mapped_column(Text)
     level: Mapped[str] = mapped_column(String(8), default="INFO")
+    # The quantity rules' chain that produced the number ({"text", "steps"}; see
+    # halosync.domain.rules.explain_document), None for an unmapped pair or an older run.
+    explain: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

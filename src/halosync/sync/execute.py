@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from halosync.domain.halo_values import json_fields
 from halosync.domain.models import LineWritePath, Plan, PlannedChange, Target
+from halosync.domain.rules import explain_document
 from halosync.halopsa.billing import (
     LICENCE_ENTITY,
     LINES_ENTITY,
@@ -350,6 +351,7 @@ class PlanExecutor:
             "reason": result.reason,
             "message": result.message,
             "level": result.level,
+            "explain": explain_document(result.explain),
             "at": at,
         }
 
@@ -393,6 +395,7 @@ def record_planned(
             "reason": r.reason,
             "message": None,
             "level": r.level,
+            "explain": explain_document(r.explain),
             "at": now,
         }
         for r in results

@@ -7,7 +7,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from halosync.domain.halo_values import json_fields
-from halosync.domain.models import COUNT_KEYS, Action, HaloValue, Level, PlannedChange
+from halosync.domain.models import (
+    COUNT_KEYS,
+    Action,
+    ExplainStep,
+    HaloValue,
+    Level,
+    PlannedChange,
+    chain_text,
+)
+from halosync.domain.rules import explain_document
 from halosync.halopsa.billing import halo_fields
 
 
@@ -28,6 +37,13 @@ class ChangeResult:
     """Other Halo records carrying this pair's marker, left untouched for an admin."""
     held: bool = False
     """A write held for review (reported as a skip): it waits in the Review queue."""
+    explain: tuple[ExplainStep, ...] = ()
+    """The chain of quantity rules that produced the number (empty for unmapped pairs)."""
+
+    @property
+    def explain_text(self) -> str:
+        """The chain as one line ("vendor 23 → minus 3 free (service) → 20"), or ""."""
+        return chain_text(self.explain)
 
     @classmethod
     def planned(cls, change: PlannedChange, **overrides: Any) -> ChangeResult:
@@ -48,6 +64,7 @@ class ChangeResult:
             "before": change.before,
             "after": after,
             "duplicates": change.duplicates,
+            "explain": change.explain,
         }
         values.update(overrides)
         return cls(**values)
@@ -66,6 +83,7 @@ class ChangeResult:
             "message": self.message,
             "duplicates": list(self.duplicates),
             "held": self.held,
+            "explain": explain_document(self.explain),
         }
 
 

@@ -560,6 +560,8 @@ class ResultView:
     after: dict[str, Any] | None
     reason: str | None
     message: str | None
+    explain: dict[str, Any] | None = None
+    """The quantity rules' chain (``{"text", "steps"}``), None before rules or unmapped."""
 
 
 def _view(run: SyncRun) -> RunView:
@@ -668,6 +670,7 @@ def run_results(
             after=result.after,
             reason=result.reason,
             message=result.message,
+            explain=result.explain,
         )
         for result, account_ref, account_name, service_ref, service_name in rows
     ]

@@ -49,6 +49,8 @@ def test_preview_is_the_cli_contract_document_and_writes_nothing(ready: Api) -> 
         ("A1", "create"),
         ("A2", "create"),
     }
+    # Each change says where its number came from (no rules: the vendor's quantity).
+    assert all(c["explain"]["text"].startswith("vendor ") for c in body["changes"])
     assert ready.sim.state.records("SoftwareLicence") == []
     one = ready.post("syncs/usage/preview", json={"account_ref": "A2"}).json()
     assert [c["account_ref"] for c in one["changes"]] == ["A2"]
@@ -134,6 +136,10 @@ def test_runs_and_results_per_account_and_service(ready: Api) -> None:
         ("A1", "MAIL", "create"),
         ("A2", "MAIL", "create"),
     }
+    for result in detail["results"]:
+        (step,) = result["explain"]["steps"]
+        assert step["rule"] == "vendor"
+        assert result["explain"]["text"] == f"{step['text']} \u2192 {step['quantity']}"
     assert ready.get("runs/99999").status_code == 404
 
 

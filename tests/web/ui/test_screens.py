@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from starlette.testclient import TestClient
 
-from halosync.store.models import HaloClient, HaloRecurringInvoice, LogEntry, SyncRun
+from halosync.store.models import HaloClient, HaloRecurringInvoice, LogEntry, RunResult, SyncRun
 from halosync.sync.progress import SyncProgress
 from halosync.sync.runs import beat, start_run
 from tests.web.ui.world import ADMIN, World, connect_and_pull, log_in
@@ -741,3 +741,33 @@ def test_only_lines_halosync_adds_is_an_opt_out_on_the_dashboard(world: World) -
     assert 'value="yes" checked' in client.get(w).text
     client.post(f"{w}/settings/target", data=form)
     assert show_sync_settings(world.database, world.alpha).adopt_existing_lines is True
+
+
+def test_the_results_page_says_why_each_quantity(world: World) -> None:
+    """Each result shows the quantity rules' chain that produced its number."""
+    client = TestClient(world.app)
+    log_in(client, ADMIN)
+    chain = "vendor 23 \u2192 minus 3 free (service) \u2192 minimum 25 (workspace) \u2192 25"
+    with world.database.session() as session:
+        run = SyncRun(
+            workspace_id=world.alpha,
+            kind="usage",
+            trigger="manual",
+            status="succeeded",
+            counts={"created": 1, "updated": 0, "unchanged": 0, "skipped": 0, "failed": 0},
+        )
+        session.add(run)
+        session.flush()
+        session.add(
+            RunResult(
+                run_id=run.id,
+                workspace_id=world.alpha,
+                action="create",
+                reason="no licence yet for this account and service; creating one",
+                level="INFO",
+                explain={"text": chain, "steps": []},
+            )
+        )
+    page = client.get(f"/ui/w/{world.alpha}/results").text
+    assert '<th scope="col">Why this quantity</th>' in page
+    assert f'<td class="explain">{html.escape(chain)}</td>' in page

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from halosync.domain.models import Action, RunKind
+from halosync.domain.models import Action, RuleScope, RunKind
 from halosync.domain.schedule import Schedule
 from halosync.errors import ValidationFailedError
 from halosync.jobs import JobQueue, QueueUnavailableError, open_job_queue
@@ -104,6 +104,26 @@ class CountsOut(BaseModel):
     failed: int
 
 
+class ExplainStepOut(BaseModel):
+    """One link of the chain that produced a quantity (or a price)."""
+
+    rule: str = Field(
+        description="vendor, terms, free, rounding, minimum, ceiling, ended, excluded or price."
+    )
+    text: str
+    quantity: int | float = Field(description="The quantity after this step.")
+    scope: RuleScope | None = Field(description="Where the rule was set; null for the vendor's.")
+
+
+class ExplainOut(BaseModel):
+    """Why Halo gets the number it gets: the quantity rules applied, in order."""
+
+    text: str = Field(
+        description="The chain as one line: 'vendor 23 → minus 3 free (service) → 20'."
+    )
+    steps: list[ExplainStepOut]
+
+
 class ChangeOut(BaseModel):
     """One account × service: the write a sync makes (or would make), before → after."""
 
@@ -120,6 +140,8 @@ class ChangeOut(BaseModel):
     """Other HaloPSA records carrying this pair's halosync tag (never written)."""
     held: bool = False
     """A write held for review (a skip): it waits under /review."""
+    explain: ExplainOut | None = None
+    """The quantity rules' chain for a mapped pair; null for an unmapped one."""
 
 
 class UsageReportOut(BaseModel):
@@ -218,6 +240,8 @@ class ResultOut(BaseModel):
     after: dict[str, Any] | None
     reason: str | None
     message: str | None
+    explain: ExplainOut | None = None
+    """The quantity rules' chain; null for an unmapped pair or a run before rules."""
     at: datetime
 
 

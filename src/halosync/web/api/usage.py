@@ -35,7 +35,6 @@ class CancelledOut(BaseModel):
 
     account_ref: str
     service_ref: str
-    term: str
 
 
 class UsageResult(BaseModel):
