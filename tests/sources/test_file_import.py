@@ -137,8 +137,8 @@ def test_contradicting_rows_are_errors(
         import_file(database, workspace_id, _write(tmp_path, "c.csv", content))
     assert [str(e) for e in caught.value.errors] == [
         "line 3, column account_name: account 'A1' has name 'Acme Two' here but 'Acme' at line 2",
-        "line 5: a second, different subscription of account 'A2' to service 'S1' "
-        "(the first is at line 4)",
+        "line 5: a second, different subscription of account 'A2' to service 'S1' in term "
+        "'1y' (the first is at line 4); one account × service may be sent once per term",
     ]
 
 
@@ -176,8 +176,12 @@ def test_snapshot_cancels_absent_subscriptions_and_reports_them(
     report = import_file(
         database, workspace_id, tmp_path / "p.csv", snapshot=True, allow_mass_cancel=True
     )
-    assert report.cancelled == [("A1", "S2"), ("A2", "S1")]
-    assert report.as_dict()["cancelled"][0] == {"account_ref": "A1", "service_ref": "S2"}
+    assert report.cancelled == [("A1", "S2", "12 months"), ("A2", "S1", "12 months")]
+    assert report.as_dict()["cancelled"][0] == {
+        "account_ref": "A1",
+        "service_ref": "S2",
+        "term": "12 months",
+    }
     with database.session() as session:
         statuses = {
             (s.account.ref, s.service.ref): s.status
@@ -287,3 +291,79 @@ def test_end_date_before_start_date_is_named(
     assert [str(e) for e in caught.value.errors] == [
         "line 2, column end_date: end_date 2023-01-01 is before start_date 2024-01-01"
     ]
+
+
+TERMS_CSV = f"""{HEADER}
+A1,Acme Ltd,active,true,S1,Email Security,10,2024-01-01,,monthly,monthly,active,50.00,80.00
+A1,Acme Ltd,active,true,S1,Email Security,5,2024-03-01,,annual,annual,active,200.00,300.00
+"""
+
+
+def _terms(db: Database, workspace_id: int) -> dict[tuple[str, str, str], tuple[int, str | None]]:
+    with db.session() as session:
+        return {
+            (s.account.ref, s.service.ref, s.term): (s.quantity, s.status)
+            for s in SubscriptionRepository(session, workspace_id).all()
+        }
+
+
+def test_one_account_and_service_in_several_terms_are_kept_apart(
+    database: Database, workspace_id: int, tmp_path: Path
+) -> None:
+    # Monthly and annual of one account × service: neither overwrites the other.
+    path = _write(tmp_path, "terms.csv", TERMS_CSV)
+    first = import_file(database, workspace_id, path)
+    assert first.subscriptions.created == 2
+    assert _terms(database, workspace_id) == {
+        ("A1", "S1", "monthly"): (10, "active"),
+        ("A1", "S1", "annual"): (5, "active"),
+    }
+    again = import_file(database, workspace_id, path)
+    assert not again.changed
+    assert again.subscriptions.unchanged == 2
+    # A change of one term updates that term only.
+    changed = TERMS_CSV.replace(",5,2024-03-01", ",6,2024-03-01")
+    report = import_file(database, workspace_id, _write(tmp_path, "t2.csv", changed))
+    assert (report.subscriptions.updated, report.subscriptions.unchanged) == (1, 1)
+    assert _terms(database, workspace_id)[("A1", "S1", "annual")] == (6, "active")
+    assert _terms(database, workspace_id)[("A1", "S1", "monthly")] == (10, "active")
+
+
+def test_a_snapshot_without_one_term_cancels_that_term_only(
+    database: Database, workspace_id: int, tmp_path: Path
+) -> None:
+    import_file(database, workspace_id, _write(tmp_path, "terms.csv", TERMS_CSV))
+    monthly = "\n".join(TERMS_CSV.splitlines()[:2]) + "\n"
+    report = import_file(
+        database,
+        workspace_id,
+        _write(tmp_path, "m.csv", monthly),
+        snapshot=True,
+        allow_mass_cancel=True,
+    )
+    assert report.cancelled == [("A1", "S1", "annual")]
+    assert report.as_dict()["cancelled"] == [
+        {"account_ref": "A1", "service_ref": "S1", "term": "annual"}
+    ]
+    assert _terms(database, workspace_id) == {
+        ("A1", "S1", "monthly"): (10, "active"),
+        ("A1", "S1", "annual"): (5, "cancelled"),
+    }
+
+
+def test_the_same_term_twice_with_other_values_is_refused_naming_both_rows(
+    database: Database, workspace_id: int, tmp_path: Path
+) -> None:
+    content = TERMS_CSV + (
+        "A1,Acme Ltd,active,true,S1,Email Security,7,2024-03-01,,annual,annual,active,,\n"
+        # The very same row again is the same subscription, sent twice: not a problem.
+        "A1,Acme Ltd,active,true,S1,Email Security,10,2024-01-01,,monthly,monthly,active,"
+        "50.00,80.00\n"
+    )
+    with pytest.raises(ImportValidationError) as caught:
+        import_file(database, workspace_id, _write(tmp_path, "dup.csv", content))
+    assert [str(e) for e in caught.value.errors] == [
+        "line 4: a second, different subscription of account 'A1' to service 'S1' in term "
+        "'annual' (the first is at line 3); one account × service may be sent once per term",
+    ]
+    assert _counts(database, workspace_id) == (0, 0, 0)

@@ -62,8 +62,10 @@ def test_an_empty_snapshot_is_refused_says_what_it_would_do_and_changes_nothing(
     assert message.startswith(
         "The snapshot lists no subscriptions, so it would cancel 12 of 12 subscriptions "
         "(every active one) and the next sync would set their counts in HaloPSA to 0. "
-        "Nothing was changed. It would cancel: A0 / S1, A1 / S1, A10 / S1, A11 / S1, "
-        "A2 / S1, A3 / S1, A4 / S1, A5 / S1, A6 / S1, A7 / S1 and 2 more."
+        "Nothing was changed. It would cancel: A0 / S1 (12 months), A1 / S1 (12 months), "
+        "A10 / S1 (12 months), A11 / S1 (12 months), A2 / S1 (12 months), "
+        "A3 / S1 (12 months), A4 / S1 (12 months), A5 / S1 (12 months), "
+        "A6 / S1 (12 months), A7 / S1 (12 months) and 2 more."
     )
     assert caught.value.as_dict()["would_cancel"] == 12
     assert _statuses(database, workspace_id) == before
@@ -131,7 +133,7 @@ def test_already_cancelled_subscriptions_do_not_count(
     )
     # 2 active, 8 cancelled: a snapshot of one of the two cancels 1 of 2 (50 %): allowed.
     report = import_file(database, workspace_id, _csv(tmp_path, "a.csv", range(1)), snapshot=True)
-    assert report.cancelled == [("A1", "S1")]
+    assert report.cancelled == [("A1", "S1", "12 months")]
 
 
 def _cli(home: Path, *args: str) -> tuple[int, str, str]:
@@ -166,7 +168,11 @@ def test_cli_import_snapshot_refuses_then_obeys_the_override(tmp_path: Path) -> 
         3,
         3,
     )
-    assert refused["cancelled"][0] == {"account_ref": "A0", "service_ref": "S1"}
+    assert refused["cancelled"][0] == {
+        "account_ref": "A0",
+        "service_ref": "S1",
+        "term": "12 months",
+    }
     assert set(_cli_statuses(tmp_path).values()) == {None}
 
     code, out, _ = _cli(tmp_path, "settings", "set", "--snapshot-cancel-limit", "101")

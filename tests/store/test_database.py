@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -10,7 +12,7 @@ from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from halosync.settings import Settings
-from halosync.store.database import Database
+from halosync.store.database import Database, WriteWhileReadingError
 from halosync.store.models import Account, Service, Subscription, SyncRun, Workspace
 from halosync.store.usage import AccountRepository
 from halosync.store.workspaces import WorkspaceRepository
@@ -152,3 +154,51 @@ def test_from_settings_defaults_to_a_file_in_the_data_dir() -> None:
 def test_unsupported_urls_are_refused() -> None:
     with pytest.raises(Exception, match="Unsupported database"):
         Database("mysql://localhost/x")
+
+
+def test_a_read_does_not_wait_for_a_writer_and_sees_what_was_committed(
+    database: Database,
+) -> None:
+    """A page's reads go on while an import holds its (SQLite: the write) transaction."""
+    with database.session() as session:
+        WorkspaceRepository(session).create("Before")
+    writing = threading.Event()
+    done = threading.Event()
+
+    def writer() -> None:
+        with database.session() as session:
+            WorkspaceRepository(session).create("During")
+            session.flush()
+            writing.set()
+            done.wait(10)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert writing.wait(10)
+        started = time.monotonic()
+        with database.reading() as session:
+            names = set(session.scalars(select(Workspace.name)))
+        assert time.monotonic() - started < 2
+        assert names == {"Before"}
+    finally:
+        done.set()
+        thread.join()
+    with database.reading() as session:
+        assert set(session.scalars(select(Workspace.name))) == {"Before", "During"}
+
+
+def test_a_read_only_transaction_refuses_a_write_and_the_next_one_writes(
+    database: Database,
+) -> None:
+    def write_while_reading() -> None:
+        with database.reading() as session:
+            WorkspaceRepository(session).create("Refused")
+            session.flush()
+
+    with pytest.raises(WriteWhileReadingError):
+        write_while_reading()
+    with database.session() as session:  # the same pooled connection writes again
+        WorkspaceRepository(session).create("Written")
+    with database.reading() as session:
+        assert list(session.scalars(select(Workspace.name))) == ["Written"]

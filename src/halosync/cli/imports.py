@@ -16,7 +16,7 @@ from halosync.cli.app import app, emit_json
 from halosync.cli.common import JsonOption, WorkspaceOption, open_database, resolve_workspace
 from halosync.errors import HalosyncError
 from halosync.sources.apply import ImportReport
-from halosync.sources.errors import ImportValidationError, MassCancelError
+from halosync.sources.errors import ImportValidationError, MassCancelError, cancelled_text
 from halosync.sources.importer import import_file, import_records
 from halosync.sources.plugins import list_sources, load_source
 
@@ -80,8 +80,8 @@ def _print_report(report: ImportReport, workspace: str, as_json: bool) -> None:
         )
     if report.snapshot:
         typer.echo(f"  cancelled      {len(report.cancelled)} (not in the snapshot)")
-        for account_ref, service_ref in report.cancelled:
-            typer.echo(f"    {account_ref} / {service_ref}")
+        for cancelled in report.cancelled:
+            typer.echo(f"    {cancelled_text(cancelled)}")
 
 
 def _refuse(error: HalosyncError, as_json: bool) -> None:

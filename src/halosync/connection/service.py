@@ -439,7 +439,7 @@ class ConnectionService:
     def show(self, workspace: str | None) -> ConnectionView:
         """The stored connection with its secret masked."""
         self.database.migrate()
-        with self.database.session() as session:
+        with self.database.reading() as session:
             ws = WorkspaceRepository(session).resolve(workspace)
             return self._view(session, ws)
 

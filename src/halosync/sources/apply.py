@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from halosync.domain.snapshot import DEFAULT_CANCEL_LIMIT_PERCENT, mass_cancel
 from halosync.sources.batch import BatchBuilder, UsageBatch
-from halosync.sources.errors import MassCancelError
+from halosync.sources.errors import MassCancelError, cancelled_dict
 from halosync.store.base import utcnow
 from halosync.store.models import Account, Service, Workspace
 from halosync.store.staging import SubscriptionStaging
@@ -46,8 +46,9 @@ class ImportReport:
     services: EntityCounts = field(default_factory=EntityCounts)
     subscriptions: EntityCounts = field(default_factory=EntityCounts)
     snapshot: bool = False
-    # (account_ref, service_ref) of subscriptions a snapshot cancelled because it lacked them.
-    cancelled: list[tuple[str, str]] = field(default_factory=list)
+    # (account_ref, service_ref, term) of subscriptions a snapshot cancelled because it
+    # lacked them.
+    cancelled: list[tuple[str, str, str]] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -67,10 +68,7 @@ class ImportReport:
             "services": asdict(self.services),
             "subscriptions": asdict(self.subscriptions),
             "snapshot": self.snapshot,
-            "cancelled": [
-                {"account_ref": account, "service_ref": service}
-                for account, service in self.cancelled
-            ],
+            "cancelled": [cancelled_dict(cancelled) for cancelled in self.cancelled],
         }
 
 
@@ -225,7 +223,7 @@ def apply_batch(
 def _refuse_mass_cancel(
     session: Session,
     workspace_id: int,
-    cancelled: list[tuple[str, str]],
+    cancelled: list[tuple[str, str, str]],
     active: int,
     batch: UsageBatch,
 ) -> None:

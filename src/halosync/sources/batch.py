@@ -43,7 +43,7 @@ def _column_rank(loc: tuple[int | str, ...]) -> int:
 class UsageBatch:
     """Validated accounts, services and subscriptions, keyed by reference.
 
-    ``subscriptions`` holds one row per ``(account_ref, service_ref)``, on disk, with the
+    ``subscriptions`` holds one row per ``(account_ref, service_ref, term)``, on disk, with the
     values as the database stores them (see :func:`stored_values`).
     """
 
@@ -234,7 +234,8 @@ class BatchBuilder:
             )
 
     def add_subscription(self, subscription: SubscriptionData, where: Location) -> None:
-        """Add a subscription; one per account and service."""
+        """Add a subscription; one per account, service and term (several terms of one
+        account × service are several subscriptions, combined by the terms rule)."""
         account_ref, service_ref = subscription.account_ref, subscription.service_ref
         values = stored_values(subscription)
         first = self.batch.subscriptions.add(
@@ -244,7 +245,8 @@ class BatchBuilder:
             self.error(
                 where.base,
                 f"a second, different subscription of account {account_ref!r} to service "
-                f"{service_ref!r} (the first is at {first[1][0]})",
+                f"{service_ref!r} in term {subscription.term!r} (the first is at "
+                f"{first[1][0]}); one account × service may be sent once per term",
             )
 
     def add_csv_row(self, data: dict[str, str], where: Location) -> None:

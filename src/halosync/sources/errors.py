@@ -111,6 +111,18 @@ def from_validation_error(
 _CANCEL_SAMPLE = 10
 
 
+def cancelled_dict(cancelled: tuple[str, str, str]) -> dict[str, str]:
+    """A subscription a snapshot cancels (or would), as ``--json`` and the API show it."""
+    account, service, term = cancelled
+    return {"account_ref": account, "service_ref": service, "term": term}
+
+
+def cancelled_text(cancelled: tuple[str, str, str]) -> str:
+    """A subscription a snapshot cancels (or would), as people read it: "A1 / S1 (monthly)"."""
+    account, service, term = cancelled
+    return f"{account} / {service} ({term})" if term else f"{account} / {service}"
+
+
 class MassCancelError(ValidationFailedError):
     """A snapshot would cancel too many subscriptions; nothing was changed.
 
@@ -118,7 +130,7 @@ class MassCancelError(ValidationFailedError):
     parameter, a checkbox).
     """
 
-    def __init__(self, refusal: MassCancel, cancelled: Sequence[tuple[str, str]]) -> None:
+    def __init__(self, refusal: MassCancel, cancelled: Sequence[tuple[str, str, str]]) -> None:
         self.refusal = refusal
         self.cancelled = list(cancelled[:_CANCEL_SAMPLE])
         n, active = refusal.would_cancel, refusal.active
@@ -134,7 +146,7 @@ class MassCancelError(ValidationFailedError):
                 f"({refusal.percent:.1f} % of the workspace's active ones), more than its "
                 f"limit of {refusal.limit_percent} %."
             )
-        named = ", ".join(f"{account} / {service}" for account, service in self.cancelled)
+        named = ", ".join(cancelled_text(cancelled) for cancelled in self.cancelled)
         more = n - len(self.cancelled)
         named += f" and {more:,} more" if more > 0 else ""
         super().__init__(
@@ -150,8 +162,5 @@ class MassCancelError(ValidationFailedError):
             "would_cancel": self.refusal.would_cancel,
             "active": self.refusal.active,
             "limit_percent": self.refusal.limit_percent,
-            "cancelled": [
-                {"account_ref": account, "service_ref": service}
-                for account, service in self.cancelled
-            ],
+            "cancelled": [cancelled_dict(cancelled) for cancelled in self.cancelled],
         }

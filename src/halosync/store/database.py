@@ -125,10 +125,25 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# The execution option that marks the engine of :meth:`Database.reading`'s sessions.
+_READ_ONLY = "halosync_read_only"
+
+
 def _begin_sqlite(connection: Connection) -> None:
     # IMMEDIATE takes the write lock up front, so two writers wait (busy_timeout) instead
-    # of failing with "database is locked" when a reader upgrades to a writer.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # of failing with "database is locked" when a reader upgrades to a writer. A read-only
+    # transaction never upgrades: a plain (deferred) BEGIN reads the last committed state
+    # in WAL mode without queueing behind a writer, and query_only makes a write in it fail.
+    read_only = bool(connection.get_execution_options().get(_READ_ONLY))
+    pooled = connection.connection.info
+    if pooled.get(_READ_ONLY, False) != read_only:
+        connection.exec_driver_sql(f"PRAGMA query_only={int(read_only)}")
+        pooled[_READ_ONLY] = read_only
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+class WriteWhileReadingError(RuntimeError):
+    """A bug: work inside :meth:`Database.reading` tried to write (use ``session()``)."""
 
 
 class DatabaseUnavailableError(HalosyncError):
@@ -192,6 +207,9 @@ class Database:
                 fix="Use a sqlite:/// file URL or a postgresql+psycopg:// URL.",
             )
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._read_sessions = sessionmaker(
+            self.engine.execution_options(**{_READ_ONLY: True}), expire_on_commit=False
+        )
         self._migrated = False
         self._migrate_lock = threading.Lock()
         # A Database dropped without dispose() still closes its pooled connections, instead
@@ -218,6 +236,29 @@ class Database:
                 yield session
         except (OperationalError, InterfaceError) as error:
             raise _unavailable(error, self.dialect) from error
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """One read-only transaction, for work that only reads (a page load, a list).
+
+        On SQLite it does not take the write lock, so it never waits for a writer (an
+        import's transaction can hold the lock for seconds): it reads the state committed
+        when it began. A write in it fails, on SQLite (query_only) as on PostgreSQL.
+        """
+        try:
+            with self._read_sessions() as session, session.begin():
+                if self.dialect == "postgresql":
+                    session.execute(text("SET TRANSACTION READ ONLY"))
+                yield session
+        except DBAPIError as error:
+            reason = first_error_line(error)
+            if "readonly" in reason.lower() or "read-only" in reason.lower():
+                raise WriteWhileReadingError(
+                    f"A write inside Database.reading() was refused ({reason})."
+                ) from error
+            if isinstance(error, OperationalError | InterfaceError):
+                raise _unavailable(error, self.dialect) from error
+            raise
 
     def retrying(
         self, work: Callable[[Session], T], *, attempts: int = 5, wait_seconds: float = 0.5

@@ -186,11 +186,15 @@ SUBSCRIPTION_VALUES = (
 
 
 class Subscription(Base):
-    """Account × service: the count (and optionally prices, as totals) to bill."""
+    """Account × service in one term: the count (and optionally prices, as totals) to bill.
+
+    The term is part of the key: the vendor may sell one service to one account monthly and
+    annually at once, and neither may overwrite the other (the terms rule combines them).
+    """
 
     __tablename__ = "subscription"
     __table_args__ = (
-        UniqueConstraint("workspace_id", "account_id", "service_id"),
+        UniqueConstraint("workspace_id", "account_id", "service_id", "term"),
         CheckConstraint("quantity >= 0", name="quantity"),
         Index(None, "account_id"),
         Index(None, "service_id"),
@@ -305,7 +309,9 @@ class LedgerEntry(Base):
 
     __tablename__ = "ledger_entry"
     __table_args__ = (
-        UniqueConstraint("workspace_id", "account_id", "service_id", "target", "halo_client_id"),
+        UniqueConstraint(
+            "workspace_id", "account_id", "service_id", "target", "halo_client_id", "apart_term"
+        ),
         CheckConstraint(_one_of("target", TARGETS), name="target"),
         CheckConstraint(_one_of("state", LEDGER_STATES), name="state"),
         CheckConstraint("state = 'pending' OR halo_record_id IS NOT NULL", name="written_has_id"),
@@ -323,6 +329,11 @@ class LedgerEntry(Base):
     halo_record_id: Mapped[int | None] = mapped_column(Integer)
     state: Mapped[str] = mapped_column(String(8), default="pending")
     marker: Mapped[str] = mapped_column(Text)
+    apart_term: Mapped[str] = mapped_column(
+        String(NAME_LENGTH), default="", server_default=text("''")
+    )
+    """The term of a record kept apart (terms rule ``apart``); ``''``: the account × service
+    as one record."""
     last_quantity: Mapped[int | None] = mapped_column(Integer)
     last_cost_price: Mapped[Decimal | None] = mapped_column(Money())
     last_price: Mapped[Decimal | None] = mapped_column(Money())

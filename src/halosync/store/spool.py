@@ -3,8 +3,8 @@
 An import of 1,000,000 rows must not hold 1,000,000 rows: each validated subscription
 goes into a private temporary SQLite database (the standard library's, never the app's
 database), which keeps only a bounded page cache in memory and spills the rest to a
-temporary file deleted when it is closed. One subscription per account and service: the
-spool answers, as each arrives, whether that pair was given before and how.
+temporary file deleted when it is closed. One subscription per account, service and term:
+the spool answers, as each arrives, whether that one was given before and how.
 
 Values are kept as the app database stores them: dates as ``YYYY-MM-DD`` text, amounts
 as decimal text with four places, so they can be copied (PostgreSQL ``COPY``, SQLite
@@ -32,8 +32,10 @@ _INSERT = (
 )
 _FIRST = (
     f"SELECT {', '.join(_VALUES)}, location, style FROM spool "  # noqa: S608
-    "WHERE account_ref = ? AND service_ref = ?"
+    "WHERE account_ref = ? AND service_ref = ? AND term = ?"
 )
+# Where the term sits in the stored values: it is part of a subscription's key.
+TERM_INDEX = _VALUES.index("term")
 _ROWS = f"SELECT account_ref, service_ref, {', '.join(_VALUES)} FROM spool ORDER BY seq"  # noqa: S608
 _DISTINCT = {
     "account_ref": "SELECT DISTINCT account_ref FROM spool",
@@ -46,7 +48,7 @@ StoredValues = tuple[Any, ...]
 
 
 class SubscriptionSpool:
-    """Subscriptions keyed by ``(account_ref, service_ref)``, in the order they came."""
+    """Subscriptions keyed by ``(account_ref, service_ref, term)``, in the order they came."""
 
     def __init__(self) -> None:
         self._connection: sqlite3.Connection | None = None
@@ -63,7 +65,7 @@ class SubscriptionSpool:
             connection.execute(
                 "CREATE TABLE spool (seq INTEGER PRIMARY KEY, "
                 + ", ".join(_COLUMNS)
-                + ", UNIQUE (account_ref, service_ref))"
+                + ", UNIQUE (account_ref, service_ref, term))"
             )
             # One transaction for the spool's whole life: nothing of it needs to last.
             connection.execute("BEGIN")
@@ -73,14 +75,16 @@ class SubscriptionSpool:
     def add(
         self, account_ref: str, service_ref: str, values: StoredValues, location: tuple[str, str]
     ) -> tuple[StoredValues, tuple[str, str]] | None:
-        """Keep a subscription; when the pair was given before, keep the first and return
-        its values and location (``(base, style)``) instead."""
+        """Keep a subscription; when the same account, service and term were given before,
+        keep the first and return its values and location (``(base, style)``) instead."""
         connection = self._open()
         cursor = connection.execute(_INSERT, (account_ref, service_ref, *values, *location))
         if cursor.rowcount:
             self._count += 1
             return None
-        first = connection.execute(_FIRST, (account_ref, service_ref)).fetchone()
+        first = connection.execute(
+            _FIRST, (account_ref, service_ref, values[TERM_INDEX])
+        ).fetchone()
         return tuple(first[: len(_VALUES)]), (first[-2], first[-1])
 
     def __len__(self) -> int:

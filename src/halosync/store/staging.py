@@ -112,6 +112,7 @@ class SubscriptionStaging:
                 existing.workspace_id == self.workspace_id,
                 existing.account_id == staged.account_id,
                 existing.service_id == staged.service_id,
+                existing.term == staged.term,
             )
             .values(subscription_id=existing.id)
         )
@@ -145,19 +146,20 @@ class SubscriptionStaging:
             ~exists().where(self.table.c.subscription_id == existing.id),
         ]
 
-    def unlisted_active(self) -> Iterator[tuple[str, str]]:
-        """``(account_ref, service_ref)`` of active subscriptions not staged, by reference."""
+    def unlisted_active(self) -> Iterator[tuple[str, str, str]]:
+        """``(account_ref, service_ref, term)`` of active subscriptions not staged, by
+        reference."""
         rows = self.session.execute(
-            select(Account.ref, Service.ref)
+            select(Account.ref, Service.ref, _SUBSCRIPTION.c.term)
             .select_from(_SUBSCRIPTION)
             .join(Account, Account.id == _SUBSCRIPTION.c.account_id)
             .join(Service, Service.id == _SUBSCRIPTION.c.service_id)
             .where(*self._unlisted_active())
-            .order_by(Account.ref, Service.ref)
+            .order_by(Account.ref, Service.ref, _SUBSCRIPTION.c.term)
             .execution_options(yield_per=_CHUNK)
         )
         for row in rows:
-            yield (row[0], row[1])
+            yield (row[0], row[1], row[2])
 
     def cancel_unlisted(self, now: datetime) -> int:
         """Cancel every active subscription not staged; how many."""

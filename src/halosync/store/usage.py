@@ -130,25 +130,28 @@ class SubscriptionRepository:
         )
 
     def all(self, *, account_id: int | None = None) -> Sequence[Subscription]:
-        """Every subscription (of one account when given), by account then service ref."""
-        query = self._query().order_by(Account.ref, Service.ref)
+        """Every subscription (of one account when given), by account ref, service ref, then
+        term."""
+        query = self._query().order_by(Account.ref, Service.ref, Subscription.term)
         if account_id is not None:
             query = query.where(Subscription.account_id == account_id)
         return self.session.scalars(query).all()
 
-    def get(self, account_id: int, service_id: int) -> Subscription | None:
-        """The subscription of an account to a service, if any."""
+    def get(self, account_id: int, service_id: int, term: str) -> Subscription | None:
+        """The subscription of an account to a service in one term, if any."""
         return self.session.scalar(
             self._query().where(
-                Subscription.account_id == account_id, Subscription.service_id == service_id
+                Subscription.account_id == account_id,
+                Subscription.service_id == service_id,
+                Subscription.term == term,
             )
         )
 
     def page(
         self, page: int = 1, page_size: int = 50, *, account_ref: str | None = None
     ) -> Page[Subscription]:
-        """One page of subscriptions by account then service reference."""
-        query = self._query().order_by(Account.ref, Service.ref, Subscription.id)
+        """One page of subscriptions by account reference, service reference, then term."""
+        query = self._query().order_by(Account.ref, Service.ref, Subscription.term, Subscription.id)
         if account_ref is not None:
             query = query.where(Account.ref == account_ref)
         return _page(self.session, query, page, page_size)

@@ -151,7 +151,7 @@ def list_log_entries(
     page_size = min(max(page_size, 1), 500)
     since = (now or utcnow()) - timedelta(days=days)
     scope = (LogEntry.workspace_id == workspace_id, LogEntry.created_at >= since)
-    with database.session() as session:
+    with database.reading() as session:
         query = select(LogEntry).where(*scope)
         if level is not None:
             query = query.where(LogEntry.level == level)

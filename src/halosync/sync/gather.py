@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -20,6 +21,7 @@ from halosync.domain.models import (
     Target,
 )
 from halosync.domain.rules import EMPTY_RULE_BOOK, RuleBook
+from halosync.rules.service import rule_book, today
 from halosync.store.models import (
     Account,
     AccountMapping,
@@ -115,8 +117,11 @@ def _desired(row: Subscription) -> DesiredSubscription:
     )
 
 
-def load_inputs(session: Session, workspace: Workspace, account_id: int | None) -> SyncInputs:
-    """Read the workspace's subscriptions (of one account when given), mappings and ledger."""
+def load_inputs(
+    session: Session, workspace: Workspace, account_id: int | None, *, on_date: date | None = None
+) -> SyncInputs:
+    """Read the workspace's subscriptions (of one account when given), mappings, ledger and
+    the quantity rules in force on ``on_date`` (the run's day: today, UTC)."""
     settings = sync_settings(workspace)
     ws = workspace.id
     subs = SubscriptionRepository(session, ws).all(account_id=account_id)
@@ -126,6 +131,7 @@ def load_inputs(session: Session, workspace: Workspace, account_id: int | None) 
         account_targets={},
         service_items={},
         ledger=[],
+        rules=rule_book(session, ws, on_date or today()),
     )
     for sub_row in subs:
         inputs.account_ids[sub_row.account.ref] = sub_row.account_id

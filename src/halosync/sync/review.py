@@ -302,7 +302,7 @@ def list_review(
     database: Database, workspace_id: int, *, status: ReviewStatus | None = "pending"
 ) -> list[ReviewView]:
     """The queue (pending items, oldest first), or the items of another status (or all)."""
-    with database.session() as session:
+    with database.reading() as session:
         rows = ReviewRepository(session, workspace_id).rows(
             statuses=None if status is None else (status,)
         )
@@ -461,7 +461,7 @@ def set_review_policy(
 
 def review_policy(database: Database, workspace_id: int) -> ReviewPolicy:
     """The workspace's review policy (the defaults until changed)."""
-    with database.session() as session:
+    with database.reading() as session:
         return ReviewRepository(session, workspace_id).policy()
 
 

@@ -88,7 +88,7 @@ def _view(ws: Workspace) -> SyncSettingsView:
 
 def show_sync_settings(database: Database, workspace_id: int) -> SyncSettingsView:
     """The workspace's current sync settings."""
-    with database.session() as session:
+    with database.reading() as session:
         return _view(WorkspaceRepository(session).get(workspace_id))
 
 
@@ -105,7 +105,7 @@ def pending_target_switch(
     database: Database, workspace_id: int, change: SyncSettingsChange
 ) -> TargetSwitch | None:
     """The target switch ``change`` makes that must be confirmed, with its explanation."""
-    with database.session() as session:
+    with database.reading() as session:
         repository = WorkspaceRepository(session)
         return repository.target_switch(repository.get(workspace_id), change.target)
 

@@ -134,6 +134,23 @@ def start_session(
     return token, row.id
 
 
+@dataclass(frozen=True)
+class SessionCheck:
+    """What a token opens, read without writing, and whether resuming it must write
+    (the session ends now, or its ``last_seen_at`` is due)."""
+
+    found: LiveSession | EndedSession | None
+    must_write: bool
+
+
+def check_session(db: Session, token: str, *, now: datetime, policy: SessionPolicy) -> SessionCheck:
+    """:func:`resume_session` without its writes: a page load reads only, except at most
+    once a minute per session (``must_write``: then call :func:`resume_session`)."""
+    found, row, ending = _examine(db, token, now, policy)
+    due = row is not None and now - row.last_seen_at >= TOUCH_INTERVAL
+    return SessionCheck(found, must_write=ending is not None or due)
+
+
 def resume_session(
     db: Session, token: str, *, now: datetime, policy: SessionPolicy
 ) -> LiveSession | EndedSession | None:
@@ -142,13 +159,28 @@ def resume_session(
     A session past its idle or absolute limit is ended here, so it stays ended even if
     the limits are raised later.
     """
+    found, row, ending = _examine(db, token, now, policy)
+    if row is None:
+        return found
+    if ending is not None:
+        row.ended_at, row.end_reason = now, ending
+    elif now - row.last_seen_at >= TOUCH_INTERVAL:
+        row.last_seen_at = now
+    return found
+
+
+def _examine(
+    db: Session, token: str, now: datetime, policy: SessionPolicy
+) -> tuple[LiveSession | EndedSession | None, UserSession | None, str | None]:
+    """What ``token`` opens, its live row (None once ended or never issued), and the reason
+    it ends now (None while it lives)."""
     if not well_formed(token):
-        return None
+        return None, None, None
     row = UserSessionRepository(db).by_token_hash(hash_token(token))
     if row is None:
-        return None
+        return None, None, None
     if row.ended_at is not None:
-        return EndedSession(row.end_reason or "logout")
+        return EndedSession(row.end_reason or "logout"), None, None
     user = db.get(User, row.user_id)
     reason: str | None = None
     if user is None or user.disabled:
@@ -158,16 +190,13 @@ def resume_session(
     elif now - row.last_seen_at >= policy.idle:
         reason = "idle"
     if reason is not None:
-        row.ended_at, row.end_reason = now, reason
-        return EndedSession(reason)
-    if now - row.last_seen_at >= TOUCH_INTERVAL:
-        row.last_seen_at = now
+        return EndedSession(reason), row, reason
     flashes = [
         (str(kind), str(text))
         for kind, text in (row.flashes or [])
         if isinstance(kind, str) and isinstance(text, str)
     ]
-    return LiveSession(row.id, row.user_id, flashes)
+    return LiveSession(row.id, row.user_id, flashes), row, None
 
 
 def save_flashes(db: Session, session_id: int, flashes: list[tuple[str, str]]) -> None:

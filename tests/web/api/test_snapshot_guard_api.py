@@ -77,4 +77,6 @@ def test_the_limit_is_a_workspace_setting_in_the_api(api: Api) -> None:
     assert api.patch("settings", json={"snapshot_cancel_limit_percent": 50}).is_success
     done = api.post("usage", params={"snapshot": "true"}, json=one_of_two)
     assert done.status_code == 200, done.text
-    assert done.json()["cancelled"] == [{"account_ref": "A1", "service_ref": "MAIL"}]
+    assert done.json()["cancelled"] == [
+        {"account_ref": "A1", "service_ref": "MAIL", "term": "Monthly"}
+    ]

@@ -35,6 +35,7 @@ class CancelledOut(BaseModel):
 
     account_ref: str
     service_ref: str
+    term: str
 
 
 class UsageResult(BaseModel):

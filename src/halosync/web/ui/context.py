@@ -147,7 +147,7 @@ class Member:
 def _load_viewer(state: UiState, session: WebSession) -> Viewer | None:
     if session.user_id is None:
         return None
-    with state.database.session() as db:
+    with state.database.reading() as db:
         user = signed_in_user(db, session.user_id)
     if user is None:
         return None

@@ -21,7 +21,7 @@ from halosync.web.api.syncs import get_job_queue
 
 def overview(database: Database, workspace_id: int, now: datetime | None = None) -> SyncOverview:
     """The workspace's tiles, in-progress state, cooldown and next automatic runs."""
-    with database.session() as session:
+    with database.reading() as session:
         return sync_overview(session, workspace_id, now or datetime.now(UTC))
 
 

@@ -31,6 +31,7 @@ from halosync.users.sessions import (
     EndedSession,
     LiveSession,
     SessionPolicy,
+    check_session,
     end_session,
     new_token,
     resume_session,
@@ -133,8 +134,15 @@ class SessionManager:
         token = request.cookies.get(SESSION_COOKIE)
         if token is None or not well_formed(token):
             return self._anonymous()
-        with self.database.session() as db:
-            found = resume_session(db, token, now=self._clock(), policy=self.policy)
+        now = self._clock()
+        # Read only, so a page load never queues behind a writer (an import's transaction);
+        # the session is written at most once a minute (or when it ends).
+        with self.database.reading() as db:
+            check = check_session(db, token, now=now, policy=self.policy)
+        found = check.found
+        if check.must_write:
+            with self.database.session() as db:
+                found = resume_session(db, token, now=now, policy=self.policy)
         if isinstance(found, LiveSession):
             return WebSession(
                 token=token,

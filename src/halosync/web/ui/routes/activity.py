@@ -94,7 +94,7 @@ def results(request: Request, member: Annotated[Member, Depends(current_member)]
     page_size = size if size in RESULT_PAGE_SIZES else 50
     page = whole_number(request.query_params.get("page", "1"), minimum=1) or 1
     run: RunView | None = None
-    with state.database.session() as db:
+    with state.database.reading() as db:
         runs = list_runs(
             db, member.workspace_id, kind="usage", include_dry_runs=False, page_size=RECENT_RUNS
         ).items
@@ -119,7 +119,7 @@ def results(request: Request, member: Annotated[Member, Depends(current_member)]
     total = listing.total if listing is not None else 0
     pages = max(1, -(-total // page_size))
     if run is not None and page > pages:  # past the end (a filter shrank the list)
-        with state.database.session() as db:
+        with state.database.reading() as db:
             listing = run_results(
                 db,
                 member.workspace_id,

@@ -58,7 +58,7 @@ def dashboard_context(request: Request, member: Member) -> dict[str, Any]:
     """What the dashboard shows."""
     state = ui_state(request)
     sync_settings = show_sync_settings(state.database, member.workspace_id)
-    with state.database.session() as db:
+    with state.database.reading() as db:
         counts = mapping_counts(db, member.workspace_id)
         schedules = get_schedules(db, member.workspace_id)
         preferences = show_preferences(db, member.workspace_id)

@@ -87,7 +87,7 @@ def grid_context(request: Request, member: Member) -> dict[str, Any]:
     descending = params.get("desc") == "1"
     page_size = _int(params.get("size"), 20, 1, 100)
     page = _int(params.get("page"), 1, 1, 10**7)
-    with state.database.session() as db:
+    with state.database.reading() as db:
 
         def grid_page(number: int) -> Page[AccountMappingRow]:
             return account_mapping_grid(
@@ -147,7 +147,7 @@ def grid_context(request: Request, member: Member) -> dict[str, Any]:
 def service_context(request: Request, member: Member) -> dict[str, Any]:
     """Every service with its Halo item, and the items to choose from."""
     state = ui_state(request)
-    with state.database.session() as db:
+    with state.database.reading() as db:
         rows = service_mapping_grid(db, member.workspace_id)
         items = [(item.halo_id, item.name) for item in halo_items(db, member.workspace_id)]
         counts = mapping_counts(db, member.workspace_id)

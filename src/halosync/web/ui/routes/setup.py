@@ -47,7 +47,7 @@ _STEP_NAMES = [name for name, _ in STEPS]
 
 def step_problem(request: Request, member: Member, step: str) -> str | None:
     """Why "Next" is not allowed on ``step`` yet; None when its rule holds."""
-    with ui_state(request).database.session() as db:
+    with ui_state(request).database.reading() as db:
         return setup_readiness(db, member.workspace_id).problem_of(step)
 
 

@@ -1,0 +1,85 @@
+"""Quantity rules set with ``halosync rules`` change what a usage sync writes to HaloPSA:
+the licence count or the invoice line's quantity, on both targets."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.cli import Cli, cli_against_simulator, write_usage_csv
+from tests.sync.world import seed
+
+ROWS = [
+    {"account_ref": "A1", "account_name": "Client 1 Ltd", "service_ref": "MAIL",
+     "service_name": "Mail Protection", "quantity": 3},
+    {"account_ref": "A2", "account_name": "Client 2 Ltd", "service_ref": "MAIL",
+     "service_name": "Mail Protection", "quantity": 30},
+]  # fmt: skip
+
+
+def ok(cli: Cli, *args: str) -> str:
+    done = cli.in_process(*args)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def json_of(cli: Cli, *args: str) -> Any:
+    return json.loads(ok(cli, *args, "--json"))
+
+
+def billed(cli: Cli, target: str) -> dict[int, Any]:
+    """What HaloPSA bills for item 1 (Mail Protection), by client."""
+    if target == "licence":
+        return {lic["client_id"]: lic["count"] for lic in cli.sim.state.records("SoftwareLicence")}
+    quantities: dict[int, Any] = {}
+    for client in (1, 2):
+        invoice = cli.sim.state.record("RecurringInvoice", -client)
+        assert invoice is not None
+        for line in invoice["lines"]:
+            if line.get("_itemid") == 1:
+                quantities[client] = line["qty_order"]
+    return quantities
+
+
+@pytest.mark.parametrize("target", ["licence", "invoice_line"])
+def test_a_minimum_set_with_the_cli_is_what_the_sync_writes(tmp_path: Path, target: str) -> None:
+    with cli_against_simulator(tmp_path, seed(3, with_invoices=True)) as cli:
+        cli.connect(target)
+        ok(cli, "import", str(write_usage_csv(tmp_path / "u.csv", ROWS)))
+        ok(cli, "sync", "customers")
+        invoice = target == "invoice_line"
+        ok(cli, "map", "account", "A1", "1", *(["--invoice", "-1"] if invoice else []))
+        ok(cli, "map", "account", "A2", "2", *(["--invoice", "-2"] if invoice else []))
+        ok(cli, "map", "service", "MAIL", "1")
+
+        ok(cli, "rules", "set", "--service", "MAIL", "--minimum", "10")
+        later = (datetime.now(UTC).date() + timedelta(days=3)).isoformat()
+        ok(cli, "rules", "set", "--service", "MAIL", "--minimum", "50", "--from", later)
+
+        preview = json_of(cli, "sync", "usage", "--dry-run")
+        planned = {c["account_ref"]: c for c in preview["changes"]}
+        quantity = "count" if target == "licence" else "qty_order"
+        assert planned["A1"]["after"][quantity] == 10
+        assert planned["A2"]["after"][quantity] == 30
+        assert billed(cli, target) == {}
+
+        report = json_of(cli, "sync", "usage")
+        assert report["counts"]["created"] == 2, report
+        assert billed(cli, target) == {1: 10, 2: 30}
+
+        # An exclusion: the pair is skipped with its reason, and Halo is left as it is.
+        ok(cli, "rules", "exclude", "--account", "A2", "--reason", "internal use")
+        ok(
+            cli,
+            "import",
+            str(write_usage_csv(tmp_path / "u.csv", [ROWS[0], {**ROWS[1], "quantity": 31}])),
+        )
+        again = {c["account_ref"]: c for c in json_of(cli, "sync", "usage")["changes"]}
+        assert again["A2"]["action"] == "skip"
+        assert "excluded from billing: internal use (account)" in again["A2"]["reason"]
+        assert again["A1"]["action"] == "unchanged"
+        assert billed(cli, target) == {1: 10, 2: 30}

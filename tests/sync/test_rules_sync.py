@@ -1,0 +1,67 @@
+"""A usage sync plans with the quantity rules in force on its day: the run, its dry run and
+an approval's write alike."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from pathlib import Path
+
+from halosync.domain.rules import QuantityRule
+from halosync.rules.service import RuleTarget, set_rule, today
+from halosync.store.workspaces import WorkspaceRepository
+from halosync.sync.approve import approve_and_write
+from halosync.sync.gather import load_inputs
+from halosync.sync.review import list_review
+from tests.sync.world import make_world, seed
+
+MAIL = RuleTarget(service_ref="MAIL")
+
+
+def test_the_rules_of_the_runs_day_are_loaded(tmp_path: Path) -> None:
+    world = make_world(tmp_path, document=seed(1))
+    world.ready_one_account(5)
+    set_rule(world.database, world.workspace_id, MAIL, QuantityRule(free=1), actor="t")
+    later = today() + timedelta(days=2)
+    set_rule(
+        world.database, world.workspace_id, MAIL, QuantityRule(free=4), valid_from=later, actor="t"
+    )
+    with world.database.session() as session:
+        ws = WorkspaceRepository(session).get(world.workspace_id)
+        assert load_inputs(session, ws, None).rules.services["MAIL"].free == 1
+        assert load_inputs(session, ws, None, on_date=later).rules.services["MAIL"].free == 4
+
+
+def test_a_quantity_above_the_ceiling_waits_and_approval_writes_the_ruled_count(
+    tmp_path: Path,
+) -> None:
+    world = make_world(tmp_path, document=seed(1))
+    world.ready_one_account(7)
+    world.review_off()
+    set_rule(
+        world.database,
+        world.workspace_id,
+        MAIL,
+        QuantityRule(ceiling=5, multiple=2, rounding="up"),
+        actor="t",
+    )
+    dry = asyncio.run(world.usage(dry_run=True))
+    assert [(c.action, c.held) for c in dry.changes] == [("skip", True)]
+    report = asyncio.run(world.usage())
+    assert [(c.action, c.held) for c in report.changes] == [("skip", True)]
+    assert world.licences() == []
+    (item,) = list_review(world.database, world.workspace_id)
+    assert "above the ceiling of 5 (service)" in item.why
+    approval = asyncio.run(
+        approve_and_write(
+            world.database,
+            world.box,
+            world.settings,
+            world.workspace_id,
+            [item.id],
+            actor="reviewer",
+            halo_factory=world.factory,
+        )
+    )
+    assert len(approval.written) == 1, approval
+    assert [lic["count"] for lic in world.licences()] == [8]
