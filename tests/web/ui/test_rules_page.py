@@ -1,0 +1,151 @@
+"""The Quantity rules page without a browser: viewers read, admins change; the service's
+refusals are shown next to the field they name and change nothing."""
+
+from __future__ import annotations
+
+import html
+from datetime import timedelta
+
+from sqlalchemy import func, select
+from starlette.testclient import TestClient
+
+from halosync.rules.service import RuleTarget, list_rules, rule_history, today
+from halosync.store.models import Account, QuantityRuleRow
+from tests.web.ui.world import ADMIN, VIEWER, World, csrf_of, log_in
+
+SERVICE = "M365-BP"
+
+
+def _account(world: World) -> str:
+    with world.database.session() as session:
+        ref = session.scalar(
+            select(Account.ref).where(Account.workspace_id == world.alpha).order_by(Account.ref)
+        )
+    assert ref is not None
+    return ref
+
+
+def _versions(world: World) -> int:
+    with world.database.session() as session:
+        return session.scalar(select(func.count()).select_from(QuantityRuleRow)) or 0
+
+
+def _error_of(page: str, name: str) -> str:
+    start = page.index(f'id="{name}-error"')
+    text = page[page.index(">", start) + 1 : page.index("</p>", start)]
+    return html.unescape(text)
+
+
+def test_an_admin_sets_the_default_and_a_service_rule_and_sees_their_history(
+    world: World,
+) -> None:
+    client = TestClient(world.app)
+    log_in(client, ADMIN)
+    page = client.get(f"/ui/w/{world.alpha}/rules")
+    assert page.status_code == 200
+    assert "No rules: HaloPSA gets the vendor" in page.text
+    token = csrf_of(page.text)
+    saved = client.post(
+        f"/ui/w/{world.alpha}/rules/set",
+        data={"csrf_token": token, "minimum": "5", "rounding": "up"},
+    )
+    assert "Rule of the workspace saved" in saved.text
+    assert "round up, minimum 5" in saved.text
+    later = (today() + timedelta(days=3)).isoformat()
+    service = client.post(
+        f"/ui/w/{world.alpha}/rules/set",
+        data={
+            "csrf_token": token,
+            "service_ref": SERVICE,
+            "minimum": "25",
+            "free": "3",
+            "price_owner": "markup",
+            "markup_percent": "12.5",
+            "valid_from": later,
+        },
+    )
+    assert f"Rule of the service {SERVICE} saved from {later}" in service.text
+    # In force later, not today: today's list has the default only; the history has both.
+    assert [view.target for view in list_rules(world.database, world.alpha)] == [RuleTarget()]
+    history = rule_history(world.database, world.alpha, service_ref=SERVICE)
+    assert history[0].valid_from.isoformat() == later
+    assert history[0].rule.markup_percent is not None
+    assert f'id="scope-service" name="service" value="{SERVICE}"' in service.text
+    assert "free 3, minimum 25, prices owned by markup, markup 12.5 %" in service.text
+
+
+def test_a_refused_rule_names_the_field_next_to_it_and_stores_nothing(world: World) -> None:
+    client = TestClient(world.app)
+    log_in(client, ADMIN)
+    token = csrf_of(client.get(f"/ui/w/{world.alpha}/rules").text)
+    url = f"/ui/w/{world.alpha}/rules/set"
+    refused = client.post(
+        url,
+        data={
+            "csrf_token": token,
+            "service_ref": SERVICE,
+            "minimum": "10",
+            "ceiling": "4",
+            "free": "three",
+            "markup_percent": "5",
+        },
+    )
+    assert refused.status_code == 422
+    assert "must be a whole number" in _error_of(refused.text, "free")
+    assert "'three'" in _error_of(refused.text, "free")
+    assert "below the minimum 10" in _error_of(refused.text, "ceiling")
+    # What was typed stays in the form.
+    assert 'name="free" value="three"' in refused.text
+    past = client.post(url, data={"csrf_token": token, "minimum": "1", "valid_from": "2001-01-01"})
+    assert past.status_code == 422
+    assert "is in the past" in _error_of(past.text, "valid_from")
+    unknown = client.post(url, data={"csrf_token": token, "service_ref": "NOPE", "minimum": "1"})
+    assert unknown.status_code == 422
+    assert "No service with reference 'NOPE'" in _error_of(unknown.text, "scope")
+    assert _versions(world) == 0
+
+
+def test_exclusions_show_with_their_reason_and_end_from_a_day(world: World) -> None:
+    account = _account(world)
+    client = TestClient(world.app)
+    log_in(client, ADMIN)
+    token = csrf_of(client.get(f"/ui/w/{world.alpha}/rules?account={account}").text)
+    blank = client.post(
+        f"/ui/w/{world.alpha}/rules/exclude",
+        data={"csrf_token": token, "account_ref": account, "reason": "  "},
+    )
+    assert blank.status_code == 422
+    assert "give the reason" in _error_of(blank.text, "excluded")
+    excluded = client.post(
+        f"/ui/w/{world.alpha}/rules/exclude",
+        data={"csrf_token": token, "account_ref": account, "reason": "internal tenant"},
+    )
+    assert f"The account {account} is excluded from billing" in excluded.text
+    assert 'id="include-scope"' in excluded.text
+    # An account alone has no count form: only its exclusion.
+    assert 'id="rule-form"' not in excluded.text
+    listing = client.get(f"/ui/w/{world.alpha}/rules").text
+    table = listing[listing.index('id="exclusions"') :]
+    assert "internal tenant" in table[: table.index("</table>")]
+    included = client.post(
+        f"/ui/w/{world.alpha}/rules/include", data={"csrf_token": token, "account_ref": account}
+    )
+    assert f"The account {account} is billed again" in included.text
+    assert "Nothing is excluded." in included.text
+    assert _versions(world) == 2
+
+
+def test_a_viewer_reads_the_rules_but_cannot_change_them(world: World) -> None:
+    client = TestClient(world.app)
+    token = log_in(client, VIEWER)
+    page = client.get(f"/ui/w/{world.alpha}/rules?service={SERVICE}")
+    assert page.status_code == 200
+    assert 'id="save-rule"' not in page.text
+    assert 'id="exclude-form"' not in page.text
+    for action in ("set", "clear", "exclude", "include"):
+        refused = client.post(
+            f"/ui/w/{world.alpha}/rules/{action}",
+            data={"csrf_token": token, "service_ref": SERVICE, "minimum": "1", "reason": "x"},
+        )
+        assert refused.status_code == 403
+    assert _versions(world) == 0
