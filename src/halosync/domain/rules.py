@@ -47,6 +47,11 @@ PRICE_OWNERS: tuple[PriceOwner, ...] = get_args(PriceOwner)
 MAX_RULE_COUNT = 2**31 - 1
 """The largest count a rule may hold (a Halo licence count is an int32)."""
 
+AMOUNT_PLACES = 4
+MAX_RULE_AMOUNT = Decimal(10) ** 14
+"""A markup percentage or fixed price is kept as money is (4 decimal places, 14 digits
+before the point: ``Numeric(18, 4)``), so what is stored is exactly what was set."""
+
 _ROUNDING_MODES: dict[Rounding, str] = {
     "up": ROUND_CEILING,
     "down": ROUND_FLOOR,
@@ -246,6 +251,11 @@ def rule_problems(scope: str, rule: QuantityRule) -> list[str]:
             continue
         if not isinstance(value, Decimal) or not value.is_finite() or value < 0:
             problems.append(f"{name}: must be a number of 0 or more (got {value!r})")
+        elif value >= MAX_RULE_AMOUNT or value != value.quantize(Decimal(1).scaleb(-AMOUNT_PLACES)):
+            problems.append(
+                f"{name}: must be below {MAX_RULE_AMOUNT:,} with at most {AMOUNT_PLACES} "
+                f"decimal places (got {value})"
+            )
         elif rule.price_owner not in (None, "markup"):
             problems.append(
                 f"{name}: applies only when price_owner is markup (it is {rule.price_owner})"
@@ -468,9 +478,11 @@ def price_step(text: str, price: Decimal | None) -> ExplainStep:
 
 __all__ = [
     "ACCOUNT_FIELDS",
+    "AMOUNT_PLACES",
     "COUNT_FIELDS",
     "EMPTY_EFFECTIVE_RULE",
     "EMPTY_RULE_BOOK",
+    "MAX_RULE_AMOUNT",
     "MAX_RULE_COUNT",
     "PRICE_OWNERS",
     "ROUNDINGS",

@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 from sqlalchemy.orm import Session
 
+from halosync.domain.models import plain_number
 from halosync.domain.rules import (
     EMPTY_RULE_BOOK,
     RULE_FIELDS,
@@ -102,9 +103,7 @@ def rule_dict(rule: QuantityRule) -> dict[str, Any]:
 
 
 def _json_value(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value.normalize()) if value == value.to_integral_value() else str(value)
-    return value
+    return plain_number(value) if isinstance(value, Decimal) else value
 
 
 def rule_text(rule: QuantityRule) -> str:

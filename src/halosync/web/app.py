@@ -17,6 +17,7 @@ from halosync.web.api import (
     metrics,
     reconciliation,
     review,
+    rules,
     sync_settings,
     syncs,
     tokens,
@@ -58,6 +59,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     app.include_router(logs.router)
     app.include_router(reconciliation.router)
     app.include_router(review.router)
+    app.include_router(rules.router)
     app.include_router(tokens.router)
     app.include_router(metrics.router)
     app.include_router(health.router)

@@ -183,6 +183,9 @@ def test_a_markup_amount_comes_whole_from_one_scope() -> None:
         ),
         ("service", QuantityRule(price_owner="halo", fixed_price=Decimal(2)), "fixed_price"),
         ("service", QuantityRule(markup_percent=Decimal(-1)), "markup_percent"),
+        # What the store keeps: 4 decimal places, 14 digits before the point.
+        ("service", QuantityRule(markup_percent=Decimal("12.34567")), "markup_percent"),
+        ("service", QuantityRule(fixed_price=Decimal(10) ** 14), "fixed_price"),
         ("service", QuantityRule(excluded="  "), "excluded"),
         ("workspace", QuantityRule(excluded="all"), "excluded"),
     ],

@@ -1,0 +1,389 @@
+"""``/rules``: the quantity rules (minimum, free, ceiling, rounding, terms, prices,
+exclusions) per scope, dated versions that never rewrite the past.
+
+The scope is named by the query parameters, as ``halosync rules`` names it by options:
+neither ``account_ref`` nor ``service_ref`` is the workspace's default, ``service_ref`` one
+service, ``account_ref`` one account (exclusions only), both one account × service.
+Repeating a write stores nothing (``"changed": false``), so every write is idempotent.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Depends, Query
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from halosync.domain.rules import (
+    AMOUNT_PLACES,
+    MAX_RULE_AMOUNT,
+    MAX_RULE_COUNT,
+    PriceOwner,
+    QuantityRule,
+    Rounding,
+    RuleScope,
+    TermsChoice,
+    TermsPick,
+)
+from halosync.rules.service import (
+    RuleProblemsError,
+    RuleTarget,
+    clear_rule,
+    effective_dict,
+    effective_rule,
+    exclude,
+    include,
+    list_rules,
+    rule_history,
+    rule_text,
+    set_rule,
+    update_rule,
+)
+from halosync.store.database import Database
+from halosync.web.api.auth import Caller, current_caller, get_database, writer
+from halosync.web.api.deps import PREFIX
+from halosync.web.api.errors import ERROR_RESPONSES, ApiError, ErrorItem
+
+router = APIRouter(prefix=PREFIX + "/rules", tags=["rules"])
+
+MAX_HISTORY = 1000
+REASON_LENGTH = 500
+
+Count = Annotated[int, Field(ge=0, le=MAX_RULE_COUNT)]
+Amount = Annotated[Decimal, Field(ge=0, lt=MAX_RULE_AMOUNT, decimal_places=AMOUNT_PLACES)]
+Reason = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=REASON_LENGTH)
+]
+Ref = Annotated[str, StringConstraints(min_length=1, max_length=255)]
+AccountRef = Annotated[
+    Ref | None,
+    Query(description="An account's reference (with service_ref: that account × service)."),
+]
+ServiceRef = Annotated[Ref | None, Query(description="A service's reference.")]
+OnDate = Annotated[
+    date | None, Query(alias="on", description="The day to read the rules of; today (UTC).")
+]
+
+
+class RuleFields(BaseModel):
+    """A scope's rule; null (or left out) = not set here: the wider scope's value applies."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    minimum: Count | None = Field(default=None, description="Bill at least N.")
+    free: Count | None = Field(default=None, description="The first N are not billed.")
+    ceiling: Count | None = Field(
+        default=None, description="A quantity above N waits for review before it is written."
+    )
+    rounding: Rounding | None = Field(
+        default=None, description="How a fractional count becomes whole (or a multiple)."
+    )
+    multiple: Annotated[int, Field(ge=1, le=MAX_RULE_COUNT)] | None = Field(
+        default=None, description="With rounding: round to a multiple of N (packs of 5)."
+    )
+    terms: TermsChoice | None = Field(
+        default=None,
+        description="Several terms of one account × service: sum them, keep them apart, or "
+        "pick one.",
+    )
+    terms_pick: TermsPick | None = Field(
+        default=None, description="With terms pick: the longest or shortest term, or largest."
+    )
+    price_owner: PriceOwner | None = Field(
+        default=None,
+        description="halosync (the workspace's price mode), halo (prices never sent) or "
+        "markup (cost from the vendor, sell from markup_percent or fixed_price).",
+    )
+    markup_percent: Amount | None = Field(
+        default=None, description="With markup: sell = cost × (1 + P/100) per unit."
+    )
+    fixed_price: Amount | None = Field(default=None, description="With markup: sell per unit.")
+    excluded: Reason | None = Field(
+        default=None, description="Set: excluded from billing, and this is the reason."
+    )
+
+
+class RuleIn(RuleFields):
+    """A rule and the day it applies from."""
+
+    valid_from: date | None = Field(
+        default=None, description="Today (UTC, the default) or a later day; never earlier."
+    )
+
+
+class ExclusionIn(BaseModel):
+    """Why it is not billed, and from when."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Reason = Field(description="Shown next to the exclusion in grids and results.")
+    valid_from: date | None = Field(default=None, description="Today (default) or later.")
+
+
+class RuleVersionOut(BaseModel):
+    """One stored version of a scope's rule."""
+
+    id: int
+    scope: RuleScope
+    account_ref: str | None
+    account_name: str | None
+    service_ref: str | None
+    service_name: str | None
+    valid_from: date
+    rule: RuleFields
+    text: str = Field(description='"free 3, minimum 25" ("no rule" for a clear).')
+    created_at: datetime
+    created_by: str = Field(description="The user or API token that made the change.")
+
+
+class RuleListOut(BaseModel):
+    """The rules in force on a day: the workspace's, then services', accounts', pairs'."""
+
+    rules: list[RuleVersionOut]
+
+
+class RuleHistoryOut(BaseModel):
+    """Every version stored, newest first (clears and future ones too)."""
+
+    versions: list[RuleVersionOut]
+
+
+class RuleChangeOut(BaseModel):
+    """What a write did: the scope's rule on ``valid_from`` before and after it."""
+
+    operation: Literal["set", "clear", "exclude", "include"]
+    scope: RuleScope
+    account_ref: str | None
+    service_ref: str | None
+    valid_from: date
+    changed: bool = Field(description="False: that rule was already in force; nothing stored.")
+    before: RuleFields
+    after: RuleFields
+    text: str
+    version: RuleVersionOut | None = Field(description="The version stored, if one was.")
+
+
+class EffectiveField(BaseModel):
+    """A field of an account × service's rule and the scope it comes from."""
+
+    value: int | str | None = Field(description="Amounts as decimal strings.")
+    scope: RuleScope | None
+
+
+class EffectiveRuleOut(BaseModel):
+    """The rule one account × service is billed by, field by field."""
+
+    account_ref: str
+    service_ref: str
+    on: date | None
+    rule: dict[str, EffectiveField]
+    text: str
+
+
+def _problems(error: RuleProblemsError, where: dict[str, str] | None = None) -> ApiError:
+    """The service's refusal as a 422 naming each field where the request holds it."""
+    places = where or {}
+    return ApiError(
+        422,
+        error.message,
+        errors=[
+            ErrorItem(location=places.get(name, f"$.{name}" if name else "$"), message=why)
+            for name, why in error.problems
+        ],
+    )
+
+
+def _actor(caller: Caller) -> str:
+    return f"API token {caller.token_id}"
+
+
+_REF_RESPONSES = {
+    **ERROR_RESPONSES,
+    404: ERROR_RESPONSES[404] | {"description": "No such workspace, account or service."},
+}
+
+
+@router.get("", response_model=RuleListOut, responses=ERROR_RESPONSES)
+def get_rules(
+    caller: Annotated[Caller, Depends(current_caller)],
+    database: Annotated[Database, Depends(get_database)],
+    on: OnDate = None,
+) -> Any:
+    """The rules in force today (or ``on`` a day), one per scope that sets anything."""
+    views = list_rules(database, caller.workspace_id, on_date=on)
+    return {"rules": [view.to_dict() for view in views]}
+
+
+@router.get("/history", response_model=RuleHistoryOut, responses=_REF_RESPONSES)
+def get_history(
+    caller: Annotated[Caller, Depends(current_caller)],
+    database: Annotated[Database, Depends(get_database)],
+    account_ref: AccountRef = None,
+    service_ref: ServiceRef = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_HISTORY, description="At most N versions.")] = 100,
+) -> Any:
+    """Every version stored, newest first; ``account_ref`` / ``service_ref`` keep the scopes
+    naming them (both: that account × service)."""
+    views = rule_history(
+        database,
+        caller.workspace_id,
+        account_ref=account_ref,
+        service_ref=service_ref,
+        limit=limit,
+    )
+    return {"versions": [view.to_dict() for view in views]}
+
+
+@router.get("/effective", response_model=EffectiveRuleOut, responses=_REF_RESPONSES)
+def get_effective(
+    caller: Annotated[Caller, Depends(current_caller)],
+    database: Annotated[Database, Depends(get_database)],
+    account_ref: Annotated[Ref, Query(description="The account's reference.")],
+    service_ref: Annotated[Ref, Query(description="The service's reference.")],
+    on: OnDate = None,
+) -> Any:
+    """The rule an account × service is billed by: each field from the most specific
+    scope that sets it, and which scope that is."""
+    rule = effective_rule(database, caller.workspace_id, account_ref, service_ref, on_date=on)
+    return {
+        "account_ref": account_ref,
+        "service_ref": service_ref,
+        "on": on,
+        "rule": effective_dict(rule),
+        "text": rule_text(rule),
+    }
+
+
+@router.put("", response_model=RuleChangeOut, responses=_REF_RESPONSES)
+def put_rule(
+    caller: Annotated[Caller, Depends(writer)],
+    database: Annotated[Database, Depends(get_database)],
+    body: Annotated[RuleIn, Body()],
+    account_ref: AccountRef = None,
+    service_ref: ServiceRef = None,
+) -> Any:
+    """Make the body the scope's whole rule from ``valid_from`` (fields left out are not
+    set at this scope). 422 names each field refused; nothing is changed then."""
+    fields = body.model_dump(exclude={"valid_from"})
+    try:
+        change = set_rule(
+            database,
+            caller.workspace_id,
+            RuleTarget(account_ref, service_ref),
+            QuantityRule(**fields),
+            valid_from=body.valid_from,
+            actor=_actor(caller),
+        )
+    except RuleProblemsError as error:
+        raise _problems(error) from None
+    return change.to_dict()
+
+
+@router.patch("", response_model=RuleChangeOut, responses=_REF_RESPONSES)
+def patch_rule(
+    caller: Annotated[Caller, Depends(writer)],
+    database: Annotated[Database, Depends(get_database)],
+    body: Annotated[RuleIn, Body()],
+    account_ref: AccountRef = None,
+    service_ref: ServiceRef = None,
+) -> Any:
+    """Change the fields the body names (null unsets one); the others stay."""
+    changes = {name: getattr(body, name) for name in body.model_fields_set if name != "valid_from"}
+    if not changes:
+        raise ApiError(
+            422,
+            "Name at least one rule field to change; nothing was changed.",
+            errors=[ErrorItem(location="$", message="no rule field given")],
+        )
+    try:
+        change = update_rule(
+            database,
+            caller.workspace_id,
+            RuleTarget(account_ref, service_ref),
+            changes,
+            valid_from=body.valid_from,
+            actor=_actor(caller),
+        )
+    except RuleProblemsError as error:
+        raise _problems(error) from None
+    return change.to_dict()
+
+
+ValidFrom = Annotated[
+    date | None, Query(description="Today (UTC, the default) or a later day; never earlier.")
+]
+_IN_QUERY = {"valid_from": "query.valid_from"}
+
+
+@router.delete("", response_model=RuleChangeOut, responses=_REF_RESPONSES)
+def delete_rule(
+    caller: Annotated[Caller, Depends(writer)],
+    database: Annotated[Database, Depends(get_database)],
+    account_ref: AccountRef = None,
+    service_ref: ServiceRef = None,
+    valid_from: ValidFrom = None,
+) -> Any:
+    """Clear the scope's rule (every field, its exclusion too) from ``valid_from``: the
+    wider scopes' rules apply again."""
+    try:
+        change = clear_rule(
+            database,
+            caller.workspace_id,
+            RuleTarget(account_ref, service_ref),
+            valid_from=valid_from,
+            actor=_actor(caller),
+        )
+    except RuleProblemsError as error:
+        raise _problems(error, _IN_QUERY) from None
+    return change.to_dict()
+
+
+_EXCLUSION_PLACES = {"excluded": "$.reason"}
+
+
+@router.put("/exclusion", response_model=RuleChangeOut, responses=_REF_RESPONSES)
+def put_exclusion(
+    caller: Annotated[Caller, Depends(writer)],
+    database: Annotated[Database, Depends(get_database)],
+    body: Annotated[ExclusionIn, Body()],
+    account_ref: AccountRef = None,
+    service_ref: ServiceRef = None,
+) -> Any:
+    """Exclude an account, a service or one account × service from billing (with the
+    reason shown in the grids, the dry run and the results); its other rules stay."""
+    try:
+        change = exclude(
+            database,
+            caller.workspace_id,
+            RuleTarget(account_ref, service_ref),
+            body.reason,
+            valid_from=body.valid_from,
+            actor=_actor(caller),
+        )
+    except RuleProblemsError as error:
+        raise _problems(error, _EXCLUSION_PLACES) from None
+    return change.to_dict()
+
+
+@router.delete("/exclusion", response_model=RuleChangeOut, responses=_REF_RESPONSES)
+def delete_exclusion(
+    caller: Annotated[Caller, Depends(writer)],
+    database: Annotated[Database, Depends(get_database)],
+    account_ref: AccountRef = None,
+    service_ref: ServiceRef = None,
+    valid_from: ValidFrom = None,
+) -> Any:
+    """End the scope's exclusion from ``valid_from`` (billed again from the next sync)."""
+    try:
+        change = include(
+            database,
+            caller.workspace_id,
+            RuleTarget(account_ref, service_ref),
+            valid_from=valid_from,
+            actor=_actor(caller),
+        )
+    except RuleProblemsError as error:
+        raise _problems(error, _IN_QUERY) from None
+    return change.to_dict()
