@@ -8,6 +8,7 @@ and never rewrite the past; see ``docs/sync-rules.md``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
@@ -48,6 +49,7 @@ from halosync.rules.service import (
     rule_text,
     update_rule,
 )
+from halosync.store.database import Database
 
 rules_app = typer.Typer(
     help="Quantity rules: minimum, free, ceiling, rounding, terms, prices, exclusions.",
@@ -135,6 +137,25 @@ def _word(text: str, flag: str, allowed: tuple[str, ...]) -> str | None:
             f"{flag} {text!r} is not one of {', '.join(allowed)} (or 'none')."
         )
     return word
+
+
+def _write(
+    ctx: typer.Context,
+    workspace: str | None,
+    valid_from: str | None,
+    as_json: bool,
+    change: Callable[[Database, int, date | None], RuleChange],
+) -> None:
+    """Run one change of the rules service with this invocation's database, workspace and
+    ``--from`` day; its refusal is said with the flags, its outcome printed."""
+    day = _day(valid_from, "--from")
+    database = open_database(ctx)
+    ws = resolve_workspace(database, workspace)
+    try:
+        done = change(database, ws.id, day)
+    except RuleProblemsError as error:
+        raise _in_flags(error) from None
+    _changed(as_json, done)
 
 
 def _changed(as_json: bool, change: RuleChange) -> None:
@@ -255,14 +276,15 @@ def set_command(
         raise ValidationFailedError(
             "Name at least one rule to set.", fix=f"Pass one or more of {flags}."
         )
-    day = _day(valid_from, "--from")
-    database = open_database(ctx)
-    ws = resolve_workspace(database, workspace)
-    try:
-        change = update_rule(database, ws.id, target, changes, valid_from=day, actor=cli_actor())
-    except RuleProblemsError as error:
-        raise _in_flags(error) from None
-    _changed(as_json, change)
+    _write(
+        ctx,
+        workspace,
+        valid_from,
+        as_json,
+        lambda database, ws, day: update_rule(
+            database, ws, target, changes, valid_from=day, actor=cli_actor()
+        ),
+    )
 
 
 @rules_app.command("clear")
@@ -276,14 +298,15 @@ def clear_command(
 ) -> None:
     """Unset every field of a scope's rule (its exclusion too): the wider rules apply."""
     target = _target(account, service)
-    day = _day(valid_from, "--from")
-    database = open_database(ctx)
-    ws = resolve_workspace(database, workspace)
-    try:
-        change = clear_rule(database, ws.id, target, valid_from=day, actor=cli_actor())
-    except RuleProblemsError as error:
-        raise _in_flags(error) from None
-    _changed(as_json, change)
+    _write(
+        ctx,
+        workspace,
+        valid_from,
+        as_json,
+        lambda database, ws, day: clear_rule(
+            database, ws, target, valid_from=day, actor=cli_actor()
+        ),
+    )
 
 
 def _exclusion_target(account: str | None, service: str | None) -> RuleTarget:
@@ -310,14 +333,15 @@ def exclude_command(
     target = _exclusion_target(account, service)
     if not reason.strip():
         raise ValidationFailedError("--reason is empty; say why it is not billed.")
-    day = _day(valid_from, "--from")
-    database = open_database(ctx)
-    ws = resolve_workspace(database, workspace)
-    try:
-        change = exclude(database, ws.id, target, reason, valid_from=day, actor=cli_actor())
-    except RuleProblemsError as error:
-        raise _in_flags(error) from None
-    _changed(as_json, change)
+    _write(
+        ctx,
+        workspace,
+        valid_from,
+        as_json,
+        lambda database, ws, day: exclude(
+            database, ws, target, reason, valid_from=day, actor=cli_actor()
+        ),
+    )
 
 
 @rules_app.command("include")
@@ -331,14 +355,13 @@ def include_command(
 ) -> None:
     """End an exclusion: billed again from the next sync (the scope's other rules stay)."""
     target = _exclusion_target(account, service)
-    day = _day(valid_from, "--from")
-    database = open_database(ctx)
-    ws = resolve_workspace(database, workspace)
-    try:
-        change = include(database, ws.id, target, valid_from=day, actor=cli_actor())
-    except RuleProblemsError as error:
-        raise _in_flags(error) from None
-    _changed(as_json, change)
+    _write(
+        ctx,
+        workspace,
+        valid_from,
+        as_json,
+        lambda database, ws, day: include(database, ws, target, valid_from=day, actor=cli_actor()),
+    )
 
 
 @rules_app.command("show")

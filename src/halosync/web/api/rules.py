@@ -9,6 +9,7 @@ Repeating a write stores nothing (``"changed": false``), so every write is idemp
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -28,6 +29,7 @@ from halosync.domain.rules import (
     TermsPick,
 )
 from halosync.rules.service import (
+    RuleChange,
     RuleProblemsError,
     RuleTarget,
     clear_rule,
@@ -195,6 +197,14 @@ def _problems(error: RuleProblemsError, where: dict[str, str] | None = None) -> 
     )
 
 
+def _answer(change: Callable[[], RuleChange], places: dict[str, str] | None = None) -> Any:
+    """A write's answer; the service's refusal as a 422 naming where each field is."""
+    try:
+        return change().to_dict()
+    except RuleProblemsError as error:
+        raise _problems(error, places) from None
+
+
 def _actor(caller: Caller) -> str:
     return f"API token {caller.token_id}"
 
@@ -267,18 +277,16 @@ def put_rule(
     """Make the body the scope's whole rule from ``valid_from`` (fields left out are not
     set at this scope). 422 names each field refused; nothing is changed then."""
     fields = body.model_dump(exclude={"valid_from"})
-    try:
-        change = set_rule(
+    return _answer(
+        lambda: set_rule(
             database,
             caller.workspace_id,
             RuleTarget(account_ref, service_ref),
             QuantityRule(**fields),
             valid_from=body.valid_from,
             actor=_actor(caller),
-        )
-    except RuleProblemsError as error:
-        raise _problems(error) from None
-    return change.to_dict()
+        ),
+    )
 
 
 @router.patch("", response_model=RuleChangeOut, responses=_REF_RESPONSES)
@@ -297,18 +305,16 @@ def patch_rule(
             "Name at least one rule field to change; nothing was changed.",
             errors=[ErrorItem(location="$", message="no rule field given")],
         )
-    try:
-        change = update_rule(
+    return _answer(
+        lambda: update_rule(
             database,
             caller.workspace_id,
             RuleTarget(account_ref, service_ref),
             changes,
             valid_from=body.valid_from,
             actor=_actor(caller),
-        )
-    except RuleProblemsError as error:
-        raise _problems(error) from None
-    return change.to_dict()
+        ),
+    )
 
 
 ValidFrom = Annotated[
@@ -327,17 +333,16 @@ def delete_rule(
 ) -> Any:
     """Clear the scope's rule (every field, its exclusion too) from ``valid_from``: the
     wider scopes' rules apply again."""
-    try:
-        change = clear_rule(
+    return _answer(
+        lambda: clear_rule(
             database,
             caller.workspace_id,
             RuleTarget(account_ref, service_ref),
             valid_from=valid_from,
             actor=_actor(caller),
-        )
-    except RuleProblemsError as error:
-        raise _problems(error, _IN_QUERY) from None
-    return change.to_dict()
+        ),
+        _IN_QUERY,
+    )
 
 
 _EXCLUSION_PLACES = {"excluded": "$.reason"}
@@ -353,18 +358,17 @@ def put_exclusion(
 ) -> Any:
     """Exclude an account, a service or one account × service from billing (with the
     reason shown in the grids, the dry run and the results); its other rules stay."""
-    try:
-        change = exclude(
+    return _answer(
+        lambda: exclude(
             database,
             caller.workspace_id,
             RuleTarget(account_ref, service_ref),
             body.reason,
             valid_from=body.valid_from,
             actor=_actor(caller),
-        )
-    except RuleProblemsError as error:
-        raise _problems(error, _EXCLUSION_PLACES) from None
-    return change.to_dict()
+        ),
+        _EXCLUSION_PLACES,
+    )
 
 
 @router.delete("/exclusion", response_model=RuleChangeOut, responses=_REF_RESPONSES)
@@ -376,14 +380,13 @@ def delete_exclusion(
     valid_from: ValidFrom = None,
 ) -> Any:
     """End the scope's exclusion from ``valid_from`` (billed again from the next sync)."""
-    try:
-        change = include(
+    return _answer(
+        lambda: include(
             database,
             caller.workspace_id,
             RuleTarget(account_ref, service_ref),
             valid_from=valid_from,
             actor=_actor(caller),
-        )
-    except RuleProblemsError as error:
-        raise _problems(error, _IN_QUERY) from None
-    return change.to_dict()
+        ),
+        _IN_QUERY,
+    )
