@@ -1,4 +1,5 @@
-"""``halosync reconcile``: vendor count vs. what halosync wrote vs. what Halo holds now."""
+"""``halosync reconcile``: vendor count vs. what halosync wrote vs. what Halo holds now,
+HaloPSA compared with the count the quantity rules bill today."""
 
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ def reconcile(
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Per account × service: vendor, ledger and Halo quantities; drift flagged."""
+    """Per account × service: vendor, ruled, ledger and Halo quantities; drift flagged, the
+    rule that explains a difference named, excluded pairs shown with their reason."""
     database = open_database(ctx)
     settings = state(ctx).settings
     ws = resolve_workspace(database, workspace)
@@ -40,6 +42,7 @@ def reconcile(
     out_of_date = sum(1 for row in rows if row.out_of_date)
     duplicate = sum(1 for row in rows if row.duplicates)
     skipped = sum(1 for row in rows if row.status == "skipped")
+    excluded = sum(1 for row in rows if row.status == "excluded")
     if as_json:
         emit_json(
             {
@@ -49,17 +52,22 @@ def reconcile(
                 "out_of_date": out_of_date,
                 "duplicate": duplicate,
                 "skipped": skipped,
+                "excluded": excluded,
             }
         )
         return
-    typer.echo(f"{'account':<20} {'service':<20} {'vendor':>8} {'ledger':>8} {'halo':>8}  flags")
+    typer.echo(
+        f"{'account':<20} {'service':<20} {'vendor':>8} {'ruled':>8} {'ledger':>8} {'halo':>8}"
+        "  flags"
+    )
     for row in rows:
         twins = "DUPLICATE of " + ",".join(map(str, row.duplicates))
         flags = " ".join(
             flag
             for flag, on in (
                 (twins, row.duplicates),
-                ("DRIFT", row.drift),
+                ("excluded", row.status == "excluded"),
+                ("DRIFT", row.drift and row.status != "excluded"),
                 ("out-of-date", row.out_of_date),
                 ("skipped", row.status == "skipped"),
             )
@@ -67,11 +75,15 @@ def reconcile(
         )
         typer.echo(
             f"{row.account_ref:<20} {row.service_ref:<20} {_quantity(row.vendor_quantity):>8} "
-            f"{_quantity(row.ledger_quantity):>8} {_quantity(row.halo_quantity):>8}  {flags}"
+            f"{_quantity(row.ruled_quantity):>8} {_quantity(row.ledger_quantity):>8} "
+            f"{_quantity(row.halo_quantity):>8}  {flags}"
         )
+        if row.why:
+            typer.echo(f"{'':<20} why: {row.why}")
     typer.echo(
         f"{len(rows)} rows, {drift} with drift, {out_of_date} out of date, "
-        f"{duplicate} with duplicate records in HaloPSA, {skipped} skipped on purpose."
+        f"{duplicate} with duplicate records in HaloPSA, {skipped} skipped on purpose, "
+        f"{excluded} excluded from billing."
     )
     if csv_file is not None:
         typer.echo(f"CSV written to {csv_file}.")

@@ -124,6 +124,17 @@ class DesiredSubscription:
         """The (account_ref, service_ref) pair that identifies it."""
         return (self.account_ref, self.service_ref)
 
+    @property
+    def ended_reason(self) -> str | None:
+        """Why billing stops (the account was cancelled, the subscription ended), in the
+        explain chain's words; None while it goes on. The planner and the reconciliation
+        both bill 0 then, whatever the rules."""
+        if self.account_status == "cancelled":
+            return "account cancelled"
+        if self.status in ENDED_SUBSCRIPTION_STATUSES:
+            return f"subscription {self.status}"
+        return None
+
 
 @dataclass(frozen=True, slots=True)
 class AccountTarget:

@@ -24,7 +24,6 @@ from halosync.domain.duplicates import (
 from halosync.domain.halo_values import halo_decimal, same_value
 from halosync.domain.markers import marker_for
 from halosync.domain.models import (
-    ENDED_SUBSCRIPTION_STATUSES,
     AccountTarget,
     DesiredSubscription,
     ExplainStep,
@@ -49,8 +48,8 @@ from halosync.domain.rules import (
     EffectiveRule,
     RuleBook,
     RuledQuantity,
+    excluded_chain,
     excluded_reason,
-    excluded_step,
     markup_sell_price,
     price_step,
     rule_quantity,
@@ -308,7 +307,7 @@ def _plan_one(sub: DesiredSubscription, context: _Context) -> PlannedChange:
                 settings,
             )
     _check_quantity(sub, target, settings, rule)
-    ruled = rule_quantity(sub.quantity, rule, ended=_ended_why(sub), steps=sub.explain)
+    ruled = rule_quantity(sub.quantity, rule, ended=sub.ended_reason, steps=sub.explain)
     ruling = _Ruling(sub.quantity, rule, ruled)
     if not _ended(sub) and ruling.changed:
         # The rules bill another quantity; the vendor's stays in ``ruling`` for unit prices.
@@ -342,7 +341,7 @@ def _excluded(sub: DesiredSubscription, rule: EffectiveRule, context: _Context) 
     is named in a WARNING: the admin decides, halosync never touches what they excluded."""
     settings = context.settings
     target = context.account_targets.get(sub.account_ref)
-    steps = (*(sub.explain or (vendor_step(sub.quantity),)), excluded_step(rule, sub.quantity))
+    steps = excluded_chain(sub.quantity, rule, sub.explain)
     reason = excluded_reason(rule)
     level: Level = "INFO"
     billing = _still_billing(sub, context)
@@ -448,16 +447,7 @@ def _check_licence_count(
 
 def _ended(sub: DesiredSubscription) -> bool:
     """Billing must stop: the subscription ended, or the billed account was cancelled."""
-    return sub.status in ENDED_SUBSCRIPTION_STATUSES or sub.account_status == "cancelled"
-
-
-def _ended_why(sub: DesiredSubscription) -> str | None:
-    """Why billing stops, in the explain chain's words; None while it goes on."""
-    if sub.account_status == "cancelled":
-        return "account cancelled"
-    if sub.status in ENDED_SUBSCRIPTION_STATUSES:
-        return f"subscription {sub.status}"
-    return None
+    return sub.ended_reason is not None
 
 
 def _unit_prices_needed(sub: DesiredSubscription, settings: SyncSettings) -> bool:

@@ -1,9 +1,16 @@
 """The reconciliation report: vendor count vs. what halosync wrote vs. what Halo holds now.
 
+HaloPSA is compared with the *ruled* count: the vendor's count after the quantity rules in
+force today (free, rounding, minimum: :func:`halosync.domain.rules.rule_quantity`, the
+planner's rule), and a row says which rule explains a difference between the vendor's count
+and HaloPSA's ("HaloPSA 25 = vendor 23 with minimum 25 (service)"). Excluded means the
+admin took the pair out of billing (its reason shown): halosync leaves it alone, so it is
+neither drift nor out of date.
+
 Drift means someone changed the count in HaloPSA after halosync wrote it; skipped means
 halosync leaves the pair alone on purpose (trial, not billed, account or service not
 mapped: :mod:`halosync.domain.skips`, the planner's rule); out of date means HaloPSA does
-not hold the vendor's (billable) count, which the next sync fixes;
+not hold the ruled (billable) count, which the next sync fixes;
 duplicate means more than one HaloPSA record carries the pair's halosync tag, so the
 customer may be billed twice until an admin removes the others.
 """
@@ -18,22 +25,33 @@ from typing import Literal
 from halosync.domain.duplicates import licence_duplicates, line_duplicates
 from halosync.domain.halo_values import same_value
 from halosync.domain.models import (
-    ENDED_SUBSCRIPTION_STATUSES,
+    PRICE_STEP,
     AccountTarget,
     DesiredSubscription,
     HaloInvoiceLine,
     HaloLicence,
     LedgerRecord,
     Target,
+    chain_text,
+    plain_number,
+)
+from halosync.domain.rules import (
+    EMPTY_RULE_BOOK,
+    EffectiveRule,
+    RuleBook,
+    RuledQuantity,
+    excluded_chain,
+    excluded_reason,
+    rule_quantity,
 )
 from halosync.domain.skips import deliberate_skip
 
 SortKey = Literal[
     "account_ref", "service_ref", "vendor_quantity", "ledger_quantity", "halo_quantity", "drift"
 ]
-RowStatus = Literal["duplicate", "drift", "skipped", "out_of_date", "in_step"]
-"""A row's state, the most urgent first: several records billed, changed in Halo, left
-alone on purpose, stale."""
+RowStatus = Literal["duplicate", "excluded", "drift", "skipped", "out_of_date", "in_step"]
+"""A row's state, the most urgent first: several records billed, excluded from billing by
+a rule, changed in Halo, left alone on purpose, stale."""
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -56,12 +74,28 @@ class ReconcileRow:
     """Other HaloPSA records carrying this pair's halosync tag beside ``halo_record_id``."""
     skipped: str | None = None
     """Why halosync leaves the pair alone on purpose (then it is not out of date)."""
+    ruled_quantity: Decimal | None = None
+    """The count the rules in force today bill (the vendor's when no rule changes it);
+    None for an excluded pair or one the vendor no longer sends."""
+    explain: str = ""
+    """The chain from the vendor's count to the ruled one ("vendor 23 → minimum 25
+    (service) → 25"); empty without a subscription."""
+    excluded: str | None = None
+    """Why the pair is excluded from billing ("excluded from billing: internal (account)")."""
+    why: str = ""
+    """Which rule explains a difference between the vendor's count and HaloPSA's
+    ("HaloPSA 25 = vendor 23 with minimum 25 (service)"); the exclusion's reason for an
+    excluded pair; empty when no rule changes the count."""
 
     @property
     def status(self) -> RowStatus:
         """The row's state, the most urgent first."""
         if self.duplicates:
             return "duplicate"
+        if self.excluded is not None:
+            # halosync never touches an excluded pair; an admin setting its record to 0 in
+            # HaloPSA (as the dry run advises) is not drift.
+            return "excluded"
         if self.drift:
             return "drift"
         if self.skipped is not None:
@@ -78,11 +112,14 @@ def reconcile(
     target: Target,
     halo_licences: Iterable[HaloLicence] = (),
     halo_invoice_lines: Iterable[HaloInvoiceLine] = (),
+    rules: RuleBook = EMPTY_RULE_BOOK,
 ) -> list[ReconcileRow]:
     """Rows for every subscription and every ledger record, ordered by account, service.
 
     The vendor quantity is the billable one (0 for an ended subscription or a cancelled
-    account); a record deleted in Halo has no Halo quantity and counts as drift.
+    account); HaloPSA is compared with it after ``rules`` (the rule book in force today,
+    as the sync plans with); a record deleted in Halo has no Halo quantity and counts as
+    drift.
     """
     subs = {sub.key: sub for sub in subscriptions}
     ledger = list(ledger)
@@ -111,19 +148,21 @@ def reconcile(
         found = ledger_by_pair.get(key)
         mapped = account_targets.get(key[0])
         vendor = _billable(sub)
+        rule = rules.for_pair(*key)
         record_id = found.halo_record_id if found else None
         halo = halo_quantities.get(record_id) if record_id is not None else None
         ledger_quantity = found.quantity if found and found.state == "written" else None
         drift = ledger_quantity is not None and (
             halo is None or not same_value(halo, ledger_quantity)
         )
+        ruling = _Ruling.of(sub, rule, halo)
         skip = deliberate_skip(sub, account_targets, service_items) if sub else None
+        ruled = ruling.quantity
         out_of_date = (
             skip is None
-            and vendor is not None
+            and ruled is not None
             and (
-                (halo is None and vendor != 0)
-                or (halo is not None and not same_value(halo, vendor))
+                (halo is None and ruled != 0) or (halo is not None and not same_value(halo, ruled))
             )
         )
         group = None
@@ -147,6 +186,11 @@ def reconcile(
                 out_of_date=out_of_date,
                 duplicates=group.others if group and group.kept == record_id else (),
                 skipped=skip.reason if skip else None,
+                ruled_quantity=ruled,
+                explain=ruling.explain,
+                excluded=ruling.excluded,
+                # A pair left alone on purpose is explained by its skip, not by the rules.
+                why=ruling.why if skip is None or ruling.excluded else "",
             )
         )
     return rows
@@ -155,9 +199,54 @@ def reconcile(
 def _billable(sub: DesiredSubscription | None) -> Decimal | None:
     if sub is None:
         return None
-    if sub.status in ENDED_SUBSCRIPTION_STATUSES or sub.account_status == "cancelled":
-        return Decimal(0)
-    return sub.quantity
+    return Decimal(0) if sub.ended_reason is not None else sub.quantity
+
+
+@dataclass(frozen=True, slots=True)
+class _Ruling:
+    """One pair's count after the rules, as the planner rules it, and the words for it."""
+
+    quantity: Decimal | None = None
+    explain: str = ""
+    excluded: str | None = None
+    why: str = ""
+
+    @classmethod
+    def of(
+        cls, sub: DesiredSubscription | None, rule: EffectiveRule, halo: Decimal | None
+    ) -> _Ruling:
+        if rule.excluded is not None:
+            reason = excluded_reason(rule)
+            if sub is None:
+                return cls(excluded=reason, why=reason)
+            steps = excluded_chain(sub.quantity, rule, sub.explain)
+            return cls(explain=chain_text(steps), excluded=reason, why=reason)
+        if sub is None:
+            return cls()
+        ruled = rule_quantity(sub.quantity, rule, ended=sub.ended_reason, steps=sub.explain)
+        return cls(ruled.quantity, ruled.text, None, _why(sub.quantity, ruled, halo))
+
+
+def _why(vendor: Decimal, ruled: RuledQuantity, halo: Decimal | None) -> str:
+    """Which rules make the ruled count differ from the vendor's, and whether HaloPSA holds
+    it: "HaloPSA 25 = vendor 23 with minimum 25 (service)"; "" when no rule changes it."""
+    applied = ", ".join(
+        step.text for step in ruled.steps if step.rule not in ("vendor", "ceiling", PRICE_STEP)
+    )
+    if halo is not None and same_value(halo, ruled.quantity):
+        return (
+            f"HaloPSA {plain_number(halo)} = vendor {plain_number(vendor)} with {applied}"
+            if applied
+            else ""
+        )
+    if not applied and ruled.above_ceiling is None:
+        return ""
+    said = f"vendor {plain_number(vendor)}"
+    if applied:
+        said = f"the rules bill {plain_number(ruled.quantity)} ({said} with {applied})"
+    if ruled.above_ceiling is not None:
+        said += f" is {ruled.above_ceiling.reason}: held for review"
+    return f"{said}; HaloPSA holds {'nothing' if halo is None else plain_number(halo)}"
 
 
 def sort_rows(

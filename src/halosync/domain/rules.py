@@ -425,6 +425,14 @@ def excluded_step(rule: EffectiveRule, quantity: Decimal) -> ExplainStep:
     )
 
 
+def excluded_chain(
+    vendor: Decimal, rule: EffectiveRule, steps: tuple[ExplainStep, ...] = ()
+) -> tuple[ExplainStep, ...]:
+    """An excluded pair's whole chain: the vendor's count (or the ``steps`` made before
+    the planner), then the exclusion (the planner's skip, the reconciliation's row)."""
+    return (*(steps or (vendor_step(vendor),)), excluded_step(rule, vendor))
+
+
 def excluded_reason(rule: EffectiveRule) -> str:
     """The skip's reason for an excluded pair: "excluded from billing: internal (account)"."""
     return f"excluded from billing: {rule.excluded} ({scope_label(rule.scope_of('excluded'))})"
@@ -503,6 +511,7 @@ __all__ = [
     "TermsPick",
     "chain_text",
     "effective_problems",
+    "excluded_chain",
     "excluded_reason",
     "excluded_step",
     "explain_document",

@@ -1,4 +1,5 @@
-"""The reconciliation report service: vendor count vs. ledger vs. what Halo holds now."""
+"""The reconciliation report service: vendor count vs. ledger vs. what Halo holds now,
+compared after the quantity rules in force today (the rule book the sync plans with)."""
 
 from __future__ import annotations
 
@@ -65,6 +66,7 @@ async def build_reconciliation(
         target=target,
         halo_licences=licences,
         halo_invoice_lines=lines,
+        rules=inputs.rules,
     )
 
 
@@ -73,7 +75,7 @@ def row_to_dict(row: ReconcileRow) -> dict[str, Any]:
     data = asdict(row)
     data["duplicates"] = list(row.duplicates)
     data["status"] = row.status
-    for key in ("vendor_quantity", "ledger_quantity", "halo_quantity"):
+    for key in ("vendor_quantity", "ledger_quantity", "halo_quantity", "ruled_quantity"):
         value = data[key]
         if value is not None:
             data[key] = int(value) if value == value.to_integral_value() else float(value)

@@ -7,9 +7,19 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from halosync.domain.models import AccountTarget, DesiredSubscription, HaloLicence, LedgerRecord
-from halosync.domain.reconcile import csv_rows, csv_safe, reconcile, sort_rows
+from halosync.domain.models import (
+    AccountTarget,
+    DesiredSubscription,
+    HaloLicence,
+    LedgerRecord,
+    SyncSettings,
+)
+from halosync.domain.planner import plan_usage_sync
+from halosync.domain.reconcile import ReconcileRow, csv_rows, csv_safe, reconcile, sort_rows
+from halosync.domain.rules import QuantityRule, RuleBook
 from halosync.domain.skips import deliberate_skip
+
+from .test_rules import quantity_rules
 
 ITEMS = {"S1": 1, "S2": 2, "S3": 3}
 
@@ -150,8 +160,16 @@ def test_a_second_record_with_the_pairs_marker_is_a_duplicate() -> None:
         ("S2", "in_step", ()),
     ]
     table = csv_rows(rows)
-    assert table[0][-3:] == ["duplicates", "skipped", "status"]
-    assert table[1][-3:] == ["3", "", "duplicate"]
+    assert table[0][-7:] == [
+        "duplicates",
+        "skipped",
+        "ruled_quantity",
+        "explain",
+        "excluded",
+        "why",
+        "status",
+    ]
+    assert table[1][-7:] == ["3", "", "5", "vendor 5 \u2192 5", "", "", "duplicate"]
 
 
 def _skippable(
@@ -214,3 +232,121 @@ def test_a_row_is_skipped_exactly_when_the_planner_skips_it_on_purpose(
     expected = status == "trial" or not billed or not account_mapped or not service_mapped
     assert (row.status == "skipped") == expected
     assert not (row.out_of_date and row.status == "skipped")
+
+
+MINIMUM_25 = RuleBook(services={"S1": QuantityRule(minimum=25)})
+
+
+def _one_licence(
+    quantity: int, halo: int, rules: RuleBook, *, written: int | None = None
+) -> list[ReconcileRow]:
+    return reconcile(
+        [sub("A", "S1", quantity)],
+        ledger=[ledger("A", "S1", 1, halo if written is None else written)],
+        account_targets={"A": AccountTarget(10)},
+        service_items=ITEMS,
+        target="licence",
+        halo_licences=[HaloLicence(id=1, client_id=10, name="x", count=halo)],
+        rules=rules,
+    )
+
+
+def test_halo_is_compared_with_the_ruled_count_and_the_rule_is_named() -> None:
+    (row,) = _one_licence(23, 25, MINIMUM_25)
+    assert (row.vendor_quantity, row.ruled_quantity, row.halo_quantity) == (
+        Decimal(23),
+        Decimal(25),
+        Decimal(25),
+    )
+    assert row.status == "in_step"
+    assert row.explain == "vendor 23 \u2192 minimum 25 (service) \u2192 25"
+    assert row.why == "HaloPSA 25 = vendor 23 with minimum 25 (service)"
+    (stale,) = _one_licence(23, 23, MINIMUM_25)
+    assert stale.status == "out_of_date"
+    assert stale.why == (
+        "the rules bill 25 (vendor 23 with minimum 25 (service)); HaloPSA holds 23"
+    )
+    (plain,) = _one_licence(23, 23, RuleBook())
+    assert (plain.status, plain.ruled_quantity, plain.why) == ("in_step", Decimal(23), "")
+
+
+def test_free_and_rounding_to_packs_are_named_in_the_order_they_apply() -> None:
+    rules = RuleBook(
+        workspace=QuantityRule(rounding="up", multiple=5),
+        pairs={("A", "S1"): QuantityRule(free=3)},
+    )
+    (row,) = _one_licence(24, 25, rules)
+    assert row.status == "in_step"
+    assert row.why == (
+        "HaloPSA 25 = vendor 24 with minus 3 free (account \u00d7 service), rounded up to a "
+        "multiple of 5 (workspace)"
+    )
+
+
+def test_an_excluded_pair_is_shown_as_excluded_with_its_reason_never_as_drift() -> None:
+    rules = RuleBook(accounts={"A": QuantityRule(excluded="internal tenant")})
+    # halosync wrote 10; the admin set the record to 0 in HaloPSA after excluding it.
+    (row,) = _one_licence(12, 0, rules, written=10)
+    assert row.status == "excluded"
+    assert row.drift  # the fact stays in the row; the status says why it needs no action
+    assert not row.out_of_date
+    assert row.ruled_quantity is None
+    assert row.excluded == row.why == "excluded from billing: internal tenant (account)"
+    assert row.explain == "vendor 12 \u2192 excluded from billing: internal tenant (account)"
+
+
+def test_an_ended_subscription_bills_0_whatever_the_minimum() -> None:
+    rows = reconcile(
+        [sub("A", "S1", 7, "cancelled")],
+        ledger=[],
+        account_targets={"A": AccountTarget(10)},
+        service_items=ITEMS,
+        target="licence",
+        rules=MINIMUM_25,
+    )
+    (row,) = rows
+    assert (row.ruled_quantity, row.status) == (Decimal(0), "in_step")
+    assert "the minimum 25 does not apply" in row.explain
+
+
+@settings(max_examples=120, deadline=None)
+@given(quantity=st.integers(min_value=0, max_value=60), rule=quantity_rules())
+def test_the_ruled_count_is_what_the_planner_writes(quantity: int, rule: QuantityRule) -> None:
+    """One rule: after a sync writes the planner's count, the reconciliation with the same
+    rules finds the pair in step (or excluded), never out of date."""
+    rules = RuleBook(services={"S1": rule})
+    subscription = sub("A", "S1", quantity)
+    settings_ = SyncSettings(target="licence", price_mode="off", workspace_key="w" * 16)
+    plan = plan_usage_sync(
+        [subscription],
+        account_targets={"A": AccountTarget(10)},
+        service_items=ITEMS,
+        ledger=[],
+        settings=settings_,
+        rules=rules,
+    )
+    (change,) = plan.changes
+    if rule.excluded is not None:
+        assert change.action == "skip"
+        (row,) = _one_licence(quantity, 0, rules, written=0)
+        assert row.status == "excluded"
+        return
+    written = int(str(change.after["count"])) if change.action == "create" else None
+    if written is None:
+        return  # nothing to write (a count of 0 is never created)
+    (row,) = _one_licence(quantity, written, rules)
+    assert row.ruled_quantity == written
+    assert row.status == "in_step"
+    # A count the rules changed always names the rule that did.
+    assert row.why or written == quantity
+
+
+def test_a_count_above_the_ceiling_says_it_waits_for_review() -> None:
+    rules = RuleBook(services={"S1": QuantityRule(ceiling=40)})
+    (waiting,) = _one_licence(45, 30, rules, written=30)
+    assert waiting.status == "out_of_date"
+    assert waiting.why == (
+        "vendor 45 is above the ceiling of 40 (service): held for review; HaloPSA holds 30"
+    )
+    (approved,) = _one_licence(45, 45, rules)
+    assert (approved.status, approved.why) == ("in_step", "")

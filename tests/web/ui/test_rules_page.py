@@ -9,9 +9,9 @@ from datetime import timedelta
 from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
-from halosync.rules.service import RuleTarget, list_rules, rule_history, today
+from halosync.rules.service import RuleTarget, exclude, list_rules, rule_history, today
 from halosync.store.models import Account, QuantityRuleRow
-from tests.web.ui.world import ADMIN, VIEWER, World, csrf_of, log_in
+from tests.web.ui.world import ADMIN, VIEWER, World, connect_halo, csrf_of, log_in
 
 SERVICE = "M365-BP"
 
@@ -149,3 +149,25 @@ def test_a_viewer_reads_the_rules_but_cannot_change_them(world: World) -> None:
         )
         assert refused.status_code == 403
     assert _versions(world) == 0
+
+
+def test_the_reconciliation_shows_the_ruled_count_and_excluded_rows(world: World) -> None:
+    account = _account(world)
+    exclude(
+        world.database,
+        world.alpha,
+        RuleTarget(account_ref=account),
+        "internal tenant",
+        actor="test",
+    )
+    client = TestClient(world.app)
+    token = log_in(client, ADMIN)
+    connect_halo(client, world, token)
+    page = client.get(f"/ui/w/{world.alpha}/reconcile")
+    assert page.status_code == 200
+    assert '<th scope="col">Ruled</th>' in page.text
+    assert "excluded from billing: internal tenant (account)" in page.text
+    excluded = page.text[page.text.index('id="rec-excluded"') :]
+    assert excluded[excluded.index(">") + 1 : excluded.index("<")] != "0"
+    calm = client.get(f"/ui/w/{world.alpha}/reconcile?drift=1")
+    assert "internal tenant" not in calm.text  # excluded rows need no attention

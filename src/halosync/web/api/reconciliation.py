@@ -43,6 +43,22 @@ class ReconcileRowOut(BaseModel):
         description="Why halosync leaves the pair alone on purpose (trial, not billed, "
         "account or service not mapped); such a row is not out of date."
     )
+    ruled_quantity: float | None = Field(
+        description="The count the quantity rules in force today bill (the vendor's when no "
+        "rule changes it); HaloPSA is compared with it. Null for an excluded pair."
+    )
+    explain: str = Field(
+        description="The chain from the vendor's count to the ruled one, e.g. "
+        "'vendor 23 → minimum 25 (service) → 25'."
+    )
+    excluded: str | None = Field(
+        description="Why the pair is excluded from billing (then halosync leaves it alone)."
+    )
+    why: str = Field(
+        description="Which rule explains a difference between the vendor's count and "
+        "HaloPSA's, e.g. 'HaloPSA 25 = vendor 23 with minimum 25 (service)'; empty when no "
+        "rule changes the count."
+    )
     status: RowStatus
 
 
@@ -55,6 +71,7 @@ class ReconciliationOut(BaseModel):
     out_of_date: int
     duplicate: int
     skipped: int
+    excluded: int
 
 
 async def _rows(
@@ -95,6 +112,7 @@ async def reconciliation(
         out_of_date=sum(1 for row in rows if row.out_of_date),
         duplicate=sum(1 for row in rows if row.duplicates),
         skipped=sum(1 for row in rows if row.status == "skipped"),
+        excluded=sum(1 for row in rows if row.status == "excluded"),
     )
 
 

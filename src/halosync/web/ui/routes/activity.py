@@ -223,7 +223,7 @@ async def reconcile(
     except HalosyncError as failure:
         error = failure.text_for("ui")
     only_drift = request.query_params.get("drift") == "1"
-    calm = ("in_step", "skipped")  # a deliberate skip needs no attention
+    calm = ("in_step", "skipped", "excluded")  # deliberate: no attention needed
     shown = [row for row in rows if row.status not in calm] if only_drift else rows
     return render(
         request,
@@ -237,6 +237,7 @@ async def reconcile(
             "out_of_date": sum(1 for row in rows if row.out_of_date),
             "duplicate": sum(1 for row in rows if row.duplicates),
             "skipped": sum(1 for row in rows if row.status == "skipped"),
+            "excluded": sum(1 for row in rows if row.status == "excluded"),
             "only_drift": only_drift,
             "error": error,
         },
