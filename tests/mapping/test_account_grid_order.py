@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,16 @@ from halosync.mapping.grid import (
     AccountMappingRow,
     account_mapping_grid,
 )
+from halosync.store import account_grid
+from halosync.store.account_grid import refresh_mapping_columns
 from halosync.store.database import Database
-from halosync.store.models import Account, AccountMapping, HaloClient, HaloRecurringInvoice
+from halosync.store.models import (
+    Account,
+    AccountMapping,
+    HaloClient,
+    HaloRecurringInvoice,
+    SyncRun,
+)
 from halosync.store.workspaces import WorkspaceRepository
 
 ACCOUNTS = 40
@@ -114,6 +123,8 @@ def _build(database: Database, target: str) -> int:
                 if n % 4
             ],
         )
+        # Written around the mapping commands: the accounts' mapping columns follow here.
+        refresh_mapping_columns(session, workspace.id)
         return workspace.id
 
 
@@ -200,6 +211,45 @@ def test_every_sort_and_filter_pages_through_the_plain_answer(
     filter_sets += [{"search": "co", "status": "mapped", "account_status": "active"}]
     for filters in filter_sets:
         for sort in SORT_KEYS:
+            for descending in (False, True):
+                expected = _expected(rows, sort, descending, **filters)
+                total, refs = _pages(database, workspace_id, sort, descending, **filters)
+                assert (total, refs) == (len(expected), expected), (sort, descending, filters)
+
+
+@pytest.mark.parametrize("pull_failed", [False, True])
+def test_searches_and_a_failed_pull_page_through_the_plain_answer(
+    database: Database, pull_failed: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A search hands the page its matches as ids when few match, the ids it does not
+    match when few do not, else repeats itself: each way gives the plain answer. While
+    the last Sync Organizations failed, every mapping is a Response Error."""
+    monkeypatch.setattr(account_grid, "SEARCH_LIST_LIMIT", 6)
+    workspace_id = _build(database, "invoice_line")
+    if pull_failed:
+        with database.session() as session:
+            now = datetime.now(UTC)
+            session.add(
+                SyncRun(
+                    workspace_id=workspace_id,
+                    kind="customers",
+                    trigger="manual",
+                    status="failed",
+                    started_at=now,
+                    finished_at=now,
+                    counts={},
+                )
+            )
+    rows = _every_row(database, workspace_id)
+    every_status = {"unmapped", "response_error"} if pull_failed else set(MAPPING_STATUSES)
+    assert {row.status for row in rows} == every_status
+    # One match (ids), 10 of 40 (the search repeated), every row (the ids it misses), many.
+    searches = ("r001", "r03", "r0", "a", "1")
+    filter_sets: list[dict[str, Any]] = [{"search": term} for term in searches]
+    filter_sets += [{"status": status} for status in MAPPING_STATUSES]
+    filter_sets += [{"search": "a", "status": "response_error"}]
+    for filters in filter_sets:
+        for sort in ("account_name", "halo_client_name", "halo_client_id", "status"):
             for descending in (False, True):
                 expected = _expected(rows, sort, descending, **filters)
                 total, refs = _pages(database, workspace_id, sort, descending, **filters)

@@ -22,6 +22,7 @@ from halosync.mapping.service import (
     unmap_account,
 )
 from halosync.sources.importer import import_document
+from halosync.store.account_grid import refresh_mapping_columns
 from halosync.store.database import Database
 from halosync.store.models import (
     Account,
@@ -288,6 +289,7 @@ def test_grid_filters_by_account_and_halo_client_status(database: Database) -> N
         gone = session.scalar(select(HaloClient).where(HaloClient.halo_id == 102))
         assert gone is not None
         gone.gone = True
+        refresh_mapping_columns(session, ws)  # as Sync Organizations does after marking it
     with database.session() as session:
 
         def refs(**filters: str) -> list[str]:

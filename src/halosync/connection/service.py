@@ -36,6 +36,7 @@ from halosync.halopsa.permissions import TARGETS, Target, needs_for
 from halosync.halopsa.retry import RetryPolicy
 from halosync.logging import MASK, get_logger, register_secret
 from halosync.settings import Settings
+from halosync.store.account_grid import refresh_mapping_columns
 from halosync.store.connections import ConnectionDetails, HaloConnectionRepository
 from halosync.store.crypto import SecretBox
 from halosync.store.database import Database
@@ -417,8 +418,9 @@ class ConnectionService:
             if not outcome.success:
                 raise ValidationFailedError(INVALID_CONFIGURATION, fix=outcome.cause)
         with self.database.session() as session:
-            ws = WorkspaceRepository(session).resolve(workspace)
-            ws.target = target
+            repository = WorkspaceRepository(session)
+            ws = repository.resolve(workspace)
+            repository.set_target(ws, target)
             repo = HaloConnectionRepository(session, ws.id, self.box)
             repo.save(
                 ConnectionDetails(
@@ -455,6 +457,7 @@ class ConnectionService:
                 _delete_count(session, model, ws.id)
                 for model in (HaloRecurringInvoice, HaloClient, HaloItem)
             )
+            refresh_mapping_columns(session, ws.id)
             summary = ResetSummary(ws.name, removed, accounts, services, cached)
         log.info("halo_connection_reset", **summary.to_dict())
         return summary

@@ -95,7 +95,7 @@ async def run_journey(
     with database.session() as session:
         repository = WorkspaceRepository(session)
         workspace = repository.find(DEMO_WORKSPACE) or repository.create(DEMO_WORKSPACE)
-        workspace.target = target
+        repository.set_target(workspace, target)
         workspace.price_mode = "totals"
         workspace_id = summary.workspace_id = workspace.id
     connection = ConnectionService(database, settings, box=box)

@@ -66,7 +66,7 @@ def prepare_demo_data(
     with database.session() as session:
         repository = WorkspaceRepository(session)
         workspace = repository.find(DEMO_WORKSPACE) or repository.create(DEMO_WORKSPACE)
-        workspace.target = target
+        repository.set_target(workspace, target)
         workspace_id = workspace.id
     import_document(database, workspace_id, sample_vendor_data(halo_seed))
     with database.session() as session:

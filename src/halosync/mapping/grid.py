@@ -166,7 +166,6 @@ def account_mapping_grid(
     total, ids = grid_page_ids(
         session,
         workspace_id,
-        workspace.target,
         filters,
         sort=sort,
         descending=descending,

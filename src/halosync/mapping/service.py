@@ -24,6 +24,7 @@ from halosync.domain.matching import (
     suggest_mappings,
 )
 from halosync.errors import Audience, NotFoundError, ValidationFailedError
+from halosync.store.account_grid import refresh_mapping_columns
 from halosync.store.base import utcnow
 from halosync.store.models import (
     Account,
@@ -255,14 +256,16 @@ def map_account(
         mapping.halo_client_id = halo_client_id
         mapping.recurring_invoice_id = invoice_id
         mapping.mapped_at = utcnow()
-    session.flush()
+    refresh_mapping_columns(session, workspace_id, [account.id])
     return mapping
 
 
 def unmap_account(session: Session, workspace_id: int, account_ref: str) -> bool:
     """Remove an account's mapping; what was written in Halo stays. False if none."""
     account = _account(session, workspace_id, account_ref)
-    return _remove(session, _account_mapping(session, workspace_id, account.id))
+    removed = _remove(session, _account_mapping(session, workspace_id, account.id))
+    refresh_mapping_columns(session, workspace_id, [account.id])
+    return removed
 
 
 def map_service(
@@ -480,4 +483,5 @@ def accept_suggestions(
         outcomes.append(SuggestionOutcome(suggestion, invoice_id, saved=True, note="saved"))
     if rows:
         session.execute(insert(AccountMapping), rows)
+        refresh_mapping_columns(session, workspace_id, [row["account_id"] for row in rows])
     return outcomes

@@ -1,30 +1,28 @@
 """The account mapping grid's SQL: one page of rows at 100,000 accounts without a full pass.
 
 The grid is every account of a workspace with its Halo client, recurring invoice and
-mapping status. A page is found in two steps: first the ids of its accounts, then their
-rows. The ids come from indexes wherever they can (``account (workspace_id, name, ref)``,
-``(workspace_id, status, ref)``, ``(workspace_id, ref)``, ``account_mapping (workspace_id,
-halo_client_id)``, ``halo_client (workspace_id, name, halo_id)``), never from sorting every
-row:
+mapping status. What the grid filters, sorts and searches on is all on the account row:
+its own name, reference and status, and what its mapping says (``mapping_status``,
+``mapped_client_id``, ``mapped_client_name``, ``mapped_client_status``), which
+:func:`refresh_mapping_columns` keeps equal to the mapping, Halo client and recurring
+invoice in the transaction of every write that changes them. So a page is found on the
+account table's indexes alone, in two steps: first the ids of its accounts, then their
+rows (joined, as they stand now).
 
 * A sort key with ties (a name, a status) is read a group of equal keys at a time: the
   key at the page's first position is read from its index, the rows before its group
   are counted, and the group is read in reference order from there. So a page costs
   the same on page 1 as on page 5,000, ascending or descending, and ties stay in
   ascending reference order either way.
-* A sort on what the mapping says (mapping status, Halo client name or id) is a few
-  segments, each of which an index orders (the unmapped accounts by reference, then the
-  mapped ones by client id...); the rows each segment holds are counted in one query.
-* The search box's matches are found in the account and Halo client tables first (an
-  index scan of each), then joined.
-
-The order is the same on SQLite and PostgreSQL: an empty Halo client name or id (an
-unmapped account) comes first ascending and last descending, as SQLite always did.
+* An empty Halo client name or id (an unmapped account) is a segment of its own, read
+  by reference, first ascending and last descending, as SQLite always ordered it.
+* The search box's matches are found first, in one pass over the account table.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import zlib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import groupby
 from typing import Any
@@ -42,7 +40,9 @@ from sqlalchemy import (
     not_,
     or_,
     select,
+    text,
     true,
+    update,
 )
 from sqlalchemy.orm import Session
 
@@ -52,13 +52,9 @@ from halosync.store.models import (
     HaloClient,
     HaloRecurringInvoice,
     SyncRun,
+    Workspace,
 )
 from halosync.store.search import contains
-
-# Sort keys the grid offers.
-ACCOUNT_SORTS = ("account_name", "account_ref", "account_status")
-MAPPING_SORTS = ("halo_client_name", "halo_client_id", "status")
-
 
 # How far a query joins: the account alone, its mapping, the mapping's Halo client, the
 # mapping's recurring invoice (each on a unique key, so no join adds rows).
@@ -81,12 +77,8 @@ class _Segment:
     """Rows of one kind, in one order: ``key`` (ties by reference), or by reference alone."""
 
     condition: ColumnElement[bool]
-    depth: int
     key: Any | None = None
     unique: bool = False
-    # Rows of this segment all have a mapping (MAPPING) or a known client (CLIENT); the
-    # one segment without (ACCOUNT) is counted as what the others leave.
-    inner: int = ACCOUNT
 
 
 def last_customers_pull_failed(session: Session, workspace_id: int) -> bool:
@@ -149,70 +141,34 @@ def status_expression(target: str, pull_failed: bool = False) -> Any:
     )
 
 
-def _joined(
-    workspace_id: int,
-    depth: int,
-    *columns: Any,
-    inner: int = ACCOUNT,
-    among: Select[Any] | None = None,
-) -> Select[Any]:
-    """``columns`` over every account of the workspace, joined as far as ``depth``.
+def _among(workspace_id: int, ids: Sequence[int]) -> ColumnElement[bool]:
+    """Accounts ``ids`` of the workspace, found by their keys. (``+ 0`` keeps SQLite, which
+    has no statistics to tell, from reading every account of the workspace from an index
+    on ``workspace_id`` and checking each id instead.)"""
+    return and_(Account.id.in_(ids), (Account.workspace_id + 0) == workspace_id)
 
-    Joins up to ``inner`` are inner joins (rows with a mapping, or with a known Halo
-    client), which lets the database start from the mapping or client table's index.
-    ``among`` (a query of account ids) starts from those accounts instead of all.
-    """
-    query = select(*columns)
-    if among is None:
-        query = query.select_from(Account)
-    else:
-        # LIMIT keeps the databases from merging it into this query: it is read first.
-        chosen = among.limit(MAX_GROUP).subquery()
-        query = query.select_from(chosen).join(Account, Account.id == chosen.c.id)
+
+def _joined(
+    workspace_id: int, depth: int, *columns: Any, ids: Sequence[int] | None = None
+) -> Select[Any]:
+    """``columns`` over every account of the workspace (or accounts ``ids`` of it), joined
+    as far as ``depth``."""
+    query = select(*columns).select_from(Account)
     if depth >= MAPPING:
-        query = query.join(
-            isouter=inner < MAPPING,
-            target=AccountMapping,
-            onclause=and_(
+        query = query.outerjoin(
+            AccountMapping,
+            and_(
                 AccountMapping.workspace_id == workspace_id,
                 AccountMapping.account_id == Account.id,
             ),
         )
     if depth >= CLIENT:
-        query = query.join(
-            isouter=inner < CLIENT,
-            target=HaloClient,
-            onclause=and_(
-                HaloClient.workspace_id == workspace_id,
-                HaloClient.halo_id == AccountMapping.halo_client_id,
-            ),
-        )
-    if depth >= INVOICE:
         query = query.outerjoin(
-            HaloRecurringInvoice,
-            and_(
-                HaloRecurringInvoice.workspace_id == workspace_id,
-                HaloRecurringInvoice.halo_id == AccountMapping.recurring_invoice_id,
-            ),
-        )
-    return query.where(Account.workspace_id == workspace_id)
-
-
-def _mapping_joined(
-    workspace_id: int, depth: int, *columns: Any, inner: int = MAPPING
-) -> Select[Any]:
-    """``columns`` over the workspace's mappings, joined as far as ``depth``: what
-    ``_joined`` reads of mapped accounts when no condition is on the account itself,
-    without reading the account table."""
-    query = select(*columns).select_from(AccountMapping)
-    if depth >= CLIENT:
-        query = query.join(
             HaloClient,
             and_(
                 HaloClient.workspace_id == workspace_id,
                 HaloClient.halo_id == AccountMapping.halo_client_id,
             ),
-            isouter=inner < CLIENT,
         )
     if depth >= INVOICE:
         query = query.outerjoin(
@@ -222,119 +178,185 @@ def _mapping_joined(
                 HaloRecurringInvoice.halo_id == AccountMapping.recurring_invoice_id,
             ),
         )
-    return query.where(AccountMapping.workspace_id == workspace_id)
+    if ids is not None:
+        return query.where(_among(workspace_id, ids))
+    return query.where(Account.workspace_id == workspace_id)
 
 
-def _status_depth(target: str) -> int:
-    return INVOICE if target == "invoice_line" else CLIENT
+def _client_status() -> Any:
+    """SQL for the mapped Halo client's status (None: unmapped, or a client never pulled)."""
+    return case(
+        (HaloClient.id.is_(None), None),
+        (HaloClient.gone.is_(True), "gone"),
+        (HaloClient.inactive.is_(True), "inactive"),
+        else_="active",
+    )
+
+
+# First half of the two-int advisory lock key: "halosync account grid".
+_LOCK_NAMESPACE = zlib.crc32(b"halosync account grid") - 2**31
+_CHUNK = 500  # ids bound per IN (...) list: well inside SQLite's and PostgreSQL's limits
+
+
+def refresh_mapping_columns(
+    session: Session, workspace_id: int, account_ids: Iterable[int] | None = None
+) -> int:
+    """Set the accounts' mapping columns to what their mapping, Halo client and recurring
+    invoice say now (every account of the workspace when ``account_ids`` is None), in the
+    caller's transaction. Returns how many accounts changed.
+
+    Every write those columns follow calls this after its own writes: mapping, unmapping
+    and accepting suggestions, Sync Organizations, a target switch, a reset. On PostgreSQL
+    the refreshes of one workspace take turns (a transaction-scoped advisory lock), and
+    each reads what the others committed, so two writes at once (a mapping while Sync
+    Organizations renames its client) leave the columns equal to what both committed; on
+    SQLite a write transaction holds the database already.
+    """
+    session.flush()
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:namespace, :key)"),
+            {"namespace": _LOCK_NAMESPACE, "key": workspace_id},
+        )
+    target = session.scalar(select(Workspace.target).where(Workspace.id == workspace_id))
+    stored = (
+        Account.mapping_status,
+        Account.mapped_client_id,
+        Account.mapped_client_name,
+        Account.mapped_client_status,
+    )
+    columns = (
+        Account.id,
+        *stored,
+        status_expression(str(target)),
+        AccountMapping.halo_client_id,
+        HaloClient.name,
+        _client_status(),
+    )
+    if account_ids is None:
+        queries = [_joined(workspace_id, INVOICE, *columns)]
+    else:
+        wanted = sorted(set(account_ids))
+        queries = [
+            _joined(workspace_id, INVOICE, *columns, ids=wanted[start : start + _CHUNK])
+            for start in range(0, len(wanted), _CHUNK)
+        ]
+    changed = [
+        {
+            "id": row[0],
+            "mapping_status": row[5],
+            "mapped_client_id": row[6],
+            "mapped_client_name": row[7],
+            "mapped_client_status": row[8],
+        }
+        for query in queries
+        for row in session.execute(query)
+        if tuple(row[1:5]) != tuple(row[5:9])
+    ]
+    if changed:
+        session.execute(update(Account), changed)
+    return len(changed)
+
+
+# Up to this many accounts, a search's matches (or the accounts it does not match) are
+# handed to the page's queries as a list of ids; beyond it (a term half the accounts
+# contain) the queries repeat the search themselves.
+SEARCH_LIST_LIMIT = 5000
+
+
+def _search(session: Session, workspace_id: int, term: str) -> ColumnElement[bool]:
+    """The accounts of the workspace whose name or reference, or Halo client's name or id,
+    contain ``term`` (the search box).
+
+    The matches are read first, in one pass over the account table, so the queries of the
+    page need no search of their own: the matching accounts' ids when there are few, else
+    the ids of the accounts that do not match when those are few (a term nearly every
+    name contains).
+    """
+    matches = or_(
+        contains(Account.name, term),
+        contains(Account.ref, term),
+        contains(Account.mapped_client_name, term),
+    )
+    if term.isdigit():  # the mapped client's id, pulled from Halo or not
+        matches = or_(matches, contains(cast(Account.mapped_client_id, String), term))
+    in_workspace = Account.workspace_id == workspace_id
+
+    def few(condition: ColumnElement[bool]) -> list[int] | None:
+        query = select(Account.id).where(in_workspace, condition)
+        found = list(session.scalars(query.limit(SEARCH_LIST_LIMIT + 1)))
+        return sorted(found) if len(found) <= SEARCH_LIST_LIMIT else None
+
+    found = few(matches)
+    if found is not None:
+        return _among(workspace_id, found)
+    others = few(matches.is_not(true()))  # an empty client name matches nothing
+    if others is not None:
+        return and_(in_workspace, Account.id.not_in(others))
+    return and_(in_workspace, matches)
+
+
+def _status_filter(status: str, pull_failed: bool) -> ColumnElement[bool]:
+    """The accounts with mapping status ``status``. While the last Sync Organizations
+    failed every mapping is a Response Error (the stored status is kept for when it
+    succeeds again)."""
+    if not pull_failed:
+        return Account.mapping_status == status
+    unmapped = Account.mapping_status == "unmapped"
+    return {"unmapped": unmapped, "response_error": not_(unmapped)}.get(status, false())
+
+
+def _filters(
+    session: Session, workspace_id: int, filters: GridFilters, pull_failed: bool
+) -> list[ColumnElement[bool]]:
+    """The filters as conditions on the account row, the first of which keeps the
+    workspace's accounts (or the search's)."""
+    where: list[ColumnElement[bool]] = []
+    if filters.search and filters.search.strip():
+        where.append(_search(session, workspace_id, filters.search.strip()))
+    else:
+        where.append(Account.workspace_id == workspace_id)
+    if filters.account_ref is not None:
+        where.append(Account.ref == filters.account_ref)
+    if filters.status is not None:
+        where.append(_status_filter(filters.status, pull_failed))
+    if filters.account_status is not None:
+        where.append(Account.status == filters.account_status)
+    if filters.halo_client_status is not None:
+        where.append(Account.mapped_client_status == filters.halo_client_status)
+    return where
+
+
+def _segments(sort: str, pull_failed: bool) -> list[_Segment]:
+    """The sort as segments in ascending order."""
+    if sort == "status":
+        if pull_failed:  # Response Error, then Unmapped: alphabetical, as the text sorts
+            unmapped = Account.mapping_status == "unmapped"
+            return [_Segment(not_(unmapped)), _Segment(unmapped)]
+        return [_Segment(true(), Account.mapping_status)]
+    if sort == "halo_client_id":
+        return [
+            _Segment(Account.mapped_client_id.is_(None)),
+            _Segment(Account.mapped_client_id.is_not(None), Account.mapped_client_id, unique=True),
+        ]
+    if sort == "halo_client_name":
+        return [
+            _Segment(Account.mapped_client_name.is_(None)),
+            _Segment(Account.mapped_client_name.is_not(None), Account.mapped_client_name),
+        ]
+    if sort == "account_ref":
+        return [_Segment(true(), Account.ref, unique=True)]
+    key = {"account_name": Account.name, "account_status": Account.status}[sort]
+    return [_Segment(true(), key)]
+
+
+# Keys with a few large groups, each read in order from its index; the others (names)
+# have groups of a few rows.
+_FEW_GROUPS = ("status", "mapping_status")
 
 
 # More accounts than any workspace has (a bound that keeps a subquery read first).
 MAX_GROUP = 2**31 - 1
-# Up to this many matches, a search's accounts are handed to the page's queries as a list
-# of ids; beyond it (a term most rows contain) the queries repeat the search themselves.
-SEARCH_LIST_LIMIT = 5000
-
-
-def _search(session: Session, workspace_id: int, term: str) -> tuple[ColumnElement[bool], int]:
-    """The search box: account name or reference, Halo client name or id, contain ``term``.
-
-    The matches are read first, from the account and Halo client tables alone (an index
-    scan each), so the queries of the page need no search of their own. Returns the
-    condition and how far it needs the rows joined.
-    """
-    by_account = select(Account.id).where(
-        Account.workspace_id == workspace_id,
-        or_(contains(Account.name, term), contains(Account.ref, term)),
-    )
-    by_client = select(HaloClient.halo_id).where(
-        HaloClient.workspace_id == workspace_id, contains(HaloClient.name, term)
-    )
-    mapping_match: ColumnElement[bool] = AccountMapping.halo_client_id.in_(by_client)
-    if term.isdigit():  # the mapped client's id, pulled from Halo or not
-        mapping_match = or_(
-            mapping_match, contains(cast(AccountMapping.halo_client_id, String), term)
-        )
-    by_mapping = select(AccountMapping.account_id).where(
-        AccountMapping.workspace_id == workspace_id, mapping_match
-    )
-    found = set(session.scalars(by_account.limit(SEARCH_LIST_LIMIT + 1)))
-    if len(found) <= SEARCH_LIST_LIMIT:
-        found.update(session.scalars(by_mapping.limit(SEARCH_LIST_LIMIT + 1)))
-    if len(found) <= SEARCH_LIST_LIMIT:
-        return Account.id.in_(sorted(found)), ACCOUNT
-    return or_(Account.id.in_(by_account), mapping_match), MAPPING
-
-
-@dataclass(frozen=True, slots=True)
-class _Where:
-    """The filters as conditions on the joined row, and what they need of it."""
-
-    conditions: list[ColumnElement[bool]]
-    depth: int  # how far the rows must be joined
-    inner: int  # every row they keep has a mapping (MAPPING) or a known client (CLIENT)
-    on_account: bool  # a condition reads the account table
-
-
-def _filters(
-    session: Session, workspace_id: int, target: str, filters: GridFilters, pull_failed: bool
-) -> _Where:
-    where: list[ColumnElement[bool]] = []
-    depth = inner = ACCOUNT
-    on_account = False
-    if filters.search and filters.search.strip():
-        condition, depth = _search(session, workspace_id, filters.search.strip())
-        where.append(condition)
-        on_account = True
-    if filters.account_ref is not None:
-        where.append(Account.ref == filters.account_ref)
-        on_account = True
-    if filters.status is not None:
-        where.append(_status_conditions(target, pull_failed)[filters.status])
-        depth = max(depth, _status_depth(target))
-        inner = {"unmapped": ACCOUNT, "response_error": MAPPING}.get(filters.status, CLIENT)
-    if filters.account_status is not None:
-        where.append(Account.status == filters.account_status)
-        on_account = True
-    if filters.halo_client_status == "gone":
-        where.append(HaloClient.gone.is_(True))
-    elif filters.halo_client_status is not None:
-        where.append(HaloClient.id.is_not(None))
-        where.append(HaloClient.gone.is_(False))
-        where.append(HaloClient.inactive.is_(filters.halo_client_status == "inactive"))
-    if filters.halo_client_status is not None:
-        depth = max(depth, CLIENT)
-        inner = CLIENT
-    return _Where(where, depth, inner, on_account)
-
-
-def _segments(sort: str, target: str, pull_failed: bool) -> list[_Segment]:
-    """The sort as segments in ascending order."""
-    if sort == "status":
-        conditions = _status_conditions(target, pull_failed)
-        depth = _status_depth(target)
-        # Alphabetical, as sorting the status text did.
-        segments = [_Segment(conditions["mapped"], depth, inner=CLIENT)]
-        if target == "invoice_line":
-            segments.append(_Segment(conditions["required"], depth, inner=CLIENT))
-        segments.append(_Segment(conditions["response_error"], depth, inner=MAPPING))
-        segments.append(_Segment(conditions["unmapped"], MAPPING))
-        return segments
-    if sort == "halo_client_id":
-        mapped = AccountMapping.id.is_not(None)
-        return [
-            _Segment(AccountMapping.id.is_(None), MAPPING),
-            _Segment(mapped, MAPPING, AccountMapping.halo_client_id, unique=True, inner=MAPPING),
-        ]
-    if sort == "halo_client_name":
-        return [
-            _Segment(HaloClient.id.is_(None), CLIENT),
-            _Segment(HaloClient.id.is_not(None), CLIENT, HaloClient.name, inner=CLIENT),
-        ]
-    if sort == "account_ref":
-        return [_Segment(true(), ACCOUNT, Account.ref, unique=True)]
-    key = {"account_name": Account.name, "account_status": Account.status}[sort]
-    return [_Segment(true(), ACCOUNT, key)]
 
 
 def _ids(session: Session, query: Select[Any]) -> list[int]:
@@ -344,39 +366,29 @@ def _ids(session: Session, query: Select[Any]) -> list[int]:
 def _page_of_segment(
     session: Session,
     workspace_id: int,
-    found: _Where,
+    where: list[ColumnElement[bool]],
     segment: _Segment,
     descending: bool,
     offset: int,
     limit: int,
 ) -> list[int]:
     """``limit`` account ids from ``offset`` of one segment, in its order."""
-    depth = max(found.depth, segment.depth)
-    inner = max(found.inner, segment.inner)  # the rows both keep
-    where = found.conditions
 
     def query(*columns: Any) -> Select[Any]:
-        joined = _joined(workspace_id, depth, *columns, inner=inner)
-        return joined.where(*where, segment.condition)
+        return select(*columns).where(*where, segment.condition)
 
     if segment.key is None:  # a segment of equal keys: by reference, either direction
         return _ids(session, query(Account.id).order_by(Account.ref).offset(offset).limit(limit))
-    if segment.unique:
-        ordering = segment.key.desc() if descending else segment.key.asc()
-        return _ids(session, query(Account.id).order_by(ordering).offset(offset).limit(limit))
     key = segment.key
     order = key.desc() if descending else key.asc()
+    if segment.unique:
+        return _ids(session, query(Account.id).order_by(order).offset(offset).limit(limit))
     # The keys of the page's rows (ties in any order: only the values matter), and the
     # one just before the page, from the key's index; then each group of equal keys is
     # read in reference order.
     start = max(offset - 1, 0)
-    keys_query = (
-        _mapping_joined(workspace_id, depth, key, inner=inner).where(*where, segment.condition)
-        if not found.on_account and segment.inner > ACCOUNT  # the key is on the mapping side
-        else query(key)
-    )
     keys = list(
-        session.scalars(keys_query.order_by(order).offset(start).limit(limit + offset - start))
+        session.scalars(query(key).order_by(order).offset(start).limit(limit + offset - start))
     )
     before = keys.pop(0) if offset > 0 and keys else None
     if not keys:
@@ -389,7 +401,7 @@ def _page_of_segment(
 
     runs = [(value, len(list(run))) for value, run in groupby(keys)]
     ids: list[int] = []
-    if key is Account.status:  # a few large groups, each read in order from its index
+    if key.key in _FEW_GROUPS:
         for value, wanted in runs:
             by_ref = query(Account.id).where(key == value).order_by(Account.ref)
             ids += _ids(session, by_ref.offset(skip).limit(wanted))
@@ -398,25 +410,19 @@ def _page_of_segment(
     # Names: groups of a few rows, all the page's read at once through the name's index
     # and put in order here (ordering in SQL could walk every account by reference).
     values = [value for value, _wanted in runs]
-    if key is Account.name:
-        named = select(Account.id).where(
-            Account.workspace_id == workspace_id, Account.name.in_(values)
-        )
-    else:
-        named = (
-            select(AccountMapping.account_id.label("id"))
-            .join(
-                HaloClient,
-                and_(
-                    HaloClient.workspace_id == workspace_id,
-                    HaloClient.halo_id == AccountMapping.halo_client_id,
-                ),
-            )
-            .where(AccountMapping.workspace_id == workspace_id, HaloClient.name.in_(values))
-        )
-    grouped = _joined(workspace_id, depth, key, Account.ref, Account.id, inner=inner, among=named)
+    # LIMIT keeps the databases from merging the names' look-up into the query (and from
+    # reading the rows of another filter's index instead): it is read first.
+    named = (
+        select(Account.id)
+        .where(Account.workspace_id == workspace_id, key.in_(values))
+        .limit(MAX_GROUP)
+        .subquery()
+    )
+    grouped = query(key, Account.ref, Account.id).join_from(
+        named, Account, Account.id == named.c.id
+    )
     groups: dict[Any, list[tuple[str, int]]] = {}
-    for value, ref, account_id in session.execute(grouped.where(*where, segment.condition)):
+    for value, ref, account_id in session.execute(grouped):
         groups.setdefault(value, []).append((ref, account_id))
     for value, wanted in runs:
         rows = sorted(groups.get(value, []))
@@ -428,7 +434,6 @@ def _page_of_segment(
 def grid_page_ids(
     session: Session,
     workspace_id: int,
-    target: str,
     filters: GridFilters,
     *,
     sort: str,
@@ -438,35 +443,15 @@ def grid_page_ids(
     pull_failed: bool = False,
 ) -> tuple[int, list[int]]:
     """The number of rows the filters leave, and the ids of the accounts at ``offset``."""
-    found = _filters(session, workspace_id, target, filters, pull_failed)
-    where = found.conditions
-
-    def counting(depth: int, inner: int, *columns: Any) -> Select[Any]:
-        """Rows the filters keep; from the mapping table alone where that is enough."""
-        if inner > ACCOUNT and not found.on_account:
-            return _mapping_joined(workspace_id, depth, *columns, inner=inner).where(*where)
-        return _joined(workspace_id, depth, *columns, inner=inner).where(*where)
-
-    segments = _segments(sort, target, pull_failed)
-    total = session.scalar(counting(found.depth, found.inner, func.count())) or 0
-    # The segments with a mapping, counted in one pass from the mapping table; the one
-    # without holds the rest.
-    counted_segments = [segment for segment in segments if segment.inner > ACCOUNT]
-    counted: dict[int, int] = {}
-    if counted_segments:
-        which = case(
-            *((segment.condition, index) for index, segment in enumerate(segments)),
-            else_=len(segments),
-        ).label("segment")
-        deepest = max(found.depth, *(segment.depth for segment in counted_segments))
-        inner = max(found.inner, min(segment.inner for segment in counted_segments))
-        grouped = counting(deepest, inner, which, func.count()).group_by(which)
-        counted = dict(session.execute(grouped).all())
-    rest = total - sum(counted.get(index, 0) for index in range(len(segments)))
+    where = _filters(session, workspace_id, filters, pull_failed)
+    segments = _segments(sort, pull_failed)
+    total = session.scalar(select(func.count()).select_from(Account).where(*where)) or 0
+    # Each segment counted but the last, which holds the rest.
     sizes = [
-        counted.get(index, 0) if segment.inner > ACCOUNT else rest
-        for index, segment in enumerate(segments)
+        session.scalar(select(func.count()).select_from(Account).where(*where, s.condition)) or 0
+        for s in segments[:-1]
     ]
+    sizes.append(total - sum(sizes))
     if descending:
         segments.reverse()
         sizes.reverse()
@@ -477,7 +462,7 @@ def grid_page_ids(
             ids += _page_of_segment(
                 session,
                 workspace_id,
-                found,
+                where,
                 segment,
                 descending,
                 max(offset - start, 0),
@@ -494,7 +479,7 @@ def grid_rows(
     ids: Sequence[int],
     pull_failed: bool = False,
 ) -> list[Row[Any]]:
-    """The grid rows of ``ids`` (in that order)."""
+    """The grid rows of ``ids`` (in that order), as the mappings stand now."""
     if not ids:
         return []
     rows = session.execute(
@@ -514,7 +499,8 @@ def grid_rows(
             HaloRecurringInvoice.name,
             status_expression(target, pull_failed),
             AccountMapping.mapped_at,
-        ).where(Account.id.in_(list(ids)))
+            ids=ids,
+        )
     ).all()
     position = {account_id: index for index, account_id in enumerate(ids)}
     return sorted(rows, key=lambda row: position[row[0]])

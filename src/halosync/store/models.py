@@ -144,9 +144,14 @@ class Account(Base):
     __tablename__ = "account"
     __table_args__ = (
         UniqueConstraint("workspace_id", "ref"),
-        # The mapping grid's sorts (store/account_grid.py).
+        # The mapping grid's sorts and filters (store/account_grid.py).
         Index(None, "workspace_id", "name", "ref"),
         Index(None, "workspace_id", "status", "ref"),
+        Index(None, "workspace_id", "mapping_status", "ref"),
+        Index(None, "workspace_id", "mapping_status", "name", "ref"),
+        Index(None, "workspace_id", "mapped_client_name", "ref"),
+        Index(None, "workspace_id", "mapped_client_id", "ref"),
+        Index(None, "workspace_id", "mapped_client_status", "ref"),
         CheckConstraint(_one_of("status", ACCOUNT_STATUSES), name="status"),
     )
 
@@ -158,6 +163,16 @@ class Account(Base):
     billed: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # What the account's mapping says, kept here for the mapping grid to filter, sort and
+    # search on one table's indexes. Derived, never edited: store.account_grid.refresh_
+    # mapping_columns sets them in the transaction of every write they follow (mapping,
+    # unmapping, Sync Organizations, a target switch, a reset). A new account is unmapped.
+    mapping_status: Mapped[str] = mapped_column(
+        String(16), default="unmapped", server_default="unmapped"
+    )
+    mapped_client_id: Mapped[int | None] = mapped_column(Integer)  # the mapping's Halo client
+    mapped_client_name: Mapped[str | None] = mapped_column(Text)  # None: unmapped or not pulled
+    mapped_client_status: Mapped[str | None] = mapped_column(String(8))  # active/inactive/gone
 
 
 class Service(Base):

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from halosync.domain.targets import TargetSwitch, target_switch
 from halosync.errors import NotFoundError, ValidationFailedError
+from halosync.store.account_grid import refresh_mapping_columns
 from halosync.store.models import NAME_LENGTH, LedgerEntry, Workspace
 
 WORKSPACE_IN_PATH = "Use a workspace you are a member of."
@@ -84,6 +85,13 @@ class WorkspaceRepository:
     def count(self) -> int:
         """How many workspaces exist."""
         return self.session.scalar(select(func.count()).select_from(Workspace)) or 0
+
+    def set_target(self, workspace: Workspace, target: str) -> None:
+        """Switch where the workspace's counts land; its accounts' mapping status follows
+        (whether a mapping without a recurring invoice is Required depends on it)."""
+        if target != workspace.target:
+            workspace.target = target
+            refresh_mapping_columns(self.session, workspace.id)
 
     def target_switch(self, workspace: Workspace, target: str | None) -> TargetSwitch | None:
         """The switch to ``target`` that must be confirmed first (records were written)."""

@@ -21,6 +21,7 @@ from halosync.halopsa.client import HaloApiClient
 from halosync.halopsa.models import Client, Item, RecurringInvoice
 from halosync.logging import get_logger
 from halosync.settings import Settings
+from halosync.store.account_grid import refresh_mapping_columns
 from halosync.store.attention import mapped_to_dead_clients
 from halosync.store.base import utcnow
 from halosync.store.crypto import SecretBox
@@ -291,7 +292,7 @@ async def run_customers_sync(
         with database.session() as session:
             for kind, records in pulled.items():
                 details[kind] = _upsert(session, _MODELS[kind], workspace_id, records)
-            session.flush()
+            refresh_mapping_columns(session, workspace_id)
             attention += _mapped_attention(session, workspace_id)
     end = lifecycle.end
     log.info("customers_sync_finished", workspace=name, status=end.status, **end.counts)

@@ -149,7 +149,7 @@ def update_sync_settings(
         if change.price_mode is not None:
             ws.price_mode = change.price_mode
         if change.target is not None:
-            ws.target = change.target
+            repository.set_target(ws, change.target)
         if change.adopt_existing_lines is not None:
             ws.adopt_existing_lines = change.adopt_existing_lines
         if change.cooldown_minutes is not None:

@@ -129,6 +129,7 @@ def test_services_and_summary(ready: Api) -> None:
 def test_a_response_error_blocks_finishing_setup_as_in_the_wizard(ready: Api) -> None:
     """One rule (``setup_readiness``): a mapping whose Halo client Sync Organizations no
     longer sees shows Response Error and blocks Finish, in the REST summary as in the UI."""
+    from halosync.store.account_grid import refresh_mapping_columns
     from halosync.store.models import HaloClient
 
     assert ready.put("mappings/services/MAIL", json={"halo_item_id": 1}).status_code == 200
@@ -136,6 +137,7 @@ def test_a_response_error_blocks_finishing_setup_as_in_the_wizard(ready: Api) ->
     assert ready.get("mappings/summary").json()["can_finish"] is True
     with ready.database.session() as session:
         session.query(HaloClient).filter_by(workspace_id=ready.acme, halo_id=1).delete()
+        refresh_mapping_columns(session, ready.acme)  # as Sync Organizations does after
     summary = ready.get("mappings/summary").json()
     assert summary["can_finish"] is False
     assert summary["blocking"] == [

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from starlette.testclient import TestClient
 
+from halosync.store.account_grid import refresh_mapping_columns
 from halosync.store.models import HaloClient, HaloRecurringInvoice, LogEntry, RunResult, SyncRun
 from halosync.sync.progress import SyncProgress
 from halosync.sync.runs import beat, start_run
@@ -400,6 +401,7 @@ def test_invoice_line_picker_required_and_response_error(world: World) -> None:
         session.query(HaloRecurringInvoice).filter_by(
             workspace_id=world.alpha, halo_id=invoiced[with_invoice]
         ).update({"gone": True})
+        refresh_mapping_columns(session, world.alpha)  # as Sync Organizations does after
     required = client.get(f"{w}/accounts", params={"status": "required"}).text
     assert ">Required<" in required
     assert "1 entries" in required
@@ -408,6 +410,7 @@ def test_invoice_line_picker_required_and_response_error(world: World) -> None:
 
     with world.database.session() as session:
         session.query(HaloClient).filter_by(workspace_id=world.alpha, halo_id=with_invoice).delete()
+        refresh_mapping_columns(session, world.alpha)
     broken = client.get(f"{w}/accounts", params={"status": "response_error"}).text
     assert ">Response Error<" in broken
     assert "Please refresh the page in a few minutes and try again." in broken

@@ -7,5 +7,5 @@ without importing Alembic (``Database.migrate``). A new migration updates it;
 
 from __future__ import annotations
 
-SCHEMA_HEAD = "0018"
+SCHEMA_HEAD = "0019"
 """The revision of the newest migration in ``versions/``."""
