@@ -19,7 +19,7 @@ call these functions; none keeps a copy of their rules.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
@@ -42,7 +42,7 @@ from halosync.errors import NotFoundError, ValidationFailedError
 from halosync.store.base import utcnow
 from halosync.store.database import Database
 from halosync.store.models import AuditEntry, QuantityRuleRow
-from halosync.store.rules import RuleRepository, RuleVersion
+from halosync.store.rules import RuleRepository, RuleVersion, ScopedRule
 from halosync.store.usage import AccountRepository, ServiceRepository
 from halosync.sync.activity import add_log_entry
 
@@ -248,20 +248,18 @@ def rule_book(source: Session | Database, workspace_id: int, on_date: date) -> R
     if isinstance(source, Database):
         with source.session() as session:
             return rule_book(session, workspace_id, on_date)
-    return _book(RuleRepository(source, workspace_id).in_force(on_date))
+    return _book(RuleRepository(source, workspace_id).rules_in_force(on_date))
 
 
-def _book(versions: list[RuleVersion]) -> RuleBook:
+def _book(rules: Iterable[ScopedRule]) -> RuleBook:
     workspace = EMPTY_RULE
     services: dict[str, QuantityRule] = {}
     accounts: dict[str, QuantityRule] = {}
     pairs: dict[tuple[str, str], QuantityRule] = {}
-    for version in versions:
-        rule = _rule_of(version.row)
+    for scope, account, service, rule in rules:
         if rule.is_clear:
             continue
-        account, service = version.account_ref, version.service_ref
-        if version.row.scope == "workspace":
+        if scope == "workspace":
             workspace = rule
         elif account is not None and service is not None:
             pairs[(account, service)] = rule
@@ -383,14 +381,10 @@ def _combined_problems(
     """What goes wrong once ``rule`` joins the other scopes' rules in force on ``day`` (a
     ceiling below a minimum set elsewhere): only problems the change brings, so a change
     elsewhere is never refused for one already there."""
-    versions = rules.in_force(day)
-    before = _book(versions)
+    scoped = rules.rules_in_force(day)
+    before = _book(scoped)
     key = (target.scope, target.account_ref, target.service_ref)
-    others = [v for v in versions if (v.row.scope, v.account_ref, v.service_ref) != key]
-    stand_in = QuantityRuleRow(scope=target.scope, **{n: getattr(rule, n) for n in RULE_FIELDS})
-    after = _book(
-        [*others, RuleVersion(stand_in, target.account_ref, None, target.service_ref, None)]
-    )
+    after = _book([*(r for r in scoped if r[:3] != key), (*key, rule)])
     known = set(rule_book_problems(before))
     return _problems([p for p in rule_book_problems(after) if p not in known])
 

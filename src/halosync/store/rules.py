@@ -10,14 +10,16 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy import ColumnElement, Select, Subquery, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 
-from halosync.domain.rules import RULE_SCOPES
+from halosync.domain.rules import RULE_FIELDS, RULE_SCOPES, QuantityRule
 from halosync.store.models import Account, QuantityRuleRow, Service
 
 RuleKey = tuple[str, int | None, int | None]
 """A scope and its keys: (scope, account_id, service_id)."""
+ScopedRule = tuple[str, str | None, str | None, QuantityRule]
+"""A rule in force and whose it is: (scope, account_ref, service_ref, rule)."""
 
 
 @dataclass(frozen=True)
@@ -55,20 +57,53 @@ class RuleRepository:
             .where(QuantityRuleRow.workspace_id == self.workspace_id)
         )
 
+    def _latest(self, on_date: date) -> Subquery:
+        """The id of each scope's version in force on ``on_date`` (rank 1 of its scope by
+        ``valid_from``, then id, newest first), so older versions never leave the database."""
+        rank = (
+            func.row_number()
+            .over(
+                partition_by=(
+                    QuantityRuleRow.scope,
+                    QuantityRuleRow.account_id,
+                    QuantityRuleRow.service_id,
+                ),
+                order_by=(QuantityRuleRow.valid_from.desc(), QuantityRuleRow.id.desc()),
+            )
+            .label("rank")
+        )
+        ranked = (
+            select(QuantityRuleRow.id, rank)
+            .where(
+                QuantityRuleRow.workspace_id == self.workspace_id,
+                QuantityRuleRow.valid_from <= on_date,
+            )
+            .subquery()
+        )
+        return select(ranked.c.id).where(ranked.c.rank == 1).subquery()
+
     def in_force(self, on_date: date) -> list[RuleVersion]:
         """The version in force on ``on_date`` of every scope that has one (cleared ones
         too: a version whose fields are all NULL), in scope order."""
+        latest = self._latest(on_date)
+        rows = self.session.execute(self._query().join(latest, latest.c.id == QuantityRuleRow.id))
+        return sorted((RuleVersion(*row) for row in rows), key=_scope_order)
+
+    def rules_in_force(self, on_date: date) -> list[ScopedRule]:
+        """What :meth:`in_force` finds, as (scope, account_ref, service_ref, rule) only:
+        the sync's look-up, without loading whole rows."""
+        latest = self._latest(on_date)
+        columns = [getattr(QuantityRuleRow, name) for name in RULE_FIELDS]
         rows = self.session.execute(
-            self._query()
-            .where(QuantityRuleRow.valid_from <= on_date)
-            .order_by(QuantityRuleRow.valid_from, QuantityRuleRow.id)
+            select(QuantityRuleRow.scope, _Account.ref, _Service.ref, *columns)
+            .join(latest, latest.c.id == QuantityRuleRow.id)
+            .outerjoin(_Account, _Account.id == QuantityRuleRow.account_id)
+            .outerjoin(_Service, _Service.id == QuantityRuleRow.service_id)
         )
-        latest: dict[RuleKey, RuleVersion] = {}
-        for row in rows:
-            version = RuleVersion(*row)
-            latest.pop(version.key, None)
-            latest[version.key] = version
-        return sorted(latest.values(), key=_scope_order)
+        return [
+            (scope, account, service, QuantityRule(**dict(zip(RULE_FIELDS, values, strict=True))))
+            for scope, account, service, *values in rows
+        ]
 
     def in_force_for(self, key: RuleKey, on_date: date) -> RuleVersion | None:
         """One scope's version in force on ``on_date`` (None: never set before it)."""
