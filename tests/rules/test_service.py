@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -36,14 +34,6 @@ WORKSPACE = RuleTarget()
 MAIL = RuleTarget(service_ref="MAIL")
 A1 = RuleTarget(account_ref="A1")
 A1_MAIL = RuleTarget("A1", "MAIL")
-
-
-@pytest.fixture
-def database(tmp_path: Path) -> Iterator[Database]:
-    db = Database(f"sqlite:///{tmp_path / 'halosync.db'}")
-    db.migrate()
-    yield db
-    db.dispose()
 
 
 @pytest.fixture
