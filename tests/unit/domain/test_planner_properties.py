@@ -21,6 +21,7 @@ from halosync.domain.models import (
     Target,
 )
 from halosync.domain.planner import plan_usage_sync
+from halosync.domain.rules import EMPTY_RULE_BOOK, RuleBook
 
 from .halo_state import HaloState
 
@@ -112,7 +113,12 @@ def scenarios(draw: st.DrawFn) -> Scenario:
     )
 
 
-def run(scenario: Scenario, subs: list[DesiredSubscription], state: HaloState) -> Plan:
+def run(
+    scenario: Scenario,
+    subs: list[DesiredSubscription],
+    state: HaloState,
+    rules: RuleBook = EMPTY_RULE_BOOK,
+) -> Plan:
     return plan_usage_sync(
         subs,
         account_targets=scenario.targets,
@@ -126,6 +132,7 @@ def run(scenario: Scenario, subs: list[DesiredSubscription], state: HaloState) -
         ),
         halo_licences=state.halo_licences(),
         halo_invoice_lines=state.halo_lines(),
+        rules=rules,
     )
 
 

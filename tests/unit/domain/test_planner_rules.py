@@ -21,7 +21,15 @@ from halosync.domain.rules import EMPTY_RULE_BOOK, QuantityRule, RuleBook
 
 from .halo_state import HaloState
 from .test_planner import sub
-from .test_planner_properties import ACCOUNTS, SERVICES, WS, Scenario, prepared_state, scenarios
+from .test_planner_properties import (
+    ACCOUNTS,
+    SERVICES,
+    WS,
+    Scenario,
+    prepared_state,
+    run,
+    scenarios,
+)
 from .test_rules import quantity_rules
 
 
@@ -40,29 +48,6 @@ def rule_books(draw: st.DrawFn) -> RuleBook:
                 max_size=2,
             )
         ),
-    )
-
-
-def run(
-    scenario: Scenario,
-    subs: list[DesiredSubscription],
-    state: HaloState,
-    rules: RuleBook = EMPTY_RULE_BOOK,
-) -> Plan:
-    return plan_usage_sync(
-        subs,
-        account_targets=scenario.targets,
-        service_items=scenario.items,
-        ledger=state.ledger,
-        settings=SyncSettings(
-            target=scenario.target,
-            price_mode=scenario.prices,
-            adopt_existing_lines=scenario.adopt,
-            workspace_key=WS,
-        ),
-        halo_licences=state.halo_licences(),
-        halo_invoice_lines=state.halo_lines(),
-        rules=rules,
     )
 
 
