@@ -118,10 +118,17 @@ class DesiredSubscription:
     explain: tuple[ExplainStep, ...] = ()
     """How the vendor's figures became this one subscription before planning (several terms
     summed or one picked); empty = the vendor's quantity as sent."""
+    apart_term: str = ""
+    """The term of a subscription billed on a record of its own (terms rule ``apart``,
+    :mod:`halosync.domain.terms`); ``""``: the account × service's one record, as always."""
+    takes_over: str | None = None
+    """The ``apart_term`` of this pair's ledger row whose record it bills from now on, when
+    the terms rule changed how the pair is billed (the row is then kept under
+    ``apart_term``); None: its own row."""
 
     @property
     def key(self) -> tuple[str, str]:
-        """The (account_ref, service_ref) pair that identifies it."""
+        """The (account_ref, service_ref) pair it belongs to."""
         return (self.account_ref, self.service_ref)
 
     @property
@@ -134,6 +141,17 @@ class DesiredSubscription:
         if self.status in ENDED_SUBSCRIPTION_STATUSES:
             return f"subscription {self.status}"
         return None
+
+    @property
+    def identity(self) -> tuple[str, str, str]:
+        """What its Halo record is kept by: the pair, and the term when kept apart."""
+        return (self.account_ref, self.service_ref, self.apart_term)
+
+    @property
+    def ledger_key(self) -> tuple[str, str, str]:
+        """The ledger rows it is planned against: its own, or the ones it takes over."""
+        term = self.apart_term if self.takes_over is None else self.takes_over
+        return (self.account_ref, self.service_ref, term)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +186,8 @@ class LedgerRecord:
     quantity: Decimal | None = None
     fields: HaloFields = field(default_factory=dict)
     written_at: datetime | None = None
+    apart_term: str = ""
+    """The term of a record kept apart (terms rule ``apart``); ``""``: the pair's record."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,6 +341,12 @@ class PlannedChange:
     rule_holds: tuple[str, ...] = ()
     """Why the quantity rules hold this write for review whatever the workspace's review
     policy (a quantity above a ceiling)."""
+    apart_term: str = ""
+    """The term whose own record this change writes (terms rule ``apart``); ``""``: the
+    account × service's one record."""
+    takes_over: str | None = None
+    """The ``apart_term`` of the ledger row this change's record was kept under until now
+    (re-kept under ``apart_term`` when written); None: the row is its own."""
 
     @property
     def explain_text(self) -> str:

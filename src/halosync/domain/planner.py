@@ -57,6 +57,7 @@ from halosync.domain.rules import (
     vendor_step,
 )
 from halosync.domain.skips import deliberate_skip
+from halosync.domain.terms import combine_terms
 
 HALO_LICENCE_STATUS: dict[SubscriptionStatus, str] = {
     "active": "Active",
@@ -81,12 +82,14 @@ class _Context:
     settings: SyncSettings
     account_targets: Mapping[str, AccountTarget]
     service_items: Mapping[str, int]
-    ledger: Mapping[tuple[str, str], list[LedgerRecord]]
+    ledger: Mapping[tuple[str, str, str], list[LedgerRecord]]
     licences_by_id: Mapping[int, HaloLicence]
     licences_by_marker: Mapping[tuple[int, str], list[HaloLicence]]
     lines_by_id: Mapping[int, HaloInvoiceLine]
     lines_by_invoice: Mapping[int, list[HaloInvoiceLine]]
     ledger_line_ids: frozenset[int]
+    ledger_record_ids: frozenset[int]
+    """Every record of the target being planned that a ledger row names."""
     claimed_lines: set[int]
     duplicates: DuplicateIndex
     rules: RuleBook
@@ -137,28 +140,33 @@ def plan_usage_sync(
     run's date (:mod:`halosync.domain.rules`); without them the vendor's quantities are
     billed as they are.
     """
+    ledger = list(ledger)
     context = _build_context(
         settings, account_targets, service_items, ledger, halo_licences, halo_invoice_lines
     )
     context = replace(context, rules=rules)
-    ordered = sorted(subscriptions, key=lambda sub: sub.key)
+    # Several terms of one pair become what is billed first (summed, picked or kept apart).
+    combined = combine_terms(
+        subscriptions, rules, [r for r in ledger if r.target == settings.target]
+    )
+    ordered = sorted(combined, key=lambda sub: sub.identity)
     changes: list[PlannedChange] = []
-    seen: set[tuple[str, str]] = set()
+    seen: set[tuple[str, str, str]] = set()
     for sub in ordered:
         if accounts is not None and sub.account_ref not in accounts:
             continue
-        if sub.key in seen:
+        if sub.identity in seen:
             changes.append(
                 _refuse(
                     sub,
                     "fail",
                     "ERROR",
-                    "the vendor data holds this account and service twice; only the "
-                    "first was planned, so fix the duplicate at the source",
+                    "the vendor data holds this account and service twice in one term; "
+                    "only the first was planned, so fix the duplicate at the source",
                 ).change
             )
             continue
-        seen.add(sub.key)
+        seen.add(sub.identity)
         try:
             change = _plan_one(sub, context)
         except _Refusal as refusal:
@@ -185,10 +193,10 @@ def _build_context(
     ledger = list(ledger)
     halo_licences = list(halo_licences)
     halo_invoice_lines = list(halo_invoice_lines)
-    ledger_index: defaultdict[tuple[str, str], list[LedgerRecord]] = defaultdict(list)
+    ledger_index: defaultdict[tuple[str, str, str], list[LedgerRecord]] = defaultdict(list)
     ledger_line_ids: set[int] = set()
     for record in ledger:
-        ledger_index[(record.account_ref, record.service_ref)].append(record)
+        ledger_index[(record.account_ref, record.service_ref, record.apart_term)].append(record)
         if record.target == "invoice_line" and record.halo_record_id is not None:
             ledger_line_ids.add(record.halo_record_id)
     licences_by_id: dict[int, HaloLicence] = {}
@@ -214,6 +222,11 @@ def _build_context(
         lines_by_id=lines_by_id,
         lines_by_invoice=lines_by_invoice,
         ledger_line_ids=frozenset(ledger_line_ids),
+        ledger_record_ids=frozenset(
+            record.halo_record_id
+            for record in ledger
+            if record.target == settings.target and record.halo_record_id is not None
+        ),
         claimed_lines=set(),
         duplicates=(
             licence_duplicates(halo_licences, ledger)
@@ -236,6 +249,8 @@ def _refuse(
         PlannedChange(
             account_ref=sub.account_ref,
             service_ref=sub.service_ref,
+            apart_term=sub.apart_term,
+            takes_over=sub.takes_over,
             action=action,
             level=level,
             reason=reason,
@@ -356,6 +371,8 @@ def _excluded(sub: DesiredSubscription, rule: EffectiveRule, context: _Context) 
     return PlannedChange(
         account_ref=sub.account_ref,
         service_ref=sub.service_ref,
+        apart_term=sub.apart_term,
+        takes_over=sub.takes_over,
         action="skip",
         level=level,
         reason=reason,
@@ -373,7 +390,7 @@ def _still_billing(
 ) -> tuple[int, str, HaloValue] | None:
     """The record halosync wrote for this pair that Halo still bills (quantity above 0):
     its id, how to name it and its quantity; as Halo holds it when read, else as written."""
-    for record in context.ledger.get(sub.key, []):
+    for record in context.ledger.get(sub.ledger_key, []):
         if (
             record.target != context.settings.target
             or record.state != "written"
@@ -648,7 +665,7 @@ def _ledger_rows(
     settings = context.settings
     current: list[LedgerRecord] = []
     earlier: list[LedgerRecord] = []
-    for record in context.ledger.get(sub.key, []):
+    for record in context.ledger.get(sub.ledger_key, []):
         same_place = (
             record.target == settings.target and record.halo_client_id == target.halo_client_id
         )
@@ -656,6 +673,14 @@ def _ledger_rows(
             same_place = same_place and record.recurring_invoice_id == target.recurring_invoice_id
         (current if same_place else earlier).append(record)
     return current, earlier
+
+
+def _marker(sub: DesiredSubscription, settings: SyncSettings, rows: list[LedgerRecord]) -> str:
+    """The marker its record carries: the pair's, or its term's when kept apart; a record
+    taken over (the terms rule changed) keeps the marker it was created with."""
+    if sub.takes_over is not None and rows:
+        return rows[0].marker
+    return marker_for(settings.workspace_key, sub.account_ref, sub.service_ref, sub.apart_term)
 
 
 def _plan_licence(
@@ -666,13 +691,15 @@ def _plan_licence(
     ruling: _Ruling,
 ) -> PlannedChange:
     settings = context.settings
-    marker = marker_for(settings.workspace_key, sub.account_ref, sub.service_ref)
     wanted, price_steps = _licence_fields(sub, settings, target, ruling)
     desired = _owned(wanted)
     rows, earlier = _ledger_rows(sub, context, target)
+    marker = _marker(sub, settings, rows)
     base = PlannedChange(
         account_ref=sub.account_ref,
         service_ref=sub.service_ref,
+        apart_term=sub.apart_term,
+        takes_over=sub.takes_over,
         action="unchanged",
         reason="",
         target="licence",
@@ -687,7 +714,12 @@ def _plan_licence(
             licence = context.licences_by_id[record.halo_record_id]
             change = _update_licence(base, licence, wanted)
             return _flag_duplicates(change, twins, "licence")
-    adoptable = context.licences_by_marker.get((target.halo_client_id, marker), [])
+    adoptable = [
+        licence
+        for licence in context.licences_by_marker.get((target.halo_client_id, marker), [])
+        # A record the ledger keeps for another term is never taken over by its marker.
+        if licence.id not in context.ledger_record_ids
+    ]
     if adoptable:
         licence = adoptable[0]
         note = f"found licence {licence.id} created by an interrupted earlier run; adopting it"
@@ -745,13 +777,15 @@ def _plan_invoice_line(
     settings = context.settings
     invoice_id = target.recurring_invoice_id
     assert invoice_id is not None
-    marker = marker_for(settings.workspace_key, sub.account_ref, sub.service_ref)
     desired, price_steps = _line_fields(sub, settings, target, ruling)
     rows, _earlier = _ledger_rows(sub, context, target)
+    marker = _marker(sub, settings, rows)
     lines = context.lines_by_invoice.get(invoice_id, [])
     base = PlannedChange(
         account_ref=sub.account_ref,
         service_ref=sub.service_ref,
+        apart_term=sub.apart_term,
+        takes_over=sub.takes_over,
         action="unchanged",
         reason="",
         target="invoice_line",
@@ -770,7 +804,11 @@ def _plan_invoice_line(
                 base, line, desired, f"line {line.id} {where}", sub, target, settings
             )
             return _flag_duplicates(change, twins, "line")
-    ours = [ln for ln in lines if ln.marker == marker and ln.item_id == item_id]
+    ours = [
+        ln
+        for ln in lines
+        if ln.marker == marker and ln.item_id == item_id and ln.id not in context.ledger_line_ids
+    ]
     if ours:
         line = ours[0]
         change = _update_line(base, line, desired, f"line {line.id} {where}", sub, target, settings)

@@ -45,6 +45,7 @@ from halosync.domain.rules import (
     rule_quantity,
 )
 from halosync.domain.skips import deliberate_skip
+from halosync.domain.terms import combine_terms
 
 SortKey = Literal[
     "account_ref", "service_ref", "vendor_quantity", "ledger_quantity", "halo_quantity", "drift"
@@ -86,6 +87,9 @@ class ReconcileRow:
     """Which rule explains a difference between the vendor's count and HaloPSA's
     ("HaloPSA 25 = vendor 23 with minimum 25 (service)"); the exclusion's reason for an
     excluded pair; empty when no rule changes the count."""
+    term: str = ""
+    """The term of a record kept apart (terms rule ``apart``); blank for the pair's one
+    record (its terms summed or one picked, as the sync bills them)."""
 
     @property
     def status(self) -> RowStatus:
@@ -121,8 +125,16 @@ def reconcile(
     as the sync plans with); a record deleted in Halo has no Halo quantity and counts as
     drift.
     """
-    subs = {sub.key: sub for sub in subscriptions}
     ledger = list(ledger)
+    # Several terms of one pair as the sync bills them (summed, picked or kept apart).
+    ours = [record for record in ledger if record.target == target]
+    subs = {sub.identity: sub for sub in combine_terms(subscriptions, rules, ours)}
+    # A record taken over by another term is that term's now.
+    moved = {
+        (sub.account_ref, sub.service_ref, sub.takes_over): sub.identity
+        for sub in subs.values()
+        if sub.takes_over is not None
+    }
     halo_licences = list(halo_licences)
     halo_invoice_lines = list(halo_invoice_lines)
     licences = {lic.id: Decimal(lic.count) for lic in halo_licences if not lic.deleted}
@@ -133,12 +145,11 @@ def reconcile(
         if target == "licence"
         else line_duplicates(halo_invoice_lines, ledger)
     )
-    ledger_by_pair: dict[tuple[str, str], LedgerRecord] = {}
-    for record in ledger:
-        if record.target != target:
-            continue
+    ledger_by_pair: dict[tuple[str, str, str], LedgerRecord] = {}
+    for record in ours:
         mapped = account_targets.get(record.account_ref)
-        key = (record.account_ref, record.service_ref)
+        key = (record.account_ref, record.service_ref, record.apart_term)
+        key = moved.get(key, key)
         current = mapped is not None and mapped.halo_client_id == record.halo_client_id
         if current or key not in ledger_by_pair:
             ledger_by_pair[key] = record
@@ -148,7 +159,7 @@ def reconcile(
         found = ledger_by_pair.get(key)
         mapped = account_targets.get(key[0])
         vendor = _billable(sub)
-        rule = rules.for_pair(*key)
+        rule = rules.for_pair(key[0], key[1])
         record_id = found.halo_record_id if found else None
         halo = halo_quantities.get(record_id) if record_id is not None else None
         ledger_quantity = found.quantity if found and found.state == "written" else None
@@ -191,6 +202,7 @@ def reconcile(
                 excluded=ruling.excluded,
                 # A pair left alone on purpose is explained by its skip, not by the rules.
                 why=ruling.why if skip is None or ruling.excluded else "",
+                term=key[2],
             )
         )
     return rows
@@ -255,9 +267,9 @@ def sort_rows(
     """``rows`` ordered by ``key``; blanks always last, ties by account then service."""
     present = [row for row in rows if getattr(row, key) is not None]
     blank = [row for row in rows if getattr(row, key) is None]
-    tie = sorted(present, key=lambda row: (row.account_ref, row.service_ref))
+    tie = sorted(present, key=lambda row: (row.account_ref, row.service_ref, row.term))
     ordered = sorted(tie, key=lambda row: getattr(row, key), reverse=descending)
-    return ordered + sorted(blank, key=lambda row: (row.account_ref, row.service_ref))
+    return ordered + sorted(blank, key=lambda row: (row.account_ref, row.service_ref, row.term))
 
 
 def csv_safe(value: object) -> str:

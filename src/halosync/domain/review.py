@@ -118,6 +118,8 @@ def proposal_key(change: PlannedChange) -> str:
         change.halo_client_id,
         change.recurring_invoice_id,
         sorted(json_fields(change.after).items()),
+        # A term kept apart proposes its own values (keys of the pair's one record unchanged).
+        *([change.apart_term] if change.apart_term else []),
     ]
     text = json.dumps(document, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()

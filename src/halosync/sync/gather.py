@@ -34,7 +34,7 @@ from halosync.store.models import (
     Workspace,
 )
 from halosync.store.usage import SubscriptionRepository
-from halosync.sync.ledger import earlier_records
+from halosync.sync.ledger import LedgerKey, earlier_records
 
 _STATUS_WORDS: dict[str, SubscriptionStatus] = {
     "pendingcancel": "active",
@@ -86,8 +86,9 @@ class SyncInputs:
     ledger: list[LedgerRecord]
     account_ids: dict[str, int] = field(default_factory=dict)
     service_ids: dict[str, int] = field(default_factory=dict)
-    ledger_ids: dict[tuple[str, str, int], int] = field(default_factory=dict)
-    """(account_ref, service_ref, halo_client_id) -> ledger_entry.id for this target."""
+    ledger_ids: dict[LedgerKey, int] = field(default_factory=dict)
+    """(account_ref, service_ref, halo_client_id, apart_term) -> ledger_entry.id for this
+    target."""
     ledger_known: dict[int, tuple[int | None, int | None, str]] = field(default_factory=dict)
     """ledger_entry.id -> (halo_record_id, last_quantity, state) as loaded."""
     earlier_records: frozenset[int] = frozenset()
@@ -185,7 +186,8 @@ def load_inputs(
     for entry, account_ref, service_ref in session.execute(ledger_query):
         inputs.ledger.append(ledger_record(entry, account_ref, service_ref))
         if entry.target == settings.target:
-            inputs.ledger_ids[(account_ref, service_ref, entry.halo_client_id)] = entry.id
+            key = (account_ref, service_ref, entry.halo_client_id, entry.apart_term)
+            inputs.ledger_ids[key] = entry.id
             inputs.ledger_known[entry.id] = (entry.halo_record_id, entry.last_quantity, entry.state)
         inputs.account_ids.setdefault(account_ref, entry.account_id)
         inputs.service_ids.setdefault(service_ref, entry.service_id)
@@ -209,4 +211,5 @@ def ledger_record(entry: LedgerEntry, account_ref: str, service_ref: str) -> Led
         marker=entry.marker,
         quantity=Decimal(entry.last_quantity) if entry.last_quantity is not None else None,
         written_at=entry.last_written_at,
+        apart_term=entry.apart_term,
     )

@@ -46,6 +46,10 @@ def _money(value: Any) -> Decimal | None:
     return None if value is None else Decimal(str(value))
 
 
+LedgerKey = tuple[str, str, int, str]
+"""A ledger row's key in a run: account_ref, service_ref, Halo client id and the term of a
+record kept apart (``""`` for the pair's one record)."""
+
 WRITE_CHUNK = 500
 """Ledger rows per statement group."""
 
@@ -96,7 +100,7 @@ class LedgerBook:
         self,
         workspace_id: int,
         target: Target,
-        ids: dict[tuple[str, str, int], int],
+        ids: dict[LedgerKey, int],
         account_ids: dict[str, int],
         service_ids: dict[str, int],
     ) -> None:
@@ -107,9 +111,22 @@ class LedgerBook:
         self.service_ids = service_ids
 
     @staticmethod
-    def _key(change: PlannedChange) -> tuple[str, str, int]:
+    def _key(change: PlannedChange) -> LedgerKey:
         assert change.halo_client_id is not None
-        return (change.account_ref, change.service_ref, change.halo_client_id)
+        return (change.account_ref, change.service_ref, change.halo_client_id, change.apart_term)
+
+    def _moves(self, change: PlannedChange) -> bool:
+        """Whether ``change`` takes over a row kept under another term (to re-key it)."""
+        return change.takes_over is not None and self._key(change) not in self.ids
+
+    def _row(self, change: PlannedChange) -> int | None:
+        """The id of the ledger row ``change`` writes: its own, or the one it takes over."""
+        row_id = self.ids.get(self._key(change))
+        if row_id is None and change.takes_over is not None:
+            assert change.halo_client_id is not None
+            old = (change.account_ref, change.service_ref, change.halo_client_id, change.takes_over)
+            row_id = self.ids.get(old)
+        return row_id
 
     def mark_pending(self, session: Session, changes: Sequence[PlannedChange], run_id: int) -> None:
         """Before creates: each marker is recorded, the old (gone) record id forgotten."""
@@ -160,7 +177,10 @@ class LedgerBook:
     def _write_chunk(
         self, session: Session, rows: Sequence[tuple[PlannedChange, _RowValues]]
     ) -> None:
-        known = {self.ids[key] for change, _ in rows if (key := self._key(change)) in self.ids}
+        found = {
+            index: row_id for index, (change, _) in enumerate(rows) if (row_id := self._row(change))
+        }
+        known = set(found.values())
         # Rows this book knew of may have gone meanwhile (an account unmapped and its
         # ledger cleared): those are added again rather than updated into thin air.
         alive = (
@@ -169,14 +189,18 @@ class LedgerBook:
             else set()
         )
         updates: list[dict[str, Any]] = []
-        inserts: list[tuple[tuple[str, str, int], dict[str, Any]]] = []
-        for change, values in rows:
+        inserts: list[tuple[LedgerKey, dict[str, Any]]] = []
+        for index, (change, values) in enumerate(rows):
             key = self._key(change)
-            row_id = self.ids.get(key)
+            row_id = found.get(index)
             if row_id is not None and row_id in alive:
+                # A row taken over (the terms rule changed) is kept under its new term.
                 updates.append(
-                    {"row_id": row_id, "new_marker": values.marker or None} | values.columns()
+                    {"row_id": row_id, "new_marker": values.marker or None}
+                    | values.columns()
+                    | {"apart_term": change.apart_term}
                 )
+                self.ids[key] = row_id
                 continue
             inserts.append(
                 (
@@ -187,6 +211,7 @@ class LedgerBook:
                         "service_id": self.service_ids[change.service_ref],
                         "target": self.target,
                         "halo_client_id": change.halo_client_id,
+                        "apart_term": change.apart_term,
                         "marker": values.marker or "",
                     }
                     | values.columns(),
@@ -212,19 +237,28 @@ class LedgerBook:
         # The new rows' ids, by the unique key they were inserted under (one query: a
         # RETURNING in parameter order is a statement per row on SQLite).
         keys = {
-            (values["account_id"], values["service_id"], values["halo_client_id"]): key
+            (
+                values["account_id"],
+                values["service_id"],
+                values["halo_client_id"],
+                values["apart_term"],
+            ): key
             for key, values in inserts
         }
-        for row_id, account_id, service_id, client_id in session.execute(
+        for row_id, account_id, service_id, client_id, apart_term in session.execute(
             select(
-                _LEDGER.c.id, _LEDGER.c.account_id, _LEDGER.c.service_id, _LEDGER.c.halo_client_id
+                _LEDGER.c.id,
+                _LEDGER.c.account_id,
+                _LEDGER.c.service_id,
+                _LEDGER.c.halo_client_id,
+                _LEDGER.c.apart_term,
             ).where(
                 _LEDGER.c.workspace_id == self.workspace_id,
                 _LEDGER.c.target == self.target,
-                _LEDGER.c.account_id.in_({account_id for account_id, _, _ in keys}),
+                _LEDGER.c.account_id.in_({account_id for account_id, _, _, _ in keys}),
             )
         ):
-            new_key = keys.get((account_id, service_id, client_id))
+            new_key = keys.get((account_id, service_id, client_id, apart_term))
             if new_key is not None:
                 self.ids[new_key] = row_id
 
@@ -235,8 +269,8 @@ class LedgerBook:
         known: dict[int, tuple[int | None, int | None, str]],
     ) -> bool:
         """Whether an unchanged pair's ledger row is missing or out of step with Halo."""
-        row_id = self.ids.get(self._key(change))
-        if row_id is None or row_id not in known:
+        row_id = self._row(change)
+        if row_id is None or row_id not in known or self._moves(change):
             return True
         halo_id, quantity, state = known[row_id]
         return (

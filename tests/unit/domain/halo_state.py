@@ -7,7 +7,7 @@ adapters the sync engine uses, so a test can check that re-planning finds nothin
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -16,6 +16,7 @@ from halosync.domain.models import (
     HaloLicence,
     LedgerRecord,
     Plan,
+    PlannedChange,
 )
 from halosync.halopsa.billing import (
     halo_body,
@@ -49,6 +50,8 @@ class HaloState:
             if change.action not in ("create", "update", "unchanged"):
                 continue
             if change.action == "unchanged" and not change.adopted:
+                if change.takes_over is not None and record_ledger:
+                    self._rekey(change)
                 continue
             store = self.licences if change.target == "licence" else self.lines
             if change.action == "create":
@@ -72,6 +75,7 @@ class HaloState:
                 for row in self.ledger
                 if not (
                     (row.account_ref, row.service_ref) == (change.account_ref, change.service_ref)
+                    and row.apart_term in (change.apart_term, change.takes_over)
                     and row.halo_client_id == change.halo_client_id
                     and row.target == change.target
                 )
@@ -88,5 +92,17 @@ class HaloState:
                     state="written",
                     marker=change.marker,
                     quantity=None if quantity is None else Decimal(str(quantity)),
+                    apart_term=change.apart_term,
                 )
             )
+
+    def _rekey(self, change: PlannedChange) -> None:
+        """An unchanged record taken over by another term: its row is kept under it now."""
+        self.ledger = [
+            replace(row, apart_term=change.apart_term)
+            if (row.account_ref, row.service_ref, row.apart_term, row.halo_client_id)
+            == (change.account_ref, change.service_ref, change.takes_over, change.halo_client_id)
+            and row.target == change.target
+            else row
+            for row in self.ledger
+        ]

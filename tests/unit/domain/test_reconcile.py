@@ -160,16 +160,17 @@ def test_a_second_record_with_the_pairs_marker_is_a_duplicate() -> None:
         ("S2", "in_step", ()),
     ]
     table = csv_rows(rows)
-    assert table[0][-7:] == [
+    assert table[0][-8:] == [
         "duplicates",
         "skipped",
         "ruled_quantity",
         "explain",
         "excluded",
         "why",
+        "term",
         "status",
     ]
-    assert table[1][-7:] == ["3", "", "5", "vendor 5 \u2192 5", "", "", "duplicate"]
+    assert table[1][-8:] == ["3", "", "5", "vendor 5 \u2192 5", "", "", "", "duplicate"]
 
 
 def _skippable(

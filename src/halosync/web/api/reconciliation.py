@@ -59,6 +59,10 @@ class ReconcileRowOut(BaseModel):
         "HaloPSA's, e.g. 'HaloPSA 25 = vendor 23 with minimum 25 (service)'; empty when no "
         "rule changes the count."
     )
+    term: str = Field(
+        description="The term of a record kept apart (terms rule apart: one licence / line "
+        "per term); blank for the account × service's one record."
+    )
     status: RowStatus
 
 
