@@ -13,7 +13,9 @@ from typing import Literal
 from sqlalchemy.orm import Session
 
 from halosync.domain.models import ACCOUNT_STATUSES
+from halosync.domain.rules import QuantityRule
 from halosync.errors import ValidationFailedError
+from halosync.rules.service import account_rules, rule_text, service_rules
 from halosync.store import mapping_views
 from halosync.store.account_grid import (
     GridFilters,
@@ -67,6 +69,12 @@ class AccountMappingRow:
     attention: tuple[str, ...] = ()
     """What needs an admin about this account's services (from the latest sync of each
     pair), e.g. an item with several lines on the recurring invoice."""
+    excluded: str | None = None
+    """Why the account is excluded from billing (a quantity rule), None when it is billed.
+    Excluded is not unmapped: the mapping and its status stay."""
+    service_rules: tuple[tuple[str, str], ...] = ()
+    """This account's own rules per service in force today (service reference, the rule
+    as people read it: "minimum 25", "excluded: trial seats")."""
 
     @property
     def status_label(self) -> str:
@@ -83,6 +91,11 @@ class ServiceMappingRow:
     halo_item_id: int | None
     halo_item_name: str | None
     mapped: bool
+    rule: str = ""
+    """The service's own quantity rule in force today ("free 3, minimum 25"), "" when the
+    workspace default applies unchanged."""
+    excluded: str | None = None
+    """Why the service is excluded from billing, None when it is billed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +187,7 @@ def account_mapping_grid(
         pull_failed=pull_failed,
     )
     rows = grid_rows(session, workspace_id, workspace.target, ids, pull_failed)
-    items = [_grid_row(row[1:]) for row in rows]
+    items = _with_rules(session, workspace_id, {row[0]: _grid_row(row[1:]) for row in rows})
     if workspace.target == "invoice_line" and items:
         attention = pairs_needing_attention(
             session, workspace_id, [item.account_ref for item in items]
@@ -183,6 +196,28 @@ def account_mapping_grid(
             replace(item, attention=tuple(attention.get(item.account_ref, ()))) for item in items
         ]
     return Page(items=items, total=total, page=page, page_size=page_size)
+
+
+def _with_rules(
+    session: Session, workspace_id: int, rows: dict[int, AccountMappingRow]
+) -> list[AccountMappingRow]:
+    """The page's rows with their exclusions and per-service rules (one query a page)."""
+    found = account_rules(
+        session, workspace_id, {key: row.account_ref for key, row in rows.items()}
+    )
+    items = list(rows.values())
+    if not found:
+        return items
+    return [
+        replace(
+            item,
+            excluded=rules.excluded,
+            service_rules=tuple((service, rule_text(rule)) for service, rule in rules.pairs),
+        )
+        if (rules := found.get(item.account_ref)) is not None
+        else item
+        for item in items
+    ]
 
 
 def account_mapping_row(
@@ -231,18 +266,31 @@ def _grid_row(row: Sequence[object]) -> AccountMappingRow:
 def _service_rows(
     session: Session, workspace_id: int, *, service_ref: str | None = None
 ) -> list[ServiceMappingRow]:
+    rules = service_rules(session, workspace_id)
     return [
-        ServiceMappingRow(
-            service_ref=ref,
-            service_name=name,
-            halo_item_id=item_id,
-            halo_item_name=item_name,
-            mapped=item_id is not None,
+        _service_rule(
+            ServiceMappingRow(
+                service_ref=ref,
+                service_name=name,
+                halo_item_id=item_id,
+                halo_item_name=item_name,
+                mapped=item_id is not None,
+            ),
+            rules.get(ref),
         )
         for ref, name, item_id, item_name in mapping_views.service_rows(
             session, workspace_id, service_ref=service_ref
         )
     ]
+
+
+def _service_rule(row: ServiceMappingRow, rule: QuantityRule | None) -> ServiceMappingRow:
+    """The row with its service's rule: the overrides as text, the exclusion apart."""
+    if rule is None:
+        return row
+    overrides = replace(rule, excluded=None)
+    text = "" if overrides.is_clear else rule_text(overrides)
+    return replace(row, rule=text, excluded=rule.excluded)
 
 
 def service_mapping_grid(session: Session, workspace_id: int) -> list[ServiceMappingRow]:

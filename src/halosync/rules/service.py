@@ -272,6 +272,61 @@ def _book(rules: Iterable[ScopedRule]) -> RuleBook:
     return RuleBook(workspace=workspace, services=services, accounts=accounts, pairs=pairs)
 
 
+@dataclass(frozen=True)
+class AccountRules:
+    """What the account grid shows of one account's rules in force: its own exclusion
+    and its account × service rules (overrides and exclusions), by service reference."""
+
+    excluded: str | None = None
+    pairs: tuple[tuple[str, QuantityRule], ...] = ()
+
+
+def account_rules(
+    session: Session,
+    workspace_id: int,
+    account_ids: Mapping[int, str],
+    *,
+    on_date: date | None = None,
+) -> dict[str, AccountRules]:
+    """The rules in force of a page of accounts (``account_ids``: id -> reference), read
+    in one query; accounts without any are left out."""
+    if not account_ids:
+        return {}
+    versions = RuleRepository(session, workspace_id).in_force(
+        on_date or today(), scopes=("account", "account_service"), account_ids=list(account_ids)
+    )
+    excluded: dict[str, str] = {}
+    pairs: dict[str, list[tuple[str, QuantityRule]]] = {}
+    for version in versions:
+        rule = _rule_of(version.row)
+        if rule.is_clear or version.account_ref is None:
+            continue
+        if version.service_ref is None:
+            if rule.excluded is not None:
+                excluded[version.account_ref] = rule.excluded
+        else:
+            pairs.setdefault(version.account_ref, []).append((version.service_ref, rule))
+    return {
+        ref: AccountRules(excluded.get(ref), tuple(pairs.get(ref, ())))
+        for ref in sorted(set(excluded) | set(pairs))
+    }
+
+
+def service_rules(
+    session: Session, workspace_id: int, *, on_date: date | None = None
+) -> dict[str, QuantityRule]:
+    """Every service's own rule in force (overrides of the default, exclusions), by
+    reference: what the service grid shows beside each service."""
+    versions = RuleRepository(session, workspace_id).in_force(
+        on_date or today(), scopes=("service",)
+    )
+    return {
+        version.service_ref: rule
+        for version in versions
+        if version.service_ref is not None and not (rule := _rule_of(version.row)).is_clear
+    }
+
+
 def effective_rule(
     database: Database,
     workspace_id: int,
@@ -635,10 +690,12 @@ def include(
 
 __all__ = [
     "RULE_ENTITY",
+    "AccountRules",
     "RuleChange",
     "RuleProblemsError",
     "RuleTarget",
     "RuleView",
+    "account_rules",
     "clear_rule",
     "effective_dict",
     "effective_rule",
@@ -649,6 +706,7 @@ __all__ = [
     "rule_dict",
     "rule_history",
     "rule_text",
+    "service_rules",
     "set_rule",
     "today",
     "update_rule",

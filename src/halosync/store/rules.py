@@ -57,9 +57,15 @@ class RuleRepository:
             .where(QuantityRuleRow.workspace_id == self.workspace_id)
         )
 
-    def _latest(self, on_date: date) -> Subquery:
+    def _latest(
+        self,
+        on_date: date,
+        scopes: Collection[str] | None = None,
+        account_ids: Collection[int] | None = None,
+    ) -> Subquery:
         """The id of each scope's version in force on ``on_date`` (rank 1 of its scope by
-        ``valid_from``, then id, newest first), so older versions never leave the database."""
+        ``valid_from``, then id, newest first), so older versions never leave the database;
+        ``scopes`` and ``account_ids`` keep those scopes / the scopes naming those accounts."""
         rank = (
             func.row_number()
             .over(
@@ -72,20 +78,28 @@ class RuleRepository:
             )
             .label("rank")
         )
-        ranked = (
-            select(QuantityRuleRow.id, rank)
-            .where(
-                QuantityRuleRow.workspace_id == self.workspace_id,
-                QuantityRuleRow.valid_from <= on_date,
-            )
-            .subquery()
-        )
+        where = [
+            QuantityRuleRow.workspace_id == self.workspace_id,
+            QuantityRuleRow.valid_from <= on_date,
+        ]
+        if scopes is not None:
+            where.append(QuantityRuleRow.scope.in_(list(scopes)))
+        if account_ids is not None:
+            where.append(QuantityRuleRow.account_id.in_(list(account_ids)))
+        ranked = select(QuantityRuleRow.id, rank).where(*where).subquery()
         return select(ranked.c.id).where(ranked.c.rank == 1).subquery()
 
-    def in_force(self, on_date: date) -> list[RuleVersion]:
+    def in_force(
+        self,
+        on_date: date,
+        *,
+        scopes: Collection[str] | None = None,
+        account_ids: Collection[int] | None = None,
+    ) -> list[RuleVersion]:
         """The version in force on ``on_date`` of every scope that has one (cleared ones
-        too: a version whose fields are all NULL), in scope order."""
-        latest = self._latest(on_date)
+        too: a version whose fields are all NULL), in scope order; ``scopes`` and
+        ``account_ids`` narrow it (one query for a page of the account grid)."""
+        latest = self._latest(on_date, scopes, account_ids)
         rows = self.session.execute(self._query().join(latest, latest.c.id == QuantityRuleRow.id))
         return sorted((RuleVersion(*row) for row in rows), key=_scope_order)
 

@@ -9,7 +9,14 @@ from datetime import timedelta
 from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
-from halosync.rules.service import RuleTarget, exclude, list_rules, rule_history, today
+from halosync.rules.service import (
+    RuleTarget,
+    exclude,
+    list_rules,
+    rule_history,
+    today,
+    update_rule,
+)
 from halosync.store.models import Account, QuantityRuleRow
 from tests.web.ui.world import ADMIN, VIEWER, World, connect_halo, csrf_of, log_in
 
@@ -171,3 +178,28 @@ def test_the_reconciliation_shows_the_ruled_count_and_excluded_rows(world: World
     assert excluded[excluded.index(">") + 1 : excluded.index("<")] != "0"
     calm = client.get(f"/ui/w/{world.alpha}/reconcile?drift=1")
     assert "internal tenant" not in calm.text  # excluded rows need no attention
+
+
+def test_the_grids_show_exclusions_and_overrides_with_a_link_to_edit(world: World) -> None:
+    account = _account(world)
+    update_rule(
+        world.database,
+        world.alpha,
+        RuleTarget(service_ref=SERVICE),
+        {"minimum": 25, "free": 3},
+        actor="test",
+    )
+    exclude(world.database, world.alpha, RuleTarget(account_ref=account), "internal", actor="t")
+    exclude(world.database, world.alpha, RuleTarget(account, SERVICE), "own deal", actor="t")
+    client = TestClient(world.app)
+    log_in(client, VIEWER)
+    services = client.get(f"/ui/w/{world.alpha}/services").text
+    assert "free 3, minimum 25" in services
+    assert f'href="/ui/w/{world.alpha}/rules?service={SERVICE}#edit"' in services
+    accounts = client.get(f"/ui/w/{world.alpha}/accounts", params={"q": account}).text
+    row = accounts[accounts.index(f'data-ref="{account}"') :]
+    row = row[: row.index("</tr>")]
+    assert 'class="badge badge-unmapped"' in row  # excluded is not unmapped: both shown
+    assert 'Excluded</span> <span class="muted">internal</span>' in row
+    assert f"{SERVICE}: excluded: own deal" in row
+    assert f"rules?account={account}&amp;service={SERVICE}#edit" in row

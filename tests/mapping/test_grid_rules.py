@@ -1,0 +1,92 @@
+"""The mapping grids show the quantity rules in force: excluded accounts, services and
+pairs with their reasons (excluded is not unmapped), and a service's or a pair's
+overrides; the account grid reads a page's rules in one query."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from halosync.domain.rules import QuantityRule
+from halosync.mapping.grid import account_mapping_grid, service_mapping_grid
+from halosync.rules.service import RuleTarget, exclude, set_rule, today
+from halosync.sources.importer import import_document
+from halosync.store.database import Database
+from halosync.workspaces import create_workspace
+
+ACCOUNTS = 30
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Iterator[Database]:
+    db = Database(f"sqlite:///{tmp_path / 'halosync.db'}")
+    db.migrate()
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def ws(database: Database) -> int:
+    workspace = create_workspace(database, "acme")
+    import_document(
+        database,
+        workspace.id,
+        {
+            "accounts": [
+                {"ref": f"A{n:02}", "name": f"Client {n:02}", "status": "active", "billed": True}
+                for n in range(ACCOUNTS)
+            ],
+            "services": [{"ref": "MAIL", "name": "Mail"}, {"ref": "BKP", "name": "Backup"}],
+            "subscriptions": [],
+        },
+    )
+    return workspace.id
+
+
+def test_exclusions_and_overrides_show_in_both_grids(database: Database, ws: int) -> None:
+    set_rule(
+        database, ws, RuleTarget(service_ref="MAIL"), QuantityRule(minimum=25, free=3), actor="t"
+    )
+    exclude(database, ws, RuleTarget(service_ref="BKP"), "sold separately", actor="t")
+    exclude(database, ws, RuleTarget(account_ref="A01"), "internal tenant", actor="t")
+    set_rule(database, ws, RuleTarget("A02", "MAIL"), QuantityRule(minimum=5), actor="t")
+    exclude(database, ws, RuleTarget("A02", "BKP"), "own backup", actor="t")
+    # A rule from a later day is not in force yet: not shown.
+    later = today() + timedelta(days=2)
+    exclude(database, ws, RuleTarget(account_ref="A03"), "leaving", valid_from=later, actor="t")
+    with database.reading() as session:
+        services = {row.service_ref: row for row in service_mapping_grid(session, ws)}
+        rows = {row.account_ref: row for row in account_mapping_grid(session, ws).items}
+    assert (services["MAIL"].rule, services["MAIL"].excluded) == ("free 3, minimum 25", None)
+    assert (services["BKP"].rule, services["BKP"].excluded) == ("", "sold separately")
+    assert not services["MAIL"].mapped  # excluded or not, the mapping status is its own
+    assert rows["A01"].excluded == "internal tenant"
+    assert rows["A01"].status == "unmapped"
+    assert rows["A02"].excluded is None
+    assert rows["A02"].service_rules == (("BKP", "excluded: own backup"), ("MAIL", "minimum 5"))
+    assert (rows["A03"].excluded, rows["A03"].service_rules) == (None, ())
+
+
+def test_a_page_reads_its_rules_in_one_query(database: Database, ws: int) -> None:
+    for n in range(0, ACCOUNTS, 2):
+        exclude(database, ws, RuleTarget(account_ref=f"A{n:02}"), f"reason {n}", actor="t")
+        set_rule(database, ws, RuleTarget(f"A{n:02}", "MAIL"), QuantityRule(free=n), actor="t")
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(str(args[2]))
+
+    with database.reading() as session:
+        event.listen(database.engine, "before_cursor_execute", count)
+        try:
+            page = account_mapping_grid(session, ws, page_size=20)
+        finally:
+            event.remove(database.engine, "before_cursor_execute", count)
+    assert len(page.items) == 20
+    assert sum(1 for row in page.items if row.excluded) == 10
+    assert sum("quantity_rule" in text for text in statements) == 1
