@@ -66,6 +66,12 @@ def test_monthly_and_annual_summed_kept_apart_or_picked(tmp_path: Path, target: 
         apart = sync(cli)
         assert (apart["counts"]["created"], apart["counts"]["updated"]) == (1, 1)
         assert billed(cli, target) == [5, 10]
+        rows = json_of(cli, "reconcile")["rows"]
+        assert [(r["term"], r["halo_quantity"], r["status"]) for r in rows] == [
+            ("annual", 5, "in_step"),
+            ("monthly", 10, "in_step"),
+        ]
+        assert "MAIL (annual)" in ok(cli, "reconcile")
 
         # One picked: the annual record bills it; monthly's goes to 0 once approved
         # (a drop to 0 waits for review by default), never billed twice.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -14,9 +14,17 @@ from halosync.cli.common import JsonOption, WorkspaceOption, open_database, reso
 from halosync.store.crypto import SecretBox
 from halosync.sync.reconcile import build_reconciliation, row_to_dict, write_csv
 
+if TYPE_CHECKING:
+    from halosync.domain.reconcile import ReconcileRow
+
 
 def _quantity(value: object) -> str:
     return "-" if value is None else str(value)
+
+
+def _service(row: ReconcileRow) -> str:
+    """The service, and the term of a record kept apart: "MAIL (annual)"."""
+    return f"{row.service_ref} ({row.term})" if row.term else row.service_ref
 
 
 @app.command("reconcile")
@@ -74,7 +82,7 @@ def reconcile(
             if on
         )
         typer.echo(
-            f"{row.account_ref:<20} {row.service_ref:<20} {_quantity(row.vendor_quantity):>8} "
+            f"{row.account_ref:<20} {_service(row):<20} {_quantity(row.vendor_quantity):>8} "
             f"{_quantity(row.ruled_quantity):>8} {_quantity(row.ledger_quantity):>8} "
             f"{_quantity(row.halo_quantity):>8}  {flags}"
         )
