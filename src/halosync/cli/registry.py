@@ -46,7 +46,8 @@ COMMANDS: dict[str, CommandEntry] = {
     "runs": _entry("runs", help="List sync runs: kind, trigger, status, counts, when."),
     "reconcile": _entry(
         "reconcile",
-        help="Per account × service: vendor, ledger and Halo quantities; drift flagged.",
+        help="Per account × service: vendor, ruled, ledger and Halo quantities; drift flagged, "
+        "the rule that explains a difference named, excluded pairs shown with their reason.",
     ),
     "serve": _entry(
         "serve", help="Serve halosync; with the embedded queue nothing else needs to run."
