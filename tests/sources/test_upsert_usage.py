@@ -11,6 +11,7 @@ from halosync.sources.errors import ImportValidationError
 from halosync.sources.importer import IdempotencyKeyReusedError, import_file, upsert_usage
 from halosync.store.database import Database
 from halosync.store.idempotency import IdempotencyRepository
+from halosync.store.usage import SubscriptionRepository
 
 DOCUMENT = {
     "accounts": [{"ref": "A1", "name": "Acme", "status": "active", "billed": True}],
@@ -59,3 +60,26 @@ def test_the_key_is_stored_with_the_import_and_only_with_it(
     assert (again.replayed, again.report) == (True, first.report)
     with pytest.raises(IdempotencyKeyReusedError, match="'k' was already used"):
         upsert_usage(database, workspace_id, body, snapshot=True, idempotency_key="k")
+
+
+def test_upserts_of_one_term_at_a_time_never_overwrite_another_term(
+    database: Database, workspace_id: int
+) -> None:
+    """A vendor that sends each subscription on its own (a webhook per purchase): the annual
+    one sent after the monthly one is a second subscription, not the monthly one changed."""
+    monthly: dict[str, object] = {
+        "account_ref": "A1",
+        "service_ref": "S1",
+        "quantity": 5,
+        "start_date": "2024-01-01",
+        "billing_cycle": "monthly",
+        "term": "monthly",
+    }
+    annual = dict(monthly, term="annual", quantity=2, billing_cycle="annual")
+    for subscription, created in ((monthly, 1), (annual, 1), (annual, 0)):
+        body = json.dumps(dict(DOCUMENT, subscriptions=[subscription])).encode()
+        report = upsert_usage(database, workspace_id, body).report
+        assert report["subscriptions"]["created"] == created
+    with database.session() as session:
+        subs = SubscriptionRepository(session, workspace_id).all()
+        assert sorted((s.term, s.quantity) for s in subs) == [("annual", 2), ("monthly", 5)]
