@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -26,8 +28,10 @@ from halosync.rules.service import (
     update_rule,
 )
 from halosync.sources.importer import import_document
+from halosync.store.base import utcnow
 from halosync.store.database import Database
 from halosync.store.models import AuditEntry, LogEntry, QuantityRuleRow
+from halosync.store.rules import RuleRepository
 from halosync.workspaces import create_workspace
 
 WORKSPACE = RuleTarget()
@@ -245,3 +249,36 @@ def test_every_change_is_audited_with_before_and_after(database: Database, ws: i
     assert details is not None
     assert details.startswith("ann: service MAIL: ")
     assert "markup_percent (not set) -> 12.5" in details
+
+
+def test_concurrent_changes_of_one_scope_both_stand(database: Database, ws: int) -> None:
+    """A change merges onto the version it read: a second change waits for the first to
+    commit, so neither is lost (versions are never updated, so no row lock does this)."""
+    first = threading.Event()
+    done: list[object] = []
+    with database.session() as session:
+        rules = RuleRepository(session, ws)
+        rules.lock()
+        session.add(
+            QuantityRuleRow(
+                workspace_id=ws,
+                scope="workspace",
+                valid_from=today(),
+                minimum=5,
+                created_at=utcnow(),
+                created_by="first",
+            )
+        )
+        session.flush()
+
+        def second() -> None:
+            first.set()
+            done.append(update_rule(database, ws, WORKSPACE, {"free": 2}, actor="second"))
+
+        thread = threading.Thread(target=second)
+        thread.start()
+        first.wait(5)
+        time.sleep(0.5)  # the second change is waiting for the first's transaction
+        assert done == []
+    thread.join(10)
+    assert rule_book(database, ws, today()).workspace == QuantityRule(minimum=5, free=2)

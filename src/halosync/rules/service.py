@@ -478,6 +478,7 @@ def _change(
     with database.session() as session:
         refs = _refs(session, workspace_id, target)
         rules = RuleRepository(session, workspace_id)
+        rules.lock()
         current = rules.in_force_for((target.scope, refs.account_id, refs.service_id), day)
         before = _rule_of(current.row) if current is not None else EMPTY_RULE
         after: QuantityRule = new_rule(before)

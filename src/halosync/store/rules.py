@@ -10,7 +10,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import ColumnElement, Select, Subquery, func, select
+from sqlalchemy import ColumnElement, Select, Subquery, func, select, text
 from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 
 from halosync.domain.rules import RULE_FIELDS, RULE_SCOPES, QuantityRule
@@ -38,6 +38,9 @@ class RuleVersion:
         return (self.row.scope, self.row.account_id, self.row.service_id)
 
 
+# First half of the two-int advisory lock key: "halosync quantity rules".
+_LOCK_NAMESPACE = 0x48535152
+
 _Account = aliased(Account)
 _Service = aliased(Service)
 
@@ -56,6 +59,18 @@ class RuleRepository:
             .outerjoin(_Service, _Service.id == QuantityRuleRow.service_id)
             .where(QuantityRuleRow.workspace_id == self.workspace_id)
         )
+
+    def lock(self) -> None:
+        """Hold the workspace's rule changes until this transaction ends: a change merges
+        onto the version it reads, and versions are never updated, so no row lock would
+        stop two changes from both reading the same one. PostgreSQL: a transaction-scoped
+        advisory lock; SQLite: the store's ``BEGIN IMMEDIATE`` already is one."""
+        connection = self.session.connection()
+        if connection.dialect.name == "postgresql":
+            self.session.execute(
+                text("SELECT pg_advisory_xact_lock(:namespace, :key)"),
+                {"namespace": _LOCK_NAMESPACE, "key": self.workspace_id},
+            )
 
     def _latest(
         self,
