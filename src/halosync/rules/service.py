@@ -641,22 +641,8 @@ def exclude(
 ) -> RuleChange:
     """Exclude an account, a service or an account × service from billing from
     ``valid_from``, with the reason shown in the grids, the dry run and the results."""
+    # rule_problems refuses a blank reason and the workspace scope, as for any rule.
     text = reason.strip()
-    if target.scope == "workspace":
-        raise RuleProblemsError(
-            target,
-            [
-                (
-                    "excluded",
-                    "exclude an account, a service or an account × service, not the whole "
-                    "workspace",
-                )
-            ],
-        )
-    if not text:
-        raise RuleProblemsError(
-            target, [("excluded", "give the reason (it is shown next to the exclusion)")]
-        )
     return _change(
         database,
         workspace_id,
