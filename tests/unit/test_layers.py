@@ -50,7 +50,6 @@ SQL_NOT_YET_IN_STORE: dict[str, str] = {
     "sync/activity.py": "the log entries: a store/ log repository",
     "sync/customers.py": "the Halo cache writes: store/ Halo record repositories",
     "sync/execute.py": "the per-batch inserts of results and audit entries: a store/ writer",
-    "sync/gather.py": "the pairs a sync covers: a store/ query",
     "sync/ledger.py": "the ledger rows: a store/ ledger repository",
     "sync/usage.py": "the account look-up: store/usage.py",
 }

@@ -125,7 +125,8 @@ def usage(
             )
         )
     if as_json:
-        emit_json(report.to_dict())
+        # Written a change at a time: a large run's document is never held whole.
+        report.write_json(sys.stdout)
     else:
         _print_usage(report)
     _finish(report.status, report.error)

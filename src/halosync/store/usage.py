@@ -129,12 +129,16 @@ class SubscriptionRepository:
             .where(Subscription.workspace_id == self.workspace_id)
         )
 
-    def all(self, *, account_id: int | None = None) -> Sequence[Subscription]:
-        """Every subscription (of one account when given), by account ref, service ref, then
-        term."""
+    def all(
+        self, *, account_id: int | None = None, account_ids: Sequence[int] | None = None
+    ) -> Sequence[Subscription]:
+        """Every subscription (of one account, or of some, when given), by account ref,
+        service ref, then term."""
         query = self._query().order_by(Account.ref, Service.ref, Subscription.term)
         if account_id is not None:
             query = query.where(Subscription.account_id == account_id)
+        if account_ids is not None:
+            query = query.where(Subscription.account_id.in_(account_ids))
         return self.session.scalars(query).all()
 
     def get(self, account_id: int, service_id: int, term: str) -> Subscription | None:

@@ -53,12 +53,13 @@ async def approve_and_write(
             tuple(items),
             error=f"{error.message} The approval stands: the next sync writes it.",
         )
-    written = tuple(r for r in report.changes if r.action in ("create", "update"))
+    results = tuple(report.changes)  # only the approved pairs': few
+    written = tuple(r for r in results if r.action in ("create", "update"))
     return ApprovalReport(
         tuple(items),
         run_id=report.run_id,
         written=written,
-        others=tuple(r for r in report.changes if r not in written),
+        others=tuple(r for r in results if r not in written),
         error=report.error,
-        results=report.changes,
+        results=results,
     )

@@ -97,6 +97,7 @@ class PlanExecutor:
         batch_size: int,
         progress: ProgressTracker | None = None,
         line_write_path: LineWritePath = "invoice",
+        posts: int = 0,
     ) -> None:
         self.database = database
         self.halo = halo
@@ -112,13 +113,18 @@ class PlanExecutor:
         )
         self.recovery = MarkerRecovery(halo, self.target, set(self.current))
         self.results: dict[int, ChangeResult] = {}
-        self._posts = 0
+        self._posts = posts
         self.progress = progress or ProgressTracker()
         self.lines_by_invoice = (
             InvoiceLineWriter(self, state.invoice_versions, state.lines)
             if self.target == "invoice_line" and line_write_path == "invoice"
             else None
         )
+
+    @property
+    def posts(self) -> int:
+        """How many POSTs the run has numbered so far (a run's next chunk goes on from it)."""
+        return self._posts
 
     async def run(self, plan: Plan) -> list[ChangeResult]:
         """Execute every write of ``plan``; record the rest as they are."""

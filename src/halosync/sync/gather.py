@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from array import array
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from halosync.domain.models import (
@@ -22,18 +23,22 @@ from halosync.domain.models import (
 )
 from halosync.domain.rules import EMPTY_RULE_BOOK, RuleBook
 from halosync.rules.service import rule_book, today
-from halosync.store.models import (
-    Account,
-    AccountMapping,
-    HaloClient,
-    HaloRecurringInvoice,
-    LedgerEntry,
-    Service,
-    ServiceMapping,
-    Subscription,
-    Workspace,
+from halosync.store.database import Database
+from halosync.store.models import Account, LedgerEntry, Subscription, Workspace
+from halosync.store.scratch import SortedIds
+from halosync.store.sync_inputs import (
+    LedgerRow,
+    account_page,
+    accounts_on_invoices,
+    ledger_naming,
+    ledger_of_accounts,
+    ledger_places,
+    mapped_places,
+    mappings_of,
+    service_items,
+    subscriptions_of,
 )
-from halosync.store.usage import SubscriptionRepository
+from halosync.sync.halo_state import LedgerFacts
 from halosync.sync.ledger import LedgerKey, earlier_records
 
 _STATUS_WORDS: dict[str, SubscriptionStatus] = {
@@ -118,81 +123,213 @@ def _desired(row: Subscription) -> DesiredSubscription:
     )
 
 
-def load_inputs(
-    session: Session, workspace: Workspace, account_id: int | None, *, on_date: date | None = None
+def load_chunk(
+    session: Session,
+    workspace_id: int,
+    settings: SyncSettings,
+    service_items: dict[str, int],
+    accounts: Sequence[int],
+    rules: RuleBook = EMPTY_RULE_BOOK,
 ) -> SyncInputs:
-    """Read the workspace's subscriptions (of one account when given), mappings, ledger and
-    the quantity rules in force on ``on_date`` (the run's day: today, UTC)."""
-    settings = sync_settings(workspace)
-    ws = workspace.id
-    subs = SubscriptionRepository(session, ws).all(account_id=account_id)
+    """One chunk's subscriptions, mappings and ledger rows (those of its own accounts);
+    ``rules``: the run's quantity rules."""
+    subs = subscriptions_of(session, workspace_id, accounts)
     inputs = SyncInputs(
         settings=settings,
         subscriptions=[_desired(row) for row in subs],
         account_targets={},
-        service_items={},
+        service_items=service_items,
         ledger=[],
-        rules=rule_book(session, ws, on_date or today()),
+        rules=rules,
     )
     for sub_row in subs:
         inputs.account_ids[sub_row.account.ref] = sub_row.account_id
         inputs.service_ids[sub_row.service.ref] = sub_row.service_id
-    clients = {
-        row.halo_id: row
-        for row in session.scalars(select(HaloClient).where(HaloClient.workspace_id == ws))
-    }
-    invoices = {
-        row.halo_id: row
-        for row in session.scalars(
-            select(HaloRecurringInvoice).where(HaloRecurringInvoice.workspace_id == ws)
-        )
-    }
-    mapping_query = (
-        select(AccountMapping, Account.ref)
-        .join(Account, Account.id == AccountMapping.account_id)
-        .where(AccountMapping.workspace_id == ws)
-    )
-    if account_id is not None:
-        mapping_query = mapping_query.where(AccountMapping.account_id == account_id)
-    for mapping, ref in session.execute(mapping_query):
-        client = clients.get(mapping.halo_client_id)
-        invoice = (
-            invoices.get(mapping.recurring_invoice_id)
-            if mapping.recurring_invoice_id is not None
-            else None
-        )
-        inputs.account_targets[ref] = AccountTarget(
-            halo_client_id=mapping.halo_client_id,
-            recurring_invoice_id=mapping.recurring_invoice_id,
+    for mapped in mappings_of(session, workspace_id, accounts):
+        client, invoice = mapped.client, mapped.invoice
+        inputs.account_targets[mapped.account_ref] = AccountTarget(
+            halo_client_id=mapped.halo_client_id,
+            recurring_invoice_id=mapped.recurring_invoice_id,
             client_active=not (client.inactive if client else False),
             client_gone=client.gone if client else False,
             recurring_invoice_gone=bool(invoice.gone) if invoice else False,
             halo_client_name=client.name if client else "",
         )
-    for item_id, ref in session.execute(
-        select(ServiceMapping.halo_item_id, Service.ref)
-        .join(Service, Service.id == ServiceMapping.service_id)
-        .where(ServiceMapping.workspace_id == ws)
-    ):
-        inputs.service_items[ref] = item_id
-    ledger_query = (
-        select(LedgerEntry, Account.ref, Service.ref)
-        .join(Account, Account.id == LedgerEntry.account_id)
-        .join(Service, Service.id == LedgerEntry.service_id)
-        .where(LedgerEntry.workspace_id == ws)
-    )
-    if account_id is not None:
-        ledger_query = ledger_query.where(LedgerEntry.account_id == account_id)
-    for entry, account_ref, service_ref in session.execute(ledger_query):
+    _add_ledger(inputs, ledger_of_accounts(session, workspace_id, accounts))
+    return inputs
+
+
+def add_ledger_naming(
+    session: Session,
+    workspace_id: int,
+    inputs: SyncInputs,
+    record_ids: Collection[int],
+    accounts: Collection[int],
+) -> None:
+    """Add the ledger rows of other accounts than ``accounts`` that name these records."""
+    target = inputs.settings.target
+    _add_ledger(inputs, ledger_naming(session, workspace_id, target, record_ids, besides=accounts))
+
+
+def _add_ledger(inputs: SyncInputs, rows: Iterable[LedgerRow]) -> None:
+    target = inputs.settings.target
+    for entry, account_ref, service_ref in rows:
         inputs.ledger.append(ledger_record(entry, account_ref, service_ref))
-        if entry.target == settings.target:
+        if entry.target == target:
             key = (account_ref, service_ref, entry.halo_client_id, entry.apart_term)
             inputs.ledger_ids[key] = entry.id
             inputs.ledger_known[entry.id] = (entry.halo_record_id, entry.last_quantity, entry.state)
         inputs.account_ids.setdefault(account_ref, entry.account_id)
         inputs.service_ids.setdefault(service_ref, entry.service_id)
-    if settings.target == "licence":
+
+
+@dataclass(frozen=True)
+class RunScope:
+    """What one usage sync reads besides its chunks; small whatever the workspace's size
+    (ids as sorted arrays)."""
+
+    settings: SyncSettings
+    service_items: dict[str, int]
+    clients: Collection[int]
+    """The clients whose licences the plan compares with: mapped or named by the ledger."""
+    invoices: Collection[int]
+    """The mapped recurring invoices (whose lines the plan compares with)."""
+    licence_ledger: LedgerFacts
+    earlier_records: frozenset[int]
+    rules: RuleBook = EMPTY_RULE_BOOK
+    """The quantity rules in force on the run's date (every chunk plans with them)."""
+    account: tuple[int, str] | None = None
+    """The one account of a per-account sync."""
+    one_client: int | None = None
+
+
+def load_scope(
+    session: Session, workspace: Workspace, account_id: int | None, *, on_date: date | None = None
+) -> RunScope:
+    """The run's settings, services, quantity rules in force on ``on_date`` (the run's day:
+    today, UTC) and the places whose Halo records it reads."""
+    ws = workspace.id
+    settings = sync_settings(workspace)
+    items = service_items(session, ws)
+    rules = rule_book(session, ws, on_date or today())
+    earlier = (
         # Only licence list rows may lack the marker; invoice lines always carry theirs.
+        earlier_records(session, ws, settings.target)
+        if settings.target == "licence"
+        else frozenset()
+    )
+    if account_id is not None:
+        account = session.get(Account, account_id)
+        assert account is not None
+        mapped = mappings_of(session, ws, [account_id])
+        client = mapped[0].halo_client_id if mapped else None
+        invoice = mapped[0].recurring_invoice_id if mapped else None
+        rows = [
+            (client_id, record_id, state)
+            for target, client_id, record_id, state in ledger_places(
+                session, ws, account_id=account_id
+            )
+            if target == "licence"
+        ]
+        one: set[int] = {client} if client is not None else set()
+        return RunScope(
+            settings,
+            items,
+            clients=one,
+            invoices={invoice} if invoice else set(),
+            licence_ledger=LedgerFacts.of(rows, one),
+            earlier_records=earlier,
+            rules=rules,
+            account=(account_id, account.ref),
+            one_client=client,
+        )
+    # Ids as arrays (8 bytes each): a workspace of 100,000 pairs must not hold sets of them.
+    clients: array[int] = array("q")
+    invoices: array[int] = array("q")
+    for client_id, invoice_id in mapped_places(session, ws):
+        clients.append(client_id)
+        if invoice_id is not None:
+            invoices.append(invoice_id)
+
+    def licence_rows() -> Iterator[tuple[int, int | None, str]]:
+        for target, client_id, record_id, state in ledger_places(session, ws):
+            clients.append(client_id)
+            if target == "licence":
+                yield client_id, record_id, state
+
+    # Every row's client is read (the scope is the mapped and the ledger's clients).
+    facts = LedgerFacts.of(licence_rows(), None)
+    return RunScope(
+        settings,
+        items,
+        clients=SortedIds(clients),
+        invoices=SortedIds(invoices),
+        licence_ledger=facts,
+        earlier_records=earlier,
+        rules=rules,
+    )
+
+
+def account_chunks(
+    database: Database, workspace_id: int, scope: RunScope, size: int
+) -> Iterator[list[int]]:
+    """The run's accounts, ``size`` at a time by reference; accounts sharing a recurring
+    invoice come in one chunk (the lines one of them claims, the others must see)."""
+    if scope.account is not None:
+        yield [scope.account[0]]
+        return
+    after: str | None = None
+    ahead: set[int] = set()
+    while True:
+        with database.session() as session:
+            page = account_page(session, workspace_id, after, size)
+            if not page:
+                return
+            after = page[-1][1]
+            chunk = [account_id for account_id, _ in page if account_id not in ahead]
+            if scope.settings.target == "invoice_line":
+                chunk += _sharing_invoices(session, workspace_id, chunk, ahead)
+        if chunk:
+            yield chunk
+
+
+def _sharing_invoices(
+    session: Session, workspace_id: int, chunk: list[int], ahead: set[int]
+) -> list[int]:
+    """Accounts outside ``chunk`` mapped to one of its recurring invoices (rare: each
+    account maps its own client's invoice), taken into it; ``ahead`` remembers them."""
+    members = set(chunk)
+    invoices = {m.recurring_invoice_id for m in mappings_of(session, workspace_id, chunk)}
+    invoices.discard(None)
+    added: list[int] = []
+    while invoices:
+        sharing = accounts_on_invoices(session, workspace_id, invoices)  # type: ignore[arg-type]
+        new = [account_id for account_id, _ in sharing if account_id not in members | ahead]
+        if not new:
+            break
+        members.update(new)
+        ahead.update(new)
+        added += new
+        invoices = {m.recurring_invoice_id for m in mappings_of(session, workspace_id, new)}
+        invoices.discard(None)
+    return added
+
+
+def load_inputs(
+    session: Session, workspace: Workspace, account_id: int | None, *, on_date: date | None = None
+) -> SyncInputs:
+    """Every subscription, mapping and ledger row of the workspace (of one account when
+    given) at once, with the quantity rules in force on ``on_date`` (today, UTC): for the
+    reconciliation report, which compares them all."""
+    settings = sync_settings(workspace)
+    ws = workspace.id
+    if account_id is not None:
+        accounts = [account_id]
+    else:
+        accounts = [account for account, _ in account_page(session, ws, None, None)]
+    rules = rule_book(session, ws, on_date or today())
+    inputs = load_chunk(session, ws, settings, service_items(session, ws), accounts, rules)
+    if settings.target == "licence":
         inputs.earlier_records = earlier_records(session, ws, settings.target)
     return inputs
 

@@ -11,13 +11,14 @@ find records whose create was never recorded.
 
 from __future__ import annotations
 
+from array import array
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from halosync.domain.chunks import ChunkPlaces
 from halosync.domain.models import (
-    AccountTarget,
     HaloInvoiceLine,
     HaloLicence,
     LedgerRecord,
@@ -37,14 +38,16 @@ from halosync.halopsa.billing import (
     read_licence,
 )
 from halosync.halopsa.client import HaloApiClient
+from halosync.halopsa.models import RecurringInvoice
 from halosync.logging import get_logger
+from halosync.store.scratch import SortedIds, Spill
 
 log = get_logger(__name__)
 
 
 @dataclass
 class HaloState:
-    """The Halo records a plan compares with (only those on mapped or ledgered clients)."""
+    """The Halo records one plan (one chunk of accounts) compares with, in memory."""
 
     licences: list[HaloLicence]
     lines: list[HaloInvoiceLine]
@@ -63,19 +66,92 @@ class HaloState:
         return {line.id: (line.quantity, line.unit_price, line.unit_cost) for line in self.lines}
 
 
-def _client_of_account(targets: Mapping[str, AccountTarget]) -> set[int]:
-    return {target.halo_client_id for target in targets.values()}
+@dataclass
+class SpilledHaloState:
+    """The Halo records of a whole run, read page by page onto disk (:class:`Spill`) and
+    taken back one chunk of accounts at a time: licences by client, lines by recurring
+    invoice, either by id."""
+
+    licences: Spill[HaloLicence] = field(default_factory=Spill)
+    lines: Spill[HaloInvoiceLine] = field(default_factory=Spill)
+    invoice_versions: Spill[str | None] = field(default_factory=Spill)
+    missing_invoices: set[int] = field(default_factory=set)
+
+    def chunk(self, places: ChunkPlaces) -> HaloState:
+        """The records of one chunk's places (see :mod:`halosync.domain.chunks`)."""
+        licences = {lic.id: lic for lic in self.licences.in_places(places.clients)}
+        lines = {line.id: line for line in self.lines.in_places(places.invoices)}
+        named = set(places.named)
+        licences |= self.licences.by_ids(named - set(licences))
+        lines |= self.lines.by_ids(named - set(lines))
+        return HaloState(
+            list(licences.values()),
+            list(lines.values()),
+            self.missing_invoices & places.invoices,
+            self.invoice_versions.by_ids(places.invoices),
+        )
+
+    def close(self) -> None:
+        """Delete the spilled records."""
+        for spill in (self.licences, self.lines, self.invoice_versions):
+            spill.close()
+
+
+@dataclass(frozen=True)
+class LedgerFacts:
+    """What reading the licences needs of the ledger's ``licence`` rows."""
+
+    written: Collection[int]
+    """Record ids of the written rows on the clients read (looked up when not listed)."""
+    named: Collection[int]
+    """Record ids of every row (licences halosync already knows)."""
+    pending_clients: frozenset[int]
+    """Clients read with a create whose record is unknown."""
+
+    @classmethod
+    def of(
+        cls, rows: Iterable[tuple[int, int | None, str]], scope: Container[int] | None
+    ) -> LedgerFacts:
+        """From ``(halo_client_id, halo_record_id, state)`` rows; ``scope``: the clients
+        read (None: every row's)."""
+        written: array[int] = array("q")
+        named: array[int] = array("q")
+        pending: set[int] = set()
+        for client_id, record_id, state in rows:
+            if record_id:
+                named.append(record_id)
+            if scope is not None and client_id not in scope:
+                continue
+            if state == "written" and record_id:
+                written.append(record_id)
+            elif state == "pending":
+                pending.add(client_id)
+        return cls(SortedIds(written), SortedIds(named), frozenset(pending))
+
+    @classmethod
+    def of_records(cls, ledger: Iterable[LedgerRecord], scope: Container[int]) -> LedgerFacts:
+        """From the planner's ledger records (the ``licence`` ones count)."""
+        return cls.of(
+            (
+                (r.halo_client_id, r.halo_record_id, r.state)
+                for r in ledger
+                if r.target == "licence"
+            ),
+            scope,
+        )
 
 
 async def read_licences(
     halo: HaloApiClient,
     *,
-    targets: Mapping[str, AccountTarget],
-    ledger: Sequence[LedgerRecord],
+    scope: Container[int],
+    ledger: LedgerFacts,
     one_client: int | None,
     earlier_records: Collection[int] = frozenset(),
-) -> list[HaloLicence]:
-    """Licences on the mapped (and ledgered) clients, markers filled in where needed.
+    into: Spill[HaloLicence] | None = None,
+) -> Spill[HaloLicence]:
+    """Licences on the clients of ``scope`` (or ``one_client``), markers filled in where
+    needed, kept page by page in a :class:`Spill` (``into``, or a new one).
 
     Halo's list may change while it is read, so a licence the ledger names that the read
     did not return is looked up by id: only Halo's 404 makes it "deleted". The clients of
@@ -85,24 +161,23 @@ async def read_licences(
     """
     if one_client is not None:
         scope = {one_client}
-    else:
-        scope = _client_of_account(targets) | {r.halo_client_id for r in ledger}
+    licences: Spill[HaloLicence] = Spill() if into is None else into
     params: dict[str, Any] = {"includeinactive": "true"}
     if one_client is not None:
         params["client_id"] = one_client
-    licences: dict[int, HaloLicence] = {}
     has_notes = False
     reading = halo.read_list(LICENCE_ENTITY, params=params)
     async for page in reading:
+        kept: list[tuple[int | None, int | None, HaloLicence]] = []
         for row in page:
             record = read_licence(row)
             if (record.client_id or 0) in scope:
                 has_notes = has_notes or has_marker_field(row)
                 licence = licence_from_halo(record)
-                licences[licence.id] = licence
-    ours = [r for r in ledger if r.target == "licence" and r.halo_client_id in scope]
-    await _confirm_by_id(halo, licences, ours, scope)
-    pending_clients = {r.halo_client_id for r in ours if r.state == "pending"}
+                kept.append((licence.id, licence.client_id, licence))
+        licences.add(kept)
+    await _confirm_by_id(halo, licences, ledger.written, scope)
+    pending_clients = ledger.pending_clients
     if pending_clients and not reading.report.settled:
         # A create whose record is unknown is found by its marker, so its client's licences
         # must all be seen: read those clients again, each on its own (one page, usually).
@@ -110,42 +185,52 @@ async def read_licences(
             rows = await halo.list_whole(
                 LICENCE_ENTITY, params={"client_id": client_id, "includeinactive": "true"}
             )
-            for row in rows:
-                licence = licence_from_halo(row)
-                licences.setdefault(licence.id, licence)
+            found = [licence_from_halo(row) for row in rows]
+            licences.add_new((lic.id, lic.client_id, lic) for lic in found)
     if not has_notes:
-        claimed = {r.halo_record_id for r in ledger if r.target == "licence" and r.halo_record_id}
-        unknown = [
-            lic.id
-            for lic in licences.values()
-            if lic.marker is None
-            and lic.id not in claimed
-            and (lic.client_id in pending_clients or lic.id in earlier_records)
+        candidates = [
+            *licences.in_places(pending_clients),
+            *licences.by_ids(earlier_records).values(),
         ]
+        unknown = sorted(
+            {
+                lic.id
+                for lic in candidates
+                if lic.marker is None
+                and lic.id not in ledger.named
+                and (lic.client_id in pending_clients or lic.id in earlier_records)
+            }
+        )
         await _fill_markers(halo, licences, unknown)
-    return list(licences.values())
+    return licences
 
 
 async def _confirm_by_id(
     halo: HaloApiClient,
-    licences: dict[int, HaloLicence],
-    ours: Sequence[LedgerRecord],
-    scope: set[int],
+    licences: Spill[HaloLicence],
+    written: Collection[int],
+    scope: Container[int],
 ) -> None:
     """Look up by id the licences the ledger names that the list read did not return."""
-    missing = sorted(
-        {r.halo_record_id for r in ours if r.state == "written" and r.halo_record_id}
-        - set(licences)
-    )
+    missing: list[int] = []
+    part: list[int] = []
+    for record_id in sorted(written):
+        part.append(record_id)
+        if len(part) == 2000:
+            missing += sorted(set(part) - licences.present(part))
+            part = []
+    missing += sorted(set(part) - licences.present(part))
     if not missing:
         return
     found = await halo.get_records(LICENCE_ENTITY, missing)
+    kept: list[tuple[int | None, int | None, HaloLicence]] = []
     for record_id, record in found.items():
         if record is None:
             continue
         licence = licence_from_halo(record)
         if licence.client_id in scope:
-            licences[record_id] = licence
+            kept.append((record_id, licence.client_id, licence))
+    licences.add(kept)
     gone = [record_id for record_id, record in found.items() if record is None]
     log.info(
         "halo_records_confirmed_by_id",
@@ -156,55 +241,70 @@ async def _confirm_by_id(
 
 
 async def _fill_markers(
-    halo: HaloApiClient, licences: dict[int, HaloLicence], ids: Sequence[int]
+    halo: HaloApiClient, licences: Spill[HaloLicence], ids: Sequence[int]
 ) -> None:
     """Read the notes (and so the marker) of licences whose list rows lack them."""
     if not ids:
         return
+    kept = licences.by_ids(ids)
+    gone: list[int] = []
+    filled: list[tuple[int | None, int | None, HaloLicence]] = []
     for record_id, full in (await halo.get_records(LICENCE_ENTITY, ids)).items():
         if full is None:
-            del licences[record_id]
+            gone.append(record_id)
             continue
         marker = licence_marker(read_licence(full))
-        licences[record_id] = replace(licences[record_id], marker=marker)
+        licence = replace(kept[record_id], marker=marker)
+        filled.append((record_id, licence.client_id, licence))
+    licences.remove(gone)
+    licences.add(filled)
 
 
 async def read_invoice_lines(
     halo: HaloApiClient,
     *,
-    invoice_ids: Iterable[int],
+    invoice_ids: Collection[int],
     one_invoice: bool,
-    versions: dict[int, str | None] | None = None,
-) -> tuple[list[HaloInvoiceLine], set[int]]:
-    """Lines of the given recurring invoices, and the ids Halo no longer has; ``versions``
-    (when given) gets each invoice's ``last_modified`` as read.
+    into: SpilledHaloState | None = None,
+) -> SpilledHaloState:
+    """Lines of the given recurring invoices, each invoice's ``last_modified`` as read, and
+    the ids Halo no longer has (``missing_invoices``), kept page by page on disk.
 
     An invoice the list read did not return is looked up by id before it is called gone
     (a live Halo's list changes while it is read); a per-account sync only does that.
     """
-    wanted = set(invoice_ids)
-    found: set[int] = set()
-    lines: list[HaloInvoiceLine] = []
-    if not one_invoice and wanted:
+    state = SpilledHaloState() if into is None else into
+    if not one_invoice and invoice_ids:
         async for page in halo.iter_pages(INVOICE_ENTITY, params={"includelines": "true"}):
-            for row in page:
-                invoice = read_invoice(row)
-                if invoice.id not in wanted:
-                    continue
-                found.add(invoice.id)
-                lines.extend(invoice_lines(invoice))
-                if versions is not None:
-                    versions[invoice.id] = _stamp(row)
-    unread = sorted(wanted - found)
+            typed = ((row, read_invoice(row)) for row in page)
+            _keep_invoices(state, ((row, inv) for row, inv in typed if inv.id in invoice_ids))
+    unread: list[int] = []
+    ids = sorted(invoice_ids)
+    for start in range(0, len(ids), 2000):
+        part = ids[start : start + 2000]
+        unread += sorted(set(part) - state.invoice_versions.present(part))
     if unread:
-        for invoice_id, record in (await halo.get_records(INVOICE_ENTITY, unread)).items():
-            if record is None:
-                continue
-            found.add(invoice_id)
-            lines.extend(invoice_lines(record))
-            if versions is not None:
-                versions[invoice_id] = _stamp(record)
-    return lines, wanted - found
+        found = await halo.get_records(INVOICE_ENTITY, unread)
+        _keep_invoices(
+            state,
+            ((record, read_invoice(record)) for record in found.values() if record is not None),
+        )
+        state.missing_invoices.update(
+            invoice_id for invoice_id, record in found.items() if record is None
+        )
+    return state
+
+
+def _keep_invoices(
+    state: SpilledHaloState, records: Iterable[tuple[Mapping[str, Any], RecurringInvoice]]
+) -> None:
+    lines: list[tuple[int | None, int | None, HaloInvoiceLine]] = []
+    versions: list[tuple[int | None, int | None, str | None]] = []
+    for record, invoice in records:
+        lines += [(line.id, line.recurring_invoice_id, line) for line in invoice_lines(invoice)]
+        versions.append((invoice.id, None, _stamp(record)))
+    state.lines.add(lines)
+    state.invoice_versions.add(versions)
 
 
 def _stamp(record: Mapping[str, Any]) -> str | None:

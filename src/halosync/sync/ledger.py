@@ -286,21 +286,23 @@ def earlier_records(session: Session, workspace_id: int, target: Target) -> froz
     Normally records since deleted in Halo; any still there is a second record carrying
     a pair's marker, which a sync must find even when Halo's list rows omit the marker.
     """
-    created = session.scalars(
-        select(AuditEntry.halo_record_id)
-        .where(
-            AuditEntry.workspace_id == workspace_id,
-            AuditEntry.entity == AUDIT_ENTITY[target],
-            AuditEntry.operation == "create",
-            AuditEntry.halo_record_id.is_not(None),
-        )
-        .distinct()
+    named = select(LedgerEntry.id).where(
+        LedgerEntry.workspace_id == workspace_id,
+        LedgerEntry.target == target,
+        LedgerEntry.halo_record_id == AuditEntry.halo_record_id,
     )
-    named = session.scalars(
-        select(LedgerEntry.halo_record_id).where(
-            LedgerEntry.workspace_id == workspace_id,
-            LedgerEntry.target == target,
-            LedgerEntry.halo_record_id.is_not(None),
+    # In the database: after a first sync of 100,000 pairs both sides hold 100,000 ids.
+    created = frozenset(
+        session.scalars(
+            select(AuditEntry.halo_record_id)
+            .where(
+                AuditEntry.workspace_id == workspace_id,
+                AuditEntry.entity == AUDIT_ENTITY[target],
+                AuditEntry.operation == "create",
+                AuditEntry.halo_record_id.is_not(None),
+                ~named.exists(),
+            )
+            .distinct()
         )
     )
-    return frozenset(record_id for record_id in created if record_id is not None) - set(named)
+    return frozenset(record_id for record_id in created if record_id is not None)

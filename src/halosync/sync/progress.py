@@ -112,8 +112,9 @@ class ProgressTracker:
             self._tell(waiting_until=at)
 
     def planned(self, writes: int) -> None:
-        """The plan is made: ``writes`` records to write."""
-        self._tell(phase="writing", writes_planned=writes)
+        """A plan (of the run, or of its next chunk of accounts) is made: ``writes`` more
+        records to write."""
+        self._tell(phase="writing", writes_planned=(self._current.writes_planned or 0) + writes)
 
     def wrote(self, records: int) -> None:
         """``records`` more of the planned writes are done (written or failed)."""

@@ -19,7 +19,7 @@ from halosync.store.database import Database
 from halosync.store.workspaces import WorkspaceRepository
 from halosync.sync.gather import load_inputs
 from halosync.sync.halo import HaloFactory, open_halo
-from halosync.sync.halo_state import read_invoice_lines, read_licences
+from halosync.sync.halo_state import LedgerFacts, read_invoice_lines, read_licences
 
 
 async def build_reconciliation(
@@ -40,13 +40,18 @@ async def build_reconciliation(
         licences: list[HaloLicence] = []
         lines: list[HaloInvoiceLine] = []
         if target == "licence":
-            licences = await read_licences(
+            scope = {t.halo_client_id for t in inputs.account_targets.values()} | {
+                r.halo_client_id for r in inputs.ledger
+            }
+            read = await read_licences(
                 halo,
-                targets=inputs.account_targets,
-                ledger=inputs.ledger,
+                scope=scope,
+                ledger=LedgerFacts.of_records(inputs.ledger, scope),
                 one_client=None,
                 earlier_records=inputs.earlier_records,
             )
+            licences = list(read)
+            read.close()
         else:
             invoice_ids = {
                 r.recurring_invoice_id for r in inputs.ledger if r.recurring_invoice_id
@@ -55,9 +60,9 @@ async def build_reconciliation(
                 for t in inputs.account_targets.values()
                 if t.recurring_invoice_id
             }
-            lines, _missing = await read_invoice_lines(
-                halo, invoice_ids=invoice_ids, one_invoice=False
-            )
+            state = await read_invoice_lines(halo, invoice_ids=invoice_ids, one_invoice=False)
+            lines = list(state.lines)
+            state.close()
     return reconcile(
         inputs.subscriptions,
         ledger=inputs.ledger,

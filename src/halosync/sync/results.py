@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+import textwrap
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TextIO
 
 from halosync.domain.halo_values import json_fields
 from halosync.domain.models import (
@@ -18,6 +20,7 @@ from halosync.domain.models import (
 )
 from halosync.domain.rules import explain_document
 from halosync.halopsa.billing import halo_fields
+from halosync.store.scratch import Spill, SpilledSequence
 
 
 @dataclass(frozen=True)
@@ -87,12 +90,32 @@ class ChangeResult:
         }
 
 
-def count_results(results: list[ChangeResult]) -> dict[str, int]:
+def count_results(results: Iterable[ChangeResult]) -> dict[str, int]:
     """``{"created", "updated", "unchanged", "skipped", "failed"}`` -> number."""
     counts = dict.fromkeys(COUNT_KEYS.values(), 0)
     for result in results:
         counts[COUNT_KEYS[result.action]] += 1
     return counts
+
+
+class RunResults:
+    """A run's results as its chunks finish: counted, and kept on disk in plan order for
+    the report (a 100,000-pair run does not hold 100,000 results)."""
+
+    def __init__(self) -> None:
+        self.counts = count_results(())
+        self._kept: Spill[ChangeResult] = Spill()
+
+    def add(self, results: Sequence[ChangeResult]) -> None:
+        """One chunk's results, in plan order."""
+        for result in results:
+            self.counts[COUNT_KEYS[result.action]] += 1
+        self._kept.add((None, None, result) for result in results)
+
+    @property
+    def changes(self) -> Sequence[ChangeResult]:
+        """Every result so far, read back from disk as it is iterated."""
+        return SpilledSequence(self._kept)
 
 
 @dataclass(frozen=True)
@@ -105,13 +128,17 @@ class UsageReport:
     status: str
     target: str
     counts: Mapping[str, int]
-    changes: tuple[ChangeResult, ...]
+    changes: Sequence[ChangeResult]
+    """In plan order; a run's are read back from disk as they are iterated."""
     duration_ms: int
     account_ref: str | None = None
     error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The ``sync usage --json`` document (the CLI contract)."""
+        return self._head() | {"changes": [change.to_dict() for change in self.changes]}
+
+    def _head(self) -> dict[str, Any]:
         return {
             "run_id": self.run_id,
             "workspace": self.workspace,
@@ -122,8 +149,20 @@ class UsageReport:
             "counts": dict(self.counts),
             "duration_ms": self.duration_ms,
             "error": self.error,
-            "changes": [change.to_dict() for change in self.changes],
         }
+
+    def write_json(self, out: TextIO) -> None:
+        """Write :meth:`to_dict` as ``json.dumps(..., indent=2)`` would, one change at a
+        time (the document of a 100,000-pair run is never held whole)."""
+        head = json.dumps(self._head() | {"changes": []}, indent=2, default=str)
+        opening, closing = head.rsplit('"changes": []', 1)
+        out.write(opening + '"changes": [')
+        first = True
+        for change in self.changes:
+            text = json.dumps(change.to_dict(), indent=2, default=str)
+            out.write(("\n" if first else ",\n") + textwrap.indent(text, "    "))
+            first = False
+        out.write(("]" if first else "\n  ]") + closing + "\n")
 
 
 @dataclass(frozen=True)

@@ -65,13 +65,18 @@ def remember_holds(
     *,
     account_ids: dict[str, int],
     service_ids: dict[str, int],
+    still_held: set[int] | None = None,
 ) -> list[ReviewedChange]:
     """Add this run's new holds to the queue (once per pair and value) and withdraw the
-    pending items of ``scope`` that the run no longer plans; returns the new holds."""
+    pending items of ``scope`` that the run no longer plans; returns the new holds.
+
+    ``still_held``, when given, gets the ids of the items this screening holds (a run
+    planned in chunks withdraws, at its end, what none of them held: see
+    :func:`withdraw_unplanned`)."""
     now = utcnow()
     reviews = ReviewRepository(session, workspace_id)
     added: list[ReviewedChange] = []
-    still_held: set[int] = set()
+    held_now: set[int] = set()
     for held in screening.held:
         change = held.change
         account_id = account_ids[change.account_ref]
@@ -86,14 +91,32 @@ def remember_holds(
             item.last_seen_at = now
             item.reasons = "; ".join(held.reasons)
             item.before = json_fields(change.before) if change.before else None
-        still_held.add(item.id)
+        held_now.add(item.id)
+    if still_held is not None:
+        still_held |= held_now
     pending = reviews.rows(statuses=_PENDING)
     gone = [
         row
         for row in pending
-        if row.item.id not in still_held
+        if row.item.id not in held_now
         and (scope.everything or (row.account_ref, row.service_ref) in scope.pairs)
     ]
+    _withdraw(session, workspace_id, run_id, gone)
+    if added:
+        log.warning("changes_held_for_review", run_id=run_id, held=len(added))
+    return added
+
+
+def withdraw_unplanned(session: Session, workspace_id: int, run_id: int, keep: set[int]) -> None:
+    """At the end of a whole-workspace run planned in chunks: withdraw the pending items
+    none of its chunks held (``keep``: those they held), such as a pair whose
+    subscription is gone."""
+    pending = ReviewRepository(session, workspace_id).rows(statuses=_PENDING)
+    _withdraw(session, workspace_id, run_id, [row for row in pending if row.item.id not in keep])
+
+
+def _withdraw(session: Session, workspace_id: int, run_id: int, gone: list[ReviewRow]) -> None:
+    now = utcnow()
     for row in gone:
         session.add(_audit(workspace_id, row.item, "withdraw", None, now, run_id))
         add_log_entry(
@@ -106,10 +129,7 @@ def remember_holds(
             "queue.",
             run_id=run_id,
         )
-    reviews.delete([row.item for row in gone])
-    if added:
-        log.warning("changes_held_for_review", run_id=run_id, held=len(added))
-    return added
+    ReviewRepository(session, workspace_id).delete([row.item for row in gone])
 
 
 def log_still_waiting(
@@ -492,4 +512,5 @@ __all__ = [
     "review_policy",
     "screen",
     "set_review_policy",
+    "withdraw_unplanned",
 ]

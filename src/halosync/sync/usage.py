@@ -13,6 +13,7 @@ from dataclasses import replace
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from halosync.domain.chunks import chunk_places
 from halosync.domain.models import RunTrigger
 from halosync.domain.planner import plan_usage_sync
 from halosync.domain.skips import UNCHANGED, summarise_skips
@@ -26,11 +27,23 @@ from halosync.store.models import Account, Workspace
 from halosync.store.workspaces import WorkspaceRepository
 from halosync.sync.activity import PROVIDER, add_log_entry, latest_log_details
 from halosync.sync.execute import PlanExecutor, record_planned
-from halosync.sync.gather import SyncInputs, load_inputs
+from halosync.sync.gather import (
+    RunScope,
+    SyncInputs,
+    account_chunks,
+    add_ledger_naming,
+    load_chunk,
+    load_scope,
+)
 from halosync.sync.halo import HaloFactory, line_write_path, open_halo
-from halosync.sync.halo_state import HaloState, read_invoice_lines, read_licences
+from halosync.sync.halo_state import (
+    HaloState,
+    SpilledHaloState,
+    read_invoice_lines,
+    read_licences,
+)
 from halosync.sync.progress import ProgressObserver
-from halosync.sync.results import ChangeResult, UsageReport, count_results
+from halosync.sync.results import ChangeResult, RunResults, UsageReport
 from halosync.sync.review import (
     HELD_TITLE,
     HoldScope,
@@ -39,6 +52,7 @@ from halosync.sync.review import (
     mark_held,
     remember_holds,
     screen,
+    withdraw_unplanned,
 )
 from halosync.sync.runs import RunEnd, RunLifecycle, prune_history, start_run
 
@@ -74,31 +88,48 @@ def _find_account(database: Database, workspace_id: int, account_ref: str | None
     return account_id
 
 
-async def _read_state(
-    inputs: SyncInputs, halo: HaloApiClient, account_ref: str | None
-) -> HaloState:
-    targets = inputs.account_targets
-    if inputs.settings.target == "licence":
-        one_client = targets[account_ref].halo_client_id if account_ref in targets else None
-        if account_ref is not None and one_client is None:
-            return HaloState([], [], set())
-        licences = await read_licences(
+async def _read_state(scope: RunScope, halo: HaloApiClient) -> SpilledHaloState:
+    """Halo's records for the whole run, read page by page onto disk."""
+    if scope.settings.target == "licence":
+        state = SpilledHaloState()
+        if scope.account is not None and scope.one_client is None:
+            return state
+        await read_licences(
             halo,
-            targets=targets,
-            ledger=inputs.ledger,
-            one_client=one_client,
-            earlier_records=inputs.earlier_records,
+            scope=scope.clients,
+            ledger=scope.licence_ledger,
+            one_client=scope.one_client,
+            earlier_records=scope.earlier_records,
+            into=state.licences,
         )
-        return HaloState(licences, [], set())
-    invoice_ids = {t.recurring_invoice_id for t in targets.values() if t.recurring_invoice_id}
-    versions: dict[int, str | None] = {}
-    lines, missing = await read_invoice_lines(
-        halo, invoice_ids=invoice_ids, one_invoice=account_ref is not None, versions=versions
+        return state
+    return await read_invoice_lines(
+        halo, invoice_ids=scope.invoices, one_invoice=scope.account is not None
     )
-    for ref, target in list(targets.items()):
-        if target.recurring_invoice_id in missing:
-            targets[ref] = replace(target, recurring_invoice_gone=True)
-    return HaloState([], lines, missing, versions)
+
+
+def _chunk_state(
+    database: Database,
+    workspace_id: int,
+    inputs: SyncInputs,
+    state: SpilledHaloState,
+    accounts: list[int],
+) -> HaloState:
+    """One chunk's Halo records, with the ledger rows of other accounts naming them."""
+    target = inputs.settings.target
+    places = chunk_places(inputs.account_targets.values(), inputs.ledger, target)
+    chunk = state.chunk(places)
+    records = [r.id for r in chunk.licences] if target == "licence" else [r.id for r in chunk.lines]
+    with database.session() as session:
+        add_ledger_naming(session, workspace_id, inputs, records, accounts)
+    for ref, account_target in list(inputs.account_targets.items()):
+        if account_target.recurring_invoice_id in chunk.missing_invoices:
+            inputs.account_targets[ref] = replace(account_target, recurring_invoice_gone=True)
+    return chunk
+
+
+CHUNK_ACCOUNTS = 1000
+"""Accounts planned and written together: what a sync holds in memory at once."""
 
 
 async def run_usage_sync(
@@ -114,6 +145,7 @@ async def run_usage_sync(
     run_id: int | None = None,
     pairs: Collection[tuple[str, str]] | None = None,
     observers: Sequence[ProgressObserver] = (),
+    chunk_accounts: int = CHUNK_ACCOUNTS,
 ) -> UsageReport:
     """Push the workspace's usage to Halo (or, with ``dry_run``, only say what would change).
 
@@ -125,6 +157,10 @@ async def run_usage_sync(
     results and the run goes on. ``run_id`` names a run queued earlier (by the jobs
     facade) to claim and execute; ``observers`` hear the run's progress (pages read,
     writes done of planned, waits for Halo's rate limit).
+
+    Halo's records are read page by page onto disk; the accounts are then planned and
+    written ``chunk_accounts`` at a time (:mod:`halosync.domain.chunks`), and the results
+    kept on disk, so memory does not grow with the workspace.
     """
     started = time.monotonic()
     database.migrate()
@@ -143,7 +179,7 @@ async def run_usage_sync(
         stale_after_seconds=settings.sync_stale_run_seconds,
         run_id=run_id,
     )
-    scope = f"account {account_ref}" if account_ref else "all accounts"
+    scope_text = f"account {account_ref}" if account_ref else "all accounts"
     if not dry_run:
         with database.session() as session:
             add_log_entry(
@@ -151,24 +187,20 @@ async def run_usage_sync(
                 workspace_id,
                 "INFO",
                 "Subscriptions sync started",
-                f"Workspace {name}, provider {PROVIDER}, {scope}, target {target}.",
+                f"Workspace {name}, provider {PROVIDER}, {scope_text}, target {target}.",
                 run_id=run_id,
             )
-    results: list[ChangeResult] = []
-    fresh: set[tuple[str, str]] = set()
+    results = RunResults()
+    attention = _Attention()
 
     def close(session: Session, end: RunEnd) -> None:
         if dry_run:
             return
         # The per-row warnings first, so that newest-first the run's summary heads them.
         # A change held again by a later run was announced when first held.
-        waiting = [r for r in results if r.held and (r.account_ref, r.service_ref) not in fresh]
-        announced = {id(r) for r in waiting}
-        _log_attention(
-            session, workspace_id, run_id, [r for r in results if id(r) not in announced]
-        )
-        log_still_waiting(session, workspace_id, run_id, waiting)
-        _log_outcome(session, workspace_id, run_id, name, scope, end)
+        attention.log(session, workspace_id, run_id)
+        log_still_waiting(session, workspace_id, run_id, attention.waiting)
+        _log_outcome(session, workspace_id, run_id, name, scope_text, end)
         if end.status == "succeeded":
             ws = session.get(Workspace, workspace_id)
             assert ws is not None
@@ -179,7 +211,7 @@ async def run_usage_sync(
         database,
         run_id,
         stale_after_seconds=settings.sync_stale_run_seconds,
-        counts=lambda: count_results(results),
+        counts=lambda: dict(results.counts),
         on_finish=close,
         started=started,
         observers=observers,
@@ -189,63 +221,97 @@ async def run_usage_sync(
         with database.session() as session:
             ws = session.get(Workspace, workspace_id)
             assert ws is not None
-            inputs = load_inputs(session, ws, account_id)
-        state = await _read_state(inputs, halo, account_ref)
-        plan = plan_usage_sync(
-            inputs.subscriptions,
-            account_targets=inputs.account_targets,
-            service_items=inputs.service_items,
-            ledger=inputs.ledger,
-            settings=inputs.settings,
-            halo_licences=state.licences,
-            halo_invoice_lines=state.lines,
-            accounts={account_ref} if account_ref else None,
-            rules=inputs.rules,
-        )
-        if pairs is not None:
-            plan = changes_of(plan, pairs)
-        with database.session() as session:
-            # Between the planner and the executor: held writes reach nowhere.
-            screening = screen(session, workspace_id, plan)
-            if not dry_run:
-                hold_scope = HoldScope(
-                    everything=account_ref is None and pairs is None,
-                    pairs=frozenset((c.account_ref, c.service_ref) for c in plan.changes),
+            scope = load_scope(session, ws, account_id)
+        state = await _read_state(scope, halo)
+        write_path = line_write_path(database, box, workspace_id)
+        everything = account_ref is None and pairs is None
+        still_held: set[int] = set()
+        posts = 0
+        try:
+            for accounts in account_chunks(database, workspace_id, scope, chunk_accounts):
+                with database.session() as session:
+                    inputs = load_chunk(
+                        session,
+                        workspace_id,
+                        scope.settings,
+                        scope.service_items,
+                        accounts,
+                        scope.rules,
+                    )
+                inputs.earlier_records = scope.earlier_records
+                chunk = _chunk_state(database, workspace_id, inputs, state, accounts)
+                plan = plan_usage_sync(
+                    inputs.subscriptions,
+                    account_targets=inputs.account_targets,
+                    service_items=inputs.service_items,
+                    ledger=inputs.ledger,
+                    settings=inputs.settings,
+                    halo_licences=chunk.licences,
+                    halo_invoice_lines=chunk.lines,
+                    accounts={account_ref} if account_ref else None,
+                    rules=inputs.rules,
                 )
-                new_holds = remember_holds(
-                    session,
-                    workspace_id,
-                    run_id,
-                    screening,
-                    hold_scope,
-                    account_ids=inputs.account_ids,
-                    service_ids=inputs.service_ids,
-                )
-                fresh.update((h.change.account_ref, h.change.service_ref) for h in new_holds)
-        plan = screening.plan
-        if dry_run:
-            with database.session() as session:
-                planned = record_planned(
-                    session,
-                    plan.changes,
-                    run_id=run_id,
-                    workspace_id=workspace_id,
-                    inputs=inputs,
-                )
-            results += mark_held(planned, screening)
-        else:
-            executor = PlanExecutor(
-                database,
-                halo,
-                inputs,
-                state,
-                workspace_id=workspace_id,
-                run_id=run_id,
-                batch_size=settings.sync_batch_size,
-                progress=lifecycle.progress,
-                line_write_path=line_write_path(database, box, workspace_id),
-            )
-            results += mark_held(await executor.run(plan), screening)
+                if pairs is not None:
+                    plan = changes_of(plan, pairs)
+                fresh: set[tuple[str, str]] = set()
+                with database.session() as session:
+                    # Between the planner and the executor: held writes reach nowhere.
+                    screening = screen(session, workspace_id, plan)
+                    if not dry_run:
+                        new_holds = remember_holds(
+                            session,
+                            workspace_id,
+                            run_id,
+                            screening,
+                            HoldScope(
+                                everything=False,
+                                pairs=frozenset(
+                                    (c.account_ref, c.service_ref) for c in plan.changes
+                                ),
+                            ),
+                            account_ids=inputs.account_ids,
+                            service_ids=inputs.service_ids,
+                            still_held=still_held,
+                        )
+                        fresh.update(
+                            (h.change.account_ref, h.change.service_ref) for h in new_holds
+                        )
+                plan = screening.plan
+                if dry_run:
+                    with database.session() as session:
+                        planned = record_planned(
+                            session,
+                            plan.changes,
+                            run_id=run_id,
+                            workspace_id=workspace_id,
+                            inputs=inputs,
+                        )
+                    done = mark_held(planned, screening)
+                else:
+                    executor = PlanExecutor(
+                        database,
+                        halo,
+                        inputs,
+                        chunk,
+                        workspace_id=workspace_id,
+                        run_id=run_id,
+                        batch_size=settings.sync_batch_size,
+                        progress=lifecycle.progress,
+                        line_write_path=write_path,
+                        posts=posts,
+                    )
+                    try:
+                        done = mark_held(await executor.run(plan), screening)
+                    finally:
+                        posts = executor.posts
+                results.add(done)
+                attention.add(done, fresh)
+            if everything and not dry_run:
+                with database.session() as session:
+                    # Held changes no chunk planned any more (the subscription is gone).
+                    withdraw_unplanned(session, workspace_id, run_id, keep=still_held)
+        finally:
+            state.close()
     end = lifecycle.end
     log.info(
         "usage_sync_finished",
@@ -263,7 +329,7 @@ async def run_usage_sync(
         status=end.status,
         target=target,
         counts=end.counts,
-        changes=tuple(results),
+        changes=results.changes,
         duration_ms=end.duration_ms,
         account_ref=account_ref,
         error=end.error,
@@ -304,61 +370,111 @@ MAX_NAMED_SKIPS = 20
 """How many account references the skip summary names per reason before it only counts."""
 
 
-def _log_expected_skips(
-    session: Session, workspace_id: int, run_id: int, results: list[ChangeResult]
-) -> None:
-    """One INFO entry naming the accounts skipped for expected reasons (trial, not billed
-    yet, subscription ended): not a warning, but never silent."""
-    by_reason: dict[str, list[str]] = {}
-    for result in results:
-        if result.action == "skip" and result.level == "INFO":
-            by_reason.setdefault(result.reason, []).append(result.account_ref)
-    if not by_reason:
-        return
-    parts = []
-    for reason, refs in sorted(by_reason.items()):
-        accounts = sorted(set(refs))
-        named = ", ".join(accounts[:MAX_NAMED_SKIPS])
-        more = (
-            f" and {len(accounts) - MAX_NAMED_SKIPS} more"
-            if len(accounts) > MAX_NAMED_SKIPS
-            else ""
-        )
-        parts.append(f"{len(refs)} subscription(s), {reason} ({named}{more})")
-    add_log_entry(
-        session,
-        workspace_id,
-        "INFO",
-        "Subscriptions skipped",
-        "; ".join(parts) + ".",
-        run_id=run_id,
-    )
+class _Attention:
+    """What a run's log entries name, gathered chunk by chunk: bounded, but for the skips
+    of accounts and services not mapped (one entry names them all) and the held changes."""
 
+    def __init__(self) -> None:
+        self.expected: dict[str, tuple[int, set[str]]] = {}
+        """Reason -> (how many, which accounts) of the skips expected (INFO)."""
+        self.unmapped: list[tuple[str, str, str]] = []
+        """(account_ref, service_ref, reason) of the skips of things not mapped."""
+        self.named: list[ChangeResult] = []
+        """The first MAX_ATTENTION_ENTRIES other WARNING/ERROR results, in plan order."""
+        self.hidden = 0
+        self.waiting: list[ChangeResult] = []
+        """Changes held earlier and held again (announced when first held)."""
 
-def _log_skip_summaries(
-    session: Session, workspace_id: int, run_id: int, attention: list[ChangeResult]
-) -> list[ChangeResult]:
-    """One entry per reason for the accounts and services not mapped, naming every pair
-    (the per-pair detail stays in the run's results); a WARNING only when the set differs
-    from the last entry of that reason, an INFO saying it is unchanged otherwise. The
-    attention results left to log one by one are returned."""
-    skips = [r for r in attention if r.action == "skip" and not r.held and not r.duplicates]
-    summaries, others = summarise_skips((r.account_ref, r.service_ref, r.reason) for r in skips)
-    kept = {id(skips[index]) for index in others}
-    for summary in summaries:
-        body = summary.details()
-        previous = latest_log_details(session, workspace_id, summary.title)
-        unchanged = previous is not None and previous.removesuffix(f" {UNCHANGED}") == body
+    def add(self, results: Sequence[ChangeResult], fresh: Collection[tuple[str, str]]) -> None:
+        """Take one chunk's results; ``fresh``: the pairs this run held first."""
+        for result in results:
+            if result.held and (result.account_ref, result.service_ref) not in fresh:
+                self.waiting.append(result)
+                continue
+            if result.action == "skip" and result.level == "INFO":
+                count, accounts = self.expected.get(result.reason, (0, set()))
+                accounts.add(result.account_ref)
+                self.expected[result.reason] = (count + 1, accounts)
+            if result.level not in ("WARNING", "ERROR"):
+                continue
+            if result.action == "skip" and not result.held and not result.duplicates:
+                skipped = (result.account_ref, result.service_ref, result.reason)
+                if not summarise_skips([skipped])[1]:
+                    self.unmapped.append(skipped)
+                    continue
+            if len(self.named) < MAX_ATTENTION_ENTRIES:
+                self.named.append(result)
+            else:
+                self.hidden += 1
+
+    def log(self, session: Session, workspace_id: int, run_id: int) -> None:
+        """The run's entries: expected skips, the summaries, then one per result named."""
+        self._log_expected_skips(session, workspace_id, run_id)
+        self._log_skip_summaries(session, workspace_id, run_id)
+        for result in self.named:
+            details = f"Account {result.account_ref}, service {result.service_ref}: {result.reason}"
+            if result.message and result.message not in details:
+                details += f" ({result.message})"
+            add_log_entry(
+                session,
+                workspace_id,
+                "ERROR" if result.level == "ERROR" else "WARNING",
+                _attention_title(result),
+                details,
+                run_id=run_id,
+            )
+        if self.hidden > 0:
+            add_log_entry(
+                session,
+                workspace_id,
+                "WARNING",
+                "More subscriptions need attention",
+                f"{self.hidden} more skipped or failed subscriptions; see run {run_id}'s results.",
+                run_id=run_id,
+            )
+
+    def _log_expected_skips(self, session: Session, workspace_id: int, run_id: int) -> None:
+        """One INFO entry naming the accounts skipped for expected reasons (trial, not
+        billed yet, subscription ended): not a warning, but never silent."""
+        if not self.expected:
+            return
+        parts = []
+        for reason, (count, refs) in sorted(self.expected.items()):
+            accounts = sorted(refs)
+            named = ", ".join(accounts[:MAX_NAMED_SKIPS])
+            more = (
+                f" and {len(accounts) - MAX_NAMED_SKIPS} more"
+                if len(accounts) > MAX_NAMED_SKIPS
+                else ""
+            )
+            parts.append(f"{count} subscription(s), {reason} ({named}{more})")
         add_log_entry(
             session,
             workspace_id,
-            "INFO" if unchanged else "WARNING",
-            summary.title,
-            f"{body} {UNCHANGED}" if unchanged else body,
+            "INFO",
+            "Subscriptions skipped",
+            "; ".join(parts) + ".",
             run_id=run_id,
         )
-    grouped = {id(r) for r in skips} - kept
-    return [r for r in attention if id(r) not in grouped]
+
+    def _log_skip_summaries(self, session: Session, workspace_id: int, run_id: int) -> None:
+        """One entry per reason for the accounts and services not mapped, naming every pair
+        (the per-pair detail stays in the run's results); a WARNING only when the set
+        differs from the last entry of that reason, an INFO saying it is unchanged
+        otherwise."""
+        summaries, _others = summarise_skips(self.unmapped)
+        for summary in summaries:
+            body = summary.details()
+            previous = latest_log_details(session, workspace_id, summary.title)
+            unchanged = previous is not None and previous.removesuffix(f" {UNCHANGED}") == body
+            add_log_entry(
+                session,
+                workspace_id,
+                "INFO" if unchanged else "WARNING",
+                summary.title,
+                f"{body} {UNCHANGED}" if unchanged else body,
+                run_id=run_id,
+            )
 
 
 def _attention_title(result: ChangeResult) -> str:
@@ -367,33 +483,3 @@ def _attention_title(result: ChangeResult) -> str:
     if result.duplicates:
         return _DUPLICATES_TITLE
     return _ATTENTION_TITLES[result.action]
-
-
-def _log_attention(
-    session: Session, workspace_id: int, run_id: int, results: list[ChangeResult]
-) -> None:
-    _log_expected_skips(session, workspace_id, run_id, results)
-    attention = [r for r in results if r.level in ("WARNING", "ERROR")]
-    attention = _log_skip_summaries(session, workspace_id, run_id, attention)
-    for result in attention[:MAX_ATTENTION_ENTRIES]:
-        details = f"Account {result.account_ref}, service {result.service_ref}: {result.reason}"
-        if result.message and result.message not in details:
-            details += f" ({result.message})"
-        add_log_entry(
-            session,
-            workspace_id,
-            "ERROR" if result.level == "ERROR" else "WARNING",
-            _attention_title(result),
-            details,
-            run_id=run_id,
-        )
-    hidden = len(attention) - MAX_ATTENTION_ENTRIES
-    if hidden > 0:
-        add_log_entry(
-            session,
-            workspace_id,
-            "WARNING",
-            "More subscriptions need attention",
-            f"{hidden} more skipped or failed subscriptions; see run {run_id}'s results.",
-            run_id=run_id,
-        )
