@@ -7,7 +7,7 @@ to look for the marker before creating anything.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -285,24 +285,44 @@ def earlier_records(session: Session, workspace_id: int, target: Target) -> froz
 
     Normally records since deleted in Halo; any still there is a second record carrying
     a pair's marker, which a sync must find even when Halo's list rows omit the marker.
+    After a first sync of 100,000 pairs both sides hold 100,000 ids: they are read in id
+    order and merged as they stream, so neither is held (and no NOT EXISTS runs without
+    an index on the record id).
     """
-    named = select(LedgerEntry.id).where(
-        LedgerEntry.workspace_id == workspace_id,
-        LedgerEntry.target == target,
-        LedgerEntry.halo_record_id == AuditEntry.halo_record_id,
-    )
-    # In the database: after a first sync of 100,000 pairs both sides hold 100,000 ids.
-    created = frozenset(
-        session.scalars(
-            select(AuditEntry.halo_record_id)
-            .where(
-                AuditEntry.workspace_id == workspace_id,
-                AuditEntry.entity == AUDIT_ENTITY[target],
-                AuditEntry.operation == "create",
-                AuditEntry.halo_record_id.is_not(None),
-                ~named.exists(),
-            )
-            .distinct()
+    created = session.scalars(
+        select(AuditEntry.halo_record_id)
+        .where(
+            AuditEntry.workspace_id == workspace_id,
+            AuditEntry.entity == AUDIT_ENTITY[target],
+            AuditEntry.operation == "create",
+            AuditEntry.halo_record_id.is_not(None),
         )
+        .distinct()
+        .order_by(AuditEntry.halo_record_id)
+        .execution_options(yield_per=5000)
     )
-    return frozenset(record_id for record_id in created if record_id is not None)
+    named = session.scalars(
+        select(LedgerEntry.halo_record_id)
+        .where(
+            LedgerEntry.workspace_id == workspace_id,
+            LedgerEntry.target == target,
+            LedgerEntry.halo_record_id.is_not(None),
+        )
+        .distinct()
+        .order_by(LedgerEntry.halo_record_id)
+        .execution_options(yield_per=5000)
+    )
+    return frozenset(_not_in(created, named))
+
+
+def _not_in(ids: Iterable[int | None], others: Iterable[int | None]) -> Iterator[int]:
+    """The ids of ``ids`` not in ``others`` (both in ascending order)."""
+    rest = iter(others)
+    other = next(rest, None)
+    for record_id in ids:
+        if record_id is None:
+            continue
+        while other is not None and other < record_id:
+            other = next(rest, None)
+        if other != record_id:
+            yield record_id
