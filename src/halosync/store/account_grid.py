@@ -292,7 +292,7 @@ def _search(session: Session, workspace_id: int, term: str) -> ColumnElement[boo
         return _among(workspace_id, found)
     others = few(matches.is_not(true()))  # an empty client name matches nothing
     if others is not None:
-        return and_(in_workspace, Account.id.not_in(others))
+        return and_(in_workspace, Account.id.not_in(others)) if others else in_workspace
     return and_(in_workspace, matches)
 
 

@@ -144,11 +144,20 @@ class Account(Base):
     __tablename__ = "account"
     __table_args__ = (
         UniqueConstraint("workspace_id", "ref"),
-        # The mapping grid's sorts and filters (store/account_grid.py).
-        Index(None, "workspace_id", "name", "ref"),
+        # The mapping grid's sorts and filters (store/account_grid.py). The name's also
+        # holds what the search box looks in, so a search reads it, not every account row.
+        Index(
+            "ix_account_name_and_search",
+            *("workspace_id", "name", "ref", "mapped_client_name", "mapped_client_id"),
+        ),
         Index(None, "workspace_id", "status", "ref"),
         Index(None, "workspace_id", "mapping_status", "ref"),
-        Index(None, "workspace_id", "mapping_status", "name", "ref"),
+        # ...and what the other filters look at: a mapping status with another filter is
+        # counted from the index alone.
+        Index(
+            "ix_account_mapping_status_name",
+            *("workspace_id", "mapping_status", "name", "ref", "status", "mapped_client_status"),
+        ),
         Index(None, "workspace_id", "mapped_client_name", "ref"),
         Index(None, "workspace_id", "mapped_client_id", "ref"),
         Index(None, "workspace_id", "mapped_client_status", "ref"),
