@@ -71,6 +71,23 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "price_owner": PRICE_OWNERS,
 }
 AMOUNT_FIELDS = ("markup_percent", "fixed_price")
+TYPED_FIELDS = (
+    ("free", "Free (the first N are not billed)"),
+    ("minimum", "Minimum (bill at least N)"),
+    ("ceiling", "Ceiling (more than N waits for review)"),
+    ("multiple", "Multiple (round to packs of N)"),
+    ("markup_percent", "Markup (% over cost)"),
+    ("fixed_price", "Fixed sell price per unit"),
+)
+"""The rule form's typed fields and their labels, in the page's order."""
+CHOSEN_FIELDS = (
+    ("rounding", "Rounding of fractional counts"),
+    ("terms", "Several terms of one pair"),
+    ("terms_pick", "Which term \u201cpick\u201d keeps"),
+    ("price_owner", "Who owns the price"),
+)
+"""The rule form's fields chosen from a list, after the typed ones."""
+FORM_ORDER = tuple(name for name, _ in (*TYPED_FIELDS, *CHOSEN_FIELDS))
 
 
 def _actor(member: Member) -> str:
@@ -135,11 +152,19 @@ class Editing:
         return self.target.scope == "account"
 
     @property
+    def first_error(self) -> str | None:
+        """The first field (in the form's order) the refusal names: it gets the focus, so
+        the browser shows it and a screen reader reads it."""
+        order = (*FORM_ORDER, "valid_from", "excluded")
+        return next((name for name in order if name in self.errors), None)
+
+    @property
     def heading(self) -> str:
         """What the form edits, as people say it."""
         if self.target.scope == "workspace":
             return "Workspace default"
-        return self.target.label().capitalize()
+        label = self.target.label()
+        return label[:1].upper() + label[1:]
 
 
 def _problems_by_field(error: RuleProblemsError) -> dict[str, str]:
@@ -189,6 +214,8 @@ def _page(
             "history": history,
             "scope_history": scope_history,
             "choices": CHOICES,
+            "typed_fields": TYPED_FIELDS,
+            "chosen_fields": CHOSEN_FIELDS,
             "rule_text": rule_text,
             "rules_url": lambda target: rules_url(member.workspace_id, target),
             "today": today().isoformat(),
