@@ -45,17 +45,22 @@ def billed(cli: Cli, target: str) -> dict[int, Any]:
     return quantities
 
 
+def mail_mapped(cli: Cli, tmp_path: Path, target: str) -> None:
+    """ROWS imported, A1 → client 1 and A2 → client 2 (their recurring invoices on the
+    invoice_line target), MAIL → item 1."""
+    cli.connect(target)
+    ok(cli, "import", str(write_usage_csv(tmp_path / "u.csv", ROWS)))
+    ok(cli, "sync", "customers")
+    invoice = target == "invoice_line"
+    ok(cli, "map", "account", "A1", "1", *(["--invoice", "-1"] if invoice else []))
+    ok(cli, "map", "account", "A2", "2", *(["--invoice", "-2"] if invoice else []))
+    ok(cli, "map", "service", "MAIL", "1")
+
+
 @pytest.mark.parametrize("target", ["licence", "invoice_line"])
 def test_a_minimum_set_with_the_cli_is_what_the_sync_writes(tmp_path: Path, target: str) -> None:
     with cli_against_simulator(tmp_path, seed(3, with_invoices=True)) as cli:
-        cli.connect(target)
-        ok(cli, "import", str(write_usage_csv(tmp_path / "u.csv", ROWS)))
-        ok(cli, "sync", "customers")
-        invoice = target == "invoice_line"
-        ok(cli, "map", "account", "A1", "1", *(["--invoice", "-1"] if invoice else []))
-        ok(cli, "map", "account", "A2", "2", *(["--invoice", "-2"] if invoice else []))
-        ok(cli, "map", "service", "MAIL", "1")
-
+        mail_mapped(cli, tmp_path, target)
         ok(cli, "rules", "set", "--service", "MAIL", "--minimum", "10")
         later = (datetime.now(UTC).date() + timedelta(days=3)).isoformat()
         ok(cli, "rules", "set", "--service", "MAIL", "--minimum", "50", "--from", later)

@@ -9,21 +9,15 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.cli import cli_against_simulator, write_usage_csv
-from tests.e2e.test_cli_rules import ROWS, json_of, ok
+from tests.e2e.cli import cli_against_simulator
+from tests.e2e.test_cli_rules import json_of, mail_mapped, ok
 from tests.sync.world import seed
 
 
 @pytest.mark.parametrize("target", ["licence", "invoice_line"])
 def test_reconciliation_names_the_rule_and_shows_exclusions(tmp_path: Path, target: str) -> None:
     with cli_against_simulator(tmp_path, seed(3, with_invoices=True)) as cli:
-        cli.connect(target)
-        ok(cli, "import", str(write_usage_csv(tmp_path / "u.csv", ROWS)))
-        ok(cli, "sync", "customers")
-        invoice = target == "invoice_line"
-        ok(cli, "map", "account", "A1", "1", *(["--invoice", "-1"] if invoice else []))
-        ok(cli, "map", "account", "A2", "2", *(["--invoice", "-2"] if invoice else []))
-        ok(cli, "map", "service", "MAIL", "1")
+        mail_mapped(cli, tmp_path, target)
         ok(cli, "rules", "set", "--service", "MAIL", "--minimum", "10")
 
         def rows() -> dict[str, Any]:

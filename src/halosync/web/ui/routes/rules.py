@@ -45,6 +45,7 @@ from halosync.rules.service import (
     today,
     update_rule,
 )
+from halosync.store.database import Database
 from halosync.web.ui.context import (
     Member,
     UiRoute,
@@ -224,7 +225,7 @@ def _page(
     )
 
 
-def _scope_history(database: Any, workspace_id: int, target: RuleTarget) -> list[RuleView]:
+def _scope_history(database: Database, workspace_id: int, target: RuleTarget) -> list[RuleView]:
     """The versions of exactly the edited scope, newest first."""
     views = rule_history(
         database,
@@ -281,24 +282,44 @@ def _form_text(form: FormData, name: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _save(
-    request: Request,
-    member: Member,
-    editing: Editing,
-    action: Callable[[date | None], RuleChange],
-    done: str,
-) -> Response:
-    """Run ``action`` from the typed valid-from day; a refusal shows the page again with
-    each problem next to its field (nothing was changed), success goes back to the scope."""
-    try:
-        change = action(_day(editing.valid_from))
-    except RuleProblemsError as refused:
-        editing.errors = _problems_by_field(refused)
-        return _page(request, member, editing, status_code=422)
-    except HalosyncError as refused:
-        editing.errors = _scope_error(refused)
-        return _page(request, member, editing, status_code=422)
-    return _done(request, member, change, done)
+Operation = Callable[[Database, int, RuleTarget, FormData, date | None, str], RuleChange]
+"""A rules-service call made from a submitted form: (database, workspace, scope, form,
+valid-from day, actor) -> what it changed."""
+
+
+async def _submit(request: Request, member: Member, operation: Operation, done: str) -> Response:
+    """Run ``operation`` on the scope the form names, from its valid-from day, in the thread
+    pool. A refusal shows the page again with each problem next to its field and what was
+    typed (nothing was changed); success goes back to the scope saying ``done`` (where
+    ``{label}`` is the scope)."""
+    form = await request.form()
+    target = _target_of(form)
+    editing = Editing(
+        target,
+        {name: _form_text(form, name) for name in EDITED_FIELDS if name in form},
+        _form_text(form, "valid_from"),
+        reason=_form_text(form, "reason"),
+    )
+    database = ui_state(request).database
+
+    def save() -> Response:
+        try:
+            day = _day(editing.valid_from)
+            change = operation(database, member.workspace_id, target, form, day, _actor(member))
+        except RuleProblemsError as refused:
+            editing.errors = _problems_by_field(refused)
+            return _page(request, member, editing, status_code=422)
+        except HalosyncError as refused:
+            editing.errors = _scope_error(refused)
+            return _page(request, member, editing, status_code=422)
+        return _done(request, member, change, done.format(label=target.label()))
+
+    return await run_in_threadpool(save)
+
+
+def _changes(form: FormData) -> dict[str, Any]:
+    """The rule form's fields as the rule holds them (see :func:`_value`)."""
+    return {name: _value(name, _form_text(form, name)) for name in EDITED_FIELDS}
 
 
 @router.post("/ui/w/{workspace_id}/rules/set")
@@ -306,20 +327,13 @@ async def set_rule_form(
     request: Request, member: Annotated[Member, Depends(current_admin)]
 ) -> Response:
     """Save the edited scope's counts, rounding, terms and prices (its exclusion stays)."""
-    form = await request.form()
-    target = _target_of(form)
-    texts = {name: _form_text(form, name) for name in EDITED_FIELDS}
-    changes = {name: _value(name, text) for name, text in texts.items()}
-    database = ui_state(request).database
-    return await run_in_threadpool(
-        _save,
+    return await _submit(
         request,
         member,
-        Editing(target, texts, _form_text(form, "valid_from")),
-        lambda day: update_rule(
-            database, member.workspace_id, target, changes, valid_from=day, actor=_actor(member)
+        lambda db, ws, target, form, day, actor: update_rule(
+            db, ws, target, _changes(form), valid_from=day, actor=actor
         ),
-        f"Rule of the {target.label()} saved",
+        "Rule of the {label} saved",
     )
 
 
@@ -328,18 +342,13 @@ async def clear_rule_form(
     request: Request, member: Annotated[Member, Depends(current_admin)]
 ) -> Response:
     """Unset every field of the edited scope (its exclusion too): wider rules apply."""
-    form = await request.form()
-    target = _target_of(form)
-    database = ui_state(request).database
-    return await run_in_threadpool(
-        _save,
+    return await _submit(
         request,
         member,
-        Editing(target, valid_from=_form_text(form, "valid_from")),
-        lambda day: clear_rule(
-            database, member.workspace_id, target, valid_from=day, actor=_actor(member)
+        lambda db, ws, target, _form, day, actor: clear_rule(
+            db, ws, target, valid_from=day, actor=actor
         ),
-        f"Rule of the {target.label()} cleared",
+        "Rule of the {label} cleared",
     )
 
 
@@ -348,19 +357,13 @@ async def exclude_form(
     request: Request, member: Annotated[Member, Depends(current_admin)]
 ) -> Response:
     """Exclude an account, a service or an account × service from billing, with a reason."""
-    form = await request.form()
-    target = _target_of(form)
-    reason = _form_text(form, "reason")
-    database = ui_state(request).database
-    return await run_in_threadpool(
-        _save,
+    return await _submit(
         request,
         member,
-        Editing(target, valid_from=_form_text(form, "valid_from"), reason=reason),
-        lambda day: exclude(
-            database, member.workspace_id, target, reason, valid_from=day, actor=_actor(member)
+        lambda db, ws, target, form, day, actor: exclude(
+            db, ws, target, _form_text(form, "reason"), valid_from=day, actor=actor
         ),
-        f"The {target.label()} is excluded from billing",
+        "The {label} is excluded from billing",
     )
 
 
@@ -369,16 +372,11 @@ async def include_form(
     request: Request, member: Annotated[Member, Depends(current_admin)]
 ) -> Response:
     """End an exclusion (from today or a later day); the scope's other rules stay."""
-    form = await request.form()
-    target = _target_of(form)
-    database = ui_state(request).database
-    return await run_in_threadpool(
-        _save,
+    return await _submit(
         request,
         member,
-        Editing(target, valid_from=_form_text(form, "valid_from")),
-        lambda day: include(
-            database, member.workspace_id, target, valid_from=day, actor=_actor(member)
+        lambda db, ws, target, _form, day, actor: include(
+            db, ws, target, valid_from=day, actor=actor
         ),
-        f"The {target.label()} is billed again",
+        "The {label} is billed again",
     )
