@@ -63,7 +63,7 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(size) for size in args.pairs.split(",")]
     books = {"none": EMPTY_RULE_BOOK} | {
-        choice: RuleBook(workspace=QuantityRule(terms=choice))  # type: ignore[arg-type]
+        choice: RuleBook(workspace=QuantityRule(terms=choice))
         for choice in ("sum", "apart", "pick")
     }
     medians: dict[str, list[float]] = {name: [] for name in books}

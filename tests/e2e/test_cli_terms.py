@@ -57,6 +57,7 @@ def test_monthly_and_annual_summed_kept_apart_or_picked(tmp_path: Path, target: 
         preview = json_of(cli, "sync", "usage", "--dry-run")
         (change,) = preview["changes"]
         assert change["explain"]["text"] == "vendor annual 5 + monthly 10, summed → 15"
+        assert change["term"] == ""
         summed = sync(cli)
         assert summed["counts"]["created"] == 1
         assert billed(cli, target) == [15]
@@ -65,6 +66,7 @@ def test_monthly_and_annual_summed_kept_apart_or_picked(tmp_path: Path, target: 
         ok(cli, "rules", "set", "--service", "MAIL", "--terms", "apart")
         apart = sync(cli)
         assert (apart["counts"]["created"], apart["counts"]["updated"]) == (1, 1)
+        assert sorted(c["term"] for c in apart["changes"]) == ["annual", "monthly"]
         assert billed(cli, target) == [5, 10]
         rows = json_of(cli, "reconcile")["rows"]
         assert [(r["term"], r["halo_quantity"], r["status"]) for r in rows] == [

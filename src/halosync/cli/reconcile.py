@@ -5,26 +5,19 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from halosync.cli.app import app, emit_json, state
 from halosync.cli.common import JsonOption, WorkspaceOption, open_database, resolve_workspace
+from halosync.domain.terms import service_label
 from halosync.store.crypto import SecretBox
 from halosync.sync.reconcile import build_reconciliation, row_to_dict, write_csv
-
-if TYPE_CHECKING:
-    from halosync.domain.reconcile import ReconcileRow
 
 
 def _quantity(value: object) -> str:
     return "-" if value is None else str(value)
-
-
-def _service(row: ReconcileRow) -> str:
-    """The service, and the term of a record kept apart: "MAIL (annual)"."""
-    return f"{row.service_ref} ({row.term})" if row.term else row.service_ref
 
 
 @app.command("reconcile")
@@ -81,8 +74,9 @@ def reconcile(
             )
             if on
         )
+        service = service_label(row.service_ref, row.term)
         typer.echo(
-            f"{row.account_ref:<20} {_service(row):<20} {_quantity(row.vendor_quantity):>8} "
+            f"{row.account_ref:<20} {service:<20} {_quantity(row.vendor_quantity):>8} "
             f"{_quantity(row.ruled_quantity):>8} {_quantity(row.ledger_quantity):>8} "
             f"{_quantity(row.halo_quantity):>8}  {flags}"
         )

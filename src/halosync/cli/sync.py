@@ -12,6 +12,7 @@ from halosync.cli.app import app, emit_json, state
 from halosync.cli.common import JsonOption, WorkspaceOption, open_database, resolve_workspace
 from halosync.cli.progress import sync_progress
 from halosync.domain.planner import TAKE_OVER_NOTE
+from halosync.domain.terms import service_label
 from halosync.logging import redact_text
 from halosync.store.crypto import SecretBox
 from halosync.sync.customers import run_customers_sync
@@ -77,9 +78,9 @@ def _print_usage(report: UsageReport) -> None:
                 f"{name} {change.before.get(name)} -> {value}"
                 for name, value in change.after.items()
             )
+        service = service_label(change.service_ref, change.term)
         typer.echo(
-            f"{change.action:<9} {change.account_ref:<20} {change.service_ref:<20} "
-            f"{where:<12} {detail}"
+            f"{change.action:<9} {change.account_ref:<20} {service:<20} {where:<12} {detail}"
         )
         if change.message:
             typer.echo(f"{'':<9} {redact_text(change.message)}")

@@ -88,6 +88,12 @@ def term_months(term: str | None) -> Decimal | None:
     return Decimal(match.group(1)) * _MONTHS_PER[match.group(2)[0]]
 
 
+def service_label(service_ref: str, term: str) -> str:
+    """A service as a result or report line names it: "MAIL", or "MAIL (annual)" for the
+    record of a term kept apart."""
+    return f"{service_ref} ({term})" if term else service_ref
+
+
 def combine_terms(
     subscriptions: Iterable[DesiredSubscription],
     rules: RuleBook = EMPTY_RULE_BOOK,
@@ -303,4 +309,11 @@ def _apart(
     return result
 
 
-__all__ = ["DEFAULT_PICK", "DEFAULT_TERMS", "TERMS_STEP", "combine_terms", "term_months"]
+__all__ = [
+    "DEFAULT_PICK",
+    "DEFAULT_TERMS",
+    "TERMS_STEP",
+    "combine_terms",
+    "service_label",
+    "term_months",
+]

@@ -42,6 +42,8 @@ class ChangeResult:
     """A write held for review (reported as a skip): it waits in the Review queue."""
     explain: tuple[ExplainStep, ...] = ()
     """The chain of quantity rules that produced the number (empty for unmapped pairs)."""
+    term: str = ""
+    """The term whose own record this is (terms rule ``apart``); "" for the pair's one."""
 
     @property
     def explain_text(self) -> str:
@@ -68,6 +70,7 @@ class ChangeResult:
             "after": after,
             "duplicates": change.duplicates,
             "explain": change.explain,
+            "term": change.apart_term,
         }
         values.update(overrides)
         return cls(**values)
@@ -87,6 +90,7 @@ class ChangeResult:
             "duplicates": list(self.duplicates),
             "held": self.held,
             "explain": explain_document(self.explain),
+            "term": self.term,
         }
 
 

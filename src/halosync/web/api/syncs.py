@@ -142,6 +142,9 @@ class ChangeOut(BaseModel):
     """A write held for review (a skip): it waits under /review."""
     explain: ExplainOut | None = None
     """The quantity rules' chain for a mapped pair; null for an unmapped one."""
+    term: str = ""
+    """The term whose own licence / line this is (terms rule apart); blank for the
+    account × service's one record."""
 
 
 class UsageReportOut(BaseModel):
