@@ -9,7 +9,8 @@ account (and, for ``invoice_line``, one recurring invoice per client), imports
 ``pairs / 2`` accounts × 2 services, then runs as separate processes: ``sync customers``,
 ``sync usage`` (first: every record created) and ``sync usage`` again (repeat: nothing
 changes). For each process it reports wall time, CPU time (user + system, from the
-child's own rusage) and peak RSS (the child's own ``ru_maxrss``, interpreter included).
+child's own rusage) and peak RSS (the child's own ``VmHWM``, read by the child as it exits;
+interpreter included).
 With ``--runs N`` the whole scenario runs N times from scratch and each figure is given
 as min / median / max.
 """
@@ -103,9 +104,45 @@ PROFILE_DIR: Path | None = None
 """With ``--profile DIR``, each command runs under cProfile, writing DIR/<step>.prof."""
 
 
+_PEAK_WRAPPER = """
+import atexit, os, sys
+path = sys.argv[1]
+sys.argv = ["halosync", *sys.argv[2:]]
+
+def peak():
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                with open(path, "w", encoding="ascii") as out:
+                    out.write(line.split()[1])
+
+atexit.register(peak)
+if os.environ.get("SYNC_SCALE_TRACE"):
+    import tracemalloc
+
+    tracemalloc.start(8)
+
+    def trace():
+        stats = tracemalloc.take_snapshot().statistics("traceback")[:12]
+        with open(path + ".trace", "w", encoding="utf-8") as out:
+            out.write(f"{tracemalloc.get_traced_memory()}\n")
+            for stat in stats:
+                out.write(f"{stat.size / 1024:.0f} KiB {stat.count}\n")
+                out.write("\n".join(stat.traceback.format()) + "\n\n")
+
+    atexit.register(trace)
+from halosync.cli import main
+main()
+"""
+"""Runs halosync and, as it exits, writes its own peak RSS (``VmHWM``, KiB) to a file: the
+``ru_maxrss`` a parent reads is at least the parent's own peak (Linux carries it across the
+exec of a vfork'ed child), and this script holds the whole seeded world."""
+
+
 def _measured(args: list[str], env: dict[str, str], step: str) -> dict[str, Any]:
     """Run one halosync command as a child; its wall time, CPU time and peak RSS."""
-    command = [HALOSYNC, *args, "--json"]
+    peak_file = Path(tempfile.mkstemp(prefix="halosync-peak-")[1])
+    command = [sys.executable, "-c", _PEAK_WRAPPER, str(peak_file), *args, "--json"]
     if PROFILE_DIR is not None:
         profile = PROFILE_DIR / f"{step}.prof"
         command = [sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "halosync"]
@@ -126,10 +163,15 @@ def _measured(args: list[str], env: dict[str, str], step: str) -> dict[str, Any]
     if child.returncode != 0:
         raise SystemExit(f"{args} failed:\n{err.decode()[-3000:]}")
     report = json.loads(out)
+    peak_kib = int(peak_file.read_text(encoding="ascii") or 0) if PROFILE_DIR is None else 0
+    peak_file.unlink()
+    traced = Path(f"{peak_file}.trace")
+    if traced.exists():
+        traced.rename(Path(tempfile.gettempdir()) / f"halosync-{step}.trace")
     return {
         "seconds": round(elapsed, 2),
         "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
-        "peak_rss_mib": round(usage.ru_maxrss / 1024),
+        "peak_rss_mib": round((peak_kib or usage.ru_maxrss) / 1024),
         "counts": report.get("counts"),
     }
 

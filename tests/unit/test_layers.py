@@ -48,7 +48,6 @@ SQL_NOT_YET_IN_STORE: dict[str, str] = {
     "ops/doctor.py": "the doctor's checks: store/ (schema and connections)",
     "sources/apply.py": "the bulk upserts: a store/ usage writer",
     "sync/activity.py": "the log entries: a store/ log repository",
-    "sync/customers.py": "the Halo cache writes: store/ Halo record repositories",
     "sync/execute.py": "the per-batch inserts of results and audit entries: a store/ writer",
     "sync/ledger.py": "the ledger rows: a store/ ledger repository",
     "sync/usage.py": "the account look-up: store/usage.py",

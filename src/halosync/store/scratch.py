@@ -57,15 +57,17 @@ class Spill(Generic[T]):
         )
         self._count = None
 
-    def add_new(self, records: Iterable[tuple[int, int | None, T]]) -> None:
-        """Keep the records whose id is not kept yet; the others stay as they are."""
+    def add_new(self, records: Iterable[tuple[int, int | None, T]]) -> int:
+        """Keep the records whose id is not kept yet (the first of two with one id); the
+        others stay as they are. Returns how many were kept."""
         rows = [(record_id, place, pickle.dumps(record)) for record_id, place, record in records]
         if not rows:
-            return
-        self._connection.executemany(
+            return 0
+        cursor = self._connection.executemany(
             "INSERT OR IGNORE INTO spill (id, place, data) VALUES (?, ?, ?)", rows
         )
         self._count = None
+        return cursor.rowcount
 
     def remove(self, ids: Collection[int]) -> None:
         """Forget the records with these ids."""

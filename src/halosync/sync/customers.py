@@ -9,11 +9,10 @@ the mapping screens show the status instead.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from halosync.domain.models import RunTrigger
@@ -26,12 +25,9 @@ from halosync.store.attention import mapped_to_dead_clients
 from halosync.store.base import utcnow
 from halosync.store.crypto import SecretBox
 from halosync.store.database import Database
-from halosync.store.models import (
-    HaloClient,
-    HaloItem,
-    HaloRecurringInvoice,
-    Workspace,
-)
+from halosync.store.halo_pull import PULLED_MODELS, PulledModel, cached_rows, live_ids, mark_gone
+from halosync.store.models import HaloRecurringInvoice, Workspace
+from halosync.store.scratch import SortedIds, Spill
 from halosync.store.workspaces import WorkspaceRepository
 from halosync.sync.activity import PROVIDER, add_log_entry
 from halosync.sync.halo import HaloFactory, open_halo
@@ -41,12 +37,8 @@ from halosync.sync.runs import RunEnd, RunLifecycle, prune_history, start_run
 
 log = get_logger(__name__)
 
-CachedModel = type[HaloClient] | type[HaloItem] | type[HaloRecurringInvoice]
-_MODELS: dict[str, CachedModel] = {
-    "clients": HaloClient,
-    "items": HaloItem,
-    "recurring_invoices": HaloRecurringInvoice,
-}
+CachedModel = PulledModel
+_MODELS = PULLED_MODELS
 
 
 @dataclass(frozen=True)
@@ -81,49 +73,62 @@ class PullCounts:
 
 
 def _upsert(
-    session: Session,
-    model: CachedModel,
-    workspace_id: int,
-    pulled: Iterable[Pulled],
+    session: Session, model: CachedModel, workspace_id: int, pulled: Spill[Pulled], repeated: int
 ) -> PullCounts:
-    counts = PullCounts()
+    """Bring one kind's cache in step with what the pull read, a page of ids at a time;
+    cached records it did not read are marked gone. ``repeated``: records read twice."""
+    counts = PullCounts(failed=repeated)
     now = utcnow()
-    rows: list[Any] = list(session.scalars(select(model).where(model.workspace_id == workspace_id)))
-    existing: dict[int, Any] = {row.halo_id: row for row in rows}
-    seen: set[int] = set()
-    for record in pulled:
-        if record.halo_id in seen:
-            counts.failed += 1
-            continue
-        seen.add(record.halo_id)
-        row = existing.get(record.halo_id)
-        if row is None:
-            row = model(workspace_id=workspace_id, halo_id=record.halo_id)
+    for start in range(0, len(pulled), _PAGE):
+        records = list(pulled.slice(start, start + _PAGE))
+        existing = cached_rows(session, model, workspace_id, [r.halo_id for r in records])
+        for record in records:
+            row = existing.get(record.halo_id)
+            if row is None:
+                row = model(workspace_id=workspace_id, halo_id=record.halo_id)
+                _assign(row, record)
+                row.inactive, row.gone, row.last_seen_at = record.inactive, False, now
+                session.add(row)
+                counts.created += 1
+                continue
+            changed = (
+                row.name != record.name
+                or row.inactive != record.inactive
+                or row.gone
+                or (
+                    isinstance(row, HaloRecurringInvoice)
+                    and row.halo_client_id != record.halo_client_id
+                )
+            )
             _assign(row, record)
             row.inactive, row.gone, row.last_seen_at = record.inactive, False, now
-            session.add(row)
-            counts.created += 1
-            continue
-        changed = (
-            row.name != record.name
-            or row.inactive != record.inactive
-            or row.gone
-            or (
-                isinstance(row, HaloRecurringInvoice)
-                and row.halo_client_id != record.halo_client_id
-            )
-        )
-        _assign(row, record)
-        row.inactive, row.gone, row.last_seen_at = record.inactive, False, now
-        if changed:
-            counts.updated += 1
-        else:
-            counts.unchanged += 1
-    for halo_id, row in existing.items():
-        if halo_id not in seen and not row.gone:
-            row.gone = True
-            counts.gone += 1
+            if changed:
+                counts.updated += 1
+            else:
+                counts.unchanged += 1
+        # Written out a page at a time, so the session holds one page of rows.
+        session.flush()
+        del existing, records
+    gone = _not_read(live_ids(session, model, workspace_id), pulled)
+    mark_gone(session, model, workspace_id, gone)
+    counts.gone = len(gone)
     return counts
+
+
+def _not_read(ids: Iterable[int], pulled: Spill[Pulled]) -> list[int]:
+    """The ids of ``ids`` the pull did not read."""
+    missing: list[int] = []
+    part: list[int] = []
+    for halo_id in ids:
+        part.append(halo_id)
+        if len(part) == _PAGE:
+            missing += sorted(set(part) - pulled.present(part))
+            part = []
+    return missing + sorted(set(part) - pulled.present(part))
+
+
+_PAGE = 2000
+"""Records upserted together (one look-up of their cached rows, one flush)."""
 
 
 def _assign(row: Any, record: Pulled) -> None:
@@ -157,35 +162,36 @@ def _pulled(kind: str, record: dict[str, Any]) -> Pulled:
 
 
 async def _pull(
-    halo: HaloApiClient, target: str, known: dict[str, set[int]]
-) -> dict[str, list[Pulled]]:
-    """Every client and item (and recurring invoice), as Halo holds them now.
+    halo: HaloApiClient, target: str, known: dict[str, Collection[int]]
+) -> dict[str, tuple[Spill[Pulled], int]]:
+    """Every client and item (and recurring invoice), as Halo holds them now, kept page by
+    page on disk; with each kind, how many records were read twice.
 
     Halo's lists change while they are read, so a record cached here that a read did not
     return is looked up by id: only Halo's 404 marks it gone.
     """
     kinds = ["clients", "items"] + (["recurring_invoices"] if target == "invoice_line" else [])
-    pulled: dict[str, list[Pulled]] = {}
+    pulled: dict[str, tuple[Spill[Pulled], int]] = {}
     for kind in kinds:
         entity, params = _PULLS[kind]
-        records = await halo.list_records(entity, params=params)
-        unread = known.get(kind, set()) - {int(record["id"]) for record in records}
+        kept: Spill[Pulled] = Spill()
+        repeated = 0
+        async for page in halo.iter_pages(entity, params=params):
+            records = [_pulled(kind, record) for record in page]
+            repeated += len(records) - kept.add_new((r.halo_id, None, r) for r in records)
+        unread = _not_read(known.get(kind, ()), kept)
         if unread:
-            found = await halo.get_records(entity, sorted(unread))
-            records.extend(record for record in found.values() if record is not None)
-        pulled[kind] = [_pulled(kind, record) for record in records]
+            found = await halo.get_records(entity, unread)
+            records = [_pulled(kind, record) for record in found.values() if record is not None]
+            repeated += len(records) - kept.add_new((r.halo_id, None, r) for r in records)
+        pulled[kind] = (kept, repeated)
     return pulled
 
 
-def _cached_ids(session: Session, workspace_id: int) -> dict[str, set[int]]:
-    """Halo ids of the cached records still taken to exist, per kind."""
+def _cached_ids(session: Session, workspace_id: int) -> dict[str, Collection[int]]:
+    """Halo ids of the cached records still taken to exist, per kind (sorted arrays)."""
     return {
-        kind: set(
-            session.scalars(
-                select(model.halo_id).where(model.workspace_id == workspace_id, ~model.gone)
-            )
-        )
-        for kind, model in _MODELS.items()
+        kind: SortedIds(live_ids(session, model, workspace_id)) for kind, model in _MODELS.items()
     }
 
 
@@ -289,11 +295,15 @@ async def run_customers_sync(
         async with open_halo(database, box, settings, workspace_id, halo_factory) as halo:
             halo.watch(lifecycle.progress)
             pulled = await _pull(halo, target, known)
-        with database.session() as session:
-            for kind, records in pulled.items():
-                details[kind] = _upsert(session, _MODELS[kind], workspace_id, records)
-            refresh_mapping_columns(session, workspace_id)
-            attention += _mapped_attention(session, workspace_id)
+        try:
+            with database.session() as session:
+                for kind, (records, repeated) in pulled.items():
+                    details[kind] = _upsert(session, _MODELS[kind], workspace_id, records, repeated)
+                refresh_mapping_columns(session, workspace_id)
+                attention += _mapped_attention(session, workspace_id)
+        finally:
+            for records, _ in pulled.values():
+                records.close()
     end = lifecycle.end
     log.info("customers_sync_finished", workspace=name, status=end.status, **end.counts)
     return RunReport(
