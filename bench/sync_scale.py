@@ -104,7 +104,7 @@ PROFILE_DIR: Path | None = None
 """With ``--profile DIR``, each command runs under cProfile, writing DIR/<step>.prof."""
 
 
-_PEAK_WRAPPER = """
+_PEAK_WRAPPER = r"""
 import atexit, os, sys
 path = sys.argv[1]
 sys.argv = ["halosync", *sys.argv[2:]]
