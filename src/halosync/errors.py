@@ -46,6 +46,20 @@ class HalosyncError(Exception):
     def __str__(self) -> str:
         return f"{self.message} {self.fix}" if self.fix else self.message
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Whatever a subclass's __init__ takes: an import run in a child process hands its
+        # refusal back to the web process as it was raised (every attribute kept).
+        return (_restore, (type(self), self.args, self.__dict__))
+
+
+def _restore(
+    kind: type[HalosyncError], args: tuple[object, ...], state: dict[str, object]
+) -> HalosyncError:
+    error = kind.__new__(kind)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
 
 class NotFoundError(HalosyncError):
     """A named object does not exist (in this workspace)."""

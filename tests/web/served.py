@@ -33,6 +33,8 @@ def serving(
         "HALOSYNC_DATABASE_URL": database_url,
         "HALOSYNC_ALLOW_PRIVATE_NETWORKS": "true",
         "HALOSYNC_LOG_LEVEL": "warning",
+        # A benchmark may run another checkout's code (PYTHONPATH) in this environment.
+        **({"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {}),
         **(extra_env or {}),
     }
     log_path = folder / "serve.log"

@@ -216,6 +216,15 @@ class Database:
         # of leaving them to the garbage collector (Python 3.13 warns about each one).
         weakref.finalize(self, self.engine.dispose)
 
+    @property
+    def shared_by_processes(self) -> bool:
+        """Whether another process opening :attr:`url` sees this database (an in-memory
+        SQLite database is this process's alone)."""
+        if self.dialect != "sqlite":
+            return True
+        name = make_url(self.url).database or ""
+        return name not in ("", ":memory:") and "mode=memory" not in self.url
+
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
         """The database the settings name (a SQLite file in the data dir by default)."""

@@ -6,7 +6,9 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import httpx2
+import pytest
 
+from halosync.sources import upload
 from tests.web.api.conftest import Api
 
 HEADER = "account_ref,account_name,account_status,billed,service_ref,service_name,quantity,"
@@ -14,7 +16,12 @@ HEADER += "start_date,billing_cycle,term\n"
 GOOD_ROW = "A1,Acme Ltd,active,true,MAIL,Mail Protection,5,2024-01-01,Monthly,Monthly\n"
 
 
-def test_csv_upload_imports_and_bad_rows_are_named_by_line_and_column(api: Api) -> None:
+@pytest.mark.parametrize("where", ["in place", "in a child process"])
+def test_csv_upload_imports_and_bad_rows_are_named_by_line_and_column(
+    api: Api, where: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if where == "in a child process":  # as a large file is
+        monkeypatch.setattr(upload, "INLINE_UPLOAD_BYTES", 0)
     good = api.post("import", files={"file": ("usage.csv", HEADER + GOOD_ROW, "text/csv")})
     assert good.status_code == 200, good.text
     assert good.json()["subscriptions"]["created"] == 1

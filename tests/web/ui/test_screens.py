@@ -7,8 +7,10 @@ import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from starlette.testclient import TestClient
 
+from halosync.sources import upload
 from halosync.store.account_grid import refresh_mapping_columns
 from halosync.store.models import HaloClient, HaloRecurringInvoice, LogEntry, RunResult, SyncRun
 from halosync.sync.progress import SyncProgress
@@ -303,7 +305,12 @@ def test_logs_tiles_filter_and_paging(world: World) -> None:
         assert 'id="log-range">1 – 20 of 236<' in odd.text
 
 
-def test_import_shows_the_clis_validation_messages_and_changes_nothing(world: World) -> None:
+@pytest.mark.parametrize("where", ["in place", "in a child process"])
+def test_import_shows_the_clis_validation_messages_and_changes_nothing(
+    world: World, where: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if where == "in a child process":  # as a large file is
+        monkeypatch.setattr(upload, "INLINE_UPLOAD_BYTES", 0)
     client = TestClient(world.app)
     token = log_in(client, ADMIN)
     w = f"/ui/w/{world.alpha}"

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, Query, UploadFile
 from starlette.concurrency import run_in_threadpool
 
-from halosync.sources.importer import import_file
+from halosync.sources.upload import import_upload
 from halosync.store.database import Database
 from halosync.web.api.auth import Caller, get_database, writer
 from halosync.web.api.deps import PREFIX
@@ -57,7 +57,7 @@ def _import(
         upload.file.seek(0)
         with path.open("wb") as handle:
             shutil.copyfileobj(upload.file, handle, _CHUNK)
-        report = import_file(
+        report = import_upload(
             database,
             caller.workspace_id,
             path,

@@ -16,7 +16,7 @@ from starlette.responses import Response
 from halosync.domain.reconcile import csv_rows
 from halosync.errors import HalosyncError, NotFoundError
 from halosync.sources.errors import ImportValidationError
-from halosync.sources.importer import import_file
+from halosync.sources.upload import import_upload
 from halosync.sync.activity import list_log_entries, parse_level
 from halosync.sync.reconcile import build_reconciliation
 from halosync.sync.runs import RunView, get_run, list_runs, run_results
@@ -294,7 +294,7 @@ def upload(
                     return render(request, "import.html", context, status_code=413)
                 handle.write(chunk)
         try:
-            report = import_file(state.database, member.workspace_id, path)
+            report = import_upload(state.database, member.workspace_id, path)
         except ImportValidationError as invalid:
             context["error"] = f"The input has {invalid.total} error(s); nothing was changed."
             context["errors"] = [str(error) for error in invalid.errors[:200]]
