@@ -24,7 +24,9 @@ from halosync.store.workspaces import WorkspaceRepository
 from tests.web.served import serving
 from tests.web.ui.world import ADMIN, log_in
 
-ROUTES = Path(__file__).resolve().parents[3] / "src" / "halosync" / "web" / "ui" / "routes"
+WEB = Path(__file__).resolve().parents[3] / "src" / "halosync" / "web"
+ROUTES = WEB / "ui" / "routes"
+API = WEB / "api"
 HEADER = (
     "account_ref,account_name,account_status,billed,service_ref,service_name,quantity,"
     "start_date,billing_cycle,term\n"
@@ -127,14 +129,50 @@ def test_a_long_import_does_not_delay_a_concurrent_page_load(
     assert max(during) < took / 8, figures
 
 
-def test_a_ui_handler_is_async_only_when_it_awaits() -> None:
-    """``async def`` runs on the event loop: only handlers that await (HaloPSA, the form)
-    may be one; every other handler is a plain ``def``, run in the thread pool."""
+def _async_functions() -> Iterator[tuple[str, ast.AsyncFunctionDef]]:
+    """Every ``async def`` of the UI's routes and the REST API's handlers (not the ASGI
+    plumbing: the body-size limit and the error handlers, which touch no database)."""
+    for path in sorted([*ROUTES.glob("*.py"), *API.glob("*.py")]):
+        if path.name in ("limits.py", "errors.py"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.AsyncFunctionDef):
+                yield f"{path.parent.name}/{path.name}:{node.name}", node
+
+
+def _called(node: ast.expr) -> str:
+    """The name a call is made by: ``request.form()`` -> "form", ``f(x)`` -> "f"."""
+    if isinstance(node, ast.Call):
+        node = node.func
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return node.id if isinstance(node, ast.Name) else ast.unparse(node)
+
+
+def test_a_handler_is_async_only_when_it_awaits() -> None:
+    """``async def`` runs on the event loop: only handlers that await may be one; every
+    other handler is a plain ``def``, run in the thread pool."""
     needless = [
-        f"{path.name}:{node.name}"
-        for path in sorted(ROUTES.glob("*.py"))
-        for node in ast.parse(path.read_text(encoding="utf-8")).body
-        if isinstance(node, ast.AsyncFunctionDef)
+        name
+        for name, node in _async_functions()
+        if node.col_offset == 0  # a handler (a nested dependency may stay async: no pool hop)
         and not any(isinstance(inner, ast.Await) for inner in ast.walk(node))
     ]
     assert needless == []
+
+
+def test_an_async_handler_awaits_only_the_request_or_the_pool() -> None:
+    """What an ``async def`` handler awaits runs on the event loop, so it awaits only the
+    request's form or body, or work sent to the pool (``run_in_threadpool``, or
+    ``off_the_loop`` for a HaloPSA service, whose database work blocks between its
+    awaits). A plain ``def`` handler runs such a service with ``asyncio.run`` in its
+    pool thread; an ``async def`` one never does (it would block the loop)."""
+    allowed = {"form", "body", "close", "_chosen", "run_in_threadpool", "off_the_loop"}
+    on_the_loop = [
+        f"{name}: {ast.unparse(inner)}"
+        for name, node in _async_functions()
+        for inner in ast.walk(node)
+        if (isinstance(inner, ast.Await) and _called(inner.value) not in allowed)
+        or (isinstance(inner, ast.Call) and ast.unparse(inner.func) == "asyncio.run")
+    ]
+    assert on_the_loop == []

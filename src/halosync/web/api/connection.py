@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -164,7 +165,7 @@ def show_connection(caller: Annotated[Caller, Depends(current_caller)], service:
     responses=ERROR_RESPONSES,
     summary="Test and save the Halo connection",
 )
-async def save_connection(
+def save_connection(
     caller: Annotated[Caller, Depends(writer)],
     service: Service,
     body: Annotated[ConnectionIn, Body()],
@@ -172,7 +173,7 @@ async def save_connection(
     """Tests the configuration first; one that fails is refused (422) with "Invalid
     connection configuration." and the cause, and nothing is stored."""
     try:
-        view, outcome = await service.save(caller.workspace_name, body.to_input())
+        view, outcome = asyncio.run(service.save(caller.workspace_name, body.to_input()))
     except ValidationFailedError as invalid:
         raise _refusal(invalid) from None
     return SavedOut(connection=_view(view.to_dict()), test=_test_out(outcome) if outcome else None)
@@ -184,7 +185,7 @@ async def save_connection(
     responses={**ERROR_RESPONSES, **_NO_CONNECTION},
     summary="Test a connection (the stored one, or the one in the body)",
 )
-async def run_connection_test(
+def run_connection_test(
     caller: Annotated[Caller, Depends(writer)],
     service: Service,
     body: Annotated[ConnectionIn | None, Body()] = None,
@@ -193,10 +194,10 @@ async def run_connection_test(
     says "Test is successful." or "Test is not successful." with the cause and any missing
     permissions. With a body, tests that configuration without storing it."""
     if body is None:
-        outcome = await service.test(caller.workspace_name)
+        outcome = asyncio.run(service.test(caller.workspace_name))
     else:
         try:
-            outcome = await service.test_entered(caller.workspace_name, body.to_input())
+            outcome = asyncio.run(service.test_entered(caller.workspace_name, body.to_input()))
         except SecretRequiredError as needed:
             raise _refusal(needed) from None
     return _test_out(outcome)

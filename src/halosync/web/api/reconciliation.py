@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from typing import Annotated, Any
@@ -78,15 +79,15 @@ class ReconciliationOut(BaseModel):
     excluded: int
 
 
-async def _rows(
+def _rows(
     database: Database,
     box: SecretBox,
     settings: Settings,
     caller: Caller,
     factory: HaloFactory | None,
 ) -> list[ReconcileRow]:
-    return await build_reconciliation(
-        database, box, settings, caller.workspace_id, halo_factory=factory
+    return asyncio.run(
+        build_reconciliation(database, box, settings, caller.workspace_id, halo_factory=factory)
     )
 
 
@@ -103,12 +104,12 @@ def _deps(
 
 
 @router.get("/reconciliation", response_model=ReconciliationOut, responses=ERROR_RESPONSES)
-async def reconciliation(
+def reconciliation(
     caller: Annotated[Caller, Depends(current_caller)], deps: Annotated[Deps, Depends(_deps)]
 ) -> Any:
     """Read live from Halo: per account × service, drift (changed in Halo) flagged."""
     database, box, settings, factory = deps
-    rows = await _rows(database, box, settings, caller, factory)
+    rows = _rows(database, box, settings, caller, factory)
     return ReconciliationOut(
         rows=[ReconcileRowOut.model_validate(row_to_dict(row)) for row in rows],
         total=len(rows),
@@ -128,12 +129,12 @@ async def reconciliation(
         200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "CSV."},
     },
 )
-async def reconciliation_csv(
+def reconciliation_csv(
     caller: Annotated[Caller, Depends(current_caller)], deps: Annotated[Deps, Depends(_deps)]
 ) -> Response:
     """The report as CSV; cells a spreadsheet would run as formulas are defused."""
     database, box, settings, factory = deps
-    rows = await _rows(database, box, settings, caller, factory)
+    rows = _rows(database, box, settings, caller, factory)
     buffer = io.StringIO()
     csv.writer(buffer).writerows(csv_rows(rows))
     filename = f"reconciliation-{caller.workspace_id}.csv"

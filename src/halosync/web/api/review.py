@@ -7,6 +7,7 @@ sync's own. The policy that decides what is held is ``/review/policy``.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -153,7 +154,7 @@ def get_review(
 
 
 @router.post("/review/approve", response_model=ApprovalOut, responses=ERROR_RESPONSES)
-async def approve(
+def approve(
     caller: Annotated[Caller, Depends(writer)],
     database: Annotated[Database, Depends(get_database)],
     settings: Annotated[Settings, Depends(get_settings)],
@@ -165,15 +166,17 @@ async def approve(
     account × service pairs). A value the vendor changed since is held anew instead. 404
     names an unknown id, 422 one already decided; nothing is changed then."""
     try:
-        report = await approve_and_write(
-            database,
-            box,
-            settings,
-            caller.workspace_id,
-            _which(body),
-            actor=_actor(caller),
-            trigger="api",
-            halo_factory=factory,
+        report = asyncio.run(
+            approve_and_write(
+                database,
+                box,
+                settings,
+                caller.workspace_id,
+                _which(body),
+                actor=_actor(caller),
+                trigger="api",
+                halo_factory=factory,
+            )
         )
     except ValidationFailedError as error:
         raise _decided(error) from None

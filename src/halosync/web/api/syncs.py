@@ -7,6 +7,7 @@ run executed inline: it is read-only and answers with the ``sync usage --json`` 
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -366,7 +367,7 @@ def sync_usage(
     responses=ERROR_RESPONSES,
     summary="Dry run: the exact Halo writes a usage sync would make",
 )
-async def preview_usage(
+def preview_usage(
     caller: Annotated[Caller, Depends(dry_runner)],
     database: Annotated[Database, Depends(get_database)],
     settings: Annotated[Settings, Depends(get_settings)],
@@ -377,15 +378,17 @@ async def preview_usage(
     """Reads Halo and plans, writes nothing to Halo or the ledger: create, update with
     before → after, unchanged, and skipped with the reason. ``status`` says whether the
     preview could be made (``halted`` with ``error`` when the connection needs fixing)."""
-    report = await run_usage_sync(
-        database,
-        box,
-        settings,
-        caller.workspace_id,
-        trigger="api",
-        account_ref=body.account_ref if body else None,
-        dry_run=True,
-        halo_factory=factory,
+    report = asyncio.run(
+        run_usage_sync(
+            database,
+            box,
+            settings,
+            caller.workspace_id,
+            trigger="api",
+            account_ref=body.account_ref if body else None,
+            dry_run=True,
+            halo_factory=factory,
+        )
     )
     data = report.to_dict()
     data["error"] = redact_text(report.error) if report.error else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import csv
 import io
@@ -10,7 +11,6 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, UploadFile
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from halosync.domain.reconcile import csv_rows
@@ -52,14 +52,16 @@ def preview_page(request: Request, member: Annotated[Member, Depends(current_mem
 
 
 @router.post("/ui/w/{workspace_id}/preview")
-async def preview(
+def preview(
     request: Request, member: Annotated[Member, Depends(member_who_may(Action.DRY_RUN))]
 ) -> Response:
     """Dry run: every write a sync would make, before → after, without writing."""
     state = ui_state(request)
     try:
-        report = await run_usage_sync(
-            state.database, state.box, state.settings, member.workspace_id, dry_run=True
+        report = asyncio.run(
+            run_usage_sync(
+                state.database, state.box, state.settings, member.workspace_id, dry_run=True
+            )
         )
     except HalosyncError as refused:
         web_session(request).flash("error", refused.text_for("ui"))
@@ -71,7 +73,7 @@ async def preview(
             "member": member,
             "page": "preview",
             "report": report,
-            "overview": await run_in_threadpool(overview, state.database, member.workspace_id),
+            "overview": overview(state.database, member.workspace_id),
         },
     )
 
@@ -209,16 +211,14 @@ def logs(request: Request, member: Annotated[Member, Depends(current_member)]) -
 
 
 @router.get("/ui/w/{workspace_id}/reconcile")
-async def reconcile(
-    request: Request, member: Annotated[Member, Depends(current_member)]
-) -> Response:
+def reconcile(request: Request, member: Annotated[Member, Depends(current_member)]) -> Response:
     """Vendor count vs. ledger vs. what Halo holds now; drift highlighted."""
     state = ui_state(request)
     error = None
     rows = []
     try:
-        rows = await build_reconciliation(
-            state.database, state.box, state.settings, member.workspace_id
+        rows = asyncio.run(
+            build_reconciliation(state.database, state.box, state.settings, member.workspace_id)
         )
     except HalosyncError as failure:
         error = failure.text_for("ui")
@@ -245,13 +245,11 @@ async def reconcile(
 
 
 @router.get("/ui/w/{workspace_id}/reconcile.csv")
-async def reconcile_csv(
-    request: Request, member: Annotated[Member, Depends(current_member)]
-) -> Response:
+def reconcile_csv(request: Request, member: Annotated[Member, Depends(current_member)]) -> Response:
     """The reconciliation report as CSV (formula-like cells defused)."""
     state = ui_state(request)
-    rows = await build_reconciliation(
-        state.database, state.box, state.settings, member.workspace_id
+    rows = asyncio.run(
+        build_reconciliation(state.database, state.box, state.settings, member.workspace_id)
     )
     buffer = io.StringIO()
     csv.writer(buffer).writerows(csv_rows(rows))

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from halosync.connection.service import ConnectionService, ConnectionView
@@ -100,19 +100,19 @@ def sync_status(request: Request, member: Annotated[Member, Depends(current_memb
 
 
 @router.post("/ui/w/{workspace_id}/connection/test")
-async def test_connection(
+def test_connection(
     request: Request, member: Annotated[Member, Depends(current_admin)]
 ) -> Response:
     """Test the stored connection; the answer replaces the test panel."""
     state = ui_state(request)
     service = ConnectionService(state.database, state.settings, box=state.box)
     try:
-        outcome = await service.test(member.workspace.workspace_name)
+        outcome = asyncio.run(service.test(member.workspace.workspace_name))
     except HalosyncError as error:
         return render(
             request, "_test_result.html", {"success": False, "text": error.text_for("ui")}
         )
-    view = await run_in_threadpool(connection_view, request, member.workspace.workspace_name)
+    view = connection_view(request, member.workspace.workspace_name)
     return render(
         request,
         "_test_result.html",

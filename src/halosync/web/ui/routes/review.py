@@ -12,6 +12,7 @@ from halosync.domain.review import ReviewPolicy
 from halosync.errors import HalosyncError
 from halosync.sync.approve import approve_and_write
 from halosync.sync.review import list_review, reject_review, review_policy, set_review_policy
+from halosync.web.offload import off_the_loop
 from halosync.web.ui.context import (
     Member,
     UiRoute,
@@ -81,13 +82,15 @@ async def approve(request: Request, member: Annotated[Member, Depends(current_ad
         session.flash("error", "Tick the changes to approve first.")
         return redirect(request, back)
     try:
-        report = await approve_and_write(
-            state.database,
-            state.box,
-            state.settings,
-            member.workspace_id,
-            ids,
-            actor=_actor(member),
+        report = await off_the_loop(
+            lambda: approve_and_write(
+                state.database,
+                state.box,
+                state.settings,
+                member.workspace_id,
+                ids,
+                actor=_actor(member),
+            )
         )
     except HalosyncError as refused:
         session.flash("error", refused.message)

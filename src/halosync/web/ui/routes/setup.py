@@ -6,11 +6,11 @@ it with the reason, whatever the browser did with the disabled button.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from halosync.connection.service import ConnectionInput, ConnectionService, SecretRequiredError
@@ -103,7 +103,7 @@ class FirstSyncLines:
 
 
 @router.get("/ui/w/{workspace_id}/setup/summary/lines")
-async def first_sync_lines(
+def first_sync_lines(
     request: Request, member: Annotated[Member, Depends(current_member)]
 ) -> Response:
     """The summary's part on existing lines (loaded into it): a dry run, so it says plainly
@@ -111,8 +111,10 @@ async def first_sync_lines(
     Premium, qty 10 → 12)") and which items have several lines (nothing written for those)."""
     state = ui_state(request)
     try:
-        report = await run_usage_sync(
-            state.database, state.box, state.settings, member.workspace_id, dry_run=True
+        report = asyncio.run(
+            run_usage_sync(
+                state.database, state.box, state.settings, member.workspace_id, dry_run=True
+            )
         )
     except HalosyncError as refused:
         found = FirstSyncLines([], [], error=refused.message)
@@ -209,7 +211,7 @@ def connection_form(
 
 
 @router.post("/ui/w/{workspace_id}/setup/connect")
-async def save_connection(
+def save_connection(
     request: Request,
     member: Annotated[Member, Depends(current_admin)],
     form: Annotated[ConnectionForm, Depends(connection_form)],
@@ -218,9 +220,9 @@ async def save_connection(
     state = ui_state(request)
     service = ConnectionService(state.database, state.settings, box=state.box)
     try:
-        await service.save(member.workspace.workspace_name, form.to_input())
+        asyncio.run(service.save(member.workspace.workspace_name, form.to_input()))
     except HalosyncError as refused:
-        return await run_in_threadpool(_refused_connection, request, member, form, refused)
+        return _refused_connection(request, member, form, refused)
     web_session(request).flash("success", "Connection saved. Test is successful.")
     return redirect(request, workspace_url(member.workspace_id, "setup/test"))
 
@@ -241,7 +243,7 @@ def _refused_connection(
 
 
 @router.post("/ui/w/{workspace_id}/setup/test-input")
-async def try_connection(
+def try_connection(
     request: Request,
     member: Annotated[Member, Depends(current_admin)],
     form: Annotated[ConnectionForm, Depends(connection_form)],
@@ -251,8 +253,8 @@ async def try_connection(
     service = ConnectionService(state.database, state.settings, box=state.box)
     target = form.target if form.target in ("licence", "invoice_line") else "licence"
     try:
-        outcome = await service.test_entered(
-            member.workspace.workspace_name, form.to_input(), target
+        outcome = asyncio.run(
+            service.test_entered(member.workspace.workspace_name, form.to_input(), target)
         )
     except SecretRequiredError as refused:
         return render(
