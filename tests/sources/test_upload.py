@@ -1,7 +1,8 @@
-"""An uploaded file imported by a child process answers exactly as one imported in place."""
+"""An upload imported by a child process answers exactly as one imported in place."""
 
 from __future__ import annotations
 
+import json
 import pickle
 from pathlib import Path
 
@@ -9,8 +10,8 @@ import pytest
 
 from halosync.domain.snapshot import MassCancel
 from halosync.sources.errors import ImportValidationError, MassCancelError
-from halosync.sources.importer import import_file
-from halosync.sources.upload import import_upload
+from halosync.sources.importer import IdempotencyKeyReusedError, import_file
+from halosync.sources.upload import import_upload, upsert_upload
 from halosync.store.database import Database
 from halosync.store.usage import SubscriptionRepository
 from halosync.store.workspaces import WorkspaceRepository
@@ -85,3 +86,22 @@ def test_an_in_memory_database_is_imported_in_place(tmp_path: Path) -> None:
         assert import_upload(database, workspace_id, path, inline_limit=0).rows == 3
     finally:
         database.dispose()
+
+
+def test_a_json_upsert_in_a_child_keeps_its_paths_and_its_idempotency_key(
+    database: Database, workspace_id: int
+) -> None:
+    bad = json.dumps({"accounts": [{"ref": "J1", "name": "Json", "status": "activ"}]}).encode()
+    with pytest.raises(ImportValidationError) as refused:
+        upsert_upload(database, workspace_id, bad, inline_limit=0)
+    assert "$.accounts[0].status" in str(refused.value)
+    good = json.dumps(
+        {"accounts": [{"ref": "J1", "name": "Json", "status": "active", "billed": True}]}
+    ).encode()
+    first = upsert_upload(database, workspace_id, good, idempotency_key="k1", inline_limit=0)
+    assert (first.replayed, first.report["accounts"]["created"]) == (False, 1)
+    again = upsert_upload(database, workspace_id, good, idempotency_key="k1", inline_limit=0)
+    assert again.replayed
+    assert again.report == first.report
+    with pytest.raises(IdempotencyKeyReusedError):
+        upsert_upload(database, workspace_id, bad, idempotency_key="k1", inline_limit=0)

@@ -11,8 +11,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from halosync.sources import importer, usage_data
+from halosync.sources import usage_data
 from halosync.sources.schemas import UsagePayload
+from halosync.sources.upload import upsert_upload
 from halosync.sources.usage_data import MAX_PAGE_SIZE, Page
 from halosync.store.database import Database
 from halosync.web.api.auth import Caller, current_caller, get_database, writer
@@ -98,7 +99,7 @@ def _upsert(
     key: str | None,
 ) -> JSONResponse:
     snapshot, allow_mass_cancel = options
-    outcome = importer.upsert_usage(
+    outcome = upsert_upload(
         database,
         caller.workspace_id,
         body,

@@ -235,7 +235,7 @@ def halo_clients(
 ) -> Response:
     """Unmapped Halo clients matching a name or an id, for the picker."""
     state = ui_state(request)
-    with state.database.session() as db:
+    with state.database.reading() as db:
         clients = [
             (client.halo_id, client.name, "Inactive" if client.inactive else "Active")
             for client in unmapped_halo_clients(db, member.workspace_id, search=q, limit=20)

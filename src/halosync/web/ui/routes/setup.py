@@ -83,7 +83,7 @@ def setup_step(
     elif step == "services":
         context.update(service_context(request, member))
     elif step == "summary":
-        with state.database.session() as db:
+        with state.database.reading() as db:
             counts = mapping_counts(db, member.workspace_id)
         context["counts"] = counts
         target = show_sync_settings(state.database, member.workspace_id).target
