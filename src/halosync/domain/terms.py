@@ -140,7 +140,9 @@ def combine_terms(
             one = _picked(ordered, pick, pick_scope)
         one = _one_record(one, kept)
         combined.append(one)
-        combined.extend(_released(one, kept))
+        used = one.apart_term if one.takes_over is None else one.takes_over
+        others = [term for term in kept if term != used]
+        combined.extend(_released(one, others, "billed on the pair's one record now"))
     return combined
 
 
@@ -161,15 +163,15 @@ def _one_record(sub: DesiredSubscription, kept: Collection[str]) -> DesiredSubsc
     return replace(sub, takes_over=term)
 
 
-def _released(one: DesiredSubscription, kept: Collection[str]) -> list[DesiredSubscription]:
-    """The pair's other records, once billed for terms kept apart: now that its terms are
-    billed on one record, each goes to 0 (as an ended subscription does), so no term is
-    billed twice. Only the quantity (and status) is written; prices and dates stay."""
-    used = one.apart_term if one.takes_over is None else one.takes_over
-    note = "billed on the pair's one record now, so"
+def _released(
+    like: DesiredSubscription, terms: Iterable[str], note: str
+) -> list[DesiredSubscription]:
+    """Records of the pair no term is billed on any more (the terms rule changed): each
+    goes to 0 (as an ended subscription does), so no term is billed twice. Only the
+    quantity (and status) is written; prices and dates stay as they are."""
     return [
         replace(
-            one,
+            like,
             apart_term=term,
             takes_over=None,
             quantity=Decimal(0),
@@ -180,10 +182,9 @@ def _released(one: DesiredSubscription, kept: Collection[str]) -> list[DesiredSu
             term=None,
             cost_price=None,
             customer_price=None,
-            explain=(ExplainStep(TERMS_STEP, f"{term or 'no term'} {note} 0", Decimal(0)),),
+            explain=(ExplainStep(TERMS_STEP, f"{term or 'its one record'}: {note}", Decimal(0)),),
         )
-        for term in sorted(kept)
-        if term != used
+        for term in sorted(terms)
     ]
 
 
@@ -295,6 +296,9 @@ def _apart(
         if without:
             keeper = min(without, key=lambda sub: (sub.start_date or date.min, sub.term or ""))
     result: list[DesiredSubscription] = []
+    if "" in kept and "" not in terms and keeper is None:
+        # Every term has a record of its own: the pair's one record bills none of them.
+        result.extend(_released(subs[0], [""], "every term is billed on its own record"))
     for sub in subs:
         others = ", ".join(other.term or "no term" for other in subs if other is not sub)
         text = f"{_label(sub)}, kept apart from {others}"

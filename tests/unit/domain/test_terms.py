@@ -12,7 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from halosync.domain.markers import marker_for
-from halosync.domain.models import DesiredSubscription, Plan, SyncSettings, chain_text
+from halosync.domain.models import (
+    DesiredSubscription,
+    LedgerRecord,
+    Plan,
+    SyncSettings,
+    chain_text,
+)
 from halosync.domain.planner import plan_usage_sync
 from halosync.domain.reconcile import reconcile
 from halosync.domain.rules import EMPTY_RULE_BOOK, QuantityRule, RuleBook, TermsChoice
@@ -335,3 +341,22 @@ def test_changing_the_rule_moves_billing_and_never_bills_a_term_twice(target: st
     assert billed(book("pick", "longest")) == [0, 5]
     assert billed(book("sum")) == [0, 15]
     assert billed(book("apart")) == [5, 10]
+
+
+def test_apart_with_a_record_for_every_term_sets_the_pairs_old_record_to_zero() -> None:
+    def row(term: str, record: int) -> LedgerRecord:
+        return LedgerRecord(
+            "A1", "S1", "licence", 10, None, record, "written", "", Decimal(1), {}, None, term
+        )
+
+    combined = combine_terms(
+        [MONTHLY, ANNUAL], book("apart"), [row("", 1), row("monthly", 2), row("annual", 3)]
+    )
+    assert [(s.apart_term, s.takes_over, s.quantity, s.status) for s in combined] == [
+        ("", None, Decimal(0), "cancelled"),
+        ("annual", None, Decimal(5), "active"),
+        ("monthly", None, Decimal(10), "active"),
+    ]
+    assert chain_text(combined[0].explain) == (
+        "its one record: every term is billed on its own record → 0"
+    )
