@@ -312,7 +312,13 @@ def earlier_records(session: Session, workspace_id: int, target: Target) -> froz
         .order_by(LedgerEntry.halo_record_id)
         .execution_options(yield_per=5000)
     )
-    return frozenset(_not_in(created, named))
+    try:
+        return frozenset(_not_in(created, named))
+    finally:
+        # The merge may stop before reading all of ``named``: close both cursors (on
+        # PostgreSQL server-side ones), or they stay open until collected.
+        created.close()
+        named.close()
 
 
 def _not_in(ids: Iterable[int | None], others: Iterable[int | None]) -> Iterator[int]:
