@@ -14,7 +14,7 @@ from sqlalchemy import event
 
 from halosync.domain.rules import QuantityRule
 from halosync.mapping.grid import account_mapping_grid, service_mapping_grid
-from halosync.rules.service import RuleTarget, exclude, set_rule, today
+from halosync.rules.service import RuleTarget, exclude, include, set_rule, today
 from halosync.sources.importer import import_document
 from halosync.store.database import Database
 from halosync.workspaces import create_workspace
@@ -90,3 +90,22 @@ def test_a_page_reads_its_rules_in_one_query(database: Database, ws: int) -> Non
     assert len(page.items) == 20
     assert sum(1 for row in page.items if row.excluded) == 10
     assert sum("quantity_rule" in text for text in statements) == 1
+
+
+def test_the_excluded_filter_keeps_the_accounts_excluded_today(database: Database, ws: int) -> None:
+    exclude(database, ws, RuleTarget(account_ref="A05"), "internal", actor="t")
+    exclude(database, ws, RuleTarget("A07", "MAIL"), "own deal", actor="t")
+    exclude(database, ws, RuleTarget(account_ref="A09"), "was internal", actor="t")
+    include(database, ws, RuleTarget(account_ref="A09"), actor="t")
+    later = today() + timedelta(days=1)
+    exclude(database, ws, RuleTarget(account_ref="A11"), "leaving", valid_from=later, actor="t")
+    set_rule(database, ws, RuleTarget("A13", "MAIL"), QuantityRule(minimum=3), actor="t")
+    with database.reading() as session:
+        first = account_mapping_grid(session, ws, excluded=True, page_size=1)
+        second = account_mapping_grid(session, ws, excluded=True, page=2, page_size=1)
+        both = account_mapping_grid(session, ws, excluded=True, search="Client 0")
+        none = account_mapping_grid(session, ws, excluded=True, status="mapped")
+    assert first.total == 2
+    assert [row.account_ref for row in (*first.items, *second.items)] == ["A05", "A07"]
+    assert [row.account_ref for row in both.items] == ["A05", "A07"]
+    assert none.total == 0

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from halosync.domain.models import ACCOUNT_STATUSES
 from halosync.domain.rules import QuantityRule
 from halosync.errors import ValidationFailedError
-from halosync.rules.service import account_rules, rule_text, service_rules
+from halosync.rules.service import account_rules, rule_text, service_rules, today
 from halosync.store import mapping_views
 from halosync.store.account_grid import (
     GridFilters,
@@ -135,6 +135,7 @@ def account_mapping_grid(
     status: MappingStatus | None = None,
     account_status: str | None = None,
     halo_client_status: HaloClientStatus | None = None,
+    excluded: bool = False,
     sort: str = "account_name",
     descending: bool = False,
     page: int = 1,
@@ -144,7 +145,9 @@ def account_mapping_grid(
 
     The search box matches account name, reference, Halo client name and Halo client id;
     the filters are the mapping status, the account's status and the Halo client's status,
-    and ``account_ref`` picks one account's row by its exact reference.
+    ``excluded`` keeps the accounts excluded from billing today (themselves or one of their
+    services; excluded is not a mapping status), and ``account_ref`` picks one account's
+    row by its exact reference.
     """
     if sort not in SORT_KEYS:
         raise ValidationFailedError(
@@ -174,6 +177,7 @@ def account_mapping_grid(
         status=status,
         account_status=account_status,
         halo_client_status=halo_client_status,
+        excluded_on=today() if excluded else None,
     )
     pull_failed = last_customers_pull_failed(session, workspace_id)
     total, ids = grid_page_ids(

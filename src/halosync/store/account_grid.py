@@ -24,6 +24,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from itertools import groupby
 from typing import Any
 
@@ -54,6 +55,7 @@ from halosync.store.models import (
     SyncRun,
     Workspace,
 )
+from halosync.store.rules import RuleRepository
 from halosync.store.search import contains
 
 # How far a query joins: the account alone, its mapping, the mapping's Halo client, the
@@ -70,6 +72,9 @@ class GridFilters:
     status: str | None = None
     account_status: str | None = None
     halo_client_status: str | None = None
+    excluded_on: date | None = None
+    """Only the accounts excluded from billing on this day (themselves or one of their
+    services): quantity rules, not a mapping status."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,6 +329,9 @@ def _filters(
         where.append(Account.status == filters.account_status)
     if filters.halo_client_status is not None:
         where.append(Account.mapped_client_status == filters.halo_client_status)
+    if filters.excluded_on is not None:
+        rules = RuleRepository(session, workspace_id)
+        where.append(Account.id.in_(rules.excluded_accounts(filters.excluded_on)))
     return where
 
 

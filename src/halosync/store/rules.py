@@ -104,6 +104,17 @@ class RuleRepository:
         ranked = select(QuantityRuleRow.id, rank).where(*where).subquery()
         return select(ranked.c.id).where(ranked.c.rank == 1).subquery()
 
+    def excluded_accounts(self, on_date: date) -> Select[int | None]:
+        """The ids of the accounts excluded from billing on ``on_date``, themselves or in
+        one of their account × service rules: a statement, for the account grid's filter
+        to use as a subquery (the grid stays one query per page)."""
+        latest = self._latest(on_date, scopes=("account", "account_service"))
+        return (
+            select(QuantityRuleRow.account_id)
+            .join(latest, latest.c.id == QuantityRuleRow.id)
+            .where(QuantityRuleRow.excluded.is_not(None))
+        )
+
     def in_force(
         self,
         on_date: date,

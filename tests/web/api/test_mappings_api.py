@@ -229,3 +229,24 @@ def test_mapping_one_of_thousands_of_similar_accounts_answers_its_row(ready: Api
     )
     licences = [lic for lic in ready.sim.state.records("SoftwareLicence") if lic["client_id"] == 3]
     assert [(lic["name"], lic["count"]) for lic in licences] == [("Mail Protection", 3)]
+
+
+def test_the_grids_carry_the_quantity_rules_and_filter_the_excluded(ready: Api) -> None:
+    excluded = ready.put(
+        "rules/exclusion", params={"account_ref": "A2"}, json={"reason": "internal use"}
+    )
+    assert excluded.status_code == 200, excluded.text
+    pair = ready.patch(
+        "rules", params={"account_ref": "A1", "service_ref": "MAIL"}, json={"free": 2}
+    )
+    assert pair.status_code == 200, pair.text
+    service = ready.patch("rules", params={"service_ref": "MAIL"}, json={"minimum": 25})
+    assert service.status_code == 200, service.text
+    rows = {r["account_ref"]: r for r in ready.get("mappings/accounts").json()["items"]}
+    assert (rows["A2"]["excluded"], rows["A2"]["status"]) == ("internal use", "unmapped")
+    assert rows["A1"]["service_rules"] == {"MAIL": "free 2"}
+    only = ready.get("mappings/accounts", params={"excluded": "true"}, token=ready.viewer).json()
+    assert [r["account_ref"] for r in only["items"]] == ["A2"]
+    services = {r["service_ref"]: r for r in ready.get("mappings/services").json()["items"]}
+    assert (services["MAIL"]["rule"], services["MAIL"]["excluded"]) == ("minimum 25", None)
+    assert services["BKP"]["rule"] == ""

@@ -203,3 +203,7 @@ def test_the_grids_show_exclusions_and_overrides_with_a_link_to_edit(world: Worl
     assert 'Excluded</span> <span class="muted">internal</span>' in row
     assert f"{SERVICE}: excluded: own deal" in row
     assert f"rules?account={account}&amp;service={SERVICE}#edit" in row
+    only = client.get(f"/ui/w/{world.alpha}/accounts", params={"billing": "excluded"}).text
+    assert '<span id="grid-total">1 entries</span>' in only
+    assert f'data-ref="{account}"' in only
+    assert '<option value="excluded" selected>' in only

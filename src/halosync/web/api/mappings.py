@@ -88,6 +88,16 @@ class AccountMappingOut(BaseModel):
             "24002, 24005)' (nothing is written for that service until one line is left)."
         ),
     )
+    excluded: str | None = Field(
+        default=None,
+        description="Why the account is excluded from billing by a quantity rule, if it is "
+        "(excluded is not unmapped: the mapping and its status stay).",
+    )
+    service_rules: dict[str, str] = Field(
+        default_factory=dict,
+        description="The account's own rule per service in force today, by service "
+        "reference: {'MAIL': 'minimum 5', 'BKP': 'excluded: own backup'}.",
+    )
 
 
 class AccountMappingPage(BaseModel):
@@ -127,6 +137,14 @@ class ServiceMappingOut(BaseModel):
     halo_item_id: int | None
     halo_item_name: str | None
     mapped: bool
+    rule: str = Field(
+        default="",
+        description="The service's own quantity rule in force today ('free 3, minimum 25'); "
+        "empty when the workspace default applies.",
+    )
+    excluded: str | None = Field(
+        default=None, description="Why the service is excluded from billing, if it is."
+    )
 
 
 class ServiceMappingList(BaseModel):
@@ -243,6 +261,8 @@ def _row_out(row: AccountMappingRow) -> AccountMappingOut:
         status_message=message,
         mapped_at=row.mapped_at,
         attention=list(row.attention),
+        excluded=row.excluded,
+        service_rules=dict(row.service_rules),
     )
 
 
@@ -279,6 +299,13 @@ def account_grid(
         HaloClientStatus | None,
         Query(description="Only rows whose Halo client is active, inactive or gone."),
     ] = None,
+    excluded: Annotated[
+        bool,
+        Query(
+            description="Only accounts excluded from billing today by a quantity rule "
+            "(themselves or one of their services); not a mapping status."
+        ),
+    ] = False,
     sort: Annotated[
         Literal[
             "account_name",
@@ -304,6 +331,7 @@ def account_grid(
             status=status,
             account_status=account_status,
             halo_client_status=halo_client_status,
+            excluded=excluded,
             sort=sort,
             descending=descending,
             page=page,
@@ -452,6 +480,8 @@ def service_grid(
             halo_item_id=r.halo_item_id,
             halo_item_name=r.halo_item_name,
             mapped=r.mapped,
+            rule=r.rule,
+            excluded=r.excluded,
         )
         for r in rows
     ]

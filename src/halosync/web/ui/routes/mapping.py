@@ -78,6 +78,7 @@ def grid_context(request: Request, member: Member) -> dict[str, Any]:
     status_filter = status if status in MAPPING_STATUSES else None
     org_status = params.get("org_status", "all")
     org_filter = org_status if org_status in ACCOUNT_STATUSES else None
+    excluded = params.get("billing") == "excluded"
     psa_status = params.get("psa_status", "all")
     psa_filter: HaloClientStatus | None = next(
         (known for known in HALO_CLIENT_STATUSES if known == psa_status), None
@@ -97,6 +98,7 @@ def grid_context(request: Request, member: Member) -> dict[str, Any]:
                 status=status_filter,
                 account_status=org_filter,
                 halo_client_status=psa_filter,
+                excluded=excluded,
                 sort=sort,
                 descending=descending,
                 page=number,
@@ -123,6 +125,7 @@ def grid_context(request: Request, member: Member) -> dict[str, Any]:
         "org_status": org_status if org_filter else "all",
         "org_statuses": ACCOUNT_STATUSES,
         "psa_status": psa_status if psa_filter else "all",
+        "billing": "excluded" if excluded else "all",
         "psa_statuses": HALO_CLIENT_STATUSES,
         "sort": sort,
         "desc": descending,
