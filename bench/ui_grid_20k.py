@@ -1,10 +1,11 @@
 """Account mapping grid at N accounts: time of each page the UI serves, through HTTP.
 
     uv run python bench/ui_grid_20k.py [--accounts N] [--repeat R] [--target licence|invoice_line]
-                                       [--database-url URL]
+                                       [--database-url URL] [--exclude-every N]
 
 Builds a workspace with N accounts (names in another order than references, one in seven
-on trial), N Halo clients (one in eleven inactive, one in thirteen gone, every other one
+on trial, one in ``--exclude-every`` (50) excluded from billing by a quantity rule), N Halo
+clients (one in eleven inactive, one in thirteen gone, every other one
 with a recurring invoice) and three quarters of the accounts mapped (one in a hundred of
 those to a client halosync never pulled: Response Error), logs in through the web UI
 (TestClient, in process) and times the grid requests a user makes: the first, a middle
@@ -24,6 +25,7 @@ import re
 import statistics
 import tempfile
 import time
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from sqlalchemy import insert, select
@@ -33,7 +35,13 @@ from halosync.mapping.grid import SORT_KEYS
 from halosync.settings import Settings
 from halosync.store.account_grid import refresh_mapping_columns
 from halosync.store.database import Database
-from halosync.store.models import Account, AccountMapping, HaloClient, HaloRecurringInvoice
+from halosync.store.models import (
+    Account,
+    AccountMapping,
+    HaloClient,
+    HaloRecurringInvoice,
+    QuantityRuleRow,
+)
 from halosync.store.workspaces import WorkspaceRepository
 from halosync.users import create_user
 from halosync.web.app import create_app
@@ -41,8 +49,11 @@ from halosync.web.app import create_app
 PASSWORD = "benchmark password"
 
 
-def build(database: Database, accounts: int, target: str = "licence") -> int:
-    """A workspace with ``accounts`` accounts, as many Halo clients, 3/4 mapped."""
+def build(
+    database: Database, accounts: int, target: str = "licence", exclude_every: int = 50
+) -> int:
+    """A workspace with ``accounts`` accounts, as many Halo clients, 3/4 mapped, one in
+    ``exclude_every`` excluded from billing (0: none)."""
     database.migrate()
     with database.session() as session:
         workspace = WorkspaceRepository(session).create("Bench")
@@ -107,6 +118,23 @@ def build(database: Database, accounts: int, target: str = "licence") -> int:
                 if n % 4
             ],
         )
+    if exclude_every:
+        with database.session() as session:
+            session.execute(
+                insert(QuantityRuleRow),
+                [
+                    {
+                        "workspace_id": workspace_id,
+                        "scope": "account",
+                        "account_id": ids[f"ACC-{n:06d}"],
+                        "valid_from": date(2026, 1, 1),
+                        "excluded": "internal",
+                        "created_at": datetime(2026, 1, 1, tzinfo=UTC),
+                        "created_by": "bench",
+                    }
+                    for n in range(0, accounts, exclude_every)
+                ],
+            )
     # Written around the mapping commands: the accounts' mapping columns follow, as after a
     # Sync Organizations (which refreshes every account of the workspace).
     with database.session() as session:
@@ -144,6 +172,8 @@ def cases(accounts: int, base: str) -> dict[str, tuple[str, dict[str, str], dict
     for status in ("mapped", "unmapped", "required", "response_error"):
         found[f"status {status}"] = (url, {"status": status}, grid)
         found[f"status {status}, last page"] = (url, {"status": status, "page": last}, grid)
+    found["billing excluded"] = (url, {"billing": "excluded"}, grid)
+    found["billing excluded, last page"] = (url, {"billing": "excluded", "page": last}, grid)
     for status in ("active", "trial"):
         found[f"organization status {status}"] = (url, {"org_status": status}, grid)
     for status in ("active", "inactive", "gone"):
@@ -179,13 +209,16 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--target", choices=("licence", "invoice_line"), default="licence")
     parser.add_argument("--database-url", default=None)
+    parser.add_argument(
+        "--exclude-every", type=int, default=50, help="one account in N excluded (0: none)"
+    )
     options = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         url = options.database_url or f"sqlite:///{folder}/bench.db"
         settings = Settings(data_dir=Path(folder), database_url=url)
         database = Database(settings.resolved_database_url)
         started = time.perf_counter()
-        workspace_id = build(database, options.accounts, options.target)
+        workspace_id = build(database, options.accounts, options.target, options.exclude_every)
         if database.dialect == "postgresql":
             # What autovacuum would have done a minute later: without statistics PostgreSQL
             # plans for empty tables, and without the visibility map an index-only scan
