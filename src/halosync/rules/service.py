@@ -338,7 +338,7 @@ def effective_rule(
     """The rule one account × service is billed by on ``on_date`` (today by default): each
     field from the most specific scope that sets it, ``scope_of(field)`` saying which.
     Unknown references are named (``NotFoundError``)."""
-    with database.session() as session:
+    with database.reading() as session:
         _refs(session, workspace_id, RuleTarget(account_ref, service_ref))
         book = rule_book(session, workspace_id, on_date or today())
     return book.for_pair(account_ref, service_ref)
@@ -349,7 +349,7 @@ def list_rules(
 ) -> list[RuleView]:
     """The rules in force on ``on_date`` (today by default), one per scope that sets
     anything: the workspace's, then services', accounts' and pairs' by reference."""
-    with database.session() as session:
+    with database.reading() as session:
         versions = RuleRepository(session, workspace_id).in_force(on_date or today())
         return [view for view in map(_view, versions) if not view.cleared]
 
@@ -365,7 +365,7 @@ def rule_history(
     """Every version stored, newest first (later ``valid_from`` first, then the newest
     change), including future ones and clears. ``account_ref`` / ``service_ref`` keep the
     versions of the scopes that name that account / service (both: that pair only)."""
-    with database.session() as session:
+    with database.reading() as session:
         refs = _refs(session, workspace_id, RuleTarget(account_ref, service_ref))
         both = refs.account_id is not None and refs.service_id is not None
         versions = RuleRepository(session, workspace_id).history(
