@@ -118,17 +118,26 @@ def peak():
 
 atexit.register(peak)
 if os.environ.get("SYNC_SCALE_TRACE"):
-    import tracemalloc
+    # Samples the resident size every 50 ms and keeps the main thread's stack at its peak.
+    import threading, time, traceback
 
-    tracemalloc.start(8)
+    main_id = threading.get_ident()
+    top = [0, ""]
+
+    def sample():
+        while True:
+            with open("/proc/self/status", encoding="ascii") as status:
+                rss = next(int(l.split()[1]) for l in status if l.startswith("VmRSS:"))
+            if rss > top[0]:
+                frame = sys._current_frames().get(main_id)
+                top[:] = [rss, "".join(traceback.format_stack(frame)) if frame else ""]
+            time.sleep(0.05)
+
+    threading.Thread(target=sample, daemon=True).start()
 
     def trace():
-        stats = tracemalloc.take_snapshot().statistics("traceback")[:12]
         with open(path + ".trace", "w", encoding="utf-8") as out:
-            out.write(f"{tracemalloc.get_traced_memory()}\n")
-            for stat in stats:
-                out.write(f"{stat.size / 1024:.0f} KiB {stat.count}\n")
-                out.write("\n".join(stat.traceback.format()) + "\n\n")
+            out.write(f"peak VmRSS {top[0]} KiB at:\n{top[1]}")
 
     atexit.register(trace)
 from halosync.cli import main

@@ -27,16 +27,22 @@ _PAGE = 2000
 """Rows read back per fetch, and ids per ``IN (...)`` (under SQLite's parameter limit)."""
 
 
+def scratch_connection(owner: object, cache_kib: int) -> sqlite3.Connection:
+    """A private temporary SQLite database for ``owner``, closed when ``owner`` goes: in
+    memory up to ``cache_kib`` of page cache, then in a temporary file deleted with it."""
+    connection = sqlite3.connect("", isolation_level=None, check_same_thread=False)
+    weakref.finalize(owner, connection.close)
+    connection.execute(f"PRAGMA cache_size=-{cache_kib}")
+    connection.execute("PRAGMA journal_mode=OFF")
+    connection.execute("PRAGMA synchronous=OFF")
+    return connection
+
+
 class Spill(Generic[T]):
     """Records in the order they came, found by id, by place or by position."""
 
     def __init__(self) -> None:
-        # "" is a private temporary database: memory up to the cache, then a file.
-        connection = sqlite3.connect("", isolation_level=None, check_same_thread=False)
-        weakref.finalize(self, connection.close)
-        connection.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
-        connection.execute("PRAGMA journal_mode=OFF")
-        connection.execute("PRAGMA synchronous=OFF")
+        connection = scratch_connection(self, _CACHE_KIB)
         connection.execute(
             "CREATE TABLE spill (seq INTEGER PRIMARY KEY, id INTEGER UNIQUE, place INTEGER, "
             "data BLOB NOT NULL)"

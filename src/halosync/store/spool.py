@@ -14,11 +14,11 @@ as decimal text with four places, so they can be copied (PostgreSQL ``COPY``, SQ
 from __future__ import annotations
 
 import sqlite3
-import weakref
 from collections.abc import Iterator
 from typing import Any
 
 from halosync.store.models import SUBSCRIPTION_VALUES
+from halosync.store.scratch import scratch_connection
 
 # The page cache the spool may keep in memory (KiB); the rest waits in its temporary file.
 _CACHE_KIB = 16 * 1024
@@ -56,12 +56,7 @@ class SubscriptionSpool:
 
     def _open(self) -> sqlite3.Connection:
         if self._connection is None:
-            # "" is a private temporary database: memory up to the cache, then a file.
-            connection = sqlite3.connect("", isolation_level=None, check_same_thread=False)
-            weakref.finalize(self, connection.close)
-            connection.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
-            connection.execute("PRAGMA journal_mode=OFF")
-            connection.execute("PRAGMA synchronous=OFF")
+            connection = scratch_connection(self, _CACHE_KIB)
             connection.execute(
                 "CREATE TABLE spool (seq INTEGER PRIMARY KEY, "
                 + ", ".join(_COLUMNS)
