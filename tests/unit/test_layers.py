@@ -40,13 +40,6 @@ STORE_FOR_ENTRY_POINTS = {"halosync.store.database", "halosync.store.crypto", "h
 
 # Not true yet (issue 12, item 3): module -> where its SQL should go.
 SQL_NOT_YET_IN_STORE: dict[str, str] = {
-    "connection/service.py": "the reset's deletes: a store/ repository per cached Halo table",
-    "jobs/service.py": "the account look-up and cooldown: store/ and sync.runs",
-    "jobs/tick.py": "the due-schedule query: the schedules repository",
-    "mapping/service.py": "the commands' look-ups and set-based insert: a mapping repository",
-    "ops/backup.py": "SQLite's online backup (sqlite3 PRAGMAs): store/",
-    "ops/doctor.py": "the doctor's checks: store/ (schema and connections)",
-    "sources/apply.py": "the bulk upserts: a store/ usage writer",
     "sync/activity.py": "the log entries: a store/ log repository",
     "sync/execute.py": "the per-batch inserts of results and audit entries: a store/ writer",
     "sync/ledger.py": "the ledger rows: a store/ ledger repository",

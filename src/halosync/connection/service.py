@@ -15,7 +15,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx2
 from pydantic import SecretStr
-from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from halosync.connection.probe import TestOutcome, probe_connection
@@ -40,14 +39,9 @@ from halosync.store.account_grid import refresh_mapping_columns
 from halosync.store.connections import ConnectionDetails, HaloConnectionRepository
 from halosync.store.crypto import SecretBox
 from halosync.store.database import Database
-from halosync.store.models import (
-    AccountMapping,
-    HaloClient,
-    HaloItem,
-    HaloRecurringInvoice,
-    ServiceMapping,
-    Workspace,
-)
+from halosync.store.halo_records import HaloRecordRepository
+from halosync.store.mappings import MappingRepository
+from halosync.store.models import Workspace
 from halosync.store.rate_slots import SqlRateSlotLog
 from halosync.store.workspaces import WorkspaceRepository
 
@@ -451,12 +445,8 @@ class ConnectionService:
         with self.database.session() as session:
             ws = WorkspaceRepository(session).resolve(workspace)
             removed = HaloConnectionRepository(session, ws.id, self.box).delete()
-            accounts = _delete_count(session, AccountMapping, ws.id)
-            services = _delete_count(session, ServiceMapping, ws.id)
-            cached = sum(
-                _delete_count(session, model, ws.id)
-                for model in (HaloRecurringInvoice, HaloClient, HaloItem)
-            )
+            accounts, services = MappingRepository(session, ws.id).delete_all()
+            cached = HaloRecordRepository(session, ws.id).delete_all()
             refresh_mapping_columns(session, ws.id)
             summary = ResetSummary(ws.name, removed, accounts, services, cached)
         log.info("halo_connection_reset", **summary.to_dict())
@@ -475,6 +465,7 @@ class ConnectionService:
         row = HaloConnectionRepository(session, ws.id, self.box).get()
         if row is None:
             raise no_connection(ws.name)
+        account_mappings, service_mappings = MappingRepository(session, ws.id).count()
         return ConnectionView(
             workspace=ws.name,
             server_url=row.server_url,
@@ -487,20 +478,6 @@ class ConnectionService:
             configured_at=row.configured_at,
             last_successful_test_at=row.last_successful_test_at,
             last_test_message=row.last_test_message,
-            account_mappings=_count(session, AccountMapping, ws.id),
-            service_mappings=_count(session, ServiceMapping, ws.id),
+            account_mappings=account_mappings,
+            service_mappings=service_mappings,
         )
-
-
-def _count(session: Session, model: Any, workspace_id: int) -> int:
-    return int(
-        session.scalar(
-            select(func.count()).select_from(model).where(model.workspace_id == workspace_id)
-        )
-        or 0
-    )
-
-
-def _delete_count(session: Session, model: Any, workspace_id: int) -> int:
-    result = session.execute(delete(model).where(model.workspace_id == workspace_id))
-    return int(getattr(result, "rowcount", 0) or 0)

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from halosync.domain.ages import humanize_age
@@ -29,8 +28,9 @@ from halosync.jobs.schedules import (
 from halosync.logging import get_logger
 from halosync.settings import Settings
 from halosync.store.base import utcnow
+from halosync.store.connections import connection_test_state
 from halosync.store.database import Database
-from halosync.store.models import Account, HaloConnection
+from halosync.store.usage import AccountRepository
 from halosync.store.workspaces import WorkspaceRepository
 from halosync.sync.errors import SyncInProgressError
 from halosync.sync.progress import SyncProgress
@@ -129,10 +129,7 @@ def _cooldown(session: Session, workspace_id: int, minutes: int, now: datetime) 
 
 def has_connection(session: Session, workspace_id: int) -> bool:
     """Whether the workspace has a Halo connection (scheduled runs need one)."""
-    found = session.scalar(
-        select(HaloConnection.id).where(HaloConnection.workspace_id == workspace_id)
-    )
-    return found is not None
+    return connection_test_state(session, workspace_id) is not None
 
 
 def sync_overview(session: Session, workspace_id: int, now: datetime) -> SyncOverview:
@@ -162,9 +159,7 @@ def sync_overview(session: Session, workspace_id: int, now: datetime) -> SyncOve
 
 
 def _account_id(session: Session, workspace_id: int, account_ref: str) -> int:
-    account_id = session.scalar(
-        select(Account.id).where(Account.workspace_id == workspace_id, Account.ref == account_ref)
-    )
+    account_id = AccountRepository(session, workspace_id).id_by_ref(account_ref)
     if account_id is None:
         raise NotFoundError(
             f"Workspace has no account with reference {account_ref!r}.",

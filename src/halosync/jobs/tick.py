@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from halosync.domain.models import RUN_KINDS, RunKind
@@ -24,7 +23,9 @@ from halosync.logging import get_logger
 from halosync.settings import Settings
 from halosync.store.base import utcnow
 from halosync.store.database import Database
-from halosync.store.models import HaloConnection, SyncSchedule, Workspace
+from halosync.store.models import SyncSchedule
+from halosync.store.schedules import ScheduleRepository
+from halosync.store.workspaces import WorkspaceRepository
 from halosync.sync.errors import SyncInProgressError
 from halosync.sync.runs import (
     Pruned,
@@ -81,15 +82,10 @@ def _candidates(database: Database) -> list[_Candidate]:
     """Every connected workspace whose setup was finished × kind with its schedule (default
     where none saved). Slots before Finish never fire: schedules start at Finish."""
     with database.session() as session:
-        workspaces = session.execute(
-            select(Workspace.id, Workspace.setup_finished_at)
-            .join(HaloConnection, HaloConnection.workspace_id == Workspace.id)
-            .where(Workspace.setup_finished_at.is_not(None))
-        ).all()
-        rows = {(row.workspace_id, row.kind): row for row in session.scalars(select(SyncSchedule))}
+        workspaces = WorkspaceRepository(session).finished_and_connected()
+        rows = ScheduleRepository(session).every()
         found: list[_Candidate] = []
         for workspace_id, finished_at in workspaces:
-            assert finished_at is not None  # the query's condition
             for kind in RUN_KINDS:
                 row = rows.get((workspace_id, kind))
                 if row is None:
@@ -124,12 +120,8 @@ def _enqueue_slot(
     key = schedule_key(candidate.workspace_id, candidate.kind, slot)
 
     def record_slot(session: Session) -> None:
-        row = session.scalar(
-            select(SyncSchedule).where(
-                SyncSchedule.workspace_id == candidate.workspace_id,
-                SyncSchedule.kind == candidate.kind,
-            )
-        )
+        schedules = ScheduleRepository(session)
+        row = schedules.get(candidate.workspace_id, candidate.kind)
         if row is None:
             row = SyncSchedule(
                 workspace_id=candidate.workspace_id,
@@ -138,7 +130,7 @@ def _enqueue_slot(
                 enabled=True,
                 updated_at=candidate.setting.not_before,
             )
-            session.add(row)
+            schedules.add(row)
         row.last_slot_at = slot
         session.flush()
 
@@ -178,9 +170,7 @@ def prune_logs(database: Database, now: datetime | None = None) -> Pruned:
     """Prune every workspace's log entries, runs and run results older than its retention."""
     pruned = Pruned()
     with database.session() as session:
-        for workspace_id, days in session.execute(
-            select(Workspace.id, Workspace.log_retention_days)
-        ).all():
+        for workspace_id, days in WorkspaceRepository(session).log_retentions():
             pruned += prune_history(session, workspace_id, days, now=now)
     return pruned
 

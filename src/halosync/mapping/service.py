@@ -9,11 +9,10 @@ transaction, so a batch of mappings is saved whole or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from halosync.domain.matching import (
@@ -26,16 +25,17 @@ from halosync.domain.matching import (
 from halosync.errors import Audience, NotFoundError, ValidationFailedError
 from halosync.store.account_grid import refresh_mapping_columns
 from halosync.store.base import utcnow
+from halosync.store.halo_records import HaloRecordRepository
+from halosync.store.mappings import MappingRepository
 from halosync.store.models import (
     Account,
     AccountMapping,
-    HaloClient,
-    HaloItem,
     HaloRecurringInvoice,
     Service,
     ServiceMapping,
     Workspace,
 )
+from halosync.store.usage import AccountRepository, ServiceRepository
 from halosync.store.workspaces import WorkspaceRepository
 
 
@@ -62,9 +62,7 @@ def _workspace(session: Session, workspace_id: int) -> Workspace:
 
 
 def _account(session: Session, workspace_id: int, account_ref: str) -> Account:
-    account = session.scalar(
-        select(Account).where(Account.workspace_id == workspace_id, Account.ref == account_ref)
-    )
+    account = AccountRepository(session, workspace_id).get_by_ref(account_ref)
     if account is None:
         raise _no_account(account_ref)
     return account
@@ -78,9 +76,7 @@ def _no_account(account_ref: str) -> NotFoundError:
 
 
 def _service(session: Session, workspace_id: int, service_ref: str) -> Service:
-    service = session.scalar(
-        select(Service).where(Service.workspace_id == workspace_id, Service.ref == service_ref)
-    )
+    service = ServiceRepository(session, workspace_id).get_by_ref(service_ref)
     if service is None:
         raise NotFoundError(
             f"No service with reference {service_ref!r} in this workspace.",
@@ -89,27 +85,10 @@ def _service(session: Session, workspace_id: int, service_ref: str) -> Service:
     return service
 
 
-def _account_mapping(session: Session, workspace_id: int, account_id: int) -> AccountMapping | None:
-    return session.scalar(
-        select(AccountMapping).where(
-            AccountMapping.workspace_id == workspace_id, AccountMapping.account_id == account_id
-        )
-    )
-
-
-def _service_mapping(session: Session, workspace_id: int, service_id: int) -> ServiceMapping | None:
-    return session.scalar(
-        select(ServiceMapping).where(
-            ServiceMapping.workspace_id == workspace_id, ServiceMapping.service_id == service_id
-        )
-    )
-
-
-def _remove(session: Session, mapping: AccountMapping | ServiceMapping | None) -> bool:
+def _remove(mappings: MappingRepository, mapping: AccountMapping | ServiceMapping | None) -> bool:
     if mapping is None:
         return False
-    session.delete(mapping)
-    session.flush()
+    mappings.remove(mapping)
     return True
 
 
@@ -117,16 +96,7 @@ def live_invoices_of(
     session: Session, workspace_id: int, halo_client_id: int
 ) -> Sequence[HaloRecurringInvoice]:
     """The client's recurring invoices that still exist and are active, by id."""
-    return session.scalars(
-        select(HaloRecurringInvoice)
-        .where(
-            HaloRecurringInvoice.workspace_id == workspace_id,
-            HaloRecurringInvoice.halo_client_id == halo_client_id,
-            HaloRecurringInvoice.gone.is_(False),
-            HaloRecurringInvoice.inactive.is_(False),
-        )
-        .order_by(HaloRecurringInvoice.halo_id)
-    ).all()
+    return HaloRecordRepository(session, workspace_id).live_invoices_of(halo_client_id)
 
 
 class _ClientFacts(NamedTuple):
@@ -228,22 +198,15 @@ def map_account(
         _clients_by_halo_id(session, workspace_id, [halo_client_id]).get(halo_client_id),
         halo_client_id,
     )
-    holder = session.scalar(
-        select(Account.ref)
-        .join(AccountMapping, AccountMapping.account_id == Account.id)
-        .where(
-            AccountMapping.workspace_id == workspace_id,
-            AccountMapping.halo_client_id == halo_client_id,
-            AccountMapping.account_id != account.id,
-        )
-    )
+    mappings = MappingRepository(session, workspace_id)
+    holder = mappings.holder(halo_client_id, other_than=account.id)
     invoices = (
         [invoice.halo_id for invoice in live_invoices_of(session, workspace_id, halo_client_id)]
         if workspace.target == "invoice_line" or recurring_invoice_id is not None
         else []
     )
     invoice_id = _mapping_rules(workspace.target, client, holder, invoices, recurring_invoice_id)
-    mapping = _account_mapping(session, workspace_id, account.id)
+    mapping = mappings.of_account(account.id)
     if mapping is None:
         mapping = AccountMapping(
             workspace_id=workspace_id,
@@ -251,7 +214,7 @@ def map_account(
             halo_client_id=halo_client_id,
             recurring_invoice_id=invoice_id,
         )
-        session.add(mapping)
+        mappings.add(mapping)
     elif (mapping.halo_client_id, mapping.recurring_invoice_id) != (halo_client_id, invoice_id):
         mapping.halo_client_id = halo_client_id
         mapping.recurring_invoice_id = invoice_id
@@ -263,7 +226,8 @@ def map_account(
 def unmap_account(session: Session, workspace_id: int, account_ref: str) -> bool:
     """Remove an account's mapping; what was written in Halo stays. False if none."""
     account = _account(session, workspace_id, account_ref)
-    removed = _remove(session, _account_mapping(session, workspace_id, account.id))
+    mappings = MappingRepository(session, workspace_id)
+    removed = _remove(mappings, mappings.of_account(account.id))
     refresh_mapping_columns(session, workspace_id, [account.id])
     return removed
 
@@ -273,11 +237,7 @@ def map_service(
 ) -> ServiceMapping:
     """Map (or remap) a service to a Halo item."""
     service = _service(session, workspace_id, service_ref)
-    item = session.scalar(
-        select(HaloItem).where(
-            HaloItem.workspace_id == workspace_id, HaloItem.halo_id == halo_item_id
-        )
-    )
+    item = HaloRecordRepository(session, workspace_id).item(halo_item_id)
     if item is None:
         raise NotFoundError(
             f"Halo item {halo_item_id} is not known to this workspace.",
@@ -289,12 +249,13 @@ def map_service(
             f"Halo item {halo_item_id} ({item.name}) no longer exists in HaloPSA.",
             fix="Pick another item.",
         )
-    mapping = _service_mapping(session, workspace_id, service.id)
+    mappings = MappingRepository(session, workspace_id)
+    mapping = mappings.of_service(service.id)
     if mapping is None:
         mapping = ServiceMapping(
             workspace_id=workspace_id, service_id=service.id, halo_item_id=halo_item_id
         )
-        session.add(mapping)
+        mappings.add(mapping)
     else:
         mapping.halo_item_id = halo_item_id
     session.flush()
@@ -304,7 +265,8 @@ def map_service(
 def unmap_service(session: Session, workspace_id: int, service_ref: str) -> bool:
     """Remove a service's mapping. False if it had none."""
     service = _service(session, workspace_id, service_ref)
-    return _remove(session, _service_mapping(session, workspace_id, service.id))
+    mappings = MappingRepository(session, workspace_id)
+    return _remove(mappings, mappings.of_service(service.id))
 
 
 def suggest_account_mappings(
@@ -313,49 +275,25 @@ def suggest_account_mappings(
     """Fuzzy-name suggestions for unmapped accounts; saved mappings are never suggested over."""
     accounts = [
         AccountName(account_ref=ref, name=name)
-        for ref, name in session.execute(
-            select(Account.ref, Account.name).where(Account.workspace_id == workspace_id)
-        )
+        for ref, name in AccountRepository(session, workspace_id).names()
     ]
     clients = [
         ClientName(halo_client_id=halo_id, name=name, active=not inactive)
-        for halo_id, name, inactive in session.execute(
-            select(HaloClient.halo_id, HaloClient.name, HaloClient.inactive).where(
-                HaloClient.workspace_id == workspace_id, HaloClient.gone.is_(False)
-            )
-        )
+        for halo_id, name, inactive in HaloRecordRepository(session, workspace_id).live_clients()
     ]
-    already_mapped: dict[str, int] = dict(
-        session.execute(
-            select(Account.ref, AccountMapping.halo_client_id)
-            .join(AccountMapping, AccountMapping.account_id == Account.id)
-            .where(AccountMapping.workspace_id == workspace_id)
-        ).all()
-    )
+    already_mapped = MappingRepository(session, workspace_id).clients_by_account_ref()
     return suggest_mappings(accounts, clients, already_mapped, min_score=min_score)
-
-
-_CHUNK = 500  # values bound per IN (...) list: well inside SQLite's and PostgreSQL's limits
-
-
-def _chunks(values: Iterable[Any]) -> Iterator[list[Any]]:
-    ordered = sorted(set(values))
-    for start in range(0, len(ordered), _CHUNK):
-        yield ordered[start : start + _CHUNK]
 
 
 def _clients_by_halo_id(
     session: Session, workspace_id: int, halo_ids: Iterable[int]
 ) -> dict[int, _ClientFacts]:
-    found: dict[int, _ClientFacts] = {}
-    for chunk in _chunks(halo_ids):
-        for halo_id, name, gone in session.execute(
-            select(HaloClient.halo_id, HaloClient.name, HaloClient.gone).where(
-                HaloClient.workspace_id == workspace_id, HaloClient.halo_id.in_(chunk)
-            )
-        ):
-            found[halo_id] = _ClientFacts(halo_id, name, bool(gone))
-    return found
+    return {
+        halo_id: _ClientFacts(halo_id, name, gone)
+        for halo_id, (name, gone) in HaloRecordRepository(session, workspace_id)
+        .clients_by_halo_id(halo_ids)
+        .items()
+    }
 
 
 @dataclass(slots=True)
@@ -372,57 +310,19 @@ class _BatchFacts:
 def _batch_facts(
     session: Session, workspace_id: int, target: str, suggestions: Sequence[Suggestion]
 ) -> _BatchFacts:
-    account_ids: dict[str, int] = {}
-    for chunk in _chunks(s.account_ref for s in suggestions):
-        account_ids.update(
-            session.execute(
-                select(Account.ref, Account.id).where(
-                    Account.workspace_id == workspace_id, Account.ref.in_(chunk)
-                )
-            ).all()
-        )
-    mapped_accounts: set[int] = set()
-    for chunk in _chunks(account_ids.values()):
-        mapped_accounts.update(
-            session.scalars(
-                select(AccountMapping.account_id).where(
-                    AccountMapping.workspace_id == workspace_id,
-                    AccountMapping.account_id.in_(chunk),
-                )
-            )
-        )
+    mappings = MappingRepository(session, workspace_id)
+    account_ids = AccountRepository(session, workspace_id).ids_by_ref(
+        s.account_ref for s in suggestions
+    )
     halo_ids = [s.halo_client_id for s in suggestions]
-    holders: dict[int, str] = {}
-    for chunk in _chunks(halo_ids):
-        holders.update(
-            session.execute(
-                select(AccountMapping.halo_client_id, Account.ref)
-                .join(Account, Account.id == AccountMapping.account_id)
-                .where(
-                    AccountMapping.workspace_id == workspace_id,
-                    AccountMapping.halo_client_id.in_(chunk),
-                )
-            ).all()
-        )
     live_invoices: dict[int, list[int]] = {}
     if target == "invoice_line":
-        for chunk in _chunks(halo_ids):
-            for client_id, invoice_id in session.execute(
-                select(HaloRecurringInvoice.halo_client_id, HaloRecurringInvoice.halo_id)
-                .where(
-                    HaloRecurringInvoice.workspace_id == workspace_id,
-                    HaloRecurringInvoice.halo_client_id.in_(chunk),
-                    HaloRecurringInvoice.gone.is_(False),
-                    HaloRecurringInvoice.inactive.is_(False),
-                )
-                .order_by(HaloRecurringInvoice.halo_id)
-            ):
-                live_invoices.setdefault(client_id, []).append(invoice_id)
+        live_invoices = HaloRecordRepository(session, workspace_id).live_invoice_ids(halo_ids)
     return _BatchFacts(
         account_ids=account_ids,
-        mapped_accounts=mapped_accounts,
+        mapped_accounts=mappings.mapped_account_ids(account_ids.values()),
         clients=_clients_by_halo_id(session, workspace_id, halo_ids),
-        holders=holders,
+        holders=mappings.holders(halo_ids),
         live_invoices=live_invoices,
     )
 
@@ -481,7 +381,7 @@ def accept_suggestions(
             }
         )
         outcomes.append(SuggestionOutcome(suggestion, invoice_id, saved=True, note="saved"))
+    MappingRepository(session, workspace_id).insert_account_mappings(rows)
     if rows:
-        session.execute(insert(AccountMapping), rows)
         refresh_mapping_columns(session, workspace_id, [row["account_id"] for row in rows])
     return outcomes

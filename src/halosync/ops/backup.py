@@ -7,16 +7,15 @@ one moment. PostgreSQL is backed up with ``pg_dump`` instead; the error says how
 
 from __future__ import annotations
 
-import contextlib
 import os
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from halosync.errors import HalosyncError, ValidationFailedError
+from halosync.errors import ValidationFailedError
 from halosync.ops.checks import display_url
+from halosync.store.backup import copy_sqlite
 
 
 @dataclass(frozen=True)
@@ -69,27 +68,8 @@ def backup_sqlite(database_url: str, destination: Path, *, overwrite: bool = Fal
     # Owner-only from the first byte: the copy holds encrypted secrets and password hashes.
     os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     try:
-        _copy(source, partial)
+        copy_sqlite(source, partial)
         os.replace(partial, destination)
     finally:
         partial.unlink(missing_ok=True)
     return BackupReport(source, destination, destination.stat().st_size)
-
-
-def _copy(source: Path, target: Path) -> None:
-    # A read-only handle on the source: the backup can never change the live database.
-    with (
-        contextlib.closing(
-            sqlite3.connect(f"{source.as_uri()}?mode=ro", uri=True, timeout=30)
-        ) as live,
-        contextlib.closing(sqlite3.connect(target)) as copy,
-    ):
-        try:
-            live.backup(copy)
-        except sqlite3.Error as error:
-            raise HalosyncError(f"The backup of {source} failed: {error}.") from error
-        # One file, no -wal beside it, readable by any SQLite.
-        copy.execute("PRAGMA journal_mode=DELETE")
-        verdict = copy.execute("PRAGMA integrity_check").fetchone()
-        if verdict is None or verdict[0] != "ok":
-            raise HalosyncError(f"The backup copy of {source} failed its integrity check.")

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from halosync.connection.service import ConnectionService
@@ -22,9 +21,9 @@ from halosync.errors import HalosyncError
 from halosync.jobs.queue import EMBEDDED_QUEUE_FILE, open_job_queue
 from halosync.ops.checks import Check, check_database, check_queue, display_url, first_line
 from halosync.settings import Settings
+from halosync.store.connections import encrypted_secrets, workspaces_connected
 from halosync.store.crypto import SecretBox, SecretKeyError, key_file_path
 from halosync.store.database import Database
-from halosync.store.models import HaloConnection, Workspace
 
 
 @dataclass
@@ -101,12 +100,7 @@ def _key_box(settings: Settings) -> tuple[SecretBox | None, Check | None]:
 def stored_secrets(database: Database) -> list[tuple[str, str]]:
     """(workspace name, encrypted Halo client secret) of every connected workspace."""
     with database.session() as session:
-        rows = session.execute(
-            select(Workspace.name, HaloConnection.client_secret_encrypted).join(
-                HaloConnection, HaloConnection.workspace_id == Workspace.id
-            )
-        ).all()
-    return [(name, secret) for name, secret in rows]
+        return encrypted_secrets(session)
 
 
 def key_check(
@@ -183,14 +177,10 @@ def queue_check(settings: Settings) -> Check:
 def _workspaces(database: Database, only: str | None) -> list[tuple[str, bool]]:
     """(name, has a connection) of every workspace, or of the one ``--workspace`` names."""
     with database.session() as session:
-        rows = session.execute(
-            select(Workspace.id, Workspace.name, HaloConnection.id)
-            .outerjoin(HaloConnection, HaloConnection.workspace_id == Workspace.id)
-            .order_by(Workspace.name)
-        ).all()
+        rows = workspaces_connected(session)
     chosen = [
-        (name, connection is not None)
-        for ws_id, name, connection in rows
+        (name, connected)
+        for ws_id, name, connected in rows
         if only is None or only in (name, str(ws_id))
     ]
     if only is not None and not chosen:

@@ -2,30 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from itertools import islice
 from typing import Any
 
-from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from halosync.domain.snapshot import DEFAULT_CANCEL_LIMIT_PERCENT, mass_cancel
 from halosync.sources.batch import BatchBuilder, UsageBatch
 from halosync.sources.errors import MassCancelError, cancelled_dict
 from halosync.store.base import utcnow
-from halosync.store.models import Account, Service, Workspace
+from halosync.store.models import Account, Service
 from halosync.store.staging import SubscriptionStaging
-
-_CHUNK = 5000
-
-
-def batched(items: Iterable[dict[str, Any]], size: int) -> Iterator[tuple[dict[str, Any], ...]]:
-    """``items`` in tuples of ``size`` (the last may be shorter)."""
-    iterator = iter(items)
-    while chunk := tuple(islice(iterator, size)):
-        yield chunk
+from halosync.store.usage_writes import UsageWriter
+from halosync.store.workspaces import WorkspaceRepository
 
 
 @dataclass
@@ -72,31 +62,11 @@ class ImportReport:
         }
 
 
-def _bulk_insert(session: Session, model: type[Any], rows: Iterable[dict[str, Any]]) -> int:
-    """Insert ``rows`` a chunk at a time (so they never all exist at once); how many."""
-    count = 0
-    for chunk in batched(rows, _CHUNK):
-        session.execute(insert(model), list(chunk))
-        count += len(chunk)
-    return count
-
-
-def _bulk_update(session: Session, model: type[Any], rows: list[dict[str, Any]]) -> None:
-    for start in range(0, len(rows), _CHUNK):
-        session.execute(update(model), rows[start : start + _CHUNK])
-
-
 def _upsert_accounts(
-    session: Session, workspace_id: int, batch: UsageBatch, now: datetime, counts: EntityCounts
+    writer: UsageWriter, batch: UsageBatch, now: datetime, counts: EntityCounts
 ) -> dict[str, int]:
-    existing = {
-        row.ref: row
-        for row in session.execute(
-            select(Account.id, Account.ref, Account.name, Account.status, Account.billed).where(
-                Account.workspace_id == workspace_id
-            )
-        )
-    }
+    workspace_id = writer.workspace_id
+    existing = writer.accounts()
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     for ref, account in batch.accounts.items():
@@ -111,31 +81,21 @@ def _upsert_accounts(
             updates.append({"id": row.id, "updated_at": now} | values)
         else:
             counts.unchanged += 1
-    _bulk_insert(session, Account, inserts)
-    _bulk_update(session, Account, updates)
+    writer.insert(Account, inserts)
+    writer.update(Account, updates)
     counts.created += len(inserts)
     counts.updated += len(updates)
     ids = {row.ref: row.id for row in existing.values()}
     if inserts:
-        ids.update(
-            session.execute(
-                select(Account.ref, Account.id).where(Account.workspace_id == workspace_id)
-            ).all()
-        )
+        ids.update(writer.account_ids())
     return ids
 
 
 def _upsert_services(
-    session: Session, workspace_id: int, batch: UsageBatch, counts: EntityCounts
+    writer: UsageWriter, batch: UsageBatch, counts: EntityCounts
 ) -> dict[str, int]:
-    existing = {
-        row.ref: row
-        for row in session.execute(
-            select(Service.id, Service.ref, Service.name).where(
-                Service.workspace_id == workspace_id
-            )
-        )
-    }
+    workspace_id = writer.workspace_id
+    existing = writer.services()
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     for ref, service in batch.services.items():
@@ -146,17 +106,13 @@ def _upsert_services(
             updates.append({"id": row.id, "name": service.name})
         else:
             counts.unchanged += 1
-    _bulk_insert(session, Service, inserts)
-    _bulk_update(session, Service, updates)
+    writer.insert(Service, inserts)
+    writer.update(Service, updates)
     counts.created += len(inserts)
     counts.updated += len(updates)
     ids = {row.ref: row.id for row in existing.values()}
     if inserts:
-        ids.update(
-            session.execute(
-                select(Service.ref, Service.id).where(Service.workspace_id == workspace_id)
-            ).all()
-        )
+        ids.update(writer.service_ids())
     return ids
 
 
@@ -184,21 +140,12 @@ def apply_batch(
     :class:`~halosync.store.staging.SubscriptionStaging`), never one statement per row.
     """
     now = utcnow()
-    known_accounts = dict(
-        session.execute(
-            select(Account.ref, Account.id).where(Account.workspace_id == workspace_id)
-        ).all()
-    )
-    known_services = dict(
-        session.execute(
-            select(Service.ref, Service.id).where(Service.workspace_id == workspace_id)
-        ).all()
-    )
-    builder.check_references(known_accounts, known_services)
+    writer = UsageWriter(session, workspace_id)
+    builder.check_references(writer.account_ids(), writer.service_ids())
     batch = builder.build()
     report = ImportReport(rows=batch.rows, snapshot=snapshot)
-    account_ids = _upsert_accounts(session, workspace_id, batch, now, report.accounts)
-    service_ids = _upsert_services(session, workspace_id, batch, report.services)
+    account_ids = _upsert_accounts(writer, batch, now, report.accounts)
+    service_ids = _upsert_services(writer, batch, report.services)
     staging = SubscriptionStaging(session, workspace_id)
     staging.load(
         (seq, account_ids[account_ref], service_ids[service_ref], *values)
@@ -227,9 +174,7 @@ def _refuse_mass_cancel(
     active: int,
     batch: UsageBatch,
 ) -> None:
-    limit = session.scalar(
-        select(Workspace.snapshot_cancel_limit_percent).where(Workspace.id == workspace_id)
-    )
+    limit = WorkspaceRepository(session).get(workspace_id).snapshot_cancel_limit_percent
     refusal = mass_cancel(
         would_cancel=len(cancelled),
         active=active,

@@ -6,6 +6,7 @@ dropped by name on both SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -22,6 +23,16 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+IN_CHUNK = 500  # values bound per IN (...) list: well inside SQLite's and PostgreSQL's limits
+
+
+def in_chunks(values: Iterable[Any]) -> Iterator[list[Any]]:
+    """``values`` without duplicates, sorted, in lists small enough for one IN (...)."""
+    ordered = sorted(set(values))
+    for start in range(0, len(ordered), IN_CHUNK):
+        yield ordered[start : start + IN_CHUNK]
 
 
 def utcnow() -> datetime:

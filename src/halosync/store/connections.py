@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from halosync.domain.models import LINE_WRITE_PATHS, LineWritePath
 from halosync.store.base import utcnow
 from halosync.store.crypto import SecretBox
-from halosync.store.models import HaloConnection
+from halosync.store.models import HaloConnection, Workspace
 
 
 def line_write_path_of(row: HaloConnection | None) -> LineWritePath:
@@ -124,3 +124,27 @@ def connection_test_state(session: Session, workspace_id: int) -> ConnectionTest
     if row is None:
         return None
     return ConnectionTestState(last_successful_test_at=row[0], last_test_message=row[1])
+
+
+def encrypted_secrets(session: Session) -> list[tuple[str, str]]:
+    """(workspace name, encrypted Halo client secret) of every connected workspace."""
+    return [
+        (name, secret)
+        for name, secret in session.execute(
+            select(Workspace.name, HaloConnection.client_secret_encrypted).join(
+                HaloConnection, HaloConnection.workspace_id == Workspace.id
+            )
+        )
+    ]
+
+
+def workspaces_connected(session: Session) -> list[tuple[int, str, bool]]:
+    """(id, name, has a Halo connection) of every workspace, by name."""
+    return [
+        (workspace_id, name, connection_id is not None)
+        for workspace_id, name, connection_id in session.execute(
+            select(Workspace.id, Workspace.name, HaloConnection.id)
+            .outerjoin(HaloConnection, HaloConnection.workspace_id == Workspace.id)
+            .order_by(Workspace.name)
+        )
+    ]

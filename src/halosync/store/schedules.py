@@ -25,6 +25,20 @@ class ScheduleRepository:
             )
         }
 
+    def every(self) -> dict[tuple[int, str], SyncSchedule]:
+        """Every saved schedule of every workspace, by (workspace id, kind)."""
+        return {
+            (row.workspace_id, row.kind): row for row in self.session.scalars(select(SyncSchedule))
+        }
+
+    def get(self, workspace_id: int, kind: str) -> SyncSchedule | None:
+        """The saved schedule of ``kind``, if one was saved."""
+        return self.session.scalar(
+            select(SyncSchedule).where(
+                SyncSchedule.workspace_id == workspace_id, SyncSchedule.kind == kind
+            )
+        )
+
     def locked(self, workspace_id: int, kind: str) -> SyncSchedule | None:
         """The saved schedule of ``kind``, locked for update until the transaction ends."""
         return self.session.scalar(

@@ -5,13 +5,14 @@ Writes come through :mod:`halosync.sources.apply`, which validates a whole batch
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, contains_eager
 
+from halosync.store.base import in_chunks
 from halosync.store.models import Account, Service, Subscription
 
 T = TypeVar("T")
@@ -57,6 +58,34 @@ class AccountRepository:
     def all(self) -> Sequence[Account]:
         """Every account, by reference."""
         return self.session.scalars(self._query().order_by(Account.ref)).all()
+
+    def id_by_ref(self, ref: str) -> int | None:
+        """The id of the account with the vendor's reference ``ref``, if any."""
+        return self.session.scalar(
+            select(Account.id).where(Account.workspace_id == self.workspace_id, Account.ref == ref)
+        )
+
+    def ids_by_ref(self, refs: Iterable[str]) -> dict[str, int]:
+        """Reference -> id of the accounts among ``refs`` (unknown ones are missing)."""
+        found: dict[str, int] = {}
+        for chunk in in_chunks(refs):
+            found.update(
+                self.session.execute(
+                    select(Account.ref, Account.id).where(
+                        Account.workspace_id == self.workspace_id, Account.ref.in_(chunk)
+                    )
+                ).all()
+            )
+        return found
+
+    def names(self) -> list[tuple[str, str]]:
+        """(reference, name) of every account."""
+        return [
+            (ref, name)
+            for ref, name in self.session.execute(
+                select(Account.ref, Account.name).where(Account.workspace_id == self.workspace_id)
+            )
+        ]
 
     def page(
         self, page: int = 1, page_size: int = 50, *, status: str | None = None

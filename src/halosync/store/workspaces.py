@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -10,7 +11,7 @@ from sqlalchemy.orm import Session
 from halosync.domain.targets import TargetSwitch, target_switch
 from halosync.errors import NotFoundError, ValidationFailedError
 from halosync.store.account_grid import refresh_mapping_columns
-from halosync.store.models import NAME_LENGTH, LedgerEntry, Workspace
+from halosync.store.models import NAME_LENGTH, HaloConnection, LedgerEntry, Workspace
 
 WORKSPACE_IN_PATH = "Use a workspace you are a member of."
 
@@ -81,6 +82,28 @@ class WorkspaceRepository:
         if limit is not None:
             query = query.limit(limit)
         return self.session.scalars(query).all()
+
+    def finished_and_connected(self) -> Sequence[tuple[int, datetime]]:
+        """(id, when setup finished) of every workspace whose setup was finished and that has
+        a Halo connection: the ones schedules run for."""
+        return [
+            (workspace_id, finished_at)
+            for workspace_id, finished_at in self.session.execute(
+                select(Workspace.id, Workspace.setup_finished_at)
+                .join(HaloConnection, HaloConnection.workspace_id == Workspace.id)
+                .where(Workspace.setup_finished_at.is_not(None))
+            )
+            if finished_at is not None  # the query's condition
+        ]
+
+    def log_retentions(self) -> Sequence[tuple[int, int]]:
+        """(id, log retention in days) of every workspace."""
+        return [
+            (workspace_id, days)
+            for workspace_id, days in self.session.execute(
+                select(Workspace.id, Workspace.log_retention_days)
+            )
+        ]
 
     def count(self) -> int:
         """How many workspaces exist."""
