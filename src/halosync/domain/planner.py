@@ -340,9 +340,8 @@ def _plan_one(sub: DesiredSubscription, context: _Context) -> PlannedChange:
 
 
 def _with_ruling(change: PlannedChange, ruling: _Ruling, settings: SyncSettings) -> PlannedChange:
-    """The change with its explain chain, and held for review when it writes a quantity
-    above the ceiling (a create, or an update that changes the quantity)."""
-    change = replace(change, explain=(*ruling.ruled.steps, *change.explain))
+    """The change held for review when it writes a quantity above the ceiling (a create, or
+    an update that changes the quantity); its explain chain is set where it is planned."""
     above = ruling.ruled.above_ceiling
     field = "count" if settings.target == "licence" else "qty_order"
     if above is not None and change.is_write and field in change.after:
@@ -706,7 +705,7 @@ def _plan_licence(
         halo_client_id=target.halo_client_id,
         marker=marker,
         quantity=sub.quantity,
-        explain=price_steps,
+        explain=ruling.ruled.steps + price_steps if price_steps else ruling.ruled.steps,
     )
     twins = context.duplicates.get((target.halo_client_id, marker))
     for record in rows:
@@ -793,7 +792,7 @@ def _plan_invoice_line(
         recurring_invoice_id=invoice_id,
         marker=marker,
         quantity=sub.quantity,
-        explain=price_steps,
+        explain=ruling.ruled.steps + price_steps if price_steps else ruling.ruled.steps,
     )
     where = f"on recurring invoice {invoice_id}"
     twins = context.duplicates.get((invoice_id, marker))

@@ -16,6 +16,7 @@ are written out for billing admins in ``docs/sync-rules.md``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
@@ -130,6 +131,14 @@ class RuleBook:
     """By account_ref (only ``excluded`` is set there)."""
     pairs: Mapping[tuple[str, str], QuantityRule] = field(default_factory=dict)
     """By (account_ref, service_ref)."""
+    _workspace_clear: bool = field(init=False, repr=False, compare=False)
+    _resolved: dict[tuple[int, int], EffectiveRule] = field(init=False, repr=False, compare=False)
+    """Effective rules of pairs without a rule of their own, by (account rule, service rule):
+    a sync resolves the same few combinations for every pair."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_workspace_clear", self.workspace.is_clear)
+        object.__setattr__(self, "_resolved", {})
 
     @property
     def is_empty(self) -> bool:
@@ -149,11 +158,25 @@ class RuleBook:
         amount (``markup_percent`` or ``fixed_price``) comes whole from the most specific
         scope that sets either, so a pair never ends up with both.
         """
-        pair = self.pairs.get((account_ref, service_ref))
-        service = self.services.get(service_ref)
-        account = self.accounts.get(account_ref)
-        if pair is None and service is None and account is None and self.workspace.is_clear:
+        pair = self.pairs.get((account_ref, service_ref)) if self.pairs else None
+        service = self.services.get(service_ref) if self.services else None
+        account = self.accounts.get(account_ref) if self.accounts else None
+        if pair is not None:
+            return self._resolve(pair, account, service)
+        if service is None and account is None and self._workspace_clear:
             return EMPTY_EFFECTIVE_RULE
+        key = (id(account), id(service))
+        found = self._resolved.get(key)
+        if found is None:
+            found = self._resolved[key] = self._resolve(None, account, service)
+        return found
+
+    def _resolve(
+        self,
+        pair: QuantityRule | None,
+        account: QuantityRule | None,
+        service: QuantityRule | None,
+    ) -> EffectiveRule:
         usual = _present(
             ("account_service", pair), ("service", service), ("workspace", self.workspace)
         )
@@ -345,9 +368,20 @@ class RuledQuantity:
         return chain_text(self.steps)
 
 
+@functools.lru_cache(maxsize=4096)
 def vendor_step(quantity: Decimal) -> ExplainStep:
-    """The first link of every chain: the vendor's own quantity."""
+    """The first link of every chain: the vendor's own quantity.
+
+    Cached: a sync plans the same few counts for most pairs, and formatting a Decimal was
+    most of the cost the explain added to a plan (``bench/planner_rules.py``)."""
     return ExplainStep("vendor", f"vendor {plain_number(quantity)}", quantity)
+
+
+@functools.lru_cache(maxsize=4096)
+def _as_sent(vendor: Decimal) -> RuledQuantity:
+    """The vendor's quantity with no rule: one shared result per count, since a plan of
+    100k pairs otherwise allocates (and the garbage collector walks) one chain per pair."""
+    return RuledQuantity(vendor, (vendor_step(vendor),))
 
 
 def rule_quantity(
@@ -364,6 +398,8 @@ def rule_quantity(
     planner (terms); without them the chain starts at "vendor N". A step is added only
     where a rule changes the quantity, so a pair without rules reads "vendor 23 → 23".
     """
+    if rule is EMPTY_EFFECTIVE_RULE and ended is None and not steps:
+        return _as_sent(vendor)
     chain = list(steps) if steps else [vendor_step(vendor)]
     if ended is not None:
         why = f"{ended}: billing stops"
