@@ -65,3 +65,26 @@ def test_a_quantity_above_the_ceiling_waits_and_approval_writes_the_ruled_count(
     )
     assert len(approval.written) == 1, approval
     assert [lic["count"] for lic in world.licences()] == [8]
+
+
+def test_the_chain_reaches_the_report_and_the_runs_results(tmp_path: Path) -> None:
+    """The rules' explain travels with the change: the report (and so ``--json``) and the
+    results stored with the run say how the count written came about."""
+    from halosync.sync.runs import run_results
+
+    world = make_world(tmp_path, document=seed(1))
+    world.ready_one_account(23)
+    world.review_off()
+    set_rule(world.database, world.workspace_id, MAIL, QuantityRule(free=3), actor="t")
+    set_rule(world.database, world.workspace_id, RuleTarget(), QuantityRule(minimum=25), actor="t")
+    chain = "vendor 23 \u2192 minus 3 free (service) \u2192 minimum 25 (workspace) \u2192 25"
+    report = asyncio.run(world.usage())
+    (change,) = report.changes
+    assert (change.action, change.explain_text) == ("create", chain)
+    assert change.to_dict()["explain"]["text"] == chain
+    assert [lic["count"] for lic in world.licences()] == [25]
+    with world.database.session() as session:
+        (stored,) = run_results(session, world.workspace_id, report.run_id).items
+    assert stored.explain is not None
+    assert stored.explain["text"] == chain
+    assert [step["rule"] for step in stored.explain["steps"]] == ["vendor", "free", "minimum"]
