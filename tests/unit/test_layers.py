@@ -10,9 +10,8 @@ The entry points (``cli/``, ``web/``) may import from ``store/`` only the connec
 handle (``store.database``), the key box (``store.crypto``) and the clock
 (``store.base``): never a repository, a model or a query helper.
 
-Modules that do not follow the rule yet are listed below, each with the reason, and
-named in ``docs/architecture.md``; the lists only shrink. A new violation fails, and so
-does an entry that is no longer needed (remove it, and its line in the document).
+The lists of modules that do not follow the rule yet are empty (issue 12, item 3 done)
+and only shrink: a new violation fails, and so would an entry no longer needed.
 """
 
 from __future__ import annotations
@@ -38,13 +37,8 @@ SQLALCHEMY_ALLOWED = {
 RUNS_SQL = {"execute", "scalar", "scalars", "query", "exec_driver_sql"}
 STORE_FOR_ENTRY_POINTS = {"halosync.store.database", "halosync.store.crypto", "halosync.store.base"}
 
-# Not true yet (issue 12, item 3): module -> where its SQL should go.
-SQL_NOT_YET_IN_STORE: dict[str, str] = {
-    "sync/activity.py": "the log entries: a store/ log repository",
-    "sync/execute.py": "the per-batch inserts of results and audit entries: a store/ writer",
-    "sync/ledger.py": "the ledger rows: a store/ ledger repository",
-    "sync/usage.py": "the account look-up: store/usage.py",
-}
+# Not true yet: module -> where its SQL should go (none left).
+SQL_NOT_YET_IN_STORE: dict[str, str] = {}
 # Not true yet: entry point -> the service it should call instead.
 ENTRY_POINTS_NOT_YET_ON_SERVICES: dict[str, str] = {}
 

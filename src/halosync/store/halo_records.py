@@ -1,25 +1,16 @@
-"""Halo clients, items and recurring invoices as Sync Organizations last saw them (the cache
-the mapping rules and screens read). What a pull changes (created, updated, gone) is decided
-in :mod:`halosync.sync.customers`; this is only their SQL."""
+"""Halo clients, items and recurring invoices as Sync Organizations last saw them, read by
+the mapping rules and forgotten by the connection's reset. What a pull writes is
+:mod:`halosync.store.halo_pull`'s; this is only the reads and the reset's SQL."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from halosync.store.base import in_chunks
 from halosync.store.models import HaloClient, HaloItem, HaloRecurringInvoice
-
-CachedModel = type[HaloClient] | type[HaloItem] | type[HaloRecurringInvoice]
-CACHED_MODELS: dict[str, CachedModel] = {
-    "clients": HaloClient,
-    "items": HaloItem,
-    "recurring_invoices": HaloRecurringInvoice,
-}
-"""Kind of cached Halo record -> its table."""
 
 
 class HaloRecordRepository:
@@ -28,30 +19,6 @@ class HaloRecordRepository:
     def __init__(self, session: Session, workspace_id: int) -> None:
         self.session = session
         self.workspace_id = workspace_id
-
-    def all_of(self, kind: str) -> list[Any]:
-        """Every cached record of ``kind`` (clients, items, recurring_invoices), gone or not."""
-        model = CACHED_MODELS[kind]
-        return list(
-            self.session.scalars(select(model).where(model.workspace_id == self.workspace_id))
-        )
-
-    def known_ids(self) -> dict[str, set[int]]:
-        """Halo ids of the cached records still taken to exist, per kind."""
-        return {
-            kind: set(
-                self.session.scalars(
-                    select(model.halo_id).where(
-                        model.workspace_id == self.workspace_id, ~model.gone
-                    )
-                )
-            )
-            for kind, model in CACHED_MODELS.items()
-        }
-
-    def add(self, row: HaloClient | HaloItem | HaloRecurringInvoice) -> None:
-        """Cache a record seen for the first time."""
-        self.session.add(row)
 
     def delete_all(self) -> int:
         """Forget every cached record (the connection's reset); how many there were."""

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from halosync.domain.models import LEVELS, Level
 from halosync.errors import ValidationFailedError
 from halosync.store.base import utcnow
 from halosync.store.database import Database
+from halosync.store.log_entries import LogEntryRepository
 from halosync.store.models import LogEntry
 
 PROVIDER = "HALO"
@@ -31,7 +31,7 @@ def add_log_entry(
     at: datetime | None = None,
 ) -> None:
     """Append one entry in the caller's transaction."""
-    session.add(
+    LogEntryRepository(session, workspace_id).add(
         LogEntry(
             workspace_id=workspace_id,
             run_id=run_id,
@@ -45,12 +45,7 @@ def add_log_entry(
 
 def latest_log_details(session: Session, workspace_id: int, title: str) -> str | None:
     """The details of the workspace's newest entry titled ``title`` (None if there is none)."""
-    return session.scalar(
-        select(LogEntry.details)
-        .where(LogEntry.workspace_id == workspace_id, LogEntry.title == title)
-        .order_by(LogEntry.created_at.desc(), LogEntry.id.desc())
-        .limit(1)
-    )
+    return LogEntryRepository(session, workspace_id).latest_details(title)
 
 
 def prune_log_entries(
@@ -58,10 +53,7 @@ def prune_log_entries(
 ) -> int:
     """Delete entries older than the workspace's retention; returns how many went."""
     cutoff = (now or utcnow()) - timedelta(days=retention_days)
-    result = session.execute(
-        delete(LogEntry).where(LogEntry.workspace_id == workspace_id, LogEntry.created_at < cutoff)
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
+    return LogEntryRepository(session, workspace_id).delete_older_than(cutoff)
 
 
 @dataclass(frozen=True)
@@ -150,25 +142,10 @@ def list_log_entries(
     page = max(page, 1)
     page_size = min(max(page_size, 1), 500)
     since = (now or utcnow()) - timedelta(days=days)
-    scope = (LogEntry.workspace_id == workspace_id, LogEntry.created_at >= since)
     with database.reading() as session:
-        query = select(LogEntry).where(*scope)
-        if level is not None:
-            query = query.where(LogEntry.level == level)
-        if run_id is not None:
-            query = query.where(LogEntry.run_id == run_id)
-        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        rows = session.scalars(
-            query.order_by(LogEntry.created_at.desc(), LogEntry.id.desc())
-            .offset((page - 1) * page_size)
-            .limit(page_size)
-        ).all()
-        by_level: dict[str, int] = {
-            str(level): int(count)
-            for level, count in session.execute(
-                select(LogEntry.level, func.count()).where(*scope).group_by(LogEntry.level)
-            )
-        }
+        rows, total, by_level = LogEntryRepository(session, workspace_id).page(
+            since, level=level, run_id=run_id, page=page, page_size=page_size
+        )
         entries = [
             LogLine(row.id, row.level, row.title, row.details, row.created_at, row.run_id)
             for row in rows

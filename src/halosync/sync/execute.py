@@ -14,7 +14,6 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from halosync.domain.halo_values import json_fields
@@ -40,8 +39,9 @@ from halosync.halopsa.errors import (
 )
 from halosync.logging import get_logger
 from halosync.store.base import utcnow
+from halosync.store.batch_records import add_audit_entries, add_run_results
 from halosync.store.database import Database
-from halosync.store.models import AuditEntry, RunResult
+from halosync.store.models import RunResult
 from halosync.sync.gather import SyncInputs
 from halosync.sync.halo_state import HaloState, MarkerRecovery
 from halosync.sync.invoice_writes import InvoiceLineWriter
@@ -165,7 +165,7 @@ class PlanExecutor:
                     refresh.append((change, written))
         with self.database.session() as session:
             self.book.mark_written(session, refresh, self.run_id, now)
-            _insert(session, RunResult, rows)
+            add_run_results(session, rows)
 
     def mark_pending(self, creates: Sequence[PlannedChange]) -> None:
         """Before a POST that creates: the markers, in one transaction."""
@@ -215,8 +215,8 @@ class PlanExecutor:
             return
         with self.database.session() as session:
             self.book.mark_written(session, writes, self.run_id, now)
-            _insert(session, RunResult, results)
-            _insert(session, AuditEntry, audits)
+            add_run_results(session, results)
+            add_audit_entries(session, audits)
 
     # --- writes -------------------------------------------------------------------------
 
@@ -339,8 +339,8 @@ class PlanExecutor:
             audits.append(self._audit(change, result, request_id, now))
         with self.database.session() as session:
             self.book.mark_written(session, writes, self.run_id, now)
-            _insert(session, RunResult, results)
-            _insert(session, AuditEntry, audits)
+            add_run_results(session, results)
+            add_audit_entries(session, audits)
 
     # --- rows -----------------------------------------------------------------------------
 
@@ -406,11 +406,5 @@ def record_planned(
         }
         for r in results
     ]
-    _insert(session, RunResult, rows)
+    add_run_results(session, rows)
     return results
-
-
-def _insert(session: Session, model: type[RunResult] | type[AuditEntry], rows: list[Any]) -> None:
-    """One INSERT (executemany) for a batch's rows of one table."""
-    if rows:
-        session.execute(insert(model), rows)

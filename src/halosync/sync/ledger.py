@@ -7,17 +7,16 @@ to look for the marker before creating anything.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import ColumnElement, Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from halosync.domain.models import PlannedChange, Target
-from halosync.store.models import AuditEntry, LedgerEntry
+from halosync.store.ledger import LedgerRepository
 
 AUDIT_ENTITY: dict[Target, str] = {
     "licence": "SoftwareLicence",
@@ -52,10 +51,6 @@ record kept apart (``""`` for the pair's one record)."""
 
 WRITE_CHUNK = 500
 """Ledger rows per statement group."""
-
-_LEDGER = cast(Table, LedgerEntry.__table__)
-_KEEP_MARKER: ColumnElement[str] = func.coalesce(bindparam("new_marker"), _LEDGER.c.marker)
-"""An update without a marker of its own keeps the row's (an update never re-tags)."""
 
 
 @dataclass(frozen=True)
@@ -177,17 +172,14 @@ class LedgerBook:
     def _write_chunk(
         self, session: Session, rows: Sequence[tuple[PlannedChange, _RowValues]]
     ) -> None:
+        ledger = LedgerRepository(session, self.workspace_id, self.target)
         found = {
             index: row_id for index, (change, _) in enumerate(rows) if (row_id := self._row(change))
         }
         known = set(found.values())
         # Rows this book knew of may have gone meanwhile (an account unmapped and its
         # ledger cleared): those are added again rather than updated into thin air.
-        alive = (
-            set(session.scalars(select(_LEDGER.c.id).where(_LEDGER.c.id.in_(known))))
-            if known
-            else set()
-        )
+        alive = ledger.alive(known)
         updates: list[dict[str, Any]] = []
         inserts: list[tuple[LedgerKey, dict[str, Any]]] = []
         for index, (change, values) in enumerate(rows):
@@ -217,50 +209,15 @@ class LedgerBook:
                     | values.columns(),
                 )
             )
-        if updates:
-            # Every row of one call sets the same columns (pending ones, or written ones).
-            # Parameters are prefixed: SQLAlchemy reserves a column's own name for the SET.
-            names = [name for name in updates[0] if name not in ("row_id", "new_marker")]
-            session.execute(
-                update(_LEDGER)
-                .where(_LEDGER.c.id == bindparam("row_id"))
-                .values(marker=_KEEP_MARKER, **{name: bindparam(f"v_{name}") for name in names}),
-                [
-                    {"row_id": row["row_id"], "new_marker": row["new_marker"]}
-                    | {f"v_{name}": row[name] for name in names}
-                    for row in updates
-                ],
+        # Every row of one call sets the same columns (pending ones, or written ones).
+        ledger.update_rows(updates)
+        new_ids = ledger.insert_rows([row for _, row in inserts])
+        for key, row in inserts:
+            new_id = new_ids.get(
+                (row["account_id"], row["service_id"], row["halo_client_id"], row["apart_term"])
             )
-        if not inserts:
-            return
-        session.execute(insert(_LEDGER), [values for _, values in inserts])
-        # The new rows' ids, by the unique key they were inserted under (one query: a
-        # RETURNING in parameter order is a statement per row on SQLite).
-        keys = {
-            (
-                values["account_id"],
-                values["service_id"],
-                values["halo_client_id"],
-                values["apart_term"],
-            ): key
-            for key, values in inserts
-        }
-        for row_id, account_id, service_id, client_id, apart_term in session.execute(
-            select(
-                _LEDGER.c.id,
-                _LEDGER.c.account_id,
-                _LEDGER.c.service_id,
-                _LEDGER.c.halo_client_id,
-                _LEDGER.c.apart_term,
-            ).where(
-                _LEDGER.c.workspace_id == self.workspace_id,
-                _LEDGER.c.target == self.target,
-                _LEDGER.c.account_id.in_({account_id for account_id, _, _, _ in keys}),
-            )
-        ):
-            new_key = keys.get((account_id, service_id, client_id, apart_term))
-            if new_key is not None:
-                self.ids[new_key] = row_id
+            if new_id is not None:
+                self.ids[key] = new_id
 
     def needs_refresh(
         self,
@@ -289,46 +246,4 @@ def earlier_records(session: Session, workspace_id: int, target: Target) -> froz
     order and merged as they stream, so neither is held (and no NOT EXISTS runs without
     an index on the record id).
     """
-    created = session.scalars(
-        select(AuditEntry.halo_record_id)
-        .where(
-            AuditEntry.workspace_id == workspace_id,
-            AuditEntry.entity == AUDIT_ENTITY[target],
-            AuditEntry.operation == "create",
-            AuditEntry.halo_record_id.is_not(None),
-        )
-        .distinct()
-        .order_by(AuditEntry.halo_record_id)
-        .execution_options(yield_per=5000)
-    )
-    named = session.scalars(
-        select(LedgerEntry.halo_record_id)
-        .where(
-            LedgerEntry.workspace_id == workspace_id,
-            LedgerEntry.target == target,
-            LedgerEntry.halo_record_id.is_not(None),
-        )
-        .distinct()
-        .order_by(LedgerEntry.halo_record_id)
-        .execution_options(yield_per=5000)
-    )
-    try:
-        return frozenset(_not_in(created, named))
-    finally:
-        # The merge may stop before reading all of ``named``: close both cursors (on
-        # PostgreSQL server-side ones), or they stay open until collected.
-        created.close()
-        named.close()
-
-
-def _not_in(ids: Iterable[int | None], others: Iterable[int | None]) -> Iterator[int]:
-    """The ids of ``ids`` not in ``others`` (both in ascending order)."""
-    rest = iter(others)
-    other = next(rest, None)
-    for record_id in ids:
-        if record_id is None:
-            continue
-        while other is not None and other < record_id:
-            other = next(rest, None)
-        if other != record_id:
-            yield record_id
+    return LedgerRepository(session, workspace_id, target).earlier_records(AUDIT_ENTITY[target])

@@ -10,7 +10,6 @@ import time
 from collections.abc import Collection, Sequence
 from dataclasses import replace
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from halosync.domain.chunks import chunk_places
@@ -23,7 +22,8 @@ from halosync.logging import get_logger
 from halosync.settings import Settings
 from halosync.store.crypto import SecretBox
 from halosync.store.database import Database
-from halosync.store.models import Account, Workspace
+from halosync.store.models import Workspace
+from halosync.store.usage import AccountRepository
 from halosync.store.workspaces import WorkspaceRepository
 from halosync.sync.activity import PROVIDER, add_log_entry, latest_log_details
 from halosync.sync.execute import PlanExecutor, record_planned
@@ -75,11 +75,7 @@ def _find_account(database: Database, workspace_id: int, account_ref: str | None
     if account_ref is None:
         return None
     with database.session() as session:
-        account_id = session.scalar(
-            select(Account.id).where(
-                Account.workspace_id == workspace_id, Account.ref == account_ref
-            )
-        )
+        account_id = AccountRepository(session, workspace_id).id_by_ref(account_ref)
     if account_id is None:
         raise NotFoundError(
             f"Workspace has no account with reference {account_ref!r}.",
