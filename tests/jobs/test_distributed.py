@@ -44,6 +44,8 @@ WORKSPACES = 50
 WORKERS = 3
 HEARTBEAT_TIMEOUT = 3.0
 REQUEUE_SECONDS = 8.0
+# A wait with stall=True gives up after this long even while runs keep finishing.
+STALL_LIMIT = 180.0
 HALOSYNC = str(Path(sys.executable).parent / "halosync")
 T = TypeVar("T")
 
@@ -129,20 +131,52 @@ def _env(settings: Settings) -> dict[str, str]:
 
 
 def _wait(
-    check: Callable[[], T | None], timeout: float, what: str, database: Database | None = None
+    check: Callable[[], T | None],
+    timeout: float,
+    what: str,
+    database: Database | None = None,
+    *,
+    stall: bool = False,
 ) -> T:
-    deadline = time.monotonic() + timeout
+    """Poll ``check`` until it answers. With ``stall`` (and a database), ``timeout`` counts
+    from the last run to finish, up to ``STALL_LIMIT`` in all: usage pushes are queued
+    behind the customers pulls (a workspace's push is enqueued once its pull finished),
+    so on a loaded machine the first push starts only after most of the 50 pulls; what
+    fails is the runs no longer finishing, not a slow machine."""
+    started = time.monotonic()
+    deadline = started + timeout
+    finished = -1
     while time.monotonic() < deadline:
         found = check()
         if found:
             return found
+        if stall and database is not None:
+            now_finished = _finished(database)
+            if now_finished != finished:
+                finished = now_finished
+                deadline = min(time.monotonic() + timeout, started + STALL_LIMIT)
         time.sleep(0.1)
     unfinished = []
     if database is not None:
         unfinished = [
             (r.id, r.kind, r.status, r.counts) for r in _runs(database) if r.finished_at is None
         ]
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}; open: {unfinished}")
+    waited = time.monotonic() - started
+    raise AssertionError(
+        f"timed out after {waited:.0f} s waiting for {what}"
+        + (f" ({timeout} s without a run finishing)" if stall else "")
+        + f"; open: {unfinished}"
+    )
+
+
+def _finished(database: Database) -> int:
+    with database.session() as session:
+        return (
+            session.scalar(
+                select(func.count()).select_from(SyncRun).where(SyncRun.finished_at.is_not(None))
+            )
+            or 0
+        )
 
 
 def _runs(database: Database) -> list[SyncRun]:
@@ -194,7 +228,7 @@ def _run_workers(simulator: Simulator, settings: Settings, database: Database) -
                     return pids[r.owner_pid]
             return None
 
-        victim = _wait(pushing_worker, 30, "a worker to run a usage push")
+        victim = _wait(pushing_worker, 30, "a worker to run a usage push", database, stall=True)
         survivors = [w for w in workers if w is not victim]
         killed_at = time.monotonic()
         victim.send_signal(signal.SIGKILL)
@@ -224,7 +258,7 @@ def _run_workers(simulator: Simulator, settings: Settings, database: Database) -
                 r.status in ("succeeded", "failed") for r in runs
             )
 
-        _wait(all_slots_done, 45, "every due run to finish", database)
+        _wait(all_slots_done, 45, "every due run to finish", database, stall=True)
         runs = _runs(database)
         assert Counter(r.kind for r in runs) == {"customers": WORKSPACES, "usage": WORKSPACES}
         assert len({r.schedule_key for r in runs}) == 2 * WORKSPACES
