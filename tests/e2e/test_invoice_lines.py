@@ -412,3 +412,56 @@ def test_rest_both_paths_show_halos_field_message_for_a_refused_line(
     finally:
         api.queue.close()
         api.database.dispose()
+
+
+def test_cli_a_change_planned_again_after_a_hand_edit_is_screened_for_review(
+    tmp_path: Path,
+) -> None:
+    """The invoice changed between read and write, so its pairs are planned again: the
+    re-planned changes go through the review policy like the first plan. Acme's M365 line
+    read at 25 (25 -> 30 passes ± 50 %) is edited to 10 by hand, next to someone else's
+    line: 10 -> 30 is held (in the queue, nothing written to that line) while the Backup
+    line of the same invoice is still added."""
+    import json
+    import threading
+    import time
+
+    seed = _seed_with_backup()
+    seed["recurring_invoices"][0]["lines"][1]["qty_order"] = 25
+    rows = [{**row, "quantity": 30} if row["account_ref"] == "ACME" else row for row in ROWS]
+    with cli_against_simulator(tmp_path, seed) as cli:
+        _ready(cli, tmp_path, rows=[*rows, _backup_too(tmp_path)[-1]])
+        cli.in_process("map", "service", "BKP", "2")
+        policy = cli.in_process("review", "policy", "--change-above-percent", "50")
+        assert policy.returncode == 0, policy.stderr
+        hold = cli.sim.state.faults.inject("hold", "GET", "/api/recurringinvoice/-1", seconds=20)
+        outcome: dict[str, Any] = {}
+        sync = threading.Thread(
+            target=lambda: outcome.update(done=cli.in_process("sync", "usage", "--json"))
+        )
+        sync.start()
+        deadline = time.monotonic() + 30
+        while not hold.holding and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert hold.holding, "the sync never read the invoice again before writing"
+        edited = [{"id": 24001, "qty_order": 3}, {"id": 24002, "qty_order": 10}]
+        cli.sim.state.edit_by_hand("RecurringInvoice", -1, add_lines=edited)
+        cli.sim.state.faults.release(hold.id)
+        sync.join(timeout=60)
+        done = json.loads(outcome["done"].stdout)
+        changes = {(c["account_ref"], c["service_ref"]): c for c in done["changes"]}
+        m365 = changes[("ACME", "M365")]
+        assert (m365["action"], m365["held"]) == ("skip", True), m365
+        assert "changed in HaloPSA after it was read" in m365["reason"]
+        assert "held for review" in m365["reason"]
+        assert "+200 %" in m365["reason"]
+        final = lines_of(invoices(cli.sim)[-1])
+        assert final[24002]["qty_order"] == 10  # the hand edit, not the held 30
+        assert final[24001]["qty_order"] == 3
+        backup = changes[("ACME", "BKP")]
+        assert backup["action"] == "create"
+        assert final[backup["halo_id"]]["qty_order"] == 3
+        queue = json.loads(cli.in_process("review", "list", "--json").stdout)
+        items = queue["items"] if isinstance(queue, dict) else queue
+        held = [i for i in items if (i["account_ref"], i["service_ref"]) == ("ACME", "M365")]
+        assert [(i["halo_record_id"], i["after"]["qty_order"]) for i in held] == [(24002, 30)]

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from halosync.domain.halo_values import json_fields
 from halosync.domain.models import LineWritePath, Plan, PlannedChange, Target
+from halosync.domain.review import ReviewedChange
 from halosync.domain.rules import explain_document
 from halosync.halopsa.billing import (
     LICENCE_ENTITY,
@@ -98,6 +99,7 @@ class PlanExecutor:
         progress: ProgressTracker | None = None,
         line_write_path: LineWritePath = "invoice",
         posts: int = 0,
+        still_held: set[int] | None = None,
     ) -> None:
         self.database = database
         self.halo = halo
@@ -115,6 +117,13 @@ class PlanExecutor:
         self.results: dict[int, ChangeResult] = {}
         self._posts = posts
         self.progress = progress or ProgressTracker()
+        self.still_held = still_held
+        """The run's review items held so far (a plan made again before a write adds its
+        holds, so that the end of a whole-workspace run does not withdraw them)."""
+        self.held_again: set[int] = set()
+        """Plan indexes held for review when planned again just before the write."""
+        self.new_holds: list[ReviewedChange] = []
+        """The holds new to the queue among those."""
         self.lines_by_invoice = (
             InvoiceLineWriter(self, state.invoice_versions, state.lines)
             if self.target == "invoice_line" and line_write_path == "invoice"

@@ -5,7 +5,9 @@ For each invoice with planned line writes (``line_write_path`` ``invoice``, the 
 1. read it again, with its lines, just before writing (``GET /RecurringInvoice/{id}``);
 2. if it changed since the plan read it (``last_modified``, or any line's item, quantity,
    prices or tag), plan its pairs again from what it holds now, so an edit made in Halo in
-   between is not overwritten by a plan made before it;
+   between is not overwritten by a plan made before it, and screen that plan for review
+   as the first one was (:func:`halosync.sync.review.review_plan`): what it holds waits in
+   the review queue and is not written;
 3. record the creates as ``pending`` (one transaction), then ``POST /RecurringInvoice``
    ``[{id, lines: [every line]}]``: every line as read, halosync's own lines with their
    new quantity and prices, its new lines appended; one POST per invoice;
@@ -39,6 +41,7 @@ from halosync.halopsa.errors import (
 from halosync.halopsa.invoices import NewInvoiceLine, RecurringInvoiceLines, line_index_of
 from halosync.logging import get_logger, redact_text
 from halosync.sync.ledger import Written
+from halosync.sync.review import changes_of, review_plan
 
 if TYPE_CHECKING:
     from halosync.sync.execute import PlanExecutor
@@ -186,7 +189,21 @@ class InvoiceLineWriter:
             halo_invoice_lines=self._lines(current),
             rules=inputs.rules,
         )
-        again = {(c.account_ref, c.service_ref): c for c in plan.changes}
+        with ex.database.session() as session:
+            # The same screening as the first plan: a value the review policy holds, or a
+            # reviewer rejected, is not written because the invoice changed meanwhile.
+            screening, new_holds = review_plan(
+                session,
+                ex.workspace_id,
+                ex.run_id,
+                changes_of(plan, keys),
+                account_ids=inputs.account_ids,
+                service_ids=inputs.service_ids,
+                still_held=ex.still_held,
+            )
+        ex.new_holds.extend(new_holds)
+        held = {(h.change.account_ref, h.change.service_ref) for h in screening.held}
+        again = {(c.account_ref, c.service_ref): c for c in screening.plan.changes}
         if attempt == 0:
             log.info("recurring_invoice_changed_since_read", invoice=invoice_id, pairs=len(keys))
         note = (
@@ -198,6 +215,8 @@ class InvoiceLineWriter:
         fresh = {int(line["id"]): line for line in current.lines if line.get("id")}
         for index, change in pairs:
             new = again[(change.account_ref, change.service_ref)]
+            if (change.account_ref, change.service_ref) in held:
+                ex.held_again.add(index)
             if attempt == 0:
                 new = replace(new, reason=note + new.reason)
             (writes if new.is_write else settled).append((index, new))

@@ -107,6 +107,41 @@ def remember_holds(
     return added
 
 
+def review_plan(
+    session: Session,
+    workspace_id: int,
+    run_id: int,
+    plan: Plan,
+    *,
+    account_ids: dict[str, int],
+    service_ids: dict[str, int],
+    still_held: set[int] | None,
+    remember: bool = True,
+) -> tuple[Screening, list[ReviewedChange]]:
+    """Between a planner and the writes: the one screening every plan goes through, the
+    first plan of a run and a plan made again just before a write alike, so that no write
+    reaches HaloPSA unscreened. Returns what may go, what is held and what was rejected,
+    and the holds new to the queue; with ``remember`` (not in a dry run) the queue is
+    kept in step for the plan's pairs (:func:`remember_holds`)."""
+    screening = screen(session, workspace_id, plan)
+    if not remember:
+        return screening, []
+    added = remember_holds(
+        session,
+        workspace_id,
+        run_id,
+        screening,
+        HoldScope(
+            everything=False,
+            pairs=frozenset((c.account_ref, c.service_ref) for c in plan.changes),
+        ),
+        account_ids=account_ids,
+        service_ids=service_ids,
+        still_held=still_held,
+    )
+    return screening, added
+
+
 def withdraw_unplanned(session: Session, workspace_id: int, run_id: int, keep: set[int]) -> None:
     """At the end of a whole-workspace run planned in chunks: withdraw the pending items
     none of its chunks held (``keep``: those they held), such as a pair whose
@@ -153,9 +188,13 @@ def log_still_waiting(
     )
 
 
-def mark_held(results: list[ChangeResult], screening: Screening) -> list[ChangeResult]:
-    """The executor's results (in plan order) with the held ones flagged."""
-    held = {reviewed.index for reviewed in screening.held}
+def mark_held(
+    results: list[ChangeResult], screening: Screening, held_again: Collection[int] = ()
+) -> list[ChangeResult]:
+    """The executor's results (in plan order) with the held ones flagged: those the
+    screening held, and ``held_again`` (the indexes held when planned again before a
+    write)."""
+    held = {reviewed.index for reviewed in screening.held} | set(held_again)
     return [_flagged(result) if index in held else result for index, result in enumerate(results)]
 
 
@@ -509,6 +548,7 @@ __all__ = [
     "policy_dict",
     "reject_review",
     "remember_holds",
+    "review_plan",
     "review_policy",
     "screen",
     "set_review_policy",

@@ -46,12 +46,10 @@ from halosync.sync.progress import ProgressObserver
 from halosync.sync.results import ChangeResult, RunResults, UsageReport
 from halosync.sync.review import (
     HELD_TITLE,
-    HoldScope,
     changes_of,
     log_still_waiting,
     mark_held,
-    remember_holds,
-    screen,
+    review_plan,
     withdraw_unplanned,
 )
 from halosync.sync.runs import RunEnd, RunLifecycle, prune_history, start_run
@@ -252,26 +250,17 @@ async def run_usage_sync(
                 fresh: set[tuple[str, str]] = set()
                 with database.session() as session:
                     # Between the planner and the executor: held writes reach nowhere.
-                    screening = screen(session, workspace_id, plan)
-                    if not dry_run:
-                        new_holds = remember_holds(
-                            session,
-                            workspace_id,
-                            run_id,
-                            screening,
-                            HoldScope(
-                                everything=False,
-                                pairs=frozenset(
-                                    (c.account_ref, c.service_ref) for c in plan.changes
-                                ),
-                            ),
-                            account_ids=inputs.account_ids,
-                            service_ids=inputs.service_ids,
-                            still_held=still_held,
-                        )
-                        fresh.update(
-                            (h.change.account_ref, h.change.service_ref) for h in new_holds
-                        )
+                    screening, new_holds = review_plan(
+                        session,
+                        workspace_id,
+                        run_id,
+                        plan,
+                        account_ids=inputs.account_ids,
+                        service_ids=inputs.service_ids,
+                        still_held=still_held,
+                        remember=not dry_run,
+                    )
+                fresh.update((h.change.account_ref, h.change.service_ref) for h in new_holds)
                 plan = screening.plan
                 if dry_run:
                     with database.session() as session:
@@ -295,11 +284,16 @@ async def run_usage_sync(
                         progress=lifecycle.progress,
                         line_write_path=write_path,
                         posts=posts,
+                        still_held=still_held,
                     )
                     try:
-                        done = mark_held(await executor.run(plan), screening)
+                        ran = await executor.run(plan)
                     finally:
                         posts = executor.posts
+                    done = mark_held(ran, screening, executor.held_again)
+                    fresh.update(
+                        (h.change.account_ref, h.change.service_ref) for h in executor.new_holds
+                    )
                 results.add(done)
                 attention.add(done, fresh)
             if everything and not dry_run:
