@@ -136,3 +136,13 @@ def test_exclusion_refusals_name_what_is_missing(cli: Cli) -> None:
         cli, "rules", "exclude", "--account", "A1", "--reason", " "
     )
     assert "No account with reference 'ZZ'" in refused(cli, "rules", "show", "ZZ", "MAIL")
+
+
+def test_a_change_today_says_it_is_carried_into_a_later_version(cli: Cli) -> None:
+    later = (datetime.now(UTC).date() + timedelta(days=3)).isoformat()
+    ok(cli, "rules", "set", "--service", "MAIL", "--minimum", "50", "--from", later)
+    said = ok(cli, "rules", "set", "--service", "MAIL", "--free", "2")
+    assert f"also applied to the version from {later}" in said
+    shown = json_of(cli, "rules", "show", "A1", "MAIL", "--date", later)
+    assert shown["rule"]["free"]["value"] == 2
+    assert shown["rule"]["minimum"]["value"] == 50

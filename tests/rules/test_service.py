@@ -282,3 +282,47 @@ def test_concurrent_changes_of_one_scope_both_stand(database: Database, ws: int)
         assert done == []
     thread.join(10)
     assert rule_book(database, ws, today()).workspace == QuantityRule(minimum=5, free=2)
+
+
+def test_a_change_today_is_carried_into_a_later_version_of_the_scope(
+    database: Database, ws: int
+) -> None:
+    later = today() + timedelta(days=3)
+    update_rule(database, ws, MAIL, {"minimum": 50}, valid_from=later, actor="ann")
+    change = update_rule(database, ws, MAIL, {"free": 2}, actor="ann")
+    assert [v.valid_from for v in change.carried] == [later]
+    assert rule_book(database, ws, today()).services["MAIL"] == QuantityRule(free=2)
+    assert rule_book(database, ws, later).services["MAIL"] == QuantityRule(free=2, minimum=50)
+    # A field the later version changes itself stays as planned; a planned clear clears.
+    update_rule(database, ws, MAIL, {"minimum": 10}, actor="ann")
+    assert rule_book(database, ws, later).services["MAIL"].minimum == 50
+    clear_rule(database, ws, MAIL, valid_from=later + timedelta(days=1), actor="ann")
+    assert (
+        update_rule(database, ws, MAIL, {"rounding": "up"}, actor="ann").carried[0].valid_from
+        == later
+    )
+    assert "MAIL" not in rule_book(database, ws, later + timedelta(days=1)).services
+    assert len(_rule_audits(database)) == len(rule_history(database, ws))
+
+
+def test_a_change_that_breaks_a_later_version_is_refused_naming_its_day(
+    database: Database, ws: int
+) -> None:
+    later = today() + timedelta(days=3)
+    update_rule(database, ws, MAIL, {"minimum": 50}, valid_from=later, actor="ann")
+    with pytest.raises(RuleProblemsError) as refused:
+        update_rule(database, ws, MAIL, {"ceiling": 20}, actor="ann")
+    assert f"from {later.isoformat()}" in str(refused.value)
+    assert refused.value.problems[0][0] == "ceiling"
+    assert len(rule_history(database, ws)) == 1
+
+
+def test_a_conflict_across_scopes_on_a_later_day_is_refused(database: Database, ws: int) -> None:
+    later = today() + timedelta(days=3)
+    update_rule(database, ws, MAIL, {"minimum": 50}, valid_from=later, actor="ann")
+    with pytest.raises(RuleProblemsError) as refused:
+        update_rule(database, ws, WORKSPACE, {"ceiling": 20}, actor="ann")
+    assert refused.value.problems[0][0] == "ceiling"
+    assert f"from {later.isoformat()}" in str(refused.value)
+    assert "minimum 50" in str(refused.value)
+    assert len(rule_history(database, ws)) == 1

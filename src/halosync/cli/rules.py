@@ -170,6 +170,11 @@ def _changed(as_json: bool, change: RuleChange) -> None:
         f"Rule of the {where} from {change.valid_from.isoformat()}: {rule_text(change.after)} "
         "(applies from the next sync on or after that day)."
     )
+    for view in change.carried:
+        typer.echo(
+            f"  also applied to the version from {view.valid_from.isoformat()}: "
+            f"{rule_text(view.rule)}"
+        )
 
 
 def _print(views: list[RuleView]) -> None:

@@ -9,7 +9,9 @@ call these functions; none keeps a copy of their rules.
   later day is given; never an earlier one, so the past is never rewritten). The version
   of a scope in force on day D is its latest ``valid_from`` on or before D. A change that
   would store what is already in force on that day stores nothing (``RuleChange.changed``
-  is false), so repeating a request is harmless.
+  is false), so repeating a request is harmless. A change is carried into the scope's
+  versions already stored for later days (stored anew, :func:`_carried`), and checked on
+  every later day a version of any scope starts.
 - A change is validated whole first (unknown account or service references named,
   :func:`halosync.domain.rules.rule_problems` for the rule itself), then written in one
   transaction with its audit entry (entity ``QuantityRule``, the actor, before and after)
@@ -185,8 +187,9 @@ class RuleView:
 
 @dataclass(frozen=True)
 class RuleChange:
-    """What a change did: the rule in force on ``valid_from`` before and after it, and the
-    version stored (None when the same rule was already in force: nothing was stored)."""
+    """What a change did: the rule in force on ``valid_from`` before and after it, the
+    version stored (None when the same rule was already in force: nothing was stored) and
+    the scope's later versions it was carried into."""
 
     operation: RuleOperation
     target: RuleTarget
@@ -194,6 +197,8 @@ class RuleChange:
     before: QuantityRule
     after: QuantityRule
     version: RuleView | None
+    carried: tuple[RuleView, ...] = ()
+    """The scope's later versions the change was also applied to (stored anew)."""
 
     @property
     def changed(self) -> bool:
@@ -213,6 +218,7 @@ class RuleChange:
             "after": rule_dict(self.after),
             "text": rule_text(self.after),
             "version": self.version.to_dict() if self.version else None,
+            "also_applied": [view.to_dict() for view in self.carried],
         }
 
 
@@ -431,17 +437,48 @@ _LONGEST_FIRST = sorted(RULE_FIELDS, key=len, reverse=True)
 
 
 def _combined_problems(
-    rules: RuleRepository, target: RuleTarget, rule: QuantityRule, day: date
+    rules: RuleRepository, target: RuleTarget, timeline: list[tuple[date, QuantityRule]]
 ) -> list[tuple[str, str]]:
-    """What goes wrong once ``rule`` joins the other scopes' rules in force on ``day`` (a
-    ceiling below a minimum set elsewhere): only problems the change brings, so a change
-    elsewhere is never refused for one already there."""
-    scoped = rules.rules_in_force(day)
-    before = _book(scoped)
+    """What goes wrong once the scope's rules of ``timeline`` (its rule from each day on,
+    earliest first) join the other scopes' rules (a ceiling below a minimum set
+    elsewhere), checked on the change's day and on every later day a stored version of any
+    scope starts, as the rule book can change on each. Only problems the change brings,
+    so a change elsewhere is never refused for one already there."""
+    first = timeline[0][0]
     key = (target.scope, target.account_ref, target.service_ref)
-    after = _book([*(r for r in scoped if r[:3] != key), (*key, rule)])
-    known = set(rule_book_problems(before))
-    return _problems([p for p in rule_book_problems(after) if p not in known])
+    found: list[str] = []
+    for day in [first, *rules.later_days(first)]:
+        rule = next(rule for start, rule in reversed(timeline) if start <= day)
+        scoped = rules.rules_in_force(day)
+        known = set(rule_book_problems(_book(scoped)))
+        after = _book([*(r for r in scoped if r[:3] != key), (*key, rule)])
+        found += [_on(day, first, p) for p in rule_book_problems(after) if p not in known]
+    return _problems(found)
+
+
+def _on(day: date, first: date, problem: str) -> str:
+    """A problem found on a later day than the change's says from which day."""
+    return problem if day == first else f"from {day.isoformat()}: {problem}"
+
+
+def _carried(
+    before: QuantityRule, after: QuantityRule, later: list[RuleVersion]
+) -> list[tuple[RuleVersion, QuantityRule]]:
+    """The scope's later versions with the fields the change sets carried into them (each
+    was built from the rule before it, so without the change it would drop them): a
+    field goes on until a version that sets it itself, and nothing passes a version that
+    clears the scope (a planned clear still clears)."""
+    fields = {name for name in RULE_FIELDS if getattr(before, name) != getattr(after, name)}
+    previous = before
+    carried: list[tuple[RuleVersion, QuantityRule]] = []
+    for version in later:
+        rule = _rule_of(version.row)
+        fields = {name for name in fields if getattr(rule, name) == getattr(previous, name)}
+        if rule.is_clear or not fields:
+            break
+        carried.append((version, replace(rule, **{n: getattr(after, n) for n in fields})))
+        previous = rule
+    return carried
 
 
 def _check_day(target: RuleTarget, valid_from: date | None) -> date:
@@ -473,49 +510,77 @@ def _change(
     actor: str,
 ) -> RuleChange:
     """Validate, then store ``new_rule(before)`` as the scope's version from ``valid_from``
-    with its audit and log entries, in one transaction."""
+    (carried into the scope's later versions, see :func:`_carried`) with its audit and log
+    entries, in one transaction."""
     day = _check_day(target, valid_from)
     with database.session() as session:
         refs = _refs(session, workspace_id, target)
         rules = RuleRepository(session, workspace_id)
         rules.lock()
-        current = rules.in_force_for((target.scope, refs.account_id, refs.service_id), day)
+        key = (target.scope, refs.account_id, refs.service_id)
+        current = rules.in_force_for(key, day)
         before = _rule_of(current.row) if current is not None else EMPTY_RULE
         after: QuantityRule = new_rule(before)
         if after == before:
             return RuleChange(operation, target, day, before, after, None)
+        carried = _carried(before, after, rules.later_versions(key, day))
         problems = _problems(rule_problems(target.scope, after))
+        for version, rule in carried:
+            problems += _problems(
+                [_on(version.row.valid_from, day, p) for p in rule_problems(target.scope, rule)]
+            )
         if not problems:
-            problems = _combined_problems(rules, target, after, day)
+            timeline = [(day, after), *((v.row.valid_from, rule) for v, rule in carried)]
+            problems = _combined_problems(rules, target, timeline)
         if problems:
             raise RuleProblemsError(target, problems)
         now = utcnow()
-        row = QuantityRuleRow(
-            scope=target.scope,
-            account_id=refs.account_id,
-            service_id=refs.service_id,
-            valid_from=day,
-            created_at=now,
-            created_by=actor,
-            **{name: getattr(after, name) for name in RULE_FIELDS},
-        )
-        rules.add(row)
-        version = _view(
-            RuleVersion(
-                row, target.account_ref, refs.account_name, target.service_ref, refs.service_name
-            )
-        )
-        session.add(_audit(workspace_id, row.id, target, operation, (before, after), day, actor))
+        stored = [_store(session, rules, target, refs, operation, (before, after), day, actor, now)]
+        for version, rule in carried:
+            old = (_rule_of(version.row), rule)
+            start = version.row.valid_from
+            stored.append(_store(session, rules, target, refs, operation, old, start, actor, now))
+        also = "".join(f"; also applied to the version from {v.valid_from}" for v in stored[1:])
         add_log_entry(
             session,
             workspace_id,
             "INFO",
             _LOG_TITLES[operation],
             f"{actor}: {target.label()}: {_difference(before, after)} (from "
-            f"{day.isoformat()}; applies from the next sync on or after that day).",
+            f"{day.isoformat()}{also}; applies from the next sync on or after that day).",
             at=now,
         )
-        return RuleChange(operation, target, day, before, after, version)
+        return RuleChange(operation, target, day, before, after, stored[0], tuple(stored[1:]))
+
+
+def _store(
+    session: Session,
+    rules: RuleRepository,
+    target: RuleTarget,
+    refs: _Refs,
+    operation: RuleOperation,
+    change: tuple[QuantityRule, QuantityRule],
+    day: date,
+    actor: str,
+    now: datetime,
+) -> RuleView:
+    """Add the scope's version ``change[1]`` from ``day`` and its audit entry."""
+    row = QuantityRuleRow(
+        scope=target.scope,
+        account_id=refs.account_id,
+        service_id=refs.service_id,
+        valid_from=day,
+        created_at=now,
+        created_by=actor,
+        **{name: getattr(change[1], name) for name in RULE_FIELDS},
+    )
+    rules.add(row)
+    session.add(_audit(rules.workspace_id, row.id, target, operation, change, day, actor))
+    return _view(
+        RuleVersion(
+            row, target.account_ref, refs.account_name, target.service_ref, refs.service_name
+        )
+    )
 
 
 _LOG_TITLES: dict[RuleOperation, str] = {

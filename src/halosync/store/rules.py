@@ -161,6 +161,40 @@ class RuleRepository:
         ).first()
         return RuleVersion(*row) if row is not None else None
 
+    def later_versions(self, key: RuleKey, after: date) -> list[RuleVersion]:
+        """One scope's versions valid from a day after ``after``, one per day (the one in
+        force that day: the latest id), earliest day first."""
+        scope, account_id, service_id = key
+        rows = self.session.execute(
+            self._query()
+            .where(
+                QuantityRuleRow.scope == scope,
+                _is(QuantityRuleRow.account_id, account_id),
+                _is(QuantityRuleRow.service_id, service_id),
+                QuantityRuleRow.valid_from > after,
+            )
+            .order_by(QuantityRuleRow.valid_from, QuantityRuleRow.id)
+        )
+        by_day = {
+            version.row.valid_from: version for version in (RuleVersion(*row) for row in rows)
+        }
+        return list(by_day.values())
+
+    def later_days(self, after: date) -> list[date]:
+        """Every day after ``after`` on which a stored version of any scope starts: the
+        days the rule book can change on, earliest first."""
+        return list(
+            self.session.scalars(
+                select(QuantityRuleRow.valid_from)
+                .where(
+                    QuantityRuleRow.workspace_id == self.workspace_id,
+                    QuantityRuleRow.valid_from > after,
+                )
+                .distinct()
+                .order_by(QuantityRuleRow.valid_from)
+            )
+        )
+
     def history(
         self,
         *,

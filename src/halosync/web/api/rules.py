@@ -165,6 +165,10 @@ class RuleChangeOut(BaseModel):
     after: RuleFields
     text: str
     version: RuleVersionOut | None = Field(description="The version stored, if one was.")
+    also_applied: list[RuleVersionOut] = Field(
+        default_factory=list,
+        description="The scope's later versions the change was carried into (stored anew).",
+    )
 
 
 class EffectiveField(BaseModel):

@@ -266,7 +266,11 @@ def _done(request: Request, member: Member, change: RuleChange, text: str) -> Re
         session.flash(
             "success",
             f"{text} from {change.valid_from.isoformat()}: {rule_text(change.after)}. It applies "
-            "from the next sync on or after that day.",
+            "from the next sync on or after that day."
+            + "".join(
+                f" Also applied to the version from {view.valid_from.isoformat()}."
+                for view in change.carried
+            ),
         )
     else:
         session.flash(
