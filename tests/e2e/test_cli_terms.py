@@ -89,3 +89,56 @@ def test_monthly_and_annual_summed_kept_apart_or_picked(tmp_path: Path, target: 
         assert billed(cli, target) == [0, 5]
         again = json_of(cli, "sync", "usage")
         assert again["counts"]["created"] == again["counts"]["updated"] == 0, again
+
+
+def test_terms_kept_apart_planned_again_after_a_hand_edit_each_keep_their_line(
+    tmp_path: Path,
+) -> None:
+    """Monthly and annual kept apart bill two lines of one invoice. The invoice is edited
+    by hand between read and write, so both changes are planned again: each term is matched
+    to its own re-planned change (the term is part of its identity), so monthly's line gets
+    monthly's new quantity and annual's line annual's, never one term's value on both."""
+    import json
+    import threading
+    import time
+
+    with cli_against_simulator(tmp_path, seed(1, with_invoices=True)) as cli:
+        cli.connect("invoice_line")
+        json_of(cli, "import", str(write_usage_csv(tmp_path / "u.csv", ROWS)))
+        ok(cli, "sync", "customers")
+        ok(cli, "map", "account", "A1", "1", "--invoice", "-1")
+        ok(cli, "map", "service", "MAIL", "1")
+        ok(cli, "rules", "set", "--service", "MAIL", "--terms", "apart")
+        first = sync(cli)
+        lines = {c["term"]: c["halo_id"] for c in first["changes"]}
+        assert billed(cli, "invoice_line") == [5, 10]
+
+        grown = [{**ROWS[0], "quantity": 12}, {**ROWS[1], "quantity": 7}]
+        json_of(cli, "import", str(write_usage_csv(tmp_path / "u2.csv", grown)))
+        # Halo's GET of the invoice just before the write waits while someone edits it.
+        hold = cli.sim.state.faults.inject("hold", "GET", "/api/recurringinvoice/-1", seconds=20)
+        outcome: dict[str, Any] = {}
+        run = threading.Thread(
+            target=lambda: outcome.update(done=cli.in_process("sync", "usage", "--json"))
+        )
+        run.start()
+        deadline = time.monotonic() + 30
+        while not hold.holding and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert hold.holding, "the sync never read the invoice again before writing"
+        edited = [{"id": lines["monthly"], "qty_order": 11}]
+        cli.sim.state.edit_by_hand("RecurringInvoice", -1, add_lines=edited)
+        cli.sim.state.faults.release(hold.id)
+        run.join(timeout=60)
+        done = json.loads(outcome["done"].stdout)
+        changes = {c["term"]: c for c in done["changes"]}
+        assert set(changes) == {"monthly", "annual"}, done["changes"]
+        for term, qty in (("monthly", 12), ("annual", 7)):
+            assert changes[term]["halo_id"] == lines[term], changes[term]
+            assert changes[term]["after"] == {"qty_order": qty}, changes[term]
+            assert "changed in HaloPSA after it was read" in changes[term]["reason"]
+        assert changes["monthly"]["before"] == {"qty_order": 11.0}
+        invoice = cli.sim.state.record("RecurringInvoice", -1)
+        assert invoice is not None
+        final = {int(line["id"]): line["qty_order"] for line in invoice["lines"]}
+        assert (final[lines["monthly"]], final[lines["annual"]]) == (12, 7)

@@ -349,6 +349,12 @@ class PlannedChange:
     (re-kept under ``apart_term`` when written); None: the row is its own."""
 
     @property
+    def identity(self) -> tuple[str, str, str]:
+        """What its Halo record is kept by, as :attr:`DesiredSubscription.identity`: the
+        pair, and the term when kept apart (one pair can have a change per term)."""
+        return (self.account_ref, self.service_ref, self.apart_term)
+
+    @property
     def explain_text(self) -> str:
         """The explain chain as one line ("vendor 23 → 23"); "" when there is none."""
         return chain_text(self.explain)

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from halosync.domain.halo_values import same_value
 from halosync.domain.markers import find_marker
-from halosync.domain.models import HaloInvoiceLine, NewLine, PlannedChange
+from halosync.domain.models import HaloInvoiceLine, NewLine, Plan, PlannedChange
 from halosync.domain.planner import plan_usage_sync
 from halosync.halopsa.billing import INVOICE_ENTITY, INVOICE_LINE_MARKER_FIELD, invoice_lines
 from halosync.halopsa.errors import (
@@ -41,7 +41,7 @@ from halosync.halopsa.errors import (
 from halosync.halopsa.invoices import NewInvoiceLine, RecurringInvoiceLines, line_index_of
 from halosync.logging import get_logger, redact_text
 from halosync.sync.ledger import Written
-from halosync.sync.review import changes_of, review_plan
+from halosync.sync.review import review_plan
 
 if TYPE_CHECKING:
     from halosync.sync.execute import PlanExecutor
@@ -174,7 +174,8 @@ class InvoiceLineWriter:
         is recorded at once. Returns the writes left."""
         ex = self.executor
         inputs = ex.inputs
-        keys = {(change.account_ref, change.service_ref) for _, change in pairs}
+        # By identity, not pair: terms kept apart are one pair's several changes.
+        keys = {change.identity for _, change in pairs}
         on_invoice = {
             ref
             for ref, target in inputs.account_targets.items()
@@ -196,14 +197,14 @@ class InvoiceLineWriter:
                 session,
                 ex.workspace_id,
                 ex.run_id,
-                changes_of(plan, keys),
+                Plan(tuple(c for c in plan.changes if c.identity in keys)),
                 account_ids=inputs.account_ids,
                 service_ids=inputs.service_ids,
                 still_held=ex.still_held,
             )
         ex.new_holds.extend(new_holds)
-        held = {(h.change.account_ref, h.change.service_ref) for h in screening.held}
-        again = {(c.account_ref, c.service_ref): c for c in screening.plan.changes}
+        held = {h.change.identity for h in screening.held}
+        again = {c.identity: c for c in screening.plan.changes}
         if attempt == 0:
             log.info("recurring_invoice_changed_since_read", invoice=invoice_id, pairs=len(keys))
         note = (
@@ -214,8 +215,8 @@ class InvoiceLineWriter:
         settled: list[Pair] = []
         fresh = {int(line["id"]): line for line in current.lines if line.get("id")}
         for index, change in pairs:
-            new = again[(change.account_ref, change.service_ref)]
-            if (change.account_ref, change.service_ref) in held:
+            new = again[change.identity]
+            if change.identity in held:
                 ex.held_again.add(index)
             if attempt == 0:
                 new = replace(new, reason=note + new.reason)
