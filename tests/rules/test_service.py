@@ -227,6 +227,17 @@ def test_exclusions_need_a_reason_and_an_account_or_service(database: Database, 
     assert _count(database, QuantityRuleRow) == 0
 
 
+def test_a_reason_with_a_nul_is_refused_on_every_database(database: Database, ws: int) -> None:
+    # PostgreSQL cannot store a NUL in text: refused by the validator, never a DataError.
+    with pytest.raises(RuleProblemsError) as refused:
+        exclude(database, ws, A1, "x\x00y", actor="ann")
+    assert [name for name, _ in refused.value.problems] == ["excluded"]
+    with pytest.raises(RuleProblemsError) as refused:
+        set_rule(database, ws, MAIL, QuantityRule(excluded="a\x00b"), actor="ann")
+    assert [name for name, _ in refused.value.problems] == ["excluded"]
+    assert _count(database, QuantityRuleRow) == 0
+
+
 def test_every_change_is_audited_with_before_and_after(database: Database, ws: int) -> None:
     set_rule(
         database,

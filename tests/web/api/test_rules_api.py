@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from tests.web.api.conftest import Api
 
 
@@ -152,3 +154,37 @@ def test_a_rule_set_through_the_api_is_what_the_next_sync_writes(ready: Api) -> 
     assert planned["after"]["count"] == 8  # vendor 10, minus 2 free
     api.sync_usage()
     assert [lic["count"] for lic in api.sim.state.records("SoftwareLicence")] == [8]
+
+
+def test_a_reason_with_a_nul_is_a_422_on_every_database(any_database_api: Api) -> None:
+    # PostgreSQL cannot store a NUL in text: a 422 naming the field, never a 500.
+    api = any_database_api
+    assert api.connect().status_code == 200
+    api.import_usage()
+    api.pull_customers()
+    refused = errors_of(
+        api.put("rules", params={"service_ref": "MAIL"}, json={"excluded": "a\x00b"})
+    )
+    assert [place for place, _ in refused] == ["$.excluded"]
+    refused = errors_of(
+        api.put("rules/exclusion", params={"account_ref": "A1"}, json={"reason": "x\x00y"})
+    )
+    assert [place for place, _ in refused] == ["$.reason"]
+    assert ok(api.get("rules/history"))["versions"] == []
+
+
+@pytest.mark.parametrize("count", [True, "5", 5.0, 5.5])
+@pytest.mark.parametrize("field", ["minimum", "free", "ceiling", "multiple"])
+def test_a_count_must_be_a_json_integer(ready: Api, field: str, count: Any) -> None:
+    refused = errors_of(ready.put("rules", params={"service_ref": "MAIL"}, json={field: count}))
+    assert [place for place, _ in refused] == [f"$.{field}"]
+    refused = errors_of(ready.patch("rules", params={"service_ref": "MAIL"}, json={field: count}))
+    assert [place for place, _ in refused] == [f"$.{field}"]
+    assert ok(ready.get("rules/history"))["versions"] == []
+
+
+@pytest.mark.parametrize("price", [12, 12.5, "12.5"])
+def test_a_price_may_be_a_number_or_a_decimal_string(ready: Api, price: Any) -> None:
+    rule = {"price_owner": "markup", "fixed_price": price}
+    stored = ok(ready.put("rules", params={"service_ref": "MAIL"}, json=rule))
+    assert stored["after"]["fixed_price"] in ("12", "12.5", "12.0000", "12.5000", 12, 12.5)

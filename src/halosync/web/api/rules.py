@@ -53,7 +53,8 @@ router = APIRouter(prefix=PREFIX + "/rules", tags=["rules"])
 MAX_HISTORY = 1000
 REASON_LENGTH = 500
 
-Count = Annotated[int, Field(ge=0, le=MAX_RULE_COUNT)]
+# Strict: a count is a JSON integer; true, "5" and 5.0 are refused rather than read as 1 or 5.
+Count = Annotated[int, Field(ge=0, le=MAX_RULE_COUNT, strict=True)]
 Amount = Annotated[Decimal, Field(ge=0, lt=MAX_RULE_AMOUNT, decimal_places=AMOUNT_PLACES)]
 Reason = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=REASON_LENGTH)
@@ -82,7 +83,7 @@ class RuleFields(BaseModel):
     rounding: Rounding | None = Field(
         default=None, description="How a fractional count becomes whole (or a multiple)."
     )
-    multiple: Annotated[int, Field(ge=1, le=MAX_RULE_COUNT)] | None = Field(
+    multiple: Annotated[int, Field(ge=1, le=MAX_RULE_COUNT, strict=True)] | None = Field(
         default=None, description="With rounding: round to a multiple of N (packs of 5)."
     )
     terms: TermsChoice | None = Field(
