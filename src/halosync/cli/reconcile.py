@@ -68,7 +68,7 @@ def reconcile(
             for flag, on in (
                 (twins, row.duplicates),
                 ("excluded", row.status == "excluded"),
-                ("DRIFT", row.drift and row.status != "excluded"),
+                ("DRIFT", row.drift),
                 ("out-of-date", row.out_of_date),
                 ("skipped", row.status == "skipped"),
             )

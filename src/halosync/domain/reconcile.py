@@ -97,8 +97,6 @@ class ReconcileRow:
         if self.duplicates:
             return "duplicate"
         if self.excluded is not None:
-            # halosync never touches an excluded pair; an admin setting its record to 0 in
-            # HaloPSA (as the dry run advises) is not drift.
             return "excluded"
         if self.drift:
             return "drift"
@@ -163,10 +161,14 @@ def reconcile(
         record_id = found.halo_record_id if found else None
         halo = halo_quantities.get(record_id) if record_id is not None else None
         ledger_quantity = found.quantity if found and found.state == "written" else None
-        drift = ledger_quantity is not None and (
-            halo is None or not same_value(halo, ledger_quantity)
-        )
         ruling = _Ruling.of(sub, rule, halo)
+        # An excluded pair is neither drift nor out of date: halosync leaves it alone, and an
+        # admin setting its record to 0 (as the dry run advises) is not a change to undo.
+        drift = (
+            ruling.excluded is None
+            and ledger_quantity is not None
+            and (halo is None or not same_value(halo, ledger_quantity))
+        )
         skip = deliberate_skip(sub, account_targets, service_items) if sub else None
         ruled = ruling.quantity
         out_of_date = (
