@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from halosync.domain.halo_values import same_value
 from halosync.domain.markers import find_marker
-from halosync.domain.models import HaloInvoiceLine, NewLine, Plan, PlannedChange
+from halosync.domain.models import HaloInvoiceLine, NewLine, PlannedChange
 from halosync.domain.planner import plan_usage_sync
 from halosync.halopsa.billing import INVOICE_ENTITY, INVOICE_LINE_MARKER_FIELD, invoice_lines
 from halosync.halopsa.errors import (
@@ -41,7 +41,7 @@ from halosync.halopsa.errors import (
 from halosync.halopsa.invoices import NewInvoiceLine, RecurringInvoiceLines, line_index_of
 from halosync.logging import get_logger, redact_text
 from halosync.sync.ledger import Written
-from halosync.sync.review import review_plan
+from halosync.sync.review import changes_of, review_plan
 
 if TYPE_CHECKING:
     from halosync.sync.execute import PlanExecutor
@@ -197,7 +197,9 @@ class InvoiceLineWriter:
                 session,
                 ex.workspace_id,
                 ex.run_id,
-                Plan(tuple(c for c in plan.changes if c.identity in keys)),
+                # Every term of the pairs is screened, as in the first plan: the review
+                # queue keeps holds by pair, so a term left out would lose its hold.
+                changes_of(plan, {(c.account_ref, c.service_ref) for _, c in pairs}),
                 account_ids=inputs.account_ids,
                 service_ids=inputs.service_ids,
                 still_held=ex.still_held,
