@@ -56,7 +56,7 @@ from halosync.domain.rules import (
     scope_label,
     vendor_step,
 )
-from halosync.domain.skips import deliberate_skip
+from halosync.domain.skips import deliberate_skip, fractional_skip
 from halosync.domain.terms import combine_terms
 
 HALO_LICENCE_STATUS: dict[SubscriptionStatus, str] = {
@@ -327,7 +327,7 @@ def _plan_one(sub: DesiredSubscription, context: _Context) -> PlannedChange:
     if not _ended(sub) and ruling.changed:
         # The rules bill another quantity; the vendor's stays in ``ruling`` for unit prices.
         sub = replace(sub, quantity=ruled.quantity)
-    if rule.rounding is not None or ruling.changed:
+    if ruling.changed:
         _check_licence_count(sub, target, settings)
     try:
         if settings.target == "licence":
@@ -422,8 +422,8 @@ def _client_label(target: AccountTarget) -> str:
 def _check_quantity(
     sub: DesiredSubscription, target: AccountTarget, settings: SyncSettings, rule: EffectiveRule
 ) -> None:
-    """The vendor's quantity is a number, not negative, and (for a licence, unless a
-    rounding rule makes it whole) a whole number a licence count can hold."""
+    """The vendor's quantity is a number, not negative, and (for a licence) whole or made
+    whole by a rounding rule: a fraction is never rounded or cut without one."""
     quantity = sub.quantity
     if not quantity.is_finite():
         raise _refuse(
@@ -431,34 +431,25 @@ def _check_quantity(
         )
     if quantity < 0:
         raise _refuse(sub, "fail", "ERROR", f"quantity {quantity} is negative", target, settings)
-    if rule.rounding is None:
-        _check_licence_count(sub, target, settings)
+    skip = fractional_skip(sub, settings.target, rule.rounding)
+    if skip is not None:
+        raise _refuse(sub, "skip", skip.level, skip.reason, target, settings)
+    _check_licence_count(sub, target, settings)
 
 
 def _check_licence_count(
     sub: DesiredSubscription, target: AccountTarget, settings: SyncSettings
 ) -> None:
-    quantity = sub.quantity
-    if settings.target == "licence" and not _ended(sub):
-        if quantity != quantity.to_integral_value():
-            raise _refuse(
-                sub,
-                "fail",
-                "ERROR",
-                f"quantity {quantity} is not a whole number, and HaloPSA licence counts "
-                "are; use the invoice_line target for fractional quantities",
-                target,
-                settings,
-            )
-        if quantity > _MAX_LICENCE_COUNT:
-            raise _refuse(
-                sub,
-                "fail",
-                "ERROR",
-                f"quantity {quantity} is larger than a HaloPSA licence count can hold",
-                target,
-                settings,
-            )
+    """A licence's count (the vendor's, or as the rules make it) fits Halo's int32."""
+    if settings.target == "licence" and not _ended(sub) and sub.quantity > _MAX_LICENCE_COUNT:
+        raise _refuse(
+            sub,
+            "fail",
+            "ERROR",
+            f"quantity {sub.quantity} is larger than a HaloPSA licence count can hold",
+            target,
+            settings,
+        )
 
 
 def _ended(sub: DesiredSubscription) -> bool:

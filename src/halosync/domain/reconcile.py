@@ -9,8 +9,9 @@ neither drift nor out of date.
 
 Drift means someone changed the count in HaloPSA after halosync wrote it; skipped means
 halosync leaves the pair alone on purpose (trial, not billed, account or service not
-mapped: :mod:`halosync.domain.skips`, the planner's rule); out of date means HaloPSA does
-not hold the ruled (billable) count, which the next sync fixes;
+mapped, a fractional count for a licence with no rounding rule: :mod:`halosync.domain.skips`,
+the planner's rule); out of date means HaloPSA does not hold the ruled (billable) count,
+which the next sync fixes;
 duplicate means more than one HaloPSA record carries the pair's halosync tag, so the
 customer may be billed twice until an admin removes the others.
 """
@@ -44,7 +45,7 @@ from halosync.domain.rules import (
     excluded_reason,
     rule_quantity,
 )
-from halosync.domain.skips import deliberate_skip
+from halosync.domain.skips import deliberate_skip, fractional_skip
 from halosync.domain.terms import combine_terms
 
 SortKey = Literal[
@@ -169,7 +170,11 @@ def reconcile(
             and ledger_quantity is not None
             and (halo is None or not same_value(halo, ledger_quantity))
         )
-        skip = deliberate_skip(sub, account_targets, service_items) if sub else None
+        skip = None
+        if sub is not None:
+            skip = deliberate_skip(sub, account_targets, service_items) or fractional_skip(
+                sub, target, rule.rounding
+            )
         ruled = ruling.quantity
         out_of_date = (
             skip is None

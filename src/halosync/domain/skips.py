@@ -2,7 +2,9 @@
 
 A trial account, an account not billed yet, an account not mapped to a HaloPSA client and
 a service not mapped to a HaloPSA item are skipped by design, not left behind: the
-reconciliation shows them as *skipped*, not *out of date*.
+reconciliation shows them as *skipped*, not *out of date*. So is a fractional count bound
+for a licence with no rounding rule (:func:`fractional_skip`): never rounded or cut
+silently, it waits for the admin to say how.
 """
 
 from __future__ import annotations
@@ -11,9 +13,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from halosync.domain.models import AccountTarget, DesiredSubscription, Level
+from halosync.domain.models import (
+    AccountTarget,
+    DesiredSubscription,
+    Level,
+    Target,
+    plain_number,
+)
 
-SkipKind = Literal["trial", "not_billed", "account_unmapped", "service_unmapped"]
+SkipKind = Literal["trial", "not_billed", "account_unmapped", "service_unmapped", "fractional"]
 ACCOUNT_UNMAPPED = (
     "is not mapped to a HaloPSA client, so its usage is not billed; map it under Account mapping"
 )
@@ -54,6 +62,32 @@ def deliberate_skip(
             f"service '{sub.service_name}' {SERVICE_UNMAPPED}",
         )
     return None
+
+
+def fractional_skip(
+    sub: DesiredSubscription, target: Target, rounding: str | None
+) -> DeliberateSkip | None:
+    """A fractional vendor count bound for a licence (a whole number in Halo) with no
+    rounding rule for the pair: skipped with the fix, None otherwise (an ended subscription
+    goes to 0 whatever its count)."""
+    quantity = sub.quantity
+    if (
+        target != "licence"
+        or rounding is not None
+        or sub.ended_reason is not None
+        or not quantity.is_finite()
+        or quantity == quantity.to_integral_value()
+    ):
+        return None
+    service, account = sub.service_ref, sub.account_ref
+    return DeliberateSkip(
+        "fractional",
+        "WARNING",
+        f"quantity {plain_number(quantity)} is not a whole number, and a HaloPSA licence "
+        f"count must be, so nothing was written; set a rounding rule for service {service} "
+        f"(or for account {account} \u00d7 service {service}) under Quantity rules, e.g. "
+        f"halosync rules set --service {service} --rounding up",
+    )
 
 
 UNCHANGED = "Unchanged since the last sync."

@@ -260,11 +260,11 @@ def test_cancelled_subscription_with_nothing_in_halo_creates_nothing() -> None:
     assert change.action == "skip"
 
 
-def test_fractional_quantity_fails_for_licences() -> None:
+def test_fractional_quantity_is_skipped_for_licences_without_a_rounding_rule() -> None:
     (change,) = plan([sub(quantity="2.5")], HaloState()).changes
-    assert change.action == "fail"
-    assert change.level == "ERROR"
-    assert "whole number" in change.reason
+    assert (change.action, change.level, change.write) == ("skip", "WARNING", None)
+    assert "quantity 2.5 is not a whole number" in change.reason
+    assert "set a rounding rule for service S1" in change.reason
 
 
 def test_duplicate_subscription_fails_instead_of_writing_twice() -> None:

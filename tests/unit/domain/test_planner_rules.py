@@ -8,16 +8,18 @@ from decimal import Decimal
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
+from halosync.domain.halo_values import halo_decimal
 from halosync.domain.models import (
     AccountTarget,
     DesiredSubscription,
     ExplainStep,
     Plan,
     SyncSettings,
+    plain_number,
 )
 from halosync.domain.planner import plan_usage_sync
 from halosync.domain.review import REVIEW_OFF, screen_plan
-from halosync.domain.rules import EMPTY_RULE_BOOK, QuantityRule, RuleBook
+from halosync.domain.rules import EMPTY_RULE_BOOK, QuantityRule, RuleBook, rule_quantity
 
 from .halo_state import HaloState
 from .test_planner import sub
@@ -126,6 +128,50 @@ def test_rules_keep_the_acceptance(scenario: Scenario, rules: RuleBook) -> None:
         assert ceiling is None or (isinstance(value, int | Decimal) and value <= ceiling)
 
 
+fractions = st.decimals(
+    min_value=0, max_value=60, places=4, allow_nan=False, allow_infinity=False
+).filter(lambda q: q != q.to_integral_value())
+
+
+@settings(max_examples=200, deadline=None)
+@given(scenarios(), rule_books(), st.data())
+def test_a_fractional_count_is_never_cut_and_repeats_write_nothing(
+    scenario: Scenario, rules: RuleBook, data: st.DataObject
+) -> None:
+    """A fractional vendor count reaches a licence only through a rounding rule (else the
+    pair is skipped with a WARNING naming the count), reaches an invoice line as it is (or
+    as the rules make it), and once written, planning again writes nothing."""
+    now = [replace(s, quantity=data.draw(fractions)) for s in scenario.now]
+    state, _foreign = prepared_state(scenario)
+    plan = run(scenario, now, state, rules)
+    subs = {s.key: s for s in now}
+    for change in plan.changes:
+        subscription = subs[(change.account_ref, change.service_ref)]
+        rule = rules.for_pair(change.account_ref, change.service_ref)
+        if "is not a whole number" in change.reason:
+            event("fractional licence skipped")
+            assert scenario.target == "licence"
+            assert rule.rounding is None
+            assert (change.action, change.level, change.write) == ("skip", "WARNING", None)
+            assert f"quantity {plain_number(subscription.quantity)} " in change.reason
+            assert f"rounding rule for service {change.service_ref}" in change.reason
+            continue
+        if not change.is_write or _ended(subscription):
+            continue
+        if scenario.target == "licence" and "count" in change.after:
+            event("fractional licence rounded")
+            assert rule.rounding is not None
+            assert isinstance(change.after["count"], int)
+        if scenario.target == "invoice_line" and "qty_order" in change.after:
+            ruled = rule_quantity(subscription.quantity, rule).quantity
+            assert change.after["qty_order"] == halo_decimal(ruled)
+            if ruled == subscription.quantity:
+                event("fraction written as it is")
+    state.apply(plan)
+    again = run(scenario, now, state, rules)
+    assert not [c for c in again.writes if not c.adopted], "a repeat sync writes nothing"
+
+
 TARGETS = {"A1": AccountTarget(halo_client_id=10, recurring_invoice_id=-94)}
 
 
@@ -174,13 +220,43 @@ def test_without_rules_the_chain_is_the_vendors_quantity() -> None:
 
 
 def test_a_fractional_count_needs_a_rounding_rule_for_a_licence() -> None:
-    (failed,) = _plan([sub(quantity="2.5")], EMPTY_RULE_BOOK).changes
-    assert failed.action == "fail"
-    assert failed.explain_text == "vendor 2.5 \u2192 2.5"
-    rules = RuleBook(services={"S1": QuantityRule(rounding="up", multiple=5)})
-    (change,) = _plan([sub(quantity="2.5")], rules).changes
+    """Never rounded or cut silently: skipped with a WARNING naming the count and the fix."""
+    (skipped,) = _plan([sub(quantity="12.4")], EMPTY_RULE_BOOK).changes
+    assert (skipped.action, skipped.level, skipped.write) == ("skip", "WARNING", None)
+    assert skipped.reason == (
+        "quantity 12.4 is not a whole number, and a HaloPSA licence count must be, so "
+        "nothing was written; set a rounding rule for service S1 (or for account A1 "
+        "\u00d7 service S1) under Quantity rules, e.g. halosync rules set --service S1 "
+        "--rounding up"
+    )
+    assert skipped.explain_text == "vendor 12.4 \u2192 12.4"
+    rules = RuleBook(services={"S1": QuantityRule(rounding="up")})
+    (change,) = _plan([sub(quantity="12.4")], rules).changes
+    assert change.after["count"] == 13
+    assert change.explain_text.startswith("vendor 12.4 \u2192 rounded up (service) \u2192 13")
+    packs = RuleBook(services={"S1": QuantityRule(rounding="up", multiple=5)})
+    (change,) = _plan([sub(quantity="2.5")], packs).changes
     assert change.after["count"] == 5
     assert "rounded up to a multiple of 5 (service)" in change.explain_text
+
+
+def test_a_fractional_count_goes_to_an_invoice_line_as_it_is() -> None:
+    state = HaloState()
+    (line,) = _plan([sub(quantity="2.5")], EMPTY_RULE_BOOK, target="invoice_line").changes
+    assert (line.action, line.after["qty_order"]) == ("create", Decimal("2.5"))
+    assert line.explain_text.startswith("vendor 2.5 \u2192 2.5")
+    state.apply(_plan([sub(quantity="2.5")], EMPTY_RULE_BOOK, target="invoice_line"))
+    # Halo keeps a double: 2.5000000001 (or 14.0 for 14) is the same quantity.
+    (line_id,) = state.lines
+    state.lines[line_id]["qty_order"] = 2.5000000001
+    (again,) = _plan(
+        [sub(quantity="2.5")], EMPTY_RULE_BOOK, target="invoice_line", state=state
+    ).changes
+    assert again.action == "unchanged"
+    nearest = RuleBook(services={"S1": QuantityRule(rounding="nearest")})
+    (ruled,) = _plan([sub(quantity="2.5")], nearest, target="invoice_line").changes
+    assert ruled.after["qty_order"] == Decimal(3)
+    assert "rounded nearest (service)" in ruled.explain_text
 
 
 def test_an_ended_subscription_goes_to_zero_whatever_the_minimum() -> None:

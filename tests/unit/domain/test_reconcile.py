@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace
 from decimal import Decimal
 
 from hypothesis import given, settings
@@ -17,7 +18,7 @@ from halosync.domain.models import (
 from halosync.domain.planner import plan_usage_sync
 from halosync.domain.reconcile import ReconcileRow, csv_rows, csv_safe, reconcile, sort_rows
 from halosync.domain.rules import QuantityRule, RuleBook
-from halosync.domain.skips import deliberate_skip
+from halosync.domain.skips import deliberate_skip, fractional_skip
 
 from .test_rules import quantity_rules
 
@@ -353,3 +354,35 @@ def test_a_count_above_the_ceiling_says_it_waits_for_review() -> None:
     )
     (approved,) = _one_licence(45, 45, rules)
     assert (approved.status, approved.why) == ("in_step", "")
+
+
+def test_a_fractional_licence_count_without_rounding_is_skipped_like_the_planner_skips_it() -> None:
+    fractional = replace(sub("A", "S1", 0), quantity=Decimal("12.4"))
+    targets = {"A": AccountTarget(10)}
+    (row,) = reconcile(
+        [fractional], ledger=[], account_targets=targets, service_items=ITEMS, target="licence"
+    )
+    assert (row.status, row.vendor_quantity, row.ruled_quantity) == (
+        "skipped",
+        Decimal("12.4"),
+        Decimal("12.4"),
+    )
+    skip = fractional_skip(fractional, "licence", None)
+    assert skip is not None
+    assert row.skipped == skip.reason
+    rounded = RuleBook(services={"S1": QuantityRule(rounding="up")})
+    (row,) = reconcile(
+        [fractional],
+        ledger=[],
+        account_targets=targets,
+        service_items=ITEMS,
+        target="licence",
+        rules=rounded,
+    )
+    assert (row.status, row.ruled_quantity) == ("out_of_date", Decimal(13))
+    assert row.explain == "vendor 12.4 \u2192 rounded up (service) \u2192 13"
+    # An invoice line takes the fraction: nothing to skip.
+    (row,) = reconcile(
+        [fractional], ledger=[], account_targets=targets, service_items=ITEMS, target="invoice_line"
+    )
+    assert (row.status, row.ruled_quantity) == ("out_of_date", Decimal("12.4"))
