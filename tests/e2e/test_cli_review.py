@@ -71,6 +71,7 @@ def test_review_list_approve_reject_through_the_cli(tmp_path: Path) -> None:
             ("A2", "count 7 → 0"),
         ]
         assert {"halo_record", "why", "first_seen_at", "service_ref"} <= set(queue[0])
+        assert queue[0]["term"] == ""  # the pair's one record: no term kept apart
         text = ok(cli, "review", "list")
         assert "2 change(s) waiting for review" in text
         assert "held because the quantity drops from 7 to 0" in text

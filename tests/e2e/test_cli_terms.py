@@ -84,6 +84,9 @@ def test_monthly_and_annual_summed_kept_apart_or_picked(tmp_path: Path, target: 
             reasons
         )
         held = json_of(cli, "review", "list")
+        # The held change is monthly's record's: the review queue names its term.
+        assert [item["term"] for item in held["items"]] == ["monthly"]
+        assert "Mail Protection), term monthly · " in ok(cli, "review", "list")
         for item in held["items"]:
             ok(cli, "review", "approve", str(item["id"]))
         assert billed(cli, target) == [0, 5]

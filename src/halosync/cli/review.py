@@ -57,9 +57,10 @@ def _which(ids: list[int] | None, everything: bool) -> list[int] | None:
 
 def _print(items: list[ReviewView]) -> None:
     for item in items:
+        term = f", term {item.term}" if item.term else ""
         typer.echo(
             f"#{item.id:<5} {item.account_ref} ({item.account_name}), {item.service_ref} "
-            f"({item.service_name}) · {item.halo_record}"
+            f"({item.service_name}){term} · {item.halo_record}"
         )
         typer.echo(f"       {item.change}")
         typer.echo(f"       held because {item.why}")

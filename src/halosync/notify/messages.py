@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from halosync.domain.terms import service_label
 from halosync.store import attention
 from halosync.store.models import (
     Workspace,
@@ -185,7 +186,8 @@ def review_email(
         "written to HaloPSA. Approve or reject them:",
         "",
         *(
-            f"- {item.account_ref} / {item.service_ref}, {item.halo_record}: {item.change} "
+            f"- {item.account_ref} / {service_label(item.service_ref, item.term)}, "
+            f"{item.halo_record}: {item.change} "
             f"({item.why})"
             for item in shown
         ),

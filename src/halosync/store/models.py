@@ -497,6 +497,8 @@ class ReviewItem(Base):
     One row per account × service × proposed value (``proposal_key``), so a rerun that
     plans the same write again finds its row instead of adding one, and a rejected value
     stays rejected. ``before``/``after`` are the Halo fields as planned when last seen.
+    ``apart_term`` completes the change's identity as the ledger keeps it (the term of a
+    record kept apart; ``''``: the pair's one record), so each term's hold is its own.
     """
 
     __tablename__ = "review_item"
@@ -513,6 +515,9 @@ class ReviewItem(Base):
     workspace_id: Mapped[int] = mapped_column(_workspace_fk())
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
     service_id: Mapped[int] = mapped_column(ForeignKey("service.id", ondelete="CASCADE"))
+    apart_term: Mapped[str] = mapped_column(
+        String(NAME_LENGTH), default="", server_default=text("''")
+    )
     proposal_key: Mapped[str] = mapped_column(String(64))
     target: Mapped[str] = mapped_column(String(16))
     action: Mapped[str] = mapped_column(String(16))

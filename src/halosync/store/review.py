@@ -26,6 +26,12 @@ class ReviewRow:
     client_name: str | None = None
     """The Halo client's name as last pulled (None when it was never pulled)."""
 
+    @property
+    def identity(self) -> tuple[str, str, str]:
+        """Its change's identity, as :attr:`halosync.domain.models.PlannedChange.identity`:
+        the pair, and the term of a record kept apart."""
+        return (self.account_ref, self.service_ref, self.item.apart_term)
+
 
 class ReviewRepository:
     """One workspace's review queue and policy."""
@@ -78,7 +84,7 @@ class ReviewRepository:
         }
 
     def find(self, account_id: int, service_id: int, key: str) -> ReviewItem | None:
-        """The item of one pair and proposed value."""
+        """The item of one pair and proposed value (the key names the term kept apart)."""
         return self.session.scalar(
             select(ReviewItem).where(
                 ReviewItem.workspace_id == self.workspace_id,

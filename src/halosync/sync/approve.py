@@ -1,4 +1,4 @@
-"""Approving held changes writes them at once, through a usage sync of just those pairs."""
+"""Approving held changes writes them at once, through a usage sync of just those changes."""
 
 from __future__ import annotations
 
@@ -27,11 +27,12 @@ async def approve_and_write(
 ) -> ApprovalReport:
     """Approve the named pending items (all with ``ids=None``) and write them now.
 
-    The write is an ordinary usage sync limited to the approved pairs: it plans each pair
-    again against Halo as it is now, so the ledger (pending before the POST), the audit
-    trail and the one-sync-per-workspace rule apply as to any sync. If the vendor's value
-    changed since the hold, the new value is held anew instead of written. When another
-    sync is running the approval stands and that (or the next) sync writes it.
+    The write is an ordinary usage sync limited to the approved changes' identities (the
+    pair, and the term of a record kept apart): it plans each again against Halo as it is
+    now, so the ledger (pending before the POST), the audit trail and the
+    one-sync-per-workspace rule apply as to any sync. If the vendor's value changed since
+    the hold, the new value is held anew instead of written. When another sync is running
+    the approval stands and that (or the next) sync writes it.
     """
     items = approve_review(database, workspace_id, ids, actor=actor)
     if not items:
@@ -46,7 +47,7 @@ async def approve_and_write(
             trigger=trigger,
             account_ref=next(iter(accounts)) if len(accounts) == 1 else None,
             halo_factory=halo_factory,
-            pairs={(item.account_ref, item.service_ref) for item in items},
+            identities={item.identity for item in items},
         )
     except SyncInProgressError as error:
         return ApprovalReport(

@@ -197,9 +197,9 @@ class InvoiceLineWriter:
                 session,
                 ex.workspace_id,
                 ex.run_id,
-                # Every term of the pairs is screened, as in the first plan: the review
-                # queue keeps holds by pair, so a term left out would lose its hold.
-                changes_of(plan, {(c.account_ref, c.service_ref) for _, c in pairs}),
+                # By identity, as the review queue keeps holds: another term's hold is
+                # neither screened nor withdrawn here.
+                changes_of(plan, keys),
                 account_ids=inputs.account_ids,
                 service_ids=inputs.service_ids,
                 still_held=ex.still_held,

@@ -46,6 +46,11 @@ class ChangeResult:
     """The term whose own record this is (terms rule ``apart``); "" for the pair's one."""
 
     @property
+    def identity(self) -> tuple[str, str, str]:
+        """Its change's identity, as :attr:`PlannedChange.identity`."""
+        return (self.account_ref, self.service_ref, self.term)
+
+    @property
     def explain_text(self) -> str:
         """The chain as one line ("vendor 23 → minus 3 free (service) → 20"), or ""."""
         return chain_text(self.explain)

@@ -2,11 +2,13 @@
 
 A usage sync screens its plan (:func:`screen`) between the planner and the executor: held
 writes reach nowhere, and :func:`remember_holds` keeps the queue in step (new holds added
-once per pair and value, holds the vendor corrected since withdrawn). Approving writes the
-held value at once through an ordinary usage sync limited to the approved pairs, so the
-ledger, audit and idempotency rules are a sync's own; rejecting leaves Halo as it is and
-the same value is never asked about again. Every step is an audit entry naming who took
-it, and a log entry.
+once per identity and value, holds the vendor corrected since withdrawn). A held change's
+identity is the ledger's and the marker's (:attr:`PlannedChange.identity`: the pair, and
+the term of a record kept apart), so each term's change is held, approved and withdrawn on
+its own. Approving writes the held value at once through an ordinary usage sync limited to
+the approved changes' identities, so the ledger, audit and idempotency rules are a sync's
+own; rejecting leaves Halo as it is and the same value is never asked about again. Every
+step is an audit entry naming who took it, and a log entry.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from sqlalchemy.orm import Session
 from halosync.domain.halo_values import json_fields
 from halosync.domain.models import Plan, ReviewStatus
 from halosync.domain.review import ReviewedChange, ReviewPolicy, Screening, screen_plan
+from halosync.domain.terms import service_label
 from halosync.errors import NotFoundError, ValidationFailedError
 from halosync.logging import get_logger
 from halosync.store.base import utcnow
@@ -50,10 +53,10 @@ def screen(session: Session, workspace_id: int, plan: Plan) -> Screening:
 
 @dataclass(frozen=True)
 class HoldScope:
-    """Which pending items a run speaks for: its pairs, or (``everything``) the workspace."""
+    """Which pending items a screening speaks for: the identities its plan planned
+    (account, service and the term of a record kept apart, :attr:`PlannedChange.identity`)."""
 
-    everything: bool
-    pairs: frozenset[tuple[str, str]] = frozenset()
+    identities: frozenset[tuple[str, str, str]] = frozenset()
 
 
 def remember_holds(
@@ -67,7 +70,7 @@ def remember_holds(
     service_ids: dict[str, int],
     still_held: set[int] | None = None,
 ) -> list[ReviewedChange]:
-    """Add this run's new holds to the queue (once per pair and value) and withdraw the
+    """Add this run's new holds to the queue (once per identity and value) and withdraw the
     pending items of ``scope`` that the run no longer plans; returns the new holds.
 
     ``still_held``, when given, gets the ids of the items this screening holds (a run
@@ -91,15 +94,14 @@ def remember_holds(
             item.last_seen_at = now
             item.reasons = "; ".join(held.reasons)
             item.before = json_fields(change.before) if change.before else None
+            # A row from before review items knew their term: its key already did.
+            item.apart_term = change.apart_term
         held_now.add(item.id)
     if still_held is not None:
         still_held |= held_now
     pending = reviews.rows(statuses=_PENDING)
     gone = [
-        row
-        for row in pending
-        if row.item.id not in held_now
-        and (scope.everything or (row.account_ref, row.service_ref) in scope.pairs)
+        row for row in pending if row.item.id not in held_now and row.identity in scope.identities
     ]
     _withdraw(session, workspace_id, run_id, gone)
     if added:
@@ -122,7 +124,7 @@ def review_plan(
     first plan of a run and a plan made again just before a write alike, so that no write
     reaches HaloPSA unscreened. Returns what may go, what is held and what was rejected,
     and the holds new to the queue; with ``remember`` (not in a dry run) the queue is
-    kept in step for the plan's pairs (:func:`remember_holds`)."""
+    kept in step for the plan's identities (:func:`remember_holds`)."""
     screening = screen(session, workspace_id, plan)
     if not remember:
         return screening, []
@@ -131,10 +133,7 @@ def review_plan(
         workspace_id,
         run_id,
         screening,
-        HoldScope(
-            everything=False,
-            pairs=frozenset((c.account_ref, c.service_ref) for c in plan.changes),
-        ),
+        HoldScope(frozenset(change.identity for change in plan.changes)),
         account_ids=account_ids,
         service_ids=service_ids,
         still_held=still_held,
@@ -159,7 +158,7 @@ def _withdraw(session: Session, workspace_id: int, run_id: int, gone: list[Revie
             workspace_id,
             "INFO",
             "Held change withdrawn",
-            f"Account {row.account_ref}, service {row.service_ref}: {_change_text(row.item)} "
+            f"Account {row.account_ref}, service {_service(row)}: {_change_text(row.item)} "
             "is no longer planned (the vendor's data changed since), so it left the review "
             "queue.",
             run_id=run_id,
@@ -174,15 +173,15 @@ def log_still_waiting(
     were announced (a WARNING and an e-mail) when first held, not on every run."""
     if not waiting:
         return
-    pairs = sorted({f"{r.account_ref} / {r.service_ref}" for r in waiting})
-    named = ", ".join(pairs[:MAX_NAMED])
-    more = f" and {len(pairs) - MAX_NAMED} more" if len(pairs) > MAX_NAMED else ""
+    changes = sorted({f"{r.account_ref} / {service_label(r.service_ref, r.term)}" for r in waiting})
+    named = ", ".join(changes[:MAX_NAMED])
+    more = f" and {len(changes) - MAX_NAMED} more" if len(changes) > MAX_NAMED else ""
     add_log_entry(
         session,
         workspace_id,
         "INFO",
         "Changes still waiting for review",
-        f"{len(pairs)} change(s) held earlier are still waiting for review and were not "
+        f"{len(changes)} change(s) held earlier are still waiting for review and were not "
         f"written: {named}{more}.",
         run_id=run_id,
     )
@@ -210,6 +209,7 @@ def _new_item(
     return ReviewItem(
         account_id=account_id,
         service_id=service_id,
+        apart_term=change.apart_term,
         proposal_key=held.key,
         target=change.target,
         action=change.action,
@@ -264,6 +264,11 @@ def _halo_record(item: ReviewItem, client_name: str | None = None) -> str:
     return f"line {item.halo_record_id} on recurring invoice {item.recurring_invoice_id}"
 
 
+def _service(row: ReviewRow) -> str:
+    """The service as the log names a held change's: "MAIL", or "MAIL (annual)"."""
+    return service_label(row.service_ref, row.item.apart_term)
+
+
 def _value(value: Any) -> str:
     return "(none)" if value is None else str(value)
 
@@ -295,6 +300,8 @@ class ReviewView:
     account_name: str
     service_ref: str
     service_name: str
+    term: str
+    """The term of a record kept apart (terms rule ``apart``); "" for the pair's one."""
     target: str
     action: str
     halo_record: str
@@ -309,6 +316,11 @@ class ReviewView:
     decided_by: str | None
     decided_at: datetime | None
 
+    @property
+    def identity(self) -> tuple[str, str, str]:
+        """Its change's identity, as :attr:`PlannedChange.identity`."""
+        return (self.account_ref, self.service_ref, self.term)
+
     def to_dict(self) -> dict[str, Any]:
         """The ``--json`` / REST shape (timestamps in ISO 8601 UTC)."""
         return {
@@ -317,6 +329,7 @@ class ReviewView:
             "account_name": self.account_name,
             "service_ref": self.service_ref,
             "service_name": self.service_name,
+            "term": self.term,
             "target": self.target,
             "action": self.action,
             "halo_record": self.halo_record,
@@ -341,6 +354,7 @@ def _view(row: ReviewRow) -> ReviewView:
         account_name=row.account_name,
         service_ref=row.service_ref,
         service_name=row.service_name,
+        term=item.apart_term,
         target=item.target,
         action=item.action,
         halo_record=_halo_record(item, row.client_name),
@@ -429,7 +443,7 @@ def _decide(
                 workspace_id,
                 "INFO",
                 f"Held change {verb}",
-                f"{actor} {verb} account {row.account_ref}, service {row.service_ref}, "
+                f"{actor} {verb} account {row.account_ref}, service {_service(row)}, "
                 f"{_halo_record(row.item, row.client_name)}: {_change_text(row.item)}"
                 + (
                     "; HaloPSA is left as it is, and this value is not asked about again."
@@ -524,10 +538,11 @@ def review_policy(database: Database, workspace_id: int) -> ReviewPolicy:
         return ReviewRepository(session, workspace_id).policy()
 
 
-def changes_of(plan: Plan, pairs: Collection[tuple[str, str]]) -> Plan:
-    """``plan`` limited to ``pairs`` (an approval writes only what was approved)."""
-    wanted = set(pairs)
-    return Plan(tuple(c for c in plan.changes if (c.account_ref, c.service_ref) in wanted))
+def changes_of(plan: Plan, identities: Collection[tuple[str, str, str]]) -> Plan:
+    """``plan`` limited to the changes of ``identities`` (:attr:`PlannedChange.identity`):
+    an approval writes only what was approved, not another term of the same pair."""
+    wanted = set(identities)
+    return Plan(tuple(c for c in plan.changes if c.identity in wanted))
 
 
 def policy_dict(policy: ReviewPolicy) -> dict[str, Any]:

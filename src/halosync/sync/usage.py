@@ -16,6 +16,7 @@ from halosync.domain.chunks import chunk_places
 from halosync.domain.models import RunTrigger
 from halosync.domain.planner import plan_usage_sync
 from halosync.domain.skips import UNCHANGED, summarise_skips
+from halosync.domain.terms import service_label
 from halosync.errors import NotFoundError
 from halosync.halopsa.client import HaloApiClient
 from halosync.logging import get_logger
@@ -137,20 +138,20 @@ async def run_usage_sync(
     dry_run: bool = False,
     halo_factory: HaloFactory | None = None,
     run_id: int | None = None,
-    pairs: Collection[tuple[str, str]] | None = None,
+    identities: Collection[tuple[str, str, str]] | None = None,
     observers: Sequence[ProgressObserver] = (),
     chunk_accounts: int = CHUNK_ACCOUNTS,
 ) -> UsageReport:
     """Push the workspace's usage to Halo (or, with ``dry_run``, only say what would change).
 
     Writes the review policy holds are reported as skips and wait in the review queue
-    (:mod:`halosync.sync.review`); ``pairs`` limits the run to those (account_ref,
-    service_ref) pairs, as an approval does. Raises :class:`SyncInProgressError` when
-    another (non-dry) sync of the workspace is running. Halo configuration problems end the
-    run as ``halted``, other failures as ``failed``; per-record refusals are ``fail``
-    results and the run goes on. ``run_id`` names a run queued earlier (by the jobs
-    facade) to claim and execute; ``observers`` hear the run's progress (pages read,
-    writes done of planned, waits for Halo's rate limit).
+    (:mod:`halosync.sync.review`); ``identities`` limits the run to the changes of those
+    (account_ref, service_ref, term kept apart) identities, as an approval does. Raises
+    :class:`SyncInProgressError` when another (non-dry) sync of the workspace is running.
+    Halo configuration problems end the run as ``halted``, other failures as ``failed``;
+    per-record refusals are ``fail`` results and the run goes on. ``run_id`` names a run
+    queued earlier (by the jobs facade) to claim and execute; ``observers`` hear the run's
+    progress (pages read, writes done of planned, waits for Halo's rate limit).
 
     Halo's records are read page by page onto disk; the accounts are then planned and
     written ``chunk_accounts`` at a time (:mod:`halosync.domain.chunks`), and the results
@@ -218,7 +219,7 @@ async def run_usage_sync(
             scope = load_scope(session, ws, account_id)
         state = await _read_state(scope, halo)
         write_path = line_write_path(database, box, workspace_id)
-        everything = account_ref is None and pairs is None
+        everything = account_ref is None and identities is None
         still_held: set[int] = set()
         posts = 0
         try:
@@ -245,9 +246,9 @@ async def run_usage_sync(
                     accounts={account_ref} if account_ref else None,
                     rules=inputs.rules,
                 )
-                if pairs is not None:
-                    plan = changes_of(plan, pairs)
-                fresh: set[tuple[str, str]] = set()
+                if identities is not None:
+                    plan = changes_of(plan, identities)
+                fresh: set[tuple[str, str, str]] = set()
                 with database.session() as session:
                     # Between the planner and the executor: held writes reach nowhere.
                     screening, new_holds = review_plan(
@@ -260,7 +261,7 @@ async def run_usage_sync(
                         still_held=still_held,
                         remember=not dry_run,
                     )
-                fresh.update((h.change.account_ref, h.change.service_ref) for h in new_holds)
+                fresh.update(h.change.identity for h in new_holds)
                 plan = screening.plan
                 if dry_run:
                     with database.session() as session:
@@ -291,9 +292,7 @@ async def run_usage_sync(
                     finally:
                         posts = executor.posts
                     done = mark_held(ran, screening, executor.held_again)
-                    fresh.update(
-                        (h.change.account_ref, h.change.service_ref) for h in executor.new_holds
-                    )
+                    fresh.update(h.change.identity for h in executor.new_holds)
                 results.add(done)
                 attention.add(done, fresh)
             if everything and not dry_run:
@@ -375,10 +374,10 @@ class _Attention:
         self.waiting: list[ChangeResult] = []
         """Changes held earlier and held again (announced when first held)."""
 
-    def add(self, results: Sequence[ChangeResult], fresh: Collection[tuple[str, str]]) -> None:
-        """Take one chunk's results; ``fresh``: the pairs this run held first."""
+    def add(self, results: Sequence[ChangeResult], fresh: Collection[tuple[str, str, str]]) -> None:
+        """Take one chunk's results; ``fresh``: the identities this run held first."""
         for result in results:
-            if result.held and (result.account_ref, result.service_ref) not in fresh:
+            if result.held and result.identity not in fresh:
                 self.waiting.append(result)
                 continue
             if result.action == "skip" and result.level == "INFO":
@@ -402,7 +401,8 @@ class _Attention:
         self._log_expected_skips(session, workspace_id, run_id)
         self._log_skip_summaries(session, workspace_id, run_id)
         for result in self.named:
-            details = f"Account {result.account_ref}, service {result.service_ref}: {result.reason}"
+            service = service_label(result.service_ref, result.term)
+            details = f"Account {result.account_ref}, service {service}: {result.reason}"
             if result.message and result.message not in details:
                 details += f" ({result.message})"
             add_log_entry(

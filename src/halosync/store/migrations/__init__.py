@@ -7,5 +7,5 @@ without importing Alembic (``Database.migrate``). A new migration updates it;
 
 from __future__ import annotations
 
-SCHEMA_HEAD = "0020"
+SCHEMA_HEAD = "0021"
 """The revision of the newest migration in ``versions/``."""

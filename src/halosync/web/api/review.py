@@ -47,6 +47,10 @@ class ReviewItemOut(BaseModel):
     account_name: str
     service_ref: str
     service_name: str
+    term: str = Field(
+        description='The term of a record kept apart (terms rule "apart"), e.g. "annual"; '
+        '"" for the account × service\'s one record.'
+    )
     target: Literal["licence", "invoice_line"]
     action: Literal["create", "update"]
     halo_record: str = Field(description='"licence 17 of HaloPSA client 1", "new line on ..."')
