@@ -11,6 +11,7 @@ import typer
 
 from halosync.cli.app import app, emit_json, state
 from halosync.cli.common import JsonOption, WorkspaceOption, open_database, resolve_workspace
+from halosync.domain.reconcile import ReconcileSummary
 from halosync.domain.terms import service_label
 from halosync.store.crypto import SecretBox
 from halosync.sync.reconcile import build_reconciliation, row_to_dict, write_csv
@@ -39,21 +40,17 @@ def reconcile(
     )
     if csv_file is not None:
         write_csv(rows, csv_file)
-    drift = sum(1 for row in rows if row.drift)
-    out_of_date = sum(1 for row in rows if row.out_of_date)
-    duplicate = sum(1 for row in rows if row.duplicates)
-    skipped = sum(1 for row in rows if row.status == "skipped")
-    excluded = sum(1 for row in rows if row.status == "excluded")
+    summary = ReconcileSummary.of(rows)
     if as_json:
         emit_json(
             {
                 "workspace": ws.name,
                 "rows": [row_to_dict(row) for row in rows],
-                "drift": drift,
-                "out_of_date": out_of_date,
-                "duplicate": duplicate,
-                "skipped": skipped,
-                "excluded": excluded,
+                "drift": summary.drift,
+                "out_of_date": summary.out_of_date,
+                "duplicate": summary.duplicate,
+                "skipped": summary.skipped,
+                "excluded": summary.excluded,
             }
         )
         return
@@ -83,9 +80,9 @@ def reconcile(
         if row.why:
             typer.echo(f"{'':<20} why: {row.why}")
     typer.echo(
-        f"{len(rows)} rows, {drift} with drift, {out_of_date} out of date, "
-        f"{duplicate} with duplicate records in HaloPSA, {skipped} skipped on purpose, "
-        f"{excluded} excluded from billing."
+        f"{summary.total} rows, {summary.drift} with drift, {summary.out_of_date} out of date, "
+        f"{summary.duplicate} with duplicate records in HaloPSA, {summary.skipped} skipped on "
+        f"purpose, {summary.excluded} excluded from billing."
     )
     if csv_file is not None:
         typer.echo(f"CSV written to {csv_file}.")

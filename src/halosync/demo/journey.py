@@ -15,6 +15,7 @@ from typing import Any
 from halosync.connection.service import ConnectionInput, ConnectionService
 from halosync.demo.sample_data import sample_vendor_data
 from halosync.domain.matching import AccountName, ClientName, suggest_mappings
+from halosync.domain.reconcile import ReconcileSummary
 from halosync.halopsa.permissions import needs_for
 from halosync.mapping.grid import mapping_counts, service_mapping_grid
 from halosync.mapping.pickers import halo_items
@@ -150,9 +151,13 @@ async def run_journey(
     summary.repeat_counts = dict(repeat.counts)
     report("Repeat", f"{_counts_text(repeat.counts)} — nothing changed, nothing written")
 
-    rows = await build_reconciliation(database, box, settings, workspace_id)
-    drift = sum(1 for row in rows if row.drift)
-    report("Reconcile", f"{len(rows)} account × service rows, {drift} drifted in Halo")
+    reconciled = ReconcileSummary.of(
+        await build_reconciliation(database, box, settings, workspace_id)
+    )
+    report(
+        "Reconcile",
+        f"{reconciled.total} account × service rows, {reconciled.drift} drifted in Halo",
+    )
 
     page = list_log_entries(database, workspace_id, page_size=5)
     titles = "; ".join(line.title for line in page.entries)

@@ -106,6 +106,36 @@ class ReconcileRow:
         return "out_of_date" if self.out_of_date else "in_step"
 
 
+@dataclass(frozen=True, slots=True)
+class ReconcileSummary:
+    """The report's totals, as every surface shows them (CLI, REST API, web UI, demo).
+
+    A row counts once in ``total`` and once in each flag it carries (a drifted row is also
+    out of date when HaloPSA does not hold the ruled count); ``skipped`` and ``excluded``
+    count rows of that :attr:`ReconcileRow.status` (a duplicate row is neither)."""
+
+    total: int = 0
+    drift: int = 0
+    out_of_date: int = 0
+    duplicate: int = 0
+    skipped: int = 0
+    excluded: int = 0
+
+    @classmethod
+    def of(cls, rows: Iterable[ReconcileRow]) -> ReconcileSummary:
+        """The totals of ``rows``."""
+        total = drift = out_of_date = duplicate = skipped = excluded = 0
+        for row in rows:
+            total += 1
+            drift += row.drift
+            out_of_date += row.out_of_date
+            duplicate += bool(row.duplicates)
+            status = row.status
+            skipped += status == "skipped"
+            excluded += status == "excluded"
+        return cls(total, drift, out_of_date, duplicate, skipped, excluded)
+
+
 def reconcile(
     subscriptions: Iterable[DesiredSubscription],
     *,

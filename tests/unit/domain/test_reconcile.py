@@ -16,7 +16,14 @@ from halosync.domain.models import (
     SyncSettings,
 )
 from halosync.domain.planner import plan_usage_sync
-from halosync.domain.reconcile import ReconcileRow, csv_rows, csv_safe, reconcile, sort_rows
+from halosync.domain.reconcile import (
+    ReconcileRow,
+    ReconcileSummary,
+    csv_rows,
+    csv_safe,
+    reconcile,
+    sort_rows,
+)
 from halosync.domain.rules import QuantityRule, RuleBook
 from halosync.domain.skips import deliberate_skip, fractional_skip
 
@@ -386,3 +393,43 @@ def test_a_fractional_licence_count_without_rounding_is_skipped_like_the_planner
         [fractional], ledger=[], account_targets=targets, service_items=ITEMS, target="invoice_line"
     )
     assert (row.status, row.ruled_quantity) == ("out_of_date", Decimal("12.4"))
+
+
+_ROWS = st.lists(
+    st.builds(
+        ReconcileRow,
+        account_ref=st.sampled_from(["A", "B"]),
+        account_name=st.just(""),
+        service_ref=st.sampled_from(["S1", "S2"]),
+        service_name=st.just(""),
+        halo_client_id=st.none(),
+        halo_record_id=st.none(),
+        vendor_quantity=st.none(),
+        ledger_quantity=st.none(),
+        halo_quantity=st.none(),
+        drift=st.booleans(),
+        out_of_date=st.booleans(),
+        duplicates=st.sampled_from([(), (7,), (7, 8)]),
+        skipped=st.sampled_from([None, "trial account"]),
+        excluded=st.sampled_from([None, "excluded from billing: internal (account)"]),
+    ),
+    max_size=12,
+)
+
+
+@given(_ROWS)
+def test_the_summary_counts_each_flag_and_status_of_the_rows(rows: list[ReconcileRow]) -> None:
+    summary = ReconcileSummary.of(rows)
+    assert summary.total == len(rows)
+    assert summary.drift == len([row for row in rows if row.drift])
+    assert summary.out_of_date == len([row for row in rows if row.out_of_date])
+    assert summary.duplicate == len([row for row in rows if row.duplicates])
+    assert summary.skipped == len([row for row in rows if row.status == "skipped"])
+    assert summary.excluded == len([row for row in rows if row.status == "excluded"])
+    # Statuses are exclusive: a row's status is counted once at most.
+    assert summary.duplicate + summary.excluded + summary.skipped <= summary.total
+    assert ReconcileSummary.of(iter(rows)) == summary  # one pass over any iterable
+
+
+def test_the_summary_of_no_rows_is_all_zero() -> None:
+    assert ReconcileSummary.of([]) == ReconcileSummary()

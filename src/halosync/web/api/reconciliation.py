@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from halosync.domain.reconcile import ReconcileRow, RowStatus, csv_rows
+from halosync.domain.reconcile import ReconcileRow, ReconcileSummary, RowStatus, csv_rows
 from halosync.settings import Settings
 from halosync.store.crypto import SecretBox
 from halosync.store.database import Database
@@ -112,12 +113,7 @@ def reconciliation(
     rows = _rows(database, box, settings, caller, factory)
     return ReconciliationOut(
         rows=[ReconcileRowOut.model_validate(row_to_dict(row)) for row in rows],
-        total=len(rows),
-        drift=sum(1 for row in rows if row.drift),
-        out_of_date=sum(1 for row in rows if row.out_of_date),
-        duplicate=sum(1 for row in rows if row.duplicates),
-        skipped=sum(1 for row in rows if row.status == "skipped"),
-        excluded=sum(1 for row in rows if row.status == "excluded"),
+        **asdict(ReconcileSummary.of(rows)),
     )
 
 

@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, UploadFile
 from starlette.responses import Response
 
-from halosync.domain.reconcile import csv_rows
+from halosync.domain.reconcile import ReconcileSummary, csv_rows
 from halosync.errors import HalosyncError, NotFoundError
 from halosync.sources.errors import ImportValidationError
 from halosync.sources.upload import import_upload
@@ -232,12 +232,7 @@ def reconcile(request: Request, member: Annotated[Member, Depends(current_member
             "member": member,
             "page": "reconcile",
             "rows": shown,
-            "total": len(rows),
-            "drifted": sum(1 for row in rows if row.drift),
-            "out_of_date": sum(1 for row in rows if row.out_of_date),
-            "duplicate": sum(1 for row in rows if row.duplicates),
-            "skipped": sum(1 for row in rows if row.status == "skipped"),
-            "excluded": sum(1 for row in rows if row.status == "excluded"),
+            "summary": ReconcileSummary.of(rows),
             "only_drift": only_drift,
             "error": error,
         },
