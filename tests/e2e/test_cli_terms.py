@@ -4,14 +4,25 @@ repeated sync writes nothing, and changing the rule never bills a term twice."""
 
 from __future__ import annotations
 
+import html
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+from starlette.testclient import TestClient
 
+from halosync.settings import Settings
+from halosync.store.database import Database
+from halosync.store.tokens import ApiTokenRepository
+from halosync.store.workspaces import WorkspaceRepository
+from halosync.users import create_user
+from halosync.web.app import create_app
 from tests.e2e.cli import Cli, cli_against_simulator, write_usage_csv
 from tests.e2e.test_cli_rules import json_of, ok
 from tests.sync.world import seed
+from tests.web.ui.world import PASSWORD, log_in
 
 ROWS = [
     {"account_ref": "A1", "account_name": "Client 1 Ltd", "service_ref": "MAIL",
@@ -20,6 +31,17 @@ ROWS = [
      "service_name": "Mail Protection", "quantity": 5, "term": "annual",
      "start_date": "2024-03-01"},
 ]  # fmt: skip
+
+
+MONTHLY_NOT_PICKED = (
+    "vendor monthly 10 → term monthly not picked: the service rule picks the longest term, "
+    "annual → 0"
+)
+"""The chain of monthly's record once annual is picked: the vendor still sends monthly."""
+WHY_NOT_PICKED = (
+    "the rules bill 0 (vendor monthly 10 with term monthly not picked: the service rule "
+    "picks the longest term, annual); HaloPSA holds 10"
+)
 
 
 def billed(cli: Cli, target: str) -> list[Any]:
@@ -56,7 +78,7 @@ def test_monthly_and_annual_summed_kept_apart_or_picked(tmp_path: Path, target: 
         # No rule: the terms are summed, on one record, and the dry run says so.
         preview = json_of(cli, "sync", "usage", "--dry-run")
         (change,) = preview["changes"]
-        assert change["explain"]["text"] == "vendor annual 5 + monthly 10, summed → 15"
+        assert change["explain"]["text"] == "vendor 15 (annual 5 + monthly 10, summed) → 15"
         assert change["term"] == ""
         summed = sync(cli)
         assert summed["counts"]["created"] == 1
@@ -80,9 +102,11 @@ def test_monthly_and_annual_summed_kept_apart_or_picked(tmp_path: Path, target: 
         ok(cli, "rules", "set", "--service", "MAIL", "--terms", "pick", "--terms-pick", "longest")
         picked = json_of(cli, "sync", "usage")
         reasons = [c["explain"]["text"] for c in picked["changes"]]
-        assert "vendor annual 5, picked (longest term); monthly 10 not billed (service) → 5" in (
-            reasons
+        assert (
+            "vendor annual 5 (longest term, picked by the service rule; monthly 10 not billed)"
+            " → 5" in reasons
         )
+        assert MONTHLY_NOT_PICKED in reasons
         held = json_of(cli, "review", "list")
         # The held change is monthly's record's: the review queue names its term.
         assert [item["term"] for item in held["items"]] == ["monthly"]
@@ -145,3 +169,87 @@ def test_terms_kept_apart_planned_again_after_a_hand_edit_each_keep_their_line(
         assert invoice is not None
         final = {int(line["id"]): line["qty_order"] for line in invoice["lines"]}
         assert (final[lines["monthly"]], final[lines["annual"]]) == (12, 7)
+
+
+@pytest.mark.parametrize("target", ["licence", "invoice_line"])
+def test_a_term_not_picked_is_explained_as_such_on_every_surface(
+    tmp_path: Path, target: str
+) -> None:
+    """Kept apart, then annual picked: monthly's record goes to 0, and the dry run, the
+    REST preview, the UI's preview, the sync's --json, the run's results (REST and UI) and
+    the reconciliation (CLI, REST, UI) all say monthly was not picked (never that it was
+    cancelled), and the reconciliation shows the vendor's 10 for it, not 0."""
+    with cli_against_simulator(tmp_path, seed(1, with_invoices=True)) as cli:
+        cli.connect(target)
+        json_of(cli, "import", str(write_usage_csv(tmp_path / "u.csv", ROWS)))
+        ok(cli, "sync", "customers")
+        invoice = ["--invoice", "-1"] if target == "invoice_line" else []
+        ok(cli, "map", "account", "A1", "1", *invoice)
+        ok(cli, "map", "service", "MAIL", "1")
+        ok(cli, "rules", "set", "--service", "MAIL", "--terms", "apart")
+        sync(cli)
+        ok(cli, "rules", "set", "--service", "MAIL", "--terms", "pick", "--terms-pick", "longest")
+
+        def monthly(changes: list[dict[str, Any]]) -> dict[str, Any]:
+            (change,) = [c for c in changes if c["term"] == "monthly"]
+            return change
+
+        preview = json_of(cli, "sync", "usage", "--dry-run")
+        assert monthly(preview["changes"])["explain"]["text"] == MONTHLY_NOT_PICKED
+        report = json_of(cli, "sync", "usage")  # the drop to 0 waits for review
+        held = monthly(report["changes"])
+        assert (held["explain"]["text"], held["held"]) == (MONTHLY_NOT_PICKED, True)
+        rows = {row["term"]: row for row in json_of(cli, "reconcile")["rows"]}
+        row = rows["monthly"]
+        assert (row["vendor_quantity"], row["ruled_quantity"], row["halo_quantity"]) == (10, 0, 10)
+        assert (row["status"], row["why"]) == ("out_of_date", WHY_NOT_PICKED)
+        assert "cancelled" not in row["explain"]
+        assert f"why: {WHY_NOT_PICKED}" in ok(cli, "reconcile")
+
+        with _web(tmp_path) as (client, api, workspace):
+            done = api.post(f"/api/v1/workspaces/{workspace}/syncs/usage/preview")
+            assert done.status_code == 200, done.text
+            assert monthly(done.json()["changes"])["explain"]["text"] == MONTHLY_NOT_PICKED
+            run = api.get(f"/api/v1/workspaces/{workspace}/runs/{report['run_id']}")
+            assert run.status_code == 200, run.text
+            texts = [r["explain"]["text"] for r in run.json()["results"] if r["explain"]]
+            assert MONTHLY_NOT_PICKED in texts
+            recon = api.get(f"/api/v1/workspaces/{workspace}/reconciliation").json()
+            (row,) = [r for r in recon["rows"] if r["term"] == "monthly"]
+            assert (row["vendor_quantity"], row["why"]) == (10, WHY_NOT_PICKED)
+            token = log_in(client, "ada@acme.test")
+            w = f"/ui/w/{workspace}"
+            page = client.post(f"{w}/preview", data={"csrf_token": token}).text
+            assert html.escape(MONTHLY_NOT_PICKED) in page
+            page = client.get(f"{w}/results", params={"run": report["run_id"]}).text
+            assert html.escape(MONTHLY_NOT_PICKED) in page
+            page = client.get(f"{w}/reconcile").text
+            assert html.escape(WHY_NOT_PICKED) in page
+            for page in (client.get(f"{w}/reconcile").text, client.get(f"{w}/results").text):
+                assert "subscription cancelled" not in page
+
+
+@contextmanager
+def _web(tmp_path: Path) -> Iterator[tuple[TestClient, TestClient, int]]:
+    """The web app on the CLI's database: a client for the UI (user ada@acme.test) and one
+    for the REST API (an admin token), and the workspace's id."""
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        database_url=f"sqlite:///{tmp_path / 'halosync.db'}",
+        allow_private_networks=True,
+    )
+    database = Database.from_settings(settings)
+    with database.session() as session:
+        workspace = WorkspaceRepository(session).resolve("acme")
+        token = ApiTokenRepository(session, workspace.id).create("ci").token
+        create_user(
+            session, email="ada@acme.test", name="Ada", password=PASSWORD, workspace=workspace
+        )
+        workspace_id = workspace.id
+    app = create_app(settings, database=database)
+    try:
+        with TestClient(app) as client, TestClient(app) as api:
+            api.headers["Authorization"] = f"Bearer {token}"
+            yield client, api, workspace_id
+    finally:
+        database.dispose()

@@ -63,10 +63,10 @@ HaloFields = Mapping[str, HaloValue]
 class ExplainStep:
     """One link of the chain that produced a planned quantity or price.
 
-    ``rule`` names the rule (``vendor``, ``terms``, ``free``, ``rounding``, ``minimum``,
-    ``ceiling``, ``ended``, ``excluded``, ``price``), ``text`` is what the billing admin
-    reads, ``quantity`` the quantity after this step and ``scope`` where the rule was set
-    (None for the vendor's own figures).
+    ``rule`` names the rule (``vendor``, ``terms``, ``released``, ``free``, ``rounding``,
+    ``minimum``, ``ceiling``, ``ended``, ``excluded``, ``price``), ``text`` is what the
+    billing admin reads, ``quantity`` the quantity after this step and ``scope`` where the
+    rule was set (None for the vendor's own figures).
     """
 
     rule: str
@@ -79,6 +79,10 @@ PRICE_STEP = "price"
 """The ``rule`` of a step that explains a price rather than the quantity."""
 EXCLUDED_STEP = "excluded"
 """The ``rule`` of the step that ends a chain with nothing billed."""
+RELEASED_STEP = "released"
+"""The ``rule`` of the step that ends the chain of a record the terms rule bills nothing on
+any more, saying why: its term is billed on another record, was not picked, or is no
+longer sent by the vendor (:mod:`halosync.domain.terms`)."""
 
 
 def plain_number(value: Decimal | int) -> str:
@@ -133,14 +137,23 @@ class DesiredSubscription:
 
     @property
     def ended_reason(self) -> str | None:
-        """Why billing stops (the account was cancelled, the subscription ended), in the
-        explain chain's words; None while it goes on. The planner and the reconciliation
-        both bill 0 then, whatever the rules."""
+        """Why billing stops (the account was cancelled, the subscription ended, the terms
+        rule bills nothing on this record any more), in the explain chain's words; None
+        while it goes on. The planner and the reconciliation both bill 0 then, whatever the
+        rules."""
+        if self.released:
+            return self.explain[-1].text
         if self.account_status == "cancelled":
             return "account cancelled"
         if self.status in ENDED_SUBSCRIPTION_STATUSES:
             return f"subscription {self.status}"
         return None
+
+    @property
+    def released(self) -> bool:
+        """A record the terms rule bills nothing on any more (its term is billed on another
+        record, was not picked, or is no longer sent): its chain ends saying so."""
+        return bool(self.explain) and self.explain[-1].rule == RELEASED_STEP
 
     @property
     def identity(self) -> tuple[str, str, str]:
@@ -347,6 +360,12 @@ class PlannedChange:
     takes_over: str | None = None
     """The ``apart_term`` of the ledger row this change's record was kept under until now
     (re-kept under ``apart_term`` when written); None: the row is its own."""
+
+    @property
+    def released(self) -> bool:
+        """A record the terms rule bills nothing on any more (its term is billed on another
+        record, was not picked, or is no longer sent): its chain ends saying so."""
+        return bool(self.explain) and self.explain[-1].rule == RELEASED_STEP
 
     @property
     def identity(self) -> tuple[str, str, str]:

@@ -46,7 +46,7 @@ from halosync.domain.rules import (
     rule_quantity,
 )
 from halosync.domain.skips import deliberate_skip, fractional_skip
-from halosync.domain.terms import combine_terms
+from halosync.domain.terms import TERMS_STEP, combine_terms
 
 SortKey = Literal[
     "account_ref", "service_ref", "vendor_quantity", "ledger_quantity", "halo_quantity", "drift"
@@ -155,9 +155,12 @@ def reconcile(
     drift.
     """
     ledger = list(ledger)
+    subscriptions = list(subscriptions)
     # Several terms of one pair as the sync bills them (summed, picked or kept apart).
     ours = [record for record in ledger if record.target == target]
     subs = {sub.identity: sub for sub in combine_terms(subscriptions, rules, ours)}
+    # What the vendor sends of each term, for a record the terms rule bills nothing on.
+    sent = {(sub.account_ref, sub.service_ref, sub.term or ""): sub for sub in subscriptions}
     # A record taken over by another term is that term's now.
     moved = {
         (sub.account_ref, sub.service_ref, sub.takes_over): sub.identity
@@ -187,7 +190,7 @@ def reconcile(
         sub = subs.get(key)
         found = ledger_by_pair.get(key)
         mapped = account_targets.get(key[0])
-        vendor = _billable(sub)
+        vendor = _billable(sent.get(key) if sub is not None and sub.released else sub)
         rule = rules.for_pair(key[0], key[1])
         record_id = found.halo_record_id if found else None
         halo = halo_quantities.get(record_id) if record_id is not None else None
@@ -246,6 +249,7 @@ def reconcile(
 
 
 def _billable(sub: DesiredSubscription | None) -> Decimal | None:
+    """The vendor's count as billable (0 once ended); None when the vendor sends none."""
     if sub is None:
         return None
     return Decimal(0) if sub.ended_reason is not None else sub.quantity
@@ -273,26 +277,37 @@ class _Ruling:
         if sub is None:
             return cls()
         ruled = rule_quantity(sub.quantity, rule, ended=sub.ended_reason, steps=sub.explain)
-        return cls(ruled.quantity, ruled.text, None, _why(sub.quantity, ruled, halo))
+        return cls(ruled.quantity, ruled.text, None, _why(ruled, halo))
 
 
-def _why(vendor: Decimal, ruled: RuledQuantity, halo: Decimal | None) -> str:
+def _why(ruled: RuledQuantity, halo: Decimal | None) -> str:
     """Which rules make the ruled count differ from the vendor's, and whether HaloPSA holds
-    it: "HaloPSA 25 = vendor 23 with minimum 25 (service)"; "" when no rule changes it."""
+    it: "HaloPSA 25 = vendor 23 with minimum 25 (service)", "HaloPSA 20 = vendor 15 (annual
+    5 + monthly 10, summed) with minimum 20 (workspace)"; "" when no rule changes it.
+
+    The chain's first link is the vendor's count (several terms as the terms rule combined
+    them), so it is said once, as the vendor column shows it; a record the terms rule
+    bills nothing on says what happened to its term."""
+    steps = ruled.steps
+    first = steps[0] if steps and steps[0].rule in ("vendor", TERMS_STEP) else None
+    vendor = first.text if first is not None else ""
     applied = ", ".join(
-        step.text for step in ruled.steps if step.rule not in ("vendor", "ceiling", PRICE_STEP)
+        step.text
+        for step in steps[1 if first is not None else 0 :]
+        if step.rule not in ("ceiling", PRICE_STEP)
     )
     if halo is not None and same_value(halo, ruled.quantity):
-        return (
-            f"HaloPSA {plain_number(halo)} = vendor {plain_number(vendor)} with {applied}"
-            if applied
-            else ""
-        )
+        if not applied:
+            return ""
+        return f"HaloPSA {plain_number(halo)} = {vendor + ' with ' if vendor else ''}{applied}"
     if not applied and ruled.above_ceiling is None:
         return ""
-    said = f"vendor {plain_number(vendor)}"
+    said = vendor
     if applied:
-        said = f"the rules bill {plain_number(ruled.quantity)} ({said} with {applied})"
+        said = (
+            f"the rules bill {plain_number(ruled.quantity)} "
+            f"({vendor + ' with ' if vendor else ''}{applied})"
+        )
     if ruled.above_ceiling is not None:
         said += f" is {ruled.above_ceiling.reason}: held for review"
     return f"{said}; HaloPSA holds {'nothing' if halo is None else plain_number(halo)}"

@@ -25,6 +25,7 @@ from typing import Any, Literal, get_args
 
 from halosync.domain.halo_values import halo_decimal, json_value
 from halosync.domain.models import (
+    RELEASED_STEP,
     RULE_SCOPES,
     ExplainStep,
     RuleScope,
@@ -412,6 +413,9 @@ def rule_quantity(
     if rule is EMPTY_EFFECTIVE_RULE and ended is None and not steps:
         return _as_sent(vendor)
     chain = list(steps) if steps else [vendor_step(vendor)]
+    if ended is not None and chain[-1].rule == RELEASED_STEP:
+        # A record the terms rule bills nothing on: its chain already says why.
+        return RuledQuantity(Decimal(0), tuple(chain))
     if ended is not None:
         why = f"{ended}: billing stops"
         if rule.minimum:

@@ -4,8 +4,8 @@ The vendor data may hold several subscriptions of one account × service, one pe
 none may overwrite another. Before the planner, :func:`combine_terms` turns each such pair
 into what is billed, per the pair's effective ``terms`` rule (:mod:`halosync.domain.rules`):
 
-- ``sum`` (the default): one record billing every term's quantity added up ("vendor
-  monthly 10 + annual 5, summed → 15"); an ended term adds nothing.
+- ``sum`` (the default): one record billing every term's quantity added up ("vendor 15
+  (annual 5 + monthly 10, summed) → 15"); an ended term adds nothing.
 - ``pick``: one record billing one term, chosen by ``terms_pick`` (the longest or shortest
   term, or the largest quantity; ties by term text); the others are named as not billed.
 - ``apart``: one record per term. The term joins the record's identity (its marker and its
@@ -15,10 +15,12 @@ into what is billed, per the pair's effective ``terms`` rule (:mod:`halosync.dom
   term from then on (``takes_over``); the other terms get records of their own.
 
 Switching back to ``sum`` or ``pick`` moves billing onto the record of the term billed (or
-the first term's). A pair with one subscription is returned exactly as it came, whatever
-the rule (unless its term has a record of its own from being kept apart: it stays on it),
-so existing markers and ledgers stay valid. Pure and deterministic: the same
-subscriptions, rules and ledger give the same result.
+the first term's); the pair's other records go to 0, each explained by what happened to its
+term (billed on the pair's one record now, not picked, no longer sent, ended), never as a
+cancelled subscription when the vendor did not cancel it. A pair with one subscription is
+returned exactly as it came, whatever the rule (unless its term has a record of its own
+from being kept apart: it stays on it), so existing markers and ledgers stay valid. Pure
+and deterministic: the same subscriptions, rules and ledger give the same result.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from decimal import Decimal
 
 from halosync.domain.models import (
     ENDED_SUBSCRIPTION_STATUSES,
+    RELEASED_STEP,
     DesiredSubscription,
     ExplainStep,
     LedgerRecord,
@@ -134,15 +137,20 @@ def combine_terms(
             continue
         if chosen == "sum":
             one = _summed(ordered, scope)
+            why = f"billed on the pair's one record now ({_the_rule(scope)} sums the terms)"
         else:
             pick = rule.terms_pick or DEFAULT_PICK
             pick_scope = scope if rule.terms_pick is None else rule.scope_of("terms_pick")
             one = _picked(ordered, pick, pick_scope)
+            why = (
+                f"not picked: {_the_rule(pick_scope)} picks the {_PICK_WORDS[pick]}, "
+                f"{one.term or 'no term'}"
+            )
         one = _one_record(one, kept)
         combined.append(one)
         used = one.apart_term if one.takes_over is None else one.takes_over
         others = [term for term in kept if term != used]
-        combined.extend(_released(one, others, "billed on the pair's one record now"))
+        combined.extend(_released(one, others, ordered, why))
     return combined
 
 
@@ -164,28 +172,60 @@ def _one_record(sub: DesiredSubscription, kept: Collection[str]) -> DesiredSubsc
 
 
 def _released(
-    like: DesiredSubscription, terms: Iterable[str], note: str
+    like: DesiredSubscription,
+    terms: Iterable[str],
+    subs: Iterable[DesiredSubscription],
+    why: str,
 ) -> list[DesiredSubscription]:
     """Records of the pair no term is billed on any more (the terms rule changed): each
     goes to 0 (as an ended subscription does), so no term is billed twice. Only the
-    quantity (and status) is written; prices and dates stay as they are."""
-    return [
-        replace(
-            like,
-            apart_term=term,
-            takes_over=None,
-            quantity=Decimal(0),
-            status="cancelled",
-            start_date=None,
-            end_date=None,
-            billing_cycle=None,
-            term=None,
-            cost_price=None,
-            customer_price=None,
-            explain=(ExplainStep(TERMS_STEP, f"{term or 'its one record'}: {note}", Decimal(0)),),
+    quantity (and status) is written; prices and dates stay as they are.
+
+    Each chain says what happened to the record's term, never that the subscription was
+    cancelled when it was not: ``why`` (billed on the pair's one record now, not picked,
+    every term on its own record), or that the vendor no longer sends the term, or that
+    the term ended. The quantity is the term's as the vendor sends it (the
+    reconciliation's vendor count), 0 when it sends none."""
+    sent = {sub.term or "": sub for sub in subs}
+    released: list[DesiredSubscription] = []
+    for term in sorted(terms):
+        vendor = sent.get(term) if term else None
+        steps: tuple[ExplainStep, ...]
+        if not term:
+            steps = (ExplainStep(RELEASED_STEP, f"the pair's one record: {why}", Decimal(0)),)
+        elif vendor is None:
+            steps = (
+                ExplainStep(RELEASED_STEP, f"term {term} no longer sent by the vendor", Decimal(0)),
+            )
+        else:
+            stop = (
+                f"term {term} {why}"
+                if not _ended(vendor)
+                else f"term {term} {vendor.status}: billing stops"
+            )
+            if vendor.account_status == "cancelled":
+                stop = "account cancelled: billing stops"
+            steps = (
+                ExplainStep(TERMS_STEP, f"vendor {_label(vendor)}", vendor.quantity),
+                ExplainStep(RELEASED_STEP, stop, Decimal(0)),
+            )
+        released.append(
+            replace(
+                like,
+                apart_term=term,
+                takes_over=None,
+                quantity=vendor.quantity if vendor is not None else Decimal(0),
+                status="cancelled",
+                start_date=None,
+                end_date=None,
+                billing_cycle=None,
+                term=None,
+                cost_price=None,
+                customer_price=None,
+                explain=steps,
+            )
         )
-        for term in sorted(terms)
-    ]
+    return released
 
 
 def _term_order(sub: DesiredSubscription) -> tuple[str, date, Decimal]:
@@ -202,12 +242,26 @@ def _label(sub: DesiredSubscription) -> str:
     return f"{text} ({sub.status})" if _ended(sub) else text
 
 
-def _rule_note(scope: RuleScope | None) -> str:
-    return f" ({scope_label(scope)})" if scope is not None else ""
+def _vendor(sub: DesiredSubscription, how: str) -> str:
+    """One term as the chain's first link says it: "annual 5 (kept apart from monthly)",
+    "monthly 10 (cancelled, kept apart from annual)"."""
+    ended = f"{sub.status}, " if _ended(sub) else ""
+    return f"{sub.term or 'no term'} {plain_number(sub.quantity)} ({ended}{how})"
+
+
+def _by(scope: RuleScope | None) -> str:
+    """Where the terms rule was set, as the explain says it: " by the service rule"; ""
+    for the default (sum)."""
+    return f" by the {scope_label(scope)} rule" if scope is not None else ""
+
+
+def _the_rule(scope: RuleScope | None) -> str:
+    return f"the {scope_label(scope)} rule" if scope is not None else "the terms rule"
 
 
 def _step(text: str, quantity: Decimal, scope: RuleScope | None) -> tuple[ExplainStep, ...]:
-    return (ExplainStep(TERMS_STEP, f"vendor {text}{_rule_note(scope)}", quantity, scope),)
+    """The chain's first link: the vendor's count as the terms rule bills it, and how."""
+    return (ExplainStep(TERMS_STEP, f"vendor {text}", quantity, scope),)
 
 
 def _same(values: Iterable[str | None]) -> str | None:
@@ -230,7 +284,8 @@ def _summed(subs: list[DesiredSubscription], scope: RuleScope | None) -> Desired
     status: SubscriptionStatus = _combined_status(billed) if billed else counted[0].status
     ends = [sub.end_date for sub in counted]
     starts = [sub.start_date for sub in counted if sub.start_date is not None]
-    text = " + ".join(_label(sub) for sub in subs) + ", summed"
+    terms = " + ".join(_label(sub) for sub in subs)
+    text = f"{plain_number(quantity)} ({terms}, summed{_by(scope)})"
     return replace(
         subs[0],
         quantity=quantity,
@@ -279,7 +334,7 @@ def _picked(
     candidates = [sub for sub in subs if not _ended(sub)] or subs
     chosen = min(candidates, key=_pick_key(pick))
     dropped = ", ".join(_label(sub) for sub in subs if sub is not chosen)
-    text = f"{_label(chosen)}, picked ({_PICK_WORDS[pick]}); {dropped} not billed"
+    text = _vendor(chosen, f"{_PICK_WORDS[pick]}, picked{_by(scope)}; {dropped} not billed")
     return replace(chosen, explain=_step(text, chosen.quantity, scope))
 
 
@@ -298,10 +353,11 @@ def _apart(
     result: list[DesiredSubscription] = []
     if "" in kept and "" not in terms and keeper is None:
         # Every term has a record of its own: the pair's one record bills none of them.
-        result.extend(_released(subs[0], [""], "every term is billed on its own record"))
+        why = f"{_the_rule(scope)} keeps every term on a record of its own"
+        result.extend(_released(subs[0], [""], subs, why))
     for sub in subs:
         others = ", ".join(other.term or "no term" for other in subs if other is not sub)
-        text = f"{_label(sub)}, kept apart from {others}"
+        text = _vendor(sub, f"kept apart from {others}{_by(scope)}")
         result.append(
             replace(
                 sub,

@@ -177,11 +177,11 @@ def test_sum_is_the_default_and_says_what_it_added() -> None:
         Decimal(180),
     )
     assert (one.term, one.start_date, one.billing_cycle) == (None, date(2025, 1, 1), "Monthly")
-    assert chain_text(one.explain) == "vendor annual 5 + monthly 10, summed → 15"
+    assert chain_text(one.explain) == "vendor 15 (annual 5 + monthly 10, summed) → 15"
     ended = replace(MONTHLY, status="cancelled")
     (one,) = combine_terms([ANNUAL, ended], book("sum"))
     assert chain_text(one.explain) == (
-        "vendor annual 5 + monthly 10 (cancelled), summed (workspace) → 5"
+        "vendor 5 (annual 5 + monthly 10 (cancelled), summed by the workspace rule) → 5"
     )
     # A term without a price makes the sum's price unknown (left as it is in HaloPSA).
     (one,) = combine_terms([ANNUAL, replace(MONTHLY, cost_price=None)])
@@ -191,15 +191,20 @@ def test_sum_is_the_default_and_says_what_it_added() -> None:
 @pytest.mark.parametrize(
     ("pick", "kept", "text"),
     [
-        ("longest", "annual", "vendor annual 5, picked (longest term); monthly 10 not billed"),
-        ("shortest", "monthly", "vendor monthly 10, picked (shortest term); annual 5 not billed"),
-        ("largest", "monthly", "vendor monthly 10, picked (largest quantity); annual 5 not billed"),
+        ("longest", "annual", "vendor annual 5 (longest term, picked{}; monthly 10 not billed)"),
+        ("shortest", "monthly", "vendor monthly 10 (shortest term, picked{}; annual 5 not billed)"),
+        (
+            "largest",
+            "monthly",
+            "vendor monthly 10 (largest quantity, picked{}; annual 5 not billed)",
+        ),
     ],
 )
 def test_pick_keeps_one_and_names_the_others(pick: str, kept: str, text: str) -> None:
     (one,) = combine_terms([MONTHLY, ANNUAL], book("pick", pick))
     assert one.term == kept
-    assert chain_text(one.explain) == f"{text} (workspace) → {one.quantity}"
+    by = " by the workspace rule"
+    assert chain_text(one.explain) == f"{text.format(by)} → {one.quantity}"
 
 
 def test_pick_ties_by_term_text_and_unknown_lengths_come_last() -> None:
@@ -268,7 +273,7 @@ def test_apart_keeps_the_record_a_pair_was_billed_on_and_adds_one_per_new_term(
     assert by_term["annual"].apart_term == "annual"
     assert by_term["annual"].marker == marker_for(WS, "A1", "S1", "annual")
     assert by_term["annual"].explain_text == (
-        "vendor annual 5, kept apart from monthly (workspace) → 5"
+        "vendor annual 5 (kept apart from monthly by the workspace rule) → 5"
     )
     state.apply(plan)
     # A later term that started earlier does not take the record over.
@@ -358,5 +363,113 @@ def test_apart_with_a_record_for_every_term_sets_the_pairs_old_record_to_zero() 
         ("monthly", None, Decimal(10), "active"),
     ]
     assert chain_text(combined[0].explain) == (
-        "its one record: every term is billed on its own record → 0"
+        "the pair's one record: the workspace rule keeps every term on a record of its own → 0"
     )
+
+
+def _kept_apart(target: str = "licence") -> HaloState:
+    """Monthly and annual billed on records of their own."""
+    state = HaloState()
+    state.apply(_plan([MONTHLY, ANNUAL], state, book("apart"), target))
+    assert sorted(record.apart_term for record in state.ledger) == ["annual", "monthly"]
+    return state
+
+
+@pytest.mark.parametrize("target", ["licence", "invoice_line"])
+def test_a_record_the_rule_no_longer_bills_says_what_happened_to_its_term(target: str) -> None:
+    """Never "subscription cancelled" for a term the vendor still sends: the record of a
+    term not picked, or summed onto the pair's one record, says so."""
+    state = _kept_apart(target)
+
+    def released(rules: RuleBook, subs: list[DesiredSubscription]) -> str:
+        plan = _plan(subs, state, rules, target)
+        (change,) = [c for c in plan.changes if c.explain[-1].quantity == 0]
+        assert change.apart_term == "monthly"
+        return change.explain_text
+
+    picked = released(book("pick", "longest"), [MONTHLY, ANNUAL])
+    assert picked == (
+        "vendor monthly 10 \u2192 term monthly not picked: the workspace rule picks the "
+        "longest term, annual \u2192 0"
+    )
+    summed = released(book("sum"), [MONTHLY, ANNUAL])
+    assert summed == (
+        "vendor monthly 10 \u2192 term monthly billed on the pair's one record now (the "
+        "workspace rule sums the terms) \u2192 0"
+    )
+    # Only a term the vendor did cancel is said to be cancelled.
+    ended = released(book("pick", "longest"), [replace(MONTHLY, status="cancelled"), ANNUAL])
+    assert (
+        ended
+        == "vendor monthly 10 (cancelled) \u2192 term monthly cancelled: billing stops \u2192 0"
+    )
+    assert "cancelled" not in picked + summed
+
+
+def test_a_record_of_a_term_the_vendor_no_longer_sends_says_so() -> None:
+    def row(term: str, record: int) -> LedgerRecord:
+        return LedgerRecord(
+            "A1", "S1", "licence", 10, None, record, "written", "", Decimal(1), {}, None, term
+        )
+
+    ledger = [row("annual", 1), row("monthly", 2), row("weekly", 3)]
+    combined = combine_terms([MONTHLY, ANNUAL], book("pick", "longest"), ledger)
+    gone = [s for s in combined if s.apart_term == "weekly"]
+    assert [(s.quantity, s.released, chain_text(s.explain)) for s in gone] == [
+        (Decimal(0), True, "term weekly no longer sent by the vendor \u2192 0")
+    ]
+
+
+def test_the_reconciliation_shows_the_vendors_count_of_a_term_billed_nowhere() -> None:
+    """Picked after being kept apart: monthly's record shows the vendor's 10 (it still
+    sends it) and why the rules bill 0; the summed count is said once, as the vendor's."""
+    state = _kept_apart()
+
+    def rows(rules: RuleBook) -> list[tuple[str, Decimal | None, Decimal | None, str, str]]:
+        return [
+            (row.term, row.vendor_quantity, row.ruled_quantity, row.status, row.why)
+            for row in reconcile(
+                [MONTHLY, ANNUAL],
+                ledger=state.ledger,
+                account_targets=TARGETS,
+                service_items=ITEMS,
+                target="licence",
+                halo_licences=state.halo_licences(),
+                rules=rules,
+            )
+        ]
+
+    assert rows(book("pick", "longest")) == [
+        ("", Decimal(5), Decimal(5), "in_step", ""),  # annual's record is the pair's now
+        (
+            "monthly",
+            Decimal(10),
+            Decimal(0),
+            "out_of_date",
+            "the rules bill 0 (vendor monthly 10 with term monthly not picked: the workspace "
+            "rule picks the longest term, annual); HaloPSA holds 10",
+        ),
+    ]
+    state.apply(_plan([MONTHLY, ANNUAL], state, book("pick", "longest")))
+    assert rows(book("pick", "longest"))[1][1:] == (
+        Decimal(10),
+        Decimal(0),
+        "in_step",
+        "HaloPSA 0 = vendor monthly 10 with term monthly not picked: the workspace rule "
+        "picks the longest term, annual",
+    )
+    summed = RuleBook(workspace=QuantityRule(minimum=20))
+    state = HaloState()
+    state.apply(_plan([MONTHLY, ANNUAL], state, summed))
+    assert rows(summed) == [
+        (
+            "",
+            Decimal(15),
+            Decimal(20),
+            "in_step",
+            "HaloPSA 20 = vendor 15 (annual 5 + monthly 10, summed) with minimum 20 (workspace)",
+        )
+    ]
+    state = HaloState()
+    state.apply(_plan([MONTHLY, ANNUAL], state, EMPTY_RULE_BOOK))
+    assert rows(EMPTY_RULE_BOOK) == [("", Decimal(15), Decimal(15), "in_step", "")]
