@@ -21,9 +21,7 @@ from sqlalchemy import event, select
 from halosync.mapping.grid import SORT_KEYS, account_mapping_grid
 from halosync.store.database import Database
 from halosync.store.models import Workspace
-from ui_grid_20k import build
-
-GRID_TABLES = ("account", "account_mapping", "halo_client", "halo_recurring_invoice")
+from ui_grid_20k import GRID_TABLES, build
 
 
 def requests(accounts: int) -> dict[str, dict[str, Any]]:
@@ -35,6 +33,8 @@ def requests(accounts: int) -> dict[str, dict[str, Any]]:
     for status in ("mapped", "unmapped", "required", "response_error"):
         found[f"status {status}"] = {"status": status}
         found[f"status {status}, last page"] = {"status": status, "page": last}
+    found["billing excluded"] = {"excluded": True}
+    found["billing excluded, last page"] = {"excluded": True, "page": last}
     for status in ("active", "trial"):
         found[f"organization status {status}"] = {"account_status": status}
     for status in ("active", "inactive", "gone"):

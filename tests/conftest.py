@@ -12,8 +12,12 @@ import socket
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 POSTGRES_URL = os.environ.get(
     "HALOSYNC_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -96,6 +100,20 @@ def queue_name(redis_url: str) -> Iterator[str]:
     client.close()
 
 
+def _trigrams_in_public(admin: Engine) -> None:
+    """pg_trgm in the public schema, before any test's migration creates it: created by
+    a migration it would land in that test's schema, and dropping the schema would take
+    every other schema's trigram index with it."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        with admin.begin() as connection:
+            connection.execute(text("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public"))
+    except DBAPIError:  # another test created it at the same moment
+        pass
+
+
 @pytest.fixture
 def pg_schema_url(postgres_url: str) -> Iterator[str]:
     """A PostgreSQL URL whose default schema is a fresh one, dropped after the test."""
@@ -106,6 +124,7 @@ def pg_schema_url(postgres_url: str) -> Iterator[str]:
 
     schema = f"t_{uuid.uuid4().hex[:16]}"
     admin = create_engine(postgres_url)
+    _trigrams_in_public(admin)
     with admin.begin() as connection:
         connection.execute(text(f'CREATE SCHEMA "{schema}"'))
     parsed = make_url(postgres_url)

@@ -192,3 +192,32 @@ def test_an_unreachable_queue_is_a_problem(cli: Cli) -> None:
     assert "HALOSYNC_REDIS_URL" in checks["queue"]["fix"]
     assert checks["workspace acme"]["status"] == "ok"
     assert "queue-pw-hidden" not in done.stdout
+
+
+@pytest.mark.postgres
+def test_the_search_index_is_reported_and_its_fix_makes_it(pg_schema_url: str) -> None:
+    """PostgreSQL: the doctor says whether the account search has its trigram index (made
+    by migration 0022 when pg_trgm can be installed) and, when not, the SQL that makes it."""
+    from sqlalchemy import text
+
+    from halosync.ops.doctor import search_index_check
+    from halosync.store.search import TRIGRAM_INDEX, TRIGRAM_INDEX_SQL
+
+    database = Database(pg_schema_url)
+    try:
+        database.migrate()
+        assert search_index_check(database).detail == "the account search reads its trigram index"
+        with database.engine.begin() as connection:
+            connection.execute(text(f"DROP INDEX {TRIGRAM_INDEX}"))
+        missing = search_index_check(database)
+        assert missing.status == "ok"  # slower at scale, not wrong
+        assert "no trigram index" in missing.detail
+        assert TRIGRAM_INDEX_SQL in missing.detail
+        with database.engine.begin() as connection:
+            # An operator's search_path has the schema pg_trgm lives in (public here).
+            schema = connection.scalar(text("SELECT current_schema()"))
+            connection.execute(text(f'SET LOCAL search_path = "{schema}", public'))
+            connection.exec_driver_sql(TRIGRAM_INDEX_SQL)
+        assert "reads its trigram index" in search_index_check(database).detail
+    finally:
+        database.dispose()

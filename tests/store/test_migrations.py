@@ -11,13 +11,18 @@ from sqlalchemy import inspect
 
 from halosync.store.base import Base
 from halosync.store.database import Database, head_revision
-from halosync.store.migrations import SCHEMA_HEAD
+from halosync.store.migrations import SCHEMA_HEAD, include_object
 
 
 def _diff(db: Database) -> list[Any]:
     with db.engine.connect() as connection:
         context = MigrationContext.configure(
-            connection, opts={"compare_type": True, "compare_server_default": True}
+            connection,
+            opts={
+                "compare_type": True,
+                "compare_server_default": True,
+                "include_object": include_object,
+            },
         )
         return list(compare_metadata(context, Base.metadata))
 

@@ -315,11 +315,14 @@ def _filters(
     session: Session, workspace_id: int, filters: GridFilters, pull_failed: bool
 ) -> list[ColumnElement[bool]]:
     """The filters as conditions on the account row, the first of which keeps the
-    workspace's accounts (or the search's)."""
+    workspace's accounts (or the search's, or those excluded from billing: read first,
+    as ids, which the workspace's own condition would make a walk of every account)."""
     where: list[ColumnElement[bool]] = []
     if filters.search and filters.search.strip():
         where.append(_search(session, workspace_id, filters.search.strip()))
-    else:
+    if filters.excluded_on is not None:
+        where.append(_excluded(session, workspace_id, filters.excluded_on))
+    if not where:
         where.append(Account.workspace_id == workspace_id)
     if filters.account_ref is not None:
         where.append(Account.ref == filters.account_ref)
@@ -329,10 +332,20 @@ def _filters(
         where.append(Account.status == filters.account_status)
     if filters.halo_client_status is not None:
         where.append(Account.mapped_client_status == filters.halo_client_status)
-    if filters.excluded_on is not None:
-        rules = RuleRepository(session, workspace_id)
-        where.append(Account.id.in_(rules.excluded_accounts(filters.excluded_on)))
     return where
+
+
+def _excluded(session: Session, workspace_id: int, on_date: date) -> ColumnElement[bool]:
+    """The accounts excluded from billing on ``on_date``: read first and handed to the
+    page's queries as ids (as a search's matches are), so no query of the page walks the
+    workspace's accounts to test each against the rules; the rules' own statement when
+    there are more than :data:`SEARCH_LIST_LIMIT`."""
+    excluded = RuleRepository(session, workspace_id).excluded_accounts(on_date)
+    rows = session.scalars(excluded.limit(SEARCH_LIST_LIMIT + 1))
+    found = {account_id for account_id in rows if account_id is not None}
+    if len(found) <= SEARCH_LIST_LIMIT:
+        return _among(workspace_id, sorted(found))
+    return Account.id.in_(excluded)
 
 
 def _segments(sort: str, pull_failed: bool) -> list[_Segment]:
@@ -379,14 +392,18 @@ def _page_of_segment(
     descending: bool,
     offset: int,
     limit: int,
+    ties_descending: bool = False,
 ) -> list[int]:
-    """``limit`` account ids from ``offset`` of one segment, in its order."""
+    """``limit`` account ids from ``offset`` of one segment, in its order: by its key
+    (``descending`` or not), ties by reference ascending (or ``ties_descending``: the
+    reverse of the opposite direction's order, to read a page from the segment's end)."""
+    by_ref = Account.ref.desc() if ties_descending else Account.ref.asc()
 
     def query(*columns: Any) -> Select[Any]:
         return select(*columns).where(*where, segment.condition)
 
     if segment.key is None:  # a segment of equal keys: by reference, either direction
-        return _ids(session, query(Account.id).order_by(Account.ref).offset(offset).limit(limit))
+        return _ids(session, query(Account.id).order_by(by_ref).offset(offset).limit(limit))
     key = segment.key
     order = key.desc() if descending else key.asc()
     if segment.unique:
@@ -411,8 +428,8 @@ def _page_of_segment(
     ids: list[int] = []
     if key.key in _FEW_GROUPS:
         for value, wanted in runs:
-            by_ref = query(Account.id).where(key == value).order_by(Account.ref)
-            ids += _ids(session, by_ref.offset(skip).limit(wanted))
+            group = query(Account.id).where(key == value).order_by(by_ref)
+            ids += _ids(session, group.offset(skip).limit(wanted))
             skip = 0
         return ids
     # Names: groups of a few rows, all the page's read at once through the name's index
@@ -433,7 +450,7 @@ def _page_of_segment(
     for value, ref, account_id in session.execute(grouped):
         groups.setdefault(value, []).append((ref, account_id))
     for value, wanted in runs:
-        rows = sorted(groups.get(value, []))
+        rows = sorted(groups.get(value, []), reverse=ties_descending)
         ids += [account_id for _ref, account_id in rows[skip : skip + wanted]]
         skip = 0
     return ids
@@ -467,17 +484,47 @@ def grid_page_ids(
     start = 0
     for segment, size in zip(segments, sizes, strict=True):
         if len(ids) < limit and offset < start + size:
-            ids += _page_of_segment(
+            ids += _nearer_end(
                 session,
                 workspace_id,
                 where,
                 segment,
+                size,
                 descending,
                 max(offset - start, 0),
                 limit - len(ids),
             )
         start += size
     return total, ids
+
+
+def _nearer_end(
+    session: Session,
+    workspace_id: int,
+    where: list[ColumnElement[bool]],
+    segment: _Segment,
+    size: int,
+    descending: bool,
+    offset: int,
+    limit: int,
+) -> list[int]:
+    """The ids at ``offset`` of a segment of ``size`` rows, read from whichever end is
+    nearer: an index is walked to an offset entry by entry, so the last page read
+    backwards costs what the first does (a middle page, half of a walk of every row)."""
+    end = min(offset + limit, size)
+    if offset <= size - end:
+        return _page_of_segment(session, workspace_id, where, segment, descending, offset, limit)
+    backwards = _page_of_segment(
+        session,
+        workspace_id,
+        where,
+        segment,
+        not descending,
+        size - end,
+        end - offset,
+        ties_descending=True,
+    )
+    return backwards[::-1]
 
 
 def grid_rows(

@@ -7,5 +7,19 @@ without importing Alembic (``Database.migrate``). A new migration updates it;
 
 from __future__ import annotations
 
-SCHEMA_HEAD = "0021"
+from halosync.store.search import TRIGRAM_INDEX
+
+SCHEMA_HEAD = "0022"
 """The revision of the newest migration in ``versions/``."""
+
+OUTSIDE_MODELS = frozenset({TRIGRAM_INDEX})
+"""Schema objects a migration makes that the models do not describe: PostgreSQL's trigram
+index of the account search (0022), there only when pg_trgm could be installed."""
+
+
+def include_object(
+    _object: object, name: str | None, _type: str, _reflected: bool, _compare_to: object
+) -> bool:
+    """Alembic's filter for comparing the schema with the models: leave out
+    :data:`OUTSIDE_MODELS` (autogenerate would otherwise drop them)."""
+    return name not in OUTSIDE_MODELS

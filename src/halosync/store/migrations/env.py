@@ -10,6 +10,7 @@ from sqlalchemy import Connection, create_engine
 
 from halosync.store import models  # noqa: F401  (registers every table on the metadata)
 from halosync.store.base import Base, Money, UTCDateTime
+from halosync.store.migrations import include_object
 
 target_metadata = Base.metadata
 
@@ -34,6 +35,7 @@ def _run(connection: Connection) -> None:
         compare_type=True,
         compare_server_default=True,
         render_item=render_item,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()
