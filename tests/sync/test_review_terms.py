@@ -11,7 +11,7 @@ exclusion withdraws what waits for review in its scope.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -19,6 +19,8 @@ import pytest
 from sqlalchemy import select
 
 from halosync.domain.review import ReviewPolicy
+from halosync.domain.rules import QuantityRule
+from halosync.rules.service import RuleTarget, exclude, include, set_rule
 from halosync.store.models import LogEntry
 from halosync.sync.approve import approve_and_write
 from halosync.sync.review import ApprovalReport, list_review, set_review_policy
@@ -51,28 +53,30 @@ def feed_terms(world: World, monthly: int, annual: int) -> None:
     )
 
 
-def apart_world(tmp_path: Path, target: str) -> World:
-    """A1's MAIL sold monthly (10) and annual (5), kept apart: two records in Halo."""
-    from halosync.domain.rules import QuantityRule
-    from halosync.rules.service import RuleTarget, set_rule
-
+def ruled_world(
+    tmp_path: Path, target: str, feed: Callable[[World], None], rule: QuantityRule
+) -> World:
+    """Client 1 with A1's MAIL as ``feed`` imports it, ``rule`` on MAIL, the default review
+    policy, and a first sync written."""
     world = make_world(tmp_path, target=target, document=seed(1, with_invoices=True))
-    feed_terms(world, 10, 5)
+    feed(world)
     assert run(world.customers()).status == "succeeded"
     world.map_account("A1", 1, -1 if target == "invoice_line" else None)
     world.map_service("MAIL", 1)
-    set_rule(
-        world.database,
-        world.workspace_id,
-        RuleTarget(service_ref="MAIL"),
-        QuantityRule(terms="apart"),
-        actor="setup",
-    )
+    set_rule(world.database, world.workspace_id, RuleTarget(service_ref="MAIL"), rule, actor="t")
     set_review_policy(world.database, world.workspace_id, ReviewPolicy(), actor="setup")
     first = run(world.usage())
-    assert first.counts["created"] == 2, first
-    assert billed(world, target) == [5, 10]
+    assert first.counts["created"] >= 1, first
     world.sim.state.request_log.clear()
+    return world
+
+
+def apart_world(tmp_path: Path, target: str) -> World:
+    """A1's MAIL sold monthly (10) and annual (5), kept apart: two records in Halo."""
+    world = ruled_world(
+        tmp_path, target, lambda w: feed_terms(w, 10, 5), QuantityRule(terms="apart")
+    )
+    assert billed(world, target) == [5, 10]
     return world
 
 
@@ -150,3 +154,165 @@ def test_each_term_is_held_listed_and_approved_on_its_own(tmp_path: Path, target
     withdrawn = [d for _, title, d in log_entries(world) if title == "Held change withdrawn"]
     assert len(withdrawn) == 1, withdrawn
     assert "service MAIL (Annual)" in withdrawn[0]
+
+
+# --- an approval applies once, and an exclusion withdraws what waits --------------------
+
+
+def one_pair_world(tmp_path: Path, target: str) -> World:
+    """A1's MAIL at 12 in Halo, a ceiling of 100 on MAIL, the default review policy."""
+    world = ruled_world(tmp_path, target, lambda w: feed_one(w, 12), QuantityRule(ceiling=100))
+    assert billed(world, target) == [12]
+    return world
+
+
+def feed_one(world: World, quantity: int) -> None:
+    world.import_usage(
+        usage_document(
+            ACCOUNTS, [{"account_ref": "A1", "service_ref": "MAIL", "quantity": quantity}]
+        )
+    )
+
+
+def exclusion(world: World, excluded: bool) -> None:
+    pair = RuleTarget("A1", "MAIL")
+    if excluded:
+        exclude(world.database, world.workspace_id, pair, "moved to another MSP", actor="ada")
+    else:
+        include(world.database, world.workspace_id, pair, actor="ada")
+
+
+def decide(world: World, ids: list[int]) -> None:
+    """Approve without the write (as when another sync is running: the approval stands)."""
+    from halosync.sync.review import approve_review
+
+    approve_review(world.database, world.workspace_id, ids, actor="ada@example.com")
+
+
+def review_audit(world: World) -> list[tuple[str, Any]]:
+    """The review steps' audit entries: (operation, after), after's ``term`` from before."""
+    from halosync.store.models import AuditEntry
+
+    with world.database.session() as session:
+        rows = session.execute(
+            select(AuditEntry.operation, AuditEntry.before, AuditEntry.after)
+            .where(AuditEntry.entity == "ReviewItem")
+            .order_by(AuditEntry.id)
+        )
+        return [
+            (operation, {**(after or {}), "term": (before or {}).get("term")})
+            for operation, before, after in rows
+        ]
+
+
+def held_ids(world: World) -> list[int]:
+    return [item.id for item in list_review(world.database, world.workspace_id)]
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_an_exclusion_withdraws_holds_and_approvals_and_inclusion_screens_again(
+    tmp_path: Path, target: str
+) -> None:
+    world = one_pair_world(tmp_path, target)
+    feed_one(world, 1200)
+    held = next(c for c in run(world.usage()).changes if c.account_ref == "A1")
+    assert held.held
+    assert "above the ceiling of 100 (service): held for review" in held.explain_text
+
+    # Excluded while waiting: the hold leaves the queue, and the audit says why.
+    exclusion(world, True)
+    report = run(world.usage())
+    assert [(c.action, c.held) for c in report.changes] == [("skip", False)]
+    assert held_ids(world) == []
+    operation, after = review_audit(world)[-1]
+    assert operation == "withdraw"
+    assert "excluded from billing: moved to another MSP (account × service)" in after["why"]
+
+    # Included again: screened again, held again.
+    exclusion(world, False)
+    again = run(world.usage())
+    assert [c.held for c in again.changes] == [True]
+    [item] = held_ids(world)
+
+    # Approved, then excluded before a sync wrote it: the approval is withdrawn too.
+    decide(world, [item])
+    exclusion(world, True)
+    run(world.usage())
+    assert list_review(world.database, world.workspace_id, status="approved") == []
+    operation, after = review_audit(world)[-1]
+    assert operation == "withdraw"
+    assert after["status"] == "withdrawn"
+    assert "excluded from billing" in after["why"]
+    assert world.writes() == []
+
+    # Included again: the old approval is not armed; the change waits for review anew.
+    exclusion(world, False)
+    world.sim.state.request_log.clear()
+    screened = run(world.usage())
+    assert [(c.action, c.held) for c in screened.changes] == [("skip", True)]
+    assert world.writes() == []
+    assert billed(world, target) == [12]
+
+    # Approved now, it is written, and its chain says it was approved, not held.
+    approval = approve(world, held_ids(world))
+    [written] = approval.written
+    assert written.action == "update"
+    assert billed(world, target) == [1200]
+    assert "held for review" not in written.explain_text
+    assert "above the ceiling of 100 (service): approved under Review" in written.explain_text
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_an_approval_applies_to_the_next_sync_that_plans_it_only(
+    tmp_path: Path, target: str
+) -> None:
+    world = one_pair_world(tmp_path, target)
+    feed_one(world, 60)  # 12 -> 60: held by the ± 50 % rule
+    run(world.usage())
+    decide(world, held_ids(world))
+    feed_one(world, 70)  # the vendor changed again before a sync wrote the approved 60
+    report = run(world.usage())
+    assert [c.held for c in report.changes] == [True]  # 70 is held: never approved
+    assert list_review(world.database, world.workspace_id, status="approved") == []
+    feed_one(world, 60)  # back to the value once approved: asked again, not written
+    again = run(world.usage())
+    assert [c.held for c in again.changes] == [True]
+    assert world.writes() == []
+
+    # Approved and written; a later identical change (after a drop in between) asks again.
+    approve(world, held_ids(world))
+    assert billed(world, target) == [60]
+    feed_one(world, 12)
+    run(world.usage())
+    approve(world, held_ids(world))
+    assert billed(world, target) == [12]
+    world.sim.state.request_log.clear()
+    feed_one(world, 60)
+    last = run(world.usage())
+    assert [c.held for c in last.changes] == [True]
+    assert world.writes() == []
+    [item] = list_review(world.database, world.workspace_id)
+    assert item.change.endswith("12 → 60")
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_terms_kept_apart_an_exclusion_withdraws_each_terms_approval(
+    tmp_path: Path, target: str
+) -> None:
+    world = apart_world(tmp_path, target)
+    feed_terms(world, 1000, 500)
+    run(world.usage())
+    decide(world, held_ids(world))
+    exclusion(world, True)
+    run(world.usage())
+    assert list_review(world.database, world.workspace_id, status=None) == []
+    withdrawn = [after for operation, after in review_audit(world) if operation == "withdraw"]
+    assert sorted(after["term"] for after in withdrawn) == ["Annual", "Monthly"]
+    exclusion(world, False)
+    report = run(world.usage())
+    assert sorted((c.term, c.held) for c in report.changes) == [
+        ("Annual", True),
+        ("Monthly", True),
+    ]
+    assert world.writes() == []
+    assert billed(world, target) == [5, 10]

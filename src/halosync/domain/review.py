@@ -3,7 +3,8 @@
 Pure and deterministic, applied to the planner's output before anything is executed: a
 write the workspace's :class:`ReviewPolicy` finds unusual is *held* (turned into a skip
 that names why), a write whose exact value a reviewer rejected earlier is skipped without
-asking again, and everything else passes unchanged. The defaults and their reasoning are
+asking again, a write a reviewer approved passes (its chain saying so), and everything
+else passes unchanged. The defaults and their reasoning are
 in ``docs/sync-rules.md``.
 """
 
@@ -25,6 +26,7 @@ from halosync.domain.models import (
     ReviewStatus,
     Target,
 )
+from halosync.domain.rules import approved_chain
 
 QUANTITY_FIELD: dict[Target, str] = {"licence": "count", "invoice_line": "qty_order"}
 """The Halo field holding the billed quantity, per target."""
@@ -80,15 +82,18 @@ class ReviewedChange:
 
 @dataclass(frozen=True, slots=True)
 class Screening:
-    """A plan after review: what to execute, and which writes were held or rejected."""
+    """A plan after review: what to execute, and which writes were held, rejected or
+    passed because a reviewer approved them."""
 
     plan: Plan
     held: tuple[ReviewedChange, ...] = ()
     rejected: tuple[ReviewedChange, ...] = ()
+    approved: tuple[ReviewedChange, ...] = ()
 
 
 Decisions = Mapping[tuple[str, str, str], ReviewStatus]
-"""(account_ref, service_ref, proposal key) -> the reviewer's decision (or ``pending``)."""
+"""(account_ref, service_ref, proposal key) -> the reviewer's decision (or ``pending``); an
+approval is in it only until the next sync that plans its change (it applies once)."""
 
 
 def _number(value: HaloValue) -> Decimal | None:
@@ -179,13 +184,14 @@ def held_reason(reasons: tuple[str, ...]) -> str:
 def screen_plan(plan: Plan, policy: ReviewPolicy, decisions: Decisions) -> Screening:
     """Apply ``policy`` and earlier ``decisions`` to ``plan``.
 
-    An approved value passes, a rejected one becomes an INFO skip, a held one a WARNING
-    skip (its before/after kept for the results); every other change is passed unchanged,
-    in the same order.
+    An approved value passes (its ceiling step saying it was approved), a rejected one
+    becomes an INFO skip, a held one a WARNING skip (its before/after kept for the
+    results); every other change is passed unchanged, in the same order.
     """
     changes: list[PlannedChange] = []
     held: list[ReviewedChange] = []
     rejected: list[ReviewedChange] = []
+    approved: list[ReviewedChange] = []
     for index, change in enumerate(plan.changes):
         if not change.is_write:
             changes.append(change)
@@ -193,7 +199,8 @@ def screen_plan(plan: Plan, policy: ReviewPolicy, decisions: Decisions) -> Scree
         key = proposal_key(change)
         decision = decisions.get((change.account_ref, change.service_ref, key))
         if decision == "approved":
-            changes.append(change)
+            approved.append(ReviewedChange(change, key, (), index))
+            changes.append(replace(change, explain=approved_chain(change.explain)))
             continue
         if decision == "rejected":
             rejected.append(ReviewedChange(change, key, (), index))
@@ -205,7 +212,7 @@ def screen_plan(plan: Plan, policy: ReviewPolicy, decisions: Decisions) -> Scree
             continue
         held.append(ReviewedChange(change, key, reasons, index))
         changes.append(_skip(change, "WARNING", held_reason(reasons)))
-    return Screening(Plan(tuple(changes)), tuple(held), tuple(rejected))
+    return Screening(Plan(tuple(changes)), tuple(held), tuple(rejected), tuple(approved))
 
 
 def _skip(change: PlannedChange, level: Literal["INFO", "WARNING"], reason: str) -> PlannedChange:

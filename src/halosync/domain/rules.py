@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any, Literal, get_args
 
@@ -460,9 +460,26 @@ def rule_quantity(
     if rule.ceiling is not None and quantity > rule.ceiling:
         above = Ceiling(rule.ceiling, rule.scope_of("ceiling") or "workspace")
         chain.append(
-            ExplainStep("ceiling", f"{above.reason}: held for review", quantity, above.scope)
+            ExplainStep(CEILING_STEP, f"{above.reason}{_CEILING_HELD}", quantity, above.scope)
         )
     return RuledQuantity(quantity, tuple(chain), above)
+
+
+CEILING_STEP = "ceiling"
+"""The ``rule`` of the step of a quantity above a ceiling."""
+_CEILING_HELD = ": held for review"
+_CEILING_APPROVED = ": approved under Review"
+
+
+def approved_chain(steps: tuple[ExplainStep, ...]) -> tuple[ExplainStep, ...]:
+    """The chain of a change a reviewer approved (it is written): its ceiling step says it
+    was approved, so the chain of a written change never says "held for review"."""
+    return tuple(
+        replace(step, text=step.text.removesuffix(_CEILING_HELD) + _CEILING_APPROVED)
+        if step.rule == CEILING_STEP and step.text.endswith(_CEILING_HELD)
+        else step
+        for step in steps
+    )
 
 
 def excluded_step(rule: EffectiveRule, quantity: Decimal) -> ExplainStep:
@@ -538,6 +555,7 @@ def price_step(text: str, price: Decimal | None) -> ExplainStep:
 __all__ = [
     "ACCOUNT_FIELDS",
     "AMOUNT_PLACES",
+    "CEILING_STEP",
     "COUNT_FIELDS",
     "EMPTY_EFFECTIVE_RULE",
     "EMPTY_RULE_BOOK",
@@ -560,6 +578,7 @@ __all__ = [
     "RuledQuantity",
     "TermsChoice",
     "TermsPick",
+    "approved_chain",
     "chain_text",
     "effective_problems",
     "excluded_chain",

@@ -499,6 +499,8 @@ class ReviewItem(Base):
     stays rejected. ``before``/``after`` are the Halo fields as planned when last seen.
     ``apart_term`` completes the change's identity as the ledger keeps it (the term of a
     record kept apart; ``''``: the pair's one record), so each term's hold is its own.
+    An approval applies once: ``spent_run_id`` names the sync that planned the approved
+    change next (NULL while it waits for one).
     """
 
     __tablename__ = "review_item"
@@ -533,6 +535,8 @@ class ReviewItem(Base):
     first_run_id: Mapped[int | None] = mapped_column(ForeignKey("sync_run.id", ondelete="SET NULL"))
     decided_by: Mapped[str | None] = mapped_column(Text)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A number, not a reference: pruning the run's history must not arm the approval again.
+    spent_run_id: Mapped[int | None] = mapped_column(Integer)
 
 
 _RULE_SCOPE_KEYS = (

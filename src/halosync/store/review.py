@@ -6,7 +6,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from halosync.domain.models import ReviewStatus
@@ -70,13 +70,21 @@ class ReviewRepository:
 
     # --- the queue ---------------------------------------------------------------------
 
-    def decisions(self) -> Decisions:
-        """Every item's status by (account_ref, service_ref, proposal key)."""
+    def decisions(self, run_id: int | None = None) -> Decisions:
+        """Every item's status by (account_ref, service_ref, proposal key); an approval only
+        while no sync planned its change since, or ``run_id`` did (it applies once)."""
         rows = self.session.execute(
             select(Account.ref, Service.ref, ReviewItem.proposal_key, ReviewItem.status)
             .join(Account, Account.id == ReviewItem.account_id)
             .join(Service, Service.id == ReviewItem.service_id)
-            .where(ReviewItem.workspace_id == self.workspace_id)
+            .where(
+                ReviewItem.workspace_id == self.workspace_id,
+                or_(
+                    ReviewItem.status != "approved",
+                    ReviewItem.spent_run_id.is_(None),
+                    ReviewItem.spent_run_id == run_id,
+                ),
+            )
         )
         return {
             (account, service, key): status  # type: ignore[misc]
@@ -101,8 +109,11 @@ class ReviewRepository:
         ids: Collection[int] | None = None,
         account_ids: Collection[int] | None = None,
         first_run_id: int | None = None,
+        waiting: bool = False,
     ) -> list[ReviewRow]:
-        """Items (oldest first) with their account and service, filtered as asked."""
+        """Items (oldest first) with their account and service, filtered as asked;
+        ``waiting``: only those a sync is still to act on (pending, or approved and not
+        yet planned by a sync)."""
         query = (
             select(
                 ReviewItem, Account.ref, Account.name, Service.ref, Service.name, HaloClient.name
@@ -125,6 +136,10 @@ class ReviewRepository:
             query = query.where(ReviewItem.account_id.in_(list(account_ids)))
         if first_run_id is not None:
             query = query.where(ReviewItem.first_run_id == first_run_id)
+        if waiting:
+            query = query.where(
+                ReviewItem.status.in_(["pending", "approved"]), ReviewItem.spent_run_id.is_(None)
+            )
         return [ReviewRow(*row) for row in self.session.execute(query)]
 
     def count(self, status: ReviewStatus = "pending") -> int:
@@ -145,6 +160,7 @@ class ReviewRepository:
         self.session.flush()
 
     def delete(self, items: Sequence[ReviewItem]) -> None:
-        """Forget pending items nobody decided on (the change is no longer planned)."""
+        """Forget items withdrawn (pending, or approved and never written): the change is no
+        longer planned, or its pair was excluded."""
         for item in items:
             self.session.delete(item)

@@ -13,7 +13,7 @@ step is an audit entry naming who took it, and a log entry.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from halosync.domain.halo_values import json_fields
-from halosync.domain.models import Plan, ReviewStatus
+from halosync.domain.models import EXCLUDED_STEP, Plan, PlannedChange, ReviewStatus
 from halosync.domain.review import ReviewedChange, ReviewPolicy, Screening, screen_plan
 from halosync.domain.terms import service_label
 from halosync.errors import NotFoundError, ValidationFailedError
@@ -45,16 +45,18 @@ MAX_NAMED = 20
 # --- inside a usage sync ------------------------------------------------------------------
 
 
-def screen(session: Session, workspace_id: int, plan: Plan) -> Screening:
-    """The plan after the workspace's review policy and its reviewers' earlier decisions."""
+def screen(session: Session, workspace_id: int, plan: Plan, run_id: int | None = None) -> Screening:
+    """The plan after the workspace's review policy and its reviewers' earlier decisions
+    (approvals no sync planned since, or ``run_id`` did: an approval applies once)."""
     reviews = ReviewRepository(session, workspace_id)
-    return screen_plan(plan, reviews.policy(), reviews.decisions())
+    return screen_plan(plan, reviews.policy(), reviews.decisions(run_id))
 
 
 @dataclass(frozen=True)
 class HoldScope:
-    """Which pending items a screening speaks for: the identities its plan planned
-    (account, service and the term of a record kept apart, :attr:`PlannedChange.identity`)."""
+    """Which waiting items (pending, or approved and not yet planned) a screening speaks
+    for: the identities its plan planned (account, service and the term of a record kept
+    apart, :attr:`PlannedChange.identity`)."""
 
     identities: frozenset[tuple[str, str, str]] = frozenset()
 
@@ -70,8 +72,13 @@ def remember_holds(
     service_ids: dict[str, int],
     still_held: set[int] | None = None,
 ) -> list[ReviewedChange]:
-    """Add this run's new holds to the queue (once per identity and value) and withdraw the
-    pending items of ``scope`` that the run no longer plans; returns the new holds.
+    """Keep the queue in step with one screening of run ``run_id``; returns the new holds.
+
+    Holds are added once per identity and value (a value approved and planned by an earlier
+    sync is asked about again: an approval applies once). An approval the screening passed
+    is spent by this run. Every other waiting item of ``scope`` is withdrawn: the run plans
+    something else for its identity (the vendor's data changed, or the pair is excluded,
+    which withdraws holds and approvals alike), and says why.
 
     ``still_held``, when given, gets the ids of the items this screening holds (a run
     planned in chunks withdraws, at its end, what none of them held: see
@@ -85,9 +92,12 @@ def remember_holds(
         account_id = account_ids[change.account_ref]
         service_id = service_ids[change.service_ref]
         item = reviews.find(account_id, service_id, held.key)
-        if item is None:
-            item = _new_item(held, account_id, service_id, run_id, now)
-            reviews.add(item)
+        if item is None or _spent(item, run_id):
+            if item is None:
+                item = _new_item(held, account_id, service_id, run_id, now)
+                reviews.add(item)
+            else:
+                _ask_again(item, held, run_id, now)
             added.append(held)
             session.add(_audit(workspace_id, item, "hold", None, now, run_id))
         else:
@@ -97,13 +107,22 @@ def remember_holds(
             # A row from before review items knew their term: its key already did.
             item.apart_term = change.apart_term
         held_now.add(item.id)
+    for passed in screening.approved:
+        change = passed.change
+        item = reviews.find(
+            account_ids[change.account_ref], service_ids[change.service_ref], passed.key
+        )
+        if item is not None and item.spent_run_id is None:
+            item.spent_run_id = run_id
     if still_held is not None:
         still_held |= held_now
-    pending = reviews.rows(statuses=_PENDING)
     gone = [
-        row for row in pending if row.item.id not in held_now and row.identity in scope.identities
+        row
+        for row in reviews.rows(waiting=True)
+        if row.item.id not in held_now and row.identity in scope.identities
     ]
-    _withdraw(session, workspace_id, run_id, gone)
+    planned = {change.identity: change for change in screening.plan.changes}
+    _withdraw(session, workspace_id, run_id, gone, planned)
     if added:
         log.warning("changes_held_for_review", run_id=run_id, held=len(added))
     return added
@@ -125,7 +144,7 @@ def review_plan(
     reaches HaloPSA unscreened. Returns what may go, what is held and what was rejected,
     and the holds new to the queue; with ``remember`` (not in a dry run) the queue is
     kept in step for the plan's identities (:func:`remember_holds`)."""
-    screening = screen(session, workspace_id, plan)
+    screening = screen(session, workspace_id, plan, run_id)
     if not remember:
         return screening, []
     added = remember_holds(
@@ -142,27 +161,80 @@ def review_plan(
 
 
 def withdraw_unplanned(session: Session, workspace_id: int, run_id: int, keep: set[int]) -> None:
-    """At the end of a whole-workspace run planned in chunks: withdraw the pending items
-    none of its chunks held (``keep``: those they held), such as a pair whose
-    subscription is gone."""
-    pending = ReviewRepository(session, workspace_id).rows(statuses=_PENDING)
-    _withdraw(session, workspace_id, run_id, [row for row in pending if row.item.id not in keep])
+    """At the end of a whole-workspace run planned in chunks: withdraw the waiting items
+    (pending, or approved and not yet planned) none of its chunks held or planned
+    (``keep``: those they held), such as a pair whose subscription is gone."""
+    waiting = ReviewRepository(session, workspace_id).rows(waiting=True)
+    _withdraw(session, workspace_id, run_id, [row for row in waiting if row.item.id not in keep])
 
 
-def _withdraw(session: Session, workspace_id: int, run_id: int, gone: list[ReviewRow]) -> None:
+def _spent(item: ReviewItem, run_id: int) -> bool:
+    """An approval an earlier sync planned (and so used): it does not apply again."""
+    return item.status == "approved" and item.spent_run_id not in (None, run_id)
+
+
+def _ask_again(item: ReviewItem, held: ReviewedChange, run_id: int, now: datetime) -> None:
+    """A value approved once and planned again later waits for review anew (the earlier
+    approval stays in the audit trail)."""
+    fresh = _new_item(held, item.account_id, item.service_id, run_id, now)
+    for name in ("before", "after", "reasons", "status", "first_seen_at", "last_seen_at"):
+        setattr(item, name, getattr(fresh, name))
+    item.first_run_id = run_id
+    item.apart_term = fresh.apart_term
+    item.decided_by = item.decided_at = item.spent_run_id = None
+
+
+def _why_withdrawn(item: ReviewItem, change: PlannedChange | None) -> str:
+    """Why a waiting item leaves the queue, given what the run planned for its identity."""
+    last = change.explain[-1] if change is not None and change.explain else None
+    if last is not None and last.rule == EXCLUDED_STEP:
+        return (
+            f"{last.text}; an exclusion withdraws what waits for review, approvals not yet "
+            "written included, and once included again the change is screened again"
+        )
+    if item.status == "approved":
+        return (
+            "the sync planned another change since the approval (the vendor's data or "
+            "HaloPSA changed): an approval applies only to the exact change approved"
+        )
+    return "it is no longer planned (the vendor's data changed since)"
+
+
+def _withdraw(
+    session: Session,
+    workspace_id: int,
+    run_id: int,
+    gone: list[ReviewRow],
+    planned: Mapping[tuple[str, str, str], PlannedChange] | None = None,
+) -> None:
+    """Withdraw waiting items: an audit entry and a log entry each, saying why."""
     now = utcnow()
     for row in gone:
-        session.add(_audit(workspace_id, row.item, "withdraw", None, now, run_id))
-        add_log_entry(
-            session,
-            workspace_id,
-            "INFO",
-            "Held change withdrawn",
-            f"Account {row.account_ref}, service {_service(row)}: {_change_text(row.item)} "
-            "is no longer planned (the vendor's data changed since), so it left the review "
-            "queue.",
-            run_id=run_id,
-        )
+        item = row.item
+        why = _why_withdrawn(item, (planned or {}).get(row.identity))
+        entry = _audit(workspace_id, item, "withdraw", None, now, run_id)
+        entry.before = {
+            "status": item.status,
+            "account_ref": row.account_ref,
+            "service_ref": row.service_ref,
+            "term": item.apart_term,
+            "before": item.before,
+            "after": item.after,
+            "decided_by": item.decided_by,
+        }
+        entry.after = {"status": "withdrawn", "why": why}
+        session.add(entry)
+        where = f"Account {row.account_ref}, service {_service(row)}"
+        if item.status == "approved":
+            title = "Approval withdrawn"
+            details = (
+                f"{where}: {item.decided_by}'s approval of {_change_text(item)} was "
+                f"withdrawn before it was written: {why}."
+            )
+        else:
+            title = "Held change withdrawn"
+            details = f"{where}: {_change_text(item)} left the review queue: {why}."
+        add_log_entry(session, workspace_id, "INFO", title, details, run_id=run_id)
     ReviewRepository(session, workspace_id).delete([row.item for row in gone])
 
 

@@ -29,6 +29,7 @@ from halosync.domain.models import (
     PlannedChange,
     SyncSettings,
     Target,
+    chain_text,
 )
 from halosync.domain.planner import plan_usage_sync
 from halosync.domain.review import (
@@ -306,3 +307,38 @@ def test_the_defaults_on_the_planners_output_hold_big_moves_and_drops_only(
         [change] = screened.plan.changes
         assert change.action == "skip"
         assert change.after[QUANTITY_FIELD[target]] == Decimal(new)
+
+
+@given(plans(), st.data())
+def test_a_change_that_passes_never_says_held_for_review(plan: Plan, data: st.DataObject) -> None:
+    """Every write carries a ceiling's chain ("...: held for review"); what passes the
+    screening (approved, or not held) is written, so its chain never says held."""
+    from halosync.domain.rules import QuantityRule, RuleBook, rule_quantity
+
+    rule = RuleBook(workspace=QuantityRule(ceiling=0)).for_pair("A", "S")
+    ceiling = rule_quantity(Decimal(1), rule).steps
+    assert "held for review" in chain_text(ceiling)
+    holds = ("the quantity 1 is above the ceiling of 0 (workspace)",)
+    plan = Plan(
+        tuple(
+            replace(c, explain=ceiling, rule_holds=holds) if c.is_write else c for c in plan.changes
+        )
+    )
+    decisions: dict[tuple[str, str, str], ReviewStatus] = {}
+    for change in plan.writes:
+        if data.draw(st.booleans()):
+            key = (change.account_ref, change.service_ref, proposal_key(change))
+            decisions[key] = data.draw(decision_values)
+    screened = screen_plan(plan, RECOMMENDED, decisions)
+    for change in screened.plan.writes:
+        assert "held for review" not in chain_text(change.explain)
+    approved = [
+        index
+        for index, change in enumerate(plan.changes)
+        if change.is_write
+        and decisions.get((change.account_ref, change.service_ref, proposal_key(change)))
+        == "approved"
+    ]
+    assert [passed.index for passed in screened.approved] == approved
+    for passed in screened.approved:
+        assert "approved under Review" in chain_text(screened.plan.changes[passed.index].explain)
