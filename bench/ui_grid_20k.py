@@ -75,7 +75,7 @@ def build(
         )
         workspace_id = workspace.id
     scramble = 7919  # a prime: names in another order than references
-    with database.session() as session, _timed(session, f"inserted {accounts} accounts"):
+    with _timed(database, f"inserted {accounts} accounts") as session:
         session.execute(
             insert(Account),
             [
@@ -149,35 +149,41 @@ def build(
             )
     # Written around the mapping commands: the accounts' mapping columns follow, as after a
     # Sync Organizations (which refreshes every account of the workspace).
-    with database.session() as session, _timed(session, "refreshed the mapping columns"):
+    with _timed(database, "refreshed the mapping columns") as session:
         print(f"{refresh_mapping_columns(session, workspace_id)} accounts changed")
-    with database.session() as session, _timed(session, "refreshed them again (no change)"):
+    with _timed(database, "refreshed them again (no change)") as session:
         refresh_mapping_columns(session, workspace_id)
     return workspace_id
 
 
 @contextmanager
-def _timed(session: Session, label: str) -> Iterator[None]:
-    """Print the wall and CPU time of the block (its transaction's commit included), and
-    on a local PostgreSQL the CPU time of the server process that ran it."""
+def _timed(database: Database, label: str) -> Iterator[Session]:
+    """A session whose block's wall and CPU time (its commit included) are printed, with on
+    a local PostgreSQL the CPU time of the server process that ran it (from /proc)."""
     began, began_cpu = time.perf_counter(), time.process_time()
-    server = _server_cpu(session)
-    yield
-    session.commit()
-    spent = _server_cpu(session)
-    on_server = f", {spent - server:.2f} s CPU on the server" if server and spent else ""
+    with database.session() as session:
+        pid = _backend_pid(session)
+        server = _process_cpu(pid)
+        yield session
+    spent = _process_cpu(pid)  # the backend outlives the session, in the pool
+    on_server = "" if server is None or spent is None else f", {spent - server:.2f} s on the server"
     print(
         f"{label} in {time.perf_counter() - began:.2f} s"
         f" ({time.process_time() - began_cpu:.2f} s CPU here{on_server})"
     )
 
 
-def _server_cpu(session: Session) -> float | None:
-    """CPU seconds of this session's PostgreSQL backend so far (None: SQLite, or a server
-    on another machine)."""
+def _backend_pid(session: Session) -> int | None:
     if session.get_bind().dialect.name != "postgresql":
         return None
-    pid = session.scalar(text("SELECT pg_backend_pid()"))
+    pid: int = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    return pid
+
+
+def _process_cpu(pid: int | None) -> float | None:
+    """CPU seconds of process ``pid`` so far (None: no pid, or not on this machine)."""
+    if pid is None:
+        return None
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:

@@ -257,6 +257,22 @@ def _pages(
     return total, refs
 
 
+def _assert_plain_answers(
+    database: Database,
+    workspace_id: int,
+    rows: list[AccountMappingRow],
+    filter_sets: list[dict[str, Any]],
+    sorts: tuple[str, ...] = SORT_KEYS,
+) -> None:
+    """Every page of each filter set in each sort, both directions, is the plain answer's."""
+    for filters in filter_sets:
+        for sort in sorts:
+            for descending in (False, True):
+                expected = _expected(rows, sort, descending, **filters)
+                total, refs = _pages(database, workspace_id, sort, descending, **filters)
+                assert (total, refs) == (len(expected), expected), (sort, descending, filters)
+
+
 @pytest.mark.parametrize("target", ["licence", "invoice_line"])
 def test_every_sort_and_filter_pages_through_the_plain_answer(
     database: Database, target: str
@@ -270,12 +286,7 @@ def test_every_sort_and_filter_pages_through_the_plain_answer(
     filter_sets += [{"account_status": "trial"}, {"search": "acme"}, {"search": "10"}]
     filter_sets += [{"search": "co", "status": "mapped", "account_status": "active"}]
     filter_sets += [{"excluded": True}, {"excluded": True, "search": "r0", "status": "mapped"}]
-    for filters in filter_sets:
-        for sort in SORT_KEYS:
-            for descending in (False, True):
-                expected = _expected(rows, sort, descending, **filters)
-                total, refs = _pages(database, workspace_id, sort, descending, **filters)
-                assert (total, refs) == (len(expected), expected), (sort, descending, filters)
+    _assert_plain_answers(database, workspace_id, rows, filter_sets)
 
 
 @pytest.mark.parametrize("pull_failed", [False, True])
@@ -309,12 +320,8 @@ def test_searches_and_a_failed_pull_page_through_the_plain_answer(
     filter_sets: list[dict[str, Any]] = [{"search": term} for term in searches]
     filter_sets += [{"status": status} for status in MAPPING_STATUSES]
     filter_sets += [{"search": "a", "status": "response_error"}]
-    for filters in filter_sets:
-        for sort in ("account_name", "halo_client_name", "halo_client_id", "status"):
-            for descending in (False, True):
-                expected = _expected(rows, sort, descending, **filters)
-                total, refs = _pages(database, workspace_id, sort, descending, **filters)
-                assert (total, refs) == (len(expected), expected), (sort, descending, filters)
+    sorts = ("account_name", "halo_client_name", "halo_client_id", "status")
+    _assert_plain_answers(database, workspace_id, rows, filter_sets, sorts)
 
 
 @pytest.mark.parametrize("limit", [2, 5000])
@@ -332,12 +339,7 @@ def test_the_excluded_filter_pages_through_the_plain_answer(
         {"excluded": True, "status": "mapped"},
         {"excluded": True, "search": "r01", "account_status": "active"},
     ]
-    for filters in filter_sets:
-        for sort in SORT_KEYS:
-            for descending in (False, True):
-                expected = _expected(rows, sort, descending, **filters)
-                total, refs = _pages(database, workspace_id, sort, descending, **filters)
-                assert (total, refs) == (len(expected), expected), (sort, descending, filters)
+    _assert_plain_answers(database, workspace_id, rows, filter_sets)
 
 
 # Names with LIKE's wildcards, the escape character, quotes and letters outside ASCII.
