@@ -21,9 +21,14 @@ from sqlalchemy import select
 from halosync.domain.review import ReviewPolicy
 from halosync.domain.rules import QuantityRule
 from halosync.rules.service import RuleTarget, exclude, include, set_rule
-from halosync.store.models import LogEntry
+from halosync.store.models import AuditEntry, LogEntry
 from halosync.sync.approve import approve_and_write
-from halosync.sync.review import ApprovalReport, list_review, set_review_policy
+from halosync.sync.review import (
+    ApprovalReport,
+    approve_review,
+    list_review,
+    set_review_policy,
+)
 from tests.sync.world import World, make_world, seed, usage_document
 
 T = TypeVar("T")
@@ -184,15 +189,11 @@ def exclusion(world: World, excluded: bool) -> None:
 
 def decide(world: World, ids: list[int]) -> None:
     """Approve without the write (as when another sync is running: the approval stands)."""
-    from halosync.sync.review import approve_review
-
     approve_review(world.database, world.workspace_id, ids, actor="ada@example.com")
 
 
 def review_audit(world: World) -> list[tuple[str, Any]]:
     """The review steps' audit entries: (operation, after), after's ``term`` from before."""
-    from halosync.store.models import AuditEntry
-
     with world.database.session() as session:
         rows = session.execute(
             select(AuditEntry.operation, AuditEntry.before, AuditEntry.after)

@@ -192,6 +192,8 @@ def _why_withdrawn(item: ReviewItem, change: PlannedChange | None) -> str:
             f"{last.text}; an exclusion withdraws what waits for review, approvals not yet "
             "written included, and once included again the change is screened again"
         )
+    if item.status == "approved" and change is not None and change.action == "unchanged":
+        return "HaloPSA already holds what the sync plans, so there is nothing to write"
     if item.status == "approved":
         return (
             "the sync planned another change since the approval (the vendor's data or "

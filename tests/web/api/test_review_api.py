@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from halosync.sync.review import approve_review
 from tests.web.api.conftest import USAGE, Api
 
 
@@ -116,3 +117,38 @@ def test_the_policy_is_read_and_replaced(api: Api) -> None:
     assert saved.status_code == 200
     assert saved.json()["change_above_percent"] is None
     assert api.get("review/policy").json()["new_above_units"] == 5
+
+
+def test_terms_kept_apart_each_held_item_names_its_term(ready: Api) -> None:
+    """Monthly and annual of A1's MAIL kept apart: each term's hold is its own item, named
+    by its term; an approval given before the pair was excluded does not outlive it."""
+    api = synced(ready)
+    assert api_ok(api.put("rules", params={"service_ref": "MAIL"}, json={"terms": "apart"}))
+
+    def feed_terms(monthly: int, annual: int) -> None:
+        document: dict[str, Any] = copy.deepcopy(USAGE)
+        annual_row = {**document["subscriptions"][0], "term": "Annual", "quantity": annual}
+        document["subscriptions"][0]["quantity"] = monthly
+        document["subscriptions"].append(annual_row)
+        assert api.post("usage", json=document).status_code == 200
+
+    feed_terms(10, 5)
+    api.sync_usage()
+    feed_terms(1000, 500)
+    api.sync_usage()
+    queue = api.get("review").json()["items"]
+    assert sorted((i["term"], i["change"]) for i in queue) == [
+        ("Annual", "count 5 → 500"),
+        ("Monthly", "count 10 → 1000"),
+    ]
+    # Approved while another sync runs (the approval stands), then the pair is excluded.
+    approve_review(api.database, api.acme, [queue[0]["id"]], actor="ada")
+    pair = {"account_ref": "A1", "service_ref": "MAIL"}
+    assert api_ok(api.put("rules/exclusion", params=pair, json={"reason": "own use"}))
+    api.sync_usage()
+    assert api.get("review", params={"status": "all"}).json()["items"] == []
+    assert api_ok(api.delete("rules/exclusion", params=pair))
+    api.sim.state.request_log.clear()
+    api.sync_usage()
+    assert posts(api) == 0
+    assert sorted(i["term"] for i in api.get("review").json()["items"]) == ["Annual", "Monthly"]
