@@ -59,11 +59,20 @@ def feed_terms(world: World, monthly: int, annual: int) -> None:
 
 
 def ruled_world(
-    tmp_path: Path, target: str, feed: Callable[[World], None], rule: QuantityRule
+    tmp_path: Path,
+    target: str,
+    feed: Callable[[World], None],
+    rule: QuantityRule,
+    database_url: str | None = None,
 ) -> World:
     """Client 1 with A1's MAIL as ``feed`` imports it, ``rule`` on MAIL, the default review
     policy, and a first sync written."""
-    world = make_world(tmp_path, target=target, document=seed(1, with_invoices=True))
+    world = make_world(
+        tmp_path,
+        target=target,
+        document=seed(1, with_invoices=True),
+        database_url=database_url,
+    )
     feed(world)
     assert run(world.customers()).status == "succeeded"
     world.map_account("A1", 1, -1 if target == "invoice_line" else None)
@@ -76,10 +85,14 @@ def ruled_world(
     return world
 
 
-def apart_world(tmp_path: Path, target: str) -> World:
+def apart_world(tmp_path: Path, target: str, database_url: str | None = None) -> World:
     """A1's MAIL sold monthly (10) and annual (5), kept apart: two records in Halo."""
     world = ruled_world(
-        tmp_path, target, lambda w: feed_terms(w, 10, 5), QuantityRule(terms="apart")
+        tmp_path,
+        target,
+        lambda w: feed_terms(w, 10, 5),
+        QuantityRule(terms="apart"),
+        database_url,
     )
     assert billed(world, target) == [5, 10]
     return world
@@ -296,11 +309,19 @@ def test_an_approval_applies_to_the_next_sync_that_plans_it_only(
     assert item.change.endswith("12 → 60")
 
 
-@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize(
+    ("target", "database"),
+    [
+        ("licence", "sqlite"),
+        ("invoice_line", "sqlite"),
+        pytest.param("licence", "postgresql", marks=pytest.mark.postgres),
+    ],
+)
 def test_terms_kept_apart_an_exclusion_withdraws_each_terms_approval(
-    tmp_path: Path, target: str
+    tmp_path: Path, request: pytest.FixtureRequest, target: str, database: str
 ) -> None:
-    world = apart_world(tmp_path, target)
+    url = request.getfixturevalue("pg_schema_url") if database == "postgresql" else None
+    world = apart_world(tmp_path, target, url)
     feed_terms(world, 1000, 500)
     run(world.usage())
     decide(world, held_ids(world))
