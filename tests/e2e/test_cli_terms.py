@@ -117,6 +117,29 @@ def test_monthly_and_annual_summed_kept_apart_or_picked(tmp_path: Path, target: 
         again = json_of(cli, "sync", "usage")
         assert again["counts"]["created"] == again["counts"]["updated"] == 0, again
 
+        # Kept apart again, then a snapshot without monthly: the vendor no longer sends it,
+        # and no output says the vendor cancelled it.
+        ok(cli, "rules", "set", "--service", "MAIL", "--terms", "apart")
+        json_of(cli, "sync", "usage")
+        for item in json_of(cli, "review", "list")["items"]:
+            ok(cli, "review", "approve", str(item["id"]))
+        assert billed(cli, target) == [5, 10]
+        annual = write_usage_csv(tmp_path / "annual.csv", ROWS[1:])
+        snapshot = json_of(cli, "import", str(annual), "--snapshot")
+        assert snapshot["cancelled"] == [
+            {"account_ref": "A1", "service_ref": "MAIL", "term": "monthly"}
+        ]
+        gone = json_of(cli, "sync", "usage", "--dry-run")["changes"]
+        (stops,) = [c for c in gone if c["term"] == "monthly"]
+        assert stops["explain"]["text"] == (
+            "vendor monthly 10 (no longer sent, kept apart from annual by the service rule) "
+            "→ term monthly no longer sent by the vendor: billing stops → 0"
+        )
+        rows = {row["term"]: row for row in json_of(cli, "reconcile")["rows"]}
+        assert (rows["monthly"]["vendor_quantity"], rows["monthly"]["ruled_quantity"]) == (None, 0)
+        assert "term monthly no longer sent by the vendor" in rows["monthly"]["why"]
+        assert "cancelled" not in stops["explain"]["text"] + rows["monthly"]["why"]
+
 
 def test_terms_kept_apart_planned_again_after_a_hand_edit_each_keep_their_line(
     tmp_path: Path,

@@ -12,6 +12,8 @@ from halosync.sources.errors import ImportValidationError, MassCancelError
 from halosync.sources.importer import import_document, import_file
 from halosync.store.database import Database
 from halosync.store.usage import AccountRepository, ServiceRepository, SubscriptionRepository
+from halosync.store.workspaces import WorkspaceRepository
+from halosync.sync.gather import load_inputs
 from tests.sources.conftest import GOOD_CSV, HEADER
 
 
@@ -349,6 +351,40 @@ def test_a_snapshot_without_one_term_cancels_that_term_only(
         ("A1", "S1", "monthly"): (10, "active"),
         ("A1", "S1", "annual"): (5, "cancelled"),
     }
+
+
+def _unlisted(db: Database, workspace_id: int) -> dict[str, bool]:
+    with db.session() as session:
+        return {s.term: s.unlisted for s in SubscriptionRepository(session, workspace_id).all()}
+
+
+def test_a_term_a_snapshot_left_out_is_marked_no_longer_sent_until_listed_again(
+    database: Database, workspace_id: int, tmp_path: Path
+) -> None:
+    """The vendor did not cancel a term a snapshot leaves out: it no longer sends it, and
+    the sync says so. Sent again (even as cancelled, with the same values), it is not."""
+    import_file(database, workspace_id, _write(tmp_path, "terms.csv", TERMS_CSV))
+    assert _unlisted(database, workspace_id) == {"monthly": False, "annual": False}
+    monthly = "\n".join(TERMS_CSV.splitlines()[:2]) + "\n"
+    import_file(
+        database,
+        workspace_id,
+        _write(tmp_path, "m.csv", monthly),
+        snapshot=True,
+        allow_mass_cancel=True,
+    )
+    assert _unlisted(database, workspace_id) == {"monthly": False, "annual": True}
+    with database.session() as session:
+        workspace = WorkspaceRepository(session).get(workspace_id)
+        subs = {s.term: s for s in load_inputs(session, workspace, None).subscriptions}
+    assert subs["annual"].ended_reason == "term annual no longer sent by the vendor"
+    assert subs["monthly"].ended_reason is None
+    # Listed again as the snapshot left it (cancelled): the vendor sends it, cancelled.
+    cancelled = TERMS_CSV.replace(",annual,annual,active,", ",annual,annual,cancelled,")
+    report = import_file(database, workspace_id, _write(tmp_path, "c.csv", cancelled))
+    assert (report.subscriptions.updated, report.subscriptions.unchanged) == (1, 1)
+    assert _unlisted(database, workspace_id) == {"monthly": False, "annual": False}
+    assert _terms(database, workspace_id)[("A1", "S1", "annual")] == (5, "cancelled")
 
 
 def test_the_same_term_twice_with_other_values_is_refused_naming_both_rows(

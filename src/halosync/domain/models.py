@@ -129,6 +129,8 @@ class DesiredSubscription:
     """The ``apart_term`` of this pair's ledger row whose record it bills from now on, when
     the terms rule changed how the pair is billed (the row is then kept under
     ``apart_term``); None: its own row."""
+    unlisted: bool = False
+    """Cancelled because a snapshot import left it out: the vendor no longer sends it."""
 
     @property
     def key(self) -> tuple[str, str]:
@@ -146,6 +148,9 @@ class DesiredSubscription:
         if self.account_status == "cancelled":
             return "account cancelled"
         if self.status in ENDED_SUBSCRIPTION_STATUSES:
+            if self.unlisted:
+                what = f"term {self.term}" if self.term else "subscription"
+                return f"{what} no longer sent by the vendor"
             return f"subscription {self.status}"
         return None
 

@@ -26,6 +26,7 @@ from typing import Literal
 from halosync.domain.duplicates import licence_duplicates, line_duplicates
 from halosync.domain.halo_values import same_value
 from halosync.domain.models import (
+    ENDED_SUBSCRIPTION_STATUSES,
     PRICE_STEP,
     AccountTarget,
     DesiredSubscription,
@@ -249,8 +250,9 @@ def reconcile(
 
 
 def _billable(sub: DesiredSubscription | None) -> Decimal | None:
-    """The vendor's count as billable (0 once ended); None when the vendor sends none."""
-    if sub is None:
+    """The vendor's count as billable (0 once ended); None when the vendor sends none (a
+    snapshot left it out)."""
+    if sub is None or (sub.unlisted and sub.status in ENDED_SUBSCRIPTION_STATUSES):
         return None
     return Decimal(0) if sub.ended_reason is not None else sub.quantity
 

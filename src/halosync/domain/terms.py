@@ -190,6 +190,8 @@ def _released(
     released: list[DesiredSubscription] = []
     for term in sorted(terms):
         vendor = sent.get(term) if term else None
+        if vendor is not None and vendor.unlisted and _ended(vendor):
+            vendor = None  # a snapshot left it out: the vendor no longer sends it
         steps: tuple[ExplainStep, ...]
         if not term:
             steps = (ExplainStep(RELEASED_STEP, f"the pair's one record: {why}", Decimal(0)),)
@@ -198,11 +200,9 @@ def _released(
                 ExplainStep(RELEASED_STEP, f"term {term} no longer sent by the vendor", Decimal(0)),
             )
         else:
-            stop = (
-                f"term {term} {why}"
-                if not _ended(vendor)
-                else f"term {term} {vendor.status}: billing stops"
-            )
+            stop = f"term {term} {why}"
+            if _ended(vendor):
+                stop = f"term {term} {vendor.status}: billing stops"
             if vendor.account_status == "cancelled":
                 stop = "account cancelled: billing stops"
             steps = (
@@ -236,16 +236,25 @@ def _ended(sub: DesiredSubscription) -> bool:
     return sub.status in ENDED_SUBSCRIPTION_STATUSES
 
 
+def _end(sub: DesiredSubscription) -> str:
+    """How an ended term ended, as its label says it: "cancelled", "no longer sent" (a
+    snapshot left it out); "" while it runs."""
+    if not _ended(sub):
+        return ""
+    return "no longer sent" if sub.unlisted else sub.status
+
+
 def _label(sub: DesiredSubscription) -> str:
-    """A term as the explain text names it: "annual 5", "monthly 10 (cancelled)"."""
+    """A term as the explain text names it: "annual 5", "monthly 10 (cancelled)",
+    "monthly 10 (no longer sent)"."""
     text = f"{sub.term or 'no term'} {plain_number(sub.quantity)}"
-    return f"{text} ({sub.status})" if _ended(sub) else text
+    return f"{text} ({_end(sub)})" if _ended(sub) else text
 
 
 def _vendor(sub: DesiredSubscription, how: str) -> str:
     """One term as the chain's first link says it: "annual 5 (kept apart from monthly)",
     "monthly 10 (cancelled, kept apart from annual)"."""
-    ended = f"{sub.status}, " if _ended(sub) else ""
+    ended = f"{_end(sub)}, " if _ended(sub) else ""
     return f"{sub.term or 'no term'} {plain_number(sub.quantity)} ({ended}{how})"
 
 

@@ -237,6 +237,9 @@ class Subscription(Base):
     cost_price: Mapped[Decimal | None] = mapped_column(Money())
     customer_price: Mapped[Decimal | None] = mapped_column(Money())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    unlisted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    """Cancelled by a snapshot that left it out: the vendor no longer sends it (rather than
+    sending it cancelled); cleared when an import lists it again."""
 
     account: Mapped[Account] = relationship(lazy="raise")
     service: Mapped[Service] = relationship(lazy="raise")

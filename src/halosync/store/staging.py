@@ -162,26 +162,34 @@ class SubscriptionStaging:
             yield (row[0], row[1], row[2])
 
     def cancel_unlisted(self, now: datetime) -> int:
-        """Cancel every active subscription not staged; how many."""
+        """Cancel every active subscription not staged, marked as no longer sent; how many."""
         result = self.session.execute(
             update(_SUBSCRIPTION)
             .where(*self._unlisted_active())
-            .values(status=CANCELLED, updated_at=now)
+            .values(status=CANCELLED, unlisted=True, updated_at=now)
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
 
     def update_changed(self, now: datetime) -> int:
-        """Write the staged values over existing subscriptions that differ; how many."""
+        """Write the staged values over existing subscriptions that differ, or that a
+        snapshot left out before (the vendor sends them again); how many."""
         staged, existing = self.table.c, _SUBSCRIPTION.c
         result = self.session.execute(
             update(_SUBSCRIPTION)
             .where(
                 existing.id == staged.subscription_id,
                 or_(
-                    *(existing[name].is_distinct_from(staged[name]) for name in SUBSCRIPTION_VALUES)
+                    existing.unlisted,
+                    *(
+                        existing[name].is_distinct_from(staged[name])
+                        for name in SUBSCRIPTION_VALUES
+                    ),
                 ),
             )
-            .values({name: staged[name] for name in SUBSCRIPTION_VALUES} | {"updated_at": now})
+            .values(
+                {name: staged[name] for name in SUBSCRIPTION_VALUES}
+                | {"unlisted": False, "updated_at": now}
+            )
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
 

@@ -120,6 +120,7 @@ def _desired(row: Subscription) -> DesiredSubscription:
         status=subscription_status(row.status),
         cost_price=row.cost_price,
         customer_price=row.customer_price,
+        unlisted=row.unlisted,
     )
 
 

@@ -473,3 +473,49 @@ def test_the_reconciliation_shows_the_vendors_count_of_a_term_billed_nowhere() -
     state = HaloState()
     state.apply(_plan([MONTHLY, ANNUAL], state, EMPTY_RULE_BOOK))
     assert rows(EMPTY_RULE_BOOK) == [("", Decimal(15), Decimal(15), "in_step", "")]
+
+
+def test_a_term_a_snapshot_left_out_is_said_to_be_no_longer_sent() -> None:
+    """A snapshot that leaves monthly out cancels it: the vendor did not send "cancelled",
+    so no chain says it was; the reconciliation shows no vendor count for it."""
+    gone = replace(MONTHLY, status="cancelled", unlisted=True)
+    state = _kept_apart()
+    plan = _plan([gone, ANNUAL], state, book("apart"))
+    (change,) = [c for c in plan.changes if c.apart_term == "monthly"]
+    assert change.explain_text == (
+        "vendor monthly 10 (no longer sent, kept apart from annual by the workspace rule) "
+        "\u2192 term monthly no longer sent by the vendor: billing stops \u2192 0"
+    )
+    (summed,) = combine_terms([gone, ANNUAL])
+    assert (
+        chain_text(summed.explain)
+        == "vendor 5 (annual 5 + monthly 10 (no longer sent), summed) → 5"
+    )
+    released = combine_terms([gone, ANNUAL], book("pick", "longest"), state.ledger)
+    (record,) = [s for s in released if s.released]
+    assert chain_text(record.explain) == "term monthly no longer sent by the vendor \u2192 0"
+    (row,) = [
+        row
+        for row in reconcile(
+            [gone, ANNUAL],
+            ledger=state.ledger,
+            account_targets=TARGETS,
+            service_items=ITEMS,
+            target="licence",
+            halo_licences=state.halo_licences(),
+            rules=book("apart"),
+        )
+        if row.term == "monthly"
+    ]
+    assert (row.vendor_quantity, row.ruled_quantity, row.halo_quantity, row.status) == (
+        None,
+        Decimal(0),
+        Decimal(10),
+        "out_of_date",
+    )
+    assert row.why == (
+        "the rules bill 0 (vendor monthly 10 (no longer sent, kept apart from annual by the "
+        "workspace rule) with term monthly no longer sent by the vendor: billing stops); "
+        "HaloPSA holds 10"
+    )
+    assert "cancelled" not in change.explain_text + row.why
