@@ -20,7 +20,7 @@ from halosync.domain.models import (
     chain_text,
 )
 from halosync.domain.planner import plan_usage_sync
-from halosync.domain.reconcile import reconcile
+from halosync.domain.reconcile import ReconcileRow, reconcile
 from halosync.domain.rules import EMPTY_RULE_BOOK, QuantityRule, RuleBook, TermsChoice
 from halosync.domain.terms import combine_terms, term_months
 
@@ -296,6 +296,21 @@ def test_switching_from_sum_to_apart_keeps_billing_the_summed_record_for_one_ter
     assert [c.action for c in plan.changes if c.halo_id is None] == ["create"]
 
 
+def _reconcile(
+    subs: list[DesiredSubscription], state: HaloState, rules: RuleBook
+) -> list[ReconcileRow]:
+    """The reconciliation of ``subs`` against the licences of ``state``."""
+    return reconcile(
+        subs,
+        ledger=state.ledger,
+        account_targets=TARGETS,
+        service_items=ITEMS,
+        target="licence",
+        halo_licences=state.halo_licences(),
+        rules=rules,
+    )
+
+
 def test_the_reconciliation_compares_halo_with_the_terms_as_billed() -> None:
     state = HaloState()
     subs = [MONTHLY, ANNUAL]
@@ -304,15 +319,7 @@ def test_the_reconciliation_compares_halo_with_the_terms_as_billed() -> None:
     def rows(rules: RuleBook) -> list[tuple[str, Decimal | None, Decimal | None, str]]:
         return [
             (row.term, row.vendor_quantity, row.halo_quantity, row.status)
-            for row in reconcile(
-                subs,
-                ledger=state.ledger,
-                account_targets=TARGETS,
-                service_items=ITEMS,
-                target="licence",
-                halo_licences=state.halo_licences(),
-                rules=rules,
-            )
+            for row in _reconcile(subs, state, rules)
         ]
 
     assert rows(EMPTY_RULE_BOOK) == [("", Decimal(15), Decimal(15), "in_step")]
@@ -428,15 +435,7 @@ def test_the_reconciliation_shows_the_vendors_count_of_a_term_billed_nowhere() -
     def rows(rules: RuleBook) -> list[tuple[str, Decimal | None, Decimal | None, str, str]]:
         return [
             (row.term, row.vendor_quantity, row.ruled_quantity, row.status, row.why)
-            for row in reconcile(
-                [MONTHLY, ANNUAL],
-                ledger=state.ledger,
-                account_targets=TARGETS,
-                service_items=ITEMS,
-                target="licence",
-                halo_licences=state.halo_licences(),
-                rules=rules,
-            )
+            for row in _reconcile([MONTHLY, ANNUAL], state, rules)
         ]
 
     assert rows(book("pick", "longest")) == [
@@ -495,17 +494,7 @@ def test_a_term_a_snapshot_left_out_is_said_to_be_no_longer_sent() -> None:
     (record,) = [s for s in released if s.released]
     assert chain_text(record.explain) == "term monthly no longer sent by the vendor \u2192 0"
     (row,) = [
-        row
-        for row in reconcile(
-            [gone, ANNUAL],
-            ledger=state.ledger,
-            account_targets=TARGETS,
-            service_items=ITEMS,
-            target="licence",
-            halo_licences=state.halo_licences(),
-            rules=book("apart"),
-        )
-        if row.term == "monthly"
+        row for row in _reconcile([gone, ANNUAL], state, book("apart")) if row.term == "monthly"
     ]
     assert (row.vendor_quantity, row.ruled_quantity, row.halo_quantity, row.status) == (
         None,
