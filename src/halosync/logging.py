@@ -9,6 +9,11 @@ The remembered set stays bounded however long the process lives: access tokens l
 when they expire, other per-use secrets (client secrets, API tokens) are the least recently
 registered first out of a capped set, and the few process-wide ones (encryption keys, the
 SMTP password) are kept. Each line is checked against a ready, longest-first tuple.
+
+structlog (with rich, which its console renderer loads) is imported when the first line
+is logged, not when this module is: most commands log nothing, and importing it was a
+sixth of ``halosync logs``'s start-up. :func:`configure_logging` asked for before then is
+applied at that moment.
 """
 
 from __future__ import annotations
@@ -21,9 +26,8 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, MutableMapping
+from types import ModuleType
 from typing import Any
-
-import structlog
 
 MASK = "********"
 
@@ -167,14 +171,32 @@ def redact_processor(
     return event_dict
 
 
+# The configuration asked for before structlog was imported: (format, numeric level).
+_deferred: tuple[str, int] | None = None
+
+
 def configure_logging(*, log_format: str = "console", level: str = "info") -> None:
     """Configure structlog and the stdlib root logger once for this process."""
+    global _deferred
+    numeric_level = logging.getLevelName(level.upper())
+    logging.basicConfig(level=numeric_level, stream=sys.stderr, format="%(name)s: %(message)s")
+    # One line per HTTP request drowns everything else; halosync counts requests itself.
+    for chatty in ("httpx2", "httpx", "httpcore", "uvicorn.access"):
+        logging.getLogger(chatty).setLevel(max(numeric_level, logging.WARNING))
+    loaded = sys.modules.get("structlog")
+    if loaded is None:
+        _deferred = (log_format, numeric_level)
+    else:
+        _deferred = None
+        _configure_structlog(loaded, log_format, numeric_level)
+
+
+def _configure_structlog(structlog: ModuleType, log_format: str, numeric_level: int) -> None:
     renderer: Any
     if log_format == "json":
         renderer = structlog.processors.JSONRenderer()
     else:
         renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
-    numeric_level = logging.getLevelName(level.upper())
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -188,12 +210,35 @@ def configure_logging(*, log_format: str = "console", level: str = "info") -> No
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=False,
     )
-    logging.basicConfig(level=numeric_level, stream=sys.stderr, format="%(name)s: %(message)s")
-    # One line per HTTP request drowns everything else; halosync counts requests itself.
-    for chatty in ("httpx2", "httpx", "httpcore", "uvicorn.access"):
-        logging.getLogger(chatty).setLevel(max(numeric_level, logging.WARNING))
+
+
+def _structlog() -> ModuleType:
+    """structlog, imported (and configured as asked) on first use."""
+    global _deferred
+    import structlog
+
+    if _deferred is not None:
+        log_format, numeric_level = _deferred
+        _deferred = None
+        _configure_structlog(structlog, log_format, numeric_level)
+    return structlog
+
+
+class _Logger:
+    """A logger that imports structlog when it is first used; then structlog's own."""
+
+    __slots__ = ("_bound", "_name")
+
+    def __init__(self, name: str | None) -> None:
+        self._name = name
+        self._bound: Any = None
+
+    def __getattr__(self, attribute: str) -> Any:
+        if self._bound is None:
+            self._bound = _structlog().get_logger(self._name)
+        return getattr(self._bound, attribute)
 
 
 def get_logger(name: str | None = None) -> Any:
     """A structlog logger; bind ``workspace`` and ``run`` on it where known."""
-    return structlog.get_logger(name)
+    return _Logger(name)

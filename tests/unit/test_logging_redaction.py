@@ -78,3 +78,31 @@ def test_the_longest_secret_wins_where_secrets_overlap() -> None:
     registry.add("abcd")
     registry.add("abcdefgh-longer")
     assert registry.redact("x abcdefgh-longer y abcd z") == f"x {MASK} y {MASK} z"
+
+
+_FIRST_LINE = """
+import sys
+from halosync.logging import configure_logging, get_logger
+log = get_logger("first")
+configure_logging(log_format="json", level="warning")
+assert "structlog" not in sys.modules, "configuring alone imported structlog"
+log.info("not shown")
+assert "structlog" in sys.modules
+log.warning("connecting", client_secret="plain-secret", server="https://x")
+"""
+
+
+def test_logging_configured_before_structlog_is_loaded_applies_at_the_first_line() -> None:
+    """A process configures logging without importing structlog (most commands log nothing);
+    the first line logged loads it with that configuration: format, level and redaction."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _FIRST_LINE], capture_output=True, text=True, timeout=60, check=True
+    )
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    line = json.loads(lines[0])
+    assert (line["event"], line["level"]) == ("connecting", "warning")
+    assert line["client_secret"] == MASK
