@@ -21,7 +21,14 @@ from halosync.domain.models import (
 )
 from halosync.domain.planner import plan_usage_sync
 from halosync.domain.reconcile import ReconcileRow, reconcile
-from halosync.domain.rules import EMPTY_RULE_BOOK, QuantityRule, RuleBook, TermsChoice
+from halosync.domain.rules import (
+    EMPTY_EFFECTIVE_RULE,
+    EMPTY_RULE_BOOK,
+    QuantityRule,
+    RuleBook,
+    TermsChoice,
+    rule_quantity,
+)
 from halosync.domain.terms import combine_terms, term_months
 
 from .halo_state import HaloState
@@ -30,6 +37,7 @@ from .test_planner_properties import ACCOUNTS, SERVICES, Scenario, quantities, s
 
 TERMS = ("monthly", "annual", "P3Y", "quarterly", "odd")
 CHOICES: tuple[TermsChoice, ...] = ("sum", "apart", "pick")
+TERM_PICKS = ("longest", "shortest", "largest")
 
 
 @st.composite
@@ -42,18 +50,23 @@ def term_subscriptions(draw: st.DrawFn) -> list[DesiredSubscription]:
             max_size=8,
         )
     )
-    return [
-        sub(
-            account,
-            service,
-            term=term,
-            quantity=str(draw(quantities)),
-            start_date=draw(st.none() | st.dates(date(2020, 1, 1), date(2030, 1, 1))),
-            status=draw(st.sampled_from(["active"] * 4 + ["cancelled", "suspended", "expired"])),
-            cost_price=draw(st.none() | st.sampled_from([Decimal(10), Decimal("2.5")])),
+    subs: list[DesiredSubscription] = []
+    for account, service, term in keys:
+        status = draw(st.sampled_from(["active"] * 4 + ["cancelled", "suspended", "expired"]))
+        subs.append(
+            sub(
+                account,
+                service,
+                term=term,
+                quantity=str(draw(quantities)),
+                start_date=draw(st.none() | st.dates(date(2020, 1, 1), date(2030, 1, 1))),
+                status=status,
+                cost_price=draw(st.none() | st.sampled_from([Decimal(10), Decimal("2.5")])),
+                # A snapshot that left it out cancelled it: the vendor no longer sends it.
+                unlisted=status == "cancelled" and draw(st.booleans()),
+            )
         )
-        for account, service, term in keys
-    ]
+    return subs
 
 
 def book(choice: TermsChoice | None, pick: str | None = None) -> RuleBook:
@@ -508,3 +521,73 @@ def test_a_term_a_snapshot_left_out_is_said_to_be_no_longer_sent() -> None:
         "HaloPSA holds 10"
     )
     assert "cancelled" not in change.explain_text + row.why
+
+
+@st.composite
+def kept_records(draw: st.DrawFn) -> list[LedgerRecord]:
+    """Ledger rows of records the pairs already have: the pair's one record, records of
+    terms kept apart, and of a term the vendor never sends ("gone")."""
+    keys = draw(
+        st.lists(
+            st.tuples(
+                st.sampled_from(ACCOUNTS),
+                st.sampled_from(SERVICES),
+                st.sampled_from(("", "gone", *TERMS)),
+            ),
+            unique=True,
+            max_size=10,
+        )
+    )
+    return [
+        LedgerRecord(a, s, "licence", 10, None, n, "written", "", Decimal(1), {}, None, term)
+        for n, (a, s, term) in enumerate(keys, start=1)
+    ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(term_subscriptions(), kept_records(), st.sampled_from(CHOICES), st.sampled_from(TERM_PICKS))
+def test_a_record_billed_nowhere_says_cancelled_only_of_a_term_the_vendor_cancelled(
+    subs: list[DesiredSubscription],
+    ledger: list[LedgerRecord],
+    choice: TermsChoice,
+    pick: str,
+) -> None:
+    """Whatever the records, terms and rule: a record the terms rule bills nothing on
+    bills 0, carries the vendor's count of its term (0 when it sends none) and says
+    "cancelled" only when the vendor sent that term (or its account) cancelled."""
+    sent = {(sub.account_ref, sub.service_ref, sub.term or ""): sub for sub in subs}
+    rules = book(choice, pick)
+    rows = {
+        (row.account_ref, row.service_ref, row.term): row
+        for row in reconcile(
+            subs, ledger=ledger, account_targets={}, service_items={}, target="licence", rules=rules
+        )
+    }
+    for record in combine_terms(subs, rules, ledger):
+        if not record.released:
+            continue
+        vendor = sent.get(record.identity) if record.apart_term else None
+        if vendor is not None and vendor.unlisted and vendor.status in ("cancelled", "expired"):
+            vendor = None  # no longer sent
+        text = chain_text(record.explain)
+        assert record.quantity == (vendor.quantity if vendor is not None else 0), text
+        ruled = rule_quantity(
+            record.quantity, EMPTY_EFFECTIVE_RULE, ended=record.ended_reason, steps=record.explain
+        )
+        assert ruled.quantity == 0
+        assert ruled.text == text
+        if "cancelled" in text:
+            assert vendor is not None, text
+            assert "cancelled" in (vendor.status, vendor.account_status), text
+        if vendor is None and record.apart_term:
+            assert text == f"term {record.apart_term} no longer sent by the vendor \u2192 0"
+        # The reconciliation's vendor column: the term's count as the vendor sends it.
+        row = rows[record.identity]
+        assert row.ruled_quantity == 0
+        if vendor is None:
+            assert row.vendor_quantity is None
+        else:
+            ended = (
+                vendor.status in ("cancelled", "expired") or vendor.account_status == "cancelled"
+            )
+            assert row.vendor_quantity == (0 if ended else vendor.quantity)
