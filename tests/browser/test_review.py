@@ -130,8 +130,8 @@ def held(site: DemoSite) -> Held:
                     account,
                     service_ref,
                     int(licence_id or 0),
-                    subscription.quantity,
-                    subscription.quantity * 100,
+                    int(subscription.quantity),
+                    int(subscription.quantity) * 100,
                 )
             )
             subscription.quantity *= 100  # the vendor's feed goes wrong

@@ -80,7 +80,8 @@ def test_a_file_with_one_bad_row_changes_nothing(
     with pytest.raises(ImportValidationError) as caught:
         import_file(database, workspace_id, _write(tmp_path, "bad.csv", bad))
     assert [str(e) for e in caught.value.errors] == [
-        'line 5, column quantity: must be a whole number from 0 to 2147483647, got "-1"'
+        "line 5, column quantity: must be a number from 0 to 2147483647 with at most 4 decimal "
+        'places, got "-1"'
     ]
     assert _counts(database, workspace_id) == before
     with database.session() as session:
@@ -158,7 +159,7 @@ def test_bom_blank_lines_optional_columns_and_any_order(
     with database.session() as session:
         (sub,) = SubscriptionRepository(session, workspace_id).all()
         assert (sub.quantity, sub.end_date, sub.cost_price, sub.account.billed) == (
-            7,
+            Decimal(7),
             None,
             None,
             True,
@@ -209,7 +210,7 @@ def test_json_import_errors_use_json_paths(
             {
                 "account_ref": "A1",
                 "service_ref": "S1",
-                "quantity": 2.5,
+                "quantity": 2.50001,
                 "start_date": "2024-01-01",
                 "billing_cycle": "monthly",
             }
@@ -221,7 +222,8 @@ def test_json_import_errors_use_json_paths(
     assert [str(e) for e in caught.value.errors] == [
         '$.accounts[0].billed: must be true or false, got "yes"',
         "$.services[0].colour: is not a known field",
-        "$.subscriptions[0].quantity: must be a whole number from 0 to 2147483647, got 2.5",
+        "$.subscriptions[0].quantity: must be a number from 0 to 2147483647 with at most 4 "
+        "decimal places, got 2.50001",
         "$.subscriptions[0].term: is required",
     ]
 
@@ -301,7 +303,9 @@ A1,Acme Ltd,active,true,S1,Email Security,5,2024-03-01,,annual,annual,active,200
 """
 
 
-def _terms(db: Database, workspace_id: int) -> dict[tuple[str, str, str], tuple[int, str | None]]:
+def _terms(
+    db: Database, workspace_id: int
+) -> dict[tuple[str, str, str], tuple[Decimal | int, str | None]]:
     with db.session() as session:
         return {
             (s.account.ref, s.service.ref, s.term): (s.quantity, s.status)

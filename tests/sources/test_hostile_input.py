@@ -253,7 +253,8 @@ def test_field_errors_contradictions_and_unknown_references_come_in_one_pass(
     assert _errors(database, workspace_id, path) == [
         "$.accounts[1].name: account 'N1' has name 'Other name' here but 'New' at $.accounts[0]",
         '$.accounts[2].status: must be one of active, trial, suspended, cancelled, got "gone"',
-        "$.subscriptions[0].quantity: must be a whole number from 0 to 2147483647, got -1",
+        "$.subscriptions[0].quantity: must be a number from 0 to 2147483647 with at most 4 "
+        "decimal places, got -1",
         "$.subscriptions[1].account_ref: no account 'NOPE' in this batch or in the workspace",
         "$.subscriptions[2].service_ref: no service 'S404' in this batch or in the workspace",
     ]

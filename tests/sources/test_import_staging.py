@@ -7,15 +7,17 @@ leaves nothing behind, not even its staging table, and the connection goes on wo
 from __future__ import annotations
 
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from halosync.sources.errors import ImportValidationError
 from halosync.sources.importer import import_file
 from halosync.store.database import Database
+from halosync.store.models import Subscription
 from halosync.store.spool import SubscriptionSpool
 from halosync.store.staging import STAGING_TABLE
 from halosync.store.usage import AccountRepository, ServiceRepository, SubscriptionRepository
@@ -42,7 +44,7 @@ def _counts(database: Database, workspace_id: int) -> tuple[int, int, int]:
         )
 
 
-def _quantities(database: Database, workspace_id: int) -> set[int]:
+def _quantities(database: Database, workspace_id: int) -> set[Decimal]:
     with database.session() as session:
         return {s.quantity for s in SubscriptionRepository(session, workspace_id).all()}
 
@@ -139,6 +141,72 @@ def test_errors_anywhere_in_a_long_file_come_in_one_pass_capped_and_nothing_is_w
     error = caught.value
     assert error.total == 1000 + 1
     assert len(error.errors) == 1000
-    assert str(error.errors[0]).startswith("line 1002, column quantity: must be a whole number")
+    assert str(error.errors[0]).startswith("line 1002, column quantity: must be a number from 0")
     assert "and 981 more" in str(error)
+    assert _counts(database, workspace_id) == (0, 0, 0)
+
+
+FRACTIONS = ("12.4", "2.5", "0.0001", "7", "2147483647", "2147483646.9999", "19.99")
+
+
+def _fractional_csv(tmp_path: Path, quantities: tuple[str, ...], name: str) -> Path:
+    lines = [HEADER] + [
+        f'A1,Acme,active,true,S{n},Service {n},"{quantity}",2024-01-01,,monthly,monthly,active,,'
+        for n, quantity in enumerate(quantities)
+    ]
+    path = tmp_path / name
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _by_service(database: Database, workspace_id: int) -> dict[str, Decimal]:
+    with database.session() as session:
+        return {
+            s.service.ref: s.quantity for s in SubscriptionRepository(session, workspace_id).all()
+        }
+
+
+def test_fractional_counts_are_staged_and_stored_exactly(
+    database: Database, workspace_id: int, tmp_path: Path
+) -> None:
+    """COPY (PostgreSQL) and executemany (SQLite) carry a fraction exactly, a whole count
+    reads back whole, and importing the same counts again (written 12.40 or 12.4) changes
+    nothing."""
+    report = import_file(database, workspace_id, _fractional_csv(tmp_path, FRACTIONS, "a.csv"))
+    assert report.subscriptions.created == len(FRACTIONS)
+    stored = _by_service(database, workspace_id)
+    assert stored == {f"S{n}": Decimal(q) for n, q in enumerate(FRACTIONS)}
+    assert str(stored["S3"]) == "7"
+    assert str(stored["S0"]) == "12.4"
+    with database.session() as session:
+        raw = session.scalars(select(Subscription.__table__.c.quantity)).all()
+    assert sorted(Decimal(str(value)) for value in raw) == sorted(Decimal(q) for q in FRACTIONS)
+    same = ("12.40", "2.5000", ".0001", "7.0", "+2147483647", "2147483646.9999", "19.990")
+    again = import_file(database, workspace_id, _fractional_csv(tmp_path, same, "b.csv"))
+    assert (again.subscriptions.updated, again.subscriptions.unchanged) == (0, len(FRACTIONS))
+    moved = ("12.5", *FRACTIONS[1:])
+    third = import_file(database, workspace_id, _fractional_csv(tmp_path, moved, "c.csv"))
+    assert (third.subscriptions.updated, third.subscriptions.unchanged) == (1, 6)
+    assert _by_service(database, workspace_id)["S0"] == Decimal("12.5")
+
+
+@pytest.mark.parametrize(
+    "quantity",
+    ["2,5", "2.50001", "NaN", "inf", "-0.5", "1e3", "2147483648", "", "12 GB"],
+)
+def test_a_count_that_is_not_an_exact_decimal_is_refused_naming_row_and_field(
+    database: Database, workspace_id: int, tmp_path: Path, quantity: str
+) -> None:
+    path = _fractional_csv(tmp_path, ("1", quantity), "bad.csv")
+    with pytest.raises(ImportValidationError) as caught:
+        import_file(database, workspace_id, path)
+    (error,) = caught.value.errors
+    shown = f'"{quantity}"'
+    expected = (
+        "line 3, column quantity: is required"
+        if not quantity
+        else "line 3, column quantity: must be a number from 0 to 2147483647 with at most 4 "
+        f"decimal places, got {shown}"
+    )
+    assert str(error) == expected
     assert _counts(database, workspace_id) == (0, 0, 0)

@@ -137,7 +137,8 @@ def test_bad_items_are_all_named_by_json_path_even_when_later_items_are_good(
     assert errors == [
         "$.services[5].name: service 'S0' has name 'Other name' here but 'Service 0' at "
         "$.services[0]",
-        "$.subscriptions[1].quantity: must be a whole number from 0 to 2147483647, got -1",
+        "$.subscriptions[1].quantity: must be a number from 0 to 2147483647 with at most 4 "
+        "decimal places, got -1",
         '$.subscriptions[3].start_date: must be a date as YYYY-MM-DD, got "soon"',
     ]
 

@@ -9,6 +9,7 @@ refusal says what it would have done and changes nothing.
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +92,7 @@ def test_a_snapshot_cancelling_more_than_the_limit_is_refused_with_the_numbers(
     with database.session() as session:
         quantities = {s.quantity for s in SubscriptionRepository(session, workspace_id).all()}
         statuses = {s.status for s in SubscriptionRepository(session, workspace_id).all()}
-    assert (quantities, statuses) == ({5}, {None})  # not even the 6 updates were written
+    assert (quantities, statuses) == ({Decimal(5)}, {None})  # not even the 6 updates were written
 
 
 def test_the_limit_is_a_workspace_setting_and_normal_churn_passes(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -82,4 +83,7 @@ def test_upserts_of_one_term_at_a_time_never_overwrite_another_term(
         assert report["subscriptions"]["created"] == created
     with database.session() as session:
         subs = SubscriptionRepository(session, workspace_id).all()
-        assert sorted((s.term, s.quantity) for s in subs) == [("annual", 2), ("monthly", 5)]
+        assert sorted((s.term, s.quantity) for s in subs) == [
+            ("annual", Decimal(2)),
+            ("monthly", Decimal(5)),
+        ]

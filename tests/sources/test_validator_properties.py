@@ -6,17 +6,19 @@ import csv
 import io
 import tempfile
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select
 
 from halosync.sources.errors import ImportValidationError, MassCancelError
 from halosync.sources.importer import import_document, import_file
-from halosync.sources.schemas import CSV_COLUMNS
+from halosync.sources.schemas import CSV_COLUMNS, MAX_QUANTITY, Quantity
 from halosync.store.database import Database
 from halosync.store.models import Account, Service, Subscription
 from halosync.store.workspaces import WorkspaceRepository
@@ -29,7 +31,10 @@ _VALID: dict[str, st.SearchStrategy[str]] = {
     "billed": st.sampled_from(["true", "false", "yes", "0"]),
     "service_ref": st.sampled_from(["S1", "S2", "S3"]),
     "service_name": st.sampled_from(["Email Security", "Backup"]),
-    "quantity": st.integers(0, 3_000_000_000).map(str),
+    "quantity": st.one_of(
+        st.integers(0, 3_000_000_000).map(str),
+        st.decimals(allow_nan=True, allow_infinity=True, places=5).map(str),
+    ),
     "start_date": st.dates().map(str),
     "end_date": st.one_of(st.just(""), st.dates().map(str)),
     "billing_cycle": st.just("monthly"),
@@ -175,3 +180,30 @@ def test_json_import_never_crashes_or_half_applies(
     event("imported")
     assert report.rows >= 0
     import_file(db, workspace_id, root / "seed.csv", snapshot=True, allow_mass_cancel=True)
+
+
+_QUANTITY = TypeAdapter(Quantity)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.decimals(min_value=0, max_value=MAX_QUANTITY, places=4))
+def test_a_count_with_at_most_4_decimal_places_reads_back_exactly(count: Decimal) -> None:
+    """As text, as a Decimal and (where the float says the same number) as a JSON float."""
+    forms: list[Any] = [str(count), format(count, "f"), count]
+    if Decimal(repr(float(count))) == count:
+        forms.append(float(count))
+    for form in forms:
+        read = _QUANTITY.validate_python(form)
+        assert read == count
+        assert read == read.to_integral_value() or read == read.quantize(Decimal("0.0001"))
+
+
+@given(
+    st.decimals(min_value=0, max_value=MAX_QUANTITY, places=5).filter(
+        lambda d: d != d.quantize(Decimal("0.0001"))
+    )
+)
+def test_a_fifth_decimal_place_is_refused_never_rounded(count: Decimal) -> None:
+    for form in (str(count), count):
+        with pytest.raises(ValidationError, match="at most 4 decimal places"):
+            _QUANTITY.validate_python(form)

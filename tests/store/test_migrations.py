@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -367,3 +368,66 @@ def test_workspaces_already_set_up_keep_their_schedules_from_0013(sqlite_url: st
         assert [tuple(row) for row in logs] == [(1, "Setup finished")]
     finally:
         db.dispose()
+
+
+def _quantities_become_decimals(url: str) -> None:
+    """0025: a stored count keeps its value, a fraction is stored exactly from then on, a
+    negative one is still refused, and the downgrade refuses to cut a fraction."""
+    from datetime import datetime
+
+    from sqlalchemy import DateTime, bindparam, text
+    from sqlalchemy.exc import IntegrityError
+
+    at = bindparam("at", type_=DateTime())
+    db = Database(url)
+    try:
+        _upgrade_to(db, "0024")
+        with db.engine.begin() as connection:
+            for statement in (
+                "INSERT INTO workspace (id, name, created_at) VALUES (1, 'acme', :at)",
+                "INSERT INTO account (id, workspace_id, ref, name, status, billed, created_at, "
+                "updated_at) VALUES (1, 1, 'A1', 'Acme', 'active', true, :at, :at)",
+                "INSERT INTO service (id, workspace_id, ref, name) VALUES (1, 1, 'S1', 'Mail')",
+                "INSERT INTO subscription (workspace_id, account_id, service_id, quantity, "
+                "start_date, billing_cycle, term, updated_at) VALUES (1, 1, 1, 2147483647, "
+                "'2026-01-01', 'Monthly', 'Monthly', :at)",
+                "INSERT INTO ledger_entry (workspace_id, account_id, service_id, target, "
+                "halo_client_id, state, marker, apart_term, last_quantity) VALUES (1, 1, 1, "
+                "'licence', 7, 'pending', 'm', '', 12)",
+            ):
+                query = text(statement).bindparams(at) if ":at" in statement else text(statement)
+                connection.execute(query, {"at": datetime(2026, 1, 1)})
+        db.migrate()
+        read = "SELECT quantity FROM subscription UNION ALL SELECT last_quantity FROM ledger_entry"
+        with db.engine.begin() as connection:
+            assert [Decimal(str(v)) for v in connection.execute(text(read)).scalars()] == [
+                2147483647,
+                12,
+            ]
+            connection.execute(text("UPDATE subscription SET quantity = 12.4"))
+            connection.execute(text("UPDATE ledger_entry SET last_quantity = 2.5"))
+            assert [Decimal(str(v)) for v in connection.execute(text(read)).scalars()] == [
+                Decimal("12.4"),
+                Decimal("2.5"),
+            ]
+        with pytest.raises(IntegrityError), db.engine.begin() as connection:
+            connection.execute(text("UPDATE subscription SET quantity = -0.5"))
+        with pytest.raises(RuntimeError, match=r"subscription.quantity hold a fractional"):
+            db.downgrade("0024")
+        with db.engine.begin() as connection:
+            connection.execute(text("UPDATE subscription SET quantity = 13"))
+            connection.execute(text("UPDATE ledger_entry SET last_quantity = 3"))
+        db.downgrade("0024")
+        with db.engine.connect() as connection:
+            assert list(connection.execute(text(read)).scalars()) == [13, 3]
+    finally:
+        db.dispose()
+
+
+def test_quantities_become_decimals_on_sqlite(sqlite_url: str) -> None:
+    _quantities_become_decimals(sqlite_url)
+
+
+@pytest.mark.postgres
+def test_quantities_become_decimals_on_postgresql(pg_schema_url: str) -> None:
+    _quantities_become_decimals(pg_schema_url)

@@ -5,6 +5,7 @@ record), and a rule change back to one record sets the other to 0."""
 from __future__ import annotations
 
 import asyncio
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,7 @@ TERMS = usage_document(
 )  # fmt: skip
 
 
-def _ledger(world: World) -> list[tuple[str, int | None, int | None]]:
+def _ledger(world: World) -> list[tuple[str, int | None, Decimal | int | None]]:
     with world.database.session() as session:
         return sorted(
             (entry.apart_term, entry.halo_record_id, entry.last_quantity)

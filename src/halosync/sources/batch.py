@@ -28,6 +28,7 @@ from halosync.sources.schemas import (
     SubscriptionData,
     SubscriptionIn,
 )
+from halosync.store.base import stored_quantity
 from halosync.store.spool import StoredValues, SubscriptionSpool
 
 _ACCOUNT_FIELDS = {"name": "name", "status": "status", "billed": "billed"}
@@ -54,11 +55,12 @@ class UsageBatch:
 
 
 def stored_values(subscription: SubscriptionData) -> StoredValues:
-    """A subscription's values as the database stores them: quantity, dates as
-    ``YYYY-MM-DD``, texts, amounts as decimal text (already four places)."""
+    """A subscription's values as the database stores them: the quantity and amounts as
+    decimal text with four places (so ``12`` and ``12.0`` are one value), dates as
+    ``YYYY-MM-DD``, texts."""
     end, cost, price = subscription.end_date, subscription.cost_price, subscription.customer_price
     return (
-        subscription.quantity,
+        str(stored_quantity(subscription.quantity)),
         subscription.start_date.isoformat(),
         None if end is None else end.isoformat(),
         subscription.billing_cycle,

@@ -20,7 +20,7 @@ from pydantic_core import PydanticCustomError
 from pydantic_core.core_schema import ValidationInfo
 
 from halosync.domain.models import ACCOUNT_STATUSES
-from halosync.domain.numbers import parse_decimal, parse_integer
+from halosync.domain.numbers import parse_decimal
 from halosync.store.models import NAME_LENGTH, REF_LENGTH, SUBSCRIPTION_VALUES
 
 MAX_QUANTITY = 2_147_483_647
@@ -101,22 +101,37 @@ def parse_billed(value: Any, info: ValidationInfo) -> bool:
     raise _fail("billed", f"must be true or false, got {shown(value)}")
 
 
-def parse_quantity(value: Any, info: ValidationInfo) -> int:
-    """A whole number from 0 to 2,147,483,647."""
-    number: int | None = None
+def _number(value: Any, *, maximum: Decimal, what: str, kind: str) -> Decimal:
+    """A number from 0 to ``maximum`` with at most 4 decimal places: a JSON number (a float
+    by its shortest form, so 2.5 is 2.5) or text ("2.5", "12"; a point, never a comma).
+    NaN, infinity, a negative number and a fifth decimal place are refused, never rounded."""
+    number: Decimal | None = None
     if isinstance(value, bool):
         number = None
-    elif isinstance(value, int):
-        number = value
-    elif isinstance(value, float) and value.is_integer():
-        number = int(value)
-    elif _from_text(info) and isinstance(value, str):
-        number = parse_integer(value)
-    if number is None or not 0 <= number <= MAX_QUANTITY:
+    elif isinstance(value, int | Decimal):
+        number = Decimal(value)
+    elif isinstance(value, float):
+        number = Decimal(repr(value))
+    elif isinstance(value, str):
+        number = parse_decimal(value)
+    if (
+        number is None
+        or not number.is_finite()
+        or not 0 <= number <= maximum
+        or number != number.quantize(_FOUR_PLACES)
+    ):
         raise _fail(
-            "quantity", f"must be a whole number from 0 to {MAX_QUANTITY}, got {shown(value)}"
+            kind,
+            f"must be {what} from 0 to {maximum} with at most 4 decimal places, got {shown(value)}",
         )
     return number
+
+
+def parse_quantity(value: Any, _info: ValidationInfo) -> Decimal:
+    """A count from 0 to 2,147,483,647 with at most 4 decimal places (12, 12.4)."""
+    number = _number(value, maximum=Decimal(MAX_QUANTITY), what="a number", kind="quantity")
+    whole = number.to_integral_value()
+    return whole if number == whole else number.normalize()
 
 
 def _parse_date(value: Any) -> date:
@@ -146,20 +161,7 @@ def parse_optional_money(value: Any, _info: ValidationInfo) -> Decimal | None:
     """An optional amount >= 0 with at most 4 decimal places; blank means absent."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    amount: Decimal | None = None
-    if isinstance(value, bool):
-        amount = None
-    elif isinstance(value, int | Decimal):
-        amount = Decimal(value)
-    elif isinstance(value, float):
-        amount = Decimal(repr(value))
-    elif isinstance(value, str):
-        amount = parse_decimal(value)
-    problem = f"must be a decimal amount from 0 to {MAX_MONEY} with at most 4 decimal places"
-    if amount is None or not amount.is_finite():
-        raise _fail("money", f"{problem}, got {shown(value)}")
-    if amount < 0 or amount > MAX_MONEY or amount != amount.quantize(_FOUR_PLACES):
-        raise _fail("money", f"{problem}, got {shown(value)}")
+    amount = _number(value, maximum=MAX_MONEY, what="a decimal amount", kind="money")
     return amount.quantize(_FOUR_PLACES)
 
 
@@ -224,10 +226,18 @@ Billed = Annotated[
     PlainValidator(remembered(parse_billed, by_context=True)),
     WithJsonSchema({"type": "boolean"}),
 ]
+_QUANTITY_PATTERN = r"^\s*\+?[0-9]{1,10}(\.[0-9]{0,4})?\s*$"
 Quantity = Annotated[
-    int,
-    PlainValidator(remembered(parse_quantity, by_context=True)),
-    WithJsonSchema({"type": "integer", "minimum": 0, "maximum": MAX_QUANTITY}),
+    Decimal,
+    PlainValidator(remembered(parse_quantity)),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0, "maximum": MAX_QUANTITY, "multipleOf": 0.0001},
+                {"type": "string", "pattern": _QUANTITY_PATTERN},
+            ]
+        }
+    ),
 ]
 DateField = Annotated[
     date,
@@ -265,7 +275,7 @@ class SubscriptionData(Protocol):
     def service_ref(self) -> str: ...
 
     @property
-    def quantity(self) -> int: ...
+    def quantity(self) -> Decimal: ...
 
     @property
     def start_date(self) -> date: ...

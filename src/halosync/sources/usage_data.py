@@ -44,7 +44,8 @@ class SubscriptionView:
 
     account_ref: str
     service_ref: str
-    quantity: int
+    quantity: Decimal
+    """Exact to 4 decimal places (12, 12.4)."""
     start_date: date
     end_date: date | None
     billing_cycle: str

@@ -85,6 +85,52 @@ class Money(TypeDecorator[Decimal]):
         return Decimal(str(value)).quantize(Decimal("0.0001"))
 
 
+QUANTITY_PLACES = 4
+"""Decimal places a vendor count keeps (12.4 GB, 2.5 seats): Halo's own 4 places."""
+_QUANTITY_STEP = Decimal(1).scaleb(-QUANTITY_PLACES)
+
+
+def stored_quantity(value: Decimal | int) -> Decimal:
+    """``value`` as a quantity column keeps it: exact at :data:`QUANTITY_PLACES` places.
+
+    More places are refused, never rounded or cut (the import refuses them first, naming
+    the row and field; this guards every other writer)."""
+    exact = Decimal(value)
+    kept = exact.quantize(_QUANTITY_STEP)
+    if kept != exact:
+        raise ValueError(
+            f"quantity {exact} has more than {QUANTITY_PLACES} decimal places; it is stored "
+            "exactly or not at all"
+        )
+    return kept
+
+
+def read_quantity(value: Any) -> Decimal:
+    """A stored quantity as a ``Decimal``: 12 (not 12.0000) for a whole count, 12.4 for a
+    fraction. SQLite hands back a float or an int, PostgreSQL a Decimal."""
+    exact = Decimal(str(value)).quantize(_QUANTITY_STEP)
+    whole = exact.to_integral_value()
+    return whole if exact == whole else exact.normalize()
+
+
+class Quantity(TypeDecorator[Decimal]):
+    """A vendor count (or one written to Halo): exact to four decimal places, returned as
+    ``Decimal``. Below 10^10 with four places stays exact on SQLite too (a double)."""
+
+    impl = Numeric(14, QUANTITY_PLACES, asdecimal=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Decimal | int | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        return stored_quantity(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        return read_quantity(value)
+
+
 class Base(DeclarativeBase):
     """Base of every halosync table."""
 

@@ -47,7 +47,7 @@ from halosync.domain.rules import (
     TERMS_CHOICES,
     TERMS_PICKS,
 )
-from halosync.store.base import Base, Money, UTCDateTime, utcnow
+from halosync.store.base import Base, Money, Quantity, UTCDateTime, utcnow
 
 ONE_ACTIVE_RUN_INDEX = "uq_sync_run_one_active_per_workspace"
 # The subscription status an import writes when a snapshot no longer lists a subscription.
@@ -228,7 +228,8 @@ class Subscription(Base):
     workspace_id: Mapped[int] = mapped_column(_workspace_fk())
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
     service_id: Mapped[int] = mapped_column(ForeignKey("service.id", ondelete="CASCADE"))
-    quantity: Mapped[int] = mapped_column(Integer)
+    quantity: Mapped[Decimal] = mapped_column(Quantity())
+    """Exact to 4 decimal places: some vendors count in fractions (12.4 GB)."""
     start_date: Mapped[date] = mapped_column(Date)
     end_date: Mapped[date | None] = mapped_column(Date)
     billing_cycle: Mapped[str] = mapped_column(String(NAME_LENGTH))
@@ -361,7 +362,8 @@ class LedgerEntry(Base):
     )
     """The term of a record kept apart (terms rule ``apart``); ``''``: the account × service
     as one record."""
-    last_quantity: Mapped[int | None] = mapped_column(Integer)
+    last_quantity: Mapped[Decimal | None] = mapped_column(Quantity())
+    """As written: a licence's whole count, or an invoice line's ``qty_order`` (2.5)."""
     last_cost_price: Mapped[Decimal | None] = mapped_column(Money())
     last_price: Mapped[Decimal | None] = mapped_column(Money())
     last_written_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

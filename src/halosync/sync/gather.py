@@ -94,7 +94,7 @@ class SyncInputs:
     ledger_ids: dict[LedgerKey, int] = field(default_factory=dict)
     """(account_ref, service_ref, halo_client_id, apart_term) -> ledger_entry.id for this
     target."""
-    ledger_known: dict[int, tuple[int | None, int | None, str]] = field(default_factory=dict)
+    ledger_known: dict[int, tuple[int | None, Decimal | None, str]] = field(default_factory=dict)
     """ledger_entry.id -> (halo_record_id, last_quantity, state) as loaded."""
     earlier_records: frozenset[int] = frozenset()
     """Records of this target halosync created that no ledger row names any more."""

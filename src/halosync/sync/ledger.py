@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from halosync.domain.halo_values import halo_decimal
 from halosync.domain.models import PlannedChange, Target
 from halosync.store.ledger import LedgerRepository
 
@@ -35,10 +36,12 @@ class Written:
     cost: Any
 
 
-def _int_quantity(value: Any) -> int | None:
+def _quantity(value: Any) -> Decimal | None:
+    """A quantity as Halo holds it (a licence's whole count, a line's ``qty_order`` as a
+    double), at Halo's 4 places: 2.5000000001 is 2.5, and a line's 2.5 is never cut to 2."""
     if value is None:
         return None
-    return int(Decimal(str(value)).to_integral_value())
+    return halo_decimal(value)
 
 
 def _money(value: Any) -> Decimal | None:
@@ -74,7 +77,7 @@ class _RowValues:
         }
         if self.written is not None:
             values |= {
-                "last_quantity": _int_quantity(self.written.quantity),
+                "last_quantity": _quantity(self.written.quantity),
                 "last_price": _money(self.written.price),
                 "last_cost_price": _money(self.written.cost),
                 "last_written_at": self.at,
@@ -223,7 +226,7 @@ class LedgerBook:
         self,
         change: PlannedChange,
         written: Written,
-        known: dict[int, tuple[int | None, int | None, str]],
+        known: dict[int, tuple[int | None, Decimal | None, str]],
     ) -> bool:
         """Whether an unchanged pair's ledger row is missing or out of step with Halo."""
         row_id = self._row(change)
@@ -233,7 +236,7 @@ class LedgerBook:
         return (
             state != "written"
             or halo_id != written.halo_id
-            or quantity != _int_quantity(written.quantity)
+            or quantity != _quantity(written.quantity)
         )
 
 

@@ -160,3 +160,53 @@ def test_authentication_comes_before_validation(api: Api) -> None:
     response = api.post("usage", json={"accounts": "x"}, token="")
     assert response.status_code == 401
     assert api.post("usage", json={"accounts": "x"}, token=api.viewer).status_code == 403
+
+
+def test_fractional_counts_go_in_exactly_and_come_out_as_json_numbers(api: Api) -> None:
+    body = copy.deepcopy(BATCH)
+    body["services"].append({"ref": "S2", "name": "Storage GB"})
+    body["subscriptions"][0]["quantity"] = 2.5
+    body["subscriptions"][1]["quantity"] = "7"
+    body["subscriptions"].append(dict(BATCH["subscriptions"][0], service_ref="S2", quantity="12.4"))
+    first = api.post("usage", json=body)
+    assert first.status_code == 200, first.text
+    assert first.json()["subscriptions"] == {"created": 3, "updated": 0, "unchanged": 0}
+    items = api.get("subscriptions").json()["items"]
+    assert [(s["account_ref"], s["service_ref"], s["quantity"]) for s in items] == [
+        ("A1", "S1", 2.5),
+        ("A1", "S2", 12.4),
+        ("A2", "S1", 7),
+    ]
+    assert isinstance(items[2]["quantity"], int)
+    body["subscriptions"][0]["quantity"] = "2.50"
+    body["subscriptions"][2]["quantity"] = 12.4
+    again = api.post("usage", json=body).json()
+    assert again["subscriptions"] == {"created": 0, "updated": 0, "unchanged": 3}
+
+
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        ("2.50001", "2.50001"),
+        ('"2,5"', '"2,5"'),
+        ("-0.5", "-0.5"),
+        ("NaN", "nan"),
+        ("Infinity", "inf"),
+        ("1e400", "inf"),
+    ],
+)
+def test_a_count_that_is_not_an_exact_decimal_is_refused_with_its_path(
+    api: Api, raw: str, shown: str
+) -> None:
+    import json
+
+    body = json.dumps(BATCH).replace('"quantity": 2,', f'"quantity": {raw},')
+    assert raw in body
+    response = api.post(
+        "usage", content=body.encode(), headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 422, response.text
+    (error,) = response.json()["errors"]
+    assert error["location"] == "$.subscriptions[1].quantity"
+    assert error["message"].startswith("must be a number from 0 to 2147483647 with at most 4")
+    assert api.get("subscriptions").json()["total"] == 0

@@ -8,9 +8,10 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, BeforeValidator, Field
 from starlette.concurrency import run_in_threadpool
 
+from halosync.domain.halo_values import json_value
 from halosync.sources import usage_data
 from halosync.sources.schemas import UsagePayload
 from halosync.sources.upload import upsert_upload
@@ -72,7 +73,10 @@ class SubscriptionOut(BaseModel):
 
     account_ref: str
     service_ref: str
-    quantity: int
+    quantity: Annotated[int | float, BeforeValidator(json_value)] = Field(
+        description="The vendor's count: a whole number, or a fraction with up to 4 decimal "
+        "places (12.4)."
+    )
     start_date: date
     end_date: date | None
     billing_cycle: str
