@@ -34,7 +34,12 @@ class ReconcileRowOut(BaseModel):
     service_name: str
     halo_client_id: int | None
     halo_record_id: int | None
-    vendor_quantity: float | None
+    vendor_quantity: float | None = Field(
+        description="The vendor's count as billed: several terms of the pair combined by the "
+        "terms rule (their sum, the term picked, or this record's term when kept apart); 0 once "
+        "ended; for a record the terms rule bills nothing on, the count of its term the vendor "
+        "still sends. Null when the vendor sends none (a snapshot left it out)."
+    )
     ledger_quantity: float | None
     halo_quantity: float | None
     drift: bool
@@ -51,7 +56,9 @@ class ReconcileRowOut(BaseModel):
     )
     explain: str = Field(
         description="The chain from the vendor's count to the ruled one, e.g. "
-        "'vendor 23 → minimum 25 (service) → 25'."
+        "'vendor 23 → minimum 25 (service) → 25', 'vendor 15 (annual 5 + monthly 10, summed) "
+        "→ 15', 'vendor monthly 10 → term monthly not picked: the service rule picks the "
+        "longest term, annual → 0'."
     )
     excluded: str | None = Field(
         description="Why the pair is excluded from billing (then halosync leaves it alone)."
