@@ -101,3 +101,41 @@ def test_a_repeat_after_halo_recounted_everything_updates_per_batch(tmp_path: Pa
         report = asyncio.run(world.usage())
     assert report.counts["updated"] == 2 * ACCOUNTS
     assert len(statements) < 2 * ACCOUNTS, len(statements)
+
+
+@contextmanager
+def ledger_scans(world: World) -> Iterator[list[str]]:
+    """The statements that read the workspace's whole ledger (SQLite's query plan: a scan,
+    or a search by the workspace alone)."""
+    scans: list[str] = []
+
+    def explain(conn: Any, cursor: Any, statement: str, parameters: Any, *_args: Any) -> None:
+        if not statement.lstrip().upper().startswith("SELECT") or "ledger_entry" not in statement:
+            return
+        plan = cursor.connection.execute(f"EXPLAIN QUERY PLAN {statement}", parameters).fetchall()
+        steps = [str(row[-1]) for row in plan]
+        if any(
+            step.startswith("SCAN ledger_entry")
+            or (step.startswith("SEARCH ledger_entry") and step.endswith("(workspace_id=?)"))
+            for step in steps
+        ):
+            scans.append(statement)
+
+    event.listen(world.database.engine, "before_cursor_execute", explain)
+    try:
+        yield scans
+    finally:
+        event.remove(world.database.engine, "before_cursor_execute", explain)
+
+
+@pytest.mark.parametrize("target", ["licence", "invoice_line"])
+def test_no_chunk_reads_the_whole_ledger(tmp_path: Path, target: str) -> None:
+    """Each chunk finds its accounts' rows and those naming its Halo records by index: a
+    read of the workspace's whole ledger per chunk made a sync's CPU grow with the square
+    of its pairs (issue 15). The run reads every row's places once, before its chunks."""
+    world = _world(tmp_path, target, accounts=30)
+    assert asyncio.run(world.usage()).counts["created"] == 60
+    with ledger_scans(world) as scans:
+        report = asyncio.run(world.usage(chunk_accounts=5))
+    assert report.counts["unchanged"] == 60
+    assert len(scans) <= 1, scans

@@ -345,6 +345,9 @@ class LedgerEntry(Base):
         CheckConstraint("state = 'pending' OR halo_record_id IS NOT NULL", name="written_has_id"),
         # Pruning a run sets this to NULL: without an index, a scan of the ledger per run.
         Index(None, "last_run_id"),
+        # Each chunk of a usage sync finds the rows naming its Halo records, and each run
+        # reads the record ids in order: without it, a scan of the ledger per chunk.
+        Index("ix_ledger_entry_record", "workspace_id", "target", "halo_record_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from halosync.store.search import TRIGRAM_INDEX
 
-SCHEMA_HEAD = "0025"
+SCHEMA_HEAD = "0026"
 """The revision of the newest migration in ``versions/``."""
 
 OUTSIDE_MODELS = frozenset({TRIGRAM_INDEX})
