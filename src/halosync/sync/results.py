@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import textwrap
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TextIO
 
 from halosync.domain.halo_values import json_fields
@@ -163,15 +164,33 @@ class UsageReport:
     def write_json(self, out: TextIO) -> None:
         """Write :meth:`to_dict` as ``json.dumps(..., indent=2)`` would, one change at a
         time (the document of a 100,000-pair run is never held whole)."""
-        head = json.dumps(self._head() | {"changes": []}, indent=2, default=str)
-        opening, closing = head.rsplit('"changes": []', 1)
-        out.write(opening + '"changes": [')
+        for part in self.json_parts(partial(json.dumps, indent=2, default=str), indent=2):
+            out.write(part)
+        out.write("\n")
+
+    def json_parts(
+        self,
+        dumps: Callable[[Any], str],
+        *,
+        indent: int | None,
+        head: Callable[[dict[str, Any]], dict[str, Any]] = dict,
+        change: Callable[[dict[str, Any]], dict[str, Any]] = dict,
+    ) -> Iterator[str]:
+        """``dumps(self.to_dict())``, a part at a time: the head, then each change as it is
+        read back. ``dumps`` indents by ``indent`` (None: compact, no spaces after the
+        separators); ``head`` and ``change`` may recast the parts first (the REST API's
+        models)."""
+        text = dumps(head(self._head() | {"changes": []}))
+        opening, closing = text.rsplit('"changes": []' if indent else '"changes":[]', 1)
+        yield opening + ('"changes": [' if indent else '"changes":[')
         first = True
-        for change in self.changes:
-            text = json.dumps(change.to_dict(), indent=2, default=str)
-            out.write(("\n" if first else ",\n") + textwrap.indent(text, "    "))
+        for result in self.changes:
+            element = dumps(change(result.to_dict()))
+            if indent:
+                element = "\n" + textwrap.indent(element, " " * 2 * indent)
+            yield element if first else "," + element
             first = False
-        out.write(("]" if first else "\n  ]") + closing + "\n")
+        yield ("\n" + " " * indent if indent and not first else "") + "]" + closing
 
 
 @dataclass(frozen=True)

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+import copy
 import csv
 import io
+import json
+import re
+from collections.abc import MutableMapping
 from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
 
 from halosync.store.base import utcnow
 from halosync.store.models import SyncRun
 from halosync.sync.progress import SyncProgress
 from halosync.sync.runs import beat, start_run
-from tests.web.api.conftest import Api
+from halosync.web.api import syncs
+from tests.web.api.conftest import USAGE, Api
 
 
 def _mapped(api: Api) -> Api:
@@ -57,6 +66,203 @@ def test_preview_is_the_cli_contract_document_and_writes_nothing(ready: Api) -> 
     unknown = ready.post("syncs/usage/preview", json={"account_ref": "ZZ"})
     assert unknown.status_code == 404
     assert "'ZZ'" in unknown.json()["detail"]
+
+
+def _one_of_each(api: Api) -> None:
+    """After a first sync: A1 MAIL counts up (update), A2 MAIL stays (unchanged), A2 BKP is
+    not mapped (skip) and A3 MAIL is new (create)."""
+    _mapped(api)
+    api.sync_usage()
+    usage = copy.deepcopy(USAGE)
+    usage["subscriptions"][0]["quantity"] = 12
+    usage["accounts"].append(
+        {"ref": "A3", "name": "Unrelated Co", "status": "active", "billed": True}
+    )
+    for account, service, quantity in (("A2", "BKP", 3), ("A3", "MAIL", 7)):
+        usage["subscriptions"].append(
+            {
+                "account_ref": account,
+                "service_ref": service,
+                "quantity": quantity,
+                "start_date": "2024-01-01",
+                "billing_cycle": "Monthly",
+                "term": "Monthly",
+            }
+        )
+    assert api.post("usage", json=usage).status_code == 200
+    assert api.put("mappings/accounts/A3", json={"halo_client_id": 3}).status_code == 200
+
+
+def _vendor(quantity: int) -> dict[str, Any]:
+    return {
+        "text": f"vendor {quantity} → {quantity}",
+        "steps": [
+            {"rule": "vendor", "text": f"vendor {quantity}", "quantity": quantity, "scope": None}
+        ],
+    }
+
+
+def _change(account: str, service: str, action: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "account_ref": account,
+        "service_ref": service,
+        "action": action,
+        "halo_id": None,
+        "before": None,
+        "after": None,
+        "reason": "",
+        "level": "INFO",
+        "message": None,
+        "duplicates": [],
+        "held": False,
+        "explain": None,
+        "term": "",
+    } | fields
+
+
+def test_the_previews_document_is_the_cli_contracts_to_the_byte(ready: Api) -> None:
+    """Every field, its order, its JSON type and the compact encoding (UTF-8, no escapes)."""
+    _one_of_each(ready)
+    preview = ready.post("syncs/usage/preview")
+    assert preview.status_code == 200, preview.text
+    assert preview.headers["content-type"] == "application/json"
+    body = preview.json()
+    assert preview.content == json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    notes = body["changes"][3]["after"]["notes"]
+    assert re.fullmatch(
+        r"Kept in step by halosync; keep this tag so it is recognised: \[halosync:[0-9a-f]{16}\]",
+        notes,
+    )
+    assert isinstance(body["run_id"], int)
+    assert isinstance(body["duration_ms"], int)
+    expected: dict[str, Any] = {
+        "run_id": body["run_id"],
+        "workspace": "acme",
+        "dry_run": True,
+        "status": "succeeded",
+        "target": "licence",
+        "account_ref": None,
+        "counts": {"created": 1, "updated": 1, "unchanged": 1, "skipped": 1, "failed": 0},
+        "duration_ms": body["duration_ms"],
+        "error": None,
+        "changes": [
+            _change(
+                "A1",
+                "MAIL",
+                "update",
+                halo_id=1,
+                before={"count": 10},
+                after={"count": 12},
+                reason="licence 1: count changed",
+                explain=_vendor(12),
+            ),
+            _change(
+                "A2",
+                "BKP",
+                "skip",
+                reason="service 'Backup' is not mapped to a HaloPSA item; map it under "
+                "Service mapping",
+                level="WARNING",
+            ),
+            _change(
+                "A2",
+                "MAIL",
+                "unchanged",
+                halo_id=2,
+                reason="licence 2 already holds these values",
+                explain=_vendor(4),
+            ),
+            _change(
+                "A3",
+                "MAIL",
+                "create",
+                after={
+                    "client_id": 3,
+                    "name": "Mail Protection",
+                    "type": 1,
+                    "item_id": 1,
+                    "count": 7,
+                    "start_date": "2024-01-01T00:00:00",
+                    "billing_cycle": "Monthly",
+                    "term_duration": "Monthly",
+                    "status": "Active",
+                    "notes": notes,
+                },
+                reason="no licence yet for this account and service; creating one",
+                explain=_vendor(7),
+            ),
+        ],
+    }
+    assert body == expected
+    assert list(body) == list(expected)
+    assert [list(change) for change in body["changes"]] == [
+        list(change) for change in expected["changes"]
+    ]
+
+
+def _body_messages(api: Api, path: str) -> list[bytes]:
+    """The body of one POST as the ASGI messages the app sent."""
+    url = f"/api/v1/workspaces/acme/{path}"
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": url,
+        "raw_path": url.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"api.test"),
+            (b"authorization", f"Bearer {api.admin}".encode()),
+            (b"content-length", b"0"),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("api.test", 80),
+    }
+    bodies: list[bytes] = []
+    requests: list[MutableMapping[str, Any]] = [
+        {"type": "http.request", "body": b"", "more_body": False}
+    ]
+
+    async def run() -> None:
+        done = asyncio.Event()
+
+        async def receive() -> MutableMapping[str, Any]:
+            if requests:
+                return requests.pop()
+            await done.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                assert message["status"] == 200
+            if message["type"] == "http.response.body":
+                bodies.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    done.set()
+
+        await api.app(scope, receive, send)
+
+    asyncio.run(run())
+    return bodies
+
+
+def test_the_preview_is_streamed(ready: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The document goes out a part at a time (read back from the run's results on disk),
+    so a preview of 100,000 pairs is never held whole."""
+    _one_of_each(ready)
+    monkeypatch.setattr(syncs, "_STREAM_PART", 200)  # 64 KiB a message: this is 1.9 KB
+    bodies = _body_messages(ready, "syncs/usage/preview")
+    assert len([body for body in bodies if body]) > 3
+    document = json.loads(b"".join(bodies))
+    assert [(c["account_ref"], c["service_ref"]) for c in document["changes"]] == [
+        ("A1", "MAIL"),
+        ("A2", "BKP"),
+        ("A2", "MAIL"),
+        ("A3", "MAIL"),
+    ]
 
 
 def test_preview_without_connection_says_why(api: Api) -> None:

@@ -8,10 +8,14 @@ run executed inline: it is read-only and answers with the ``sync usage --json`` 
 from __future__ import annotations
 
 import asyncio
+import json
+from collections.abc import Iterable, Iterator
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from halosync.domain.models import Action, RuleScope, RunKind
@@ -377,7 +381,9 @@ def preview_usage(
 ) -> Any:
     """Reads Halo and plans, writes nothing to Halo or the ledger: create, update with
     before → after, unchanged, and skipped with the reason. ``status`` says whether the
-    preview could be made (``halted`` with ``error`` when the connection needs fixing)."""
+    preview could be made (``halted`` with ``error`` when the connection needs fixing).
+    The document is streamed a part at a time as the results are read back from disk, so
+    a preview of 100,000 pairs is never held whole."""
     report = asyncio.run(
         run_usage_sync(
             database,
@@ -390,9 +396,36 @@ def preview_usage(
             halo_factory=factory,
         )
     )
-    data = report.to_dict()
-    data["error"] = redact_text(report.error) if report.error else None
-    return UsageReportOut.model_validate(data)
+
+    def head(data: dict[str, Any]) -> dict[str, Any]:
+        data["error"] = redact_text(report.error) if report.error else None
+        return UsageReportOut.model_validate(data).model_dump(mode="json")
+
+    def change(data: dict[str, Any]) -> dict[str, Any]:
+        return ChangeOut.model_validate(data).model_dump(mode="json")
+
+    # As FastAPI's JSONResponse encodes a response model.
+    dumps = partial(json.dumps, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    parts = report.json_parts(dumps, indent=None, head=head, change=change)
+    return StreamingResponse(_gathered(parts), media_type="application/json")
+
+
+_STREAM_PART = 64 * 1024
+"""Characters a streamed document sends at once (a message per change would be 100,000)."""
+
+
+def _gathered(parts: Iterable[str]) -> Iterator[bytes]:
+    """``parts`` as UTF-8, gathered into messages of about :data:`_STREAM_PART`."""
+    pending: list[str] = []
+    size = 0
+    for part in parts:
+        pending.append(part)
+        size += len(part)
+        if size >= _STREAM_PART:
+            yield "".join(pending).encode()
+            pending, size = [], 0
+    if pending:
+        yield "".join(pending).encode()
 
 
 @router.get("/syncs/overview", response_model=OverviewOut, responses=ERROR_RESPONSES)
