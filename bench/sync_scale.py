@@ -62,7 +62,7 @@ def _seed(accounts: int, invoices: bool) -> dict[str, Any]:
     if invoices:
         document["recurring_invoices"] = [
             {
-                "id": n,
+                "id": -n,  # the simulator's recurring invoice ids are negative, as Halo's
                 "client_id": n,
                 "reference": f"Monthly {n}",
                 "lines": [{"_itemid": 3, "qty_order": 1, "item_shortdescription": "Consulting"}],
@@ -245,11 +245,13 @@ def scenario(pairs: int, target: str, database_url: str | None) -> dict[str, Any
                 "100000000",
             ],
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,  # a bad seed shows as the exit above
         )
         url = f"http://127.0.0.1:{port}"
         try:
             for _ in range(600):
+                if simulator.poll() is not None:
+                    raise SystemExit(f"the simulator stopped (exit {simulator.returncode})")
                 try:
                     httpx2.get(f"{url}/_simulator/health", timeout=1)
                     break
