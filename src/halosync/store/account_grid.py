@@ -511,20 +511,23 @@ def _nearer_end(
     """The ids at ``offset`` of a segment of ``size`` rows, read from whichever end is
     nearer: an index is walked to an offset entry by entry, so the last page read
     backwards costs what the first does (a middle page, half of a walk of every row)."""
+    backwards, start, count = nearer_end(size, offset, limit)
+    if not backwards:
+        return _page_of_segment(session, workspace_id, where, segment, descending, start, count)
+    ids = _page_of_segment(
+        session, workspace_id, where, segment, not descending, start, count, ties_descending=True
+    )
+    return ids[::-1]
+
+
+def nearer_end(size: int, offset: int, limit: int) -> tuple[bool, int, int]:
+    """How to read rows ``offset`` to ``offset + limit`` of ``size`` rows in order with the
+    shorter walk: (backwards, offset, limit) in that direction, the rows then reversed
+    when backwards."""
     end = min(offset + limit, size)
     if offset <= size - end:
-        return _page_of_segment(session, workspace_id, where, segment, descending, offset, limit)
-    backwards = _page_of_segment(
-        session,
-        workspace_id,
-        where,
-        segment,
-        not descending,
-        size - end,
-        end - offset,
-        ties_descending=True,
-    )
-    return backwards[::-1]
+        return False, offset, limit
+    return True, size - end, end - offset
 
 
 def grid_rows(
