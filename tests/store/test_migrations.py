@@ -431,3 +431,48 @@ def test_quantities_become_decimals_on_sqlite(sqlite_url: str) -> None:
 @pytest.mark.postgres
 def test_quantities_become_decimals_on_postgresql(pg_schema_url: str) -> None:
     _quantities_become_decimals(pg_schema_url)
+
+
+def test_approvals_made_before_0023_are_taken_as_used(sqlite_url: str) -> None:
+    """An approval from before approvals recorded the run that used them does not apply
+    again (spent), so the next sync neither writes its value unasked nor withdraws it;
+    a pending item waits as before."""
+    from datetime import datetime
+
+    from sqlalchemy import DateTime, bindparam, text
+
+    at = bindparam("at", type_=DateTime())
+    db = Database(sqlite_url)
+    try:
+        _upgrade_to(db, "0022")
+        with db.engine.begin() as connection:
+            for statement in (
+                "INSERT INTO workspace (id, name, created_at) VALUES (1, 'acme', :at)",
+                "INSERT INTO account (id, workspace_id, ref, name, status, billed, created_at, "
+                "updated_at) VALUES (1, 1, 'A1', 'Acme', 'active', true, :at, :at)",
+                "INSERT INTO service (id, workspace_id, ref, name) VALUES (1, 1, 'MAIL', 'Mail')",
+            ):
+                bound = text(statement).bindparams(at) if ":at" in statement else text(statement)
+                connection.execute(bound, {"at": datetime(2026, 1, 1)})
+            for item_id, status in ((1, "approved"), (2, "pending"), (3, "rejected")):
+                connection.execute(
+                    text(
+                        "INSERT INTO review_item (id, workspace_id, account_id, service_id, "
+                        "proposal_key, target, action, after, reasons, status, first_seen_at, "
+                        "last_seen_at) VALUES (:id, 1, 1, 1, :key, 'licence', 'update', '{}', "
+                        "'r', :status, :at, :at)"
+                    ).bindparams(at),
+                    {
+                        "id": item_id,
+                        "key": f"k{item_id}",
+                        "status": status,
+                        "at": datetime(2026, 1, 1),
+                    },
+                )
+        db.migrate()
+        with db.engine.connect() as connection:
+            rows = connection.execute(text("SELECT id, spent_run_id FROM review_item"))
+            spent: dict[int, int | None] = dict(rows.all())
+        assert spent == {1: 0, 2: None, 3: None}
+    finally:
+        db.dispose()

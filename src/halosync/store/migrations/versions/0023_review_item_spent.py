@@ -4,8 +4,10 @@ An approved change is written by the next sync that plans it, and only then: tha
 id is kept on the item, so a later run that plans the same value again asks again, and an
 approval that run did not write (the pair excluded meanwhile, another value planned) is
 withdrawn instead of waiting armed. A plain number, not a foreign key: pruning the run's
-history must not arm the approval again. Existing approvals stay armed until the next sync
-that plans them (NULL). A plain ADD COLUMN: no table copy on SQLite.
+history must not arm the approval again. Approvals made before are taken as used (0: no
+run recorded), as nearly all were written at once: a value of theirs planned again is
+asked about anew, never written unasked, and the next sync does not withdraw (and so
+delete) each of them. A plain ADD COLUMN: no table copy on SQLite.
 
 Revision ID: 0023
 Revises: 0022
@@ -27,6 +29,7 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.add_column("review_item", sa.Column("spent_run_id", sa.Integer(), nullable=True))
+    op.execute("UPDATE review_item SET spent_run_id = 0 WHERE status = 'approved'")
 
 
 def downgrade() -> None:
