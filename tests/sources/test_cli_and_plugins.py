@@ -6,16 +6,18 @@ import json
 import os
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from halosync.errors import NotFoundError
 from halosync.sources.csv_directory import CsvDirectorySource
-from halosync.sources.errors import ImportValidationError
+from halosync.sources.errors import ImportValidationError, Location
 from halosync.sources.importer import import_records
-from halosync.sources.plugins import UsageSource, list_sources, load_source
+from halosync.sources.plugins import SourceRecord, UsageSource, list_sources, load_source
 from halosync.store.database import Database
+from halosync.store.usage import SubscriptionRepository
 from tests.sources.conftest import GOOD_CSV, HEADER
 
 
@@ -144,3 +146,46 @@ def test_csv_directory_errors_name_the_file(
         import_records(database, workspace_id, CsvDirectorySource(str(tmp_path)).records())
     locations = [e.location for e in caught.value.errors]
     assert locations == ["headerless.csv line 1 (header)", "rows.csv line 2, column quantity"]
+
+
+def test_a_plug_in_source_sends_fractional_counts_through_the_same_parser(
+    database: Database, workspace_id: int
+) -> None:
+    """A plug-in's subscription record (JSON-typed: a float, a Decimal or text) and its
+    CSV-style row (text) are read like an import: exactly, or refused naming the field."""
+    account = {"ref": "A1", "name": "Acme", "status": "active", "billed": True}
+    subscription = {
+        "account_ref": "A1",
+        "service_ref": "GB",
+        "start_date": "2024-01-01",
+        "billing_cycle": "monthly",
+    }
+    records = [
+        SourceRecord("account", account, Location("$.a")),
+        SourceRecord("service", {"ref": "GB", "name": "Storage GB"}, Location("$.s")),
+        SourceRecord(
+            "subscription", {**subscription, "term": "m", "quantity": 12.4}, Location("$.1")
+        ),
+        SourceRecord(
+            "subscription",
+            {**subscription, "term": "y", "quantity": Decimal("2.5")},
+            Location("$.2"),
+        ),
+        SourceRecord(
+            "subscription", {**subscription, "term": "w", "quantity": "0.0001"}, Location("$.3")
+        ),
+    ]
+    report = import_records(database, workspace_id, iter(records))
+    assert report.subscriptions.created == 3
+    with database.session() as session:
+        stored = {s.term: s.quantity for s in SubscriptionRepository(session, workspace_id).all()}
+    assert stored == {"m": Decimal("12.4"), "y": Decimal("2.5"), "w": Decimal("0.0001")}
+    bad = SourceRecord(
+        "subscription", {**subscription, "term": "d", "quantity": 1.00001}, Location("$.4", "path")
+    )
+    with pytest.raises(ImportValidationError) as caught:
+        import_records(database, workspace_id, iter([bad]))
+    assert [str(e) for e in caught.value.errors] == [
+        "$.4.quantity: must be a number from 0 to 2147483647 with at most 4 decimal places, "
+        "got 1.00001"
+    ]

@@ -456,3 +456,36 @@ def test_halo_asking_for_a_day_long_wait_is_a_503_at_once(ready: Api) -> None:
     detail = busy.json()["detail"]
     assert "429" in detail
     assert "86400" in detail
+
+
+def test_preview_results_and_reconciliation_show_the_fractional_count_and_the_ruled_one(
+    ready: Api,
+) -> None:
+    _mapped(ready)
+    fractional = [
+        dict(sub, quantity=quantity)
+        for sub, quantity in zip(USAGE["subscriptions"], (12.4, "2.5"), strict=True)
+    ]
+    assert ready.post("usage", json={"subscriptions": fractional}).status_code == 200
+    # No rounding rule: a licence count is never cut; both pairs wait with the fix.
+    waiting = ready.post("syncs/usage/preview").json()["changes"]
+    assert {(c["action"], c["level"]) for c in waiting} == {("skip", "WARNING")}
+    assert waiting[0]["reason"].startswith("quantity 12.4 is not a whole number")
+    assert waiting[0]["explain"]["steps"][0]["quantity"] == 12.4
+
+    rule = ready.put("rules", params={"service_ref": "MAIL"}, json={"rounding": "up"})
+    assert rule.status_code == 200, rule.text
+    preview = {c["account_ref"]: c for c in ready.post("syncs/usage/preview").json()["changes"]}
+    assert preview["A1"]["after"]["count"] == 13
+    assert [(s["rule"], s["quantity"]) for s in preview["A1"]["explain"]["steps"]] == [
+        ("vendor", 12.4),
+        ("rounding", 13),
+    ]
+    _sync_now(ready)
+    run = ready.get("runs", params={"kind": "usage"}).json()["items"][0]
+    results = {r["account_ref"]: r for r in ready.get(f"runs/{run['id']}").json()["results"]}
+    assert results["A2"]["explain"]["text"] == "vendor 2.5 \u2192 rounded up (service) \u2192 3"
+    assert results["A2"]["after"]["count"] == 3
+    rows = {r["account_ref"]: r for r in ready.get("reconciliation").json()["rows"]}
+    assert (rows["A1"]["vendor_quantity"], rows["A1"]["ruled_quantity"]) == (12.4, 13)
+    assert (rows["A1"]["halo_quantity"], rows["A1"]["status"]) == (13, "in_step")
