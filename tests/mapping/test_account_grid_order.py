@@ -329,7 +329,8 @@ def test_the_excluded_filter_pages_through_the_plain_answer(
     database: Database, limit: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The accounts excluded from billing are read first and handed over as ids, or (more
-    than the limit) as the rules' own statement: either way the plain answer."""
+    than the limit, and always on PostgreSQL) as the rules' own statement: either way the
+    plain answer."""
     monkeypatch.setattr(account_grid, "SEARCH_LIST_LIMIT", limit)
     workspace_id = _build(database, "invoice_line")
     rows = _every_row(database, workspace_id)
