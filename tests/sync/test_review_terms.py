@@ -192,12 +192,15 @@ def feed_one(world: World, quantity: int) -> None:
     )
 
 
-def exclusion(world: World, excluded: bool) -> None:
-    pair = RuleTarget("A1", "MAIL")
+PAIR = RuleTarget("A1", "MAIL")
+
+
+def exclusion(world: World, excluded: bool, scope: RuleTarget = PAIR) -> None:
+    """Exclude (or include again) A1 × MAIL, or the scope given."""
     if excluded:
-        exclude(world.database, world.workspace_id, pair, "moved to another MSP", actor="ada")
+        exclude(world.database, world.workspace_id, scope, "moved to another MSP", actor="ada")
     else:
-        include(world.database, world.workspace_id, pair, actor="ada")
+        include(world.database, world.workspace_id, scope, actor="ada")
 
 
 def decide(world: World, ids: list[int]) -> None:
@@ -248,19 +251,19 @@ def test_an_exclusion_withdraws_holds_and_approvals_and_inclusion_screens_again(
     assert [c.held for c in again.changes] == [True]
     [item] = held_ids(world)
 
-    # Approved, then excluded before a sync wrote it: the approval is withdrawn too.
+    # Approved, then the account excluded before a sync wrote it: the approval goes too.
     decide(world, [item])
-    exclusion(world, True)
+    exclusion(world, True, RuleTarget(account_ref="A1"))
     run(world.usage())
     assert list_review(world.database, world.workspace_id, status="approved") == []
     operation, after = review_audit(world)[-1]
     assert operation == "withdraw"
     assert after["status"] == "withdrawn"
-    assert "excluded from billing" in after["why"]
+    assert "excluded from billing: moved to another MSP (account)" in after["why"]
     assert world.writes() == []
 
     # Included again: the old approval is not armed; the change waits for review anew.
-    exclusion(world, False)
+    exclusion(world, False, RuleTarget(account_ref="A1"))
     world.sim.state.request_log.clear()
     screened = run(world.usage())
     assert [(c.action, c.held) for c in screened.changes] == [("skip", True)]
@@ -330,6 +333,7 @@ def test_terms_kept_apart_an_exclusion_withdraws_each_terms_approval(
     assert list_review(world.database, world.workspace_id, status=None) == []
     withdrawn = [after for operation, after in review_audit(world) if operation == "withdraw"]
     assert sorted(after["term"] for after in withdrawn) == ["Annual", "Monthly"]
+    assert all("excluded from billing: moved to another MSP" in a["why"] for a in withdrawn)
     exclusion(world, False)
     report = run(world.usage())
     assert sorted((c.term, c.held) for c in report.changes) == [
