@@ -38,6 +38,7 @@ from halosync.domain.models import (
     plain_number,
 )
 from halosync.domain.rules import (
+    CEILING_STEP,
     EMPTY_RULE_BOOK,
     EffectiveRule,
     RuleBook,
@@ -296,7 +297,7 @@ def _why(ruled: RuledQuantity, halo: Decimal | None) -> str:
     applied = ", ".join(
         step.text
         for step in steps[1 if first is not None else 0 :]
-        if step.rule not in ("ceiling", PRICE_STEP)
+        if step.rule not in (CEILING_STEP, PRICE_STEP)
     )
     if halo is not None and same_value(halo, ruled.quantity):
         if not applied:
