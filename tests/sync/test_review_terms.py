@@ -17,11 +17,13 @@ from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import select
+from starlette.testclient import TestClient
 
 from halosync.domain.review import ReviewPolicy
 from halosync.domain.rules import QuantityRule
 from halosync.rules.service import RuleTarget, exclude, include, set_rule
 from halosync.store.models import AuditEntry, LogEntry
+from halosync.store.workspaces import WorkspaceRepository
 from halosync.sync.approve import approve_and_write
 from halosync.sync.review import (
     ApprovalReport,
@@ -29,7 +31,10 @@ from halosync.sync.review import (
     list_review,
     set_review_policy,
 )
+from halosync.users import create_user
+from halosync.web.app import create_app
 from tests.sync.world import World, make_world, seed, usage_document
+from tests.web.ui.world import log_in
 
 T = TypeVar("T")
 TARGETS = ["licence", "invoice_line"]
@@ -342,3 +347,22 @@ def test_terms_kept_apart_an_exclusion_withdraws_each_terms_approval(
     ]
     assert world.writes() == []
     assert billed(world, target) == [5, 10]
+
+
+def test_the_review_page_names_each_held_changes_term(tmp_path: Path) -> None:
+    """The web UI's queue shows the term of a record kept apart."""
+    world = apart_world(tmp_path, "licence")
+    feed_terms(world, 1000, 500)
+    run(world.usage())
+    with world.database.session() as session:
+        workspace = WorkspaceRepository(session).get(world.workspace_id)
+        create_user(
+            session, email="ada@example.com", name="Ada", password="x" * 16, workspace=workspace
+        )
+    client = TestClient(create_app(world.settings, database=world.database))
+    log_in(client, "ada@example.com", "x" * 16)
+    page = client.get(f"/ui/w/{world.workspace_id}/review")
+    assert page.status_code == 200
+    assert page.text.count("term Monthly") == 1
+    assert page.text.count("term Annual") == 1
+    assert 'aria-label="Choose Client 1 Ltd / Mail Protection (Annual)"' in page.text
