@@ -5,13 +5,15 @@ import's COPY staging) PostgreSQL."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.cli import Cli, cli_against_simulator, write_usage_csv
-from tests.e2e.test_cli_rules import billed, json_of, ok
+from tests.e2e.cli import Cli, cli_against_simulator
+from tests.e2e.test_cli_rules import billed, json_of, mail_mapped, ok
 from tests.sync.world import seed
 
 ROWS = [
@@ -22,36 +24,34 @@ ROWS = [
 ]  # fmt: skip
 
 
-def _mapped(cli: Cli, tmp_path: Path, target: str) -> None:
-    cli.connect(target)
-    ok(cli, "import", str(write_usage_csv(tmp_path / "u.csv", ROWS)))
-    ok(cli, "sync", "customers")
-    invoice = target == "invoice_line"
-    ok(cli, "map", "account", "A1", "1", *(["--invoice", "-1"] if invoice else []))
-    ok(cli, "map", "account", "A2", "2", *(["--invoice", "-2"] if invoice else []))
-    ok(cli, "map", "service", "MAIL", "1")
-
-
 def _changes(report: dict[str, Any]) -> dict[str, Any]:
     return {change["account_ref"]: change for change in report["changes"]}
 
 
-def _database(request: pytest.FixtureRequest, name: str) -> dict[str, str]:
-    if name == "sqlite":
-        return {}
-    return {"HALOSYNC_DATABASE_URL": request.getfixturevalue("pg_schema_url")}
+@contextmanager
+def _mapped(
+    request: pytest.FixtureRequest, tmp_path: Path, database: str, target: str
+) -> Iterator[Cli]:
+    """ROWS imported into ``database`` (sqlite, or postgresql: a throwaway schema) and
+    mapped to clients 1 and 2 and item 1 on ``target``."""
+    env = {}
+    if database == "postgresql":
+        env["HALOSYNC_DATABASE_URL"] = request.getfixturevalue("pg_schema_url")
+    with cli_against_simulator(tmp_path, seed(3, with_invoices=True), **env) as cli:
+        mail_mapped(cli, tmp_path, target, ROWS)
+        yield cli
 
 
-@pytest.mark.parametrize(
+DATABASES = pytest.mark.parametrize(
     "database", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 )
+
+
+@DATABASES
 def test_a_fractional_licence_count_waits_for_a_rounding_rule(
     tmp_path: Path, request: pytest.FixtureRequest, database: str
 ) -> None:
-    with cli_against_simulator(
-        tmp_path, seed(3, with_invoices=True), **_database(request, database)
-    ) as cli:
-        _mapped(cli, tmp_path, "licence")
+    with _mapped(request, tmp_path, database, "licence") as cli:
         stored = {r["account_ref"]: r["vendor_quantity"] for r in json_of(cli, "reconcile")["rows"]}
         assert stored == {"A1": 12.4, "A2": 2.5}  # stored exactly
 
@@ -94,16 +94,11 @@ def test_a_fractional_licence_count_waits_for_a_rounding_rule(
         assert billed(cli, "licence") == {1: 13, 2: 3}
 
 
-@pytest.mark.parametrize(
-    "database", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-)
+@DATABASES
 def test_an_invoice_line_takes_the_fraction_as_it_is(
     tmp_path: Path, request: pytest.FixtureRequest, database: str
 ) -> None:
-    with cli_against_simulator(
-        tmp_path, seed(3, with_invoices=True), **_database(request, database)
-    ) as cli:
-        _mapped(cli, tmp_path, "invoice_line")
+    with _mapped(request, tmp_path, database, "invoice_line") as cli:
         first = json_of(cli, "sync", "usage")
         assert first["counts"]["created"] == 2, first
         assert billed(cli, "invoice_line") == {1: 12.4, 2: 2.5}

@@ -45,11 +45,13 @@ def billed(cli: Cli, target: str) -> dict[int, Any]:
     return quantities
 
 
-def mail_mapped(cli: Cli, tmp_path: Path, target: str) -> None:
-    """ROWS imported, A1 → client 1 and A2 → client 2 (their recurring invoices on the
-    invoice_line target), MAIL → item 1."""
+def mail_mapped(
+    cli: Cli, tmp_path: Path, target: str, rows: list[dict[str, Any]] | None = None
+) -> None:
+    """``rows`` (ROWS by default) imported, A1 → client 1 and A2 → client 2 (their
+    recurring invoices on the invoice_line target), MAIL → item 1."""
     cli.connect(target)
-    ok(cli, "import", str(write_usage_csv(tmp_path / "u.csv", ROWS)))
+    ok(cli, "import", str(write_usage_csv(tmp_path / "u.csv", ROWS if rows is None else rows)))
     ok(cli, "sync", "customers")
     invoice = target == "invoice_line"
     ok(cli, "map", "account", "A1", "1", *(["--invoice", "-1"] if invoice else []))

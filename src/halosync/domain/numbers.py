@@ -41,3 +41,10 @@ def parse_decimal(text: str) -> Decimal | None:
     if not _DECIMAL.fullmatch(cleaned):
         return None
     return Decimal(cleaned)
+
+
+def exact_count(value: Decimal) -> Decimal:
+    """A count as people read it, the value unchanged: ``12`` for ``12.0000`` (a whole count
+    reads as one, never ``1.2E+1``), ``12.4`` for ``12.4000``."""
+    whole = value.to_integral_value()
+    return whole if value == whole else value.normalize()

@@ -20,7 +20,7 @@ from pydantic_core import PydanticCustomError
 from pydantic_core.core_schema import ValidationInfo
 
 from halosync.domain.models import ACCOUNT_STATUSES
-from halosync.domain.numbers import parse_decimal
+from halosync.domain.numbers import exact_count, parse_decimal
 from halosync.store.models import NAME_LENGTH, REF_LENGTH, SUBSCRIPTION_VALUES
 
 MAX_QUANTITY = 2_147_483_647
@@ -130,8 +130,7 @@ def _number(value: Any, *, maximum: Decimal, what: str, kind: str) -> Decimal:
 def parse_quantity(value: Any, _info: ValidationInfo) -> Decimal:
     """A count from 0 to 2,147,483,647 with at most 4 decimal places (12, 12.4)."""
     number = _number(value, maximum=Decimal(MAX_QUANTITY), what="a number", kind="quantity")
-    whole = number.to_integral_value()
-    return whole if number == whole else number.normalize()
+    return exact_count(number)
 
 
 def _parse_date(value: Any) -> date:

@@ -16,6 +16,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
+from halosync.domain.numbers import exact_count
+
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -108,9 +110,7 @@ def stored_quantity(value: Decimal | int) -> Decimal:
 def read_quantity(value: Any) -> Decimal:
     """A stored quantity as a ``Decimal``: 12 (not 12.0000) for a whole count, 12.4 for a
     fraction. SQLite hands back a float or an int, PostgreSQL a Decimal."""
-    exact = Decimal(str(value)).quantize(_QUANTITY_STEP)
-    whole = exact.to_integral_value()
-    return whole if exact == whole else exact.normalize()
+    return exact_count(Decimal(str(value)).quantize(_QUANTITY_STEP))
 
 
 class Quantity(TypeDecorator[Decimal]):
