@@ -196,8 +196,9 @@ def test_an_unreachable_queue_is_a_problem(cli: Cli) -> None:
 
 @pytest.mark.postgres
 def test_the_search_index_is_reported_and_its_fix_makes_it(pg_schema_url: str) -> None:
-    """PostgreSQL: the doctor says whether the account search has its trigram index (made
-    by migration 0022 when pg_trgm can be installed) and, when not, the SQL that makes it."""
+    """PostgreSQL: the doctor says whether the searches have their trigram indexes (made
+    by migrations 0022 and 0027 when pg_trgm can be installed) and, when not, the SQL that
+    makes them."""
     from sqlalchemy import text
 
     from halosync.ops.doctor import search_index_check
@@ -206,18 +207,18 @@ def test_the_search_index_is_reported_and_its_fix_makes_it(pg_schema_url: str) -
     database = Database(pg_schema_url)
     try:
         database.migrate()
-        assert search_index_check(database).detail == "the account search reads its trigram index"
+        assert search_index_check(database).detail == "the searches read their trigram indexes"
         with database.engine.begin() as connection:
             connection.execute(text(f"DROP INDEX {TRIGRAM_INDEX}"))
         missing = search_index_check(database)
         assert missing.status == "ok"  # slower at scale, not wrong
-        assert "no trigram index" in missing.detail
+        assert "no trigram indexes" in missing.detail
         assert TRIGRAM_INDEX_SQL in missing.detail
         with database.engine.begin() as connection:
             # An operator's search_path has the schema pg_trgm lives in (public here).
             schema = connection.scalar(text("SELECT current_schema()"))
             connection.execute(text(f'SET LOCAL search_path = "{schema}", public'))
             connection.exec_driver_sql(TRIGRAM_INDEX_SQL)
-        assert "reads its trigram index" in search_index_check(database).detail
+        assert "read their trigram indexes" in search_index_check(database).detail
     finally:
         database.dispose()

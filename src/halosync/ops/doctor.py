@@ -273,17 +273,19 @@ async def run_doctor(
 
 
 def search_index_check(database: Database) -> Check:
-    """PostgreSQL: the account grid's search seeks a trigram index, or (pg_trgm was not
-    available to the migration) reads every account; slower at scale, not wrong."""
+    """PostgreSQL: the account grid's search and the client picker seek trigram indexes,
+    or (pg_trgm was not available to the migration) read every row; slower at scale, not
+    wrong."""
     with database.engine.connect() as connection:
         if has_trigram_index(connection):
-            return Check("search index", "ok", "the account search reads its trigram index")
+            return Check("search index", "ok", "the searches read their trigram indexes")
     return Check(
         "search index",
         "ok",
-        "no trigram index (the pg_trgm extension was not available when the schema was"
-        " migrated): the account search reads every account, slow beyond ~20,000 accounts.\n"
-        f"To add it, a database owner runs: {TRIGRAM_INDEX_SQL}",
+        "no trigram indexes (the pg_trgm extension was not available when the schema was"
+        " migrated): the account search and the client picker read every row, slow beyond"
+        " ~20,000 accounts.\n"
+        f"To add them, a database owner runs: {TRIGRAM_INDEX_SQL}",
     )
 
 

@@ -58,21 +58,19 @@ def service_rows(
 def unmapped_halo_clients(
     session: Session, workspace_id: int, *, search: str | None = None, limit: int = 50
 ) -> Sequence[HaloClient]:
-    """Halo clients still in Halo that no account is mapped to, by name (or found by id)."""
-    query = (
-        select(HaloClient)
-        .outerjoin(
-            AccountMapping,
-            and_(
-                AccountMapping.workspace_id == workspace_id,
-                AccountMapping.halo_client_id == HaloClient.halo_id,
-            ),
-        )
-        .where(
-            HaloClient.workspace_id == workspace_id,
-            HaloClient.gone.is_(False),
-            AccountMapping.id.is_(None),
-        )
+    """Halo clients still in Halo that no account is mapped to, by name (or found by id).
+
+    NOT EXISTS, not an outer join's missing row: PostgreSQL estimates the clients an
+    anti-join keeps (a quarter of 100,000 here) and walks the name index for the first
+    twenty, where for the outer join it guessed one and sorted every client (0.5-0.9 s)."""
+    mapped = select(AccountMapping.id).where(
+        AccountMapping.workspace_id == workspace_id,
+        AccountMapping.halo_client_id == HaloClient.halo_id,
+    )
+    query = select(HaloClient).where(
+        HaloClient.workspace_id == workspace_id,
+        HaloClient.gone.is_(False),
+        ~mapped.exists(),
     )
     if search and search.strip():
         query = query.where(name_or_halo_id(HaloClient.name, HaloClient.halo_id, search.strip()))

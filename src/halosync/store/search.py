@@ -20,12 +20,17 @@ HALO_ID_MAX = 2**31 - 1
 TRIGRAM_INDEX = "ix_account_search_trigrams"
 """PostgreSQL's GIN index of the trigrams of what the account grid's search reads
 (migration 0022): a search seeks it instead of reading every account."""
+CLIENT_TRIGRAM_INDEX = "ix_halo_client_name_trigrams"
+"""The same of the Halo clients' names (migration 0027), for the mapping picker."""
+TRIGRAM_INDEXES = (TRIGRAM_INDEX, CLIENT_TRIGRAM_INDEX)
 TRIGRAM_INDEX_SQL = (
     "CREATE EXTENSION IF NOT EXISTS pg_trgm;"
-    f" CREATE INDEX {TRIGRAM_INDEX} ON account USING gin ("
+    f" CREATE INDEX IF NOT EXISTS {TRIGRAM_INDEX} ON account USING gin ("
     "lower(name) gin_trgm_ops, lower(ref) gin_trgm_ops,"
     " lower(mapped_client_name) gin_trgm_ops,"
     " lower(CAST(mapped_client_id AS VARCHAR)) gin_trgm_ops);"
+    f" CREATE INDEX IF NOT EXISTS {CLIENT_TRIGRAM_INDEX} ON halo_client"
+    " USING gin (lower(name) gin_trgm_ops);"
 )
 """What a database owner runs when the migration could not create it (no pg_trgm)."""
 
@@ -69,7 +74,9 @@ def name_or_halo_id(name: Any, halo_id: Any, term: str) -> ColumnElement[bool]:
 
 
 def has_trigram_index(connection: Connection) -> bool:
-    """The account grid's search has its trigram index (PostgreSQL; migration 0022 makes
-    it when pg_trgm can be installed)."""
-    found = connection.scalar(text("SELECT to_regclass(:name)"), {"name": TRIGRAM_INDEX})
-    return found is not None
+    """The account grid's search and the client picker have their trigram indexes
+    (PostgreSQL; migrations 0022 and 0027 make them when pg_trgm can be installed)."""
+    return all(
+        connection.scalar(text("SELECT to_regclass(:name)"), {"name": name}) is not None
+        for name in TRIGRAM_INDEXES
+    )

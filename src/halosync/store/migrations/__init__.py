@@ -7,14 +7,15 @@ without importing Alembic (``Database.migrate``). A new migration updates it;
 
 from __future__ import annotations
 
-from halosync.store.search import TRIGRAM_INDEX
+from halosync.store.search import TRIGRAM_INDEXES
 
-SCHEMA_HEAD = "0026"
+SCHEMA_HEAD = "0027"
 """The revision of the newest migration in ``versions/``."""
 
-OUTSIDE_MODELS = frozenset({TRIGRAM_INDEX})
+OUTSIDE_MODELS = frozenset(TRIGRAM_INDEXES)
 """Schema objects a migration makes that the models do not describe: PostgreSQL's trigram
-index of the account search (0022), there only when pg_trgm could be installed."""
+indexes of the account search and the client picker (0022, 0027), there only when pg_trgm
+could be installed."""
 
 
 def include_object(
