@@ -19,6 +19,7 @@ from halosync.cli.common import (
 from halosync.domain.models import REVIEW_STATUSES, ReviewStatus
 from halosync.domain.numbers import parse_integer
 from halosync.domain.review import ReviewPolicy
+from halosync.domain.terms import service_label
 from halosync.errors import ValidationFailedError
 from halosync.logging import redact_text
 from halosync.store.crypto import SecretBox
@@ -130,7 +131,8 @@ def approve_command(
             + (f" (run {report.run_id})." if report.run_id else ".")
         )
         for result in report.others:
-            typer.echo(f"  {result.account_ref}, {result.service_ref}: {result.reason}")
+            service = service_label(result.service_ref, result.term)
+            typer.echo(f"  {result.account_ref}, {service}: {result.reason}")
     if report.error:
         sys.stderr.write(f"error: {redact_text(report.error)}\n")
         raise typer.Exit(1)

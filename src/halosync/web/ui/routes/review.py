@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from halosync.domain.review import ReviewPolicy
+from halosync.domain.terms import service_label
 from halosync.errors import HalosyncError
 from halosync.sync.approve import approve_and_write
 from halosync.sync.review import list_review, reject_review, review_policy, set_review_policy
@@ -103,7 +104,8 @@ async def approve(request: Request, member: Annotated[Member, Depends(current_ad
         f" (run #{report.run_id})."
     )
     for other in report.others:
-        text += f" {other.account_ref} / {other.service_ref}: {other.reason}."
+        text += f" {other.account_ref} / {service_label(other.service_ref, other.term)}: "
+        text += f"{other.reason}."
     session.flash("success", text)
     return redirect(request, back)
 
