@@ -95,7 +95,9 @@ def test_monthly_and_annual_summed_kept_apart_or_picked(tmp_path: Path, target: 
             ("annual", 5, "in_step"),
             ("monthly", 10, "in_step"),
         ]
-        assert "MAIL (annual)" in ok(cli, "reconcile")
+        text = ok(cli, "reconcile")
+        assert "MAIL (annual)" in text
+        assert ".0000" not in text  # an invoice line's 10.0000 reads 10, as the vendor's
 
         # One picked: the annual record bills it; monthly's goes to 0 once approved
         # (a drop to 0 waits for review by default), never billed twice.
@@ -248,6 +250,7 @@ def test_a_term_not_picked_is_explained_as_such_on_every_surface(
             assert html.escape(MONTHLY_NOT_PICKED) in page
             page = client.get(f"{w}/reconcile").text
             assert html.escape(WHY_NOT_PICKED) in page
+            assert ".0000" not in page
             for page in (client.get(f"{w}/reconcile").text, client.get(f"{w}/results").text):
                 assert "subscription cancelled" not in page
 

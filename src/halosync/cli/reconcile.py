@@ -4,6 +4,7 @@ HaloPSA compared with the count the quantity rules bill today."""
 from __future__ import annotations
 
 import asyncio
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
@@ -11,14 +12,16 @@ import typer
 
 from halosync.cli.app import app, emit_json, state
 from halosync.cli.common import JsonOption, WorkspaceOption, open_database, resolve_workspace
+from halosync.domain.models import plain_number
 from halosync.domain.reconcile import ReconcileSummary
 from halosync.domain.terms import service_label
 from halosync.store.crypto import SecretBox
 from halosync.sync.reconcile import build_reconciliation, row_to_dict, write_csv
 
 
-def _quantity(value: object) -> str:
-    return "-" if value is None else str(value)
+def _quantity(value: Decimal | None) -> str:
+    """A count as people write it (an invoice line's 10.0000 reads 10); "-" for none."""
+    return "-" if value is None else plain_number(value)
 
 
 @app.command("reconcile")

@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from halosync.domain.models import plain_number
 from halosync.settings import Settings
 from halosync.store.crypto import SecretBox
 from halosync.store.database import Database
@@ -119,6 +120,9 @@ def install_ui(
 ) -> UiState:
     """Add the UI's routes and static files to ``app`` (the one line in ``create_app``)."""
     box = SecretBox.from_settings(settings)
+    templates = Jinja2Templates(directory=TEMPLATES_DIR)
+    # A count as people write it: an invoice line's 10.0000 reads 10.
+    templates.env.filters["number"] = plain_number
     state = UiState(
         settings=settings,
         database=database,
@@ -127,7 +131,7 @@ def install_ui(
             load_session_key(settings), database, SessionPolicy.from_settings(settings)
         ),
         throttle=throttle or LoginThrottle(database, LoginLimits.from_settings(settings)),
-        templates=Jinja2Templates(directory=TEMPLATES_DIR),
+        templates=templates,
     )
     app.state.ui = state
     app.mount("/ui/static", StaticFiles(directory=STATIC_DIR), name="ui-static")
