@@ -1,7 +1,8 @@
 """How the cost of a usage sync and a customers pull grows with the number of pairs.
 
     uv run python bench/sync_scale.py --pairs 10000 --target licence [--runs 3]
-    uv run python bench/sync_scale.py --pairs 100000 --target invoice_line
+    uv run python bench/sync_scale.py --pairs 100000 --target invoice_line \
+        [--line-write-path invoice|update_lines]
 
 Starts ``halosync simulator`` on a local port with its rate limit out of the way (the
 point is halosync's own CPU and memory, not Halo's limit), seeds one Halo client per
@@ -37,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.sync.world import CLIENT_ID, CLIENT_SECRET, make_world  # noqa: E402
 
+from halosync.domain.models import LineWritePath  # noqa: E402
 from halosync.mapping.service import map_service  # noqa: E402
 from halosync.store.connections import ConnectionDetails, HaloConnectionRepository  # noqa: E402
 from halosync.store.models import (  # noqa: E402
@@ -215,7 +217,9 @@ def _map_everything(world: Any, accounts: int, invoices: bool) -> None:
             map_service(session, ws, f"S{s}", s)
 
 
-def scenario(pairs: int, target: str, database_url: str | None) -> dict[str, Any]:
+def scenario(
+    pairs: int, target: str, database_url: str | None, write_path: LineWritePath = "invoice"
+) -> dict[str, Any]:
     accounts = pairs // SERVICES
     invoices = target == "invoice_line"
     with tempfile.TemporaryDirectory() as tmp:
@@ -256,7 +260,9 @@ def scenario(pairs: int, target: str, database_url: str | None) -> dict[str, Any
             world = make_world(root, target=target, document={}, database_url=database_url)
             with world.database.session() as session:
                 HaloConnectionRepository(session, world.workspace_id, world.box).save(
-                    ConnectionDetails(url, None, None, CLIENT_ID, CLIENT_SECRET)
+                    ConnectionDetails(
+                        url, None, None, CLIENT_ID, CLIENT_SECRET, line_write_path=write_path
+                    )
                 )
             world.import_usage(_usage(accounts))
             env = {k: v for k, v in os.environ.items() if not k.startswith("HALOSYNC_")} | {
@@ -287,12 +293,23 @@ def main() -> None:
     parser.add_argument("--target", choices=("licence", "invoice_line"), default="licence")
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--database-url", default=None)
+    parser.add_argument(
+        "--line-write-path",
+        choices=("invoice", "update_lines"),
+        default="invoice",
+        help="how invoice_line writes (invoice: two requests per invoice, the default)",
+    )
     parser.add_argument("--profile", type=Path, default=None, help="write cProfile files here")
     args = parser.parse_args()
     global PROFILE_DIR
     PROFILE_DIR = args.profile
-    runs = [scenario(args.pairs, args.target, args.database_url) for _ in range(args.runs)]
+    runs = [
+        scenario(args.pairs, args.target, args.database_url, args.line_write_path)
+        for _ in range(args.runs)
+    ]
     summary: dict[str, Any] = {"pairs": args.pairs, "target": args.target, "runs": args.runs}
+    if args.target == "invoice_line":
+        summary["line_write_path"] = args.line_write_path
     for step in ("customers_pull", "first_sync", "repeat_sync"):
         summary[step] = {
             figure: _spread([run[step][figure] for run in runs])
