@@ -70,6 +70,10 @@ class ReconcileRow:
     halo_client_id: int | None
     halo_record_id: int | None
     vendor_quantity: Decimal | None
+    """The vendor's count as billed: several terms combined by the terms rule (their sum,
+    the term picked, or this record's term when kept apart), 0 once ended; for a record the
+    terms rule bills nothing on, the count of its term the vendor still sends. None when
+    the vendor sends none (a snapshot left it out, or no subscription is behind the row)."""
     ledger_quantity: Decimal | None
     halo_quantity: Decimal | None
     drift: bool
@@ -80,7 +84,7 @@ class ReconcileRow:
     """Why halosync leaves the pair alone on purpose (then it is not out of date)."""
     ruled_quantity: Decimal | None = None
     """The count the rules in force today bill (the vendor's when no rule changes it);
-    None for an excluded pair or one the vendor no longer sends."""
+    None for an excluded pair or a row with no subscription behind it (a ledger row only)."""
     explain: str = ""
     """The chain from the vendor's count to the ruled one ("vendor 23 → minimum 25
     (service) → 25"); empty without a subscription."""
