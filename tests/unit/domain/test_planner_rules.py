@@ -253,6 +253,8 @@ def test_a_fractional_count_goes_to_an_invoice_line_as_it_is() -> None:
         [sub(quantity="2.5")], EMPTY_RULE_BOOK, target="invoice_line", state=state
     ).changes
     assert again.action == "unchanged"
+    # Per-unit prices divide the vendor's totals by the fractional count: 50 / 2.5, 30 / 2.5.
+    assert (line.after["unit_price"], line.after["unit_cost"]) == (Decimal(20), Decimal(12))
     nearest = RuleBook(services={"S1": QuantityRule(rounding="nearest")})
     (ruled,) = _plan([sub(quantity="2.5")], nearest, target="invoice_line").changes
     assert ruled.after["qty_order"] == Decimal(3)
