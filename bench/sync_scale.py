@@ -1,6 +1,6 @@
 """How the cost of a usage sync and a customers pull grows with the number of pairs.
 
-    uv run python bench/sync_scale.py --pairs 10000 --target licence [--runs 3]
+    uv run python bench/sync_scale.py --pairs 10000 --target licence [--runs 3] [--preview]
     uv run python bench/sync_scale.py --pairs 100000 --target invoice_line \
         [--line-write-path invoice|update_lines]
 
@@ -13,7 +13,9 @@ changes). For each process it reports wall time, CPU time (user + system, from t
 child's own rusage) and peak RSS (the child's own ``VmHWM``, read by the child as it exits;
 interpreter included).
 With ``--runs N`` the whole scenario runs N times from scratch and each figure is given
-as min / median / max.
+as min / median / max. ``--preview`` then asks ``halosync serve`` on a local port for the
+REST API's dry-run preview (``POST /syncs/usage/preview``, streamed) and reports the
+server's CPU for it and its peak RSS.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from halosync.store.models import (  # noqa: E402
     AccountMapping,
     HaloRecurringInvoice,
 )
+from halosync.store.tokens import ApiTokenRepository  # noqa: E402
 
 HALOSYNC = str(Path(sys.executable).parent / "halosync")
 SERVICES = 2
@@ -186,6 +189,63 @@ def _measured(args: list[str], env: dict[str, str], step: str) -> dict[str, Any]
     }
 
 
+def _process_figures(pid: int) -> tuple[float, int]:
+    """A running process's CPU seconds (user + system) and peak RSS (``VmHWM``, KiB)."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    with open(f"/proc/{pid}/status", encoding="ascii") as status:
+        peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+    return cpu, peak
+
+
+def _preview(world: Any, env: dict[str, str]) -> dict[str, Any]:
+    """``POST /syncs/usage/preview`` to ``halosync serve`` on a local port, its body read to
+    the end as it streams; the server's CPU and peak RSS (its whole life, start included)."""
+    with world.database.session() as session:
+        token = ApiTokenRepository(session, world.workspace_id).create("bench").token
+    port = _free_port()
+    server = subprocess.Popen(
+        [HALOSYNC, "serve", "--host", "127.0.0.1", "--port", str(port), "--no-jobs"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            if server.poll() is not None:
+                raise SystemExit(f"halosync serve stopped (exit {server.returncode})")
+            try:
+                httpx2.get(f"{base}/healthz", timeout=1)
+                break
+            except httpx2.TransportError:
+                time.sleep(0.1)
+        cpu_before, _ = _process_figures(server.pid)
+        started = time.monotonic()
+        size = 0
+        with httpx2.stream(
+            "POST",
+            f"{base}/api/v1/workspaces/acme/syncs/usage/preview",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=None,
+        ) as response:
+            response.raise_for_status()
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+        elapsed = time.monotonic() - started
+        cpu_after, peak_kib = _process_figures(server.pid)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return {
+        "seconds": round(elapsed, 2),
+        "cpu_seconds": round(cpu_after - cpu_before, 2),
+        "peak_rss_mib": round(peak_kib / 1024),
+        "counts": {"body_mib": round(size / 2**20, 1)},
+    }
+
+
 def _map_everything(world: Any, accounts: int, invoices: bool) -> None:
     """Map account n to client n (and its invoice) and both services, set-based."""
     with world.database.session() as session:
@@ -218,7 +278,11 @@ def _map_everything(world: Any, accounts: int, invoices: bool) -> None:
 
 
 def scenario(
-    pairs: int, target: str, database_url: str | None, write_path: LineWritePath = "invoice"
+    pairs: int,
+    target: str,
+    database_url: str | None,
+    write_path: LineWritePath = "invoice",
+    preview: bool = False,
 ) -> dict[str, Any]:
     accounts = pairs // SERVICES
     invoices = target == "invoice_line"
@@ -276,11 +340,14 @@ def scenario(
             _map_everything(world, accounts, invoices)
             first = _measured(["sync", "usage"], env, "first_sync")
             repeat = _measured(["sync", "usage"], env, "repeat_sync")
+            steps = {"customers_pull": pull, "first_sync": first, "repeat_sync": repeat}
+            if preview:
+                steps["preview"] = _preview(world, env)
             world.database.dispose()
         finally:
             simulator.terminate()
             simulator.wait(timeout=30)
-    return {"customers_pull": pull, "first_sync": first, "repeat_sync": repeat}
+    return steps
 
 
 def _spread(values: list[float]) -> str:
@@ -299,18 +366,23 @@ def main() -> None:
         default="invoice",
         help="how invoice_line writes (invoice: two requests per invoice, the default)",
     )
+    parser.add_argument(
+        "--preview",
+        action="store_true",
+        help="then POST the REST API's dry-run preview to `halosync serve` (streamed)",
+    )
     parser.add_argument("--profile", type=Path, default=None, help="write cProfile files here")
     args = parser.parse_args()
     global PROFILE_DIR
     PROFILE_DIR = args.profile
     runs = [
-        scenario(args.pairs, args.target, args.database_url, args.line_write_path)
+        scenario(args.pairs, args.target, args.database_url, args.line_write_path, args.preview)
         for _ in range(args.runs)
     ]
     summary: dict[str, Any] = {"pairs": args.pairs, "target": args.target, "runs": args.runs}
     if args.target == "invoice_line":
         summary["line_write_path"] = args.line_write_path
-    for step in ("customers_pull", "first_sync", "repeat_sync"):
+    for step in runs[-1]:
         summary[step] = {
             figure: _spread([run[step][figure] for run in runs])
             for figure in ("seconds", "cpu_seconds", "peak_rss_mib")
