@@ -5,6 +5,7 @@ import's COPY staging) PostgreSQL."""
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,7 +15,9 @@ import pytest
 
 from tests.e2e.cli import Cli, cli_against_simulator
 from tests.e2e.test_cli_rules import billed, json_of, mail_mapped, ok
+from tests.e2e.test_cli_terms import _web
 from tests.sync.world import seed
+from tests.web.ui.world import log_in
 
 ROWS = [
     {"account_ref": "A1", "account_name": "Client 1 Ltd", "service_ref": "MAIL",
@@ -99,6 +102,14 @@ def test_an_invoice_line_takes_the_fraction_as_it_is(
     tmp_path: Path, request: pytest.FixtureRequest, database: str
 ) -> None:
     with _mapped(request, tmp_path, database, "invoice_line") as cli:
+        if database == "sqlite":
+            # The UI's dry run and reconciliation write the fraction as people do.
+            with _web(tmp_path) as (client, _api, workspace):
+                token = log_in(client, "ada@acme.test")
+                page = client.post(f"/ui/w/{workspace}/preview", data={"csrf_token": token}).text
+                assert "qty_order: 2.5\n" in page
+                assert html.escape("vendor 2.5 \u2192 2.5") in page
+                assert "<td>12.4</td>" in client.get(f"/ui/w/{workspace}/reconcile").text
         first = json_of(cli, "sync", "usage")
         assert first["counts"]["created"] == 2, first
         assert billed(cli, "invoice_line") == {1: 12.4, 2: 2.5}
@@ -107,8 +118,8 @@ def test_an_invoice_line_takes_the_fraction_as_it_is(
 
         # Halo's doubles (2.5000000001, 12.4 as 12.399999999) are the same quantity: a
         # repeat sync writes nothing.
-        for client, noisy in ((1, 12.399999999), (2, 2.5000000001)):
-            invoice = cli.sim.state.record("RecurringInvoice", -client)
+        for client_id, noisy in ((1, 12.399999999), (2, 2.5000000001)):
+            invoice = cli.sim.state.record("RecurringInvoice", -client_id)
             assert invoice is not None
             for line in invoice["lines"]:
                 if line.get("_itemid") == 1:
