@@ -109,13 +109,7 @@ def grid_context(request: Request, member: Member) -> dict[str, Any]:
         pages = max(1, -(-grid.total // page_size))
         if page > pages:  # past the end (rows went away): show the last page instead
             grid = grid_page(pages)
-        counts = mapping_counts(db, member.workspace_id)
-        schedules = get_schedules(db, member.workspace_id)
-        connected = has_connection(db, member.workspace_id)
         target = mapping_target(db, member.workspace_id)
-        halo_pulled = bool(
-            unmapped_halo_clients(db, member.workspace_id, limit=1) or counts.accounts_mapped
-        )
     first = (grid.page - 1) * grid.page_size + 1 if grid.items else 0
     last = first + len(grid.items) - 1 if grid.items else 0
     return {
@@ -136,15 +130,29 @@ def grid_context(request: Request, member: Member) -> dict[str, Any]:
         "status_labels": STATUS_LABELS,
         "sort_keys": SORT_KEYS,
         "page_sizes": PAGE_SIZES,
-        "counts": counts,
         "target": target,
-        "halo_pulled": halo_pulled,
         "overview": overview(state.database, member.workspace_id),
         "response_error_text": RESPONSE_ERROR_TEXT,
         "search_placeholder": SEARCH_PLACEHOLDER,
-        "schedules": schedules,
-        "connected": connected,
     }
+
+
+def toolbar_context(request: Request, member: Member) -> dict[str, Any]:
+    """What the account page shows above the grid: the totals, the schedules, whether
+    Halo is connected and its clients pulled. Not read again when htmx asks for the grid
+    alone (the totals count every account and mapping of the workspace)."""
+    state = ui_state(request)
+    with state.database.reading() as db:
+        counts = mapping_counts(db, member.workspace_id)
+        halo_pulled = bool(
+            counts.accounts_mapped or unmapped_halo_clients(db, member.workspace_id, limit=1)
+        )
+        return {
+            "counts": counts,
+            "halo_pulled": halo_pulled,
+            "schedules": get_schedules(db, member.workspace_id),
+            "connected": has_connection(db, member.workspace_id),
+        }
 
 
 def service_context(request: Request, member: Member) -> dict[str, Any]:
@@ -163,7 +171,7 @@ def accounts(request: Request, member: Annotated[Member, Depends(current_member)
     context = {"member": member, "page": "accounts", **grid_context(request, member)}
     if request.headers.get("hx-request") == "true" and request.headers.get("hx-target") == "grid":
         return render(request, "_account_grid.html", context)
-    return render(request, "accounts.html", context)
+    return render(request, "accounts.html", context | toolbar_context(request, member))
 
 
 def _row(request: Request, member: Member, ref: str) -> AccountMappingRow | None:

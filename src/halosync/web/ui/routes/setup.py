@@ -32,7 +32,7 @@ from halosync.web.ui.context import (
     workspace_url,
 )
 from halosync.web.ui.routes.dashboard import connection_view
-from halosync.web.ui.routes.mapping import grid_context, service_context
+from halosync.web.ui.routes.mapping import grid_context, service_context, toolbar_context
 
 router = APIRouter(route_class=UiRoute)
 STEPS: tuple[tuple[str, str], ...] = (
@@ -79,7 +79,7 @@ def setup_step(
     context = _context(request, member, step)
     context["connection"] = connection_view(request, member.workspace.workspace_name)
     if step == "accounts":
-        context.update(grid_context(request, member))
+        context.update(grid_context(request, member) | toolbar_context(request, member))
     elif step == "services":
         context.update(service_context(request, member))
     elif step == "summary":
