@@ -90,3 +90,35 @@ def test_a_minimum_set_with_the_cli_is_what_the_sync_writes(tmp_path: Path, targ
         assert "excluded from billing: internal use (account)" in again["A2"]["reason"]
         assert again["A1"]["action"] == "unchanged"
         assert billed(cli, target) == {1: 10, 2: 30}
+
+
+@pytest.mark.parametrize("target", ["licence", "invoice_line"])
+def test_one_pair_of_an_excluded_account_is_billed_when_included_over_it(
+    tmp_path: Path, target: str
+) -> None:
+    with cli_against_simulator(tmp_path, seed(3, with_invoices=True)) as cli:
+        mail_mapped(cli, tmp_path, target)
+        ok(cli, "rules", "exclude", "--account", "A2", "--reason", "internal use")
+        ok(cli, "rules", "set", "--account", "A2", "--service", "MAIL", "--minimum", "40")
+        # A plain include of the pair ends nothing: the account's exclusion is named.
+        done = cli.in_process("rules", "include", "--account", "A2", "--service", "MAIL")
+        assert done.returncode == 1
+        assert "the account A2 excludes it (internal use)" in done.stderr
+        assert "--override" in done.stderr
+        skipped = {
+            c["account_ref"]: c for c in json_of(cli, "sync", "usage", "--dry-run")["changes"]
+        }
+        assert skipped["A2"]["action"] == "skip"
+
+        ok(cli, "rules", "include", "--account", "A2", "--service", "MAIL", "--override")
+        preview = {
+            c["account_ref"]: c for c in json_of(cli, "sync", "usage", "--dry-run")["changes"]
+        }
+        assert preview["A2"]["action"] == "create"
+        assert preview["A2"]["explain"]["text"] == (
+            "vendor 30 \u2192 account excluded (internal use), included by the account \u00d7 "
+            "service rule \u2192 minimum 40 (account \u00d7 service) \u2192 40"
+        )
+        report = json_of(cli, "sync", "usage")
+        assert report["counts"]["created"] == 2, report
+        assert billed(cli, target) == {1: 3, 2: 40}

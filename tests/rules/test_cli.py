@@ -98,6 +98,43 @@ def test_exclude_include_and_clear(cli: Cli) -> None:
     assert json_of(cli, "rules", "list")["rules"] == []
 
 
+def test_include_over_an_account_exclusion_needs_override_and_says_so(cli: Cli) -> None:
+    ok(cli, "rules", "exclude", "--account", "A1", "--reason", "internal use")
+    error = refused(cli, "rules", "include", "--account", "A1", "--service", "MAIL")
+    assert "The account A1 × service MAIL has no exclusion of its own" in error
+    assert "the account A1 excludes it (internal use)" in error
+    assert "halosync rules include --account A1 --service MAIL --override" in error
+    assert json_of(cli, "rules", "history")["versions"][0]["scope"] == "account"
+
+    said = ok(cli, "rules", "include", "--account", "A1", "--service", "MAIL", "--override")
+    assert "included over a broader exclusion" in said
+    shown = json_of(cli, "rules", "show", "A1", "MAIL")
+    assert shown["rule"]["excluded"]["value"] is None
+    assert shown["rule"]["included"] == {"value": True, "scope": "account_service"}
+    assert shown["rule"]["overrides"] == {"value": "internal use", "scope": "account"}
+    assert (
+        shown["text"] == "account excluded (internal use), included by the account × service rule"
+    )
+    assert "account excluded (internal use), included by the account × service rule" in ok(
+        cli, "rules", "show", "A1", "MAIL"
+    )
+    assert json_of(cli, "rules", "show", "A1", "BKP")["rule"]["excluded"]["value"] == "internal use"
+
+    # A pair's own exclusion ended while the account's still applies: said, exit 0.
+    ok(cli, "rules", "exclude", "--account", "A1", "--service", "BKP", "--reason", "trial")
+    said = ok(cli, "rules", "include", "--account", "A1", "--service", "BKP")
+    assert "Still not billed: the account A1 excludes it (internal use)" in said
+    assert "--override" in said
+    assert "--included: a service's rule has no broader exclusion" in refused(
+        cli, "rules", "include", "--service", "MAIL", "--override"
+    )
+    # Ended: the account's exclusion applies to the pair again.
+    ok(cli, "rules", "set", "--account", "A1", "--service", "MAIL", "--included", "none")
+    assert (
+        json_of(cli, "rules", "show", "A1", "MAIL")["rule"]["excluded"]["value"] == "internal use"
+    )
+
+
 def test_a_later_day_and_an_earlier_one(cli: Cli) -> None:
     later = (datetime.now(UTC).date() + timedelta(days=30)).isoformat()
     ok(cli, "rules", "set", "--minimum", "9", "--from", later)

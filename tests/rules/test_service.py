@@ -16,6 +16,7 @@ from halosync.rules.service import (
     RULE_ENTITY,
     RuleProblemsError,
     RuleTarget,
+    StillExcludedError,
     clear_rule,
     effective_rule,
     exclude,
@@ -150,6 +151,69 @@ def test_exclude_and_include_keep_the_other_fields(database: Database, ws: int) 
     with database.session() as session:
         titles = list(session.scalars(select(LogEntry.title).order_by(LogEntry.id)))
     assert titles == ["Quantity rule changed", "Excluded from billing", "Included in billing again"]
+
+
+def test_include_of_a_pair_its_account_excludes_says_so_and_how_to_override(
+    database: Database, ws: int
+) -> None:
+    exclude(database, ws, A1, "internal use", actor="ann")
+    with pytest.raises(StillExcludedError) as refused:
+        include(database, ws, A1_MAIL, actor="ann")
+    text = str(refused.value)
+    assert "The account A1 × service MAIL has no exclusion of its own" in text
+    assert "the account A1 excludes it (internal use)" in text
+    assert "halosync rules include --account A1 --service MAIL --override" in text
+    assert "override=true" in refused.value.text_for("api")
+    assert _count(database, QuantityRuleRow) == 1
+    # Its own exclusion ended, the account's still applies: stored, and said.
+    exclude(database, ws, A1_MAIL, "trial seats", actor="ann")
+    ended = include(database, ws, A1_MAIL, actor="ann")
+    assert ended.changed
+    assert ended.still_excluded == "the account A1 excludes it (internal use)"
+    assert ended.to_dict()["still_excluded"] == ended.still_excluded
+    assert effective_rule(database, ws, "A1", "MAIL").excluded == "internal use"
+
+
+def test_an_include_with_override_bills_one_pair_of_an_excluded_account(
+    database: Database, ws: int
+) -> None:
+    exclude(database, ws, A1, "internal use", actor="ann")
+    set_rule(database, ws, A1_MAIL, QuantityRule(minimum=2), actor="ann")
+    tomorrow = today() + timedelta(days=1)
+    change = include(database, ws, A1_MAIL, override=True, valid_from=tomorrow, actor="ann")
+    assert change.changed
+    assert change.still_excluded is None
+    assert change.after == QuantityRule(minimum=2, included=True)
+    assert "included over a broader exclusion" in change.to_dict()["text"]
+    # Never the past: today's plans still exclude it; from tomorrow it is billed.
+    assert rule_book(database, ws, today()).for_pair("A1", "MAIL").excluded == "internal use"
+    pair = effective_rule(database, ws, "A1", "MAIL", on_date=tomorrow)
+    assert (pair.excluded, pair.overrides, pair.scope_of("overrides")) == (
+        None,
+        "internal use",
+        "account",
+    )
+    assert effective_rule(database, ws, "A1", "BKP", on_date=tomorrow).excluded == "internal use"
+    assert not include(
+        database, ws, A1_MAIL, override=True, valid_from=tomorrow, actor="ann"
+    ).changed
+    assert [
+        v.rule.included for v in rule_history(database, ws, account_ref="A1", service_ref="MAIL")
+    ] == [True, None]
+    # An exclusion of the pair itself ends its override.
+    exclude(database, ws, A1_MAIL, "trial seats", valid_from=tomorrow, actor="ann")
+    after = effective_rule(database, ws, "A1", "MAIL", on_date=tomorrow)
+    assert (after.excluded, after.included) == ("trial seats", None)
+
+
+def test_an_account_include_overrides_its_services_exclusions(database: Database, ws: int) -> None:
+    exclude(database, ws, MAIL, "resold elsewhere", actor="ann")
+    include(database, ws, A1, override=True, actor="ann")
+    assert effective_rule(database, ws, "A1", "MAIL").overrides == "resold elsewhere"
+    assert effective_rule(database, ws, "A2", "MAIL").excluded == "resold elsewhere"
+    with pytest.raises(RuleProblemsError) as refused:
+        include(database, ws, MAIL, override=True, actor="ann")
+    assert [name for name, _ in refused.value.problems] == ["included"]
 
 
 def test_a_later_valid_from_applies_from_that_day_and_the_past_is_refused(

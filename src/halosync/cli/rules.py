@@ -8,9 +8,9 @@ and never rewrite the past; see ``docs/sync-rules.md``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
+from functools import partial
 from typing import Annotated, Any
 
 import typer
@@ -34,6 +34,7 @@ from halosync.domain.rules import (
 )
 from halosync.errors import ValidationFailedError
 from halosync.rules.service import (
+    Change,
     RuleChange,
     RuleProblemsError,
     RuleTarget,
@@ -49,7 +50,6 @@ from halosync.rules.service import (
     rule_text,
     update_rule,
 )
-from halosync.store.database import Database
 
 rules_app = typer.Typer(
     help="Quantity rules: minimum, free, ceiling, rounding, terms, prices, exclusions.",
@@ -77,9 +77,12 @@ DateOption = Annotated[
 ]
 
 
+_FLAGS = {"valid_from": "--from", "excluded": "--reason"}
+
+
 def _flag(name: str) -> str:
     """The option that sets a rule's field (``valid_from`` is ``--from``)."""
-    return "--from" if name == "valid_from" else "--" + name.replace("_", "-")
+    return _FLAGS.get(name) or "--" + name.replace("_", "-")
 
 
 def _in_flags(error: RuleProblemsError) -> ValidationFailedError:
@@ -144,15 +147,16 @@ def _write(
     workspace: str | None,
     valid_from: str | None,
     as_json: bool,
-    change: Callable[[Database, int, date | None], RuleChange],
+    target: RuleTarget,
+    change: Change,
 ) -> None:
-    """Run one change of the rules service with this invocation's database, workspace and
-    ``--from`` day; its refusal is said with the flags, its outcome printed."""
+    """Run one change of the rules service at ``target`` with this invocation's database,
+    workspace and ``--from`` day; its refusal is said with the flags, its outcome printed."""
     day = _day(valid_from, "--from")
     database = open_database(ctx)
     ws = resolve_workspace(database, workspace)
     try:
-        done = change(database, ws.id, day)
+        done = change(database, ws.id, target, valid_from=day, actor=cli_actor())
     except RuleProblemsError as error:
         raise _in_flags(error) from None
     _changed(as_json, done)
@@ -174,6 +178,12 @@ def _changed(as_json: bool, change: RuleChange) -> None:
         typer.echo(
             f"  also applied to the version from {view.valid_from.isoformat()}: "
             f"{rule_text(view.rule)}"
+        )
+    if change.still_excluded is not None:
+        typer.echo(
+            f"Still not billed: {change.still_excluded}. To bill it anyway: halosync rules "
+            f"include --account {change.target.account_ref} --service "
+            f"{change.target.service_ref} --override"
         )
 
 
@@ -253,6 +263,13 @@ def set_command(
         str | None,
         typer.Option("--fixed-price", help="With markup: sell at this per unit (or none)."),
     ] = None,
+    included: Annotated[
+        str | None,
+        typer.Option(
+            "--included",
+            help="yes: billed over a broader exclusion (as include --override); none ends it.",
+        ),
+    ] = None,
     valid_from: FromOption = None,
     workspace: WorkspaceOption = None,
     as_json: JsonOption = False,
@@ -276,20 +293,14 @@ def set_command(
     for name, text in (("markup_percent", markup_percent), ("fixed_price", fixed_price)):
         if text is not None:
             changes[name] = _amount(text, _flag(name))
+    if included is not None:
+        changes["included"] = True if _word(included, "--included", ("yes",)) else None
     if not changes:
         flags = ", ".join(_flag(name) for name in RULE_FIELDS if name != "excluded")
         raise ValidationFailedError(
             "Name at least one rule to set.", fix=f"Pass one or more of {flags}."
         )
-    _write(
-        ctx,
-        workspace,
-        valid_from,
-        as_json,
-        lambda database, ws, day: update_rule(
-            database, ws, target, changes, valid_from=day, actor=cli_actor()
-        ),
-    )
+    _write(ctx, workspace, valid_from, as_json, target, partial(update_rule, changes=changes))
 
 
 @rules_app.command("clear")
@@ -302,16 +313,7 @@ def clear_command(
     as_json: JsonOption = False,
 ) -> None:
     """Unset every field of a scope's rule (its exclusion too): the wider rules apply."""
-    target = _target(account, service)
-    _write(
-        ctx,
-        workspace,
-        valid_from,
-        as_json,
-        lambda database, ws, day: clear_rule(
-            database, ws, target, valid_from=day, actor=cli_actor()
-        ),
-    )
+    _write(ctx, workspace, valid_from, as_json, _target(account, service), clear_rule)
 
 
 def _exclusion_target(account: str | None, service: str | None) -> RuleTarget:
@@ -338,15 +340,7 @@ def exclude_command(
     target = _exclusion_target(account, service)
     if not reason.strip():
         raise ValidationFailedError("--reason is empty; say why it is not billed.")
-    _write(
-        ctx,
-        workspace,
-        valid_from,
-        as_json,
-        lambda database, ws, day: exclude(
-            database, ws, target, reason, valid_from=day, actor=cli_actor()
-        ),
-    )
+    _write(ctx, workspace, valid_from, as_json, target, partial(exclude, reason=reason))
 
 
 @rules_app.command("include")
@@ -354,19 +348,22 @@ def include_command(
     ctx: typer.Context,
     account: AccountOption = None,
     service: ServiceOption = None,
+    override: Annotated[
+        bool,
+        typer.Option(
+            "--override",
+            help="Bill it even though a broader scope excludes it: one account × service "
+            "over its account's or service's exclusion, an account over its services'.",
+        ),
+    ] = False,
     valid_from: FromOption = None,
     workspace: WorkspaceOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """End an exclusion: billed again from the next sync (the scope's other rules stay)."""
+    """End an exclusion: billed again from the next sync (the scope's other rules stay);
+    with --override, billed over a broader scope's exclusion too."""
     target = _exclusion_target(account, service)
-    _write(
-        ctx,
-        workspace,
-        valid_from,
-        as_json,
-        lambda database, ws, day: include(database, ws, target, valid_from=day, actor=cli_actor()),
-    )
+    _write(ctx, workspace, valid_from, as_json, target, partial(include, override=override))
 
 
 @rules_app.command("show")

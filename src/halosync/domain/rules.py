@@ -91,6 +91,9 @@ class QuantityRule:
     """With ``price_owner`` markup: sell = this per unit."""
     excluded: str | None = None
     """Set = excluded from billing; the text is the reason."""
+    included: bool | None = None
+    """True = billed even though a broader scope excludes it: an account over its
+    services' exclusions, one account × service over its account's or its service's."""
 
     @property
     def is_clear(self) -> bool:
@@ -102,9 +105,15 @@ RULE_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(QuantityRule))
 """The rule's fields, in declaration order (the store's columns, the forms' inputs)."""
 COUNT_FIELDS = ("minimum", "free", "ceiling", "multiple")
 _MARKUP_FIELDS = ("markup_percent", "fixed_price")
-ACCOUNT_FIELDS = ("excluded",)
-"""The only field an account-scope rule may set: an account is excluded or not; counts and
-prices are per service."""
+EXCLUSION_FIELDS = ("excluded", "included")
+"""The fields that say whether a pair is billed at all, resolved account × service, else
+account, else service: the most specific scope that sets either decides."""
+ACCOUNT_FIELDS = EXCLUSION_FIELDS
+"""The only fields an account-scope rule may set: an account is excluded, included over its
+services' exclusions, or neither; counts and prices are per service."""
+INCLUDABLE_SCOPES: tuple[RuleScope, ...] = ("account", "account_service")
+"""The scopes that have a broader exclusion to override (a service's only is the
+workspace's, which cannot exclude)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +121,9 @@ class EffectiveRule(QuantityRule):
     """The rule of one account × service: each field from the most specific scope that sets
     it, and ``scopes`` saying which (for the explain text)."""
 
+    overrides: str | None = None
+    """The reason of the broader exclusion an include overrides (``scope_of("overrides")``
+    says whose); None when nothing is overridden."""
     scopes: Mapping[str, RuleScope] = field(default_factory=dict)
 
     def scope_of(self, name: str) -> RuleScope | None:
@@ -156,7 +168,9 @@ class RuleBook:
         """The effective rule of one pair.
 
         Counts, rounding, terms and the price owner: account × service, else service, else
-        workspace. ``excluded``: account × service, else account, else service. The markup's
+        workspace. Excluded or included: the most specific of account × service, account
+        and service that sets either (an include overrides the broader exclusion, named in
+        ``overrides``). The markup's
         amount (``markup_percent`` or ``fixed_price``) comes whole from the most specific
         scope that sets either, so a pair never ends up with both.
         """
@@ -186,14 +200,15 @@ class RuleBook:
         values: dict[str, object] = {}
         scopes: dict[str, RuleScope] = {}
         for name in RULE_FIELDS:
-            if name in _MARKUP_FIELDS:
+            if name in _MARKUP_FIELDS or name in EXCLUSION_FIELDS:
                 continue
-            for scope, rule in exclusion if name == "excluded" else usual:
+            for scope, rule in usual:
                 value = getattr(rule, name)
                 if value is not None:
                     values[name] = value
                     scopes[name] = scope
                     break
+        _resolve_exclusion(exclusion, values, scopes)
         for scope, rule in usual:
             if any(getattr(rule, name) is not None for name in _MARKUP_FIELDS):
                 for name in _MARKUP_FIELDS:
@@ -202,6 +217,25 @@ class RuleBook:
                         scopes[name] = scope
                 break
         return EffectiveRule(**values, scopes=scopes)  # type: ignore[arg-type]
+
+
+def _resolve_exclusion(
+    exclusion: list[tuple[RuleScope, QuantityRule]],
+    values: dict[str, object],
+    scopes: dict[str, RuleScope],
+) -> None:
+    """Excluded or included, from the most specific scope that says either; an include
+    names the nearest broader exclusion it overrides."""
+    for at, (scope, rule) in enumerate(exclusion):
+        if rule.excluded is not None:
+            values["excluded"], scopes["excluded"] = rule.excluded, scope
+            return
+        if rule.included:
+            values["included"], scopes["included"] = True, scope
+            broader = next(((s, r) for s, r in exclusion[at + 1 :] if r.excluded is not None), None)
+            if broader is not None:
+                values["overrides"], scopes["overrides"] = broader[1].excluded, broader[0]
+            return
 
 
 def _present(
@@ -314,7 +348,26 @@ def rule_problems(scope: str, rule: QuantityRule) -> list[str]:
             "excluded: a workspace cannot be excluded; exclude an account, a service or one "
             "account \u00d7 service"
         )
+    problems += _include_problems(scope, rule)
     return problems
+
+
+def _include_problems(scope: str, rule: QuantityRule) -> list[str]:
+    if rule.included is None:
+        return []
+    if rule.included is not True:
+        return [
+            f"included: true bills it over a broader exclusion; leave it unset otherwise "
+            f"(got {rule.included!r})"
+        ]
+    if scope not in INCLUDABLE_SCOPES:
+        return [
+            f"included: a {scope}'s rule has no broader exclusion to override; include an "
+            "account (over its services' exclusions) or one account \u00d7 service"
+        ]
+    if rule.excluded is not None:
+        return ["included: a scope is either excluded or included over a broader exclusion"]
+    return []
 
 
 def effective_problems(rule: EffectiveRule) -> list[str]:
@@ -416,6 +469,12 @@ def rule_quantity(
     if ended is not None and chain[-1].rule == RELEASED_STEP:
         # A record the terms rule bills nothing on: its chain already says why.
         return RuledQuantity(Decimal(0), tuple(chain))
+    if rule.overrides is not None:
+        chain.append(
+            ExplainStep(
+                "included", inclusion_text(rule), chain[-1].quantity, rule.scope_of("included")
+            )
+        )
     if ended is not None:
         why = f"{ended}: billing stops"
         if rule.minimum:
@@ -501,6 +560,17 @@ def excluded_chain(
     return (*(steps or (vendor_step(vendor),)), excluded_step(rule, vendor))
 
 
+def inclusion_text(rule: EffectiveRule) -> str:
+    """How an include over a broader exclusion reads: "account excluded (internal), included
+    by the account × service rule"; "" when the rule overrides nothing."""
+    if rule.overrides is None:
+        return ""
+    return (
+        f"{scope_label(rule.scope_of('overrides'))} excluded ({rule.overrides}), included by "
+        f"the {scope_label(rule.scope_of('included'))} rule"
+    )
+
+
 def excluded_reason(rule: EffectiveRule) -> str:
     """The skip's reason for an excluded pair: "excluded from billing: internal (account)"."""
     return f"excluded from billing: {rule.excluded} ({scope_label(rule.scope_of('excluded'))})"
@@ -559,6 +629,8 @@ __all__ = [
     "COUNT_FIELDS",
     "EMPTY_EFFECTIVE_RULE",
     "EMPTY_RULE_BOOK",
+    "EXCLUSION_FIELDS",
+    "INCLUDABLE_SCOPES",
     "MAX_RULE_AMOUNT",
     "MAX_RULE_COUNT",
     "PRICE_OWNERS",
@@ -585,6 +657,7 @@ __all__ = [
     "excluded_reason",
     "excluded_step",
     "explain_document",
+    "inclusion_text",
     "markup_sell_price",
     "price_step",
     "rule_book_problems",

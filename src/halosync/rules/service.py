@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from sqlalchemy.orm import Session
 
@@ -37,6 +37,7 @@ from halosync.domain.rules import (
     QuantityRule,
     RuleBook,
     RuleScope,
+    inclusion_text,
     rule_book_problems,
     rule_problems,
 )
@@ -95,6 +96,35 @@ class RuleProblemsError(ValidationFailedError):
         self.problems = problems
 
 
+class StillExcludedError(ValidationFailedError):
+    """An include of a scope with no exclusion of its own that a broader scope excludes:
+    nothing to end; the way to bill it anyway is an include over that exclusion."""
+
+    def __init__(self, target: RuleTarget, by: str) -> None:
+        super().__init__(
+            f"The {target.label()} has no exclusion of its own: {by}. Nothing was changed.",
+            fix=(
+                "To bill it anyway, include it over that exclusion: halosync rules include "
+                f"{_flags(target)} --override."
+            ),
+            fixes={
+                "api": "To bill it anyway, include it over that exclusion: DELETE "
+                "/rules/exclusion with override=true.",
+                "ui": "To bill it anyway, include it over that exclusion: Bill it anyway.",
+            },
+        )
+        self.target = target
+        self.by = by
+
+
+def _flags(target: RuleTarget) -> str:
+    """The CLI's options naming ``target``."""
+    parts = [f"--account {target.account_ref}"] if target.account_ref is not None else []
+    if target.service_ref is not None:
+        parts.append(f"--service {target.service_ref}")
+    return " ".join(parts)
+
+
 # --- the shapes callers get -------------------------------------------------------------
 
 
@@ -113,6 +143,10 @@ def rule_text(rule: QuantityRule) -> str:
     parts: list[str] = []
     if rule.excluded is not None:
         parts.append(f"excluded: {rule.excluded}")
+    if isinstance(rule, EffectiveRule) and rule.overrides is not None:
+        parts.append(inclusion_text(rule))
+    elif rule.included:
+        parts.append("included over a broader exclusion")
     if rule.free is not None:
         parts.append(f"free {rule.free}")
     if rule.rounding is not None:
@@ -140,9 +174,10 @@ def rule_text(rule: QuantityRule) -> str:
 
 def effective_dict(rule: EffectiveRule) -> dict[str, Any]:
     """An effective rule's ``--json`` / REST shape: per field its value and the scope it
-    came from (both None where no scope sets it)."""
-    values = rule_dict(rule)
-    return {name: {"value": values[name], "scope": rule.scope_of(name)} for name in RULE_FIELDS}
+    came from (both None where no scope sets it), and ``overrides``: the broader exclusion
+    an include overrides."""
+    values = rule_dict(rule) | {"overrides": rule.overrides}
+    return {name: {"value": values[name], "scope": rule.scope_of(name)} for name in values}
 
 
 @dataclass(frozen=True)
@@ -199,6 +234,9 @@ class RuleChange:
     version: RuleView | None
     carried: tuple[RuleView, ...] = ()
     """The scope's later versions the change was also applied to (stored anew)."""
+    still_excluded: str | None = None
+    """An include that ended the scope's own exclusion while a broader one still applies:
+    which, and why ("the account A1 excludes it (internal use)")."""
 
     @property
     def changed(self) -> bool:
@@ -219,6 +257,7 @@ class RuleChange:
             "text": rule_text(self.after),
             "version": self.version.to_dict() if self.version else None,
             "also_applied": [view.to_dict() for view in self.carried],
+            "still_excluded": self.still_excluded,
         }
 
 
@@ -499,6 +538,21 @@ def _check_day(target: RuleTarget, valid_from: date | None) -> date:
     return valid_from
 
 
+class Change(Protocol):
+    """A change of the rules (:func:`set_rule`, :func:`include`, ...) as the entry points
+    call it: at ``target`` from ``valid_from`` by ``actor``, the rest bound by ``partial``."""
+
+    def __call__(
+        self,
+        database: Database,
+        workspace_id: int,
+        target: RuleTarget,
+        *,
+        valid_from: date | None,
+        actor: str,
+    ) -> RuleChange: ...
+
+
 def _change(
     database: Database,
     workspace_id: int,
@@ -521,7 +575,10 @@ def _change(
         current = rules.in_force_for(key, day)
         before = _rule_of(current.row) if current is not None else EMPTY_RULE
         after: QuantityRule = new_rule(before)
+        still = _excluded_by(rules, target, day, after) if operation == "include" else None
         if after == before:
+            if still is not None:
+                raise StillExcludedError(target, still)
             return RuleChange(operation, target, day, before, after, None)
         carried = _carried(before, after, rules.later_versions(key, day))
         problems = _problems(rule_problems(target.scope, after))
@@ -550,7 +607,46 @@ def _change(
             f"{day.isoformat()}{also}; applies from the next sync on or after that day).",
             at=now,
         )
-        return RuleChange(operation, target, day, before, after, stored[0], tuple(stored[1:]))
+        return RuleChange(
+            operation, target, day, before, after, stored[0], tuple(stored[1:]), still
+        )
+
+
+def _excluded_by(
+    rules: RuleRepository, target: RuleTarget, day: date, rule: QuantityRule
+) -> str | None:
+    """:func:`_broader_exclusion` once the target's rule is ``rule`` on ``day``."""
+    key = (target.scope, target.account_ref, target.service_ref)
+    scoped = [r for r in rules.rules_in_force(day) if r[:3] != key]
+    return _broader_exclusion(_book([*scoped, (*key, rule)]), target)
+
+
+def _broader_exclusion(book: RuleBook, target: RuleTarget) -> str | None:
+    """Which broader scope excludes an account × service by ``book``, and why ("the
+    account A1 excludes it (internal use)"); None when it is billed, excluded by its own
+    rule, or the target is no one account × service."""
+    if target.account_ref is None or target.service_ref is None:
+        return None
+    effective = book.for_pair(target.account_ref, target.service_ref)
+    scope = effective.scope_of("excluded")
+    if effective.excluded is None or scope == "account_service":
+        return None
+    broader = RuleTarget(
+        target.account_ref if scope == "account" else None,
+        target.service_ref if scope == "service" else None,
+    )
+    return f"the {broader.label()} excludes it ({effective.excluded})"
+
+
+def excluded_by(
+    database: Database, workspace_id: int, target: RuleTarget, *, on_date: date | None = None
+) -> str | None:
+    """Which broader scope excludes the account × service ``target`` on ``on_date`` (today
+    by default), and why; None when nothing broader does (what the rules page offers to
+    override). Unknown references are named (``NotFoundError``)."""
+    with database.reading() as session:
+        _refs(session, workspace_id, target)
+        return _broader_exclusion(rule_book(session, workspace_id, on_date or today()), target)
 
 
 def _store(
@@ -705,18 +801,11 @@ def exclude(
     actor: str,
 ) -> RuleChange:
     """Exclude an account, a service or an account × service from billing from
-    ``valid_from``, with the reason shown in the grids, the dry run and the results."""
+    ``valid_from``, with the reason shown in the grids, the dry run and the results (an
+    include over a broader exclusion at this scope ends)."""
     # rule_problems refuses a blank reason and the workspace scope, as for any rule.
-    text = reason.strip()
-    return _change(
-        database,
-        workspace_id,
-        target,
-        "exclude",
-        lambda before: replace(before, excluded=text),
-        valid_from=valid_from,
-        actor=actor,
-    )
+    exclusion = {"excluded": reason.strip(), "included": None}
+    return _exclusion(database, workspace_id, target, "exclude", exclusion, valid_from, actor)
 
 
 def include(
@@ -724,17 +813,38 @@ def include(
     workspace_id: int,
     target: RuleTarget,
     *,
+    override: bool = False,
     valid_from: date | None = None,
     actor: str,
 ) -> RuleChange:
-    """End the scope's exclusion from ``valid_from``; its other fields stay. Not excluded
-    at this scope: nothing is stored (``changed`` false)."""
+    """End the scope's exclusion from ``valid_from``; its other fields stay.
+
+    ``override``: also bill it over a broader scope's exclusion (an account over its
+    services', one account × service over its account's or service's). Without it, an
+    account × service that a broader scope still excludes is said so: in
+    ``RuleChange.still_excluded`` when its own exclusion ended, as
+    :class:`StillExcludedError` when it had none (nothing is stored). Neither excluded nor
+    overridden: nothing is stored (``changed`` false)."""
+    inclusion = {"excluded": None} | ({"included": True} if override else {})
+    return _exclusion(database, workspace_id, target, "include", inclusion, valid_from, actor)
+
+
+def _exclusion(
+    database: Database,
+    workspace_id: int,
+    target: RuleTarget,
+    operation: RuleOperation,
+    fields: Mapping[str, Any],
+    valid_from: date | None,
+    actor: str,
+) -> RuleChange:
+    """Change the scope's exclusion ``fields`` only (exclude, include)."""
     return _change(
         database,
         workspace_id,
         target,
-        "include",
-        lambda before: replace(before, excluded=None),
+        operation,
+        lambda before: replace(before, **fields),
         valid_from=valid_from,
         actor=actor,
     )
@@ -743,15 +853,18 @@ def include(
 __all__ = [
     "RULE_ENTITY",
     "AccountRules",
+    "Change",
     "RuleChange",
     "RuleProblemsError",
     "RuleTarget",
     "RuleView",
+    "StillExcludedError",
     "account_rules",
     "clear_rule",
     "effective_dict",
     "effective_rule",
     "exclude",
+    "excluded_by",
     "include",
     "list_rules",
     "rule_book",

@@ -604,6 +604,8 @@ class QuantityRuleRow(Base):
     fixed_price: Mapped[Decimal | None] = mapped_column(Money())
     excluded: Mapped[str | None] = mapped_column(Text)
     """The reason an exclusion gives; set = excluded from billing."""
+    included: Mapped[bool | None] = mapped_column(Boolean)
+    """True = billed even though a broader scope excludes it (an override)."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     created_by: Mapped[str] = mapped_column(Text)
     """Who made the change: a user, an API token or the command line."""

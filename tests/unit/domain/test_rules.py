@@ -32,11 +32,17 @@ counts = st.none() | st.integers(min_value=0, max_value=200)
 
 
 @st.composite
-def quantity_rules(draw: st.DrawFn, *, account: bool = False) -> QuantityRule:
-    """A valid rule for a scope (an account's sets only ``excluded``)."""
+def quantity_rules(
+    draw: st.DrawFn, *, account: bool = False, includable: bool = False
+) -> QuantityRule:
+    """A valid rule for a scope (an account's sets only ``excluded`` or ``included``; only
+    an account's or an account × service's may be ``included``)."""
     excluded = draw(st.none() | st.sampled_from(["internal", "free of charge"]))
+    included = None
+    if includable and excluded is None:
+        included = draw(st.sampled_from([None, True]))
     if account:
-        return QuantityRule(excluded=excluded)
+        return QuantityRule(excluded=excluded, included=included)
     minimum, ceiling = draw(counts), draw(counts)
     if minimum is not None and ceiling is not None and ceiling < minimum:
         minimum, ceiling = ceiling, minimum
@@ -57,6 +63,7 @@ def quantity_rules(draw: st.DrawFn, *, account: bool = False) -> QuantityRule:
         markup_percent=percent,
         fixed_price=fixed,
         excluded=excluded,
+        included=included,
     )
 
 
@@ -66,11 +73,15 @@ def rule_books(draw: st.DrawFn) -> RuleBook:
     return RuleBook(
         workspace=replace(workspace, excluded=None),
         services=draw(st.dictionaries(st.sampled_from(["S0", "S1"]), quantity_rules())),
-        accounts=draw(st.dictionaries(st.sampled_from(["A0", "A1"]), quantity_rules(account=True))),
+        accounts=draw(
+            st.dictionaries(
+                st.sampled_from(["A0", "A1"]), quantity_rules(account=True, includable=True)
+            )
+        ),
         pairs=draw(
             st.dictionaries(
                 st.tuples(st.sampled_from(["A0", "A1"]), st.sampled_from(["S0", "S1"])),
-                quantity_rules(),
+                quantity_rules(includable=True),
             )
         ),
     )
@@ -150,6 +161,61 @@ def test_each_field_comes_from_the_most_specific_scope_that_sets_it() -> None:
     assert EMPTY_RULE_BOOK.for_pair("A", "S") == EMPTY_EFFECTIVE_RULE
 
 
+def test_an_include_overrides_a_broader_exclusion_and_says_which() -> None:
+    book = RuleBook(
+        services={"S": QuantityRule(excluded="resold elsewhere"), "T": QuantityRule()},
+        accounts={"A": QuantityRule(excluded="internal"), "B": QuantityRule(included=True)},
+        pairs={
+            ("A", "T"): QuantityRule(included=True, minimum=2),
+            ("A", "S"): QuantityRule(included=True),
+            ("B", "T"): QuantityRule(excluded="trial seats"),
+        },
+    )
+    pair = book.for_pair("A", "T")
+    assert (pair.excluded, pair.included, pair.scope_of("included")) == (
+        None,
+        True,
+        "account_service",
+    )
+    assert (pair.overrides, pair.scope_of("overrides")) == ("internal", "account")
+    assert rule_quantity(Decimal(1), pair).text == (
+        "vendor 1 \u2192 account excluded (internal), included by the account \u00d7 service "
+        "rule \u2192 minimum 2 (account \u00d7 service) \u2192 2"
+    )
+    # The nearest broader exclusion is the one named: the account's before the service's.
+    assert book.for_pair("A", "S").overrides == "internal"
+    # Only the pair's own include beats the account's exclusion.
+    assert book.for_pair("A", "U").excluded == "internal"
+    # An account's include beats its service's exclusion, a pair's exclusion beats both.
+    other = book.for_pair("B", "S")
+    assert (other.excluded, other.overrides, other.scope_of("overrides")) == (
+        None,
+        "resold elsewhere",
+        "service",
+    )
+    assert book.for_pair("B", "T").excluded == "trial seats"
+    # An include with nothing broader to override changes nothing, and says nothing.
+    assert book.for_pair("B", "U").overrides is None
+    assert [step.rule for step in rule_quantity(Decimal(3), book.for_pair("B", "U")).steps] == [
+        "vendor"
+    ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(rule_books(), st.sampled_from(["A0", "A1", "A2"]), st.sampled_from(["S0", "S1", "S2"]))
+def test_the_most_specific_exclusion_or_include_decides(
+    book: RuleBook, account: str, service: str
+) -> None:
+    scoped = [book.pairs.get((account, service)), book.accounts.get(account)]
+    scoped.append(book.services.get(service))
+    deciding = next(
+        (r for r in scoped if r is not None and (r.excluded or r.included)), QuantityRule()
+    )
+    rule = book.for_pair(account, service)
+    assert rule.excluded == deciding.excluded
+    assert (rule.overrides is not None) <= bool(deciding.included)
+
+
 def test_a_markup_amount_comes_whole_from_one_scope() -> None:
     book = RuleBook(
         services={"S": QuantityRule(price_owner="markup", markup_percent=Decimal(25))},
@@ -188,6 +254,10 @@ def test_a_markup_amount_comes_whole_from_one_scope() -> None:
         ("service", QuantityRule(fixed_price=Decimal(10) ** 14), "fixed_price"),
         ("service", QuantityRule(excluded="  "), "excluded"),
         ("workspace", QuantityRule(excluded="all"), "excluded"),
+        ("service", QuantityRule(included=True), "included"),
+        ("workspace", QuantityRule(included=True), "included"),
+        ("account", QuantityRule(included=False), "included"),
+        ("account_service", QuantityRule(included=True, excluded="trial"), "included"),
     ],
 )
 def test_rule_problems_name_the_field(scope: str, rule: QuantityRule, field: str) -> None:
@@ -218,7 +288,8 @@ def test_a_reason_of_printable_text_is_kept(reason: str) -> None:
 @settings(max_examples=200, deadline=None)
 @given(st.sampled_from(RULE_SCOPES), st.data())
 def test_generated_valid_rules_have_no_problems(scope: str, data: st.DataObject) -> None:
-    rule = data.draw(quantity_rules(account=scope == "account"))
+    includable = scope in ("account", "account_service")
+    rule = data.draw(quantity_rules(account=scope == "account", includable=includable))
     if scope == "workspace":
         rule = replace(rule, excluded=None)
     assert rule_problems(scope, rule) == []

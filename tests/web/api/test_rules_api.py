@@ -90,6 +90,36 @@ def test_an_exclusion_is_read_back_with_its_reason(ready: Api) -> None:
     assert "excluded: own use" in effective["text"]
 
 
+def test_an_include_overrides_an_account_exclusion_only_when_asked(ready: Api) -> None:
+    api = ready
+    pair = {"account_ref": "A1", "service_ref": "MAIL"}
+    ok(api.put("rules/exclusion", params={"account_ref": "A1"}, json={"reason": "internal"}))
+    refused = api.delete("rules/exclusion", params=pair)
+    assert refused.status_code == 409, refused.text
+    detail = refused.json()["detail"]
+    assert "has no exclusion of its own: the account A1 excludes it (internal)" in detail
+    assert "override=true" in detail
+    assert refused.json()["errors"][0]["location"] == "query.override"
+
+    done = ok(api.delete("rules/exclusion", params={**pair, "override": "true"}))
+    assert done["changed"] is True
+    assert done["after"]["included"] is True
+    assert done["still_excluded"] is None
+    effective = ok(api.get("rules/effective", params=pair))
+    assert effective["rule"]["excluded"] == {"value": None, "scope": None}
+    assert effective["rule"]["included"] == {"value": True, "scope": "account_service"}
+    assert effective["rule"]["overrides"] == {"value": "internal", "scope": "account"}
+    assert "included by the account × service rule" in effective["text"]
+    # The same through the rule itself; a service has nothing broader to override.
+    assert not ok(api.patch("rules", params=pair, json={"included": True}))["changed"]
+    places = errors_of(api.patch("rules", params={"service_ref": "MAIL"}, json={"included": True}))
+    assert places[0][0] == "$.included"
+    places = errors_of(
+        api.delete("rules/exclusion", params={"service_ref": "MAIL", "override": "1"})
+    )
+    assert places[0][0] == "query.override"
+
+
 def test_refusals_name_the_field_and_change_nothing(ready: Api) -> None:
     api = ready
     mail = {"service_ref": "MAIL"}

@@ -142,6 +142,47 @@ def test_exclusions_show_with_their_reason_and_end_from_a_day(world: World) -> N
     assert _versions(world) == 2
 
 
+def test_one_service_of_an_excluded_account_is_billed_anyway(world: World) -> None:
+    account = _account(world)
+    exclude(world.database, world.alpha, RuleTarget(account_ref=account), "internal", actor="t")
+    update_rule(
+        world.database, world.alpha, RuleTarget(account, SERVICE), {"minimum": 2}, actor="t"
+    )
+    client = TestClient(world.app)
+    log_in(client, ADMIN)
+    pair = client.get(f"/ui/w/{world.alpha}/rules?account={account}&service={SERVICE}").text
+    assert f"Not billed: the account {account} excludes it (internal)." in html.unescape(pair)
+    assert 'id="include-override"' in pair
+    assert 'id="include-scope"' not in pair  # nothing of its own to end
+    form = {"csrf_token": csrf_of(pair), "account_ref": account, "service_ref": SERVICE}
+    plain = client.post(f"/ui/w/{world.alpha}/rules/include", data=form)
+    assert plain.status_code == 422
+    said = _error_of(plain.text, "excluded")
+    assert f"has no exclusion of its own: the account {account} excludes it (internal)" in said
+    assert "Bill it anyway" in said
+    assert _versions(world) == 2
+
+    anyway = client.post(f"/ui/w/{world.alpha}/rules/include", data={**form, "override": "1"})
+    assert f"The account {account} × service {SERVICE} is billed again" in anyway.text
+    assert 'id="scope-included"' in anyway.text
+    assert 'id="excluded-by"' not in anyway.text
+    assert 'id="end-override"' in anyway.text
+    # Saving the pair's counts keeps its include.
+    client.post(f"/ui/w/{world.alpha}/rules/set", data={**form, "minimum": "3"})
+    [pair_rule] = [
+        v.rule for v in list_rules(world.database, world.alpha) if v.scope == "account_service"
+    ]
+    assert (pair_rule.minimum, pair_rule.included) == (3, True)
+    listing = client.get(f"/ui/w/{world.alpha}/rules").text
+    table = listing[listing.index('id="exclusions"') :]
+    assert "billed over a broader exclusion" in table[: table.index("</table>")]
+
+    ended = client.post(f"/ui/w/{world.alpha}/rules/end-override", data=form)
+    assert "follows the broader exclusion again" in ended.text
+    assert 'id="excluded-by"' in ended.text
+    assert client.post(f"/ui/w/{world.alpha}/rules/nothing", data=form).status_code == 404
+
+
 def test_a_viewer_reads_the_rules_but_cannot_change_them(world: World) -> None:
     client = TestClient(world.app)
     token = log_in(client, VIEWER)
@@ -149,7 +190,7 @@ def test_a_viewer_reads_the_rules_but_cannot_change_them(world: World) -> None:
     assert page.status_code == 200
     assert 'id="save-rule"' not in page.text
     assert 'id="exclude-form"' not in page.text
-    for action in ("set", "clear", "exclude", "include"):
+    for action in ("set", "clear", "exclude", "include", "end-override"):
         refused = client.post(
             f"/ui/w/{world.alpha}/rules/{action}",
             data={"csrf_token": token, "service_ref": SERVICE, "minimum": "1", "reason": "x"},

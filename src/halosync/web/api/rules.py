@@ -9,9 +9,12 @@ Repeating a write stores nothing (``"changed": false``), so every write is idemp
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from functools import partial
+from types import MappingProxyType
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query
@@ -29,9 +32,10 @@ from halosync.domain.rules import (
     TermsPick,
 )
 from halosync.rules.service import (
-    RuleChange,
+    Change,
     RuleProblemsError,
     RuleTarget,
+    StillExcludedError,
     clear_rule,
     effective_dict,
     effective_rule,
@@ -106,6 +110,11 @@ class RuleFields(BaseModel):
     excluded: Reason | None = Field(
         default=None, description="Set: excluded from billing, and this is the reason."
     )
+    included: Literal[True] | None = Field(
+        default=None,
+        description="true: billed even though a broader scope excludes it (an account over "
+        "its services' exclusions, one account × service over its account's or service's).",
+    )
 
 
 class RuleIn(RuleFields):
@@ -170,12 +179,16 @@ class RuleChangeOut(BaseModel):
         default_factory=list,
         description="The scope's later versions the change was carried into (stored anew).",
     )
+    still_excluded: str | None = Field(
+        default=None,
+        description="An exclusion ended while a broader one still applies: which, and why.",
+    )
 
 
 class EffectiveField(BaseModel):
     """A field of an account × service's rule and the scope it comes from."""
 
-    value: int | str | None = Field(description="Amounts as decimal strings.")
+    value: bool | int | str | None = Field(description="Amounts as decimal strings.")
     scope: RuleScope | None
 
 
@@ -189,30 +202,67 @@ class EffectiveRuleOut(BaseModel):
     text: str
 
 
-def _problems(error: RuleProblemsError, where: dict[str, str] | None = None) -> ApiError:
+def _problems(error: RuleProblemsError, where: Mapping[str, str]) -> ApiError:
     """The service's refusal as a 422 naming each field where the request holds it."""
-    places = where or {}
     return ApiError(
         422,
         error.message,
         errors=[
-            ErrorItem(location=places.get(name, f"$.{name}" if name else "$"), message=why)
+            ErrorItem(location=where.get(name, f"$.{name}" if name else "$"), message=why)
             for name, why in error.problems
         ],
     )
 
 
-def _answer(change: Callable[[], RuleChange], places: dict[str, str] | None = None) -> Any:
-    """A write's answer; the service's refusal as a 422 naming where each field is."""
-    try:
-        return change().to_dict()
-    except RuleProblemsError as error:
-        raise _problems(error, places) from None
+def _target(account_ref: AccountRef = None, service_ref: ServiceRef = None) -> RuleTarget:
+    """The scope the query parameters name."""
+    return RuleTarget(account_ref, service_ref)
 
 
-def _actor(caller: Caller) -> str:
-    return f"API token {caller.token_id}"
+Target = Annotated[RuleTarget, Depends(_target)]
 
+
+@dataclass(frozen=True)
+class Writer:
+    """An admin's write to the rules: the service's answer, or its refusal as a 422 naming
+    where each field is in the request (a 409 for an include a broader scope overrides)."""
+
+    database: Database
+    caller: Caller
+
+    def __call__(
+        self,
+        change: Change,
+        target: RuleTarget,
+        valid_from: date | None,
+        where: Mapping[str, str] = MappingProxyType({}),
+    ) -> Any:
+        try:
+            return change(
+                self.database,
+                self.caller.workspace_id,
+                target,
+                valid_from=valid_from,
+                actor=f"API token {self.caller.token_id}",
+            ).to_dict()
+        except RuleProblemsError as error:
+            raise _problems(error, where) from None
+        except StillExcludedError as error:
+            raise ApiError(
+                409,
+                error.text_for("api"),
+                errors=[ErrorItem(location="query.override", message=error.by)],
+            ) from None
+
+
+def _writer(
+    caller: Annotated[Caller, Depends(writer)],
+    database: Annotated[Database, Depends(get_database)],
+) -> Writer:
+    return Writer(database, caller)
+
+
+Write = Annotated[Writer, Depends(_writer)]
 
 _REF_RESPONSES = {
     **ERROR_RESPONSES,
@@ -235,8 +285,7 @@ def get_rules(
 def get_history(
     caller: Annotated[Caller, Depends(current_caller)],
     database: Annotated[Database, Depends(get_database)],
-    account_ref: AccountRef = None,
-    service_ref: ServiceRef = None,
+    target: Target,
     limit: Annotated[int, Query(ge=1, le=MAX_HISTORY, description="At most N versions.")] = 100,
 ) -> Any:
     """Every version stored, newest first; ``account_ref`` / ``service_ref`` keep the scopes
@@ -244,8 +293,8 @@ def get_history(
     views = rule_history(
         database,
         caller.workspace_id,
-        account_ref=account_ref,
-        service_ref=service_ref,
+        account_ref=target.account_ref,
+        service_ref=target.service_ref,
         limit=limit,
     )
     return {"versions": [view.to_dict() for view in views]}
@@ -260,7 +309,8 @@ def get_effective(
     on: OnDate = None,
 ) -> Any:
     """The rule an account × service is billed by: each field from the most specific
-    scope that sets it, and which scope that is."""
+    scope that sets it, and which scope that is (``overrides``: the broader exclusion an
+    include overrides)."""
     rule = effective_rule(database, caller.workspace_id, account_ref, service_ref, on_date=on)
     return {
         "account_ref": account_ref,
@@ -272,36 +322,15 @@ def get_effective(
 
 
 @router.put("", response_model=RuleChangeOut, responses=_REF_RESPONSES)
-def put_rule(
-    caller: Annotated[Caller, Depends(writer)],
-    database: Annotated[Database, Depends(get_database)],
-    body: Annotated[RuleIn, Body()],
-    account_ref: AccountRef = None,
-    service_ref: ServiceRef = None,
-) -> Any:
+def put_rule(write: Write, target: Target, body: Annotated[RuleIn, Body()]) -> Any:
     """Make the body the scope's whole rule from ``valid_from`` (fields left out are not
     set at this scope). 422 names each field refused; nothing is changed then."""
-    fields = body.model_dump(exclude={"valid_from"})
-    return _answer(
-        lambda: set_rule(
-            database,
-            caller.workspace_id,
-            RuleTarget(account_ref, service_ref),
-            QuantityRule(**fields),
-            valid_from=body.valid_from,
-            actor=_actor(caller),
-        ),
-    )
+    rule = QuantityRule(**body.model_dump(exclude={"valid_from"}))
+    return write(partial(set_rule, rule=rule), target, body.valid_from)
 
 
 @router.patch("", response_model=RuleChangeOut, responses=_REF_RESPONSES)
-def patch_rule(
-    caller: Annotated[Caller, Depends(writer)],
-    database: Annotated[Database, Depends(get_database)],
-    body: Annotated[RuleIn, Body()],
-    account_ref: AccountRef = None,
-    service_ref: ServiceRef = None,
-) -> Any:
+def patch_rule(write: Write, target: Target, body: Annotated[RuleIn, Body()]) -> Any:
     """Change the fields the body names (null unsets one); the others stay."""
     changes = {name: getattr(body, name) for name in body.model_fields_set if name != "valid_from"}
     if not changes:
@@ -310,88 +339,52 @@ def patch_rule(
             "Name at least one rule field to change; nothing was changed.",
             errors=[ErrorItem(location="$", message="no rule field given")],
         )
-    return _answer(
-        lambda: update_rule(
-            database,
-            caller.workspace_id,
-            RuleTarget(account_ref, service_ref),
-            changes,
-            valid_from=body.valid_from,
-            actor=_actor(caller),
-        ),
-    )
+    return write(partial(update_rule, changes=changes), target, body.valid_from)
 
 
 ValidFrom = Annotated[
     date | None, Query(description="Today (UTC, the default) or a later day; never earlier.")
 ]
-_IN_QUERY = {"valid_from": "query.valid_from"}
+_IN_QUERY = {"valid_from": "query.valid_from", "included": "query.override"}
 
 
 @router.delete("", response_model=RuleChangeOut, responses=_REF_RESPONSES)
-def delete_rule(
-    caller: Annotated[Caller, Depends(writer)],
-    database: Annotated[Database, Depends(get_database)],
-    account_ref: AccountRef = None,
-    service_ref: ServiceRef = None,
-    valid_from: ValidFrom = None,
-) -> Any:
+def delete_rule(write: Write, target: Target, valid_from: ValidFrom = None) -> Any:
     """Clear the scope's rule (every field, its exclusion too) from ``valid_from``: the
     wider scopes' rules apply again."""
-    return _answer(
-        lambda: clear_rule(
-            database,
-            caller.workspace_id,
-            RuleTarget(account_ref, service_ref),
-            valid_from=valid_from,
-            actor=_actor(caller),
-        ),
-        _IN_QUERY,
-    )
+    return write(clear_rule, target, valid_from, _IN_QUERY)
 
 
 _EXCLUSION_PLACES = {"excluded": "$.reason"}
 
 
 @router.put("/exclusion", response_model=RuleChangeOut, responses=_REF_RESPONSES)
-def put_exclusion(
-    caller: Annotated[Caller, Depends(writer)],
-    database: Annotated[Database, Depends(get_database)],
-    body: Annotated[ExclusionIn, Body()],
-    account_ref: AccountRef = None,
-    service_ref: ServiceRef = None,
-) -> Any:
+def put_exclusion(write: Write, target: Target, body: Annotated[ExclusionIn, Body()]) -> Any:
     """Exclude an account, a service or one account × service from billing (with the
     reason shown in the grids, the dry run and the results); its other rules stay."""
-    return _answer(
-        lambda: exclude(
-            database,
-            caller.workspace_id,
-            RuleTarget(account_ref, service_ref),
-            body.reason,
-            valid_from=body.valid_from,
-            actor=_actor(caller),
-        ),
-        _EXCLUSION_PLACES,
-    )
+    return write(partial(exclude, reason=body.reason), target, body.valid_from, _EXCLUSION_PLACES)
 
 
-@router.delete("/exclusion", response_model=RuleChangeOut, responses=_REF_RESPONSES)
+@router.delete(
+    "/exclusion",
+    response_model=RuleChangeOut,
+    responses=_REF_RESPONSES
+    | {409: ERROR_RESPONSES[422] | {"description": "A broader scope excludes it; see override."}},
+)
 def delete_exclusion(
-    caller: Annotated[Caller, Depends(writer)],
-    database: Annotated[Database, Depends(get_database)],
-    account_ref: AccountRef = None,
-    service_ref: ServiceRef = None,
+    write: Write,
+    target: Target,
     valid_from: ValidFrom = None,
-) -> Any:
-    """End the scope's exclusion from ``valid_from`` (billed again from the next sync)."""
-    return _answer(
-        lambda: include(
-            database,
-            caller.workspace_id,
-            RuleTarget(account_ref, service_ref),
-            valid_from=valid_from,
-            actor=_actor(caller),
+    override: Annotated[
+        bool,
+        Query(
+            description="Bill it even though a broader scope excludes it: one account × "
+            "service over its account's or service's exclusion, an account over its "
+            "services'. Without it, an account × service with no exclusion of its own that "
+            "a broader scope excludes is a 409 naming that scope."
         ),
-        _IN_QUERY,
-    )
+    ] = False,
+) -> Any:
+    """End the scope's exclusion from ``valid_from`` (billed again from the next sync);
+    ``still_excluded`` says when a broader exclusion still applies."""
+    return write(partial(include, override=override), target, valid_from, _IN_QUERY)

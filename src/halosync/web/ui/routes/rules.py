@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -23,6 +24,8 @@ from starlette.responses import Response
 from halosync.domain.numbers import parse_decimal
 from halosync.domain.rules import (
     COUNT_FIELDS,
+    EXCLUSION_FIELDS,
+    INCLUDABLE_SCOPES,
     PRICE_OWNERS,
     ROUNDINGS,
     RULE_FIELDS,
@@ -32,12 +35,15 @@ from halosync.domain.rules import (
 )
 from halosync.errors import HalosyncError, NotFoundError
 from halosync.rules.service import (
+    Change,
     RuleChange,
     RuleProblemsError,
     RuleTarget,
     RuleView,
+    StillExcludedError,
     clear_rule,
     exclude,
+    excluded_by,
     include,
     list_rules,
     rule_history,
@@ -63,8 +69,9 @@ router = APIRouter(route_class=UiRoute)
 
 HISTORY_SHOWN = 50
 """How many of the latest versions the page's history lists."""
-EDITED_FIELDS = tuple(name for name in RULE_FIELDS if name != "excluded")
-"""The fields the rule form sets; ``excluded`` has its own form (exclude / include)."""
+EDITED_FIELDS = tuple(name for name in RULE_FIELDS if name not in EXCLUSION_FIELDS)
+"""The fields the rule form sets; ``excluded`` and ``included`` have their own form
+(exclude, include, bill it anyway over a broader exclusion)."""
 CHOICES: dict[str, tuple[str, ...]] = {
     "rounding": ROUNDINGS,
     "terms": TERMS_CHOICES,
@@ -196,8 +203,10 @@ def _page(
         editing.values = {name: _shown(getattr(rule, name)) for name in EDITED_FIELDS}
     if not editing.valid_from:
         editing.valid_from = today().isoformat()
+    broader = None
     try:
         scope_history = _scope_history(state.database, member.workspace_id, editing.target)
+        broader = excluded_by(state.database, member.workspace_id, editing.target)
     except NotFoundError as unknown:
         editing.errors.update(_scope_error(unknown))
         scope_history = []
@@ -211,7 +220,14 @@ def _page(
             "editing": editing,
             "own": own,
             "in_force": [view for view in in_force if view.rule.excluded is None],
-            "exclusions": [view for view in in_force if view.rule.excluded is not None],
+            "exclusions": [
+                view for view in in_force if view.rule.excluded is not None or view.rule.included
+            ],
+            "broader": broader,
+            "includable": editing.target.scope in INCLUDABLE_SCOPES,
+            "services_excluded": any(
+                view.scope == "service" and view.rule.excluded is not None for view in in_force
+            ),
             "history": history,
             "scope_history": scope_history,
             "choices": CHOICES,
@@ -286,9 +302,8 @@ def _form_text(form: FormData, name: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-Operation = Callable[[Database, int, RuleTarget, FormData, date | None, str], RuleChange]
-"""A rules-service call made from a submitted form: (database, workspace, scope, form,
-valid-from day, actor) -> what it changed."""
+Operation = Callable[[FormData], Change]
+"""The rules-service call a submitted form makes (its other arguments bound from the form)."""
 
 
 async def _submit(request: Request, member: Member, operation: Operation, done: str) -> Response:
@@ -309,9 +324,14 @@ async def _submit(request: Request, member: Member, operation: Operation, done: 
     def save() -> Response:
         try:
             day = _day(editing.valid_from)
-            change = operation(database, member.workspace_id, target, form, day, _actor(member))
+            change = operation(form)(
+                database, member.workspace_id, target, valid_from=day, actor=_actor(member)
+            )
         except RuleProblemsError as refused:
             editing.errors = _problems_by_field(refused)
+            return _page(request, member, editing, status_code=422)
+        except StillExcludedError as refused:
+            editing.errors = {"excluded": refused.text_for("ui")}
             return _page(request, member, editing, status_code=422)
         except HalosyncError as refused:
             editing.errors = _scope_error(refused)
@@ -326,61 +346,41 @@ def _changes(form: FormData) -> dict[str, Any]:
     return {name: _value(name, _form_text(form, name)) for name in EDITED_FIELDS}
 
 
-@router.post("/ui/w/{workspace_id}/rules/set")
-async def set_rule_form(
-    request: Request, member: Annotated[Member, Depends(current_admin)]
-) -> Response:
-    """Save the edited scope's counts, rounding, terms and prices (its exclusion stays)."""
-    return await _submit(
-        request,
-        member,
-        lambda db, ws, target, form, day, actor: update_rule(
-            db, ws, target, _changes(form), valid_from=day, actor=actor
-        ),
-        "Rule of the {label} saved",
-    )
+def _overriding(form: FormData) -> bool:
+    """The "Bill it anyway" button: an include over a broader exclusion."""
+    return _form_text(form, "override") == "1"
 
 
-@router.post("/ui/w/{workspace_id}/rules/clear")
-async def clear_rule_form(
-    request: Request, member: Annotated[Member, Depends(current_admin)]
-) -> Response:
-    """Unset every field of the edited scope (its exclusion too): wider rules apply."""
-    return await _submit(
-        request,
-        member,
-        lambda db, ws, target, _form, day, actor: clear_rule(
-            db, ws, target, valid_from=day, actor=actor
-        ),
-        "Rule of the {label} cleared",
-    )
-
-
-@router.post("/ui/w/{workspace_id}/rules/exclude")
-async def exclude_form(
-    request: Request, member: Annotated[Member, Depends(current_admin)]
-) -> Response:
-    """Exclude an account, a service or an account × service from billing, with a reason."""
-    return await _submit(
-        request,
-        member,
-        lambda db, ws, target, form, day, actor: exclude(
-            db, ws, target, _form_text(form, "reason"), valid_from=day, actor=actor
-        ),
+ACTIONS: dict[str, tuple[Operation, str]] = {
+    # Save the edited scope's counts, rounding, terms and prices (its exclusion stays).
+    "set": (lambda form: partial(update_rule, changes=_changes(form)), "Rule of the {label} saved"),
+    # Unset every field of the edited scope (its exclusion too): wider rules apply.
+    "clear": (lambda _form: clear_rule, "Rule of the {label} cleared"),
+    # Exclude an account, a service or an account × service from billing, with a reason.
+    "exclude": (
+        lambda form: partial(exclude, reason=_form_text(form, "reason")),
         "The {label} is excluded from billing",
-    )
-
-
-@router.post("/ui/w/{workspace_id}/rules/include")
-async def include_form(
-    request: Request, member: Annotated[Member, Depends(current_admin)]
-) -> Response:
-    """End an exclusion (from today or a later day); the scope's other rules stay."""
-    return await _submit(
-        request,
-        member,
-        lambda db, ws, target, _form, day, actor: include(
-            db, ws, target, valid_from=day, actor=actor
-        ),
+    ),
+    # End an exclusion (its other rules stay); "Bill it anyway": over a broader one too.
+    "include": (
+        lambda form: partial(include, override=_overriding(form)),
         "The {label} is billed again",
-    )
+    ),
+    # End an include over a broader exclusion: that exclusion applies again.
+    "end-override": (
+        lambda _form: partial(update_rule, changes={"included": None}),
+        "The {label} follows the broader exclusion again",
+    ),
+}
+"""The rules page's forms by the action they post to: the call and what success says."""
+
+
+@router.post("/ui/w/{workspace_id}/rules/{action}")
+async def rule_form(
+    request: Request, action: str, member: Annotated[Member, Depends(current_admin)]
+) -> Response:
+    """Save, clear, exclude, include or end an override, from a form of the rules page."""
+    if action not in ACTIONS:
+        raise NotFoundError(f"The rules page has no form {action!r}.")
+    operation, done = ACTIONS[action]
+    return await _submit(request, member, operation, done)
