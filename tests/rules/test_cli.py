@@ -135,6 +135,16 @@ def test_include_over_an_account_exclusion_needs_override_and_says_so(cli: Cli) 
     )
 
 
+def test_a_markup_while_prices_are_off_is_set_with_a_warning(cli: Cli) -> None:
+    done = cli.in_process(
+        "rules", "set", "--service", "MAIL", "--price-owner", "markup", "--markup-percent", "20"
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Rule of the service MAIL" in done.stdout
+    warning = "Warning: service MAIL: the markup sends no price while the workspace's price mode"
+    assert warning in done.stderr
+
+
 def test_a_later_day_and_an_earlier_one(cli: Cli) -> None:
     later = (datetime.now(UTC).date() + timedelta(days=30)).isoformat()
     ok(cli, "rules", "set", "--minimum", "9", "--from", later)

@@ -33,6 +33,7 @@ from halosync.store.base import utcnow
 from halosync.store.database import Database
 from halosync.store.models import AuditEntry, LogEntry, QuantityRuleRow
 from halosync.store.rules import RuleRepository
+from halosync.sync.workspace_settings import SyncSettingsChange, update_sync_settings
 from halosync.workspaces import create_workspace
 
 WORKSPACE = RuleTarget()
@@ -214,6 +215,22 @@ def test_an_account_include_overrides_its_services_exclusions(database: Database
     with pytest.raises(RuleProblemsError) as refused:
         include(database, ws, MAIL, override=True, actor="ann")
     assert [name for name, _ in refused.value.problems] == ["included"]
+
+
+def test_a_markup_while_prices_are_off_is_stored_with_a_warning(
+    database: Database, ws: int
+) -> None:
+    markup = {"price_owner": "markup", "markup_percent": Decimal(20)}
+    change = update_rule(database, ws, MAIL, markup, actor="ann")
+    assert change.changed
+    [warning] = change.warnings
+    assert "the workspace's price mode is off" in warning
+    assert "halosync settings set --prices" in warning
+    assert change.to_dict()["warnings"] == [warning]
+    assert update_rule(database, ws, MAIL, {"minimum": 1}, actor="ann").warnings == (warning,)
+    update_sync_settings(database, ws, SyncSettingsChange(price_mode="totals"), confirmed=True)
+    assert update_rule(database, ws, MAIL, {"minimum": 2}, actor="ann").warnings == ()
+    assert exclude(database, ws, A1, "internal", actor="ann").warnings == ()
 
 
 def test_a_later_valid_from_applies_from_that_day_and_the_past_is_refused(

@@ -335,6 +335,40 @@ def test_one_account_and_service_in_several_terms_are_kept_apart(
     assert _terms(database, workspace_id)[("A1", "S1", "monthly")] == (10, "active")
 
 
+def test_a_term_in_other_letter_case_is_the_same_term_and_keeps_its_first_text(
+    database: Database, workspace_id: int, tmp_path: Path
+) -> None:
+    # "Annual" and "annual" are one term: never a second subscription billed beside it.
+    import_file(database, workspace_id, _write(tmp_path, "terms.csv", TERMS_CSV))
+    shouted = TERMS_CSV.replace(",annual,active", ",ANNUAL,active").replace(",5,", ",6,")
+    report = import_file(database, workspace_id, _write(tmp_path, "t2.csv", shouted))
+    assert (report.subscriptions.created, report.subscriptions.updated) == (0, 1)
+    assert report.several_terms == 0
+    assert _terms(database, workspace_id) == {
+        ("A1", "S1", "monthly"): (10, "active"),
+        ("A1", "S1", "annual"): (6, "active"),
+    }
+    # In one file, the same term in two cases is one subscription sent twice.
+    twice = TERMS_CSV + TERMS_CSV.splitlines()[2].replace(",annual,active", ",Annual,active")
+    again = import_file(database, workspace_id, _write(tmp_path, "t3.csv", twice + "\n"))
+    assert (again.subscriptions.created, again.subscriptions.updated) == (0, 1)
+    assert len(_terms(database, workspace_id)) == 2
+
+
+def test_a_delta_import_with_a_new_term_says_the_pair_now_has_several(
+    database: Database, workspace_id: int, tmp_path: Path
+) -> None:
+    monthly, annual = TERMS_CSV.splitlines()[1:3]
+    import_file(database, workspace_id, _write(tmp_path, "m.csv", f"{HEADER}\n{monthly}\n"))
+    report = import_file(database, workspace_id, _write(tmp_path, "a.csv", f"{HEADER}\n{annual}\n"))
+    assert report.subscriptions.created == 1
+    assert report.several_terms == 1
+    assert report.as_dict()["several_terms"] == 1
+    # Both terms in one import of a new pair: the vendor sent them together, nothing to say.
+    both = TERMS_CSV.replace("A1,", "A2,")
+    assert import_file(database, workspace_id, _write(tmp_path, "b.csv", both)).several_terms == 0
+
+
 def test_a_snapshot_without_one_term_cancels_that_term_only(
     database: Database, workspace_id: int, tmp_path: Path
 ) -> None:

@@ -15,7 +15,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColu
 from halosync.cli.app import app, emit_json
 from halosync.cli.common import JsonOption, WorkspaceOption, open_database, resolve_workspace
 from halosync.errors import HalosyncError
-from halosync.sources.apply import ImportReport
+from halosync.sources.apply import ImportReport, several_terms_text
 from halosync.sources.errors import ImportValidationError, MassCancelError, cancelled_text
 from halosync.sources.importer import import_file, import_records
 from halosync.sources.plugins import list_sources, load_source
@@ -82,6 +82,8 @@ def _print_report(report: ImportReport, workspace: str, as_json: bool) -> None:
         typer.echo(f"  cancelled      {len(report.cancelled)} (not in the snapshot)")
         for cancelled in report.cancelled:
             typer.echo(f"    {cancelled_text(cancelled)}")
+    if report.several_terms:
+        typer.echo(f"  {several_terms_text(report.several_terms)}")
 
 
 def _refuse(error: HalosyncError, as_json: bool) -> None:

@@ -163,6 +163,8 @@ def _write(
 
 
 def _changed(as_json: bool, change: RuleChange) -> None:
+    for warning in change.warnings:
+        typer.echo(f"Warning: {warning}.", err=True)
     if as_json:
         emit_json(change.to_dict())
         return

@@ -473,9 +473,15 @@ def _prices(
     ``sub.quantity`` is the quantity billed; unit prices come from the vendor's totals ÷
     the vendor's quantity (``ruling.vendor``).
     """
-    if settings.price_mode == "off" or _ended(sub):
+    if _ended(sub):
         return {}, ()
     owner = ruling.rule.price_owner or "halosync"
+    if settings.price_mode == "off":
+        if owner != "markup":
+            return {}, ()
+        where = scope_label(ruling.rule.scope_of("price_owner"))
+        text = f"the markup ({where}) sends no price while the workspace's price mode is off"
+        return {}, (price_step(text, None),)
     if owner == "halo":
         where = scope_label(ruling.rule.scope_of("price_owner"))
         return {}, (price_step(f"prices owned by HaloPSA ({where}): never sent", None),)

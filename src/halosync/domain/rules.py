@@ -370,6 +370,21 @@ def _include_problems(scope: str, rule: QuantityRule) -> list[str]:
     return []
 
 
+def markup_unused(rule: QuantityRule, price_mode: str) -> str | None:
+    """Why a markup rule sends nothing: the workspace's price mode is off (quantities only),
+    and the price mode stays the one switch that starts sending prices (changing it is
+    confirmed). None when the rule sets no markup or prices are on."""
+    if price_mode != "off":
+        return None
+    if rule.price_owner != "markup" and rule.markup_percent is None and rule.fixed_price is None:
+        return None
+    return (
+        "the markup sends no price while the workspace's price mode is off (quantities "
+        "only); it applies once the price mode is totals or unit (Settings, or halosync "
+        "settings set --prices totals)"
+    )
+
+
 def effective_problems(rule: EffectiveRule) -> list[str]:
     """What is wrong with an effective rule as the scopes combine (a ceiling below a
     minimum set at another scope, rounding to a multiple with no rounding, a markup with
@@ -659,6 +674,7 @@ __all__ = [
     "explain_document",
     "inclusion_text",
     "markup_sell_price",
+    "markup_unused",
     "price_step",
     "rule_book_problems",
     "rule_problems",

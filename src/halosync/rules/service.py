@@ -38,6 +38,7 @@ from halosync.domain.rules import (
     RuleBook,
     RuleScope,
     inclusion_text,
+    markup_unused,
     rule_book_problems,
     rule_problems,
 )
@@ -47,6 +48,7 @@ from halosync.store.database import Database
 from halosync.store.models import AuditEntry, QuantityRuleRow
 from halosync.store.rules import RuleRepository, RuleVersion, ScopedRule
 from halosync.store.usage import AccountRepository, ServiceRepository
+from halosync.store.workspaces import WorkspaceRepository
 from halosync.sync.activity import add_log_entry
 
 RULE_ENTITY = "QuantityRule"
@@ -237,6 +239,9 @@ class RuleChange:
     still_excluded: str | None = None
     """An include that ended the scope's own exclusion while a broader one still applies:
     which, and why ("the account A1 excludes it (internal use)")."""
+    warnings: tuple[str, ...] = ()
+    """What the rule does not do as set (a markup while prices are off), each naming the
+    scope; the rule is stored all the same."""
 
     @property
     def changed(self) -> bool:
@@ -258,6 +263,7 @@ class RuleChange:
             "version": self.version.to_dict() if self.version else None,
             "also_applied": [view.to_dict() for view in self.carried],
             "still_excluded": self.still_excluded,
+            "warnings": list(self.warnings),
         }
 
 
@@ -576,10 +582,11 @@ def _change(
         before = _rule_of(current.row) if current is not None else EMPTY_RULE
         after: QuantityRule = new_rule(before)
         still = _excluded_by(rules, target, day, after) if operation == "include" else None
+        warnings = _warnings(session, workspace_id, target, after)
         if after == before:
             if still is not None:
                 raise StillExcludedError(target, still)
-            return RuleChange(operation, target, day, before, after, None)
+            return RuleChange(operation, target, day, before, after, None, warnings=warnings)
         carried = _carried(before, after, rules.later_versions(key, day))
         problems = _problems(rule_problems(target.scope, after))
         for version, rule in carried:
@@ -608,8 +615,16 @@ def _change(
             at=now,
         )
         return RuleChange(
-            operation, target, day, before, after, stored[0], tuple(stored[1:]), still
+            operation, target, day, before, after, stored[0], tuple(stored[1:]), still, warnings
         )
+
+
+def _warnings(
+    session: Session, workspace_id: int, target: RuleTarget, rule: QuantityRule
+) -> tuple[str, ...]:
+    """What the scope's rule does not do as set, each naming the scope."""
+    unused = markup_unused(rule, WorkspaceRepository(session).get(workspace_id).price_mode)
+    return (f"{target.label()}: {unused}",) if unused else ()
 
 
 def _excluded_by(

@@ -39,6 +39,9 @@ class ImportReport:
     # (account_ref, service_ref, term) of subscriptions a snapshot cancelled because it
     # lacked them.
     cancelled: list[tuple[str, str, str]] = field(default_factory=list)
+    several_terms: int = 0
+    """Account × service pairs this import gave a new term beside one already stored: the
+    terms rule combines them (summed by default) where the new one used to replace the old."""
 
     @property
     def changed(self) -> bool:
@@ -59,7 +62,17 @@ class ImportReport:
             "subscriptions": asdict(self.subscriptions),
             "snapshot": self.snapshot,
             "cancelled": [cancelled_dict(cancelled) for cancelled in self.cancelled],
+            "several_terms": self.several_terms,
         }
+
+
+def several_terms_text(pairs: int) -> str:
+    """The import summary's line for :attr:`ImportReport.several_terms`."""
+    return (
+        f"{pairs} account \u00d7 service pair(s) now have several terms: the new term is "
+        "billed with the one already there (summed by default; see the terms rule), where "
+        "before terms it replaced it"
+    )
 
 
 def _upsert_accounts(
@@ -160,6 +173,7 @@ def apply_batch(
         staging.cancel_unlisted(now)
     report.subscriptions.updated = staging.update_changed(now)
     report.subscriptions.unchanged = matched - report.subscriptions.updated
+    report.several_terms = staging.count_pairs_gaining_a_term()
     # (PostgreSQL reports no row count for INSERT ... SELECT through SQLAlchemy.)
     staging.insert_new(now)
     report.subscriptions.created = len(batch.subscriptions) - matched

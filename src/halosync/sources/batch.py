@@ -29,7 +29,7 @@ from halosync.sources.schemas import (
     SubscriptionIn,
 )
 from halosync.store.base import stored_quantity
-from halosync.store.spool import StoredValues, SubscriptionSpool
+from halosync.store.spool import TERM_INDEX, StoredValues, SubscriptionSpool
 
 _ACCOUNT_FIELDS = {"name": "name", "status": "status", "billed": "billed"}
 _CSV_ACCOUNT_FIELDS = {"name": "account_name", "status": "account_status", "billed": "billed"}
@@ -69,6 +69,22 @@ def stored_values(subscription: SubscriptionData) -> StoredValues:
         None if cost is None else str(cost),
         None if price is None else str(price),
     )
+
+
+def term_key(term: str | None) -> str:
+    """What makes two terms one: their text without regard to letter case ("Annual" is
+    "annual"), so a vendor's change of case never bills a second subscription."""
+    return (term or "").lower()
+
+
+def same_subscription(first: StoredValues, other: StoredValues) -> bool:
+    """The same values, the term compared by :func:`term_key`."""
+    return _keyed(first) == _keyed(other)
+
+
+def _keyed(values: StoredValues) -> tuple[object, ...]:
+    term = values[TERM_INDEX]
+    return (*values[:TERM_INDEX], term_key(term), *values[TERM_INDEX + 1 :])
 
 
 @dataclass(slots=True)
@@ -243,7 +259,7 @@ class BatchBuilder:
         first = self.batch.subscriptions.add(
             account_ref, service_ref, values, (where.base, where.style)
         )
-        if first is not None and first[0] != values:
+        if first is not None and not same_subscription(first[0], values):
             self.error(
                 where.base,
                 f"a second, different subscription of account {account_ref!r} to service "

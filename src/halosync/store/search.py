@@ -53,6 +53,9 @@ class _folded(GenericFunction[str]):
     type = String()
     inherit_cache = True
     name = "lower"
+    # Registered under its own name: under "lower" it would replace func.lower everywhere,
+    # and every lower() on SQLite would compile to its bare argument.
+    identifier = "halosync_folded"
 
 
 @compiles(_folded, "sqlite")

@@ -32,7 +32,7 @@ _INSERT = (
 )
 _FIRST = (
     f"SELECT {', '.join(_VALUES)}, location, style FROM spool "  # noqa: S608
-    "WHERE account_ref = ? AND service_ref = ? AND term = ?"
+    "WHERE account_ref = ? AND service_ref = ? AND term = ? COLLATE NOCASE"
 )
 # Where the term sits in the stored values: it is part of a subscription's key.
 TERM_INDEX = _VALUES.index("term")
@@ -60,7 +60,8 @@ class SubscriptionSpool:
             connection.execute(
                 "CREATE TABLE spool (seq INTEGER PRIMARY KEY, "
                 + ", ".join(_COLUMNS)
-                + ", UNIQUE (account_ref, service_ref, term))"
+                # A term is one term whatever its letter case ("Annual" and "annual").
+                + ", UNIQUE (account_ref, service_ref, term COLLATE NOCASE))"
             )
             # One transaction for the spool's whole life: nothing of it needs to last.
             connection.execute("BEGIN")

@@ -112,7 +112,8 @@ class SubscriptionStaging:
                 existing.workspace_id == self.workspace_id,
                 existing.account_id == staged.account_id,
                 existing.service_id == staged.service_id,
-                existing.term == staged.term,
+                # One term whatever its letter case (sources.batch.term_key).
+                func.lower(existing.term) == func.lower(staged.term),
             )
             .values(subscription_id=existing.id)
         )
@@ -172,26 +173,43 @@ class SubscriptionStaging:
 
     def update_changed(self, now: datetime) -> int:
         """Write the staged values over existing subscriptions that differ, or that a
-        snapshot left out before (the vendor sends them again); how many."""
+        snapshot left out before (the vendor sends them again); how many. The term keeps
+        the text first stored (it names the records kept apart in the ledger)."""
         staged, existing = self.table.c, _SUBSCRIPTION.c
+        names = [name for name in SUBSCRIPTION_VALUES if name != "term"]
         result = self.session.execute(
             update(_SUBSCRIPTION)
             .where(
                 existing.id == staged.subscription_id,
                 or_(
                     existing.unlisted,
-                    *(
-                        existing[name].is_distinct_from(staged[name])
-                        for name in SUBSCRIPTION_VALUES
-                    ),
+                    *(existing[name].is_distinct_from(staged[name]) for name in names),
                 ),
             )
-            .values(
-                {name: staged[name] for name in SUBSCRIPTION_VALUES}
-                | {"unlisted": False, "updated_at": now}
-            )
+            .values({name: staged[name] for name in names} | {"unlisted": False, "updated_at": now})
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
+
+    def count_pairs_gaining_a_term(self) -> int:
+        """How many account × service pairs the new staged subscriptions give a further
+        term beside one already stored (then the terms rule combines them: summed by
+        default, where before terms the new one replaced the old)."""
+        staged, existing = self.table.c, _SUBSCRIPTION.c
+        gaining = (
+            select(staged.account_id, staged.service_id)
+            .where(
+                staged.subscription_id.is_(None),
+                exists().where(
+                    existing.workspace_id == self.workspace_id,
+                    existing.account_id == staged.account_id,
+                    existing.service_id == staged.service_id,
+                    _active(existing.status),
+                ),
+            )
+            .distinct()
+            .subquery()
+        )
+        return self.session.scalar(select(func.count()).select_from(gaining)) or 0
 
     def insert_new(self, now: datetime) -> None:
         """Insert the staged subscriptions that do not exist yet, in batch order."""

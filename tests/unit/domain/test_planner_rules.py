@@ -333,6 +333,21 @@ def test_prices_owned_by_halo_are_never_sent() -> None:
     assert "prices owned by HaloPSA (service): never sent" in change.explain_text
 
 
+def test_a_markup_while_prices_are_off_sends_nothing_and_the_explain_says_so() -> None:
+    rules = RuleBook(
+        services={"S1": QuantityRule(price_owner="markup", markup_percent=Decimal(25))}
+    )
+    (change,) = _plan([sub(quantity="5")], rules, prices="off").changes
+    assert "price" not in change.after
+    assert "purchase_price" not in change.after
+    assert change.explain_text == (
+        "vendor 5 \u2192 5; the markup (service) sends no price while the workspace's price "
+        "mode is off"
+    )
+    (plain,) = _plan([sub(quantity="5")], EMPTY_RULE_BOOK, prices="off").changes
+    assert plain.explain_text == "vendor 5 \u2192 5"
+
+
 def test_a_markup_sets_the_sell_price_from_the_vendors_cost() -> None:
     rules = RuleBook(
         services={"S1": QuantityRule(price_owner="markup", markup_percent=Decimal(25))}

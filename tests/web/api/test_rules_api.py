@@ -33,13 +33,16 @@ def test_set_patch_list_effective_history_and_clear(ready: Api) -> None:
     ok(api.put("rules", params={"service_ref": "MAIL"}, json={"free": 2, "multiple": 5}))
     ok(api.patch("rules", params={"service_ref": "MAIL"}, json={"free": None, "ceiling": 40}))
     pair = {"account_ref": "A2", "service_ref": "MAIL"}
-    ok(
+    markup = ok(
         api.put(
             "rules",
             params=pair,
             json={"price_owner": "markup", "markup_percent": "12.5"},
         )
     )
+    # Stored, and said: the markup sends nothing while the price mode is off.
+    assert [w.startswith("account A2 × service MAIL: the markup sends no price") for w in
+            markup["warnings"]] == [True]  # fmt: skip
 
     listed = ok(api.get("rules", token=api.viewer))["rules"]
     assert [(r["scope"], r["account_ref"], r["service_ref"]) for r in listed] == [

@@ -72,6 +72,9 @@ def test_an_admin_sets_the_default_and_a_service_rule_and_sees_their_history(
         },
     )
     assert f"Rule of the service {SERVICE} saved from {later}" in service.text
+    assert "Warning: service M365-BP: the markup sends no price while the workspace" in (
+        html.unescape(service.text)
+    )
     # In force later, not today: today's list has the default only; the history has both.
     assert [view.target for view in list_rules(world.database, world.alpha)] == [RuleTarget()]
     history = rule_history(world.database, world.alpha, service_ref=SERVICE)

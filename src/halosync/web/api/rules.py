@@ -183,6 +183,11 @@ class RuleChangeOut(BaseModel):
         default=None,
         description="An exclusion ended while a broader one still applies: which, and why.",
     )
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="What the rule does not do as set (a markup while the workspace's price "
+        "mode is off); the rule is stored all the same.",
+    )
 
 
 class EffectiveField(BaseModel):

@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from halosync.domain.reconcile import ReconcileSummary, csv_rows
 from halosync.errors import HalosyncError, NotFoundError
+from halosync.sources.apply import several_terms_text
 from halosync.sources.errors import ImportValidationError
 from halosync.sources.upload import import_upload
 from halosync.sync.activity import list_log_entries, parse_level
@@ -297,5 +298,6 @@ def upload(
             context["error"] = refused.text_for("ui")
             return render(request, "import.html", context, status_code=422)
     context["report"] = report
+    context["several_terms_text"] = several_terms_text
     context["filename"] = file.filename
     return render(request, "import.html", context)

@@ -294,6 +294,8 @@ def _done(request: Request, member: Member, change: RuleChange, text: str) -> Re
             f"No change: the {change.target.label()}'s rule from "
             f"{change.valid_from.isoformat()} is already that.",
         )
+    for warning in change.warnings:
+        session.flash("info", f"Warning: {warning}.")
     return redirect(request, rules_url(member.workspace_id, change.target))
 
 
