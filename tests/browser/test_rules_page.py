@@ -86,3 +86,36 @@ def test_an_admin_sets_refuses_excludes_and_clears_rules(page: Page, site: DemoS
     page.locator("#confirm-ok").click()
     expect(page.locator(".flash.success")).to_contain_text(f"Rule of the service {SERVICE} cleared")
     expect(page.get_by_label("Minimum (bill at least N)")).to_have_value("")
+
+
+def test_an_admin_bills_one_service_of_an_excluded_account_anyway(
+    page: Page, site: DemoSite
+) -> None:
+    account = _an_account(site)  # (the site is shared: another test may have excluded it)
+    log_in(page, site, site.admin_email, ADMIN_PASSWORD)
+    page.goto(f"{site.url}/ui/w/{site.workspace_id}/rules?account={account}#edit")
+    page.get_by_label("Reason (shown in the grids and the dry run)").fill("own use")
+    page.get_by_role("button", name="Exclude from billing").click()
+    expect(page.locator(".flash.success")).to_contain_text("is excluded from billing")
+
+    # The pair: excluded by its account, said so, and billed anyway on request.
+    page.get_by_label("Service reference").fill(SERVICE)
+    page.get_by_role("button", name="Open").click()
+    expect(page.locator("#excluded-by")).to_contain_text(
+        f"Not billed: the account {account} excludes it (own use)."
+    )
+    expect(page.locator("#include-scope")).to_have_count(0)  # nothing of its own to end
+    page.get_by_role("button", name="Bill it anyway").click()
+    expect(page.locator(".flash.success")).to_contain_text(
+        f"The account {account} × service {SERVICE} is billed again"
+    )
+    expect(page.locator("#scope-included")).to_contain_text("Billed over a broader exclusion")
+    expect(page.locator("#excluded-by")).to_have_count(0)
+    expect(page.get_by_role("table", name="Exclusions in force today")).to_contain_text(
+        "billed over a broader exclusion"
+    )
+
+    # Ended: the account's exclusion applies to the pair again.
+    page.get_by_role("button", name="Stop billing it over the exclusion").click()
+    expect(page.locator(".flash.success")).to_contain_text("follows the broader exclusion again")
+    expect(page.locator("#excluded-by")).to_be_visible()

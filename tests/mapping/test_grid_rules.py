@@ -15,9 +15,8 @@ from sqlalchemy import event
 from halosync.domain.rules import QuantityRule
 from halosync.mapping.grid import account_mapping_grid, service_mapping_grid
 from halosync.rules.service import RuleTarget, exclude, include, set_rule, today
-from halosync.sources.importer import import_document
 from halosync.store.database import Database
-from halosync.workspaces import create_workspace
+from tests.rules.world import rules_workspace
 
 ACCOUNTS = 30
 
@@ -32,20 +31,9 @@ def database(tmp_path: Path) -> Iterator[Database]:
 
 @pytest.fixture
 def ws(database: Database) -> int:
-    workspace = create_workspace(database, "acme")
-    import_document(
-        database,
-        workspace.id,
-        {
-            "accounts": [
-                {"ref": f"A{n:02}", "name": f"Client {n:02}", "status": "active", "billed": True}
-                for n in range(ACCOUNTS)
-            ],
-            "services": [{"ref": "MAIL", "name": "Mail"}, {"ref": "BKP", "name": "Backup"}],
-            "subscriptions": [],
-        },
+    return rules_workspace(
+        database, accounts=[(f"A{n:02}", f"Client {n:02}") for n in range(ACCOUNTS)]
     )
-    return workspace.id
 
 
 def test_exclusions_and_overrides_show_in_both_grids(database: Database, ws: int) -> None:
@@ -54,6 +42,7 @@ def test_exclusions_and_overrides_show_in_both_grids(database: Database, ws: int
     )
     exclude(database, ws, RuleTarget(service_ref="BKP"), "sold separately", actor="t")
     exclude(database, ws, RuleTarget(account_ref="A01"), "internal tenant", actor="t")
+    include(database, ws, RuleTarget("A01", "MAIL"), override=True, actor="t")
     set_rule(database, ws, RuleTarget("A02", "MAIL"), QuantityRule(minimum=5), actor="t")
     exclude(database, ws, RuleTarget("A02", "BKP"), "own backup", actor="t")
     # A rule from a later day is not in force yet: not shown.
@@ -67,6 +56,7 @@ def test_exclusions_and_overrides_show_in_both_grids(database: Database, ws: int
     assert not services["MAIL"].mapped  # excluded or not, the mapping status is its own
     assert rows["A01"].excluded == "internal tenant"
     assert rows["A01"].status == "unmapped"
+    assert rows["A01"].service_rules == (("MAIL", "included over a broader exclusion"),)
     assert rows["A02"].excluded is None
     assert rows["A02"].service_rules == (("BKP", "excluded: own backup"), ("MAIL", "minimum 5"))
     assert (rows["A03"].excluded, rows["A03"].service_rules) == (None, ())

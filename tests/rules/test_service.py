@@ -28,13 +28,12 @@ from halosync.rules.service import (
     today,
     update_rule,
 )
-from halosync.sources.importer import import_document
 from halosync.store.base import utcnow
 from halosync.store.database import Database
 from halosync.store.models import AuditEntry, LogEntry, QuantityRuleRow
 from halosync.store.rules import RuleRepository
 from halosync.sync.workspace_settings import SyncSettingsChange, update_sync_settings
-from halosync.workspaces import create_workspace
+from tests.rules.world import rules_workspace
 
 WORKSPACE = RuleTarget()
 MAIL = RuleTarget(service_ref="MAIL")
@@ -44,20 +43,7 @@ A1_MAIL = RuleTarget("A1", "MAIL")
 
 @pytest.fixture
 def ws(database: Database) -> int:
-    workspace = create_workspace(database, "acme")
-    import_document(
-        database,
-        workspace.id,
-        {
-            "accounts": [
-                {"ref": "A1", "name": "Client 1", "status": "active", "billed": True},
-                {"ref": "A2", "name": "Client 2", "status": "active", "billed": True},
-            ],
-            "services": [{"ref": "MAIL", "name": "Mail"}, {"ref": "BKP", "name": "Backup"}],
-            "subscriptions": [],
-        },
-    )
-    return workspace.id
+    return rules_workspace(database)
 
 
 def _count(database: Database, model: type[object]) -> int:

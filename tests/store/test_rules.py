@@ -7,11 +7,11 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-from halosync.sources.importer import import_document
 from halosync.store.database import Database
 from halosync.store.models import QuantityRuleRow
 from halosync.store.rules import RuleRepository
-from halosync.workspaces import create_workspace
+from halosync.store.usage import AccountRepository, ServiceRepository
+from tests.rules.world import rules_workspace
 
 DAY = date(2026, 12, 1)
 
@@ -19,25 +19,11 @@ DAY = date(2026, 12, 1)
 def _workspace(
     database: Database, name: str = "acme"
 ) -> tuple[int, dict[str, int], dict[str, int]]:
-    ws = create_workspace(database, name)
-    import_document(
-        database,
-        ws.id,
-        {
-            "accounts": [
-                {"ref": "A1", "name": "Client 1", "status": "active", "billed": True},
-                {"ref": "A2", "name": "Client 2", "status": "active", "billed": True},
-            ],
-            "services": [{"ref": "MAIL", "name": "Mail"}, {"ref": "BKP", "name": "Backup"}],
-            "subscriptions": [],
-        },
-    )
-    from halosync.store.usage import AccountRepository, ServiceRepository
-
+    ws = rules_workspace(database, name)
     with database.session() as session:
-        accounts = {a.ref: a.id for a in AccountRepository(session, ws.id).all()}
-        services = {s.ref: s.id for s in ServiceRepository(session, ws.id).all()}
-    return ws.id, accounts, services
+        accounts = {a.ref: a.id for a in AccountRepository(session, ws).all()}
+        services = {s.ref: s.id for s in ServiceRepository(session, ws).all()}
+    return ws, accounts, services
 
 
 def _row(scope: str, valid_from: date, **fields: object) -> QuantityRuleRow:
