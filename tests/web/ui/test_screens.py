@@ -719,7 +719,8 @@ def test_setup_summary_says_which_line_the_first_sync_takes_over(world: World) -
     world.simulator.state.edit_by_hand(
         "RecurringInvoice",
         invoice_id,
-        lines=[*kept, {"_itemid": item_id, "qty_order": quantity + 2}],
+        # Halo's qty_order is a JSON double; the vendor's count is an exact decimal.
+        lines=[*kept, {"_itemid": item_id, "qty_order": float(quantity + 2)}],
     )
     edited = world.simulator.state.record("RecurringInvoice", invoice_id)
     assert edited is not None
