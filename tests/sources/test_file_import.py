@@ -200,6 +200,25 @@ def test_snapshot_cancels_absent_subscriptions_and_reports_them(
     assert not again.changed
 
 
+@pytest.mark.parametrize("ended", ["Cancelled", " CANCELLED ", "canceled", "Terminated", "expired"])
+def test_a_snapshot_does_not_cancel_what_the_vendor_already_ended_in_any_spelling(
+    database: Database, workspace_id: int, tmp_path: Path, ended: str
+) -> None:
+    """The import's "still active?" is the planner's reading of the vendor's status text
+    (domain.models.subscription_status): case, spaces and aliases included. A snapshot that
+    leaves out a subscription the vendor ended is not cancelling anything."""
+    rows = GOOD_CSV.splitlines()
+    ended_rows = [
+        rows[0],
+        rows[1],
+        *(row.replace(",12 months,,", f",12 months,{ended},") for row in rows[2:]),
+    ]
+    import_file(database, workspace_id, _write(tmp_path, "full.csv", "\n".join(ended_rows) + "\n"))
+    partial = "\n".join(rows[:2]) + "\n"
+    report = import_file(database, workspace_id, _write(tmp_path, "p.csv", partial), snapshot=True)
+    assert report.cancelled == []
+
+
 def test_json_import_errors_use_json_paths(
     database: Database, workspace_id: int, tmp_path: Path
 ) -> None:

@@ -425,6 +425,14 @@ _STATUS_ALIASES: dict[str, SubscriptionStatus] = {
 }
 
 
+# Every text (lowered, stripped) that subscription_status reads as ended: what SQL compares
+# against when it must agree with the planner (the import's "still active?").
+ENDED_STATUS_TEXTS: frozenset[str] = frozenset(
+    set(ENDED_SUBSCRIPTION_STATUSES)
+    | {text for text, status in _STATUS_ALIASES.items() if status in ENDED_SUBSCRIPTION_STATUSES}
+)
+
+
 def subscription_status(text: str | None) -> SubscriptionStatus:
     """The vendor's free-text status as a :data:`SubscriptionStatus`.
 

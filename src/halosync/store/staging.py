@@ -31,6 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from halosync.domain.models import ENDED_STATUS_TEXTS
 from halosync.store.base import UTCDateTime
 from halosync.store.models import (
     CANCELLED,
@@ -62,7 +63,8 @@ def _staging_table() -> Table:
 
 
 def _active(status: Any) -> ColumnElement[bool]:
-    return func.lower(func.trim(func.coalesce(status, ""))) != CANCELLED
+    """Not ended, as the planner reads the vendor's text (``subscription_status``)."""
+    return func.lower(func.trim(func.coalesce(status, ""))).not_in(sorted(ENDED_STATUS_TEXTS))
 
 
 class SubscriptionStaging:
