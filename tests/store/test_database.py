@@ -8,10 +8,11 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import inspect, select, text
+from sqlalchemy import insert, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from halosync.settings import Settings
+from halosync.store import tables
 from halosync.store.database import Database, WriteWhileReadingError
 from halosync.store.models import Account, Service, Subscription, SyncRun, Workspace
 from halosync.store.usage import AccountRepository
@@ -202,3 +203,24 @@ def test_a_read_only_transaction_refuses_a_write_and_the_next_one_writes(
         WorkspaceRepository(session).create("Written")
     with database.reading() as session:
         assert list(session.scalars(select(Workspace.name))) == ["Written"]
+
+
+def test_a_core_read_connection_is_the_same_read_only_transaction(database: Database) -> None:
+    """``halosync logs`` reads on a Core connection (no ORM loaded): it sees what was
+    committed and refuses a write as ``reading()`` does, and the connection writes again."""
+    with database.session() as session:
+        WorkspaceRepository(session).create("Written")
+    with database.read_connection() as connection:
+        assert list(connection.scalars(select(tables.workspace.c.name))) == ["Written"]
+
+    def write_while_reading() -> None:
+        with database.read_connection() as connection:
+            connection.execute(insert(tables.workspace).values(name="Refused"))
+
+    with pytest.raises(WriteWhileReadingError):
+        write_while_reading()
+    with database.session() as session:
+        WorkspaceRepository(session).create("Again")
+    with database.read_connection() as connection:
+        names = connection.scalars(select(tables.workspace.c.name).order_by(tables.workspace.c.id))
+        assert list(names) == ["Written", "Again"]

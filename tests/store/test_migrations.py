@@ -10,9 +10,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
-from halosync.store.base import Base
 from halosync.store.database import Database, head_revision
 from halosync.store.migrations import SCHEMA_HEAD, include_object
+from halosync.store.models import Base
 
 
 def _diff(db: Database) -> list[Any]:

@@ -92,8 +92,9 @@ def test_logs_loads_its_own_module_and_no_alembic(tmp_path: Path) -> None:
     shown, modules = _run(tmp_path, "logs")
     assert "Workspace acme: 0 entries" in shown
     # structlog (and the rich it loads) comes with the first line logged; logs logs none.
+    # It reads with SQLAlchemy Core: neither the ORM nor the models are declared.
     others: tuple[str, ...] = ("alembic", "huey", "redis", "uvicorn", "fastapi", "httpx2")
-    others += ("cryptography", "structlog", "rich")
+    others += ("cryptography", "structlog", "rich", "sqlalchemy.orm", "halosync.store.models")
     assert _loaded(modules, others) == []
     assert _loaded(modules, ("halosync.simulator", "halosync.demo", "halosync.halopsa")) == []
     commands = {m for m in modules if m.startswith("halosync.cli.")}

@@ -1,4 +1,5 @@
-"""The declarative base and the column types every table shares.
+"""The metadata and the column types every table shares (SQLAlchemy Core only: the ORM's
+declarative base is in :mod:`halosync.store.models`).
 
 Constraint names follow one convention so that migrations are deterministic and can be
 dropped by name on both SQLite and PostgreSQL.
@@ -13,7 +14,6 @@ from typing import Any
 
 from sqlalchemy import DateTime, MetaData, Numeric
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
 from halosync.domain.numbers import exact_count
@@ -25,6 +25,8 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+METADATA = MetaData(naming_convention=NAMING_CONVENTION)
+"""Every halosync table, whether declared by an ORM model or in :mod:`halosync.store.tables`."""
 
 
 IN_CHUNK = 500  # values bound per IN (...) list: well inside SQLite's and PostgreSQL's limits
@@ -129,9 +131,3 @@ class Quantity(TypeDecorator[Decimal]):
         if value is None:
             return None
         return read_quantity(value)
-
-
-class Base(DeclarativeBase):
-    """Base of every halosync table."""
-
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)

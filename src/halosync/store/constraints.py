@@ -12,7 +12,7 @@ import re
 from sqlalchemy import Index, UniqueConstraint
 from sqlalchemy.exc import IntegrityError
 
-from halosync.store.base import Base
+from halosync.store.base import METADATA
 
 # SQLite names the columns, not the index: "UNIQUE constraint failed: sync_run.workspace_id".
 _SQLITE_UNIQUE = re.compile(r"UNIQUE constraint failed: (?P<columns>[\w.]+(?:, [\w.]+)*)")
@@ -38,7 +38,7 @@ def violated_unique(error: IntegrityError) -> str | None:
 
 
 def _unique_on(table_name: str, columns: tuple[str, ...]) -> str | None:
-    table = Base.metadata.tables.get(table_name)
+    table = METADATA.tables.get(table_name)
     if table is None:
         return None
     candidates: list[Index | UniqueConstraint] = [ix for ix in table.indexes if ix.unique]

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.orm import Session, sessionmaker
 
 from halosync.errors import HalosyncError
 from halosync.logging import get_logger
@@ -25,9 +24,11 @@ from halosync.store.migrations import SCHEMA_HEAD
 
 if TYPE_CHECKING:
     # Alembic is imported where it is used: a start-up whose schema is current (the
-    # usual case) checks it without loading Alembic at all.
+    # usual case) checks it without loading Alembic at all. The ORM is imported with the
+    # first session: a command that reads with Core (``halosync logs``) never loads it.
     from alembic.config import Config
     from alembic.script import ScriptDirectory
+    from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # Any constant works: it only has to be the same in every halosync process.
@@ -206,10 +207,7 @@ class Database:
                 f"Unsupported database {self.dialect!r}.",
                 fix="Use a sqlite:/// file URL or a postgresql+psycopg:// URL.",
             )
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._read_sessions = sessionmaker(
-            self.engine.execution_options(**{_READ_ONLY: True}), expire_on_commit=False
-        )
+        self._read_engine = self.engine.execution_options(**{_READ_ONLY: True})
         self._migrated = False
         self._migrate_lock = threading.Lock()
         # A Database dropped without dispose() still closes its pooled connections, instead
@@ -233,6 +231,18 @@ class Database:
     def __repr__(self) -> str:
         return f"Database({make_url(self.url).render_as_string(hide_password=True)!r})"
 
+    @functools.cached_property
+    def _sessions(self) -> sessionmaker[Session]:
+        from sqlalchemy.orm import sessionmaker
+
+        return sessionmaker(self.engine, expire_on_commit=False)
+
+    @functools.cached_property
+    def _read_sessions(self) -> sessionmaker[Session]:
+        from sqlalchemy.orm import sessionmaker
+
+        return sessionmaker(self._read_engine, expire_on_commit=False)
+
     @contextmanager
     def session(self) -> Iterator[Session]:
         """One transaction: committed when the block succeeds, rolled back when it raises.
@@ -254,11 +264,25 @@ class Database:
         import's transaction can hold the lock for seconds): it reads the state committed
         when it began. A write in it fails, on SQLite (query_only) as on PostgreSQL.
         """
+        with self._read_errors(), self._read_sessions() as session, session.begin():
+            if self.dialect == "postgresql":
+                session.execute(text("SET TRANSACTION READ ONLY"))
+            yield session
+
+    @contextmanager
+    def read_connection(self) -> Iterator[Connection]:
+        """:meth:`reading`'s read-only transaction on a Core connection, for a read that
+        needs no ORM model (``halosync logs``: no ORM is loaded at all)."""
+        with self._read_errors(), self._read_engine.begin() as connection:
+            if self.dialect == "postgresql":
+                connection.execute(text("SET TRANSACTION READ ONLY"))
+            yield connection
+
+    @contextmanager
+    def _read_errors(self) -> Iterator[None]:
+        """A read-only transaction's errors as :meth:`reading` promises them."""
         try:
-            with self._read_sessions() as session, session.begin():
-                if self.dialect == "postgresql":
-                    session.execute(text("SET TRANSACTION READ ONLY"))
-                yield session
+            yield
         except DBAPIError as error:
             reason = first_error_line(error)
             if "readonly" in reason.lower() or "read-only" in reason.lower():

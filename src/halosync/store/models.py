@@ -25,14 +25,13 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from halosync.domain.models import (
     ACCOUNT_STATUSES,
     ACTIONS,
     LEDGER_STATES,
     LEVELS,
-    PRICE_MODES,
     REVIEW_STATUSES,
     ROLES,
     RUN_KINDS,
@@ -47,72 +46,49 @@ from halosync.domain.rules import (
     TERMS_CHOICES,
     TERMS_PICKS,
 )
-from halosync.store.base import Base, Money, Quantity, UTCDateTime, utcnow
+from halosync.store import tables
+from halosync.store.base import METADATA, Money, Quantity, UTCDateTime, utcnow
+from halosync.store.tables import NAME_LENGTH as NAME_LENGTH
+from halosync.store.tables import REF_LENGTH as REF_LENGTH
+from halosync.store.tables import one_of, workspace_fk
 
 ONE_ACTIVE_RUN_INDEX = "uq_sync_run_one_active_per_workspace"
 # The subscription status an import writes when a snapshot no longer lists a subscription.
 CANCELLED = "cancelled"
 
-REF_LENGTH = 255
-NAME_LENGTH = 255
 
+class Base(DeclarativeBase):
+    """Base of every halosync model (their tables are on :data:`METADATA`)."""
 
-def _one_of(column: str, values: tuple[str, ...]) -> str:
-    quoted = ", ".join(f"'{value}'" for value in values)
-    return f"{column} IN ({quoted})"
-
-
-def _workspace_fk() -> Any:
-    return ForeignKey("workspace.id", ondelete="CASCADE")
+    metadata = METADATA
 
 
 class Workspace(Base):
     """One partner/seller organisation: owns a Halo connection, its data and settings."""
 
-    __tablename__ = "workspace"
-    __table_args__ = (
-        CheckConstraint(_one_of("target", TARGETS), name="target"),
-        CheckConstraint(_one_of("price_mode", PRICE_MODES), name="price_mode"),
-        CheckConstraint("sync_cooldown_minutes >= 0", name="sync_cooldown_minutes"),
-        CheckConstraint("log_retention_days >= 1", name="log_retention_days"),
-        CheckConstraint(
-            "snapshot_cancel_limit_percent BETWEEN 0 AND 100", name="snapshot_cancel_limit_percent"
-        ),
-    )
+    __table__ = tables.workspace
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(NAME_LENGTH), unique=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    target: Mapped[str] = mapped_column(String(16), default="licence", server_default="licence")
-    price_mode: Mapped[str] = mapped_column(String(8), default="off", server_default="off")
-    create_licence_on_mapping: Mapped[bool] = mapped_column(
-        Boolean, default=False, server_default=text("false")
-    )
-    adopt_existing_lines: Mapped[bool] = mapped_column(
-        Boolean, default=True, server_default=text("false")
-    )
+    id: Mapped[int]
+    name: Mapped[str]
+    created_at: Mapped[datetime]
+    target: Mapped[str]
+    price_mode: Mapped[str]
+    create_licence_on_mapping: Mapped[bool]
+    adopt_existing_lines: Mapped[bool]
     """Take over the one existing line of a mapped item (off: "only lines halosync adds").
     The server default is the old one (migration 0009 says why); new rows get ``True``."""
-    sync_cooldown_minutes: Mapped[int] = mapped_column(
-        Integer, default=60, server_default=text("60")
-    )
-    log_retention_days: Mapped[int] = mapped_column(Integer, default=30, server_default=text("30"))
-    notify_email: Mapped[str | None] = mapped_column(Text)
-    notify_on_success: Mapped[bool] = mapped_column(
-        Boolean, default=False, server_default=text("false")
-    )
-    notify_on_failure: Mapped[bool] = mapped_column(
-        Boolean, default=False, server_default=text("false")
-    )
-    # A snapshot import may cancel at most this share of the active subscriptions unasked.
-    snapshot_cancel_limit_percent: Mapped[int] = mapped_column(
-        Integer, default=50, server_default=text("50")
-    )
-    last_customers_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    last_usage_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    setup_finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sync_cooldown_minutes: Mapped[int]
+    log_retention_days: Mapped[int]
+    notify_email: Mapped[str | None]
+    notify_on_success: Mapped[bool]
+    notify_on_failure: Mapped[bool]
+    snapshot_cancel_limit_percent: Mapped[int]
+    """A snapshot import may cancel at most this share of the active subscriptions unasked."""
+    last_customers_sync_at: Mapped[datetime | None]
+    last_usage_sync_at: Mapped[datetime | None]
+    setup_finished_at: Mapped[datetime | None]
     """When the setup wizard's Finish was pressed: automatic syncs start only after it."""
-    notify_state: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    notify_state: Mapped[dict[str, str] | None]
     """Topic ("attention", "failure:usage"...) -> digest of what was last e-mailed about it."""
 
 
@@ -122,7 +98,7 @@ class HaloConnection(Base):
     __tablename__ = "halo_connection"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(_workspace_fk(), unique=True)
+    workspace_id: Mapped[int] = mapped_column(workspace_fk(), unique=True)
     server_url: Mapped[str] = mapped_column(Text)
     auth_server_url: Mapped[str | None] = mapped_column(Text)
     tenant: Mapped[str | None] = mapped_column(Text)
@@ -161,11 +137,11 @@ class Account(Base):
         Index(None, "workspace_id", "mapped_client_name", "ref"),
         Index(None, "workspace_id", "mapped_client_id", "ref"),
         Index(None, "workspace_id", "mapped_client_status", "ref"),
-        CheckConstraint(_one_of("status", ACCOUNT_STATUSES), name="status"),
+        CheckConstraint(one_of("status", ACCOUNT_STATUSES), name="status"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(_workspace_fk())
+    workspace_id: Mapped[int] = mapped_column(workspace_fk())
     ref: Mapped[str] = mapped_column(String(REF_LENGTH))
     name: Mapped[str] = mapped_column(String(NAME_LENGTH))
     status: Mapped[str] = mapped_column(String(16))
@@ -191,7 +167,7 @@ class Service(Base):
     __table_args__ = (UniqueConstraint("workspace_id", "ref"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(_workspace_fk())
+    workspace_id: Mapped[int] = mapped_column(workspace_fk())
     ref: Mapped[str] = mapped_column(String(REF_LENGTH))
     name: Mapped[str] = mapped_column(String(NAME_LENGTH))
 
@@ -225,7 +201,7 @@ class Subscription(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(_workspace_fk())
+    workspace_id: Mapped[int] = mapped_column(workspace_fk())
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
     service_id: Mapped[int] = mapped_column(ForeignKey("service.id", ondelete="CASCADE"))
     quantity: Mapped[Decimal] = mapped_column(Quantity())
@@ -256,7 +232,7 @@ class HaloClient(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(_workspace_fk())
+    workspace_id: Mapped[int] = mapped_column(workspace_fk())
     halo_id: Mapped[int] = mapped_column(Integer)
     name: Mapped[str] = mapped_column(Text)
     inactive: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -271,7 +247,7 @@ class HaloItem(Base):
     __table_args__ = (UniqueConstraint("workspace_id", "halo_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(_workspace_fk())
+    workspace_id: Mapped[int] = mapped_column(workspace_fk())
     halo_id: Mapped[int] = mapped_column(Integer)
     name: Mapped[str] = mapped_column(Text)
     inactive: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -289,7 +265,7 @@ class HaloRecurringInvoice(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(_workspace_fk())
+    workspace_id: Mapped[int] = mapped_column(workspace_fk())
     halo_id: Mapped[int] = mapped_column(Integer)
     halo_client_id: Mapped[int] = mapped_column(Integer)
     name: Mapped[str] = mapped_column(Text)
@@ -308,7 +284,7 @@ class AccountMapping(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(_workspace_fk())
+    workspace_id: Mapped[int] = mapped_column(workspace_fk())
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
     halo_client_id: Mapped[int] = mapped_column(Integer)
     recurring_invoice_id: Mapped[int | None] = mapped_column(Integer)
@@ -322,7 +298,7 @@ class ServiceMapping(Base):
     __table_args__ = (UniqueConstraint("workspace_id", "service_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(_workspace_fk())
+    workspace_id: Mapped[int] = mapped_column(workspace_fk())
     service_id: Mapped[int] = mapped_column(ForeignKey("service.id", ondelete="CASCADE"))
     halo_item_id: Mapped[int] = mapped_column(Integer)
     mapped_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -340,8 +316,8 @@ class LedgerEntry(Base):
         UniqueConstraint(
             "workspace_id", "account_id", "service_id", "target", "halo_client_id", "apart_term"
         ),
-        CheckConstraint(_one_of("target", TARGETS), name="target"),
-        CheckConstraint(_one_of("state", LEDGER_STATES), name="state"),
+        CheckConstraint(one_of("target", TARGETS), name="target"),
+        CheckConstraint(one_of("state", LEDGER_STATES), name="state"),
         CheckConstraint("state = 'pending' OR halo_record_id IS NOT NULL", name="written_has_id"),
         # Pruning a run sets this to NULL: without an index, a scan of the ledger per run.
         Index(None, "last_run_id"),
@@ -351,7 +327,7 @@ class LedgerEntry(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(_workspace_fk())
+    workspace_id: Mapped[int] = mapped_column(workspace_fk())
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id"))
     service_id: Mapped[int] = mapped_column(ForeignKey("service.id"))
     target: Mapped[str] = mapped_column(String(16))
@@ -383,9 +359,9 @@ class SyncRun(Base):
 
     __tablename__ = "sync_run"
     __table_args__ = (
-        CheckConstraint(_one_of("kind", RUN_KINDS), name="kind"),
-        CheckConstraint(_one_of("trigger", RUN_TRIGGERS), name="trigger"),
-        CheckConstraint(_one_of("status", RUN_STATUSES), name="status"),
+        CheckConstraint(one_of("kind", RUN_KINDS), name="kind"),
+        CheckConstraint(one_of("trigger", RUN_TRIGGERS), name="trigger"),
+        CheckConstraint(one_of("status", RUN_STATUSES), name="status"),
         Index(
             ONE_ACTIVE_RUN_INDEX,
             "workspace_id",
@@ -397,7 +373,7 @@ class SyncRun(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(_workspace_fk())
+    workspace_id: Mapped[int] = mapped_column(workspace_fk())
     kind: Mapped[str] = mapped_column(String(16))
     account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
     # The reference outlives the account row: a run of a since-deleted account still says whose.
@@ -426,14 +402,14 @@ class RunResult(Base):
 
     __tablename__ = "run_result"
     __table_args__ = (
-        CheckConstraint(_one_of("action", ACTIONS), name="action"),
-        CheckConstraint(_one_of("level", LEVELS), name="level"),
+        CheckConstraint(one_of("action", ACTIONS), name="action"),
+        CheckConstraint(one_of("level", LEVELS), name="level"),
         Index(None, "run_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("sync_run.id", ondelete="CASCADE"))
-    workspace_id: Mapped[int] = mapped_column(_workspace_fk())
+    workspace_id: Mapped[int] = mapped_column(workspace_fk())
     account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
     service_id: Mapped[int | None] = mapped_column(ForeignKey("service.id", ondelete="SET NULL"))
     action: Mapped[str] = mapped_column(String(16))
@@ -464,7 +440,7 @@ class AuditEntry(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(_workspace_fk())
+    workspace_id: Mapped[int] = mapped_column(workspace_fk())
     run_id: Mapped[int | None] = mapped_column(ForeignKey("sync_run.id", ondelete="SET NULL"))
     entity: Mapped[str] = mapped_column(String(64))
     halo_record_id: Mapped[int | None] = mapped_column(Integer)
@@ -490,7 +466,7 @@ class ReviewPolicyRow(Base):
         CheckConstraint("new_above_units >= 0", name="new_above_units"),
     )
 
-    workspace_id: Mapped[int] = mapped_column(_workspace_fk(), primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(workspace_fk(), primary_key=True)
     change_above_units: Mapped[int | None] = mapped_column(Integer)
     change_above_percent: Mapped[int | None] = mapped_column(Integer)
     new_above_units: Mapped[int | None] = mapped_column(Integer)
@@ -514,15 +490,15 @@ class ReviewItem(Base):
     __tablename__ = "review_item"
     __table_args__ = (
         UniqueConstraint("workspace_id", "account_id", "service_id", "proposal_key"),
-        CheckConstraint(_one_of("status", REVIEW_STATUSES), name="status"),
-        CheckConstraint(_one_of("target", TARGETS), name="target"),
+        CheckConstraint(one_of("status", REVIEW_STATUSES), name="status"),
+        CheckConstraint(one_of("target", TARGETS), name="target"),
         CheckConstraint("action IN ('create', 'update')", name="action"),
         Index(None, "workspace_id", "status"),
         Index(None, "first_run_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(_workspace_fk())
+    workspace_id: Mapped[int] = mapped_column(workspace_fk())
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
     service_id: Mapped[int] = mapped_column(ForeignKey("service.id", ondelete="CASCADE"))
     apart_term: Mapped[str] = mapped_column(
@@ -568,16 +544,16 @@ class QuantityRuleRow(Base):
 
     __tablename__ = "quantity_rule"
     __table_args__ = (
-        CheckConstraint(_one_of("scope", RULE_SCOPES), name="scope"),
+        CheckConstraint(one_of("scope", RULE_SCOPES), name="scope"),
         CheckConstraint(_RULE_SCOPE_KEYS, name="scope_keys"),
         CheckConstraint("minimum >= 0", name="minimum"),
         CheckConstraint("free >= 0", name="free"),
         CheckConstraint("ceiling >= 0", name="ceiling"),
         CheckConstraint("multiple >= 1", name="multiple"),
-        CheckConstraint(_one_of("rounding", ROUNDINGS), name="rounding"),
-        CheckConstraint(_one_of("terms", TERMS_CHOICES), name="terms"),
-        CheckConstraint(_one_of("terms_pick", TERMS_PICKS), name="terms_pick"),
-        CheckConstraint(_one_of("price_owner", PRICE_OWNERS), name="price_owner"),
+        CheckConstraint(one_of("rounding", ROUNDINGS), name="rounding"),
+        CheckConstraint(one_of("terms", TERMS_CHOICES), name="terms"),
+        CheckConstraint(one_of("terms_pick", TERMS_PICKS), name="terms_pick"),
+        CheckConstraint(one_of("price_owner", PRICE_OWNERS), name="price_owner"),
         # The sync's look-up (every version up to a day) and one scope's history.
         Index(None, "workspace_id", "valid_from"),
         Index(None, "workspace_id", "scope", "account_id", "service_id"),
@@ -587,7 +563,7 @@ class QuantityRuleRow(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(_workspace_fk())
+    workspace_id: Mapped[int] = mapped_column(workspace_fk())
     scope: Mapped[str] = mapped_column(String(16))
     account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
     service_id: Mapped[int | None] = mapped_column(ForeignKey("service.id", ondelete="CASCADE"))
@@ -614,20 +590,15 @@ class QuantityRuleRow(Base):
 class LogEntry(Base):
     """A line of a workspace's activity log, shown in the UI and pruned after retention."""
 
-    __tablename__ = "log_entry"
-    __table_args__ = (
-        CheckConstraint(_one_of("level", LEVELS), name="level"),
-        Index(None, "workspace_id", "created_at"),
-        Index(None, "run_id"),
-    )
+    __table__ = tables.log_entry
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(_workspace_fk())
-    run_id: Mapped[int | None] = mapped_column(ForeignKey("sync_run.id", ondelete="SET NULL"))
-    level: Mapped[str] = mapped_column(String(8))
-    title: Mapped[str] = mapped_column(Text)
-    details: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    id: Mapped[int]
+    workspace_id: Mapped[int]
+    run_id: Mapped[int | None]
+    level: Mapped[str]
+    title: Mapped[str]
+    details: Mapped[str | None]
+    created_at: Mapped[datetime]
 
 
 class ApiToken(Base):
@@ -635,12 +606,12 @@ class ApiToken(Base):
 
     __tablename__ = "api_token"
     __table_args__ = (
-        CheckConstraint(_one_of("role", ROLES), name="role"),
+        CheckConstraint(one_of("role", ROLES), name="role"),
         Index(None, "workspace_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(_workspace_fk())
+    workspace_id: Mapped[int] = mapped_column(workspace_fk())
     name: Mapped[str] = mapped_column(String(NAME_LENGTH))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     role: Mapped[str] = mapped_column(String(8))
@@ -656,7 +627,7 @@ class IdempotencyRecord(Base):
     __table_args__ = (UniqueConstraint("workspace_id", "key"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(_workspace_fk())
+    workspace_id: Mapped[int] = mapped_column(workspace_fk())
     key: Mapped[str] = mapped_column(String(255))
     request_hash: Mapped[str] = mapped_column(String(64))
     status_code: Mapped[int] = mapped_column(Integer)
@@ -695,13 +666,13 @@ class Membership(Base):
     __tablename__ = "membership"
     __table_args__ = (
         UniqueConstraint("user_id", "workspace_id"),
-        CheckConstraint(_one_of("role", ROLES), name="role"),
+        CheckConstraint(one_of("role", ROLES), name="role"),
         Index(None, "workspace_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"))
-    workspace_id: Mapped[int] = mapped_column(_workspace_fk())
+    workspace_id: Mapped[int] = mapped_column(workspace_fk())
     role: Mapped[str] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
@@ -716,11 +687,11 @@ class SyncSchedule(Base):
     __tablename__ = "sync_schedule"
     __table_args__ = (
         UniqueConstraint("workspace_id", "kind"),
-        CheckConstraint(_one_of("kind", RUN_KINDS), name="kind"),
+        CheckConstraint(one_of("kind", RUN_KINDS), name="kind"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(_workspace_fk())
+    workspace_id: Mapped[int] = mapped_column(workspace_fk())
     kind: Mapped[str] = mapped_column(String(16))
     spec: Mapped[str] = mapped_column(Text)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
@@ -741,7 +712,7 @@ class UserSession(Base):
 
     __tablename__ = "user_session"
     __table_args__ = (
-        CheckConstraint(_one_of("end_reason", SESSION_END_REASONS), name="end_reason"),
+        CheckConstraint(one_of("end_reason", SESSION_END_REASONS), name="end_reason"),
         Index(None, "user_id"),
         Index(None, "created_at"),
     )

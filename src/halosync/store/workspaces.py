@@ -12,8 +12,7 @@ from halosync.domain.targets import TargetSwitch, target_switch
 from halosync.errors import NotFoundError, ValidationFailedError
 from halosync.store.account_grid import refresh_mapping_columns
 from halosync.store.models import NAME_LENGTH, HaloConnection, LedgerEntry, Workspace
-
-WORKSPACE_IN_PATH = "Use a workspace you are a member of."
+from halosync.store.workspace_lookup import named_workspace
 
 
 class WorkspaceRepository:
@@ -49,32 +48,8 @@ class WorkspaceRepository:
 
     def resolve(self, reference: str | None) -> Workspace:
         """A workspace by name or numeric id; with none given, the only workspace there is."""
-        if reference is None or not reference.strip():
-            workspaces = self.list(limit=2)
-            if len(workspaces) == 1:
-                return workspaces[0]
-            if not workspaces:
-                raise NotFoundError(
-                    "There is no workspace yet.",
-                    fix="Create one with `halosync workspace create NAME`.",
-                    fixes={"api": WORKSPACE_IN_PATH, "ui": WORKSPACE_IN_PATH},
-                )
-            raise ValidationFailedError(
-                "There are several workspaces; say which one.",
-                fix="Pass --workspace NAME (see `halosync workspace list`).",
-                fixes={"api": WORKSPACE_IN_PATH, "ui": WORKSPACE_IN_PATH},
-            )
-        reference = reference.strip()
-        workspace = self.find(reference)
-        if workspace is None and reference.isdigit():
-            workspace = self.session.get(Workspace, int(reference))
-        if workspace is None:
-            raise NotFoundError(
-                f"No workspace named {reference!r}.",
-                fix="See `halosync workspace list`.",
-                fixes={"api": WORKSPACE_IN_PATH, "ui": WORKSPACE_IN_PATH},
-            )
-        return workspace
+        workspace_id, _ = named_workspace(self.session, reference)
+        return self.get(workspace_id)
 
     def list(self, *, limit: int | None = None) -> Sequence[Workspace]:
         """Every workspace, oldest first."""

@@ -5,16 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
-
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING, Any
 
 from halosync.domain.models import LEVELS, Level
 from halosync.errors import ValidationFailedError
 from halosync.store.base import utcnow
 from halosync.store.database import Database
 from halosync.store.log_entries import LogEntryRepository
-from halosync.store.models import LogEntry
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 PROVIDER = "HALO"
 DEFAULT_PAGE_SIZE = 20
@@ -32,14 +32,7 @@ def add_log_entry(
 ) -> None:
     """Append one entry in the caller's transaction."""
     LogEntryRepository(session, workspace_id).add(
-        LogEntry(
-            workspace_id=workspace_id,
-            run_id=run_id,
-            level=level,
-            title=title,
-            details=details,
-            created_at=at or utcnow(),
-        )
+        level, title, details, run_id=run_id, created_at=at or utcnow()
     )
 
 
@@ -142,8 +135,8 @@ def list_log_entries(
     page = max(page, 1)
     page_size = min(max(page_size, 1), 500)
     since = (now or utcnow()) - timedelta(days=days)
-    with database.reading() as session:
-        rows, total, by_level = LogEntryRepository(session, workspace_id).page(
+    with database.read_connection() as connection:
+        rows, total, by_level = LogEntryRepository(connection, workspace_id).page(
             since, level=level, run_id=run_id, page=page, page_size=page_size
         )
         entries = [

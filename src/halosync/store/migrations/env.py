@@ -9,10 +9,10 @@ from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import Connection, create_engine
 
 from halosync.store import models  # noqa: F401  (registers every table on the metadata)
-from halosync.store.base import Base, Money, UTCDateTime
+from halosync.store.base import METADATA, Money, UTCDateTime
 from halosync.store.migrations import include_object
 
-target_metadata = Base.metadata
+target_metadata = METADATA
 
 
 def render_item(type_: str, obj: Any, _autogen_context: AutogenContext) -> str | Literal[False]:
