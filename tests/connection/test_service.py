@@ -26,6 +26,7 @@ from halosync.store.models import (
 )
 from halosync.store.workspaces import WorkspaceRepository
 from tests.halopsa.manual_clock import ManualClock
+from tests.schema_template import migrated
 
 pytestmark = pytest.mark.anyio
 
@@ -43,8 +44,7 @@ class World:
         )
         self.app.state.seed(generate_demo_seed(clients=3))
         self.settings = Settings(data_dir=tmp_path, allow_private_networks=True)
-        self.database = Database(f"sqlite:///{tmp_path / 'halosync.db'}")
-        self.database.migrate()
+        self.database = migrated(Database(f"sqlite:///{tmp_path / 'halosync.db'}"))
         with self.database.session() as session:
             WorkspaceRepository(session).create("acme")
         self.service = ConnectionService(

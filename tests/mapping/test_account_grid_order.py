@@ -42,6 +42,7 @@ from halosync.store.models import (
 )
 from halosync.store.search import TRIGRAM_INDEX, contains
 from halosync.store.workspaces import WorkspaceRepository
+from tests.schema_template import migrated
 
 ACCOUNTS = 40
 # Excluded from billing today: themselves (R001, R004), in one of their services (R007),
@@ -57,8 +58,7 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
         url = f"sqlite:///{tmp_path / 'grid.db'}"
     else:
         url = request.getfixturevalue("pg_schema_url")
-    db = Database(url)
-    db.migrate()
+    db = migrated(Database(url))
     yield db
     db.dispose()
 

@@ -17,14 +17,14 @@ from halosync.mapping.grid import account_mapping_grid, service_mapping_grid
 from halosync.rules.service import RuleTarget, exclude, include, set_rule, today
 from halosync.store.database import Database
 from tests.rules.world import rules_workspace
+from tests.schema_template import migrated
 
 ACCOUNTS = 30
 
 
 @pytest.fixture
 def database(tmp_path: Path) -> Iterator[Database]:
-    db = Database(f"sqlite:///{tmp_path / 'halosync.db'}")
-    db.migrate()
+    db = migrated(Database(f"sqlite:///{tmp_path / 'halosync.db'}"))
     yield db
     db.dispose()
 

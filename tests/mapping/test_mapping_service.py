@@ -34,6 +34,7 @@ from halosync.store.models import (
     Service,
 )
 from halosync.store.workspaces import WorkspaceRepository
+from tests.schema_template import migrated
 
 ACCOUNTS = [
     ("A-1", "Acme Widgets Ltd"),
@@ -52,8 +53,7 @@ HALO_CLIENTS = [
 
 @pytest.fixture
 def database(tmp_path: Path) -> Iterator[Database]:
-    db = Database(f"sqlite:///{tmp_path / 'halosync.db'}")
-    db.migrate()
+    db = migrated(Database(f"sqlite:///{tmp_path / 'halosync.db'}"))
     yield db
     db.dispose()
 

@@ -42,6 +42,7 @@ from halosync.sync.results import UsageReport
 from halosync.sync.review import set_review_policy
 from halosync.sync.usage import run_usage_sync
 from tests.reliability.chaos import ChaosSimulator
+from tests.schema_template import migrated
 from tests.sync.world import CLIENT_ID, CLIENT_SECRET
 
 Target = Literal["licence", "invoice_line"]
@@ -539,8 +540,7 @@ def open_scenario(
         halo_rate_window_seconds=RATE_WINDOW_SECONDS,
         sync_stale_run_seconds=30.0,
     )
-    database = Database.from_settings(settings)
-    database.migrate()
+    database = migrated(Database.from_settings(settings))
     sim = ChaosSimulator(
         SimulatorConfig(
             applications=[ApiApplication(CLIENT_ID, CLIENT_SECRET, ("all",))],

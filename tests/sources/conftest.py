@@ -9,6 +9,7 @@ import pytest
 
 from halosync.store.database import Database
 from halosync.store.workspaces import WorkspaceRepository
+from tests.schema_template import migrated
 
 HEADER = (
     "account_ref,account_name,account_status,billed,service_ref,service_name,quantity,"
@@ -28,8 +29,7 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
         url = f"sqlite:///{tmp_path / 'halosync.db'}"
     else:
         url = request.getfixturevalue("pg_schema_url")
-    db = Database(url)
-    db.migrate()
+    db = migrated(Database(url))
     try:
         yield db
     finally:

@@ -19,6 +19,7 @@ from halosync.sources.readers import MAX_JSON_DEPTH
 from halosync.store.database import Database
 from halosync.store.usage import AccountRepository, SubscriptionRepository
 from tests.cli_inprocess import home_env, run_cli
+from tests.schema_template import migrated
 from tests.sources.conftest import GOOD_CSV, HEADER
 
 DEEP = 1200  # 2.4 KB of brackets: enough to exhaust Python's recursion limit
@@ -28,8 +29,7 @@ DEEP = 1200  # 2.4 KB of brackets: enough to exhaust Python's recursion limit
 def database(tmp_path: Path) -> Iterator[Database]:
     """SQLite only: what is tested here is reading, before any database is involved (the
     reference check runs on both databases in test_file_import.py)."""
-    db = Database(f"sqlite:///{tmp_path / 'halosync.db'}")
-    db.migrate()
+    db = migrated(Database(f"sqlite:///{tmp_path / 'halosync.db'}"))
     try:
         yield db
     finally:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from halosync.store.database import Database
+from tests.schema_template import migrated
 
 
 @pytest.fixture
@@ -23,8 +24,7 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
         url = f"sqlite:///{tmp_path / 'halosync.db'}"
     else:
         url = request.getfixturevalue("pg_schema_url")
-    db = Database(url)
-    db.migrate()
+    db = migrated(Database(url))
     try:
         yield db
     finally:

@@ -34,6 +34,7 @@ from halosync.sync.reconcile import build_reconciliation
 from halosync.sync.results import RunReport, UsageReport
 from halosync.sync.review import set_review_policy
 from halosync.sync.usage import run_usage_sync
+from tests.schema_template import migrated
 
 CLIENT_ID = "5c3b8b4e-1f0c-4a55-9a43-0b6b2f0e9d11"
 CLIENT_SECRET = "0f8e2d4c-6b1a-4e3f-8d7c-9a5b3c1d2e4f-7a6b5c4d-3e2f-1a0b-9c8d-7e6f5a4b3c2d"
@@ -213,8 +214,7 @@ def make_world(
         database_url=database_url or f"sqlite:///{tmp_path / 'halosync.db'}",
         allow_private_networks=True,
     )
-    database = Database.from_settings(settings)
-    database.migrate()
+    database = migrated(Database.from_settings(settings))
     box = SecretBox.from_settings(settings)
     sim = create_app(
         SimulatorConfig(applications=[ApiApplication(CLIENT_ID, CLIENT_SECRET, ("all",))], **config)

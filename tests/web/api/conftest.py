@@ -30,6 +30,7 @@ from halosync.sync.customers import run_customers_sync
 from halosync.sync.results import UsageReport
 from halosync.sync.usage import run_usage_sync
 from halosync.web.app import create_app
+from tests.schema_template import migrated
 
 CLIENT_ID = "7d1f0c2a-3b4e-4f5a-8b6c-1d2e3f4a5b6c"
 CLIENT_SECRET = "s3cr3t-9a8b7c6d-5e4f-3a2b-1c0d-e9f8a7b6c5d4-halo-api-secret"
@@ -101,7 +102,7 @@ class Api:
             allow_private_networks=True,
             max_upload_mb=1,
         )
-        self.database = Database.from_settings(self.settings)
+        self.database = migrated(Database.from_settings(self.settings))
         self.sim: Simulator = create_simulator(
             SimulatorConfig(
                 applications=[

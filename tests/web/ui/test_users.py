@@ -32,15 +32,14 @@ from halosync.users import (
     set_password,
 )
 from halosync.users.ratelimit import account_key
+from tests.schema_template import migrated
 
 PASSWORD = "a long enough password"
 
 
 @pytest.fixture
 def database(tmp_path: Path) -> Database:
-    built = Database(f"sqlite:///{tmp_path / 'users.db'}")
-    built.migrate()
-    return built
+    return migrated(Database(f"sqlite:///{tmp_path / 'users.db'}"))
 
 
 @pytest.fixture(scope="module")
