@@ -13,6 +13,7 @@ from halosync.settings import Settings
 from halosync.store.database import Database
 from halosync.store.rate_slots import SqlRateSlotLog
 from tests.halopsa.manual_clock import ManualClock
+from tests.schema_template import migrated
 
 pytestmark = pytest.mark.anyio
 
@@ -63,7 +64,7 @@ async def _two_processes_share(url: str) -> None:
     clock = ManualClock()
     key = f"https://{uuid.uuid4().hex}.halopsa.com"
     first_db, second_db = Database(url), Database(url)
-    first_db.migrate()
+    migrated(first_db)
     second_db.migrate()
     try:
         pacers = [
@@ -124,8 +125,7 @@ async def test_in_process_pacer_says_until_when_it_holds_a_request() -> None:
 
 async def test_sql_pacer_says_until_when_it_holds_a_request(tmp_path: Path) -> None:
     clock = ManualClock()
-    database = Database(f"sqlite:///{tmp_path / 'pace.db'}")
-    database.migrate()
+    database = migrated(Database(f"sqlite:///{tmp_path / 'pace.db'}"))
     try:
         pacer = SharedSlidingLogPacer(
             SqlRateSlotLog(database), "https://acme.halopsa.com", 1, 60.0, clock=clock

@@ -21,6 +21,7 @@ from halosync.store.models import HaloRateSlot
 from halosync.store.rate_slots import SqlRateSlotLog
 from tests.halopsa.conftest import BASE_URL, Halo
 from tests.halopsa.manual_clock import ManualClock
+from tests.schema_template import migrated
 
 pytestmark = pytest.mark.anyio
 
@@ -30,8 +31,7 @@ WINDOW = 300.0
 @contextmanager
 def pacer_database(path: Path) -> Iterator[Database]:
     """A halosync database (SQLite) holding the shared pacer's slots."""
-    db = Database(f"sqlite:///{path}")
-    db.migrate()
+    db = migrated(Database(f"sqlite:///{path}"))
     try:
         yield db
     finally:

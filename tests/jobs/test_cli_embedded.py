@@ -31,6 +31,7 @@ from halosync.store.models import SyncRun
 from halosync.store.workspaces import WorkspaceRepository
 from halosync.sync.customers import run_customers_sync
 from tests.e2e.cli import Cli, cli_against_simulator
+from tests.schema_template import migrated
 from tests.sync.world import CLIENT_ID, CLIENT_SECRET, seed, usage_document
 
 
@@ -46,8 +47,7 @@ def _prepare(cli: Cli) -> Database:
         database_url=cli.env["HALOSYNC_DATABASE_URL"],
         allow_private_networks=True,
     )
-    database = Database.from_settings(settings)
-    database.migrate()
+    database = migrated(Database.from_settings(settings))
     box = SecretBox.from_settings(settings)
     with database.session() as session:
         workspace_id = WorkspaceRepository(session).create("acme").id

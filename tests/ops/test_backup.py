@@ -14,6 +14,7 @@ from halosync.store.database import Database
 from halosync.store.models import Workspace
 from halosync.store.workspaces import WorkspaceRepository
 from tests.e2e.cli import Cli, cli_environment
+from tests.schema_template import migrated
 
 
 def _names(url: str) -> list[str]:
@@ -27,8 +28,7 @@ def _names(url: str) -> list[str]:
 
 def test_backup_copies_a_live_database_without_uncommitted_writes(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'live.db'}"
-    database = Database(url)
-    database.migrate()
+    database = migrated(Database(url))
     with database.session() as session:
         WorkspaceRepository(session).create("committed")
     # A writer is mid-transaction while the backup runs (WAL lets both go on).

@@ -38,6 +38,7 @@ from halosync.store.models import HaloConnection
 from halosync.store.workspaces import WorkspaceRepository
 from halosync.sync.usage import run_usage_sync
 from tests.e2e.cli import HALOSYNC
+from tests.schema_template import migrated
 from tests.sync.world import CLIENT_ID, CLIENT_SECRET
 
 NOT_HTTP = [
@@ -136,8 +137,7 @@ def _secret() -> SecretStr:
 
 def _service(tmp_path: Path, *, allowed: bool) -> tuple[ConnectionService, Database]:
     settings = Settings(data_dir=tmp_path / "data", allow_private_networks=allowed)
-    database = Database(f"sqlite:///{tmp_path / 'halosync.db'}")
-    database.migrate()
+    database = migrated(Database(f"sqlite:///{tmp_path / 'halosync.db'}"))
     with database.session() as session:
         if WorkspaceRepository(session).find("acme") is None:
             WorkspaceRepository(session).create("acme")
@@ -171,8 +171,7 @@ def test_a_connection_stored_while_allowed_is_refused_once_the_operator_forbids_
     tmp_path: Path,
 ) -> None:
     settings = Settings(data_dir=tmp_path / "data", allow_private_networks=False)
-    database = Database(f"sqlite:///{tmp_path / 'halosync.db'}")
-    database.migrate()
+    database = migrated(Database(f"sqlite:///{tmp_path / 'halosync.db'}"))
     box = SecretBox.from_settings(settings)
     with database.session() as session:
         workspace = WorkspaceRepository(session).create("acme")
