@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +38,8 @@ def counted_statements(world: World) -> Iterator[list[str]]:
         event.remove(world.database.engine, "before_cursor_execute", count)
 
 
-def _world(tmp_path: Path, target: str, accounts: int = ACCOUNTS) -> World:
-    world = make_world(tmp_path, target=target, document=seed(accounts, with_invoices=True))
-    world.settings = world.settings.model_copy(update={"sync_batch_size": BATCH})
+def _feed(world: World, accounts: int, scale: int = 1) -> None:
+    """Accounts A1..An, each with MAIL and BKP (``scale`` times n % 7 + 1)."""
     world.import_usage(
         usage_document(
             [
@@ -48,12 +47,18 @@ def _world(tmp_path: Path, target: str, accounts: int = ACCOUNTS) -> World:
                 for n in range(1, accounts + 1)
             ],
             [
-                {"account_ref": f"A{n}", "service_ref": ref, "quantity": n % 7 + 1}
+                {"account_ref": f"A{n}", "service_ref": ref, "quantity": (n % 7 + 1) * scale}
                 for n in range(1, accounts + 1)
                 for ref in ("MAIL", "BKP")
             ],
         )
     )
+
+
+def _world(tmp_path: Path, target: str, accounts: int = ACCOUNTS) -> World:
+    world = make_world(tmp_path, target=target, document=seed(accounts, with_invoices=True))
+    world.settings = world.settings.model_copy(update={"sync_batch_size": BATCH})
+    _feed(world, accounts)
     assert asyncio.run(world.customers()).status == "succeeded"
     invoices = {r["client_id"]: r["id"] for r in world.sim.state.records("RecurringInvoice")}
     for n in range(1, accounts + 1):
@@ -104,19 +109,19 @@ def test_a_repeat_after_halo_recounted_everything_updates_per_batch(tmp_path: Pa
 
 
 @contextmanager
-def ledger_scans(world: World) -> Iterator[list[str]]:
-    """The statements that read the workspace's whole ledger (SQLite's query plan: a scan,
-    or a search by the workspace alone)."""
+def whole_table_reads(world: World, table: str, *searches: str) -> Iterator[list[str]]:
+    """The statements that read ``table`` whole for the workspace (SQLite's query plan: a
+    scan, or a search by ``searches``, e.g. ``(workspace_id=?)``)."""
     scans: list[str] = []
 
     def explain(conn: Any, cursor: Any, statement: str, parameters: Any, *_args: Any) -> None:
-        if not statement.lstrip().upper().startswith("SELECT") or "ledger_entry" not in statement:
+        if not statement.lstrip().upper().startswith("SELECT") or table not in statement:
             return
         plan = cursor.connection.execute(f"EXPLAIN QUERY PLAN {statement}", parameters).fetchall()
         steps = [str(row[-1]) for row in plan]
         if any(
-            step.startswith("SCAN ledger_entry")
-            or (step.startswith("SEARCH ledger_entry") and step.endswith("(workspace_id=?)"))
+            step.startswith(f"SCAN {table}")
+            or (step.startswith(f"SEARCH {table}") and step.endswith(searches))
             for step in steps
         ):
             scans.append(statement)
@@ -126,6 +131,11 @@ def ledger_scans(world: World) -> Iterator[list[str]]:
         yield scans
     finally:
         event.remove(world.database.engine, "before_cursor_execute", explain)
+
+
+def ledger_scans(world: World) -> AbstractContextManager[list[str]]:
+    """The statements that read the workspace's whole ledger."""
+    return whole_table_reads(world, "ledger_entry", "(workspace_id=?)")
 
 
 @pytest.mark.parametrize("target", ["licence", "invoice_line"])
@@ -138,4 +148,21 @@ def test_no_chunk_reads_the_whole_ledger(tmp_path: Path, target: str) -> None:
     with ledger_scans(world) as scans:
         report = asyncio.run(world.usage(chunk_accounts=5))
     assert report.counts["unchanged"] == 60
+    assert len(scans) <= 1, scans
+
+
+def test_no_chunk_reads_the_whole_review_queue(tmp_path: Path) -> None:
+    """Each chunk screens against, and keeps in step, its own accounts' review items, read
+    by index: a read of the workspace's whole queue per chunk made a long queue cost every
+    chunk of a 100,000-pair sync (issue 15). The end of the run reads what still waits once
+    (to withdraw what no chunk planned)."""
+    world = _world(tmp_path, "licence", accounts=30)
+    assert asyncio.run(world.usage()).counts["created"] == 60
+    _feed(world, 30, scale=100)
+    first = asyncio.run(world.usage(chunk_accounts=5))
+    assert first.counts["skipped"] == 60  # every change held: a queue of 60
+    by_workspace = ("(workspace_id=?)", "(workspace_id=? AND status=?)")
+    with whole_table_reads(world, "review_item", *by_workspace) as scans:
+        report = asyncio.run(world.usage(chunk_accounts=5))
+    assert report.counts["skipped"] == 60
     assert len(scans) <= 1, scans

@@ -483,8 +483,8 @@ class ReviewItem(Base):
     stays rejected. ``before``/``after`` are the Halo fields as planned when last seen.
     ``apart_term`` completes the change's identity as the ledger keeps it (the term of a
     record kept apart; ``''``: the pair's one record), so each term's hold is its own.
-    An approval applies once: ``spent_run_id`` names the sync that planned the approved
-    change next (NULL while it waits for one).
+    An approval applies once: ``spent_run_id`` names the sync that wrote the approved
+    change (NULL while it waits for one, also after a write that failed).
     """
 
     __tablename__ = "review_item"

@@ -6,11 +6,11 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from halosync.domain.models import ReviewStatus
-from halosync.domain.review import DEFAULT_REVIEW_POLICY, Decisions, ReviewPolicy
+from halosync.domain.review import DEFAULT_REVIEW_POLICY, ReviewPolicy
 from halosync.store.models import Account, HaloClient, ReviewItem, ReviewPolicyRow, Service
 
 
@@ -70,37 +70,13 @@ class ReviewRepository:
 
     # --- the queue ---------------------------------------------------------------------
 
-    def decisions(self, run_id: int | None = None) -> Decisions:
-        """Every item's status by (account_ref, service_ref, proposal key); an approval only
-        while no sync planned its change since, or ``run_id`` did (it applies once)."""
-        rows = self.session.execute(
-            select(Account.ref, Service.ref, ReviewItem.proposal_key, ReviewItem.status)
-            .join(Account, Account.id == ReviewItem.account_id)
-            .join(Service, Service.id == ReviewItem.service_id)
-            .where(
-                ReviewItem.workspace_id == self.workspace_id,
-                or_(
-                    ReviewItem.status != "approved",
-                    ReviewItem.spent_run_id.is_(None),
-                    ReviewItem.spent_run_id == run_id,
-                ),
-            )
-        )
-        return {
-            (account, service, key): status  # type: ignore[misc]
-            for account, service, key, status in rows
-        }
-
-    def find(self, account_id: int, service_id: int, key: str) -> ReviewItem | None:
-        """The item of one pair and proposed value (the key names the term kept apart)."""
-        return self.session.scalar(
-            select(ReviewItem).where(
-                ReviewItem.workspace_id == self.workspace_id,
-                ReviewItem.account_id == account_id,
-                ReviewItem.service_id == service_id,
-                ReviewItem.proposal_key == key,
-            )
-        )
+    def of_accounts(self, account_ids: Collection[int]) -> list[ReviewRow]:
+        """Every item of these accounts, whatever its status: what one chunk of a sync
+        screens against, read in one statement by the (workspace, account, ...) unique
+        index, so a long queue costs a chunk only its own accounts' items (issue 15)."""
+        if not account_ids:
+            return []
+        return self.rows(account_ids=account_ids)
 
     def rows(
         self,
@@ -113,7 +89,7 @@ class ReviewRepository:
     ) -> list[ReviewRow]:
         """Items (oldest first) with their account and service, filtered as asked;
         ``waiting``: only those a sync is still to act on (pending, or approved and not
-        yet planned by a sync)."""
+        yet written)."""
         query = (
             select(
                 ReviewItem, Account.ref, Account.name, Service.ref, Service.name, HaloClient.name
@@ -141,6 +117,22 @@ class ReviewRepository:
                 ReviewItem.status.in_(["pending", "approved"]), ReviewItem.spent_run_id.is_(None)
             )
         return [ReviewRow(*row) for row in self.session.execute(query)]
+
+    def spend(self, ids: Collection[int], run_id: int) -> None:
+        """Approvals used by run ``run_id``: their change was written (or found written)."""
+        if not ids:
+            return
+        self.session.execute(
+            update(ReviewItem)
+            .where(
+                ReviewItem.workspace_id == self.workspace_id,
+                ReviewItem.id.in_(list(ids)),
+                ReviewItem.status == "approved",
+                ReviewItem.spent_run_id.is_(None),
+            )
+            .values(spent_run_id=run_id)
+            .execution_options(synchronize_session=False)
+        )
 
     def count(self, status: ReviewStatus = "pending") -> int:
         """How many items have ``status``."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import replace
 
 from halosync.domain.models import RunTrigger
 from halosync.settings import Settings
@@ -10,6 +11,7 @@ from halosync.store.crypto import SecretBox
 from halosync.store.database import Database
 from halosync.sync.errors import SyncInProgressError
 from halosync.sync.halo import HaloFactory
+from halosync.sync.results import ChangeResult
 from halosync.sync.review import ApprovalReport, approve_review
 from halosync.sync.usage import run_usage_sync
 
@@ -60,7 +62,18 @@ async def approve_and_write(
         tuple(items),
         run_id=report.run_id,
         written=written,
-        others=tuple(r for r in results if r not in written),
-        error=report.error,
+        others=tuple(_standing(r) for r in results if r not in written),
+        error=f"{report.error} {STOPPED}" if report.error else None,
         results=results,
     )
+
+
+STANDS = "the approval stands: the next sync that plans this change writes it"
+STOPPED = "Approvals not written stand: the next sync that plans their change writes it."
+
+
+def _standing(result: ChangeResult) -> ChangeResult:
+    """A failed write's result, saying its approval was not used up."""
+    if result.action != "fail":
+        return result
+    return replace(result, reason=f"{result.reason}; {STANDS}")

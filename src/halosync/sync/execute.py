@@ -49,6 +49,7 @@ from halosync.sync.invoice_writes import InvoiceLineWriter
 from halosync.sync.ledger import AUDIT_ENTITY, LedgerBook, Written
 from halosync.sync.progress import ProgressTracker
 from halosync.sync.results import ChangeResult
+from halosync.sync.review import Approvals, spend_approvals
 
 log = get_logger(__name__)
 
@@ -100,6 +101,7 @@ class PlanExecutor:
         line_write_path: LineWritePath = "invoice",
         posts: int = 0,
         still_held: set[int] | None = None,
+        approvals: Approvals | None = None,
     ) -> None:
         self.database = database
         self.halo = halo
@@ -120,6 +122,9 @@ class PlanExecutor:
         self.still_held = still_held
         """The run's review items held so far (a plan made again before a write adds its
         holds, so that the end of a whole-workspace run does not withdraw them)."""
+        self.approvals: Approvals = approvals if approvals is not None else {}
+        """The approvals the run's screenings passed: each is spent in the transaction that
+        records its change written, so a write that fails leaves it armed."""
         self.held_again: set[int] = set()
         """Plan indexes held for review when planned again just before the write."""
         self.new_holds: list[ReviewedChange] = []
@@ -226,6 +231,13 @@ class PlanExecutor:
             self.book.mark_written(session, writes, self.run_id, now)
             add_run_results(session, results)
             add_audit_entries(session, audits)
+            spend_approvals(
+                session,
+                self.workspace_id,
+                self.run_id,
+                self.approvals,
+                [change for change, _ in writes],
+            )
 
     # --- writes -------------------------------------------------------------------------
 
@@ -335,21 +347,7 @@ class PlanExecutor:
         saved: Sequence[Mapping[str, Any]],
         request_id: str,
     ) -> None:
-        now = utcnow()
-        writes: list[tuple[PlannedChange, Written]] = []
-        results: list[dict[str, Any]] = []
-        audits: list[dict[str, Any]] = []
-        for (index, change), record in zip(chunk, saved, strict=True):
-            written = _written(self.target, record)
-            writes.append((change, written))
-            result = ChangeResult.planned(change, halo_id=written.halo_id)
-            self.results[index] = result
-            results.append(self._result_row(result, now))
-            audits.append(self._audit(change, result, request_id, now))
-        with self.database.session() as session:
-            self.book.mark_written(session, writes, self.run_id, now)
-            add_run_results(session, results)
-            add_audit_entries(session, audits)
+        self.commit_batch(chunk, saved, [request_id] * len(chunk))
 
     # --- rows -----------------------------------------------------------------------------
 

@@ -203,6 +203,7 @@ class InvoiceLineWriter:
                 account_ids=inputs.account_ids,
                 service_ids=inputs.service_ids,
                 still_held=ex.still_held,
+                approvals=ex.approvals,
             )
         ex.new_holds.extend(new_holds)
         held = {h.change.identity for h in screening.held}

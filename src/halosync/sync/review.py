@@ -13,7 +13,8 @@ step is an audit entry naming who took it, and a log entry.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+import functools
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -22,7 +23,14 @@ from sqlalchemy.orm import Session
 
 from halosync.domain.halo_values import json_fields
 from halosync.domain.models import EXCLUDED_STEP, Plan, PlannedChange, ReviewStatus
-from halosync.domain.review import ReviewedChange, ReviewPolicy, Screening, screen_plan
+from halosync.domain.review import (
+    Decisions,
+    ReviewedChange,
+    ReviewPolicy,
+    Screening,
+    proposal_key,
+    screen_plan,
+)
 from halosync.domain.terms import service_label
 from halosync.errors import NotFoundError, ValidationFailedError
 from halosync.logging import get_logger
@@ -45,16 +53,70 @@ MAX_NAMED = 20
 # --- inside a usage sync ------------------------------------------------------------------
 
 
-def screen(session: Session, workspace_id: int, plan: Plan, run_id: int | None = None) -> Screening:
+Approvals = dict[tuple[str, str, str], int]
+"""(account_ref, service_ref, proposal key) -> the id of the approval a run's screening
+passed: the executor spends it in the transaction that records its change written."""
+
+
+@dataclass(frozen=True)
+class QueueSlice:
+    """The review items of the accounts one plan covers, read once (one statement, by
+    index) for its screening and for keeping the queue in step with it."""
+
+    rows: tuple[ReviewRow, ...]
+
+    @classmethod
+    def read(
+        cls, session: Session, workspace_id: int, plan: Plan, account_ids: Mapping[str, int]
+    ) -> QueueSlice:
+        """The items of the accounts ``plan`` names (``account_ids``: their ids by ref)."""
+        refs = {change.account_ref for change in plan.changes}
+        wanted = {account_ids[ref] for ref in refs if ref in account_ids}
+        return cls(tuple(ReviewRepository(session, workspace_id).of_accounts(wanted)))
+
+    def decisions(self, run_id: int | None) -> Decisions:
+        """Each item's status by (account_ref, service_ref, proposal key); an approval only
+        while it is not used (its change not yet written), or run ``run_id`` used it."""
+        return {
+            (row.account_ref, row.service_ref, row.item.proposal_key): row.item.status  # type: ignore[misc]
+            for row in self.rows
+            if row.item.status != "approved" or row.item.spent_run_id in (None, run_id)
+        }
+
+    def find(self, account_id: int, service_id: int, key: str) -> ReviewItem | None:
+        """The item of one pair and proposed value (the key names the term kept apart)."""
+        return self._by_key.get((account_id, service_id, key))
+
+    @functools.cached_property
+    def _by_key(self) -> dict[tuple[int, int, str], ReviewItem]:
+        return {
+            (row.item.account_id, row.item.service_id, row.item.proposal_key): row.item
+            for row in self.rows
+        }
+
+    def waiting(self) -> list[ReviewRow]:
+        """Its items a sync is still to act on: pending, or approved and not yet written."""
+        return [
+            row
+            for row in self.rows
+            if row.item.status == "pending"
+            or (row.item.status == "approved" and row.item.spent_run_id is None)
+        ]
+
+
+def screen(
+    session: Session, workspace_id: int, plan: Plan, queue: QueueSlice, run_id: int | None = None
+) -> Screening:
     """The plan after the workspace's review policy and its reviewers' earlier decisions
-    (approvals no sync planned since, or ``run_id`` did: an approval applies once)."""
-    reviews = ReviewRepository(session, workspace_id)
-    return screen_plan(plan, reviews.policy(), reviews.decisions(run_id))
+    (``queue``: the plan's accounts' items; approvals not yet used, or used by ``run_id``:
+    an approval applies once)."""
+    policy = ReviewRepository(session, workspace_id).policy()
+    return screen_plan(plan, policy, queue.decisions(run_id))
 
 
 @dataclass(frozen=True)
 class HoldScope:
-    """Which waiting items (pending, or approved and not yet planned) a screening speaks
+    """Which waiting items (pending, or approved and not yet written) a screening speaks
     for: the identities its plan planned (account, service and the term of a record kept
     apart, :attr:`PlannedChange.identity`)."""
 
@@ -68,30 +130,36 @@ def remember_holds(
     screening: Screening,
     scope: HoldScope,
     *,
-    account_ids: dict[str, int],
-    service_ids: dict[str, int],
+    account_ids: Mapping[str, int],
+    service_ids: Mapping[str, int],
+    queue: QueueSlice,
     still_held: set[int] | None = None,
+    approvals: Approvals | None = None,
 ) -> list[ReviewedChange]:
     """Keep the queue in step with one screening of run ``run_id``; returns the new holds.
 
-    Holds are added once per identity and value (a value approved and planned by an earlier
+    Holds are added once per identity and value (a value approved and written by an earlier
     sync is asked about again: an approval applies once). An approval the screening passed
-    is spent by this run. Every other waiting item of ``scope`` is withdrawn: the run plans
-    something else for its identity (the vendor's data changed, or the pair is excluded,
-    which withdraws holds and approvals alike), and says why.
+    goes into ``approvals``, for the executor to spend when the change is written (a write
+    that fails leaves it armed for the next sync that plans the same change); one whose
+    change a sync finds already written by an interrupted earlier run (the record it
+    created, found by its tag) is spent now. Every other waiting item of ``scope`` is
+    withdrawn: the run plans something else for its identity (the vendor's data changed,
+    or the pair is excluded, which withdraws holds and approvals alike), and says why.
+    ``queue`` holds the items of the plan's accounts (:meth:`QueueSlice.read`).
 
-    ``still_held``, when given, gets the ids of the items this screening holds (a run
-    planned in chunks withdraws, at its end, what none of them held: see
-    :func:`withdraw_unplanned`)."""
+    ``still_held``, when given, gets the ids of the items this screening holds or passed
+    approved (a run planned in chunks withdraws, at its end, what none of them held or
+    planned: see :func:`withdraw_unplanned`)."""
     now = utcnow()
     reviews = ReviewRepository(session, workspace_id)
     added: list[ReviewedChange] = []
-    held_now: set[int] = set()
+    kept: set[int] = set()
     for held in screening.held:
         change = held.change
         account_id = account_ids[change.account_ref]
         service_id = service_ids[change.service_ref]
-        item = reviews.find(account_id, service_id, held.key)
+        item = queue.find(account_id, service_id, held.key)
         if item is None or _spent(item, run_id):
             if item is None:
                 item = _new_item(held, account_id, service_id, run_id, now)
@@ -106,22 +174,29 @@ def remember_holds(
             item.before = json_fields(change.before) if change.before else None
             # A row from before review items knew their term: its key already did.
             item.apart_term = change.apart_term
-        held_now.add(item.id)
+        kept.add(item.id)
     for passed in screening.approved:
         change = passed.change
-        item = reviews.find(
+        item = queue.find(
             account_ids[change.account_ref], service_ids[change.service_ref], passed.key
         )
-        if item is not None and item.spent_run_id is None:
-            item.spent_run_id = run_id
-    if still_held is not None:
-        still_held |= held_now
-    gone = [
-        row
-        for row in reviews.rows(waiting=True)
-        if row.item.id not in held_now and row.identity in scope.identities
-    ]
+        if item is not None:
+            kept.add(item.id)
+            if approvals is not None:
+                approvals[(change.account_ref, change.service_ref, passed.key)] = item.id
     planned = {change.identity: change for change in screening.plan.changes}
+    waiting = [
+        row
+        for row in queue.waiting()
+        if row.item.id not in kept and row.identity in scope.identities
+    ]
+    found = [row for row in waiting if _found_written(row.item, planned.get(row.identity))]
+    for row in found:
+        row.item.spent_run_id = run_id
+        kept.add(row.item.id)
+    if still_held is not None:
+        still_held |= kept
+    gone = [row for row in waiting if row.item.id not in kept]
     _withdraw(session, workspace_id, run_id, gone, planned)
     if added:
         log.warning("changes_held_for_review", run_id=run_id, held=len(added))
@@ -134,17 +209,20 @@ def review_plan(
     run_id: int,
     plan: Plan,
     *,
-    account_ids: dict[str, int],
-    service_ids: dict[str, int],
+    account_ids: Mapping[str, int],
+    service_ids: Mapping[str, int],
     still_held: set[int] | None,
+    approvals: Approvals | None = None,
     remember: bool = True,
 ) -> tuple[Screening, list[ReviewedChange]]:
     """Between a planner and the writes: the one screening every plan goes through, the
     first plan of a run and a plan made again just before a write alike, so that no write
     reaches HaloPSA unscreened. Returns what may go, what is held and what was rejected,
     and the holds new to the queue; with ``remember`` (not in a dry run) the queue is
-    kept in step for the plan's identities (:func:`remember_holds`)."""
-    screening = screen(session, workspace_id, plan, run_id)
+    kept in step for the plan's identities (:func:`remember_holds`). The queue is read
+    once, for the plan's accounts only."""
+    queue = QueueSlice.read(session, workspace_id, plan, account_ids)
+    screening = screen(session, workspace_id, plan, queue, run_id)
     if not remember:
         return screening, []
     added = remember_holds(
@@ -155,21 +233,50 @@ def review_plan(
         HoldScope(frozenset(change.identity for change in plan.changes)),
         account_ids=account_ids,
         service_ids=service_ids,
+        queue=queue,
         still_held=still_held,
+        approvals=approvals,
     )
     return screening, added
 
 
 def withdraw_unplanned(session: Session, workspace_id: int, run_id: int, keep: set[int]) -> None:
     """At the end of a whole-workspace run planned in chunks: withdraw the waiting items
-    (pending, or approved and not yet planned) none of its chunks held or planned
-    (``keep``: those they held), such as a pair whose subscription is gone."""
+    (pending, or approved and not yet written) none of its chunks held or planned
+    (``keep``: those they held or planned), such as a pair whose subscription is gone."""
     waiting = ReviewRepository(session, workspace_id).rows(waiting=True)
     _withdraw(session, workspace_id, run_id, [row for row in waiting if row.item.id not in keep])
 
 
+def spend_approvals(
+    session: Session,
+    workspace_id: int,
+    run_id: int,
+    approvals: Mapping[tuple[str, str, str], int],
+    written: Iterable[PlannedChange],
+) -> None:
+    """In the transaction that records ``written`` in the ledger: the approvals of those
+    changes are used by run ``run_id`` (each applies once, and only once written)."""
+    if not approvals:
+        return
+    keys = [(change.account_ref, change.service_ref, proposal_key(change)) for change in written]
+    ids = [approvals[key] for key in keys if key in approvals]
+    ReviewRepository(session, workspace_id).spend(ids, run_id)
+
+
+def _found_written(item: ReviewItem, change: PlannedChange | None) -> bool:
+    """An approved change an interrupted earlier run wrote: the sync found the record it
+    created by its tag (the ledger's pending row), holding what the sync plans."""
+    return (
+        item.status == "approved"
+        and change is not None
+        and change.action == "unchanged"
+        and change.adopted
+    )
+
+
 def _spent(item: ReviewItem, run_id: int) -> bool:
-    """An approval an earlier sync planned (and so used): it does not apply again."""
+    """An approval an earlier sync used (its change written): it does not apply again."""
     return item.status == "approved" and item.spent_run_id not in (None, run_id)
 
 
@@ -627,7 +734,9 @@ def policy_dict(policy: ReviewPolicy) -> dict[str, Any]:
 __all__ = [
     "HELD_TITLE",
     "ApprovalReport",
+    "Approvals",
     "HoldScope",
+    "QueueSlice",
     "ReviewView",
     "approve_review",
     "changes_of",
@@ -641,5 +750,6 @@ __all__ = [
     "review_policy",
     "screen",
     "set_review_policy",
+    "spend_approvals",
     "withdraw_unplanned",
 ]

@@ -47,6 +47,7 @@ from halosync.sync.progress import ProgressObserver
 from halosync.sync.results import ChangeResult, RunResults, UsageReport
 from halosync.sync.review import (
     HELD_TITLE,
+    Approvals,
     changes_of,
     log_still_waiting,
     mark_held,
@@ -221,6 +222,7 @@ async def run_usage_sync(
         write_path = line_write_path(database, box, workspace_id)
         everything = account_ref is None and identities is None
         still_held: set[int] = set()
+        approvals: Approvals = {}
         posts = 0
         try:
             for accounts in account_chunks(database, workspace_id, scope, chunk_accounts):
@@ -259,6 +261,7 @@ async def run_usage_sync(
                         account_ids=inputs.account_ids,
                         service_ids=inputs.service_ids,
                         still_held=still_held,
+                        approvals=approvals,
                         remember=not dry_run,
                     )
                 fresh.update(h.change.identity for h in new_holds)
@@ -286,6 +289,7 @@ async def run_usage_sync(
                         line_write_path=write_path,
                         posts=posts,
                         still_held=still_held,
+                        approvals=approvals,
                     )
                     try:
                         ran = await executor.run(plan)
