@@ -60,10 +60,12 @@ class ChaosWorld(World):
         )
 
 
-def chaos_world(tmp_path: Path, target: str, quantity: int) -> ChaosWorld:
+def chaos_world(
+    tmp_path: Path, target: str, quantity: int, database_url: str | None = None
+) -> ChaosWorld:
     """Client 1 (with invoice -1), A1's MAIL at ``quantity``, a ceiling of 100 on MAIL, the
     default review policy; no sync has run yet."""
-    plain = make_world(tmp_path, target=target, document={})
+    plain = make_world(tmp_path, target=target, document={}, database_url=database_url)
     world = ChaosWorld(**{f.name: getattr(plain, f.name) for f in fields(plain)})
     world.sim = ChaosSimulator(plain.sim.config)
     world.sim.state.seed(seed(1, with_invoices=True))
@@ -77,9 +79,11 @@ def chaos_world(tmp_path: Path, target: str, quantity: int) -> ChaosWorld:
     return world
 
 
-def held_at_1200(tmp_path: Path, target: str) -> tuple[ChaosWorld, int]:
+def held_at_1200(
+    tmp_path: Path, target: str, database_url: str | None = None
+) -> tuple[ChaosWorld, int]:
     """12 written, then 1200 (above the ceiling) held: the world and the held item's id."""
-    world = chaos_world(tmp_path, target, 12)
+    world = chaos_world(tmp_path, target, 12, database_url)
     assert run(world.usage()).counts["created"] == 1
     feed_one(world, 1200)
     assert [c.held for c in run(world.usage()).changes] == [True]
@@ -142,12 +146,18 @@ FAULTS: dict[str, Callable[[ChaosWorld, str], None]] = {
 }
 
 
-@pytest.mark.parametrize("fault", sorted(FAULTS))
-@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize(
+    ("target", "fault", "database"),
+    [
+        *[(target, fault, "sqlite") for target in TARGETS for fault in sorted(FAULTS)],
+        pytest.param("licence", "500", "postgresql", marks=pytest.mark.postgres),
+    ],
+)
 def test_an_approval_whose_write_fails_stays_armed_for_the_next_sync(
-    tmp_path: Path, target: str, fault: str
+    tmp_path: Path, request: pytest.FixtureRequest, target: str, fault: str, database: str
 ) -> None:
-    world, item = held_at_1200(tmp_path, target)
+    url = request.getfixturevalue("pg_schema_url") if database == "postgresql" else None
+    world, item = held_at_1200(tmp_path, target, url)
     FAULTS[fault](world, target)
     approval = approve(world, [item])
     assert approval.written == ()
