@@ -162,6 +162,10 @@ def test_a_later_day_and_an_earlier_one(cli: Cli) -> None:
         (("--minimum", "five"), "--minimum 'five' is not a whole number"),
         (("--rounding", "sideways"), "--rounding 'sideways' is not one of up, down, nearest"),
         (("--markup-percent", "1e3"), "--markup-percent '1e3' is not a number"),
+        (
+            ("--price-owner", "markup", "--markup-percent", "-50"),
+            "--markup-percent: must be a number of 0 or more (got -50)",
+        ),
         (("--price-owner", "markup"), "--price-owner: markup needs markup_percent"),
         (("--minimum", "10", "--ceiling", "5"), "--ceiling: 5 is below the minimum 10"),
         (("--account", "A1", "--minimum", "1"), "--minimum: an account's rule can only exclude"),

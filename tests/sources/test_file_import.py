@@ -247,6 +247,21 @@ def test_json_import_errors_use_json_paths(
     ]
 
 
+@pytest.mark.parametrize(("typed", "named"), [("null", "null"), ("true", "true"), ("1e-5", "1e-5")])
+def test_a_refused_json_value_is_named_in_json_words(
+    database: Database, workspace_id: int, tmp_path: Path, typed: str, named: str
+) -> None:
+    subscription = {"account_ref": "A1", "service_ref": "S1", "quantity": "QUANTITY"}
+    document = json.dumps({"subscriptions": [subscription]}).replace('"QUANTITY"', typed)
+    path = _write(tmp_path, "u.json", document)
+    with pytest.raises(ImportValidationError) as caught:
+        import_file(database, workspace_id, path)
+    assert (
+        "$.subscriptions[0].quantity: must be a number from 0 to 2147483647 with at most 4 "
+        f"decimal places, got {named}"
+    ) in [str(e) for e in caught.value.errors]
+
+
 def test_json_syntax_error_names_line_and_column(
     database: Database, workspace_id: int, tmp_path: Path
 ) -> None:

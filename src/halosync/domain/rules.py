@@ -32,6 +32,7 @@ from halosync.domain.models import (
     chain_text,
     plain_number,
 )
+from halosync.domain.shown import shown
 
 Rounding = Literal["up", "down", "nearest"]
 TermsChoice = Literal["sum", "apart", "pick"]
@@ -286,7 +287,8 @@ def rule_problems(scope: str, rule: QuantityRule) -> list[str]:
         least = 1 if name == "multiple" else 0
         if not _is_count(value) or not least <= value <= MAX_RULE_COUNT:
             problems.append(
-                f"{name}: must be a whole number from {least} to {MAX_RULE_COUNT} (got {value!r})"
+                f"{name}: must be a whole number from {least} to {MAX_RULE_COUNT} "
+                f"(got {shown(value)})"
             )
     for name, allowed in (
         ("rounding", ROUNDINGS),
@@ -296,7 +298,7 @@ def rule_problems(scope: str, rule: QuantityRule) -> list[str]:
     ):
         value = getattr(rule, name)
         if value is not None and value not in allowed:
-            problems.append(f"{name}: must be one of {', '.join(allowed)} (got {value!r})")
+            problems.append(f"{name}: must be one of {', '.join(allowed)} (got {shown(value)})")
     if (
         _is_count(rule.minimum)
         and _is_count(rule.ceiling)
@@ -313,11 +315,11 @@ def rule_problems(scope: str, rule: QuantityRule) -> list[str]:
         if value is None:
             continue
         if not isinstance(value, Decimal) or not value.is_finite() or value < 0:
-            problems.append(f"{name}: must be a number of 0 or more (got {value!r})")
+            problems.append(f"{name}: must be a number of 0 or more (got {shown(value)})")
         elif value >= MAX_RULE_AMOUNT or value != value.quantize(Decimal(1).scaleb(-AMOUNT_PLACES)):
             problems.append(
                 f"{name}: must be below {MAX_RULE_AMOUNT:,} with at most {AMOUNT_PLACES} "
-                f"decimal places (got {value})"
+                f"decimal places (got {shown(value)})"
             )
         elif rule.price_owner not in (None, "markup"):
             problems.append(
@@ -358,7 +360,7 @@ def _include_problems(scope: str, rule: QuantityRule) -> list[str]:
     if rule.included is not True:
         return [
             f"included: true bills it over a broader exclusion; leave it unset otherwise "
-            f"(got {rule.included!r})"
+            f"(got {shown(rule.included)})"
         ]
     if scope not in INCLUDABLE_SCOPES:
         return [

@@ -21,6 +21,7 @@ from pydantic_core.core_schema import ValidationInfo
 
 from halosync.domain.models import ACCOUNT_STATUSES
 from halosync.domain.numbers import exact_count, parse_decimal
+from halosync.domain.shown import shown
 from halosync.store.models import NAME_LENGTH, REF_LENGTH, SUBSCRIPTION_VALUES
 
 MAX_QUANTITY = 2_147_483_647
@@ -31,14 +32,6 @@ _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _TRUE = {"true", "yes", "1", "y", "t"}
 _FALSE = {"false", "no", "0", "n", "f"}
-
-
-def shown(value: Any) -> str:
-    """A value quoted for an error message, cut short when long."""
-    text = value if isinstance(value, str) else repr(value)
-    if len(text) > 40:
-        text = text[:37] + "..."
-    return f'"{text}"' if isinstance(value, str) else text
 
 
 def _fail(kind: str, message: str) -> PydanticCustomError:
