@@ -366,3 +366,62 @@ def test_the_review_page_names_each_held_changes_term(tmp_path: Path) -> None:
     assert page.text.count("term Monthly") == 1
     assert page.text.count("term Annual") == 1
     assert 'aria-label="Choose Client 1 Ltd / Mail Protection (Annual)"' in page.text
+
+
+# --- a count above the ceiling that HaloPSA already holds is not held again -------------
+
+
+def priced_terms(world: World, monthly: int, annual: int) -> None:
+    """``feed_terms`` with the vendor's prices on both terms."""
+    prices = {"customer_price": "3.00", "cost_price": "2.00"}
+    world.import_usage(
+        usage_document(
+            ACCOUNTS,
+            [
+                {"account_ref": "A1", "service_ref": "MAIL", "quantity": monthly, **prices},
+                {
+                    "account_ref": "A1",
+                    "service_ref": "MAIL",
+                    "quantity": annual,
+                    "term": "Annual",
+                    "start_date": "2024-03-01",
+                    **prices,
+                },
+            ],
+        )
+    )
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_an_approved_count_above_the_ceiling_is_not_said_held_and_its_price_is_written(
+    tmp_path: Path, target: str
+) -> None:
+    world = ruled_world(
+        tmp_path,
+        target,
+        lambda w: feed_terms(w, 10, 2),
+        QuantityRule(terms="apart", ceiling=3),
+    )
+    assert billed(world, target) == [2]  # monthly's 10 is above the ceiling: held
+    approve(world, held_ids(world))
+    assert billed(world, target) == [2, 10]
+
+    def monthly() -> Any:
+        report = run(world.usage())
+        return next(c for c in report.changes if c.term == "Monthly")
+
+    # A plain repeat: the approved count stands, and the chain does not say it is held.
+    repeat = monthly()
+    assert (repeat.action, repeat.held) == ("unchanged", False)
+    assert "held for review" not in repeat.explain_text
+    assert "above the ceiling of 3 (service): HaloPSA already holds it" in repeat.explain_text
+
+    # Prices now follow the vendor: monthly's price-only update is written, not held.
+    world.set(price_mode="totals")
+    priced_terms(world, 10, 2)
+    priced = monthly()
+    assert (priced.action, priced.held) == ("update", False)
+    assert "held for review" not in priced.explain_text
+    assert "above the ceiling of 3 (service): HaloPSA already holds it" in priced.explain_text
+    assert held_ids(world) == []
+    assert billed(world, target) == [2, 10]

@@ -54,6 +54,7 @@ from halosync.domain.rules import (
     price_step,
     rule_quantity,
     scope_label,
+    standing_chain,
     vendor_step,
 )
 from halosync.domain.skips import deliberate_skip, fractional_skip
@@ -341,12 +342,19 @@ def _plan_one(sub: DesiredSubscription, context: _Context) -> PlannedChange:
 
 def _with_ruling(change: PlannedChange, ruling: _Ruling, settings: SyncSettings) -> PlannedChange:
     """The change held for review when it writes a quantity above the ceiling (a create, or
-    an update that changes the quantity); its explain chain is set where it is planned."""
+    an update that changes the quantity); its explain chain is set where it is planned.
+
+    A change that leaves such a count as HaloPSA holds it (unchanged, or a price-only
+    update) is not held, and its chain says so rather than "held for review"."""
     above = ruling.ruled.above_ceiling
+    if above is None:
+        return change
     field = "count" if settings.target == "licence" else "qty_order"
-    if above is not None and change.is_write and field in change.after:
+    if change.is_write and field in change.after:
         quantity = _plain(change.after[field])
-        change = replace(change, rule_holds=(f"the quantity {quantity} is {above.reason}",))
+        return replace(change, rule_holds=(f"the quantity {quantity} is {above.reason}",))
+    if change.action in ("update", "unchanged"):
+        return replace(change, explain=standing_chain(change.explain))
     return change
 
 

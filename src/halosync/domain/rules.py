@@ -545,17 +545,29 @@ CEILING_STEP = "ceiling"
 """The ``rule`` of the step of a quantity above a ceiling."""
 _CEILING_HELD = ": held for review"
 _CEILING_APPROVED = ": approved under Review"
+_CEILING_STANDS = ": HaloPSA already holds it, not changed"
+
+
+def _ceiling_says(steps: tuple[ExplainStep, ...], outcome: str) -> tuple[ExplainStep, ...]:
+    """``steps`` with the held ceiling step saying ``outcome`` instead of "held for review"."""
+    return tuple(
+        replace(step, text=step.text.removesuffix(_CEILING_HELD) + outcome)
+        if step.rule == CEILING_STEP and step.text.endswith(_CEILING_HELD)
+        else step
+        for step in steps
+    )
 
 
 def approved_chain(steps: tuple[ExplainStep, ...]) -> tuple[ExplainStep, ...]:
     """The chain of a change a reviewer approved (it is written): its ceiling step says it
     was approved, so the chain of a written change never says "held for review"."""
-    return tuple(
-        replace(step, text=step.text.removesuffix(_CEILING_HELD) + _CEILING_APPROVED)
-        if step.rule == CEILING_STEP and step.text.endswith(_CEILING_HELD)
-        else step
-        for step in steps
-    )
+    return _ceiling_says(steps, _CEILING_APPROVED)
+
+
+def standing_chain(steps: tuple[ExplainStep, ...]) -> tuple[ExplainStep, ...]:
+    """The chain of a change that leaves a count above the ceiling as HaloPSA holds it
+    (approved earlier, or set there): nothing waits for review, and the step says so."""
+    return _ceiling_says(steps, _CEILING_STANDS)
 
 
 def excluded_step(rule: EffectiveRule, quantity: Decimal) -> ExplainStep:
@@ -682,5 +694,6 @@ __all__ = [
     "rule_problems",
     "rule_quantity",
     "scope_label",
+    "standing_chain",
     "vendor_step",
 ]

@@ -105,6 +105,11 @@ def test_rules_keep_the_acceptance(scenario: Scenario, rules: RuleBook) -> None:
             assert change.action == "skip"
             assert change.reason.startswith("excluded from billing: ")
             continue
+        # A chain says "held for review" only on a change the rules hold: a count above
+        # the ceiling that Halo already holds (unchanged, or a price-only update) is not.
+        said_held = any(step.text.endswith("held for review") for step in change.explain)
+        if change.action in ("create", "update", "unchanged"):
+            assert said_held == bool(change.rule_holds), change
         if not change.is_write or field not in change.after:
             continue
         written = change.after[field]
@@ -295,6 +300,23 @@ def test_an_update_above_the_ceiling_is_held_too() -> None:
     assert screen_plan(plan, REVIEW_OFF, {}).held[0].reasons == (
         "the quantity 13 is above the ceiling of 12 (account \u00d7 service)",
     )
+
+
+def test_a_count_above_the_ceiling_that_halo_holds_is_not_held_nor_said_held() -> None:
+    state = HaloState()
+    state.apply(_plan([sub(quantity="23")], EMPTY_RULE_BOOK, state=state))
+    rules = RuleBook(services={"S1": QuantityRule(ceiling=20)})
+    (same,) = _plan([sub(quantity="23")], rules, state=state).changes
+    assert (same.action, same.rule_holds) == ("unchanged", ())
+    assert "above the ceiling of 20 (service): HaloPSA already holds it" in same.explain_text
+    assert "held for review" not in same.explain_text
+    # A new price on that count is written: the count is not changing.
+    plan = _plan([sub(quantity="23", customer_price=Decimal(60))], rules, state=state)
+    (priced,) = plan.changes
+    assert (priced.action, priced.rule_holds) == ("update", ())
+    assert "count" not in priced.after
+    assert "held for review" not in priced.explain_text
+    assert not screen_plan(plan, REVIEW_OFF, {}).held
 
 
 def test_an_excluded_pair_is_skipped_with_its_reason() -> None:
