@@ -189,6 +189,18 @@ def _measured(args: list[str], env: dict[str, str], step: str) -> dict[str, Any]
     }
 
 
+def _wait_until_up(process: subprocess.Popen[bytes], health: str, name: str) -> None:
+    """Wait (up to about a minute) until ``health`` answers; stop if ``process`` ended."""
+    for _ in range(600):
+        if process.poll() is not None:
+            raise SystemExit(f"{name} stopped (exit {process.returncode})")
+        try:
+            httpx2.get(health, timeout=1)
+            return
+        except httpx2.TransportError:
+            time.sleep(0.1)
+
+
 def _process_figures(pid: int) -> tuple[float, int]:
     """A running process's CPU seconds (user + system) and peak RSS (``VmHWM``, KiB)."""
     with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
@@ -213,14 +225,7 @@ def _preview(world: Any, env: dict[str, str]) -> dict[str, Any]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(600):
-            if server.poll() is not None:
-                raise SystemExit(f"halosync serve stopped (exit {server.returncode})")
-            try:
-                httpx2.get(f"{base}/healthz", timeout=1)
-                break
-            except httpx2.TransportError:
-                time.sleep(0.1)
+        _wait_until_up(server, f"{base}/healthz", "halosync serve")
         cpu_before, _ = _process_figures(server.pid)
         started = time.monotonic()
         size = 0
@@ -307,18 +312,11 @@ def scenario(
                 "100000000",
             ],
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,  # a bad seed shows as the exit above
+            stderr=subprocess.DEVNULL,  # a bad seed shows as its exit (_wait_until_up)
         )
         url = f"http://127.0.0.1:{port}"
         try:
-            for _ in range(600):
-                if simulator.poll() is not None:
-                    raise SystemExit(f"the simulator stopped (exit {simulator.returncode})")
-                try:
-                    httpx2.get(f"{url}/_simulator/health", timeout=1)
-                    break
-                except httpx2.TransportError:
-                    time.sleep(0.1)
+            _wait_until_up(simulator, f"{url}/_simulator/health", "the simulator")
             # The target first: the customers pull reads recurring invoices only for
             # invoice_line (set after it, no account had an invoice and every pair skipped).
             world = make_world(root, target=target, document={}, database_url=database_url)

@@ -25,17 +25,24 @@ BATCH = 50
 
 
 @contextmanager
+def _listening(world: World, listener: Any) -> Iterator[None]:
+    """``listener`` hears every statement the world's database runs meanwhile."""
+    event.listen(world.database.engine, "before_cursor_execute", listener)
+    try:
+        yield
+    finally:
+        event.remove(world.database.engine, "before_cursor_execute", listener)
+
+
+@contextmanager
 def counted_statements(world: World) -> Iterator[list[str]]:
     statements: list[str] = []
 
     def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         statements.append(statement)
 
-    event.listen(world.database.engine, "before_cursor_execute", count)
-    try:
+    with _listening(world, count):
         yield statements
-    finally:
-        event.remove(world.database.engine, "before_cursor_execute", count)
 
 
 def _feed(world: World, accounts: int, scale: int = 1) -> None:
@@ -126,11 +133,8 @@ def whole_table_reads(world: World, table: str, *searches: str) -> Iterator[list
         ):
             scans.append(statement)
 
-    event.listen(world.database.engine, "before_cursor_execute", explain)
-    try:
+    with _listening(world, explain):
         yield scans
-    finally:
-        event.remove(world.database.engine, "before_cursor_execute", explain)
 
 
 def ledger_scans(world: World) -> AbstractContextManager[list[str]]:
