@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from halosync.domain.numbers import parse_decimal, parse_integer
+from halosync.domain.numbers import json_count, parse_decimal, parse_integer
 from halosync.domain.schedule import Schedule, parse_month_day, parse_time_of_day
 from halosync.errors import ValidationFailedError
 from halosync.web.ui.forms import whole_number
@@ -98,3 +98,10 @@ def test_cli_schedule_refuses_look_alike_digits_without_a_traceback(
     code, err = _cli(cli_home, "schedule", "set", "--kind", "usage", *args)
     assert (code, "Traceback" in err) == (1, False), err
     assert message in err
+
+
+@given(st.decimals(min_value=0, max_value=10**9, places=4, allow_nan=False))
+def test_a_json_count_is_whole_when_the_count_is_and_keeps_its_value(count: Decimal) -> None:
+    number = json_count(count)
+    assert Decimal(repr(number)) == count
+    assert isinstance(number, int) == (count == count.to_integral_value())

@@ -15,6 +15,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 from halosync.domain.models import HaloValue
+from halosync.domain.numbers import json_count
 
 HALO_DECIMAL_PLACES = 4
 _QUANTUM = Decimal(1).scaleb(-HALO_DECIMAL_PLACES)
@@ -44,7 +45,7 @@ def json_value(value: HaloValue) -> str | int | float | bool | None:
     """A value fit for JSON: whole Decimals as int, others as float (4 places); dates as
     Halo shows them (:func:`halo_date`)."""
     if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
+        return json_count(value)
     if isinstance(value, date):
         return halo_date(value)
     return value

@@ -48,3 +48,10 @@ def exact_count(value: Decimal) -> Decimal:
     reads as one, never ``1.2E+1``), ``12.4`` for ``12.4000``."""
     whole = value.to_integral_value()
     return whole if value == whole else value.normalize()
+
+
+def json_count(value: Decimal) -> int | float:
+    """A count as a JSON number, read as :func:`exact_count` reads it: ``12`` for
+    ``12.0000`` (never ``12.0``), ``12.4`` for ``12.4000``."""
+    count = exact_count(value)
+    return int(count) if count == count.to_integral_value() else float(count)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from halosync.domain.models import HaloInvoiceLine, HaloLicence
+from halosync.domain.numbers import json_count
 from halosync.domain.reconcile import ReconcileRow, csv_rows, reconcile
 from halosync.errors import HalosyncError
 from halosync.settings import Settings
@@ -83,7 +84,7 @@ def row_to_dict(row: ReconcileRow) -> dict[str, Any]:
     for key in ("vendor_quantity", "ledger_quantity", "halo_quantity", "ruled_quantity"):
         value = data[key]
         if value is not None:
-            data[key] = int(value) if value == value.to_integral_value() else float(value)
+            data[key] = json_count(value)
     return data
 
 

@@ -489,3 +489,6 @@ def test_preview_results_and_reconciliation_show_the_fractional_count_and_the_ru
     rows = {r["account_ref"]: r for r in ready.get("reconciliation").json()["rows"]}
     assert (rows["A1"]["vendor_quantity"], rows["A1"]["ruled_quantity"]) == (12.4, 13)
     assert (rows["A1"]["halo_quantity"], rows["A1"]["status"]) == (13, "in_step")
+    # A whole count is 13 in JSON, as /subscriptions and reconcile --json write it, not 13.0.
+    counts = [rows["A1"][key] for key in ("ruled_quantity", "ledger_quantity", "halo_quantity")]
+    assert [(count, type(count)) for count in counts] == [(13, int)] * 3

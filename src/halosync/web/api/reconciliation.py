@@ -19,7 +19,7 @@ from halosync.store.database import Database
 from halosync.sync.halo import HaloFactory
 from halosync.sync.reconcile import build_reconciliation, row_to_dict
 from halosync.web.api.auth import Caller, current_caller, get_database
-from halosync.web.api.deps import PREFIX, get_box, get_halo_factory, get_settings
+from halosync.web.api.deps import PREFIX, JsonCount, get_box, get_halo_factory, get_settings
 from halosync.web.api.errors import ERROR_RESPONSES
 
 router = APIRouter(prefix=PREFIX, tags=["reconciliation"])
@@ -34,14 +34,14 @@ class ReconcileRowOut(BaseModel):
     service_name: str
     halo_client_id: int | None
     halo_record_id: int | None
-    vendor_quantity: float | None = Field(
+    vendor_quantity: JsonCount | None = Field(
         description="The vendor's count as billed: several terms of the pair combined by the "
         "terms rule (their sum, the term picked, or this record's term when kept apart); 0 once "
         "ended; for a record the terms rule bills nothing on, the count of its term the vendor "
         "still sends. Null when the vendor sends none (a snapshot left it out)."
     )
-    ledger_quantity: float | None
-    halo_quantity: float | None
+    ledger_quantity: JsonCount | None
+    halo_quantity: JsonCount | None
     drift: bool
     out_of_date: bool
     duplicates: list[int]
@@ -50,7 +50,7 @@ class ReconcileRowOut(BaseModel):
         description="Why halosync leaves the pair alone on purpose (trial, not billed, "
         "account or service not mapped); such a row is not out of date."
     )
-    ruled_quantity: float | None = Field(
+    ruled_quantity: JsonCount | None = Field(
         description="The count the quantity rules in force today bill (the vendor's when no "
         "rule changes it); HaloPSA is compared with it. Null for an excluded pair."
     )

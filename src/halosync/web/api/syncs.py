@@ -47,6 +47,7 @@ from halosync.web.api.auth import (
 )
 from halosync.web.api.deps import (
     PREFIX,
+    JsonCount,
     PageNumber,
     Ref,
     ShortText,
@@ -116,7 +117,7 @@ class ExplainStepOut(BaseModel):
         description="vendor, terms, free, rounding, minimum, ceiling, ended, excluded or price."
     )
     text: str
-    quantity: int | float = Field(description="The quantity after this step.")
+    quantity: JsonCount = Field(description="The quantity after this step.")
     scope: RuleScope | None = Field(description="Where the rule was set; null for the vendor's.")
 
 

@@ -8,16 +8,16 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, BeforeValidator, Field
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from halosync.domain.halo_values import json_value
 from halosync.sources import usage_data
 from halosync.sources.schemas import UsagePayload
 from halosync.sources.upload import upsert_upload
 from halosync.sources.usage_data import MAX_PAGE_SIZE, Page
 from halosync.store.database import Database
 from halosync.web.api.auth import Caller, current_caller, get_database, writer
+from halosync.web.api.deps import JsonCount
 from halosync.web.api.errors import ERROR_RESPONSES
 
 router = APIRouter(prefix="/api/v1/workspaces/{workspace}", tags=["usage"])
@@ -73,7 +73,7 @@ class SubscriptionOut(BaseModel):
 
     account_ref: str
     service_ref: str
-    quantity: Annotated[int | float, BeforeValidator(json_value)] = Field(
+    quantity: JsonCount = Field(
         description="The vendor's count: a whole number, or a fraction with up to 4 decimal "
         "places (12.4)."
     )
