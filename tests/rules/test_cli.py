@@ -145,6 +145,32 @@ def test_a_markup_while_prices_are_off_is_set_with_a_warning(cli: Cli) -> None:
     assert warning in done.stderr
 
 
+def test_a_markup_amount_no_price_owner_uses_is_set_with_a_warning(cli: Cli) -> None:
+    done = cli.in_process("rules", "set", "--service", "BKP", "--markup-percent", "25")
+    assert done.returncode == 0, done.stderr
+    assert (
+        "Warning: service BKP: the markup 25 % (service) does not apply: prices are owned by "
+        "halosync (the default), not markup; set the price owner to markup" in done.stderr
+    )
+    shown = json_of(cli, "rules", "show", "A1", "BKP")["text"]
+    assert shown == (
+        "markup 25 % (not applied: prices are owned by halosync (the default), not markup)"
+    )
+    # The markup owns the service's prices: it applies, nothing to warn about.
+    owned = cli.in_process("rules", "set", "--service", "BKP", "--price-owner", "markup")
+    assert owned.returncode == 0, owned.stderr
+    assert "does not apply" not in owned.stderr
+    assert "not applied" not in json_of(cli, "rules", "show", "A1", "BKP")["text"]
+    # A pair whose prices HaloPSA owns keeps the service's markup unused: said where.
+    pair = cli.in_process(
+        "rules", "set", "--account", "A1", "--service", "BKP", "--price-owner", "halo"
+    )
+    assert (
+        "Warning: account A1 \u00d7 service BKP: the markup 25 % (service) does not apply: "
+        "prices are owned by halo (account \u00d7 service), not markup" in pair.stderr
+    )
+
+
 def test_a_later_day_and_an_earlier_one(cli: Cli) -> None:
     later = (datetime.now(UTC).date() + timedelta(days=30)).isoformat()
     ok(cli, "rules", "set", "--minimum", "9", "--from", later)

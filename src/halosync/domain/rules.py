@@ -387,6 +387,44 @@ def markup_unused(rule: QuantityRule, price_mode: str) -> str | None:
     )
 
 
+def markup_ignored(rule: EffectiveRule) -> str | None:
+    """Why an effective rule's markup amount does nothing: its prices are owned by
+    halosync or HaloPSA, not by the markup ("prices are owned by halosync (the default),
+    not markup"). None when it has no amount or the markup owns the prices."""
+    if rule.price_owner == "markup" or (rule.markup_percent is None and rule.fixed_price is None):
+        return None
+    owner = rule.price_owner or "halosync"
+    where = scope_label(rule.scope_of("price_owner")) if rule.price_owner else "the default"
+    return f"prices are owned by {owner} ({where}), not markup"
+
+
+def _markup_notice(rule: EffectiveRule) -> str | None:
+    """:func:`markup_ignored` as a sentence naming the amount and what to do."""
+    ignored = markup_ignored(rule)
+    if ignored is None:
+        return None
+    if rule.markup_percent is not None:
+        amount = f"markup {plain_number(rule.markup_percent)} %"
+        scope = rule.scope_of("markup_percent")
+    else:
+        amount = f"fixed price {plain_number(rule.fixed_price or 0)}"
+        scope = rule.scope_of("fixed_price")
+    return (
+        f"the {amount} ({scope_label(scope)}) does not apply: {ignored}; set the price "
+        "owner to markup (--price-owner markup) to apply it"
+    )
+
+
+def rule_book_notices(book: RuleBook) -> list[str]:
+    """What the rules as they combine set but do not do (a markup amount whose prices
+    another owner keeps), each prefixed by where, as :func:`rule_book_problems` places."""
+    return [
+        f"{where}: {ignored}"
+        for where, rule in _places(book)
+        if (ignored := _markup_notice(rule)) is not None
+    ]
+
+
 def effective_problems(rule: EffectiveRule) -> list[str]:
     """What is wrong with an effective rule as the scopes combine (a ceiling below a
     minimum set at another scope, rounding to a multiple with no rounding, a markup with
@@ -413,13 +451,23 @@ def effective_problems(rule: EffectiveRule) -> list[str]:
 def rule_book_problems(book: RuleBook) -> list[str]:
     """What is wrong with the rules as they combine: the workspace default, every service
     and every account × service, each problem prefixed by where."""
+    return [
+        f"{where}: {problem}"
+        for where, rule in _places(book)
+        for problem in effective_problems(rule)
+    ]
+
+
+def _places(book: RuleBook) -> list[tuple[str, EffectiveRule]]:
+    """The effective rules a rule book sets: the workspace default, every service and
+    every account × service, each with where it is."""
     places: list[tuple[str, EffectiveRule]] = [("workspace", book.for_pair("", ""))]
     places += [(f"service {ref}", book.for_pair("", ref)) for ref in sorted(book.services)]
     places += [
         (f"account {account} \u00d7 service {service}", book.for_pair(account, service))
         for account, service in sorted(book.pairs)
     ]
-    return [f"{where}: {problem}" for where, rule in places for problem in effective_problems(rule)]
+    return places
 
 
 @dataclass(frozen=True, slots=True)
@@ -687,9 +735,11 @@ __all__ = [
     "excluded_step",
     "explain_document",
     "inclusion_text",
+    "markup_ignored",
     "markup_sell_price",
     "markup_unused",
     "price_step",
+    "rule_book_notices",
     "rule_book_problems",
     "rule_problems",
     "rule_quantity",

@@ -38,7 +38,9 @@ from halosync.domain.rules import (
     RuleBook,
     RuleScope,
     inclusion_text,
+    markup_ignored,
     markup_unused,
+    rule_book_notices,
     rule_book_problems,
     rule_problems,
 )
@@ -167,10 +169,12 @@ def rule_text(rule: QuantityRule) -> str:
         parts.append(f"terms pick {rule.terms_pick}")
     if rule.price_owner is not None:
         parts.append(f"prices owned by {rule.price_owner}")
+    ignored = markup_ignored(rule) if isinstance(rule, EffectiveRule) else None
+    unused = f" (not applied: {ignored})" if ignored else ""
     if rule.markup_percent is not None:
-        parts.append(f"markup {_json_value(rule.markup_percent)} %")
+        parts.append(f"markup {_json_value(rule.markup_percent)} %{unused}")
     if rule.fixed_price is not None:
-        parts.append(f"fixed price {_json_value(rule.fixed_price)}")
+        parts.append(f"fixed price {_json_value(rule.fixed_price)}{unused}")
     return ", ".join(parts) or "no rule"
 
 
@@ -583,6 +587,7 @@ def _change(
         after: QuantityRule = new_rule(before)
         still = _excluded_by(rules, target, day, after) if operation == "include" else None
         warnings = _warnings(session, workspace_id, target, after)
+        warnings += _ignored(rules, target, day, after)
         if after == before:
             if still is not None:
                 raise StillExcludedError(target, still)
@@ -625,6 +630,18 @@ def _warnings(
     """What the scope's rule does not do as set, each naming the scope."""
     unused = markup_unused(rule, WorkspaceRepository(session).get(workspace_id).price_mode)
     return (f"{target.label()}: {unused}",) if unused else ()
+
+
+def _ignored(
+    rules: RuleRepository, target: RuleTarget, day: date, rule: QuantityRule
+) -> tuple[str, ...]:
+    """What the rules set but do not do once the target's rule is ``rule`` on ``day`` (a
+    markup amount whose prices another owner keeps), only what this change brings."""
+    key = (target.scope, target.account_ref, target.service_ref)
+    scoped = rules.rules_in_force(day)
+    known = set(rule_book_notices(_book(scoped)))
+    after = _book([*(r for r in scoped if r[:3] != key), (*key, rule)])
+    return tuple(notice for notice in rule_book_notices(after) if notice not in known)
 
 
 def _excluded_by(
