@@ -135,11 +135,16 @@ def test_monthly_and_annual_summed_kept_apart_or_picked(tmp_path: Path, target: 
         (stops,) = [c for c in gone if c["term"] == "monthly"]
         assert stops["explain"]["text"] == (
             "vendor monthly 10 (no longer sent, kept apart from annual by the service rule) "
-            "→ term monthly no longer sent by the vendor: billing stops → 0"
+            "→ term monthly no longer sent by the vendor (not in the snapshot): billing stops → 0"
         )
+        (annual_change,) = [c for c in gone if c["term"] == "annual"]
+        assert "monthly" not in annual_change["explain"]["text"]
         rows = {row["term"]: row for row in json_of(cli, "reconcile")["rows"]}
         assert (rows["monthly"]["vendor_quantity"], rows["monthly"]["ruled_quantity"]) == (None, 0)
-        assert "term monthly no longer sent by the vendor" in rows["monthly"]["why"]
+        assert (
+            "term monthly no longer sent by the vendor (not in the snapshot)"
+            in rows["monthly"]["why"]
+        )
         assert "cancelled" not in stops["explain"]["text"] + rows["monthly"]["why"]
 
 

@@ -449,7 +449,10 @@ def test_a_term_a_snapshot_left_out_is_marked_no_longer_sent_until_listed_again(
     with database.session() as session:
         workspace = WorkspaceRepository(session).get(workspace_id)
         subs = {s.term: s for s in load_inputs(session, workspace, None).subscriptions}
-    assert subs["annual"].ended_reason == "term annual no longer sent by the vendor"
+    assert (
+        subs["annual"].ended_reason
+        == "term annual no longer sent by the vendor (not in the snapshot)"
+    )
     assert subs["monthly"].ended_reason is None
     # Listed again as the snapshot left it (cancelled): the vendor sends it, cancelled.
     cancelled = TERMS_CSV.replace(",annual,annual,active,", ",annual,annual,cancelled,")

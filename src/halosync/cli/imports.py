@@ -14,6 +14,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColu
 
 from halosync.cli.app import app, emit_json
 from halosync.cli.common import JsonOption, WorkspaceOption, open_database, resolve_workspace
+from halosync.domain.models import NO_LONGER_SENT
 from halosync.errors import HalosyncError
 from halosync.sources.apply import ImportReport, several_terms_text
 from halosync.sources.errors import ImportValidationError, MassCancelError, cancelled_text
@@ -79,7 +80,7 @@ def _print_report(report: ImportReport, workspace: str, as_json: bool) -> None:
             f"{counts.unchanged} unchanged"
         )
     if report.snapshot:
-        typer.echo(f"  cancelled      {len(report.cancelled)} (not in the snapshot)")
+        typer.echo(f"  cancelled      {len(report.cancelled)}: {NO_LONGER_SENT}")
         for cancelled in report.cancelled:
             typer.echo(f"    {cancelled_text(cancelled)}")
     if report.several_terms:

@@ -80,6 +80,9 @@ PRICE_STEP = "price"
 EXCLUDED_STEP = "excluded"
 """The ``rule`` of the step that ends a chain with nothing billed."""
 RELEASED_STEP = "released"
+# What became of a subscription a snapshot left out (or a term the vendor sends no more),
+# in the words of every output: import report, explain chain, skip reason, reconciliation.
+NO_LONGER_SENT = "no longer sent by the vendor (not in the snapshot)"
 """The ``rule`` of the step that ends the chain of a record the terms rule bills nothing on
 any more, saying why: its term is billed on another record, was not picked, or is no
 longer sent by the vendor (:mod:`halosync.domain.terms`)."""
@@ -150,7 +153,7 @@ class DesiredSubscription:
         if self.status in ENDED_SUBSCRIPTION_STATUSES:
             if self.unlisted:
                 what = f"term {self.term}" if self.term else "subscription"
-                return f"{what} no longer sent by the vendor"
+                return f"{what} {NO_LONGER_SENT}"
             return f"subscription {self.status}"
         return None
 

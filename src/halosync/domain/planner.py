@@ -465,6 +465,13 @@ def _ended(sub: DesiredSubscription) -> bool:
     return sub.ended_reason is not None
 
 
+def _ending(sub: DesiredSubscription) -> str:
+    """An ended subscription's end as a skip says it: a term a snapshot left out in the
+    explain's words ("term monthly no longer sent by the vendor (not in the snapshot)"),
+    any other "subscription ended"."""
+    return (sub.ended_reason or "") if sub.unlisted else "subscription ended"
+
+
 def _unit_prices_needed(sub: DesiredSubscription, settings: SyncSettings) -> bool:
     if settings.price_mode == "off":
         return False
@@ -731,9 +738,8 @@ def _plan_licence(
         change = replace(change, reason=f"{note}; {change.reason}", adopted=True)
         return _flag_duplicates(change, twins, "licence")
     if _ended(sub):
-        return replace(
-            base, action="skip", reason="subscription ended and HaloPSA has no licence for it"
-        )
+        reason = f"{_ending(sub)} and HaloPSA has no licence for it"
+        return replace(base, action="skip", reason=reason)
     write = NewLicence(
         client_id=target.halo_client_id,
         name=sub.service_name,
@@ -865,9 +871,7 @@ def _plan_invoice_line(
             reason = f"{note}; it already holds these values"
         return replace(change, reason=reason, adopted=True)
     if _ended(sub):
-        return replace(
-            base, action="skip", reason=f"subscription ended and there is no line {where}"
-        )
+        return replace(base, action="skip", reason=f"{_ending(sub)} and there is no line {where}")
     write = NewLine(
         recurring_invoice_id=invoice_id,
         item_id=item_id,

@@ -34,6 +34,7 @@ from decimal import Decimal
 
 from halosync.domain.models import (
     ENDED_SUBSCRIPTION_STATUSES,
+    NO_LONGER_SENT,
     RELEASED_STEP,
     DesiredSubscription,
     ExplainStep,
@@ -190,15 +191,13 @@ def _released(
     released: list[DesiredSubscription] = []
     for term in sorted(terms):
         vendor = sent.get(term) if term else None
-        if vendor is not None and vendor.unlisted and _ended(vendor):
+        if vendor is not None and _unlisted(vendor):
             vendor = None  # a snapshot left it out: the vendor no longer sends it
         steps: tuple[ExplainStep, ...]
         if not term:
             steps = (ExplainStep(RELEASED_STEP, f"the pair's one record: {why}", Decimal(0)),)
         elif vendor is None:
-            steps = (
-                ExplainStep(RELEASED_STEP, f"term {term} no longer sent by the vendor", Decimal(0)),
-            )
+            steps = (ExplainStep(RELEASED_STEP, f"term {term} {NO_LONGER_SENT}", Decimal(0)),)
         else:
             stop = f"term {term} {why}"
             if _ended(vendor):
@@ -234,6 +233,11 @@ def _term_order(sub: DesiredSubscription) -> tuple[str, date, Decimal]:
 
 def _ended(sub: DesiredSubscription) -> bool:
     return sub.status in ENDED_SUBSCRIPTION_STATUSES
+
+
+def _unlisted(sub: DesiredSubscription) -> bool:
+    """A snapshot left it out: the vendor no longer sends it."""
+    return sub.unlisted and _ended(sub)
 
 
 def _end(sub: DesiredSubscription) -> str:
@@ -364,9 +368,13 @@ def _apart(
         # Every term has a record of its own: the pair's one record bills none of them.
         why = f"{_the_rule(scope)} keeps every term on a record of its own"
         result.extend(_released(subs[0], [""], subs, why))
+    # A term the vendor no longer sends is kept apart from nothing: only terms still sent
+    # are named as the ones a term is kept apart from.
+    sent = [sub for sub in subs if not _unlisted(sub)]
     for sub in subs:
-        others = ", ".join(other.term or "no term" for other in subs if other is not sub)
-        text = _vendor(sub, f"kept apart from {others}{_by(scope)}")
+        others = ", ".join(other.term or "no term" for other in sent if other is not sub)
+        apart = f"kept apart from {others}" if others else "kept apart"
+        text = _vendor(sub, f"{apart}{_by(scope)}")
         result.append(
             replace(
                 sub,

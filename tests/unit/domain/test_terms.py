@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from halosync.domain.markers import marker_for
 from halosync.domain.models import (
+    NO_LONGER_SENT,
     DesiredSubscription,
     LedgerRecord,
     Plan,
@@ -436,7 +437,7 @@ def test_a_record_of_a_term_the_vendor_no_longer_sends_says_so() -> None:
     combined = combine_terms([MONTHLY, ANNUAL], book("pick", "longest"), ledger)
     gone = [s for s in combined if s.apart_term == "weekly"]
     assert [(s.quantity, s.released, chain_text(s.explain)) for s in gone] == [
-        (Decimal(0), True, "term weekly no longer sent by the vendor \u2192 0")
+        (Decimal(0), True, f"term weekly {NO_LONGER_SENT} \u2192 0")
     ]
 
 
@@ -496,8 +497,18 @@ def test_a_term_a_snapshot_left_out_is_said_to_be_no_longer_sent() -> None:
     (change,) = [c for c in plan.changes if c.apart_term == "monthly"]
     assert change.explain_text == (
         "vendor monthly 10 (no longer sent, kept apart from annual by the workspace rule) "
-        "\u2192 term monthly no longer sent by the vendor: billing stops \u2192 0"
+        f"\u2192 term monthly {NO_LONGER_SENT}: billing stops \u2192 0"
     )
+    # A term still sent is kept apart from the terms still sent only.
+    (kept,) = [c for c in plan.changes if c.apart_term == "annual"]
+    assert "monthly" not in kept.explain_text
+    # Written nowhere yet: the skip says why in the same words.
+    (skip,) = [
+        c
+        for c in _plan([gone, ANNUAL], HaloState(), book("apart")).changes
+        if c.apart_term == "monthly"
+    ]
+    assert skip.reason == f"term monthly {NO_LONGER_SENT} and HaloPSA has no licence for it"
     (summed,) = combine_terms([gone, ANNUAL])
     assert (
         chain_text(summed.explain)
@@ -505,7 +516,10 @@ def test_a_term_a_snapshot_left_out_is_said_to_be_no_longer_sent() -> None:
     )
     released = combine_terms([gone, ANNUAL], book("pick", "longest"), state.ledger)
     (record,) = [s for s in released if s.released]
-    assert chain_text(record.explain) == "term monthly no longer sent by the vendor \u2192 0"
+    assert (
+        chain_text(record.explain)
+        == "term monthly no longer sent by the vendor (not in the snapshot) \u2192 0"
+    )
     (row,) = [
         row for row in _reconcile([gone, ANNUAL], state, book("apart")) if row.term == "monthly"
     ]
@@ -517,7 +531,8 @@ def test_a_term_a_snapshot_left_out_is_said_to_be_no_longer_sent() -> None:
     )
     assert row.why == (
         "the rules bill 0 (vendor monthly 10 (no longer sent, kept apart from annual by the "
-        "workspace rule) with term monthly no longer sent by the vendor: billing stops); "
+        "workspace rule) with term monthly no longer sent by the vendor (not in the snapshot): "
+        "billing stops); "
         "HaloPSA holds 10"
     )
     assert "cancelled" not in change.explain_text + row.why
@@ -580,7 +595,7 @@ def test_a_record_billed_nowhere_says_cancelled_only_of_a_term_the_vendor_cancel
             assert vendor is not None, text
             assert "cancelled" in (vendor.status, vendor.account_status), text
         if vendor is None and record.apart_term:
-            assert text == f"term {record.apart_term} no longer sent by the vendor \u2192 0"
+            assert text == f"term {record.apart_term} {NO_LONGER_SENT} \u2192 0"
         # The reconciliation's vendor column: the term's count as the vendor sends it.
         row = rows[record.identity]
         assert row.ruled_quantity == 0
