@@ -104,8 +104,31 @@ def chain_text(steps: tuple[ExplainStep, ...]) -> str:
     return "; ".join([text, *prices] if text else prices)
 
 
+class _KeptByIdentity:
+    """What a wanted subscription and a planned change share: the Halo record they are kept
+    by (the pair, and the term when kept apart; one pair can have one per term) and whether
+    the terms rule released it."""
+
+    __slots__ = ()
+    account_ref: str
+    service_ref: str
+    apart_term: str
+    explain: tuple[ExplainStep, ...]
+
+    @property
+    def released(self) -> bool:
+        """A record the terms rule bills nothing on any more (its term is billed on another
+        record, was not picked, or is no longer sent): its chain ends saying so."""
+        return bool(self.explain) and self.explain[-1].rule == RELEASED_STEP
+
+    @property
+    def identity(self) -> tuple[str, str, str]:
+        """What its Halo record is kept by: the pair, and the term when kept apart."""
+        return (self.account_ref, self.service_ref, self.apart_term)
+
+
 @dataclass(frozen=True, slots=True)
-class DesiredSubscription:
+class DesiredSubscription(_KeptByIdentity):
     """What the vendor says one account holds of one service (prices are totals)."""
 
     account_ref: str
@@ -156,17 +179,6 @@ class DesiredSubscription:
                 return f"{what} {NO_LONGER_SENT}"
             return f"subscription {self.status}"
         return None
-
-    @property
-    def released(self) -> bool:
-        """A record the terms rule bills nothing on any more (its term is billed on another
-        record, was not picked, or is no longer sent): its chain ends saying so."""
-        return bool(self.explain) and self.explain[-1].rule == RELEASED_STEP
-
-    @property
-    def identity(self) -> tuple[str, str, str]:
-        """What its Halo record is kept by: the pair, and the term when kept apart."""
-        return (self.account_ref, self.service_ref, self.apart_term)
 
     @property
     def ledger_key(self) -> tuple[str, str, str]:
@@ -332,7 +344,7 @@ class SyncSettings:
 
 
 @dataclass(frozen=True, slots=True)
-class PlannedChange:
+class PlannedChange(_KeptByIdentity):
     """One decision for one account × service, readable as a dry-run line and executable.
 
     ``before``/``after`` hold only the owned fields that change (``after`` alone for a
@@ -368,18 +380,6 @@ class PlannedChange:
     takes_over: str | None = None
     """The ``apart_term`` of the ledger row this change's record was kept under until now
     (re-kept under ``apart_term`` when written); None: the row is its own."""
-
-    @property
-    def released(self) -> bool:
-        """A record the terms rule bills nothing on any more (its term is billed on another
-        record, was not picked, or is no longer sent): its chain ends saying so."""
-        return bool(self.explain) and self.explain[-1].rule == RELEASED_STEP
-
-    @property
-    def identity(self) -> tuple[str, str, str]:
-        """What its Halo record is kept by, as :attr:`DesiredSubscription.identity`: the
-        pair, and the term when kept apart (one pair can have a change per term)."""
-        return (self.account_ref, self.service_ref, self.apart_term)
 
     @property
     def explain_text(self) -> str:
