@@ -16,9 +16,11 @@ from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select
 
-from halosync.sources.errors import ImportValidationError, MassCancelError
+from halosync.sources import batch as batch_module
+from halosync.sources.batch import BatchBuilder
+from halosync.sources.errors import ImportValidationError, Location, MassCancelError
 from halosync.sources.importer import import_document, import_file
-from halosync.sources.schemas import CSV_COLUMNS, MAX_QUANTITY, Quantity
+from halosync.sources.schemas import CSV_COLUMNS, MAX_QUANTITY, CsvRow, Quantity, parse_csv_row
 from halosync.store.database import Database
 from halosync.store.models import Account, Service, Subscription
 from halosync.store.workspaces import WorkspaceRepository
@@ -207,3 +209,52 @@ def test_a_fifth_decimal_place_is_refused_never_rounded(count: Decimal) -> None:
     for form in (str(count), count):
         with pytest.raises(ValidationError, match="at most 4 decimal places"):
             _QUANTITY.validate_python(form)
+
+
+# A row as the CSV reader hands it over (blank cells left out), or as a plug-in's "row"
+# record may give it (any key, any JSON value).
+_ROW_GIVEN = st.one_of(
+    _ROW.map(lambda row: {c: v for c, v in row.items() if v and not v.isspace()}),
+    st.builds(
+        lambda row, drop, extra: {k: v for k, v in row.items() if k not in drop} | extra,
+        _ROW,
+        st.sets(st.sampled_from(CSV_COLUMNS), max_size=3),
+        st.dictionaries(st.sampled_from([*CSV_COLUMNS, "extra"]), _JSON, max_size=2),
+    ),
+)
+
+
+def _through(rows: list[dict[str, Any]], *, fast: bool) -> tuple[Any, ...]:
+    """What a builder makes of ``rows``: its errors, accounts, services and spooled rows."""
+    with BatchBuilder() as builder:
+        with pytest.MonkeyPatch.context() as patch:
+            if not fast:
+                patch.setattr(batch_module, "parse_csv_row", lambda _data: None)
+            for number, row in enumerate(rows, 2):
+                builder.add_csv_row(row, Location(f"line {number}"))
+        return (
+            [(e.location, e.message) for e in builder.errors],
+            {ref: a.model_dump() for ref, a in builder.batch.accounts.items()},
+            {ref: s.model_dump() for ref, s in builder.batch.services.items()},
+            list(builder.batch.subscriptions.rows()),
+        )
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_ROW_GIVEN, max_size=5))
+def test_the_fast_csv_row_path_accepts_refuses_and_stores_as_pydantic_does(
+    rows: list[dict[str, Any]],
+) -> None:
+    """parse_csv_row (the field parsers called directly) against CsvRow.model_validate: the
+    same rows accepted with the same values, the same refused with the same messages."""
+    for row in rows:
+        fast = parse_csv_row(row)
+        try:
+            model = CsvRow.model_validate(row, context={"text": True})
+        except ValidationError:
+            assert fast is None
+            event("refused")
+            continue
+        event("accepted")
+        assert fast == tuple(getattr(model, column) for column in CSV_COLUMNS)
+    assert _through(rows, fast=True) == _through(rows, fast=False)

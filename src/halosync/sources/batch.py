@@ -24,9 +24,11 @@ from halosync.sources.schemas import (
     CSV_COLUMNS,
     AccountIn,
     CsvRow,
+    CsvValues,
     ServiceIn,
     SubscriptionData,
     SubscriptionIn,
+    parse_csv_row,
 )
 from halosync.store.base import stored_quantity
 from halosync.store.spool import TERM_INDEX, StoredValues, SubscriptionSpool
@@ -270,8 +272,10 @@ class BatchBuilder:
     def add_csv_row(self, data: dict[str, str], where: Location) -> None:
         """Validate one CSV-style row (text cells) and add what it describes."""
         self.batch.rows += 1
+        row: CsvRow | CsvValues | None = parse_csv_row(data)
         try:
-            row = CsvRow.model_validate(data, context={"text": True})
+            if row is None:
+                row = CsvRow.model_validate(data, context={"text": True})
         except ValidationError as error:
             # Report a row's problems left to right, as the columns are documented.
             details = sorted(error.errors(), key=lambda d: _column_rank(d.get("loc", ())))
