@@ -173,10 +173,12 @@ def apply_batch(
         staging.cancel_unlisted(now)
     report.subscriptions.updated = staging.update_changed(now)
     report.subscriptions.unchanged = matched - report.subscriptions.updated
-    report.several_terms = staging.count_pairs_gaining_a_term()
-    # (PostgreSQL reports no row count for INSERT ... SELECT through SQLAlchemy.)
-    staging.insert_new(now)
     report.subscriptions.created = len(batch.subscriptions) - matched
+    if report.subscriptions.created:
+        # (A re-import gives no pair a new term: nothing to count.)
+        report.several_terms = staging.count_pairs_gaining_a_term()
+        # (PostgreSQL reports no row count for INSERT ... SELECT through SQLAlchemy.)
+        staging.insert_new(now)
     staging.drop()
     return report
 
