@@ -8,9 +8,10 @@ The file is generated as a stream (never held whole here): accounts of 20 servic
 times into a fresh workspace (from empty: everything created) and the same number of
 times again into the last one (everything unchanged). Each import runs in a fresh child
 process: the time is the import alone (reading and validating every row, then the one
-transaction; wall clock and this process's CPU, which a busy machine disturbs less), the
-memory that process's peak RSS (``VmHWM``), interpreter and libraries included. Printed:
-min / median / max of each figure of each kind.
+transaction; wall clock and this process's CPU, which a busy machine disturbs less; on a
+PostgreSQL server of this machine also the CPU its backends spent for the import, read
+from /proc), the memory that process's peak RSS (``VmHWM``), interpreter and libraries
+included. Printed: min / median / max of each figure of each kind.
 
 With a PostgreSQL ``--database-url`` the benchmark works in a throwaway schema of that
 database (created and dropped here); without one, in a SQLite file in a temporary
@@ -32,8 +33,9 @@ import uuid
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from halosync.sources.importer import import_file
@@ -114,14 +116,41 @@ def write_json(path: Path, count: int) -> None:
 def _child(database_url: str, workspace: str, path: Path) -> None:
     """Run one import and print its duration and this process's peak RSS as JSON."""
     database = Database(database_url)
+    backends: list[int] = []
+    if database.dialect == "postgresql":
+
+        @event.listens_for(database.engine, "connect")
+        def _note_backend(connection: Any, _record: Any) -> None:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                backends.append(int(cursor.fetchone()[0]))
+
     with database.session() as session:
         workspace_id = WorkspaceRepository(session).resolve(workspace).id
+    server = _server_cpu(backends)
     started, cpu = time.perf_counter(), time.process_time()
     report = import_file(database, workspace_id, path)
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    server = _server_cpu(backends) - server
     database.dispose()
     figures = {"seconds": elapsed, "cpu_seconds": cpu, "peak_mib": _peak_rss_mib()}
+    if server >= 0:
+        figures["server_cpu_seconds"] = server
     print(json.dumps(figures | report.as_dict()))
+
+
+def _server_cpu(backends: list[int]) -> float:
+    """CPU seconds the PostgreSQL backends of this process's connections have used (read
+    from /proc: a server on this machine), or -1 when there are none to read."""
+    total = 0.0
+    try:
+        for pid in backends:
+            fields = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rsplit(")", 1)[1]
+            user, system = fields.split()[11:13]
+            total += (int(user) + int(system)) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return -1.0
+    return total if backends else -1.0
 
 
 def _peak_rss_mib() -> float:
@@ -184,9 +213,11 @@ def _bench(url: str, path: Path, repeat: int, label: str) -> None:
         seconds = [float(str(r["seconds"])) for r in results]
         cpu = [float(str(r["cpu_seconds"])) for r in results]
         peaks = [float(str(r["peak_mib"])) for r in results]
+        server = [float(str(r["server_cpu_seconds"])) for r in results if "server_cpu_seconds" in r]
+        on_server = f"  server CPU {_spread(server, 's', 2)}" if server else ""
         print(
-            f"{label} {kind:<5}  time {_spread(seconds, 's', 2)}  CPU {_spread(cpu, 's', 2)}  "
-            f"peak RSS {_spread(peaks, 'MiB')}  subscriptions {counts}",
+            f"{label} {kind:<5}  time {_spread(seconds, 's', 2)}  CPU {_spread(cpu, 's', 2)}"
+            f"{on_server}  peak RSS {_spread(peaks, 'MiB')}  subscriptions {counts}",
             flush=True,
         )
 
