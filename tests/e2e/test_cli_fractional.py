@@ -72,6 +72,12 @@ def test_a_fractional_licence_count_waits_for_a_rounding_rule(
         rows = {row["account_ref"]: row for row in json_of(cli, "reconcile")["rows"]}
         assert rows["A1"]["status"] == "skipped"
         assert rows["A1"]["skipped"] == skipped["A1"]["reason"]
+        # The log says it once for the run, with the fix; not once per pair.
+        warnings = cli.json("logs", "--level", "warning")["entries"]
+        assert [(e["title"], e["details"][:3]) for e in warnings] == [
+            ("Counts without a rounding rule", "2 s")
+        ]
+        assert warnings[0]["details"].endswith("--service MAIL --rounding up. MAIL: A1, A2.")
 
         # Rounding up for the service: 12.4 → 13, 2.5 → 3, and the chain says so.
         ok(cli, "rules", "set", "--service", "MAIL", "--rounding", "up")

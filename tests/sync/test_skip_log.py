@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from halosync.domain.skips import (
-    ACCOUNT_UNMAPPED,
-    SERVICE_UNMAPPED,
-    summarise_skips,
-)
+from halosync.domain.models import SkipKind
+from halosync.domain.skips import FRACTIONS_TITLE, MAX_NAMED_SKIPS, SkipTally
 from halosync.store.models import LogEntry, RunResult
 from tests.sync.world import World, make_world, usage_document
 
@@ -37,6 +35,13 @@ def _entries(world: World) -> list[LogEntry]:
                 .where(LogEntry.title.in_(("Accounts not mapped", "Services not mapped")))
                 .order_by(LogEntry.id)
             )
+        )
+
+
+def _titled(world: World, title: str) -> list[LogEntry]:
+    with world.database.session() as session:
+        return list(
+            session.scalars(select(LogEntry).where(LogEntry.title == title).order_by(LogEntry.id))
         )
 
 
@@ -108,16 +113,95 @@ pairs = st.lists(
 def test_every_skip_is_summarised_once_or_left_to_log_alone(
     rows: list[tuple[str, str, str]],
 ) -> None:
-    reasons = {
-        "account": f"account 'x' {ACCOUNT_UNMAPPED}",
-        "service": f"service 'y' {SERVICE_UNMAPPED}",
-        "other": "HaloPSA client 'z' is inactive",
+    kinds: dict[str, SkipKind | None] = {
+        "account": "account_unmapped",
+        "service": "service_unmapped",
+        "other": None,
     }
-    skipped = [(account, service, reasons[kind]) for account, service, kind in rows]
-    summaries, others = summarise_skips(skipped)
-    summarised = {pair for summary in summaries for pair in summary.pairs}
-    assert {(a, s) for a, s, kind in rows if kind != "other"} == summarised
-    assert [skipped[i] for i in others] == [row for row in skipped if row[2] == reasons["other"]]
-    for summary in summaries:  # the same set reads the same, whatever the order
-        again, _ = summarise_skips(reversed(skipped))
-        assert summary.details() in [s.details() for s in again]
+    tally, again = SkipTally(), SkipTally()
+    taken = [
+        tally.add("skip", "WARNING", kinds[kind], account, service, "reason")
+        for account, service, kind in rows
+    ]
+    assert taken == [kind != "other" for _a, _s, kind in rows]
+    for account, service, kind in reversed(rows):
+        again.add("skip", "WARNING", kinds[kind], account, service, "reason")
+    summaries = tally.summaries()
+    assert [s.title for s in summaries] == [
+        title
+        for title, kind in (("Accounts not mapped", "account"), ("Services not mapped", "service"))
+        if any(row[2] == kind for row in rows)
+    ]
+    for summary in summaries:  # every pair named
+        assert summary.complete
+        kind = "account" if summary.title == "Accounts not mapped" else "service"
+        groups = dict(part.split(": ") for part in summary.details.split(". ")[1][:-1].split("; "))
+        for account, service, _kind in (row for row in rows if row[2] == kind):
+            key, item = (account, service) if kind == "account" else (service, account)
+            assert item in groups[key].split(", ")
+    # The same set reads the same, whatever the order.
+    assert summaries == again.summaries()
+
+
+FRACTIONS = [
+    {"ref": f"F{n}", "name": f"Client {n} Ltd", "status": "active", "billed": True}
+    for n in range(1, 4)
+]
+
+
+def test_counts_without_a_rounding_rule_are_one_entry_per_run(tmp_path: Path) -> None:
+    """A fractional count bound for a licence with no rounding rule is summarised as the
+    accounts not mapped are: one entry per run naming the pairs and the fix, a WARNING
+    only when the set changes; each pair keeps its own reason and fix in the results."""
+    world = make_world(tmp_path)
+    subs: list[dict[str, Any]] = [
+        {"account_ref": "F1", "service_ref": "MAIL", "quantity": "2.5"},
+        {"account_ref": "F2", "service_ref": "MAIL", "quantity": "3.5"},
+        {"account_ref": "F3", "service_ref": "MAIL", "quantity": "1.25"},
+        {"account_ref": "F3", "service_ref": "BKP", "quantity": "0.5"},
+        {"account_ref": "F1", "service_ref": "BKP", "quantity": 4},
+    ]
+    world.import_usage(usage_document(FRACTIONS, subs))
+    assert asyncio.run(world.customers()).status == "succeeded"
+    for n in range(1, 4):
+        world.map_account(f"F{n}", n)
+    world.map_service("MAIL", 1)
+    world.map_service("BKP", 2)
+
+    first = asyncio.run(world.usage())
+    assert first.status == "succeeded", first.error
+    assert (first.counts["skipped"], first.counts["created"]) == (4, 1)
+    assert _pair_warnings(world) == 0
+    entries = _titled(world, FRACTIONS_TITLE)
+    assert [(e.level, e.details) for e in entries] == [
+        (
+            "WARNING",
+            "4 subscription(s) of 2 service(s) have a count that is not a whole number, and "
+            "a HaloPSA licence count must be, so nothing was written for them; set a rounding "
+            "rule for each service under Quantity rules, e.g. halosync rules set --service "
+            "BKP --rounding up. BKP: F3; MAIL: F1, F2, F3.",
+        )
+    ]
+    reasons = {(c.account_ref, c.service_ref): c.reason for c in first.changes}
+    assert reasons[("F2", "MAIL")].startswith("quantity 3.5 is not a whole number")
+    assert reasons[("F2", "MAIL")].endswith("halosync rules set --service MAIL --rounding up")
+
+    asyncio.run(world.usage())
+    again = _titled(world, FRACTIONS_TITLE)[1:]
+    assert [(e.level, e.details) for e in again] == [
+        ("INFO", f"{entries[0].details} Unchanged since the last sync.")
+    ]
+    assert _pair_warnings(world) == 0
+
+
+def test_a_summary_names_a_few_of_many_and_warns_every_run() -> None:
+    """Past MAX_NAMED_SKIPS accounts a summary only counts, so it cannot tell an unchanged
+    set from another of the same size: it warns each run."""
+    summary = SkipTally()
+    for n in range(MAX_NAMED_SKIPS + 5):
+        summary.add("skip", "WARNING", "fractional", f"A{n:02}", "MAIL", "quantity 1.5 ...")
+    (only,) = summary.summaries()
+    assert not only.complete
+    assert only.details.endswith(
+        "MAIL: " + ", ".join(f"A{n:02}" for n in range(MAX_NAMED_SKIPS)) + " and 5 more."
+    )

@@ -18,6 +18,8 @@ lines endpoint). See ``docs/halopsa.md``."""
 PriceMode = Literal["off", "totals", "unit"]
 Action = Literal["create", "update", "unchanged", "skip", "fail"]
 Level = Literal["INFO", "WARNING", "ERROR"]
+SkipKind = Literal["trial", "not_billed", "account_unmapped", "service_unmapped", "fractional"]
+"""Why a pair is left alone by design (domain.skips)."""
 LedgerState = Literal["pending", "written"]
 Role = Literal["admin", "viewer"]
 """A user's or an API token's role in a workspace: admin may change things, viewer reads."""
@@ -380,6 +382,9 @@ class PlannedChange(_KeptByIdentity):
     takes_over: str | None = None
     """The ``apart_term`` of the ledger row this change's record was kept under until now
     (re-kept under ``apart_term`` when written); None: the row is its own."""
+    skip: SkipKind | None = None
+    """Why a skip is by design (domain.skips), so that a run's log summarises it; None for
+    any other change."""
 
     @property
     def explain_text(self) -> str:

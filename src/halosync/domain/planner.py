@@ -40,6 +40,7 @@ from halosync.domain.models import (
     NewLine,
     Plan,
     PlannedChange,
+    SkipKind,
     SubscriptionStatus,
     SyncSettings,
 )
@@ -245,6 +246,8 @@ def _refuse(
     reason: str,
     target: AccountTarget | None = None,
     settings: SyncSettings | None = None,
+    *,
+    skip: SkipKind | None = None,
 ) -> _Refusal:
     return _Refusal(
         PlannedChange(
@@ -259,6 +262,7 @@ def _refuse(
             halo_client_id=target.halo_client_id if target else None,
             recurring_invoice_id=target.recurring_invoice_id if target else None,
             quantity=sub.quantity,
+            skip=skip,
         )
     )
 
@@ -279,6 +283,7 @@ def _plan_one(sub: DesiredSubscription, context: _Context) -> PlannedChange:
             skip.reason,
             mapped if known else None,
             settings if known else None,
+            skip=skip.kind,
         )
     target = context.account_targets[sub.account_ref]
     item_id = context.service_items[sub.service_ref]
@@ -441,7 +446,7 @@ def _check_quantity(
         raise _refuse(sub, "fail", "ERROR", f"quantity {quantity} is negative", target, settings)
     skip = fractional_skip(sub, settings.target, rule.rounding)
     if skip is not None:
-        raise _refuse(sub, "skip", skip.level, skip.reason, target, settings)
+        raise _refuse(sub, "skip", skip.level, skip.reason, target, settings, skip=skip.kind)
     _check_licence_count(sub, target, settings)
 
 

@@ -9,7 +9,7 @@ silently, it waits for the admin to say how.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -17,11 +17,11 @@ from halosync.domain.models import (
     AccountTarget,
     DesiredSubscription,
     Level,
+    SkipKind,
     Target,
     plain_number,
 )
 
-SkipKind = Literal["trial", "not_billed", "account_unmapped", "service_unmapped", "fractional"]
 ACCOUNT_UNMAPPED = (
     "is not mapped to a HaloPSA client, so its usage is not billed; map it under Account mapping"
 )
@@ -91,59 +91,141 @@ def fractional_skip(
 
 
 UNCHANGED = "Unchanged since the last sync."
+MAX_NAMED_SKIPS = 20
+"""How many accounts (or services) a summary names per group before it only counts."""
+EXPECTED_TITLE = "Subscriptions skipped"
+FRACTIONS_TITLE = "Counts without a rounding rule"
+
+SummaryKind = Literal["expected", "account_unmapped", "service_unmapped", "fractional"]
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}(s)"
+
+
+def _unmapped_accounts(count: int, groups: Sequence[str]) -> str:
+    return (
+        f"{_plural(count, 'subscription')} of {_plural(len(groups), 'account')} not mapped "
+        "to a HaloPSA client are not billed; map them under Account mapping. "
+    )
+
+
+def _unmapped_services(count: int, groups: Sequence[str]) -> str:
+    return (
+        f"{_plural(count, 'subscription')} of {_plural(len(groups), 'service')} not mapped "
+        "to a HaloPSA item are not billed; map them under Service mapping. "
+    )
+
+
+def _fractions(count: int, groups: Sequence[str]) -> str:
+    return (
+        f"{_plural(count, 'subscription')} of {_plural(len(groups), 'service')} have a count "
+        "that is not a whole number, and a HaloPSA licence count must be, so nothing was "
+        "written for them; set a rounding rule for each service under Quantity rules, e.g. "
+        f"halosync rules set --service {groups[0]} --rounding up. "
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Summarised:
+    """How one kind of skip is summarised: its entry's title and level, what it groups by
+    and names, and its opening sentence."""
+
+    title: str
+    level: Level
+    by_service: bool
+    """Groups are services naming accounts (else accounts naming services; for the
+    expected skips, reasons naming accounts)."""
+    limit: int | None
+    """How many a group names; None: every one (the admin maps them all from the entry)."""
+    head: Callable[[int, Sequence[str]], str] | None
+    """(subscriptions, group keys) -> the opening sentence; None: the groups say it all."""
+
+
+_SUMMARISED: dict[SummaryKind, _Summarised] = {
+    "expected": _Summarised(EXPECTED_TITLE, "INFO", False, MAX_NAMED_SKIPS, None),
+    "account_unmapped": _Summarised(
+        "Accounts not mapped", "WARNING", False, None, _unmapped_accounts
+    ),
+    "service_unmapped": _Summarised(
+        "Services not mapped", "WARNING", True, None, _unmapped_services
+    ),
+    "fractional": _Summarised(FRACTIONS_TITLE, "WARNING", True, MAX_NAMED_SKIPS, _fractions),
+}
 
 
 @dataclass(frozen=True, slots=True)
 class SkipSummary:
-    """One run's skips of one reason: the accounts and services, all of them."""
+    """One run's skips of one kind, as one log entry says them."""
 
     title: str
-    pairs: tuple[tuple[str, str], ...]
-    """(account_ref, service_ref), sorted."""
-    grouped_by_service: bool
+    level: Level
+    details: str
+    """In a stable order, so that an unchanged set reads the same."""
+    complete: bool
+    """It names every pair: an entry reading the same names the same set."""
 
-    def details(self) -> str:
-        """The whole set, in a stable order (so an unchanged set reads the same)."""
-        groups: dict[str, list[str]] = {}
-        for account, service in self.pairs:
-            key, item = (service, account) if self.grouped_by_service else (account, service)
-            groups.setdefault(key, []).append(item)
-        if self.grouped_by_service:
-            head = (
-                f"{len(self.pairs)} subscription(s) of {len(groups)} service(s) not mapped to "
-                "a HaloPSA item are not billed; map them under Service mapping."
-            )
+
+class SkipTally:
+    """A run's skips by design, gathered chunk by chunk: one summary per kind instead of a
+    log entry per pair (which, every run at 100,000 pairs, buries everything else). The
+    per-pair reason and fix stay in the run's results."""
+
+    def __init__(self) -> None:
+        self._groups: dict[SummaryKind, dict[str, tuple[int, set[str]]]] = {}
+
+    def add(
+        self,
+        action: str,
+        level: Level,
+        skip: SkipKind | None,
+        account: str,
+        service: str,
+        reason: str,
+    ) -> bool:
+        """Count one result in its summary; False when it is not summarised (logged on
+        its own): anything but a skip, or a skip needing attention for another reason."""
+        kind: SummaryKind
+        if action != "skip":
+            return False
+        if level == "INFO":
+            kind, key, item = "expected", reason, account
+        elif skip == "account_unmapped" or skip == "service_unmapped" or skip == "fractional":
+            kind = skip
+            by_service = _SUMMARISED[kind].by_service
+            key, item = (service, account) if by_service else (account, service)
         else:
-            head = (
-                f"{len(self.pairs)} subscription(s) of {len(groups)} account(s) not mapped to "
-                "a HaloPSA client are not billed; map them under Account mapping."
-            )
-        listed = "; ".join(f"{key}: {', '.join(items)}" for key, items in sorted(groups.items()))
-        return f"{head} {listed}."
+            return False
+        groups = self._groups.setdefault(kind, {})
+        count, items = groups.get(key, (0, set()))
+        items.add(item)
+        groups[key] = (count + 1, items)
+        return True
 
+    def summaries(self) -> list[SkipSummary]:
+        """One summary per kind seen, in a fixed order."""
+        return [
+            self._summary(kind, groups)
+            for kind in _SUMMARISED
+            if (groups := self._groups.get(kind))
+        ]
 
-def summarise_skips(
-    skipped: Iterable[tuple[str, str, str]],
-) -> tuple[list[SkipSummary], list[int]]:
-    """Group a run's skipped pairs ``(account_ref, service_ref, reason)`` by reason.
-
-    Accounts and services not mapped (the skips that flood a log: every unmapped account
-    × each of its services, every run) become one summary each; the positions of the
-    other pairs are returned to be logged one by one.
-    """
-    accounts: set[tuple[str, str]] = set()
-    services: set[tuple[str, str]] = set()
-    others: list[int] = []
-    for index, (account, service, reason) in enumerate(skipped):
-        if reason.startswith("account '") and reason.endswith(ACCOUNT_UNMAPPED):
-            accounts.add((account, service))
-        elif reason.startswith("service '") and reason.endswith(SERVICE_UNMAPPED):
-            services.add((account, service))
-        else:
-            others.append(index)
-    summaries = []
-    if accounts:
-        summaries.append(SkipSummary("Accounts not mapped", tuple(sorted(accounts)), False))
-    if services:
-        summaries.append(SkipSummary("Services not mapped", tuple(sorted(services)), True))
-    return summaries, others
+    @staticmethod
+    def _summary(kind: SummaryKind, groups: dict[str, tuple[int, set[str]]]) -> SkipSummary:
+        how = _SUMMARISED[kind]
+        keys = sorted(groups)
+        parts = []
+        complete = True
+        for key in keys:
+            count, items = groups[key]
+            named = sorted(items)[: how.limit]
+            listed = ", ".join(named)
+            if len(named) < len(items):
+                listed += f" and {len(items) - len(named)} more"
+                complete = False
+            if how.head is None:
+                parts.append(f"{_plural(count, 'subscription')}, {key} ({listed})")
+            else:
+                parts.append(f"{key}: {listed}")
+        head = "" if how.head is None else how.head(sum(c for c, _ in groups.values()), keys)
+        return SkipSummary(how.title, how.level, f"{head}{'; '.join(parts)}.", complete)

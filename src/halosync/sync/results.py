@@ -17,6 +17,7 @@ from halosync.domain.models import (
     HaloValue,
     Level,
     PlannedChange,
+    SkipKind,
     chain_text,
 )
 from halosync.domain.rules import explain_document
@@ -45,6 +46,8 @@ class ChangeResult:
     """The chain of quantity rules that produced the number (empty for unmapped pairs)."""
     term: str = ""
     """The term whose own record this is (terms rule ``apart``); "" for the pair's one."""
+    skip: SkipKind | None = None
+    """Why a skip is by design (:attr:`PlannedChange.skip`): the run's log summarises it."""
 
     @property
     def identity(self) -> tuple[str, str, str]:
@@ -77,6 +80,7 @@ class ChangeResult:
             "duplicates": change.duplicates,
             "explain": change.explain,
             "term": change.apart_term,
+            "skip": change.skip,
         }
         values.update(overrides)
         return cls(**values)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from halosync.domain.chunks import chunk_places
 from halosync.domain.models import RunTrigger
 from halosync.domain.planner import plan_usage_sync
-from halosync.domain.skips import UNCHANGED, summarise_skips
+from halosync.domain.skips import UNCHANGED, SkipTally
 from halosync.domain.terms import service_label
 from halosync.errors import NotFoundError
 from halosync.halopsa.client import HaloApiClient
@@ -359,19 +359,13 @@ def _log_outcome(
     )
 
 
-MAX_NAMED_SKIPS = 20
-"""How many account references the skip summary names per reason before it only counts."""
-
-
 class _Attention:
-    """What a run's log entries name, gathered chunk by chunk: bounded, but for the skips
-    of accounts and services not mapped (one entry names them all) and the held changes."""
+    """What a run's log entries name, gathered chunk by chunk: the skips by design as one
+    summary per kind (domain.skips.SkipTally), the first MAX_ATTENTION_ENTRIES other
+    warnings and errors one by one, and the held changes."""
 
     def __init__(self) -> None:
-        self.expected: dict[str, tuple[int, set[str]]] = {}
-        """Reason -> (how many, which accounts) of the skips expected (INFO)."""
-        self.unmapped: list[tuple[str, str, str]] = []
-        """(account_ref, service_ref, reason) of the skips of things not mapped."""
+        self.skips = SkipTally()
         self.named: list[ChangeResult] = []
         """The first MAX_ATTENTION_ENTRIES other WARNING/ERROR results, in plan order."""
         self.hidden = 0
@@ -384,25 +378,28 @@ class _Attention:
             if result.held and result.identity not in fresh:
                 self.waiting.append(result)
                 continue
-            if result.action == "skip" and result.level == "INFO":
-                count, accounts = self.expected.get(result.reason, (0, set()))
-                accounts.add(result.account_ref)
-                self.expected[result.reason] = (count + 1, accounts)
+            if (
+                not result.held
+                and not result.duplicates
+                and self.skips.add(
+                    result.action,
+                    result.level,
+                    result.skip,
+                    result.account_ref,
+                    result.service_ref,
+                    result.reason,
+                )
+            ):
+                continue
             if result.level not in ("WARNING", "ERROR"):
                 continue
-            if result.action == "skip" and not result.held and not result.duplicates:
-                skipped = (result.account_ref, result.service_ref, result.reason)
-                if not summarise_skips([skipped])[1]:
-                    self.unmapped.append(skipped)
-                    continue
             if len(self.named) < MAX_ATTENTION_ENTRIES:
                 self.named.append(result)
             else:
                 self.hidden += 1
 
     def log(self, session: Session, workspace_id: int, run_id: int) -> None:
-        """The run's entries: expected skips, the summaries, then one per result named."""
-        self._log_expected_skips(session, workspace_id, run_id)
+        """The run's entries: the skip summaries, then one per result named."""
         self._log_skip_summaries(session, workspace_id, run_id)
         for result in self.named:
             service = service_label(result.service_ref, result.term)
@@ -427,48 +424,18 @@ class _Attention:
                 run_id=run_id,
             )
 
-    def _log_expected_skips(self, session: Session, workspace_id: int, run_id: int) -> None:
-        """One INFO entry naming the accounts skipped for expected reasons (trial, not
-        billed yet, subscription ended): not a warning, but never silent."""
-        if not self.expected:
-            return
-        parts = []
-        for reason, (count, refs) in sorted(self.expected.items()):
-            accounts = sorted(refs)
-            named = ", ".join(accounts[:MAX_NAMED_SKIPS])
-            more = (
-                f" and {len(accounts) - MAX_NAMED_SKIPS} more"
-                if len(accounts) > MAX_NAMED_SKIPS
-                else ""
-            )
-            parts.append(f"{count} subscription(s), {reason} ({named}{more})")
-        add_log_entry(
-            session,
-            workspace_id,
-            "INFO",
-            "Subscriptions skipped",
-            "; ".join(parts) + ".",
-            run_id=run_id,
-        )
-
     def _log_skip_summaries(self, session: Session, workspace_id: int, run_id: int) -> None:
-        """One entry per reason for the accounts and services not mapped, naming every pair
-        (the per-pair detail stays in the run's results); a WARNING only when the set
-        differs from the last entry of that reason, an INFO saying it is unchanged
-        otherwise."""
-        summaries, _others = summarise_skips(self.unmapped)
-        for summary in summaries:
-            body = summary.details()
-            previous = latest_log_details(session, workspace_id, summary.title)
-            unchanged = previous is not None and previous.removesuffix(f" {UNCHANGED}") == body
-            add_log_entry(
-                session,
-                workspace_id,
-                "INFO" if unchanged else "WARNING",
-                summary.title,
-                f"{body} {UNCHANGED}" if unchanged else body,
-                run_id=run_id,
-            )
+        """One entry per kind of skip by design (the per-pair detail stays in the run's
+        results). A WARNING that names every pair and reads as that title's last entry is
+        an INFO saying it is unchanged instead: only a new set warns again."""
+        for summary in self.skips.summaries():
+            body = summary.details
+            level = summary.level
+            if level == "WARNING" and summary.complete:
+                previous = latest_log_details(session, workspace_id, summary.title)
+                if previous is not None and previous.removesuffix(f" {UNCHANGED}") == body:
+                    level, body = "INFO", f"{body} {UNCHANGED}"
+            add_log_entry(session, workspace_id, level, summary.title, body, run_id=run_id)
 
 
 def _attention_title(result: ChangeResult) -> str:
