@@ -478,3 +478,20 @@ def test_the_same_term_twice_with_other_values_is_refused_naming_both_rows(
         "'annual' (the first is at line 3); one account × service may be sent once per term",
     ]
     assert _counts(database, workspace_id) == (0, 0, 0)
+
+
+def test_a_term_in_another_letter_case_beyond_ascii_is_the_same_term_in_one_file(
+    database: Database, workspace_id: int, tmp_path: Path
+) -> None:
+    """"Jährlich" and "JÄHRLICH" are one term (sources.batch.term_key): the second row is
+    the same subscription again, refused when its values differ. (The spool compared terms
+    by SQLite's NOCASE, which folds ASCII letters only, and took them for two.)"""
+    row = "A1,Acme Ltd,active,true,S1,Email Security,{q},2024-01-01,,annual,{term},active,,\n"
+    content = f"{HEADER}\n" + row.format(q=5, term="Jährlich") + row.format(q=7, term="JÄHRLICH")
+    with pytest.raises(ImportValidationError) as caught:
+        import_file(database, workspace_id, _write(tmp_path, "case.csv", content))
+    assert [str(e) for e in caught.value.errors] == [
+        "line 3: a second, different subscription of account 'A1' to service 'S1' in term "
+        "'JÄHRLICH' (the first is at line 2); one account × service may be sent once per term",
+    ]
+    assert _counts(database, workspace_id) == (0, 0, 0)

@@ -259,7 +259,7 @@ class BatchBuilder:
         account_ref, service_ref = subscription.account_ref, subscription.service_ref
         values = stored_values(subscription)
         first = self.batch.subscriptions.add(
-            account_ref, service_ref, values, (where.base, where.style)
+            account_ref, service_ref, term_key(subscription.term), values, (where.base, where.style)
         )
         if first is not None and not same_subscription(first[0], values):
             self.error(

@@ -3,8 +3,9 @@
 An import of 1,000,000 rows must not hold 1,000,000 rows: each validated subscription
 goes into a private temporary SQLite database (the standard library's, never the app's
 database), which keeps only a bounded page cache in memory and spills the rest to a
-temporary file deleted when it is closed. One subscription per account, service and term:
-the spool answers, as each arrives, whether that one was given before and how.
+temporary file deleted when it is closed. One subscription per account, service and term
+(in any letter case: the caller's term key): the spool answers, as each arrives, whether
+that one was given before and how.
 
 Values are kept as the app database stores them: dates as ``YYYY-MM-DD`` text, amounts
 as decimal text with four places, so they can be copied (PostgreSQL ``COPY``, SQLite
@@ -22,9 +23,12 @@ from halosync.store.scratch import scratch_connection
 
 # The page cache the spool may keep in memory (KiB); the rest waits in its temporary file.
 _CACHE_KIB = 16 * 1024
-# ref, ref, then the values in SUBSCRIPTION_VALUES order, then where the row came from.
 _VALUES = SUBSCRIPTION_VALUES
-_COLUMNS = ("account_ref", "service_ref", *_VALUES, "location", "style")
+# A subscription's key is three small numbers (its account's, service's and term's, in the
+# order each was first given), not its texts: the unique index on the texts was half the
+# spool's cost at 1,000,000 rows, once it outgrew the page cache.
+_KEY = ("account", "service", "term_key")
+_COLUMNS = (*_KEY, *_VALUES, "location", "style")
 # Built from the constant column names above only (never from input).
 _INSERT = (
     f"INSERT OR IGNORE INTO spool ({', '.join(_COLUMNS)}) "  # noqa: S608
@@ -32,27 +36,42 @@ _INSERT = (
 )
 _FIRST = (
     f"SELECT {', '.join(_VALUES)}, location, style FROM spool "  # noqa: S608
-    "WHERE account_ref = ? AND service_ref = ? AND term = ? COLLATE NOCASE"
+    "WHERE account = ? AND service = ? AND term_key = ?"
 )
 # Where the term sits in the stored values: it is part of a subscription's key.
 TERM_INDEX = _VALUES.index("term")
-_ROWS = f"SELECT account_ref, service_ref, {', '.join(_VALUES)} FROM spool ORDER BY seq"  # noqa: S608
-_DISTINCT = {
-    "account_ref": "SELECT DISTINCT account_ref FROM spool",
-    "service_ref": "SELECT DISTINCT service_ref FROM spool",
-}
+_ROWS = f"SELECT account, service, {', '.join(_VALUES)} FROM spool ORDER BY seq"  # noqa: S608
+_LOCATED = "SELECT account, service, location, style FROM spool ORDER BY seq"
 
 # What the spool holds per subscription: its stored values (quantity, start date, end date,
 # billing cycle, term, status, cost price, customer price).
 StoredValues = tuple[Any, ...]
 
 
+class _Numbers:
+    """Texts numbered in the order they were first given."""
+
+    def __init__(self) -> None:
+        self.number: dict[str, int] = {}
+        self.text: list[str] = []
+
+    def of(self, text: str) -> int:
+        number = self.number.get(text)
+        if number is None:
+            number = self.number[text] = len(self.text)
+            self.text.append(text)
+        return number
+
+
 class SubscriptionSpool:
-    """Subscriptions keyed by ``(account_ref, service_ref, term)``, in the order they came."""
+    """Subscriptions keyed by ``(account_ref, service_ref, term key)``, in the order they came."""
 
     def __init__(self) -> None:
         self._connection: sqlite3.Connection | None = None
         self._count = 0
+        self._accounts = _Numbers()
+        self._services = _Numbers()
+        self._terms = _Numbers()
 
     def _open(self) -> sqlite3.Connection:
         if self._connection is None:
@@ -60,8 +79,7 @@ class SubscriptionSpool:
             connection.execute(
                 "CREATE TABLE spool (seq INTEGER PRIMARY KEY, "
                 + ", ".join(_COLUMNS)
-                # A term is one term whatever its letter case ("Annual" and "annual").
-                + ", UNIQUE (account_ref, service_ref, term COLLATE NOCASE))"
+                + f", UNIQUE ({', '.join(_KEY)}))"
             )
             # One transaction for the spool's whole life: nothing of it needs to last.
             connection.execute("BEGIN")
@@ -69,18 +87,27 @@ class SubscriptionSpool:
         return self._connection
 
     def add(
-        self, account_ref: str, service_ref: str, values: StoredValues, location: tuple[str, str]
+        self,
+        account_ref: str,
+        service_ref: str,
+        term_key: str,
+        values: StoredValues,
+        location: tuple[str, str],
     ) -> tuple[StoredValues, tuple[str, str]] | None:
-        """Keep a subscription; when the same account, service and term were given before,
-        keep the first and return its values and location (``(base, style)``) instead."""
+        """Keep a subscription; when the same account, service and term (``term_key``:
+        what makes two terms one) were given before, keep the first and return its values
+        and location (``(base, style)``) instead."""
         connection = self._open()
-        cursor = connection.execute(_INSERT, (account_ref, service_ref, *values, *location))
+        key = (
+            self._accounts.of(account_ref),
+            self._services.of(service_ref),
+            self._terms.of(term_key),
+        )
+        cursor = connection.execute(_INSERT, (*key, *values, *location))
         if cursor.rowcount:
             self._count += 1
             return None
-        first = connection.execute(
-            _FIRST, (account_ref, service_ref, values[TERM_INDEX])
-        ).fetchone()
+        first = connection.execute(_FIRST, key).fetchone()
         return tuple(first[: len(_VALUES)]), (first[-2], first[-1])
 
     def __len__(self) -> int:
@@ -91,40 +118,35 @@ class SubscriptionSpool:
         if self._connection is not None:
             self._connection.execute("DELETE FROM spool")
         self._count = 0
+        self._accounts, self._services, self._terms = _Numbers(), _Numbers(), _Numbers()
 
     def rows(self) -> Iterator[tuple[Any, ...]]:
         """``(account_ref, service_ref, *values)`` of each subscription, in order."""
         if self._connection is None:
             return
+        accounts, services = self._accounts.text, self._services.text
         cursor = self._connection.execute(_ROWS)
         while chunk := cursor.fetchmany(5000):
-            yield from chunk
+            for account, service, *values in chunk:
+                yield (accounts[account], services[service], *values)
 
     def located(self) -> Iterator[tuple[str, str, str, str]]:
         """``(account_ref, service_ref, location, style)`` of each subscription, in order."""
         if self._connection is None:
             return
-        cursor = self._connection.execute(
-            "SELECT account_ref, service_ref, location, style FROM spool ORDER BY seq"
-        )
+        accounts, services = self._accounts.text, self._services.text
+        cursor = self._connection.execute(_LOCATED)
         while chunk := cursor.fetchmany(5000):
-            yield from chunk
+            for account, service, location, style in chunk:
+                yield (accounts[account], services[service], location, style)
 
     def account_refs(self) -> Iterator[str]:
         """Every account reference the subscriptions name, once each."""
-        yield from self._distinct("account_ref")
+        yield from self._accounts.text
 
     def service_refs(self) -> Iterator[str]:
         """Every service reference the subscriptions name, once each."""
-        yield from self._distinct("service_ref")
-
-    def _distinct(self, column: str) -> Iterator[str]:
-        if self._connection is None:
-            return
-        cursor = self._connection.execute(_DISTINCT[column])
-        while chunk := cursor.fetchmany(5000):
-            for (ref,) in chunk:
-                yield ref
+        yield from self._services.text
 
     def close(self) -> None:
         """Delete the spool (its temporary file goes with it)."""
