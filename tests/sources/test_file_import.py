@@ -483,7 +483,7 @@ def test_the_same_term_twice_with_other_values_is_refused_naming_both_rows(
 def test_a_term_in_another_letter_case_beyond_ascii_is_the_same_term_in_one_file(
     database: Database, workspace_id: int, tmp_path: Path
 ) -> None:
-    """"Jährlich" and "JÄHRLICH" are one term (sources.batch.term_key): the second row is
+    """ "Jährlich" and "JÄHRLICH" are one term (sources.batch.term_key): the second row is
     the same subscription again, refused when its values differ. (The spool compared terms
     by SQLite's NOCASE, which folds ASCII letters only, and took them for two.)"""
     row = "A1,Acme Ltd,active,true,S1,Email Security,{q},2024-01-01,,annual,{term},active,,\n"
