@@ -138,6 +138,9 @@ async def test_rejected_write_shows_halos_field_message(
     assert "One or more validation errors" not in str(error)
     assert error.row_message(1) == "client_id: client_id 999999 does not exist."
     assert error.row_message(0) == "end_date: Could not convert string to DateTime: banana."
+    assert error.named_rows(3) == [0, 1]
+    assert error.row_errors(1) == {"client_id": ("client_id 999999 does not exist.",)}
+    assert error.row_errors(2) == {}
 
 
 async def test_an_unpaged_answer_reads_like_a_paged_one(halo: Halo) -> None:

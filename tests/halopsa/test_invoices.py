@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from halosync.halopsa.errors import HaloRequestRejectedError
 from halosync.halopsa.invoices import NewInvoiceLine, RecurringInvoiceLines, line_index_of
 
 FOREIGN: dict[str, Any] = {
@@ -114,3 +115,17 @@ def test_lines_not_changed_are_posted_exactly_as_read(
             k: v for k, v in before.items() if k not in new_values
         }
         assert {k: after[k] for k in new_values} == {k: float(v) for k, v in new_values.items()}
+
+
+def test_a_refusal_names_the_invoice_of_a_batch_and_its_line() -> None:
+    """``[3].lines[0]._itemid``: row 3 of the POST, its line 0, relative to the row."""
+    refused = HaloRequestRejectedError(
+        "refused",
+        status=400,
+        field_errors={"[3].lines[0]._itemid": ["_itemid 2 does not exist."], "$[1]": ["bad"]},
+    )
+    assert refused.named_rows(4) == [1, 3]
+    assert refused.row_errors(3) == {"lines[0]._itemid": ("_itemid 2 does not exist.",)}
+    assert refused.row_errors(1) == {"": ("bad",)}
+    assert line_index_of("lines[0]._itemid") == (0, "_itemid")
+    assert HaloRequestRejectedError("whole", status=400).named_rows(2) == []

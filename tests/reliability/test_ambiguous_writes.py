@@ -84,8 +84,9 @@ def test_unconfirmed_create_names_the_posts_status_when_the_search_fails_too(
         failed = [c for c in report.changes if c.action == "fail"]
         assert failed
         if target == "invoice_line":
-            # Lines go one invoice per POST, each read again first: the invoices after the
-            # first could not be read, so nothing was sent for them (and they say so).
+            # Lines go a batch of invoices per POST, each batch read again first: the
+            # batches after the first could not be read, so nothing was sent for them (and
+            # they say so).
             unsent = [c for c in failed if "could not be read again before writing" in c.reason]
             assert all("nothing was written" in c.reason for c in unsent)
             failed = [c for c in failed if c not in unsent]

@@ -147,5 +147,7 @@ def test_a_record_halo_refuses_fails_alone_with_halos_own_words(world: World) ->
     failed = next(c for c in report.changes if c.action == "fail")
     assert failed.account_ref == "A2"
     assert failed.reason == "HaloPSA refused the create: client_id: client_id 2 does not exist."
-    assert "[0].client_id: client_id 2 does not exist." in (failed.message or "")
+    # The batch's refusal, which named A2's row: the other two went again together.
+    assert "[2].client_id: client_id 2 does not exist." in (failed.message or "")
+    assert len(world.writes()) == 2
     assert "One or more validation errors" not in (failed.message or "")

@@ -240,17 +240,33 @@ class HaloRequestRejectedError(HaloFatalError):
         self.halo_message = halo_message
         self.field_errors = {path: tuple(texts) for path, texts in (field_errors or {}).items()}
 
-    def row_message(self, index: int) -> str | None:
-        """What Halo said about row ``index`` of the POSTed array, paths relative to the row
-        (``client_id: ...``); Halo's whole message when it named no field of that row."""
-        own: list[str] = []
+    def row_errors(self, index: int) -> dict[str, tuple[str, ...]]:
+        """Halo's messages on row ``index`` of the POSTed array, by path relative to the row
+        (``[3].lines[0]._itemid`` -> ``lines[0]._itemid``; the row itself -> ``""``)."""
+        own: dict[str, tuple[str, ...]] = {}
         for path, texts in self.field_errors.items():
             for row in (f"[{index}]", f"$[{index}]"):
                 if path == row or path.startswith((row + ".", row + "[")):
-                    field = path[len(row) :].lstrip(".")
-                    text = " ".join(texts)
-                    own.append(f"{field}: {text}" if field else text)
+                    own[path[len(row) :].lstrip(".")] = texts
                     break
+        return own
+
+    def named_rows(self, count: int) -> list[int]:
+        """The rows of a POST of ``count`` rows whose fields Halo named, in order; empty when
+        it named none of them (a refusal of the whole request, or paths it does not number).
+
+        How a refused batch goes on, for every batched write: the rows named fail in Halo's
+        words and the others are sent again together; when none is named, each row goes
+        again alone, so that the one Halo refuses fails by itself."""
+        return [index for index in range(count) if self.row_errors(index)]
+
+    def row_message(self, index: int) -> str | None:
+        """What Halo said about row ``index`` of the POSTed array, paths relative to the row
+        (``client_id: ...``); Halo's whole message when it named no field of that row."""
+        own = [
+            f"{field}: {' '.join(texts)}" if field else " ".join(texts)
+            for field, texts in self.row_errors(index).items()
+        ]
         words = "; ".join(own) if own else self.halo_message
         return redact_text(words[:_ROW_MESSAGE_LIMIT]) if words else None
 

@@ -3,9 +3,10 @@
 Creates and updates go in separate batches so that a batch of updates may be retried
 safely. For a batch of creates the ledger rows are committed as ``pending`` (with the
 marker) before the POST, and as ``written`` with Halo's ids, the run results and the
-audit entries in one transaction after it. A batch Halo refuses is retried record by
-record, so one bad record fails alone; a batch Halo may or may not have applied is first
-searched for by marker, and only what is not found is sent again.
+audit entries in one transaction after it. In a batch Halo refuses, the records it named
+fail in its words and the others are sent again together (a refusal naming no record:
+record by record), so one bad record fails alone; a batch Halo may or may not have applied
+is first searched for by marker, and only what is not found is sent again.
 """
 
 from __future__ import annotations
@@ -74,11 +75,11 @@ def _body(change: PlannedChange) -> dict[str, Any]:
     return halo_body(change.write)
 
 
-def _refusal(error: HaloError) -> str:
-    """Why Halo refused one record, in its own words when it named the fields (the record
-    was POSTed alone, so it is row 0); the full error otherwise."""
+def _refusal(error: HaloError, row: int = 0) -> str:
+    """Why Halo refused one record (row ``row`` of the POST; 0 when it was POSTed alone),
+    in its own words when it named the fields; the full error otherwise."""
     if isinstance(error, HaloRequestRejectedError):
-        words = error.row_message(0)
+        words = error.row_message(row)
         if words:
             return words
     return error.message
@@ -291,11 +292,28 @@ class PlanExecutor:
             remaining = [pair for pair, record in zip(chunk, found, strict=True) if not record]
         if not remaining:
             return
+        # Halo refused the batch (and so applied none of it): the rows it named fail and the
+        # others go again together; when it named none, each goes again alone.
+        named = (
+            error.named_rows(len(remaining))
+            if isinstance(error, HaloRequestRejectedError) and len(remaining) > 1
+            else []
+        )
+        if named:
+            for row in named:
+                self._refused(remaining[row], error, row)
+            rest = [pair for row, pair in enumerate(remaining) if row not in named]
+            if rest:
+                await self._write(rest)
+            return
         if len(remaining) > 1:
             for pair in remaining:
                 await self._write([pair])
             return
-        index, change = remaining[0]
+        self._refused(remaining[0], error, 0)
+
+    def _refused(self, pair: tuple[int, PlannedChange], error: HaloError, row: int) -> None:
+        index, change = pair
         log.warning(
             "halo_write_failed",
             account=change.account_ref,
@@ -305,7 +323,7 @@ class PlanExecutor:
         self._record_failure(
             index,
             change,
-            reason=f"HaloPSA refused the {change.action}: {_refusal(error)}",
+            reason=f"HaloPSA refused the {change.action}: {_refusal(error, row)}",
             message=str(error),
         )
 

@@ -1,28 +1,37 @@
-"""Writing recurring-invoice lines the way Halo integrations do: one invoice at a time.
+"""Writing recurring-invoice lines the way Halo integrations do, a batch of invoices at a time.
 
-For each invoice with planned line writes (``line_write_path`` ``invoice``, the default):
+For each batch of invoices with planned line writes (``line_write_path`` ``invoice``, the
+default; at most ``HALOSYNC_SYNC_BATCH_SIZE`` pairs, so at most that many invoices, the
+size of a licence batch):
 
-1. read it again, with its lines, just before writing (``GET /RecurringInvoice/{id}``);
-2. if it changed since the plan read it (``last_modified``, or any line's item, quantity,
-   prices or tag), plan its pairs again from what it holds now, so an edit made in Halo in
-   between is not overwritten by a plan made before it, and screen that plan for review
-   as the first one was (:func:`halosync.sync.review.review_plan`): what it holds waits in
-   the review queue and is not written;
-3. record the creates as ``pending`` (one transaction), then ``POST /RecurringInvoice``
-   ``[{id, lines: [every line]}]``: every line as read, halosync's own lines with their
-   new quantity and prices, its new lines appended; one POST per invoice;
-4. commit the ledger rows, results and audit entries of the invoice in one transaction.
+1. read them again, with their lines, just before writing: one list read filtered to the
+   batch's clients (``GET /RecurringInvoice?client_ids=...&includelines=true``, paged); an
+   invoice that read did not return is looked up by id (``GET /RecurringInvoice/{id}``)
+   before anything concludes it is gone (a batch of one invoice is read by id at once);
+2. each invoice that changed since its pairs were planned (``last_modified``, or any line's
+   item, quantity, prices or tag) has its pairs planned again from what it holds now, so an
+   edit made in Halo in between is not overwritten by a plan made before it, and that plan
+   is screened for review as the first one was (:func:`halosync.sync.review.review_plan`):
+   what it holds waits in the review queue and is not written;
+3. record the creates as ``pending`` (one transaction), then one ``POST /RecurringInvoice``
+   ``[{id, lines: [every line]}, ...]`` with every invoice of the batch: every line as
+   read, halosync's own lines with their new quantity and prices, its new lines appended;
+   Halo's answer is mapped back to the invoices by order (bare object, array or wrapped);
+4. commit the ledger rows, results and audit entries of the batch in one transaction.
 
-Halo has no conditional write: an edit between step 1 and the POST can still be lost,
-but that window is one request long instead of the whole run. A refused POST fails only
-the lines Halo named (in its own words) and the rest is written again; a POST Halo may or
-may not have applied is settled by reading the invoice again.
+Halo has no conditional write: an edit between step 1 and the POST can still be lost, but
+that window is two requests long instead of the whole run. A refused POST (400) fails only
+the lines Halo named (``[3].lines[0]...``: invoice 3 of the batch, in its own words); the
+other invoices, and that invoice's other lines, are read and written again together
+(:meth:`~halosync.halopsa.errors.HaloRequestRejectedError.named_rows`, the rule licence
+batches follow too). A POST Halo may or may not have applied is settled by reading the
+batch again, never by sending it again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from halosync.domain.halo_values import same_value
@@ -51,6 +60,9 @@ log = get_logger(__name__)
 Pair = tuple[int, PlannedChange]
 """A change with its index in the plan (results come back in plan order)."""
 
+Invoices = list[tuple[int, list[Pair]]]
+"""Invoice id -> its pairs to write, in plan order."""
+
 _RETRIES = 3
 """How often one invoice is written again after Halo refused some of its lines."""
 
@@ -65,8 +77,24 @@ def _written(line: Mapping[str, Any]) -> Written:
     )
 
 
+def _row_id(row: Mapping[str, Any]) -> int | None:
+    try:
+        return int(row.get("id") or 0) or None
+    except (TypeError, ValueError):
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Post:
+    """One invoice of a batch POST: as read just before it, and the pairs it writes."""
+
+    invoice_id: int
+    current: RecurringInvoiceLines
+    pairs: list[Pair]
+
+
 class InvoiceLineWriter:
-    """Writes one run's line changes invoice by invoice for a :class:`PlanExecutor`."""
+    """Writes one run's line changes a batch of invoices at a time for a :class:`PlanExecutor`."""
 
     def __init__(
         self,
@@ -75,23 +103,30 @@ class InvoiceLineWriter:
         lines: Sequence[HaloInvoiceLine],
     ) -> None:
         self.executor = executor
-        self.versions = versions
+        self.versions: dict[int, str | None] = dict(versions)
+        """Invoice id -> the ``last_modified`` its pairs were (last) planned from."""
         self.read: dict[int, list[HaloInvoiceLine]] = {}
         for line in lines:
             self.read.setdefault(line.recurring_invoice_id, []).append(line)
+        self.clients: dict[int, int] = {
+            target.recurring_invoice_id: target.halo_client_id
+            for target in executor.inputs.account_targets.values()
+            if target.recurring_invoice_id is not None
+        }
+        """Invoice id -> the client it is mapped with (what the batch's read filters by)."""
 
     async def write(self, changes: Sequence[PlannedChange], batch_size: int) -> None:
-        """Every write of the plan, one invoice (one POST) at a time, in plan order.
+        """Every write of the plan, a batch of invoices (one POST) at a time, in plan order.
 
-        The database work goes by batches of about ``batch_size`` pairs: the creates of a
-        batch are recorded ``pending`` in one transaction before its first POST, and what
-        its POSTs wrote is committed in one transaction after the last.
+        A batch holds about ``batch_size`` pairs (one invoice with more goes alone): the
+        creates of a batch are recorded ``pending`` in one transaction before its POST, and
+        what it wrote is committed in one transaction after it.
         """
         by_invoice: dict[int, list[Pair]] = {}
         for index, change in enumerate(changes):
             if change.is_write and change.recurring_invoice_id is not None:
                 by_invoice.setdefault(change.recurring_invoice_id, []).append((index, change))
-        batch: list[tuple[int, list[Pair]]] = []
+        batch: Invoices = []
         size = 0
         for invoice_id, pairs in by_invoice.items():
             if batch and size + len(pairs) > batch_size:
@@ -102,7 +137,7 @@ class InvoiceLineWriter:
         if batch:
             await self._batch(batch)
 
-    async def _batch(self, invoices: list[tuple[int, list[Pair]]]) -> None:
+    async def _batch(self, invoices: Invoices) -> None:
         ex = self.executor
         creates = [c for _, pairs in invoices for _, c in pairs if c.action == "create"]
         if creates:
@@ -112,48 +147,89 @@ class InvoiceLineWriter:
         self._saved: list[Mapping[str, Any]] = []
         self._requests: list[str] = []
         self._settled: list[tuple[int, PlannedChange, Written | None]] = []
+        self._refusals: dict[int, int] = {}
         try:
-            for invoice_id, pairs in invoices:
-                await self._invoice(invoice_id, pairs, attempt=0)
-                ex.progress.wrote(len(pairs))
+            await self._invoices(invoices)
+            ex.progress.wrote(sum(len(pairs) for _, pairs in invoices))
         finally:
-            # What was written is recorded even when a later invoice of the batch raised.
+            # What was written is recorded even when a later request of the batch raised.
             ex.commit_batch(self._done, self._saved, self._requests, self._settled)
 
-    # --- one invoice --------------------------------------------------------------------
+    # --- a batch of invoices --------------------------------------------------------------
 
-    async def _invoice(self, invoice_id: int, pairs: list[Pair], *, attempt: int) -> None:
-        ex = self.executor
+    async def _invoices(self, invoices: Invoices) -> None:
+        """Read the invoices again, plan again those that changed, POST them together; after
+        a refusal, the same again for what is left to write."""
+        while invoices:
+            records = await self._read_before_writing(invoices)
+            if records is None:
+                return
+            posts: list[_Post] = []
+            for invoice_id, pairs in invoices:
+                record = records.get(invoice_id)
+                if record is None:
+                    self._fail(
+                        pairs,
+                        f"recurring invoice {invoice_id} was deleted in HaloPSA while the sync "
+                        "ran; nothing was written",
+                        "404",
+                    )
+                    continue
+                current = RecurringInvoiceLines.from_halo(record)
+                changed = self._changed(invoice_id, current)
+                if changed or self._refusals.get(invoice_id, 0) > 0:
+                    pairs = self._plan_again(invoice_id, current, pairs, changed=changed)
+                    if not pairs:
+                        continue
+                posts.append(_Post(invoice_id, current, pairs))
+            if not posts:
+                return
+            invoices = await self._post(posts)
+
+    async def _read_before_writing(
+        self, invoices: Invoices
+    ) -> dict[int, dict[str, Any] | None] | None:
+        """The invoices as Halo holds them now (None for one it no longer has); None, with
+        every pair failed, when they could not be read."""
+        ids = [invoice_id for invoice_id, _ in invoices]
         try:
-            record = await ex.halo.get_record(INVOICE_ENTITY, invoice_id)
+            return await self._read_again(ids)
         except HaloConfigurationError:
             raise
         except HaloError as error:
-            for index, change in pairs:
-                ex.record_failure(
-                    index,
-                    change,
-                    reason=f"recurring invoice {invoice_id} could not be read again before "
-                    f"writing ({error.message}); nothing was written",
-                    message=str(error),
+            for invoice_id, pairs in invoices:
+                self._fail(
+                    pairs,
+                    f"recurring invoice {invoice_id} could not be read again before writing "
+                    f"({error.message}); nothing was written",
+                    str(error),
                 )
-            return
-        if record is None:
-            for index, change in pairs:
-                ex.record_failure(
-                    index,
-                    change,
-                    reason=f"recurring invoice {invoice_id} was deleted in HaloPSA while the "
-                    "sync ran; nothing was written",
-                    message="404",
-                )
-            return
-        current = RecurringInvoiceLines.from_halo(record)
-        if attempt > 0 or self._changed(invoice_id, current):
-            pairs = self._plan_again(invoice_id, current, pairs, attempt)
-            if not pairs:
-                return
-        await self._post(invoice_id, current, pairs, attempt)
+            return None
+
+    async def _read_again(self, ids: Sequence[int]) -> dict[int, dict[str, Any] | None]:
+        """One list read of the invoices' clients with their lines (one invoice: by id);
+        an invoice the list did not return is looked up by id, so only Halo's 404 makes
+        it gone (a live Halo's list changes while it is read, and an invoice may have moved
+        to another client)."""
+        halo = self.executor.halo
+        wanted = set(ids)
+        found: dict[int, dict[str, Any] | None] = {}
+        clients = sorted({self.clients[i] for i in ids if i in self.clients})
+        if len(ids) > 1 and clients:
+            params = {"client_ids": ",".join(map(str, clients)), "includelines": "true"}
+            async for page in halo.iter_pages(INVOICE_ENTITY, params=params):
+                for row in page:
+                    row_id = _row_id(row)
+                    if row_id in wanted:
+                        found[row_id] = row
+        missing = [invoice_id for invoice_id in ids if invoice_id not in found]
+        if missing:
+            found.update(await halo.get_records(INVOICE_ENTITY, missing))
+        return found
+
+    def _fail(self, pairs: Sequence[Pair], reason: str, message: str | None) -> None:
+        for index, change in pairs:
+            self.executor.record_failure(index, change, reason=reason, message=message)
 
     def _changed(self, invoice_id: int, current: RecurringInvoiceLines) -> bool:
         """Whether the invoice is not what the plan read: its stamp, or its lines."""
@@ -168,10 +244,11 @@ class InvoiceLineWriter:
         return invoice_lines({"id": current.id, "lines": list(current.lines)})
 
     def _plan_again(
-        self, invoice_id: int, current: RecurringInvoiceLines, pairs: list[Pair], attempt: int
+        self, invoice_id: int, current: RecurringInvoiceLines, pairs: list[Pair], *, changed: bool
     ) -> list[Pair]:
-        """Plan the pairs again from the invoice as it is now; what no longer needs a write
-        is recorded at once. Returns the writes left."""
+        """Plan the pairs again from the invoice as it is now (``changed``: since they were
+        planned, which their reasons say); what no longer needs a write is recorded at once.
+        Returns the writes left."""
         ex = self.executor
         inputs = ex.inputs
         # By identity, not pair: terms kept apart are one pair's several changes.
@@ -208,7 +285,10 @@ class InvoiceLineWriter:
         ex.new_holds.extend(new_holds)
         held = {h.change.identity for h in screening.held}
         again = {c.identity: c for c in screening.plan.changes}
-        if attempt == 0:
+        # From now on the pairs are planned from this version of the invoice.
+        self.versions[invoice_id] = current.last_modified
+        self.read[invoice_id] = self._lines(current)
+        if changed:
             log.info("recurring_invoice_changed_since_read", invoice=invoice_id, pairs=len(keys))
         note = (
             f"recurring invoice {invoice_id} changed in HaloPSA after it was read, so this was "
@@ -221,7 +301,7 @@ class InvoiceLineWriter:
             new = again[change.identity]
             if change.identity in held:
                 ex.held_again.add(index)
-            if attempt == 0:
+            if changed:
                 new = replace(new, reason=note + new.reason)
             (writes if new.is_write else settled).append((index, new))
         self._settled.extend(
@@ -236,41 +316,53 @@ class InvoiceLineWriter:
         )
         return writes
 
-    async def _post(
-        self, invoice_id: int, current: RecurringInvoiceLines, pairs: list[Pair], attempt: int
-    ) -> None:
+    async def _post(self, posts: list[_Post]) -> Invoices:
+        """One POST of every invoice of ``posts``, each with its whole line set; returns
+        what is left to write again after Halo refused some of it."""
         ex = self.executor
-        late = [c for _, c in pairs if c.action == "create" and c.marker not in self._pending]
+        late = [
+            c
+            for post in posts
+            for _, c in post.pairs
+            if c.action == "create" and c.marker not in self._pending
+        ]
         if late:  # planned again into a create: its marker goes on record before the POST
             ex.mark_pending(late)
             self._pending.update(c.marker for c in late)
-        updates = {
-            change.halo_id: dict(change.after)
-            for _, change in pairs
-            if change.action == "update" and change.halo_id is not None
-        }
-        additions = [self._new_line(change) for _, change in pairs if change.action == "create"]
-        body = current.post_body(updates, additions)
+        bodies: list[dict[str, Any]] = []
+        adds = False
+        for post in posts:
+            updates = {
+                change.halo_id: dict(change.after)
+                for _, change in post.pairs
+                if change.action == "update" and change.halo_id is not None
+            }
+            additions = [self._new_line(c) for _, c in post.pairs if c.action == "create"]
+            adds = adds or bool(additions)
+            bodies.append(post.current.post_body(updates, additions))
         request_id = ex.next_request_id()
         try:
             saved = await ex.halo.save_records(
-                INVOICE_ENTITY, [body], batch_size=1, idempotent=not additions
+                INVOICE_ENTITY, bodies, batch_size=len(bodies), idempotent=not adds
             )
         except HaloConfigurationError:
             raise
         except HaloRequestRejectedError as refused:
-            await self._refused(invoice_id, current, pairs, refused, attempt)
-            return
+            return await self._refused(posts, refused)
         except (HaloFatalError, HaloServerError, AmbiguousWriteError) as error:
-            await self._settle_unknown(invoice_id, current, pairs, error, request_id)
-            return
-        answer = saved[0] if saved else {}
-        lines = answer.get("lines") if isinstance(answer, Mapping) else None
-        if not isinstance(lines, list):
+            await self._settle_unknown(posts, error, request_id)
+            return []
+        unanswered: list[_Post] = []
+        for post, answer in zip(posts, saved, strict=True):
+            lines = answer.get("lines") if isinstance(answer, Mapping) else None
+            if isinstance(lines, list):
+                self._commit(post, lines, request_id, error=None)
+            else:
+                unanswered.append(post)
+        if unanswered:
             # An answer without the lines: read them (the write itself was accepted).
-            await self._settle_unknown(invoice_id, current, pairs, None, request_id, accepted=True)
-            return
-        self._commit(current, pairs, lines, request_id, error=None)
+            await self._settle_unknown(unanswered, None, request_id, accepted=True)
+        return []
 
     def _new_line(self, change: PlannedChange) -> NewInvoiceLine:
         item = self.executor.inputs.service_items[change.service_ref]
@@ -292,17 +384,13 @@ class InvoiceLineWriter:
     # --- after the POST -------------------------------------------------------------------
 
     def _commit(
-        self,
-        current: RecurringInvoiceLines,
-        pairs: list[Pair],
-        lines: Sequence[Any],
-        request_id: str,
-        *,
-        error: HaloError | None,
+        self, post: _Post, lines: Sequence[Any], request_id: str, *, error: HaloError | None
     ) -> None:
-        """Ledger, results and audit of the lines Halo holds as planned, in one transaction;
-        the rest fail (a create not found stays pending: the next run looks for its tag)."""
+        """Ledger, results and audit of the lines Halo holds as planned (committed with the
+        batch); the rest fail (a create not found stays pending: the next run looks for its
+        tag)."""
         ex = self.executor
+        current, pairs = post.current, post.pairs
         existing = set(current.line_ids)
         by_id = {
             int(line["id"]): line for line in lines if isinstance(line, dict) and line.get("id")
@@ -351,49 +439,75 @@ class InvoiceLineWriter:
 
     async def _settle_unknown(
         self,
-        invoice_id: int,
-        current: RecurringInvoiceLines,
-        pairs: list[Pair],
+        posts: list[_Post],
         error: HaloError | None,
         request_id: str,
         *,
         accepted: bool = False,
     ) -> None:
-        """Halo may or may not have applied the POST: what the invoice holds now decides."""
-        ex = self.executor
+        """Halo may or may not have applied the POST: what the invoices hold now decides
+        (read again as a batch); nothing is sent again."""
         try:
-            record = await ex.halo.get_record(INVOICE_ENTITY, invoice_id)
+            records = await self._read_again([post.invoice_id for post in posts])
         except HaloConfigurationError:
             raise
         except HaloError as search_error:
-            for index, change in pairs:
-                ex.record_failure(
-                    index,
-                    change,
-                    reason=(
-                        f"HaloPSA did not confirm the write to recurring invoice {invoice_id}"
-                        f"{f' ({error.message})' if error else ''} and could not be searched "
-                        f"for it ({search_error.message}); nothing was sent again. The next "
-                        "sync checks it (a new line by its tag) before writing"
-                    ),
-                    message=str(error or search_error),
+            for post in posts:
+                self._fail(
+                    post.pairs,
+                    f"HaloPSA did not confirm the write to recurring invoice {post.invoice_id}"
+                    f"{f' ({error.message})' if error else ''} and could not be searched "
+                    f"for it ({search_error.message}); nothing was sent again. The next "
+                    "sync checks it (a new line by its tag) before writing",
+                    str(error or search_error),
                 )
             return
-        lines = list((record or {}).get("lines") or [])
-        self._commit(current, pairs, lines, request_id, error=None if accepted else error)
+        for post in posts:
+            lines = list((records.get(post.invoice_id) or {}).get("lines") or [])
+            self._commit(post, lines, request_id, error=None if accepted else error)
 
-    async def _refused(
+    async def _refused(self, posts: list[_Post], refused: HaloRequestRejectedError) -> Invoices:
+        """Halo refused the POST (and so applied none of it): the invoices it named fail the
+        lines it named, in its words, and the rest of the batch is written again together
+        (read again first). When it named no invoice of several, each goes again alone, as a
+        licence batch does, so that the one Halo refuses fails by itself."""
+        named = [0] if len(posts) == 1 else refused.named_rows(len(posts))
+        if not named:
+            for post in posts:
+                await self._invoices([(post.invoice_id, post.pairs)])
+            return []
+        again: Invoices = []
+        for row, post in enumerate(posts):
+            if row not in named:
+                again.append((post.invoice_id, post.pairs))
+                continue
+            # One invoice alone: Halo may name its lines without the row ("lines[3]...").
+            errors = refused.row_errors(row) or (refused.field_errors if len(posts) == 1 else {})
+            rest = self._refused_lines(post, refused, row, errors)
+            tries = self._refusals[post.invoice_id] = self._refusals.get(post.invoice_id, 0) + 1
+            if rest and tries <= _RETRIES:
+                again.append((post.invoice_id, rest))
+            elif rest:
+                self._fail(
+                    rest,
+                    f"HaloPSA kept refusing writes to recurring invoice {post.invoice_id}",
+                    str(refused),
+                )
+        return again
+
+    def _refused_lines(
         self,
-        invoice_id: int,
-        current: RecurringInvoiceLines,
-        pairs: list[Pair],
+        post: _Post,
         refused: HaloRequestRejectedError,
-        attempt: int,
-    ) -> None:
-        """Fail the lines Halo named, in its words; write the others again (re-read first).
-        When Halo named none of halosync's lines, every line of the invoice fails with its
-        message: a line of someone else's, or the invoice itself, is what Halo refused."""
-        ex = self.executor
+        row: int,
+        errors: Mapping[str, Sequence[str]],
+    ) -> list[Pair]:
+        """Fail the lines of ``post`` (row ``row`` of the POST) Halo named in ``errors``
+        (paths relative to the row), in its words;
+        returns the other pairs. When Halo named none of halosync's lines, every line of the
+        invoice fails with its message: a line of someone else's, or the invoice itself, is
+        what Halo refused."""
+        current, pairs = post.current, post.pairs
         position: dict[int, Pair] = {}
         for pair in pairs:
             change = pair[1]
@@ -402,7 +516,7 @@ class InvoiceLineWriter:
         for offset, pair in enumerate(p for p in pairs if p[1].action == "create"):
             position[len(current.lines) + offset] = pair
         named: dict[int, list[str]] = {}
-        for path, messages in refused.field_errors.items():
+        for path, messages in errors.items():
             found = line_index_of(path)
             if found is None or found[0] not in position:
                 continue
@@ -410,32 +524,20 @@ class InvoiceLineWriter:
             text = " ".join(messages)
             named.setdefault(found[0], []).append(f"{field}: {text}" if field else text)
         if not named:
-            words = refused.row_message(0) or refused.message
-            for index, change in pairs:
-                ex.record_failure(
-                    index,
-                    change,
-                    reason=f"HaloPSA refused the write to recurring invoice {invoice_id}: {words}",
-                    message=str(refused),
-                )
-            return
+            words = refused.row_message(row) or refused.message
+            self._fail(
+                pairs,
+                f"HaloPSA refused the write to recurring invoice {post.invoice_id}: {words}",
+                str(refused),
+            )
+            return []
         failed = {position[i][0] for i in named}
         for line_index, texts in named.items():
             index, change = position[line_index]
-            ex.record_failure(
+            self.executor.record_failure(
                 index,
                 change,
                 reason=f"HaloPSA refused the {change.action}: {redact_text('; '.join(texts))}",
                 message=str(refused),
             )
-        rest = [pair for pair in pairs if pair[0] not in failed]
-        if rest and attempt < _RETRIES:
-            await self._invoice(invoice_id, rest, attempt=attempt + 1)
-        elif rest:
-            for index, change in rest:
-                ex.record_failure(
-                    index,
-                    change,
-                    reason=f"HaloPSA kept refusing writes to recurring invoice {invoice_id}",
-                    message=str(refused),
-                )
+        return [pair for pair in pairs if pair[0] not in failed]
