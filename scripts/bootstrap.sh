@@ -4,7 +4,9 @@ export UV_PYTHON_DOWNLOADS=never
 if ! command -v uv >/dev/null 2>&1; then
   python3 -m pip install --quiet --disable-pip-version-check uv
 fi
-uv sync --frozen --quiet
+# Byte-compiled once here: the machine sets PYTHONDONTWRITEBYTECODE=1, so without it every
+# interpreter (each test worker, each `halosync` subprocess) compiles its imports again.
+uv sync --frozen --quiet --compile-bytecode
 
 # The browser tests drive Debian's Chromium (never `playwright install`). Only the test
 # script asks for it, by setting HALOSYNC_NEED_CHROMIUM=1.
