@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.cli import Cli, cli_against_simulator
-from tests.e2e.test_cli_rules import billed, json_of, mail_mapped, ok
+from tests.e2e.test_cli_rules import billed, mail_mapped
 from tests.e2e.test_cli_terms import _web
 from tests.sync.world import seed
 from tests.web.ui.world import log_in
@@ -55,11 +55,11 @@ def test_a_fractional_licence_count_waits_for_a_rounding_rule(
     tmp_path: Path, request: pytest.FixtureRequest, database: str
 ) -> None:
     with _mapped(request, tmp_path, database, "licence") as cli:
-        stored = {r["account_ref"]: r["vendor_quantity"] for r in json_of(cli, "reconcile")["rows"]}
+        stored = {r["account_ref"]: r["vendor_quantity"] for r in cli.json("reconcile")["rows"]}
         assert stored == {"A1": 12.4, "A2": 2.5}  # stored exactly
 
         # No rounding rule: skipped with a WARNING naming the count and the fix; nothing written.
-        first = json_of(cli, "sync", "usage")
+        first = cli.json("sync", "usage")
         skipped = _changes(first)
         assert first["counts"]["skipped"] == 2, first
         assert skipped["A1"]["level"] == "WARNING"
@@ -69,7 +69,7 @@ def test_a_fractional_licence_count_waits_for_a_rounding_rule(
             "\u00d7 service MAIL)"
         )
         assert billed(cli, "licence") == {}
-        rows = {row["account_ref"]: row for row in json_of(cli, "reconcile")["rows"]}
+        rows = {row["account_ref"]: row for row in cli.json("reconcile")["rows"]}
         assert rows["A1"]["status"] == "skipped"
         assert rows["A1"]["skipped"] == skipped["A1"]["reason"]
         # The log says it once for the run, with the fix; not once per pair.
@@ -80,25 +80,25 @@ def test_a_fractional_licence_count_waits_for_a_rounding_rule(
         assert warnings[0]["details"].endswith("--service MAIL --rounding up. MAIL: A1, A2.")
 
         # Rounding up for the service: 12.4 → 13, 2.5 → 3, and the chain says so.
-        ok(cli, "rules", "set", "--service", "MAIL", "--rounding", "up")
-        preview = _changes(json_of(cli, "sync", "usage", "--dry-run"))
+        cli.ok("rules", "set", "--service", "MAIL", "--rounding", "up")
+        preview = _changes(cli.json("sync", "usage", "--dry-run"))
         assert (
             preview["A1"]["explain"]["text"] == "vendor 12.4 \u2192 rounded up (service) \u2192 13"
         )
         steps = preview["A1"]["explain"]["steps"]
         assert [(s["rule"], s["quantity"]) for s in steps] == [("vendor", 12.4), ("rounding", 13)]
-        assert "why: vendor 12.4 \u2192 rounded up (service) \u2192 13" in ok(
-            cli, "sync", "usage", "--dry-run"
+        assert "why: vendor 12.4 \u2192 rounded up (service) \u2192 13" in cli.ok(
+            "sync", "usage", "--dry-run"
         )
-        second = json_of(cli, "sync", "usage")
+        second = cli.json("sync", "usage")
         assert second["counts"]["created"] == 2, second
         assert billed(cli, "licence") == {1: 13, 2: 3}
-        rows = {row["account_ref"]: row for row in json_of(cli, "reconcile")["rows"]}
+        rows = {row["account_ref"]: row for row in cli.json("reconcile")["rows"]}
         assert (rows["A1"]["vendor_quantity"], rows["A1"]["ruled_quantity"]) == (12.4, 13)
         assert rows["A1"]["status"] == "in_step"
 
         # A repeat sync writes nothing.
-        again = json_of(cli, "sync", "usage")
+        again = cli.json("sync", "usage")
         assert again["counts"]["unchanged"] == 2, again
         assert billed(cli, "licence") == {1: 13, 2: 3}
 
@@ -116,7 +116,7 @@ def test_an_invoice_line_takes_the_fraction_as_it_is(
                 assert "qty_order: 2.5\n" in page
                 assert html.escape("vendor 2.5 \u2192 2.5") in page
                 assert "<td>12.4</td>" in client.get(f"/ui/w/{workspace}/reconcile").text
-        first = json_of(cli, "sync", "usage")
+        first = cli.json("sync", "usage")
         assert first["counts"]["created"] == 2, first
         assert billed(cli, "invoice_line") == {1: 12.4, 2: 2.5}
         created = _changes(first)
@@ -130,15 +130,15 @@ def test_an_invoice_line_takes_the_fraction_as_it_is(
             for line in invoice["lines"]:
                 if line.get("_itemid") == 1:
                     line["qty_order"] = noisy
-        again = json_of(cli, "sync", "usage")
+        again = cli.json("sync", "usage")
         assert again["counts"]["unchanged"] == 2, again
-        rows = {row["account_ref"]: row for row in json_of(cli, "reconcile")["rows"]}
+        rows = {row["account_ref"]: row for row in cli.json("reconcile")["rows"]}
         assert (rows["A2"]["vendor_quantity"], rows["A2"]["halo_quantity"]) == (2.5, 2.5)
         assert rows["A2"]["status"] == "in_step"
 
         # A rounding rule applies to a line too.
-        ok(cli, "rules", "set", "--service", "MAIL", "--rounding", "nearest")
-        ruled = _changes(json_of(cli, "sync", "usage"))
+        cli.ok("rules", "set", "--service", "MAIL", "--rounding", "nearest")
+        ruled = _changes(cli.json("sync", "usage"))
         assert ruled["A2"]["after"]["qty_order"] == 3
         assert (
             ruled["A2"]["explain"]["text"] == "vendor 2.5 \u2192 rounded nearest (service) \u2192 3"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -23,18 +22,6 @@ def rows(a1: int, a2: int) -> list[dict[str, Any]]:
     ]
 
 
-def json_of(cli: Cli, *args: str) -> Any:
-    done = cli.in_process(*args, "--json")
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
-
-
-def ok(cli: Cli, *args: str) -> str:
-    done = cli.in_process(*args)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
-
-
 def posts(cli: Cli) -> int:
     return len([e for e in cli.sim.state.request_log if e.method == "POST" and "/api/" in e.path])
 
@@ -46,33 +33,33 @@ def counts(cli: Cli) -> dict[int, int]:
 def test_review_list_approve_reject_through_the_cli(tmp_path: Path) -> None:
     with cli_against_simulator(tmp_path, seed(3)) as cli:
         cli.connect("licence")
-        ok(cli, "import", str(write_usage_csv(tmp_path / "u.csv", rows(12, 7))))
-        ok(cli, "sync", "customers")
-        ok(cli, "map", "account", "A1", "1")
-        ok(cli, "map", "account", "A2", "2")
-        ok(cli, "map", "service", "MAIL", "1")
-        ok(cli, "review", "policy", "--change-above-percent", "50", "--drop-to-zero")
-        assert json_of(cli, "sync", "usage")["counts"]["created"] == 2
+        cli.ok("import", str(write_usage_csv(tmp_path / "u.csv", rows(12, 7))))
+        cli.ok("sync", "customers")
+        cli.ok("map", "account", "A1", "1")
+        cli.ok("map", "account", "A2", "2")
+        cli.ok("map", "service", "MAIL", "1")
+        cli.ok("review", "policy", "--change-above-percent", "50", "--drop-to-zero")
+        assert cli.json("sync", "usage")["counts"]["created"] == 2
 
         # A feed error on both accounts: held, and the contract's document still holds.
-        ok(cli, "import", str(write_usage_csv(tmp_path / "u.csv", rows(1200, 0))))
+        cli.ok("import", str(write_usage_csv(tmp_path / "u.csv", rows(1200, 0))))
         cli.sim.state.request_log.clear()
-        preview = ok(cli, "sync", "usage", "--dry-run")
+        preview = cli.ok("sync", "usage", "--dry-run")
         assert "2 change(s) held for review and not written" in preview
-        report = json_of(cli, "sync", "usage")
+        report = cli.json("sync", "usage")
         assert report["counts"]["skipped"] == 2
         assert {c["action"] for c in report["changes"]} == {"skip"}
         assert all(c["held"] for c in report["changes"])
         assert posts(cli) == 0
 
-        queue = json_of(cli, "review", "list")["items"]
+        queue = cli.json("review", "list")["items"]
         assert [(i["account_ref"], i["change"]) for i in queue] == [
             ("A1", "count 12 → 1200"),
             ("A2", "count 7 → 0"),
         ]
         assert {"halo_record", "why", "first_seen_at", "service_ref"} <= set(queue[0])
         assert queue[0]["term"] == ""  # the pair's one record: no term kept apart
-        text = ok(cli, "review", "list")
+        text = cli.ok("review", "list")
         assert "2 change(s) waiting for review" in text
         assert "held because the quantity drops from 7 to 0" in text
 
@@ -83,28 +70,28 @@ def test_review_list_approve_reject_through_the_cli(tmp_path: Path) -> None:
         assert missing.returncode != 0
         assert "No review item 999" in missing.stderr
 
-        approved = json_of(cli, "review", "approve", str(queue[0]["id"]))
+        approved = cli.json("review", "approve", str(queue[0]["id"]))
         assert approved["written"] == 1
         assert approved["approved"][0]["decided_by"].endswith("(command line)")
         assert posts(cli) == 1
         assert counts(cli) == {1: 1200, 2: 7}
 
-        assert "Rejected 1 change(s)" in ok(cli, "review", "reject", "--all")
-        assert json_of(cli, "review", "list")["items"] == []
-        assert len(json_of(cli, "review", "list", "--status", "all")["items"]) == 2
+        assert "Rejected 1 change(s)" in cli.ok("review", "reject", "--all")
+        assert cli.json("review", "list")["items"] == []
+        assert len(cli.json("review", "list", "--status", "all")["items"]) == 2
 
         cli.sim.state.request_log.clear()
-        again = json_of(cli, "sync", "usage")
+        again = cli.json("sync", "usage")
         assert posts(cli) == 0
         assert [c["action"] for c in again["changes"]] == ["unchanged", "skip"]
-        assert json_of(cli, "review", "list")["items"] == []
+        assert cli.json("review", "list")["items"] == []
         assert counts(cli) == {1: 1200, 2: 7}
 
 
 def test_review_policy_through_the_cli(tmp_path: Path) -> None:
     with cli_against_simulator(tmp_path, seed(1)) as cli:
-        ok(cli, "workspace", "create", "acme")
-        assert json_of(cli, "review", "policy") == {
+        cli.ok("workspace", "create", "acme")
+        assert cli.json("review", "policy") == {
             "workspace": "acme",
             "change_above_units": None,
             "change_above_percent": 50,
@@ -112,8 +99,7 @@ def test_review_policy_through_the_cli(tmp_path: Path) -> None:
             "any_price_change": False,
             "drop_to_zero": True,
         }
-        changed = json_of(
-            cli,
+        changed = cli.json(
             "review",
             "policy",
             "--change-above-percent",
@@ -126,9 +112,9 @@ def test_review_policy_through_the_cli(tmp_path: Path) -> None:
         assert changed["change_above_percent"] is None
         assert changed["new_above_units"] == 100
         assert changed["any_price_change"] is True
-        assert "drop to zero:         on" in ok(cli, "review", "policy")
+        assert "drop to zero:         on" in cli.ok("review", "policy")
         bad = cli.in_process("review", "policy", "--change-above-units", "-3")
         assert bad.returncode != 0
         assert "--change-above-units" in bad.stderr
-        logs = json_of(cli, "logs")["entries"]
+        logs = cli.json("logs")["entries"]
         assert any(e["title"] == "Review policy changed" for e in logs)

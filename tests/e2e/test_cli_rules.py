@@ -3,7 +3,6 @@ the licence count or the invoice line's quantity, on both targets."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,16 +18,6 @@ ROWS = [
     {"account_ref": "A2", "account_name": "Client 2 Ltd", "service_ref": "MAIL",
      "service_name": "Mail Protection", "quantity": 30},
 ]  # fmt: skip
-
-
-def ok(cli: Cli, *args: str) -> str:
-    done = cli.in_process(*args)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
-
-
-def json_of(cli: Cli, *args: str) -> Any:
-    return json.loads(ok(cli, *args, "--json"))
 
 
 def billed(cli: Cli, target: str) -> dict[int, Any]:
@@ -51,41 +40,40 @@ def mail_mapped(
     """``rows`` (ROWS by default) imported, A1 → client 1 and A2 → client 2 (their
     recurring invoices on the invoice_line target), MAIL → item 1."""
     cli.connect(target)
-    ok(cli, "import", str(write_usage_csv(tmp_path / "u.csv", ROWS if rows is None else rows)))
-    ok(cli, "sync", "customers")
+    cli.ok("import", str(write_usage_csv(tmp_path / "u.csv", ROWS if rows is None else rows)))
+    cli.ok("sync", "customers")
     invoice = target == "invoice_line"
-    ok(cli, "map", "account", "A1", "1", *(["--invoice", "-1"] if invoice else []))
-    ok(cli, "map", "account", "A2", "2", *(["--invoice", "-2"] if invoice else []))
-    ok(cli, "map", "service", "MAIL", "1")
+    cli.ok("map", "account", "A1", "1", *(["--invoice", "-1"] if invoice else []))
+    cli.ok("map", "account", "A2", "2", *(["--invoice", "-2"] if invoice else []))
+    cli.ok("map", "service", "MAIL", "1")
 
 
 @pytest.mark.parametrize("target", ["licence", "invoice_line"])
 def test_a_minimum_set_with_the_cli_is_what_the_sync_writes(tmp_path: Path, target: str) -> None:
     with cli_against_simulator(tmp_path, seed(3, with_invoices=True)) as cli:
         mail_mapped(cli, tmp_path, target)
-        ok(cli, "rules", "set", "--service", "MAIL", "--minimum", "10")
+        cli.ok("rules", "set", "--service", "MAIL", "--minimum", "10")
         later = (datetime.now(UTC).date() + timedelta(days=3)).isoformat()
-        ok(cli, "rules", "set", "--service", "MAIL", "--minimum", "50", "--from", later)
+        cli.ok("rules", "set", "--service", "MAIL", "--minimum", "50", "--from", later)
 
-        preview = json_of(cli, "sync", "usage", "--dry-run")
+        preview = cli.json("sync", "usage", "--dry-run")
         planned = {c["account_ref"]: c for c in preview["changes"]}
         quantity = "count" if target == "licence" else "qty_order"
         assert planned["A1"]["after"][quantity] == 10
         assert planned["A2"]["after"][quantity] == 30
         assert billed(cli, target) == {}
 
-        report = json_of(cli, "sync", "usage")
+        report = cli.json("sync", "usage")
         assert report["counts"]["created"] == 2, report
         assert billed(cli, target) == {1: 10, 2: 30}
 
         # An exclusion: the pair is skipped with its reason, and Halo is left as it is.
-        ok(cli, "rules", "exclude", "--account", "A2", "--reason", "internal use")
-        ok(
-            cli,
+        cli.ok("rules", "exclude", "--account", "A2", "--reason", "internal use")
+        cli.ok(
             "import",
             str(write_usage_csv(tmp_path / "u.csv", [ROWS[0], {**ROWS[1], "quantity": 31}])),
         )
-        again = {c["account_ref"]: c for c in json_of(cli, "sync", "usage")["changes"]}
+        again = {c["account_ref"]: c for c in cli.json("sync", "usage")["changes"]}
         assert again["A2"]["action"] == "skip"
         assert "excluded from billing: internal use (account)" in again["A2"]["reason"]
         assert again["A1"]["action"] == "unchanged"
@@ -98,27 +86,23 @@ def test_one_pair_of_an_excluded_account_is_billed_when_included_over_it(
 ) -> None:
     with cli_against_simulator(tmp_path, seed(3, with_invoices=True)) as cli:
         mail_mapped(cli, tmp_path, target)
-        ok(cli, "rules", "exclude", "--account", "A2", "--reason", "internal use")
-        ok(cli, "rules", "set", "--account", "A2", "--service", "MAIL", "--minimum", "40")
+        cli.ok("rules", "exclude", "--account", "A2", "--reason", "internal use")
+        cli.ok("rules", "set", "--account", "A2", "--service", "MAIL", "--minimum", "40")
         # A plain include of the pair ends nothing: the account's exclusion is named.
         done = cli.in_process("rules", "include", "--account", "A2", "--service", "MAIL")
         assert done.returncode == 1
         assert "the account A2 excludes it (internal use)" in done.stderr
         assert "--override" in done.stderr
-        skipped = {
-            c["account_ref"]: c for c in json_of(cli, "sync", "usage", "--dry-run")["changes"]
-        }
+        skipped = {c["account_ref"]: c for c in cli.json("sync", "usage", "--dry-run")["changes"]}
         assert skipped["A2"]["action"] == "skip"
 
-        ok(cli, "rules", "include", "--account", "A2", "--service", "MAIL", "--override")
-        preview = {
-            c["account_ref"]: c for c in json_of(cli, "sync", "usage", "--dry-run")["changes"]
-        }
+        cli.ok("rules", "include", "--account", "A2", "--service", "MAIL", "--override")
+        preview = {c["account_ref"]: c for c in cli.json("sync", "usage", "--dry-run")["changes"]}
         assert preview["A2"]["action"] == "create"
         assert preview["A2"]["explain"]["text"] == (
             "vendor 30 \u2192 account excluded (internal use), included by the account \u00d7 "
             "service rule \u2192 minimum 40 (account \u00d7 service) \u2192 40"
         )
-        report = json_of(cli, "sync", "usage")
+        report = cli.json("sync", "usage")
         assert report["counts"]["created"] == 2, report
         assert billed(cli, target) == {1: 3, 2: 40}

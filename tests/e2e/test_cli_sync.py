@@ -56,14 +56,14 @@ def _licence_posts(sim: object) -> int:
 def test_licence_target_through_the_cli(tmp_path: Path) -> None:
     with cli_against_simulator(tmp_path, seed(3)) as cli:
         cli.connect("licence")
-        cli("import", str(write_usage_csv(tmp_path / "usage.csv", ROWS)))
+        cli.ok("import", str(write_usage_csv(tmp_path / "usage.csv", ROWS)))
         pulled = cli.json("sync", "customers")
         assert pulled["status"] == "succeeded"
         assert pulled["counts"]["created"] == 6  # 3 clients and 3 items
         for ref, client in (("A1", "1"), ("A2", "2"), ("T3", "3")):
-            cli("map", "account", ref, client)
-        cli("map", "service", "MAIL", "1")
-        cli("map", "service", "BKP", "2")
+            cli.ok("map", "account", ref, client)
+        cli.ok("map", "service", "MAIL", "1")
+        cli.ok("map", "service", "BKP", "2")
 
         cli.sim.state.request_log.clear()
         preview = cli.json("sync", "usage", "--dry-run")
@@ -134,10 +134,10 @@ def test_licence_target_through_the_cli(tmp_path: Path) -> None:
         assert all(entry["level"] == "WARNING" for entry in warnings["entries"])
 
         # A script names the mode explicitly: that is its confirmation, announced on stderr.
-        changed = cli("settings", "set", "--prices", "unit")
+        changed = cli.in_process("settings", "set", "--prices", "unit", check=True)
         assert "applies from the next sync" in changed.stderr
         assert cli.json("settings", "show")["price_mode"] == "unit"
-        cli("settings", "set", "--prices", "unit", "--yes")
+        cli.ok("settings", "set", "--prices", "unit", "--yes")
         priced = cli.json("sync", "usage")
         update = next(c for c in priced["changes"] if c["action"] == "update")
         assert update["after"] == {"price": 3, "purchase_price": 1}
@@ -146,9 +146,9 @@ def test_licence_target_through_the_cli(tmp_path: Path) -> None:
         # Halo after it was mapped.
         cli.sim.state.seed({"clients": [{"id": 4, "name": "Client 4 Ltd"}]})
         row = {**ROWS[2], "account_ref": "A4", "account_name": "Client 4 Ltd"}
-        cli("import", str(write_usage_csv(tmp_path / "a4.csv", [row])))
-        cli("sync", "customers")
-        cli("map", "account", "A4", "4")
+        cli.ok("import", str(write_usage_csv(tmp_path / "a4.csv", [row])))
+        cli.ok("sync", "customers")
+        cli.ok("map", "account", "A4", "4")
         cli.sim.state.delete_by_hand("Client", 4)
         refused = cli.json("sync", "usage", "--account", "A4")
         assert refused["counts"]["failed"] == 1
@@ -162,12 +162,12 @@ def test_licence_target_through_the_cli(tmp_path: Path) -> None:
 def test_invoice_line_target_through_the_cli(tmp_path: Path) -> None:
     with cli_against_simulator(tmp_path, seed(3, with_invoices=True)) as cli:
         cli.connect("invoice_line")
-        cli("import", str(write_usage_csv(tmp_path / "usage.csv", ROWS)))
+        cli.ok("import", str(write_usage_csv(tmp_path / "usage.csv", ROWS)))
         assert cli.json("sync", "customers")["status"] == "succeeded"
-        cli("map", "account", "A1", "1", "--invoice", "-1")
-        cli("map", "account", "A2", "2", "--invoice", "-2")
-        cli("map", "service", "MAIL", "1")
-        cli("map", "service", "BKP", "2")
+        cli.ok("map", "account", "A1", "1", "--invoice", "-1")
+        cli.ok("map", "account", "A2", "2", "--invoice", "-2")
+        cli.ok("map", "service", "MAIL", "1")
+        cli.ok("map", "service", "BKP", "2")
         done = cli.json("sync", "usage")
         assert done["counts"]["created"] == 3
         assert done["counts"]["failed"] == 0

@@ -20,7 +20,6 @@ from halosync.store.workspaces import WorkspaceRepository
 from halosync.users import create_user
 from halosync.web.app import create_app
 from tests.e2e.cli import Cli, cli_against_simulator, write_usage_csv
-from tests.e2e.test_cli_rules import json_of, ok
 from tests.sync.world import seed
 from tests.web.ui.world import PASSWORD, log_in
 
@@ -58,8 +57,8 @@ def billed(cli: Cli, target: str) -> list[Any]:
 
 
 def sync(cli: Cli) -> dict[str, Any]:
-    report: dict[str, Any] = json_of(cli, "sync", "usage")
-    again = json_of(cli, "sync", "usage")
+    report: dict[str, Any] = cli.json("sync", "usage")
+    again = cli.json("sync", "usage")
     assert again["counts"]["created"] == again["counts"]["updated"] == 0, again
     return report
 
@@ -68,15 +67,15 @@ def sync(cli: Cli) -> dict[str, Any]:
 def test_monthly_and_annual_summed_kept_apart_or_picked(tmp_path: Path, target: str) -> None:
     with cli_against_simulator(tmp_path, seed(1, with_invoices=True)) as cli:
         cli.connect(target)
-        report = json_of(cli, "import", str(write_usage_csv(tmp_path / "u.csv", ROWS)))
+        report = cli.json("import", str(write_usage_csv(tmp_path / "u.csv", ROWS)))
         assert report["subscriptions"]["created"] == 2
-        ok(cli, "sync", "customers")
+        cli.ok("sync", "customers")
         invoice = ["--invoice", "-1"] if target == "invoice_line" else []
-        ok(cli, "map", "account", "A1", "1", *invoice)
-        ok(cli, "map", "service", "MAIL", "1")
+        cli.ok("map", "account", "A1", "1", *invoice)
+        cli.ok("map", "service", "MAIL", "1")
 
         # No rule: the terms are summed, on one record, and the dry run says so.
-        preview = json_of(cli, "sync", "usage", "--dry-run")
+        preview = cli.json("sync", "usage", "--dry-run")
         (change,) = preview["changes"]
         assert change["explain"]["text"] == "vendor 15 (annual 5 + monthly 10, summed) → 15"
         assert change["term"] == ""
@@ -85,53 +84,53 @@ def test_monthly_and_annual_summed_kept_apart_or_picked(tmp_path: Path, target: 
         assert billed(cli, target) == [15]
 
         # Kept apart: the summed record bills monthly from now on, annual gets its own.
-        ok(cli, "rules", "set", "--service", "MAIL", "--terms", "apart")
+        cli.ok("rules", "set", "--service", "MAIL", "--terms", "apart")
         apart = sync(cli)
         assert (apart["counts"]["created"], apart["counts"]["updated"]) == (1, 1)
         assert sorted(c["term"] for c in apart["changes"]) == ["annual", "monthly"]
         assert billed(cli, target) == [5, 10]
-        rows = json_of(cli, "reconcile")["rows"]
+        rows = cli.json("reconcile")["rows"]
         assert [(r["term"], r["halo_quantity"], r["status"]) for r in rows] == [
             ("annual", 5, "in_step"),
             ("monthly", 10, "in_step"),
         ]
-        text = ok(cli, "reconcile")
+        text = cli.ok("reconcile")
         assert "MAIL (annual)" in text
         assert ".0000" not in text  # an invoice line's 10.0000 reads 10, as the vendor's
 
         # One picked: the annual record bills it; monthly's goes to 0 once approved
         # (a drop to 0 waits for review by default), never billed twice.
-        ok(cli, "rules", "set", "--service", "MAIL", "--terms", "pick", "--terms-pick", "longest")
-        picked = json_of(cli, "sync", "usage")
+        cli.ok("rules", "set", "--service", "MAIL", "--terms", "pick", "--terms-pick", "longest")
+        picked = cli.json("sync", "usage")
         reasons = [c["explain"]["text"] for c in picked["changes"]]
         assert (
             "vendor annual 5 (longest term, picked by the service rule; monthly 10 not billed)"
             " → 5" in reasons
         )
         assert MONTHLY_NOT_PICKED in reasons
-        held = json_of(cli, "review", "list")
+        held = cli.json("review", "list")
         # The held change is monthly's record's: the review queue names its term.
         assert [item["term"] for item in held["items"]] == ["monthly"]
-        assert "Mail Protection), term monthly · " in ok(cli, "review", "list")
+        assert "Mail Protection), term monthly · " in cli.ok("review", "list")
         for item in held["items"]:
-            ok(cli, "review", "approve", str(item["id"]))
+            cli.ok("review", "approve", str(item["id"]))
         assert billed(cli, target) == [0, 5]
-        again = json_of(cli, "sync", "usage")
+        again = cli.json("sync", "usage")
         assert again["counts"]["created"] == again["counts"]["updated"] == 0, again
 
         # Kept apart again, then a snapshot without monthly: the vendor no longer sends it,
         # and no output says the vendor cancelled it.
-        ok(cli, "rules", "set", "--service", "MAIL", "--terms", "apart")
-        json_of(cli, "sync", "usage")
-        for item in json_of(cli, "review", "list")["items"]:
-            ok(cli, "review", "approve", str(item["id"]))
+        cli.ok("rules", "set", "--service", "MAIL", "--terms", "apart")
+        cli.json("sync", "usage")
+        for item in cli.json("review", "list")["items"]:
+            cli.ok("review", "approve", str(item["id"]))
         assert billed(cli, target) == [5, 10]
         annual = write_usage_csv(tmp_path / "annual.csv", ROWS[1:])
-        snapshot = json_of(cli, "import", str(annual), "--snapshot")
+        snapshot = cli.json("import", str(annual), "--snapshot")
         assert snapshot["cancelled"] == [
             {"account_ref": "A1", "service_ref": "MAIL", "term": "monthly"}
         ]
-        gone = json_of(cli, "sync", "usage", "--dry-run")["changes"]
+        gone = cli.json("sync", "usage", "--dry-run")["changes"]
         (stops,) = [c for c in gone if c["term"] == "monthly"]
         assert stops["explain"]["text"] == (
             "vendor monthly 10 (no longer sent, kept apart from annual by the service rule) "
@@ -139,7 +138,7 @@ def test_monthly_and_annual_summed_kept_apart_or_picked(tmp_path: Path, target: 
         )
         (annual_change,) = [c for c in gone if c["term"] == "annual"]
         assert "monthly" not in annual_change["explain"]["text"]
-        rows = {row["term"]: row for row in json_of(cli, "reconcile")["rows"]}
+        rows = {row["term"]: row for row in cli.json("reconcile")["rows"]}
         assert (rows["monthly"]["vendor_quantity"], rows["monthly"]["ruled_quantity"]) == (None, 0)
         assert (
             "term monthly no longer sent by the vendor (not in the snapshot)"
@@ -161,17 +160,17 @@ def test_terms_kept_apart_planned_again_after_a_hand_edit_each_keep_their_line(
 
     with cli_against_simulator(tmp_path, seed(1, with_invoices=True)) as cli:
         cli.connect("invoice_line")
-        json_of(cli, "import", str(write_usage_csv(tmp_path / "u.csv", ROWS)))
-        ok(cli, "sync", "customers")
-        ok(cli, "map", "account", "A1", "1", "--invoice", "-1")
-        ok(cli, "map", "service", "MAIL", "1")
-        ok(cli, "rules", "set", "--service", "MAIL", "--terms", "apart")
+        cli.json("import", str(write_usage_csv(tmp_path / "u.csv", ROWS)))
+        cli.ok("sync", "customers")
+        cli.ok("map", "account", "A1", "1", "--invoice", "-1")
+        cli.ok("map", "service", "MAIL", "1")
+        cli.ok("rules", "set", "--service", "MAIL", "--terms", "apart")
         first = sync(cli)
         lines = {c["term"]: c["halo_id"] for c in first["changes"]}
         assert billed(cli, "invoice_line") == [5, 10]
 
         grown = [{**ROWS[0], "quantity": 12}, {**ROWS[1], "quantity": 7}]
-        json_of(cli, "import", str(write_usage_csv(tmp_path / "u2.csv", grown)))
+        cli.json("import", str(write_usage_csv(tmp_path / "u2.csv", grown)))
         # Halo's GET of the invoice just before the write waits while someone edits it.
         hold = cli.sim.state.faults.inject("hold", "GET", "/api/recurringinvoice/-1", seconds=20)
         outcome: dict[str, Any] = {}
@@ -211,30 +210,30 @@ def test_a_term_not_picked_is_explained_as_such_on_every_surface(
     cancelled), and the reconciliation shows the vendor's 10 for it, not 0."""
     with cli_against_simulator(tmp_path, seed(1, with_invoices=True)) as cli:
         cli.connect(target)
-        json_of(cli, "import", str(write_usage_csv(tmp_path / "u.csv", ROWS)))
-        ok(cli, "sync", "customers")
+        cli.json("import", str(write_usage_csv(tmp_path / "u.csv", ROWS)))
+        cli.ok("sync", "customers")
         invoice = ["--invoice", "-1"] if target == "invoice_line" else []
-        ok(cli, "map", "account", "A1", "1", *invoice)
-        ok(cli, "map", "service", "MAIL", "1")
-        ok(cli, "rules", "set", "--service", "MAIL", "--terms", "apart")
+        cli.ok("map", "account", "A1", "1", *invoice)
+        cli.ok("map", "service", "MAIL", "1")
+        cli.ok("rules", "set", "--service", "MAIL", "--terms", "apart")
         sync(cli)
-        ok(cli, "rules", "set", "--service", "MAIL", "--terms", "pick", "--terms-pick", "longest")
+        cli.ok("rules", "set", "--service", "MAIL", "--terms", "pick", "--terms-pick", "longest")
 
         def monthly(changes: list[dict[str, Any]]) -> dict[str, Any]:
             (change,) = [c for c in changes if c["term"] == "monthly"]
             return change
 
-        preview = json_of(cli, "sync", "usage", "--dry-run")
+        preview = cli.json("sync", "usage", "--dry-run")
         assert monthly(preview["changes"])["explain"]["text"] == MONTHLY_NOT_PICKED
-        report = json_of(cli, "sync", "usage")  # the drop to 0 waits for review
+        report = cli.json("sync", "usage")  # the drop to 0 waits for review
         held = monthly(report["changes"])
         assert (held["explain"]["text"], held["held"]) == (MONTHLY_NOT_PICKED, True)
-        rows = {row["term"]: row for row in json_of(cli, "reconcile")["rows"]}
+        rows = {row["term"]: row for row in cli.json("reconcile")["rows"]}
         row = rows["monthly"]
         assert (row["vendor_quantity"], row["ruled_quantity"], row["halo_quantity"]) == (10, 0, 10)
         assert (row["status"], row["why"]) == ("out_of_date", WHY_NOT_PICKED)
         assert "cancelled" not in row["explain"]
-        assert f"why: {WHY_NOT_PICKED}" in ok(cli, "reconcile")
+        assert f"why: {WHY_NOT_PICKED}" in cli.ok("reconcile")
 
         with _web(tmp_path) as (client, api, workspace):
             done = api.post(f"/api/v1/workspaces/{workspace}/syncs/usage/preview")

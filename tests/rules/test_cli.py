@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -15,25 +13,15 @@ from tests.e2e.cli import Cli, cli_environment, write_usage_csv
 @pytest.fixture
 def cli(tmp_path: Path) -> Cli:
     cli = Cli(cli_environment(tmp_path))
-    ok(cli, "workspace", "create", "acme")
+    cli.ok("workspace", "create", "acme")
     rows = [
         {"account_ref": ref, "account_name": f"Client {ref}", "service_ref": svc,
          "service_name": name, "quantity": 3}
         for ref in ("A1", "A2")
         for svc, name in (("MAIL", "Mail Protection"), ("BKP", "Backup"))
     ]  # fmt: skip
-    ok(cli, "import", str(write_usage_csv(tmp_path / "u.csv", rows)))
+    cli.ok("import", str(write_usage_csv(tmp_path / "u.csv", rows)))
     return cli
-
-
-def ok(cli: Cli, *args: str) -> str:
-    done = cli.in_process(*args)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
-
-
-def json_of(cli: Cli, *args: str) -> Any:
-    return json.loads(ok(cli, *args, "--json"))
 
 
 def refused(cli: Cli, *args: str) -> str:
@@ -44,95 +32,93 @@ def refused(cli: Cli, *args: str) -> str:
 
 
 def test_set_list_show_and_history(cli: Cli) -> None:
-    said = ok(cli, "rules", "set", "--minimum", "5", "--rounding", "up")
+    said = cli.ok("rules", "set", "--minimum", "5", "--rounding", "up")
     assert "Rule of the workspace from" in said
     assert "minimum 5" in said
-    ok(cli, "rules", "set", "--service", "MAIL", "--free", "2", "--multiple", "5")
-    change = json_of(cli, "rules", "set", "--account", "A2", "--service", "MAIL", "--minimum", "25")
+    cli.ok("rules", "set", "--service", "MAIL", "--free", "2", "--multiple", "5")
+    change = cli.json("rules", "set", "--account", "A2", "--service", "MAIL", "--minimum", "25")
     assert change["changed"] is True
     assert change["scope"] == "account_service"
     assert change["after"]["minimum"] == 25
     assert change["version"]["created_by"].endswith("(command line)")
 
-    listed = json_of(cli, "rules", "list")
+    listed = cli.json("rules", "list")
     assert [(r["scope"], r["account_ref"], r["service_ref"]) for r in listed["rules"]] == [
         ("workspace", None, None),
         ("service", None, "MAIL"),
         ("account_service", "A2", "MAIL"),
     ]
-    text = ok(cli, "rules", "list")
+    text = cli.ok("rules", "list")
     assert "3 rule(s) in force" in text
     assert "service MAIL (Mail Protection): free 2" in text
 
-    shown = json_of(cli, "rules", "show", "A2", "MAIL")
+    shown = cli.json("rules", "show", "A2", "MAIL")
     assert shown["rule"]["minimum"] == {"value": 25, "scope": "account_service"}
     assert shown["rule"]["free"] == {"value": 2, "scope": "service"}
     assert shown["rule"]["rounding"] == {"value": "up", "scope": "workspace"}
     assert shown["rule"]["ceiling"] == {"value": None, "scope": None}
-    assert "minimum         25  (account × service)" in ok(cli, "rules", "show", "A2", "MAIL")
+    assert "minimum         25  (account × service)" in cli.ok("rules", "show", "A2", "MAIL")
 
-    ok(cli, "rules", "set", "--service", "MAIL", "--free", "none")
-    history = json_of(cli, "rules", "history", "--service", "MAIL")["versions"]
+    cli.ok("rules", "set", "--service", "MAIL", "--free", "none")
+    history = cli.json("rules", "history", "--service", "MAIL")["versions"]
     assert [v["rule"]["free"] for v in history if v["scope"] == "service"] == [None, 2]
-    assert "version(s), newest first" in ok(cli, "rules", "history")
+    assert "version(s), newest first" in cli.ok("rules", "history")
 
 
 def test_the_same_set_again_says_no_change(cli: Cli) -> None:
-    ok(cli, "rules", "set", "--service", "BKP", "--ceiling", "40")
-    again = ok(cli, "rules", "set", "--service", "BKP", "--ceiling", "40")
+    cli.ok("rules", "set", "--service", "BKP", "--ceiling", "40")
+    again = cli.ok("rules", "set", "--service", "BKP", "--ceiling", "40")
     assert again.startswith("No change")
-    assert len(json_of(cli, "rules", "history")["versions"]) == 1
+    assert len(cli.json("rules", "history")["versions"]) == 1
 
 
 def test_exclude_include_and_clear(cli: Cli) -> None:
-    ok(cli, "rules", "exclude", "--account", "A1", "--reason", "our own office")
-    shown = json_of(cli, "rules", "show", "A1", "BKP")["rule"]["excluded"]
+    cli.ok("rules", "exclude", "--account", "A1", "--reason", "our own office")
+    shown = cli.json("rules", "show", "A1", "BKP")["rule"]["excluded"]
     assert shown == {"value": "our own office", "scope": "account"}
-    assert not json_of(cli, "rules", "include", "--account", "A2")["changed"]
-    ok(cli, "rules", "include", "--account", "A1")
-    assert json_of(cli, "rules", "show", "A1", "BKP")["rule"]["excluded"]["value"] is None
-    ok(cli, "rules", "set", "--service", "MAIL", "--minimum", "3")
-    cleared = json_of(cli, "rules", "clear", "--service", "MAIL")
+    assert not cli.json("rules", "include", "--account", "A2")["changed"]
+    cli.ok("rules", "include", "--account", "A1")
+    assert cli.json("rules", "show", "A1", "BKP")["rule"]["excluded"]["value"] is None
+    cli.ok("rules", "set", "--service", "MAIL", "--minimum", "3")
+    cleared = cli.json("rules", "clear", "--service", "MAIL")
     assert cleared["operation"] == "clear"
     assert cleared["after"]["minimum"] is None
-    assert json_of(cli, "rules", "list")["rules"] == []
+    assert cli.json("rules", "list")["rules"] == []
 
 
 def test_include_over_an_account_exclusion_needs_override_and_says_so(cli: Cli) -> None:
-    ok(cli, "rules", "exclude", "--account", "A1", "--reason", "internal use")
+    cli.ok("rules", "exclude", "--account", "A1", "--reason", "internal use")
     error = refused(cli, "rules", "include", "--account", "A1", "--service", "MAIL")
     assert "The account A1 × service MAIL has no exclusion of its own" in error
     assert "the account A1 excludes it (internal use)" in error
     assert "halosync rules include --account A1 --service MAIL --override" in error
-    assert json_of(cli, "rules", "history")["versions"][0]["scope"] == "account"
+    assert cli.json("rules", "history")["versions"][0]["scope"] == "account"
 
-    said = ok(cli, "rules", "include", "--account", "A1", "--service", "MAIL", "--override")
+    said = cli.ok("rules", "include", "--account", "A1", "--service", "MAIL", "--override")
     assert "included over a broader exclusion" in said
-    shown = json_of(cli, "rules", "show", "A1", "MAIL")
+    shown = cli.json("rules", "show", "A1", "MAIL")
     assert shown["rule"]["excluded"]["value"] is None
     assert shown["rule"]["included"] == {"value": True, "scope": "account_service"}
     assert shown["rule"]["overrides"] == {"value": "internal use", "scope": "account"}
     assert (
         shown["text"] == "account excluded (internal use), included by the account × service rule"
     )
-    assert "account excluded (internal use), included by the account × service rule" in ok(
-        cli, "rules", "show", "A1", "MAIL"
+    assert "account excluded (internal use), included by the account × service rule" in cli.ok(
+        "rules", "show", "A1", "MAIL"
     )
-    assert json_of(cli, "rules", "show", "A1", "BKP")["rule"]["excluded"]["value"] == "internal use"
+    assert cli.json("rules", "show", "A1", "BKP")["rule"]["excluded"]["value"] == "internal use"
 
     # A pair's own exclusion ended while the account's still applies: said, exit 0.
-    ok(cli, "rules", "exclude", "--account", "A1", "--service", "BKP", "--reason", "trial")
-    said = ok(cli, "rules", "include", "--account", "A1", "--service", "BKP")
+    cli.ok("rules", "exclude", "--account", "A1", "--service", "BKP", "--reason", "trial")
+    said = cli.ok("rules", "include", "--account", "A1", "--service", "BKP")
     assert "Still not billed: the account A1 excludes it (internal use)" in said
     assert "--override" in said
     assert "--included: a service's rule has no broader exclusion" in refused(
         cli, "rules", "include", "--service", "MAIL", "--override"
     )
     # Ended: the account's exclusion applies to the pair again.
-    ok(cli, "rules", "set", "--account", "A1", "--service", "MAIL", "--included", "none")
-    assert (
-        json_of(cli, "rules", "show", "A1", "MAIL")["rule"]["excluded"]["value"] == "internal use"
-    )
+    cli.ok("rules", "set", "--account", "A1", "--service", "MAIL", "--included", "none")
+    assert cli.json("rules", "show", "A1", "MAIL")["rule"]["excluded"]["value"] == "internal use"
 
 
 def test_a_markup_while_prices_are_off_is_set_with_a_warning(cli: Cli) -> None:
@@ -152,7 +138,7 @@ def test_a_markup_amount_no_price_owner_uses_is_set_with_a_warning(cli: Cli) -> 
         "Warning: service BKP: the markup 25 % (service) does not apply: prices are owned by "
         "halosync (the default), not markup; set the price owner to markup" in done.stderr
     )
-    shown = json_of(cli, "rules", "show", "A1", "BKP")["text"]
+    shown = cli.json("rules", "show", "A1", "BKP")["text"]
     assert shown == (
         "markup 25 % (not applied: prices are owned by halosync (the default), not markup)"
     )
@@ -160,7 +146,7 @@ def test_a_markup_amount_no_price_owner_uses_is_set_with_a_warning(cli: Cli) -> 
     owned = cli.in_process("rules", "set", "--service", "BKP", "--price-owner", "markup")
     assert owned.returncode == 0, owned.stderr
     assert "does not apply" not in owned.stderr
-    assert "not applied" not in json_of(cli, "rules", "show", "A1", "BKP")["text"]
+    assert "not applied" not in cli.json("rules", "show", "A1", "BKP")["text"]
     # A pair whose prices HaloPSA owns keeps the service's markup unused: said where.
     pair = cli.in_process(
         "rules", "set", "--account", "A1", "--service", "BKP", "--price-owner", "halo"
@@ -173,9 +159,9 @@ def test_a_markup_amount_no_price_owner_uses_is_set_with_a_warning(cli: Cli) -> 
 
 def test_a_later_day_and_an_earlier_one(cli: Cli) -> None:
     later = (datetime.now(UTC).date() + timedelta(days=30)).isoformat()
-    ok(cli, "rules", "set", "--minimum", "9", "--from", later)
-    assert json_of(cli, "rules", "list")["rules"] == []
-    on = json_of(cli, "rules", "list", "--date", later)["rules"]
+    cli.ok("rules", "set", "--minimum", "9", "--from", later)
+    assert cli.json("rules", "list")["rules"] == []
+    on = cli.json("rules", "list", "--date", later)["rules"]
     assert [r["rule"]["minimum"] for r in on] == [9]
     error = refused(cli, "rules", "set", "--minimum", "9", "--from", "2020-01-01")
     assert "--from: 2020-01-01 is in the past" in error
@@ -204,7 +190,7 @@ def test_refusals_name_the_flag_and_change_nothing(
     cli: Cli, args: tuple[str, ...], named: str
 ) -> None:
     assert named in refused(cli, "rules", "set", *args)
-    assert json_of(cli, "rules", "history")["versions"] == []
+    assert cli.json("rules", "history")["versions"] == []
 
 
 def test_exclusion_refusals_name_what_is_missing(cli: Cli) -> None:
@@ -217,9 +203,9 @@ def test_exclusion_refusals_name_what_is_missing(cli: Cli) -> None:
 
 def test_a_change_today_says_it_is_carried_into_a_later_version(cli: Cli) -> None:
     later = (datetime.now(UTC).date() + timedelta(days=3)).isoformat()
-    ok(cli, "rules", "set", "--service", "MAIL", "--minimum", "50", "--from", later)
-    said = ok(cli, "rules", "set", "--service", "MAIL", "--free", "2")
+    cli.ok("rules", "set", "--service", "MAIL", "--minimum", "50", "--from", later)
+    said = cli.ok("rules", "set", "--service", "MAIL", "--free", "2")
     assert f"also applied to the version from {later}" in said
-    shown = json_of(cli, "rules", "show", "A1", "MAIL", "--date", later)
+    shown = cli.json("rules", "show", "A1", "MAIL", "--date", later)
     assert shown["rule"]["free"]["value"] == 2
     assert shown["rule"]["minimum"]["value"] == 50

@@ -75,7 +75,7 @@ def test_reconcile_csv_defuses_formulas_and_fails_cleanly_on_bad_paths(tmp_path:
         cli = Cli(env, world.sim, url)
         target = tmp_path / "out" / "report.csv"
         target.parent.mkdir()
-        cli("reconcile", "--csv", str(target))
+        cli.ok("reconcile", "--csv", str(target))
         with target.open(newline="", encoding="utf-8") as handle:
             table = list(csv.reader(handle))
         assert len(table) == 1 + len(NASTY_NAMES)
@@ -86,7 +86,7 @@ def test_reconcile_csv_defuses_formulas_and_fails_cleanly_on_bad_paths(tmp_path:
         good = target.read_bytes()
 
         for bad in (tmp_path / "out", tmp_path / "missing" / "report.csv"):
-            refused = cli("reconcile", "--csv", str(bad), check=False)
+            refused = cli.in_process("reconcile", "--csv", str(bad))
             assert refused.returncode == 1, refused.stderr
             assert "Traceback" not in refused.stderr, refused.stderr
             assert str(bad) in refused.stderr
