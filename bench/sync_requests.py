@@ -2,6 +2,13 @@
 
     uv run python bench/sync_requests.py small     # 600 new licences, then a repeat
     uv run python bench/sync_requests.py large     # 10,000 pairs (5,000 accounts), real port
+    uv run python bench/sync_requests.py small --target invoice_line   # 600 new lines
+    uv run python bench/sync_requests.py large --target invoice_line [--rate-limit 3000]
+
+``--target invoice_line`` gives every client one recurring invoice (with a line halosync
+does not own) and writes the counts as lines on it by the default ``invoice`` path.
+``--rate-limit`` sets the simulator's limit per 5 minutes and halosync's own pacer for
+``large`` (default: Halo's 300, and halosync's default budget below it).
 
 ``small`` runs in-process (ASGI transport) and counts every request Halo receives.
 ``large`` starts ``halosync simulator`` on a local port with Halo's default limit (300
@@ -12,6 +19,7 @@ reports wall time, requests, 429s and each sync process's peak RSS.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
@@ -60,37 +68,76 @@ def _usage(accounts: int, services: int) -> dict[str, Any]:
     }
 
 
-def _seed(clients: int) -> dict[str, Any]:
-    return {
+def _seed(clients: int, target: str = "licence") -> dict[str, Any]:
+    document: dict[str, Any] = {
         "clients": [{"id": n, "name": f"Client {n}"} for n in range(1, clients + 1)],
-        "items": [{"id": 1, "name": "Mail Protection"}, {"id": 2, "name": "Backup"}],
+        "items": [
+            {"id": 1, "name": "Mail Protection"},
+            {"id": 2, "name": "Backup"},
+            {"id": 3, "name": "Consulting"},
+        ],
     }
+    if target == "invoice_line":
+        document["recurring_invoices"] = [
+            {
+                "id": -n,
+                "client_id": n,
+                "reference": f"Monthly {n}",
+                "lines": [{"_itemid": 3, "qty_order": 1, "item_shortdescription": "Consulting"}],
+            }
+            for n in range(1, clients + 1)
+        ]
+    return document
 
 
-def _map_all(world: Any, accounts: int, services: int) -> None:
+def _map_all(world: Any, accounts: int, services: int, target: str = "licence") -> None:
     with world.database.session() as session:
         for n in range(1, accounts + 1):
-            map_account(session, world.workspace_id, f"A{n:05d}", n)
+            invoice = -n if target == "invoice_line" else None
+            map_account(session, world.workspace_id, f"A{n:05d}", n, recurring_invoice_id=invoice)
         for s in range(1, services + 1):
             map_service(session, world.workspace_id, f"S{s}", s)
 
 
-def small() -> dict[str, Any]:
-    """600 new licences (300 accounts × 2 services), then a repeat with nothing changed."""
+def _by_kind(log: list[Any]) -> dict[str, int]:
+    """Halo requests by method and entity, e.g. ``GET RecurringInvoice`` (a list read),
+    ``GET RecurringInvoice/{id}``, ``POST RecurringInvoice``."""
+    kinds: dict[str, int] = {}
+    for entry in log:
+        method, path = (
+            (entry["method"], entry["path"])
+            if isinstance(entry, dict)
+            else (entry.method, entry.path)
+        )
+        parts = path.split("/")
+        if len(parts) < 3 or parts[1].lower() != "api":
+            kind = f"{method} {path}"
+        else:
+            kind = f"{method} {parts[2]}" + ("/{id}" if len(parts) > 3 else "")
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return dict(sorted(kinds.items()))
+
+
+def small(target: str = "licence") -> dict[str, Any]:
+    """600 new records (300 accounts × 2 services), then a repeat with nothing changed."""
     with tempfile.TemporaryDirectory() as tmp:
-        world = make_world(Path(tmp), document=_seed(300))
+        world = make_world(Path(tmp), target=target, document=_seed(300, target))
         world.import_usage(_usage(300, 2))
         asyncio.run(world.customers())
-        _map_all(world, 300, 2)
+        _map_all(world, 300, 2, target)
         log = world.sim.state.request_log
         log.clear()
         first = asyncio.run(world.usage())
         first_requests = len(log)
+        first_kinds = _by_kind(log.entries())
         log.clear()
         repeat = asyncio.run(world.usage())
         return {
+            "target": target,
             "created": first.counts["created"],
             "first_requests": first_requests,
+            "first_requests_by_kind": first_kinds,
+            "repeat_requests_by_kind": _by_kind(log.entries()),
             "repeat_unchanged": repeat.counts["unchanged"],
             "repeat_requests": len(log),
             "repeat_writes": sum(1 for e in log if e.method == "POST" and "/api/" in e.path),
@@ -116,12 +163,14 @@ def _timed(args: list[str], env: dict[str, str]) -> tuple[float, int, dict[str, 
     return elapsed, max(peak, before) // 1024, json.loads(done.stdout)
 
 
-def large(accounts: int = 5000, services: int = 2) -> dict[str, Any]:
-    """10,000 account × service pairs against Halo's default rate limit, on a real port."""
+def large(
+    accounts: int = 5000, services: int = 2, target: str = "licence", rate_limit: int = 300
+) -> dict[str, Any]:
+    """10,000 account × service pairs against Halo's rate limit, on a real port."""
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         seed_file = root / "seed.json"
-        seed_file.write_text(json.dumps(_seed(accounts)), encoding="utf-8")
+        seed_file.write_text(json.dumps(_seed(accounts, target)), encoding="utf-8")
         port = _free_port()
         simulator = subprocess.Popen(
             [
@@ -136,7 +185,7 @@ def large(accounts: int = 5000, services: int = 2) -> dict[str, Any]:
                 "--seed",
                 str(seed_file),
                 "--rate-limit",
-                "300",
+                str(rate_limit),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -149,7 +198,7 @@ def large(accounts: int = 5000, services: int = 2) -> dict[str, Any]:
                     break
                 except httpx2.TransportError:
                     time.sleep(0.05)
-            world = make_world(root, document={})
+            world = make_world(root, target=target, document={})
             with world.database.session() as session:
                 HaloConnectionRepository(session, world.workspace_id, world.box).save(
                     ConnectionDetails(url, None, None, CLIENT_ID, CLIENT_SECRET)
@@ -161,8 +210,10 @@ def large(accounts: int = 5000, services: int = 2) -> dict[str, Any]:
                 "HALOSYNC_ALLOW_PRIVATE_NETWORKS": "true",
                 "HALOSYNC_LOG_LEVEL": "warning",
             }
+            if rate_limit != 300:
+                env["HALOSYNC_HALO_RATE_LIMIT"] = str(rate_limit * 9 // 10)
             pull_s, pull_mb, _pulled = _timed(["sync", "customers"], env)
-            _map_all(world, accounts, services)
+            _map_all(world, accounts, services, target)
             httpx2.delete(f"{url}/_simulator/requests")
             first_s, first_mb, first = _timed(["sync", "usage"], env)
             first_log = httpx2.get(f"{url}/_simulator/requests").json()
@@ -173,23 +224,35 @@ def large(accounts: int = 5000, services: int = 2) -> dict[str, Any]:
             simulator.terminate()
             simulator.wait(timeout=10)
         return {
+            "target": target,
+            "rate_limit": rate_limit,
             "pairs": accounts * services,
             "customers_pull_seconds": round(pull_s, 1),
             "customers_pull_peak_rss_mib": pull_mb,
             "first_sync_seconds": round(first_s, 1),
             "first_sync_counts": first["counts"],
             "first_sync_requests": len(first_log),
+            "first_sync_requests_by_kind": _by_kind(first_log),
             "first_sync_429s": sum(1 for e in first_log if e["status"] == 429),
             "first_sync_peak_rss_mib": first_mb,
             "repeat_seconds": round(repeat_s, 1),
             "repeat_counts": repeat["counts"],
             "repeat_requests": len(repeat_log),
+            "repeat_requests_by_kind": _by_kind(repeat_log),
             "repeat_429s": sum(1 for e in repeat_log if e["status"] == 429),
             "repeat_peak_rss_mib": repeat_mb,
         }
 
 
 if __name__ == "__main__":
-    which = sys.argv[1] if len(sys.argv) > 1 else "small"
-    result = small() if which == "small" else large()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("which", choices=["small", "large"], nargs="?", default="small")
+    parser.add_argument("--target", choices=["licence", "invoice_line"], default="licence")
+    parser.add_argument("--rate-limit", type=int, default=300)
+    args = parser.parse_args()
+    result = (
+        small(args.target)
+        if args.which == "small"
+        else large(target=args.target, rate_limit=args.rate_limit)
+    )
     print(json.dumps(result, indent=2))

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from halosync.domain.matching import Suggestion
 from halosync.mapping.service import accept_suggestions
-from halosync.simulator import ApiApplication, SimulatorConfig
+from halosync.simulator import ApiApplication, Simulator, SimulatorConfig
 from halosync.simulator.state import SimulatorState
 from halosync.store.models import LedgerEntry
 from halosync.sync.results import UsageReport
@@ -316,3 +316,40 @@ def test_an_invoice_missing_from_the_batch_reread_is_looked_up_by_id(tmp_path: P
     counts = _invoice_requests(world)
     assert counts["get"] == 1, counts
     assert len(_mail_lines(world, -3)) == 1
+
+
+class _IgnoresClientFilter:
+    """Halo as it would be if it ignored ``client_ids`` on the list: the simulator behind a
+    proxy that drops that parameter from every request."""
+
+    def __init__(self, sim: Simulator) -> None:
+        self.sim = sim
+        self.state = sim.state
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            query = bytes(scope.get("query_string", b"")).decode("latin-1")
+            kept = "&".join(p for p in query.split("&") if not p.startswith("client_ids="))
+            scope = {**scope, "query_string": kept.encode("latin-1")}
+        await self.sim(scope, receive, send)
+
+
+def test_a_halo_that_ignores_the_client_filter_costs_one_page_then_reads_by_id(
+    tmp_path: Path,
+) -> None:
+    """Were ``client_ids`` ignored, each batch's read would be every invoice: the first
+    page that shows another client's invoice ends that read, and the rest of the run reads
+    the batch's invoices by id (the cost before batches), still written in one POST each."""
+    world = _world(tmp_path, 6, backup=(3,))
+    world = replace(world, settings=world.settings.model_copy(update={"sync_batch_size": 3}))
+    world.sim = _IgnoresClientFilter(world.sim)  # type: ignore[assignment]
+    report = run(world)
+    assert report.counts["created"] == 7, report.changes
+    counts = _invoice_requests(world)
+    # Batches of at most 3 pairs: invoices [-1, -2], [-3 (two lines), -4], [-5, -6]. The
+    # plan's read, then the first batch's read, which stops at its first page; the rest
+    # by id.
+    assert counts["post"] == 3, counts
+    assert counts["list"] == 1 + 1, counts
+    for n in range(1, 7):
+        assert len(_mail_lines(world, -n)) == 1

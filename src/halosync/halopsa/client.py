@@ -9,7 +9,7 @@ see :class:`CreateRecovery` and ``docs/halopsa.md``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Protocol, Self, TypeVar
 
@@ -266,7 +266,7 @@ class HaloApiClient:
 
     async def iter_pages(
         self, entity: str, *, params: Mapping[str, Any] | None = None
-    ) -> AsyncIterator[list[dict[str, Any]]]:
+    ) -> AsyncGenerator[list[dict[str, Any]]]:
         """Yield an entity's list page by page, each record once (see :meth:`read_list`)."""
         async for page in self.read_list(entity, params=params):
             yield page

@@ -31,6 +31,7 @@ batch again, never by sending it again.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -78,8 +79,16 @@ def _written(line: Mapping[str, Any]) -> Written:
 
 
 def _row_id(row: Mapping[str, Any]) -> int | None:
+    return _number(row.get("id"))
+
+
+def _client_of(row: Mapping[str, Any]) -> int | None:
+    return _number(row.get("client_id"))
+
+
+def _number(value: Any) -> int | None:
     try:
-        return int(row.get("id") or 0) or None
+        return int(value or 0) or None
     except (TypeError, ValueError):
         return None
 
@@ -114,6 +123,8 @@ class InvoiceLineWriter:
             if target.recurring_invoice_id is not None
         }
         """Invoice id -> the client it is mapped with (what the batch's read filters by)."""
+        self.filtered = True
+        """Whether Halo honours the list's ``client_ids`` filter (so far)."""
 
     async def write(self, changes: Sequence[PlannedChange], batch_size: int) -> None:
         """Every write of the plan, a batch of invoices (one POST) at a time, in plan order.
@@ -215,13 +226,21 @@ class InvoiceLineWriter:
         wanted = set(ids)
         found: dict[int, dict[str, Any] | None] = {}
         clients = sorted({self.clients[i] for i in ids if i in self.clients})
-        if len(ids) > 1 and clients:
+        if len(ids) > 1 and clients and self.filtered:
+            asked = set(clients)
             params = {"client_ids": ",".join(map(str, clients)), "includelines": "true"}
-            async for page in halo.iter_pages(INVOICE_ENTITY, params=params):
-                for row in page:
-                    row_id = _row_id(row)
-                    if row_id in wanted:
-                        found[row_id] = row
+            async with aclosing(halo.iter_pages(INVOICE_ENTITY, params=params)) as pages:
+                async for page in pages:
+                    for row in page:
+                        row_id = _row_id(row)
+                        if row_id in wanted:
+                            found[row_id] = row
+                    if any(_client_of(row) not in (None, *asked) for row in page):
+                        # Halo ignored the filter: reading on would read every invoice for
+                        # each batch. The rest goes by id, as it did before batches.
+                        self.filtered = False
+                        log.warning("recurring_invoice_client_filter_ignored", clients=len(asked))
+                        break
         missing = [invoice_id for invoice_id in ids if invoice_id not in found]
         if missing:
             found.update(await halo.get_records(INVOICE_ENTITY, missing))
