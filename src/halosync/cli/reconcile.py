@@ -54,6 +54,7 @@ def reconcile(
                 "duplicate": summary.duplicate,
                 "skipped": summary.skipped,
                 "excluded": summary.excluded,
+                "blocked": summary.blocked,
             }
         )
         return
@@ -68,6 +69,7 @@ def reconcile(
             for flag, on in (
                 (twins, row.duplicates),
                 ("excluded", row.status == "excluded"),
+                ("BLOCKED", row.status == "blocked"),
                 ("DRIFT", row.drift),
                 ("out-of-date", row.out_of_date),
                 ("skipped", row.status == "skipped"),
@@ -82,10 +84,13 @@ def reconcile(
         )
         if row.why:
             typer.echo(f"{'':<20} why: {row.why}")
+        if row.blocked:
+            typer.echo(f"{'':<20} blocked: {row.blocked}")
+    blocked = f", {summary.blocked} blocked until fixed in HaloPSA" if summary.blocked else ""
     typer.echo(
         f"{summary.total} rows, {summary.drift} with drift, {summary.out_of_date} out of date, "
         f"{summary.duplicate} with duplicate records in HaloPSA, {summary.skipped} skipped on "
-        f"purpose, {summary.excluded} excluded from billing."
+        f"purpose, {summary.excluded} excluded from billing{blocked}."
     )
     if csv_file is not None:
         typer.echo(f"CSV written to {csv_file}.")

@@ -242,6 +242,8 @@ class HaloLicence:
     status: str | None = None
     marker: str | None = None
     deleted: bool = False
+    client_name: str = ""
+    """The name of the client it is on, as HaloPSA answers (for messages only)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,6 +264,9 @@ class HaloInvoiceLine:
     marker: str | None = None
     inactive: bool = False
     calculated: bool = False
+    client_id: int | None = None
+    """The client its recurring invoice belongs to in HaloPSA now (None: not read)."""
+    client_name: str = ""
 
 
 @dataclass(frozen=True, slots=True)

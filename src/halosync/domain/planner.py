@@ -44,6 +44,7 @@ from halosync.domain.models import (
     SubscriptionStatus,
     SyncSettings,
 )
+from halosync.domain.placement import mapped_client, moved_invoice, moved_licence
 from halosync.domain.rules import (
     EMPTY_RULE_BOOK,
     EffectiveRule,
@@ -287,7 +288,7 @@ def _plan_one(sub: DesiredSubscription, context: _Context) -> PlannedChange:
         )
     target = context.account_targets[sub.account_ref]
     item_id = context.service_items[sub.service_ref]
-    client = _client_label(target)
+    client = mapped_client(target)
     if target.client_gone:
         raise _refuse(
             sub,
@@ -424,12 +425,6 @@ def _still_billing(
         if isinstance(quantity, int | Decimal) and quantity > 0:
             return halo_id, label, quantity
     return None
-
-
-def _client_label(target: AccountTarget) -> str:
-    if target.halo_client_name:
-        return f"'{target.halo_client_name}' ({target.halo_client_id})"
-    return str(target.halo_client_id)
 
 
 def _check_quantity(
@@ -728,6 +723,11 @@ def _plan_licence(
     for record in rows:
         if record.halo_record_id is not None and record.halo_record_id in context.licences_by_id:
             licence = context.licences_by_id[record.halo_record_id]
+            moved = moved_licence(licence, target, sub.account_ref)
+            if moved is not None:
+                return replace(
+                    base, action="skip", level="WARNING", reason=moved, halo_id=licence.id
+                )
             change = _update_licence(base, licence, wanted)
             return _flag_duplicates(change, twins, "licence")
     adoptable = [
@@ -810,6 +810,9 @@ def _plan_invoice_line(
         quantity=sub.quantity,
         explain=ruling.ruled.steps + price_steps if price_steps else ruling.ruled.steps,
     )
+    moved = moved_invoice(lines, target, sub.account_ref)
+    if moved is not None:
+        raise _refuse(sub, "skip", "WARNING", moved, target, settings)
     where = f"on recurring invoice {invoice_id}"
     twins = context.duplicates.get((invoice_id, marker))
     for record in rows:

@@ -13,7 +13,9 @@ mapped, a fractional count for a licence with no rounding rule: :mod:`halosync.d
 the planner's rule); out of date means HaloPSA does not hold the ruled (billable) count,
 which the next sync fixes;
 duplicate means more than one HaloPSA record carries the pair's halosync tag, so the
-customer may be billed twice until an admin removes the others.
+customer may be billed twice until an admin removes the others; blocked means halosync
+will not write the pair's record until an admin acts in HaloPSA (it was moved to another
+client: :mod:`halosync.domain.placement`, the planner's rule).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from halosync.domain.models import (
     chain_text,
     plain_number,
 )
+from halosync.domain.placement import moved_invoice, moved_licence
 from halosync.domain.rules import (
     CEILING_STEP,
     EMPTY_RULE_BOOK,
@@ -53,9 +56,12 @@ from halosync.domain.terms import TERMS_STEP, combine_terms
 SortKey = Literal[
     "account_ref", "service_ref", "vendor_quantity", "ledger_quantity", "halo_quantity", "drift"
 ]
-RowStatus = Literal["duplicate", "excluded", "drift", "skipped", "out_of_date", "in_step"]
+RowStatus = Literal[
+    "duplicate", "excluded", "blocked", "drift", "skipped", "out_of_date", "in_step"
+]
 """A row's state, the most urgent first: several records billed, excluded from billing by
-a rule, changed in Halo, left alone on purpose, stale."""
+a rule, not written until an admin acts in Halo, changed in Halo, left alone on purpose,
+stale."""
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -97,6 +103,9 @@ class ReconcileRow:
     term: str = ""
     """The term of a record kept apart (terms rule ``apart``); blank for the pair's one
     record (its terms summed or one picked, as the sync bills them)."""
+    blocked: str | None = None
+    """Why halosync will not write the pair's record until an admin acts in HaloPSA (it was
+    moved to another client), and the fix; the sync skips it with the same words."""
 
     @property
     def status(self) -> RowStatus:
@@ -105,6 +114,8 @@ class ReconcileRow:
             return "duplicate"
         if self.excluded is not None:
             return "excluded"
+        if self.blocked is not None:
+            return "blocked"
         if self.drift:
             return "drift"
         if self.skipped is not None:
@@ -126,11 +137,12 @@ class ReconcileSummary:
     duplicate: int = 0
     skipped: int = 0
     excluded: int = 0
+    blocked: int = 0
 
     @classmethod
     def of(cls, rows: Iterable[ReconcileRow]) -> ReconcileSummary:
         """The totals of ``rows``."""
-        total = drift = out_of_date = duplicate = skipped = excluded = 0
+        total = drift = out_of_date = duplicate = skipped = excluded = blocked = 0
         for row in rows:
             total += 1
             drift += row.drift
@@ -139,7 +151,8 @@ class ReconcileSummary:
             status = row.status
             skipped += status == "skipped"
             excluded += status == "excluded"
-        return cls(total, drift, out_of_date, duplicate, skipped, excluded)
+            blocked += status == "blocked"
+        return cls(total, drift, out_of_date, duplicate, skipped, excluded, blocked)
 
 
 def reconcile(
@@ -175,8 +188,12 @@ def reconcile(
     }
     halo_licences = list(halo_licences)
     halo_invoice_lines = list(halo_invoice_lines)
-    licences = {lic.id: Decimal(lic.count) for lic in halo_licences if not lic.deleted}
+    live = {lic.id: lic for lic in halo_licences if not lic.deleted}
+    licences = {lic.id: Decimal(lic.count) for lic in live.values()}
     lines = {line.id: line.quantity for line in halo_invoice_lines}
+    on_invoice: dict[int, list[HaloInvoiceLine]] = {}
+    for line in halo_invoice_lines:
+        on_invoice.setdefault(line.recurring_invoice_id, []).append(line)
     halo_quantities = licences if target == "licence" else lines
     twins = (
         licence_duplicates(halo_licences, ledger)
@@ -214,9 +231,13 @@ def reconcile(
             skip = deliberate_skip(sub, account_targets, service_items) or fractional_skip(
                 sub, target, rule.rounding
             )
+        blocked = None
+        if skip is None and ruling.excluded is None and mapped is not None:
+            blocked = _blocked(found, mapped, key[0], target, live, on_invoice)
         ruled = ruling.quantity
         out_of_date = (
             skip is None
+            and blocked is None
             and ruled is not None
             and (
                 (halo is None and ruled != 0) or (halo is not None and not same_value(halo, ruled))
@@ -249,9 +270,31 @@ def reconcile(
                 # A pair left alone on purpose is explained by its skip, not by the rules.
                 why=ruling.why if skip is None or ruling.excluded else "",
                 term=key[2],
+                blocked=blocked,
             )
         )
     return rows
+
+
+def _blocked(
+    found: LedgerRecord | None,
+    mapped: AccountTarget,
+    account_ref: str,
+    target: Target,
+    licences: Mapping[int, HaloLicence],
+    on_invoice: Mapping[int, list[HaloInvoiceLine]],
+) -> str | None:
+    """Why the sync will not write the pair's record (the planner's rule, from
+    :mod:`halosync.domain.placement`): the record its ledger row keeps on the mapped client
+    is on another client now, or the mapped recurring invoice is."""
+    if target == "invoice_line":
+        if mapped.recurring_invoice_id is None:
+            return None
+        return moved_invoice(on_invoice.get(mapped.recurring_invoice_id, ()), mapped, account_ref)
+    if found is None or found.halo_client_id != mapped.halo_client_id:
+        return None
+    licence = licences.get(found.halo_record_id or 0)
+    return None if licence is None else moved_licence(licence, mapped, account_ref)
 
 
 def _billable(sub: DesiredSubscription | None) -> Decimal | None:

@@ -104,6 +104,7 @@ def licence_from_halo(record: SoftwareLicence | Mapping[str, Any]) -> HaloLicenc
         status=licence.status,
         marker=licence_marker(licence),
         deleted=licence.deleted,
+        client_name=licence.client_name or "",
     )
 
 
@@ -162,8 +163,11 @@ def line_marker(line: InvoiceLine) -> str | None:
     return find_marker(line.comment_2)
 
 
-def invoice_line_from_halo(line: InvoiceLine, recurring_invoice_id: int) -> HaloInvoiceLine:
-    """One line of recurring invoice ``recurring_invoice_id`` as the planner sees it."""
+def invoice_line_from_halo(
+    line: InvoiceLine, recurring_invoice_id: int, invoice: RecurringInvoice | None = None
+) -> HaloInvoiceLine:
+    """One line of recurring invoice ``recurring_invoice_id`` as the planner sees it (with
+    the client ``invoice`` belongs to, when given)."""
     if line.id is None:
         raise HaloResponseError(
             f"Halo answered a line of recurring invoice {recurring_invoice_id} without an id."
@@ -179,13 +183,15 @@ def invoice_line_from_halo(line: InvoiceLine, recurring_invoice_id: int) -> Halo
         marker=line_marker(line),
         inactive=line.isinactive,
         calculated=(line.recurring_invoice_quantity_type or 0) != 0,
+        client_id=invoice.client_id if invoice is not None else None,
+        client_name=(invoice.client_name or "") if invoice is not None else "",
     )
 
 
 def invoice_lines(record: RecurringInvoice | Mapping[str, Any]) -> list[HaloInvoiceLine]:
     """The lines of a recurring invoice as the planner sees them."""
     invoice = record if isinstance(record, RecurringInvoice) else read_invoice(record)
-    return [invoice_line_from_halo(line, invoice.id) for line in invoice.lines]
+    return [invoice_line_from_halo(line, invoice.id, invoice) for line in invoice.lines]
 
 
 def _line_values(fields: LineFields) -> dict[str, Any]:

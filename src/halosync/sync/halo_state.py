@@ -176,7 +176,7 @@ async def read_licences(
                 licence = licence_from_halo(record)
                 kept.append((licence.id, licence.client_id, licence))
         licences.add(kept)
-    await _confirm_by_id(halo, licences, ledger.written, scope)
+    await _confirm_by_id(halo, licences, ledger.written)
     pending_clients = ledger.pending_clients
     if pending_clients and not reading.report.settled:
         # A create whose record is unknown is found by its marker, so its client's licences
@@ -209,7 +209,6 @@ async def _confirm_by_id(
     halo: HaloApiClient,
     licences: Spill[HaloLicence],
     written: Collection[int],
-    scope: Container[int],
 ) -> None:
     """Look up by id the licences the ledger names that the list read did not return."""
     missing: list[int] = []
@@ -227,9 +226,10 @@ async def _confirm_by_id(
     for record_id, record in found.items():
         if record is None:
             continue
+        # Kept wherever it is now: a licence moved to another client by hand is not
+        # deleted, and the planner must see where it went (domain.placement).
         licence = licence_from_halo(record)
-        if licence.client_id in scope:
-            kept.append((record_id, licence.client_id, licence))
+        kept.append((record_id, licence.client_id, licence))
     licences.add(kept)
     gone = [record_id for record_id, record in found.items() if record is None]
     log.info(

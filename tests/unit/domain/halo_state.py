@@ -22,8 +22,10 @@ from halosync.halopsa.billing import (
     halo_body,
     invoice_line_from_halo,
     licence_from_halo,
+    read_invoice,
     read_invoice_line,
 )
+from halosync.halopsa.models import RecurringInvoice
 
 
 @dataclass
@@ -34,15 +36,27 @@ class HaloState:
     lines: dict[int, dict[str, Any]] = field(default_factory=dict)
     ledger: list[LedgerRecord] = field(default_factory=list)
     next_id: int = 1000
+    invoice_clients: dict[int, int] = field(default_factory=dict)
+    """Recurring invoice id -> the client HaloPSA says it belongs to (unset: not known)."""
 
     def halo_licences(self) -> list[HaloLicence]:
         return [licence_from_halo(record) for record in self.licences.values()]
 
     def halo_lines(self) -> list[HaloInvoiceLine]:
         return [
-            invoice_line_from_halo(read_invoice_line(rec), int(rec["ihid"]))
+            invoice_line_from_halo(
+                read_invoice_line(rec),
+                int(rec["ihid"]),
+                self._invoice(int(rec["ihid"])),
+            )
             for rec in self.lines.values()
         ]
+
+    def _invoice(self, invoice_id: int) -> RecurringInvoice | None:
+        client = self.invoice_clients.get(invoice_id)
+        if client is None:
+            return None
+        return read_invoice({"id": invoice_id, "client_id": client, "client_name": f"C{client}"})
 
     def apply(self, plan: Plan, *, record_ledger: bool = True) -> None:
         """Execute every write of ``plan`` and record the ledger rows a real run would."""

@@ -339,3 +339,85 @@ def test_a_foreign_line_is_taken_over_only_when_it_is_its_items_only_one(
             assert change.action == "skip"
             assert change.level == "WARNING"
             assert change.write is None
+
+
+@settings(max_examples=150, deadline=None)
+@given(scenarios(), st.lists(st.integers(0, 8), min_size=1, max_size=3), st.integers(30, 32))
+def test_a_record_moved_to_another_client_is_never_written_as_the_pairs(
+    scenario: Scenario, moves: list[int], elsewhere: int
+) -> None:
+    """Someone in Halo moves a licence halosync keeps (or a mapped recurring invoice) to
+    another client: the pair it belonged to writes nothing (no update there, no second
+    record), says so in a WARNING naming the record, and a per-account plan agrees."""
+    state, foreign = prepared_state(scenario)
+    moved_records: set[int] = set()
+    moved_invoices: set[int] = set()
+    if scenario.target == "licence":
+        named = sorted(
+            r.halo_record_id
+            for r in state.ledger
+            if r.halo_record_id in state.licences and r.target == "licence"
+        )
+        for index in moves:
+            if named:
+                record = named[index % len(named)]
+                state.licences[record]["client_id"] = elsewhere
+                moved_records.add(record)
+    else:
+        for index in moves:
+            invoice = -(1 + index % len(ACCOUNTS))
+            state.invoice_clients[invoice] = elsewhere
+            moved_invoices.add(invoice)
+        for target in scenario.targets.values():
+            if target.recurring_invoice_id not in moved_invoices:
+                assert target.recurring_invoice_id is not None
+                state.invoice_clients[target.recurring_invoice_id] = target.halo_client_id
+        # The moved invoices' lines must say whose they are: give each one a line.
+        for invoice in moved_invoices:
+            state.next_id += 1
+            state.lines[state.next_id] = {"id": state.next_id, "ihid": invoice, "_itemid": 777}
+    plan = run(scenario, scenario.now, state)
+    owners = {
+        (r.account_ref, r.service_ref)
+        for r in state.ledger
+        if r.halo_record_id in moved_records
+        and scenario.targets.get(r.account_ref) is not None
+        and scenario.targets[r.account_ref].halo_client_id == r.halo_client_id
+    }
+    event(f"moved: {bool(moved_records or moved_invoices)}")
+    for change in plan.changes:
+        assert change.halo_id not in moved_records or not change.is_write
+        on_moved_invoice = (
+            scenario.target == "invoice_line"
+            and change.account_ref in scenario.targets
+            and scenario.targets[change.account_ref].recurring_invoice_id in moved_invoices
+        )
+        assert not (on_moved_invoice and change.is_write), change.reason
+        if "was moved to client" in change.reason:
+            assert change.action == "skip"
+            assert change.level == "WARNING"
+            assert f"({elsewhere})" in change.reason
+        if (change.account_ref, change.service_ref) in owners and change.action not in (
+            "skip",
+            "fail",
+        ):
+            raise AssertionError(f"the owner of a moved licence planned {change.action}")
+    # A per-account plan (an approval's, a single-account sync's) decides alike.
+    for account in scenario.targets:
+        alone = plan_usage_sync(
+            scenario.now,
+            account_targets=scenario.targets,
+            service_items=scenario.items,
+            ledger=state.ledger,
+            settings=SyncSettings(
+                target=scenario.target,
+                price_mode=scenario.prices,
+                adopt_existing_lines=scenario.adopt,
+                workspace_key=WS,
+            ),
+            halo_licences=state.halo_licences(),
+            halo_invoice_lines=state.halo_lines(),
+            accounts={account},
+        )
+        assert alone.changes == tuple(c for c in plan.changes if c.account_ref == account)
+    assert foreign is not None

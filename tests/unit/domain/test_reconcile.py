@@ -168,7 +168,7 @@ def test_a_second_record_with_the_pairs_marker_is_a_duplicate() -> None:
         ("S2", "in_step", ()),
     ]
     table = csv_rows(rows)
-    assert table[0][-8:] == [
+    assert table[0][-9:] == [
         "duplicates",
         "skipped",
         "ruled_quantity",
@@ -176,9 +176,10 @@ def test_a_second_record_with_the_pairs_marker_is_a_duplicate() -> None:
         "excluded",
         "why",
         "term",
+        "blocked",
         "status",
     ]
-    assert table[1][-8:] == ["3", "", "5", "vendor 5 \u2192 5", "", "", "", "duplicate"]
+    assert table[1][-9:] == ["3", "", "5", "vendor 5 \u2192 5", "", "", "", "", "duplicate"]
 
 
 def _skippable(

@@ -72,6 +72,12 @@ class ReconcileRowOut(BaseModel):
         description="The term of a record kept apart (terms rule apart: one licence / line "
         "per term); blank for the account × service's one record."
     )
+    blocked: str | None = Field(
+        default=None,
+        description="Why halosync will not write the pair's record until an admin acts in "
+        "HaloPSA, and the fix, e.g. 'licence 504 was moved to client 'Beta' (11) in HaloPSA, "
+        "but account A3 is mapped to client 'Gamma' (12); ...'. Null otherwise.",
+    )
     status: RowStatus
 
 
@@ -85,6 +91,7 @@ class ReconciliationOut(BaseModel):
     duplicate: int
     skipped: int
     excluded: int
+    blocked: int
 
 
 def _rows(

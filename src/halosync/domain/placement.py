@@ -1,0 +1,66 @@
+"""A record halosync keeps in step that now bills another HaloPSA client than the pair's.
+
+Someone in HaloPSA moved a licence halosync created to another client, or gave the mapped
+recurring invoice to another client. Writing it as the pair's record would bill that other
+customer for this account's usage, and creating a second record would bill the pair twice
+once the first is moved back; so the pair is skipped with a WARNING naming both clients and
+the fix, and the reconciliation report marks the row *blocked*. The planner and the report
+both ask here (one rule); the rule is written out in ``docs/sync-rules.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from halosync.domain.models import AccountTarget, HaloInvoiceLine, HaloLicence
+
+
+def client_label(client_id: int, name: str = "") -> str:
+    """A HaloPSA client as messages name it: "'Alpha Ltd' (10)", or its id alone."""
+    return f"'{name}' ({client_id})" if name else str(client_id)
+
+
+def mapped_client(target: AccountTarget) -> str:
+    """The account's mapped client, named."""
+    return client_label(target.halo_client_id, target.halo_client_name)
+
+
+def moved_licence(licence: HaloLicence, target: AccountTarget, account_ref: str) -> str | None:
+    """Why ``licence`` (the one the ledger keeps for a pair of ``account_ref``, mapped to
+    ``target``) is not written: it is on another client now; None while it is on the
+    mapped client."""
+    if licence.client_id == target.halo_client_id:
+        return None
+    there = client_label(licence.client_id, licence.client_name)
+    home = mapped_client(target)
+    return (
+        f"licence {licence.id} was moved to client {there} in HaloPSA, but account "
+        f"{account_ref} is mapped to client {home}; nothing was written, since that would "
+        f"bill client {there} for this account's usage (it still holds {licence.count} "
+        f"there). In HaloPSA, move it back to client {home}, or delete it if client "
+        f"{there} should not be billed (halosync then creates a new licence on client {home})"
+    )
+
+
+def moved_invoice(
+    lines: Iterable[HaloInvoiceLine], target: AccountTarget, account_ref: str
+) -> str | None:
+    """Why nothing is written on the mapped recurring invoice (``lines``: its lines as read):
+    HaloPSA says it belongs to another client now; None while it is the mapped client's, or
+    when no line says whose it is (an invoice read without lines)."""
+    owner = next((line for line in lines if line.client_id is not None), None)
+    if owner is None or owner.client_id == target.halo_client_id:
+        return None
+    assert owner.client_id is not None
+    there = client_label(owner.client_id, owner.client_name)
+    home = mapped_client(target)
+    return (
+        f"recurring invoice {target.recurring_invoice_id} was moved to client {there} in "
+        f"HaloPSA, but account {account_ref} is mapped to client {home} with that invoice; "
+        f"nothing was written, since that would bill client {there} for this account's "
+        f"usage. In HaloPSA, move the invoice back to client {home}, or map the account to "
+        "a recurring invoice of its client"
+    )
+
+
+__all__ = ["client_label", "mapped_client", "moved_invoice", "moved_licence"]

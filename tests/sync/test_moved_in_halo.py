@@ -1,0 +1,104 @@
+"""A record halosync keeps in step that someone moved to another HaloPSA client by hand.
+
+Writing it as if it were still the pair's would bill the other customer for this account's
+usage, and creating a second one would bill the pair twice: the full sync, a per-account
+sync (as an approval runs) and the reconciliation all refuse it and name the fix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from tests.sync.world import World, make_world, seed, usage_document
+
+ACCOUNTS = [
+    {"ref": "A1", "name": "Client 1 Ltd", "status": "active", "billed": True},
+    {"ref": "A2", "name": "Client 2 Ltd", "status": "active", "billed": True},
+]
+
+
+def _subs(a1: int) -> list[dict[str, object]]:
+    return [
+        {"account_ref": "A1", "service_ref": "MAIL", "quantity": a1},
+        {"account_ref": "A2", "service_ref": "MAIL", "quantity": 7},
+    ]
+
+
+def _world(tmp_path: Path, target: str = "licence") -> World:
+    world = make_world(tmp_path, target=target, document=seed(4, with_invoices=True))
+    world.import_usage(usage_document(ACCOUNTS, _subs(9)))
+    assert asyncio.run(world.customers()).status == "succeeded"
+    world.map_account("A1", 1, invoice=-1 if target == "invoice_line" else None)
+    world.map_account("A2", 2, invoice=-2 if target == "invoice_line" else None)
+    world.map_service("MAIL", 1)
+    first = asyncio.run(world.usage())
+    assert first.status == "succeeded", first.error
+    world.import_usage(usage_document(ACCOUNTS, _subs(10)))
+    return world
+
+
+def _a1_licence(world: World) -> dict[str, object]:
+    return next(lic for lic in world.licences() if lic["client_id"] == 1)
+
+
+def test_a_licence_moved_to_another_mapped_client_is_never_written_as_the_pairs(
+    tmp_path: Path,
+) -> None:
+    world = _world(tmp_path)
+    licence = _a1_licence(world)
+    world.sim.state.edit_by_hand("SoftwareLicence", int(str(licence["id"])), client_id=2)
+    for options in ({}, {"account_ref": "A1"}):
+        report = asyncio.run(world.usage(**options))
+        assert report.status == "succeeded", report.error
+        change = next(c for c in report.changes if c.account_ref == "A1")
+        assert change.action == "skip", change.reason
+        assert change.level == "WARNING"
+        assert f"licence {licence['id']} was moved to client 'Client 2 Ltd' (2)" in change.reason
+        assert "'Client 1 Ltd' (1)" in change.reason
+        assert "move it back" in change.reason
+        # Nothing written to the other customer's licence, and no second licence created.
+        moved = world.sim.state.record("SoftwareLicence", int(str(licence["id"])))
+        assert moved is not None
+        assert moved["count"] == 9
+        assert len(world.licences()) == 2
+    rows = asyncio.run(world.reconciliation())
+    row = next(r for r in rows if r.account_ref == "A1")
+    assert row.status == "blocked"
+    assert row.blocked is not None
+    assert "was moved to client 'Client 2 Ltd' (2)" in row.blocked
+    assert not row.out_of_date
+
+
+def test_a_licence_moved_to_an_unmapped_client_is_not_recreated_by_a_per_account_sync(
+    tmp_path: Path,
+) -> None:
+    """The per-account sync (an approval's) reads one client; the licence the ledger names
+    is looked up by id and found elsewhere: moved, not deleted."""
+    world = _world(tmp_path)
+    licence = _a1_licence(world)
+    world.sim.state.edit_by_hand("SoftwareLicence", int(str(licence["id"])), client_id=4)
+    for options in ({"account_ref": "A1"}, {}):
+        report = asyncio.run(world.usage(**options))
+        change = next(c for c in report.changes if c.account_ref == "A1")
+        assert change.action == "skip", change.reason
+        assert "was moved to client 'Client 4 Ltd' (4)" in change.reason
+        assert len(world.licences()) == 2
+
+
+def test_an_invoice_line_on_a_recurring_invoice_moved_to_another_client_is_not_written(
+    tmp_path: Path,
+) -> None:
+    world = _world(tmp_path, target="invoice_line")
+    world.sim.state.edit_by_hand("RecurringInvoice", -1, client_id=3)
+    for options in ({}, {"account_ref": "A1"}):
+        report = asyncio.run(world.usage(**options))
+        change = next(c for c in report.changes if c.account_ref == "A1")
+        assert change.action == "skip", change.reason
+        assert change.level == "WARNING"
+        assert "recurring invoice -1 was moved to client 'Client 3 Ltd' (3)" in change.reason
+        ours = [line for line in world.invoice(-1)["lines"] if line.get("_itemid") == 1]
+        assert [line["qty_order"] for line in ours] == [9]
+    rows = asyncio.run(world.reconciliation())
+    row = next(r for r in rows if r.account_ref == "A1")
+    assert row.status == "blocked"
