@@ -31,7 +31,7 @@ from halosync.halopsa.billing import (
     line_write,
     read_invoice_line,
 )
-from halosync.halopsa.errors import HaloResponseError
+from halosync.halopsa.errors import HaloResponseError, InvoiceLinesUnknownError
 from halosync.halopsa.models import InvoiceLineWrite, LicenceWrite
 
 MARKER = marker_for("ws", "A1", "S1")
@@ -164,4 +164,8 @@ def test_an_invoices_lines_are_read_with_rounding_marker_and_calculated_quantiti
             id=2, recurring_invoice_id=-94, item_id=0, quantity=Decimal(0), calculated=True
         ),
     ]
-    assert invoice_lines({"id": -95, "lines": None}) == []
+    # Lines missing or null are unknown, never "no lines" (a header POST from them would
+    # delete every line on the invoice).
+    for unread in ({"id": -95, "lines": None}, {"id": -95}):
+        with pytest.raises(InvoiceLinesUnknownError, match="recurring invoice -95 without"):
+            invoice_lines(unread)

@@ -43,6 +43,7 @@ def test_recurring_invoice_from_a_real_shape() -> None:
     assert invoice.id == -94
     assert invoice.contract_id is None
     assert invoice.nextcreationdate == date(2024, 4, 30)
+    assert invoice.lines is not None
     first, second = invoice.lines
     assert first.item_id == 1000
     assert first.qty_order == Decimal("14.0")

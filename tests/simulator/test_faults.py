@@ -10,6 +10,7 @@ import httpx2
 import pytest
 
 from halosync.simulator import DroppedConnection, FaultKind, Simulator
+from halosync.simulator.faults import edit_answer
 from tests.simulator.conftest import bearer, http_client
 
 pytestmark = pytest.mark.anyio
@@ -90,6 +91,30 @@ async def test_forced_rate_limit(sim: Simulator, client: httpx2.AsyncClient) -> 
     refused = await client.get("/api/authinfo")
     assert refused.status_code == 429
     assert refused.text.startswith("Rate Limit Reached")
+
+
+async def test_answers_edited_field_by_field(sim: Simulator, client: httpx2.AsyncClient) -> None:
+    faults = sim.state.faults
+    faults.inject("omit_field", "GET", "/api/authinfo", field="tenant_id")
+    faults.inject("set_field", "GET", "/api/authinfo", field="auth_url", value=None)
+    first, second = (
+        (await client.get("/api/authinfo")).json(),
+        (await client.get("/api/authinfo")).json(),
+    )
+    assert "tenant_id" not in first
+    assert first["auth_url"]
+    assert second["auth_url"] is None
+    assert "tenant_id" in second
+    assert [entry.fault for entry in sim.state.request_log] == ["omit_field", "set_field"]
+    assert edit_answer({"n": 2, "rows": [{"a": 1}, {"a": 2}]}, "rows[].a", omit=True) == {
+        "n": 2,
+        "rows": [{}, {}],
+    }
+    assert edit_answer([{"a": 1}], "a", omit=False, value=3) == [{"a": 3}]
+    with pytest.raises(ValueError, match="field is required"):
+        faults.inject("set_field")
+    with pytest.raises(ValueError, match="only by them"):
+        faults.inject("error", field="id")
 
 
 def test_bad_fault_arguments(sim: Simulator) -> None:

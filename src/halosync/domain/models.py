@@ -198,6 +198,8 @@ class AccountTarget:
     client_active: bool = True
     client_gone: bool = False
     recurring_invoice_gone: bool = False
+    recurring_invoice_unread: bool = False
+    """Halo answered the recurring invoice without its lines: nothing is planned on it."""
     halo_client_name: str = ""
 
 

@@ -328,6 +328,18 @@ def _plan_one(sub: DesiredSubscription, context: _Context) -> PlannedChange:
                 target,
                 settings,
             )
+        if target.recurring_invoice_unread:
+            raise _refuse(
+                sub,
+                "fail",
+                "ERROR",
+                f"HaloPSA answered recurring invoice {target.recurring_invoice_id} of client "
+                f"{client} without its lines (missing or null: unknown, not empty), so "
+                "nothing was written to it; the next sync reads it again. If it persists, "
+                "open the invoice in HaloPSA and check that its lines load",
+                target,
+                settings,
+            )
     _check_quantity(sub, target, settings, rule)
     ruled = rule_quantity(sub.quantity, rule, ended=sub.ended_reason, steps=sub.explain)
     ruling = _Ruling(sub.quantity, rule, ruled)

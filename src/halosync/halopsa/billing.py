@@ -30,7 +30,7 @@ from halosync.domain.models import (
     NewLicence,
     NewLine,
 )
-from halosync.halopsa.errors import HaloResponseError
+from halosync.halopsa.errors import HaloResponseError, InvoiceLinesUnknownError
 from halosync.halopsa.models import (
     HaloModel,
     InvoiceLine,
@@ -189,8 +189,11 @@ def invoice_line_from_halo(
 
 
 def invoice_lines(record: RecurringInvoice | Mapping[str, Any]) -> list[HaloInvoiceLine]:
-    """The lines of a recurring invoice as the planner sees them."""
+    """The lines of a recurring invoice as the planner sees them;
+    :class:`InvoiceLinesUnknownError` when Halo did not answer them (missing or null)."""
     invoice = record if isinstance(record, RecurringInvoice) else read_invoice(record)
+    if invoice.lines is None:
+        raise InvoiceLinesUnknownError(invoice.id)
     return [invoice_line_from_halo(line, invoice.id, invoice) for line in invoice.lines]
 
 

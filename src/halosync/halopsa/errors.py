@@ -277,3 +277,21 @@ class HaloRecordNotFoundError(HaloFatalError):
 
 class HaloResponseError(HaloFatalError):
     """Halo's answer does not have a shape halosync understands."""
+
+
+class InvoiceLinesUnknownError(HaloResponseError):
+    """Halo answered a recurring invoice without its line set (``lines`` missing or null).
+
+    That set is unknown, never empty: a header POST replaces the line set, so writing to
+    the invoice from it would delete every line halosync does not own.
+    """
+
+    def __init__(self, invoice_id: Any, *, request: RequestSummary | None = None) -> None:
+        super().__init__(
+            f"HaloPSA answered recurring invoice {invoice_id} without its lines (the line "
+            "set was missing or null, so it is unknown, not empty)",
+            fix="Nothing was written to the invoice; the next sync reads it again. If it "
+            "persists, open the invoice in HaloPSA and check that its lines load.",
+            request=request,
+        )
+        self.invoice_id = invoice_id

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from halosync.halopsa.errors import HaloResponseError, InvoiceLinesUnknownError
 from halosync.halopsa.models import halo_json
 
 LINE_LIMIT = 1_000
@@ -73,10 +74,18 @@ class RecurringInvoiceLines:
 
     @classmethod
     def from_halo(cls, record: Mapping[str, Any]) -> RecurringInvoiceLines:
-        """The invoice's id, version stamp and its lines exactly as read."""
-        lines = record.get("lines") or []
+        """The invoice's id, version stamp and its lines exactly as read.
+
+        Lines missing or null are unknown, not empty (:class:`InvoiceLinesUnknownError`):
+        posting the header from them would delete every line on the invoice."""
+        lines = record.get("lines")
+        if lines is None:
+            raise InvoiceLinesUnknownError(record.get("id"))
         if not isinstance(lines, list) or not all(isinstance(line, dict) for line in lines):
-            raise ValueError(f"recurring invoice {record.get('id')}: lines is not a list of lines")
+            raise HaloResponseError(
+                f"HaloPSA answered recurring invoice {record.get('id')} with lines that are "
+                "not a list of lines"
+            )
         stamp = record.get("last_modified")
         return cls(
             id=int(record["id"]),

@@ -86,11 +86,6 @@ def _text(value: Any) -> Any:
     return str(value) if isinstance(value, int | float | Decimal) else value
 
 
-def _list(value: Any) -> Any:
-    """A list Halo answered as null is empty."""
-    return [] if value is None else value
-
-
 def _flag(value: Any) -> Any:
     """A flag Halo left blank is false."""
     return False if value is None else value
@@ -185,7 +180,8 @@ class InvoiceLine(HaloModel):
 
 class RecurringInvoice(HaloModel):
     """A recurring invoice header (ids are negative in Halo). Lines only from a single GET or
-    a list read with ``includelines=true``."""
+    a list read with ``includelines=true``; ``lines`` None means Halo did not answer them
+    (missing or null): unknown, never empty."""
 
     id: int
     client_id: HaloRef = None
@@ -194,7 +190,7 @@ class RecurringInvoice(HaloModel):
     contract_id: HaloRef = None
     inactive: bool = False
     nextcreationdate: HaloDate = None
-    lines: Annotated[list[InvoiceLine], BeforeValidator(_list)] = Field(default_factory=list)
+    lines: list[InvoiceLine] | None = None
 
 
 class SoftwareLicence(HaloModel):

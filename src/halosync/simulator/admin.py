@@ -61,7 +61,17 @@ def _route(
         case "POST", ["faults"]:
             if not isinstance(body, dict) or "kind" not in body:
                 raise ValueError("send a JSON object with at least 'kind'")
-            allowed = {"kind", "method", "path", "times", "probability", "seconds", "query"}
+            allowed = {
+                "kind",
+                "method",
+                "path",
+                "times",
+                "probability",
+                "seconds",
+                "query",
+                "field",
+                "value",
+            }
             extra = set(body) - allowed
             if extra:
                 raise ValueError(f"unknown fault fields: {', '.join(sorted(extra))}")

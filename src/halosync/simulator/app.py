@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -11,13 +12,14 @@ import httpx2
 
 from halosync.simulator.admin import PREFIX, handle_admin
 from halosync.simulator.config import SimulatorConfig
-from halosync.simulator.faults import Fault, FaultKind
+from halosync.simulator.faults import Fault, FaultKind, edit_answer
 from halosync.simulator.halo_api import HaloApi, HaloRequest, is_halo_path, parse_query
 from halosync.simulator.requestlog import RequestLogEntry
 from halosync.simulator.responses import (
     Response,
     internal_server_error,
     internal_server_error_plain,
+    json_response,
     sorry_page,
     text_response,
 )
@@ -105,12 +107,16 @@ class Simulator:
         with self.state.lock:
             response, client_id = self._api.handle(request)
         if fault is not None:
+            if fault.field_path is not None:
+                response = _edited(response, fault)
             response.fault = fault.kind.value
         return response, client_id
 
     async def _apply_fault(self, fault: Fault, receive: Receive) -> Response | None:
         """The response a fault forces, or None to carry on (after any delay)."""
         kind = fault.kind
+        if fault.field_path is not None:
+            return None  # the answer is edited once it is made
         if kind is FaultKind.LATENCY:
             await asyncio.sleep(fault.seconds)
             return None
@@ -142,6 +148,19 @@ class Simulator:
             drop()
             return
         raise DroppedConnection("Server disconnected without sending a response.")
+
+
+def _edited(response: Response, fault: Fault) -> Response:
+    """The answer with the fault's field edit applied (JSON answers only)."""
+    if not response.content_type.startswith("application/json") or not response.body:
+        return response
+    document = edit_answer(
+        json.loads(response.body),
+        fault.field_path or "",
+        omit=fault.kind is FaultKind.OMIT_FIELD,
+        value=fault.value,
+    )
+    return json_response(response.status, document, response.headers)
 
 
 def create_app(config: SimulatorConfig | None = None) -> Simulator:

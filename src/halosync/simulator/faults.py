@@ -28,6 +28,8 @@ class FaultKind(StrEnum):
     TIMEOUT = "timeout"  # hang ``seconds`` (or until the client gives up), then answer
     RATE_LIMIT = "rate_limit"  # answer 429 as if the window were full
     HOLD = "hold"  # wait until released (or ``seconds`` pass), then answer normally
+    OMIT_FIELD = "omit_field"  # answer normally, without ``field`` (see :func:`edit_answer`)
+    SET_FIELD = "set_field"  # answer normally, with ``field`` set to ``value`` (JSON)
 
 
 _HOLD_POLL_SECONDS = 0.002
@@ -46,6 +48,9 @@ class Fault:
     probability: float
     seconds: float
     query: dict[str, str] = field(default_factory=dict)
+    field_path: str | None = None
+    """Where an ``omit_field``/``set_field`` fault edits the JSON answer."""
+    value: Any = None
     fired: int = 0
     holding: int = 0
     released: threading.Event = field(default_factory=threading.Event)
@@ -75,6 +80,8 @@ class Fault:
             "probability": self.probability,
             "seconds": self.seconds,
             "query": dict(self.query),
+            "field": self.field_path,
+            "value": self.value,
             "fired": self.fired,
             "holding": self.holding,
             "released": self.released.is_set(),
@@ -102,12 +109,16 @@ class FaultInjector:
         probability: float = 1.0,
         seconds: float | None = None,
         query: Mapping[str, Any] | None = None,
+        field: str | None = None,
+        value: Any = None,
     ) -> Fault:
         """Arm a fault for requests matching ``method``, the glob ``path`` and ``query``.
 
         It fires on the next ``times`` matching requests (each with ``probability``);
         ``seconds`` is the delay of latency and timeout faults and the longest hold.
         ``query`` names parameters a request must carry, e.g. ``{"page_no": 2}``.
+        ``field`` (``omit_field``/``set_field`` only) is where the JSON answer is edited,
+        ``value`` what ``set_field`` puts there (see :func:`edit_answer`).
         """
         try:
             fault_kind = FaultKind(kind)
@@ -122,6 +133,11 @@ class FaultInjector:
         if delay < 0:
             raise ValueError(f"seconds must not be negative, got {delay}")
         wanted = _query(query)
+        edits = fault_kind in (FaultKind.OMIT_FIELD, FaultKind.SET_FIELD)
+        if edits != bool(field):
+            raise ValueError(
+                "field is required by omit_field and set_field faults, and only by them"
+            )
         with self._lock:
             fault = Fault(
                 id=self._next_id,
@@ -132,6 +148,8 @@ class FaultInjector:
                 probability=probability,
                 seconds=delay,
                 query=wanted,
+                field_path=field,
+                value=value,
             )
             self._next_id += 1
             self._faults.append(fault)
@@ -198,6 +216,36 @@ class FaultInjector:
         """Every fault injected since the last clear, spent or not."""
         with self._lock:
             return list(self._faults)
+
+
+def edit_answer(document: Any, path: str, *, omit: bool, value: Any = None) -> Any:
+    """A JSON answer with the field at ``path`` removed (``omit``) or set to ``value``.
+
+    ``path`` is dotted; ``[]`` after a name means each element of that list, so
+    ``lines`` is the top-level field (of each element when the answer is an array),
+    ``invoices[].lines`` the lines of every row of a list answer and ``record_count`` a
+    list's total. Parts the answer does not have are left alone.
+    """
+    if isinstance(document, list):
+        return [edit_answer(element, path, omit=omit, value=value) for element in document]
+    if not isinstance(document, dict):
+        return document
+    head, _, rest = path.partition(".")
+    each = head.endswith("[]")
+    name = head.removesuffix("[]")
+    edited = dict(document)
+    if rest:
+        if name in edited:
+            inner = edited[name]
+            if each and isinstance(inner, list):
+                edited[name] = [edit_answer(e, rest, omit=omit, value=value) for e in inner]
+            elif not each:
+                edited[name] = edit_answer(inner, rest, omit=omit, value=value)
+    elif omit:
+        edited.pop(name, None)
+    else:
+        edited[name] = value
+    return edited
 
 
 def _query(query: Mapping[str, Any] | None) -> dict[str, str]:

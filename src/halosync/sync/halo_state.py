@@ -38,6 +38,7 @@ from halosync.halopsa.billing import (
     read_licence,
 )
 from halosync.halopsa.client import HaloApiClient
+from halosync.halopsa.errors import InvoiceLinesUnknownError
 from halosync.halopsa.models import RecurringInvoice
 from halosync.logging import get_logger
 from halosync.store.scratch import SortedIds, Spill
@@ -54,6 +55,8 @@ class HaloState:
     missing_invoices: set[int]
     invoice_versions: dict[int, str | None] = field(default_factory=dict)
     """Recurring invoice id -> its ``last_modified`` as read for the plan."""
+    unread_invoices: set[int] = field(default_factory=set)
+    """Recurring invoices Halo answered without their lines (unknown, not empty)."""
 
     def quantities(self, target: Target) -> dict[int, tuple[Any, Any, Any]]:
         """Record id -> (quantity, sell price, cost price) as Halo holds them now."""
@@ -76,6 +79,8 @@ class SpilledHaloState:
     lines: Spill[HaloInvoiceLine] = field(default_factory=Spill)
     invoice_versions: Spill[str | None] = field(default_factory=Spill)
     missing_invoices: set[int] = field(default_factory=set)
+    unread_invoices: set[int] = field(default_factory=set)
+    """Recurring invoices Halo answered without their lines, even read by id."""
 
     def chunk(self, places: ChunkPlaces) -> HaloState:
         """The records of one chunk's places (see :mod:`halosync.domain.chunks`)."""
@@ -89,6 +94,7 @@ class SpilledHaloState:
             list(lines.values()),
             self.missing_invoices & places.invoices,
             self.invoice_versions.by_ids(places.invoices),
+            self.unread_invoices & places.invoices,
         )
 
     def close(self) -> None:
@@ -271,13 +277,22 @@ async def read_invoice_lines(
     the ids Halo no longer has (``missing_invoices``), kept page by page on disk.
 
     An invoice the list read did not return is looked up by id before it is called gone
-    (a live Halo's list changes while it is read); a per-account sync only does that.
+    (a live Halo's list changes while it is read); a per-account sync only does that. So
+    is a list row without its lines (missing or null: unknown, never empty); an invoice
+    whose lines the single GET does not answer either is ``unread_invoices``.
     """
     state = SpilledHaloState() if into is None else into
     if not one_invoice and invoice_ids:
         async for page in halo.iter_pages(INVOICE_ENTITY, params={"includelines": "true"}):
             typed = ((row, read_invoice(row)) for row in page)
-            _keep_invoices(state, ((row, inv) for row, inv in typed if inv.id in invoice_ids))
+            _keep_invoices(
+                state,
+                (
+                    (row, inv)
+                    for row, inv in typed
+                    if inv.id in invoice_ids and inv.lines is not None
+                ),
+            )
     unread: list[int] = []
     ids = sorted(invoice_ids)
     for start in range(0, len(ids), 2000):
@@ -285,10 +300,11 @@ async def read_invoice_lines(
         unread += sorted(set(part) - state.invoice_versions.present(part))
     if unread:
         found = await halo.get_records(INVOICE_ENTITY, unread)
-        _keep_invoices(
-            state,
-            ((record, read_invoice(record)) for record in found.values() if record is not None),
-        )
+        by_id = [(record, read_invoice(record)) for record in found.values() if record is not None]
+        _keep_invoices(state, ((row, inv) for row, inv in by_id if inv.lines is not None))
+        state.unread_invoices.update(inv.id for _, inv in by_id if inv.lines is None)
+        if state.unread_invoices:
+            log.warning("halo_invoices_without_lines", invoices=sorted(state.unread_invoices))
         state.missing_invoices.update(
             invoice_id for invoice_id, record in found.items() if record is None
         )
@@ -364,9 +380,11 @@ class MarkerRecovery:
             record = await self.halo.get_record(INVOICE_ENTITY, invoice_id)
             if record is None:
                 continue
-            for raw, line in zip(
-                record.get("lines") or [], read_invoice(record).lines, strict=True
-            ):
+            invoice = read_invoice(record)
+            if invoice.lines is None:
+                # "Not found" would send the create again: the lines must be seen.
+                raise InvoiceLinesUnknownError(invoice_id)
+            for raw, line in zip(record["lines"], invoice.lines, strict=True):
                 for i in indexes:
                     if found[i] is None and created_line_matches(rows[i], line):
                         found[i] = raw

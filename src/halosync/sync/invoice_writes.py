@@ -186,7 +186,17 @@ class InvoiceLineWriter:
                         "404",
                     )
                     continue
-                current = RecurringInvoiceLines.from_halo(record)
+                try:
+                    # Lines missing or null raise: the header POST would delete what they hold.
+                    current = RecurringInvoiceLines.from_halo(record)
+                except HaloError as error:
+                    self._fail(
+                        pairs,
+                        f"recurring invoice {invoice_id} could not be read again before "
+                        f"writing ({error.message}); nothing was written",
+                        str(error),
+                    )
+                    continue
                 changed = self._changed(invoice_id, current)
                 if changed or self._refusals.get(invoice_id, 0) > 0:
                     pairs = self._plan_again(invoice_id, current, pairs, changed=changed)
@@ -233,7 +243,8 @@ class InvoiceLineWriter:
                 async for page in pages:
                     for row in page:
                         row_id = _row_id(row)
-                        if row_id in wanted:
+                        # A row without its lines is looked up by id (unknown, not empty).
+                        if row_id in wanted and row.get("lines") is not None:
                             found[row_id] = row
                     if any(_client_of(row) not in (None, *asked) for row in page):
                         # Halo ignored the filter: reading on would read every invoice for

@@ -14,6 +14,7 @@ from halosync.domain.models import HaloInvoiceLine, HaloLicence
 from halosync.domain.numbers import json_count
 from halosync.domain.reconcile import ReconcileRow, csv_rows, reconcile
 from halosync.errors import HalosyncError
+from halosync.halopsa.errors import InvoiceLinesUnknownError
 from halosync.settings import Settings
 from halosync.store.crypto import SecretBox
 from halosync.store.database import Database
@@ -64,6 +65,10 @@ async def build_reconciliation(
             state = await read_invoice_lines(halo, invoice_ids=invoice_ids, one_invoice=False)
             lines = list(state.lines)
             state.close()
+            if state.unread_invoices:
+                # Their lines are unknown: every pair on them would read "not in HaloPSA".
+                unread = ", ".join(str(i) for i in sorted(state.unread_invoices))
+                raise InvoiceLinesUnknownError(unread)
     return reconcile(
         inputs.subscriptions,
         ledger=inputs.ledger,

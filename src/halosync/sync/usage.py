@@ -121,6 +121,8 @@ def _chunk_state(
     for ref, account_target in list(inputs.account_targets.items()):
         if account_target.recurring_invoice_id in chunk.missing_invoices:
             inputs.account_targets[ref] = replace(account_target, recurring_invoice_gone=True)
+        elif account_target.recurring_invoice_id in chunk.unread_invoices:
+            inputs.account_targets[ref] = replace(account_target, recurring_invoice_unread=True)
     return chunk
 
 
