@@ -13,6 +13,7 @@ from halosync.halopsa.billing import read_invoice, read_licence
 from halosync.halopsa.errors import (
     HaloRequestRejectedError,
     HaloServerError,
+    HaloUnreadableAnswerError,
     MissingPermissionError,
     PagingInconsistentError,
 )
@@ -223,6 +224,23 @@ async def test_a_list_that_never_holds_still_is_not_taken_as_whole(halo: Halo) -
         with pytest.raises(PagingInconsistentError, match="kept changing"):
             await client.list_whole("SoftwareLicence", params={"client_id": 1})
         await writer
+
+
+async def test_an_object_without_an_id_is_unreadable_not_gone(halo: Halo) -> None:
+    # Only a 404 or an empty object means "deleted" (halopsa-api.md section 7): any other
+    # object without an id would have had the licence created again (billed twice).
+    _licences_on_client_1(halo, 3)
+    faults = halo.app.state.faults
+    async with halo.client() as client:
+        faults.inject("omit_field", "GET", "/api/softwarelicence/2", field="id")
+        with pytest.raises(HaloUnreadableAnswerError, match="without an id") as raised:
+            await client.get_record("SoftwareLicence", 2)
+        assert raised.value.retryable
+        faults.inject("set_field", "GET", "/api/softwarelicence/2", field="$", value={"id": 0})
+        with pytest.raises(HaloUnreadableAnswerError, match="GET /api/SoftwareLicence/2"):
+            await client.get_records("SoftwareLicence", [1, 2, 3])
+        faults.inject("set_field", "GET", "/api/softwarelicence/2", field="$", value={})
+        assert await client.get_record("SoftwareLicence", 2) is None
 
 
 async def test_records_are_confirmed_by_id_a_few_at_a_time(halo: Halo) -> None:

@@ -28,6 +28,7 @@ from halosync.halopsa.errors import (
     HaloRequestRejectedError,
     HaloResponseError,
     HaloServerError,
+    HaloUnreadableAnswerError,
     MissingPermissionError,
     PagingInconsistentError,
     RequestSummary,
@@ -309,17 +310,28 @@ class HaloApiClient:
     async def get_record(
         self, entity: str, record_id: int, *, params: Mapping[str, Any] | None = None
     ) -> dict[str, Any] | None:
-        """The full record by id, or None when Halo has no such record (404 or empty object)."""
+        """The full record by id, or None when Halo has no such record: only a 404 or an
+        empty object (or body) means that. Any other object without an id raises
+        :class:`HaloUnreadableAnswerError` (reading it as "gone" would create it again)."""
+        path = f"{entity}/{record_id}"
         try:
-            body = await self.request(
-                "GET", f"{entity}/{record_id}", params=_query(params or {}) or None
-            )
+            body = await self.request("GET", path, params=_query(params or {}) or None)
         except HaloRecordNotFoundError:
             return None
-        if body is None or (isinstance(body, dict) and not body.get("id")):
+        if body is None or body == {}:
             return None
         if not isinstance(body, dict):
-            raise HaloResponseError(f"Halo answered GET {entity}/{record_id} with a non-object.")
+            raise HaloResponseError(f"Halo answered GET /api/{path} with a non-object.")
+        if not body.get("id"):
+            fields = ", ".join(sorted(map(str, body))[:8])
+            raise HaloUnreadableAnswerError(
+                f"Halo answered GET /api/{path} with an object without an id (fields: "
+                f"{fields}); halosync cannot tell what it holds, so nothing was concluded "
+                "from it.",
+                fix="Nothing needs to change: the next sync reads it again. If it persists, "
+                "check the record in Halo.",
+                request=RequestSummary.of("GET", f"/api/{path}"),
+            )
         return body
 
     async def get_records(

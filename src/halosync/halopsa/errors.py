@@ -181,6 +181,11 @@ class HaloTimeoutError(HaloRetryableError):
     """Halo did not answer in time, or dropped the connection, after the allowed retries."""
 
 
+class HaloUnreadableAnswerError(HaloRetryableError):
+    """Halo answered 200 with something that is not the record asked for (an object without
+    an id, say): a passing fault to retry later, never a sign the record is gone."""
+
+
 class PagingInconsistentError(HaloRetryableError):
     """A list changed or came back short while it was being paged; read it again."""
 

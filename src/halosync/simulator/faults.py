@@ -224,8 +224,11 @@ def edit_answer(document: Any, path: str, *, omit: bool, value: Any = None) -> A
     ``path`` is dotted; ``[]`` after a name means each element of that list, so
     ``lines`` is the top-level field (of each element when the answer is an array),
     ``invoices[].lines`` the lines of every row of a list answer and ``record_count`` a
-    list's total. Parts the answer does not have are left alone.
+    list's total. Parts the answer does not have are left alone. ``$`` is the whole
+    answer: ``set_field`` replaces it with ``value``.
     """
+    if path == "$":
+        return None if omit else value
     if isinstance(document, list):
         return [edit_answer(element, path, omit=omit, value=value) for element in document]
     if not isinstance(document, dict):
