@@ -362,7 +362,7 @@ def main() -> None:
         "--line-write-path",
         choices=("invoice", "update_lines"),
         default="invoice",
-        help="how invoice_line writes (invoice: two requests per invoice, the default)",
+        help="how invoice_line writes (invoice: one read and one POST per batch, the default)",
     )
     parser.add_argument(
         "--preview",

@@ -20,7 +20,8 @@ size of a licence batch):
 4. commit the ledger rows, results and audit entries of the batch in one transaction.
 
 Halo has no conditional write: an edit between step 1 and the POST can still be lost, but
-that window is two requests long instead of the whole run. A refused POST (400) fails only
+that window is the batch's read (its pages after the invoice's) and re-planning, not the
+whole run. A refused POST (400) fails only
 the lines Halo named (``[3].lines[0]...``: invoice 3 of the batch, in its own words); the
 other invoices, and that invoice's other lines, are read and written again together
 (:meth:`~halosync.halopsa.errors.HaloRequestRejectedError.named_rows`, the rule licence
