@@ -302,8 +302,10 @@ def test_an_unanswered_batch_post_that_cannot_be_read_is_adopted_next_run(
 
 
 def test_an_invoice_missing_from_the_batch_reread_is_looked_up_by_id(tmp_path: Path) -> None:
-    """An invoice moved to another client meanwhile is not in the batch's filtered read:
-    it is looked up by id, and written, not called gone."""
+    """An invoice moved to another client meanwhile is not in the batch's filtered read: it
+    is looked up by id, not called gone, and planned again from what it holds now, which
+    says it bills another client: nothing is written to it (domain.placement), the rest of
+    the batch is."""
     world = _world(tmp_path, 3, chaos=True)
 
     def move(state: SimulatorState) -> None:
@@ -312,10 +314,16 @@ def test_an_invoice_missing_from_the_batch_reread_is_looked_up_by_id(tmp_path: P
 
     _chaos(world).arm(Trap("action_before", "GET", INVOICES, nth=2, action=move))
     report = run(world)
-    assert report.counts["created"] == 3, report.changes
+    assert report.counts["created"] == 2, report.changes
+    moved = next(c for c in report.changes if c.account_ref == "A3")
+    assert (moved.action, moved.level) == ("skip", "WARNING"), moved
+    assert "changed in HaloPSA after it was read" in moved.reason
+    assert "was moved to client 'Elsewhere Ltd'" in moved.reason
+    assert "deleted" not in moved.reason
     counts = _invoice_requests(world)
     assert counts["get"] == 1, counts
-    assert len(_mail_lines(world, -3)) == 1
+    assert _mail_lines(world, -3) == []
+    assert len(_mail_lines(world, -2)) == 1
 
 
 class _IgnoresClientFilter:

@@ -71,6 +71,9 @@ class RecurringInvoiceLines:
     id: int
     last_modified: str | None
     lines: tuple[Mapping[str, Any], ...] = field(default_factory=tuple)
+    owner: Mapping[str, Any] = field(default_factory=dict)
+    """The client it belongs to as read (``client_id``, ``client_name``), so that a plan
+    made from it sees an invoice moved to another client."""
 
     @classmethod
     def from_halo(cls, record: Mapping[str, Any]) -> RecurringInvoiceLines:
@@ -91,6 +94,7 @@ class RecurringInvoiceLines:
             id=int(record["id"]),
             last_modified=None if stamp is None else str(stamp),
             lines=tuple(dict(line) for line in lines),
+            owner={key: record[key] for key in ("client_id", "client_name") if key in record},
         )
 
     @property

@@ -70,7 +70,15 @@ _RETRIES = 3
 
 
 def _line_key(line: HaloInvoiceLine) -> tuple[Any, ...]:
-    return (line.id, line.item_id, line.quantity, line.unit_price, line.unit_cost, line.marker)
+    return (
+        line.id,
+        line.item_id,
+        line.quantity,
+        line.unit_price,
+        line.unit_cost,
+        line.marker,
+        line.client_id,
+    )
 
 
 def _written(line: Mapping[str, Any]) -> Written:
@@ -272,7 +280,7 @@ class InvoiceLineWriter:
 
     @staticmethod
     def _lines(current: RecurringInvoiceLines) -> list[HaloInvoiceLine]:
-        return invoice_lines({"id": current.id, "lines": list(current.lines)})
+        return invoice_lines({**current.owner, "id": current.id, "lines": list(current.lines)})
 
     def _plan_again(
         self, invoice_id: int, current: RecurringInvoiceLines, pairs: list[Pair], *, changed: bool
