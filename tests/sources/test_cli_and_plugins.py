@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,20 +16,8 @@ from halosync.sources.importer import import_records
 from halosync.sources.plugins import SourceRecord, UsageSource, list_sources, load_source
 from halosync.store.database import Database
 from halosync.store.usage import SubscriptionRepository
+from tests.cli_inprocess import home_env, run_cli
 from tests.sources.conftest import GOOD_CSV, HEADER
-
-
-def _halosync(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "HALOSYNC_DATA_DIR": str(data_dir), "HOME": str(data_dir)}
-    env.pop("HALOSYNC_DATABASE_URL", None)
-    return subprocess.run(
-        [sys.executable, "-c", "from halosync.cli import main; main()", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=60,
-    )
 
 
 def test_workspace_import_and_tokens_through_the_cli(tmp_path: Path) -> None:
@@ -40,74 +26,42 @@ def test_workspace_import_and_tokens_through_the_cli(tmp_path: Path) -> None:
     usage.write_text(GOOD_CSV, encoding="utf-8")
     bad = tmp_path / "bad.csv"
     bad.write_text(f"{HEADER}\nA1,Acme,active,nope,S1,Mail,1,2024-01-01,,m,t,,,\n", "utf-8")
-    script = tmp_path / "script.sh"
-    # One interpreter per command is slow; run the sequence in one process instead.
-    commands = [
-        ["workspace", "create", "acme", "--json"],
-        ["import", str(usage), "--json"],  # --workspace left out: only one exists
-        ["import", "--workspace", "acme", str(usage), "--json"],
-        ["import", "--workspace", "acme", str(bad), "--json"],
-        ["token", "create", "--workspace", "acme", "--name", "ci", "--role", "viewer", "--json"],
-        ["workspace", "list", "--json"],
-        ["keys", "rotate", "--json"],
-    ]
-    runner = (
-        "import sys, json\n"
-        "from halosync.cli import main\n"
-        f"for args in {commands!r}:\n"
-        "    sys.argv = ['halosync', *args]\n"
-        "    try:\n"
-        "        main()\n"
-        "    except SystemExit as done:\n"
-        "        print(f'@@exit {done.code}', flush=True)\n"
-        "    else:\n"
-        "        print('@@exit 0', flush=True)\n"
-    )
-    script.write_text(runner, encoding="utf-8")
-    env = {**os.environ, "HALOSYNC_DATA_DIR": str(data), "HOME": str(tmp_path)}
-    env.pop("HALOSYNC_DATABASE_URL", None)
-    done = subprocess.run(
-        [sys.executable, str(script)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
-    outputs = done.stdout.split("@@exit ")
-    documents: list[str] = []
-    codes: list[int] = []
-    for chunk in outputs[1:]:
-        code, _, rest = chunk.partition("\n")
-        codes.append(int(code) if code != "None" else 0)
-        documents.append(rest)
-    first_doc = json.loads(outputs[0])
-    assert first_doc["name"] == "acme"
-    assert codes == [0, 0, 0, 1, 0, 0, 0], done.stderr
-    created = json.loads(documents[0])
+    # In this process (tests/unit/test_cli_exit_status.py runs the real one): the database
+    # is the data directory's default.
+    env = {"HALOSYNC_DATA_DIR": str(data), "HOME": str(tmp_path)}
+    errors: list[str] = []
+
+    def halosync(*args: str, status: int = 0) -> Any:
+        code, out, err = run_cli(env, *args, "--json")
+        errors.append(err)
+        assert code == status, err
+        return json.loads(out)
+
+    assert halosync("workspace", "create", "acme")["name"] == "acme"
+    created = halosync("import", str(usage))  # --workspace left out: only one exists
     assert created["subscriptions"]["created"] == 3
-    again = json.loads(documents[1])
+    again = halosync("import", "--workspace", "acme", str(usage))
     assert again["subscriptions"] == {"created": 0, "updated": 0, "unchanged": 3}
-    refused = json.loads(documents[2])
+    refused = halosync("import", "--workspace", "acme", str(bad), status=1)
     assert refused["errors"] == [
         {"location": "line 2, column billed", "message": 'must be true or false, got "nope"'}
     ]
-    assert "line 2, column billed" in done.stderr
-    token = json.loads(documents[3])
+    assert "line 2, column billed" in errors[-1]
+    token = halosync("token", "create", "--workspace", "acme", "--name", "ci", "--role", "viewer")
     assert token["role"] == "viewer"
     assert token["token"].startswith("hs_")
-    assert token["token"] not in done.stderr
-    listed = json.loads(documents[4])
+    listed = halosync("workspace", "list")
     assert [w["name"] for w in listed] == ["acme"]
-    rotation = json.loads(documents[5])
+    rotation = halosync("keys", "rotate")
     assert rotation["new_key"] is True
     assert (data / "secret.key").exists()
+    assert token["token"] not in "".join(errors)
 
 
 def test_missing_workspace_is_a_clear_error(tmp_path: Path) -> None:
-    result = _halosync("import", str(tmp_path / "x.csv"), data_dir=tmp_path / "d")
-    assert result.returncode == 1
-    assert "There is no workspace yet" in result.stderr
+    code, _out, err = run_cli(home_env(tmp_path), "import", str(tmp_path / "x.csv"))
+    assert code == 1
+    assert "There is no workspace yet" in err
 
 
 def test_csv_directory_is_discovered_through_its_entry_point() -> None:
