@@ -12,12 +12,10 @@ import socket
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
 
-if TYPE_CHECKING:
-    from sqlalchemy import Engine
+from tests.schema_template import ReusedPostgresSchema, create_schema, drop_schema, schema_url
 
 POSTGRES_URL = os.environ.get(
     "HALOSYNC_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -100,40 +98,36 @@ def queue_name(redis_url: str) -> Iterator[str]:
     client.close()
 
 
-def _trigrams_in_public(admin: Engine) -> None:
-    """pg_trgm in the public schema, before any test's migration creates it: created by
-    a migration it would land in that test's schema, and dropping the schema would take
-    every other schema's trigram index with it."""
-    from sqlalchemy import text
-    from sqlalchemy.exc import DBAPIError
-
-    try:
-        with admin.begin() as connection:
-            connection.execute(text("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public"))
-    except DBAPIError:  # another test created it at the same moment
-        pass
+@pytest.fixture(scope="session")
+def _reused_postgres_schema() -> Iterator[ReusedPostgresSchema]:
+    """This process's migrated PostgreSQL schema, made when a test first asks for it."""
+    reused = ReusedPostgresSchema(POSTGRES_URL)
+    yield reused
+    reused.close()
 
 
 @pytest.fixture
-def pg_schema_url(postgres_url: str) -> Iterator[str]:
-    """A PostgreSQL URL whose default schema is a fresh one, dropped after the test."""
-    import uuid
+def pg_schema_url(
+    postgres_url: str, _reused_postgres_schema: ReusedPostgresSchema
+) -> Iterator[str]:
+    """A PostgreSQL URL whose default schema is at the newest revision and holds no rows:
+    this process's one such schema, emptied after the test (tests/schema_template.py)."""
+    yield _reused_postgres_schema.url()
+    _reused_postgres_schema.reset()
 
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
 
-    schema = f"t_{uuid.uuid4().hex[:16]}"
+@pytest.fixture
+def pg_empty_schema_url(postgres_url: str) -> Iterator[str]:
+    """A PostgreSQL URL whose default schema is a new, empty one (not even migrated),
+    dropped after the test: for the tests of the migrations and of upgrading from empty."""
+    from sqlalchemy import create_engine
+
     admin = create_engine(postgres_url)
-    _trigrams_in_public(admin)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    parsed = make_url(postgres_url)
-    url = parsed.set(query={**parsed.query, "options": f"-csearch_path={schema}"})
+    schema = create_schema(admin)
     try:
-        yield url.render_as_string(hide_password=False)
+        yield schema_url(postgres_url, schema)
     finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        drop_schema(admin, schema)
         admin.dispose()
 
 

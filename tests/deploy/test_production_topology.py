@@ -126,7 +126,7 @@ def _wait(check: Callable[[], Any], timeout: float, what: str, topology: Topolog
 
 def test_web_two_workers_and_the_scheduler_sync_usage_to_halo(
     tmp_path: Path,
-    pg_schema_url: str,
+    pg_empty_schema_url: str,
     redis_url: str,
     queue_name: str,
     halo: tuple[Simulator, str],
@@ -136,7 +136,7 @@ def test_web_two_workers_and_the_scheduler_sync_usage_to_halo(
     env.update(env_example(commented=False))
     env.update(
         {
-            "HALOSYNC_DATABASE_URL": pg_schema_url,
+            "HALOSYNC_DATABASE_URL": pg_empty_schema_url,
             "HALOSYNC_REDIS_URL": redis_url,
             "HALOSYNC_QUEUE_NAME": queue_name,
             "HALOSYNC_SECRET_KEYS": generate_key(),
@@ -173,7 +173,7 @@ def test_web_two_workers_and_the_scheduler_sync_usage_to_halo(
         _wait(ready, 60, "/readyz", topology)
         assert http.get("/healthz").json() == {"status": "ok"}
 
-        http.headers["Authorization"] = f"Bearer {_workspace_with_token(pg_schema_url)}"
+        http.headers["Authorization"] = f"Bearer {_workspace_with_token(pg_empty_schema_url)}"
         api = "/api/v1/workspaces/acme"
         # No automatic run before the test asks for one.
         for kind in ("customers", "usage"):

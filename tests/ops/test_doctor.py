@@ -195,7 +195,7 @@ def test_an_unreachable_queue_is_a_problem(cli: Cli) -> None:
 
 
 @pytest.mark.postgres
-def test_the_search_index_is_reported_and_its_fix_makes_it(pg_schema_url: str) -> None:
+def test_the_search_index_is_reported_and_its_fix_makes_it(pg_empty_schema_url: str) -> None:
     """PostgreSQL: the doctor says whether the searches have their trigram indexes (made
     by migrations 0022 and 0027 when pg_trgm can be installed) and, when not, the SQL that
     makes them."""
@@ -204,7 +204,7 @@ def test_the_search_index_is_reported_and_its_fix_makes_it(pg_schema_url: str) -
     from halosync.ops.doctor import search_index_check
     from halosync.store.search import TRIGRAM_INDEX, TRIGRAM_INDEX_SQL
 
-    database = Database(pg_schema_url)
+    database = Database(pg_empty_schema_url)
     try:
         database.migrate()
         assert search_index_check(database).detail == "the searches read their trigram indexes"

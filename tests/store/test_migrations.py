@@ -48,8 +48,8 @@ def test_migrations_match_models_on_sqlite(sqlite_url: str) -> None:
 
 
 @pytest.mark.postgres
-def test_migrations_match_models_on_postgresql(pg_schema_url: str) -> None:
-    _upgrade_downgrade_roundtrip(pg_schema_url)
+def test_migrations_match_models_on_postgresql(pg_empty_schema_url: str) -> None:
+    _upgrade_downgrade_roundtrip(pg_empty_schema_url)
 
 
 def test_migrate_is_cheap_when_up_to_date(sqlite_url: str) -> None:
@@ -209,8 +209,8 @@ def test_runs_written_the_old_way_move_to_columns_on_sqlite(sqlite_url: str) -> 
 
 
 @pytest.mark.postgres
-def test_runs_written_the_old_way_move_to_columns_on_postgresql(pg_schema_url: str) -> None:
-    _runs_written_the_old_way(pg_schema_url)
+def test_runs_written_the_old_way_move_to_columns_on_postgresql(pg_empty_schema_url: str) -> None:
+    _runs_written_the_old_way(pg_empty_schema_url)
 
 
 def test_the_one_active_run_index_stays_partial_on_sqlite(sqlite_url: str) -> None:
@@ -429,8 +429,8 @@ def test_quantities_become_decimals_on_sqlite(sqlite_url: str) -> None:
 
 
 @pytest.mark.postgres
-def test_quantities_become_decimals_on_postgresql(pg_schema_url: str) -> None:
-    _quantities_become_decimals(pg_schema_url)
+def test_quantities_become_decimals_on_postgresql(pg_empty_schema_url: str) -> None:
+    _quantities_become_decimals(pg_empty_schema_url)
 
 
 def test_approvals_made_before_0023_are_taken_as_used(sqlite_url: str) -> None:
