@@ -102,3 +102,28 @@ def test_an_invoice_line_on_a_recurring_invoice_moved_to_another_client_is_not_w
     rows = asyncio.run(world.reconciliation())
     row = next(r for r in rows if r.account_ref == "A1")
     assert row.status == "blocked"
+
+
+def test_a_licence_made_inactive_in_halo_is_not_written_and_reconcile_says_so(
+    tmp_path: Path,
+) -> None:
+    world = _world(tmp_path)
+    licence = _a1_licence(world)
+    world.sim.state.edit_by_hand("SoftwareLicence", int(str(licence["id"])), is_active=False)
+    for options in ({}, {"account_ref": "A1"}):
+        report = asyncio.run(world.usage(**options))
+        change = next(c for c in report.changes if c.account_ref == "A1")
+        assert change.action == "skip", change.reason
+        assert change.level == "WARNING"
+        assert f"licence {licence['id']} is inactive in HaloPSA" in change.reason
+        assert "reactivate it" in change.reason
+        assert "halosync rules exclude --account A1 --service MAIL" in change.reason
+        kept = world.sim.state.record("SoftwareLicence", int(str(licence["id"])))
+        assert kept is not None
+        assert (kept["count"], kept["is_active"]) == (9, False)
+        assert len(world.licences()) == 2
+    rows = asyncio.run(world.reconciliation())
+    row = next(r for r in rows if r.account_ref == "A1")
+    assert row.status == "blocked"
+    assert row.blocked is not None
+    assert "is inactive in HaloPSA" in row.blocked

@@ -246,6 +246,8 @@ class HaloLicence:
     deleted: bool = False
     client_name: str = ""
     """The name of the client it is on, as HaloPSA answers (for messages only)."""
+    active: bool = True
+    """False once someone made it inactive in HaloPSA (``is_active``): it bills nothing."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,10 +1,13 @@
-"""A record halosync keeps in step that now bills another HaloPSA client than the pair's.
+"""A record halosync keeps in step that someone changed in HaloPSA so that writing it
+would bill the wrong customer, or nothing: moved to another client, or made inactive.
 
 Someone in HaloPSA moved a licence halosync created to another client, or gave the mapped
 recurring invoice to another client. Writing it as the pair's record would bill that other
 customer for this account's usage, and creating a second record would bill the pair twice
 once the first is moved back; so the pair is skipped with a WARNING naming both clients and
-the fix, and the reconciliation report marks the row *blocked*. The planner and the report
+the fix, and the reconciliation report marks the row *blocked*. A licence made inactive
+bills nothing whatever its count: it is not written either, and the admin is told how to
+bill the usage again (reactivate it) or stop (exclude the pair). The planner and the report
 both ask here (one rule); the rule is written out in ``docs/sync-rules.md``.
 """
 
@@ -12,7 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from halosync.domain.models import AccountTarget, HaloInvoiceLine, HaloLicence
+from halosync.domain.models import (
+    AccountTarget,
+    DesiredSubscription,
+    HaloInvoiceLine,
+    HaloLicence,
+)
 
 
 def client_label(client_id: int, name: str = "") -> str:
@@ -42,6 +50,22 @@ def moved_licence(licence: HaloLicence, target: AccountTarget, account_ref: str)
     )
 
 
+def inactive_licence(licence: HaloLicence, sub: DesiredSubscription) -> str | None:
+    """Why the pair's ``licence`` is not written: someone made it inactive in HaloPSA, so it
+    bills nothing whatever its count; None while it is active, or once the pair's billing
+    stops (then writing 0 and the ended status to it is harmless and keeps it true)."""
+    if licence.active or sub.ended_reason is not None:
+        return None
+    account, service = sub.account_ref, sub.service_ref
+    return (
+        f"licence {licence.id} is inactive in HaloPSA, so it bills nothing whatever its count, "
+        f"and halosync does not write an inactive licence; nothing was written. To bill "
+        f"account {account}'s usage, reactivate it in HaloPSA; if it should not be billed, "
+        f"exclude it: halosync rules exclude --account {account} --service {service} "
+        "--reason TEXT"
+    )
+
+
 def moved_invoice(
     lines: Iterable[HaloInvoiceLine], target: AccountTarget, account_ref: str
 ) -> str | None:
@@ -63,4 +87,4 @@ def moved_invoice(
     )
 
 
-__all__ = ["client_label", "mapped_client", "moved_invoice", "moved_licence"]
+__all__ = ["client_label", "inactive_licence", "mapped_client", "moved_invoice", "moved_licence"]

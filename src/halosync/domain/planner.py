@@ -44,7 +44,12 @@ from halosync.domain.models import (
     SubscriptionStatus,
     SyncSettings,
 )
-from halosync.domain.placement import mapped_client, moved_invoice, moved_licence
+from halosync.domain.placement import (
+    inactive_licence,
+    mapped_client,
+    moved_invoice,
+    moved_licence,
+)
 from halosync.domain.rules import (
     EMPTY_RULE_BOOK,
     EffectiveRule,
@@ -735,11 +740,9 @@ def _plan_licence(
     for record in rows:
         if record.halo_record_id is not None and record.halo_record_id in context.licences_by_id:
             licence = context.licences_by_id[record.halo_record_id]
-            moved = moved_licence(licence, target, sub.account_ref)
-            if moved is not None:
-                return replace(
-                    base, action="skip", level="WARNING", reason=moved, halo_id=licence.id
-                )
+            refused = _not_writable(base, licence, target, sub)
+            if refused is not None:
+                return refused
             change = _update_licence(base, licence, wanted)
             return _flag_duplicates(change, twins, "licence")
     adoptable = [
@@ -750,6 +753,9 @@ def _plan_licence(
     ]
     if adoptable:
         licence = adoptable[0]
+        refused = _not_writable(base, licence, target, sub)
+        if refused is not None:
+            return refused
         note = f"found licence {licence.id} created by an interrupted earlier run; adopting it"
         change = _update_licence(base, licence, wanted)
         change = replace(change, reason=f"{note}; {change.reason}", adopted=True)
@@ -780,6 +786,20 @@ def _plan_licence(
                 f"there (earlier records on {old} are left as they are)"
             )
     return replace(base, action="create", reason=reason, level=level, after=desired, write=write)
+
+
+def _not_writable(
+    base: PlannedChange, licence: HaloLicence, target: AccountTarget, sub: DesiredSubscription
+) -> PlannedChange | None:
+    """The pair's skip when its licence must not be written (:mod:`halosync.domain.placement`):
+    moved to another client, or inactive in HaloPSA; None when it may be."""
+    moved = moved_licence(licence, target, sub.account_ref)
+    if moved is not None:
+        return replace(base, action="skip", level="WARNING", reason=moved, halo_id=licence.id)
+    inactive = inactive_licence(licence, sub)
+    if inactive is not None:
+        return replace(base, action="skip", level="WARNING", reason=inactive, halo_id=licence.id)
+    return None
 
 
 def _update_licence(

@@ -15,7 +15,7 @@ which the next sync fixes;
 duplicate means more than one HaloPSA record carries the pair's halosync tag, so the
 customer may be billed twice until an admin removes the others; blocked means halosync
 will not write the pair's record until an admin acts in HaloPSA (it was moved to another
-client: :mod:`halosync.domain.placement`, the planner's rule).
+client, or made inactive: :mod:`halosync.domain.placement`, the planner's rule).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from halosync.domain.models import (
     chain_text,
     plain_number,
 )
-from halosync.domain.placement import moved_invoice, moved_licence
+from halosync.domain.placement import inactive_licence, moved_invoice, moved_licence
 from halosync.domain.rules import (
     CEILING_STEP,
     EMPTY_RULE_BOOK,
@@ -105,7 +105,8 @@ class ReconcileRow:
     record (its terms summed or one picked, as the sync bills them)."""
     blocked: str | None = None
     """Why halosync will not write the pair's record until an admin acts in HaloPSA (it was
-    moved to another client), and the fix; the sync skips it with the same words."""
+    moved to another client, or made inactive), and the fix; the sync skips it with the
+    same words."""
 
     @property
     def status(self) -> RowStatus:
@@ -233,7 +234,7 @@ def reconcile(
             )
         blocked = None
         if skip is None and ruling.excluded is None and mapped is not None:
-            blocked = _blocked(found, mapped, key[0], target, live, on_invoice)
+            blocked = _blocked(found, mapped, key, sub, target, live, on_invoice)
         ruled = ruling.quantity
         out_of_date = (
             skip is None
@@ -279,14 +280,17 @@ def reconcile(
 def _blocked(
     found: LedgerRecord | None,
     mapped: AccountTarget,
-    account_ref: str,
+    key: tuple[str, str, str],
+    sub: DesiredSubscription | None,
     target: Target,
     licences: Mapping[int, HaloLicence],
     on_invoice: Mapping[int, list[HaloInvoiceLine]],
 ) -> str | None:
     """Why the sync will not write the pair's record (the planner's rule, from
     :mod:`halosync.domain.placement`): the record its ledger row keeps on the mapped client
-    is on another client now, or the mapped recurring invoice is."""
+    is on another client now, or the mapped recurring invoice is; or the licence is
+    inactive in HaloPSA while the pair still bills."""
+    account_ref = key[0]
     if target == "invoice_line":
         if mapped.recurring_invoice_id is None:
             return None
@@ -294,7 +298,12 @@ def _blocked(
     if found is None or found.halo_client_id != mapped.halo_client_id:
         return None
     licence = licences.get(found.halo_record_id or 0)
-    return None if licence is None else moved_licence(licence, mapped, account_ref)
+    if licence is None:
+        return None
+    moved = moved_licence(licence, mapped, account_ref)
+    if moved is not None or sub is None:
+        return moved
+    return inactive_licence(licence, sub)
 
 
 def _billable(sub: DesiredSubscription | None) -> Decimal | None:

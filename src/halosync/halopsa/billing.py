@@ -105,6 +105,7 @@ def licence_from_halo(record: SoftwareLicence | Mapping[str, Any]) -> HaloLicenc
         marker=licence_marker(licence),
         deleted=licence.deleted,
         client_name=licence.client_name or "",
+        active=licence.is_active is not False,
     )
 
 

@@ -421,3 +421,35 @@ def test_a_record_moved_to_another_client_is_never_written_as_the_pairs(
         )
         assert alone.changes == tuple(c for c in plan.changes if c.account_ref == account)
     assert foreign is not None
+
+
+@settings(max_examples=150, deadline=None)
+@given(scenarios(), st.lists(st.integers(0, 8), min_size=1, max_size=3))
+def test_a_licence_made_inactive_in_halo_is_written_only_to_stop_billing(
+    scenario: Scenario, deactivate: list[int]
+) -> None:
+    """An inactive licence bills nothing whatever its count: while its pair bills, nothing
+    is written to it and no second one is created (a WARNING says how to bill or exclude
+    it); once billing stops, its 0 may still be written."""
+    scenario.target = "licence"
+    state, _foreign = prepared_state(scenario)
+    ours = sorted(state.licences)
+    inactive: set[int] = set()
+    for index in deactivate:
+        if ours:
+            record = ours[index % len(ours)]
+            state.licences[record]["is_active"] = False
+            inactive.add(record)
+    plan = run(scenario, scenario.now, state)
+    event(f"inactive: {bool(inactive)}")
+    ended = {sub.identity for sub in scenario.now if sub.ended_reason is not None}
+    for change in plan.changes:
+        if change.halo_id in inactive and change.is_write:
+            assert change.after.get("count") == 0 or change.identity in ended
+        if "is inactive in HaloPSA" in change.reason:
+            assert (change.action, change.level) == ("skip", "WARNING")
+            assert change.halo_id in inactive
+    # Re-planning after applying never flips an inactive licence's pair into a create.
+    state.apply(plan)
+    again = run(scenario, scenario.now, state)
+    assert not again.writes, [c.reason for c in again.writes]
