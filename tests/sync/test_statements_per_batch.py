@@ -170,3 +170,16 @@ def test_no_chunk_reads_the_whole_review_queue(tmp_path: Path) -> None:
         report = asyncio.run(world.usage(chunk_accounts=5))
     assert report.counts["skipped"] == 60
     assert len(scans) <= 1, scans
+
+
+def test_no_chunk_reads_every_account_mapping(tmp_path: Path) -> None:
+    """For ``invoice_line`` each chunk asks which other accounts share its recurring
+    invoices, by index: a read of every account mapping of the workspace per chunk made a
+    100,000-pair sync read 50 × 50,000 mappings (issue 15). The run reads every mapping's
+    places once, before its chunks."""
+    world = _world(tmp_path, "invoice_line", accounts=30)
+    assert asyncio.run(world.usage()).counts["created"] == 60
+    with whole_table_reads(world, "account_mapping", "(workspace_id=?)") as scans:
+        report = asyncio.run(world.usage(chunk_accounts=5))
+    assert report.counts["unchanged"] == 60
+    assert len(scans) <= 1, scans

@@ -281,6 +281,9 @@ class AccountMapping(Base):
     __table_args__ = (
         UniqueConstraint("workspace_id", "account_id"),
         UniqueConstraint("workspace_id", "halo_client_id"),
+        # Each chunk of an invoice_line sync asks which accounts share its recurring
+        # invoices: without it, a read of every mapping of the workspace per chunk.
+        Index("ix_account_mapping_invoice", "workspace_id", "recurring_invoice_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
