@@ -13,9 +13,10 @@ changes). For each process it reports wall time, CPU time (user + system, from t
 child's own rusage) and peak RSS (the child's own ``VmHWM``, read by the child as it exits;
 interpreter included).
 With ``--runs N`` the whole scenario runs N times from scratch and each figure is given
-as min / median / max. ``--preview`` then asks ``halosync serve`` on a local port for the
-REST API's dry-run preview (``POST /syncs/usage/preview``, streamed) and reports the
-server's CPU for it and its peak RSS.
+as min / median / max. ``--preview`` then runs ``sync usage --dry-run`` (the CLI's dry
+run) and asks ``halosync serve`` on a local port for the REST API's dry-run preview
+(``POST /syncs/usage/preview``, streamed), reporting the server's CPU for it (start-up
+excluded) and its peak RSS.
 """
 
 from __future__ import annotations
@@ -340,6 +341,9 @@ def scenario(
             repeat = _measured(["sync", "usage"], env, "repeat_sync")
             steps = {"customers_pull": pull, "first_sync": first, "repeat_sync": repeat}
             if preview:
+                # The same dry run through the CLI (`sync usage --dry-run --json`), then the
+                # REST preview: the difference between the two is the web layer's.
+                steps["dry_run"] = _measured(["sync", "usage", "--dry-run"], env, "dry_run")
                 steps["preview"] = _preview(world, env)
             world.database.dispose()
         finally:
@@ -373,10 +377,14 @@ def main() -> None:
     args = parser.parse_args()
     global PROFILE_DIR
     PROFILE_DIR = args.profile
-    runs = [
-        scenario(args.pairs, args.target, args.database_url, args.line_write_path, args.preview)
-        for _ in range(args.runs)
-    ]
+    runs = []
+    for number in range(1, args.runs + 1):
+        runs.append(
+            scenario(args.pairs, args.target, args.database_url, args.line_write_path, args.preview)
+        )
+        # Each run's figures as it ends (a 100k run takes minutes): on stderr, so that
+        # stdout stays the one summary document.
+        print(f"run {number}: {json.dumps(runs[-1])}", file=sys.stderr, flush=True)
     summary: dict[str, Any] = {"pairs": args.pairs, "target": args.target, "runs": args.runs}
     if args.target == "invoice_line":
         summary["line_write_path"] = args.line_write_path
