@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import insert, inspect, select, text
+from sqlalchemy import delete, insert, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from halosync.settings import Settings
@@ -134,6 +134,38 @@ def test_naive_datetimes_are_refused(database: Database) -> None:
 def test_foreign_keys_are_enforced(database: Database) -> None:
     with pytest.raises(IntegrityError):
         _add(database, Service(workspace_id=999, ref="s", name="S"))
+
+
+def test_a_subscription_names_its_own_workspaces_account_and_service_and_goes_with_it(
+    database: Database,
+) -> None:
+    """Two keys, (workspace, account) and (workspace, service): another workspace's
+    account is refused, and deleting the workspace still takes its subscriptions."""
+    ours, theirs = _workspace(database), _workspace(database, "other")
+    with database.session() as session:
+        account = Account(workspace_id=theirs, ref="a", name="A", status="active", billed=True)
+        service = Service(workspace_id=ours, ref="s", name="S")
+        session.add_all([account, service])
+        session.flush()
+        ids = account.id, service.id
+    values = {"quantity": 1, "start_date": datetime(2024, 1, 1).date()}
+    values |= {"billing_cycle": "monthly", "term": "monthly", "updated_at": datetime.now(UTC)}
+    with pytest.raises(IntegrityError):
+        _add(
+            database,
+            Subscription(workspace_id=ours, account_id=ids[0], service_id=ids[1], **values),
+        )
+    with database.session() as session:
+        account = Account(workspace_id=ours, ref="a", name="A", status="active", billed=True)
+        session.add(account)
+        session.flush()
+        session.add(
+            Subscription(workspace_id=ours, account_id=account.id, service_id=ids[1], **values)
+        )
+    with database.session() as session:
+        session.execute(delete(Workspace).where(Workspace.id == ours))
+    with database.session() as session:
+        assert session.scalars(select(Subscription)).all() == []
 
 
 def test_sqlite_runs_in_wal_mode(sqlite_url: str) -> None:
