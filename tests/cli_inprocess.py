@@ -21,13 +21,14 @@ def home_env(home: Path) -> dict[str, str]:
     }
 
 
-def run_cli(env: Mapping[str, str], *args: str) -> tuple[int, str, str]:
-    """``halosync ARGS`` with ``env``: exit status, stdout and stderr."""
+def run_cli(env: Mapping[str, str], *args: str, stdin: str = "") -> tuple[int, str, str]:
+    """``halosync ARGS`` with ``env`` and ``stdin`` on standard input (not a terminal):
+    exit status, stdout and stderr."""
     saved_argv = sys.argv
     # The CLI configures logging onto the runner's streams; restore it for later tests.
     saved_logging = structlog.get_config()
     code = 0
-    with CliRunner().isolation(env=dict(env)) as streams:
+    with CliRunner().isolation(input=stdin, env=dict(env)) as streams:
         sys.argv = ["halosync", *args]
         try:
             run_app()

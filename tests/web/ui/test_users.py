@@ -32,6 +32,7 @@ from halosync.users import (
     set_password,
 )
 from halosync.users.ratelimit import account_key
+from tests.cli_inprocess import run_cli
 from tests.schema_template import migrated
 
 PASSWORD = "a long enough password"
@@ -242,7 +243,9 @@ def _cli(args: list[str], tmp_path: Path, stdin: str = "") -> subprocess.Complet
 
 
 def test_user_cli(tmp_path: Path) -> None:
-    assert _cli(["workspace", "create", "Alpha"], tmp_path).returncode == 0
+    # The password is piped into a real process once; the other steps run in this process.
+    env = {"HALOSYNC_DATA_DIR": str(tmp_path), "HOME": str(tmp_path)}
+    assert run_cli(env, "workspace", "create", "Alpha")[0] == 0
     created = _cli(
         [
             "user",
@@ -263,21 +266,19 @@ def test_user_cli(tmp_path: Path) -> None:
     assert created.returncode == 0, created.stderr
     assert "Created user ann@example.com (admin of 'Alpha')." in created.stdout
     assert PASSWORD not in created.stdout + created.stderr
-    short = _cli(
-        ["user", "create", "--email", "b@example.com", "--name", "B", "--password-stdin"],
-        tmp_path,
+    code, _out, err = run_cli(
+        env,
+        *("user", "create", "--email", "b@example.com", "--name", "B", "--password-stdin"),
         stdin="short\n",
     )
-    assert short.returncode == 1
-    assert "too short" in short.stderr
-    granted = _cli(
-        ["user", "grant", "--email", "ann@example.com", "--workspace", "Alpha", "--role", "viewer"],
-        tmp_path,
-    )
-    assert granted.returncode == 0, granted.stderr
-    listed = _cli(["user", "list", "--json"], tmp_path)
-    assert '"role": "viewer"' in listed.stdout
-    assert "argon2" not in listed.stdout
-    no_tty = _cli(["user", "password", "--email", "ann@example.com"], tmp_path)
-    assert no_tty.returncode == 1
-    assert "--password-stdin" in no_tty.stderr
+    assert code == 1
+    assert "too short" in err
+    grant_viewer = ("--email", "ann@example.com", "--workspace", "Alpha", "--role", "viewer")
+    code, _out, err = run_cli(env, "user", "grant", *grant_viewer)
+    assert code == 0, err
+    _code, listed, _err = run_cli(env, "user", "list", "--json")
+    assert '"role": "viewer"' in listed
+    assert "argon2" not in listed
+    code, _out, err = run_cli(env, "user", "password", "--email", "ann@example.com")
+    assert code == 1
+    assert "--password-stdin" in err
