@@ -1,4 +1,5 @@
-"""Driving the ``halosync`` command line in a subprocess against a simulator on a real port."""
+"""Driving the ``halosync`` command line (in this process, or in a subprocess where the process
+is the subject) against a simulator on a real port."""
 
 from __future__ import annotations
 
