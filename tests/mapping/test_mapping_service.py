@@ -414,3 +414,37 @@ def test_accepting_for_invoice_line_picks_the_only_invoice_and_names_the_rest(
     with database.session() as session:
         (row,) = account_mapping_grid(session, ws, status="mapped").items
     assert (row.account_ref, row.recurring_invoice_id) == ("A-1", -5)
+
+
+def test_accepting_never_saves_a_tie_at_the_top(database: Database) -> None:
+    """'Delta Ltd' (201) and 'delta  ltd ' (202) both score 100 for account A-5: accepting
+    saves the other suggestions, not this one, and says it is a tie to settle by hand."""
+    ws = _workspace(database)
+    import_document(
+        database,
+        ws,
+        {
+            "accounts": [{"ref": "A-5", "name": "Delta Ltd", "status": "active", "billed": True}],
+            "services": [],
+            "subscriptions": [],
+        },
+    )
+    with database.session() as session:
+        session.add(HaloClient(workspace_id=ws, halo_id=201, name="Delta Ltd", inactive=False))
+        session.add(HaloClient(workspace_id=ws, halo_id=202, name="delta  ltd ", inactive=False))
+    with database.session() as session:
+        suggestions = suggest_account_mappings(session, ws)
+    with database.session() as session:
+        outcomes = {
+            o.suggestion.account_ref: o for o in accept_suggestions(session, ws, suggestions)
+        }
+    tie = outcomes["A-5"]
+    assert not tie.saved
+    assert "tie" in tie.note
+    assert "201" in tie.note
+    assert "202" in tie.note
+    assert "halosync map account A-5" in tie.note
+    assert outcomes["A-1"].saved
+    with database.session() as session:
+        rows = {r.account_ref: r.halo_client_id for r in account_mapping_grid(session, ws).items}
+    assert rows.get("A-5") is None

@@ -109,6 +109,7 @@ def suggest(
             "halo_client_name": suggestion.halo_client_name,
             "score": suggestion.score,
             "exact": suggestion.exact,
+            "tied_with": list(suggestion.tied_with),
         }
         if outcomes is not None:
             outcome = outcomes[index]
@@ -124,11 +125,13 @@ def suggest(
     if not rows:
         typer.echo("No suggestions: every account is mapped, or no Halo client name is close.")
         return
-    for row in rows:
+    for suggestion, row in zip(suggestions, rows, strict=True):
         line = (
             f"{row['score']:>3}  {row['account_ref']} ({row['account_name']}) → "
             f"{row['halo_client_id']} ({row['halo_client_name']})"
         )
+        if suggestion.tie and not accept:
+            line += f"  [TIE: {suggestion.tie_note}; --accept skips it]"
         if accept:
             line += f"  [{row['note']}]"
         typer.echo(line)

@@ -63,6 +63,22 @@ class Suggestion:
     account_name: str
     halo_client_name: str
     exact: bool
+    tied_with: tuple[int, ...] = ()
+    """Other Halo clients that score as high for this account (a tie at its score: names
+    differing only by case or spaces, say): it is then not ``exact``, and accepting the
+    suggestions never saves it, since nothing says which client is the account's."""
+
+    @property
+    def tie(self) -> bool:
+        """Another client scores as high: a person must choose."""
+        return bool(self.tied_with)
+
+    @property
+    def tie_note(self) -> str:
+        """What to say of a tie: "a tie: clients 13 and 14 both score 100 for 'Delta Ltd'"."""
+        ids = [self.halo_client_id, *self.tied_with]
+        named = ", ".join(str(i) for i in ids[:-1]) + f" and {ids[-1]}"
+        return f"a tie: clients {named} score {self.score} alike for '{self.account_name}'"
 
 
 def normalise_name(name: str) -> str:
@@ -150,6 +166,10 @@ def suggest_mappings(
         ):
             candidates.append((min(99, int(score)), False, position, ordered[offset]))
     candidates.sort(key=lambda c: (-c[0], todo[c[2]].account_ref, clients[c[3]].halo_client_id))
+    # Clients by (account, score): a suggestion whose score another client matches is a tie.
+    scored: defaultdict[tuple[int, int], list[int]] = defaultdict(list)
+    for score, _exact, position, index in candidates:
+        scored[(position, score)].append(clients[index].halo_client_id)
     used_accounts: set[int] = set()
     used_clients: set[int] = set()
     suggestions: list[Suggestion] = []
@@ -159,6 +179,7 @@ def suggest_mappings(
         used_accounts.add(position)
         used_clients.add(index)
         account, client = todo[position], clients[index]
+        tied = tuple(i for i in scored[(position, score)] if i != client.halo_client_id)
         suggestions.append(
             Suggestion(
                 account_ref=account.account_ref,
@@ -166,7 +187,8 @@ def suggest_mappings(
                 score=score,
                 account_name=account.name,
                 halo_client_name=client.name,
-                exact=is_exact,
+                exact=is_exact and not tied,
+                tied_with=tied,
             )
         )
     return sorted(suggestions, key=lambda s: s.account_ref)

@@ -332,8 +332,9 @@ def accept_suggestions(
 ) -> list[SuggestionOutcome]:
     """Save the given suggestions as mappings, each one that can be.
 
-    A suggestion that cannot be saved (the client has no recurring invoice for the
-    ``invoice_line`` target, or several to choose from) is reported, not saved; the others
+    A suggestion that cannot be saved (a tie at its score between several clients, the
+    client has no recurring invoice for the ``invoice_line`` target, or several to choose
+    from) is reported, not saved; the others
     are. An account mapped meanwhile is left as it is. The rules are ``map_account``'s,
     checked against what the database held plus what this batch saved before, and every
     saved mapping is written by one INSERT; an unknown account or Halo client saves nothing.
@@ -353,6 +354,13 @@ def accept_suggestions(
             outcomes.append(
                 SuggestionOutcome(suggestion, None, saved=False, note="already mapped; kept")
             )
+            continue
+        if suggestion.tie:
+            note = (
+                f"not saved: {suggestion.tie_note}; map it by hand: halosync map account "
+                f"{suggestion.account_ref} <client id>"
+            )
+            outcomes.append(SuggestionOutcome(suggestion, None, saved=False, note=note))
             continue
         client_id = suggestion.halo_client_id
         client = _known_client(facts.clients.get(client_id), client_id)

@@ -102,3 +102,46 @@ def test_suggestions_are_one_to_one_and_respect_saved_mappings(
     assert all(s.halo_client_id not in saved.values() for s in got)
     assert all(min_score <= s.score <= 100 for s in got)
     assert got == suggest_mappings(accounts, clients, saved, min_score=min_score)
+
+
+def test_a_tie_at_the_top_is_said_and_not_exact() -> None:
+    """Two Halo clients whose names differ only by letter case or spaces both score 100:
+    neither is the account's client more than the other, so the suggestion says it is a
+    tie (naming both) and is not exact."""
+    accounts = [AccountName("A1", "Delta Ltd"), AccountName("A2", "Echo Ltd")]
+    clients = [
+        ClientName(14, "delta  ltd "),
+        ClientName(13, "Delta Ltd"),
+        ClientName(15, "Echo Limited"),
+    ]
+    got = {s.account_ref: s for s in suggest_mappings(accounts, clients, {})}
+    delta = got["A1"]
+    assert (delta.halo_client_id, delta.score, delta.exact) == (13, 100, False)
+    assert delta.tied_with == (14,)
+    assert delta.tie
+    echo = got["A2"]
+    assert (echo.exact, echo.tied_with, echo.tie) == (True, (), False)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 30), names), max_size=12, unique_by=lambda t: t[0]),
+    st.lists(st.tuples(st.integers(0, 30), names), max_size=12, unique_by=lambda t: t[0]),
+)
+def test_a_suggestion_is_tied_exactly_when_another_client_scores_as_high(
+    account_rows: list[tuple[int, str]], client_rows: list[tuple[int, str]]
+) -> None:
+    accounts = [AccountName(str(ref), name) for ref, name in account_rows]
+    clients = [ClientName(cid, name) for cid, name in client_rows]
+    for suggestion in suggest_mappings(accounts, clients, {}, min_score=50):
+        assert suggestion.halo_client_id not in suggestion.tied_with
+        assert not (suggestion.tie and suggestion.exact)
+        # Every client named as tied scores as high for this account on its own.
+        for other in suggestion.tied_with:
+            alone = suggest_mappings(
+                [AccountName(suggestion.account_ref, suggestion.account_name)],
+                [c for c in clients if c.halo_client_id == other],
+                {},
+                min_score=50,
+            )
+            assert [s.score for s in alone] == [suggestion.score]

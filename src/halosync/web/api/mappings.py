@@ -207,6 +207,11 @@ class SuggestionOut(BaseModel):
     halo_client_name: str
     score: int
     exact: bool
+    tied_with: list[int] = Field(
+        default_factory=list,
+        description="Other Halo clients that score as high for this account (a tie): "
+        "accepting never saves such a suggestion; map the account by hand.",
+    )
     saved: bool
     note: str | None
     recurring_invoice_id: int | None
@@ -408,6 +413,7 @@ def suggest(
                     halo_client_name=s.halo_client_name,
                     score=s.score,
                     exact=s.exact,
+                    tied_with=list(s.tied_with),
                     saved=False,
                     note=None,
                     recurring_invoice_id=None,
@@ -428,6 +434,7 @@ def suggest(
             halo_client_name=o.suggestion.halo_client_name,
             score=o.suggestion.score,
             exact=o.suggestion.exact,
+            tied_with=list(o.suggestion.tied_with),
             saved=o.saved,
             note=o.note,
             recurring_invoice_id=o.recurring_invoice_id,

@@ -415,11 +415,17 @@ def _accept(request: Request, member: Member, form: FormData) -> Response:
         if suggestion is None:
             continue  # mapped meanwhile, or no longer suggested
         client_id = whole_number(client_text, minimum=1)
+        # A row ticked here is the admin's choice, a tie included (tie rows start unticked).
         if client_id == suggestion.halo_client_id:
-            wanted.append(suggestion)
+            wanted.append(replace(suggestion, tied_with=()))
         elif client_id in free:
             wanted.append(
-                replace(suggestion, halo_client_id=client_id, halo_client_name=free[client_id])
+                replace(
+                    suggestion,
+                    halo_client_id=client_id,
+                    halo_client_name=free[client_id],
+                    tied_with=(),
+                )
             )
         else:
             session.flash(
