@@ -131,17 +131,19 @@ def _child(database_url: str, workspace: str, path: Path) -> None:
     started, cpu = time.perf_counter(), time.process_time()
     report = import_file(database, workspace_id, path)
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
-    server = _server_cpu(backends) - server
+    server_after = _server_cpu(backends)
     database.dispose()
     figures = {"seconds": elapsed, "cpu_seconds": cpu, "peak_mib": _peak_rss_mib()}
-    if server >= 0:
-        figures["server_cpu_seconds"] = server
+    if server is not None and server_after is not None:
+        figures["server_cpu_seconds"] = server_after - server
     print(json.dumps(figures | report.as_dict()))
 
 
-def _server_cpu(backends: list[int]) -> float:
+def _server_cpu(backends: list[int]) -> float | None:
     """CPU seconds the PostgreSQL backends of this process's connections have used (read
-    from /proc: a server on this machine), or -1 when there are none to read."""
+    from /proc: a server on this machine), or None when there are none to read (SQLite)."""
+    if not backends:
+        return None
     total = 0.0
     try:
         for pid in backends:
@@ -149,8 +151,8 @@ def _server_cpu(backends: list[int]) -> float:
             user, system = fields.split()[11:13]
             total += (int(user) + int(system)) / os.sysconf("SC_CLK_TCK")
     except OSError:
-        return -1.0
-    return total if backends else -1.0
+        return None
+    return total
 
 
 def _peak_rss_mib() -> float:
