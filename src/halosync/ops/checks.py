@@ -13,7 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 from halosync.jobs.queue import JobQueue
 from halosync.logging import get_logger, redact_text
 from halosync.settings import Settings
-from halosync.store.database import Database, first_error_line
+from halosync.store.database import Database, DatabaseUnreachableError, first_error_line
 
 log = get_logger(__name__)
 
@@ -78,6 +78,10 @@ def check_database(database: Database, *, migrates_on_start: bool = False) -> Ch
     where = display_url(database.url)
     try:
         state = database.schema_state()
+    except DatabaseUnreachableError as error:
+        return Check(
+            "database", "problem", error.message, fix=error.fix, public="Cannot reach the database."
+        )
     except Exception as error:
         return Check(
             "database",

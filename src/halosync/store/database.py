@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection, ExceptionContext, make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from halosync.errors import HalosyncError
@@ -180,6 +180,20 @@ def _unavailable(
     )
 
 
+class DatabaseUnreachableError(DatabaseUnavailableError):
+    """No connection to the database could be made (refused, unknown role or database, a
+    SQLite file that cannot be opened): raised by every command, and said by the doctor."""
+
+
+def _unreachable(url: str, error: BaseException) -> DatabaseUnreachableError:
+    where = make_url(url).render_as_string(hide_password=True)
+    return DatabaseUnreachableError(
+        f"Cannot reach the database at {where}: {first_error_line(error)}.",
+        fix="Check HALOSYNC_DATABASE_URL (or --database-url) and that the database server is "
+        "running and accepts this host.",
+    )
+
+
 class Database:
     """halosync's database: SQLite (default, WAL) or PostgreSQL through psycopg 3."""
 
@@ -207,6 +221,7 @@ class Database:
                 f"Unsupported database {self.dialect!r}.",
                 fix="Use a sqlite:/// file URL or a postgresql+psycopg:// URL.",
             )
+        event.listen(self.engine, "handle_error", self._connect_failed)
         self._read_engine = self.engine.execution_options(**{_READ_ONLY: True})
         self._migrated = False
         self._migrate_lock = threading.Lock()
@@ -222,6 +237,13 @@ class Database:
             return True
         name = make_url(self.url).database or ""
         return name not in ("", ":memory:") and "mode=memory" not in self.url
+
+    def _connect_failed(self, context: ExceptionContext) -> None:
+        # No connection at all (not one lost mid-work): every caller says it the same way.
+        if context.connection is None and not context.is_pre_ping:
+            original = context.original_exception
+            if isinstance(original, Exception) and not isinstance(original, HalosyncError):
+                raise _unreachable(self.url, original) from original
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
