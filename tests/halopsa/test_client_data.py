@@ -34,7 +34,7 @@ async def test_paging_over_a_thousand_clients(halo: Halo) -> None:
     assert len(everyone) == 1200
     assert sorted(c.id for c in clients) == sorted(c["id"] for c in active)
     pages = [e for e in halo.requests("/api/Client") if "includeinactive=true" in e.query]
-    assert len(pages) == 12
+    assert len(pages) == 13  # 12 full pages, then the empty one that ends the list
     assert all("pageinate=true" in e.query and "page_size=100" in e.query for e in pages)
 
 
@@ -206,6 +206,37 @@ def _delete_one_whenever_page_2_is_read(halo: Halo, times: int) -> asyncio.Futur
             state.faults.release(previous.id)
 
     return asyncio.ensure_future(writer(hold_page_2()))
+
+
+async def test_a_record_count_below_the_rows_does_not_end_the_read(halo: Halo) -> None:
+    # Halo's total says 4, but every page so far was full: the rows returned count, so the
+    # read goes on to a short page (section 7: never truncate silently).
+    _licences_on_client_1(halo, 7)
+    state = halo.app.state
+    state.faults.inject(
+        "set_field", "GET", "/api/softwarelicence", times=None, field="record_count", value=4
+    )
+    async with halo.client(page_size=2) as client:
+        rows = await client.list_whole("SoftwareLicence", params={"client_id": 1})
+        assert len(rows) == 7
+        state.faults.clear()
+        # A total that is right and a full last page: one more (empty) page ends it.
+        state.delete_by_hand("SoftwareLicence", rows[0]["id"])
+        state.request_log.clear()
+        assert len(await client.list_whole("SoftwareLicence", params={"client_id": 1})) == 6
+        assert len(halo.requests("/api/SoftwareLicence")) == 4
+
+
+async def test_a_halo_that_ignores_paging_is_read_whole(make_halo: Callable[..., Halo]) -> None:
+    # Page 1 already holds every record Halo counts; page 2 repeats it. That is the whole
+    # list, not "paging is not advancing".
+    halo = make_halo(max_page_size=50)
+    _licences_on_client_1(halo, 7)
+    halo.app.state.faults.inject("ignore_paging", "GET", "/api/softwarelicence", times=None)
+    async with halo.client(page_size=3) as client:
+        rows = await client.list_whole("SoftwareLicence", params={"client_id": 1})
+    assert sorted(row["name"] for row in rows) == [f"L{i}" for i in range(7)]
+    assert len(halo.requests("/api/SoftwareLicence")) == 2
 
 
 async def test_a_whole_list_is_read_again_until_it_held_still(halo: Halo) -> None:

@@ -111,11 +111,13 @@ class PageTracker:
 
     A live Halo adds and deletes records while halosync pages through them: a record seen
     on one page shows up again on the next when records were added before it, and one
-    slips back onto a page already read when records were deleted before it. Records are
+    slips back onto a page already read when records were deleted before it. The forward
+    pass ends at a short (or empty) page, whatever Halo's total says. Records are
     passed on once, by id. A drop in Halo's total marks the positions a record may have
     slipped into, and those pages are read again, newest first (at most ``reread_budget``
     pages per list). The report says whether the list held still. A page that repeats the
-    previous one while the total stays put means paging does not advance: that raises.
+    previous one while the total stays put means paging does not advance: that raises, unless
+    the records seen are already as many as the total (Halo ignored paging: page 1 was all).
 
     Drive it with ``while (page := tracker.next_page) is not None: tracker.add(rows, total)``.
     """
@@ -158,6 +160,12 @@ class PageTracker:
             and ids == self._forward_ids
             and record_count in (None, self._forward_count)
         ):
+            if record_count is not None and len(self._seen) == record_count:
+                # Halo ignored page_size and page_no: page 1 already held every record it
+                # counts, and every page repeats it. The list is whole.
+                self._forward_full = False
+                self.next_page = self._next()
+                return []
             # Records added before these could repeat a page too, but they move the total.
             raise PagingInconsistentError(
                 f"Page {page} of the {self.entity} list repeats page {page - 1} (records "
@@ -245,8 +253,8 @@ class PageTracker:
             return -(-self._high // self.page_size)
         if not self._forward_full:
             return None
-        if self._last_count is not None and self._frontier >= self._last_count:
-            return None
+        # A full page goes on to the next even when Halo's total says the list is read: the
+        # rows returned count, never record_count (a total too small would truncate it).
         return self._frontier // self.page_size + 1
 
     def report(self) -> PagingReport:

@@ -103,6 +103,10 @@ class Simulator:
             key.decode("latin-1").lower(): value.decode("latin-1")
             for key, value in scope.get("headers", [])
         }
+        if fault is not None and fault.kind is FaultKind.IGNORE_PAGING:
+            # As an instance that ignores page_size and page_no: every page is page 1, as
+            # long as the instance's cap allows.
+            query = {**query, "page_size": str(self.config.max_page_size), "page_no": "1"}
         request = HaloRequest(method, path, query, headers, body, _base_url(scope, headers))
         with self.state.lock:
             response, client_id = self._api.handle(request)
@@ -115,7 +119,7 @@ class Simulator:
     async def _apply_fault(self, fault: Fault, receive: Receive) -> Response | None:
         """The response a fault forces, or None to carry on (after any delay)."""
         kind = fault.kind
-        if fault.field_path is not None:
+        if fault.field_path is not None or kind is FaultKind.IGNORE_PAGING:
             return None  # the answer is edited once it is made
         if kind is FaultKind.LATENCY:
             await asyncio.sleep(fault.seconds)

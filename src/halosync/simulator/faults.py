@@ -30,6 +30,7 @@ class FaultKind(StrEnum):
     HOLD = "hold"  # wait until released (or ``seconds`` pass), then answer normally
     OMIT_FIELD = "omit_field"  # answer normally, without ``field`` (see :func:`edit_answer`)
     SET_FIELD = "set_field"  # answer normally, with ``field`` set to ``value`` (JSON)
+    IGNORE_PAGING = "ignore_paging"  # a paged list answered as page 1 of max_page_size rows
 
 
 _HOLD_POLL_SECONDS = 0.002
