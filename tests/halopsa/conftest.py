@@ -47,7 +47,13 @@ class Halo:
     def client(self, *, retry: RetryPolicy = FAST_RETRY, **overrides: Any) -> HaloApiClient:
         options = {
             k: overrides.pop(k)
-            for k in ("batch_size", "page_size", "pacer", "refresh_margin_seconds")
+            for k in (
+                "batch_size",
+                "page_size",
+                "pacer",
+                "refresh_margin_seconds",
+                "request_deadline_seconds",
+            )
             if k in overrides
         }
         return HaloApiClient(

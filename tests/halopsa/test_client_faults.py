@@ -3,19 +3,43 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pytest
 
 from halosync.halopsa.client import HaloApiClient
-from halosync.halopsa.errors import AmbiguousWriteError, HaloServerError, RateLimitedError
+from halosync.halopsa.errors import (
+    AmbiguousWriteError,
+    HaloServerError,
+    HaloTimeoutError,
+    RateLimitedError,
+)
 from halosync.halopsa.pacing import SlidingWindowPacer
 from halosync.halopsa.retry import RetryPolicy
 from halosync.simulator import generate_demo_seed
 from tests.halopsa.conftest import Halo
 
 pytestmark = pytest.mark.anyio
+
+
+async def test_an_answer_that_trickles_ends_at_the_deadline(halo: Halo) -> None:
+    # A byte every 50 ms never trips httpx's per-read timeout; the whole exchange has a
+    # deadline, then the ordinary retries, then a clear error. A write is never re-sent.
+    faults = halo.app.state.faults
+    faults.inject("trickle", "GET", "/api/client", times=None, seconds=0.05)
+    faults.inject("trickle", "POST", "/api/softwarelicence", times=None, seconds=0.05)
+    async with halo.client(request_deadline_seconds=0.2) as client:
+        await client.get_token()
+        started = time.monotonic()
+        with pytest.raises(HaloTimeoutError, match=r"answering GET /api/Client within 0\.2 s"):
+            await client.list_records("Client")
+        assert time.monotonic() - started < 5
+        with pytest.raises(AmbiguousWriteError, match=r"within 0\.2 s"):
+            await client.save_records("SoftwareLicence", [{"name": "Seats", "client_id": 1}])
+    assert len(halo.requests("/api/Client")) == 4  # FAST_RETRY's attempts
+    assert len(halo.requests("/api/SoftwareLicence", "POST")) == 1
 
 
 async def test_429_backs_off_for_the_window(halo: Halo) -> None:

@@ -57,6 +57,9 @@ from halosync.logging import get_logger
 
 DEFAULT_BATCH_SIZE = 50
 DEFAULT_TIMEOUT_SECONDS = 30.0
+"""httpx's timeout: for connecting, and for each read (not for a whole answer)."""
+REQUEST_DEADLINE_FACTOR = 2
+"""One exchange (send and the whole answer) may take this many ``timeout_seconds``."""
 CONFIRM_CONCURRENCY = 4
 """Records looked up by id at once (the pacer still spaces them within Halo's budget)."""
 WHOLE_LIST_ATTEMPTS = 3
@@ -101,6 +104,7 @@ class HaloApiClient:
         timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
         rate_window_seconds: float = DEFAULT_RATE_WINDOW_SECONDS,
         refresh_margin_seconds: float | None = None,
+        request_deadline_seconds: float | None = None,
     ) -> None:
         check_outbound_url(config.base_url, allow_private_networks=allow_private_networks)
         check_outbound_url(config.token_url, allow_private_networks=allow_private_networks)
@@ -125,6 +129,7 @@ class HaloApiClient:
             clock=self._clock,
             retry=retry or RetryPolicy(),
             rate_window_seconds=rate_window_seconds,
+            deadline_seconds=request_deadline_seconds or timeout_seconds * REQUEST_DEADLINE_FACTOR,
         )
         margin = (
             {}

@@ -9,6 +9,7 @@ never through a short sleep.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -20,6 +21,7 @@ from halosync.halopsa.clock import Clock
 from halosync.halopsa.errors import (
     AmbiguousWriteError,
     HaloError,
+    HaloTimeoutError,
     RateLimitedError,
     RequestSummary,
     RetryAfterTooLongError,
@@ -60,8 +62,10 @@ class Exchanger:
         clock: Clock,
         retry: RetryPolicy,
         rate_window_seconds: float,
+        deadline_seconds: float,
     ) -> None:
         self._http = http
+        self._deadline_seconds = deadline_seconds
         self._pacer = pacer
         self._clock = clock
         self._retry = retry
@@ -212,9 +216,34 @@ class Exchanger:
     ) -> httpx2.Response:
         await self._slot()
         try:
-            response = await self._http.request(
-                method, url, params=params, json=json, data=data, headers=headers
+            # httpx's timeout is per read: an answer trickling a byte at a time never trips
+            # it. The deadline covers the whole exchange (send, and reading every byte).
+            async with asyncio.timeout(self._deadline_seconds):
+                response = await self._http.request(
+                    method, url, params=params, json=json, data=data, headers=headers
+                )
+        except TimeoutError as exc:
+            count_request(method, "error")
+            host = httpx2.URL(url).host
+            slow = (
+                f"Halo at {host} did not finish answering {summary} within "
+                f"{self._deadline_seconds:g} s (its answer came too slowly)."
             )
+            if not replay_safe:
+                raise AmbiguousWriteError(
+                    f"{slow} The records may or may not have been created.",
+                    rows=ambiguous_rows,
+                    fix="halosync looks for them before writing again; nothing is re-sent blindly.",
+                    request=summary,
+                ) from exc
+            raise _Transient(
+                HaloTimeoutError(
+                    slow,
+                    fix="Try again later; if it keeps happening, check the instance's health "
+                    "and the network between halosync and Halo (a proxy holding answers back).",
+                ),
+                None,
+            ) from exc
         except httpx2.TransportError as exc:
             count_request(method, "error")
             failure = classify_transport_error(exc, url)

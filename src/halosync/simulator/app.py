@@ -79,6 +79,9 @@ class Simulator:
         if response.status == 0:
             await self._drop(scope)
             return
+        if response.trickle_seconds is not None:
+            await _trickle(send, receive, response, response.trickle_seconds)
+            return
         await _send(send, response)
 
     async def _halo(
@@ -113,13 +116,15 @@ class Simulator:
         if fault is not None:
             if fault.field_path is not None:
                 response = _edited(response, fault)
+            if fault.kind is FaultKind.TRICKLE:
+                response.trickle_seconds = fault.seconds
             response.fault = fault.kind.value
         return response, client_id
 
     async def _apply_fault(self, fault: Fault, receive: Receive) -> Response | None:
         """The response a fault forces, or None to carry on (after any delay)."""
         kind = fault.kind
-        if fault.field_path is not None or kind is FaultKind.IGNORE_PAGING:
+        if fault.field_path is not None or kind in (FaultKind.IGNORE_PAGING, FaultKind.TRICKLE):
             return None  # the answer is edited once it is made
         if kind is FaultKind.LATENCY:
             await asyncio.sleep(fault.seconds)
@@ -208,6 +213,25 @@ async def _send(send: Send, response: Response) -> None:
         }
     )
     await send({"type": "http.response.body", "body": response.body})
+
+
+async def _trickle(send: Send, receive: Receive, response: Response, seconds: float) -> None:
+    """Send the answer a byte at a time, ``seconds`` apart, until done or the client leaves."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": response.status,
+            "headers": response.raw_headers(),
+        }
+    )
+    body = response.body
+    for offset in range(len(body)):
+        last = offset == len(body) - 1
+        await send(
+            {"type": "http.response.body", "body": body[offset : offset + 1], "more_body": not last}
+        )
+        if not last and await _client_gave_up(receive, seconds):
+            return
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

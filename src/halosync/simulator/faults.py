@@ -30,11 +30,17 @@ class FaultKind(StrEnum):
     HOLD = "hold"  # wait until released (or ``seconds`` pass), then answer normally
     OMIT_FIELD = "omit_field"  # answer normally, without ``field`` (see :func:`edit_answer`)
     SET_FIELD = "set_field"  # answer normally, with ``field`` set to ``value`` (JSON)
+    TRICKLE = "trickle"  # the normal answer, one byte every ``seconds`` (a stalling proxy)
     IGNORE_PAGING = "ignore_paging"  # a paged list answered as page 1 of max_page_size rows
 
 
 _HOLD_POLL_SECONDS = 0.002
-_DEFAULT_SECONDS = {FaultKind.LATENCY: 0.2, FaultKind.TIMEOUT: 30.0, FaultKind.HOLD: 30.0}
+_DEFAULT_SECONDS = {
+    FaultKind.LATENCY: 0.2,
+    FaultKind.TIMEOUT: 30.0,
+    FaultKind.HOLD: 30.0,
+    FaultKind.TRICKLE: 1.0,
+}
 
 
 @dataclass

@@ -16,6 +16,8 @@ class Response:
     content_type: str = "application/json; charset=utf-8"
     headers: dict[str, str] = field(default_factory=dict)
     fault: str | None = None
+    trickle_seconds: float | None = None
+    """Send the body one byte at a time, this long apart (a ``trickle`` fault)."""
 
     def raw_headers(self) -> list[tuple[bytes, bytes]]:
         """Headers as ASGI wants them."""
