@@ -133,6 +133,23 @@ async def test_token_refreshed_before_expiry(make_halo: Callable[..., Halo]) -> 
     assert not [e for e in halo.app.state.request_log if e.status == 401]
 
 
+async def test_a_short_lived_token_is_not_fetched_before_every_request(
+    make_halo: Callable[..., Halo],
+) -> None:
+    # A lifetime below the 2-minute margin: the margin shrinks to a quarter of the lifetime,
+    # so the token serves 67 of its 90 seconds instead of none.
+    halo = make_halo(token_lifetime_seconds=90)
+    async with halo.client() as client:
+        for _ in range(7):
+            await client.items()
+            halo.clock.base.advance(10)
+        assert len(halo.requests("/auth/token")) == 1
+        halo.clock.base.advance(5)  # 75 s old: past 90 - 90/4
+        await client.items()
+    assert len(halo.requests("/auth/token")) == 2
+    assert not [e for e in halo.app.state.request_log if e.status == 401]
+
+
 async def test_expired_token_gets_one_retry(make_halo: Callable[..., Halo]) -> None:
     halo = make_halo(token_lifetime_seconds=600)
     async with halo.client(refresh_margin_seconds=0) as client:

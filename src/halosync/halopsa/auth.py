@@ -32,6 +32,9 @@ from halosync.logging import get_logger, register_secret
 log = get_logger(__name__)
 
 DEFAULT_REFRESH_MARGIN_SECONDS = 120.0
+REFRESH_MARGIN_SHARE = 0.25
+"""The refresh margin is at most this share of a token's lifetime: a token that lives less
+than the margin would otherwise be fetched again before every request."""
 _FALLBACK_LIFETIME_SECONDS = 3600.0
 _REDACT_GRACE_SECONDS = 600.0
 _CREDENTIALS_FIX = (
@@ -48,6 +51,8 @@ class AccessToken:
     value: str = field(repr=False)
     expires_at: float
     scopes: tuple[str, ...] = ()
+    refresh_at: float | None = None
+    """When halosync fetches a new one (None: the provider's margin before ``expires_at``)."""
 
 
 class TokenProvider:
@@ -76,7 +81,12 @@ class TokenProvider:
         return self._token
 
     def _fresh(self, token: AccessToken | None) -> bool:
-        return token is not None and self._clock.now() < token.expires_at - self._margin
+        if token is None:
+            return False
+        refresh_at = (
+            token.expires_at - self._margin if token.refresh_at is None else token.refresh_at
+        )
+        return self._clock.now() < refresh_at
 
     async def token(self) -> str:
         """A token valid for at least the refresh margin; fetched at most once at a time."""
@@ -161,7 +171,9 @@ class TokenProvider:
                 register_secret(refresh)
             scope = body.get("scope")
             scopes = tuple(scope.split()) if isinstance(scope, str) else ()
-            return AccessToken(value, self._clock.now() + lifetime, scopes)
+            now = self._clock.now()
+            margin = min(self._margin, max(lifetime, 0.0) * REFRESH_MARGIN_SHARE)
+            return AccessToken(value, now + lifetime, scopes, refresh_at=now + lifetime - margin)
         error = body.get("error") if isinstance(body, dict) else None
         description = halo_message(response)
         if action.kind == "retryable":
