@@ -14,6 +14,7 @@ from halosync.halopsa.errors import (
     AmbiguousWriteError,
     HaloServerError,
     HaloTimeoutError,
+    HaloUnreadableAnswerError,
     RateLimitedError,
 )
 from halosync.halopsa.pacing import SlidingWindowPacer
@@ -40,6 +41,22 @@ async def test_an_answer_that_trickles_ends_at_the_deadline(halo: Halo) -> None:
             await client.save_records("SoftwareLicence", [{"name": "Seats", "client_id": 1}])
     assert len(halo.requests("/api/Client")) == 4  # FAST_RETRY's attempts
     assert len(halo.requests("/api/SoftwareLicence", "POST")) == 1
+
+
+async def test_a_maintenance_page_or_cut_json_is_retried_and_named(halo: Halo) -> None:
+    faults = halo.app.state.faults
+    faults.inject("maintenance", "GET", "/api/item")
+    faults.inject("truncate", "GET", "/api/item")
+    async with halo.client() as client:
+        assert await client.items() == []  # the third answer is whole
+        assert [e.fault for e in halo.requests("/api/Item")] == ["maintenance", "truncate", None]
+        faults.inject("maintenance", "GET", "/api/item", times=None)
+        with pytest.raises(HaloUnreadableAnswerError, match="titled 'Scheduled maintenance'"):
+            await client.items()
+        faults.clear()
+        faults.inject("truncate", "GET", "/api/item", times=None)
+        with pytest.raises(HaloUnreadableAnswerError, match=r"JSON cut off or malformed"):
+            await client.items()
 
 
 async def test_429_backs_off_for_the_window(halo: Halo) -> None:

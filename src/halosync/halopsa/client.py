@@ -52,7 +52,7 @@ from halosync.halopsa.paging import (
 from halosync.halopsa.permissions import missing_permission_fix, permission_for
 from halosync.halopsa.retry import RetryPolicy
 from halosync.halopsa.statuses import Handling, handling, resource_refusal
-from halosync.halopsa.transport import halo_field_errors, halo_message
+from halosync.halopsa.transport import PARSED_JSON, halo_field_errors, halo_message, read_json
 from halosync.logging import get_logger
 
 DEFAULT_BATCH_SIZE = 50
@@ -230,12 +230,12 @@ class HaloApiClient:
         if action is Handling.SUCCESS:
             if not response.content.strip():
                 return None
-            try:
-                return response.json()
-            except ValueError as exc:
-                raise HaloResponseError(
-                    f"Halo answered {summary} with something other than JSON.", request=summary
-                ) from exc
+            if PARSED_JSON in response.extensions:  # read by the exchange
+                return response.extensions[PARSED_JSON]
+            instead = read_json(response)
+            if instead is not None:
+                raise HaloResponseError(f"Halo answered {summary} with {instead}.", request=summary)
+            return response.extensions[PARSED_JSON]
         message = halo_message(response)
         if action in (Handling.REFRESH, Handling.CONFIGURATION):
             raise _permission_error(response.status_code, message, method, path, summary)

@@ -22,6 +22,7 @@ from halosync.halopsa.errors import (
     AmbiguousWriteError,
     HaloError,
     HaloTimeoutError,
+    HaloUnreadableAnswerError,
     RateLimitedError,
     RequestSummary,
     RetryAfterTooLongError,
@@ -30,7 +31,7 @@ from halosync.halopsa.metrics import count_request
 from halosync.halopsa.pacing import RequestPacer
 from halosync.halopsa.retry import RateLimitWait, RetryPolicy, rate_limit_wait
 from halosync.halopsa.statuses import Endpoint, Handling, handling
-from halosync.halopsa.transport import classify_transport_error, halo_message
+from halosync.halopsa.transport import classify_transport_error, halo_message, read_json
 from halosync.logging import get_logger
 
 log = get_logger(__name__)
@@ -275,6 +276,16 @@ class Exchanger:
                     request=summary,
                 )
             raise _Transient(None, response)
+        if action is Handling.SUCCESS and replay_safe and (instead := read_json(response)):
+            # A proxy's maintenance page, or an answer cut short: a passing fault.
+            raise _Transient(
+                HaloUnreadableAnswerError(
+                    f"Halo answered {summary} with {instead} instead of JSON.",
+                    fix="Try again later: Halo, or a proxy in front of it, was not answering "
+                    "normally. If it persists, check the instance's health.",
+                ),
+                None,
+            )
         return response
 
     async def _slot(self) -> None:

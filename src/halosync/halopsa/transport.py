@@ -132,6 +132,28 @@ def is_html(response: httpx2.Response) -> bool:
     )
 
 
+PARSED_JSON = "halosync.json"
+"""Where :func:`read_json` keeps an answer's parsed JSON (``response.extensions``)."""
+
+
+def read_json(response: httpx2.Response) -> str | None:
+    """Parse a successful answer once, keeping the result under :data:`PARSED_JSON`; what
+    it is instead of JSON (an HTML page by its title, JSON cut off), or None."""
+    content = response.content
+    if not content.strip():
+        return None
+    if is_html(response):
+        title = _TITLE.search(response.text)
+        name = _TAGS.sub("", title.group(1)).strip()[:200] if title else ""
+        return f"an HTML page titled {name!r}" if name else "an HTML page"
+    try:
+        response.extensions[PARSED_JSON] = json.loads(content)
+    except ValueError as error:
+        where = f" at byte {error.pos:,}" if isinstance(error, json.JSONDecodeError) else ""
+        return f"JSON cut off or malformed ({len(content):,} bytes; {error.args[0]}{where})"
+    return None
+
+
 def halo_message(response: httpx2.Response) -> str | None:
     """The human text in one of Halo's many error body shapes, cut to a sentence or two."""
     text = response.text

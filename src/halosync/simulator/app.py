@@ -20,6 +20,7 @@ from halosync.simulator.responses import (
     internal_server_error,
     internal_server_error_plain,
     json_response,
+    maintenance_page,
     sorry_page,
     text_response,
 )
@@ -29,6 +30,9 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
+
+_ANSWER_FAULTS = frozenset({FaultKind.IGNORE_PAGING, FaultKind.TRICKLE, FaultKind.TRUNCATE})
+"""Faults that let the request through and change how it is answered."""
 
 DROP_EXTENSION = "halosync.simulator.drop_connection"
 """Scope extension a server puts in to let the app close the socket without answering."""
@@ -118,13 +122,15 @@ class Simulator:
                 response = _edited(response, fault)
             if fault.kind is FaultKind.TRICKLE:
                 response.trickle_seconds = fault.seconds
+            if fault.kind is FaultKind.TRUNCATE:
+                response.body = response.body[: len(response.body) // 2]
             response.fault = fault.kind.value
         return response, client_id
 
     async def _apply_fault(self, fault: Fault, receive: Receive) -> Response | None:
         """The response a fault forces, or None to carry on (after any delay)."""
         kind = fault.kind
-        if fault.field_path is not None or kind in (FaultKind.IGNORE_PAGING, FaultKind.TRICKLE):
+        if fault.field_path is not None or kind in _ANSWER_FAULTS:
             return None  # the answer is edited once it is made
         if kind is FaultKind.LATENCY:
             await asyncio.sleep(fault.seconds)
@@ -142,6 +148,8 @@ class Simulator:
             return internal_server_error()
         if kind is FaultKind.ERROR_PLAIN:
             return internal_server_error_plain()
+        if kind is FaultKind.MAINTENANCE:
+            return maintenance_page()
         if kind is FaultKind.HTML_ERROR:
             return sorry_page(reference=f"fault-{fault.id}")
         return self._rate_limited()

@@ -31,6 +31,8 @@ class FaultKind(StrEnum):
     OMIT_FIELD = "omit_field"  # answer normally, without ``field`` (see :func:`edit_answer`)
     SET_FIELD = "set_field"  # answer normally, with ``field`` set to ``value`` (JSON)
     TRICKLE = "trickle"  # the normal answer, one byte every ``seconds`` (a stalling proxy)
+    MAINTENANCE = "maintenance"  # 200 with an HTML "Scheduled maintenance" page
+    TRUNCATE = "truncate"  # the normal answer cut off halfway (a proxy that gave up)
     IGNORE_PAGING = "ignore_paging"  # a paged list answered as page 1 of max_page_size rows
 
 

@@ -86,3 +86,16 @@ def sorry_page(reference: str) -> Response:
     """Halo's HTML 500 "Sorry, something went wrong" page (real ones are ~280 KB)."""
     html = _SORRY_PAGE.format(reference=reference, padding="halo " * 2000)
     return Response(500, html.encode("utf-8"), "text/html; charset=utf-8")
+
+
+_MAINTENANCE_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><title>Scheduled maintenance</title></head>
+<body><h1>We'll be back soon</h1><p>HaloPSA is undergoing scheduled maintenance.</p></body>
+</html>
+"""
+
+
+def maintenance_page() -> Response:
+    """A 200 HTML page a proxy or load balancer answers while the instance is down."""
+    return Response(200, _MAINTENANCE_PAGE.encode("utf-8"), "text/html; charset=utf-8")
