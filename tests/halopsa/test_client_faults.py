@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
 
 from halosync.halopsa.client import HaloApiClient
 from halosync.halopsa.errors import (
@@ -57,6 +58,28 @@ async def test_a_maintenance_page_or_cut_json_is_retried_and_named(halo: Halo) -
         faults.inject("truncate", "GET", "/api/item", times=None)
         with pytest.raises(HaloUnreadableAnswerError, match=r"JSON cut off or malformed"):
             await client.items()
+
+
+async def test_retries_are_told_in_plain_words_and_a_list_is_not_a_record(halo: Halo) -> None:
+    faults = halo.app.state.faults
+    async with halo.client() as client:
+        await client.get_token()
+        faults.inject("error", "GET", "/api/item", times=None)
+        with capture_logs() as logs, pytest.raises(HaloServerError) as failed:
+            await client.items()
+        assert failed.value.fix is not None
+        assert "the record" not in failed.value.fix  # a list read has no record to check
+        assert "instance's health" in failed.value.fix
+        retried = [entry for entry in logs if entry["event"] == "halo_request_retried"]
+        assert len(retried) == 3  # FAST_RETRY: 4 attempts
+        assert retried[0]["reason"].startswith("Halo answered 500 (Internal Server Error) to GET")
+        assert not [entry for entry in logs if "_Transient" in repr(entry)]
+        faults.clear()
+        faults.inject("error", "GET", "/api/softwarelicence/7", times=None)
+        with pytest.raises(HaloServerError) as one:
+            await client.get_record("SoftwareLicence", 7)
+        assert one.value.fix is not None
+        assert "check the record in Halo" in one.value.fix
 
 
 async def test_429_backs_off_for_the_window(halo: Halo) -> None:

@@ -240,10 +240,12 @@ class HaloApiClient:
         if action in (Handling.REFRESH, Handling.CONFIGURATION):
             raise _permission_error(response.status_code, message, method, path, summary)
         if action.kind == "retryable":
+            # Only a request about one record can point at that record.
+            what = "the record in Halo" if _names_record(path) else "the Halo instance's health"
             raise HaloServerError(
                 f"Halo answered {status} ({message or 'no message'}) to {summary}.",
                 status=status,
-                fix="Retrying later may help; if it persists, check the record in Halo.",
+                fix=f"Retrying later may help; if it persists, check {what}.",
                 request=summary,
             )
         if resource_refusal(status) == "not_found":
@@ -536,6 +538,12 @@ def _permission_error(
         )
         fix = f"{fix} {extra}" if fix else extra
     return MissingPermissionError(text, permissions=permissions, fix=fix, request=summary)
+
+
+def _names_record(path: str) -> bool:
+    """Whether ``path`` is one record's (``SoftwareLicence/12``, ``RecurringInvoice/-3``)."""
+    last = path.strip("/").rsplit("/", 1)[-1]
+    return last.lstrip("-").isdigit()
 
 
 def _query(params: Mapping[str, Any]) -> dict[str, str]:

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx2
 import stamina
+from stamina.instrumentation import PrometheusOnRetryHook, RetryDetails, set_on_retry_hooks
 
 from halosync.halopsa.activity import HaloActivity, NoActivity
 from halosync.halopsa.clock import Clock
@@ -38,12 +39,31 @@ log = get_logger(__name__)
 
 
 class _Transient(Exception):
-    """Raised inside a stamina attempt to ask for another try."""
+    """Raised inside a stamina attempt to ask for another try; ``reason`` says why in plain
+    words (what the retry log line shows)."""
 
-    def __init__(self, error: HaloError | None, response: httpx2.Response | None) -> None:
-        super().__init__(str(error) if error else "retryable status")
+    def __init__(
+        self, error: HaloError | None, response: httpx2.Response | None, reason: str = ""
+    ) -> None:
+        self.reason = reason or (error.message if error else "Halo failed to answer")
+        super().__init__(self.reason)
         self.error = error
         self.response = response
+
+
+def _log_retry(details: RetryDetails) -> None:
+    """stamina's retry notice in plain words (its own shows internal exception reprs)."""
+    cause = details.caused_by
+    reason = cause.reason if isinstance(cause, _Transient) else str(cause) or type(cause).__name__
+    log.warning(
+        "halo_request_retried",
+        reason=reason,
+        retry=details.retry_num,
+        wait_seconds=round(details.wait_for, 2),
+    )
+
+
+set_on_retry_hooks([_log_retry, PrometheusOnRetryHook])
 
 
 class _RateLimited(Exception):
@@ -275,7 +295,12 @@ class Exchanger:
                     fix="halosync looks for them before writing again; nothing is re-sent blindly.",
                     request=summary,
                 )
-            raise _Transient(None, response)
+            raise _Transient(
+                None,
+                response,
+                f"Halo answered {response.status_code} "
+                f"({halo_message(response) or 'no message'}) to {summary}",
+            )
         if action is Handling.SUCCESS and replay_safe and (instead := read_json(response)):
             # A proxy's maintenance page, or an answer cut short: a passing fault.
             raise _Transient(
