@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import is_hypothesis_test
+from hypothesis import HealthCheck, is_hypothesis_test, settings
 
 from tests.schema_template import ReusedPostgresSchema, create_schema, drop_schema, schema_url
 
@@ -22,6 +22,17 @@ POSTGRES_URL = os.environ.get(
     "HALOSYNC_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 REDIS_URL = os.environ.get("HALOSYNC_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+# Hypothesis's timing checks (an input drawn in over a second, an example over the
+# deadline) fail tests only because the machine is busy: off everywhere, as Hypothesis's
+# own CI profile (loaded under CI=true, and kept as the parent here) already does.
+settings.register_profile(
+    "halosync",
+    parent=settings.default,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile("halosync")
 
 _HOW_TO_START = {
     "PostgreSQL": "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
