@@ -18,8 +18,18 @@ lines endpoint). See ``docs/halopsa.md``."""
 PriceMode = Literal["off", "totals", "unit"]
 Action = Literal["create", "update", "unchanged", "skip", "fail"]
 Level = Literal["INFO", "WARNING", "ERROR"]
-SkipKind = Literal["trial", "not_billed", "account_unmapped", "service_unmapped", "fractional"]
-"""Why a pair is left alone by design (domain.skips)."""
+SkipKind = Literal[
+    "trial",
+    "not_billed",
+    "account_unmapped",
+    "service_unmapped",
+    "client_gone",
+    "client_inactive",
+    "invoice_unmapped",
+    "invoice_gone",
+    "fractional",
+]
+"""Why a pair is left alone before HaloPSA's records are looked at (domain.skips)."""
 LedgerState = Literal["pending", "written"]
 Role = Literal["admin", "viewer"]
 """A user's or an API token's role in a workspace: admin may change things, viewer reads."""

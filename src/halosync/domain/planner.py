@@ -59,12 +59,13 @@ from halosync.domain.rules import (
     excluded_reason,
     markup_sell_price,
     price_step,
+    refused_chain,
     rule_quantity,
     scope_label,
     standing_chain,
     vendor_step,
 )
-from halosync.domain.skips import deliberate_skip, fractional_skip
+from halosync.domain.skips import deliberate_skip, fractional_skip, target_skip
 from halosync.domain.terms import combine_terms
 
 HALO_LICENCE_STATUS: dict[SubscriptionStatus, str] = {
@@ -179,13 +180,15 @@ def plan_usage_sync(
             change = _plan_one(sub, context)
         except _Refusal as refusal:
             change = refusal.change
-        if (
-            not change.explain
-            and sub.account_ref in account_targets
-            and sub.service_ref in (service_items)
-        ):
+        mapped = sub.account_ref in account_targets and sub.service_ref in service_items
+        if not change.explain and mapped:
             # Every change of a mapped pair says where its number came from.
-            change = replace(change, explain=sub.explain or (vendor_step(sub.quantity),))
+            change = replace(change, explain=_chain_of_refused(sub, context))
+        if change.action in ("skip", "fail"):
+            # Nothing is written for it, so nothing waits for review whatever its count.
+            chain = refused_chain(change.explain)
+            if chain is not change.explain:
+                change = replace(change, explain=chain)
         changes.append(change)
     return Plan(changes=tuple(changes))
 
@@ -293,58 +296,21 @@ def _plan_one(sub: DesiredSubscription, context: _Context) -> PlannedChange:
         )
     target = context.account_targets[sub.account_ref]
     item_id = context.service_items[sub.service_ref]
-    client = mapped_client(target)
-    if target.client_gone:
+    skip = target_skip(target, settings.target)
+    if skip is not None:
+        raise _refuse(sub, "skip", skip.level, skip.reason, target, settings, skip=skip.kind)
+    if settings.target == "invoice_line" and target.recurring_invoice_unread:
         raise _refuse(
             sub,
-            "skip",
-            "WARNING",
-            f"HaloPSA client {client} no longer exists; map the account to another client",
+            "fail",
+            "ERROR",
+            f"HaloPSA answered recurring invoice {target.recurring_invoice_id} of client "
+            f"{mapped_client(target)} without its lines (missing or null: unknown, not empty), "
+            "so nothing was written to it; the next sync reads it again. If it persists, "
+            "open the invoice in HaloPSA and check that its lines load",
             target,
             settings,
         )
-    if not target.client_active:
-        raise _refuse(
-            sub,
-            "skip",
-            "WARNING",
-            f"HaloPSA client {client} is inactive; reactivate it in HaloPSA or remap the account",
-            target,
-            settings,
-        )
-    if settings.target == "invoice_line":
-        if target.recurring_invoice_id is None:
-            raise _refuse(
-                sub,
-                "skip",
-                "WARNING",
-                f"no recurring invoice is mapped for HaloPSA client {client} (status "
-                "Required); create one in HaloPSA, run Sync Organizations, then map it",
-                target,
-                settings,
-            )
-        if target.recurring_invoice_gone:
-            raise _refuse(
-                sub,
-                "skip",
-                "WARNING",
-                f"recurring invoice {target.recurring_invoice_id} of HaloPSA client {client} "
-                "no longer exists; map the account to another recurring invoice",
-                target,
-                settings,
-            )
-        if target.recurring_invoice_unread:
-            raise _refuse(
-                sub,
-                "fail",
-                "ERROR",
-                f"HaloPSA answered recurring invoice {target.recurring_invoice_id} of client "
-                f"{client} without its lines (missing or null: unknown, not empty), so "
-                "nothing was written to it; the next sync reads it again. If it persists, "
-                "open the invoice in HaloPSA and check that its lines load",
-                target,
-                settings,
-            )
     _check_quantity(sub, target, settings, rule)
     ruled = rule_quantity(sub.quantity, rule, ended=sub.ended_reason, steps=sub.explain)
     ruling = _Ruling(sub.quantity, rule, ruled)
@@ -361,6 +327,16 @@ def _plan_one(sub: DesiredSubscription, context: _Context) -> PlannedChange:
     except _Refusal as refusal:
         raise _Refusal(replace(refusal.change, explain=ruled.steps)) from None
     return _with_ruling(change, ruling, settings)
+
+
+def _chain_of_refused(sub: DesiredSubscription, context: _Context) -> tuple[ExplainStep, ...]:
+    """The chain of a mapped pair refused before the rules ran: what they make of its count
+    (the vendor's count alone when it is no number or negative)."""
+    quantity = sub.quantity
+    if not quantity.is_finite() or quantity < 0:
+        return sub.explain or (vendor_step(quantity),)
+    rule = context.rules.for_pair(sub.account_ref, sub.service_ref)
+    return rule_quantity(quantity, rule, ended=sub.ended_reason, steps=sub.explain).steps
 
 
 def _with_ruling(change: PlannedChange, ruling: _Ruling, settings: SyncSettings) -> PlannedChange:

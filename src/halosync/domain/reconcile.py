@@ -8,9 +8,10 @@ admin took the pair out of billing (its reason shown): halosync leaves it alone,
 neither drift nor out of date.
 
 Drift means someone changed the count in HaloPSA after halosync wrote it; skipped means
-halosync leaves the pair alone on purpose (trial, not billed, account or service not
-mapped, a fractional count for a licence with no rounding rule: :mod:`halosync.domain.skips`,
-the planner's rule); out of date means HaloPSA does not hold the ruled (billable) count,
+halosync leaves the pair alone (trial, not billed, account or service not mapped, the
+client gone or inactive, the recurring invoice missing, a fractional count for a licence
+with no rounding rule: :mod:`halosync.domain.skips`, the planner's rule), so its count is
+never held for review; out of date means HaloPSA does not hold the ruled (billable) count,
 which the next sync fixes;
 duplicate means more than one HaloPSA record carries the pair's halosync tag, so the
 customer may be billed twice until an admin removes the others; blocked means halosync
@@ -48,9 +49,10 @@ from halosync.domain.rules import (
     RuledQuantity,
     excluded_chain,
     excluded_reason,
+    refused_chain,
     rule_quantity,
 )
-from halosync.domain.skips import deliberate_skip, fractional_skip
+from halosync.domain.skips import skip_of
 from halosync.domain.terms import TERMS_STEP, combine_terms
 
 SortKey = Literal[
@@ -219,7 +221,13 @@ def reconcile(
         record_id = found.halo_record_id if found else None
         halo = halo_quantities.get(record_id) if record_id is not None else None
         ledger_quantity = found.quantity if found and found.state == "written" else None
-        ruling = _Ruling.of(sub, rule, halo)
+        skip = None
+        if sub is not None:
+            skip = skip_of(sub, account_targets, service_items, target, rule.rounding)
+        blocked = None
+        if skip is None and rule.excluded is None and mapped is not None:
+            blocked = _blocked(found, mapped, key, sub, target, live, on_invoice)
+        ruling = _Ruling.of(sub, rule, halo, refused=skip is not None or blocked is not None)
         # An excluded pair is neither drift nor out of date: halosync leaves it alone, and an
         # admin setting its record to 0 (as the dry run advises) is not a change to undo.
         drift = (
@@ -227,14 +235,6 @@ def reconcile(
             and ledger_quantity is not None
             and (halo is None or not same_value(halo, ledger_quantity))
         )
-        skip = None
-        if sub is not None:
-            skip = deliberate_skip(sub, account_targets, service_items) or fractional_skip(
-                sub, target, rule.rounding
-            )
-        blocked = None
-        if skip is None and ruling.excluded is None and mapped is not None:
-            blocked = _blocked(found, mapped, key, sub, target, live, on_invoice)
         ruled = ruling.quantity
         out_of_date = (
             skip is None
@@ -325,8 +325,15 @@ class _Ruling:
 
     @classmethod
     def of(
-        cls, sub: DesiredSubscription | None, rule: EffectiveRule, halo: Decimal | None
+        cls,
+        sub: DesiredSubscription | None,
+        rule: EffectiveRule,
+        halo: Decimal | None,
+        *,
+        refused: bool = False,
     ) -> _Ruling:
+        """``refused``: the sync leaves the pair alone (a skip), so its count is never held
+        for review and its chain says so."""
         if rule.excluded is not None:
             reason = excluded_reason(rule)
             if sub is None:
@@ -336,6 +343,8 @@ class _Ruling:
         if sub is None:
             return cls()
         ruled = rule_quantity(sub.quantity, rule, ended=sub.ended_reason, steps=sub.explain)
+        if refused:
+            return cls(ruled.quantity, chain_text(refused_chain(ruled.steps)))
         return cls(ruled.quantity, ruled.text, None, _why(ruled, halo))
 
 

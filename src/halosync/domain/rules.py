@@ -594,6 +594,9 @@ CEILING_STEP = "ceiling"
 _CEILING_HELD = ": held for review"
 _CEILING_APPROVED = ": approved under Review"
 _CEILING_STANDS = ": HaloPSA already holds it, not changed"
+_CEILING_REFUSED = (
+    ": not held for review, since nothing is written for this pair until its reason is fixed"
+)
 
 
 def _ceiling_says(steps: tuple[ExplainStep, ...], outcome: str) -> tuple[ExplainStep, ...]:
@@ -616,6 +619,15 @@ def standing_chain(steps: tuple[ExplainStep, ...]) -> tuple[ExplainStep, ...]:
     """The chain of a change that leaves a count above the ceiling as HaloPSA holds it
     (approved earlier, or set there): nothing waits for review, and the step says so."""
     return _ceiling_says(steps, _CEILING_STANDS)
+
+
+def refused_chain(steps: tuple[ExplainStep, ...]) -> tuple[ExplainStep, ...]:
+    """The chain of a pair refused for another reason (a skip or a failure: nothing is
+    written, so nothing waits for review): its ceiling step says so. ``steps`` itself when
+    it has no ceiling step saying "held for review"."""
+    if not any(step.rule == CEILING_STEP and step.text.endswith(_CEILING_HELD) for step in steps):
+        return steps
+    return _ceiling_says(steps, _CEILING_REFUSED)
 
 
 def excluded_step(rule: EffectiveRule, quantity: Decimal) -> ExplainStep:
@@ -739,6 +751,7 @@ __all__ = [
     "markup_sell_price",
     "markup_unused",
     "price_step",
+    "refused_chain",
     "rule_book_notices",
     "rule_book_problems",
     "rule_problems",

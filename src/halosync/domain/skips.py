@@ -4,7 +4,9 @@ A trial account, an account not billed yet, an account not mapped to a HaloPSA c
 a service not mapped to a HaloPSA item are skipped by design, not left behind: the
 reconciliation shows them as *skipped*, not *out of date*. So is a fractional count bound
 for a licence with no rounding rule (:func:`fractional_skip`): never rounded or cut
-silently, it waits for the admin to say how.
+silently, it waits for the admin to say how. So is a pair whose mapping HaloPSA no longer
+takes (:func:`target_skip`: the client gone or inactive, the recurring invoice missing):
+the next sync does not bring it up to date, the admin's fix does.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from halosync.domain.models import (
     Target,
     plain_number,
 )
+from halosync.domain.placement import mapped_client
 
 ACCOUNT_UNMAPPED = (
     "is not mapped to a HaloPSA client, so its usage is not billed; map it under Account mapping"
@@ -30,7 +33,7 @@ SERVICE_UNMAPPED = "is not mapped to a HaloPSA item; map it under Service mappin
 
 @dataclass(frozen=True, slots=True)
 class DeliberateSkip:
-    """Why a pair is not synced, by design."""
+    """Why a pair is not synced: by design, or until an admin fixes its mapping."""
 
     kind: SkipKind
     level: Level
@@ -62,6 +65,57 @@ def deliberate_skip(
             f"service '{sub.service_name}' {SERVICE_UNMAPPED}",
         )
     return None
+
+
+def target_skip(target: AccountTarget, sync_target: Target) -> DeliberateSkip | None:
+    """The reason a mapped account's pairs cannot be written where they are mapped (the
+    client gone or inactive; for invoice lines, no recurring invoice or one gone): left
+    alone until an admin fixes the mapping. None when they can."""
+    client = mapped_client(target)
+    if target.client_gone:
+        return DeliberateSkip(
+            "client_gone",
+            "WARNING",
+            f"HaloPSA client {client} no longer exists; map the account to another client",
+        )
+    if not target.client_active:
+        return DeliberateSkip(
+            "client_inactive",
+            "WARNING",
+            f"HaloPSA client {client} is inactive; reactivate it in HaloPSA or remap the account",
+        )
+    if sync_target != "invoice_line":
+        return None
+    if target.recurring_invoice_id is None:
+        return DeliberateSkip(
+            "invoice_unmapped",
+            "WARNING",
+            f"no recurring invoice is mapped for HaloPSA client {client} (status "
+            "Required); create one in HaloPSA, run Sync Organizations, then map it",
+        )
+    if target.recurring_invoice_gone:
+        return DeliberateSkip(
+            "invoice_gone",
+            "WARNING",
+            f"recurring invoice {target.recurring_invoice_id} of HaloPSA client {client} "
+            "no longer exists; map the account to another recurring invoice",
+        )
+    return None
+
+
+def skip_of(
+    sub: DesiredSubscription,
+    account_targets: Mapping[str, AccountTarget],
+    service_items: Mapping[str, int],
+    target: Target,
+    rounding: str | None,
+) -> DeliberateSkip | None:
+    """Why the sync leaves ``sub`` alone before it looks at HaloPSA's records, in the
+    planner's order (the reconciliation's one question); None when it is synced."""
+    skip = deliberate_skip(sub, account_targets, service_items)
+    if skip is None:
+        skip = target_skip(account_targets[sub.account_ref], target)
+    return skip or fractional_skip(sub, target, rounding)
 
 
 def fractional_skip(

@@ -22,7 +22,7 @@ from halosync.domain.review import REVIEW_OFF, screen_plan
 from halosync.domain.rules import EMPTY_RULE_BOOK, QuantityRule, RuleBook, rule_quantity
 
 from .halo_state import HaloState
-from .test_planner import sub
+from .test_planner import foreign_line, sub
 from .test_planner_properties import (
     ACCOUNTS,
     SERVICES,
@@ -106,10 +106,14 @@ def test_rules_keep_the_acceptance(scenario: Scenario, rules: RuleBook) -> None:
             assert change.reason.startswith("excluded from billing: ")
             continue
         # A chain says "held for review" only on a change the rules hold: a count above
-        # the ceiling that Halo already holds (unchanged, or a price-only update) is not.
-        said_held = any(step.text.endswith("held for review") for step in change.explain)
-        if change.action in ("create", "update", "unchanged"):
-            assert said_held == bool(change.rule_holds), change
+        # the ceiling that Halo already holds (unchanged, or a price-only update) is not,
+        # nor a pair refused for another reason (a skip or a failure writes nothing).
+        said_held = any(step.text.endswith(": held for review") for step in change.explain)
+        assert said_held == bool(change.rule_holds), change
+        if change.rule_holds:
+            event("held by the rules")
+        elif change.action in ("skip", "fail") and any(s.rule == "ceiling" for s in change.explain):
+            event("refused above the ceiling")
         if not change.is_write or field not in change.after:
             continue
         written = change.after[field]
@@ -381,3 +385,25 @@ def test_a_markup_sets_the_sell_price_from_the_vendors_cost() -> None:
     fixed = RuleBook(services={"S1": QuantityRule(price_owner="markup", fixed_price=Decimal(9))})
     (licence,) = _plan([sub(quantity="5")], fixed).changes
     assert (licence.after["price"], licence.after["purchase_price"]) == (Decimal(45), Decimal(30))
+
+
+def test_a_pair_refused_when_planned_above_the_ceiling_is_not_said_held() -> None:
+    """A line halosync did not add (with 'only lines halosync adds' on) refuses the pair
+    after the rules ran: nothing is held, and the ceiling step says so."""
+    plan = plan_usage_sync(
+        [sub(quantity="23")],
+        account_targets=TARGETS,
+        service_items={"S1": 500},
+        ledger=(),
+        settings=SyncSettings(target="invoice_line", adopt_existing_lines=False, workspace_key=WS),
+        halo_invoice_lines=HaloState(lines={24967: foreign_line()}).halo_lines(),
+        rules=RuleBook(services={"S1": QuantityRule(ceiling=20)}),
+    )
+    (change,) = plan.changes
+    assert (change.action, change.rule_holds) == ("skip", ())
+    assert "bill the customer twice" in change.reason
+    assert change.explain_text == (
+        "vendor 23 \u2192 above the ceiling of 20 (service): not held for review, since "
+        "nothing is written for this pair until its reason is fixed \u2192 23"
+    )
+    assert not screen_plan(plan, REVIEW_OFF, {}).held

@@ -390,8 +390,13 @@ def test_a_fractional_licence_count_without_rounding_is_skipped_like_the_planner
     assert (row.status, row.ruled_quantity) == ("out_of_date", Decimal(13))
     assert row.explain == "vendor 12.4 \u2192 rounded up (service) \u2192 13"
     # An invoice line takes the fraction: nothing to skip.
+    invoiced = {"A": AccountTarget(10, recurring_invoice_id=-94)}
     (row,) = reconcile(
-        [fractional], ledger=[], account_targets=targets, service_items=ITEMS, target="invoice_line"
+        [fractional],
+        ledger=[],
+        account_targets=invoiced,
+        service_items=ITEMS,
+        target="invoice_line",
     )
     assert (row.status, row.ruled_quantity) == ("out_of_date", Decimal("12.4"))
 
