@@ -185,12 +185,18 @@ class DatabaseUnreachableError(DatabaseUnavailableError):
     SQLite file that cannot be opened): raised by every command, and said by the doctor."""
 
 
+_SERVER_UP = "that the database server is running and accepts this host."
+
+
 def _unreachable(url: str, error: BaseException) -> DatabaseUnreachableError:
     where = make_url(url).render_as_string(hide_password=True)
     return DatabaseUnreachableError(
         f"Cannot reach the database at {where}: {first_error_line(error)}.",
-        fix="Check HALOSYNC_DATABASE_URL (or --database-url) and that the database server is "
-        "running and accepts this host.",
+        fix=f"Check HALOSYNC_DATABASE_URL (or --database-url) and {_SERVER_UP}",
+        fixes={
+            "api": f"Check HALOSYNC_DATABASE_URL and {_SERVER_UP}",
+            "ui": f"Check HALOSYNC_DATABASE_URL and {_SERVER_UP}",
+        },
     )
 
 
