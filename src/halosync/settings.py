@@ -14,6 +14,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from halosync.errors import HalosyncError
+
 
 def default_data_dir() -> Path:
     """Where the embedded default keeps its files: ``$XDG_DATA_HOME/halosync``."""
@@ -133,7 +135,14 @@ class Settings(BaseSettings):
 
     def ensure_data_dir(self) -> Path:
         """Create the data directory (owner-only) if it is missing and return it."""
-        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as error:
+            raise HalosyncError(
+                f"Cannot use the data directory {self.data_dir} (HALOSYNC_DATA_DIR): "
+                f"{error.strerror or error}.",
+                fix="Set HALOSYNC_DATA_DIR to a directory halosync may create and write.",
+            ) from None
         return self.data_dir
 
     @property

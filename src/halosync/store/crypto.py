@@ -76,7 +76,7 @@ _FIX_KEYS = "Create one with `halosync keys generate` (32 url-safe base64-encode
 
 
 def key_file_path(settings: Settings) -> Path:
-    """Where the default key file lives: ``<data_dir>/secret.key``."""
+    """Where the default key file lives: ``<data_dir>/secret.key`` (nothing is created)."""
     return settings.data_dir / KEY_FILE_NAME
 
 
@@ -116,7 +116,7 @@ class SecretBox:
                 parse_keys(settings.secret_keys.get_secret_value()),
                 origin="HALOSYNC_SECRET_KEYS",
             )
-        path = key_file_path(settings)
+        path = settings.ensure_data_dir() / KEY_FILE_NAME
         return cls(_load_or_create_key_file(path), origin=str(path))
 
     def encrypt(self, plaintext: str) -> str:
@@ -181,7 +181,7 @@ def rotate_keys(settings: Settings, session_factory: _SessionFactory) -> KeyRota
         with session_factory() as session:
             count = rotate_stored_secrets(session, box)
         return KeyRotation(secrets=count, key_source="HALOSYNC_SECRET_KEYS", new_key=False)
-    path = key_file_path(settings)
+    path = settings.ensure_data_dir() / KEY_FILE_NAME
     old_keys = _load_or_create_key_file(path)
     new_key = generate_key()
     register_secret(new_key, keep=True)
