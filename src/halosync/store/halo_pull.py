@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
+from halosync.store.base import BULK_IN_CHUNK, in_chunks
 from halosync.store.models import HaloClient, HaloItem, HaloRecurringInvoice
 
 PulledModel = type[HaloClient] | type[HaloItem] | type[HaloRecurringInvoice]
@@ -24,18 +25,13 @@ PULLED_MODELS: dict[str, PulledModel] = {
 }
 """Kind of Halo record a pull reads -> its cache table."""
 
-_IN = 2000
-"""Ids per ``IN (...)``: under every database's parameter limit."""
-
 
 def cached_rows(
     session: Session, model: PulledModel, workspace_id: int, halo_ids: Collection[int]
 ) -> dict[int, Any]:
     """Halo id -> the cached row, for those of ``halo_ids`` cached (gone or not)."""
-    ordered = sorted(halo_ids)
     found: dict[int, Any] = {}
-    for start in range(0, len(ordered), _IN):
-        part = ordered[start : start + _IN]
+    for part in in_chunks(halo_ids, BULK_IN_CHUNK):
         rows: list[Any] = list(
             session.scalars(
                 select(model).where(model.workspace_id == workspace_id, model.halo_id.in_(part))
@@ -45,11 +41,18 @@ def cached_rows(
     return found
 
 
+def still_in_halo(model: PulledModel) -> ColumnElement[bool]:
+    """A cached record the last pull still read (not marked gone), whatever its state in
+    Halo (an inactive client or recurring invoice is still there): the one rule of the
+    pull and of the reads of :mod:`halosync.store.halo_records`."""
+    return ~model.gone
+
+
 def live_ids(session: Session, model: PulledModel, workspace_id: int) -> Iterator[int]:
     """The Halo ids of the cached records still taken to exist, streamed in id order."""
     yield from session.scalars(
         select(model.halo_id)
-        .where(model.workspace_id == workspace_id, ~model.gone)
+        .where(model.workspace_id == workspace_id, still_in_halo(model))
         .order_by(model.halo_id)
         .execution_options(yield_per=5000)
     )
@@ -59,13 +62,9 @@ def mark_gone(
     session: Session, model: PulledModel, workspace_id: int, halo_ids: Collection[int]
 ) -> None:
     """Mark these cached records gone (Halo no longer has them)."""
-    ordered = sorted(halo_ids)
-    for start in range(0, len(ordered), _IN):
+    for part in in_chunks(halo_ids, BULK_IN_CHUNK):
         session.execute(
             update(model)
-            .where(
-                model.workspace_id == workspace_id,
-                model.halo_id.in_(ordered[start : start + _IN]),
-            )
+            .where(model.workspace_id == workspace_id, model.halo_id.in_(part))
             .values(gone=True)
         )

@@ -1,6 +1,7 @@
 """Halo clients, items and recurring invoices as Sync Organizations last saw them, read by
-the mapping rules and forgotten by the connection's reset. What a pull writes is
-:mod:`halosync.store.halo_pull`'s; this is only the reads and the reset's SQL."""
+the mapping rules and forgotten by the connection's reset. What a pull writes, and what
+"still in Halo" means, is :mod:`halosync.store.halo_pull`'s; this is only the reads and the
+reset's SQL."""
 
 from __future__ import annotations
 
@@ -10,7 +11,15 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from halosync.store.base import in_chunks
+from halosync.store.halo_pull import still_in_halo
 from halosync.store.models import HaloClient, HaloItem, HaloRecurringInvoice
+
+_MAPPABLE_INVOICE = (
+    still_in_halo(HaloRecurringInvoice),
+    HaloRecurringInvoice.inactive.is_(False),
+)
+"""A recurring invoice an account can be mapped to: still in Halo (the pull's rule) and
+active, a narrower rule than the pull's, which keeps an inactive invoice as it is."""
 
 
 class HaloRecordRepository:
@@ -48,7 +57,7 @@ class HaloRecordRepository:
             (halo_id, name, bool(inactive))
             for halo_id, name, inactive in self.session.execute(
                 select(HaloClient.halo_id, HaloClient.name, HaloClient.inactive).where(
-                    HaloClient.workspace_id == self.workspace_id, HaloClient.gone.is_(False)
+                    HaloClient.workspace_id == self.workspace_id, still_in_halo(HaloClient)
                 )
             )
         ]
@@ -68,8 +77,7 @@ class HaloRecordRepository:
             .where(
                 HaloRecurringInvoice.workspace_id == self.workspace_id,
                 HaloRecurringInvoice.halo_client_id == halo_client_id,
-                HaloRecurringInvoice.gone.is_(False),
-                HaloRecurringInvoice.inactive.is_(False),
+                *_MAPPABLE_INVOICE,
             )
             .order_by(HaloRecurringInvoice.halo_id)
         ).all()
@@ -84,8 +92,7 @@ class HaloRecordRepository:
                 .where(
                     HaloRecurringInvoice.workspace_id == self.workspace_id,
                     HaloRecurringInvoice.halo_client_id.in_(chunk),
-                    HaloRecurringInvoice.gone.is_(False),
-                    HaloRecurringInvoice.inactive.is_(False),
+                    *_MAPPABLE_INVOICE,
                 )
                 .order_by(HaloRecurringInvoice.halo_id)
             ):

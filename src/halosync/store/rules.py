@@ -45,6 +45,11 @@ _Account = aliased(Account)
 _Service = aliased(Service)
 
 
+_NEWEST_FIRST = (QuantityRuleRow.valid_from.desc(), QuantityRuleRow.id.desc())
+"""The order of a scope's versions, the one in force first: the greatest ``valid_from``,
+then the greatest id (the last set that day)."""
+
+
 class RuleRepository:
     """One workspace's quantity rules."""
 
@@ -89,7 +94,7 @@ class RuleRepository:
                     QuantityRuleRow.account_id,
                     QuantityRuleRow.service_id,
                 ),
-                order_by=(QuantityRuleRow.valid_from.desc(), QuantityRuleRow.id.desc()),
+                order_by=_NEWEST_FIRST,
             )
             .label("rank")
         )
@@ -147,16 +152,10 @@ class RuleRepository:
 
     def in_force_for(self, key: RuleKey, on_date: date) -> RuleVersion | None:
         """One scope's version in force on ``on_date`` (None: never set before it)."""
-        scope, account_id, service_id = key
         row = self.session.execute(
             self._query()
-            .where(
-                QuantityRuleRow.scope == scope,
-                _is(QuantityRuleRow.account_id, account_id),
-                _is(QuantityRuleRow.service_id, service_id),
-                QuantityRuleRow.valid_from <= on_date,
-            )
-            .order_by(QuantityRuleRow.valid_from.desc(), QuantityRuleRow.id.desc())
+            .where(*_of_scope(key), QuantityRuleRow.valid_from <= on_date)
+            .order_by(*_NEWEST_FIRST)
             .limit(1)
         ).first()
         return RuleVersion(*row) if row is not None else None
@@ -164,15 +163,9 @@ class RuleRepository:
     def later_versions(self, key: RuleKey, after: date) -> list[RuleVersion]:
         """One scope's versions valid from a day after ``after``, one per day (the one in
         force that day: the latest id), earliest day first."""
-        scope, account_id, service_id = key
         rows = self.session.execute(
             self._query()
-            .where(
-                QuantityRuleRow.scope == scope,
-                _is(QuantityRuleRow.account_id, account_id),
-                _is(QuantityRuleRow.service_id, service_id),
-                QuantityRuleRow.valid_from > after,
-            )
+            .where(*_of_scope(key), QuantityRuleRow.valid_from > after)
             .order_by(QuantityRuleRow.valid_from, QuantityRuleRow.id)
         )
         by_day = {
@@ -205,7 +198,7 @@ class RuleRepository:
     ) -> list[RuleVersion]:
         """Every version, newest ``valid_from`` first (then newest id), filtered as asked:
         ``account_id`` / ``service_id`` keep the versions whose scope names them."""
-        query = self._query().order_by(QuantityRuleRow.valid_from.desc(), QuantityRuleRow.id.desc())
+        query = self._query().order_by(*_NEWEST_FIRST)
         if scopes is not None:
             query = query.where(QuantityRuleRow.scope.in_(list(scopes)))
         if account_id is not None:
@@ -225,6 +218,16 @@ class RuleRepository:
 
 def _is(column: InstrumentedAttribute[int | None], value: int | None) -> ColumnElement[bool]:
     return column.is_(None) if value is None else column == value
+
+
+def _of_scope(key: RuleKey) -> tuple[ColumnElement[bool], ...]:
+    """The conditions that keep one scope's versions (the workspace's is the query's)."""
+    scope, account_id, service_id = key
+    return (
+        QuantityRuleRow.scope == scope,
+        _is(QuantityRuleRow.account_id, account_id),
+        _is(QuantityRuleRow.service_id, service_id),
+    )
 
 
 def _scope_order(version: RuleVersion) -> tuple[int, str, str]:

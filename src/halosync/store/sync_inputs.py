@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from halosync.store.base import BULK_IN_CHUNK, in_chunks
 from halosync.store.models import (
     Account,
     AccountMapping,
@@ -25,15 +26,6 @@ from halosync.store.models import (
     Subscription,
 )
 from halosync.store.usage import SubscriptionRepository
-
-_IN = 2000
-"""Ids per ``IN (...)``: under every database's parameter limit."""
-
-
-def _parts(ids: Collection[int]) -> Iterator[list[int]]:
-    ordered = sorted(ids)
-    for start in range(0, len(ordered), _IN):
-        yield ordered[start : start + _IN]
 
 
 def account_page(
@@ -53,7 +45,7 @@ def accounts_on_invoices(
 ) -> list[tuple[int, str]]:
     """Accounts ``(id, ref)`` mapped to any of these recurring invoices."""
     found: list[tuple[int, str]] = []
-    for part in _parts(invoice_ids):
+    for part in in_chunks(invoice_ids, BULK_IN_CHUNK):
         found += [
             (account_id, ref)
             for account_id, ref in session.execute(
@@ -74,7 +66,7 @@ def subscriptions_of(
     """The subscriptions of these accounts with their account and service."""
     rows: list[Subscription] = []
     repository = SubscriptionRepository(session, workspace_id)
-    for part in _parts(account_ids):
+    for part in in_chunks(account_ids, BULK_IN_CHUNK):
         rows += repository.all(account_ids=part)
     return rows
 
@@ -96,7 +88,7 @@ def mappings_of(
 ) -> list[MappedAccount]:
     """The mappings of these accounts, with their cached client and invoice rows."""
     found: list[MappedAccount] = []
-    for part in _parts(account_ids):
+    for part in in_chunks(account_ids, BULK_IN_CHUNK):
         rows = session.execute(
             select(AccountMapping, Account.ref)
             .join(Account, Account.id == AccountMapping.account_id)
@@ -169,7 +161,7 @@ def ledger_of_accounts(
 ) -> list[LedgerRow]:
     """Every ledger row (any target) of these accounts."""
     rows: list[LedgerRow] = []
-    for part in _parts(account_ids):
+    for part in in_chunks(account_ids, BULK_IN_CHUNK):
         query = _ledger_query(workspace_id).where(LedgerEntry.account_id.in_(part))
         rows += [(entry, account, service) for entry, account, service in session.execute(query)]
     return rows
@@ -187,7 +179,7 @@ def ledger_naming(
     accounts ``besides`` (already read)."""
     rows: list[LedgerRow] = []
     skip = set(besides)
-    for part in _parts(record_ids):
+    for part in in_chunks(record_ids, BULK_IN_CHUNK):
         query = _ledger_query(workspace_id).where(
             LedgerEntry.target == target, LedgerEntry.halo_record_id.in_(part)
         )
