@@ -142,8 +142,8 @@ def test_licence_target_through_the_cli(tmp_path: Path) -> None:
         update = next(c for c in priced["changes"] if c["action"] == "update")
         assert update["after"] == {"price": 3, "purchase_price": 1}
 
-        # A record Halo refuses fails alone, in Halo's own words: its client was removed in
-        # Halo after it was mapped.
+        # Its client was removed in Halo after it was mapped: Halo's refusal of the create
+        # is the documented skip (reactivate or remap), in Halo's own words.
         cli.sim.state.seed({"clients": [{"id": 4, "name": "Client 4 Ltd"}]})
         row = {**ROWS[2], "account_ref": "A4", "account_name": "Client 4 Ltd"}
         cli.ok("import", str(write_usage_csv(tmp_path / "a4.csv", [row])))
@@ -151,11 +151,13 @@ def test_licence_target_through_the_cli(tmp_path: Path) -> None:
         cli.ok("map", "account", "A4", "4")
         cli.sim.state.delete_by_hand("Client", 4)
         refused = cli.json("sync", "usage", "--account", "A4")
-        assert refused["counts"]["failed"] == 1
+        assert (refused["counts"]["failed"], refused["counts"]["skipped"]) == (0, 1)
         (change,) = refused["changes"]
-        assert change["action"] == "fail"
-        assert change["reason"] == (
-            "HaloPSA refused the create: client_id: client_id 4 does not exist."
+        assert (change["action"], change["level"]) == ("skip", "WARNING")
+        assert change["reason"].startswith(
+            "HaloPSA client 'Client 4 Ltd' (4) no longer exists; reactivate it in HaloPSA or "
+            "map the account to another client (HaloPSA refused the create: client_id: "
+            "client_id 4 does not exist.)"
         )
 
 

@@ -127,3 +127,32 @@ def test_a_licence_made_inactive_in_halo_is_not_written_and_reconcile_says_so(
     assert row.status == "blocked"
     assert row.blocked is not None
     assert "is inactive in HaloPSA" in row.blocked
+
+
+def test_a_client_deleted_in_halo_after_the_pull_is_a_documented_skip(tmp_path: Path) -> None:
+    """The customers pull may be hours old: Halo's refusal of a create naming client_id is
+    the documented skip (WARNING, reactivate or remap), and the client is marked gone so
+    the next run skips it without asking Halo."""
+    world = make_world(tmp_path, document=seed(4))
+    world.import_usage(
+        usage_document(
+            [{"ref": "A3", "name": "Client 3 Ltd", "status": "active", "billed": True}],
+            [{"account_ref": "A3", "service_ref": "MAIL", "quantity": 4}],
+        )
+    )
+    assert asyncio.run(world.customers()).status == "succeeded"
+    world.map_account("A3", 3)
+    world.map_service("MAIL", 1)
+    world.sim.state.delete_by_hand("Client", 3)
+    report = asyncio.run(world.usage())
+    assert report.status == "succeeded", report.error
+    change = next(c for c in report.changes if c.account_ref == "A3")
+    assert (change.action, change.level) == ("skip", "WARNING"), change.reason
+    assert "HaloPSA client 'Client 3 Ltd' (3) no longer exists" in change.reason
+    assert "reactivate it" in change.reason
+    world.sim.state.request_log.clear()
+    again = asyncio.run(world.usage())
+    change = next(c for c in again.changes if c.account_ref == "A3")
+    assert change.action == "skip"
+    assert "no longer exists" in change.reason
+    assert world.writes() == []

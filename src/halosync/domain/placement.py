@@ -33,6 +33,14 @@ def mapped_client(target: AccountTarget) -> str:
     return client_label(target.halo_client_id, target.halo_client_name)
 
 
+def client_gone_reason(target: AccountTarget) -> str:
+    """Why nothing is written for an account whose mapped client HaloPSA no longer has."""
+    return (
+        f"HaloPSA client {mapped_client(target)} no longer exists; reactivate it in HaloPSA "
+        "or map the account to another client"
+    )
+
+
 def moved_licence(licence: HaloLicence, target: AccountTarget, account_ref: str) -> str | None:
     """Why ``licence`` (the one the ledger keeps for a pair of ``account_ref``, mapped to
     ``target``) is not written: it is on another client now; None while it is on the
@@ -87,4 +95,11 @@ def moved_invoice(
     )
 
 
-__all__ = ["client_label", "inactive_licence", "mapped_client", "moved_invoice", "moved_licence"]
+__all__ = [
+    "client_gone_reason",
+    "client_label",
+    "inactive_licence",
+    "mapped_client",
+    "moved_invoice",
+    "moved_licence",
+]

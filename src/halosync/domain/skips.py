@@ -23,7 +23,7 @@ from halosync.domain.models import (
     Target,
     plain_number,
 )
-from halosync.domain.placement import mapped_client
+from halosync.domain.placement import client_gone_reason, mapped_client
 
 ACCOUNT_UNMAPPED = (
     "is not mapped to a HaloPSA client, so its usage is not billed; map it under Account mapping"
@@ -76,7 +76,7 @@ def target_skip(target: AccountTarget, sync_target: Target) -> DeliberateSkip | 
         return DeliberateSkip(
             "client_gone",
             "WARNING",
-            f"HaloPSA client {client} no longer exists; map the account to another client",
+            client_gone_reason(target),
         )
     if not target.client_active:
         return DeliberateSkip(

@@ -15,10 +15,12 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from halosync.domain.halo_values import json_fields
 from halosync.domain.models import LineWritePath, Plan, PlannedChange, Target
+from halosync.domain.placement import client_gone_reason
 from halosync.domain.review import ReviewedChange
 from halosync.domain.rules import explain_document
 from halosync.halopsa.billing import (
@@ -40,10 +42,11 @@ from halosync.halopsa.errors import (
     HaloServerError,
 )
 from halosync.logging import get_logger
+from halosync.store.account_grid import refresh_mapping_columns
 from halosync.store.base import utcnow
 from halosync.store.batch_records import add_audit_entries, add_run_results
 from halosync.store.database import Database
-from halosync.store.models import RunResult
+from halosync.store.models import HaloClient, RunResult
 from halosync.sync.gather import SyncInputs
 from halosync.sync.halo_state import HaloState, MarkerRecovery
 from halosync.sync.invoice_writes import InvoiceLineWriter
@@ -314,6 +317,8 @@ class PlanExecutor:
 
     def _refused(self, pair: tuple[int, PlannedChange], error: HaloError, row: int) -> None:
         index, change = pair
+        if self._client_gone(index, change, error, row):
+            return
         log.warning(
             "halo_write_failed",
             account=change.account_ref,
@@ -326,6 +331,49 @@ class PlanExecutor:
             reason=f"HaloPSA refused the {change.action}: {_refusal(error, row)}",
             message=str(error),
         )
+
+    def _client_gone(self, index: int, change: PlannedChange, error: HaloError, row: int) -> bool:
+        """Halo refused a licence create naming its ``client_id``: the client was deleted
+        after the customers pull. That is the documented skip (WARNING, reactivate it or
+        remap the account), not a failure; the client is marked gone until the next pull,
+        so later runs skip it without asking Halo."""
+        if (
+            change.action != "create"
+            or change.target != "licence"
+            or change.halo_client_id is None
+            or not isinstance(error, HaloRequestRejectedError)
+            or "client_id" not in error.row_errors(row)
+        ):
+            return False
+        target = self.inputs.account_targets.get(change.account_ref)
+        reason = (
+            f"{client_gone_reason(target) if target else 'HaloPSA client no longer exists'} "
+            f"(HaloPSA refused the create: {_refusal(error, row)}); it counts as gone until "
+            "the next Sync Organizations"
+        )
+        result = ChangeResult.planned(
+            change, action="skip", level="WARNING", reason=reason, message=str(error)
+        )
+        self.results[index] = result
+        account_id = self.inputs.account_ids.get(change.account_ref)
+        with self.database.session() as session:
+            session.add(RunResult(**self._result_row(result, utcnow())))
+            session.execute(
+                update(HaloClient)
+                .where(
+                    HaloClient.workspace_id == self.workspace_id,
+                    HaloClient.halo_id == change.halo_client_id,
+                )
+                .values(gone=True)
+            )
+            if account_id is not None:
+                refresh_mapping_columns(session, self.workspace_id, [account_id])
+        log.warning(
+            "halo_client_gone_on_create",
+            account=change.account_ref,
+            client=change.halo_client_id,
+        )
+        return True
 
     def _fail_unknown(
         self, chunk: list[tuple[int, PlannedChange]], error: HaloError, search_error: HaloError
