@@ -354,6 +354,41 @@ class UsagePayload(_Strict):
     subscriptions: list[SubscriptionIn] = Field(default_factory=list)
 
 
+class _RowParties(Protocol):
+    """What a CSV row, validated or as plain values, says of its account and service."""
+
+    @property
+    def account_ref(self) -> str: ...
+
+    @property
+    def account_name(self) -> str: ...
+
+    @property
+    def account_status(self) -> str: ...
+
+    @property
+    def billed(self) -> bool: ...
+
+    @property
+    def service_ref(self) -> str: ...
+
+    @property
+    def service_name(self) -> str: ...
+
+
+def account_of_row(row: _RowParties) -> AccountIn:
+    """The account a CSV row describes (one definition for :class:`CsvRow` and
+    :class:`CsvValues`)."""
+    return AccountIn.model_construct(
+        ref=row.account_ref, name=row.account_name, status=row.account_status, billed=row.billed
+    )
+
+
+def service_of_row(row: _RowParties) -> ServiceIn:
+    """The service a CSV row describes."""
+    return ServiceIn.model_construct(ref=row.service_ref, name=row.service_name)
+
+
 class CsvRow(_SubscriptionFields):
     """One CSV row: a subscription with its account and service."""
 
@@ -366,16 +401,11 @@ class CsvRow(_SubscriptionFields):
 
     def account(self) -> AccountIn:
         """The account this row describes."""
-        return AccountIn.model_construct(
-            ref=self.account_ref,
-            name=self.account_name,
-            status=self.account_status,
-            billed=self.billed,
-        )
+        return account_of_row(self)
 
     def service(self) -> ServiceIn:
         """The service this row describes."""
-        return ServiceIn.model_construct(ref=self.service_ref, name=self.service_name)
+        return service_of_row(self)
 
     def subscription(self) -> SubscriptionIn:
         """The subscription this row describes."""
@@ -437,16 +467,11 @@ class CsvValues(NamedTuple):
 
     def account(self) -> AccountIn:
         """The account this row describes."""
-        return AccountIn.model_construct(
-            ref=self.account_ref,
-            name=self.account_name,
-            status=self.account_status,
-            billed=self.billed,
-        )
+        return account_of_row(self)
 
     def service(self) -> ServiceIn:
         """The service this row describes."""
-        return ServiceIn.model_construct(ref=self.service_ref, name=self.service_name)
+        return service_of_row(self)
 
 
 class _TextInput:
