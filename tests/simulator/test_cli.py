@@ -48,7 +48,8 @@ def running(*args: str) -> Iterator[tuple[str, str]]:
             if not line:
                 raise AssertionError("simulator exited early:\n" + "".join(printed))
             printed.append(line)
-            if "Uvicorn running" in line or "Application startup complete" in line:
+            # The port is taken (and listening) before the banner ends with this line.
+            if "Press Ctrl-C to stop." in line:
                 break
         yield base_url, "".join(printed)
     finally:

@@ -12,6 +12,7 @@ import typer
 from halosync.cli.app import app, state
 from halosync.cli.common import open_database
 from halosync.jobs.embedded import EmbeddedJobs
+from halosync.ops.listen import bind_port
 
 
 @app.command("serve")
@@ -36,6 +37,10 @@ def serve(
     from halosync.web.app import create_app
 
     web = create_app(settings, database=database)
+    # Bound before it is announced: a busy port is one line at once, not uvicorn's later.
+    sock = bind_port(host, port)
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(web, host=host, port=port, log_level="warning"))
     sys.stderr.write(f"halosync serving on http://{host}:{port} ({settings.queue} queue)\n")
     sys.stderr.flush()
     # uvicorn re-raises the signal that stopped it once it restored the previous handler;
@@ -44,12 +49,12 @@ def serve(
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _ignore)
     if not jobs:
-        uvicorn.run(web, host=host, port=port, log_level="warning")
+        server.run(sockets=[sock])
         sys.stderr.write("halosync stopped.\n")
         return
     with EmbeddedJobs(settings, database, workers=workers) as running:
         web.state.job_queue = running.queue
-        uvicorn.run(web, host=host, port=port, log_level="warning")
+        server.run(sockets=[sock])
     sys.stderr.write("halosync stopped.\n")
 
 

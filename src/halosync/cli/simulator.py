@@ -11,6 +11,7 @@ import typer
 from halosync.cli.app import app
 from halosync.errors import HalosyncError
 from halosync.logging import register_secret
+from halosync.ops.listen import bind_port
 from halosync.simulator import ApiApplication, SimulatorConfig, create_app, generate_demo_seed
 from halosync.simulator.config import RETRY_AFTER_AUTO
 from halosync.simulator.scopes import unknown_scopes
@@ -131,6 +132,8 @@ def run_simulator(
             counts = simulator.state.seed(generate_demo_seed(clients=demo_clients, seed=0))
     except ValueError as error:
         raise HalosyncError(str(error)) from None
+    sock = bind_port(host, port)
+    port = sock.getsockname()[1]
     base = f"http://{host}:{port}"
     typer.echo(f"HaloPSA simulator on {base}")
     typer.echo(f"  resource server: {base}/api")
@@ -153,4 +156,4 @@ def run_simulator(
         for application in applications:
             typer.echo(f"  API application {application.client_id}: {' '.join(application.scopes)}")
     typer.echo("Press Ctrl-C to stop.", nl=True)
-    serve_forever(simulator, host, port)
+    serve_forever(simulator, sock)

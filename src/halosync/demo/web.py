@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from halosync.demo.journey import DEMO_WORKSPACE, demo_application
 from halosync.demo.sample_data import sample_vendor_data
 from halosync.jobs.embedded import EmbeddedJobs
 from halosync.logging import register_secret
+from halosync.ops.listen import bind_port
 from halosync.settings import Settings
 from halosync.simulator import SimulatorConfig, create_app, generate_demo_seed
 from halosync.simulator.server import serve_in_thread
@@ -86,17 +86,10 @@ def prepare_demo_data(
     return workspace_id
 
 
-def _bind(host: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    return sock
-
-
 @contextmanager
 def serve_web_in_thread(app: Any, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
     """Serve an ASGI app with uvicorn in a background thread; yield its base URL."""
-    sock = _bind(host, port)
+    sock = bind_port(host, port, option="--web-port")
     bound = sock.getsockname()[1]
     config = uvicorn.Config(
         app,

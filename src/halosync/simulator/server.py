@@ -13,6 +13,7 @@ from typing import Any
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from halosync.ops.listen import bind_port
 from halosync.simulator.app import DROP_EXTENSION, Receive, Scope, Send, Simulator
 
 
@@ -73,9 +74,7 @@ def serve_in_thread(
 
     ``port=0`` picks a free port. The server stops when the block ends.
     """
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    sock = bind_port(host, port)
     bound_port = sock.getsockname()[1]
     server = uvicorn.Server(_config(app, host, bound_port, log_level))
     failure: list[BaseException] = []
@@ -106,6 +105,8 @@ def serve_in_thread(
         sock.close()
 
 
-def serve_forever(app: Simulator, host: str, port: int, *, log_level: str = "info") -> None:
-    """Serve in the foreground until interrupted (Ctrl-C / SIGTERM)."""
-    uvicorn.Server(_config(app, host, port, log_level)).run()
+def serve_forever(app: Simulator, sock: socket.socket, *, log_level: str = "info") -> None:
+    """Serve on ``sock`` (:func:`~halosync.ops.listen.bind_port`) in the foreground until
+    interrupted (Ctrl-C / SIGTERM)."""
+    host, port = sock.getsockname()[:2]
+    uvicorn.Server(_config(app, host, port, log_level)).run(sockets=[sock])
