@@ -15,7 +15,6 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from halosync.domain.halo_values import json_fields
@@ -46,6 +45,7 @@ from halosync.store.account_grid import refresh_mapping_columns
 from halosync.store.base import utcnow
 from halosync.store.batch_records import add_audit_entries, add_run_results
 from halosync.store.database import Database
+from halosync.store.halo_pull import mark_gone
 from halosync.store.models import HaloClient, RunResult
 from halosync.sync.gather import SyncInputs
 from halosync.sync.halo_state import HaloState, MarkerRecovery
@@ -358,14 +358,7 @@ class PlanExecutor:
         account_id = self.inputs.account_ids.get(change.account_ref)
         with self.database.session() as session:
             session.add(RunResult(**self._result_row(result, utcnow())))
-            session.execute(
-                update(HaloClient)
-                .where(
-                    HaloClient.workspace_id == self.workspace_id,
-                    HaloClient.halo_id == change.halo_client_id,
-                )
-                .values(gone=True)
-            )
+            mark_gone(session, HaloClient, self.workspace_id, [change.halo_client_id])
             if account_id is not None:
                 refresh_mapping_columns(session, self.workspace_id, [account_id])
         log.warning(
