@@ -291,14 +291,6 @@ class SubscriptionData(Protocol):
     def customer_price(self) -> Decimal | None: ...
 
 
-SUBSCRIPTION_FIELDS = SUBSCRIPTION_VALUES
-
-
-def subscription_values(subscription: SubscriptionData) -> tuple[Any, ...]:
-    """The stored values of a subscription, for comparing two of them."""
-    return tuple(getattr(subscription, name) for name in SUBSCRIPTION_FIELDS)
-
-
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -407,23 +399,9 @@ class CsvRow(_SubscriptionFields):
         """The service this row describes."""
         return service_of_row(self)
 
-    def subscription(self) -> SubscriptionIn:
-        """The subscription this row describes."""
-        return SubscriptionIn.model_construct(
-            account_ref=self.account_ref,
-            service_ref=self.service_ref,
-            quantity=self.quantity,
-            start_date=self.start_date,
-            end_date=self.end_date,
-            billing_cycle=self.billing_cycle,
-            term=self.term,
-            status=self.status,
-            cost_price=self.cost_price,
-            customer_price=self.customer_price,
-        )
 
-
-# The documented order; a file may use any order.
+# The documented order (the account, the service, then the subscription's values as they
+# are stored); a file may use any order.
 CSV_COLUMNS = (
     "account_ref",
     "account_name",
@@ -431,14 +409,7 @@ CSV_COLUMNS = (
     "billed",
     "service_ref",
     "service_name",
-    "quantity",
-    "start_date",
-    "end_date",
-    "billing_cycle",
-    "term",
-    "status",
-    "cost_price",
-    "customer_price",
+    *SUBSCRIPTION_VALUES,
 )
 assert set(CSV_COLUMNS) == set(CsvRow.model_fields)
 REQUIRED_CSV_COLUMNS = tuple(

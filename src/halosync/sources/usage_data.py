@@ -1,14 +1,18 @@
 """The usage data a workspace holds (accounts, services, subscriptions), page by page: the
-read model behind the REST API's lists. Writes come through
-:mod:`halosync.sources.importer`."""
+read model behind the REST API's lists, whose items it answers as they are. Writes come
+through :mod:`halosync.sources.importer`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Annotated
 
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+
+from halosync.domain.numbers import json_count
 from halosync.store.database import Database
+from halosync.store.models import SUBSCRIPTION_VALUES
 from halosync.store.usage import (
     MAX_PAGE_SIZE,
     AccountRepository,
@@ -20,8 +24,11 @@ from halosync.store.usage import (
 __all__ = ["MAX_PAGE_SIZE", "Page", "list_accounts", "list_services", "list_subscriptions"]
 
 
-@dataclass(frozen=True, slots=True)
-class AccountView:
+class _View(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class AccountView(_View):
     """An account."""
 
     ref: str
@@ -30,22 +37,25 @@ class AccountView:
     billed: bool
 
 
-@dataclass(frozen=True, slots=True)
-class ServiceView:
+class ServiceView(_View):
     """A service."""
 
     ref: str
     name: str
 
 
-@dataclass(frozen=True, slots=True)
-class SubscriptionView:
+class SubscriptionView(_View):
     """A subscription, prices as totals."""
 
     account_ref: str
     service_ref: str
-    quantity: Decimal
-    """Exact to 4 decimal places (12, 12.4)."""
+    # A count in JSON: 7 for a whole one (never 7.0), 12.4 for a fraction.
+    quantity: Annotated[
+        Decimal, PlainSerializer(json_count, return_type=int | float, when_used="json")
+    ] = Field(
+        description="The vendor's count: a whole number, or a fraction with up to 4 decimal "
+        "places (12.4)."
+    )
     start_date: date
     end_date: date | None
     billing_cycle: str
@@ -55,13 +65,17 @@ class SubscriptionView:
     customer_price: Decimal | None
 
 
+# The stored values, after the two references that name the account and the service.
+assert tuple(SubscriptionView.model_fields)[2:] == SUBSCRIPTION_VALUES
+
+
 def list_accounts(
     database: Database, workspace_id: int, page: int = 1, page_size: int = 50
 ) -> Page[AccountView]:
     """One page of the workspace's accounts, by reference."""
     with database.session() as session:
         found = AccountRepository(session, workspace_id).page(page, page_size)
-        items = [AccountView(a.ref, a.name, a.status, a.billed) for a in found.items]
+        items = [AccountView.model_validate(a, from_attributes=True) for a in found.items]
     return Page(items=items, total=found.total, page=found.page, page_size=found.page_size)
 
 
@@ -71,7 +85,7 @@ def list_services(
     """One page of the workspace's services, by reference."""
     with database.session() as session:
         found = ServiceRepository(session, workspace_id).page(page, page_size)
-        items = [ServiceView(s.ref, s.name) for s in found.items]
+        items = [ServiceView.model_validate(s, from_attributes=True) for s in found.items]
     return Page(items=items, total=found.total, page=found.page, page_size=found.page_size)
 
 
@@ -93,14 +107,7 @@ def list_subscriptions(
             SubscriptionView(
                 account_ref=s.account.ref,
                 service_ref=s.service.ref,
-                quantity=s.quantity,
-                start_date=s.start_date,
-                end_date=s.end_date,
-                billing_cycle=s.billing_cycle,
-                term=s.term,
-                status=s.status,
-                cost_price=s.cost_price,
-                customer_price=s.customer_price,
+                **{name: getattr(s, name) for name in SUBSCRIPTION_VALUES},
             )
             for s in found.items
         ]

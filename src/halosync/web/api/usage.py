@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import date
-from decimal import Decimal
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from halosync.sources import usage_data
 from halosync.sources.schemas import UsagePayload
 from halosync.sources.upload import upsert_upload
-from halosync.sources.usage_data import MAX_PAGE_SIZE, Page
+from halosync.sources.usage_data import (
+    MAX_PAGE_SIZE,
+    AccountView,
+    Page,
+    ServiceView,
+    SubscriptionView,
+)
 from halosync.store.database import Database
 from halosync.web.api.auth import Caller, current_caller, get_database, writer
-from halosync.web.api.deps import JsonCount
 from halosync.web.api.errors import ERROR_RESPONSES
 
 router = APIRouter(prefix="/api/v1/workspaces/{workspace}", tags=["usage"])
@@ -50,40 +53,6 @@ class UsageResult(BaseModel):
     subscriptions: EntityCountsOut
     snapshot: bool
     cancelled: list[CancelledOut]
-
-
-class AccountOut(BaseModel):
-    """An account."""
-
-    ref: str
-    name: str
-    status: str
-    billed: bool
-
-
-class ServiceOut(BaseModel):
-    """A service."""
-
-    ref: str
-    name: str
-
-
-class SubscriptionOut(BaseModel):
-    """A subscription, prices as totals."""
-
-    account_ref: str
-    service_ref: str
-    quantity: JsonCount = Field(
-        description="The vendor's count: a whole number, or a fraction with up to 4 decimal "
-        "places (12.4)."
-    )
-    start_date: date
-    end_date: date | None
-    billing_cycle: str
-    term: str
-    status: str | None
-    cost_price: Decimal | None
-    customer_price: Decimal | None
 
 
 class PageOut(BaseModel, Generic[T]):
@@ -193,11 +162,16 @@ PageNumber = Annotated[int, Query(ge=1, le=1_000_000, description="1-based page 
 PageSize = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Rows per page.")]
 
 
-def _page_out(page: Page[Any], items: list[Any]) -> dict[str, Any]:
-    return {"items": items, "total": page.total, "page": page.page, "page_size": page.page_size}
+def _page_out(page: Page[Any]) -> dict[str, Any]:
+    return {
+        "items": page.items,
+        "total": page.total,
+        "page": page.page,
+        "page_size": page.page_size,
+    }
 
 
-@router.get("/accounts", response_model=PageOut[AccountOut], responses=ERROR_RESPONSES)
+@router.get("/accounts", response_model=PageOut[AccountView], responses=ERROR_RESPONSES)
 def list_accounts(
     caller: Annotated[Caller, Depends(current_caller)],
     database: Annotated[Database, Depends(get_database)],
@@ -206,11 +180,10 @@ def list_accounts(
 ) -> dict[str, Any]:
     """The workspace's accounts, by reference."""
     found = usage_data.list_accounts(database, caller.workspace_id, page, page_size)
-    items = [AccountOut.model_validate(a, from_attributes=True) for a in found.items]
-    return _page_out(found, items)
+    return _page_out(found)
 
 
-@router.get("/services", response_model=PageOut[ServiceOut], responses=ERROR_RESPONSES)
+@router.get("/services", response_model=PageOut[ServiceView], responses=ERROR_RESPONSES)
 def list_services(
     caller: Annotated[Caller, Depends(current_caller)],
     database: Annotated[Database, Depends(get_database)],
@@ -219,11 +192,10 @@ def list_services(
 ) -> dict[str, Any]:
     """The workspace's services, by reference."""
     found = usage_data.list_services(database, caller.workspace_id, page, page_size)
-    items = [ServiceOut.model_validate(s, from_attributes=True) for s in found.items]
-    return _page_out(found, items)
+    return _page_out(found)
 
 
-@router.get("/subscriptions", response_model=PageOut[SubscriptionOut], responses=ERROR_RESPONSES)
+@router.get("/subscriptions", response_model=PageOut[SubscriptionView], responses=ERROR_RESPONSES)
 def list_subscriptions(
     caller: Annotated[Caller, Depends(current_caller)],
     database: Annotated[Database, Depends(get_database)],
@@ -235,5 +207,4 @@ def list_subscriptions(
     found = usage_data.list_subscriptions(
         database, caller.workspace_id, page, page_size, account_ref=account_ref
     )
-    items = [SubscriptionOut.model_validate(s, from_attributes=True) for s in found.items]
-    return _page_out(found, items)
+    return _page_out(found)
