@@ -41,6 +41,27 @@ def client_gone_reason(target: AccountTarget) -> str:
     )
 
 
+def _moved_record(
+    record: str,
+    there: str,
+    target: AccountTarget,
+    account_ref: str,
+    *,
+    still_there: str = "",
+    otherwise: str,
+) -> str:
+    """Why the pair's ``record`` (its licence, or the mapped recurring invoice) is not
+    written: HaloPSA puts it on client ``there`` now, not on the mapped client. One wording
+    for both records; ``otherwise`` is the fix besides moving it back."""
+    home = mapped_client(target)
+    return (
+        f"{record} was moved to client {there} in HaloPSA, but account {account_ref} is "
+        f"mapped to client {home}; nothing was written, since that would bill client "
+        f"{there} for this account's usage{still_there}. In HaloPSA, move it back to client "
+        f"{home}, or {otherwise}"
+    )
+
+
 def moved_licence(licence: HaloLicence, target: AccountTarget, account_ref: str) -> str | None:
     """Why ``licence`` (the one the ledger keeps for a pair of ``account_ref``, mapped to
     ``target``) is not written: it is on another client now; None while it is on the
@@ -48,13 +69,14 @@ def moved_licence(licence: HaloLicence, target: AccountTarget, account_ref: str)
     if licence.client_id == target.halo_client_id:
         return None
     there = client_label(licence.client_id, licence.client_name)
-    home = mapped_client(target)
-    return (
-        f"licence {licence.id} was moved to client {there} in HaloPSA, but account "
-        f"{account_ref} is mapped to client {home}; nothing was written, since that would "
-        f"bill client {there} for this account's usage (it still holds {licence.count} "
-        f"there). In HaloPSA, move it back to client {home}, or delete it if client "
-        f"{there} should not be billed (halosync then creates a new licence on client {home})"
+    return _moved_record(
+        f"licence {licence.id}",
+        there,
+        target,
+        account_ref,
+        still_there=f" (it still holds {licence.count} there)",
+        otherwise=f"delete it if client {there} should not be billed (halosync then creates "
+        f"a new licence on client {mapped_client(target)})",
     )
 
 
@@ -84,14 +106,12 @@ def moved_invoice(
     if owner is None or owner.client_id == target.halo_client_id:
         return None
     assert owner.client_id is not None
-    there = client_label(owner.client_id, owner.client_name)
-    home = mapped_client(target)
-    return (
-        f"recurring invoice {target.recurring_invoice_id} was moved to client {there} in "
-        f"HaloPSA, but account {account_ref} is mapped to client {home} with that invoice; "
-        f"nothing was written, since that would bill client {there} for this account's "
-        f"usage. In HaloPSA, move the invoice back to client {home}, or map the account to "
-        "a recurring invoice of its client"
+    return _moved_record(
+        f"recurring invoice {target.recurring_invoice_id}",
+        client_label(owner.client_id, owner.client_name),
+        target,
+        account_ref,
+        otherwise="map the account to a recurring invoice of its client",
     )
 
 
