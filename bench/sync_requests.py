@@ -37,66 +37,27 @@ import httpx2
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.sync.world import CLIENT_ID, CLIENT_SECRET, make_world  # noqa: E402
-
-from halosync.mapping.service import map_account, map_service  # noqa: E402
-from halosync.store.connections import ConnectionDetails, HaloConnectionRepository  # noqa: E402
+from tests.sync.world import (  # noqa: E402
+    CLIENT_ID,
+    CLIENT_SECRET,
+    accounts,
+    make_world,
+    seed,
+    usage_document,
+)
 
 HALOSYNC = str(Path(sys.executable).parent / "halosync")
 
 
-def _usage(accounts: int, services: int) -> dict[str, Any]:
-    names = ["Mail Protection", "Backup"]
-    return {
-        "accounts": [
-            {"ref": f"A{n:05d}", "name": f"Client {n}", "status": "active", "billed": True}
-            for n in range(1, accounts + 1)
-        ],
-        "services": [{"ref": f"S{s}", "name": names[s - 1]} for s in range(1, services + 1)],
-        "subscriptions": [
-            {
-                "account_ref": f"A{n:05d}",
-                "service_ref": f"S{s}",
-                "quantity": (n * s) % 50 + 1,
-                "start_date": "2024-01-01",
-                "billing_cycle": "Monthly",
-                "term": "Monthly",
-            }
-            for n in range(1, accounts + 1)
-            for s in range(1, services + 1)
-        ],
-    }
-
-
-def _seed(clients: int, target: str = "licence") -> dict[str, Any]:
-    document: dict[str, Any] = {
-        "clients": [{"id": n, "name": f"Client {n}"} for n in range(1, clients + 1)],
-        "items": [
-            {"id": 1, "name": "Mail Protection"},
-            {"id": 2, "name": "Backup"},
-            {"id": 3, "name": "Consulting"},
-        ],
-    }
-    if target == "invoice_line":
-        document["recurring_invoices"] = [
-            {
-                "id": -n,
-                "client_id": n,
-                "reference": f"Monthly {n}",
-                "lines": [{"_itemid": 3, "qty_order": 1, "item_shortdescription": "Consulting"}],
-            }
-            for n in range(1, clients + 1)
-        ]
-    return document
-
-
-def _map_all(world: Any, accounts: int, services: int, target: str = "licence") -> None:
-    with world.database.session() as session:
-        for n in range(1, accounts + 1):
-            invoice = -n if target == "invoice_line" else None
-            map_account(session, world.workspace_id, f"A{n:05d}", n, recurring_invoice_id=invoice)
-        for s in range(1, services + 1):
-            map_service(session, world.workspace_id, f"S{s}", s)
+def _usage(count: int, services: int) -> dict[str, Any]:
+    """Accounts A1..An, each buying MAIL (and BKP when ``services`` is 2)."""
+    refs = ["MAIL", "BKP"][:services]
+    subscriptions = [
+        {"account_ref": f"A{n}", "service_ref": ref, "quantity": (n * s) % 50 + 1}
+        for n in range(1, count + 1)
+        for s, ref in enumerate(refs, start=1)
+    ]
+    return usage_document(accounts(count), subscriptions)
 
 
 def _by_kind(log: list[Any]) -> dict[str, int]:
@@ -121,10 +82,11 @@ def _by_kind(log: list[Any]) -> dict[str, int]:
 def small(target: str = "licence") -> dict[str, Any]:
     """600 new records (300 accounts × 2 services), then a repeat with nothing changed."""
     with tempfile.TemporaryDirectory() as tmp:
-        world = make_world(Path(tmp), target=target, document=_seed(300, target))
+        invoices = target == "invoice_line"
+        world = make_world(Path(tmp), target=target, document=seed(300, with_invoices=invoices))
         world.import_usage(_usage(300, 2))
         asyncio.run(world.customers())
-        _map_all(world, 300, 2, target)
+        world.map_each(300, invoices=invoices)
         log = world.sim.state.request_log
         log.clear()
         first = asyncio.run(world.usage())
@@ -164,13 +126,14 @@ def _timed(args: list[str], env: dict[str, str]) -> tuple[float, int, dict[str, 
 
 
 def large(
-    accounts: int = 5000, services: int = 2, target: str = "licence", rate_limit: int = 300
+    count: int = 5000, services: int = 2, target: str = "licence", rate_limit: int = 300
 ) -> dict[str, Any]:
     """10,000 account × service pairs against Halo's rate limit, on a real port."""
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         seed_file = root / "seed.json"
-        seed_file.write_text(json.dumps(_seed(accounts, target)), encoding="utf-8")
+        invoices = target == "invoice_line"
+        seed_file.write_text(json.dumps(seed(count, with_invoices=invoices)), encoding="utf-8")
         port = _free_port()
         simulator = subprocess.Popen(
             [
@@ -199,11 +162,8 @@ def large(
                 except httpx2.TransportError:
                     time.sleep(0.05)
             world = make_world(root, target=target, document={})
-            with world.database.session() as session:
-                HaloConnectionRepository(session, world.workspace_id, world.box).save(
-                    ConnectionDetails(url, None, None, CLIENT_ID, CLIENT_SECRET)
-                )
-            world.import_usage(_usage(accounts, services))
+            world.connect(url)
+            world.import_usage(_usage(count, services))
             env = {k: v for k, v in os.environ.items() if not k.startswith("HALOSYNC_")} | {
                 "HALOSYNC_DATA_DIR": str(root / "data"),
                 "HALOSYNC_DATABASE_URL": world.settings.resolved_database_url,
@@ -213,7 +173,7 @@ def large(
             if rate_limit != 300:
                 env["HALOSYNC_HALO_RATE_LIMIT"] = str(rate_limit * 9 // 10)
             pull_s, pull_mb, _pulled = _timed(["sync", "customers"], env)
-            _map_all(world, accounts, services, target)
+            world.map_each(count, invoices=invoices)
             httpx2.delete(f"{url}/_simulator/requests")
             first_s, first_mb, first = _timed(["sync", "usage"], env)
             first_log = httpx2.get(f"{url}/_simulator/requests").json()
@@ -226,7 +186,7 @@ def large(
         return {
             "target": target,
             "rate_limit": rate_limit,
-            "pairs": accounts * services,
+            "pairs": count * services,
             "customers_pull_seconds": round(pull_s, 1),
             "customers_pull_peak_rss_mib": pull_mb,
             "first_sync_seconds": round(first_s, 1),

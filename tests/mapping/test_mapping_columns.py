@@ -117,7 +117,7 @@ def _apply(world: World, step: tuple[Any, ...]) -> None:
             update_sync_settings(world.database, world.workspace_id, change, confirmed=True)
         elif kind == "reset":
             ConnectionService(world.database, world.settings, box=world.box).reset("acme")
-            world._connect(world.base_url)
+            world.connect(world.base_url)
         elif kind == "pull":
             _pull(world)
         else:  # something changed in Halo, then Sync Organizations

@@ -27,6 +27,7 @@ from tests.sync.world import (
     CLIENT_ID,
     CLIENT_SECRET,
     World,
+    accounts,
     make_world,
     seed,
     usage_document,
@@ -37,13 +38,6 @@ INVOICES = "/api/recurringinvoice"
 
 def run(world: World, **options: Any) -> UsageReport:
     return asyncio.run(world.usage(**options))
-
-
-def _accounts(count: int) -> list[dict[str, Any]]:
-    return [
-        {"ref": f"A{n}", "name": f"Client {n} Ltd", "status": "active", "billed": True}
-        for n in range(1, count + 1)
-    ]
 
 
 def _world(
@@ -70,7 +64,7 @@ def _world(
         for n in range(1, invoices + 1)
     ]
     subs += [{"account_ref": f"A{n}", "service_ref": "BKP", "quantity": 2} for n in backup]
-    world.import_usage(usage_document(_accounts(invoices), subs))
+    world.import_usage(usage_document(accounts(invoices), subs))
     assert asyncio.run(world.customers()).status == "succeeded"
     with world.database.session() as session:  # one INSERT: each client's one invoice
         outcomes = accept_suggestions(
@@ -150,7 +144,7 @@ def test_a_first_sync_of_120_invoices_costs_requests_per_batch_not_per_invoice(
     # A new count for every account: updates only, again by batches.
     world.import_usage(
         usage_document(
-            _accounts(120),
+            accounts(120),
             [
                 {"account_ref": f"A{n}", "service_ref": "MAIL", "quantity": n + 1}
                 for n in range(1, 121)
@@ -172,7 +166,7 @@ def test_an_edit_between_the_plans_read_and_the_batch_reread_replans_only_that_i
     assert first.counts["created"] == 3
     world.import_usage(
         usage_document(
-            _accounts(3),
+            accounts(3),
             [
                 {"account_ref": f"A{n}", "service_ref": "MAIL", "quantity": 10 + n}
                 for n in (1, 2, 3)
@@ -244,7 +238,7 @@ def test_every_post_answer_shape_is_mapped_back_by_order(tmp_path: Path, shape: 
         assert {row.halo_record_id for row in rows} == held
     # One invoice alone (a bare object when the shape is "auto").
     world.import_usage(
-        usage_document(_accounts(3), [{"account_ref": "A1", "service_ref": "MAIL", "quantity": 9}])
+        usage_document(accounts(3), [{"account_ref": "A1", "service_ref": "MAIL", "quantity": 9}])
     )
     world.sim.state.request_log.clear()
     single = run(world, account_ref="A1")

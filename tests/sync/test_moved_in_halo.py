@@ -10,12 +10,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from tests.sync.world import World, make_world, seed, usage_document
-
-ACCOUNTS = [
-    {"ref": "A1", "name": "Client 1 Ltd", "status": "active", "billed": True},
-    {"ref": "A2", "name": "Client 2 Ltd", "status": "active", "billed": True},
-]
+from tests.sync.world import World, accounts, make_world, seed, usage_document
 
 
 def _subs(a1: int) -> list[dict[str, object]]:
@@ -26,15 +21,16 @@ def _subs(a1: int) -> list[dict[str, object]]:
 
 
 def _world(tmp_path: Path, target: str = "licence") -> World:
+    """A1 (client 1) and A2 (client 2) buy Mail, synced once (A1 9, A2 7); then A1's count
+    is 10. Clients 3 and 4 are not mapped; with ``invoice_line`` each client has its
+    recurring invoice (-n), mapped with it."""
     world = make_world(tmp_path, target=target, document=seed(4, with_invoices=True))
-    world.import_usage(usage_document(ACCOUNTS, _subs(9)))
+    world.import_usage(usage_document(accounts(2), _subs(9)))
     assert asyncio.run(world.customers()).status == "succeeded"
-    world.map_account("A1", 1, invoice=-1 if target == "invoice_line" else None)
-    world.map_account("A2", 2, invoice=-2 if target == "invoice_line" else None)
-    world.map_service("MAIL", 1)
+    world.map_each(2, invoices=target == "invoice_line")
     first = asyncio.run(world.usage())
     assert first.status == "succeeded", first.error
-    world.import_usage(usage_document(ACCOUNTS, _subs(10)))
+    world.import_usage(usage_document(accounts(2), _subs(10)))
     return world
 
 

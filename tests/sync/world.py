@@ -67,10 +67,19 @@ def seed(clients: int = 3, *, with_invoices: bool = False) -> dict[str, Any]:
     return document
 
 
+def accounts(count: int) -> list[dict[str, Any]]:
+    """Accounts A1..An, active and billed, named as :func:`seed`'s clients 1..n."""
+    return [
+        {"ref": f"A{n}", "name": f"Client {n} Ltd", "status": "active", "billed": True}
+        for n in range(1, count + 1)
+    ]
+
+
 def usage_document(
     accounts: list[dict[str, Any]], subscriptions: list[dict[str, Any]]
 ) -> dict[str, Any]:
-    """An import document with the two test services."""
+    """An import document with the two test services (MAIL and BKP, :func:`seed`'s items 1
+    and 2)."""
     return {
         "accounts": accounts,
         "services": [{"ref": "MAIL", "name": "Mail Protection"}, {"ref": "BKP", "name": "Backup"}],
@@ -118,13 +127,14 @@ class World:
     def serve(self) -> Iterator[str]:
         """Serve the simulator on a real local port and point the connection at it."""
         with serve_in_thread(self.sim) as url:
-            self._connect(url)
+            self.connect(url)
             try:
                 yield url
             finally:
-                self._connect(SERVER)
+                self.connect(SERVER)
 
-    def _connect(self, url: str) -> None:
+    def connect(self, url: str) -> None:
+        """Point the workspace's connection at a simulator answering at ``url``."""
         with self.database.session() as session:
             HaloConnectionRepository(session, self.workspace_id, self.box).save(
                 ConnectionDetails(url, None, None, CLIENT_ID, CLIENT_SECRET)
@@ -158,14 +168,23 @@ class World:
         """A1 with MAIL x ``quantity`` imported, Halo pulled, A1 -> client 1, MAIL -> item 1."""
         self.import_usage(
             usage_document(
-                [{"ref": "A1", "name": "Client 1 Ltd", "status": "active", "billed": True}],
-                [{"account_ref": "A1", "service_ref": "MAIL", "quantity": quantity}],
+                accounts(1), [{"account_ref": "A1", "service_ref": "MAIL", "quantity": quantity}]
             )
         )
         pulled = asyncio.run(self.customers())
         assert pulled.status == "succeeded", pulled.error
         self.map_account("A1", 1)
         self.map_service("MAIL", 1)
+
+    def map_each(self, count: int, *, invoices: bool = False) -> None:
+        """Accounts A1..An to clients 1..n (and each to its recurring invoice -n), MAIL to
+        item 1 and BKP to item 2, in one transaction (5,000 accounts in seconds)."""
+        with self.database.session() as session:
+            for n in range(1, count + 1):
+                invoice = -n if invoices else None
+                map_account(session, self.workspace_id, f"A{n}", n, recurring_invoice_id=invoice)
+            map_service(session, self.workspace_id, "MAIL", 1)
+            map_service(session, self.workspace_id, "BKP", 2)
 
     def map_account(self, ref: str, client_id: int, invoice: int | None = None) -> None:
         with self.database.session() as session:
