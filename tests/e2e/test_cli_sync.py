@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 from tests.e2e.cli import cli_against_simulator, write_usage_csv
@@ -183,3 +184,27 @@ def test_invoice_line_target_through_the_cli(tmp_path: Path) -> None:
         again = cli.json("sync", "usage")
         assert again["counts"]["unchanged"] == 3
         assert _licence_posts(cli.sim) == 0
+
+        # The contract: exit 0 on success, non-zero with a clear message on stderr
+        # otherwise. A run in which records failed did not bill what it was asked to, and a
+        # script (cron, CI) must see it; the JSON document is printed whole all the same,
+        # and a dry run exits as the real run would. Invoice -1 never shows its lines: A1's
+        # two pairs fail, A2's is unchanged.
+        faults = cli.sim.state.faults
+        lines = "invoices[].lines"
+        faults.inject("omit_field", "GET", "/api/recurringinvoice", times=None, field=lines)
+        faults.inject("omit_field", "GET", "/api/recurringinvoice/-1", times=None, field="lines")
+        for dry_run in (["--dry-run"], []):
+            done = cli.in_process("sync", "usage", *dry_run, "--json")
+            assert done.returncode == 1, done.stderr
+            document = json.loads(done.stdout)
+            assert document["status"] == "succeeded"
+            assert (document["counts"]["failed"], document["counts"]["unchanged"]) == (2, 1)
+            would = "would fail" if dry_run else "failed"
+            assert done.stderr.splitlines()[-1].startswith(f"error: 2 record(s) {would};")
+        cli.ok("settings", "set", "--cooldown-minutes", "0")
+        queued = cli.in_process("sync", "now", "--wait")
+        assert queued.returncode == 1
+        assert queued.stderr.splitlines()[-1].startswith("error: 2 record(s) failed;")
+        faults.clear()
+        assert cli.in_process("sync", "usage").returncode == 0

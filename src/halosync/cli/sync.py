@@ -32,6 +32,21 @@ def _finish(status: str, error: str | None) -> None:
         raise typer.Exit(1)
 
 
+def finish_usage(status: str, error: str | None, failed: int, *, dry_run: bool = False) -> None:
+    """Exit as the CLI contract says: 0 only on success. A usage sync in which records
+    failed wrote the others but did not bill what it was asked to, so it exits 1 too,
+    saying so on stderr (a dry run exits as the real run would)."""
+    _finish(status, error)
+    if failed:
+        would = "would fail" if dry_run else "failed"
+        sys.stderr.write(
+            f"error: {failed} record(s) {would}; the others were "
+            f"{'planned' if dry_run else 'written'}. Each `fail` result says why; "
+            "run the sync again once the cause is fixed.\n"
+        )
+        raise typer.Exit(1)
+
+
 @sync_app.command("customers")
 def customers(
     ctx: typer.Context, workspace: WorkspaceOption = None, as_json: JsonOption = False
@@ -130,4 +145,4 @@ def usage(
         report.write_json(sys.stdout)
     else:
         _print_usage(report)
-    _finish(report.status, report.error)
+    finish_usage(report.status, report.error, report.counts["failed"], dry_run=dry_run)

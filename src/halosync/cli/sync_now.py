@@ -10,7 +10,7 @@ import typer
 from halosync.cli.app import emit_json, state
 from halosync.cli.common import JsonOption, WorkspaceOption, open_database, resolve_workspace
 from halosync.cli.runs import run_dict, wait_for_run
-from halosync.cli.sync import sync_app
+from halosync.cli.sync import finish_usage, sync_app
 from halosync.jobs import open_job_queue
 from halosync.jobs.embedded import EmbeddedJobs
 from halosync.jobs.schedules import parse_kind
@@ -74,3 +74,5 @@ def now(
         reason = run.error or ("still " + run.status if run.status in ("queued", "running") else "")
         sys.stderr.write(f"error: sync {run.status}: {redact_text(reason)}\n")
         raise typer.Exit(1)
+    if wait and sync_kind == "usage":
+        finish_usage(run.status, run.error, int(shown["counts"].get("failed", 0)))
