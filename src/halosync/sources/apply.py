@@ -75,6 +75,9 @@ def several_terms_text(pairs: int) -> str:
     )
 
 
+_ACCOUNT_VALUES = ("name", "status", "billed")
+
+
 def _upsert_accounts(
     writer: UsageWriter, batch: UsageBatch, now: datetime, counts: EntityCounts
 ) -> dict[str, int]:
@@ -84,13 +87,17 @@ def _upsert_accounts(
     updates: list[dict[str, Any]] = []
     for ref, account in batch.accounts.items():
         row = existing.get(ref)
-        values = {"name": account.name, "status": account.status, "billed": account.billed}
+        # A field left out (None) keeps the stored value; a new account gave them all
+        # (BatchBuilder.check_references).
+        values = {
+            name: value for name in _ACCOUNT_VALUES if (value := getattr(account, name)) is not None
+        }
         if row is None:
             inserts.append(
                 {"workspace_id": workspace_id, "ref": ref, "created_at": now, "updated_at": now}
                 | values
             )
-        elif (row.name, row.status, row.billed) != (account.name, account.status, account.billed):
+        elif any(getattr(row, name) != value for name, value in values.items()):
             updates.append({"id": row.id, "updated_at": now} | values)
         else:
             counts.unchanged += 1
@@ -115,7 +122,7 @@ def _upsert_services(
         row = existing.get(ref)
         if row is None:
             inserts.append({"workspace_id": workspace_id, "ref": ref, "name": service.name})
-        elif row.name != service.name:
+        elif service.name is not None and row.name != service.name:
             updates.append({"id": row.id, "name": service.name})
         else:
             counts.unchanged += 1

@@ -28,10 +28,12 @@ from halosync.sources.schemas import (
     ServiceIn,
     SubscriptionData,
     SubscriptionIn,
+    missing_of_new,
     parse_csv_row,
 )
 from halosync.store.base import stored_quantity
 from halosync.store.spool import TERM_INDEX, StoredValues, SubscriptionSpool
+from halosync.store.staging import given_of
 
 _ACCOUNT_FIELDS = {"name": "name", "status": "status", "billed": "billed"}
 _CSV_ACCOUNT_FIELDS = {"name": "account_name", "status": "account_status", "billed": "billed"}
@@ -56,10 +58,10 @@ class UsageBatch:
     rows: int = 0
 
 
-def stored_values(subscription: SubscriptionData) -> StoredValues:
+def stored_values(subscription: SubscriptionData, given: int) -> StoredValues:
     """A subscription's values as the database stores them: the quantity and amounts as
     decimal text with four places (so ``12`` and ``12.0`` are one value), dates as
-    ``YYYY-MM-DD``, texts."""
+    ``YYYY-MM-DD``, texts; then ``given``, which optional ones it gave (``given_of``)."""
     end, cost, price = subscription.end_date, subscription.cost_price, subscription.customer_price
     return (
         str(stored_quantity(subscription.quantity)),
@@ -70,6 +72,7 @@ def stored_values(subscription: SubscriptionData) -> StoredValues:
         subscription.status,
         None if cost is None else str(cost),
         None if price is None else str(price),
+        given,
     )
 
 
@@ -80,7 +83,7 @@ def term_key(term: str | None) -> str:
 
 
 def same_subscription(first: StoredValues, other: StoredValues) -> bool:
-    """The same values, the term compared by :func:`term_key`."""
+    """The same values and the same ones given, the term compared by :func:`term_key`."""
     return _keyed(first) == _keyed(other)
 
 
@@ -171,6 +174,7 @@ class BatchBuilder:
         in ``accounts``/``services`` (the workspace's)."""
         if not self.complete:
             return
+        self._check_new(accounts, services)
         spool = self.batch.subscriptions
         unknown = {
             what: {ref for ref in refs if ref not in given and ref not in known}
@@ -188,6 +192,22 @@ class BatchBuilder:
                     self.error(
                         Location(base, style).at(f"{what}_ref"),
                         f"no {what} {ref!r} in this batch or in the workspace",
+                    )
+
+    def _check_new(self, accounts: Container[str], services: Container[str]) -> None:
+        """Name every new account or service that left a field out: it has nothing
+        stored to keep."""
+        for what, given, known, seen in (
+            ("account", self.batch.accounts, accounts, self._account_seen),
+            ("service", self.batch.services, services, self._service_seen),
+        ):
+            for ref, record in given.items():
+                missing = [] if ref in known else missing_of_new(record)
+                if missing:
+                    verb = "is" if len(missing) == 1 else "are"
+                    self.error(
+                        seen[ref].base,
+                        f"{what} {ref!r} is new: {' and '.join(missing)} {verb} required",
                     )
 
     @contextmanager
@@ -209,7 +229,7 @@ class BatchBuilder:
             self.error(found.location, found.message)
 
     def add_account(self, account: AccountIn, where: Location, *, fields: dict[str, str]) -> None:
-        """Add an account; the same reference twice must agree."""
+        """Add an account; the same reference twice must agree on the fields both give."""
         if account.ref in self.batch.accounts:
             values = (account.name, account.status, account.billed)
             self._check_account(account.ref, values, where, fields)
@@ -220,7 +240,7 @@ class BatchBuilder:
     def _check_account(
         self,
         ref: str,
-        values: tuple[str, str, bool],
+        values: tuple[str | None, str | None, bool | None],
         where: Location,
         fields: dict[str, str],
     ) -> None:
@@ -228,36 +248,50 @@ class BatchBuilder:
         if (known.name, known.status, known.billed) == values:
             return
         first = self._account_seen[ref].base
+        added: dict[str, object] = {}
         for (attribute, column), value in zip(fields.items(), values, strict=True):
-            if getattr(known, attribute) != value:
-                self.error(
-                    where.at(column),
-                    f"account {ref!r} has {attribute} {value!r} "
-                    f"here but {getattr(known, attribute)!r} at {first}",
-                )
+            stored = getattr(known, attribute)
+            if value is None or stored == value:
+                continue
+            if stored is None:
+                added[attribute] = value
+                continue
+            self.error(
+                where.at(column),
+                f"account {ref!r} has {attribute} {value!r} here but {stored!r} at {first}",
+            )
+        if added:
+            self.batch.accounts[ref] = known.model_copy(update=added)
 
     def add_service(self, service: ServiceIn, where: Location, *, fields: dict[str, str]) -> None:
-        """Add a service; the same reference twice must agree."""
+        """Add a service; the same reference twice must agree on the name when both give it."""
         if service.ref in self.batch.services:
             self._check_service(service.ref, service.name, where, fields["name"])
             return
         self.batch.services[service.ref] = service
         self._service_seen[service.ref] = where
 
-    def _check_service(self, ref: str, name: str, where: Location, column: str) -> None:
+    def _check_service(self, ref: str, name: str | None, where: Location, column: str) -> None:
         known = self.batch.services[ref]
-        if known.name != name:
+        if name is None or known.name == name:
+            return
+        if known.name is None:
+            self.batch.services[ref] = known.model_copy(update={"name": name})
+        else:
             self.error(
                 where.at(column),
                 f"service {ref!r} has name {name!r} here but {known.name!r} "
                 f"at {self._service_seen[ref].base}",
             )
 
-    def add_subscription(self, subscription: SubscriptionData, where: Location) -> None:
-        """Add a subscription; one per account, service and term (several terms of one
-        account × service are several subscriptions, combined by the terms rule)."""
+    def add_subscription(
+        self, subscription: SubscriptionData, where: Location, *, given: int
+    ) -> None:
+        """Add a subscription that gave the optional values ``given`` (``given_of``); one
+        per account, service and term (several terms of one account × service are several
+        subscriptions, combined by the terms rule)."""
         account_ref, service_ref = subscription.account_ref, subscription.service_ref
-        values = stored_values(subscription)
+        values = stored_values(subscription, given)
         first = self.batch.subscriptions.add(
             account_ref, service_ref, term_key(subscription.term), values, (where.base, where.style)
         )
@@ -292,7 +326,8 @@ class BatchBuilder:
             self._check_service(row.service_ref, row.service_name, where, "service_name")
         else:
             self.add_service(row.service(), where, fields={"name": "service_name"})
-        self.add_subscription(row, where)
+        # A column the row has (a blank cell too: it clears) is given; one it lacks is kept.
+        self.add_subscription(row, where, given=given_of(data))
 
     def add_record(self, kind: str, data: object, where: Location) -> None:
         """Validate and add one record of ``kind`` (account, service, subscription, row, error)."""
@@ -326,7 +361,7 @@ class BatchBuilder:
         elif isinstance(item, ServiceIn):
             self.add_service(item, where, fields={"name": "name"})
         else:
-            self.add_subscription(item, where)
+            self.add_subscription(item, where, given=given_of(item.model_fields_set))
 
     def forget(self, kinds: Iterable[str]) -> None:
         """Drop everything added of these kinds (``account``, ``service``, ``subscription``)."""

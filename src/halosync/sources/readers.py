@@ -32,6 +32,7 @@ FILE_HINT = "save the file as UTF-8"
 # A CSV is decoded with errors="surrogateescape": a byte that is not UTF-8 becomes one of
 # these, so it is found in the very row and cell it stands in, and reading goes on.
 _UNDECODABLE = re.compile("[\udc80-\udcff]")
+_OPTIONAL_COLUMNS = frozenset(CSV_COLUMNS) - frozenset(REQUIRED_CSV_COLUMNS)
 
 
 def _not_utf8(text: str) -> str | None:
@@ -119,9 +120,14 @@ def iter_csv_rows(
                 if bad_text := _not_utf8(cell):
                     builder.error(where.at(column), bad_text)
             continue
-        # Blank cells count as absent, so optional columns may be left empty.
+        # A blank cell of a required column is absent (named as missing); of an optional
+        # column it is kept: the column is given, empty, and clears what is stored.
         yield (
-            {c: v for c, v in zip(columns, cells, strict=True) if c and v and not v.isspace()},
+            {
+                c: v
+                for c, v in zip(columns, cells, strict=True)
+                if c and ((v and not v.isspace()) or c in _OPTIONAL_COLUMNS)
+            },
             where,
         )
 

@@ -23,6 +23,7 @@ from halosync.domain.models import ACCOUNT_STATUSES
 from halosync.domain.numbers import exact_count, parse_decimal
 from halosync.domain.shown import shown
 from halosync.store.models import NAME_LENGTH, REF_LENGTH, SUBSCRIPTION_VALUES
+from halosync.store.staging import OPTIONAL_VALUES
 
 MAX_QUANTITY = 2_147_483_647
 # Below 10^11 keeps 4 decimals exact on SQLite too (whose NUMERIC is a double).
@@ -203,6 +204,11 @@ Ref = Annotated[
     WithJsonSchema({"type": "string", "minLength": 1, "maxLength": REF_LENGTH}),
 ]
 Name = Annotated[str, PlainValidator(remembered(parse_name)), WithJsonSchema(_TEXT_SCHEMA)]
+# A field an upsert may leave out (then the stored value is kept) but never clear: null is
+# refused by the same rule as any other value that is not text.
+NameOrKept = Annotated[
+    str | None, PlainValidator(remembered(parse_name)), WithJsonSchema(_TEXT_SCHEMA)
+]
 OptionalText = Annotated[
     str | None,
     PlainValidator(remembered(parse_optional_text)),
@@ -215,6 +221,16 @@ AccountStatus = Annotated[
 ]
 Billed = Annotated[
     bool,
+    PlainValidator(remembered(parse_billed, by_context=True)),
+    WithJsonSchema({"type": "boolean"}),
+]
+AccountStatusOrKept = Annotated[
+    str | None,
+    PlainValidator(remembered(parse_account_status)),
+    WithJsonSchema({"type": "string", "enum": list(ACCOUNT_STATUSES)}),
+]
+BilledOrKept = Annotated[
+    bool | None,
     PlainValidator(remembered(parse_billed, by_context=True)),
     WithJsonSchema({"type": "boolean"}),
 ]
@@ -296,19 +312,25 @@ class _Strict(BaseModel):
 
 
 class AccountIn(_Strict):
-    """A vendor-side customer."""
+    """A vendor-side customer. A field left out (``None``: null is refused) keeps what is
+    stored; a new account gives every one (:func:`missing_of_new`)."""
 
     ref: Ref
-    name: Name
-    status: AccountStatus
-    billed: Billed
+    name: NameOrKept = None
+    status: AccountStatusOrKept = None
+    billed: BilledOrKept = None
 
 
 class ServiceIn(_Strict):
-    """A vendor-side product or SKU."""
+    """A vendor-side product or SKU; its name left out keeps the stored one."""
 
     ref: Ref
-    name: Name
+    name: NameOrKept = None
+
+
+def missing_of_new(record: AccountIn | ServiceIn) -> list[str]:
+    """The fields a new account or service left out: it has nothing stored to keep."""
+    return [name for name in type(record).model_fields if getattr(record, name) is None]
 
 
 class _SubscriptionFields(_Strict):
@@ -332,10 +354,18 @@ class _SubscriptionFields(_Strict):
 
 
 class SubscriptionIn(_SubscriptionFields):
-    """An account's subscription to a service: counts and (optionally) prices as totals."""
+    """An account's subscription to a service: counts and (optionally) prices as totals.
+    An optional field left out keeps the stored value of an existing subscription; null
+    clears it."""
 
     account_ref: Ref
     service_ref: Ref
+
+
+# The values a subscription may leave out are the ones the store may clear (one rule).
+assert {
+    name for name in SUBSCRIPTION_VALUES if not SubscriptionIn.model_fields[name].is_required()
+} == set(OPTIONAL_VALUES)
 
 
 class UsagePayload(_Strict):

@@ -23,7 +23,8 @@ from halosync.store.scratch import scratch_connection
 
 # The page cache the spool may keep in memory (KiB); the rest waits in its temporary file.
 _CACHE_KIB = 16 * 1024
-_VALUES = SUBSCRIPTION_VALUES
+# The stored values, then which optional ones were given (staging.given_of).
+_VALUES = (*SUBSCRIPTION_VALUES, "given")
 # A subscription's key is three small numbers (its account's, service's and term's, in the
 # order each was first given), not its texts: the unique index on the texts was half the
 # spool's cost at 1,000,000 rows, once it outgrew the page cache.
@@ -44,7 +45,8 @@ _ROWS = f"SELECT account, service, {', '.join(_VALUES)} FROM spool ORDER BY seq"
 _LOCATED = "SELECT account, service, location, style FROM spool ORDER BY seq"
 
 # What the spool holds per subscription: its stored values (quantity, start date, end date,
-# billing cycle, term, status, cost price, customer price).
+# billing cycle, term, status, cost price, customer price), then which optional ones it
+# gave.
 StoredValues = tuple[Any, ...]
 
 

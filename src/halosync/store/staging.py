@@ -9,7 +9,7 @@ that fails takes it with it (both databases roll back DDL).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Container, Iterable, Iterator
 from datetime import datetime
 from itertools import islice
 from typing import Any
@@ -21,6 +21,8 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Table,
+    and_,
+    case,
     exists,
     func,
     insert,
@@ -45,8 +47,23 @@ STAGING_TABLE = "halosync_import_staging"
 _CHUNK = 5000
 _SUBSCRIPTION: Table = Subscription.__table__  # type: ignore[assignment]
 # What load() takes per subscription: its place in the batch, its account's and service's
-# ids, then its values in SUBSCRIPTION_VALUES order as the database stores them.
+# ids, its values in SUBSCRIPTION_VALUES order as the database stores them, then which of
+# the optional ones it gave (see given_of).
 StagedRow = tuple[Any, ...]
+# The values a subscription may leave out (those it may clear): one left out keeps what is
+# stored, where a new subscription has none. Every subscription gives the others.
+OPTIONAL_VALUES = tuple(name for name in SUBSCRIPTION_VALUES if _SUBSCRIPTION.c[name].nullable)
+_GIVEN_BIT = {name: 1 << place for place, name in enumerate(OPTIONAL_VALUES)}
+
+
+def given_of(names: Container[str]) -> int:
+    """The staged ``given`` of a subscription that gave the fields ``names`` (a value
+    sent as null, or a blank cell, is given: it clears the stored one)."""
+    given = 0
+    for name, bit in _GIVEN_BIT.items():
+        if name in names:
+            given |= bit
+    return given
 
 
 def _staging_table() -> Table:
@@ -57,6 +74,7 @@ def _staging_table() -> Table:
         Column("account_id", Integer, nullable=False),
         Column("service_id", Integer, nullable=False),
         *(Column(name, _SUBSCRIPTION.c[name].type) for name in SUBSCRIPTION_VALUES),
+        Column("given", Integer, nullable=False),
         Column("subscription_id", Integer),
         prefixes=["TEMPORARY"],
     )
@@ -183,20 +201,29 @@ class SubscriptionStaging:
 
     def update_changed(self, now: datetime) -> int:
         """Write the staged values over existing subscriptions that differ, or that a
-        snapshot left out before (the vendor sends them again); how many. The term keeps
-        the text first stored (it names the records kept apart in the ledger)."""
+        snapshot left out before (the vendor sends them again); how many. An optional
+        value the subscription left out keeps the stored one (a vendor sending just the
+        count keeps its price), and the term keeps the text first stored (it names the
+        records kept apart in the ledger)."""
         staged, existing = self.table.c, _SUBSCRIPTION.c
         names = [name for name in SUBSCRIPTION_VALUES if name != "term"]
+        given = {name: staged.given.bitwise_and(bit) != 0 for name, bit in _GIVEN_BIT.items()}
+        differs = [
+            existing[name].is_distinct_from(staged[name])
+            if name not in given
+            else and_(given[name], existing[name].is_distinct_from(staged[name]))
+            for name in names
+        ]
+        values = {
+            name: staged[name]
+            if name not in given
+            else case((given[name], staged[name]), else_=existing[name])
+            for name in names
+        }
         result = self.session.execute(
             update(_SUBSCRIPTION)
-            .where(
-                existing.id == staged.subscription_id,
-                or_(
-                    existing.unlisted,
-                    *(existing[name].is_distinct_from(staged[name]) for name in names),
-                ),
-            )
-            .values({name: staged[name] for name in names} | {"unlisted": False, "updated_at": now})
+            .where(existing.id == staged.subscription_id, or_(existing.unlisted, *differs))
+            .values(values | {"unlisted": False, "updated_at": now})
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
 

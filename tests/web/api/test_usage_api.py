@@ -61,6 +61,36 @@ def test_upsert_then_repeat_changes_nothing(api: Api) -> None:
     assert subs["items"][0]["customer_price"] == "80.0000"
 
 
+def test_a_count_sent_alone_keeps_the_price_status_and_account(api: Api) -> None:
+    """A delta upsert: what a subscription or account leaves out is kept, null clears."""
+    assert api.post("usage", json=BATCH).status_code == 200
+    keys = ("account_ref", "service_ref", "start_date", "billing_cycle", "term")
+    count_only = {name: BATCH["subscriptions"][0][name] for name in keys} | {"quantity": 12}
+    delta = {"accounts": [{"ref": "A1", "billed": False}], "subscriptions": [count_only]}
+    first = api.post("usage", json=delta).json()
+    assert (first["accounts"]["updated"], first["subscriptions"]["updated"]) == (1, 1)
+    again = api.post("usage", json=delta).json()
+    assert again["subscriptions"] == {"created": 0, "updated": 0, "unchanged": 1}
+    assert again["accounts"] == {"created": 0, "updated": 0, "unchanged": 1}
+    item = api.get("subscriptions", params={"account_ref": "A1"}).json()["items"][0]
+    assert (item["quantity"], item["status"], item["cost_price"], item["customer_price"]) == (
+        12,
+        "active",
+        "50.0000",
+        "80.0000",
+    )
+    assert api.get("accounts").json()["items"][0] == {
+        "ref": "A1",
+        "name": "Acme Ltd",
+        "status": "active",
+        "billed": False,
+    }
+    cleared = dict(delta, subscriptions=[count_only | {"customer_price": None}])
+    assert api.post("usage", json=cleared).json()["subscriptions"]["updated"] == 1
+    item = api.get("subscriptions", params={"account_ref": "A1"}).json()["items"][0]
+    assert (item["cost_price"], item["customer_price"]) == ("50.0000", None)
+
+
 def test_a_bad_batch_changes_nothing_and_names_each_item(api: Api) -> None:
     bad = copy.deepcopy(BATCH)
     bad["subscriptions"][1]["quantity"] = -1
