@@ -237,3 +237,27 @@ def test_null_is_refused_where_a_field_cannot_be_cleared(
     with pytest.raises(ImportValidationError) as refused:
         import_document(database, workspace_id, {"accounts": [ACCOUNT | {"status": None}]})
     assert [e.location for e in refused.value.errors] == ["$.accounts[0].status"]
+
+
+def test_a_subscription_a_snapshot_cancelled_sent_again_without_status_is_not_cancelled(
+    database: Database, workspace_id: int
+) -> None:
+    """``cancelled`` was halosync's inference from the missing row, not the vendor's word:
+    sent again with its status left out, it has none (as a new one), not ``cancelled``."""
+    other = FULL | {"service_ref": "S2"}
+    document = _document(FULL, other)
+    document["services"].append({"ref": "S2", "name": "Backup"})
+    import_document(database, workspace_id, document)
+    import_document(database, workspace_id, {"subscriptions": [other]}, snapshot=True)
+    with database.session() as session:
+        (gone,) = [s for s in SubscriptionRepository(session, workspace_id).all() if s.unlisted]
+        assert gone.status == "cancelled"
+    report = import_document(
+        database, workspace_id, {"subscriptions": [KEY_AND_REQUIRED | {"quantity": 12}]}
+    )
+    assert report.subscriptions.updated == 1
+    with database.session() as session:
+        back = next(
+            s for s in SubscriptionRepository(session, workspace_id).all() if s.quantity == 12
+        )
+        assert (back.unlisted, back.status, back.cost_price) == (False, None, Decimal("50.0000"))

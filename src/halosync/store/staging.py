@@ -203,8 +203,8 @@ class SubscriptionStaging:
         """Write the staged values over existing subscriptions that differ, or that a
         snapshot left out before (the vendor sends them again); how many. An optional
         value the subscription left out keeps the stored one (a vendor sending just the
-        count keeps its price), and the term keeps the text first stored (it names the
-        records kept apart in the ledger)."""
+        count keeps its price), except the ``cancelled`` a snapshot set; the term keeps
+        the text first stored (it names the records kept apart in the ledger)."""
         staged, existing = self.table.c, _SUBSCRIPTION.c
         names = [name for name in SUBSCRIPTION_VALUES if name != "term"]
         given = {name: staged.given.bitwise_and(bit) != 0 for name, bit in _GIVEN_BIT.items()}
@@ -214,10 +214,15 @@ class SubscriptionStaging:
             else and_(given[name], existing[name].is_distinct_from(staged[name]))
             for name in names
         ]
+        kept = {name: existing[name] for name in given} | {
+            # A snapshot's cancel was inferred from the missing row, not the vendor's status:
+            # listed again with none given, it has none, as a new subscription.
+            "status": case((existing.unlisted, None), else_=existing.status)
+        }
         values = {
             name: staged[name]
             if name not in given
-            else case((given[name], staged[name]), else_=existing[name])
+            else case((given[name], staged[name]), else_=kept[name])
             for name in names
         }
         result = self.session.execute(
