@@ -91,6 +91,8 @@ def test_all_well_exits_zero_and_says_so(cli: Cli) -> None:
 def test_fresh_install_is_well_and_creates_nothing(tmp_path: Path) -> None:
     home = tmp_path / "fresh"
     cli = _cli(home)
+    # The zero-config default: the database too goes in the data directory, made on first use.
+    del cli.env["HALOSYNC_DATABASE_URL"]
     done, checks = _doctor(cli)
     assert done.returncode == 0
     assert "created on first use" in checks["database"]["detail"]

@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.engine import make_url
-
 from halosync.connection.service import ConnectionService
 from halosync.errors import HalosyncError
 from halosync.jobs.queue import EMBEDDED_QUEUE_FILE, open_job_queue
@@ -23,7 +21,7 @@ from halosync.ops.checks import Check, check_database, check_queue, display_url,
 from halosync.settings import Settings
 from halosync.store.connections import encrypted_secrets, workspaces_connected
 from halosync.store.crypto import SecretBox, SecretKeyError, key_file_path
-from halosync.store.database import Database
+from halosync.store.database import Database, refuse_missing_folder, sqlite_file
 from halosync.store.search import TRIGRAM_INDEX_SQL, has_trigram_index
 
 
@@ -213,12 +211,8 @@ def database_url(settings: Settings) -> str:
 
 
 def _missing_sqlite_file(url: str) -> Path | None:
-    parsed = make_url(url)
-    name = parsed.database
-    if parsed.get_backend_name() != "sqlite" or not name or name == ":memory:":
-        return None
-    path = Path(name)
-    return None if path.exists() else path
+    path = sqlite_file(url)
+    return None if path is None or path.exists() else path
 
 
 async def run_doctor(
@@ -237,7 +231,7 @@ async def run_doctor(
     missing = _missing_sqlite_file(url)
     if missing is not None:
         # Connecting would create the file: report what first use will do instead.
-        report.checks.append(_no_database_yet(missing, auto_migrate=settings.auto_migrate))
+        report.checks.append(_no_database_yet(missing, settings))
         report.checks.append(queue_check(settings))
         report.checks.append(key_check(settings, [])[0])
         return report
@@ -289,8 +283,14 @@ def search_index_check(database: Database) -> Check:
     )
 
 
-def _no_database_yet(path: Path, *, auto_migrate: bool) -> Check:
-    if auto_migrate:
+def _no_database_yet(path: Path, settings: Settings) -> Check:
+    if settings.database_url is not None:
+        # Only the default data directory is made on first use (it is not checked here).
+        try:
+            refuse_missing_folder(path)
+        except HalosyncError as error:
+            return Check("database", "problem", error.message, fix=error.fix)
+    if settings.auto_migrate:
         return Check("database", "ok", f"no database yet: {path} is created on first use")
     return Check(
         "database",

@@ -200,6 +200,37 @@ def _unreachable(url: str, error: BaseException) -> DatabaseUnreachableError:
     )
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file a SQLite URL names; None for PostgreSQL and in-memory databases."""
+    parsed = make_url(url)
+    name = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not name or name == ":memory:":
+        return None
+    if name.startswith("file:") or parsed.query.get("mode") == "memory":
+        return None
+    return Path(name)
+
+
+class DatabaseFolderMissingError(HalosyncError):
+    """An explicit SQLite URL names a folder that does not exist."""
+
+
+def refuse_missing_folder(path: Path) -> None:
+    """Refuse a SQLite file whose folder is missing, instead of creating the folder: a typo
+    in the URL would otherwise start a second, empty database. (The default data directory
+    is made before its URL is built, by ``Settings.ensure_data_dir``.)"""
+    folder = path.absolute().parent
+    if not folder.is_dir():
+        create = f"Create the folder (mkdir -p {folder}) or correct HALOSYNC_DATABASE_URL"
+        only = "halosync creates only its default data directory by itself."
+        raise DatabaseFolderMissingError(
+            f"There is no folder {folder} for the SQLite database {path.name} named by "
+            "HALOSYNC_DATABASE_URL.",
+            fix=f"{create} (or --database-url); {only}",
+            fixes={"api": f"{create}; {only}", "ui": f"{create}; {only}"},
+        )
+
+
 class Database:
     """halosync's database: SQLite (default, WAL) or PostgreSQL through psycopg 3."""
 
@@ -209,9 +240,9 @@ class Database:
         parsed = make_url(url)
         self.dialect = parsed.get_backend_name()
         if self.dialect == "sqlite":
-            database = parsed.database
-            if database and database != ":memory:" and not database.startswith("file:"):
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            path = sqlite_file(url)
+            if path is not None:
+                refuse_missing_folder(path)
             self.engine: Engine = create_engine(url, echo=echo)
             event.listen(self.engine, "connect", _configure_sqlite)
             event.listen(self.engine, "begin", _begin_sqlite)
