@@ -69,6 +69,19 @@ def _validated(model: type[M], record: Mapping[str, Any]) -> M:
         ) from error
 
 
+def id_of(record: Mapping[str, Any]) -> int | None:
+    """The id a record of Halo's answer carries; None when it has none (missing, null, 0 or
+    no number). Such a record can be neither read again nor written by id, so it is never
+    one halosync knows or looks for."""
+    value = record.get("id")
+    if isinstance(value, bool):
+        return None
+    try:
+        return int(value or 0) or None
+    except (TypeError, ValueError):
+        return None
+
+
 # --- licences ---------------------------------------------------------------------------
 
 

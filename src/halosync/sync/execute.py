@@ -26,6 +26,7 @@ from halosync.halopsa.billing import (
     LICENCE_ENTITY,
     LINES_ENTITY,
     halo_body,
+    id_of,
     read_invoice_line,
     read_licence,
 )
@@ -265,7 +266,63 @@ class PlanExecutor:
         except _SPLITTABLE as error:
             await self._after_failure(chunk, payloads, error)
             return
-        self._commit(chunk, saved, request_id)
+        answered = [k for k, record in enumerate(saved) if id_of(record) is not None]
+        if len(answered) < len(chunk):
+            await self._without_id(
+                [chunk[k] for k in range(len(chunk)) if k not in answered],
+                [payloads[k] for k in range(len(chunk)) if k not in answered],
+                request_id,
+            )
+        self._commit([chunk[k] for k in answered], [saved[k] for k in answered], request_id)
+
+    async def _without_id(
+        self,
+        chunk: list[tuple[int, PlannedChange]],
+        payloads: list[dict[str, Any]],
+        request_id: str,
+    ) -> None:
+        """Halo accepted these writes but answered them without the record's id. A create is
+        looked for by its tag, as an unanswered one is, and never sent again (the ledger
+        keeps it pending until the next sync finds it); an update fails, and the next sync
+        reads the record again. The rest of the run goes on."""
+        log.warning("halo_write_answered_without_id", entity=self.entity, rows=len(chunk))
+        if chunk[0][1].action != "create":
+            for index, change in chunk:
+                self._record_failure(
+                    index,
+                    change,
+                    reason=f"HaloPSA accepted the update of record {change.halo_id} but "
+                    "answered without its id, so what it holds now is not known; the next "
+                    "sync reads it again",
+                    message="",
+                )
+            return
+        unsaid = (
+            "HaloPSA accepted the create but answered without the record's id, and it was not "
+            "found by its tag"
+        )
+        try:
+            found = await self.recovery(payloads)
+        except HaloConfigurationError:
+            raise
+        except HaloError as search_error:
+            found = [None] * len(chunk)
+            unsaid = (
+                "HaloPSA accepted the create but answered without the record's id, and "
+                f"searching for it by its tag failed ({search_error.message})"
+            )
+        made = [(pair, record) for pair, record in zip(chunk, found, strict=True) if record]
+        if made:
+            self._commit([pair for pair, _ in made], [dict(r) for _, r in made], request_id)
+        for (index, change), record in zip(chunk, found, strict=True):
+            if not record:
+                self._record_failure(
+                    index,
+                    change,
+                    reason=f"{unsaid}; it was not sent again. The next sync looks for it by "
+                    "its tag before creating anything",
+                    message="",
+                )
 
     async def _after_failure(
         self,

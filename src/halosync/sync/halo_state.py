@@ -30,6 +30,7 @@ from halosync.halopsa.billing import (
     created_licence_marker,
     created_line_matches,
     has_marker_field,
+    id_of,
     invoice_lines,
     invoice_of,
     licence_from_halo,
@@ -172,16 +173,21 @@ async def read_licences(
     if one_client is not None:
         params["client_id"] = one_client
     has_notes = False
+    without_id = 0
     reading = halo.read_list(LICENCE_ENTITY, params=params)
     async for page in reading:
         kept: list[tuple[int | None, int | None, HaloLicence]] = []
         for row in page:
+            if id_of(row) is None:
+                without_id += 1
+                continue
             record = read_licence(row)
             if (record.client_id or 0) in scope:
                 has_notes = has_notes or has_marker_field(row)
                 licence = licence_from_halo(record)
                 kept.append((licence.id, licence.client_id, licence))
         licences.add(kept)
+    log_rows_without_id(LICENCE_ENTITY, without_id)
     await _confirm_by_id(halo, licences, ledger.written)
     pending_clients = ledger.pending_clients
     if pending_clients and not reading.report.settled:
@@ -209,6 +215,13 @@ async def read_licences(
         )
         await _fill_markers(halo, licences, unknown)
     return licences
+
+
+def log_rows_without_id(entity: str, rows: int, **where: Any) -> None:
+    """Once per read: rows of Halo's answer that carried no id were passed over (none can be
+    a record halosync knows or looks for; see :func:`~halosync.halopsa.billing.record_id`)."""
+    if rows:
+        log.warning("halo_rows_without_id_skipped", entity=entity, rows=rows, **where)
 
 
 async def _confirm_by_id(
@@ -359,8 +372,12 @@ class MarkerRecovery:
             listed = await self.halo.list_whole(
                 LICENCE_ENTITY, params={"client_id": client_id, "includeinactive": "true"}
             )
+            without_id = 0
             for listed_row in listed:
-                listed_id = read_licence(listed_row).id
+                listed_id = id_of(listed_row)
+                if listed_id is None:
+                    without_id += 1
+                    continue
                 if listed_id in self.known_ids:
                     continue
                 full = await self.halo.get_record(LICENCE_ENTITY, listed_id)
@@ -369,6 +386,7 @@ class MarkerRecovery:
                 marker = licence_marker(read_licence(full))
                 if marker in markers and found[markers[marker]] is None:
                     found[markers[marker]] = full
+            log_rows_without_id(LICENCE_ENTITY, without_id, client=client_id)
         return found
 
     async def _lines(self, rows: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any] | None]:
@@ -385,6 +403,8 @@ class MarkerRecovery:
                 # "Not found" would send the create again: the lines must be seen.
                 raise InvoiceLinesUnknownError(invoice_id)
             for raw, line in zip(record["lines"], invoice.lines, strict=True):
+                if not line.id:
+                    continue  # it cannot be recorded, nor written again: not the one
                 for i in indexes:
                     if found[i] is None and created_line_matches(rows[i], line):
                         found[i] = raw

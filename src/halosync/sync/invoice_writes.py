@@ -40,7 +40,12 @@ from halosync.domain.halo_values import same_value
 from halosync.domain.markers import find_marker
 from halosync.domain.models import HaloInvoiceLine, NewLine, PlannedChange
 from halosync.domain.planner import plan_usage_sync
-from halosync.halopsa.billing import INVOICE_ENTITY, INVOICE_LINE_MARKER_FIELD, invoice_lines
+from halosync.halopsa.billing import (
+    INVOICE_ENTITY,
+    INVOICE_LINE_MARKER_FIELD,
+    id_of,
+    invoice_lines,
+)
 from halosync.halopsa.errors import (
     AmbiguousWriteError,
     HaloConfigurationError,
@@ -85,10 +90,6 @@ def _written(line: Mapping[str, Any]) -> Written:
     return Written(
         int(line["id"]), line.get("qty_order"), line.get("unit_price"), line.get("unit_cost")
     )
-
-
-def _row_id(row: Mapping[str, Any]) -> int | None:
-    return _number(row.get("id"))
 
 
 def _client_of(row: Mapping[str, Any]) -> int | None:
@@ -251,7 +252,7 @@ class InvoiceLineWriter:
             async with aclosing(halo.iter_pages(INVOICE_ENTITY, params=params)) as pages:
                 async for page in pages:
                     for row in page:
-                        row_id = _row_id(row)
+                        row_id = id_of(row)
                         # A row without its lines is looked up by id (unknown, not empty).
                         if row_id in wanted and row.get("lines") is not None:
                             found[row_id] = row

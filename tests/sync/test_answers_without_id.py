@@ -1,0 +1,91 @@
+"""Halo's answers that carry a record without its id: never a reason to stop the run.
+
+A record without an id can be neither read nor written again, so it is never the one
+halosync looks for; a create Halo accepted but answered without the record's id is looked
+for by its tag (as an unanswered one is) and never sent again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from tests.sync.world import World, accounts, make_world, seed, usage_document
+
+
+def _world(tmp_path: Path) -> World:
+    world = make_world(tmp_path, document=seed(3))
+    subs = [{"account_ref": f"A{n}", "service_ref": "MAIL", "quantity": 4 + n} for n in (1, 2, 3)]
+    world.import_usage(usage_document(accounts(3), subs))
+    assert asyncio.run(world.customers()).status == "succeeded"
+    world.map_each(3)
+    return world
+
+
+def test_a_create_answered_without_id_is_found_by_its_tag_and_a_row_without_id_skipped(
+    tmp_path: Path,
+) -> None:
+    world = _world(tmp_path)
+    faults = world.sim.state.faults
+    # Halo creates the three licences but answers them without their ids; while they are
+    # looked for, client 2's list shows its licence without an id.
+    faults.inject("omit_field", "POST", "/api/softwarelicence", times=1, field="id")
+    faults.inject(
+        "set_field",
+        "GET",
+        "/api/softwarelicence",
+        times=None,
+        query={"client_id": "2"},
+        field="licences[].id",
+        value=None,
+    )
+    report = asyncio.run(world.usage())
+    assert report.status == "succeeded", report.error
+    by_account = {c.account_ref: c for c in report.changes}
+    ids = {lic["client_id"]: lic["id"] for lic in world.licences()}
+    assert [(by_account[a].action, by_account[a].halo_id) for a in ("A1", "A3")] == [
+        ("create", ids[1]),
+        ("create", ids[3]),
+    ]
+    a2 = by_account["A2"]
+    assert (a2.action, a2.level) == ("fail", "ERROR")
+    assert a2.reason == (
+        "HaloPSA accepted the create but answered without the record's id, and it was not "
+        "found by its tag; it was not sent again. The next sync looks for it by its tag "
+        "before creating anything"
+    )
+    assert len(world.licences()) == 3  # nothing sent twice
+    faults.clear()
+    again = asyncio.run(world.usage())
+    assert again.status == "succeeded", again.error
+    assert {c.account_ref: (c.action, c.halo_id) for c in again.changes}["A2"][1] == ids[2]
+    assert len(world.licences()) == 3
+    assert again.counts["failed"] == 0
+
+
+def test_rows_without_id_in_the_read_and_an_update_answered_without_id(tmp_path: Path) -> None:
+    world = _world(tmp_path)
+    assert asyncio.run(world.usage()).counts["created"] == 3
+    subs = [{"account_ref": f"A{n}", "service_ref": "MAIL", "quantity": 5 + n} for n in (1, 2, 3)]
+    world.import_usage(usage_document(accounts(3), [*subs[:2], {**subs[2], "quantity": 7}]))
+    faults = world.sim.state.faults
+    # The licence list shows every row without its id (each is then read by id), and the
+    # two updates are answered without theirs.
+    faults.inject("set_field", "GET", "/api/softwarelicence", times=1, field="licences[].id")
+    faults.inject("omit_field", "POST", "/api/softwarelicence", times=1, field="id")
+    report = asyncio.run(world.usage())
+    assert report.status == "succeeded", report.error
+    for client, change in enumerate(report.changes[:2], start=1):
+        licence = next(lic for lic in world.licences() if lic["client_id"] == client)
+        assert (change.account_ref, change.action, licence["count"]) == (
+            f"A{client}",
+            "fail",
+            5 + client,
+        )
+        assert change.reason == (
+            f"HaloPSA accepted the update of record {licence['id']} but answered without its "
+            "id, so what it holds now is not known; the next sync reads it again"
+        )
+    assert report.counts["unchanged"] == 1
+    again = asyncio.run(world.usage())
+    assert (again.counts["unchanged"], again.counts["failed"]) == (3, 0)
