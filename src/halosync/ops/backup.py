@@ -14,6 +14,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from halosync.errors import ValidationFailedError
+from halosync.files import create_private_file
 from halosync.ops.checks import display_url
 from halosync.store.backup import copy_sqlite
 
@@ -66,7 +67,7 @@ def backup_sqlite(database_url: str, destination: Path, *, overwrite: bool = Fal
     partial = destination.with_name(f".{destination.name}.partial")
     partial.unlink(missing_ok=True)
     # Owner-only from the first byte: the copy holds encrypted secrets and password hashes.
-    os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    create_private_file(partial)
     try:
         copy_sqlite(source, partial)
         os.replace(partial, destination)

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection, ExceptionContext, make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from halosync.errors import HalosyncError
+from halosync.files import create_private_file
 from halosync.logging import get_logger
 from halosync.settings import Settings
 from halosync.store.migrations import SCHEMA_HEAD
@@ -243,6 +244,8 @@ class Database:
             path = sqlite_file(url)
             if path is not None:
                 refuse_missing_folder(path)
+                # SQLite would create it 0644; its -wal and -shm copy the database's mode.
+                create_private_file(path)
             self.engine: Engine = create_engine(url, echo=echo)
             event.listen(self.engine, "connect", _configure_sqlite)
             event.listen(self.engine, "begin", _begin_sqlite)

@@ -24,6 +24,7 @@ from pathlib import Path
 from starlette.requests import Request
 from starlette.responses import Response
 
+from halosync.files import create_private_file
 from halosync.settings import Settings
 from halosync.store.base import utcnow
 from halosync.store.database import Database
@@ -55,8 +56,7 @@ class CsrfError(Exception):
 def load_session_key(settings: Settings) -> bytes:
     """The key CSRF tokens are derived with: from a file in the data dir, made on first use."""
     path: Path = settings.ensure_data_dir() / SESSION_KEY_FILE
-    if not path.exists():
-        path.touch(mode=0o600, exist_ok=True)
+    if create_private_file(path):
         path.write_text(secrets.token_hex(32), encoding="ascii")
     return bytes.fromhex(path.read_text(encoding="ascii").strip())
 
