@@ -127,6 +127,20 @@ async def test_validation_errors_are_flat_like_halos(
     assert "abc" in body["[0].id"][0]
 
 
+async def test_a_record_whose_client_was_deleted_cannot_be_saved(
+    seeded: Simulator, client: httpx2.AsyncClient
+) -> None:
+    """Halo validates the record as it would be saved, kept fields too: an update of a
+    recurring invoice whose client was deleted is refused naming client_id."""
+    seeded.state.seed({"recurring_invoices": [{"id": -1, "client_id": 11, "lines": []}]})
+    seeded.state.delete_by_hand("Client", 11)
+    line = {"_itemid": 5, "qty_order": 2}
+    response = await post(client, "/api/RecurringInvoice", [{"id": -1, "lines": [line]}])
+    assert response.status_code == 400
+    assert response.json() == {"[0].client_id": ["client_id 11 does not exist."]}
+    assert seeded.state.record("RecurringInvoice", -1)["lines"] == []  # type: ignore[index]
+
+
 async def test_problem_details_quirk_wraps_the_same_errors(
     make_sim: Callable[..., Simulator],
 ) -> None:

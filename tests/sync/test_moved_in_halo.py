@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from tests.sync.world import World, accounts, make_world, seed, usage_document
 
 
@@ -125,30 +127,39 @@ def test_a_licence_made_inactive_in_halo_is_not_written_and_reconcile_says_so(
     assert "is inactive in HaloPSA" in row.blocked
 
 
-def test_a_client_deleted_in_halo_after_the_pull_is_a_documented_skip(tmp_path: Path) -> None:
-    """The customers pull may be hours old: Halo's refusal of a create naming client_id is
-    the documented skip (WARNING, reactivate or remap), and the client is marked gone so
-    the next run skips it without asking Halo."""
-    world = make_world(tmp_path, document=seed(4))
-    world.import_usage(
-        usage_document(
-            [{"ref": "A3", "name": "Client 3 Ltd", "status": "active", "billed": True}],
-            [{"account_ref": "A3", "service_ref": "MAIL", "quantity": 4}],
-        )
-    )
+@pytest.mark.parametrize(
+    ("target", "refused"),
+    [("licence", "the create"), ("invoice_line", "the write to recurring invoice -3")],
+)
+def test_a_client_deleted_in_halo_after_the_pull_is_a_documented_skip(
+    tmp_path: Path, target: str, refused: str
+) -> None:
+    """The customers pull may be hours old: Halo's refusal of a write naming client_id (a
+    licence create, or a write to the client's recurring invoice) is the documented skip
+    (WARNING, reactivate or remap), not a failure; the other clients are written in the same
+    run, and the client is marked gone so the next run skips it without asking Halo."""
+    world = make_world(tmp_path, target=target, document=seed(4, with_invoices=True))
+    subs = [{"account_ref": f"A{n}", "service_ref": "MAIL", "quantity": n} for n in (1, 2, 3)]
+    world.import_usage(usage_document(accounts(3), subs))
     assert asyncio.run(world.customers()).status == "succeeded"
-    world.map_account("A3", 3)
-    world.map_service("MAIL", 1)
+    world.map_each(3, invoices=target == "invoice_line")
     world.sim.state.delete_by_hand("Client", 3)
     report = asyncio.run(world.usage())
     assert report.status == "succeeded", report.error
-    change = next(c for c in report.changes if c.account_ref == "A3")
+    changes = {c.account_ref: c for c in report.changes}
+    assert [changes[ref].action for ref in ("A1", "A2")] == ["create", "create"]
+    change = changes["A3"]
     assert (change.action, change.level) == ("skip", "WARNING"), change.reason
-    assert "HaloPSA client 'Client 3 Ltd' (3) no longer exists" in change.reason
-    assert "reactivate it" in change.reason
+    assert change.reason == (
+        "HaloPSA client 'Client 3 Ltd' (3) no longer exists; reactivate it in HaloPSA or map "
+        f"the account to another client (HaloPSA refused {refused}: client_id: client_id 3 "
+        "does not exist.); it counts as gone until the next Sync Organizations"
+    )
     world.sim.state.request_log.clear()
     again = asyncio.run(world.usage())
     change = next(c for c in again.changes if c.account_ref == "A3")
     assert change.action == "skip"
-    assert "no longer exists" in change.reason
+    assert change.reason.endswith(
+        "no longer exists; reactivate it in HaloPSA or map the account to another client"
+    )
     assert world.writes() == []

@@ -186,7 +186,7 @@ class HaloStore:
                         f"{required} is required to create a {kind.name}."
                     )
         for field_name, target in kind.references.items():
-            value = clean.get(field_name)
+            value = clean.get(field_name, (existing or {}).get(field_name))
             if value is None:
                 continue
             reference = int(value)

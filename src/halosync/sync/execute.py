@@ -374,7 +374,7 @@ class PlanExecutor:
 
     def _refused(self, pair: tuple[int, PlannedChange], error: HaloError, row: int) -> None:
         index, change = pair
-        if self._client_gone(index, change, error, row):
+        if self.client_refused([pair], error, row, f"the {change.action}"):
             return
         log.warning(
             "halo_write_failed",
@@ -389,39 +389,57 @@ class PlanExecutor:
             message=str(error),
         )
 
-    def _client_gone(self, index: int, change: PlannedChange, error: HaloError, row: int) -> bool:
-        """Halo refused a licence create naming its ``client_id``: the client was deleted
-        after the customers pull. That is the documented skip (WARNING, reactivate it or
-        remap the account), not a failure; the client is marked gone until the next pull,
-        so later runs skip it without asking Halo."""
+    def client_refused(
+        self,
+        pairs: Sequence[tuple[int, PlannedChange]],
+        error: HaloError,
+        row: int,
+        refused: str,
+        errors: Mapping[str, Sequence[str]] | None = None,
+    ) -> bool:
+        """Halo refused writing ``pairs`` (row ``row`` of the POST: a licence, or the
+        recurring invoice the pairs' lines are on) naming its ``client_id`` (``errors``: the
+        row's field errors, when not the row's own): the client was deleted after the
+        customers pull. That is the documented skip (WARNING, reactivate it or remap the
+        account), not a failure, for either target; the client is marked gone until the next
+        pull, so later runs skip it without asking Halo. ``refused``: what Halo refused, as
+        the reason says it ("the create")."""
+        clients = {change.halo_client_id for _, change in pairs}
         if (
-            change.action != "create"
-            or change.target != "licence"
-            or change.halo_client_id is None
-            or not isinstance(error, HaloRequestRejectedError)
-            or "client_id" not in error.row_errors(row)
+            not isinstance(error, HaloRequestRejectedError)
+            or "client_id" not in (error.row_errors(row) if errors is None else errors)
+            or len(clients) != 1
+            or None in clients
         ):
             return False
-        target = self.inputs.account_targets.get(change.account_ref)
-        reason = (
-            f"{client_gone_reason(target) if target else 'HaloPSA client no longer exists'} "
-            f"(HaloPSA refused the create: {_refusal(error, row)}); it counts as gone until "
-            "the next Sync Organizations"
-        )
-        result = ChangeResult.planned(
-            change, action="skip", level="WARNING", reason=reason, message=str(error)
-        )
-        self.results[index] = result
-        account_id = self.inputs.account_ids.get(change.account_ref)
-        with self.database.session() as session:
-            session.add(RunResult(**self._result_row(result, utcnow())))
-            mark_gone(session, HaloClient, self.workspace_id, [change.halo_client_id])
+        client_id = next(iter(clients))
+        assert client_id is not None
+        now = utcnow()
+        rows: list[dict[str, Any]] = []
+        account_ids: set[int] = set()
+        for index, change in pairs:
+            target = self.inputs.account_targets.get(change.account_ref)
+            reason = (
+                f"{client_gone_reason(target) if target else 'HaloPSA client no longer exists'} "
+                f"(HaloPSA refused {refused}: {_refusal(error, row)}); it counts as gone "
+                "until the next Sync Organizations"
+            )
+            result = ChangeResult.planned(
+                change, action="skip", level="WARNING", reason=reason, message=str(error)
+            )
+            self.results[index] = result
+            rows.append(self._result_row(result, now))
+            account_id = self.inputs.account_ids.get(change.account_ref)
             if account_id is not None:
-                refresh_mapping_columns(session, self.workspace_id, [account_id])
+                account_ids.add(account_id)
+        with self.database.session() as session:
+            add_run_results(session, rows)
+            mark_gone(session, HaloClient, self.workspace_id, [client_id])
+            refresh_mapping_columns(session, self.workspace_id, sorted(account_ids))
         log.warning(
-            "halo_client_gone_on_create",
-            account=change.account_ref,
-            client=change.halo_client_id,
+            "halo_client_gone_on_write",
+            accounts=sorted({change.account_ref for _, change in pairs}),
+            client=client_id,
         )
         return True
 

@@ -523,6 +523,9 @@ class InvoiceLineWriter:
                 continue
             # One invoice alone: Halo may name its lines without the row ("lines[3]...").
             errors = refused.row_errors(row) or (refused.field_errors if len(posts) == 1 else {})
+            invoice = f"the write to recurring invoice {post.invoice_id}"
+            if self.executor.client_refused(post.pairs, refused, row, invoice, errors):
+                continue
             rest = self._refused_lines(post, refused, row, errors)
             tries = self._refusals[post.invoice_id] = self._refusals.get(post.invoice_id, 0) + 1
             if rest and tries <= _RETRIES:
