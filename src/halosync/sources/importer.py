@@ -23,7 +23,13 @@ from halosync.logging import get_logger
 from halosync.sources.apply import ImportReport, apply_batch
 from halosync.sources.batch import BatchBuilder
 from halosync.sources.plugins import SourceRecord
-from halosync.sources.readers import Progress, read_document, read_file, read_json_stream
+from halosync.sources.readers import (
+    BODY_HINT,
+    Progress,
+    read_document,
+    read_file,
+    read_json_stream,
+)
 from halosync.store.database import Database
 from halosync.store.idempotency import IdempotencyRepository
 
@@ -182,7 +188,7 @@ def upsert_usage(
     if key is not None and (replayed := _replay(database, workspace_id, key, request_hash)):
         return replayed
     with BatchBuilder() as builder:
-        read_json_stream(io.BytesIO(body), builder, hint="send the body as UTF-8")
+        read_json_stream(io.BytesIO(body), builder, hint=BODY_HINT)
 
         def remember(session: Session, report: ImportReport) -> None:
             if key is not None:

@@ -273,6 +273,17 @@ def iter_document(
         raise
 
 
+def load(raw: IO[bytes]) -> Any:
+    """The whole JSON document in ``raw``, as ``json.loads`` would read it, within this
+    module's limits (:data:`MAX_DEPTH`, UTF-8) and with its errors: a request body."""
+    members: dict[str, Any] = {}
+    for event in iter_document(raw, frozenset()):
+        if event.kind == "document":
+            return event.value
+        members[event.key] = event.value
+    return members
+
+
 def _walk(window: _Window, lists: frozenset[str]) -> Iterator[JsonEvent]:
     window.more()
     if window.text.startswith("\ufeff"):

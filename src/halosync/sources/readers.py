@@ -8,13 +8,19 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from pydantic import ValidationError
 
 from halosync.errors import ValidationFailedError
 from halosync.sources.batch import RECORD_MODELS, BatchBuilder, ErrorList
-from halosync.sources.errors import Location, describe, from_validation_error
+from halosync.sources.errors import (
+    ImportValidationError,
+    Location,
+    UsageError,
+    describe,
+    from_validation_error,
+)
 from halosync.sources.json_stream import (
     MAX_DEPTH,
     JsonSyntaxError,
@@ -22,6 +28,7 @@ from halosync.sources.json_stream import (
     NotUtf8Error,
     iter_document,
 )
+from halosync.sources.json_stream import load as load_json
 from halosync.sources.schemas import CSV_COLUMNS, REQUIRED_CSV_COLUMNS
 
 # Called with the number of bytes read so far (a progress bar's position).
@@ -29,6 +36,7 @@ Progress = Callable[[int], None]
 _PROGRESS_EVERY = 2000
 MAX_JSON_DEPTH = MAX_DEPTH
 FILE_HINT = "save the file as UTF-8"
+BODY_HINT = "send the body as UTF-8"
 # A CSV is decoded with errors="surrogateescape": a byte that is not UTF-8 becomes one of
 # these, so it is found in the very row and cell it stands in, and reading goes on.
 _UNDECODABLE = re.compile("[\udc80-\udcff]")
@@ -241,23 +249,37 @@ def read_json_stream(
             else:
                 builder.stop("$", _NOT_AN_OBJECT)
                 return
-    except NotUtf8Error as error:
-        builder.stop(
-            f"line {error.line}, column {error.column}",
-            f"is not UTF-8 text (byte 0x{error.value:02X} at offset {error.offset}); {hint}",
-        )
-        return
-    except JsonTooDeepError as error:
-        builder.stop(
-            f"line {error.line}, column {error.column}",
-            f"nested more than {MAX_DEPTH} levels deep, inside {error.path} "
-            "(a usage document needs 3)",
-        )
-        return
-    except JsonSyntaxError as error:
-        builder.stop(f"line {error.line}, column {error.column}", f"invalid JSON: {error.message}")
+    except (NotUtf8Error, JsonSyntaxError) as error:
+        problem = json_problem(error, hint=hint, needs="a usage document needs 3")
+        builder.stop(problem.location, problem.message)
         return
     document.finish()
+
+
+def json_problem(
+    error: NotUtf8Error | JsonSyntaxError, *, hint: str, needs: str = ""
+) -> UsageError:
+    """Where and what is wrong with text that should be JSON: one wording for files and
+    every request body; ``needs`` says how deep the document should go."""
+    where = f"line {error.line}, column {error.column}"
+    if isinstance(error, NotUtf8Error):
+        what = f"is not UTF-8 text (byte 0x{error.value:02X} at offset {error.offset}); {hint}"
+    elif isinstance(error, JsonTooDeepError):
+        what = f"nested more than {MAX_DEPTH} levels deep, inside {error.path}"
+        what += f" ({needs})" if needs else ""
+    else:
+        what = f"invalid JSON: {error.message}"
+    return UsageError(where, what)
+
+
+def read_json_body(body: bytes) -> Any:
+    """A request body that is JSON, read by the same rules as a usage document (at most
+    :data:`MAX_DEPTH` deep, UTF-8); :class:`ImportValidationError` names the line and column
+    where it is not."""
+    try:
+        return load_json(io.BytesIO(body))
+    except (NotUtf8Error, JsonSyntaxError) as error:
+        raise ImportValidationError([json_problem(error, hint=BODY_HINT)]) from None
 
 
 def read_document(document: object, builder: BatchBuilder) -> None:

@@ -8,12 +8,20 @@ that only look like digits; field errors and unknown references reported togethe
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import quote
 
 import pytest
+from fastapi import params
+from fastapi.routing import APIRoute
+from starlette.routing import BaseRoute
 
+from halosync.settings import Settings
 from halosync.sources.readers import MAX_JSON_DEPTH
+from halosync.store.database import Database
+from halosync.web.api.json_body import JsonBodyRoute
+from halosync.web.app import create_app
 from tests.web.api.conftest import USAGE, Api
 
 DEEP = 1200
@@ -233,3 +241,62 @@ def test_look_alike_digits_are_not_a_price_quantity_or_id(ready: Api, value: str
     assert schedule.status_code == 422
     daily = ready.put("schedules/usage", json={"schedule": f"daily {value}:00"})
     assert daily.status_code == 422
+
+
+def _patch_settings(api: Api, body: bytes) -> Any:
+    response = api.patch("settings", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 422, response.text
+    return response.json()["errors"]
+
+
+def test_every_json_body_is_read_by_the_usage_bodys_rules(api: Api) -> None:
+    """Depth, syntax and UTF-8 are one rule for every JSON body, located by line and column
+    as in ``POST /usage`` (PATCH /settings got a bare 400 for 100,000 levels, took 40, and
+    said ``$[26]`` for a syntax error)."""
+    deep = b"[" * 100_000 + b"]" * 100_000
+    assert _patch_settings(api, deep) == [
+        {
+            "location": f"line 1, column {MAX_JSON_DEPTH + 1}",
+            "message": f"nested more than {MAX_JSON_DEPTH} levels deep, inside $",
+        }
+    ]
+    prefix = '{"notify_email": '
+    forty = prefix + "[" * 40 + "]" * 40 + "}"
+    assert _patch_settings(api, forty.encode()) == [
+        {
+            "location": f"line 1, column {len(prefix) + MAX_JSON_DEPTH}",
+            "message": f"nested more than {MAX_JSON_DEPTH} levels deep, inside $.notify_email",
+        }
+    ]
+    broken = '{"cooldown_minutes": 5,\n "notify_on_success": tru}'
+    assert _patch_settings(api, broken.encode()) == [
+        {"location": "line 2, column 23", "message": "invalid JSON: Expecting value"}
+    ]
+    latin1 = '{"notify_email": "é@example.com"}'.encode("latin-1")
+    assert _patch_settings(api, latin1) == [
+        {
+            "location": "line 1, column 19",
+            "message": "is not UTF-8 text (byte 0xE9 at offset 18); send the body as UTF-8",
+        }
+    ]
+    assert api.get("settings").json()["notify_email"] is None
+
+
+def _routes(routes: Iterable[BaseRoute]) -> Iterator[APIRoute]:
+    for route in routes:
+        included = getattr(route, "original_router", None)  # FastAPI's included routers
+        if included is not None:
+            yield from _routes(included.routes)
+        elif isinstance(route, APIRoute):
+            yield route
+
+
+def test_every_route_taking_a_json_body_reads_it_by_that_rule() -> None:
+    app = create_app(Settings(database_url="sqlite://"), database=Database("sqlite://"))
+    with_body = [
+        route
+        for route in _routes(app.routes)
+        if route.body_field is not None and not isinstance(route.body_field.field_info, params.Form)
+    ]
+    assert with_body
+    assert [r.path for r in with_body if not isinstance(r, JsonBodyRoute)] == []

@@ -20,8 +20,9 @@ from halosync.errors import ValidationFailedError
 from halosync.web.api.auth import Caller, current_caller, writer
 from halosync.web.api.deps import PREFIX, ShortText, UrlText, get_connection_service
 from halosync.web.api.errors import ERROR_RESPONSES, ApiError, ErrorBody, ErrorItem
+from halosync.web.api.json_body import JsonBodyRoute
 
-router = APIRouter(prefix=PREFIX, tags=["connection"])
+router = APIRouter(prefix=PREFIX, tags=["connection"], route_class=JsonBodyRoute)
 
 _NO_CONNECTION: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorBody, "description": "No such workspace, or no connection."}

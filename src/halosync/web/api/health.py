@@ -18,9 +18,10 @@ from halosync.ops.checks import Check, check_database, check_queue
 from halosync.web.api.auth import get_database
 from halosync.web.api.deps import get_settings
 from halosync.web.api.errors import ApiError
+from halosync.web.api.json_body import JsonBodyRoute
 from halosync.web.api.syncs import get_job_queue
 
-router = APIRouter(tags=["monitoring"])
+router = APIRouter(tags=["monitoring"], route_class=JsonBodyRoute)
 log = get_logger(__name__)
 _NO_STORE = {"Cache-Control": "no-store"}
 

@@ -15,9 +15,10 @@ from halosync.store.database import Database
 from halosync.web.api.auth import Caller, get_database, writer
 from halosync.web.api.deps import PREFIX
 from halosync.web.api.errors import ERROR_RESPONSES, ApiError, ErrorBody, ErrorItem
+from halosync.web.api.json_body import JsonBodyRoute
 from halosync.web.api.usage import AllowMassCancel, UsageResult
 
-router = APIRouter(prefix=PREFIX, tags=["usage"])
+router = APIRouter(prefix=PREFIX, tags=["usage"], route_class=JsonBodyRoute)
 
 _SUFFIXES = (".csv", ".json")
 _CHUNK = 1024 * 1024

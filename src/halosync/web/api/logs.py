@@ -15,8 +15,9 @@ from halosync.sync.activity import list_log_entries, parse_level
 from halosync.web.api.auth import Caller, current_caller, get_database
 from halosync.web.api.deps import PREFIX, PageNumber
 from halosync.web.api.errors import ERROR_RESPONSES
+from halosync.web.api.json_body import JsonBodyRoute
 
-router = APIRouter(prefix=PREFIX, tags=["logs"])
+router = APIRouter(prefix=PREFIX, tags=["logs"], route_class=JsonBodyRoute)
 
 
 class LogEntryOut(BaseModel):

@@ -36,9 +36,10 @@ from halosync.store.database import Database
 from halosync.web.api.auth import Caller, current_caller, get_database, writer
 from halosync.web.api.deps import PREFIX, PageNumber, get_settings
 from halosync.web.api.errors import ERROR_RESPONSES, ApiError, ErrorItem
+from halosync.web.api.json_body import JsonBodyRoute
 from halosync.web.api.syncs import get_job_queue
 
-router = APIRouter(prefix=PREFIX + "/mappings", tags=["mappings"])
+router = APIRouter(prefix=PREFIX + "/mappings", tags=["mappings"], route_class=JsonBodyRoute)
 
 HaloId = Annotated[int, Field(ge=1, le=2_147_483_647)]
 RecurringInvoiceId = Annotated[

@@ -21,8 +21,9 @@ from halosync.jobs.queue import JobQueue
 from halosync.store.base import utcnow
 from halosync.store.database import Database
 from halosync.sync.runs import run_figures
+from halosync.web.api.json_body import JsonBodyRoute
 
-router = APIRouter(tags=["monitoring"])
+router = APIRouter(tags=["monitoring"], route_class=JsonBodyRoute)
 RECENT = timedelta(hours=24)
 
 

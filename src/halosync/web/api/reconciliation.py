@@ -21,8 +21,9 @@ from halosync.sync.reconcile import build_reconciliation, row_to_dict
 from halosync.web.api.auth import Caller, current_caller, get_database
 from halosync.web.api.deps import PREFIX, JsonCount, get_box, get_halo_factory, get_settings
 from halosync.web.api.errors import ERROR_RESPONSES
+from halosync.web.api.json_body import JsonBodyRoute
 
-router = APIRouter(prefix=PREFIX, tags=["reconciliation"])
+router = APIRouter(prefix=PREFIX, tags=["reconciliation"], route_class=JsonBodyRoute)
 
 
 class ReconcileRowOut(BaseModel):

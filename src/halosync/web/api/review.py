@@ -32,9 +32,10 @@ from halosync.sync.review import (
 from halosync.web.api.auth import Caller, current_caller, get_database, writer
 from halosync.web.api.deps import PREFIX, get_box, get_halo_factory, get_settings
 from halosync.web.api.errors import ERROR_RESPONSES, ApiError, ErrorItem
+from halosync.web.api.json_body import JsonBodyRoute
 from halosync.web.api.syncs import ChangeOut
 
-router = APIRouter(prefix=PREFIX, tags=["review"])
+router = APIRouter(prefix=PREFIX, tags=["review"], route_class=JsonBodyRoute)
 
 MAX_IDS = 1000
 

@@ -51,8 +51,9 @@ from halosync.store.database import Database
 from halosync.web.api.auth import Caller, current_caller, get_database, writer
 from halosync.web.api.deps import PREFIX
 from halosync.web.api.errors import ERROR_RESPONSES, ApiError, ErrorItem
+from halosync.web.api.json_body import JsonBodyRoute
 
-router = APIRouter(prefix=PREFIX + "/rules", tags=["rules"])
+router = APIRouter(prefix=PREFIX + "/rules", tags=["rules"], route_class=JsonBodyRoute)
 
 MAX_HISTORY = 1000
 REASON_LENGTH = 500

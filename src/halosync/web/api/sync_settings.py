@@ -26,8 +26,9 @@ from halosync.sync.workspace_settings import (
 from halosync.web.api.auth import Caller, current_caller, get_database, writer
 from halosync.web.api.deps import PREFIX, ShortText
 from halosync.web.api.errors import ERROR_RESPONSES, ApiError, ErrorItem
+from halosync.web.api.json_body import JsonBodyRoute
 
-router = APIRouter(prefix=PREFIX, tags=["settings"])
+router = APIRouter(prefix=PREFIX, tags=["settings"], route_class=JsonBodyRoute)
 
 PriceMode = Literal["off", "totals", "unit"]
 

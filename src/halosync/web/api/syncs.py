@@ -56,8 +56,9 @@ from halosync.web.api.deps import (
     get_settings,
 )
 from halosync.web.api.errors import ERROR_RESPONSES, ApiError, ErrorBody, ErrorItem
+from halosync.web.api.json_body import JsonBodyRoute
 
-router = APIRouter(prefix=PREFIX, tags=["syncs"])
+router = APIRouter(prefix=PREFIX, tags=["syncs"], route_class=JsonBodyRoute)
 
 
 _TRIGGER_ERRORS: dict[int | str, dict[str, Any]] = {

@@ -15,8 +15,9 @@ from halosync.users.tokens import TokenView
 from halosync.web.api.auth import Caller, get_database, writer
 from halosync.web.api.deps import PREFIX, ShortText
 from halosync.web.api.errors import ERROR_RESPONSES
+from halosync.web.api.json_body import JsonBodyRoute
 
-router = APIRouter(prefix=PREFIX, tags=["tokens"])
+router = APIRouter(prefix=PREFIX, tags=["tokens"], route_class=JsonBodyRoute)
 
 
 class TokenOut(BaseModel):

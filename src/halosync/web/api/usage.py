@@ -22,8 +22,11 @@ from halosync.sources.usage_data import (
 from halosync.store.database import Database
 from halosync.web.api.auth import Caller, current_caller, get_database, writer
 from halosync.web.api.errors import ERROR_RESPONSES
+from halosync.web.api.json_body import JsonBodyRoute
 
-router = APIRouter(prefix="/api/v1/workspaces/{workspace}", tags=["usage"])
+router = APIRouter(
+    prefix="/api/v1/workspaces/{workspace}", tags=["usage"], route_class=JsonBodyRoute
+)
 T = TypeVar("T")
 
 
