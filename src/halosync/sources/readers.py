@@ -41,6 +41,24 @@ BODY_HINT = "send the body as UTF-8"
 # these, so it is found in the very row and cell it stands in, and reading goes on.
 _UNDECODABLE = re.compile("[\udc80-\udcff]")
 _OPTIONAL_COLUMNS = frozenset(CSV_COLUMNS) - frozenset(REQUIRED_CSV_COLUMNS)
+# The longest line a usage CSV may hold (a row of 14 cells of at most 255 characters
+# takes under 30 KiB however it is written): a longer one is refused as soon as it is read
+# this far, so a file of one 200 MB line takes no more memory than any other (it took
+# 450 MiB, or 1.8 GiB for 200,000,000 commas). Documented in docs/importing.md.
+MAX_CSV_LINE_BYTES = 65_536
+# What the text layer asks for at once (its default is 8 KiB): the line check runs once a
+# chunk, and a line within one chunk is shorter than the limit.
+_CHUNK_BYTES = MAX_CSV_LINE_BYTES
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_QUOTE_FIX = 'add the closing quote, or write a quote that is part of a cell twice ("")'
+_SEMICOLONS = (
+    "the columns are separated by semicolons (;), as Excel writes a CSV where a comma is the "
+    "decimal separator; halosync reads columns separated by commas (and numbers with a "
+    "decimal point). Save the file with commas: in Windows' Control Panel > Region > "
+    "Additional settings, set the List separator to , and the Decimal symbol to . and save "
+    "from Excel again as CSV UTF-8; or in LibreOffice, save as Text CSV, tick Edit filter "
+    "settings and choose , as the field delimiter"
+)
 
 
 def _not_utf8(text: str) -> str | None:
@@ -50,11 +68,113 @@ def _not_utf8(text: str) -> str | None:
     return f"is not UTF-8 text (byte 0x{ord(found.group()) - 0xDC00:02X}); {FILE_HINT}"
 
 
+class LineTooLongError(Exception):
+    """A line of a CSV runs past :data:`MAX_CSV_LINE_BYTES`."""
+
+
+class _CappedLines(io.BufferedIOBase):
+    """``raw`` as the text layer reads it, chunk by chunk, refusing a line longer than
+    :data:`MAX_CSV_LINE_BYTES` as soon as it is: the text layer would otherwise gather it
+    whole before the CSV reader saw any of it. Costs a few scans of each chunk (64 KiB),
+    never a step per line."""
+
+    def __init__(self, raw: io.BufferedReader) -> None:
+        super().__init__()
+        self._raw = raw
+        self._run = 0  # bytes since the last line end
+
+    @property
+    def name(self) -> str:
+        return str(self._raw.name)
+
+    def readable(self) -> bool:
+        return True
+
+    def read1(self, size: int = -1, /) -> bytes:
+        chunk = self._raw.read1(size)
+        last = max(chunk.rfind(b"\n"), chunk.rfind(b"\r"))
+        if last < 0:
+            self._run += len(chunk)
+        else:
+            ends = [at for at in (chunk.find(b"\n"), chunk.find(b"\r")) if at >= 0]
+            if self._run + min(ends) > MAX_CSV_LINE_BYTES:
+                raise LineTooLongError
+            self._run = len(chunk) - last - 1
+        if self._run > MAX_CSV_LINE_BYTES:
+            raise LineTooLongError
+        return chunk
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        return self.read1(-1 if size is None else size)
+
+
 @contextmanager
 def open_csv(path: Path) -> Iterator[tuple[IO[bytes], IO[str]]]:
-    """``path`` as raw bytes (for progress) and as text for :func:`iter_csv_rows`."""
+    """``path`` as raw bytes (for progress) and as text for :func:`iter_csv_rows`, whose
+    lines are at most :data:`MAX_CSV_LINE_BYTES` long (:class:`LineTooLongError`)."""
     with _open_binary(path) as raw:
-        yield raw, io.TextIOWrapper(raw, encoding="utf-8-sig", errors="surrogateescape", newline="")
+        text = io.TextIOWrapper(
+            _CappedLines(raw), encoding="utf-8-sig", errors="surrogateescape", newline=""
+        )
+        text._CHUNK_SIZE = _CHUNK_BYTES  # type: ignore[attr-defined]
+        yield raw, text
+
+
+def _line_breaks(text: str) -> int:
+    return len(_LINE_BREAK.findall(text))
+
+
+def _open_quote(cells: list[str], start: int, end: int, columns: int) -> tuple[int, str] | None:
+    """What is wrong with a row read from lines ``start`` to ``end`` (a quoted cell held a
+    line break) when a quote was left open: it runs to the end of the file (the last cell
+    ends with the file's line end), or a later quote closed it and the row has the wrong
+    number of cells: the line the quote opens on and what to say. None when it may be a
+    cell that rightly holds a line break (its column then says what it makes of that)."""
+    never_closed = cells[-1].endswith(("\n", "\r"))
+    if not never_closed and len(cells) == columns:
+        return None
+    # The quote left open is the last cell's, or else the first that holds a line break.
+    index = (
+        len(cells) - 1
+        if never_closed
+        else next(i for i, c in enumerate(cells) if "\n" in c or "\r" in c)
+    )
+    opened = start + sum(_line_breaks(cell) for cell in cells[:index])
+    said = 'the quote (") that opens a cell on this line '
+    if never_closed:
+        return opened, (
+            f"{said}is never closed, so the rest of the file (lines {opened}-{end}) was read "
+            f"as that one cell; {_QUOTE_FIX}"
+        )
+    closed = opened + _line_breaks(cells[index])
+    return opened, (
+        f"{said}is closed only on line {closed}, so lines {start}-{end} were read as one "
+        f"row of {len(cells)} cells (the header has {columns} columns); {_QUOTE_FIX}"
+    )
+
+
+def _too_long() -> str:
+    return (
+        f"is longer than {MAX_CSV_LINE_BYTES:,} bytes, the most a line of a usage CSV may "
+        "hold (a row takes a few hundred); nothing after it was read. Check that this is a "
+        "usage CSV with one row per line"
+    )
+
+
+def _unreadable(error: Exception, line: int) -> str:
+    if "field larger than field limit" in str(error):
+        # Lines are shorter than the cell limit, so only a quoted cell over lines gets here.
+        return (
+            f'a quote (") opened in the row that starts on this line is not closed within '
+            f"{csv.field_size_limit():,} characters (it runs past line {line}); {_QUOTE_FIX}"
+        )
+    return f"cannot be read as CSV: {error}"
+
+
+def _by_semicolons(header: list[str]) -> bool:
+    """Whether the header names the columns separated by semicolons (European Excel)."""
+    names = [_normalise_header(part) for cell in header for part in cell.split(";")]
+    return len(names) > len(header) and any(name in CSV_COLUMNS for name in names)
 
 
 def _normalise_header(cell: str) -> str:
@@ -74,6 +194,9 @@ def iter_csv_rows(
     reader = csv.reader(handle)
     try:
         header = next(reader, None)
+    except LineTooLongError:
+        builder.stop(f"{prefix}line 1", _too_long())
+        return
     except (csv.Error, UnicodeDecodeError) as error:
         builder.stop(f"{prefix}line 1", f"cannot be read as CSV: {error}")
         return
@@ -95,6 +218,9 @@ def iter_csv_rows(
     missing = [c for c in REQUIRED_CSV_COLUMNS if c not in columns]
     if missing:
         problems.append(f"missing required column(s): {', '.join(missing)}")
+    if missing and _by_semicolons(header):
+        builder.stop(f"{prefix}line 1 (header)", _SEMICOLONS)
+        return
     if problems:
         builder.stop(
             f"{prefix}line 1 (header)",
@@ -108,12 +234,19 @@ def iter_csv_rows(
             cells = next(reader)
         except StopIteration:
             return
+        except LineTooLongError:
+            builder.stop(f"{prefix}line {reader.line_num + 1}", _too_long())
+            return
         except (csv.Error, UnicodeDecodeError) as error:
-            builder.stop(f"{prefix}line {start}", f"cannot be read as CSV: {error}")
+            builder.stop(f"{prefix}line {start}", _unreadable(error, reader.line_num))
             return
         line = reader.line_num
         text = "".join(cells)
         if not text.strip():
+            continue
+        if line != start and (open_quote := _open_quote(cells, start, line, len(columns))):
+            builder.batch.rows += 1
+            builder.error(f"{prefix}line {open_quote[0]}", open_quote[1])
             continue
         where = Location(f"{prefix}line {start}", "column")
         if len(cells) != len(columns):
@@ -307,7 +440,7 @@ def read_file(path: Path, builder: BatchBuilder, *, progress: Progress | None = 
         )
 
 
-def _open_binary(path: Path) -> IO[bytes]:
+def _open_binary(path: Path) -> io.BufferedReader:
     try:
         return path.open("rb")
     except FileNotFoundError:
