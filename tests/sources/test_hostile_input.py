@@ -284,3 +284,14 @@ def _write(tmp_path: Path, name: str, content: str) -> Path:
     path = tmp_path / name
     path.write_text(content, encoding="utf-8")
     return path
+
+
+def test_cli_import_of_a_lone_surrogate_names_the_field_not_a_traceback(tmp_path: Path) -> None:
+    account = {"ref": "A1", "name": "a\ud800b", "status": "active", "billed": True}
+    path = tmp_path / "usage.json"
+    path.write_text(json.dumps({"accounts": [account]}), encoding="ascii")  # "a\\ud800b"
+    assert _cli(tmp_path, "workspace", "create", "acme")[0] == 0
+    code, _, err = _cli(tmp_path, "import", str(path))
+    assert code == 1, err
+    assert "Traceback" not in err
+    assert "$.accounts[0].name: contains half of a UTF-16 surrogate pair" in " ".join(err.split())

@@ -17,7 +17,6 @@ are written out for billing admins in ``docs/sync-rules.md``.
 from __future__ import annotations
 
 import functools
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
@@ -33,6 +32,7 @@ from halosync.domain.models import (
     plain_number,
 )
 from halosync.domain.shown import shown
+from halosync.domain.text import text_problem
 
 Rounding = Literal["up", "down", "nearest"]
 TermsChoice = Literal["sum", "apart", "pick"]
@@ -259,10 +259,6 @@ def _is_count(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _is_control(char: str) -> bool:
-    return unicodedata.category(char) == "Cc"
-
-
 def rule_problems(scope: str, rule: QuantityRule) -> list[str]:
     """What is wrong with ``rule`` set at ``scope``, each naming the field and why; [] = fine.
 
@@ -339,12 +335,8 @@ def rule_problems(scope: str, rule: QuantityRule) -> list[str]:
         not isinstance(rule.excluded, str) or not rule.excluded.strip()
     ):
         problems.append("excluded: give the reason the pair is not billed")
-    elif rule.excluded is not None and any(_is_control(char) for char in rule.excluded):
-        # PostgreSQL cannot store a NUL in text, and no grid or explain line shows the others.
-        problems.append(
-            "excluded: the reason must be plain text, without control characters such as NUL "
-            "or line breaks"
-        )
+    elif rule.excluded is not None and (problem := text_problem(rule.excluded)):
+        problems.append(f"excluded: the reason {problem}")
     if rule.excluded is not None and scope == "workspace":
         problems.append(
             "excluded: a workspace cannot be excluded; exclude an account, a service or one "

@@ -13,6 +13,8 @@ import re
 from decimal import Decimal
 from typing import Any
 
+from halosync.domain.text import escaped
+
 # Longer values are cut to this many characters, the last three "...".
 MAX_SHOWN = 40
 # Python writes 1e-05 and 1e+20 where JSON (and people) write 1e-5 and 1e20.
@@ -44,7 +46,7 @@ def _words(value: Any) -> str:
 def shown(value: Any) -> str:
     """``value`` quoted for an error message, cut short when long: text in double quotes,
     anything else as JSON (or the person typing it) writes it."""
-    text = value if isinstance(value, str) else _words(value)
+    text = escaped(value if isinstance(value, str) else _words(value))
     if len(text) > MAX_SHOWN:
         text = text[: MAX_SHOWN - 3] + "..."
     return f'"{text}"' if isinstance(value, str) else text

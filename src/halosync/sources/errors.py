@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from halosync.domain.snapshot import MassCancel
+from halosync.domain.text import SURROGATE_PROBLEM
 from halosync.errors import ValidationFailedError
 
 # Enough to fix a file; a file with a million bad rows does not need a million lines.
@@ -80,6 +81,8 @@ _MESSAGES = {
     "dict_type": "must be an object",
     "list_type": "must be a list",
     "json_invalid": "is not valid JSON",
+    # pydantic's str refuses a lone surrogate before any validator of ours sees it.
+    "string_unicode": SURROGATE_PROBLEM,
 }
 
 

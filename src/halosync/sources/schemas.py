@@ -22,6 +22,7 @@ from pydantic_core.core_schema import ValidationInfo
 from halosync.domain.models import ACCOUNT_STATUSES
 from halosync.domain.numbers import exact_count, parse_decimal
 from halosync.domain.shown import shown
+from halosync.domain.text import text_problem
 from halosync.store.models import NAME_LENGTH, REF_LENGTH, SUBSCRIPTION_VALUES
 from halosync.store.staging import OPTIONAL_VALUES
 
@@ -30,7 +31,6 @@ MAX_QUANTITY = 2_147_483_647
 MAX_MONEY = Decimal("99999999999.9999")
 _FOUR_PLACES = Decimal("0.0001")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _TRUE = {"true", "yes", "1", "y", "t"}
 _FALSE = {"false", "no", "0", "n", "f"}
 
@@ -51,8 +51,9 @@ def _clean_text(value: Any, *, max_length: int, what: str) -> str:
         raise _fail("text_empty", "must not be empty")
     if len(text) > max_length:
         raise _fail("text_too_long", f"is longer than {max_length} characters")
-    if _CONTROL.search(text):
-        raise _fail("text_control", "contains control characters (such as a line break or NUL)")
+    problem = text_problem(text)
+    if problem is not None:
+        raise _fail("text_plain", problem)
     return text
 
 

@@ -269,11 +269,12 @@ def test_rule_problems_name_the_field(scope: str, rule: QuantityRule, field: str
 @settings(max_examples=100, deadline=None)
 @given(
     st.text(min_size=1).filter(str.strip),
-    st.characters(categories=["Cc"]),
+    st.characters(categories=["Cc", "Cs"], exclude_characters="\t"),
     st.integers(min_value=0, max_value=20),
 )
 def test_a_reason_with_a_control_character_is_refused(text: str, control: str, at: int) -> None:
-    # PostgreSQL refuses a NUL in text (a 500 instead of a 422); no grid shows the others.
+    # PostgreSQL refuses a NUL in text (a 500 instead of a 422); no grid shows the others;
+    # a lone surrogate cannot be encoded at all. A tab is text (domain.text's one rule).
     reason = text[:at] + control + text[at:]
     problems = rule_problems("service", QuantityRule(excluded=reason))
     assert any(problem.startswith("excluded: ") for problem in problems), problems

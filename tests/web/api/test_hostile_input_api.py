@@ -22,7 +22,7 @@ from halosync.sources.readers import MAX_JSON_DEPTH
 from halosync.store.database import Database
 from halosync.web.api.json_body import JsonBodyRoute
 from halosync.web.app import create_app
-from tests.web.api.conftest import USAGE, Api
+from tests.web.api.conftest import CLIENT_ID, SERVER, USAGE, Api
 
 DEEP = 1200
 # A reference may be any text: these are what URLs treat specially.
@@ -300,3 +300,108 @@ def test_every_route_taking_a_json_body_reads_it_by_that_rule() -> None:
     ]
     assert with_body
     assert [r.path for r in with_body if not isinstance(r, JsonBodyRoute)] == []
+
+
+LONE = "a\ud800b"  # JSON's "a\ud800b": half of a surrogate pair, no character at all
+LONE_MESSAGE = (
+    "contains half of a UTF-16 surrogate pair (an escape from \\ud800 to \\udfff) without its "
+    "other half, which is not a character; send the character itself or both halves"
+)
+_TEXT_FIELDS = [
+    ("accounts", "ref"),
+    ("accounts", "name"),
+    ("services", "ref"),
+    ("services", "name"),
+    ("subscriptions", "account_ref"),
+    ("subscriptions", "service_ref"),
+    ("subscriptions", "billing_cycle"),
+    ("subscriptions", "term"),
+    ("subscriptions", "status"),
+]
+
+
+def _json_bytes(value: Any) -> bytes:
+    """``value`` as JSON bytes, a lone surrogate written as JSON escapes it (ASCII only)."""
+    return json.dumps(value).encode()
+
+
+@pytest.mark.parametrize(("kind", "field"), _TEXT_FIELDS)
+def test_a_lone_surrogate_in_any_text_field_is_a_422_naming_it(
+    api: Api, kind: str, field: str
+) -> None:
+    body = json.loads(json.dumps(USAGE))
+    body[kind][0][field] = LONE
+    # (A refused reference also leaves the subscriptions naming it without their account.)
+    expected = {"location": f"$.{kind}[0].{field}", "message": LONE_MESSAGE}
+    response = api.post(
+        "usage", content=_json_bytes(body), headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 422, response.text
+    assert expected in response.json()["errors"]
+    upload = api.post("import", files={"file": ("usage.json", _json_bytes(body), "text/json")})
+    assert upload.status_code == 422, upload.text
+    assert expected in upload.json()["errors"]
+    assert api.get("accounts").json()["total"] == 0
+
+
+def test_a_lone_surrogate_in_a_quoted_value_or_a_key_is_shown_escaped(api: Api) -> None:
+    body = {
+        "accounts": [{"ref": "A1", "name": "Acme", "status": LONE, "billed": True}],
+        "services": [{"ref": "MAIL", "name": "Mail"}, {"ref": "BKP", "name": "Backup", LONE: 1}],
+        "subscriptions": [_subscription("A1", "MAIL", quantity=LONE)],
+    }
+    response = api.post(
+        "usage", content=_json_bytes(body), headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"] == [
+        {
+            "location": "$.accounts[0].status",
+            "message": 'must be one of active, trial, suspended, cancelled, got "a\\ud800b"',
+        },
+        {"location": "$.services[1]", "message": LONE_MESSAGE},  # the key's object
+        {
+            "location": "$.subscriptions[0].quantity",
+            "message": "must be a number from 0 to 2147483647 with at most 4 decimal places, "
+            'got "a\\ud800b"',
+        },
+    ]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "where"),
+    [
+        ("PUT", "connection", {"server_url": SERVER, "client_id": LONE}, "$.client_id"),
+        (
+            "PUT",
+            "connection",
+            {"server_url": SERVER, "client_id": CLIENT_ID, "client_secret": LONE},
+            "$.client_secret",
+        ),
+        (
+            "POST",
+            "connection/test",
+            {"server_url": SERVER, "client_id": CLIENT_ID, "client_secret": LONE},
+            "$.client_secret",
+        ),
+        ("PATCH", "settings", {"notify_email": LONE}, "$.notify_email"),
+        ("POST", "tokens", {"name": LONE}, "$.name"),
+        ("PUT", "schedules/usage", {"schedule": LONE}, "$.schedule"),
+        ("POST", "syncs/usage/preview", {"account_ref": LONE}, "$.account_ref"),
+        ("POST", "mappings/accounts/suggest", {"account_refs": [LONE]}, "$.account_refs[0]"),
+        ("PUT", "rules/exclusion?service_ref=MAIL", {"reason": LONE}, "$.reason"),
+        ("PUT", "rules?service_ref=MAIL", {"excluded": LONE}, "$.excluded"),
+        ("PUT", "rules?service_ref=MAIL", {LONE: 1}, "$"),
+    ],
+)
+def test_a_lone_surrogate_in_any_json_body_is_a_422_naming_the_field(
+    ready: Api, method: str, path: str, body: dict[str, Any], where: str
+) -> None:
+    response = ready.request(
+        method, path, content=_json_bytes(body), headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 422, response.text
+    (error,) = response.json()["errors"]
+    assert error["location"] == where
+    assert error["message"] == LONE_MESSAGE
+    assert "\ud800" not in response.text

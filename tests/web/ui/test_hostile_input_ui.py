@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 import re
 
 from starlette.testclient import TestClient
@@ -74,3 +75,17 @@ def test_an_account_row_is_found_by_its_exact_reference_among_many_alike(world: 
     row = client.get(f"{w}/accounts/row", params={"ref": "x1"})
     assert row.status_code == 200
     assert "Zulu 50%_off" in html.unescape(row.text)
+
+
+def test_an_import_with_a_lone_surrogate_is_refused_on_the_page_not_a_500(world: World) -> None:
+    client = TestClient(world.app)
+    token = log_in(client, ADMIN)
+    account = {"ref": "A1", "name": "a\ud800b", "status": "active", "billed": True}
+    refused = client.post(
+        f"/ui/w/{world.alpha}/import",
+        data={"csrf_token": token},
+        files={"file": ("usage.json", json.dumps({"accounts": [account]}).encode(), "text/json")},
+    )
+    assert refused.status_code == 422
+    assert "$.accounts[0].name" in refused.text
+    assert "half of a UTF-16 surrogate pair" in refused.text

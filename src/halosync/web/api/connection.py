@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field
 
 from halosync.connection.probe import TestOutcome
 from halosync.connection.service import (
@@ -18,7 +18,13 @@ from halosync.connection.service import (
 )
 from halosync.errors import ValidationFailedError
 from halosync.web.api.auth import Caller, current_caller, writer
-from halosync.web.api.deps import PREFIX, ShortText, UrlText, get_connection_service
+from halosync.web.api.deps import (
+    PREFIX,
+    SecretText,
+    ShortText,
+    UrlText,
+    get_connection_service,
+)
 from halosync.web.api.errors import ERROR_RESPONSES, ApiError, ErrorBody, ErrorItem
 from halosync.web.api.json_body import JsonBodyRoute
 
@@ -36,7 +42,7 @@ class ConnectionIn(BaseModel):
 
     server_url: UrlText = Field(description="Resource server, e.g. https://x.halopsa.com.")
     client_id: ShortText
-    client_secret: SecretStr | None = Field(
+    client_secret: SecretText | None = Field(
         default=None,
         max_length=1024,
         description="Stored encrypted; never shown. Left out or blank, the stored secret is "

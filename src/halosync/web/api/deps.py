@@ -12,10 +12,12 @@ from typing import Annotated
 
 import httpx2
 from fastapi import Depends, Query, Request
-from pydantic import AfterValidator, BeforeValidator, StringConstraints
+from pydantic import AfterValidator, BeforeValidator, SecretStr, StringConstraints
+from pydantic_core import PydanticCustomError
 
 from halosync.connection.service import ConnectionService
 from halosync.domain.halo_values import json_value
+from halosync.domain.text import text_problem
 from halosync.settings import Settings
 from halosync.store.crypto import SecretBox
 from halosync.store.database import Database
@@ -63,11 +65,20 @@ def get_connection_service(
 
 
 def _printable(value: str) -> str:
-    # NUL and other control characters break PostgreSQL text and hide in logs and CSVs.
-    if any(ord(ch) < 32 and ch not in "\t" for ch in value):
-        raise ValueError("must not contain control characters")
+    problem = text_problem(value)
+    if problem is not None:
+        raise PydanticCustomError("text_plain", problem)
     return value
 
+
+def _printable_secret(value: SecretStr) -> SecretStr:
+    # The problem is named, never the secret.
+    _printable(value.get_secret_value())
+    return value
+
+
+SecretText = Annotated[SecretStr, AfterValidator(_printable_secret)]
+"""A secret: plain text, as :data:`ShortText`, never shown."""
 
 ShortText = Annotated[
     str,
