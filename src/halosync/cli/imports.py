@@ -69,7 +69,7 @@ def _print_report(report: ImportReport, workspace: str, as_json: bool) -> None:
     if as_json:
         emit_json({"workspace": workspace} | report.as_dict())
         return
-    typer.echo(f"Imported {report.rows} row(s) into workspace {workspace!r}:")
+    typer.echo(f"Imported {report.rows_read} into workspace {workspace!r}:")
     for label, counts in (
         ("accounts", report.accounts),
         ("services", report.services),

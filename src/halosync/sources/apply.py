@@ -44,6 +44,11 @@ class ImportReport:
     terms rule combines them (summed by default) where the new one used to replace the old."""
 
     @property
+    def rows_read(self) -> str:
+        """How many rows were read, in words: "1 row", "12 rows"."""
+        return f"{self.rows} row" if self.rows == 1 else f"{self.rows} rows"
+
+    @property
     def changed(self) -> bool:
         """Whether anything was written."""
         return bool(

@@ -60,14 +60,14 @@ class ImportValidationError(ValidationFailedError):
         if more > 0:
             lines.append(f"... and {more} more")
         noun = "error" if self.total == 1 else "errors"
-        super().__init__(
-            f"The input has {self.total} {noun}; nothing was changed.\n" + "\n".join(lines)
-        )
+        self.summary = f"The input has {self.total} {noun}; nothing was changed."
+        """The refusal in one line: the CLI's first, the API's ``detail``, the UI's notice."""
+        super().__init__(f"{self.summary}\n" + "\n".join(lines))
 
     def as_dict(self) -> dict[str, Any]:
         """The errors as the API and ``--json`` show them."""
         return {
-            "detail": f"The input has {self.total} error(s); nothing was changed.",
+            "detail": self.summary,
             "error_count": self.total,
             "errors": [error.as_dict() for error in self.errors],
         }

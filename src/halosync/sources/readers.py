@@ -252,7 +252,9 @@ def iter_csv_rows(
         if len(cells) != len(columns):
             builder.batch.rows += 1
             builder.error(
-                where.base, f"has {len(cells)} cells but the header has {len(columns)} columns"
+                where.base,
+                f"has {len(cells)} {'cell' if len(cells) == 1 else 'cells'} but the header has "
+                f"{len(columns)} columns",
             )
             continue
         if _UNDECODABLE.search(text):

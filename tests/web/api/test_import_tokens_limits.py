@@ -32,7 +32,7 @@ def test_csv_upload_imports_and_bad_rows_are_named_by_line_and_column(
     )
     assert bad.status_code == 422
     body = bad.json()
-    assert body["detail"] == "The input has 1 error(s); nothing was changed."
+    assert body["detail"] == "The input has 1 error; nothing was changed."
     assert body["errors"][0]["location"] == "line 3, column quantity"
     accounts = api.get("accounts").json()
     assert [a["ref"] for a in accounts["items"]] == ["A1"]  # nothing half-applied

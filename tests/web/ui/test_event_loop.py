@@ -113,7 +113,7 @@ def test_a_long_import_does_not_delay_a_concurrent_page_load(
     url, alpha, _database = served
     quiet, during, took, answer, slow = page_loads_during_upload(url, alpha, usage_csv(ROWS))
     assert answer.status_code == 200, answer.text
-    assert f"Imported {ROWS} row(s)" in answer.text
+    assert f"Imported {ROWS} rows" in answer.text
     figures = (
         f"import {took:.2f} s; page loads quiet median {statistics.median(quiet):.3f} s, "
         f"during the import {len(during)} loads, median {statistics.median(during):.3f} s, "

@@ -334,7 +334,7 @@ def test_import_shows_the_clis_validation_messages_and_changes_nothing(
         files={"file": ("usage.csv", good.encode(), "text/csv")},
     )
     assert accepted.status_code == 200
-    assert "Imported 1 row(s)" in accepted.text
+    assert "Imported 1 row from" in accepted.text
     wrong_type = client.post(
         f"{w}/import",
         data={"csrf_token": token},

@@ -290,7 +290,7 @@ def upload(
         try:
             report = import_upload(state.database, member.workspace_id, path)
         except ImportValidationError as invalid:
-            context["error"] = f"The input has {invalid.total} error(s); nothing was changed."
+            context["error"] = invalid.summary
             context["errors"] = [str(error) for error in invalid.errors[:200]]
             context["more"] = max(0, invalid.total - 200)
             return render(request, "import.html", context, status_code=422)
