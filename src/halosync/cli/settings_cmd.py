@@ -43,8 +43,13 @@ def _bool(value: str | None, option: str) -> bool | None:
 
 
 def _print(view: SyncSettingsView) -> None:
-    for key, value in view.to_dict().items():
-        typer.echo(f"{key.replace('_', ' ').capitalize() + ':':<28}{value}")
+    """One setting a line, the values lined up, true and false as the options take them."""
+    rows = {
+        f"{key.replace('_', ' ').capitalize()}:": value for key, value in view.to_dict().items()
+    }
+    width = max(map(len, rows)) + 2
+    for label, value in rows.items():
+        typer.echo(f"{label:<{width}}{str(value).lower() if isinstance(value, bool) else value}")
 
 
 @settings_app.command("set")
