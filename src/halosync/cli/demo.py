@@ -53,7 +53,7 @@ def demo(
 
     Imports sample vendor data whose names differ from Halo's, creates the first admin and
     prints the URL, the log-in and the simulator's server URL, client ID and secret to
-    paste into the setup wizard. With ``--once`` it instead walks the whole journey in the
+    paste into the setup wizard. With --once it instead walks the whole journey in the
     terminal (connect, pull, map, preview, sync, repeat, reconcile) and stops. A fresh demo
     database each start.
     """

@@ -8,6 +8,7 @@ keeps this table in step with the modules (same names, order and help lines).
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 
 import typer
@@ -142,4 +143,20 @@ class LazyGroup(TyperGroup):
         built = typer.main.get_command(LazyGroup.app)
         assert isinstance(built, TyperGroup)
         for name, command in built.commands.items():
+            _unwrap_help(command)
             self.commands.setdefault(name, command)
+
+
+def _unwrap_help(command: click.Command) -> None:
+    """Put each paragraph of ``command``'s help (and its subcommands') on one line, for the
+    help to wrap to the terminal: typer keeps a paragraph's line breaks, so a docstring
+    wrapped at 88 columns broke again on an 80-column terminal ("creates the first admin
+    and" / "prints the URL"). A paragraph that starts with click's ``\\b`` keeps its lines."""
+    if command.help:
+        paragraphs = inspect.cleandoc(command.help).split("\n\n")
+        command.help = "\n\n".join(
+            p if p.startswith("\b") else " ".join(line.strip() for line in p.splitlines())
+            for p in paragraphs
+        )
+    for child in getattr(command, "commands", {}).values():
+        _unwrap_help(child)
