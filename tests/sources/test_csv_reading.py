@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from halosync.sources.batch import BatchBuilder
-from halosync.sources.readers import MAX_CSV_LINE_BYTES, read_csv
+from halosync.sources.readers import MAX_CSV_LINE_BYTES, open_csv, read_csv
 from tests.sources.conftest import HEADER
 
 ROW = "{ref},Name {ref},active,true,S1,Mail,1,2024-01-01,,monthly,1y,,,\n"
@@ -114,3 +114,11 @@ def test_a_file_with_old_mac_line_ends_is_not_one_long_line(tmp_path: Path) -> N
     content = f"{HEADER}\n{rows}".replace("\n", "\r")
     assert len(content) > MAX_CSV_LINE_BYTES
     assert _errors(tmp_path, content) == []
+
+
+def test_the_capped_text_reads_whole_as_a_file_does(tmp_path: Path) -> None:
+    rows = "".join(ROW.format(ref=f"A{n}") for n in range(1, 2000))
+    path = tmp_path / "usage.csv"
+    path.write_text(f"{HEADER}\n{rows}", encoding="utf-8")
+    with open_csv(path) as (_raw, text):
+        assert text.read() == f"{HEADER}\n{rows}"

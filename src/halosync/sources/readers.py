@@ -105,7 +105,14 @@ class _CappedLines(io.BufferedIOBase):
         return chunk
 
     def read(self, size: int | None = -1, /) -> bytes:
-        return self.read1(-1 if size is None else size)
+        """Up to ``size`` bytes, all that is left when it is negative (as a buffered file
+        answers; the text layer's ``read()`` asks for that), each chunk checked as read1's."""
+        chunks: list[bytes] = []
+        wanted = -1 if size is None else size
+        while wanted != 0 and (chunk := self.read1(_CHUNK_BYTES if wanted < 0 else wanted)):
+            chunks.append(chunk)
+            wanted = wanted - len(chunk) if wanted > 0 else wanted
+        return b"".join(chunks)
 
 
 @contextmanager
