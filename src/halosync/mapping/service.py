@@ -26,7 +26,7 @@ from halosync.errors import Audience, NotFoundError, ValidationFailedError
 from halosync.store.account_grid import refresh_mapping_columns
 from halosync.store.base import utcnow
 from halosync.store.halo_records import HaloRecordRepository
-from halosync.store.mappings import MappingRepository
+from halosync.store.mappings import MappingRepository, as_if_one_at_a_time
 from halosync.store.models import (
     Account,
     AccountMapping,
@@ -190,8 +190,29 @@ def map_account(
     """Map (or remap) an account to a Halo client, 1:1.
 
     With the ``invoice_line`` target the mapping also needs a recurring invoice of that
-    client; when the client has exactly one it is chosen without asking.
+    client; when the client has exactly one it is chosen without asking. Made at the same
+    time as another mapping, it is answered as if made after it (:func:`as_if_one_at_a_time`).
     """
+    return as_if_one_at_a_time(
+        session,
+        lambda: _map_account(
+            session,
+            workspace_id,
+            account_ref,
+            halo_client_id,
+            recurring_invoice_id=recurring_invoice_id,
+        ),
+    )
+
+
+def _map_account(
+    session: Session,
+    workspace_id: int,
+    account_ref: str,
+    halo_client_id: int,
+    *,
+    recurring_invoice_id: int | None,
+) -> AccountMapping:
     workspace = _workspace(session, workspace_id)
     account = _account(session, workspace_id, account_ref)
     client = _known_client(
@@ -235,7 +256,16 @@ def unmap_account(session: Session, workspace_id: int, account_ref: str) -> bool
 def map_service(
     session: Session, workspace_id: int, service_ref: str, halo_item_id: int
 ) -> ServiceMapping:
-    """Map (or remap) a service to a Halo item."""
+    """Map (or remap) a service to a Halo item (at the same time as another mapping: as if
+    after it)."""
+    return as_if_one_at_a_time(
+        session, lambda: _map_service(session, workspace_id, service_ref, halo_item_id)
+    )
+
+
+def _map_service(
+    session: Session, workspace_id: int, service_ref: str, halo_item_id: int
+) -> ServiceMapping:
     service = _service(session, workspace_id, service_ref)
     item = HaloRecordRepository(session, workspace_id).item(halo_item_id)
     if item is None:
@@ -338,9 +368,16 @@ def accept_suggestions(
     are. An account mapped meanwhile is left as it is. The rules are ``map_account``'s,
     checked against what the database held plus what this batch saved before, and every
     saved mapping is written by one INSERT; an unknown account or Halo client saves nothing.
+    Accepted at the same time as another mapping is made, as if after it.
     """
-    workspace = _workspace(session, workspace_id)
     wanted = list(suggestions)
+    return as_if_one_at_a_time(session, lambda: _accept_suggestions(session, workspace_id, wanted))
+
+
+def _accept_suggestions(
+    session: Session, workspace_id: int, wanted: list[Suggestion]
+) -> list[SuggestionOutcome]:
+    workspace = _workspace(session, workspace_id)
     facts = _batch_facts(session, workspace_id, workspace.target, wanted)
     refused = "required" if workspace.target == "invoice_line" else "refused"
     outcomes: list[SuggestionOutcome] = []

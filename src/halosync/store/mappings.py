@@ -6,14 +6,47 @@ the commands' SQL."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import UniqueConstraint, delete, func, insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from halosync.store.base import in_chunks
+from halosync.store.base import METADATA, in_chunks
+from halosync.store.constraints import violated_unique
 from halosync.store.models import Account, AccountMapping, ServiceMapping
+
+T = TypeVar("T")
+# What a mapping another transaction committed first can break: one mapping per account
+# and per service, one account per Halo client.
+_MAPPING_UNIQUES = frozenset(
+    str(constraint.name)
+    for model in (AccountMapping, ServiceMapping)
+    for constraint in METADATA.tables[model.__tablename__].constraints
+    if isinstance(constraint, UniqueConstraint)
+)
+# Each retry reads at least one more committed mapping, so three are plenty.
+_ATTEMPTS = 3
+
+
+def as_if_one_at_a_time(session: Session, write: Callable[[], T]) -> T:
+    """``write()`` (a mapping write that checks the mapping rules first) in a savepoint.
+
+    On PostgreSQL two writes at once each check before either commits; the unique
+    constraints stop the second, and it runs again, now reading what the first committed:
+    its caller gets the answer it would have got after the first (the same mapping is
+    kept, a client mapped to another account is refused by the rules), never the
+    constraint's error. SQLite runs write transactions one at a time already.
+    """
+    for attempt in range(1, _ATTEMPTS + 1):
+        try:
+            with session.begin_nested():
+                return write()
+        except IntegrityError as error:
+            if attempt == _ATTEMPTS or violated_unique(error) not in _MAPPING_UNIQUES:
+                raise
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 class MappingRepository:
