@@ -28,6 +28,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -128,15 +129,69 @@ def _child(database_url: str, workspace: str, path: Path) -> None:
     with database.session() as session:
         workspace_id = WorkspaceRepository(session).resolve(workspace).id
     server = _server_cpu(backends)
+    threads = _ThreadCpu()
     started, cpu = time.perf_counter(), time.process_time()
     report = import_file(database, workspace_id, path)
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    reading, writing = threads.stop()
     server_after = _server_cpu(backends)
     database.dispose()
-    figures = {"seconds": elapsed, "cpu_seconds": cpu, "peak_mib": _peak_rss_mib()}
+    figures = {
+        "seconds": elapsed,
+        "cpu_seconds": cpu,
+        "reading_cpu_seconds": reading,
+        "writing_cpu_seconds": writing,
+        "peak_mib": _peak_rss_mib(),
+    }
     if server is not None and server_after is not None:
         figures["server_cpu_seconds"] = server_after - server
     print(json.dumps(figures | report.as_dict()))
+
+
+class _ThreadCpu:
+    """CPU seconds of this process's threads during the import, read from /proc (Linux):
+    the reading thread (this one) and the others (the import's writing thread), sampled
+    while they run, since a thread's figures go with it when it ends."""
+
+    def __init__(self) -> None:
+        self._seen: dict[int, float] = {}
+        self._start = self._sample()
+        self._done = threading.Event()
+        self._sampler = threading.Thread(target=self._run, daemon=True)
+        self._sampler.start()
+
+    def _sample(self) -> dict[int, float]:
+        ticks = os.sysconf("SC_CLK_TCK")
+        found: dict[int, float] = {}
+        for task in Path("/proc/self/task").iterdir():
+            try:
+                fields = (task / "stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            found[int(task.name)] = (int(fields[11]) + int(fields[12])) / ticks
+        return found
+
+    def _run(self) -> None:
+        me = threading.get_native_id()
+        while not self._done.wait(0.1):
+            for tid, seconds in self._sample().items():
+                if tid != me:
+                    self._seen[tid] = max(seconds, self._seen.get(tid, 0.0))
+
+    def stop(self) -> tuple[float, float]:
+        """(reading thread, other threads) CPU seconds since this was made."""
+        self._done.set()
+        self._sampler.join()
+        main = threading.get_native_id()  # (stop() runs in the main thread)
+        for tid, seconds in self._sample().items():
+            self._seen[tid] = max(seconds, self._seen.get(tid, 0.0))
+        reading = self._seen.get(main, 0.0) - self._start.get(main, 0.0)
+        others = sum(
+            seconds - self._start.get(tid, 0.0)
+            for tid, seconds in self._seen.items()
+            if tid != main and tid != self._sampler.native_id
+        )
+        return reading, others
 
 
 def _server_cpu(backends: list[int]) -> float | None:
@@ -217,9 +272,13 @@ def _bench(url: str, path: Path, repeat: int, label: str) -> None:
         peaks = [float(str(r["peak_mib"])) for r in results]
         server = [float(str(r["server_cpu_seconds"])) for r in results if "server_cpu_seconds" in r]
         on_server = f"  server CPU {_spread(server, 's', 2)}" if server else ""
+        reading = [float(str(r["reading_cpu_seconds"])) for r in results]
+        writing = [float(str(r["writing_cpu_seconds"])) for r in results]
         print(
             f"{label} {kind:<5}  time {_spread(seconds, 's', 2)}  CPU {_spread(cpu, 's', 2)}"
-            f"{on_server}  peak RSS {_spread(peaks, 'MiB')}  subscriptions {counts}",
+            f" (reading thread {_spread(reading, 's', 2)}, writing thread"
+            f" {_spread(writing, 's', 2)}){on_server}  peak RSS {_spread(peaks, 'MiB')}"
+            f"  subscriptions {counts}",
             flush=True,
         )
 

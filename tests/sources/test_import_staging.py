@@ -65,8 +65,8 @@ def dies_half_way(monkeypatch: pytest.MonkeyPatch) -> None:
     """The spool's rows stop with an error after 40 of them, while they are being copied."""
     rows = SubscriptionSpool.rows
 
-    def failing(self: SubscriptionSpool) -> Iterator[tuple[Any, ...]]:
-        for count, row in enumerate(rows(self)):
+    def failing(self: SubscriptionSpool, start: int = 0) -> Iterator[tuple[Any, ...]]:
+        for count, row in enumerate(rows(self, start)):
             if count == 40:
                 raise ReaderDied
             yield row
@@ -109,8 +109,8 @@ def test_an_abandoned_reimport_keeps_the_previous_values(
     import_file(database, workspace_id, _csv(tmp_path, 100))
     rows = SubscriptionSpool.rows
 
-    def failing(self: SubscriptionSpool) -> Iterator[tuple[Any, ...]]:
-        yield from list(rows(self))[:60]
+    def failing(self: SubscriptionSpool, start: int = 0) -> Iterator[tuple[Any, ...]]:
+        yield from list(rows(self, start))[:60]
         raise ReaderDied
 
     monkeypatch.setattr(SubscriptionSpool, "rows", failing)

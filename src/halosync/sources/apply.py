@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from itertools import islice
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -11,9 +12,12 @@ from sqlalchemy.orm import Session
 from halosync.domain.snapshot import DEFAULT_CANCEL_LIMIT_PERCENT, mass_cancel
 from halosync.sources.batch import BatchBuilder, UsageBatch
 from halosync.sources.errors import MassCancelError, cancelled_dict
+from halosync.sources.schemas import AccountIn, ServiceIn
+from halosync.store import staging as staging_tables
 from halosync.store.base import utcnow
 from halosync.store.models import Account, Service
-from halosync.store.staging import SubscriptionStaging
+from halosync.store.spool import SpooledRow
+from halosync.store.staging import StagedRow, SubscriptionStaging
 from halosync.store.usage_writes import UsageWriter
 from halosync.store.workspaces import WorkspaceRepository
 
@@ -83,62 +87,133 @@ def several_terms_text(pairs: int) -> str:
 _ACCOUNT_VALUES = ("name", "status", "billed")
 
 
-def _upsert_accounts(
-    writer: UsageWriter, batch: UsageBatch, now: datetime, counts: EntityCounts
-) -> dict[str, int]:
-    workspace_id = writer.workspace_id
-    existing = writer.accounts()
-    inserts: list[dict[str, Any]] = []
-    updates: list[dict[str, Any]] = []
-    for ref, account in batch.accounts.items():
-        row = existing.get(ref)
-        # A field left out (None) keeps the stored value; a new account gave them all
-        # (BatchBuilder.check_references).
-        values = {
-            name: value for name in _ACCOUNT_VALUES if (value := getattr(account, name)) is not None
-        }
-        if row is None:
-            inserts.append(
-                {"workspace_id": workspace_id, "ref": ref, "created_at": now, "updated_at": now}
-                | values
-            )
-        elif any(getattr(row, name) != value for name, value in values.items()):
-            updates.append({"id": row.id, "updated_at": now} | values)
-        else:
-            counts.unchanged += 1
-    writer.insert(Account, inserts)
-    writer.update(Account, updates)
-    counts.created += len(inserts)
-    counts.updated += len(updates)
-    ids = {row.ref: row.id for row in existing.values()}
-    if inserts:
-        ids.update(writer.account_ids())
-    return ids
+class UsageApplier:
+    """Writes one import into a workspace inside the caller's transaction, in pieces:
+    accounts and services as they are first given, subscriptions a chunk at a time
+    (:data:`~halosync.store.staging.CHUNK_ROWS`), each chunk set-based through
+    :class:`~halosync.store.staging.SubscriptionStaging`, never one statement per row.
 
+    Whoever feeds it has validated what it gives; what needs the whole import (a
+    snapshot's cancellations and their mass-cancel guard, the pairs given a new term) is
+    done by :meth:`finish`. Anything raised on the way leaves the transaction to be rolled
+    back: nothing is half-imported.
+    """
 
-def _upsert_services(
-    writer: UsageWriter, batch: UsageBatch, counts: EntityCounts
-) -> dict[str, int]:
-    workspace_id = writer.workspace_id
-    existing = writer.services()
-    inserts: list[dict[str, Any]] = []
-    updates: list[dict[str, Any]] = []
-    for ref, service in batch.services.items():
-        row = existing.get(ref)
-        if row is None:
-            inserts.append({"workspace_id": workspace_id, "ref": ref, "name": service.name})
-        elif service.name is not None and row.name != service.name:
-            updates.append({"id": row.id, "name": service.name})
-        else:
-            counts.unchanged += 1
-    writer.insert(Service, inserts)
-    writer.update(Service, updates)
-    counts.created += len(inserts)
-    counts.updated += len(updates)
-    ids = {row.ref: row.id for row in existing.values()}
-    if inserts:
-        ids.update(writer.service_ids())
-    return ids
+    def __init__(self, session: Session, workspace_id: int, *, snapshot: bool) -> None:
+        self.session = session
+        self.workspace_id = workspace_id
+        self.now = utcnow()
+        self.report = ImportReport(snapshot=snapshot)
+        self._writer = UsageWriter(session, workspace_id)
+        self._accounts = self._writer.accounts()
+        self._services = self._writer.services()
+        self.account_ids = {ref: row.id for ref, row in self._accounts.items()}
+        self.service_ids = {ref: row.id for ref, row in self._services.items()}
+        self._staging = SubscriptionStaging(session, workspace_id, snapshot=snapshot)
+        # What a snapshot's guard weighs its cancellations against: the active
+        # subscriptions before this import wrote any.
+        self._active_before = self._staging.count_active() if snapshot else 0
+        self.subscriptions_written = 0
+
+    def write_accounts(self, accounts: Iterable[tuple[str, AccountIn]]) -> None:
+        """Insert the new accounts and update the ones that changed. A field left out
+        (None) keeps the stored value; a new account gives them all (the builder refuses
+        one that does not: see :meth:`BatchBuilder.check_references`)."""
+        inserts: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        counts = self.report.accounts
+        for ref, account in accounts:
+            row = self._accounts.get(ref)
+            values = {
+                name: value
+                for name in _ACCOUNT_VALUES
+                if (value := getattr(account, name)) is not None
+            }
+            if row is None:
+                inserts.append(
+                    {"workspace_id": self.workspace_id, "ref": ref}
+                    | {"created_at": self.now, "updated_at": self.now}
+                    | values
+                )
+            elif any(getattr(row, name) != value for name, value in values.items()):
+                updates.append({"id": row.id, "updated_at": self.now} | values)
+            else:
+                counts.unchanged += 1
+        self._writer.insert(Account, inserts)
+        self._writer.update(Account, updates)
+        counts.created += len(inserts)
+        counts.updated += len(updates)
+        if inserts:
+            self.account_ids.update(self._writer.ids_of(Account, [row["ref"] for row in inserts]))
+
+    def write_services(self, services: Iterable[tuple[str, ServiceIn]]) -> None:
+        """Insert the new services and rename the ones renamed (a name left out keeps
+        the stored one)."""
+        inserts: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        counts = self.report.services
+        for ref, service in services:
+            row = self._services.get(ref)
+            if row is None:
+                inserts.append(
+                    {"workspace_id": self.workspace_id, "ref": ref, "name": service.name}
+                )
+            elif service.name is not None and row.name != service.name:
+                updates.append({"id": row.id, "name": service.name})
+            else:
+                counts.unchanged += 1
+        self._writer.insert(Service, inserts)
+        self._writer.update(Service, updates)
+        counts.created += len(inserts)
+        counts.updated += len(updates)
+        if inserts:
+            self.service_ids.update(self._writer.ids_of(Service, [row["ref"] for row in inserts]))
+
+    def resolves(self, subscriptions: Iterable[SpooledRow]) -> bool:
+        """Whether every account and service these subscriptions name is written."""
+        accounts, services = self.account_ids, self.service_ids
+        return all(row[0] in accounts and row[1] in services for row in subscriptions)
+
+    def write_subscriptions(self, subscriptions: Iterable[SpooledRow]) -> None:
+        """Write subscriptions (``(account_ref, service_ref, *values)``, the batch's next
+        ones in order), a chunk at a time; their accounts and services are written."""
+        accounts, services = self.account_ids, self.service_ids
+        staged = (
+            (accounts[account_ref], services[service_ref], *values)
+            for account_ref, service_ref, *values in subscriptions
+        )
+        while chunk := list(islice(staged, staging_tables.CHUNK_ROWS)):
+            self._write_chunk(chunk)
+
+    def _write_chunk(self, chunk: list[StagedRow]) -> None:
+        staging, counts, now = self._staging, self.report.subscriptions, self.now
+        staging.load(chunk, self.subscriptions_written)
+        self.subscriptions_written += len(chunk)
+        matched = staging.match()
+        updated = staging.update_changed(now) if matched else 0
+        counts.updated += updated
+        counts.unchanged += matched - updated
+        counts.created += len(chunk) - matched
+        if len(chunk) > matched:
+            staging.note_pairs_gaining_a_term()
+            staging.insert_new(now)
+        staging.note_seen(created=len(chunk) > matched)
+
+    def finish(self, batch: UsageBatch, *, allow_mass_cancel: bool) -> ImportReport:
+        """After the last subscription: a snapshot's cancellations (refused when they are
+        too many, unless ``allow_mass_cancel``), the report."""
+        report, staging = self.report, self._staging
+        report.rows = batch.rows
+        if report.snapshot:
+            report.cancelled = sorted(staging.unlisted_active())
+            if not allow_mass_cancel:
+                _refuse_mass_cancel(
+                    self.session, self.workspace_id, report.cancelled, self._active_before, batch
+                )
+            staging.cancel_unlisted(self.now)
+        report.several_terms = staging.count_pairs_gaining_a_term()
+        staging.drop()
+        return report
 
 
 def apply_batch(
@@ -160,39 +235,14 @@ def apply_batch(
     the workspace's ``snapshot_cancel_limit_percent`` of its active subscriptions, raises
     :class:`MassCancelError` (and the caller's transaction is rolled back) unless
     ``allow_mass_cancel``.
-
-    Subscriptions are written set-based through a staging table (see
-    :class:`~halosync.store.staging.SubscriptionStaging`), never one statement per row.
     """
-    now = utcnow()
-    writer = UsageWriter(session, workspace_id)
-    builder.check_references(writer.account_ids(), writer.service_ids())
+    applier = UsageApplier(session, workspace_id, snapshot=snapshot)
+    builder.check_references(applier.account_ids, applier.service_ids)
     batch = builder.build()
-    report = ImportReport(rows=batch.rows, snapshot=snapshot)
-    account_ids = _upsert_accounts(writer, batch, now, report.accounts)
-    service_ids = _upsert_services(writer, batch, report.services)
-    staging = SubscriptionStaging(session, workspace_id)
-    staging.load(
-        (seq, account_ids[account_ref], service_ids[service_ref], *values)
-        for seq, (account_ref, service_ref, *values) in enumerate(batch.subscriptions.rows())
-    )
-    matched = staging.match()
-    if snapshot:
-        active = staging.count_active()
-        report.cancelled = sorted(staging.unlisted_active())
-        if not allow_mass_cancel:
-            _refuse_mass_cancel(session, workspace_id, report.cancelled, active, batch)
-        staging.cancel_unlisted(now)
-    report.subscriptions.updated = staging.update_changed(now)
-    report.subscriptions.unchanged = matched - report.subscriptions.updated
-    report.subscriptions.created = len(batch.subscriptions) - matched
-    if report.subscriptions.created:
-        # (A re-import gives no pair a new term: nothing to count.)
-        report.several_terms = staging.count_pairs_gaining_a_term()
-        # (PostgreSQL reports no row count for INSERT ... SELECT through SQLAlchemy.)
-        staging.insert_new(now)
-    staging.drop()
-    return report
+    applier.write_accounts(batch.accounts.items())
+    applier.write_services(batch.services.items())
+    applier.write_subscriptions(batch.subscriptions.rows())
+    return applier.finish(batch, allow_mass_cancel=allow_mass_cancel)
 
 
 def _refuse_mass_cancel(

@@ -7,9 +7,10 @@ are validated, so memory does not grow with the rows of the file.
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable, Iterator
+from collections.abc import Callable, Container, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from pydantic import ValidationError
 
@@ -32,7 +33,7 @@ from halosync.sources.schemas import (
     parse_csv_row,
 )
 from halosync.store.base import stored_quantity
-from halosync.store.spool import TERM_INDEX, StoredValues, SubscriptionSpool
+from halosync.store.spool import TERM_INDEX, SpooledRow, StoredValues, SubscriptionSpool
 from halosync.store.staging import given_of
 
 _ACCOUNT_FIELDS = {"name": "name", "status": "status", "billed": "billed"}
@@ -92,6 +93,17 @@ def _keyed(values: StoredValues) -> tuple[object, ...]:
     return (*values[:TERM_INDEX], term_key(term), *values[TERM_INDEX + 1 :])
 
 
+@dataclass
+class HandOut:
+    """Validated records given on before the reading ends (see
+    :meth:`BatchBuilder.hand_out_to`): the accounts and services first given since the
+    last hand-out, and the batch's next subscriptions in order."""
+
+    accounts: list[tuple[str, AccountIn]]
+    services: list[tuple[str, ServiceIn]]
+    subscriptions: list[SpooledRow]
+
+
 @dataclass(slots=True)
 class ErrorList:
     """Problems found: the first :data:`MAX_KEPT_ERRORS` kept, all counted."""
@@ -133,6 +145,55 @@ class BatchBuilder:
         # References of accounts and services given, but refused for a field: a
         # subscription naming one is not also reported as naming an unknown one.
         self._refused: dict[str, set[str]] = {"account": set(), "service": set()}
+        # Handing out (see hand_out_to): where to, what was given since the last hand-out,
+        # and whether a later part of the input took back something already handed out.
+        self._hand_out: Callable[[HandOut], None] | None = None
+        self._hand_out_rows = 0
+        self._new_accounts: list[str] = []
+        self._new_services: list[str] = []
+        self._new_subscriptions: list[SpooledRow] = []
+        self.handed_out_anything = False
+        self.took_back_handed_out = False
+
+    def hand_out_to(self, hand_out: Callable[[HandOut], None], rows: int) -> None:
+        """Give validated records to ``hand_out`` while the reading goes on, each time
+        ``rows`` new subscriptions have come, so they can be written meanwhile (in the
+        import's one transaction: a problem found later still writes nothing). Stops for
+        good at the first problem: what follows is only validated."""
+        self._hand_out, self._hand_out_rows = hand_out, rows
+
+    def _maybe_hand_out(self) -> None:
+        if len(self._new_subscriptions) < self._hand_out_rows or self._hand_out is None:
+            return
+        if self._errors.count or self._sink.count:
+            # Nothing will be written: validate the rest without writing more.
+            self._stop_handing_out()
+            return
+        # An account or service that left fields out waits for the end: if it is new, the
+        # batch is refused there (nothing stored to keep), and a later record may fill it in.
+        accounts, self._new_accounts = _complete(self.batch.accounts, self._new_accounts)
+        services, self._new_services = _complete(self.batch.services, self._new_services)
+        out = HandOut(accounts, services, self._new_subscriptions)
+        self._new_subscriptions = []
+        self.handed_out_anything = True
+        self._hand_out(out)
+
+    def _stop_handing_out(self) -> None:
+        self._hand_out = None
+        self._new_subscriptions = []
+
+    def rest(self) -> HandOut:
+        """What was given since the last hand-out (all of it when nothing was handed out);
+        the subscriptions only while handing out, :meth:`UsageBatch.subscriptions` holds
+        them all."""
+        accounts, services = self.batch.accounts, self.batch.services
+        out = HandOut(
+            [(ref, accounts[ref]) for ref in self._new_accounts],
+            [(ref, services[ref]) for ref in self._new_services],
+            self._new_subscriptions,
+        )
+        self._new_accounts, self._new_services, self._new_subscriptions = [], [], []
+        return out
 
     def close(self) -> None:
         """Delete the spooled subscriptions (the batch cannot be written afterwards)."""
@@ -236,6 +297,7 @@ class BatchBuilder:
             return
         self.batch.accounts[account.ref] = account
         self._account_seen[account.ref] = where
+        self._new_accounts.append(account.ref)
 
     def _check_account(
         self,
@@ -270,6 +332,7 @@ class BatchBuilder:
             return
         self.batch.services[service.ref] = service
         self._service_seen[service.ref] = where
+        self._new_services.append(service.ref)
 
     def _check_service(self, ref: str, name: str | None, where: Location, column: str) -> None:
         known = self.batch.services[ref]
@@ -295,7 +358,12 @@ class BatchBuilder:
         first = self.batch.subscriptions.add(
             account_ref, service_ref, term_key(subscription.term), values, (where.base, where.style)
         )
-        if first is not None and not same_subscription(first[0], values):
+        if first is None:
+            if self._hand_out is not None:
+                self._new_subscriptions.append((account_ref, service_ref, *values))
+                self._maybe_hand_out()
+            return
+        if not same_subscription(first[0], values):
             self.error(
                 where.base,
                 f"a second, different subscription of account {account_ref!r} to service "
@@ -365,11 +433,18 @@ class BatchBuilder:
 
     def forget(self, kinds: Iterable[str]) -> None:
         """Drop everything added of these kinds (``account``, ``service``, ``subscription``)."""
+        if self.handed_out_anything:
+            # (A JSON member given twice: the last one counts.) What was handed out is
+            # written already; the writer starts again from the batch.
+            self.took_back_handed_out = True
+        self._stop_handing_out()
         for kind in kinds:
             if kind == "account":
+                self._new_accounts = []
                 self.batch.accounts.clear()
                 self._account_seen.clear()
             elif kind == "service":
+                self._new_services = []
                 self.batch.services.clear()
                 self._service_seen.clear()
             if kind in self._refused:
@@ -382,6 +457,24 @@ class BatchBuilder:
         if self.error_count:
             raise ImportValidationError(self.errors, total=self.error_count)
         return self.batch
+
+
+_Record = TypeVar("_Record", AccountIn, ServiceIn)
+
+
+def _complete(
+    records: dict[str, _Record], refs: list[str]
+) -> tuple[list[tuple[str, _Record]], list[str]]:
+    """Of ``refs``, the records that gave every field, and the references of the others."""
+    complete: list[tuple[str, _Record]] = []
+    waiting: list[str] = []
+    for ref in refs:
+        record = records[ref]
+        if missing_of_new(record):
+            waiting.append(ref)
+        else:
+            complete.append((ref, record))
+    return complete, waiting
 
 
 RECORD_MODELS: dict[str, type[AccountIn] | type[ServiceIn] | type[SubscriptionIn]] = {

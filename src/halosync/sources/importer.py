@@ -11,17 +11,19 @@ import hashlib
 import io
 import json
 from collections.abc import Callable, Iterable
+from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from halosync.errors import HalosyncError
 from halosync.logging import get_logger
-from halosync.sources.apply import ImportReport, apply_batch
-from halosync.sources.batch import BatchBuilder
+from halosync.sources.apply import ImportReport, UsageApplier
+from halosync.sources.batch import BatchBuilder, HandOut
 from halosync.sources.plugins import SourceRecord
 from halosync.sources.readers import (
     BODY_HINT,
@@ -30,10 +32,12 @@ from halosync.sources.readers import (
     read_file,
     read_json_stream,
 )
+from halosync.store import staging as staging_tables
 from halosync.store.database import Database
 from halosync.store.idempotency import IdempotencyRepository
 
 log = get_logger(__name__)
+_T = TypeVar("_T")
 
 
 class ConcurrentImportError(HalosyncError):
@@ -44,37 +48,162 @@ class IdempotencyKeyReusedError(HalosyncError):
     """An ``Idempotency-Key`` sent again with a different request."""
 
 
+class _Transaction:
+    """An import's one transaction, worked in a thread of its own while the reading goes on.
+
+    Validating is Python work; writing is mostly the database's (PostgreSQL's server
+    process, SQLite's C code, neither holding the GIL). Each chunk the builder hands out
+    is written here while the next is validated, so an import of 1,000,000 rows takes
+    about the longer of the two instead of their sum. One chunk at most is waiting (the
+    builder waits for the previous one before handing out the next), so memory holds two.
+    The transaction commits only in :meth:`finish`, after the last row was validated:
+    a problem anywhere still writes nothing.
+    """
+
+    def __init__(
+        self, database: Database, workspace_id: int, *, snapshot: bool, allow_mass_cancel: bool
+    ) -> None:
+        self._database = database
+        self._workspace_id = workspace_id
+        self._snapshot = snapshot
+        self._allow_mass_cancel = allow_mass_cancel
+        self._thread: Executor = (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="halosync-import")
+            if database.shared_by_processes
+            else _InPlace()
+        )
+        self._waiting: Future[None] | None = None
+        # Touched in the writing thread only.
+        self._session = ExitStack()
+        self._applier: UsageApplier | None = None
+        self._stalled = False
+
+    # In the reading thread.
+
+    def hand_out(self, out: HandOut) -> None:
+        """Write ``out`` meanwhile; raises what writing the previous one raised."""
+        self._wait()
+        self._waiting = self._thread.submit(self._write, out)
+
+    def finish(
+        self, builder: BatchBuilder, also: Callable[[Session, ImportReport], None] | None
+    ) -> ImportReport:
+        """Write what is left, check the batch whole, commit; or roll back and raise."""
+        self._wait()
+        return self._thread.submit(self._finish, builder, also).result()
+
+    def close(self) -> None:
+        """Roll back whatever was not committed and end the thread (always called)."""
+        if self._waiting is not None:
+            # Its error, if any, was raised already or makes no difference now.
+            wait([self._waiting])
+        self._thread.submit(self._roll_back).result()
+        self._thread.shutdown()
+
+    def _wait(self) -> None:
+        if self._waiting is not None:
+            waiting, self._waiting = self._waiting, None
+            waiting.result()
+
+    # In the writing thread.
+
+    def _open(self) -> UsageApplier:
+        if self._applier is None:
+            session = self._session.enter_context(self._database.session())
+            self._applier = UsageApplier(session, self._workspace_id, snapshot=self._snapshot)
+        return self._applier
+
+    def _write(self, out: HandOut) -> None:
+        applier = self._open()
+        applier.write_accounts(out.accounts)
+        applier.write_services(out.services)
+        if self._stalled or not applier.resolves(out.subscriptions):
+            # A subscription names an account or service given later (or nowhere): from
+            # here on the subscriptions wait for the end, read back from the batch.
+            self._stalled = True
+            return
+        applier.write_subscriptions(out.subscriptions)
+
+    def _finish(
+        self, builder: BatchBuilder, also: Callable[[Session, ImportReport], None] | None
+    ) -> ImportReport:
+        if builder.took_back_handed_out:
+            # Part of what was written was replaced later in the input: start again.
+            self._roll_back()
+            out = HandOut(
+                list(builder.batch.accounts.items()), list(builder.batch.services.items()), []
+            )
+        else:
+            out = builder.rest()
+        applier = self._open()
+        # The account and service refs known now: the workspace's and all written.
+        builder.check_references(applier.account_ids, applier.service_ids)
+        batch = builder.build()
+        applier.write_accounts(out.accounts)
+        applier.write_services(out.services)
+        applier.write_subscriptions(batch.subscriptions.rows(applier.subscriptions_written))
+        report = applier.finish(batch, allow_mass_cancel=self._allow_mass_cancel)
+        if also is not None:
+            also(applier.session, report)
+        self._applier = None
+        self._session.close()  # commits
+        return report
+
+    def _roll_back(self) -> None:
+        self._applier = None
+        self._session.__exit__(_RolledBack, _RolledBack(), None)
+        self._session = ExitStack()
+
+
+class _InPlace(Executor):
+    """Writes in the reading thread: an in-memory SQLite database is a connection per
+    thread (another thread would find it empty), and too small to gain from a second."""
+
+    def submit(self, fn: Callable[..., _T], /, *args: Any, **kwargs: Any) -> Future[_T]:
+        future: Future[_T] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as error:
+            future.set_exception(error)
+        return future
+
+
+class _RolledBack(Exception):
+    """Ends the import's transaction without committing it."""
+
+
 def write_batch(
     database: Database,
     workspace_id: int,
-    builder: BatchBuilder,
+    read: Callable[[BatchBuilder], None],
     *,
     snapshot: bool = False,
     allow_mass_cancel: bool = False,
     also: Callable[[Session, ImportReport], None] | None = None,
 ) -> ImportReport:
-    """Check what ``builder`` collected against the workspace, then apply it, in one
+    """Validate what ``read`` feeds a builder and write it into the workspace, in one
     transaction; every problem is reported at once and a refused batch changes nothing.
 
-    ``also`` writes something more in the same transaction (the API's idempotency record).
+    Chunks of validated subscriptions are written while the reading goes on (see
+    :class:`_Transaction`). ``also`` writes something more in the same transaction (the
+    API's idempotency record).
     """
+    transaction = _Transaction(
+        database, workspace_id, snapshot=snapshot, allow_mass_cancel=allow_mass_cancel
+    )
     try:
-        with database.session() as session:
-            report = apply_batch(
-                session,
-                workspace_id,
-                builder,
-                snapshot=snapshot,
-                allow_mass_cancel=allow_mass_cancel,
-            )
-            if also is not None:
-                also(session, report)
+        with BatchBuilder() as builder:
+            builder.hand_out_to(transaction.hand_out, staging_tables.CHUNK_ROWS)
+            read(builder)
+            report = transaction.finish(builder, also)
     except IntegrityError:
         raise ConcurrentImportError(
             "Another import changed this workspace's accounts, services or subscriptions at "
             "the same time; nothing from this import was written.",
             fix="Run the import (send the request) again.",
         ) from None
+    finally:
+        transaction.close()
     log.info(
         "usage imported",
         workspace_id=workspace_id,
@@ -97,11 +226,13 @@ def import_file(
     progress: Progress | None = None,
 ) -> ImportReport:
     """Import a .csv or .json file; any bad row means nothing is written."""
-    with BatchBuilder() as builder:
-        read_file(path, builder, progress=progress)
-        return write_batch(
-            database, workspace_id, builder, snapshot=snapshot, allow_mass_cancel=allow_mass_cancel
-        )
+    return write_batch(
+        database,
+        workspace_id,
+        lambda builder: read_file(path, builder, progress=progress),
+        snapshot=snapshot,
+        allow_mass_cancel=allow_mass_cancel,
+    )
 
 
 def import_document(
@@ -113,11 +244,13 @@ def import_document(
     allow_mass_cancel: bool = False,
 ) -> ImportReport:
     """Import an already-parsed JSON document (the demo's sample data, tests)."""
-    with BatchBuilder() as builder:
-        read_document(document, builder)
-        return write_batch(
-            database, workspace_id, builder, snapshot=snapshot, allow_mass_cancel=allow_mass_cancel
-        )
+    return write_batch(
+        database,
+        workspace_id,
+        lambda builder: read_document(document, builder),
+        snapshot=snapshot,
+        allow_mass_cancel=allow_mass_cancel,
+    )
 
 
 def import_records(
@@ -129,12 +262,14 @@ def import_records(
     allow_mass_cancel: bool = False,
 ) -> ImportReport:
     """Import what a plug-in source yields, with the same validation as a file."""
-    with BatchBuilder() as builder:
+
+    def read(builder: BatchBuilder) -> None:
         for record in records:
             builder.add_record(record.kind, record.data, record.location)
-        return write_batch(
-            database, workspace_id, builder, snapshot=snapshot, allow_mass_cancel=allow_mass_cancel
-        )
+
+    return write_batch(
+        database, workspace_id, read, snapshot=snapshot, allow_mass_cancel=allow_mass_cancel
+    )
 
 
 @dataclass(frozen=True)
@@ -187,27 +322,25 @@ def upsert_usage(
     key = idempotency_key
     if key is not None and (replayed := _replay(database, workspace_id, key, request_hash)):
         return replayed
-    with BatchBuilder() as builder:
-        read_json_stream(io.BytesIO(body), builder, hint=BODY_HINT)
 
-        def remember(session: Session, report: ImportReport) -> None:
-            if key is not None:
-                IdempotencyRepository(session, workspace_id).save(
-                    key, request_hash, 200, report.as_dict()
-                )
-
-        try:
-            report = write_batch(
-                database,
-                workspace_id,
-                builder,
-                snapshot=snapshot,
-                allow_mass_cancel=allow_mass_cancel,
-                also=remember,
+    def remember(session: Session, report: ImportReport) -> None:
+        if key is not None:
+            IdempotencyRepository(session, workspace_id).save(
+                key, request_hash, 200, report.as_dict()
             )
-        except ConcurrentImportError:
-            # Lost a race: the same key stored by a concurrent request, or another import.
-            if key is not None and (replayed := _replay(database, workspace_id, key, request_hash)):
-                return replayed
-            raise
-        return UpsertOutcome(report.as_dict())
+
+    try:
+        report = write_batch(
+            database,
+            workspace_id,
+            lambda builder: read_json_stream(io.BytesIO(body), builder, hint=BODY_HINT),
+            snapshot=snapshot,
+            allow_mass_cancel=allow_mass_cancel,
+            also=remember,
+        )
+    except ConcurrentImportError:
+        # Lost a race: the same key stored by a concurrent request, or another import.
+        if key is not None and (replayed := _replay(database, workspace_id, key, request_hash)):
+            return replayed
+        raise
+    return UpsertOutcome(report.as_dict())

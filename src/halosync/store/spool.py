@@ -41,13 +41,18 @@ _FIRST = (
 )
 # Where the term sits in the stored values: it is part of a subscription's key.
 TERM_INDEX = _VALUES.index("term")
-_ROWS = f"SELECT account, service, {', '.join(_VALUES)} FROM spool ORDER BY seq"  # noqa: S608
+_ROWS = (
+    f"SELECT account, service, {', '.join(_VALUES)} FROM spool "  # noqa: S608
+    "ORDER BY seq LIMIT -1 OFFSET ?"
+)
 _LOCATED = "SELECT account, service, location, style FROM spool ORDER BY seq"
 
 # What the spool holds per subscription: its stored values (quantity, start date, end date,
 # billing cycle, term, status, cost price, customer price), then which optional ones it
 # gave.
 StoredValues = tuple[Any, ...]
+# A subscription as rows() gives it back: (account_ref, service_ref, *StoredValues).
+SpooledRow = tuple[Any, ...]
 
 
 class _Numbers:
@@ -122,12 +127,13 @@ class SubscriptionSpool:
         self._count = 0
         self._accounts, self._services, self._terms = _Numbers(), _Numbers(), _Numbers()
 
-    def rows(self) -> Iterator[tuple[Any, ...]]:
-        """``(account_ref, service_ref, *values)`` of each subscription, in order."""
+    def rows(self, start: int = 0) -> Iterator[SpooledRow]:
+        """``(account_ref, service_ref, *values)`` of each subscription, in order, from
+        the ``start``-th on (counting from 0)."""
         if self._connection is None:
             return
         accounts, services = self._accounts.text, self._services.text
-        cursor = self._connection.execute(_ROWS)
+        cursor = self._connection.execute(_ROWS, (start,))
         while chunk := cursor.fetchmany(5000):
             for account, service, *values in chunk:
                 yield (accounts[account], services[service], *values)

@@ -69,6 +69,20 @@ class UsageWriter:
             ).all()
         )
 
+    def ids_of(self, model: type[Account] | type[Service], refs: list[str]) -> dict[str, int]:
+        """Reference -> id of the accounts (or services) of ``refs``, a chunk at a time."""
+        ids: dict[str, int] = {}
+        for start in range(0, len(refs), _CHUNK):
+            ids.update(
+                self.session.execute(
+                    select(model.ref, model.id).where(
+                        model.workspace_id == self.workspace_id,
+                        model.ref.in_(refs[start : start + _CHUNK]),
+                    )
+                ).all()
+            )
+        return ids
+
     def insert(self, model: type[Account] | type[Service], rows: Iterable[dict[str, Any]]) -> int:
         """Insert ``rows`` a chunk at a time (so they never all exist at once); how many."""
         count = 0
