@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from halosync.simulator.server import serve_in_thread
 from halosync.store.connections import ConnectionDetails, HaloConnectionRepository
-from halosync.store.models import LedgerEntry, SyncRun
+from halosync.store.models import AuditEntry, LedgerEntry, SyncRun
 from tests.e2e.cli import Cli
 from tests.sync.world import CLIENT_ID, CLIENT_SECRET, make_world, seed, usage_document
 
@@ -73,6 +73,10 @@ def test_sigkill_mid_run_then_rerun(tmp_path: Path, posts_before_kill: int) -> N
         time.sleep(0.5)  # let an in-flight POST land in Halo after its client died
         interrupted = len(world.sim.state.records("SoftwareLicence"))
         assert 0 < interrupted < ACCOUNTS
+        with world.database.session() as session:
+            recorded = len(
+                session.scalars(select(LedgerEntry).where(LedgerEntry.state == "written")).all()
+            )
 
         world.sim.state.faults.clear()
         rerun = cli("sync", "usage", "--json")
@@ -80,7 +84,8 @@ def test_sigkill_mid_run_then_rerun(tmp_path: Path, posts_before_kill: int) -> N
         assert report["status"] == "succeeded"
         assert report["counts"]["failed"] == 0
         assert report["counts"]["created"] + report["counts"]["unchanged"] == ACCOUNTS
-        assert report["counts"]["created"] == ACCOUNTS - interrupted
+        # What the killed run created but never recorded counts as created, not unchanged.
+        assert report["counts"]["unchanged"] == recorded
 
     licences = world.sim.state.records("SoftwareLicence")
     assert len(licences) == ACCOUNTS
@@ -96,3 +101,8 @@ def test_sigkill_mid_run_then_rerun(tmp_path: Path, posts_before_kill: int) -> N
             assert by_id[row.halo_record_id]["client_id"] == row.halo_client_id
             assert by_id[row.halo_record_id]["count"] == row.last_quantity
         assert sorted(run.status for run in runs) == ["failed", "succeeded"]
+        # The audit trail holds every create, whichever run recorded it.
+        created = session.scalars(
+            select(AuditEntry.halo_record_id).where(AuditEntry.operation == "create")
+        ).all()
+        assert sorted(i or 0 for i in created) == sorted(by_id)

@@ -234,7 +234,9 @@ def test_an_approved_create_halo_applied_unanswered_is_never_written_twice(
     report = run(world.usage())
     assert report.status == "succeeded", report.error
     [found] = report.changes
-    assert found.action == "unchanged", found
+    # The approval's run created it: recorded so now (audit trail, results), not unchanged.
+    assert found.action == "create", found
+    assert f"created by run {approval.run_id}" in found.reason, found
     assert world.writes() == []
     assert billed(world, target) == [500]
     assert ledger_states(world) == ["written"]

@@ -235,6 +235,9 @@ class LedgerRecord:
     written_at: datetime | None = None
     apart_term: str = ""
     """The term of a record kept apart (terms rule ``apart``); ``""``: the pair's record."""
+    run_id: int | None = None
+    """The run that last wrote the row; of a ``pending`` row, the run whose create it is
+    (None once that run is pruned)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -353,6 +356,23 @@ turns it into Halo's object."""
 
 
 @dataclass(frozen=True, slots=True)
+class InterruptedWrite:
+    """A write HaloPSA applied for a run that stopped before recording it (killed between
+    Halo's answer and its commit): the run that finds it records it, in the audit trail as
+    the interrupted run's and in its own results as created, never as unchanged."""
+
+    run_id: int | None
+    """The interrupted run (None once it is pruned)."""
+    write: NewLicence | NewLine
+    """The record it created, as HaloPSA holds it when found."""
+
+    @property
+    def operation(self) -> Literal["create"]:
+        """The audit trail's ``operation`` of the write."""
+        return "create"
+
+
+@dataclass(frozen=True, slots=True)
 class SyncSettings:
     """The workspace settings that change what the planner writes."""
 
@@ -404,6 +424,9 @@ class PlannedChange(_KeptByIdentity):
     skip: SkipKind | None = None
     """Why a skip is by design (domain.skips), so that a run's log summarises it; None for
     any other change."""
+    interrupted: InterruptedWrite | None = None
+    """The create of an interrupted run this change found in HaloPSA (its ledger row still
+    pending): recorded when the change is, whatever else the change writes."""
 
     @property
     def explain_text(self) -> str:

@@ -8,7 +8,7 @@ writes. The rules are written out for billing admins in ``docs/sync-rules.md``.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Container, Iterable, Mapping
 from dataclasses import dataclass, replace
 from dataclasses import fields as dataclass_fields
 from decimal import Decimal
@@ -30,6 +30,7 @@ from halosync.domain.models import (
     HaloInvoiceLine,
     HaloLicence,
     HaloValue,
+    InterruptedWrite,
     LedgerRecord,
     Level,
     LicenceChange,
@@ -102,6 +103,8 @@ class _Context:
     claimed_lines: set[int]
     duplicates: DuplicateIndex
     rules: RuleBook
+    created_earlier: Container[int] = frozenset()
+    """Records halosync created (per the audit trail) that no ledger row names."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +141,7 @@ def plan_usage_sync(
     halo_invoice_lines: Iterable[HaloInvoiceLine] = (),
     accounts: Collection[str] | None = None,
     rules: RuleBook = EMPTY_RULE_BOOK,
+    created_earlier: Container[int] = frozenset(),
 ) -> Plan:
     """Plan one usage sync.
 
@@ -147,13 +151,14 @@ def plan_usage_sync(
     recurring invoices (``invoice_line`` target). ``accounts`` limits the plan to those
     account refs (a per-account sync). ``rules`` are the quantity rules in force on the
     run's date (:mod:`halosync.domain.rules`); without them the vendor's quantities are
-    billed as they are.
+    billed as they are. ``created_earlier``: records halosync created (per the audit trail)
+    that no ledger row names; one found by a pending row's marker is not that row's create.
     """
     ledger = list(ledger)
     context = _build_context(
         settings, account_targets, service_items, ledger, halo_licences, halo_invoice_lines
     )
-    context = replace(context, rules=rules)
+    context = replace(context, rules=rules, created_earlier=created_earlier)
     # Several terms of one pair become what is billed first (summed, picked or kept apart).
     combined = combine_terms(
         subscriptions, rules, [r for r in ledger if r.target == settings.target]
@@ -622,16 +627,22 @@ def _only(values: _Fields, names: Iterable[str]) -> _Fields:
 
 
 def _licence_current(licence: HaloLicence) -> dict[str, HaloValue]:
-    return {
-        "count": licence.count,
-        "price": licence.price,
-        "purchase_price": licence.purchase_price,
-        "start_date": licence.start_date,
-        "end_date": licence.end_date,
-        "billing_cycle": licence.billing_cycle,
-        "term_duration": licence.term_duration,
-        "status": licence.status,
-    }
+    held = _licence_held(licence)
+    return {field.name: getattr(held, field.name) for field in dataclass_fields(held)}
+
+
+def _licence_held(licence: HaloLicence) -> LicenceFields:
+    """The owned fields as ``licence`` holds them."""
+    return LicenceFields(
+        count=licence.count,
+        price=licence.price,
+        purchase_price=licence.purchase_price,
+        start_date=licence.start_date,
+        end_date=licence.end_date,
+        billing_cycle=licence.billing_cycle,
+        term_duration=licence.term_duration,
+        status=licence.status,
+    )
 
 
 def _line_fields(
@@ -732,9 +743,15 @@ def _plan_licence(
         refused = _not_writable(base, licence, target, sub)
         if refused is not None:
             return refused
-        note = f"found licence {licence.id} created by an interrupted earlier run; adopting it"
         change = _update_licence(base, licence, wanted)
-        change = replace(change, reason=f"{note}; {change.reason}", adopted=True)
+        found = NewLicence(
+            client_id=licence.client_id,
+            name=licence.name,
+            item_id=item_id,
+            fields=_licence_held(licence),
+            marker=marker,
+        )
+        change = _adopted(change, f"licence {licence.id}", rows, found, context)
         return _flag_duplicates(change, twins, "licence")
     if _ended(sub):
         reason = f"{_ending(sub)} and HaloPSA has no licence for it"
@@ -762,6 +779,34 @@ def _plan_licence(
                 f"there (earlier records on {old} are left as they are)"
             )
     return replace(base, action="create", reason=reason, level=level, after=desired, write=write)
+
+
+def _adopted(
+    change: PlannedChange,
+    label: str,
+    rows: Iterable[LedgerRecord],
+    found: NewLicence | NewLine,
+    context: _Context,
+) -> PlannedChange:
+    """``change`` takes over the record ``label`` that carries the pair's tag but no ledger
+    row names. With the pair's row pending it is the create of the run that left it so,
+    which stopped before recording it: that create is recorded now (``interrupted``)."""
+    assert change.halo_id is not None
+    pending = next((r for r in rows if r.state == "pending"), None)
+    if pending is None or change.halo_id in context.created_earlier:
+        note = f"found {label} created by an interrupted earlier run; adopting it"
+        return replace(change, reason=f"{note}; {change.reason}", adopted=True)
+    run = "an earlier run" if pending.run_id is None else f"run {pending.run_id}"
+    note = (
+        f"{label} was created by {run}, which stopped before recording it; found in HaloPSA "
+        "by its tag and recorded now"
+    )
+    return replace(
+        change,
+        reason=f"{note}; {change.reason}",
+        adopted=True,
+        interrupted=InterruptedWrite(pending.run_id, found),
+    )
 
 
 def _not_writable(
@@ -838,8 +883,14 @@ def _plan_invoice_line(
     if ours:
         line = ours[0]
         change = _update_line(base, line, desired, f"line {line.id} {where}", sub, target, settings)
-        note = f"found line {line.id} {where} added by an interrupted earlier run; adopting it"
-        change = replace(change, reason=f"{note}; {change.reason}", adopted=True)
+        found = NewLine(
+            recurring_invoice_id=invoice_id,
+            item_id=line.item_id,
+            description=line.description,
+            fields=LineFields(line.quantity, line.unit_price, line.unit_cost),
+            marker=marker,
+        )
+        change = _adopted(change, f"line {line.id} {where}", rows, found, context)
         return _flag_duplicates(change, twins, "line")
     foreign = [
         ln

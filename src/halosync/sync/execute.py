@@ -26,6 +26,7 @@ from halosync.halopsa.billing import (
     LICENCE_ENTITY,
     LINES_ENTITY,
     halo_body,
+    halo_fields,
     id_of,
     read_invoice_line,
     read_licence,
@@ -169,6 +170,7 @@ class PlanExecutor:
         now = utcnow()
         rows: list[dict[str, Any]] = []
         refresh: list[tuple[PlannedChange, Written]] = []
+        audits: list[dict[str, Any]] = []
         for index, change in enumerate(changes):
             if change.is_write:
                 continue
@@ -182,9 +184,12 @@ class PlanExecutor:
                     change, written, self.inputs.ledger_known
                 ):
                     refresh.append((change, written))
+                    # Recorded with its ledger row (a held change records neither).
+                    audits += self._interrupted_audit(change, now)
         with self.database.session() as session:
             self.book.mark_written(session, refresh, self.run_id, now)
             add_run_results(session, rows)
+            add_audit_entries(session, audits)
 
     def mark_pending(self, creates: Sequence[PlannedChange]) -> None:
         """Before a POST that creates: the markers, in one transaction."""
@@ -223,6 +228,7 @@ class PlanExecutor:
             result = ChangeResult.planned(change, halo_id=written.halo_id)
             self.results[index] = result
             results.append(self._result_row(result, now))
+            audits += self._interrupted_audit(change, now)
             audits.append(self._audit(change, result, request_id, now))
         for index, change, kept in settled:
             result = ChangeResult.planned(change)
@@ -230,6 +236,7 @@ class PlanExecutor:
             results.append(self._result_row(result, now))
             if change.action == "unchanged" and kept is not None:
                 writes.append((change, kept))
+                audits += self._interrupted_audit(change, now)
         if not writes and not results:
             return
         with self.database.session() as session:
@@ -516,6 +523,27 @@ class PlanExecutor:
             "request_id": request_id,
             "at": at,
         }
+
+    def _interrupted_audit(self, change: PlannedChange, at: datetime) -> list[dict[str, Any]]:
+        """The audit entry of the interrupted run's create ``change`` found (none when it
+        found none): that run's, as HaloPSA holds the record, and which run confirmed it."""
+        found = change.interrupted
+        if found is None:
+            return []
+        by = f"confirmed-by-run-{self.run_id}"
+        return [
+            {
+                "workspace_id": self.workspace_id,
+                "run_id": found.run_id,
+                "entity": AUDIT_ENTITY[self.target],
+                "halo_record_id": change.halo_id,
+                "operation": found.operation,
+                "before": None,
+                "after": json_fields(halo_fields(found.write)),
+                "request_id": by if found.run_id is None else f"run-{found.run_id}-{by}",
+                "at": at,
+            }
+        ]
 
 
 def record_planned(

@@ -350,4 +350,5 @@ def ledger_record(entry: LedgerEntry, account_ref: str, service_ref: str) -> Led
         quantity=Decimal(entry.last_quantity) if entry.last_quantity is not None else None,
         written_at=entry.last_written_at,
         apart_term=entry.apart_term,
+        run_id=entry.last_run_id,
     )

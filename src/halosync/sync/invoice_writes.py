@@ -306,6 +306,7 @@ class InvoiceLineWriter:
             settings=inputs.settings,
             halo_invoice_lines=self._lines(current),
             rules=inputs.rules,
+            created_earlier=inputs.earlier_records,
         )
         with ex.database.session() as session:
             # The same screening as the first plan: a value the review policy holds, or a

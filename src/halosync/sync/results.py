@@ -63,15 +63,21 @@ class ChangeResult:
     def planned(cls, change: PlannedChange, **overrides: Any) -> ChangeResult:
         """The result a planned change reports before (or without) being executed.
 
-        A create shows the whole record as Halo is sent it (identity and marker included).
+        A create shows the whole record as Halo is sent it (identity and marker included);
+        the create of an interrupted run found with nothing else to write is that create
+        (the record as Halo holds it).
         """
+        action = change.action
         after = change.after
         if change.action == "create" and change.write is not None:
             after = halo_fields(change.write)
+        if change.interrupted is not None and change.action == "unchanged":
+            action = change.interrupted.operation
+            after = halo_fields(change.interrupted.write)
         values: dict[str, Any] = {
             "account_ref": change.account_ref,
             "service_ref": change.service_ref,
-            "action": change.action,
+            "action": action,
             "reason": change.reason,
             "level": change.level,
             "halo_id": change.halo_id,

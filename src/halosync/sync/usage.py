@@ -249,6 +249,7 @@ async def run_usage_sync(
                     halo_invoice_lines=chunk.lines,
                     accounts={account_ref} if account_ref else None,
                     rules=inputs.rules,
+                    created_earlier=inputs.earlier_records,
                 )
                 if identities is not None:
                     plan = changes_of(plan, identities)

@@ -1,0 +1,200 @@
+"""A write HaloPSA applied whose run died before recording it: the run that finds it records
+it in the audit trail and its results as what it was, never as "unchanged".
+
+The run dies in process between Halo's answer and the commit that records it (as a
+``kill -9`` during the POST leaves it: the ledger row pending, the record in Halo, no audit
+entry); HaloPSA is the simulator, reached over HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from halosync.store.models import AuditEntry, LedgerEntry
+from halosync.sync.execute import PlanExecutor
+from tests.sync.world import World, accounts, make_world, seed, usage_document
+
+ENTITY = {"licence": "SoftwareLicence", "invoice_line": "RecurringInvoiceLine"}
+
+
+class _Died(RuntimeError):
+    """The run's process died here (in process: the run ends failed, as the reaper would)."""
+
+
+@pytest.fixture
+def dying_commits(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """While ``armed[0]``, every batch's recording commit dies before it is made."""
+    armed = [False]
+    commit = PlanExecutor.commit_batch
+
+    def dies(self: PlanExecutor, *args: Any, **kwargs: Any) -> None:
+        if armed[0]:
+            raise _Died("killed between Halo's answer and the commit")
+        commit(self, *args, **kwargs)
+
+    monkeypatch.setattr(PlanExecutor, "commit_batch", dies)
+    return armed
+
+
+def _world(
+    tmp_path: Path, target: str, quantities: tuple[int, ...] = (5, 6, 7), *, review: bool = False
+) -> World:
+    lines = target == "invoice_line"
+    world = make_world(tmp_path, target=target, document=seed(3, with_invoices=lines))
+    subs = [
+        {"account_ref": f"A{n}", "service_ref": "MAIL", "quantity": q}
+        for n, q in enumerate(quantities, start=1)
+    ]
+    world.import_usage(usage_document(accounts(3), subs))
+    assert asyncio.run(world.customers()).status == "succeeded"
+    world.map_each(3, invoices=lines)
+    if not review:
+        world.review_off()
+    return world
+
+
+def _ours(world: World, target: str) -> dict[int, dict[str, Any]]:
+    """halosync's records in Halo by id (licences, or the MAIL lines of the invoices)."""
+    if target == "licence":
+        return {lic["id"]: lic for lic in world.licences()}
+    return {
+        line["id"]: line
+        for n in (1, 2, 3)
+        for line in world.invoice(-n)["lines"]
+        if line["_itemid"] == 1
+    }
+
+
+def _audit(world: World, target: str) -> list[AuditEntry]:
+    with world.database.session() as session:
+        return list(
+            session.scalars(
+                select(AuditEntry)
+                .where(AuditEntry.entity == ENTITY[target])
+                .order_by(AuditEntry.id)
+            )
+        )
+
+
+def _interrupted(world: World, armed: list[bool]) -> int:
+    """A usage sync that dies after Halo applied its writes; its run id."""
+    armed[0] = True
+    try:
+        died = asyncio.run(world.usage())
+    finally:
+        armed[0] = False
+    assert died.status == "failed", died
+    return died.run_id
+
+
+@pytest.mark.parametrize("target", ["licence", "invoice_line"])
+def test_creates_of_an_interrupted_run_are_recorded_as_created_by_it(
+    tmp_path: Path, target: str, dying_commits: list[bool]
+) -> None:
+    world = _world(tmp_path, target)
+    killed = _interrupted(world, dying_commits)
+    made = _ours(world, target)
+    assert len(made) == 3
+    assert _audit(world, target) == []
+
+    preview = asyncio.run(world.usage(dry_run=True))
+    assert preview.counts["created"] == 3, preview.counts
+
+    report = asyncio.run(world.usage())
+    assert report.status == "succeeded", report.error
+    assert (report.counts["created"], report.counts["unchanged"]) == (3, 0), report.counts
+    assert sorted(c.halo_id or 0 for c in report.changes if c.action == "create") == sorted(made)
+    for change in report.changes:
+        assert f"created by run {killed}" in change.reason, change.reason
+        assert change.after, change
+    entries = _audit(world, target)
+    assert sorted(e.halo_record_id or 0 for e in entries) == sorted(made)
+    quantity = "count" if target == "licence" else "qty_order"
+    for entry in entries:
+        held = made[entry.halo_record_id or 0]
+        assert (entry.operation, entry.run_id) == ("create", killed)
+        assert entry.request_id == f"run-{killed}-confirmed-by-run-{report.run_id}"
+        assert entry.after is not None
+        assert entry.after[quantity] == held[quantity]
+    assert len(_ours(world, target)) == 3  # nothing sent twice
+    with world.database.session() as session:
+        ledger = session.scalars(select(LedgerEntry)).all()
+    assert {(row.state, row.halo_record_id) for row in ledger} == {("written", i) for i in made}
+
+    again = asyncio.run(world.usage())
+    assert again.counts["unchanged"] == 3, again.counts
+    assert len(_audit(world, target)) == 3
+
+
+@pytest.mark.parametrize("target", ["licence", "invoice_line"])
+def test_a_create_found_then_changed_is_recorded_created_then_updated(
+    tmp_path: Path, target: str, dying_commits: list[bool]
+) -> None:
+    world = _world(tmp_path, target, quantities=(5,))
+    killed = _interrupted(world, dying_commits)
+    world.import_usage(
+        usage_document(accounts(1), [{"account_ref": "A1", "service_ref": "MAIL", "quantity": 8}])
+    )
+    report = asyncio.run(world.usage())
+    assert report.status == "succeeded", report.error
+    (change,) = report.changes
+    assert change.action == "update"
+    entries = _audit(world, target)
+    quantity = "count" if target == "licence" else "qty_order"
+    assert [(e.operation, e.run_id) for e in entries] == [
+        ("create", killed),
+        ("update", report.run_id),
+    ]
+    assert float(entries[0].after[quantity]) == 5  # type: ignore[index]
+    assert float(entries[1].after[quantity]) == 8  # type: ignore[index]
+
+
+def test_a_found_create_whose_change_is_held_for_review_is_recorded_once_written(
+    tmp_path: Path, dying_commits: list[bool]
+) -> None:
+    """Held for review, nothing of the pair is recorded (the ledger row stays pending); the
+    run that writes the approved change records the create and the update, once."""
+    world = _world(tmp_path, "licence", quantities=(5,), review=True)
+    killed = _interrupted(world, dying_commits)
+    world.import_usage(
+        usage_document(accounts(1), [{"account_ref": "A1", "service_ref": "MAIL", "quantity": 500}])
+    )
+    for _ in range(2):
+        held = asyncio.run(world.usage())
+        assert [(c.action, c.held) for c in held.changes] == [("skip", True)], held.changes
+    assert _audit(world, "licence") == []
+    world.review_off()
+    report = asyncio.run(world.usage())
+    assert [c.action for c in report.changes] == ["update"], report.changes
+    assert [(e.operation, e.run_id) for e in _audit(world, "licence")] == [
+        ("create", killed),
+        ("update", report.run_id),
+    ]
+
+
+def test_a_licence_taken_over_after_a_kill_is_still_found_as_a_duplicate(
+    tmp_path: Path, dying_commits: list[bool]
+) -> None:
+    """Licence list rows carry no notes, so a second licence with a pair's tag is seen only
+    among those halosync created per the audit trail: a licence taken over after a kill
+    must be among them, or restoring it from Halo's recycle bin bills the customer twice
+    unflagged."""
+    world = _world(tmp_path, "licence", quantities=(5,))
+    _interrupted(world, dying_commits)
+    (first,) = _ours(world, "licence")
+    assert asyncio.run(world.usage()).status == "succeeded"
+    world.sim.state.edit_by_hand("SoftwareLicence", first, deleted=True)
+    recreated = asyncio.run(world.usage())
+    assert recreated.counts["created"] == 1, recreated.counts
+    second = recreated.changes[0].halo_id
+    world.sim.state.edit_by_hand("SoftwareLicence", first, deleted=False)
+
+    report = asyncio.run(world.usage())
+    (change,) = report.changes
+    assert (change.halo_id, change.duplicates) == (second, (first,)), change
+    assert change.level == "WARNING"
