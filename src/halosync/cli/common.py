@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import sys
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -10,6 +11,9 @@ from halosync.cli.app import state
 from halosync.store.database import Database
 from halosync.workspaces import WorkspaceRef
 from halosync.workspaces import resolve_workspace as _resolve
+
+if TYPE_CHECKING:
+    from halosync.settings import Settings
 
 WorkspaceOption = Annotated[
     str | None,
@@ -39,11 +43,35 @@ def open_database(ctx: typer.Context) -> Database:
     cached = root.meta.get(_DATABASE_KEY)
     if isinstance(cached, Database):
         return cached
-    database = Database.from_settings(state(ctx).settings)
+    settings = state(ctx).settings
+    database = Database.from_settings(settings)
     database.migrate()
     root.meta[_DATABASE_KEY] = database
     root.call_on_close(database.dispose)
+    announce_first_start(settings, database)
     return database
+
+
+def announce_first_start(settings: Settings, database: Database) -> None:
+    """On the default database's first start, make the key file too and say on stderr
+    where the data directory, the database and the key are; silent on every later start
+    and for a database the operator named (HALOSYNC_DATABASE_URL)."""
+    if not database.created or settings.database_url is not None:
+        return
+    from halosync.store.crypto import create_key_file
+
+    key = create_key_file(settings)
+    made = "the database halosync.db" + (f" and the encryption key {key.name}" if key else "")
+    sys.stderr.write(
+        f"halosync: first start: created {made} in {settings.data_dir} (readable by this "
+        "user only).\n"
+        + (
+            "Back up the key with the database: without it the stored Halo secrets cannot be "
+            "read. HALOSYNC_DATA_DIR moves them.\n"
+            if key
+            else "HALOSYNC_DATA_DIR moves it.\n"
+        )
+    )
 
 
 def resolve_workspace(database: Database, reference: str | None) -> WorkspaceRef:

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from halosync.cli.app import app, emit_json, state
-from halosync.cli.common import JsonOption
+from halosync.cli.common import JsonOption, announce_first_start
 
 db_app = typer.Typer(
     help="The database: upgrade its schema, show its state, back it up.", no_args_is_help=True
@@ -25,9 +25,11 @@ def upgrade(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Migrate the schema to this version of halosync (run before starting new code)."""
     from halosync.store.database import Database
 
-    database = Database.from_settings(state(ctx).settings)
+    settings = state(ctx).settings
+    database = Database.from_settings(settings)
     try:
         before = database.upgrade()
+        announce_first_start(settings, database)
     finally:
         database.dispose()
     if as_json:
@@ -47,9 +49,11 @@ def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
     from halosync.errors import HalosyncError
     from halosync.store.database import Database
 
-    database = Database.from_settings(state(ctx).settings)
+    settings = state(ctx).settings
+    database = Database.from_settings(settings)
     try:
         current = database.schema_state()
+        announce_first_start(settings, database)
     finally:
         database.dispose()
     if as_json:

@@ -92,6 +92,23 @@ def write_key_file(path: Path, keys: Sequence[str]) -> None:
     os.replace(temporary, path)
 
 
+def create_key_file(settings: Settings) -> Path | None:
+    """Make the data directory's key file now, unless the keys come from
+    ``HALOSYNC_SECRET_KEYS`` or it exists; its path when this call made it.
+
+    For a database just created (no secret in it yet), so that its first start can say
+    where the key is instead of the first secret making it unannounced.
+    """
+    if settings.secret_keys is not None:
+        return None
+    path = settings.ensure_data_dir() / KEY_FILE_NAME
+    if path.exists():
+        return None
+    write_key_file(path, [generate_key()])
+    log.info("created secret key file", path=str(path))
+    return path
+
+
 def _load_or_create_key_file(path: Path) -> list[str]:
     if path.exists():
         return parse_keys(path.read_text(encoding="ascii"))

@@ -238,6 +238,8 @@ class Database:
     def __init__(self, url: str, *, echo: bool = False, auto_migrate: bool = True) -> None:
         self.url = url
         self.auto_migrate = auto_migrate
+        self.created = False
+        """This handle made the SQLite file (empty, owner-only): its first use."""
         parsed = make_url(url)
         self.dialect = parsed.get_backend_name()
         if self.dialect == "sqlite":
@@ -245,7 +247,7 @@ class Database:
             if path is not None:
                 refuse_missing_folder(path)
                 # SQLite would create it 0644; its -wal and -shm copy the database's mode.
-                create_private_file(path)
+                self.created = create_private_file(path)
             self.engine: Engine = create_engine(url, echo=echo)
             event.listen(self.engine, "connect", _configure_sqlite)
             event.listen(self.engine, "begin", _begin_sqlite)
