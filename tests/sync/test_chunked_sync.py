@@ -30,6 +30,7 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 
 
 def _world(tmp_path: Path, target: str) -> World:
+    tmp_path.mkdir(exist_ok=True)  # a database URL whose folder is missing is refused
     invoices = target == "invoice_line"
     world = make_world(tmp_path, target=target, document=seed(ACCOUNTS, with_invoices=invoices))
     world.import_usage(
