@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import Connection, ExceptionContext, make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from halosync.errors import HalosyncError
 from halosync.files import create_private_file
@@ -155,6 +156,9 @@ class DatabaseUnavailableError(HalosyncError):
     driver's first line only (never the SQL or its parameters).
     """
 
+    retry_after = 10
+    """Seconds a caller (the API's Retry-After, the UI's page) waits before trying again."""
+
 
 def first_error_line(error: BaseException) -> str:
     """The driver's first line of ``error`` (never the SQL or its parameters)."""
@@ -178,6 +182,18 @@ def _unavailable(
         f"Lost the connection to the database ({reason}); nothing of this step was saved.",
         fix="Check that the database server is running and reachable, then try again; a "
         "sync picks up where it stopped.",
+    )
+
+
+def _pool_exhausted(error: PoolTimeoutError) -> DatabaseUnavailableError:
+    # SQLAlchemy's words say how many and how long ("QueuePool limit of size 5 overflow 10
+    # reached, connection timed out, timeout 30.00"), then a link to its docs: left out.
+    reason = str(error.args[0]) if error.args else first_error_line(error)
+    return DatabaseUnavailableError(
+        f"Every database connection of this halosync process stayed busy ({reason}); "
+        "nothing of this step was saved.",
+        fix="Try again in a moment: other requests and syncs hold them. If it happens often, "
+        "run more halosync processes (each has its own connections) or fewer workers each.",
     )
 
 
@@ -319,6 +335,8 @@ class Database:
                 yield session
         except (OperationalError, InterfaceError) as error:
             raise _unavailable(error, self.dialect) from error
+        except PoolTimeoutError as error:
+            raise _pool_exhausted(error) from error
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
@@ -347,6 +365,8 @@ class Database:
         """A read-only transaction's errors as :meth:`reading` promises them."""
         try:
             yield
+        except PoolTimeoutError as error:
+            raise _pool_exhausted(error) from error
         except DBAPIError as error:
             reason = first_error_line(error)
             if "readonly" in reason.lower() or "read-only" in reason.lower():

@@ -10,6 +10,7 @@ from starlette.testclient import TestClient
 
 from halosync.sources.importer import import_document
 from halosync.store.models import HaloClient
+from tests.busy_database import locked
 from tests.web.ui.world import ADMIN, World, connect_halo, log_in, wait_idle
 
 
@@ -89,3 +90,26 @@ def test_an_import_with_a_lone_surrogate_is_refused_on_the_page_not_a_500(world:
     assert refused.status_code == 422
     assert "$.accounts[0].name" in refused.text
     assert "half of a UTF-16 surrogate pair" in refused.text
+
+
+def test_a_locked_database_is_a_503_page_with_retry_after(world: World) -> None:
+    client = TestClient(world.app)
+    token = log_in(client, ADMIN)
+    w = f"/ui/w/{world.alpha}"
+    account = {"ref": "A1", "name": "Acme", "status": "active", "billed": True}
+    with locked(world.database):
+        imported = client.post(
+            f"{w}/import",
+            data={"csrf_token": token},
+            files={"file": ("usage.json", json.dumps({"accounts": [account]}), "text/json")},
+        )
+        saved = client.post(
+            f"{w}/settings/preferences",
+            data={"csrf_token": token, "cooldown_minutes": "5"},
+            follow_redirects=False,
+        )
+    for busy in (imported, saved):
+        assert busy.status_code == 503, busy.text
+        assert busy.headers["Retry-After"] == "10"
+        assert "The database stayed locked by another halosync process" in busy.text
+        assert busy.headers["content-type"].startswith("text/html")

@@ -16,6 +16,7 @@ from halosync.halopsa.errors import HaloConfigurationError, HaloError
 from halosync.logging import redact_text
 from halosync.sources.errors import ImportValidationError, Location, MassCancelError, describe
 from halosync.sources.importer import ConcurrentImportError, IdempotencyKeyReusedError
+from halosync.store.database import DatabaseUnavailableError
 
 MASS_CANCEL_FIX = (
     "If the vendor really ended them, send it again with allow_mass_cancel=true; the limit "
@@ -106,6 +107,9 @@ async def _halosync_error(_request: Request, error: Exception) -> JSONResponse:
     elif isinstance(error, ApiError):
         status = error.status_code
         errors, headers = error.errors, error.headers
+    elif isinstance(error, DatabaseUnavailableError):
+        # Locked, every connection taken, or down: the request was fine; later it may pass.
+        status, headers = 503, {"Retry-After": str(error.retry_after)}
     elif isinstance(error, HaloError) and error.retryable:
         # HaloPSA is busy or unreachable for now (or asked for a long wait): the same call
         # may succeed later.
@@ -150,6 +154,8 @@ def install_error_handlers(app: FastAPI) -> None:
     """Make every error answer look the same and name what is wrong and where."""
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(HalosyncError, _halosync_error)
+    # Its own entry, so the UI can answer it with a page (web.ui.install_ui).
+    app.add_exception_handler(DatabaseUnavailableError, _halosync_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
 
 

@@ -18,7 +18,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from halosync.domain.models import plain_number
 from halosync.settings import Settings
 from halosync.store.crypto import SecretBox
-from halosync.store.database import Database
+from halosync.store.database import Database, DatabaseUnavailableError
 from halosync.users import LoginLimits, LoginThrottle
 from halosync.users.sessions import SessionPolicy
 from halosync.web.ui.context import (
@@ -36,7 +36,14 @@ from halosync.web.ui.static import STATIC_DIR
 __all__ = ["install_ui"]
 
 
-_ERROR_TITLES = {403: "Not allowed", 404: "Not found", 405: "Not allowed", 422: "Not valid"}
+_ERROR_TITLES = {
+    403: "Not allowed",
+    404: "Not found",
+    405: "Not allowed",
+    422: "Not valid",
+    503: "Busy: try again shortly",
+}
+_HandledError = HTTPException | RequestValidationError | DatabaseUnavailableError
 NOTHING_HERE = "There is nothing here."
 
 
@@ -45,8 +52,10 @@ def is_ui_path(path: str) -> bool:
     return path == "/ui" or path.startswith("/ui/")
 
 
-def _ui_refusal(request: Request, error: HTTPException | RequestValidationError) -> tuple[int, str]:
+def _ui_refusal(request: Request, error: _HandledError) -> tuple[int, str]:
     """The status and the sentence a person reads for a refused UI request."""
+    if isinstance(error, DatabaseUnavailableError):
+        return 503, error.text_for("ui")
     if isinstance(error, RequestValidationError):
         problems = list(error.errors())
         if any(tuple(problem.get("loc", ()))[:1] == ("path",) for problem in problems):
@@ -71,13 +80,13 @@ def _ui_errors(api_handler: Callable[[Request, Any], Response | Awaitable[Respon
     """
 
     async def handle(request: Request, error: Exception) -> Response:
-        if not is_ui_path(request.url.path) or not isinstance(
-            error, HTTPException | RequestValidationError
-        ):
+        if not is_ui_path(request.url.path) or not isinstance(error, _HandledError):
             answer = api_handler(request, error)
             return await answer if inspect.isawaitable(answer) else answer
         status, message = _ui_refusal(request, error)
         headers = dict(error.headers or {}) if isinstance(error, HTTPException) else None
+        if isinstance(error, DatabaseUnavailableError):
+            headers = {"Retry-After": str(error.retry_after)}
         if request.headers.get("hx-request") == "true":
             # An htmx swap shows the sentence in place of the part it was updating.
             fragment = f'<div class="result-fail" role="alert">{escape(message)}</div>'
@@ -137,7 +146,7 @@ def install_ui(
     app.mount("/ui/static", StaticFiles(directory=STATIC_DIR), name="ui-static")
     app.include_router(router)
     app.add_exception_handler(LoginRequired, _to_login)
-    for kind in (HTTPException, RequestValidationError):
+    for kind in (HTTPException, RequestValidationError, DatabaseUnavailableError):
         api_handler = app.exception_handlers.get(kind)
         if api_handler is not None:
             app.add_exception_handler(kind, _ui_errors(api_handler))

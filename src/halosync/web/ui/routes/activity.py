@@ -18,6 +18,7 @@ from halosync.errors import HalosyncError, NotFoundError
 from halosync.sources.apply import several_terms_text
 from halosync.sources.errors import ImportValidationError
 from halosync.sources.upload import import_upload
+from halosync.store.database import DatabaseUnavailableError
 from halosync.sync.activity import list_log_entries, parse_level
 from halosync.sync.reconcile import build_reconciliation
 from halosync.sync.runs import RunView, get_run, list_runs, run_results
@@ -294,6 +295,8 @@ def upload(
             context["errors"] = [str(error) for error in invalid.errors[:200]]
             context["more"] = max(0, invalid.total - 200)
             return render(request, "import.html", context, status_code=422)
+        except DatabaseUnavailableError:
+            raise  # not the file's fault: the 503 page, "try again shortly"
         except HalosyncError as refused:
             context["error"] = refused.text_for("ui")
             return render(request, "import.html", context, status_code=422)
