@@ -8,6 +8,7 @@ the umask would let a default 0644 become. A file the operator made is used as i
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 OWNER_ONLY = 0o600
@@ -24,3 +25,14 @@ def create_private_file(path: Path) -> bool:
         return False
     os.close(descriptor)
     return True
+
+
+def readable_by_others(path: Path) -> bool:
+    """Whether users other than the owner may read ``path``: its group or others have read
+    on it and may enter its folder. (A folder closed to them, the data directory 0700,
+    keeps even a 0644 file private.)"""
+    mode = path.stat().st_mode
+    folder = path.parent.stat().st_mode
+    group = bool(mode & stat.S_IRGRP and folder & stat.S_IXGRP)
+    others = bool(mode & stat.S_IROTH and folder & stat.S_IXOTH)
+    return group or others

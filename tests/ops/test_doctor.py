@@ -75,6 +75,7 @@ def test_all_well_exits_zero_and_says_so(cli: Cli) -> None:
     assert done.returncode == 0, done.stdout
     assert {name: c["status"] for name, c in checks.items()} == {
         "settings": "ok",
+        "files": "ok",
         "database": "ok",
         "queue": "ok",
         "key": "ok",

@@ -16,6 +16,7 @@ from typing import Any
 
 from halosync.connection.service import ConnectionService
 from halosync.errors import HalosyncError
+from halosync.files import readable_by_others
 from halosync.jobs.queue import EMBEDDED_QUEUE_FILE, open_job_queue
 from halosync.ops.checks import Check, check_database, check_queue, display_url, first_line
 from halosync.settings import Settings
@@ -64,6 +65,33 @@ def settings_check(settings: Settings) -> Check:
         "ok",
         f"database {database}; queue {settings.queue}; data directory {settings.data_dir}",
     )
+
+
+def files_check(settings: Settings) -> Check:
+    """None of halosync's files that exist may be read by other users. halosync creates
+    them owner-only; one the operator made (or an older halosync) is named, not chmod-ed."""
+    candidates = [
+        sqlite_file(database_url(settings)),
+        key_file_path(settings) if settings.secret_keys is None else None,
+        settings.data_dir / EMBEDDED_QUEUE_FILE if settings.queue == "embedded" else None,
+    ]
+    exposed = [str(path) for path in candidates if path is not None and _readable_by_others(path)]
+    if not exposed:
+        return Check("files", "ok", "no other user may read the database, key or queue file")
+    return Check(
+        "files",
+        "problem",
+        f"Other users may read {', '.join(exposed)}: billing data and secrets.",
+        fix=f"Make them owner-only: chmod 600 {' '.join(exposed)} (halosync makes its own "
+        "files so, but never changes the mode of a file it did not make).",
+    )
+
+
+def _readable_by_others(path: Path) -> bool:
+    try:
+        return readable_by_others(path)
+    except OSError:
+        return False  # missing (not made yet) or unreadable: the other checks say so
 
 
 def settings_problem_check(problem: str) -> Check:
@@ -227,6 +255,7 @@ async def run_doctor(
         report.checks.append(settings_problem_check(settings_problem or "unreadable"))
         return report
     report.checks.append(settings_check(settings))
+    report.checks.append(files_check(settings))
     url = database_url(settings)
     missing = _missing_sqlite_file(url)
     if missing is not None:
