@@ -139,12 +139,10 @@ class UsageApplier:
                 updates.append({"id": row.id, "updated_at": self.now} | values)
             else:
                 counts.unchanged += 1
-        self._writer.insert(Account, inserts)
+        self.account_ids.update(self._writer.insert(Account, inserts))
         self._writer.update(Account, updates)
         counts.created += len(inserts)
         counts.updated += len(updates)
-        if inserts:
-            self.account_ids.update(self._writer.ids_of(Account, [row["ref"] for row in inserts]))
 
     def write_services(self, services: Iterable[tuple[str, ServiceIn]]) -> None:
         """Insert the new services and rename the ones renamed (a name left out keeps
@@ -162,12 +160,10 @@ class UsageApplier:
                 updates.append({"id": row.id, "name": service.name})
             else:
                 counts.unchanged += 1
-        self._writer.insert(Service, inserts)
+        self.service_ids.update(self._writer.insert(Service, inserts))
         self._writer.update(Service, updates)
         counts.created += len(inserts)
         counts.updated += len(updates)
-        if inserts:
-            self.service_ids.update(self._writer.ids_of(Service, [row["ref"] for row in inserts]))
 
     def resolves(self, subscriptions: Iterable[SpooledRow]) -> bool:
         """Whether every account and service these subscriptions name is written."""

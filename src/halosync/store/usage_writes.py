@@ -69,27 +69,20 @@ class UsageWriter:
             ).all()
         )
 
-    def ids_of(self, model: type[Account] | type[Service], refs: list[str]) -> dict[str, int]:
-        """Reference -> id of the accounts (or services) of ``refs``, a chunk at a time."""
+    def insert(
+        self, model: type[Account] | type[Service], rows: Iterable[dict[str, Any]]
+    ) -> dict[str, int]:
+        """Insert ``rows`` a chunk at a time (so they never all exist at once); reference
+        -> id of each. (Told by the insert itself: looking them up afterwards, by a list
+        of references, made PostgreSQL walk every account the import had written so far,
+        without statistics for them, for each chunk.)"""
         ids: dict[str, int] = {}
-        for start in range(0, len(refs), _CHUNK):
-            ids.update(
-                self.session.execute(
-                    select(model.ref, model.id).where(
-                        model.workspace_id == self.workspace_id,
-                        model.ref.in_(refs[start : start + _CHUNK]),
-                    )
-                ).all()
-            )
-        return ids
-
-    def insert(self, model: type[Account] | type[Service], rows: Iterable[dict[str, Any]]) -> int:
-        """Insert ``rows`` a chunk at a time (so they never all exist at once); how many."""
-        count = 0
         for chunk in batched(rows, _CHUNK):
-            self.session.execute(insert(model), list(chunk))
-            count += len(chunk)
-        return count
+            inserted = self.session.execute(
+                insert(model).returning(model.ref, model.id), list(chunk)
+            )
+            ids.update((ref, id_) for ref, id_ in inserted)
+        return ids
 
     def update(self, model: type[Account] | type[Service], rows: list[dict[str, Any]]) -> None:
         """Update rows by primary key (each dict holds ``id``), a chunk at a time."""
