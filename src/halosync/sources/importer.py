@@ -114,6 +114,10 @@ class _Transaction:
         return self._applier
 
     def _write(self, out: HandOut) -> None:
+        with self._database.translating():
+            self._write_now(out)
+
+    def _write_now(self, out: HandOut) -> None:
         applier = self._open()
         applier.write_accounts(out.accounts)
         applier.write_services(out.services)
@@ -125,6 +129,12 @@ class _Transaction:
         applier.write_subscriptions(out.subscriptions)
 
     def _finish(
+        self, builder: BatchBuilder, also: Callable[[Session, ImportReport], None] | None
+    ) -> ImportReport:
+        with self._database.translating():
+            return self._finish_now(builder, also)
+
+    def _finish_now(
         self, builder: BatchBuilder, also: Callable[[Session, ImportReport], None] | None
     ) -> ImportReport:
         if builder.took_back_handed_out:

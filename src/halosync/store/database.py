@@ -330,9 +330,17 @@ class Database:
         A lost connection or a lock that never came raises :class:`DatabaseUnavailableError`
         (a clear message, no SQL) instead of the driver's error.
         """
+        with self.translating(), self._sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def translating(self) -> Iterator[None]:
+        """A lost connection, a lock that never came or a pool with every connection taken,
+        raised inside, as :class:`DatabaseUnavailableError`: :meth:`session` 's rule, for
+        work on a session held open across calls (entered by an ``ExitStack``), whose
+        errors never pass through the ``with``."""
         try:
-            with self._sessions() as session, session.begin():
-                yield session
+            yield
         except (OperationalError, InterfaceError) as error:
             raise _unavailable(error, self.dialect) from error
         except PoolTimeoutError as error:

@@ -11,15 +11,19 @@ from sqlalchemy import text
 
 from halosync.store.database import DatabaseUnavailableError
 from tests.busy_database import locked
-from tests.web.api.conftest import Api
+from tests.web.api.conftest import USAGE, Api
 
 
 def test_a_locked_database_is_a_503_with_retry_after(api: Api) -> None:
     with locked(api.database):
-        busy = api.patch("settings", json={"cooldown_minutes": 5})
-    assert busy.status_code == 503, busy.text
-    assert busy.headers["Retry-After"] == "10"
-    assert busy.json()["detail"].startswith("The database stayed locked by another halosync")
+        answers = [
+            api.patch("settings", json={"cooldown_minutes": 5}),
+            api.post("usage", json=USAGE),  # written while read, outside session()'s with
+        ]
+    for busy in answers:
+        assert busy.status_code == 503, busy.text
+        assert busy.headers["Retry-After"] == "10"
+        assert busy.json()["detail"].startswith("The database stayed locked by another halosync")
     assert api.patch("settings", json={"cooldown_minutes": 5}).status_code == 200
 
 
