@@ -53,6 +53,29 @@ def test_json_upload_and_unknown_file_type(api: Api) -> None:
     assert missing.json()["errors"][0]["location"] == "$.file"
 
 
+def test_two_files_in_one_upload_are_refused_naming_them(api: Api) -> None:
+    document = '{"accounts": [{"ref": "J1", "name": "Json", "status": "active", "billed": true}]}'
+    for files in (
+        [
+            ("file", ("a.csv", HEADER + GOOD_ROW, "text/csv")),
+            ("file", ("b.json", document, "application/json")),
+        ],
+        [
+            ("file", ("a.csv", HEADER + GOOD_ROW, "text/csv")),
+            ("other", ("b.json", document, "application/json")),
+        ],
+    ):
+        refused = api.post("import", files=files)
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["errors"] == [
+            {
+                "location": "$.file",
+                "message": "2 files were sent (a.csv, b.json); send one file per request",
+            }
+        ]
+    assert api.get("accounts").json()["total"] == 0
+
+
 def test_oversized_upload_is_refused_before_it_is_read(api: Api) -> None:
     big = HEADER + GOOD_ROW * 20_000  # ~1.4 MB against a 1 MB limit
     refused = api.post("import", files={"file": ("usage.csv", big, "text/csv")})

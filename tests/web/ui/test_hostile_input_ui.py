@@ -113,3 +113,22 @@ def test_a_locked_database_is_a_503_page_with_retry_after(world: World) -> None:
         assert busy.headers["Retry-After"] == "10"
         assert "The database stayed locked by another halosync process" in busy.text
         assert busy.headers["content-type"].startswith("text/html")
+
+
+def test_two_files_in_one_import_are_refused_on_the_page(world: World) -> None:
+    client = TestClient(world.app)
+    token = log_in(client, ADMIN)
+    w = f"/ui/w/{world.alpha}"
+    account = {"ref": "TWO-1", "name": "Two Files", "status": "active", "billed": True}
+    document = json.dumps({"accounts": [account]})
+    refused = client.post(
+        f"{w}/import",
+        data={"csrf_token": token},
+        files=[
+            ("file", ("a.json", document, "text/json")),
+            ("file", ("b.json", document, "text/json")),
+        ],
+    )
+    assert refused.status_code == 422
+    assert "2 files were sent (a.json, b.json); send one file per request" in refused.text
+    assert "TWO-1" not in client.get(f"{w}/accounts", params={"search": "TWO-1"}).text

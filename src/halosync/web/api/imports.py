@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path, PurePath
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from halosync.sources.upload import import_upload
@@ -17,6 +17,7 @@ from halosync.web.api.deps import PREFIX
 from halosync.web.api.errors import ERROR_RESPONSES, ApiError, ErrorBody, ErrorItem
 from halosync.web.api.json_body import JsonBodyRoute
 from halosync.web.api.usage import AllowMassCancel, UsageResult
+from halosync.web.uploads import several_files_problem
 
 router = APIRouter(prefix=PREFIX, tags=["usage"], route_class=JsonBodyRoute)
 
@@ -79,6 +80,7 @@ def _import(
     summary="Import a CSV or JSON usage file",
 )
 async def import_usage_file(
+    request: Request,
     caller: Annotated[Caller, Depends(writer)],
     database: Annotated[Database, Depends(get_database)],
     file: Annotated[UploadFile, File(description="A .csv or .json usage file.")],
@@ -88,7 +90,14 @@ async def import_usage_file(
     allow_mass_cancel: AllowMassCancel = False,
 ) -> Any:
     """Validates every row first; any bad row means nothing is written, and the answer
-    (422) names each problem by line and column (CSV) or JSON path."""
+    (422) names each problem by line and column (CSV) or JSON path. One file per request."""
+    several = await several_files_problem(request)
+    if several is not None:
+        raise ApiError(
+            422,
+            "Send one file per request; nothing was changed.",
+            errors=[ErrorItem(location="$.file", message=several)],
+        )
     suffix = _suffix(file.filename, file.content_type)
     try:
         return await run_in_threadpool(

@@ -39,6 +39,7 @@ from halosync.web.ui.context import (
 from halosync.web.ui.forms import whole_number
 from halosync.web.ui.launcher import overview
 from halosync.web.ui.routes.dashboard import _request
+from halosync.web.uploads import several_files_problem
 
 router = APIRouter(route_class=UiRoute)
 LOG_PAGE_SIZES = (10, 20, 50, 100)
@@ -268,10 +269,14 @@ def upload(
     request: Request,
     member: Annotated[Member, Depends(current_admin)],
     file: UploadFile,
+    several: Annotated[str | None, Depends(several_files_problem)],
 ) -> Response:
     """Import a CSV or JSON file with the CLI's validation; any bad row changes nothing."""
     state = ui_state(request)
     context: dict[str, object] = {"member": member, "page": "import"}
+    if several is not None:
+        context["error"] = f"{several}; nothing was changed."
+        return render(request, "import.html", context, status_code=422)
     suffix = Path(file.filename or "").suffix.lower()
     if suffix not in (".csv", ".json"):
         context["error"] = (
