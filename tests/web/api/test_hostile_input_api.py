@@ -325,22 +325,27 @@ def _json_bytes(value: Any) -> bytes:
     return json.dumps(value).encode()
 
 
-@pytest.mark.parametrize(("kind", "field"), _TEXT_FIELDS)
-def test_a_lone_surrogate_in_any_text_field_is_a_422_naming_it(
-    api: Api, kind: str, field: str
-) -> None:
+def test_a_lone_surrogate_in_any_text_field_is_a_422_naming_it(api: Api) -> None:
     body = json.loads(json.dumps(USAGE))
-    body[kind][0][field] = LONE
+    for kind, field in _TEXT_FIELDS:
+        body[kind][0][field] = LONE
     # (A refused reference also leaves the subscriptions naming it without their account.)
-    expected = {"location": f"$.{kind}[0].{field}", "message": LONE_MESSAGE}
+    expected = [
+        {"location": f"$.{kind}[0].{field}", "message": LONE_MESSAGE}
+        for kind, field in _TEXT_FIELDS
+    ]
     response = api.post(
         "usage", content=_json_bytes(body), headers={"Content-Type": "application/json"}
     )
     assert response.status_code == 422, response.text
-    assert expected in response.json()["errors"]
+    assert sorted(e["location"] for e in response.json()["errors"] if e in expected) == sorted(
+        e["location"] for e in expected
+    )
     upload = api.post("import", files={"file": ("usage.json", _json_bytes(body), "text/json")})
     assert upload.status_code == 422, upload.text
-    assert expected in upload.json()["errors"]
+    assert sorted(e["location"] for e in upload.json()["errors"] if e in expected) == sorted(
+        e["location"] for e in expected
+    )
     assert api.get("accounts").json()["total"] == 0
 
 
@@ -395,9 +400,10 @@ def test_a_lone_surrogate_in_a_quoted_value_or_a_key_is_shown_escaped(api: Api) 
     ],
 )
 def test_a_lone_surrogate_in_any_json_body_is_a_422_naming_the_field(
-    ready: Api, method: str, path: str, body: dict[str, Any], where: str
+    api: Api, method: str, path: str, body: dict[str, Any], where: str
 ) -> None:
-    response = ready.request(
+    # The body's model refuses it before the route reads anything: no data is needed.
+    response = api.request(
         method, path, content=_json_bytes(body), headers={"Content-Type": "application/json"}
     )
     assert response.status_code == 422, response.text
