@@ -1,19 +1,30 @@
-"""What counts as plain text in anything a user or vendor sends, one rule for every entry point.
+"""What counts as plain text in anything a user or vendor sends, one rule for every entry point
+(imports, the REST API, and the names of workspaces, API tokens and users).
 
 Refused: control characters (a tab is fine: it is stripped or shown as space), which break
-PostgreSQL text (NUL) and hide in logs, grids and CSVs; and a lone UTF-16 surrogate
-(U+D800-U+DFFF), which JSON's ``\\ud800`` escape spells but which is no character at all:
-no UTF-8 encoder, so no database, log line or response, can write it.
+PostgreSQL text (NUL) and hide in logs, grids and CSVs, and the line and paragraph
+separators U+2028/U+2029 (a line break in a workspace name reached the sync e-mail's
+Subject, whose send then failed); bidirectional controls (U+202A-U+202E embeddings and
+overrides, U+2066-U+2069 isolates): ``Acme\\u202eDTL`` displays as ``AcmeLTD`` in the UI,
+the CLI and a CSV opened in a spreadsheet, so a name would read as something it is not
+(the marks U+200E/U+200F, which right-to-left names use, are kept); and a lone UTF-16
+surrogate (U+D800-U+DFFF), which JSON's ``\\ud800`` escape spells but which is no
+character at all: no UTF-8 encoder, so no database, log line or response, can write it.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 
-# C0 but the tab, DEL and C1 (Unicode's "Cc"), then the surrogate range.
-_CONTROL = "\x00-\x08\x0a-\x1f\x7f-\x9f"
+# C0 but the tab, DEL and C1 (Unicode's "Cc") and the line breaks U+2028/U+2029; the
+# bidirectional controls; the surrogate range. One search when the text is plain.
+_CONTROL = "\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029"
+_BIDI = "\u202a-\u202e\u2066-\u2069"
 _SURROGATE = "\ud800-\udfff"
-_NOT_PLAIN = re.compile(f"[{_CONTROL}{_SURROGATE}]")
+_NOT_PLAIN = re.compile(f"[{_CONTROL}{_BIDI}{_SURROGATE}]")
+_CONTROLS = re.compile(f"[{_CONTROL}]")
+_BIDI_CONTROLS = re.compile(f"[{_BIDI}]")
 _SURROGATES = re.compile(f"[{_SURROGATE}]")
 CONTROL_PROBLEM = "contains control characters (such as a line break or NUL)"
 SURROGATE_PROBLEM = (
@@ -24,10 +35,20 @@ SURROGATE_PROBLEM = (
 
 def text_problem(text: str) -> str | None:
     """Why ``text`` is not plain text (to follow the field's name), or ``None`` when it is."""
-    found = _NOT_PLAIN.search(text)
-    if found is None:
+    if _NOT_PLAIN.search(text) is None:
         return None
-    return CONTROL_PROBLEM if found.group() < "\ud800" else SURROGATE_PROBLEM
+    if _CONTROLS.search(text) is not None:
+        return CONTROL_PROBLEM
+    if _SURROGATES.search(text) is not None:
+        return SURROGATE_PROBLEM
+    bidi = _BIDI_CONTROLS.search(text)
+    assert bidi is not None
+    char = bidi.group()
+    return (
+        f"contains the bidirectional control U+{ord(char):04X} "
+        f"({unicodedata.name(char).lower()}), which shows the text in another order than "
+        "it is written; remove it"
+    )
 
 
 def escaped(text: str) -> str:

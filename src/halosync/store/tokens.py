@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from halosync.domain.models import ROLES
+from halosync.domain.text import text_problem
 from halosync.errors import NotFoundError, ValidationFailedError
 from halosync.logging import register_secret
 from halosync.store.base import utcnow
@@ -49,6 +50,9 @@ class ApiTokenRepository:
             raise ValidationFailedError(
                 f"Token name must be 1-{NAME_LENGTH} characters, got {name!r}."
             )
+        problem = text_problem(clean)
+        if problem is not None:
+            raise ValidationFailedError(f"Token name {name!r} is not valid: it {problem}.")
         if role not in ROLES:
             raise ValidationFailedError(
                 f"Token role {role!r} is not valid: use one of {', '.join(ROLES)}."

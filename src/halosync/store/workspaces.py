@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from halosync.domain.targets import TargetSwitch, target_switch
+from halosync.domain.text import text_problem
 from halosync.errors import NotFoundError, ValidationFailedError
 from halosync.store.account_grid import refresh_mapping_columns
 from halosync.store.models import NAME_LENGTH, HaloConnection, LedgerEntry, Workspace
@@ -24,10 +25,13 @@ class WorkspaceRepository:
     def create(self, name: str) -> Workspace:
         """A new workspace named ``name`` (unique, 1-255 characters)."""
         clean = name.strip()
-        if not clean or len(clean) > NAME_LENGTH or "\x00" in clean:
+        if not clean or len(clean) > NAME_LENGTH:
             raise ValidationFailedError(
                 f"Workspace name {name!r} is not valid: it must be 1-{NAME_LENGTH} characters."
             )
+        problem = text_problem(clean)
+        if problem is not None:
+            raise ValidationFailedError(f"Workspace name {name!r} is not valid: it {problem}.")
         if self.find(clean) is not None:
             raise ValidationFailedError(f"A workspace named {clean!r} already exists.")
         workspace = Workspace(name=clean)

@@ -17,6 +17,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy.orm import Session
 
 from halosync.domain.models import ROLES
+from halosync.domain.text import text_problem
 from halosync.errors import HalosyncError, NotFoundError, ValidationFailedError
 from halosync.store.models import NAME_LENGTH, Membership, User, Workspace
 from halosync.store.users import UserRepository
@@ -138,6 +139,8 @@ def create_user(
         problems.append(f"email {email.strip()!r} is not a valid email address")
     if not clean_name or len(clean_name) > NAME_LENGTH:
         problems.append(f"name must be 1-{NAME_LENGTH} characters")
+    elif (problem := text_problem(clean_name)) is not None:
+        problems.append(f"name {name.strip()!r} {problem}")
     if problems:
         raise ValidationFailedError("Cannot create the user: " + "; ".join(problems) + ".")
     check_password(password)

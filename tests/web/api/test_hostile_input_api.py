@@ -411,3 +411,11 @@ def test_a_lone_surrogate_in_any_json_body_is_a_422_naming_the_field(
     assert error["location"] == where
     assert error["message"] == LONE_MESSAGE
     assert "\ud800" not in response.text
+
+
+def test_a_name_with_a_bidirectional_override_is_refused_naming_the_field(api: Api) -> None:
+    response = api.post("tokens", json={"name": "ci\u202egpj.exe"})
+    assert response.status_code == 422, response.text
+    [error] = response.json()["errors"]
+    assert error["location"] == "$.name"
+    assert error["message"].startswith("contains the bidirectional control U+202E")
