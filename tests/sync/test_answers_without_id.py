@@ -87,5 +87,13 @@ def test_rows_without_id_in_the_read_and_an_update_answered_without_id(tmp_path:
             "id, so what it holds now is not known; the next sync reads it again"
         )
     assert report.counts["unchanged"] == 1
+    posts = len(world.writes())
     again = asyncio.run(world.usage())
-    assert (again.counts["unchanged"], again.counts["failed"]) == (3, 0)
+    # Halo holds what the failed updates sent: recorded now as that run's updates.
+    assert (again.counts["updated"], again.counts["unchanged"], again.counts["failed"]) == (
+        2,
+        1,
+        0,
+    )
+    assert all(f"updated by run {report.run_id}" in c.reason for c in again.changes[:2])
+    assert len(world.writes()) == posts  # nothing sent again

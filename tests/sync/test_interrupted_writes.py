@@ -42,10 +42,17 @@ def dying_commits(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
 
 
 def _world(
-    tmp_path: Path, target: str, quantities: tuple[int, ...] = (5, 6, 7), *, review: bool = False
+    tmp_path: Path,
+    target: str,
+    quantities: tuple[int, ...] = (5, 6, 7),
+    *,
+    review: bool = False,
+    database_url: str | None = None,
 ) -> World:
     lines = target == "invoice_line"
-    world = make_world(tmp_path, target=target, document=seed(3, with_invoices=lines))
+    world = make_world(
+        tmp_path, target=target, document=seed(3, with_invoices=lines), database_url=database_url
+    )
     subs = [
         {"account_ref": f"A{n}", "service_ref": "MAIL", "quantity": q}
         for n, q in enumerate(quantities, start=1)
@@ -198,3 +205,82 @@ def test_a_licence_taken_over_after_a_kill_is_still_found_as_a_duplicate(
     (change,) = report.changes
     assert (change.halo_id, change.duplicates) == (second, (first,)), change
     assert change.level == "WARNING"
+
+
+def _recount_a1(world: World, quantity: int) -> None:
+    world.import_usage(
+        usage_document(
+            accounts(1), [{"account_ref": "A1", "service_ref": "MAIL", "quantity": quantity}]
+        )
+    )
+
+
+def _a1(world: World, target: str) -> dict[str, Any]:
+    licence_or_line = _ours(world, target)
+    if target == "licence":
+        return next(r for r in licence_or_line.values() if r["client_id"] == 1)
+    return next(r for r in world.invoice(-1)["lines"] if r["_itemid"] == 1)
+
+
+@pytest.mark.parametrize("target", ["licence", "invoice_line"])
+def test_an_update_of_an_interrupted_run_is_recorded_as_its_update(
+    tmp_path: Path, target: str, dying_commits: list[bool]
+) -> None:
+    _update_recorded(_world(tmp_path, target), target, dying_commits)
+
+
+@pytest.mark.postgres
+def test_an_update_of_an_interrupted_run_is_recorded_on_postgres(
+    tmp_path: Path, pg_schema_url: str, dying_commits: list[bool]
+) -> None:
+    world = _world(tmp_path, "licence", database_url=pg_schema_url)
+    try:
+        _update_recorded(world, "licence", dying_commits)
+    finally:
+        world.database.dispose()
+
+
+def _update_recorded(world: World, target: str, dying_commits: list[bool]) -> None:
+    """A recount whose update Halo applied for a run that died: recorded by the next run."""
+    assert asyncio.run(world.usage()).counts["created"] == 3
+    _recount_a1(world, 9)
+    killed = _interrupted(world, dying_commits)
+    quantity = "count" if target == "licence" else "qty_order"
+    assert float(_a1(world, target)[quantity]) == 9  # Halo applied it; nothing recorded it
+
+    report = asyncio.run(world.usage())
+    assert report.status == "succeeded", report.error
+    assert (report.counts["updated"], report.counts["unchanged"]) == (1, 2), report.counts
+    (change,) = [c for c in report.changes if c.action == "update"]
+    assert f"updated by run {killed}" in change.reason, change.reason
+    assert (dict(change.before), dict(change.after)) == ({quantity: 5}, {quantity: 9})
+    updates = [e for e in _audit(world, target) if e.operation == "update"]
+    assert [(e.run_id, e.before, e.after) for e in updates] == [
+        (killed, {quantity: 5}, {quantity: 9})
+    ]
+    assert updates[0].request_id is not None
+    assert updates[0].request_id.endswith(f"confirmed-by-run-{report.run_id}")
+
+    again = asyncio.run(world.usage())
+    assert again.counts["unchanged"] == 3, again.counts
+    assert len([e for e in _audit(world, target) if e.operation == "update"]) == 1
+
+
+def test_an_update_not_found_in_halo_is_sent_again(
+    tmp_path: Path, dying_commits: list[bool]
+) -> None:
+    """The killed run's update is not what Halo holds (undone by hand since): the next run
+    writes it as its own, and the killed run's is not recorded."""
+    world = _world(tmp_path, "licence")
+    assert asyncio.run(world.usage()).counts["created"] == 3
+    _recount_a1(world, 9)
+    _interrupted(world, dying_commits)
+    world.sim.state.edit_by_hand("SoftwareLicence", _a1(world, "licence")["id"], count=5)
+    report = asyncio.run(world.usage())
+    (change,) = [c for c in report.changes if c.action == "update"]
+    assert "by run" not in change.reason, change.reason
+    updates = [e for e in _audit(world, "licence") if e.operation == "update"]
+    assert [(e.run_id, e.before, e.after) for e in updates] == [
+        (report.run_id, {"count": 5}, {"count": 9})
+    ]
+    assert _a1(world, "licence")["count"] == 9

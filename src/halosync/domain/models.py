@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 AccountStatus = Literal["active", "trial", "suspended", "cancelled"]
 SubscriptionStatus = Literal["active", "pending", "suspended", "cancelled", "expired"]
@@ -238,6 +238,20 @@ class LedgerRecord:
     run_id: int | None = None
     """The run that last wrote the row; of a ``pending`` row, the run whose create it is
     (None once that run is pruned)."""
+    unconfirmed: SentUpdate | None = None
+    """The update sent for the record whose answer was never recorded (the run died)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SentUpdate:
+    """An update halosync sent for a ledger row's record, kept from just before its POST
+    until the row records the answer. ``before``/``after`` are JSON values
+    (:func:`halosync.domain.halo_values.json_fields`)."""
+
+    run_id: int
+    request_id: str | None
+    before: Mapping[str, Any]
+    after: Mapping[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,17 +373,19 @@ turns it into Halo's object."""
 class InterruptedWrite:
     """A write HaloPSA applied for a run that stopped before recording it (killed between
     Halo's answer and its commit): the run that finds it records it, in the audit trail as
-    the interrupted run's and in its own results as created, never as unchanged."""
+    the interrupted run's and in its own results as created or updated, never unchanged."""
 
     run_id: int | None
     """The interrupted run (None once it is pruned)."""
-    write: NewLicence | NewLine
-    """The record it created, as HaloPSA holds it when found."""
+    created: NewLicence | NewLine | None = None
+    """The record it created, as HaloPSA holds it when found; None for an update."""
+    updated: SentUpdate | None = None
+    """The update it sent, which HaloPSA holds; None for a create."""
 
     @property
-    def operation(self) -> Literal["create"]:
+    def operation(self) -> Literal["create", "update"]:
         """The audit trail's ``operation`` of the write."""
-        return "create"
+        return "create" if self.created is not None else "update"
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ from halosync.domain.duplicates import (
     licence_duplicates,
     line_duplicates,
 )
-from halosync.domain.halo_values import halo_decimal, same_value
+from halosync.domain.halo_values import halo_decimal, json_fields, same_value
 from halosync.domain.markers import marker_for
 from halosync.domain.models import (
     AccountTarget,
@@ -731,6 +731,7 @@ def _plan_licence(
             if refused is not None:
                 return refused
             change = _update_licence(base, licence, wanted)
+            change = _sent_update(change, record, _licence_current(licence), "licence")
             return _flag_duplicates(change, twins, "licence")
     adoptable = [
         licence
@@ -805,7 +806,31 @@ def _adopted(
         change,
         reason=f"{note}; {change.reason}",
         adopted=True,
-        interrupted=InterruptedWrite(pending.run_id, found),
+        interrupted=InterruptedWrite(pending.run_id, created=found),
+    )
+
+
+def _sent_update(
+    change: PlannedChange, record: LedgerRecord, held: Mapping[str, HaloValue], noun: str
+) -> PlannedChange:
+    """``change`` of the record ``record`` names, which holds ``held``. When an update sent
+    for it was never recorded (the run died) and the record holds what it sent, that update
+    is recorded now, as the interrupted run's; otherwise it is as if never sent (this plan
+    writes what is still wanted)."""
+    sent = record.unconfirmed
+    if sent is None or not sent.after:
+        return change
+    if json_fields({name: held.get(name) for name in sent.after}) != dict(sent.after):
+        return change
+    note = (
+        f"{noun} {change.halo_id} was updated by run {sent.run_id} "
+        f"({', '.join(sent.after)}), which stopped before recording it; found in HaloPSA "
+        "and recorded now"
+    )
+    return replace(
+        change,
+        reason=f"{note}; {change.reason}",
+        interrupted=InterruptedWrite(record.run_id, updated=sent),
     )
 
 
@@ -874,6 +899,7 @@ def _plan_invoice_line(
             change = _update_line(
                 base, line, desired, f"line {line.id} {where}", sub, target, settings
             )
+            change = _sent_update(change, record, _line_current(line), "line")
             return _flag_duplicates(change, twins, "line")
     ours = [
         ln

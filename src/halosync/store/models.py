@@ -377,6 +377,10 @@ class LedgerEntry(Base):
     last_price: Mapped[Decimal | None] = mapped_column(Money())
     last_written_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_run_id: Mapped[int | None] = mapped_column(ForeignKey("sync_run.id", ondelete="SET NULL"))
+    unconfirmed: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """The update sent for the record whose answer the row does not record yet (``run``,
+    ``request``, ``before``, ``after``): set just before the POST, cleared when the row is
+    written, so a run killed in between leaves what it sent for the next run to find."""
 
 
 class SyncRun(Base):

@@ -191,10 +191,17 @@ class PlanExecutor:
             add_run_results(session, rows)
             add_audit_entries(session, audits)
 
-    def mark_pending(self, creates: Sequence[PlannedChange]) -> None:
-        """Before a POST that creates: the markers, in one transaction."""
+    def mark_pending(
+        self,
+        creates: Sequence[PlannedChange],
+        updates: Sequence[PlannedChange] = (),
+        request_id: str | None = None,
+    ) -> None:
+        """Before a POST: the markers of its creates and what its updates send (POST
+        ``request_id``), in one transaction."""
         with self.database.session() as session:
             self.book.mark_pending(session, creates, self.run_id)
+            self.book.mark_sending(session, updates, self.run_id, request_id)
 
     def next_request_id(self) -> str:
         """The id of the next POST (the audit entries name it)."""
@@ -255,12 +262,16 @@ class PlanExecutor:
 
     async def _write(self, chunk: list[tuple[int, PlannedChange]]) -> None:
         creating = chunk[0][1].action == "create"
-        if creating:
-            with self.database.session() as session:
-                self.book.mark_pending(session, [change for _, change in chunk], self.run_id)
         payloads = [_body(change) for _, change in chunk]
         self._posts += 1
         request_id = f"run-{self.run_id}-post-{self._posts}"
+        with self.database.session() as session:
+            if creating:
+                self.book.mark_pending(session, [change for _, change in chunk], self.run_id)
+            else:
+                self.book.mark_sending(
+                    session, [change for _, change in chunk], self.run_id, request_id
+                )
         try:
             saved = await self.halo.save_records(
                 self.entity,
@@ -525,12 +536,21 @@ class PlanExecutor:
         }
 
     def _interrupted_audit(self, change: PlannedChange, at: datetime) -> list[dict[str, Any]]:
-        """The audit entry of the interrupted run's create ``change`` found (none when it
-        found none): that run's, as HaloPSA holds the record, and which run confirmed it."""
+        """The audit entry of the interrupted run's write ``change`` found (none when it
+        found none): that run's (a create as HaloPSA holds the record, an update as it was
+        sent), and which run confirmed it."""
         found = change.interrupted
         if found is None:
             return []
         by = f"confirmed-by-run-{self.run_id}"
+        before: dict[str, Any] | None = None
+        if found.created is not None:
+            after = json_fields(halo_fields(found.created))
+            request_id = by if found.run_id is None else f"run-{found.run_id}-{by}"
+        else:
+            assert found.updated is not None
+            before, after = dict(found.updated.before), dict(found.updated.after)
+            request_id = f"{found.updated.request_id or f'run-{found.updated.run_id}'}-{by}"
         return [
             {
                 "workspace_id": self.workspace_id,
@@ -538,9 +558,9 @@ class PlanExecutor:
                 "entity": AUDIT_ENTITY[self.target],
                 "halo_record_id": change.halo_id,
                 "operation": found.operation,
-                "before": None,
-                "after": json_fields(halo_fields(found.write)),
-                "request_id": by if found.run_id is None else f"run-{found.run_id}-{by}",
+                "before": before,
+                "after": after,
+                "request_id": request_id,
                 "at": at,
             }
         ]

@@ -39,7 +39,7 @@ from halosync.store.sync_inputs import (
     subscriptions_of,
 )
 from halosync.sync.halo_state import LedgerFacts
-from halosync.sync.ledger import LedgerKey, earlier_records
+from halosync.sync.ledger import LedgerKey, earlier_records, sent_update
 
 _STATUS_WORDS: dict[str, SubscriptionStatus] = {
     "pendingcancel": "active",
@@ -351,4 +351,5 @@ def ledger_record(entry: LedgerEntry, account_ref: str, service_ref: str) -> Led
         written_at=entry.last_written_at,
         apart_term=entry.apart_term,
         run_id=entry.last_run_id,
+        unconfirmed=sent_update(entry.unconfirmed),
     )

@@ -367,9 +367,6 @@ class InvoiceLineWriter:
             for _, c in post.pairs
             if c.action == "create" and c.marker not in self._pending
         ]
-        if late:  # planned again into a create: its marker goes on record before the POST
-            ex.mark_pending(late)
-            self._pending.update(c.marker for c in late)
         bodies: list[dict[str, Any]] = []
         adds = False
         for post in posts:
@@ -382,6 +379,12 @@ class InvoiceLineWriter:
             adds = adds or bool(additions)
             bodies.append(post.current.post_body(updates, additions))
         request_id = ex.next_request_id()
+        sending = [c for post in posts for _, c in post.pairs if c.action == "update"]
+        if late or sending:
+            # Before the POST: the marker of a create planned again into one, and what each
+            # update sends (as planned last), so a kill before the answer loses neither.
+            ex.mark_pending(late, sending, request_id)
+            self._pending.update(c.marker for c in late)
         try:
             saved = await ex.halo.save_records(
                 INVOICE_ENTITY, bodies, batch_size=len(bodies), idempotent=not adds

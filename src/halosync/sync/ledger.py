@@ -15,8 +15,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from halosync.domain.halo_values import halo_decimal
-from halosync.domain.models import PlannedChange, Target
+from halosync.domain.halo_values import halo_decimal, json_fields
+from halosync.domain.models import PlannedChange, SentUpdate, Target
 from halosync.store.ledger import LedgerRepository
 
 AUDIT_ENTITY: dict[Target, str] = {
@@ -74,6 +74,8 @@ class _RowValues:
             "halo_record_id": self.halo_record_id,
             "recurring_invoice_id": self.recurring_invoice_id,
             "last_run_id": self.last_run_id,
+            # Whatever the row records now, no update sent before waits for its answer.
+            "unconfirmed": None,
         }
         if self.written is not None:
             values |= {
@@ -138,6 +140,33 @@ class LedgerBook:
                 for change in changes
             ],
         )
+
+    def mark_sending(
+        self,
+        session: Session,
+        updates: Sequence[PlannedChange],
+        run_id: int,
+        request_id: str | None,
+    ) -> None:
+        """Before a POST that updates: what each update sends, on its ledger row (one
+        statement), so a run killed before recording the answer leaves it for the next run
+        (:class:`~halosync.domain.models.SentUpdate`). An update of a record no row names
+        yet (a line taken over) has nowhere to keep it."""
+        rows: list[dict[str, Any]] = []
+        for change in updates:
+            row_id = self._row(change)
+            if row_id is None:
+                continue
+            sent = {
+                "run": run_id,
+                "request": request_id,
+                "before": json_fields(change.before),
+                "after": json_fields(change.after),
+            }
+            rows.append(
+                {"row_id": row_id, "new_marker": None, "unconfirmed": sent, "last_run_id": run_id}
+            )
+        LedgerRepository(session, self.workspace_id, self.target).update_rows(rows)
 
     def mark_written(
         self,
@@ -238,6 +267,13 @@ class LedgerBook:
             or halo_id != written.halo_id
             or quantity != _quantity(written.quantity)
         )
+
+
+def sent_update(stored: dict[str, Any] | None) -> SentUpdate | None:
+    """A ledger row's ``unconfirmed`` column as the planner reads it."""
+    if not stored:
+        return None
+    return SentUpdate(int(stored["run"]), stored.get("request"), stored["before"], stored["after"])
 
 
 def earlier_records(session: Session, workspace_id: int, target: Target) -> frozenset[int]:

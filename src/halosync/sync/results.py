@@ -64,16 +64,20 @@ class ChangeResult:
         """The result a planned change reports before (or without) being executed.
 
         A create shows the whole record as Halo is sent it (identity and marker included);
-        the create of an interrupted run found with nothing else to write is that create
-        (the record as Halo holds it).
+        the write of an interrupted run found with nothing else to write is that write (a
+        create: the record as Halo holds it).
         """
         action = change.action
-        after = change.after
+        before, after = change.before, change.after
         if change.action == "create" and change.write is not None:
             after = halo_fields(change.write)
-        if change.interrupted is not None and change.action == "unchanged":
-            action = change.interrupted.operation
-            after = halo_fields(change.interrupted.write)
+        found = change.interrupted
+        if found is not None and change.action == "unchanged":
+            action = found.operation
+            if found.created is not None:
+                after = halo_fields(found.created)
+            elif found.updated is not None:
+                before, after = found.updated.before, found.updated.after
         values: dict[str, Any] = {
             "account_ref": change.account_ref,
             "service_ref": change.service_ref,
@@ -81,7 +85,7 @@ class ChangeResult:
             "reason": change.reason,
             "level": change.level,
             "halo_id": change.halo_id,
-            "before": change.before,
+            "before": before,
             "after": after,
             "duplicates": change.duplicates,
             "explain": change.explain,

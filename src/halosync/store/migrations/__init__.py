@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from halosync.store.search import TRIGRAM_INDEXES
 
-SCHEMA_HEAD = "0030"
+SCHEMA_HEAD = "0031"
 """The revision of the newest migration in ``versions/``."""
 
 OUTSIDE_MODELS = frozenset(TRIGRAM_INDEXES)
