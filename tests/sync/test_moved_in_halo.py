@@ -11,7 +11,9 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from halosync.store.models import HaloClient
 from tests.sync.world import World, accounts, make_world, seed, usage_document
 
 
@@ -163,3 +165,40 @@ def test_a_client_deleted_in_halo_after_the_pull_is_a_documented_skip(
         "no longer exists; reactivate it in HaloPSA or map the account to another client"
     )
     assert world.writes() == []
+
+
+@pytest.mark.parametrize("target", ["licence", "invoice_line"])
+def test_a_client_made_inactive_after_the_pull_is_skipped_by_the_next_sync(
+    tmp_path: Path, target: str
+) -> None:
+    """HaloPSA accepts a licence or a line for an inactive client, so the usage sync asks
+    HaloPSA which clients are inactive now (one short list read) instead of trusting a pull
+    that may be hours old: the client's pairs are the documented skip, nothing is written
+    for it, the other clients are written, and the cache says inactive from then on."""
+    world = make_world(tmp_path, target=target, document=seed(3, with_invoices=True))
+    subs = [{"account_ref": f"A{n}", "service_ref": "MAIL", "quantity": n} for n in (1, 2, 3)]
+    world.import_usage(usage_document(accounts(3), subs))
+    assert asyncio.run(world.customers()).status == "succeeded"
+    world.map_each(3, invoices=target == "invoice_line")
+    lines_before = world.invoice(-2)["lines"]
+    world.sim.state.edit_by_hand("Client", 2, inactive=True)
+    world.sim.state.request_log.clear()
+    report = asyncio.run(world.usage())
+    assert report.status == "succeeded", report.error
+    changes = {c.account_ref: c for c in report.changes}
+    assert [changes[ref].action for ref in ("A1", "A3")] == ["create", "create"]
+    change = changes["A2"]
+    assert (change.action, change.level, change.reason) == (
+        "skip",
+        "WARNING",
+        "HaloPSA client 'Client 2 Ltd' (2) is inactive; reactivate it in HaloPSA or remap "
+        "the account",
+    )
+    assert [lic["client_id"] for lic in world.licences()] == ([1, 3] if target == "licence" else [])
+    assert world.invoice(-2)["lines"] == lines_before
+    client_reads = [e for e in world.api_requests() if e.path.lower() == "/api/client"]
+    assert len(client_reads) == 1
+    assert "includeactive=false" in client_reads[0].query
+    with world.database.session() as session:
+        cached = session.scalars(select(HaloClient).where(HaloClient.halo_id == 2)).one()
+        assert cached.inactive

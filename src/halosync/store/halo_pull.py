@@ -68,3 +68,32 @@ def mark_gone(
             .where(model.workspace_id == workspace_id, model.halo_id.in_(part))
             .values(gone=True)
         )
+
+
+def mark_inactive(session: Session, workspace_id: int, halo_ids: Collection[int]) -> list[int]:
+    """Mark these cached clients inactive, as Halo says they are now (the usage sync's read
+    of Halo's inactive clients, after the last pull); returns the ids of those the cache
+    took as active until now."""
+    changed: list[int] = []
+    for part in in_chunks(halo_ids, BULK_IN_CHUNK):
+        now_inactive = list(
+            session.scalars(
+                select(HaloClient.halo_id).where(
+                    HaloClient.workspace_id == workspace_id,
+                    HaloClient.halo_id.in_(part),
+                    ~HaloClient.inactive,
+                    still_in_halo(HaloClient),
+                )
+            )
+        )
+        if now_inactive:
+            session.execute(
+                update(HaloClient)
+                .where(
+                    HaloClient.workspace_id == workspace_id,
+                    HaloClient.halo_id.in_(now_inactive),
+                )
+                .values(inactive=True)
+            )
+        changed += now_inactive
+    return changed

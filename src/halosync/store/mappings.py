@@ -111,6 +111,18 @@ class MappingRepository:
             )
         return found
 
+    def accounts_of_clients(self, halo_client_ids: Iterable[int]) -> list[int]:
+        """The ids of the accounts mapped to any of ``halo_client_ids``."""
+        found: list[int] = []
+        for chunk in in_chunks(halo_client_ids):
+            found += self.session.scalars(
+                select(AccountMapping.account_id).where(
+                    AccountMapping.workspace_id == self.workspace_id,
+                    AccountMapping.halo_client_id.in_(chunk),
+                )
+            )
+        return sorted(found)
+
     def clients_by_account_ref(self) -> dict[str, int]:
         """Account reference -> Halo client id of every mapped account."""
         return dict(

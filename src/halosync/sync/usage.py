@@ -27,6 +27,7 @@ from halosync.store.models import Workspace
 from halosync.store.usage import AccountRepository
 from halosync.store.workspaces import WorkspaceRepository
 from halosync.sync.activity import PROVIDER, add_log_entry, latest_log_details
+from halosync.sync.client_status import note_inactive_clients
 from halosync.sync.execute import PlanExecutor, record_planned
 from halosync.sync.gather import (
     RunScope,
@@ -220,6 +221,8 @@ async def run_usage_sync(
             ws = session.get(Workspace, workspace_id)
             assert ws is not None
             scope = load_scope(session, ws, account_id)
+        if scope.clients:
+            await note_inactive_clients(database, workspace_id, halo)
         state = await _read_state(scope, halo)
         write_path = line_write_path(database, box, workspace_id)
         everything = account_ref is None and identities is None
