@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 
 from halosync.cli.registry import LazyGroup
+from halosync.domain.text import undecodable_byte
 from halosync.errors import HalosyncError
 
 if TYPE_CHECKING:
@@ -102,8 +103,22 @@ def fail(message: str, *, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
+def _refuse_undecodable_arguments() -> None:
+    # Bytes that are not UTF-8 reach Python as lone surrogates, which no database, log or
+    # terminal can write: refused by their place before any command runs (a usage error).
+    for position, argument in enumerate(sys.argv[1:], 1):
+        byte = undecodable_byte(argument)
+        if byte is not None:
+            sys.stderr.write(
+                f"error: argument {position} is not UTF-8 text (byte 0x{byte:02X}); pass it "
+                "as UTF-8 (check the terminal's or the script's encoding)\n"
+            )
+            sys.exit(2)
+
+
 def run_app() -> None:
     """Run the CLI, turning every user-facing error into a message and exit status 1."""
+    _refuse_undecodable_arguments()
     try:
         # Without standalone mode click hands back a typer.Exit's code instead of exiting.
         outcome = app(standalone_mode=False)

@@ -26,6 +26,9 @@ _NOT_PLAIN = re.compile(f"[{_CONTROL}{_BIDI}{_SURROGATE}]")
 _CONTROLS = re.compile(f"[{_CONTROL}]")
 _BIDI_CONTROLS = re.compile(f"[{_BIDI}]")
 _SURROGATES = re.compile(f"[{_SURROGATE}]")
+# Bytes that are not UTF-8, decoded with errors="surrogateescape" (a CSV file, the command
+# line): each byte 0x80-0xFF becomes one of these, so it can be named where it stands.
+UNDECODABLE = re.compile("[\udc80-\udcff]")
 CONTROL_PROBLEM = "contains control characters (such as a line break or NUL)"
 SURROGATE_PROBLEM = (
     "contains half of a UTF-16 surrogate pair (an escape from \\ud800 to \\udfff) without "
@@ -49,6 +52,12 @@ def text_problem(text: str) -> str | None:
         f"({unicodedata.name(char).lower()}), which shows the text in another order than "
         "it is written; remove it"
     )
+
+
+def undecodable_byte(text: str) -> int | None:
+    """The first byte that was not UTF-8 in ``text`` decoded with ``surrogateescape``."""
+    found = UNDECODABLE.search(text)
+    return None if found is None else ord(found.group()) - 0xDC00
 
 
 def escaped(text: str) -> str:

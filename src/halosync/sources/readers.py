@@ -12,6 +12,7 @@ from typing import IO, Any
 
 from pydantic import ValidationError
 
+from halosync.domain.text import UNDECODABLE, undecodable_byte
 from halosync.errors import ValidationFailedError
 from halosync.sources.batch import RECORD_MODELS, BatchBuilder, ErrorList
 from halosync.sources.errors import (
@@ -37,9 +38,9 @@ _PROGRESS_EVERY = 2000
 MAX_JSON_DEPTH = MAX_DEPTH
 FILE_HINT = "save the file as UTF-8"
 BODY_HINT = "send the body as UTF-8"
-# A CSV is decoded with errors="surrogateescape": a byte that is not UTF-8 becomes one of
-# these, so it is found in the very row and cell it stands in, and reading goes on.
-_UNDECODABLE = re.compile("[\udc80-\udcff]")
+# A CSV is decoded with errors="surrogateescape": a byte that is not UTF-8 is found in the
+# very row and cell it stands in, and reading goes on.
+_UNDECODABLE = UNDECODABLE
 _OPTIONAL_COLUMNS = frozenset(CSV_COLUMNS) - frozenset(REQUIRED_CSV_COLUMNS)
 # The longest line a usage CSV may hold (a row of 14 cells of at most 255 characters
 # takes under 30 KiB however it is written): a longer one is refused as soon as it is read
@@ -62,10 +63,10 @@ _SEMICOLONS = (
 
 
 def _not_utf8(text: str) -> str | None:
-    found = _UNDECODABLE.search(text)
-    if found is None:
+    byte = undecodable_byte(text)
+    if byte is None:
         return None
-    return f"is not UTF-8 text (byte 0x{ord(found.group()) - 0xDC00:02X}); {FILE_HINT}"
+    return f"is not UTF-8 text (byte 0x{byte:02X}); {FILE_HINT}"
 
 
 class LineTooLongError(Exception):
