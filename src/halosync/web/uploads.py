@@ -9,14 +9,11 @@ from __future__ import annotations
 from pathlib import PurePath
 
 from fastapi import Request
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 
 
-async def several_files_problem(request: Request) -> str | None:
-    """What is wrong when the request's form holds more than one file; ``None`` otherwise.
-
-    The form is the one Starlette parsed for the route already (it keeps it)."""
-    form = await request.form()
+def several_files_problem(form: FormData) -> str | None:
+    """What is wrong when ``form`` holds more than one file; ``None`` otherwise."""
     names = [
         PurePath((value.filename or "").replace("\\", "/")).name or "(no name)"
         for _, value in form.multi_items()
@@ -25,3 +22,9 @@ async def several_files_problem(request: Request) -> str | None:
     if len(names) <= 1:
         return None
     return f"{len(names)} files were sent ({', '.join(names)}); send one file per request"
+
+
+async def several_files_sent(request: Request) -> str | None:
+    """:func:`several_files_problem` of the request's form, as a dependency (the form is
+    the one Starlette parsed for the route already: it keeps it)."""
+    return several_files_problem(await request.form())

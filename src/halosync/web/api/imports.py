@@ -91,7 +91,7 @@ async def import_usage_file(
 ) -> Any:
     """Validates every row first; any bad row means nothing is written, and the answer
     (422) names each problem by line and column (CSV) or JSON path. One file per request."""
-    several = await several_files_problem(request)
+    several = several_files_problem(await request.form())
     if several is not None:
         raise ApiError(
             422,

@@ -39,7 +39,7 @@ from halosync.web.ui.context import (
 from halosync.web.ui.forms import whole_number
 from halosync.web.ui.launcher import overview
 from halosync.web.ui.routes.dashboard import _request
-from halosync.web.uploads import several_files_problem
+from halosync.web.uploads import several_files_sent
 
 router = APIRouter(route_class=UiRoute)
 LOG_PAGE_SIZES = (10, 20, 50, 100)
@@ -269,7 +269,7 @@ def upload(
     request: Request,
     member: Annotated[Member, Depends(current_admin)],
     file: UploadFile,
-    several: Annotated[str | None, Depends(several_files_problem)],
+    several: Annotated[str | None, Depends(several_files_sent)],
 ) -> Response:
     """Import a CSV or JSON file with the CLI's validation; any bad row changes nothing."""
     state = ui_state(request)
