@@ -40,16 +40,24 @@ class HalosyncError(Exception):
 
     def text_for(self, audience: Audience) -> str:
         """The whole sentence as ``audience`` reads it."""
-        fix = self.fix_for(audience)
-        return f"{self.message} {fix}" if fix else self.message
+        return _sentences(self.message, self.fix_for(audience))
 
     def __str__(self) -> str:
-        return f"{self.message} {self.fix}" if self.fix else self.message
+        return _sentences(self.message, self.fix)
 
     def __reduce__(self) -> tuple[object, ...]:
         # Whatever a subclass's __init__ takes: an import run in a child process hands its
         # refusal back to the web process as it was raised (every attribute kept).
         return (_restore, (type(self), self.args, self.__dict__))
+
+
+def _sentences(message: str, fix: str | None) -> str:
+    """``message`` and then ``fix``, each its own sentence: a message said without a full
+    stop ("monthly schedule day 29 is not allowed") gets one before the fix."""
+    if not fix:
+        return message
+    stop = "" if message.rstrip().endswith((".", "!", "?", ":")) else "."
+    return f"{message.rstrip()}{stop} {fix}"
 
 
 def _restore(

@@ -25,9 +25,15 @@ def test_schedule_show_and_set(tmp_path: Path) -> None:
         tmp_path, "schedule", "set", "--kind", "usage", "--monthly", "last", "--at", "18:30"
     )
     assert code == 0
-    assert "Monthly on the last day at 18:30 UTC; next run" in out
+    # A workspace whose setup is not finished runs nothing yet: said, not a next run that
+    # never comes (the overview and GET /schedules say null alike).
+    assert (
+        "Monthly on the last day at 18:30 UTC; it runs once the workspace's setup is finished"
+        in out
+    )
     code, out, _ = _cli(tmp_path, "schedule", "show")
     assert "Monthly on the last day at 18:30 UTC" in out
+    assert "next run none until the workspace's setup is finished" in out
     assert "Daily at 08:00 UTC" in out
 
 

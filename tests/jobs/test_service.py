@@ -202,6 +202,10 @@ def test_overview_shows_tiles_progress_and_next_runs(world: World, queue: JobQue
     # Mid-setup: no automatic run until Finish, and the overview says so.
     assert (unfinished.setup_finished, unfinished.next_auto_sync_at) == (False, None)
     assert unfinished.to_dict()["setup_finished"] is False
+    # GET /schedules and `schedule show` say the same as the overview (one rule).
+    with world.database.session() as session:
+        schedules = get_schedules(session, world.workspace_id)
+    assert [s.to_dict(NOON)["next_run_at"] for s in schedules.values()] == [None, None]
     world.set(setup_finished_at=NOON - timedelta(days=1))
     with world.database.session() as session:
         idle = sync_overview(session, world.workspace_id, NOON)

@@ -54,7 +54,12 @@ def show(
     for setting in schedules.values():
         upcoming = setting.next_run(now)
         state = "default" if setting.is_default else ("on" if setting.enabled else "off")
-        when = upcoming.strftime("%Y-%m-%d %H:%M UTC") if upcoming else "never (off)"
+        if upcoming is not None:
+            when = upcoming.strftime("%Y-%m-%d %H:%M UTC")
+        elif setting.enabled:
+            when = "none until the workspace's setup is finished and HaloPSA is connected"
+        else:
+            when = "never (off)"
         typer.echo(
             f"{setting.kind:<10} {setting.schedule.describe():<40} ({state}); next run {when}"
         )
@@ -97,7 +102,10 @@ def set_(
         emit_json({"workspace": ws.name, **saved.to_dict(now)})
         return
     upcoming = saved.next_run(now)
-    typer.echo(
-        f"{sync_kind} sync of workspace {ws.name}: {schedule.describe()}"
-        + (f"; next run {upcoming:%Y-%m-%d %H:%M} UTC." if upcoming else " (disabled).")
-    )
+    if upcoming is not None:
+        then = f"; next run {upcoming:%Y-%m-%d %H:%M} UTC."
+    elif saved.enabled:
+        then = "; it runs once the workspace's setup is finished and HaloPSA is connected."
+    else:
+        then = " (disabled)."
+    typer.echo(f"{sync_kind} sync of workspace {ws.name}: {schedule.describe()}{then}")

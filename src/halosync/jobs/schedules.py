@@ -49,10 +49,13 @@ class ScheduleSetting:
     last_slot_at: datetime | None
     not_before: datetime
     """Slots before this (when the schedule was last saved) never fire."""
+    runs: bool
+    """The workspace's schedules run: its setup is finished and it has a Halo connection."""
 
     def next_run(self, now: datetime) -> datetime | None:
-        """The next automatic run after ``now``, or None when the schedule is off."""
-        return next_run_after(self.schedule, now) if self.enabled else None
+        """The next automatic run after ``now``; None when the schedule is off or the
+        workspace's schedules do not run yet (GET /schedules, the overview and the CLI)."""
+        return next_run_after(self.schedule, now) if self.enabled and self.runs else None
 
     def to_dict(self, now: datetime | None = None) -> dict[str, Any]:
         """The ``--json`` / API shape."""
@@ -68,19 +71,26 @@ class ScheduleSetting:
         }
 
 
-def _setting(kind: RunKind, row: SyncSchedule | None, created_at: datetime) -> ScheduleSetting:
+def _setting(
+    kind: RunKind, row: SyncSchedule | None, created_at: datetime, runs: bool
+) -> ScheduleSetting:
     if row is None:
-        return ScheduleSetting(kind, DEFAULT_SCHEDULES[kind], True, True, None, created_at)
+        return ScheduleSetting(kind, DEFAULT_SCHEDULES[kind], True, True, None, created_at, runs)
     return ScheduleSetting(
-        kind, Schedule.parse(row.spec), row.enabled, False, row.last_slot_at, row.updated_at
+        kind, Schedule.parse(row.spec), row.enabled, False, row.last_slot_at, row.updated_at, runs
     )
+
+
+def _runs(session: Session, workspace_id: int) -> bool:
+    return bool(WorkspaceRepository(session).finished_and_connected(workspace_id))
 
 
 def get_schedules(session: Session, workspace_id: int) -> dict[RunKind, ScheduleSetting]:
     """Both schedules of the workspace (the defaults where none was saved)."""
     workspace = WorkspaceRepository(session).get(workspace_id)
     rows = ScheduleRepository(session).of_workspace(workspace_id)
-    return {kind: _setting(kind, rows.get(kind), workspace.created_at) for kind in RUN_KINDS}
+    runs = _runs(session, workspace_id)
+    return {kind: _setting(kind, rows.get(kind), workspace.created_at, runs) for kind in RUN_KINDS}
 
 
 def set_schedule(
@@ -104,4 +114,4 @@ def set_schedule(
     row.enabled = enabled
     row.updated_at = now
     session.flush()
-    return _setting(kind, row, workspace.created_at)
+    return _setting(kind, row, workspace.created_at, _runs(session, workspace.id))

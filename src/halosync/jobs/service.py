@@ -138,7 +138,6 @@ def sync_overview(session: Session, workspace_id: int, now: datetime) -> SyncOve
     active = active_sync(session, workspace_id)
     remaining = _cooldown(session, workspace_id, workspace.sync_cooldown_minutes, now)
     schedules = get_schedules(session, workspace_id)
-    scheduled = has_connection(session, workspace_id) and workspace.setup_finished_at is not None
     running_kind: RunKind | None = None
     if active is not None:
         running_kind = parse_kind(active.kind)
@@ -150,8 +149,8 @@ def sync_overview(session: Session, workspace_id: int, now: datetime) -> SyncOve
         cooldown_minutes=math.ceil(remaining.total_seconds() / 60) if remaining else 0,
         last_customers_sync_at=workspace.last_customers_sync_at,
         last_usage_sync_at=workspace.last_usage_sync_at,
-        next_customers_at=schedules["customers"].next_run(now) if scheduled else None,
-        next_usage_at=schedules["usage"].next_run(now) if scheduled else None,
+        next_customers_at=schedules["customers"].next_run(now),
+        next_usage_at=schedules["usage"].next_run(now),
         now=now,
         progress=active.progress if active is not None and active.status == "running" else None,
         setup_finished=workspace.setup_finished_at is not None,

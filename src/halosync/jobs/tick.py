@@ -90,7 +90,7 @@ def _candidates(database: Database) -> list[_Candidate]:
                 row = rows.get((workspace_id, kind))
                 if row is None:
                     setting = ScheduleSetting(
-                        kind, DEFAULT_SCHEDULES[kind], True, True, None, finished_at
+                        kind, DEFAULT_SCHEDULES[kind], True, True, None, finished_at, True
                     )
                 else:
                     try:
@@ -109,6 +109,7 @@ def _candidates(database: Database) -> list[_Candidate]:
                         False,
                         row.last_slot_at,
                         max(_aware(row.updated_at), _aware(finished_at)),
+                        True,
                     )
                 found.append(_Candidate(workspace_id, kind, setting))
     return found

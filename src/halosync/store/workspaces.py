@@ -62,16 +62,21 @@ class WorkspaceRepository:
             query = query.limit(limit)
         return self.session.scalars(query).all()
 
-    def finished_and_connected(self) -> Sequence[tuple[int, datetime]]:
-        """(id, when setup finished) of every workspace whose setup was finished and that has
-        a Halo connection: the ones schedules run for."""
+    def finished_and_connected(
+        self, workspace_id: int | None = None
+    ) -> Sequence[tuple[int, datetime]]:
+        """(id, when setup finished) of every workspace (or just ``workspace_id``) whose setup
+        was finished and that has a Halo connection: the ones schedules run for."""
+        query = (
+            select(Workspace.id, Workspace.setup_finished_at)
+            .join(HaloConnection, HaloConnection.workspace_id == Workspace.id)
+            .where(Workspace.setup_finished_at.is_not(None))
+        )
+        if workspace_id is not None:
+            query = query.where(Workspace.id == workspace_id)
         return [
-            (workspace_id, finished_at)
-            for workspace_id, finished_at in self.session.execute(
-                select(Workspace.id, Workspace.setup_finished_at)
-                .join(HaloConnection, HaloConnection.workspace_id == Workspace.id)
-                .where(Workspace.setup_finished_at.is_not(None))
-            )
+            (found, finished_at)
+            for found, finished_at in self.session.execute(query)
             if finished_at is not None  # the query's condition
         ]
 

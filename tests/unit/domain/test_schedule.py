@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -17,7 +18,7 @@ from halosync.domain.schedule import (
     latest_slot_at_or_before,
     next_run_after,
 )
-from halosync.errors import ValidationFailedError
+from halosync.errors import HalosyncError, ValidationFailedError
 
 instants = st.datetimes(
     min_value=datetime(1999, 1, 1), max_value=datetime(2101, 1, 1), timezones=st.just(UTC)
@@ -183,3 +184,20 @@ def test_cooldown_never_says_zero_while_refusing(elapsed: int, minutes: int) -> 
 def test_humanize_age(ago: timedelta, text: str) -> None:
     now = utc(2025, 6, 1)
     assert humanize_age(now - ago, now) == text
+
+
+@pytest.mark.parametrize(
+    ("make", "said"),
+    [
+        (lambda: Schedule.monthly(29, 8), "monthly schedule day 29 is not allowed. Use a day"),
+        (lambda: Schedule.daily(24, 0), "schedule time 24:00 is not a time of day. Use HH:MM"),
+        (lambda: Schedule.daily(23, 60), "schedule time 23:60 is not a time of day. Use HH:MM"),
+        (lambda: Schedule.parse("weekly"), "schedule 'weekly' is not understood. Write"),
+    ],
+)
+def test_a_refused_schedule_reads_as_two_sentences(make: Any, said: str) -> None:
+    """The message and its fix were run together ("... is not allowed Use a day ...")."""
+    with pytest.raises(HalosyncError) as refused:
+        make()
+    assert str(refused.value).startswith(said)
+    assert refused.value.text_for("api").startswith(said)
