@@ -30,6 +30,7 @@ from halosync.mapping.service import (
     suggest_account_mappings,
     unmap_account,
     unmap_service,
+    why_no_suggestions,
 )
 
 FOLLOW_UP_TIMEOUT_SECONDS = 3600.0
@@ -123,7 +124,8 @@ def suggest(
         emit_json({"workspace": ws.name, "accepted": accept, "suggestions": rows})
         return
     if not rows:
-        typer.echo("No suggestions: every account is mapped, or no Halo client name is close.")
+        with database.session() as session:
+            typer.echo(str(why_no_suggestions(session, ws.id, min_score=min_score)))
         return
     for suggestion, row in zip(suggestions, rows, strict=True):
         line = (

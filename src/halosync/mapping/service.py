@@ -22,7 +22,7 @@ from halosync.domain.matching import (
     Suggestion,
     suggest_mappings,
 )
-from halosync.errors import Audience, NotFoundError, ValidationFailedError
+from halosync.errors import Audience, HalosyncError, NotFoundError, ValidationFailedError
 from halosync.store.account_grid import refresh_mapping_columns
 from halosync.store.base import utcnow
 from halosync.store.halo_records import HaloRecordRepository
@@ -313,6 +313,42 @@ def suggest_account_mappings(
     ]
     already_mapped = MappingRepository(session, workspace_id).clients_by_account_ref()
     return suggest_mappings(accounts, clients, already_mapped, min_score=min_score)
+
+
+def why_no_suggestions(
+    session: Session, workspace_id: int, *, min_score: int = DEFAULT_MIN_SCORE
+) -> HalosyncError:
+    """Why Suggest Mappings found nothing, and what to do, for every caller (CLI, UI): not
+    one sentence covering every case, which told a workspace whose Sync Organizations
+    never pulled a client that its accounts were mapped or matched nothing."""
+    if not HaloRecordRepository(session, workspace_id).live_clients():
+        return HalosyncError(
+            "No suggestions: no Halo clients have been pulled into this workspace yet, so "
+            "there is nothing to match its accounts to.",
+            fix="Run `halosync sync customers` (Sync Organizations) to pull Halo's clients, "
+            "then suggest again; if it stopped, `halosync runs list` says why.",
+            fixes=pull_fixes("clients"),
+        )
+    accounts = {ref for ref, _name in AccountRepository(session, workspace_id).names()}
+    if not accounts:
+        return HalosyncError(
+            "No suggestions: the workspace has no accounts yet.",
+            fix="Import usage first (`halosync import FILE`).",
+            fixes={"api": "Send usage first (POST /usage).", "ui": "Import usage first."},
+        )
+    if accounts <= set(MappingRepository(session, workspace_id).clients_by_account_ref()):
+        return HalosyncError("No suggestions: every account is mapped.")
+    return HalosyncError(
+        "No suggestions: no Halo client's name is close enough to an unmapped account's "
+        f"(a score of {min_score} or more).",
+        fix="Map the remaining accounts by hand (`halosync map account REF CLIENT_ID`), or "
+        "lower --min-score.",
+        fixes={
+            "api": "Map the remaining accounts by hand (PUT /mappings/accounts/{account_ref}), "
+            "or send a lower min_score.",
+            "ui": "Map the remaining accounts by hand on the account mapping page.",
+        },
+    )
 
 
 def _clients_by_halo_id(

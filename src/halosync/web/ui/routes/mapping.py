@@ -39,6 +39,7 @@ from halosync.mapping.service import (
     suggest_account_mappings,
     unmap_account,
     unmap_service,
+    why_no_suggestions,
 )
 from halosync.web.api.syncs import get_job_queue
 from halosync.web.ui.context import (
@@ -360,6 +361,9 @@ def _suggest(request: Request, member: Member, form: FormData) -> Response:
     state = ui_state(request)
     with state.database.session() as db:
         suggestions = suggest_account_mappings(db, member.workspace_id)
+        none_because = (
+            None if suggestions else why_no_suggestions(db, member.workspace_id).text_for("ui")
+        )
         # The clients a row may be changed to (any no account is mapped to yet).
         others = [
             (client.halo_id, client.name)
@@ -374,6 +378,7 @@ def _suggest(request: Request, member: Member, form: FormData) -> Response:
             "member": member,
             "page": "accounts",
             "suggestions": suggestions,
+            "none_because": none_because,
             "clients": others,
             "back": back,
         },
