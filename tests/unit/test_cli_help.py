@@ -54,3 +54,15 @@ def test_settings_are_shown_lined_up_as_they_are_typed(tmp_path: Path) -> None:
         "Snapshot cancel limit percent:  50\n"
     )
     assert run_cli(env, "settings", "show")[1] == out
+
+
+def test_help_wraps_when_the_command_was_loaded_before(tmp_path: Path) -> None:
+    """A command whose module an earlier command already imported (the same process: the
+    in-process test runner, a long-lived shell) is built with the root group, not loaded
+    by it: its help must be unwrapped all the same."""
+    env = {**home_env(tmp_path), "COLUMNS": "80"}
+    assert run_cli(env, "doctor", "--help")[0] == 0
+    code, out, _err = run_cli(env, "doctor", "--help")
+    assert code == 0
+    for paragraph in _paragraphs(out):
+        assert all(len(line) > 50 for line in paragraph[:-1]), out

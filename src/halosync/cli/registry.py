@@ -123,7 +123,12 @@ class LazyGroup(TyperGroup):
             if self._listing:
                 return TyperCommand(cmd_name, help=COMMANDS[cmd_name].help)
             self.load(cmd_name)
-        return super().get_command(ctx, cmd_name)
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            # Also a command built with this group because its module was imported
+            # before (the same process ran another command): it was never loaded here.
+            _unwrap_help(command)
+        return command
 
     def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """The root help, listing commands from the registry."""
@@ -143,7 +148,6 @@ class LazyGroup(TyperGroup):
         built = typer.main.get_command(LazyGroup.app)
         assert isinstance(built, TyperGroup)
         for name, command in built.commands.items():
-            _unwrap_help(command)
             self.commands.setdefault(name, command)
 
 
@@ -151,7 +155,8 @@ def _unwrap_help(command: click.Command) -> None:
     """Put each paragraph of ``command``'s help (and its subcommands') on one line, for the
     help to wrap to the terminal: typer keeps a paragraph's line breaks, so a docstring
     wrapped at 88 columns broke again on an 80-column terminal ("creates the first admin
-    and" / "prints the URL"). A paragraph that starts with click's ``\\b`` keeps its lines."""
+    and" / "prints the URL"). A paragraph that starts with click's ``\\b`` keeps its lines.
+    Unwrapping twice changes nothing."""
     if command.help:
         paragraphs = inspect.cleandoc(command.help).split("\n\n")
         command.help = "\n\n".join(
