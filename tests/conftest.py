@@ -152,7 +152,8 @@ def pg_empty_schema_url(postgres_url: str) -> Iterator[str]:
 # CLI's commands. It leaves to the 3.11 run what no interpreter changes and costs most:
 # - Hypothesis property tests: they search for inputs, and the inputs that break the code
 #   do not depend on the interpreter; the example tests of the same modules run its code.
-# - The PostgreSQL halves of parametrised tests (the SQLite halves run the same code).
+# - The PostgreSQL halves of parametrised tests (the SQLite halves run the same code) and
+#   every other test marked postgres (PostgreSQL's behaviour is not the interpreter's).
 # - Tests of SQL and data volume (statement counts, the grid's order over a built data
 #   set, chunked and concurrently changed reads), tests that read the source instead of
 #   running it (layers, names), and commands run again through child processes or the
@@ -188,7 +189,7 @@ NOT_FAST_FILES = (
     "connection/test_cli.py",
     "simulator/test_cli.py",
 )
-NOT_FAST = frozenset({"slow", "browser", "reliability"})
+NOT_FAST = frozenset({"slow", "browser", "reliability", "postgres"})
 
 
 def _in_fast_tier(item: pytest.Item, relative: Path) -> bool:
