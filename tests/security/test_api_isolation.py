@@ -26,7 +26,12 @@ SAMPLE_PARAMETERS = {
     "kind": "usage",
 }
 # Reads that are still for admins only: the token list.
-ADMIN_ONLY_READS = {("GET", PREFIX + "/tokens")}
+# Reads a viewer may not make: the tokens, and what reads HaloPSA live (its rate budget).
+ADMIN_ONLY_READS = {
+    ("GET", PREFIX + "/tokens"),
+    ("GET", PREFIX + "/reconciliation"),
+    ("GET", PREFIX + "/reconciliation.csv"),
+}
 
 
 def _walk(routes: Iterable[BaseRoute], prefix: str = "") -> Iterator[tuple[str, APIRoute]]:
@@ -113,6 +118,13 @@ def test_no_or_unknown_token_gets_401(world: Api, method: str, path: str) -> Non
 
 @pytest.mark.parametrize(("method", "path"), MUTATING)
 def test_viewer_cannot_mutate(world: Api, method: str, path: str) -> None:
+    response = world.request(method, _url(path, "acme"), token=world.viewer)
+    assert response.status_code == 403, (method, path, response.text)
+    assert "read-only (role viewer)" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(ADMIN_ONLY_READS))
+def test_viewer_cannot_make_admin_only_reads(world: Api, method: str, path: str) -> None:
     response = world.request(method, _url(path, "acme"), token=world.viewer)
     assert response.status_code == 403, (method, path, response.text)
     assert "read-only (role viewer)" in response.json()["detail"]

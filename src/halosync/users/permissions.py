@@ -20,9 +20,17 @@ class Action(StrEnum):
     DRY_RUN = "dry_run"
     """A preview: it writes nothing, but reads HaloPSA with the workspace's credentials,
     spends the instance's shared rate budget and records a run."""
+    RECONCILE = "reconcile"
+    """The reconciliation report: it reads every licence or invoice line of the workspace
+    from HaloPSA live, spending the rate budget (300 requests per 5 minutes) its syncs
+    share, so a read-only role could starve them by reloading it."""
 
 
-_LABELS = {Action.CHANGE: "writing", Action.DRY_RUN: "a dry run"}
+_LABELS = {
+    Action.CHANGE: "writing",
+    Action.DRY_RUN: "a dry run",
+    Action.RECONCILE: "the reconciliation (it reads HaloPSA live)",
+}
 _ROLE_ACTIONS: dict[str, frozenset[Action]] = {
     "admin": frozenset(Action),
     "viewer": frozenset(),

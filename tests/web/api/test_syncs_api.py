@@ -47,6 +47,22 @@ def test_a_viewer_token_cannot_dry_run_by_the_uis_rule(ready: Api) -> None:
         assert session.query(SyncRun).count() == runs_before
 
 
+def test_a_viewer_token_cannot_read_halo_live_through_the_reconciliation(ready: Api) -> None:
+    """The reconciliation reads HaloPSA with the workspace's credentials and spends the rate
+    budget syncs share: admin tokens only, by the rule (and words) the UI applies."""
+    _mapped(ready)
+    ready.sim.state.request_log.clear()
+    for path in ("reconciliation", "reconciliation.csv"):
+        refused = ready.get(path, token=ready.viewer)
+        assert refused.status_code == 403, (path, refused.text)
+        assert refused.json()["detail"] == (
+            "This API token is read-only (role viewer); the reconciliation (it reads HaloPSA "
+            "live) needs admin."
+        )
+    assert ready.sim.state.request_log.entries() == []
+    assert ready.get("reconciliation").status_code == 200
+
+
 def test_preview_is_the_cli_contract_document_and_writes_nothing(ready: Api) -> None:
     _mapped(ready)
     preview = ready.post("syncs/usage/preview")
@@ -392,7 +408,7 @@ def test_reconciliation_json_and_formula_safe_csv(ready: Api) -> None:
         lic for lic in ready.sim.state.records("SoftwareLicence") if lic["client_id"] == 1
     )
     ready.sim.state.edit_by_hand("SoftwareLicence", licence["id"], count=99)
-    report = ready.get("reconciliation", token=ready.viewer).json()
+    report = ready.get("reconciliation").json()
     assert report["drift"] == 1
     drifted = next(row for row in report["rows"] if row["drift"])
     assert (drifted["account_ref"], drifted["halo_quantity"]) == ("A1", 99)

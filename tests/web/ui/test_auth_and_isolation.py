@@ -11,7 +11,16 @@ from starlette.testclient import TestClient
 from halosync.store.models import SyncRun
 from halosync.users import set_password
 from halosync.web.ui.routes import activity, auth, dashboard, mapping, review, setup
-from tests.web.ui.world import ADMIN, OTHER, PASSWORD, VIEWER, World, csrf_of, log_in
+from tests.web.ui.world import (
+    ADMIN,
+    OTHER,
+    PASSWORD,
+    VIEWER,
+    World,
+    connect_halo,
+    csrf_of,
+    log_in,
+)
 
 
 def _workspace_routes(world: World) -> list[tuple[str, str]]:
@@ -227,6 +236,23 @@ def test_pages_cannot_be_framed_or_sniffed(world: World) -> None:
         assert headers["x-frame-options"] == "DENY", path
         assert headers["content-security-policy"] == "frame-ancestors 'none'", path
         assert headers["x-content-type-options"] == "nosniff", path
+
+
+def test_a_viewer_cannot_read_halo_live_through_the_reconciliation(world: World) -> None:
+    """The reconciliation reads HaloPSA live and spends the rate budget syncs share: the UI
+    refuses a viewer (page and CSV) by the API's rule, and says so instead of a bare 403."""
+    client = TestClient(world.app)
+    connect_halo(client, world, log_in(client, ADMIN))
+    client.post("/ui/logout", data={"csrf_token": csrf_of(client.get("/ui/login").text)})
+    viewer = TestClient(world.app)
+    log_in(viewer, VIEWER)
+    world.simulator.state.request_log.clear()
+    page = viewer.get(f"/ui/w/{world.alpha}/reconcile")
+    assert page.status_code == 403
+    assert "the reconciliation (it reads HaloPSA live) needs admin" in page.text
+    assert 'id="csv"' not in page.text
+    assert viewer.get(f"/ui/w/{world.alpha}/reconcile.csv").status_code == 403
+    assert world.simulator.state.request_log.entries() == []
 
 
 def test_a_viewer_cannot_run_a_dry_run_in_the_ui_as_in_the_api(world: World) -> None:

@@ -85,3 +85,5 @@ writer = caller_who_may(Action.CHANGE)
 """The caller, if its token may write (role admin)."""
 dry_runner = caller_who_may(Action.DRY_RUN)
 """The caller, if its token may make a dry run (role admin)."""
+reconciler = caller_who_may(Action.RECONCILE)
+"""The caller, if its token may read HaloPSA live for the reconciliation (role admin)."""

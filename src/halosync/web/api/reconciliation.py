@@ -18,7 +18,7 @@ from halosync.store.crypto import SecretBox
 from halosync.store.database import Database
 from halosync.sync.halo import HaloFactory
 from halosync.sync.reconcile import build_reconciliation, row_to_dict
-from halosync.web.api.auth import Caller, current_caller, get_database
+from halosync.web.api.auth import Caller, get_database, reconciler
 from halosync.web.api.deps import PREFIX, JsonCount, get_box, get_halo_factory, get_settings
 from halosync.web.api.errors import ERROR_RESPONSES
 from halosync.web.api.json_body import JsonBodyRoute
@@ -121,9 +121,11 @@ def _deps(
 
 @router.get("/reconciliation", response_model=ReconciliationOut, responses=ERROR_RESPONSES)
 def reconciliation(
-    caller: Annotated[Caller, Depends(current_caller)], deps: Annotated[Deps, Depends(_deps)]
+    caller: Annotated[Caller, Depends(reconciler)], deps: Annotated[Deps, Depends(_deps)]
 ) -> Any:
-    """Read live from Halo: per account × service, drift (changed in Halo) flagged."""
+    """Read live from Halo: per account × service, drift (changed in Halo) flagged.
+
+    Admin tokens only: the read spends the rate budget the workspace's syncs share."""
     database, box, settings, factory = deps
     rows = _rows(database, box, settings, caller, factory)
     return ReconciliationOut(
@@ -141,7 +143,7 @@ def reconciliation(
     },
 )
 def reconciliation_csv(
-    caller: Annotated[Caller, Depends(current_caller)], deps: Annotated[Deps, Depends(_deps)]
+    caller: Annotated[Caller, Depends(reconciler)], deps: Annotated[Deps, Depends(_deps)]
 ) -> Response:
     """The report as CSV; cells a spreadsheet would run as formulas are defused."""
     database, box, settings, factory = deps

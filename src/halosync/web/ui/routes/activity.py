@@ -23,7 +23,7 @@ from halosync.sync.activity import list_log_entries, parse_level
 from halosync.sync.reconcile import build_reconciliation
 from halosync.sync.runs import RunView, get_run, list_runs, run_results
 from halosync.sync.usage import run_usage_sync
-from halosync.users.permissions import Action
+from halosync.users.permissions import Action, PermissionDeniedError, require_permission
 from halosync.web.ui.context import (
     Member,
     UiRoute,
@@ -215,14 +215,23 @@ def logs(request: Request, member: Annotated[Member, Depends(current_member)]) -
 
 @router.get("/ui/w/{workspace_id}/reconcile")
 def reconcile(request: Request, member: Annotated[Member, Depends(current_member)]) -> Response:
-    """Vendor count vs. ledger vs. what Halo holds now; drift highlighted."""
+    """Vendor count vs. ledger vs. what Halo holds now; drift highlighted.
+
+    Admins only (the API's rule): the page reads HaloPSA live. A viewer gets the page
+    saying so, with the 403 the API gives, rather than a bare error page."""
     state = ui_state(request)
     error = None
+    status = 200
     rows = []
     try:
+        require_permission(
+            member.workspace.role, Action.RECONCILE, holder="Your account in this workspace"
+        )
         rows = asyncio.run(
             build_reconciliation(state.database, state.box, state.settings, member.workspace_id)
         )
+    except PermissionDeniedError as denied:
+        error, status = denied.message, 403
     except HalosyncError as failure:
         error = failure.text_for("ui")
     only_drift = request.query_params.get("drift") == "1"
@@ -239,11 +248,14 @@ def reconcile(request: Request, member: Annotated[Member, Depends(current_member
             "only_drift": only_drift,
             "error": error,
         },
+        status_code=status,
     )
 
 
 @router.get("/ui/w/{workspace_id}/reconcile.csv")
-def reconcile_csv(request: Request, member: Annotated[Member, Depends(current_member)]) -> Response:
+def reconcile_csv(
+    request: Request, member: Annotated[Member, Depends(member_who_may(Action.RECONCILE))]
+) -> Response:
     """The reconciliation report as CSV (formula-like cells defused)."""
     state = ui_state(request)
     rows = asyncio.run(
