@@ -239,6 +239,20 @@ async def test_a_halo_that_ignores_paging_is_read_whole(make_halo: Callable[...,
     assert len(halo.requests("/api/SoftwareLicence")) == 2
 
 
+async def test_a_halo_whose_paging_does_not_advance_is_an_error_not_a_short_list(
+    make_halo: Callable[..., Halo],
+) -> None:
+    # Every page is page 1 (5 records of 7): page 2 repeats it, and page 1 read again still
+    # holds them, so the list is neither taken as whole nor read forever.
+    halo = make_halo(max_page_size=5, default_page_size=5)
+    _licences_on_client_1(halo, 7)
+    halo.app.state.faults.inject("ignore_paging", "GET", "/api/softwarelicence", times=None)
+    async with halo.client(page_size=3) as client:
+        with pytest.raises(PagingInconsistentError, match="paging is not advancing"):
+            await client.list_whole("SoftwareLicence", params={"client_id": 1})
+    assert len(halo.requests("/api/SoftwareLicence")) == 3
+
+
 async def test_a_whole_list_is_read_again_until_it_held_still(halo: Halo) -> None:
     _licences_on_client_1(halo, 6)
     async with halo.client(page_size=2) as client:

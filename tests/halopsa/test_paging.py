@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from halosync.halopsa.errors import HaloResponseError, PagingInconsistentError
@@ -106,6 +106,9 @@ def _changing_reads(draw: st.DrawFn) -> tuple[list[int], int, list[list[Change]]
 
 @given(_changing_reads())
 @settings(max_examples=300)
+# Two deletions (the second makes page 1 read again), then a record added at the front:
+# page 3 repeats page 2 exactly, total unchanged, yet paging advanced (it once raised).
+@example(([1, 2, 3, 4], 1, [[], [("delete", 0.0)], [("delete", 1.0)], [("insert", 0.0)]]))
 def test_a_list_that_changes_between_pages_is_read_tolerantly(
     case: tuple[list[int], int, list[list[Change]]],
 ) -> None:
@@ -201,14 +204,37 @@ def test_a_moved_total_is_reported_not_raised() -> None:
 
 
 def test_tracker_detects_paging_that_does_not_advance() -> None:
-    tracker = PageTracker("Client", 50)
-    tracker.add(_rows(0, 50), None)
-    with pytest.raises(PagingInconsistentError, match="repeats page 1"):
-        tracker.add(_rows(0, 50), None)
-    counted = PageTracker("Client", 50)
-    counted.add(_rows(0, 50), 500)
-    with pytest.raises(PagingInconsistentError, match="not advancing"):
-        counted.add(_rows(0, 50), 500)
+    # A repeated page is only suspect: the page before it, read again, repeats it too.
+    for total in (None, 500):
+        tracker = PageTracker("Client", 50)
+        tracker.add(_rows(0, 50), total)
+        assert tracker.add(_rows(0, 50), total) == []
+        assert tracker.next_page == 1
+        with pytest.raises(PagingInconsistentError, match="repeats page 1") as raised:
+            tracker.add(_rows(0, 50), total)
+        assert "not advancing" in str(raised.value)
+
+
+def test_a_page_repeated_by_a_list_that_moved_a_page_on_is_read_on() -> None:
+    """Records added before a page and as many deleted after it: the next page repeats it,
+    total unchanged; the page before, read again, holds other records, so reading goes on."""
+    tracker = PageTracker("Client", 2)
+    assert _ids(tracker.add(_rows(1, 2), 6)) == [1, 2]
+    assert _ids(tracker.add(_rows(3, 2), 6)) == [3, 4]
+    # 101 and 102 added at the front, 5 and 6 deleted: page 3 now holds 3 and 4 again.
+    assert tracker.add(_rows(3, 2), 6) == []
+    assert tracker.next_page == 2
+    assert _ids(tracker.add([{"id": 1}, {"id": 2}], 6)) == []
+    assert tracker.next_page == 4
+    assert tracker.add([], 6) == []
+    assert tracker.next_page is None
+    report = tracker.report()
+    assert report.changed
+    assert (report.requests, report.rereads) == (5, 1)
+
+
+def _ids(rows: list[dict[str, Any]]) -> list[Any]:
+    return [row["id"] for row in rows]
 
 
 def test_tracker_adapts_to_an_instance_page_cap() -> None:

@@ -80,6 +80,14 @@ def unwrap_written(body: Any, key: str | None, sent: int) -> list[dict[str, Any]
     return rows
 
 
+@dataclass(frozen=True)
+class _Suspect:
+    """A forward page that repeated the one before it, until the previous page is read again."""
+
+    ids: list[Any]
+    record_count: int | None
+
+
 REREAD_BUDGET = 10
 """Pages one list read may read a second time, when Halo's total drops between two pages."""
 
@@ -116,8 +124,10 @@ class PageTracker:
     passed on once, by id. A drop in Halo's total marks the positions a record may have
     slipped into, and those pages are read again, newest first (at most ``reread_budget``
     pages per list). The report says whether the list held still. A page that repeats the
-    previous one while the total stays put means paging does not advance: that raises, unless
-    the records seen are already as many as the total (Halo ignored paging: page 1 was all).
+    previous one while the total stays put is paging that does not advance only if the
+    previous page, read again at once, still holds the same records (a list that moved a
+    whole page on between two reads repeats a page too): that raises, unless the records seen
+    are already as many as the total (Halo ignored paging: page 1 was all).
 
     Drive it with ``while (page := tracker.next_page) is not None: tracker.add(rows, total)``.
     """
@@ -134,6 +144,7 @@ class PageTracker:
         self._forward_ids: list[Any] | None = None
         self._forward_count: int | None = None
         self._rereading = False
+        self._suspect: _Suspect | None = None
         self._budget = reread_budget
         self._seen: set[Any] = set()
         self._first_count: int | None = None
@@ -152,26 +163,29 @@ class PageTracker:
         again = self._rereading
         self._requests += 1
         ids = [row.get("id") for row in rows]
-        if (
+        if self._suspect is not None:
+            suspect, self._suspect = self._suspect, None
+            if ids == suspect.ids and record_count == suspect.record_count:
+                raise PagingInconsistentError(
+                    f"Page {page + 1} of the {self.entity} list repeats page {page} (records "
+                    f"{ids[0]}..{ids[-1]}), and page {page} read again still holds them; "
+                    "Halo's paging is not advancing.",
+                    fix="Read it again; if it persists, report it with this message.",
+                )
+        repeats = (
             not again
             and page > 1
-            and rows
+            and bool(rows)
             and None not in ids
             and ids == self._forward_ids
             and record_count in (None, self._forward_count)
-        ):
-            if record_count is not None and len(self._seen) == record_count:
-                # Halo ignored page_size and page_no: page 1 already held every record it
-                # counts, and every page repeats it. The list is whole.
-                self._forward_full = False
-                self.next_page = self._next()
-                return []
-            # Records added before these could repeat a page too, but they move the total.
-            raise PagingInconsistentError(
-                f"Page {page} of the {self.entity} list repeats page {page - 1} (records "
-                f"{ids[0]}..{ids[-1]}); Halo's paging is not advancing.",
-                fix="Read it again; if it persists, report it with this message.",
-            )
+        )
+        if repeats and record_count is not None and len(self._seen) == record_count:
+            # Halo ignored page_size and page_no: page 1 already held every record it
+            # counts, and every page repeats it. The list is whole.
+            self._forward_full = False
+            self.next_page = self._next()
+            return []
         fresh = self._fresh(rows, again=again)
         self._count(record_count)
         if again:
@@ -191,6 +205,16 @@ class PageTracker:
             self._frontier = page * self.page_size
         if record_count is not None:
             self._high = min(self._high, record_count)
+        if repeats:
+            # A page that repeats the one before is paging that does not advance, or a list
+            # that moved a whole page on with its total unchanged (records added before
+            # these, as many deleted after). Only the previous page read again tells: it
+            # still holds these records only if paging does not advance (two pages of one
+            # list at one moment never share a record).
+            self._suspect = _Suspect(ids, record_count)
+            self._rereading = True
+            self.next_page = page - 1
+            return fresh
         self.next_page = self._next()
         return fresh
 
