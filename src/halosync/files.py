@@ -3,12 +3,18 @@
 The database (its -wal and -shm take the database file's mode), the embedded queue, the
 key files and backups hold billing data and secrets, so each is created 0600, whatever
 the umask would let a default 0644 become. A file the operator made is used as it is.
+
+Processes started together on a fresh data directory (``serve`` and ``worker``, two
+workers) race to make the same files: each is created exclusively, and a file with content
+appears complete or not at all, so the loser reads the winner's.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
+import tempfile
 from pathlib import Path
 
 OWNER_ONLY = 0o600
@@ -25,6 +31,60 @@ def create_private_file(path: Path) -> bool:
         return False
     os.close(descriptor)
     return True
+
+
+def create_private_file_with(path: Path, content: str) -> bool:
+    """Create ``path`` holding ``content``, owner-only, unless it exists; whether this call
+    made it. Never replaces an existing file.
+
+    The content is written and flushed to disk under a temporary name and then hard-linked
+    to ``path``, which fails if ``path`` exists: whoever finds the file finds it whole.
+    """
+    temporary = _write_temporary(path, content)
+    try:
+        os.link(temporary, path)
+    except FileExistsError:
+        return False
+    finally:
+        os.unlink(temporary)
+    _sync_folder(path.parent)
+    return True
+
+
+def replace_private_file(path: Path, content: str) -> None:
+    """Replace ``path`` (or create it) with ``content``, owner-only, in one step: a reader
+    sees the old content or the new, never a mix, and a crash leaves one of them."""
+    temporary = _write_temporary(path, content)
+    try:
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+    _sync_folder(path.parent)
+
+
+def _write_temporary(path: Path, content: str) -> str:
+    # A name of this call's own (mkstemp: 0600, exclusive) beside ``path``, on its file system.
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        os.unlink(temporary)
+        raise
+    return temporary
+
+
+def _sync_folder(folder: Path) -> None:
+    # The new name must outlive a power cut as the data written with its key does.
+    with contextlib.suppress(OSError):  # some file systems cannot open or sync a folder
+        descriptor = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
 
 
 def readable_by_others(path: Path) -> bool:

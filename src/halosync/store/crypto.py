@@ -6,7 +6,6 @@ or, when that is unset, from a key file created on first use in the data directo
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from halosync.errors import HalosyncError
+from halosync.files import create_private_file_with, replace_private_file
 from halosync.logging import get_logger, register_secret
 from halosync.settings import Settings
 from halosync.store.models import HaloConnection
@@ -80,16 +80,26 @@ def key_file_path(settings: Settings) -> Path:
     return settings.data_dir / KEY_FILE_NAME
 
 
+def _key_file_text(keys: Sequence[str]) -> str:
+    header = "# halosync secret keys: the first encrypts, all decrypt.\n"
+    return header + "".join(f"{key}\n" for key in keys)
+
+
 def write_key_file(path: Path, keys: Sequence[str]) -> None:
     """Replace the key file atomically, readable by its owner only."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    temporary = path.with_name(path.name + ".tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="ascii") as handle:
-        handle.write("# halosync secret keys: the first encrypts, all decrypt.\n")
-        handle.write("".join(f"{key}\n" for key in keys))
-    os.chmod(temporary, 0o600)
-    os.replace(temporary, path)
+    replace_private_file(path, _key_file_text(keys))
+
+
+def _make_key_file(path: Path) -> bool:
+    """Make the key file with a new key unless it exists; whether this call made it. A
+    process starting at the same moment may make it first: then its key is everyone's."""
+    if path.exists():
+        return False
+    made = create_private_file_with(path, _key_file_text([generate_key()]))
+    if made:
+        log.info("created secret key file", path=str(path))
+    return made
 
 
 def create_key_file(settings: Settings) -> Path | None:
@@ -102,18 +112,11 @@ def create_key_file(settings: Settings) -> Path | None:
     if settings.secret_keys is not None:
         return None
     path = settings.ensure_data_dir() / KEY_FILE_NAME
-    if path.exists():
-        return None
-    write_key_file(path, [generate_key()])
-    log.info("created secret key file", path=str(path))
-    return path
+    return path if _make_key_file(path) else None
 
 
 def _load_or_create_key_file(path: Path) -> list[str]:
-    if path.exists():
-        return parse_keys(path.read_text(encoding="ascii"))
-    write_key_file(path, [generate_key()])
-    log.info("created secret key file", path=str(path))
+    _make_key_file(path)
     return parse_keys(path.read_text(encoding="ascii"))
 
 

@@ -24,7 +24,8 @@ from pathlib import Path
 from starlette.requests import Request
 from starlette.responses import Response
 
-from halosync.files import create_private_file
+from halosync.errors import HalosyncError
+from halosync.files import create_private_file_with
 from halosync.settings import Settings
 from halosync.store.base import utcnow
 from halosync.store.database import Database
@@ -53,12 +54,28 @@ class CsrfError(Exception):
     """An unsafe request without the session's CSRF token."""
 
 
+SESSION_KEY_BYTES = 32
+
+
 def load_session_key(settings: Settings) -> bytes:
-    """The key CSRF tokens are derived with: from a file in the data dir, made on first use."""
+    """The key CSRF tokens are derived with: from a file in the data dir, made on first use
+    (web processes starting at once all read the one that was made first)."""
     path: Path = settings.ensure_data_dir() / SESSION_KEY_FILE
-    if create_private_file(path):
-        path.write_text(secrets.token_hex(32), encoding="ascii")
-    return bytes.fromhex(path.read_text(encoding="ascii").strip())
+    if not path.exists():
+        create_private_file_with(path, secrets.token_hex(SESSION_KEY_BYTES) + "\n")
+    try:
+        key = bytes.fromhex(path.read_text(encoding="ascii").strip())
+    except ValueError:
+        key = b""
+    if len(key) < SESSION_KEY_BYTES:
+        # An empty or short key would make every CSRF token one anyone can work out.
+        raise HalosyncError(
+            f"The web UI's session key file {path} is damaged (it must hold "
+            f"{SESSION_KEY_BYTES * 2} hexadecimal digits).",
+            fix=f"Delete {path} and start halosync again: a new key is made and everyone "
+            "signed in to the web UI signs in again.",
+        )
+    return key
 
 
 @dataclass
