@@ -11,7 +11,7 @@ from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from urllib.parse import unquote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -22,9 +22,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from halosync.domain.ages import humanize_age
+from halosync.errors import HalosyncError
 from halosync.settings import Settings
 from halosync.store.crypto import SecretBox
-from halosync.store.database import Database
+from halosync.store.database import Database, DatabaseUnavailableError
 from halosync.sync.progress import progress_text
 from halosync.users import LoginThrottle, WorkspaceRole
 from halosync.users.permissions import Action, PermissionDeniedError, require_permission
@@ -42,6 +43,7 @@ from halosync.web.ui.security import (
 )
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
+RefusalT = TypeVar("RefusalT", bound=HalosyncError)
 LOGIN_PATH = "/ui/login"
 
 
@@ -194,6 +196,16 @@ def member_who_may(action: Action) -> Callable[[Member], Member]:
 
 current_admin = member_who_may(Action.CHANGE)
 """The member, if they are an admin of the workspace; 403 for viewers."""
+
+
+def refusal(error: RefusalT) -> RefusalT:
+    """``error``, for a route to show as why its request was refused (a flash, an inline
+    error). A database too busy to answer (locked, every connection taken, down) refuses
+    nothing about the request: it is raised again, so every UI route answers it with the
+    503 "try again shortly" page and Retry-After (``install_ui``), as the API does."""
+    if isinstance(error, DatabaseUnavailableError):
+        raise error
+    return error
 
 
 def viewer_zone(request: Request) -> ZoneInfo:

@@ -14,11 +14,10 @@ from fastapi import APIRouter, Depends, Request, UploadFile
 from starlette.responses import Response
 
 from halosync.domain.reconcile import ReconcileSummary, csv_rows
-from halosync.errors import HalosyncError, NotFoundError
+from halosync.errors import HalosyncError, NotFoundError, ValidationFailedError
 from halosync.sources.apply import several_terms_text
 from halosync.sources.errors import ImportValidationError
 from halosync.sources.upload import import_upload
-from halosync.store.database import DatabaseUnavailableError
 from halosync.sync.activity import list_log_entries, parse_level
 from halosync.sync.reconcile import build_reconciliation
 from halosync.sync.runs import RunView, get_run, list_runs, run_results
@@ -31,6 +30,7 @@ from halosync.web.ui.context import (
     current_member,
     member_who_may,
     redirect,
+    refusal,
     render,
     ui_state,
     web_session,
@@ -67,7 +67,7 @@ def preview(
             )
         )
     except HalosyncError as refused:
-        web_session(request).flash("error", refused.text_for("ui"))
+        web_session(request).flash("error", refusal(refused).text_for("ui"))
         return redirect(request, workspace_url(member.workspace_id, "preview"))
     return render(
         request,
@@ -169,7 +169,7 @@ def logs(request: Request, member: Annotated[Member, Depends(current_member)]) -
     params = request.query_params
     try:
         level = parse_level(params.get("level"))
-    except HalosyncError:
+    except ValidationFailedError:  # an unknown level in the URL shows every level
         level = None
     size_text = params.get("size", "20")
     size = whole_number(size_text)
@@ -233,7 +233,7 @@ def reconcile(request: Request, member: Annotated[Member, Depends(current_member
     except PermissionDeniedError as denied:
         error, status = denied.message, 403
     except HalosyncError as failure:
-        error = failure.text_for("ui")
+        error = refusal(failure).text_for("ui")
     only_drift = request.query_params.get("drift") == "1"
     calm = ("in_step", "skipped", "excluded")  # deliberate: no attention needed
     shown = [row for row in rows if row.status not in calm] if only_drift else rows
@@ -312,10 +312,8 @@ def upload(
             context["errors"] = [str(error) for error in invalid.errors[:200]]
             context["more"] = max(0, invalid.total - 200)
             return render(request, "import.html", context, status_code=422)
-        except DatabaseUnavailableError:
-            raise  # not the file's fault: the 503 page, "try again shortly"
         except HalosyncError as refused:
-            context["error"] = refused.text_for("ui")
+            context["error"] = refusal(refused).text_for("ui")
             return render(request, "import.html", context, status_code=422)
     context["report"] = report
     context["several_terms_text"] = several_terms_text

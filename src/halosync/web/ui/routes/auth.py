@@ -15,6 +15,7 @@ from halosync.web.ui.context import (
     Viewer,
     current_viewer,
     redirect,
+    refusal,
     render,
     ui_state,
     web_session,
@@ -67,11 +68,13 @@ def login(
         with state.database.session() as db:
             user_id = authenticate(db, email, password).id
     except HalosyncError as refused:
+        # A busy database is no wrong password: the 503 page, and no failure counted.
+        text = refusal(refused).text_for("ui")
         state.throttle.failed(email, address)
         return render(
             request,
             "login.html",
-            {"email": email, "error": refused.text_for("ui")},
+            {"email": email, "error": text},
             status_code=401,
         )
     state.throttle.succeeded(email, address)

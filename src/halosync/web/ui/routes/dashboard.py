@@ -28,6 +28,7 @@ from halosync.web.ui.context import (
     current_admin,
     current_member,
     redirect,
+    refusal,
     render,
     ui_state,
     web_session,
@@ -110,7 +111,7 @@ def test_connection(
         outcome = asyncio.run(service.test(member.workspace.workspace_name))
     except HalosyncError as error:
         return render(
-            request, "_test_result.html", {"success": False, "text": error.text_for("ui")}
+            request, "_test_result.html", {"success": False, "text": refusal(error).text_for("ui")}
         )
     view = connection_view(request, member.workspace.workspace_name)
     return render(
@@ -159,7 +160,7 @@ def _request(
             account_ref=account_ref,
         )
     except HalosyncError as refused:
-        session.flash("error", refused.message)
+        session.flash("error", refusal(refused).message)
         return redirect(request, back)
     what = {
         "customers": "Sync Organizations started.",
@@ -189,7 +190,7 @@ def change_prices(
             confirmed=confirmed == "yes",
         )
     except HalosyncError as refused:
-        session.flash("error", refused.message)
+        session.flash("error", refusal(refused).message)
     else:
         session.flash("success", PRICE_UPDATED)
     return redirect(request, workspace_url(member.workspace_id))
@@ -219,7 +220,7 @@ def change_target(
             confirmed=confirmed == "yes",
         )
     except HalosyncError as refused:
-        session.flash("error", refused.message)
+        session.flash("error", refusal(refused).message)
     else:
         session.flash(
             "success",
@@ -267,7 +268,7 @@ def change_schedule(
                 db, member.workspace_id, sync_kind, schedule, enabled=enabled == "yes"
             )
     except HalosyncError as refused:
-        session.flash("error", "Schedule not changed: " + refused.text_for("ui"))
+        session.flash("error", "Schedule not changed: " + refusal(refused).text_for("ui"))
     else:
         state_text = saved.schedule.describe() if saved.enabled else "off"
         session.flash("success", f"{SCHEDULE_LABELS[sync_kind]}: {state_text}.")
@@ -308,7 +309,7 @@ def change_preferences(
     try:
         validate_change(cooldown)
     except HalosyncError as refused:
-        problems.append(refused.message)
+        problems.append(refusal(refused).message)
     if problems:
         session.flash("error", "Settings not changed: " + "; ".join(problems) + ".")
         return redirect(request, workspace_url(member.workspace_id))

@@ -48,6 +48,7 @@ from halosync.web.ui.context import (
     current_admin,
     current_member,
     redirect,
+    refusal,
     render,
     ui_state,
     web_session,
@@ -307,7 +308,9 @@ def account_map(
             recurring_invoice_id=invoice,
         )
     except HalosyncError as refused:
-        return _render_row(request, member, account_ref, edit=True, error=refused.text_for("ui"))
+        return _render_row(
+            request, member, account_ref, edit=True, error=refusal(refused).text_for("ui")
+        )
     notice = mapped.follow_up.text if mapped.follow_up else None
     return _render_row(request, member, account_ref, notice=notice)
 
@@ -324,7 +327,7 @@ def account_unmap(
         with state.database.session() as db:
             unmap_account(db, member.workspace_id, account_ref)
     except HalosyncError as refused:
-        return _render_row(request, member, account_ref, error=refused.text_for("ui"))
+        return _render_row(request, member, account_ref, error=refusal(refused).text_for("ui"))
     return _render_row(request, member, account_ref)
 
 
@@ -480,7 +483,7 @@ def service_map(
                 unmap_service(db, member.workspace_id, service_ref)
                 session.flash("success", f"Service {service_ref} unmapped.")
     except HalosyncError as refused:
-        session.flash("error", refused.text_for("ui"))
+        session.flash("error", refusal(refused).text_for("ui"))
     back = request.headers.get("hx-current-url") or request.headers.get("referer") or ""
     wizard = "/setup/services" in back
     return redirect(

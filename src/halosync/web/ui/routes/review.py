@@ -20,6 +20,7 @@ from halosync.web.ui.context import (
     current_admin,
     current_member,
     redirect,
+    refusal,
     render,
     ui_state,
     web_session,
@@ -94,7 +95,7 @@ async def approve(request: Request, member: Annotated[Member, Depends(current_ad
             )
         )
     except HalosyncError as refused:
-        session.flash("error", refused.message)
+        session.flash("error", refusal(refused).message)
         return redirect(request, back)
     if report.error:
         session.flash("error", f"Approved {len(report.items)} change(s), but {report.error}")
@@ -125,7 +126,7 @@ async def reject(request: Request, member: Annotated[Member, Depends(current_adm
             reject_review, state.database, member.workspace_id, ids, actor=_actor(member)
         )
     except HalosyncError as refused:
-        session.flash("error", refused.message)
+        session.flash("error", refusal(refused).message)
         return redirect(request, back)
     session.flash("success", f"Rejected {len(items)} change(s); HaloPSA was left as it is.")
     return redirect(request, back)
@@ -167,7 +168,7 @@ async def change_policy(
             set_review_policy, state.database, member.workspace_id, policy, actor=_actor(member)
         )
     except HalosyncError as refused:
-        session.flash("error", f"The review policy was not changed: {refused.message}")
+        session.flash("error", f"The review policy was not changed: {refusal(refused).message}")
         return redirect(request, back)
     session.flash("success", "Review policy saved; it applies from the next sync.")
     return redirect(request, back)

@@ -58,6 +58,7 @@ from halosync.web.ui.context import (
     current_admin,
     current_member,
     redirect,
+    refusal,
     render,
     ui_state,
     web_session,
@@ -336,7 +337,7 @@ async def _submit(request: Request, member: Member, operation: Operation, done: 
             editing.errors = {"excluded": refused.text_for("ui")}
             return _page(request, member, editing, status_code=422)
         except HalosyncError as refused:
-            editing.errors = _scope_error(refused)
+            editing.errors = _scope_error(refusal(refused))
             return _page(request, member, editing, status_code=422)
         return _done(request, member, change, done.format(label=target.label()))
 

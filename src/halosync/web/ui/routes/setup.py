@@ -26,6 +26,7 @@ from halosync.web.ui.context import (
     current_admin,
     current_member,
     redirect,
+    refusal,
     render,
     ui_state,
     web_session,
@@ -117,7 +118,7 @@ def first_sync_lines(
             )
         )
     except HalosyncError as refused:
-        found = FirstSyncLines([], [], error=refused.message)
+        found = FirstSyncLines([], [], error=refusal(refused).message)
     else:
         found = FirstSyncLines(
             take_over=[
@@ -222,7 +223,7 @@ def save_connection(
     try:
         asyncio.run(service.save(member.workspace.workspace_name, form.to_input()))
     except HalosyncError as refused:
-        return _refused_connection(request, member, form, refused)
+        return _refused_connection(request, member, form, refusal(refused))
     web_session(request).flash("success", "Connection saved. Test is successful.")
     return redirect(request, workspace_url(member.workspace_id, "setup/test"))
 
