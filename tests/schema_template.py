@@ -30,6 +30,7 @@ from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
+from halosync.database_url import sqlite_file
 from halosync.store.database import Database
 
 
@@ -53,15 +54,13 @@ def _template() -> Path:
 def migrated(database: Database) -> Database:
     """``database`` at the newest schema; a SQLite file not created yet starts as a copy."""
     if database.dialect == "sqlite":
-        name = make_url(database.url).database or ""
-        if database.shared_by_processes and not name.startswith("file:"):
-            target = Path(name)
-            # Database() makes the file empty and owner-only before SQLite opens it (so it
-            # is never 0644): empty is "not created yet" too. (Taken for existing, every
-            # test migrated its database from nothing: the fast tier took twice as long.)
-            if not target.exists() or target.stat().st_size == 0:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(_template(), target)
+        target = sqlite_file(database.url)
+        # Database() makes the file empty and owner-only before SQLite opens it (so it
+        # is never 0644): empty is "not created yet" too. (Taken for existing, every
+        # test migrated its database from nothing: the fast tier took twice as long.)
+        if target is not None and (not target.exists() or target.stat().st_size == 0):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(_template(), target)
     database.migrate()
     return database
 

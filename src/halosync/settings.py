@@ -14,7 +14,10 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from halosync.database_url import sqlite_url
 from halosync.errors import HalosyncError
+
+DEFAULT_DATABASE_FILE = "halosync.db"
 
 
 def default_data_dir() -> Path:
@@ -146,11 +149,17 @@ class Settings(BaseSettings):
         return self.data_dir
 
     @property
+    def default_database_url(self) -> str:
+        """The URL of ``<data_dir>/halosync.db`` (nothing is created)."""
+        return sqlite_url(self.data_dir / DEFAULT_DATABASE_FILE)
+
+    @property
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to ``<data_dir>/halosync.db``."""
         if self.database_url:
             return self.database_url
-        return f"sqlite:///{self.ensure_data_dir() / 'halosync.db'}"
+        self.ensure_data_dir()
+        return self.default_database_url
 
 
 def describe_settings_error(error: ValidationError) -> str:

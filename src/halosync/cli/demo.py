@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from halosync.cli.app import app, state
+from halosync.database_url import sqlite_url
 from halosync.demo.journey import DEMO_WORKSPACE, demo_application, run_journey
 from halosync.jobs.queue import embedded_queue_path
 from halosync.settings import Settings
@@ -68,7 +69,7 @@ def demo(
         for stale in (database_path, embedded_queue_path(cli_settings)):
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{stale}{suffix}").unlink(missing_ok=True)
-        updates["database_url"] = f"sqlite:///{database_path}"
+        updates["database_url"] = sqlite_url(database_path)
     # The demo's Halo is on loopback over plain http: allow it for this process only.
     settings = cli_settings.model_copy(update=updates)
     console = Console(highlight=False)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from halosync.database_url import sqlite_file
 from halosync.errors import ValidationFailedError
 from halosync.files import create_private_file
 from halosync.ops.checks import display_url
@@ -38,12 +39,12 @@ def sqlite_path(database_url: str) -> Path:
             fix=f"Back it up with pg_dump: pg_dump --format=custom --file BACKUP.dump "
             f"'{display_url(password_free)}' (restore with pg_restore).",
         )
-    database = url.database
-    if url.get_backend_name() != "sqlite" or not database or database == ":memory:":
+    path = sqlite_file(database_url)
+    if path is None:
         raise ValidationFailedError(
             f"Cannot back up {display_url(database_url)}: not a SQLite database file."
         )
-    return Path(database)
+    return path
 
 
 def backup_sqlite(database_url: str, destination: Path, *, overwrite: bool = False) -> BackupReport:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from halosync.connection.service import ConnectionService
+from halosync.database_url import sqlite_file
 from halosync.errors import HalosyncError
 from halosync.files import readable_by_others
 from halosync.jobs.queue import EMBEDDED_QUEUE_FILE, open_job_queue
@@ -22,7 +23,7 @@ from halosync.ops.checks import Check, check_database, check_queue, display_url,
 from halosync.settings import Settings
 from halosync.store.connections import encrypted_secrets, workspaces_connected
 from halosync.store.crypto import SecretBox, SecretKeyError, key_file_path
-from halosync.store.database import Database, refuse_missing_folder, sqlite_file
+from halosync.store.database import Database, refuse_missing_folder
 from halosync.store.search import TRIGRAM_INDEX_SQL, has_trigram_index
 
 
@@ -235,7 +236,7 @@ async def connection_check(service: ConnectionService, name: str) -> Check:
 
 def database_url(settings: Settings) -> str:
     """The configured database URL, without creating the data directory."""
-    return settings.database_url or f"sqlite:///{settings.data_dir / 'halosync.db'}"
+    return settings.database_url or settings.default_database_url
 
 
 def _missing_sqlite_file(url: str) -> Path | None:

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection, ExceptionContext, make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
+from halosync.database_url import sqlite_creates_file, sqlite_file
 from halosync.errors import HalosyncError
 from halosync.files import create_private_file
 from halosync.logging import get_logger
@@ -217,17 +218,6 @@ def _unreachable(url: str, error: BaseException) -> DatabaseUnreachableError:
     )
 
 
-def sqlite_file(url: str) -> Path | None:
-    """The file a SQLite URL names; None for PostgreSQL and in-memory databases."""
-    parsed = make_url(url)
-    name = parsed.database
-    if parsed.get_backend_name() != "sqlite" or not name or name == ":memory:":
-        return None
-    if name.startswith("file:") or parsed.query.get("mode") == "memory":
-        return None
-    return Path(name)
-
-
 class DatabaseFolderMissingError(HalosyncError):
     """An explicit SQLite URL names a folder that does not exist."""
 
@@ -260,7 +250,7 @@ class Database:
         self.dialect = parsed.get_backend_name()
         if self.dialect == "sqlite":
             path = sqlite_file(url)
-            if path is not None:
+            if path is not None and sqlite_creates_file(url):
                 refuse_missing_folder(path)
                 # SQLite would create it 0644; its -wal and -shm copy the database's mode.
                 self.created = create_private_file(path)
@@ -291,10 +281,7 @@ class Database:
     def shared_by_processes(self) -> bool:
         """Whether another process opening :attr:`url` sees this database (an in-memory
         SQLite database is this process's alone)."""
-        if self.dialect != "sqlite":
-            return True
-        name = make_url(self.url).database or ""
-        return name not in ("", ":memory:") and "mode=memory" not in self.url
+        return self.dialect != "sqlite" or sqlite_file(self.url) is not None
 
     def _connect_failed(self, context: ExceptionContext) -> None:
         # No connection at all (not one lost mid-work): every caller says it the same way.

@@ -12,6 +12,7 @@ from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
 from halosync.cli.app import app as cli_app
+from halosync.database_url import sqlite_file
 from halosync.store.base import utcnow
 from halosync.store.database import Database
 from halosync.store.models import UserSession
@@ -76,7 +77,8 @@ def test_the_cookie_is_an_opaque_token_stored_only_as_its_hash(world: World) -> 
     with world.database.session() as session:
         rows = session.query(UserSession).all()
         assert [row.token_hash for row in rows] == [hash_token(token)]
-    raw = world.settings.resolved_database_url.removeprefix("sqlite:///")
+    raw = sqlite_file(world.settings.resolved_database_url)
+    assert raw is not None
     world.database.dispose()
     with open(raw, "rb") as database_file:
         assert token.encode() not in database_file.read()
