@@ -5,19 +5,18 @@ another workspace's token (404, no hint the workspace exists), a missing or unkn
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fastapi.routing import APIRoute
-from starlette.routing import BaseRoute
 
 from halosync.settings import Settings
 from halosync.store.database import Database
 from halosync.web.app import create_app
 from tests.web.api.conftest import Api
+from tests.web.route_table import API_WORKSPACE, route_table
 
-PREFIX = "/api/v1/workspaces/{workspace}"
+PREFIX = API_WORKSPACE
 SAMPLE_PARAMETERS = {
     "account_ref": "A1",
     "service_ref": "MAIL",
@@ -34,25 +33,11 @@ ADMIN_ONLY_READS = {
 }
 
 
-def _walk(routes: Iterable[BaseRoute], prefix: str = "") -> Iterator[tuple[str, APIRoute]]:
-    for route in routes:
-        # FastAPI keeps included routers as branches; follow them to the real routes.
-        original = getattr(route, "original_router", None)
-        if original is not None:
-            yield from _walk(original.routes, prefix + getattr(route, "include_context").prefix)  # noqa: B009
-        elif isinstance(route, APIRoute):
-            # "{account_ref:path}" is "{account_ref}" in the OpenAPI document.
-            yield re.sub(r"\{(\w+):\w+\}", r"{\1}", prefix + route.path), route
-
-
 def _workspace_routes() -> list[tuple[str, str]]:
     settings = Settings(database_url="sqlite://")
     app = create_app(settings, database=Database("sqlite://"))
     walked = {
-        (method, path)
-        for path, route in _walk(app.routes)
-        if path.startswith(PREFIX)
-        for method in route.methods or ()
+        (entry.method, entry.path) for entry in route_table(app) if entry.path.startswith(PREFIX)
     }
     # The published OpenAPI must list nothing the walk missed.
     published = {

@@ -5,12 +5,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from halosync.store.models import SyncRun
 from halosync.users import set_password
-from halosync.web.ui.routes import activity, auth, dashboard, mapping, review, setup
+from tests.web.route_table import UI_WORKSPACE, route_table
 from tests.web.ui.world import (
     ADMIN,
     OTHER,
@@ -24,23 +23,20 @@ from tests.web.ui.world import (
 
 
 def _workspace_routes(world: World) -> list[tuple[str, str]]:
-    """(method, path template) of every UI route inside a workspace."""
-    found: list[tuple[str, str]] = []
-    routes = [
-        route
-        for module in (activity, auth, dashboard, mapping, review, setup)
-        for route in module.router.routes
+    """(method, path template) of every UI route inside a workspace, from the app itself."""
+    return [
+        (entry.method, entry.path)
+        for entry in route_table(world.app)
+        if entry.path.startswith(UI_WORKSPACE)
     ]
-    for route in routes:
-        if isinstance(route, Route) and route.path.startswith("/ui/w/{workspace_id}"):
-            for method in sorted(route.methods or ()):
-                if method != "HEAD":
-                    found.append((method, route.path))
-    return found
 
 
 def _fill(path: str, workspace_id: int) -> str:
-    return path.replace("{workspace_id}", str(workspace_id)).replace("{step}", "accounts")
+    return (
+        path.replace("{workspace_id}", str(workspace_id))
+        .replace("{step}", "accounts")
+        .replace("{action}", "save")
+    )
 
 
 def test_pages_need_a_log_in(world: World) -> None:

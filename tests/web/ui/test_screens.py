@@ -726,8 +726,10 @@ def test_setup_summary_says_which_line_the_first_sync_takes_over(world: World) -
     assert edited is not None
     line = edited["lines"][-1]
     page = client.get(f"{w}/setup/summary").text
-    assert f'hx-get="{w}/setup/summary/lines"' in page
-    summary = html.unescape(client.get(f"{w}/setup/summary/lines").text)
+    assert f'hx-post="{w}/setup/summary/lines"' in page
+    summary = html.unescape(
+        client.post(f"{w}/setup/summary/lines", headers={"X-CSRF-Token": token}).text
+    )
     expected = (
         f"will take over line {line['id']} ({item_name}, qty {quantity + 2:g} \u2192 {quantity:g})"
     )

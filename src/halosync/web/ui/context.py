@@ -196,6 +196,8 @@ def member_who_may(action: Action) -> Callable[[Member], Member]:
 
 current_admin = member_who_may(Action.CHANGE)
 """The member, if they are an admin of the workspace; 403 for viewers."""
+current_dry_runner = member_who_may(Action.DRY_RUN)
+"""The member, if their role may make a dry run (it reads HaloPSA and records a run)."""
 
 
 def refusal(error: RefusalT) -> RefusalT:

@@ -27,6 +27,7 @@ from halosync.web.ui.context import (
     Member,
     UiRoute,
     current_admin,
+    current_dry_runner,
     current_member,
     member_who_may,
     redirect,
@@ -55,9 +56,7 @@ def preview_page(request: Request, member: Annotated[Member, Depends(current_mem
 
 
 @router.post("/ui/w/{workspace_id}/preview")
-def preview(
-    request: Request, member: Annotated[Member, Depends(member_who_may(Action.DRY_RUN))]
-) -> Response:
+def preview(request: Request, member: Annotated[Member, Depends(current_dry_runner)]) -> Response:
     """Dry run: every write a sync would make, before → after, without writing."""
     state = ui_state(request)
     try:

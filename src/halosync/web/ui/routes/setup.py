@@ -24,6 +24,7 @@ from halosync.web.ui.context import (
     Member,
     UiRoute,
     current_admin,
+    current_dry_runner,
     current_member,
     redirect,
     refusal,
@@ -103,13 +104,17 @@ class FirstSyncLines:
     error: str | None = None
 
 
-@router.get("/ui/w/{workspace_id}/setup/summary/lines")
+@router.post("/ui/w/{workspace_id}/setup/summary/lines")
 def first_sync_lines(
-    request: Request, member: Annotated[Member, Depends(current_member)]
+    request: Request, member: Annotated[Member, Depends(current_dry_runner)]
 ) -> Response:
     """The summary's part on existing lines (loaded into it): a dry run, so it says plainly
     which lines the first sync takes over ("will take over line 24002 (M365 Business
-    Premium, qty 10 → 12)") and which items have several lines (nothing written for those)."""
+    Premium, qty 10 → 12)") and which items have several lines (nothing written for those).
+
+    A POST for whoever may make a dry run, as the preview: it reads HaloPSA with the
+    workspace's credentials and records a run, so neither a viewer nor another site (a
+    link or an image) may start one."""
     state = ui_state(request)
     try:
         report = asyncio.run(
