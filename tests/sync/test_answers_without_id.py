@@ -97,3 +97,35 @@ def test_rows_without_id_in_the_read_and_an_update_answered_without_id(tmp_path:
     )
     assert all(f"updated by run {report.run_id}" in c.reason for c in again.changes[:2])
     assert len(world.writes()) == posts  # nothing sent again
+
+
+def test_a_record_read_by_id_without_its_id_fails_its_pair_alone(tmp_path: Path) -> None:
+    """A licence the ledger names that the list did not show is read by id; answered there
+    without its id, what it holds is unknown: that pair fails (never created again, which
+    would bill twice), the others are written, and the next sync reads it again."""
+    world = _world(tmp_path)
+    assert asyncio.run(world.usage()).counts["created"] == 3
+    subs = [{"account_ref": f"A{n}", "service_ref": "MAIL", "quantity": 5 + n} for n in (1, 2, 3)]
+    world.import_usage(usage_document(accounts(3), subs))
+    licence = next(lic for lic in world.licences() if lic["client_id"] == 2)
+    faults = world.sim.state.faults
+    # The list shows no row with its id, so each is read by id; licence 2's answer lacks it.
+    faults.inject("set_field", "GET", "/api/softwarelicence", times=1, field="licences[].id")
+    faults.inject(
+        "omit_field", "GET", f"/api/softwarelicence/{licence['id']}", times=None, field="id"
+    )
+    report = asyncio.run(world.usage())
+    assert report.status == "succeeded", report.error
+    by_account = {c.account_ref: c for c in report.changes}
+    assert (by_account["A1"].action, by_account["A3"].action) == ("update", "update")
+    a2 = by_account["A2"]
+    assert (a2.action, a2.level) == ("fail", "ERROR")
+    assert a2.reason.startswith(
+        f"Halo answered GET /api/SoftwareLicence/{licence['id']} with an object without an id"
+    ), a2.reason
+    assert "nothing was written for this pair; the next sync reads it again" in a2.reason
+    assert len(world.licences()) == 3  # not created again
+    faults.clear()
+    again = asyncio.run(world.usage())
+    assert {c.account_ref: c.action for c in again.changes}["A2"] == "update"
+    assert (again.counts["failed"], len(world.licences())) == (0, 3)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Container, Iterable, Mapping
 from dataclasses import dataclass, replace
+from dataclasses import field as dataclass_field
 from dataclasses import fields as dataclass_fields
 from decimal import Decimal
 from typing import Literal, TypeVar
@@ -105,6 +106,9 @@ class _Context:
     rules: RuleBook
     created_earlier: Container[int] = frozenset()
     """Records halosync created (per the audit trail) that no ledger row names."""
+    unread_licences: Mapping[int, str] = dataclass_field(default_factory=dict)
+    """Licences a ledger row names that HaloPSA answered without their id -> what it said:
+    unknown, never deleted (creating them again would bill twice)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +146,7 @@ def plan_usage_sync(
     accounts: Collection[str] | None = None,
     rules: RuleBook = EMPTY_RULE_BOOK,
     created_earlier: Container[int] = frozenset(),
+    unread_licences: Mapping[int, str] | None = None,
 ) -> Plan:
     """Plan one usage sync.
 
@@ -153,12 +158,19 @@ def plan_usage_sync(
     run's date (:mod:`halosync.domain.rules`); without them the vendor's quantities are
     billed as they are. ``created_earlier``: records halosync created (per the audit trail)
     that no ledger row names; one found by a pending row's marker is not that row's create.
+    ``unread_licences``: licences the ledger names that HaloPSA answered without their id
+    (record id -> what it answered); their pairs fail alone, nothing written.
     """
     ledger = list(ledger)
     context = _build_context(
         settings, account_targets, service_items, ledger, halo_licences, halo_invoice_lines
     )
-    context = replace(context, rules=rules, created_earlier=created_earlier)
+    context = replace(
+        context,
+        rules=rules,
+        created_earlier=created_earlier,
+        unread_licences=unread_licences or {},
+    )
     # Several terms of one pair become what is billed first (summed, picked or kept apart).
     combined = combine_terms(
         subscriptions, rules, [r for r in ledger if r.target == settings.target]
@@ -733,6 +745,21 @@ def _plan_licence(
             change = _update_licence(base, licence, wanted)
             change = _sent_update(change, record, _licence_current(licence), "licence")
             return _flag_duplicates(change, twins, "licence")
+    unknown = [
+        r.halo_record_id
+        for r in rows
+        if r.state == "written" and r.halo_record_id in context.unread_licences
+    ]
+    if unknown and unknown[-1] is not None:
+        answered = context.unread_licences[unknown[-1]].rstrip(".")
+        raise _refuse(
+            sub,
+            "fail",
+            "ERROR",
+            f"{answered}; nothing was written for this pair; the next sync reads it again",
+            target,
+            settings,
+        )
     adoptable = [
         licence
         for licence in context.licences_by_marker.get((target.halo_client_id, marker), [])

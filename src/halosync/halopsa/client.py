@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Protocol, Self, TypeVar
 
@@ -25,6 +26,7 @@ from halosync.halopsa.errors import (
     HaloConfigurationError,
     HaloError,
     HaloRecordNotFoundError,
+    HaloRecordWithoutIdError,
     HaloRequestRejectedError,
     HaloResponseError,
     HaloServerError,
@@ -320,6 +322,16 @@ class HaloApiClient:
         """The full record by id, or None when Halo has no such record: only a 404 or an
         empty object (or body) means that. Any other object without an id raises
         :class:`HaloUnreadableAnswerError` (reading it as "gone" would create it again)."""
+        body = await self._fetch_record(entity, record_id, params)
+        if body is not None and not body.get("id"):
+            odd = _without_id(entity, record_id, body)
+            raise HaloUnreadableAnswerError(odd.message, fix=odd.fix, request=odd.request)
+        return body
+
+    async def _fetch_record(
+        self, entity: str, record_id: int, params: Mapping[str, Any] | None = None
+    ) -> dict[str, Any] | None:
+        """The object Halo answers for the record (None: it has none); its id unchecked."""
         path = f"{entity}/{record_id}"
         try:
             body = await self.request("GET", path, params=_query(params or {}) or None)
@@ -329,16 +341,6 @@ class HaloApiClient:
             return None
         if not isinstance(body, dict):
             raise HaloResponseError(f"Halo answered GET /api/{path} with a non-object.")
-        if not body.get("id"):
-            fields = ", ".join(sorted(map(str, body))[:8])
-            raise HaloUnreadableAnswerError(
-                f"Halo answered GET /api/{path} with an object without an id (fields: "
-                f"{fields}); halosync cannot tell what it holds, so nothing was concluded "
-                "from it.",
-                fix="Nothing needs to change: the next sync reads it again. If it persists, "
-                "check the record in Halo.",
-                request=RequestSummary.of("GET", f"/api/{path}"),
-            )
         return body
 
     async def get_records(
@@ -353,13 +355,34 @@ class HaloApiClient:
         How a record missing from a list read is confirmed: only a 404 (or an empty
         object) means it is gone; any other failure raises, and nothing is concluded.
         """
+        read = await self.read_records(entity, record_ids, concurrency=concurrency)
+        if read.without_id:
+            first = next(iter(read.without_id.values()))
+            raise HaloUnreadableAnswerError(first.message, fix=first.fix, request=first.request)
+        return read.found
+
+    async def read_records(
+        self,
+        entity: str,
+        record_ids: Iterable[int],
+        *,
+        concurrency: int = CONFIRM_CONCURRENCY,
+    ) -> RecordsRead:
+        """As :meth:`get_records`, but a record Halo answers with an object without an id
+        is that record's :class:`HaloRecordWithoutIdError` (``without_id``) while the others
+        are read: one odd answer need not stop the work on every other record."""
         pending = list(dict.fromkeys(record_ids))
         queue = iter(pending)
         found: dict[int, dict[str, Any] | None] = {}
+        without_id: dict[int, HaloRecordWithoutIdError] = {}
 
         async def worker() -> None:
             for record_id in queue:
-                found[record_id] = await self.get_record(entity, record_id)
+                body = await self._fetch_record(entity, record_id)
+                if body is not None and not body.get("id"):
+                    without_id[record_id] = _without_id(entity, record_id, body)
+                else:
+                    found[record_id] = body
 
         try:
             async with asyncio.TaskGroup() as group:
@@ -367,7 +390,10 @@ class HaloApiClient:
                     group.create_task(worker())
         except* HaloError as failures:
             raise _first(failures) from None
-        return {record_id: found[record_id] for record_id in pending}
+        return RecordsRead(
+            {record_id: found[record_id] for record_id in pending if record_id in found},
+            {record_id: without_id[record_id] for record_id in pending if record_id in without_id},
+        )
 
     # --- writes ------------------------------------------------------------------
 
@@ -456,6 +482,28 @@ class HaloApiClient:
         """Every Halo item."""
         params = {"includeinactive": include_inactive, "includeactive": True}
         return _parse(Item, await self.list_records("Item", params=params))
+
+
+@dataclass(frozen=True)
+class RecordsRead:
+    """Records read by id (:meth:`HaloApiClient.read_records`)."""
+
+    found: dict[int, dict[str, Any] | None]
+    """Each record read: its object, or None when Halo no longer has it (404)."""
+    without_id: dict[int, HaloRecordWithoutIdError]
+    """Records Halo answered with an object without an id: unknown, never gone."""
+
+
+def _without_id(entity: str, record_id: int, body: Mapping[str, Any]) -> HaloRecordWithoutIdError:
+    path = f"/api/{entity}/{record_id}"
+    fields = ", ".join(sorted(map(str, body))[:8])
+    return HaloRecordWithoutIdError(
+        f"Halo answered GET {path} with an object without an id (fields: {fields}); "
+        "halosync cannot tell what it holds, so nothing was concluded from it.",
+        fix="Nothing needs to change: the next sync reads it again. If it persists, check "
+        "the record in Halo.",
+        request=RequestSummary.of("GET", path),
+    )
 
 
 class ListReading:

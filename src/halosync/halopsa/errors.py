@@ -284,6 +284,12 @@ class HaloResponseError(HaloFatalError):
     """Halo's answer does not have a shape halosync understands."""
 
 
+class HaloRecordWithoutIdError(HaloResponseError):
+    """Halo answered the read of one record by id with an object without an id: what that
+    record holds is unknown (never "gone"). Where a read of several goes on without it,
+    only the work on that record stops (see ``HaloApiClient.read_records``)."""
+
+
 class InvoiceLinesUnknownError(HaloResponseError):
     """Halo answered a recurring invoice without its line set (``lines`` missing or null).
 

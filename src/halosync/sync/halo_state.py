@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from array import array
 from collections import defaultdict
-from collections.abc import Collection, Container, Iterable, Mapping, Sequence
+from collections.abc import Collection, Container, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -58,6 +58,9 @@ class HaloState:
     """Recurring invoice id -> its ``last_modified`` as read for the plan."""
     unread_invoices: set[int] = field(default_factory=set)
     """Recurring invoices Halo answered without their lines (unknown, not empty)."""
+    unread_licences: dict[int, str] = field(default_factory=dict)
+    """Licences the ledger names that Halo answered without their id, read by id (unknown,
+    never deleted) -> what Halo answered."""
 
     def quantities(self, target: Target) -> dict[int, tuple[Any, Any, Any]]:
         """Record id -> (quantity, sell price, cost price) as Halo holds them now."""
@@ -82,6 +85,8 @@ class SpilledHaloState:
     missing_invoices: set[int] = field(default_factory=set)
     unread_invoices: set[int] = field(default_factory=set)
     """Recurring invoices Halo answered without their lines, even read by id."""
+    unread_licences: dict[int, str] = field(default_factory=dict)
+    """Licences the ledger names that Halo answered without their id, read by id."""
 
     def chunk(self, places: ChunkPlaces) -> HaloState:
         """The records of one chunk's places (see :mod:`halosync.domain.chunks`)."""
@@ -96,6 +101,7 @@ class SpilledHaloState:
             self.missing_invoices & places.invoices,
             self.invoice_versions.by_ids(places.invoices),
             self.unread_invoices & places.invoices,
+            self.unread_licences,
         )
 
     def close(self) -> None:
@@ -156,12 +162,15 @@ async def read_licences(
     one_client: int | None,
     earlier_records: Collection[int] = frozenset(),
     into: Spill[HaloLicence] | None = None,
+    unread: MutableMapping[int, str] | None = None,
 ) -> Spill[HaloLicence]:
     """Licences on the clients of ``scope`` (or ``one_client``), markers filled in where
     needed, kept page by page in a :class:`Spill` (``into``, or a new one).
 
     Halo's list may change while it is read, so a licence the ledger names that the read
-    did not return is looked up by id: only Halo's 404 makes it "deleted". The clients of
+    did not return is looked up by id: only Halo's 404 makes it "deleted". One answered
+    there without its id is unknown: put in ``unread`` (id -> why) for its pair alone to
+    fail, or, without ``unread``, the read fails. The clients of
     interrupted creates are read whole again when the list moved. ``earlier_records`` are
     licences halosync created that the ledger no longer names; any still in Halo has its
     marker read, so a second record carrying a pair's marker is seen (see ``duplicates``).
@@ -188,7 +197,7 @@ async def read_licences(
                 kept.append((licence.id, licence.client_id, licence))
         licences.add(kept)
     log_rows_without_id(LICENCE_ENTITY, without_id)
-    await _confirm_by_id(halo, licences, ledger.written)
+    await _confirm_by_id(halo, licences, ledger.written, unread)
     pending_clients = ledger.pending_clients
     if pending_clients and not reading.report.settled:
         # A create whose record is unknown is found by its marker, so its client's licences
@@ -228,8 +237,10 @@ async def _confirm_by_id(
     halo: HaloApiClient,
     licences: Spill[HaloLicence],
     written: Collection[int],
+    unread: MutableMapping[int, str] | None,
 ) -> None:
-    """Look up by id the licences the ledger names that the list read did not return."""
+    """Look up by id the licences the ledger names that the list read did not return;
+    those answered without an id go in ``unread`` (none given: the first fails the read)."""
     missing: list[int] = []
     part: list[int] = []
     for record_id in sorted(written):
@@ -240,7 +251,12 @@ async def _confirm_by_id(
     missing += sorted(set(part) - licences.present(part))
     if not missing:
         return
-    found = await halo.get_records(LICENCE_ENTITY, missing)
+    if unread is None:
+        found = await halo.get_records(LICENCE_ENTITY, missing)
+    else:
+        read = await halo.read_records(LICENCE_ENTITY, missing)
+        found = read.found
+        unread.update({record_id: odd.message for record_id, odd in read.without_id.items()})
     kept: list[tuple[int | None, int | None, HaloLicence]] = []
     for record_id, record in found.items():
         if record is None:

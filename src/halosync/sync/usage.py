@@ -98,6 +98,7 @@ async def _read_state(scope: RunScope, halo: HaloApiClient) -> SpilledHaloState:
             one_client=scope.one_client,
             earlier_records=scope.earlier_records,
             into=state.licences,
+            unread=state.unread_licences,
         )
         return state
     return await read_invoice_lines(
@@ -253,6 +254,7 @@ async def run_usage_sync(
                     accounts={account_ref} if account_ref else None,
                     rules=inputs.rules,
                     created_earlier=inputs.earlier_records,
+                    unread_licences=chunk.unread_licences,
                 )
                 if identities is not None:
                     plan = changes_of(plan, identities)

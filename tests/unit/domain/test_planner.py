@@ -5,6 +5,8 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from halosync.domain.markers import marker_for, marker_note
 from halosync.domain.models import (
@@ -146,6 +148,29 @@ def test_rename_in_halo_is_harmless() -> None:
     record["name"] = "Renamed by someone"
     (change,) = plan([sub()], state).changes
     assert change.action == "unchanged"
+
+
+@given(st.sampled_from(["1", "5", "7"]), st.text(min_size=1, max_size=40))
+def test_a_licence_halo_answered_without_its_id_is_never_created_again(
+    quantity: str, answered: str
+) -> None:
+    """Unknown is not deleted: the pair fails with what Halo answered, nothing written."""
+    state = HaloState()
+    state.apply(plan([sub()], state))
+    (licence_id,) = list(state.licences)
+    del state.licences[licence_id]
+    (change,) = plan_usage_sync(
+        [sub(quantity=quantity)],
+        account_targets=TARGETS,
+        service_items=ITEMS,
+        ledger=state.ledger,
+        settings=SyncSettings(target="licence", workspace_key=WS),
+        halo_licences=state.halo_licences(),
+        unread_licences={licence_id: answered},
+    ).changes
+    assert (change.action, change.level, change.write) == ("fail", "ERROR", None)
+    assert change.reason.startswith(answered.rstrip("."))
+    assert change.reason.endswith("nothing was written for this pair; the next sync reads it again")
 
 
 def test_licence_deleted_in_halo_is_recreated_with_a_warning() -> None:
