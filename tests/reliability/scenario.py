@@ -22,6 +22,7 @@ from typing import Any, Literal
 from sqlalchemy import select
 
 from halosync.domain.markers import find_marker, marker_for
+from halosync.domain.models import LineWritePath
 from halosync.domain.review import REVIEW_OFF
 from halosync.halopsa.client import HaloApiClient
 from halosync.halopsa.config import HaloConnectionConfig
@@ -212,8 +213,17 @@ class Scenario:
     vendor: Vendor
     foreign: dict[int, dict[str, Any]] = field(default_factory=dict)
     """Foreign licences by id, or foreign lines by line id, as first seen."""
+    line_write_path: LineWritePath = "invoice"
+    """How invoice lines are written (target ``invoice_line``): both paths are drawn."""
     blocked: set[tuple[str, str]] = field(default_factory=set)
     renamed: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """``invoice_line (update_lines)/totals``: what the tallies count."""
+        if self.target == "invoice_line":
+            return f"{self.target} ({self.line_write_path})/{self.price_mode}"
+        return f"{self.target}/{self.price_mode}"
 
     # --- running syncs in this process ----------------------------------------------
 
@@ -493,7 +503,14 @@ def _configure(scenario: Scenario) -> None:
         # judged end to end in tests/e2e/test_invoice_lines.py.
         workspace.adopt_existing_lines = False
         HaloConnectionRepository(session, workspace.id, scenario.box).save(
-            ConnectionDetails(scenario.url, None, None, CLIENT_ID, CLIENT_SECRET)
+            ConnectionDetails(
+                scenario.url,
+                None,
+                None,
+                CLIENT_ID,
+                CLIENT_SECRET,
+                line_write_path=scenario.line_write_path,
+            )
         )
         scenario.workspace_id = workspace.id
     # The scenario's vendor moves counts freely and checks Halo ends exact: nothing is held.
@@ -523,6 +540,7 @@ def open_scenario(
     seed: int,
     *,
     target: Target | None = None,
+    line_write_path: LineWritePath | None = None,
     database_url: str | None = None,
     batch_size: int = 3,
 ) -> Iterator[Scenario]:
@@ -530,6 +548,11 @@ def open_scenario(
     rng = random.Random(seed)
     drawn: Target = "licence" if rng.random() < 0.5 else "invoice_line"
     chosen = target if target is not None else drawn
+    # Drawn apart from ``rng``, so every other draw of a seed stays what it was.
+    paths: tuple[LineWritePath, ...] = ("invoice", "update_lines")
+    path = random.Random(f"{seed}:line_write_path").choice(paths)
+    if line_write_path is not None:
+        path = line_write_path
     price_mode: PriceMode = rng.choice(("off", "totals", "unit"))
     clients = rng.randint(6, 10)
     settings = Settings(
@@ -564,6 +587,7 @@ def open_scenario(
             url=url,
             workspace_id=0,
             vendor=vendor,
+            line_write_path=path,
         )
         _configure(scenario)
         scenario.snapshot_foreign()

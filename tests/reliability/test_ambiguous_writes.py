@@ -7,6 +7,7 @@ ends with the same oracle: exactly the right records, no duplicate, ledger in st
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,20 @@ pytestmark = pytest.mark.reliability
 # Seeds whose scenario has at least four pairs to create (so a batch holds several rows).
 LICENCE_SEED = 7
 INVOICE_SEED = 7
+
+# Each target, and for invoice lines each write path (the invoice posted back whole, or
+# POST /RecurringInvoice/updatelines): "target" or "target/path".
+WRITES = ["licence", "invoice_line/invoice", "invoice_line/update_lines"]
+
+
+def _opened(tmp_path: Path, seed: int, writes: str) -> contextlib.AbstractContextManager[Scenario]:
+    target, _, path = writes.partition("/")
+    return open_scenario(
+        tmp_path,
+        seed,
+        target=target,  # type: ignore[arg-type]
+        line_write_path=path or None,  # type: ignore[arg-type]
+    )
 
 
 def _entity(scenario: Scenario) -> str:
@@ -50,21 +65,21 @@ def _clean_rerun(scenario: Scenario) -> None:
     scenario.verify()
 
 
-@pytest.mark.parametrize("target", ["licence", "invoice_line"])
+@pytest.mark.parametrize("writes", WRITES)
 def test_create_applied_then_dropped_while_halo_cannot_be_searched(
-    tmp_path: Path, target: str
+    tmp_path: Path, writes: str
 ) -> None:
     """The batch was created but unanswered, and the search for it fails too: no resend."""
-    with open_scenario(tmp_path, LICENCE_SEED, target=target) as scenario:  # type: ignore[arg-type]
+    with _opened(tmp_path, LICENCE_SEED, writes) as scenario:
         report = _unconfirmed_create(scenario, "apply_then_drop")
         assert report.status in ("succeeded", "failed")
         assert len(scenario.ours()) == len({r["id"] for r in scenario.ours()})
         _clean_rerun(scenario)
 
 
-@pytest.mark.parametrize("target", ["licence", "invoice_line"])
-def test_create_applied_then_500_is_adopted_not_duplicated(tmp_path: Path, target: str) -> None:
-    with open_scenario(tmp_path, INVOICE_SEED, target=target) as scenario:  # type: ignore[arg-type]
+@pytest.mark.parametrize("writes", WRITES)
+def test_create_applied_then_500_is_adopted_not_duplicated(tmp_path: Path, writes: str) -> None:
+    with _opened(tmp_path, INVOICE_SEED, writes) as scenario:
         trap = scenario.sim.arm(Trap("apply_then_error", "POST", _entity(scenario), nth=1))
         report = asyncio.run(scenario.usage())
         assert trap.fired.is_set()
@@ -73,17 +88,17 @@ def test_create_applied_then_500_is_adopted_not_duplicated(tmp_path: Path, targe
         _clean_rerun(scenario)
 
 
-@pytest.mark.parametrize("target", ["licence", "invoice_line"])
+@pytest.mark.parametrize("writes", WRITES)
 def test_unconfirmed_create_names_the_posts_status_when_the_search_fails_too(
-    tmp_path: Path, target: str
+    tmp_path: Path, writes: str
 ) -> None:
     """Halo applied the batch but answered 500, then every search for it failed: the fail
     reason names the POST's 500, not the search's error."""
-    with open_scenario(tmp_path, LICENCE_SEED, target=target) as scenario:  # type: ignore[arg-type]
+    with _opened(tmp_path, LICENCE_SEED, writes) as scenario:
         report = _unconfirmed_create(scenario, "apply_then_error")
         failed = [c for c in report.changes if c.action == "fail"]
         assert failed
-        if target == "invoice_line":
+        if scenario.target == "invoice_line":
             # Lines go a batch of invoices per POST, each batch read again first: the
             # batches after the first could not be read, so nothing was sent for them (and
             # they say so).

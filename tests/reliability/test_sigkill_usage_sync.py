@@ -107,7 +107,7 @@ def clean_rerun(cli: Cli) -> dict[str, object]:
 def one_iteration(tmp_path: Path, seed: int) -> None:
     rng = random.Random(seed * 104729)
     with open_scenario(tmp_path, seed) as scenario:
-        TALLY[f"kill scenario {scenario.target}/{scenario.price_mode}"] += 1
+        TALLY[f"kill scenario {scenario.label}"] += 1
         cli = cli_for(scenario)
         if rng.random() < 0.5:
             # Make the killed run a mix of updates and creates.

@@ -120,7 +120,7 @@ def check_faulty_outcome(report: UsageReport) -> None:
 
 def one_iteration(tmp_path: Path, seed: int) -> None:
     with open_scenario(tmp_path, seed) as scenario:
-        TALLY[f"scenario {scenario.target}/{scenario.price_mode}"] += 1
+        TALLY[f"scenario {scenario.label}"] += 1
         rng = random.Random(seed * 7919)
         if rng.random() < 0.6:
             first = asyncio.run(scenario.usage())

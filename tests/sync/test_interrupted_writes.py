@@ -15,11 +15,14 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from halosync.domain.models import LineWritePath
 from halosync.store.models import AuditEntry, LedgerEntry
 from halosync.sync.execute import PlanExecutor
 from tests.sync.world import World, accounts, make_world, seed, usage_document
 
 ENTITY = {"licence": "SoftwareLicence", "invoice_line": "RecurringInvoiceLine"}
+WRITES = [("licence", "invoice"), ("invoice_line", "invoice"), ("invoice_line", "update_lines")]
+"""Each target, and for invoice lines each write path (the invoice back whole, or updatelines)."""
 
 
 class _Died(RuntimeError):
@@ -48,11 +51,14 @@ def _world(
     *,
     review: bool = False,
     database_url: str | None = None,
+    line_write_path: LineWritePath = "invoice",
 ) -> World:
     lines = target == "invoice_line"
     world = make_world(
         tmp_path, target=target, document=seed(3, with_invoices=lines), database_url=database_url
     )
+    if line_write_path != "invoice":
+        world.connect(world.base_url, line_write_path=line_write_path)
     subs = [
         {"account_ref": f"A{n}", "service_ref": "MAIL", "quantity": q}
         for n, q in enumerate(quantities, start=1)
@@ -99,12 +105,14 @@ def _interrupted(world: World, armed: list[bool]) -> int:
     return died.run_id
 
 
-@pytest.mark.parametrize("target", ["licence", "invoice_line"])
+@pytest.mark.parametrize(("target", "path"), WRITES)
 def test_creates_of_an_interrupted_run_are_recorded_as_created_by_it(
-    tmp_path: Path, target: str, dying_commits: list[bool]
+    tmp_path: Path, target: str, path: LineWritePath, dying_commits: list[bool]
 ) -> None:
-    world = _world(tmp_path, target)
+    world = _world(tmp_path, target, line_write_path=path)
     killed = _interrupted(world, dying_commits)
+    updatelines = [e for e in world.writes() if e.path.lower().endswith("/updatelines")]
+    assert bool(updatelines) == (path == "update_lines")
     made = _ours(world, target)
     assert len(made) == 3
     assert _audit(world, target) == []
@@ -222,11 +230,11 @@ def _a1(world: World, target: str) -> dict[str, Any]:
     return next(r for r in world.invoice(-1)["lines"] if r["_itemid"] == 1)
 
 
-@pytest.mark.parametrize("target", ["licence", "invoice_line"])
+@pytest.mark.parametrize(("target", "path"), WRITES)
 def test_an_update_of_an_interrupted_run_is_recorded_as_its_update(
-    tmp_path: Path, target: str, dying_commits: list[bool]
+    tmp_path: Path, target: str, path: LineWritePath, dying_commits: list[bool]
 ) -> None:
-    _update_recorded(_world(tmp_path, target), target, dying_commits)
+    _update_recorded(_world(tmp_path, target, line_write_path=path), target, dying_commits)
 
 
 @pytest.mark.postgres

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx2
 
+from halosync.domain.models import LineWritePath
 from halosync.domain.reconcile import ReconcileRow
 from halosync.domain.review import REVIEW_OFF
 from halosync.halopsa.client import HaloApiClient
@@ -133,11 +134,18 @@ class World:
             finally:
                 self.connect(SERVER)
 
-    def connect(self, url: str) -> None:
-        """Point the workspace's connection at a simulator answering at ``url``."""
+    def connect(self, url: str, *, line_write_path: LineWritePath | None = None) -> None:
+        """Point the workspace's connection at a simulator answering at ``url`` (and, when
+        given, set how invoice lines are written; left out, the stored way is kept)."""
         with self.database.session() as session:
-            HaloConnectionRepository(session, self.workspace_id, self.box).save(
-                ConnectionDetails(url, None, None, CLIENT_ID, CLIENT_SECRET)
+            connections = HaloConnectionRepository(session, self.workspace_id, self.box)
+            stored = connections.details()
+            if line_write_path is None:
+                line_write_path = stored.line_write_path if stored else "invoice"
+            connections.save(
+                ConnectionDetails(
+                    url, None, None, CLIENT_ID, CLIENT_SECRET, line_write_path=line_write_path
+                )
             )
         self.base_url = url
 
