@@ -3,7 +3,8 @@
 Halo server addresses must be http(s); loopback, private, link-local, shared (CGNAT),
 metadata and other non-public addresses are refused unless the operator sets
 ``HALOSYNC_ALLOW_PRIVATE_NETWORKS``, in every spelling of an address, at save time and
-again at use time, and redirects are never followed.
+again at use time (connecting only to the address checked: no DNS rebinding), and
+redirects are never followed.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import os
 import socket
 import subprocess
 from pathlib import Path
+from typing import Any
 
+import httpx2
 import pytest
 from pydantic import SecretStr
 
@@ -23,10 +26,12 @@ from halosync.halopsa.client import HaloApiClient
 from halosync.halopsa.config import HaloConnectionConfig, check_outbound_url
 from halosync.halopsa.errors import (
     AddressNotAllowedError,
+    DnsResolutionError,
     HaloConfigurationError,
     HaloError,
     InvalidServerUrlError,
 )
+from halosync.halopsa.pinned import CheckedAddressTransport
 from halosync.settings import Settings
 from halosync.simulator import ApiApplication, Simulator, SimulatorConfig
 from halosync.simulator.app import Receive, Scope, Send
@@ -248,3 +253,98 @@ def test_cli_refuses_a_loopback_server_unless_the_operator_allows_it(tmp_path: P
             *connect, "--client-secret", CLIENT_SECRET, HALOSYNC_ALLOW_PRIVATE_NETWORKS="true"
         )
         assert allowed.returncode == 0, allowed.stderr
+
+
+class _Listener:
+    """A TCP port on loopback that counts who connects to it (and hangs up at once)."""
+
+    def __init__(self) -> None:
+        self.socket = socket.create_server(("127.0.0.1", 0))
+        self.socket.settimeout(0.05)
+        self.port = self.socket.getsockname()[1]
+        self.connections = 0
+
+    def drain(self) -> int:
+        while True:
+            try:
+                peer, _ = self.socket.accept()
+            except TimeoutError:
+                return self.connections
+            self.connections += 1
+            peer.close()
+
+
+def test_a_name_that_answers_loopback_only_when_connecting_is_refused_before_connecting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """DNS rebinding: the name's first answers (the checks') are public, the next one
+    (the connection's) is loopback. halosync connects only to the address it checked."""
+    listener = _Listener()
+    # Public for the check of the server address and of the token address, then loopback.
+    answers = iter(["93.184.216.34"] * 2)
+    real_getaddrinfo = socket.getaddrinfo
+
+    def rebinding(host: object, *args: Any, **kwargs: Any) -> Any:
+        if host not in ("rebind.example", b"rebind.example"):
+            return real_getaddrinfo(host, *args, **kwargs)  # type: ignore[arg-type]
+        address = next(answers, "127.0.0.1")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, listener.port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    config = HaloConnectionConfig(f"https://rebind.example:{listener.port}", CLIENT_ID, _secret())
+
+    async def token() -> None:
+        async with HaloApiClient(config, timeout_seconds=1) as client:
+            await client.get_token()
+
+    try:
+        with pytest.raises(AddressNotAllowedError, match=r"resolves to 127\.0\.0\.1"):
+            asyncio.run(token())
+        assert listener.drain() == 0
+    finally:
+        listener.socket.close()
+
+
+def test_every_request_goes_to_the_address_checked_first_under_its_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The name is resolved once per client; later answers change nothing, and the name
+    stays the Host header and the TLS server name (certificate checked against it)."""
+    answers = iter(["93.184.216.34"])
+    real_getaddrinfo = socket.getaddrinfo
+
+    def resolver(host: object, *args: Any, **kwargs: Any) -> Any:
+        if host not in ("halo.example", b"halo.example"):
+            return real_getaddrinfo(host, *args, **kwargs)  # type: ignore[arg-type]
+        address = next(answers, "127.0.0.1")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, 443))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolver)
+    seen: list[httpx2.Request] = []
+
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        seen.append(request)
+        return httpx2.Response(200)
+
+    async def two_requests() -> None:
+        transport = CheckedAddressTransport(httpx2.MockTransport(answer))
+        async with httpx2.AsyncClient(transport=transport) as client:
+            await client.get("https://halo.example/api/Client")
+            await client.get("https://halo.example/auth/token")
+
+    asyncio.run(two_requests())
+    assert [request.url.host for request in seen] == ["93.184.216.34", "93.184.216.34"]
+    assert {request.headers["host"] for request in seen} == {"halo.example"}
+    assert {request.extensions["sni_hostname"] for request in seen} == {"halo.example"}
+
+
+def test_a_name_that_does_not_resolve_is_still_named_as_a_dns_failure() -> None:
+    """The transport's own look-up fails as the connection's did: the same plain words."""
+    config = HaloConnectionConfig("https://no-such-halo.invalid", CLIENT_ID, _secret())
+
+    async def token() -> None:
+        async with HaloApiClient(config) as client:
+            await client.get_token()
+
+    with pytest.raises(DnsResolutionError, match=r"'no-such-halo\.invalid' does not resolve"):
+        asyncio.run(token())

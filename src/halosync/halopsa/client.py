@@ -52,6 +52,7 @@ from halosync.halopsa.paging import (
     unwrap_written,
 )
 from halosync.halopsa.permissions import missing_permission_fix, permission_for
+from halosync.halopsa.pinned import CheckedAddressTransport
 from halosync.halopsa.retry import RetryPolicy
 from halosync.halopsa.statuses import Handling, handling, resource_refusal
 from halosync.halopsa.transport import PARSED_JSON, halo_field_errors, halo_message, read_json
@@ -119,6 +120,8 @@ class HaloApiClient:
         self._addresses_checked = allow_private_networks
         self._clock = clock or SystemClock()
         self._owns_http = http is None
+        if http is None and transport is None and not allow_private_networks:
+            transport = CheckedAddressTransport()
         self._http = http or httpx2.AsyncClient(
             transport=transport, timeout=timeout_seconds, follow_redirects=False
         )

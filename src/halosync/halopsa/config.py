@@ -162,13 +162,19 @@ def _forbidden_address(address: str) -> bool:
     )
 
 
+def addresses_of(host: str) -> list[str]:
+    """All addresses a host name resolves to; raises :class:`socket.gaierror` (or
+    :class:`UnicodeError` for a name IDNA refuses) when it does not resolve."""
+    infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    return sorted({str(info[4][0]) for info in infos})
+
+
 def resolve_host(host: str) -> list[str]:
     """All addresses a host name resolves to (empty when it does not resolve)."""
     try:
-        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+        return addresses_of(host)
     except (socket.gaierror, UnicodeError):
         return []
-    return sorted({str(info[4][0]) for info in infos})
 
 
 def check_outbound_url(
