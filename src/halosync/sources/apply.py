@@ -105,6 +105,8 @@ class UsageApplier:
         self.now = utcnow()
         self.report = ImportReport(snapshot=snapshot)
         self._writer = UsageWriter(session, workspace_id)
+        # Before reading anything: another import into the workspace commits first.
+        self._writer.take_turn()
         self._accounts = self._writer.accounts()
         self._services = self._writer.services()
         self.account_ids = {ref: row.id for ref, row in self._accounts.items()}

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -33,8 +34,10 @@ from halosync.sources.readers import (
     read_json_stream,
 )
 from halosync.store import staging as staging_tables
-from halosync.store.database import Database
+from halosync.store.base import utcnow
+from halosync.store.database import Database, DatabaseUnavailableError
 from halosync.store.idempotency import IdempotencyRepository
+from halosync.sync.runs import make_up_for_write_lock
 
 log = get_logger(__name__)
 _T = TypeVar("_T")
@@ -77,6 +80,8 @@ class _Transaction:
         self._session = ExitStack()
         self._applier: UsageApplier | None = None
         self._stalled = False
+        # When the transaction began (on SQLite: took the write lock), while it is open.
+        self._locked_at: datetime | None = None
 
     # In the reading thread.
 
@@ -110,6 +115,8 @@ class _Transaction:
     def _open(self) -> UsageApplier:
         if self._applier is None:
             session = self._session.enter_context(self._database.session())
+            session.connection()  # begins: on SQLite, takes the write lock
+            self._locked_at = utcnow()
             self._applier = UsageApplier(session, self._workspace_id, snapshot=self._snapshot)
         return self._applier
 
@@ -155,7 +162,9 @@ class _Transaction:
         report = applier.finish(batch, allow_mass_cancel=self._allow_mass_cancel)
         if also is not None:
             also(applier.session, report)
-        self._applier = None
+        assert self._locked_at is not None
+        make_up_for_write_lock(applier.session, self._locked_at)
+        self._applier, self._locked_at = None, None
         self._session.close()  # commits
         return report
 
@@ -163,6 +172,14 @@ class _Transaction:
         self._applier = None
         self._session.__exit__(_RolledBack, _RolledBack(), None)
         self._session = ExitStack()
+        locked_at, self._locked_at = self._locked_at, None
+        if locked_at is not None and self._database.dialect == "sqlite":
+            # What the rolled-back transaction would have done on committing.
+            try:
+                with self._database.session() as session:
+                    make_up_for_write_lock(session, locked_at)
+            except DatabaseUnavailableError as error:
+                log.warning("import_heartbeat_make_up_failed", error=error.message)
 
 
 class _InPlace(Executor):

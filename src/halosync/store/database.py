@@ -36,7 +36,10 @@ if TYPE_CHECKING:
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # Any constant works: it only has to be the same in every halosync process.
 _PG_MIGRATION_LOCK = 0x48414C4F
-SQLITE_BUSY_TIMEOUT_MS = 30_000
+WRITE_LOCK_WAIT_MS = 30_000
+"""How long a write waits for another's lock before it gives up (the 503 'try again'):
+SQLite's busy timeout; on PostgreSQL the lock timeout of work that takes turns by a lock
+of its own (imports into one workspace)."""
 
 log = get_logger(__name__)
 T = TypeVar("T")
@@ -124,7 +127,7 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute(f"PRAGMA busy_timeout={WRITE_LOCK_WAIT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
@@ -168,16 +171,37 @@ def first_error_line(error: BaseException) -> str:
     return text[0][:200] if text else type(cause).__name__
 
 
+# PostgreSQL's SQLSTATEs of a lock wait that timed out, a full disk, and two transactions
+# each waiting for the other (or a serialisation failure): none of them a lost connection.
+_PG_LOCK_TIMEOUT = "55P03"
+_PG_DISK_FULL = "53100"
+_PG_WRITE_CONFLICT = ("40P01", "40001")
+_SQLITE_FULL = 13
+
+
 def _unavailable(
     error: OperationalError | InterfaceError, dialect: str
 ) -> DatabaseUnavailableError:
     reason = first_error_line(error)
-    if dialect == "sqlite" and "locked" in reason.lower():
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    if (dialect == "sqlite" and "locked" in reason.lower()) or sqlstate == _PG_LOCK_TIMEOUT:
         return DatabaseUnavailableError(
             f"The database stayed locked by another halosync process for more than "
-            f"{SQLITE_BUSY_TIMEOUT_MS // 1000} s ({reason}); nothing of this step was saved.",
+            f"{WRITE_LOCK_WAIT_MS / 1000:g} s ({reason}); nothing of this step was saved.",
             fix="Try again when the other work has finished; for many concurrent users and "
             "workers use PostgreSQL (HALOSYNC_DATABASE_URL=postgresql+psycopg://...).",
+        )
+    if getattr(error.orig, "sqlite_errorcode", None) == _SQLITE_FULL or sqlstate == _PG_DISK_FULL:
+        return DatabaseUnavailableError(
+            f"The database's disk is full ({reason}); nothing of this step was saved.",
+            fix="Free space on the disk that holds the database (for SQLite, the folder of "
+            "its file; for PostgreSQL, the server's data directory), then try again.",
+        )
+    if sqlstate in _PG_WRITE_CONFLICT:
+        return DatabaseUnavailableError(
+            f"Another halosync process changed the same records at the same moment "
+            f"({reason}); nothing of this step was saved.",
+            fix="Try again.",
         )
     return DatabaseUnavailableError(
         f"Lost the connection to the database ({reason}); nothing of this step was saved.",

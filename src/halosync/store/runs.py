@@ -9,7 +9,7 @@ schedule slot). Any other ``IntegrityError`` propagates unchanged.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, exists, func, select, update
@@ -87,6 +87,16 @@ class SyncRunRepository:
         if progress is not None:
             values["progress"] = progress
         self.session.execute(update(SyncRun).where(SyncRun.id == run_id).values(**values))
+
+    def make_up_for_silence(self, held: timedelta, now: datetime) -> None:
+        """Move the heartbeat of every queued and running run on by ``held``, never past
+        ``now``: a time in which none of them could have written one."""
+        for run in self.session.scalars(
+            select(SyncRun).where(SyncRun.status.in_(ACTIVE_RUN_STATUSES))
+        ):
+            seen = run.heartbeat_at or run.started_at or run.created_at
+            run.heartbeat_at = min(now, seen + held)
+        self.session.flush()
 
     def fail_if_queued(self, run_id: int, error: str, now: datetime) -> bool:
         """Close a run that never started; False when it was no longer queued."""

@@ -5,16 +5,20 @@ validates a whole batch first); subscriptions are written set-based through
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterable, Iterator
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, insert, select, text, update
 from sqlalchemy.orm import Session
 
+from halosync.store import database
 from halosync.store.models import Account, Service
 
 _CHUNK = 5000
+# First half of the two-int advisory lock key: "halosync usage import".
+_LOCK_NAMESPACE = zlib.crc32(b"halosync usage import") - 2**31
 
 
 def batched(items: Iterable[dict[str, Any]], size: int) -> Iterator[tuple[dict[str, Any], ...]]:
@@ -30,6 +34,23 @@ class UsageWriter:
     def __init__(self, session: Session, workspace_id: int) -> None:
         self.session = session
         self.workspace_id = workspace_id
+
+    def take_turn(self) -> None:
+        """Wait until no other transaction writes this workspace's usage, and keep the
+        others waiting until this one ends: two imports at once would each insert the
+        accounts the other is inserting (on PostgreSQL a deadlock, or the later one refused
+        at its end). SQLite: the store's ``BEGIN IMMEDIATE`` already is such a lock.
+        PostgreSQL: a transaction-scoped advisory lock, waited for as long as SQLite's
+        busy timeout (the same 'locked, try again' after it), as is every lock after it in
+        the transaction."""
+        if self.session.get_bind().dialect.name != "postgresql":
+            return
+        wait_ms = int(database.WRITE_LOCK_WAIT_MS)
+        self.session.execute(text(f"SET LOCAL lock_timeout = {wait_ms}"))
+        self.session.execute(
+            text("SELECT pg_advisory_xact_lock(:namespace, :key)"),
+            {"namespace": _LOCK_NAMESPACE, "key": self.workspace_id},
+        )
 
     def accounts(self) -> dict[str, Row[int, str, str, str, bool]]:
         """Reference -> (id, ref, name, status, billed) of every account."""

@@ -212,6 +212,10 @@ def fail_queued_run(database: Database, run_id: int, error: str) -> bool:
 def beat(database: Database, run_id: int, progress: SyncProgress | None = None) -> None:
     """Record that the run is still alive (and, when given, how far it has come)."""
     with database.session() as session:
+        # The time is read once the transaction holds the write lock (SQLite's BEGIN
+        # IMMEDIATE may wait for it up to its busy timeout): a beat written late must say
+        # the run was alive when written, not when it began to wait.
+        session.connection()
         SyncRunRepository(session).beat(
             run_id, utcnow(), progress.to_json() if progress is not None else None
         )
@@ -274,6 +278,23 @@ def reap_stale_runs(
         session.flush()
         log.warning("stale_sync_runs_reaped", workspace_id=workspace_id, runs=reaped)
     return reaped
+
+
+def make_up_for_write_lock(session: Session, locked_at: datetime) -> None:
+    """On SQLite, in a transaction that has held the write lock since ``locked_at`` (an
+    import), before it ends: that time does not count against any run's heartbeat.
+
+    No run could write its heartbeat meanwhile (SQLite has one writer at a time); an
+    import of millions of rows holds the lock for longer than a run may stay silent, and
+    when it ends the reaper may write before the run's waiting beat does, failing a live
+    run and letting a second sync of the workspace start. A run dead before the lock was
+    taken is reaped that much later (a dead process on this host at once, as always).
+    PostgreSQL locks rows: a heartbeat never waits for an import there.
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    now = utcnow()
+    SyncRunRepository(session).make_up_for_silence(now - locked_at, now)
 
 
 def reap_all_stale_runs(database: Database, stale_after_seconds: float) -> list[int]:
