@@ -61,6 +61,7 @@ def main() -> None:
         stdout=subprocess.DEVNULL,
     )
     home = Path(tempfile.mkdtemp(prefix="halosync-cli-startup-"))
+    (home / "data").mkdir()  # a named data directory must exist
     try:
         env = {
             key: value for key, value in os.environ.items() if not key.startswith("HALOSYNC_")

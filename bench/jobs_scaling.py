@@ -161,6 +161,7 @@ def one_round(args: argparse.Namespace, workers: int, workdir: Path) -> dict[str
     queue_name = f"halosync-bench-{uuid.uuid4().hex[:8]}"
     per_sim_clients = -(-args.workspaces // args.simulators) * args.accounts
     sims, urls = start_simulators(args.simulators, per_sim_clients, workdir)
+    (workdir / "data").mkdir(exist_ok=True)  # a named data directory must exist
     settings = Settings(
         data_dir=workdir / "data",
         database_url=url.render_as_string(hide_password=False),

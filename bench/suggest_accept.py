@@ -111,6 +111,7 @@ def measure(template: Path, folder: Path, rounds: int) -> dict[str, list[float]]
     """Seconds per round: the whole command, then suggest and accept in this process."""
     times: dict[str, list[float]] = {"command": [], "suggest": [], "accept": []}
     saved: set[int] = set()
+    (folder / "data").mkdir(exist_ok=True)  # a named data directory must exist
     for round_number in range(rounds):
         copy = folder / f"round-{round_number}.db"
         shutil.copy(template, copy)

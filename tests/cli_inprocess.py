@@ -13,17 +13,25 @@ from typer.testing import CliRunner
 from halosync.cli.app import run_app
 
 
+def data_folder(home: Path) -> Path:
+    """``home/data``, made: halosync makes only its default data directory by itself, one
+    named by HALOSYNC_DATA_DIR must exist (as an operator's volume or StateDirectory does)."""
+    folder = home / "data"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def home_env(home: Path) -> dict[str, str]:
-    """A data directory and SQLite database under ``home``."""
+    """A data directory (made) and SQLite database under ``home``."""
     return {
-        "HALOSYNC_DATA_DIR": str(home / "data"),
+        "HALOSYNC_DATA_DIR": str(data_folder(home)),
         "HALOSYNC_DATABASE_URL": f"sqlite:///{home / 'halosync.db'}",
     }
 
 
-def run_cli(env: Mapping[str, str], *args: str, stdin: str = "") -> tuple[int, str, str]:
-    """``halosync ARGS`` with ``env`` and ``stdin`` on standard input (not a terminal):
-    exit status, stdout and stderr."""
+def run_cli(env: Mapping[str, str | None], *args: str, stdin: str = "") -> tuple[int, str, str]:
+    """``halosync ARGS`` with ``env`` (a variable None: unset) and ``stdin`` on standard
+    input (not a terminal): exit status, stdout and stderr."""
     saved_argv = sys.argv
     # The CLI configures logging onto the runner's streams; restore it for later tests.
     saved_logging = structlog.get_config()

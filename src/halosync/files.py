@@ -13,11 +13,50 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import stat
 import tempfile
 from pathlib import Path
 
+from halosync.errors import HalosyncError
+
 OWNER_ONLY = 0o600
+
+
+class FolderMissingError(HalosyncError):
+    """A folder the operator named (``HALOSYNC_DATA_DIR``, a SQLite URL's) does not exist."""
+
+
+def refuse_missing_folder(
+    folder: Path,
+    problem: str,
+    *,
+    setting: str,
+    option: str | None = None,
+    error: type[FolderMissingError] = FolderMissingError,
+) -> None:
+    """Refuse a folder the operator named that is not there, instead of creating it.
+
+    The one rule for every place an operator names: a mistyped path would otherwise start a
+    second, empty halosync (a new database, a new key) while the real one waits unseen,
+    and in a container it would land outside the mounted volume, to vanish with the
+    container. Only the default data directory (under ``$XDG_DATA_HOME``) is made by itself.
+    """
+    if folder.is_dir():
+        return
+    named = f"{setting} (or {option})" if option else setting
+    if folder.exists():
+        raise error(problem, fix=f"Correct {named}: it names a file, not a folder.")
+    create = f"mkdir -m 700 -p {shlex.quote(str(folder))}"
+    only = "halosync creates only its default data directory by itself."
+    raise error(
+        problem,
+        fix=f"Create the folder ({create}) or correct {named}; {only}",
+        fixes={
+            "api": f"Create the folder ({create}) or correct {setting}; {only}",
+            "ui": f"Create the folder ({create}) or correct {setting}; {only}",
+        },
+    )
 
 
 def create_private_file(path: Path) -> bool:

@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from halosync.database_url import sqlite_url
 from halosync.errors import HalosyncError
+from halosync.files import FolderMissingError, refuse_missing_folder
 
 DEFAULT_DATABASE_FILE = "halosync.db"
 
@@ -136,15 +137,42 @@ class Settings(BaseSettings):
     log_format: Literal["console", "json"] = "console"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
+    @property
+    def data_dir_named(self) -> bool:
+        """``HALOSYNC_DATA_DIR`` (or the caller) named the data directory: not the default."""
+        return "data_dir" in self.model_fields_set
+
+    def data_dir_problem(self) -> FolderMissingError | None:
+        """Why the data directory cannot be used as named (it is missing), or None."""
+        if not self.data_dir_named:
+            return None
+        try:
+            refuse_missing_folder(
+                self.data_dir,
+                f"The data directory {self.data_dir} named by HALOSYNC_DATA_DIR "
+                + ("is not a folder." if self.data_dir.exists() else "does not exist."),
+                setting="HALOSYNC_DATA_DIR",
+            )
+        except FolderMissingError as error:
+            return error
+        return None
+
     def ensure_data_dir(self) -> Path:
-        """Create the data directory (owner-only) if it is missing and return it."""
+        """The data directory; the default one is created (owner-only) if it is missing,
+        one named by ``HALOSYNC_DATA_DIR`` must exist (see ``refuse_missing_folder``)."""
+        problem = self.data_dir_problem()
+        if problem is not None:
+            raise problem
+        if self.data_dir_named:
+            return self.data_dir
         try:
             self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         except OSError as error:
             raise HalosyncError(
-                f"Cannot use the data directory {self.data_dir} (HALOSYNC_DATA_DIR): "
+                f"Cannot create the default data directory {self.data_dir}: "
                 f"{error.strerror or error}.",
-                fix="Set HALOSYNC_DATA_DIR to a directory halosync may create and write.",
+                fix="Set HALOSYNC_DATA_DIR to an existing folder halosync may write (or "
+                "XDG_DATA_HOME to one where it may create halosync/).",
             ) from None
         return self.data_dir
 

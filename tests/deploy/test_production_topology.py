@@ -32,6 +32,7 @@ from halosync.store.crypto import generate_key
 from halosync.store.database import Database
 from halosync.store.tokens import ApiTokenRepository
 from halosync.store.workspaces import WorkspaceRepository
+from tests.cli_inprocess import data_folder
 from tests.conftest import free_port
 from tests.deploy.units import HALOSYNC, env_example, exec_start, with_option
 from tests.sync.world import CLIENT_ID, CLIENT_SECRET, seed, usage_document
@@ -140,7 +141,7 @@ def test_web_two_workers_and_the_scheduler_sync_usage_to_halo(
             "HALOSYNC_REDIS_URL": redis_url,
             "HALOSYNC_QUEUE_NAME": queue_name,
             "HALOSYNC_SECRET_KEYS": generate_key(),
-            "HALOSYNC_DATA_DIR": str(tmp_path / "data"),
+            "HALOSYNC_DATA_DIR": str(data_folder(tmp_path)),
             # The simulator listens on loopback over plain http.
             "HALOSYNC_ALLOW_PRIVATE_NETWORKS": "true",
             "HALOSYNC_JOBS_TICK_SECONDS": "1",

@@ -19,6 +19,7 @@ from halosync.store.tokens import ApiTokenRepository
 from halosync.store.workspaces import WorkspaceRepository
 from halosync.users import create_user
 from halosync.web.app import create_app
+from tests.cli_inprocess import data_folder
 from tests.e2e.cli import Cli, cli_against_simulator, write_usage_csv
 from tests.sync.world import seed
 from tests.web.ui.world import PASSWORD, log_in
@@ -264,7 +265,7 @@ def _web(tmp_path: Path) -> Iterator[tuple[TestClient, TestClient, int]]:
     """The web app on the CLI's database: a client for the UI (user ada@acme.test) and one
     for the REST API (an admin token), and the workspace's id."""
     settings = Settings(
-        data_dir=tmp_path / "data",
+        data_dir=data_folder(tmp_path),
         database_url=f"sqlite:///{tmp_path / 'halosync.db'}",
         allow_private_networks=True,
     )

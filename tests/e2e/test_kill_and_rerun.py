@@ -15,6 +15,7 @@ from sqlalchemy import select
 from halosync.simulator.server import serve_in_thread
 from halosync.store.connections import ConnectionDetails, HaloConnectionRepository
 from halosync.store.models import AuditEntry, LedgerEntry, SyncRun
+from tests.cli_inprocess import data_folder
 from tests.e2e.cli import Cli
 from tests.sync.world import CLIENT_ID, CLIENT_SECRET, make_world, seed, usage_document
 
@@ -50,7 +51,7 @@ def test_sigkill_mid_run_then_rerun(tmp_path: Path, posts_before_kill: int) -> N
                 ConnectionDetails(url, None, None, CLIENT_ID, CLIENT_SECRET)
             )
         env = {k: v for k, v in os.environ.items() if not k.startswith("HALOSYNC_")} | {
-            "HALOSYNC_DATA_DIR": str(tmp_path / "data"),
+            "HALOSYNC_DATA_DIR": str(data_folder(tmp_path)),
             "HALOSYNC_DATABASE_URL": world.settings.resolved_database_url,
             "HALOSYNC_ALLOW_PRIVATE_NETWORKS": "true",
             "HALOSYNC_SYNC_BATCH_SIZE": "4",

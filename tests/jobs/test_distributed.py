@@ -35,6 +35,7 @@ from halosync.store.crypto import SecretBox
 from halosync.store.database import Database
 from halosync.store.models import HaloClient, HaloItem, LogEntry, SyncRun, Workspace
 from halosync.store.workspaces import WorkspaceRepository
+from tests.cli_inprocess import data_folder
 from tests.conftest import free_port
 from tests.sync.world import CLIENT_ID, CLIENT_SECRET, seed, usage_document
 
@@ -64,7 +65,7 @@ def sim() -> Iterator[tuple[Simulator, str]]:
 
 def _settings(tmp_path: Path, database_url: str, redis_url: str, queue_name: str) -> Settings:
     return Settings(
-        data_dir=tmp_path / "data",
+        data_dir=data_folder(tmp_path),
         database_url=database_url,
         queue="redis",
         redis_url=redis_url,

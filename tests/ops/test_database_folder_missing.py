@@ -14,7 +14,7 @@ import pytest
 from halosync.errors import HalosyncError
 from halosync.settings import Settings
 from halosync.store.database import Database
-from tests.cli_inprocess import run_cli
+from tests.cli_inprocess import data_folder, run_cli
 
 
 @pytest.fixture
@@ -38,8 +38,12 @@ def test_the_database_refuses_a_missing_folder_and_creates_nothing(tmp_path: Pat
     assert not (tmp_path / "missing").exists()
 
 
-def test_the_default_data_directory_is_still_created(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path / "fresh" / "halosync")
+def test_the_default_data_directory_is_still_created(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("HALOSYNC_DATA_DIR")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "fresh"))
+    settings = Settings()
     database = Database.from_settings(settings)
     try:
         database.migrate()
@@ -68,7 +72,7 @@ def test_every_command_says_it_in_one_line(
     args = [{"IMPORT": str(vendor_file), "PORT": str(busy_port)}.get(arg, arg) for arg in command]
     folder = tmp_path / "missing" / "dir"
     env = {
-        "HALOSYNC_DATA_DIR": str(tmp_path / "data"),
+        "HALOSYNC_DATA_DIR": str(data_folder(tmp_path)),
         "HALOSYNC_DATABASE_URL": f"sqlite:///{folder / 'x.db'}",
     }
     code, out, err = run_cli(env, *args)
@@ -84,7 +88,7 @@ def test_every_command_says_it_in_one_line(
 def test_the_doctor_reports_it_instead_of_promising_to_create_it(tmp_path: Path) -> None:
     folder = tmp_path / "missing" / "dir"
     env = {
-        "HALOSYNC_DATA_DIR": str(tmp_path / "data"),
+        "HALOSYNC_DATA_DIR": str(data_folder(tmp_path)),
         "HALOSYNC_DATABASE_URL": f"sqlite:///{folder / 'x.db'}",
     }
     code, out, _ = run_cli(env, "doctor", "--json")
@@ -92,5 +96,5 @@ def test_the_doctor_reports_it_instead_of_promising_to_create_it(tmp_path: Path)
     checks = {check["name"]: check for check in json.loads(out)["checks"]}
     assert checks["database"]["status"] == "problem"
     assert str(folder) in checks["database"]["detail"]
-    assert "mkdir -p" in checks["database"]["fix"]
+    assert "mkdir -m 700 -p" in checks["database"]["fix"]
     assert not (tmp_path / "missing").exists()

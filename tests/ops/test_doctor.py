@@ -89,16 +89,22 @@ def test_all_well_exits_zero_and_says_so(cli: Cli) -> None:
     assert SECRET not in "".join(cli.outputs)
 
 
-def test_fresh_install_is_well_and_creates_nothing(tmp_path: Path) -> None:
-    home = tmp_path / "fresh"
-    cli = _cli(home)
-    # The zero-config default: the database too goes in the data directory, made on first use.
-    del cli.env["HALOSYNC_DATABASE_URL"]
+def test_fresh_install_is_well_and_creates_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The zero-config default: no HALOSYNC_DATA_DIR and no database URL, so the database too
+    # goes in the default data directory ($XDG_DATA_HOME/halosync), made on first use.
+    share = tmp_path / "share"
+    cli = _cli(tmp_path / "cli")
+    del cli.env["HALOSYNC_DATABASE_URL"], cli.env["HALOSYNC_DATA_DIR"]
+    monkeypatch.delenv("HALOSYNC_DATA_DIR")
+    cli.env["XDG_DATA_HOME"] = str(share)
     done, checks = _doctor(cli)
     assert done.returncode == 0
+    assert f"data directory {share / 'halosync'}" in checks["settings"]["detail"]
     assert "created on first use" in checks["database"]["detail"]
     assert "created on first use" in checks["key"]["detail"]
-    assert not home.exists()
+    assert not share.exists()
 
 
 def test_a_failing_halo_connection_names_the_missing_permissions(cli: Cli, halo_url: str) -> None:

@@ -8,7 +8,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from tests.cli_inprocess import run_cli
+from tests.cli_inprocess import data_folder, run_cli
 
 
 def _files_check(env: dict[str, str]) -> tuple[int, dict[str, Any]]:
@@ -26,7 +26,7 @@ def test_a_database_others_may_read_is_named_with_its_fix(tmp_path: Path) -> Non
     database.touch()
     database.chmod(0o644)
     env = {
-        "HALOSYNC_DATA_DIR": str(tmp_path / "data"),
+        "HALOSYNC_DATA_DIR": str(data_folder(tmp_path)),
         "HALOSYNC_DATABASE_URL": f"sqlite:///{database}",
     }
     assert run_cli(env, "workspace", "list")[0] == 0
@@ -49,7 +49,7 @@ def test_a_readable_file_in_a_closed_folder_is_not_exposed(tmp_path: Path) -> No
     database.touch()
     database.chmod(0o644)
     env = {
-        "HALOSYNC_DATA_DIR": str(tmp_path / "data"),
+        "HALOSYNC_DATA_DIR": str(data_folder(tmp_path)),
         "HALOSYNC_DATABASE_URL": f"sqlite:///{database}",
     }
     assert run_cli(env, "workspace", "list")[0] == 0

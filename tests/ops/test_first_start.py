@@ -14,8 +14,9 @@ from tests.cli_inprocess import run_cli
 def test_the_first_command_says_where_everything_went_and_the_next_is_quiet(
     tmp_path: Path, command: tuple[str, ...]
 ) -> None:
+    # The default data directory (XDG_DATA_HOME/halosync), made by the first command.
     data_dir = tmp_path / "fresh" / "halosync"
-    env = {"HALOSYNC_DATA_DIR": str(data_dir)}
+    env = {"HALOSYNC_DATA_DIR": None, "XDG_DATA_HOME": str(tmp_path / "fresh")}
     code, _, err = run_cli(env, *command)
     assert code == 0, err
     lines = err.strip().splitlines()
@@ -32,7 +33,8 @@ def test_the_first_command_says_where_everything_went_and_the_next_is_quiet(
 def test_keys_from_the_environment_are_not_said_to_be_in_a_file(tmp_path: Path) -> None:
     data_dir = tmp_path / "halosync"
     env = {
-        "HALOSYNC_DATA_DIR": str(data_dir),
+        "HALOSYNC_DATA_DIR": None,
+        "XDG_DATA_HOME": str(tmp_path),
         "HALOSYNC_SECRET_KEYS": "bXgcmBh4ZqZpYDY2UzpYpxfYHqzXBHPLxn2uVpbgGwY=",
     }
     code, _, err = run_cli(env, "workspace", "list")

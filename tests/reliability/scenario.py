@@ -42,6 +42,7 @@ from halosync.sync.gather import workspace_key
 from halosync.sync.results import UsageReport
 from halosync.sync.review import set_review_policy
 from halosync.sync.usage import run_usage_sync
+from tests.cli_inprocess import data_folder
 from tests.reliability.chaos import ChaosSimulator
 from tests.schema_template import migrated
 from tests.sync.world import CLIENT_ID, CLIENT_SECRET
@@ -556,7 +557,7 @@ def open_scenario(
     price_mode: PriceMode = rng.choice(("off", "totals", "unit"))
     clients = rng.randint(6, 10)
     settings = Settings(
-        data_dir=tmp_path / "data",
+        data_dir=data_folder(tmp_path),
         database_url=database_url or f"sqlite:///{tmp_path / 'halosync.db'}",
         allow_private_networks=True,
         sync_batch_size=batch_size,

@@ -42,6 +42,7 @@ from halosync.store.database import Database
 from halosync.store.models import HaloConnection
 from halosync.store.workspaces import WorkspaceRepository
 from halosync.sync.usage import run_usage_sync
+from tests.cli_inprocess import data_folder
 from tests.e2e.cli import HALOSYNC
 from tests.schema_template import migrated
 from tests.sync.world import CLIENT_ID, CLIENT_SECRET
@@ -141,7 +142,7 @@ def _secret() -> SecretStr:
 
 
 def _service(tmp_path: Path, *, allowed: bool) -> tuple[ConnectionService, Database]:
-    settings = Settings(data_dir=tmp_path / "data", allow_private_networks=allowed)
+    settings = Settings(data_dir=data_folder(tmp_path), allow_private_networks=allowed)
     database = migrated(Database(f"sqlite:///{tmp_path / 'halosync.db'}"))
     with database.session() as session:
         if WorkspaceRepository(session).find("acme") is None:
@@ -175,7 +176,7 @@ def test_test_connection_names_the_refused_address(tmp_path: Path) -> None:
 def test_a_connection_stored_while_allowed_is_refused_once_the_operator_forbids_it(
     tmp_path: Path,
 ) -> None:
-    settings = Settings(data_dir=tmp_path / "data", allow_private_networks=False)
+    settings = Settings(data_dir=data_folder(tmp_path), allow_private_networks=False)
     database = migrated(Database(f"sqlite:///{tmp_path / 'halosync.db'}"))
     box = SecretBox.from_settings(settings)
     with database.session() as session:
@@ -231,7 +232,7 @@ def test_cli_refuses_a_loopback_server_unless_the_operator_allows_it(tmp_path: P
     env = {k: v for k, v in os.environ.items() if not k.startswith("HALOSYNC_")}
     env |= {
         "HOME": str(tmp_path / "home"),
-        "HALOSYNC_DATA_DIR": str(tmp_path / "data"),
+        "HALOSYNC_DATA_DIR": str(data_folder(tmp_path)),
         "HALOSYNC_DATABASE_URL": f"sqlite:///{tmp_path / 'halosync.db'}",
     }
 

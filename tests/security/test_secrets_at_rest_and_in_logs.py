@@ -27,6 +27,7 @@ from halosync.store.crypto import SecretBox
 from halosync.store.database import Database
 from halosync.store.models import HaloConnection
 from halosync.store.workspaces import WorkspaceRepository
+from tests.cli_inprocess import data_folder
 from tests.e2e.cli import HALOSYNC, write_usage_csv
 from tests.sync.world import CLIENT_ID, seed
 
@@ -62,7 +63,7 @@ def _journey(tmp_path: Path, sim: Simulator, url: str) -> list[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HALOSYNC_")}
     env |= {
         "HOME": str(tmp_path / "home"),
-        "HALOSYNC_DATA_DIR": str(tmp_path / "data"),
+        "HALOSYNC_DATA_DIR": str(data_folder(tmp_path)),
         "HALOSYNC_DATABASE_URL": f"sqlite:///{tmp_path / 'halosync.db'}",
         "HALOSYNC_ALLOW_PRIVATE_NETWORKS": "true",
         "HALOSYNC_LOG_LEVEL": "debug",
@@ -178,7 +179,7 @@ def _every_text_cell(engine: Any) -> list[str]:
 
 @pytest.mark.postgres
 def test_secret_is_encrypted_at_rest_on_postgres(tmp_path: Path, pg_schema_url: str) -> None:
-    settings = Settings(data_dir=tmp_path / "data", database_url=pg_schema_url)
+    settings = Settings(data_dir=data_folder(tmp_path), database_url=pg_schema_url)
     database = Database(pg_schema_url)
     database.migrate()
     box = SecretBox.from_settings(settings)

@@ -16,12 +16,12 @@ from halosync.sources.importer import import_records
 from halosync.sources.plugins import SourceRecord, UsageSource, list_sources, load_source
 from halosync.store.database import Database
 from halosync.store.usage import SubscriptionRepository
-from tests.cli_inprocess import home_env, run_cli
+from tests.cli_inprocess import data_folder, home_env, run_cli
 from tests.sources.conftest import GOOD_CSV, HEADER
 
 
 def test_workspace_import_and_tokens_through_the_cli(tmp_path: Path) -> None:
-    data = tmp_path / "data"
+    data = data_folder(tmp_path)
     usage = tmp_path / "usage.csv"
     usage.write_text(GOOD_CSV, encoding="utf-8")
     bad = tmp_path / "bad.csv"

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from halosync.jobs.queue import open_job_queue
 from halosync.settings import Settings
 from halosync.store.database import Database
-from tests.cli_inprocess import run_cli
+from tests.cli_inprocess import data_folder, run_cli
 
 
 @pytest.fixture(autouse=True)
@@ -58,18 +58,18 @@ def test_a_database_file_the_operator_made_keeps_its_mode(tmp_path: Path) -> Non
 
 
 def test_the_embedded_queue_file_is_owner_only(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path / "data", queue="embedded")
+    settings = Settings(data_dir=data_folder(tmp_path), queue="embedded")
     queue = open_job_queue(settings)
     try:
         assert queue.pending() == 0
     finally:
         queue.close()
-    assert set(_modes(tmp_path / "data").values()) == {0o600}
+    assert set(_modes(settings.data_dir).values()) == {0o600}
 
 
 def test_first_use_makes_an_owner_only_data_directory_and_files(tmp_path: Path) -> None:
     data_dir = tmp_path / "fresh" / "halosync"
-    env = {"HALOSYNC_DATA_DIR": str(data_dir)}
+    env = {"HALOSYNC_DATA_DIR": None, "XDG_DATA_HOME": str(tmp_path / "fresh")}
     assert run_cli(env, "workspace", "create", "acme")[0] == 0
     assert run_cli(env, "keys", "rotate")[0] == 0
     assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700

@@ -35,6 +35,7 @@ from halosync.sync.reconcile import build_reconciliation
 from halosync.sync.results import RunReport, UsageReport
 from halosync.sync.review import set_review_policy
 from halosync.sync.usage import run_usage_sync
+from tests.cli_inprocess import data_folder
 from tests.schema_template import migrated
 
 CLIENT_ID = "5c3b8b4e-1f0c-4a55-9a43-0b6b2f0e9d11"
@@ -237,7 +238,7 @@ def make_world(
 ) -> World:
     """A fresh workspace connected to a freshly seeded simulator."""
     settings = Settings(
-        data_dir=tmp_path / "data",
+        data_dir=data_folder(tmp_path),
         database_url=database_url or f"sqlite:///{tmp_path / 'halosync.db'}",
         allow_private_networks=True,
     )

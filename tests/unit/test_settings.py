@@ -8,6 +8,7 @@ from halosync.settings import Settings
 
 
 def test_default_database_is_a_file_in_the_data_directory(tmp_path: Path) -> None:
+    (tmp_path / "d").mkdir()
     settings = Settings(data_dir=tmp_path / "d")
     assert settings.resolved_database_url == f"sqlite:///{tmp_path / 'd' / 'halosync.db'}"
     assert (tmp_path / "d").is_dir()

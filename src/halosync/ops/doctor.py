@@ -45,9 +45,10 @@ class DoctorReport:
 
 def settings_check(settings: Settings) -> Check:
     """The settings parsed; where the data lives and that the data directory is usable."""
-    uses_data_dir = settings.database_url is None or settings.secret_keys is None
-    uses_data_dir = uses_data_dir or settings.queue == "embedded"
-    if uses_data_dir:
+    problem = _data_dir_problem(settings)
+    if problem is not None:
+        return Check("settings", "problem", problem.message, fix=problem.fix)
+    if _uses_data_dir(settings):
         folder = settings.data_dir
         # The nearest existing folder must let us create what is missing (first use).
         existing = folder
@@ -66,6 +67,15 @@ def settings_check(settings: Settings) -> Check:
         "ok",
         f"database {database}; queue {settings.queue}; data directory {settings.data_dir}",
     )
+
+
+def _uses_data_dir(settings: Settings) -> bool:
+    uses_data_dir = settings.database_url is None or settings.secret_keys is None
+    return uses_data_dir or settings.queue == "embedded"
+
+
+def _data_dir_problem(settings: Settings) -> HalosyncError | None:
+    return settings.data_dir_problem() if _uses_data_dir(settings) else None
 
 
 def files_check(settings: Settings) -> Check:
@@ -257,6 +267,13 @@ async def run_doctor(
         return report
     report.checks.append(settings_check(settings))
     report.checks.append(files_check(settings))
+    if _data_dir_problem(settings) is not None:
+        # Every command stops at it: nothing after it would be made or read.
+        for name in ("database", "queue", "key"):
+            report.checks.append(
+                Check(name, "skipped", "not checked: the data directory must exist first")
+            )
+        return report
     url = database_url(settings)
     missing = _missing_sqlite_file(url)
     if missing is not None:

@@ -20,7 +20,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from halosync.database_url import sqlite_creates_file, sqlite_file
 from halosync.errors import HalosyncError
-from halosync.files import create_private_file
+from halosync.files import FolderMissingError, create_private_file
+from halosync.files import refuse_missing_folder as refuse_folder
 from halosync.logging import get_logger
 from halosync.settings import Settings
 from halosync.store.migrations import SCHEMA_HEAD
@@ -242,24 +243,22 @@ def _unreachable(url: str, error: BaseException) -> DatabaseUnreachableError:
     )
 
 
-class DatabaseFolderMissingError(HalosyncError):
+class DatabaseFolderMissingError(FolderMissingError):
     """An explicit SQLite URL names a folder that does not exist."""
 
 
 def refuse_missing_folder(path: Path) -> None:
-    """Refuse a SQLite file whose folder is missing, instead of creating the folder: a typo
-    in the URL would otherwise start a second, empty database. (The default data directory
-    is made before its URL is built, by ``Settings.ensure_data_dir``.)"""
+    """Refuse a SQLite file whose folder is missing, instead of creating the folder (the
+    default data directory is made before its URL is built, by ``Settings.ensure_data_dir``)."""
     folder = path.absolute().parent
-    if not folder.is_dir():
-        create = f"Create the folder (mkdir -p {folder}) or correct HALOSYNC_DATABASE_URL"
-        only = "halosync creates only its default data directory by itself."
-        raise DatabaseFolderMissingError(
-            f"There is no folder {folder} for the SQLite database {path.name} named by "
-            "HALOSYNC_DATABASE_URL.",
-            fix=f"{create} (or --database-url); {only}",
-            fixes={"api": f"{create}; {only}", "ui": f"{create}; {only}"},
-        )
+    refuse_folder(
+        folder,
+        f"There is no folder {folder} for the SQLite database {path.name} named by "
+        "HALOSYNC_DATABASE_URL.",
+        setting="HALOSYNC_DATABASE_URL",
+        option="--database-url",
+        error=DatabaseFolderMissingError,
+    )
 
 
 class Database:

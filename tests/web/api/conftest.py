@@ -30,6 +30,7 @@ from halosync.sync.customers import run_customers_sync
 from halosync.sync.results import UsageReport
 from halosync.sync.usage import run_usage_sync
 from halosync.web.app import create_app
+from tests.cli_inprocess import data_folder
 from tests.schema_template import migrated
 
 CLIENT_ID = "7d1f0c2a-3b4e-4f5a-8b6c-1d2e3f4a5b6c"
@@ -97,7 +98,7 @@ class Api:
 
     def __init__(self, tmp_path: Path, database_url: str | None = None) -> None:
         self.settings = Settings(
-            data_dir=tmp_path / "data",
+            data_dir=data_folder(tmp_path),
             database_url=database_url or f"sqlite:///{tmp_path / 'halosync.db'}",
             allow_private_networks=True,
             max_upload_mb=1,
