@@ -53,9 +53,16 @@ class LoginFailureRepository:
             .limit(1)
         )
 
-    def add(self, account: str, address: str, at: datetime) -> None:
-        """Count one failure."""
-        self.session.add(LoginFailure(account_key=account, address_key=address, failed_at=at))
+    def add(self, account: str, address: str, at: datetime) -> int:
+        """Count one failure; its row's id."""
+        row = LoginFailure(account_key=account, address_key=address, failed_at=at)
+        self.session.add(row)
+        self.session.flush()
+        return row.id
+
+    def forget(self, failure_id: int) -> None:
+        """Drop one failure (an attempt refused before its password was checked)."""
+        self.session.execute(delete(LoginFailure).where(LoginFailure.id == failure_id))
 
     def forget_until(self, moment: datetime) -> None:
         """Drop failures at or before ``moment`` (aged out of every window)."""

@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -200,6 +202,45 @@ def test_failures_are_shared_by_every_process_and_stored_hashed(either_database:
         )
     assert "ann" not in stored
     assert "10.0.0.1" not in stored
+
+
+def test_an_attempt_counts_before_its_password_is_checked(either_database: Database) -> None:
+    """Attempts in flight (their passwords not checked yet) count against the limit: one
+    sent beside them waits, uncounted; the right password then forgets the pair."""
+    clock = ManualClock()
+    limits = LoginLimits(per_pair=2, window=timedelta(minutes=5))
+    throttle = LoginThrottle(either_database, limits, clock=clock)
+    assert throttle.attempt("ann@x.test", "10.0.0.1") is None
+    assert throttle.attempt("ann@x.test", "10.0.0.1") is None
+    assert throttle.attempt("ann@x.test", "10.0.0.1") == Lockout("pair", 300)
+    assert throttle.lockout("ann@x.test", "10.0.0.1") == Lockout("pair", 300)
+    with either_database.session() as session:
+        assert session.query(LoginFailure).count() == 2
+    assert throttle.attempt("ann@x.test", "10.0.0.2") is None  # the owner, elsewhere
+    throttle.succeeded("ann@x.test", "10.0.0.2")
+    clock.advance(301)
+    assert throttle.attempt("ann@x.test", "10.0.0.1") is None
+
+
+def test_a_burst_of_attempts_gets_no_more_password_checks_than_the_limit(
+    either_database: Database,
+) -> None:
+    """Many attempts at the same moment, from threads as from many web processes: no
+    more than the limit go on to a password check (each counts after its own is stored)."""
+    limits = LoginLimits(per_pair=3, window=timedelta(minutes=5))
+    throttle = LoginThrottle(either_database, limits)
+    burst = 12
+    start = threading.Barrier(burst)
+
+    def one(_: int) -> bool:
+        start.wait()
+        return throttle.attempt("ann@x.test", "10.0.0.1") is None
+
+    with ThreadPoolExecutor(burst) as pool:
+        checked = sum(pool.map(one, range(burst)))
+    assert checked <= 3
+    with either_database.session() as session:
+        assert session.query(LoginFailure).count() == checked
 
 
 @settings(max_examples=40, deadline=None)

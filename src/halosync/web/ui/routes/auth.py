@@ -57,7 +57,9 @@ def login(
     state = ui_state(request)
     session = web_session(request)
     address = request.client.host if request.client else "unknown"
-    lockout = state.throttle.lockout(email, address)
+    # Counted as failed before the password is checked, so a burst sent at once is held to
+    # the limit too; the right password forgets it again.
+    lockout = state.throttle.attempt(email, address)
     if lockout is not None:
         paused = render(
             request, "login.html", {"email": email, "error": lockout.message()}, status_code=429
@@ -68,9 +70,9 @@ def login(
         with state.database.session() as db:
             user_id = authenticate(db, email, password).id
     except HalosyncError as refused:
-        # A busy database is no wrong password: the 503 page, and no failure counted.
+        # A busy database is no wrong password: the 503 page (the attempt stays counted,
+        # as every attempt whose password check did not succeed).
         text = refusal(refused).text_for("ui")
-        state.throttle.failed(email, address)
         return render(
             request,
             "login.html",
