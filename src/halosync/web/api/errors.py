@@ -10,13 +10,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from halosync.errors import HalosyncError, NotFoundError, ValidationFailedError
 from halosync.halopsa.errors import HaloConfigurationError, HaloError
-from halosync.logging import redact_text
+from halosync.logging import get_logger, redact_text
 from halosync.sources.errors import ImportValidationError, Location, MassCancelError, describe
 from halosync.sources.importer import ConcurrentImportError, IdempotencyKeyReusedError
 from halosync.store.database import DatabaseUnavailableError
+
+log = get_logger(__name__)
 
 MASS_CANCEL_FIX = (
     "If the vendor really ended them, send it again with allow_mass_cancel=true; the limit "
@@ -150,6 +153,20 @@ async def _http_error(request: Request, error: Exception) -> Response:
     )
 
 
+async def _client_gone(request: Request, _error: Exception) -> Response:
+    """A client that disconnected before its body arrived whole (a dropped upload): its
+    request was never begun, so nothing changed, and no server error to log or count.
+    The answer reaches nobody; it is what the access log records."""
+    log.info("request_body_cut_off", method=request.method, path=request.url.path)
+    return JSONResponse(
+        ErrorBody(
+            detail="The client disconnected before the request body arrived whole; "
+            "nothing was changed."
+        ).model_dump(),
+        status_code=400,
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Make every error answer look the same and name what is wrong and where."""
     app.add_exception_handler(RequestValidationError, _request_validation)
@@ -157,6 +174,7 @@ def install_error_handlers(app: FastAPI) -> None:
     # Its own entry, so the UI can answer it with a page (web.ui.install_ui).
     app.add_exception_handler(DatabaseUnavailableError, _halosync_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(ClientDisconnect, _client_gone)
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
