@@ -8,6 +8,7 @@ snapshot cancelling too much, the reading failing) writes nothing at all.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -304,3 +305,35 @@ def test_an_account_filled_in_by_a_later_record_is_written_whole(
             )
         ).one()
     assert tuple(account) == ("One", "active", False)
+
+
+def test_the_reading_waits_for_a_slower_database_one_chunk_ahead_at_most(
+    database: Database, workspace_id: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Memory holds two chunks however slowly the database writes: the reading hands out
+    the next chunk only once the last is written, and waits meanwhile."""
+    monkeypatch.setattr(staging, "CHUNK_ROWS", 10)
+    read = 0
+    add_csv_row = BatchBuilder.add_csv_row
+
+    def counted(builder: BatchBuilder, data: dict[str, str], where: Location) -> None:
+        nonlocal read
+        read += 1
+        add_csv_row(builder, data, where)
+
+    load = staging.SubscriptionStaging.load
+    read_by_chunk_end: list[tuple[int, int]] = []
+
+    def slow(self: staging.SubscriptionStaging, rows: Any, first_seq: int) -> None:
+        load(self, rows, first_seq)
+        time.sleep(0.03)
+        read_by_chunk_end.append((first_seq, read))
+
+    monkeypatch.setattr(BatchBuilder, "add_csv_row", counted)
+    monkeypatch.setattr(staging.SubscriptionStaging, "load", slow)
+    lines = [_line(a, 0, 1) for a in range(100)]
+    report = import_file(database, workspace_id, _csv(tmp_path, "usage.csv", lines))
+    assert report.subscriptions.created == 100
+    assert [first for first, _ in read_by_chunk_end] == list(range(0, 100, 10))
+    # While chunk k (rows k*10 .. k*10+9) was written, at most chunk k+1 was read.
+    assert all(rows <= first + 20 for first, rows in read_by_chunk_end), read_by_chunk_end
