@@ -4,7 +4,8 @@ Every route is a public one (listed here, with why), a signed-in UI route, a UI 
 inside a workspace, or a REST route of a workspace (tests/security/test_api_isolation.py).
 Inside a workspace the UI answers each role by one rule: signed out, the log-in page;
 another workspace's admin, 404; a viewer reads, and what it sends never changes anything,
-never reaches HaloPSA and never records a run; an admin is never refused.
+never reaches HaloPSA and never records a run; an admin is never refused. Every unsafe
+UI route refuses a form without the session's CSRF token.
 """
 
 from __future__ import annotations
@@ -162,3 +163,28 @@ def test_an_admin_is_refused_nothing(world: World) -> None:
         assert status != 403, ((entry.method, entry.path), status)
         assert status < 500, ((entry.method, entry.path), status)
         wait_idle(world)
+
+
+def test_every_unsafe_ui_route_refuses_a_request_without_the_sessions_csrf_token(
+    world: World,
+) -> None:
+    """Signed in as an admin, a form another site posts (no token, or a forged one) changes
+    nothing on any UI route, log-out included."""
+    client = TestClient(world.app)
+    token = log_in(client, ADMIN)
+    before = _traces(world)
+    unsafe = [e for e in route_table(world.app) if e.path.startswith("/ui") and e.method != "GET"]
+    assert len(unsafe) > 25
+    for entry in unsafe:
+        url = _url(entry, world.alpha)
+        form = _form(token)
+        del form["csrf_token"]
+        for headers in ({}, {"X-CSRF-Token": "forged"}):
+            response = client.request(
+                entry.method, url, data=form, headers=headers, follow_redirects=False
+            )
+            where = (entry.method, entry.path, headers)
+            assert response.status_code == 403, (where, response.status_code)
+            assert "did not come from this site" in response.text, where
+    assert _traces(world) == before
+    assert client.get(f"/ui/w/{world.alpha}", follow_redirects=False).status_code == 200
