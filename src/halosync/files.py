@@ -12,15 +12,103 @@ appears complete or not at all, so the loser reads the winner's.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shlex
 import stat
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from halosync.errors import HalosyncError
 
 OWNER_ONLY = 0o600
+
+
+class FileAccessError(HalosyncError):
+    """One of halosync's files or folders cannot be read or written (permissions, a
+    read-only file system, a full disk): said with the path and the fix, never a traceback."""
+
+
+@contextlib.contextmanager
+def explained(path: Path, what: str) -> Iterator[None]:
+    """Turn an ``OSError`` on ``path`` (``what`` it is: "the encryption key file") inside the
+    block into a :class:`FileAccessError` naming it and the fix."""
+    try:
+        yield
+    except OSError as error:
+        raise file_access_error(path, what, error) from None
+
+
+def file_access_error(path: Path, what: str, error: OSError) -> FileAccessError:
+    """``error`` on ``path`` in the operator's words, with the fix."""
+    reason = error.strerror or type(error).__name__
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return FileAccessError(
+            f"Cannot write {what} {path}: the disk is full ({reason}).",
+            fix=f"Free space on the disk that holds {path.parent} (df -h "
+            f"{shlex.quote(str(path.parent))}), then try again.",
+        )
+    if error.errno == errno.EROFS:
+        return FileAccessError(
+            f"Cannot write {what} {path}: its file system is mounted read-only.",
+            fix="Mount it read-write, or set HALOSYNC_DATA_DIR (HALOSYNC_DATABASE_URL for the "
+            "database) to a folder on a writable file system.",
+        )
+    if error.errno in (errno.EACCES, errno.EPERM):
+        return FileAccessError(
+            f"Cannot use {what} {path}: permission denied ({ownership(path)}).",
+            fix=access_fix(path),
+        )
+    return FileAccessError(f"Cannot use {what} {path}: {reason}.")
+
+
+def _user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return str(os.geteuid())
+
+
+def _owner(stat_result: os.stat_result) -> str:
+    import pwd
+
+    try:
+        return pwd.getpwuid(stat_result.st_uid).pw_name
+    except KeyError:
+        return f"user id {stat_result.st_uid}"
+
+
+def _nearest_existing(path: Path) -> Path:
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def ownership(path: Path) -> str:
+    """Who owns ``path`` (or its nearest existing folder) and its mode, against who runs
+    halosync: what an operator needs to see why it was refused."""
+    existing = _nearest_existing(path)
+    try:
+        found = existing.stat()
+    except OSError:
+        return f"halosync runs as {_user()}"
+    mode = f"{stat.S_IMODE(found.st_mode):04o}"
+    return f"{existing} belongs to {_owner(found)}, mode {mode}; halosync runs as {_user()}"
+
+
+def access_fix(path: Path, *more: Path) -> str:
+    """How to let the user halosync runs as use ``path`` (and ``more``) and their folder."""
+    existing = [_nearest_existing(each) for each in (path, *more)]
+    user = _user()
+    named = " ".join(shlex.quote(str(each)) for each in dict.fromkeys(existing))
+    return (
+        f"Run halosync as the user that owns {existing[0]}, or give it to {user} "
+        f"(chown {shlex.quote(user)} {named}); halosync needs to read and write its files "
+        "and create new ones in their folder."
+    )
 
 
 class FolderMissingError(HalosyncError):

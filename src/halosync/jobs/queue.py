@@ -17,7 +17,7 @@ from huey.api import Huey  # type: ignore[import-untyped]
 from huey.consumer import Consumer  # type: ignore[import-untyped]
 
 from halosync.errors import HalosyncError
-from halosync.files import create_private_file
+from halosync.files import create_private_file, explained
 from halosync.settings import Settings
 
 QueueMode = Literal["embedded", "redis"]
@@ -150,7 +150,8 @@ def open_job_queue(settings: Settings, executor: RunExecutor | None = None) -> H
         huey = RedisHuey(settings.queue_name, url=settings.redis_url, results=False)
     else:
         path = embedded_queue_path(settings)
-        create_private_file(path)
+        with explained(path, "the embedded job queue file"):
+            create_private_file(path)
         huey = SqliteHuey(
             settings.queue_name,
             filename=str(path),

@@ -17,7 +17,7 @@ from typing import Any
 from halosync.connection.service import ConnectionService
 from halosync.database_url import sqlite_file
 from halosync.errors import HalosyncError
-from halosync.files import readable_by_others
+from halosync.files import access_fix, ownership, readable_by_others
 from halosync.jobs.queue import EMBEDDED_QUEUE_FILE, open_job_queue
 from halosync.ops.checks import Check, check_database, check_queue, display_url, first_line
 from halosync.settings import Settings
@@ -86,6 +86,15 @@ def files_check(settings: Settings) -> Check:
         key_file_path(settings) if settings.secret_keys is None else None,
         settings.data_dir / EMBEDDED_QUEUE_FILE if settings.queue == "embedded" else None,
     ]
+    unusable = [path for path in candidates if path is not None and _unusable(path)]
+    if unusable:
+        return Check(
+            "files",
+            "problem",
+            f"This user may not read and write {', '.join(map(str, unusable))} "
+            f"({ownership(unusable[0])}).",
+            fix=access_fix(*unusable),
+        )
     exposed = [str(path) for path in candidates if path is not None and _readable_by_others(path)]
     if not exposed:
         return Check("files", "ok", "no other user may read the database, key or queue file")
@@ -96,6 +105,10 @@ def files_check(settings: Settings) -> Check:
         fix=f"Make them owner-only: chmod 600 {' '.join(exposed)} (halosync makes its own "
         "files so, but never changes the mode of a file it did not make).",
     )
+
+
+def _unusable(path: Path) -> bool:
+    return path.exists() and not os.access(path, os.R_OK | os.W_OK)
 
 
 def _readable_by_others(path: Path) -> bool:
@@ -124,7 +137,7 @@ def _key_box(settings: Settings) -> tuple[SecretBox | None, Check | None]:
         if not path.exists():
             return None, None
         return SecretBox.from_settings(settings), None
-    except SecretKeyError as error:
+    except HalosyncError as error:  # keys that are no keys, a file this user cannot read
         return None, Check("key", "problem", error.message, fix=error.fix)
     except OSError as error:
         return None, Check(

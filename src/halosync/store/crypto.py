@@ -16,12 +16,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from halosync.errors import HalosyncError
-from halosync.files import create_private_file_with, replace_private_file
+from halosync.files import create_private_file_with, explained, replace_private_file
 from halosync.logging import get_logger, register_secret
 from halosync.settings import Settings
 from halosync.store.models import HaloConnection
 
 KEY_FILE_NAME = "secret.key"
+_KEY_FILE = "the encryption key file"
 
 log = get_logger(__name__)
 
@@ -87,8 +88,9 @@ def _key_file_text(keys: Sequence[str]) -> str:
 
 def write_key_file(path: Path, keys: Sequence[str]) -> None:
     """Replace the key file atomically, readable by its owner only."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    replace_private_file(path, _key_file_text(keys))
+    with explained(path, _KEY_FILE):
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        replace_private_file(path, _key_file_text(keys))
 
 
 def _make_key_file(path: Path) -> bool:
@@ -112,12 +114,14 @@ def create_key_file(settings: Settings) -> Path | None:
     if settings.secret_keys is not None:
         return None
     path = settings.ensure_data_dir() / KEY_FILE_NAME
-    return path if _make_key_file(path) else None
+    with explained(path, _KEY_FILE):
+        return path if _make_key_file(path) else None
 
 
 def _load_or_create_key_file(path: Path) -> list[str]:
-    _make_key_file(path)
-    return parse_keys(path.read_text(encoding="ascii"))
+    with explained(path, _KEY_FILE):
+        _make_key_file(path)
+        return parse_keys(path.read_text(encoding="ascii"))
 
 
 class SecretBox:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
+import os
 import threading
 import time
 import weakref
@@ -20,7 +22,13 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from halosync.database_url import sqlite_creates_file, sqlite_file
 from halosync.errors import HalosyncError
-from halosync.files import FolderMissingError, create_private_file
+from halosync.files import (
+    FolderMissingError,
+    access_fix,
+    create_private_file,
+    explained,
+    ownership,
+)
 from halosync.files import refuse_missing_folder as refuse_folder
 from halosync.logging import get_logger
 from halosync.settings import Settings
@@ -181,10 +189,13 @@ _SQLITE_FULL = 13
 
 
 def _unavailable(
-    error: OperationalError | InterfaceError, dialect: str
+    error: OperationalError | InterfaceError, dialect: str, url: str
 ) -> DatabaseUnavailableError:
     reason = first_error_line(error)
     sqlstate = getattr(error.orig, "sqlstate", None)
+    file_problem = _file_problem(url, error) if dialect == "sqlite" else None
+    if file_problem is not None:
+        return file_problem
     if (dialect == "sqlite" and "locked" in reason.lower()) or sqlstate == _PG_LOCK_TIMEOUT:
         return DatabaseUnavailableError(
             f"The database stayed locked by another halosync process for more than "
@@ -226,6 +237,45 @@ def _pool_exhausted(error: PoolTimeoutError) -> DatabaseUnavailableError:
 class DatabaseUnreachableError(DatabaseUnavailableError):
     """No connection to the database could be made (refused, unknown role or database, a
     SQLite file that cannot be opened): raised by every command, and said by the doctor."""
+
+
+# SQLite's result codes of a file this user may not write, or open at all.
+_SQLITE_READONLY = 8
+_SQLITE_CANTOPEN = 14
+
+
+def sqlite_file_problem(path: Path) -> DatabaseUnreachableError | None:
+    """Why this user cannot use the SQLite database ``path``, which SQLite says only as
+    "unable to open database file" or "attempt to write a readonly database"; or None."""
+    folder = path.parent
+    with contextlib.suppress(OSError):
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return DatabaseUnreachableError(
+                f"Cannot write the SQLite database {path}: its file system is mounted read-only.",
+                fix="Mount it read-write, or set HALOSYNC_DATABASE_URL to a database on a "
+                "writable file system.",
+            )
+    if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+        return DatabaseUnreachableError(
+            f"Cannot use the SQLite database {path}: this user may not read and write it "
+            f"({ownership(path)}).",
+            fix=access_fix(path),
+        )
+    if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
+        return DatabaseUnreachableError(
+            f"Cannot use the SQLite database {path}: this user may not create files in its "
+            f"folder, where SQLite keeps the -wal and -shm files beside it ({ownership(folder)}).",
+            fix=access_fix(folder),
+        )
+    return None
+
+
+def _file_problem(url: str, error: BaseException) -> DatabaseUnreachableError | None:
+    path = sqlite_file(url)
+    code = getattr(getattr(error, "orig", error), "sqlite_errorcode", None)
+    if path is None or code not in (_SQLITE_READONLY, _SQLITE_CANTOPEN):
+        return None
+    return sqlite_file_problem(path)
 
 
 _SERVER_UP = "that the database server is running and accepts this host."
@@ -276,7 +326,8 @@ class Database:
             if path is not None and sqlite_creates_file(url):
                 refuse_missing_folder(path)
                 # SQLite would create it 0644; its -wal and -shm copy the database's mode.
-                self.created = create_private_file(path)
+                with explained(path, "the SQLite database"):
+                    self.created = create_private_file(path)
             self.engine: Engine = create_engine(url, echo=echo)
             event.listen(self.engine, "connect", _configure_sqlite)
             event.listen(self.engine, "begin", _begin_sqlite)
@@ -311,7 +362,8 @@ class Database:
         if context.connection is None and not context.is_pre_ping:
             original = context.original_exception
             if isinstance(original, Exception) and not isinstance(original, HalosyncError):
-                raise _unreachable(self.url, original) from original
+                problem = _file_problem(self.url, original) if self.dialect == "sqlite" else None
+                raise (problem or _unreachable(self.url, original)) from original
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
@@ -352,7 +404,7 @@ class Database:
         try:
             yield
         except (OperationalError, InterfaceError) as error:
-            raise _unavailable(error, self.dialect) from error
+            raise _unavailable(error, self.dialect, self.url) from error
         except PoolTimeoutError as error:
             raise _pool_exhausted(error) from error
 
@@ -392,7 +444,7 @@ class Database:
                     f"A write inside Database.reading() was refused ({reason})."
                 ) from error
             if isinstance(error, OperationalError | InterfaceError):
-                raise _unavailable(error, self.dialect) from error
+                raise _unavailable(error, self.dialect, self.url) from error
             raise
 
     def retrying(

@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from halosync.errors import HalosyncError
-from halosync.files import create_private_file_with
+from halosync.files import create_private_file_with, explained
 from halosync.settings import Settings
 from halosync.store.base import utcnow
 from halosync.store.database import Database
@@ -61,10 +61,12 @@ def load_session_key(settings: Settings) -> bytes:
     """The key CSRF tokens are derived with: from a file in the data dir, made on first use
     (web processes starting at once all read the one that was made first)."""
     path: Path = settings.ensure_data_dir() / SESSION_KEY_FILE
-    if not path.exists():
-        create_private_file_with(path, secrets.token_hex(SESSION_KEY_BYTES) + "\n")
+    with explained(path, "the web UI's session key file"):
+        if not path.exists():
+            create_private_file_with(path, secrets.token_hex(SESSION_KEY_BYTES) + "\n")
+        text = path.read_text(encoding="ascii", errors="replace")
     try:
-        key = bytes.fromhex(path.read_text(encoding="ascii").strip())
+        key = bytes.fromhex(text.strip())
     except ValueError:
         key = b""
     if len(key) < SESSION_KEY_BYTES:
