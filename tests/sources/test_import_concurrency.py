@@ -21,8 +21,9 @@ from typing import Any
 import pytest
 from sqlalchemy import event, select, text, update
 
-from halosync.sources.errors import ImportValidationError
-from halosync.sources.importer import import_file
+from halosync.sources.errors import ImportValidationError, Location
+from halosync.sources.importer import import_file, import_records
+from halosync.sources.plugins import SourceRecord
 from halosync.store import database as database_module
 from halosync.store import staging
 from halosync.store.base import utcnow
@@ -33,6 +34,7 @@ from halosync.store.usage_writes import UsageWriter
 from halosync.store.workspaces import WorkspaceRepository
 from halosync.sync.runs import beat, reap_all_stale_runs, start_run
 from tests.busy_database import locked
+from tests.sources.conftest import HEADER
 from tests.sources.test_import_chunks import _csv, _line, _no_staging_left, _state
 
 
@@ -245,3 +247,41 @@ def test_a_heartbeat_that_waited_for_the_write_lock_says_when_it_was_written(
         written = session.scalar(select(SyncRun.heartbeat_at).where(SyncRun.id == run_id))
     assert written is not None
     assert written >= released[0]
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_a_plug_in_paced_by_its_vendor_keeps_no_write_lock_while_it_fetches(
+    database: Database, workspace_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plug-in's records come at the vendor's pace (pages of an API, minutes for a large
+    account): on SQLite an import holds the one write lock from its first chunk written to
+    its end, so chunks written while the plug-in fetches the rest would keep every other
+    writer (a sync's ledger, its heartbeat, the UI) waiting, and refused after 30 s."""
+    monkeypatch.setattr(staging, "CHUNK_ROWS", 10)
+    columns = HEADER.split(",")
+    other_writes: list[str] = []
+
+    def fetching() -> Iterator[SourceRecord]:
+        for page in range(4):
+            # Between the vendor's pages another process writes, waiting 0.2 s at most.
+            path = database.engine.url.database
+            assert path
+            other = sqlite3.connect(path, isolation_level=None, timeout=0.2)
+            try:
+                other.execute("BEGIN IMMEDIATE")
+                other.execute("ROLLBACK")
+                other_writes.append("written")
+            except sqlite3.OperationalError as error:
+                other_writes.append(str(error))
+            finally:
+                other.close()
+            for account in range(page * 15, page * 15 + 15):
+                cells = _line(account, 0, 1).split(",")
+                yield SourceRecord(
+                    "row", dict(zip(columns, cells, strict=True)), Location(f"record {account}")
+                )
+
+    report = import_records(database, workspace_id, fetching())
+    assert report.subscriptions.created == 60
+    assert other_writes == ["written"] * 4
+    assert len(_state(database, workspace_id)) == 60

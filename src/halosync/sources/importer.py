@@ -207,20 +207,25 @@ def write_batch(
     snapshot: bool = False,
     allow_mass_cancel: bool = False,
     also: Callable[[Session, ImportReport], None] | None = None,
+    paced_by_source: bool = False,
 ) -> ImportReport:
     """Validate what ``read`` feeds a builder and write it into the workspace, in one
     transaction; every problem is reported at once and a refused batch changes nothing.
 
     Chunks of validated subscriptions are written while the reading goes on (see
-    :class:`_Transaction`). ``also`` writes something more in the same transaction (the
-    API's idempotency record).
+    :class:`_Transaction`), except on SQLite when the reading is ``paced_by_source`` (a
+    plug-in fetching from its vendor): the transaction holds SQLite's one write lock from
+    its first chunk to its end, and every other writer would wait for the vendor's pace;
+    then everything is written after the last record, as fast as halosync goes. ``also``
+    writes something more in the same transaction (the API's idempotency record).
     """
     transaction = _Transaction(
         database, workspace_id, snapshot=snapshot, allow_mass_cancel=allow_mass_cancel
     )
     try:
         with BatchBuilder() as builder:
-            builder.hand_out_to(transaction.hand_out, staging_tables.CHUNK_ROWS)
+            if not (paced_by_source and database.dialect == "sqlite"):
+                builder.hand_out_to(transaction.hand_out, staging_tables.CHUNK_ROWS)
             read(builder)
             report = transaction.finish(builder, also)
     except IntegrityError:
@@ -288,14 +293,20 @@ def import_records(
     snapshot: bool = False,
     allow_mass_cancel: bool = False,
 ) -> ImportReport:
-    """Import what a plug-in source yields, with the same validation as a file."""
+    """Import what a plug-in source yields, with the same validation as a file (its
+    records come at its vendor's pace)."""
 
     def read(builder: BatchBuilder) -> None:
         for record in records:
             builder.add_record(record.kind, record.data, record.location)
 
     return write_batch(
-        database, workspace_id, read, snapshot=snapshot, allow_mass_cancel=allow_mass_cancel
+        database,
+        workspace_id,
+        read,
+        snapshot=snapshot,
+        allow_mass_cancel=allow_mass_cancel,
+        paced_by_source=True,
     )
 
 
