@@ -12,6 +12,7 @@ import pytest
 
 from halosync.settings import Settings
 from halosync.store.database import Database
+from halosync.store.models import SyncRun
 from halosync.web.app import create_app
 from tests.web.api.conftest import Api
 from tests.web.route_table import API_WORKSPACE, route_table
@@ -117,13 +118,23 @@ def test_viewer_cannot_make_admin_only_reads(world: Api, method: str, path: str)
 
 @pytest.mark.parametrize(("method", "path"), READS)
 def test_viewer_can_read(world: Api, method: str, path: str) -> None:
+    """...and what a viewer reads never reaches HaloPSA nor records a run (the UI's rule,
+    tests/web/ui/test_route_roles.py): reading Halo live spends the rate budget."""
+    halo_before, runs_before = len(world.sim.state.request_log), _runs(world)
     response = world.request(method, _url(path, "acme"), token=world.viewer)
     assert response.status_code not in (401, 403), (method, path, response.text)
     assert response.status_code < 500, (method, path, response.text)
+    assert len(world.sim.state.request_log) == halo_before, (method, path)
+    assert _runs(world) == runs_before, (method, path)
+
+
+def _runs(world: Api) -> int:
+    with world.database.session() as session:
+        return session.query(SyncRun).count()
 
 
 def test_ids_of_another_workspaces_objects_are_not_found(world: Api) -> None:
-    from halosync.store.models import ApiToken, SyncRun
+    from halosync.store.models import ApiToken
 
     with world.database.session() as session:
         run = SyncRun(workspace_id=world.other, kind="usage", trigger="manual", status="failed")
