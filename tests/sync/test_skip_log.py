@@ -4,6 +4,7 @@ service, a WARNING only when the set changes (issue 16)."""
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,8 @@ from sqlalchemy import select
 from halosync.domain.models import SkipKind
 from halosync.domain.skips import FRACTIONS_TITLE, MAX_NAMED_SKIPS, SkipTally
 from halosync.store.models import LogEntry, RunResult
+from halosync.sync.activity import DETAILS_PREVIEW_CHARS
+from tests.cli_inprocess import home_env, run_cli
 from tests.sync.world import World, make_world, usage_document
 
 ACCOUNTS = [
@@ -205,3 +208,39 @@ def test_a_summary_names_a_few_of_many_and_warns_every_run() -> None:
     assert only.details.endswith(
         "MAIL: " + ", ".join(f"A{n:02}" for n in range(MAX_NAMED_SKIPS)) + " and 5 more."
     )
+
+
+def test_halosync_logs_folds_a_summary_naming_many_accounts(tmp_path: Path) -> None:
+    """At 9,678 unmapped accounts the summary is 177,592 characters: ``halosync logs``
+    shows its start, folded as on the Logs page, and ``--full`` (or ``--json``) all of it."""
+    many = [
+        {"ref": f"U{n}", "name": f"Unmapped {n}", "status": "active", "billed": True}
+        for n in range(1, 301)
+    ]
+    subs = [{"account_ref": a["ref"], "service_ref": "MAIL", "quantity": 2} for a in many]
+    world = make_world(tmp_path)
+    world.import_usage(usage_document(many, subs))
+    assert asyncio.run(world.customers()).status == "succeeded"
+    world.map_service("MAIL", 1)
+    assert asyncio.run(world.usage()).status == "succeeded"
+    (entry,) = _titled(world, "Accounts not mapped")
+    assert entry.details is not None
+    size = len(entry.details)
+    assert size > 3_000
+
+    env = home_env(tmp_path)
+    code, out, _ = run_cli(env, "logs", "--level", "warning")
+    assert code == 0
+    (line,) = [text for text in out.splitlines() if "not mapped to a HaloPSA client" in text]
+    assert line.strip().startswith(
+        "300 subscription(s) of 300 account(s) not mapped to a HaloPSA client"
+    )
+    assert line.endswith(f"\u2026 [{size:,} characters; --full or --json shows them whole]")
+    assert len(line) < DETAILS_PREVIEW_CHARS + 100
+    assert "U99: MAIL" not in out
+
+    code, out, _ = run_cli(env, "logs", "--level", "warning", "--full")
+    assert code == 0
+    assert entry.details in out
+    code, out, _ = run_cli(env, "logs", "--level", "warning", "--json")
+    assert [e["details"] for e in json.loads(out)["entries"]] == [entry.details]

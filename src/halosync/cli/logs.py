@@ -23,6 +23,12 @@ def logs(
     page_size: Annotated[
         int, typer.Option("--page-size", min=1, max=500, help="Entries per page.")
     ] = DEFAULT_PAGE_SIZE,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full", help="Show long details whole (they are folded, as on the Logs page)."
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Show the last 30 days of log entries, newest first."""
@@ -40,7 +46,15 @@ def logs(
     for entry in result.entries:
         local = entry.created_at.astimezone()
         typer.echo(f"{_stamp(local)}  {entry.level:<7}  {entry.title}")
-        if entry.details:
+        preview = None if full else entry.preview
+        if preview is not None:
+            # A skip summary names every unmapped account: at 10,000 accounts one entry
+            # would fill the terminal with 180,000 characters.
+            typer.echo(
+                f"{'':<18}  {'':<7}  {preview} [{len(entry.details or ''):,} characters; "
+                "--full or --json shows them whole]"
+            )
+        elif entry.details:
             typer.echo(f"{'':<18}  {'':<7}  {entry.details}")
 
 

@@ -264,6 +264,7 @@ def test_logs_tiles_filter_and_paging(world: World) -> None:
     client = TestClient(world.app)
     log_in(client, ADMIN)
     now = datetime.now(UTC)
+    long = " ".join(f"A{n}: MAIL;" for n in range(1, 60))  # 650 characters: shown folded
     with world.database.session() as session:
         for n in range(236):
             level = "ERROR" if n % 50 == 0 else ("WARNING" if n % 10 == 0 else "INFO")
@@ -272,7 +273,7 @@ def test_logs_tiles_filter_and_paging(world: World) -> None:
                     workspace_id=world.alpha,
                     level=level,
                     title=f"Entry {n}",
-                    details="details",
+                    details=long if n == 0 else "details",
                     created_at=now - timedelta(hours=9, minutes=n),
                 )
             )
@@ -292,6 +293,7 @@ def test_logs_tiles_filter_and_paging(world: World) -> None:
     stamp = (now - timedelta(hours=9)).astimezone(ZoneInfo("Europe/Warsaw"))
     assert stamp.strftime("%Y-%m-%d %H:%M") in page
     assert '<option value="all" selected>All</option>' in page
+    assert f"<summary>{long[:200]}\u2026</summary><div>{long}</div>" in page
     errors = client.get(f"{w}/logs", params={"level": "error"}).text
     assert 'id="log-range">1 – 5 of 5<' in errors
     last = client.get(f"{w}/logs", params={"page": "12", "size": "20"}).text
