@@ -7,11 +7,12 @@ the SQLite file and the encryption key are created on first use.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from halosync.database_url import sqlite_url
@@ -136,6 +137,16 @@ class Settings(BaseSettings):
     )
     log_format: Literal["console", "json"] = "console"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute_data_dir(cls, value: Path) -> Path:
+        # Said and used as one place whatever the working directory of the process (a
+        # service's is /), and ~ as the shell would read it (systemd's EnvironmentFile does
+        # not).
+        with contextlib.suppress(RuntimeError):  # no home to expand ~ to: as written
+            value = value.expanduser()
+        return value.absolute()
 
     @property
     def data_dir_named(self) -> bool:

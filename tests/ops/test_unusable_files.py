@@ -10,6 +10,7 @@ runs as nobody through setpriv.
 from __future__ import annotations
 
 import errno
+import getpass
 import json
 import os
 import shutil
@@ -144,3 +145,33 @@ def test_a_full_disk_or_a_read_only_file_system_is_said_so(
     )
     assert said in error.message
     assert (fix is None and error.fix is None) or (fix or "") in (error.fix or "")
+
+
+def test_a_backup_into_a_folder_this_user_may_not_write(base: Path) -> None:
+    data_dir = _installed(base)
+    if _as_another_user():
+        for path in [data_dir, *data_dir.iterdir()]:
+            os.chown(path, 65534, 65534)
+    closed = base / "backups"
+    closed.mkdir(mode=0o555)
+    closed.chmod(0o555)
+    done = _halosync(base, data_dir, "db", "backup", str(closed / "halosync.db"))
+    error = _one_clear_error(done, closed / "halosync.db")
+    assert "the backup" in error
+    assert list(closed.iterdir()) == []
+
+
+def test_the_doctor_names_a_data_dir_this_user_may_not_write(base: Path) -> None:
+    data_dir = base / "data"
+    data_dir.mkdir(mode=0o555)
+    data_dir.chmod(0o555)
+    done = _halosync(base, data_dir, "doctor", "--json")
+    checks = {check["name"]: check for check in json.loads(done.stdout)["checks"]}
+    assert checks["settings"]["status"] == "problem"
+    assert f"The data directory {data_dir} cannot be written" in checks["settings"]["detail"]
+    assert f"chown {_user_of(done)} {data_dir}" in checks["settings"]["fix"]
+
+
+def _user_of(done: subprocess.CompletedProcess[str]) -> str:
+    # The user the command ran as: nobody through setpriv, else this one.
+    return "nobody" if "--reuid=65534" in done.args else getpass.getuser()

@@ -20,3 +20,14 @@ def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = Settings()
     assert settings.resolved_database_url == "postgresql+psycopg://u@h/db"
     assert settings.allow_private_networks is True
+
+
+def test_a_relative_or_home_data_dir_is_one_absolute_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("HALOSYNC_DATA_DIR", "data")
+    assert Settings().data_dir == tmp_path / "data"
+    monkeypatch.setenv("HALOSYNC_DATA_DIR", "~/halosync")
+    assert Settings().data_dir == tmp_path / "home" / "halosync"

@@ -7,7 +7,9 @@ one moment. PostgreSQL is backed up with ``pg_dump`` instead; the error says how
 
 from __future__ import annotations
 
+import errno
 import os
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +17,7 @@ from sqlalchemy.engine import make_url
 
 from halosync.database_url import sqlite_file
 from halosync.errors import ValidationFailedError
-from halosync.files import create_private_file
+from halosync.files import create_private_file, explained, file_access_error
 from halosync.ops.checks import display_url
 from halosync.store.backup import copy_sqlite
 
@@ -66,12 +68,19 @@ def backup_sqlite(database_url: str, destination: Path, *, overwrite: bool = Fal
     if not destination.parent.is_dir():
         raise ValidationFailedError(f"The folder {destination.parent} does not exist.")
     partial = destination.with_name(f".{destination.name}.partial")
-    partial.unlink(missing_ok=True)
-    # Owner-only from the first byte: the copy holds encrypted secrets and password hashes.
-    create_private_file(partial)
     try:
-        copy_sqlite(source, partial)
-        os.replace(partial, destination)
+        with explained(destination, "the backup"):
+            partial.unlink(missing_ok=True)
+            # Owner-only from the first byte: the copy holds encrypted secrets and password
+            # hashes.
+            create_private_file(partial)
+            copy_sqlite(source, partial)
+            os.replace(partial, destination)
+    except sqlite3.OperationalError as error:
+        if "full" not in str(error):
+            raise
+        full = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        raise file_access_error(destination, "the backup", full) from None
     finally:
         partial.unlink(missing_ok=True)
     return BackupReport(source, destination, destination.stat().st_size)

@@ -58,8 +58,9 @@ def settings_check(settings: Settings) -> Check:
             return Check(
                 "settings",
                 "problem",
-                f"The data directory {folder} cannot be written by this user.",
-                fix="Set HALOSYNC_DATA_DIR to a folder this user owns, or fix its permissions.",
+                f"The data directory {folder} cannot be written by this user "
+                f"({ownership(existing)}).",
+                fix=access_fix(existing),
             )
     database = display_url(database_url(settings))
     return Check(
