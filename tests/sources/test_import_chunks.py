@@ -337,3 +337,47 @@ def test_the_reading_waits_for_a_slower_database_one_chunk_ahead_at_most(
     assert [first for first, _ in read_by_chunk_end] == list(range(0, 100, 10))
     # While chunk k (rows k*10 .. k*10+9) was written, at most chunk k+1 was read.
     assert all(rows <= first + 20 for first, rows in read_by_chunk_end), read_by_chunk_end
+
+
+def test_a_last_subscription_naming_no_account_after_chunks_were_written_writes_nothing(
+    database: Database, workspace_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(staging, "CHUNK_ROWS", 3)
+    accounts = [
+        {"ref": f"A{a}", "name": f"Account {a}", "status": "active", "billed": True}
+        for a in range(10)
+    ]
+    subscriptions = [
+        {
+            "account_ref": f"A{a}",
+            "service_ref": "S1",
+            "quantity": 1,
+            "start_date": "2024-01-01",
+            "billing_cycle": "monthly",
+            "term": "monthly",
+        }
+        for a in [*range(10), 404]
+    ]
+    document = {
+        "accounts": accounts,
+        "services": [{"ref": "S1", "name": "Service 1"}],
+        "subscriptions": subscriptions,
+    }
+    written: list[int] = []
+    load = staging.SubscriptionStaging.load
+
+    def noted(self: staging.SubscriptionStaging, rows: Any, first_seq: int) -> None:
+        written.append(first_seq)
+        load(self, rows, first_seq)
+
+    monkeypatch.setattr(staging.SubscriptionStaging, "load", noted)
+    with pytest.raises(ImportValidationError) as caught:
+        import_document(database, workspace_id, document)
+    assert written[:3] == [0, 3, 6]  # chunks were written before the last one came
+    assert [str(error) for error in caught.value.errors] == [
+        "$.subscriptions[10].account_ref: no account 'A404' in this batch or in the workspace"
+    ]
+    assert _state(database, workspace_id) == []
+    with database.session() as session:
+        assert session.scalar(select(Account.id)) is None
+    _no_staging_left(database)
