@@ -172,8 +172,31 @@ def create_private_file_with(path: Path, content: str) -> bool:
         os.link(temporary, path)
     except FileExistsError:
         return False
+    except OSError as error:
+        if error.errno not in _NO_HARD_LINKS:
+            raise
+        return _create_and_write(path, content)
     finally:
         os.unlink(temporary)
+    _sync_folder(path.parent)
+    return True
+
+
+# What link() says on a file system without hard links (FAT, some SMB and FUSE mounts).
+_NO_HARD_LINKS = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV})
+
+
+def _create_and_write(path: Path, content: str) -> bool:
+    # Second best: created exclusively, so one process's content is everyone's; another
+    # may read it in the instant before it is written, which the readers refuse by name.
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, OWNER_ONLY)
+    except FileExistsError:
+        return False
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(content)
+        handle.flush()
+        os.fsync(handle.fileno())
     _sync_folder(path.parent)
     return True
 

@@ -7,6 +7,8 @@ exclusively and complete, and whoever loses the race reads the winner's file.
 
 from __future__ import annotations
 
+import errno
+import os
 import stat
 import threading
 from collections.abc import Callable
@@ -108,3 +110,19 @@ def test_an_empty_session_key_file_is_refused_naming_it(tmp_path: Path) -> None:
         load_session_key(Settings(data_dir=tmp_path))
     assert str(tmp_path / SESSION_KEY_FILE) in refused.value.message
     assert "Delete" in (refused.value.fix or "")
+
+
+def test_a_file_system_without_hard_links_still_gets_the_file_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # FAT and some SMB or FUSE mounts refuse link(): the file is then created exclusively.
+    def no_hard_links(source: str, target: str) -> None:
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_hard_links)
+    path = tmp_path / "secret.key"
+    assert create_private_file_with(path, "first\n")
+    assert not create_private_file_with(path, "second\n")
+    assert path.read_text() == "first\n"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == ["secret.key"]
