@@ -13,8 +13,9 @@ import pytest
 from halosync.settings import Settings
 from halosync.store.database import Database
 from halosync.store.models import SyncRun
+from halosync.store.tokens import hash_token
 from halosync.web.app import create_app
-from tests.web.api.conftest import Api
+from tests.web.api.conftest import CLIENT_SECRET, Api
 from tests.web.route_table import API_WORKSPACE, route_table
 
 PREFIX = API_WORKSPACE
@@ -126,6 +127,18 @@ def test_viewer_can_read(world: Api, method: str, path: str) -> None:
     assert response.status_code < 500, (method, path, response.text)
     assert len(world.sim.state.request_log) == halo_before, (method, path)
     assert _runs(world) == runs_before, (method, path)
+
+
+@pytest.mark.parametrize(("method", "path"), [*READS, *sorted(ADMIN_ONLY_READS)])
+def test_no_read_shows_a_secret_or_a_token(world: Api, method: str, path: str) -> None:
+    """The client secret, the API tokens (only their hashes are kept) and their hashes
+    appear in no answer of any read, an admin's included."""
+    response = world.request(method, _url(path, "acme"), token=world.admin)
+    assert response.status_code < 500, (method, path, response.text)
+    for token in (world.admin, world.viewer, world.other_admin):
+        assert token not in response.text, (method, path)
+        assert hash_token(token) not in response.text, (method, path)
+    assert CLIENT_SECRET not in response.text, (method, path)
 
 
 def _runs(world: Api) -> int:
