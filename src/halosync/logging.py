@@ -29,6 +29,8 @@ from collections.abc import Callable, MutableMapping
 from types import ModuleType
 from typing import Any
 
+from halosync.domain.text import escaped
+
 MASK = "********"
 
 _SECRET_KEY_PATTERN = re.compile(
@@ -171,6 +173,19 @@ def redact_processor(
     return event_dict
 
 
+def console_escape_processor(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor for the console format: controls in the message escaped, so a
+    name in it (a workspace's kept from before CR/LF was refused, one HaloPSA answered)
+    cannot forge a log line, reorder one (U+202E) or drive the terminal. The renderer
+    shows the other values by their repr, which escapes them already; JSON escapes all."""
+    event = event_dict.get("event")
+    if isinstance(event, str):
+        event_dict["event"] = escaped(event)
+    return event_dict
+
+
 # The configuration asked for before structlog was imported: (format, numeric level).
 _deferred: tuple[str, int] | None = None
 
@@ -192,11 +207,14 @@ def configure_logging(*, log_format: str = "console", level: str = "info") -> No
 
 
 def _configure_structlog(structlog: ModuleType, log_format: str, numeric_level: int) -> None:
-    renderer: Any
+    renderers: list[Any]
     if log_format == "json":
-        renderer = structlog.processors.JSONRenderer()
+        renderers = [structlog.processors.JSONRenderer()]
     else:
-        renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        renderers = [
+            console_escape_processor,
+            structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty()),
+        ]
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -204,7 +222,7 @@ def _configure_structlog(structlog: ModuleType, log_format: str, numeric_level: 
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
             redact_processor,
-            renderer,
+            *renderers,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric_level),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),

@@ -259,3 +259,17 @@ def test_the_same_failure_and_the_same_alert_are_emailed_once_then_resolved(
     inbox.messages.clear()
     assert _run(world, "usage").status == "succeeded"
     assert inbox.messages == []
+
+
+def test_a_workspace_name_kept_with_a_line_break_still_gets_its_email(
+    smtp: tuple[Inbox, int],
+) -> None:
+    """A name stored before CR/LF was refused reaches the Subject escaped: one header, sent
+    (a raw line break made the message unbuildable, so no email went out)."""
+    inbox, port = smtp
+    send_email(
+        SmtpConfig("127.0.0.1", port), ["a@b.test"], "[halosync] done: evil\r\nBcc: x@y.z", "b"
+    )
+    (message,) = inbox.messages
+    assert message["Subject"] == "[halosync] done: evil\\r\\nBcc: x@y.z"
+    assert message["Bcc"] is None

@@ -106,3 +106,14 @@ def test_logging_configured_before_structlog_is_loaded_applies_at_the_first_line
     line = json.loads(lines[0])
     assert (line["event"], line["level"]) == ("connecting", "warning")
     assert line["client_secret"] == MASK
+
+
+def test_console_log_lines_cannot_be_forged_by_a_name(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging(log_format="console")
+    name = "evil\r\nerror: forged \u202eTDL"
+    get_logger("test").info(f"synced {name}", workspace=name)
+    structlog.reset_defaults()  # the capture's stream closes after this test
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert "synced evil\\r\\nerror: forged \\u202eTDL" in err
+    assert "\u202e" not in err

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
+from sqlalchemy import text
 
 from halosync.errors import ValidationFailedError
 from halosync.sources.schemas import AccountIn, ServiceIn
@@ -74,3 +75,31 @@ def test_token_and_user_names_refuse_control_characters(database: Database) -> N
             create_user(session, email="a@example.com", name="A\x85B", password="x" * 16)
     with pytest.raises(ValidationError, match=r"contains control characters"):
         AccountIn.model_validate({"ref": "A1", "name": "A\x85B", "status": "active", "billed": 1})
+
+
+def test_names_stored_before_the_rule_are_shown_escaped_by_the_cli(tmp_path: Path) -> None:
+    """A workspace, token or user name kept from before 7a4da6d, with a line break, an
+    override or a terminal escape, can neither forge a line of a listing nor reorder it."""
+    env = home_env(tmp_path)
+    assert run_cli(env, "workspace", "create", "acme")[0] == 0
+    database = Database(env["HALOSYNC_DATABASE_URL"])
+    with database.session() as session:
+        workspace = WorkspaceRepository(session).resolve("acme")
+        ApiTokenRepository(session, workspace.id).create("feed")
+        create_user(
+            session, email="a@example.com", name="Ada", password="x" * 16, workspace=workspace
+        )
+        session.execute(text("UPDATE workspace SET name = :name"), {"name": f"{LINE_BREAK}\x1b[2J"})
+        session.execute(text("UPDATE api_token SET name = :name"), {"name": OVERRIDE})
+        session.execute(text("UPDATE app_user SET name = :name"), {"name": "Ada\u2028error: x"})
+    database.dispose()
+    shown = ""
+    for command in (("workspace", "list"), ("token", "list"), ("user", "list")):
+        code, out, err = run_cli(env, *command)
+        assert code == 0, (command, err)
+        shown += out
+        assert not any(line.startswith(("Bcc", "error")) for line in out.splitlines()), out
+    assert "evil\\r\\nBcc: x@y.z\\u001b[2J" in shown
+    assert "Acme\\u202eDTL" in shown
+    assert "Ada\\u2028error: x" in shown
+    assert not any(char in shown for char in ("\r", "\x1b", "\u202e", "\u2028"))

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 
 from halosync.cli.registry import LazyGroup
-from halosync.domain.text import undecodable_byte
+from halosync.domain.text import escaped, undecodable_byte
 from halosync.errors import HalosyncError
 
 if TYPE_CHECKING:
@@ -95,11 +95,25 @@ def emit_json(document: Any) -> None:
     sys.stdout.write(json.dumps(document, indent=2, sort_keys=False, default=str) + "\n")
 
 
+def echo(message: object = "", *, err: bool = False, nl: bool = True) -> None:
+    """Print a line a person reads, its controls escaped (its own line breaks kept): text
+    the database or HaloPSA holds (a name kept from before it was refused, with U+202E or
+    a terminal escape) can neither reorder the line nor drive the terminal. A name that
+    starts a line of a listing goes through :func:`name` too, so a line break in it cannot
+    forge another line."""
+    typer.echo(escaped(str(message), keep_line_breaks=True), err=err, nl=nl)
+
+
+def name(text: object) -> str:
+    """A stored name as a listing shows it: every control escaped, line breaks too."""
+    return escaped(str(text))
+
+
 def fail(message: str, *, code: int = 1) -> NoReturn:
     """Print a clear message on stderr and exit non-zero."""
     from halosync.logging import redact_text
 
-    sys.stderr.write(f"error: {redact_text(message)}\n")
+    sys.stderr.write(f"error: {escaped(redact_text(message), keep_line_breaks=True)}\n")
     raise typer.Exit(code)
 
 
@@ -127,7 +141,7 @@ def run_app() -> None:
     except HalosyncError as error:
         from halosync.logging import redact_text
 
-        sys.stderr.write(f"error: {redact_text(str(error))}\n")
+        sys.stderr.write(f"error: {escaped(redact_text(str(error)), keep_line_breaks=True)}\n")
         sys.exit(1)
     except typer.Exit as done:
         sys.exit(done.exit_code)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from halosync.cli.app import app, emit_json, state
+from halosync.cli.app import app, echo, emit_json, state
 from halosync.cli.common import JsonOption, WorkspaceOption, open_database
 from halosync.connection.probe import TestOutcome
 from halosync.connection.service import (
@@ -107,8 +107,8 @@ def set_connection(
         )
         return
     if outcome is not None:
-        typer.echo(outcome.text())
-    typer.echo(f"Connection saved for workspace {view.workspace}.")
+        echo(outcome.text())
+    echo(f"Connection saved for workspace {view.workspace}.")
 
 
 @connection_app.command("test")
@@ -120,7 +120,7 @@ def run_connection_test(
     if as_json:
         emit_json(outcome.to_dict())
     elif outcome.success:
-        typer.echo(outcome.text())
+        echo(outcome.text())
     if not outcome.success:
         # Raised, not typer.Exit: the root runner turns it into stderr text and exit 1.
         raise HalosyncError(outcome.message, fix=outcome.cause)
@@ -136,7 +136,7 @@ def show_connection(
         emit_json(view.to_dict())
         return
     for line in _show_lines(view):
-        typer.echo(redact_text(line))
+        echo(redact_text(line))
 
 
 @connection_app.command("reset")
@@ -153,7 +153,7 @@ def reset_connection(
     if as_json:
         emit_json(summary.to_dict())
         return
-    typer.echo(
+    echo(
         f"Reset workspace {summary.workspace}: connection "
         f"{'removed' if summary.connection_removed else 'was not set'}, "
         f"{summary.account_mappings_removed} account and {summary.service_mappings_removed} "

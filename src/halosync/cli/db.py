@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from halosync.cli.app import app, emit_json, state
+from halosync.cli.app import app, echo, emit_json, state
 from halosync.cli.common import JsonOption, announce_first_start
 
 db_app = typer.Typer(
@@ -36,11 +36,9 @@ def upgrade(ctx: typer.Context, as_json: JsonOption = False) -> None:
         emit_json({"from": before.current, "to": before.head, "changed": not before.is_current})
         return
     if before.is_current:
-        typer.echo(f"The database schema is already current ({before.head}).")
+        echo(f"The database schema is already current ({before.head}).")
     else:
-        typer.echo(
-            f"Upgraded the database schema from {before.current or 'empty'} to {before.head}."
-        )
+        echo(f"Upgraded the database schema from {before.current or 'empty'} to {before.head}.")
 
 
 @db_app.command("status")
@@ -61,7 +59,7 @@ def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
             {"current": current.current, "head": current.head, "up_to_date": current.is_current}
         )
     elif current.is_current:
-        typer.echo(f"The database schema is current ({current.head}).")
+        echo(f"The database schema is current ({current.head}).")
     if not current.is_current:
         raise HalosyncError(current.problem() or "", fix=current.fix())
 
@@ -92,8 +90,8 @@ def backup(
             }
         )
         return
-    typer.echo(f"Backed up {report.source} to {report.destination} ({report.size_bytes} bytes).")
-    typer.echo(
+    echo(f"Backed up {report.source} to {report.destination} ({report.size_bytes} bytes).")
+    echo(
         "The encryption key is not in the backup: keep it (HALOSYNC_SECRET_KEYS or the data "
         "directory's secret.key) safe separately, or the stored Halo secrets cannot be read."
     )

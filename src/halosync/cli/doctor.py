@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from halosync.cli.app import SETTINGS_PROBLEM_KEY, CliState, app, emit_json
+from halosync.cli.app import SETTINGS_PROBLEM_KEY, CliState, app, echo, emit_json
 from halosync.cli.common import JsonOption, WorkspaceOption
 
 
@@ -33,10 +33,8 @@ def doctor(
         emit_json(report.to_dict())
     else:
         for line in render(report.checks):
-            typer.echo(line)
+            echo(line)
         problems = sum(1 for check in report.checks if not check.ok)
-        typer.echo(
-            "All checks passed." if report.ok else f"{problems} problem(s) found: fix them above."
-        )
+        echo("All checks passed." if report.ok else f"{problems} problem(s) found: fix them above.")
     if not report.ok:
         raise typer.Exit(1)

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
-from halosync.cli.app import app, emit_json
+from halosync.cli.app import app, echo, emit_json
 from halosync.cli.common import JsonOption, WorkspaceOption, open_database, resolve_workspace
 from halosync.domain.models import NO_LONGER_SENT
 from halosync.errors import HalosyncError
@@ -69,22 +69,22 @@ def _print_report(report: ImportReport, workspace: str, as_json: bool) -> None:
     if as_json:
         emit_json({"workspace": workspace} | report.as_dict())
         return
-    typer.echo(f"Imported {report.rows_read} into workspace {workspace!r}:")
+    echo(f"Imported {report.rows_read} into workspace {workspace!r}:")
     for label, counts in (
         ("accounts", report.accounts),
         ("services", report.services),
         ("subscriptions", report.subscriptions),
     ):
-        typer.echo(
+        echo(
             f"  {label:<14} {counts.created} created, {counts.updated} updated, "
             f"{counts.unchanged} unchanged"
         )
     if report.snapshot:
-        typer.echo(f"  cancelled      {len(report.cancelled)}: {NO_LONGER_SENT}")
+        echo(f"  cancelled      {len(report.cancelled)}: {NO_LONGER_SENT}")
         for cancelled in report.cancelled:
-            typer.echo(f"    {cancelled_text(cancelled)}")
+            echo(f"    {cancelled_text(cancelled)}")
     if report.several_terms:
-        typer.echo(f"  {several_terms_text(report.several_terms)}")
+        echo(f"  {several_terms_text(report.several_terms)}")
 
 
 def _refuse(error: HalosyncError, as_json: bool) -> None:
@@ -131,7 +131,7 @@ def list_command(as_json: JsonOption = False) -> None:
         emit_json([vars(s) for s in sources])
         return
     for source in sources:
-        typer.echo(f"{source.name}\t{source.target}\t{source.description}")
+        echo(f"{source.name}\t{source.target}\t{source.description}")
 
 
 def _parse_options(pairs: list[str]) -> dict[str, str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from halosync.cli.app import app, emit_json, state
+from halosync.cli.app import app, echo, emit_json, state
 from halosync.cli.common import JsonOption, open_database
 from halosync.store.crypto import generate_key, rotate_keys
 
@@ -15,7 +15,7 @@ app.add_typer(keys_app, name="keys")
 @keys_app.command("generate")
 def generate() -> None:
     """Print a new random key (put it first in HALOSYNC_SECRET_KEYS, then rotate)."""
-    typer.echo(generate_key())
+    echo(generate_key())
 
 
 @keys_app.command("rotate")
@@ -37,8 +37,6 @@ def rotate(ctx: typer.Context, as_json: JsonOption = False) -> None:
             }
         )
         return
-    typer.echo(
-        f"Re-encrypted {report.secrets} secret(s) with the first key of {report.key_source}."
-    )
+    echo(f"Re-encrypted {report.secrets} secret(s) with the first key of {report.key_source}.")
     if not report.new_key:
-        typer.echo("Old keys may now be removed from HALOSYNC_SECRET_KEYS.")
+        echo("Old keys may now be removed from HALOSYNC_SECRET_KEYS.")

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from halosync.cli.app import app, emit_json
+from halosync.cli.app import app, echo, emit_json, name
 from halosync.cli.common import JsonOption, WorkspaceOption, open_database, resolve_workspace
 from halosync.sync.activity import DEFAULT_PAGE_SIZE, list_log_entries, parse_level
 
@@ -39,23 +39,23 @@ def logs(
     if as_json:
         emit_json({"workspace": ws.name, **result.to_dict()})
         return
-    typer.echo(
+    echo(
         f"Workspace {ws.name}: {result.total} entries in 30 days, {result.errors} errors, "
         f"{result.warnings} warnings. Showing {result.range_text}."
     )
     for entry in result.entries:
         local = entry.created_at.astimezone()
-        typer.echo(f"{_stamp(local)}  {entry.level:<7}  {entry.title}")
+        echo(f"{_stamp(local)}  {entry.level:<7}  {name(entry.title)}")
         preview = None if full else entry.preview
         if preview is not None:
             # A skip summary names every unmapped account: at 10,000 accounts one entry
             # would fill the terminal with 180,000 characters.
-            typer.echo(
+            echo(
                 f"{'':<18}  {'':<7}  {preview} [{len(entry.details or ''):,} characters; "
                 "--full or --json shows them whole]"
             )
         elif entry.details:
-            typer.echo(f"{'':<18}  {'':<7}  {entry.details}")
+            echo(f"{'':<18}  {'':<7}  {entry.details}")
 
 
 def _stamp(moment: datetime) -> str:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from halosync.cli.app import app, emit_json, state
+from halosync.cli.app import app, echo, emit_json, name, state
 from halosync.cli.common import JsonOption, WorkspaceOption, open_database, resolve_workspace
 from halosync.cli.runs import wait_for_run
 from halosync.domain.matching import DEFAULT_MIN_SCORE
@@ -56,7 +56,7 @@ def _report_follow_up(
     settings = state(ctx).settings
     # With --json, stdout holds one JSON document only.
     if follow_up.run_id is None or settings.queue != "embedded":
-        typer.echo(follow_up.text, err=quiet_stdout or follow_up.run_id is None)
+        echo(follow_up.text, err=quiet_stdout or follow_up.run_id is None)
         return
     from halosync.jobs.embedded import EmbeddedJobs  # the consumer only when it is needed
 
@@ -64,9 +64,7 @@ def _report_follow_up(
     with EmbeddedJobs(settings, database, workers=1, tick=False):
         run = wait_for_run(database, workspace_id, follow_up.run_id, FOLLOW_UP_TIMEOUT_SECONDS)
     counts = ", ".join(f"{value} {key}" for key, value in run.counts.items())
-    typer.echo(
-        f"Created licences on mapping (run {run.id}, {run.status}): {counts}.", err=quiet_stdout
-    )
+    echo(f"Created licences on mapping (run {run.id}, {run.status}): {counts}.", err=quiet_stdout)
 
 
 map_app = typer.Typer(
@@ -125,7 +123,7 @@ def suggest(
         return
     if not rows:
         with database.session() as session:
-            typer.echo(str(why_no_suggestions(session, ws.id, min_score=min_score)))
+            echo(str(why_no_suggestions(session, ws.id, min_score=min_score)))
         return
     for suggestion, row in zip(suggestions, rows, strict=True):
         line = (
@@ -136,11 +134,11 @@ def suggest(
             line += f"  [TIE: {suggestion.tie_note}; --accept skips it]"
         if accept:
             line += f"  [{row['note']}]"
-        typer.echo(line)
+        echo(line)
     if accept:
-        typer.echo(f"Saved {len(saved_refs)} of {len(rows)} suggestion(s).")
+        echo(f"Saved {len(saved_refs)} of {len(rows)} suggestion(s).")
     else:
-        typer.echo(f"{len(rows)} suggestion(s). Re-run with --accept to save them.")
+        echo(f"{len(rows)} suggestion(s). Re-run with --accept to save them.")
 
 
 @map_app.command("account")
@@ -185,7 +183,7 @@ def account(
         if document["recurring_invoice_id"] is not None
         else ""
     )
-    typer.echo(f"Mapped account {account_ref} → Halo client {halo_client_id}{suffix}.")
+    echo(f"Mapped account {account_ref} → Halo client {halo_client_id}{suffix}.")
     _report_follow_up(ctx, ws.id, mapped.follow_up, quiet_stdout=False)
 
 
@@ -205,7 +203,7 @@ def service(
     if as_json:
         emit_json({"service_ref": service_ref, "halo_item_id": halo_item_id})
         return
-    typer.echo(f"Mapped service {service_ref} → Halo item {halo_item_id}.")
+    echo(f"Mapped service {service_ref} → Halo item {halo_item_id}.")
 
 
 @map_app.command("unmap-account")
@@ -219,7 +217,7 @@ def unmap_account_command(
     ws = resolve_workspace(database, workspace)
     with database.session() as session:
         removed = unmap_account(session, ws.id, account_ref)
-    typer.echo(
+    echo(
         f"Unmapped account {account_ref}; its records in HaloPSA are left as they are."
         if removed
         else f"Account {account_ref} was not mapped."
@@ -237,7 +235,7 @@ def unmap_service_command(
     ws = resolve_workspace(database, workspace)
     with database.session() as session:
         removed = unmap_service(session, ws.id, service_ref)
-    typer.echo(
+    echo(
         f"Unmapped service {service_ref}." if removed else f"Service {service_ref} was not mapped."
     )
 
@@ -312,12 +310,10 @@ def list_accounts(
             if row["halo_client_id"] is not None
             else "-"
         )
-        typer.echo(
-            f"{row['status']:<15} {row['account_ref']:<20} {row['account_name']:<40} {client}"
-        )
+        echo(f"{row['status']:<15} {row['account_ref']:<20} {row['account_name']:<40} {client}")
         for note in grid_row.attention:
-            typer.echo(f"{'':<15} needs attention: {note}")
-    typer.echo(
+            echo(f"{'':<15} needs attention: {note}")
+    echo(
         f"{first} – {last} of {grid.total} · mapped {counts.accounts_mapped} of "
         f"{counts.accounts_total} accounts"
     )
@@ -349,7 +345,7 @@ def list_services(
         item = (
             f"{doc['halo_item_id']} {doc['halo_item_name'] or ''}" if doc["halo_item_id"] else "-"
         )
-        typer.echo(f"{doc['status']:<9} {doc['service_ref']:<20} {doc['service_name']:<40} {item}")
+        echo(f"{doc['status']:<9} {doc['service_ref']:<20} {name(doc['service_name']):<40} {item}")
 
 
 @map_app.command("clients")
@@ -373,4 +369,4 @@ def list_unmapped_clients(
         return
     for client in clients:
         flag = " (inactive)" if client["inactive"] else ""
-        typer.echo(f"{client['halo_client_id']:>8}  {client['name']}{flag}")
+        echo(f"{client['halo_client_id']:>8}  {name(client['name'])}{flag}")

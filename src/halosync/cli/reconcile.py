@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from halosync.cli.app import app, emit_json, state
+from halosync.cli.app import app, echo, emit_json, state
 from halosync.cli.common import JsonOption, WorkspaceOption, open_database, resolve_workspace
 from halosync.domain.models import plain_number
 from halosync.domain.reconcile import ReconcileSummary
@@ -58,7 +58,7 @@ def reconcile(
             }
         )
         return
-    typer.echo(
+    echo(
         f"{'account':<20} {'service':<20} {'vendor':>8} {'ruled':>8} {'ledger':>8} {'halo':>8}"
         "  flags"
     )
@@ -77,20 +77,20 @@ def reconcile(
             if on
         )
         service = service_label(row.service_ref, row.term)
-        typer.echo(
+        echo(
             f"{row.account_ref:<20} {service:<20} {_quantity(row.vendor_quantity):>8} "
             f"{_quantity(row.ruled_quantity):>8} {_quantity(row.ledger_quantity):>8} "
             f"{_quantity(row.halo_quantity):>8}  {flags}"
         )
         if row.why:
-            typer.echo(f"{'':<20} why: {row.why}")
+            echo(f"{'':<20} why: {row.why}")
         if row.blocked:
-            typer.echo(f"{'':<20} blocked: {row.blocked}")
+            echo(f"{'':<20} blocked: {row.blocked}")
     blocked = f", {summary.blocked} blocked until fixed in HaloPSA" if summary.blocked else ""
-    typer.echo(
+    echo(
         f"{summary.total} rows, {summary.drift} with drift, {summary.out_of_date} out of date, "
         f"{summary.duplicate} with duplicate records in HaloPSA, {summary.skipped} skipped on "
         f"purpose, {summary.excluded} excluded from billing{blocked}."
     )
     if csv_file is not None:
-        typer.echo(f"CSV written to {csv_file}.")
+        echo(f"CSV written to {csv_file}.")

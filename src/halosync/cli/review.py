@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from halosync.cli.app import app, emit_json, state
+from halosync.cli.app import app, echo, emit_json, state
 from halosync.cli.common import (
     JsonOption,
     WorkspaceOption,
@@ -59,18 +59,18 @@ def _which(ids: list[int] | None, everything: bool) -> list[int] | None:
 def _print(items: list[ReviewView]) -> None:
     for item in items:
         term = f", term {item.term}" if item.term else ""
-        typer.echo(
+        echo(
             f"#{item.id:<5} {item.account_ref} ({item.account_name}), {item.service_ref} "
             f"({item.service_name}){term} · {item.halo_record}"
         )
-        typer.echo(f"       {item.change}")
-        typer.echo(f"       held because {item.why}")
+        echo(f"       {item.change}")
+        echo(f"       held because {item.why}")
         seen = item.first_seen_at.astimezone().strftime("%Y-%m-%d %H:%M")
         decided = ""
         if item.decided_at is not None:
             at = item.decided_at.astimezone().strftime("%Y-%m-%d %H:%M")
             decided = f"; {item.status} by {item.decided_by} at {at}"
-        typer.echo(f"       first seen {seen}{decided}")
+        echo(f"       first seen {seen}{decided}")
 
 
 @review_app.command("list")
@@ -96,7 +96,7 @@ def list_command(
         emit_json({"workspace": ws.name, "items": [item.to_dict() for item in items]})
         return
     label = "waiting for review" if status == "pending" else status
-    typer.echo(f"Workspace {ws.name}: {len(items)} change(s) {label}.")
+    echo(f"Workspace {ws.name}: {len(items)} change(s) {label}.")
     _print(items)
 
 
@@ -126,13 +126,13 @@ def approve_command(
     if as_json:
         emit_json(report.to_dict())
     else:
-        typer.echo(
+        echo(
             f"Approved {len(report.items)} change(s); written to HaloPSA: {len(report.written)}"
             + (f" (run {report.run_id})." if report.run_id else ".")
         )
         for result in report.others:
             service = service_label(result.service_ref, result.term)
-            typer.echo(f"  {result.account_ref}, {service}: {result.reason}")
+            echo(f"  {result.account_ref}, {service}: {result.reason}")
     if report.error:
         sys.stderr.write(f"error: {redact_text(report.error)}\n")
         raise typer.Exit(1)
@@ -154,7 +154,7 @@ def reject_command(
     if as_json:
         emit_json({"rejected": [item.to_dict() for item in items]})
         return
-    typer.echo(f"Rejected {len(items)} change(s); HaloPSA was left as it is.")
+    echo(f"Rejected {len(items)} change(s); HaloPSA was left as it is.")
 
 
 def _limit(text: str | None, option: str) -> int | bool | None:
@@ -216,12 +216,12 @@ def policy_command(
     if as_json:
         emit_json({"workspace": ws.name, **policy_dict(policy)})
         return
-    typer.echo(f"Review policy of workspace {ws.name}:")
-    typer.echo(f"  change above units:   {_shown(policy.change_above_units)}")
-    typer.echo(f"  change above percent: {_shown(policy.change_above_percent)}")
-    typer.echo(f"  new above units:      {_shown(policy.new_above_units)}")
-    typer.echo(f"  any price change:     {'on' if policy.any_price_change else 'off'}")
-    typer.echo(f"  drop to zero:         {'on' if policy.drop_to_zero else 'off'}")
+    echo(f"Review policy of workspace {ws.name}:")
+    echo(f"  change above units:   {_shown(policy.change_above_units)}")
+    echo(f"  change above percent: {_shown(policy.change_above_percent)}")
+    echo(f"  new above units:      {_shown(policy.new_above_units)}")
+    echo(f"  any price change:     {'on' if policy.any_price_change else 'off'}")
+    echo(f"  drop to zero:         {'on' if policy.drop_to_zero else 'off'}")
 
 
 def _kept(given: int | bool | None, current: int | None) -> int | None:

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-from halosync.cli.app import app, emit_json
+from halosync.cli.app import app, echo, emit_json
 from halosync.cli.common import (
     JsonOption,
     WorkspaceOption,
@@ -164,25 +164,25 @@ def _write(
 
 def _changed(as_json: bool, change: RuleChange) -> None:
     for warning in change.warnings:
-        typer.echo(f"Warning: {warning}.", err=True)
+        echo(f"Warning: {warning}.", err=True)
     if as_json:
         emit_json(change.to_dict())
         return
     where = change.target.label()
     if not change.changed:
-        typer.echo(f"No change: the {where}'s rule from {change.valid_from} is already that.")
+        echo(f"No change: the {where}'s rule from {change.valid_from} is already that.")
         return
-    typer.echo(
+    echo(
         f"Rule of the {where} from {change.valid_from.isoformat()}: {rule_text(change.after)} "
         "(applies from the next sync on or after that day)."
     )
     for view in change.carried:
-        typer.echo(
+        echo(
             f"  also applied to the version from {view.valid_from.isoformat()}: "
             f"{rule_text(view.rule)}"
         )
     if change.still_excluded is not None:
-        typer.echo(
+        echo(
             f"Still not billed: {change.still_excluded}. To bill it anyway: halosync rules "
             f"include --account {change.target.account_ref} --service "
             f"{change.target.service_ref} --override"
@@ -194,8 +194,8 @@ def _print(views: list[RuleView]) -> None:
         names = ""
         if view.account_name or view.service_name:
             names = " (" + ", ".join(n for n in (view.account_name, view.service_name) if n) + ")"
-        typer.echo(f"  {view.target.label()}{names}: {rule_text(view.rule)}")
-        typer.echo(
+        echo(f"  {view.target.label()}{names}: {rule_text(view.rule)}")
+        echo(
             f"      from {view.valid_from.isoformat()}, by {view.created_by} "
             f"at {view.created_at.astimezone().strftime('%Y-%m-%d %H:%M')}"
         )
@@ -218,7 +218,7 @@ def list_command(
         emit_json({"workspace": ws.name, "rules": [view.to_dict() for view in views]})
         return
     when = f" on {day.isoformat()}" if day else ""
-    typer.echo(f"Workspace {ws.name}: {len(views)} rule(s) in force{when}.")
+    echo(f"Workspace {ws.name}: {len(views)} rule(s) in force{when}.")
     _print(views)
 
 
@@ -394,11 +394,11 @@ def show_command(
             }
         )
         return
-    typer.echo(f"Account {account_ref} × service {service_ref}: {rule_text(rule)}")
+    echo(f"Account {account_ref} × service {service_ref}: {rule_text(rule)}")
     values = rule_dict(rule)
     for name in RULE_FIELDS:
         if values[name] is not None:
-            typer.echo(f"  {name:<15} {values[name]}  ({scope_label(rule.scope_of(name))})")
+            echo(f"  {name:<15} {values[name]}  ({scope_label(rule.scope_of(name))})")
 
 
 @rules_app.command("history")
@@ -427,5 +427,5 @@ def history_command(
     if as_json:
         emit_json({"workspace": ws.name, "versions": [view.to_dict() for view in views]})
         return
-    typer.echo(f"Workspace {ws.name}: {len(views)} version(s), newest first.")
+    echo(f"Workspace {ws.name}: {len(views)} version(s), newest first.")
     _print(views)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from halosync.cli.app import app, emit_json
+from halosync.cli.app import app, echo, emit_json
 from halosync.cli.common import JsonOption, WorkspaceOption, open_database, resolve_workspace
 from halosync.store.database import Database
 from halosync.sync.runs import RunView, get_run, list_runs
@@ -60,14 +60,14 @@ def runs(
         emit_json({"workspace": ws.name, "runs": listed})
         return
     if not listed:
-        typer.echo(f"Workspace {ws.name} has no sync runs yet.")
+        echo(f"Workspace {ws.name} has no sync runs yet.")
     for run in listed:
         counts = ", ".join(f"{k} {v}" for k, v in run["counts"].items())
         scope = f" account {run['account_ref']}" if run["account_ref"] else ""
         dry = " (dry run)" if run["dry_run"] else ""
-        typer.echo(
+        echo(
             f"{run['run_id']:>6}  {run['created_at'][:16].replace('T', ' ')}  "
             f"{run['kind']:<9} {run['trigger']:<8} {run['status']:<9}{scope}{dry}  {counts}"
         )
         if run["error"]:
-            typer.echo(f"{'':>8}{run['error']}")
+            echo(f"{'':>8}{run['error']}")

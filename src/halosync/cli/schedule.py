@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from halosync.cli.app import app, emit_json
+from halosync.cli.app import app, echo, emit_json
 from halosync.cli.common import JsonOption, WorkspaceOption, open_database, resolve_workspace
 from halosync.domain.schedule import Schedule, parse_month_day, parse_time_of_day
 from halosync.errors import ValidationFailedError
@@ -60,9 +60,7 @@ def show(
             when = "none until the workspace's setup is finished and HaloPSA is connected"
         else:
             when = "never (off)"
-        typer.echo(
-            f"{setting.kind:<10} {setting.schedule.describe():<40} ({state}); next run {when}"
-        )
+        echo(f"{setting.kind:<10} {setting.schedule.describe():<40} ({state}); next run {when}")
 
 
 @schedule_app.command("set")
@@ -108,4 +106,4 @@ def set_(
         then = "; it runs once the workspace's setup is finished and HaloPSA is connected."
     else:
         then = " (disabled)."
-    typer.echo(f"{sync_kind} sync of workspace {ws.name}: {schedule.describe()}{then}")
+    echo(f"{sync_kind} sync of workspace {ws.name}: {schedule.describe()}{then}")

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from halosync.cli.app import app, emit_json
+from halosync.cli.app import app, echo, emit_json
 from halosync.cli.common import JsonOption, WorkspaceOption, open_database, resolve_workspace
 from halosync.errors import ValidationFailedError
 from halosync.setup.service import finish_setup
@@ -49,7 +49,7 @@ def _print(view: SyncSettingsView) -> None:
     }
     width = max(map(len, rows)) + 2
     for label, value in rows.items():
-        typer.echo(f"{label:<{width}}{str(value).lower() if isinstance(value, bool) else value}")
+        echo(f"{label:<{width}}{str(value).lower() if isinstance(value, bool) else value}")
 
 
 @settings_app.command("set")
@@ -118,7 +118,7 @@ def set_settings(
         # Non-interactive: the explicit --prices is the confirmation (the CLI contract's
         # `settings set --prices MODE` must work in scripts); say what it means.
         confirmed = True
-        typer.echo(
+        echo(
             f"Price mode changes to {change.price_mode!r}: it applies from the next sync and "
             "does not rewrite what was already written to HaloPSA.",
             err=True,
@@ -180,4 +180,4 @@ def finish(
     if as_json:
         emit_json({"workspace": ws.name, "setup_finished": True})
     else:
-        typer.echo(f"Setup of {ws.name} finished: automatic syncs run on its schedules.")
+        echo(f"Setup of {ws.name} finished: automatic syncs run on its schedules.")

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from halosync.cli.app import app
+from halosync.cli.app import app, echo
 from halosync.errors import HalosyncError
 from halosync.logging import register_secret
 from halosync.ops.listen import bind_port
@@ -135,25 +135,25 @@ def run_simulator(
     sock = bind_port(host, port)
     port = sock.getsockname()[1]
     base = f"http://{host}:{port}"
-    typer.echo(f"HaloPSA simulator on {base}")
-    typer.echo(f"  resource server: {base}/api")
-    typer.echo(f"  authorisation server: {base}/auth")
-    typer.echo(f"  tenant: {tenant or 'Not set'}")
-    typer.echo(
+    echo(f"HaloPSA simulator on {base}")
+    echo(f"  resource server: {base}/api")
+    echo(f"  authorisation server: {base}/auth")
+    echo(f"  tenant: {tenant or 'Not set'}")
+    echo(
         f"  rate limit: {rate_limit} requests per rolling {rate_window:g} s window, "
         f"Retry-After: {retry_after or 'none'}"
     )
     if detail_permission_status == 401:
-        typer.echo("  a missing permission on /api/<Entity>/<id> answers 401, as real Halo does")
-    typer.echo("  records: " + ", ".join(f"{key} {count}" for key, count in counts.items()))
+        echo("  a missing permission on /api/<Entity>/<id> answers 401, as real Halo does")
+    echo("  records: " + ", ".join(f"{key} {count}" for key, count in counts.items()))
     if printed_default:
         default = applications[0]
-        typer.echo("  default API application:")
-        typer.echo(f"    client id: {default.client_id}")
-        typer.echo(f"    client secret: {default.client_secret}")
-        typer.echo(f"    scopes: {' '.join(default.scopes)}")
+        echo("  default API application:")
+        echo(f"    client id: {default.client_id}")
+        echo(f"    client secret: {default.client_secret}")
+        echo(f"    scopes: {' '.join(default.scopes)}")
     else:
         for application in applications:
-            typer.echo(f"  API application {application.client_id}: {' '.join(application.scopes)}")
-    typer.echo("Press Ctrl-C to stop.", nl=True)
+            echo(f"  API application {application.client_id}: {' '.join(application.scopes)}")
+    echo("Press Ctrl-C to stop.", nl=True)
     serve_forever(simulator, sock)

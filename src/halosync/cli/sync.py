@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from halosync.cli.app import app, emit_json, state
+from halosync.cli.app import app, echo, emit_json, state
 from halosync.cli.common import JsonOption, WorkspaceOption, open_database, resolve_workspace
 from halosync.cli.progress import sync_progress
 from halosync.domain.planner import TAKE_OVER_NOTE
@@ -65,14 +65,14 @@ def customers(
         emit_json(report.to_dict())
     else:
         counts = report.counts
-        typer.echo(
+        echo(
             f"Customers sync {report.status} for workspace {report.workspace} "
             f"(run {report.run_id}, {report.duration_ms} ms): created {counts['created']}, "
             f"updated {counts['updated']}, unchanged {counts['unchanged']}, "
             f"failed {counts['failed']}."
         )
         for kind, kind_counts in report.details.items():
-            typer.echo(
+            echo(
                 f"  {kind}: "
                 + ", ".join(f"{key} {value}" for key, value in kind_counts.items() if value)
             )
@@ -94,14 +94,12 @@ def _print_usage(report: UsageReport) -> None:
                 for name, value in change.after.items()
             )
         service = service_label(change.service_ref, change.term)
-        typer.echo(
-            f"{change.action:<9} {change.account_ref:<20} {service:<20} {where:<12} {detail}"
-        )
+        echo(f"{change.action:<9} {change.account_ref:<20} {service:<20} {where:<12} {detail}")
         if change.message:
-            typer.echo(f"{'':<9} {redact_text(change.message)}")
+            echo(f"{'':<9} {redact_text(change.message)}")
         if change.explain:
-            typer.echo(f"{'':<9} why: {change.explain_text}")
-    typer.echo(
+            echo(f"{'':<9} why: {change.explain_text}")
+    echo(
         f"{what} {report.status} for workspace {report.workspace} (run {report.run_id}, "
         f"target {report.target}, {report.duration_ms} ms): created {counts['created']}, "
         f"updated {counts['updated']}, unchanged {counts['unchanged']}, "
@@ -109,7 +107,7 @@ def _print_usage(report: UsageReport) -> None:
     )
     held = sum(1 for change in report.changes if change.held)
     if held:
-        typer.echo(f"{held} change(s) held for review and not written: see `halosync review list`.")
+        echo(f"{held} change(s) held for review and not written: see `halosync review list`.")
 
 
 @sync_app.command("usage")

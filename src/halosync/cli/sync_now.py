@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from halosync.cli.app import emit_json, state
+from halosync.cli.app import echo, emit_json, state
 from halosync.cli.common import JsonOption, WorkspaceOption, open_database, resolve_workspace
 from halosync.cli.runs import run_dict, wait_for_run
 from halosync.cli.sync import finish_usage, sync_app
@@ -66,10 +66,10 @@ def now(
             if settings.queue == "embedded"
             else "a `halosync worker` executes it"
         )
-        typer.echo(f"{sync_kind} sync of workspace {ws.name} queued as run {run_id}; {where}.")
+        echo(f"{sync_kind} sync of workspace {ws.name} queued as run {run_id}; {where}.")
     else:
         counts = ", ".join(f"{k} {v}" for k, v in shown["counts"].items())
-        typer.echo(f"{sync_kind} sync run {run_id} {run.status}: {counts}")
+        echo(f"{sync_kind} sync run {run_id} {run.status}: {counts}")
     if wait and run.status != "succeeded":
         reason = run.error or ("still " + run.status if run.status in ("queued", "running") else "")
         sys.stderr.write(f"error: sync {run.status}: {redact_text(reason)}\n")

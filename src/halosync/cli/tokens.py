@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from halosync.cli.app import app, emit_json
+from halosync.cli.app import app, echo, emit_json, name
 from halosync.cli.common import JsonOption, WorkspaceOption, open_database, resolve_workspace
 from halosync.users.tokens import issue_token, list_tokens, revoke_token
 
@@ -38,8 +38,8 @@ def create(
     if as_json:
         emit_json(document)
         return
-    typer.echo(token)
-    typer.echo("Store this token now: it cannot be shown again.", err=True)
+    echo(token)
+    echo("Store this token now: it cannot be shown again.", err=True)
 
 
 @token_app.command("list")
@@ -65,7 +65,7 @@ def list_command(
         return
     for row in rows:
         state = "revoked" if row["revoked"] else "active"
-        typer.echo(f"{row['id']}\t{row['name']}\t{row['role']}\t{state}")
+        echo(f"{row['id']}\t{name(row['name'])}\t{row['role']}\t{state}")
 
 
 @token_app.command("revoke")
@@ -78,4 +78,4 @@ def revoke_command(
     database = open_database(ctx)
     target = resolve_workspace(database, workspace)
     revoke_token(database, target.id, token_id)
-    typer.echo(f"Revoked token {token_id}.")
+    echo(f"Revoked token {token_id}.")

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from halosync.cli.app import app, emit_json, state
+from halosync.cli.app import app, echo, emit_json, name, state
 from halosync.cli.common import JsonOption, open_database
 from halosync.errors import ValidationFailedError
 from halosync.users import (
@@ -81,7 +81,7 @@ def create(
         emit_json(document)
         return
     where = f" ({document['role']} of {document['workspace']!r})" if target else ""
-    typer.echo(f"Created user {document['email']}{where}.")
+    echo(f"Created user {document['email']}{where}.")
 
 
 @user_app.command("grant")
@@ -97,7 +97,7 @@ def grant_command(
         target = workspace_in(session, workspace)
         grant(session, email, target, role)
         name = target.name
-    typer.echo(f"{email.strip().lower()} is now {role} of {name!r}.")
+    echo(f"{email.strip().lower()} is now {role} of {name!r}.")
 
 
 @user_app.command("revoke")
@@ -112,7 +112,7 @@ def revoke_command(
         target = workspace_in(session, workspace)
         removed = revoke(session, email, target)
         name = target.name
-    typer.echo(
+    echo(
         f"Removed {email.strip().lower()} from {name!r}."
         if removed
         else f"{email.strip().lower()} had no access to {name!r}."
@@ -130,7 +130,7 @@ def password_command(
     database = open_database(ctx)
     with database.session() as session:
         ended = set_password(session, email, password)
-    typer.echo(f"Password changed; {ended} open web session(s) ended.")
+    echo(f"Password changed; {ended} open web session(s) ended.")
 
 
 @user_app.command("sessions")
@@ -148,9 +148,9 @@ def sessions_command(
         emit_json([view.to_dict() for view in found])
         return
     if not found:
-        typer.echo(f"{email.strip().lower()} has no open web sessions.")
+        echo(f"{email.strip().lower()} has no open web sessions.")
     for view in found:
-        typer.echo(
+        echo(
             f"{view.id}\tsince {view.created_at:%Y-%m-%d %H:%M} UTC\t"
             f"last seen {view.last_seen_at:%Y-%m-%d %H:%M} UTC\t"
             f"{view.address or '-'}\t{view.user_agent or '-'}"
@@ -175,7 +175,7 @@ def logout_command(
     if as_json:
         emit_json({"email": email.strip().lower(), "sessions_ended": ended})
         return
-    typer.echo(f"Ended {ended} web session(s) of {email.strip().lower()}.")
+    echo(f"Ended {ended} web session(s) of {email.strip().lower()}.")
 
 
 @user_app.command("list")
@@ -188,8 +188,8 @@ def list_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
         emit_json([user.to_dict() for user in users])
         return
     if not users:
-        typer.echo("No users yet. Create one with `halosync user create`.")
+        echo("No users yet. Create one with `halosync user create`.")
     for user in users:
         roles = ", ".join(f"{m.workspace_name}:{m.role}" for m in user.memberships) or "-"
         state = " (disabled)" if user.disabled else ""
-        typer.echo(f"{user.email}\t{user.name}{state}\t{roles}")
+        echo(f"{user.email}\t{name(user.name)}{state}\t{name(roles)}")

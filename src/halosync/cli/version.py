@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from importlib.metadata import version as package_version
 
-import typer
-
-from halosync.cli.app import app
+from halosync.cli.app import app, echo
 
 
 @app.command("version")
 def show_version() -> None:
     """Print halosync's version."""
-    typer.echo(package_version("halosync"))
+    echo(package_version("halosync"))

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from halosync import workspaces
-from halosync.cli.app import app, emit_json
+from halosync.cli.app import app, echo, emit_json, name
 from halosync.cli.common import JsonOption, open_database
 
 workspace_app = typer.Typer(help="Create and list workspaces.", no_args_is_help=True)
@@ -27,7 +27,7 @@ def create(
     if as_json:
         emit_json(document)
     else:
-        typer.echo(document["id"])
+        echo(document["id"])
 
 
 @workspace_app.command("list")
@@ -48,6 +48,6 @@ def list_workspaces(ctx: typer.Context, as_json: JsonOption = False) -> None:
         emit_json(rows)
         return
     if not rows:
-        typer.echo("No workspaces yet. Create one with `halosync workspace create NAME`.")
+        echo("No workspaces yet. Create one with `halosync workspace create NAME`.")
     for row in rows:
-        typer.echo(f"{row['id']}\t{row['name']}\t{row['target']}")
+        echo(f"{row['id']}\t{name(row['name'])}\t{row['target']}")

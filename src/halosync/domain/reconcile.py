@@ -54,6 +54,7 @@ from halosync.domain.rules import (
 )
 from halosync.domain.skips import skip_of
 from halosync.domain.terms import TERMS_STEP, combine_terms
+from halosync.domain.text import escaped
 
 SortKey = Literal[
     "account_ref", "service_ref", "vendor_quantity", "ledger_quantity", "halo_quantity", "drift"
@@ -393,8 +394,10 @@ def sort_rows(
 
 
 def csv_safe(value: object) -> str:
-    """A cell a spreadsheet will not run as a formula (leading ``'`` when it could)."""
-    text = "" if value is None else str(value)
+    """A cell a spreadsheet will not run as a formula (leading ``'`` when it could), its
+    controls escaped (:func:`~halosync.domain.text.escaped`): a name stored with U+202E
+    would read reversed in the spreadsheet."""
+    text = "" if value is None else escaped(str(value))
     return f"'{text}" if text.startswith(_FORMULA_STARTS) else text
 
 

@@ -60,9 +60,26 @@ def undecodable_byte(text: str) -> int | None:
     return None if found is None else ord(found.group()) - 0xDC00
 
 
-def escaped(text: str) -> str:
-    """``text`` safe to show and encode: each lone surrogate written as JSON escapes it
-    (``\\ud800``), everything else as it is."""
-    if _SURROGATES.search(text) is None:
+_SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r"}
+
+
+def escaped(text: str, *, keep_line_breaks: bool = False) -> str:
+    """``text`` safe to show and encode: each character :func:`text_problem` refuses (a
+    control, a line separator, a bidirectional control, a lone surrogate) written as JSON
+    escapes it (``\\r``, ``\\n``, ``\\u202e``, ``\\ud800``), everything else as it is.
+
+    The one rule for showing stored text (names kept from before they were refused, a
+    vendor's reason): a line break cannot forge a line of a table or a log, an override
+    cannot show ``Acme\\u202eDTL`` as ``AcmeLTD``, an escape cannot drive a terminal.
+    ``keep_line_breaks``: LF (and CR before it) stay, for a page or a message of several
+    lines whose line breaks are its own (HTML shows a name's as a space)."""
+    if _NOT_PLAIN.search(text) is None:
         return text
-    return _SURROGATES.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
+
+    def escape(found: re.Match[str]) -> str:
+        char = found.group()
+        if keep_line_breaks and char in _SHORT_ESCAPES:
+            return char
+        return _SHORT_ESCAPES.get(char) or f"\\u{ord(char):04x}"
+
+    return _NOT_PLAIN.sub(escape, text)

@@ -7,6 +7,7 @@ import ssl
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 
+from halosync.domain.text import escaped
 from halosync.errors import HalosyncError
 from halosync.logging import get_logger, redact_text, register_secret
 from halosync.settings import Settings
@@ -52,7 +53,8 @@ def send_email(config: SmtpConfig, to: list[str], subject: str, body: str) -> No
     message = EmailMessage()
     message["From"] = config.sender
     message["To"] = ", ".join(to)
-    message["Subject"] = subject
+    # A name in it kept from before CR/LF was refused would make the header unbuildable.
+    message["Subject"] = escaped(subject)
     message.set_content(body)
     try:
         with smtplib.SMTP(config.host, config.port, timeout=SMTP_TIMEOUT_SECONDS) as smtp:

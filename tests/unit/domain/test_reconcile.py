@@ -26,6 +26,7 @@ from halosync.domain.reconcile import (
 )
 from halosync.domain.rules import QuantityRule, RuleBook
 from halosync.domain.skips import deliberate_skip, fractional_skip
+from halosync.domain.text import escaped, text_problem
 
 from .test_rules import quantity_rules
 
@@ -118,7 +119,8 @@ def test_csv_neutralises_formulas() -> None:
 def test_csv_safe_never_starts_with_a_formula_character(text: str) -> None:
     cell = csv_safe(text)
     assert not cell.startswith(("=", "+", "-", "@", "\t", "\r"))
-    assert cell.endswith(text)
+    assert cell.endswith(escaped(text))
+    assert text_problem(cell) is None  # no control, no bidirectional override
 
 
 def test_sort_rows_puts_blanks_last() -> None:

@@ -31,6 +31,7 @@ from halosync.web.ui.context import (
 )
 from halosync.web.ui.routes import router
 from halosync.web.ui.security import SessionManager, load_session_key
+from halosync.web.ui.shown import exact, shown_on_page
 from halosync.web.ui.static import STATIC_DIR
 
 __all__ = ["install_ui"]
@@ -130,6 +131,10 @@ def install_ui(
     """Add the UI's routes and static files to ``app`` (the one line in ``create_app``)."""
     box = SecretBox.from_settings(settings)
     templates = Jinja2Templates(directory=TEMPLATES_DIR)
+    # Every value a page shows goes through the one rule for stored text (a name kept from
+    # before it was refused, HaloPSA's names): a bidirectional control is shown escaped.
+    templates.env.finalize = shown_on_page
+    templates.env.filters["exact"] = exact
     # A count as people write it: an invoice line's 10.0000 reads 10.
     templates.env.filters["number"] = plain_number
     state = UiState(
