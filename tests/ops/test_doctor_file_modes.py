@@ -54,3 +54,14 @@ def test_a_readable_file_in_a_closed_folder_is_not_exposed(tmp_path: Path) -> No
     }
     assert run_cli(env, "workspace", "list")[0] == 0
     assert _files_check(env)[1]["status"] == "ok"
+
+
+def test_a_session_key_others_may_read_is_named(tmp_path: Path) -> None:
+    data_dir = data_folder(tmp_path)
+    data_dir.chmod(0o755)
+    session_key = data_dir / "session.key"
+    session_key.write_text("00" * 32)
+    session_key.chmod(0o644)
+    code, files = _files_check({"HALOSYNC_DATA_DIR": str(data_dir)})
+    assert (code, files["status"]) == (1, "problem"), files
+    assert f"chmod 600 {session_key}" in files["fix"]

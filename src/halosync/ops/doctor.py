@@ -82,10 +82,15 @@ def _data_dir_problem(settings: Settings) -> HalosyncError | None:
 def files_check(settings: Settings) -> Check:
     """None of halosync's files that exist may be read by other users. halosync creates
     them owner-only; one the operator made (or an older halosync) is named, not chmod-ed."""
+    # The web UI's module is loaded for its file name alone when the doctor runs.
+    from halosync.web.ui.security import SESSION_KEY_FILE
+
     candidates = [
         sqlite_file(database_url(settings)),
         key_file_path(settings) if settings.secret_keys is None else None,
         settings.data_dir / EMBEDDED_QUEUE_FILE if settings.queue == "embedded" else None,
+        # Whoever reads it can forge the CSRF token of any session cookie they hold.
+        settings.data_dir / SESSION_KEY_FILE,
     ]
     unusable = [path for path in candidates if path is not None and _unusable(path)]
     if unusable:
@@ -98,7 +103,9 @@ def files_check(settings: Settings) -> Check:
         )
     exposed = [str(path) for path in candidates if path is not None and _readable_by_others(path)]
     if not exposed:
-        return Check("files", "ok", "no other user may read the database, key or queue file")
+        return Check(
+            "files", "ok", "no other user may read the database, key, session key or queue file"
+        )
     return Check(
         "files",
         "problem",
