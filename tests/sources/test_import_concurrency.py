@@ -1,5 +1,6 @@
 """An import among the other writers of the database: another import into the same
-workspace, the database failing under the writing thread, a sync that keeps its heartbeat.
+workspace, the database failing under the writing thread, a sync that keeps its heartbeat,
+a plug-in paced by its vendor, Ctrl-C.
 
 Two imports into one workspace take turns (SQLite's write lock, PostgreSQL's advisory
 lock), so both apply whole; a writer waiting too long is told the database is locked (the
@@ -9,6 +10,8 @@ the write lock does not count against the heartbeat of a sync it kept from writi
 
 from __future__ import annotations
 
+import os
+import signal
 import sqlite3
 import threading
 import time
@@ -21,6 +24,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event, select, text, update
 
+from halosync.sources.apply import UsageApplier
 from halosync.sources.errors import ImportValidationError, Location
 from halosync.sources.importer import import_file, import_records
 from halosync.sources.plugins import SourceRecord
@@ -285,3 +289,26 @@ def test_a_plug_in_paced_by_its_vendor_keeps_no_write_lock_while_it_fetches(
     assert report.subscriptions.created == 60
     assert other_writes == ["written"] * 4
     assert len(_state(database, workspace_id)) == 60
+
+
+def test_ctrl_c_while_the_writing_thread_finishes_the_import_commits_nothing(
+    database: Database, workspace_id: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C reaches the reading (main) thread while the writing thread does the import's
+    last work (the last chunk, a snapshot's cancellations): the CLI stops saying it was
+    aborted, so the import must not then be committed behind its back."""
+    finish = UsageApplier.finish
+
+    def interrupted(self: UsageApplier, batch: Any, *, allow_mass_cancel: bool) -> Any:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.3)
+        return finish(self, batch, allow_mass_cancel=allow_mass_cancel)
+
+    monkeypatch.setattr(UsageApplier, "finish", interrupted)
+    path = _csv(tmp_path, "usage.csv", [_line(a, 0, 1) for a in range(20)])
+    with pytest.raises(KeyboardInterrupt):
+        import_file(database, workspace_id, path)
+    assert _state(database, workspace_id) == []
+    _no_staging_left(database)
+    monkeypatch.undo()
+    assert import_file(database, workspace_id, path).subscriptions.created == 20

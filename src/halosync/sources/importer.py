@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
 from contextlib import ExitStack
@@ -82,6 +83,8 @@ class _Transaction:
         self._stalled = False
         # When the transaction began (on SQLite: took the write lock), while it is open.
         self._locked_at: datetime | None = None
+        # Set by close(): whatever the writing thread still does, it must not commit.
+        self._abandoned = threading.Event()
 
     # In the reading thread.
 
@@ -99,6 +102,9 @@ class _Transaction:
 
     def close(self) -> None:
         """Roll back whatever was not committed and end the thread (always called)."""
+        # The reading was given up (an error, Ctrl-C) while the writing thread may still be
+        # finishing: it must roll back, not commit what the caller was told is not imported.
+        self._abandoned.set()
         if self._waiting is not None:
             # Its error, if any, was raised already or makes no difference now.
             wait([self._waiting])
@@ -164,6 +170,8 @@ class _Transaction:
             also(applier.session, report)
         assert self._locked_at is not None
         make_up_for_write_lock(applier.session, self._locked_at)
+        if self._abandoned.is_set():
+            raise _RolledBack  # close() rolls back
         self._applier, self._locked_at = None, None
         self._session.close()  # commits
         return report
