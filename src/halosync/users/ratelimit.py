@@ -26,6 +26,7 @@ from halosync.settings import Settings
 from halosync.store.base import utcnow
 from halosync.store.database import Database
 from halosync.store.login_failures import LoginFailureRepository
+from halosync.users.service import normalise_email
 
 _TOO_MANY = {
     "pair": "Too many failed log-ins for this account from your address.",
@@ -69,8 +70,9 @@ class Lockout:
 
 
 def account_key(email: str) -> str:
-    """The digest failures of ``email`` are counted under (case and blanks ignored)."""
-    return _digest("account", email.strip().lower())
+    """The digest failures of ``email`` are counted under: one per account, so by the rule
+    log-in finds the account with (:func:`~halosync.users.service.normalise_email`)."""
+    return _digest("account", normalise_email(email))
 
 
 def address_key(address: str) -> str:

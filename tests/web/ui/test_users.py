@@ -34,6 +34,7 @@ from halosync.users import (
     set_password,
 )
 from halosync.users.ratelimit import account_key
+from halosync.users.service import normalise_email
 from tests.cli_inprocess import run_cli
 from tests.schema_template import migrated
 
@@ -202,6 +203,14 @@ def test_failures_are_shared_by_every_process_and_stored_hashed(either_database:
         )
     assert "ann" not in stored
     assert "10.0.0.1" not in stored
+
+
+@given(st.text(max_size=40), st.text(max_size=40))
+def test_failures_count_per_account_as_log_in_finds_it(one: str, other: str) -> None:
+    """Two spellings share a counter exactly when they log in to the same account."""
+    same_account = normalise_email(one) == normalise_email(other)
+    assert (account_key(one) == account_key(other)) == same_account
+    assert account_key(one) == account_key(f"  {one} ")
 
 
 def test_an_attempt_counts_before_its_password_is_checked(either_database: Database) -> None:
