@@ -53,9 +53,11 @@ def test_invalid_key_is_named_by_position() -> None:
 def test_key_file_is_created_once_owner_only() -> None:
     settings = Settings()
     first = SecretBox.from_settings(settings)
+    token = first.encrypt("s3cret-value")  # the first secret makes it
     path = key_file_path(settings)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert SecretBox.from_settings(settings).keys == first.keys
+    assert SecretBox.from_settings(settings).decrypt(token) == "s3cret-value"
 
 
 def test_keys_from_settings_take_precedence() -> None:

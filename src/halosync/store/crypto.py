@@ -125,33 +125,74 @@ def _load_or_create_key_file(path: Path) -> list[str]:
 
 
 class SecretBox:
-    """Encrypts and decrypts secret text with the first of its keys first."""
+    """Encrypts and decrypts secret text with the first of its keys first.
+
+    From the data directory's key file (no ``HALOSYNC_SECRET_KEYS``), a box made before the
+    file exists makes it with the first secret it encrypts (or reads the one another process
+    made meanwhile); decrypting without it is refused by name. A host that shares the
+    database but not the file (a worker on another machine) so never makes a key of its own.
+    """
 
     def __init__(self, keys: Sequence[str], *, origin: str = "the given keys") -> None:
         self.keys = list(keys)
         self.origin = origin
-        self._fernet = MultiFernet(_fernets(self.keys, origin))
+        self._fernet: MultiFernet | None = MultiFernet(_fernets(self.keys, origin))
+        self._key_file: Path | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SecretBox:
-        """Keys from ``HALOSYNC_SECRET_KEYS`` or else the data dir's key file (created once)."""
+        """Keys from ``HALOSYNC_SECRET_KEYS`` or else the data dir's key file (made by the
+        first secret encrypted, once)."""
         if settings.secret_keys is not None:
             return cls(
                 parse_keys(settings.secret_keys.get_secret_value()),
                 origin="HALOSYNC_SECRET_KEYS",
             )
         path = settings.ensure_data_dir() / KEY_FILE_NAME
-        return cls(_load_or_create_key_file(path), origin=str(path))
+        with explained(path, _KEY_FILE):
+            if path.exists():
+                return cls(parse_keys(path.read_text(encoding="ascii")), origin=str(path))
+        box = cls.__new__(cls)
+        box.keys, box.origin, box._fernet, box._key_file = [], str(path), None, path
+        return box
+
+    def _keys(self, *, make: bool) -> MultiFernet:
+        if self._fernet is not None:
+            return self._fernet
+        assert self._key_file is not None, "a box without keys is one of a key file"
+        path = self._key_file
+        with explained(path, _KEY_FILE):
+            if make:
+                _make_key_file(path)
+            elif not path.exists():
+                raise SecretKeyError(
+                    f"A stored secret cannot be decrypted: there is no key file {path} on this "
+                    "host, and HALOSYNC_SECRET_KEYS is unset.",
+                    fix=f"Copy {KEY_FILE_NAME} from the host whose halosync stored the secret to "
+                    f"{path} (every host needs the same keys), or set HALOSYNC_SECRET_KEYS to "
+                    "the same keys on every host; if the key is lost, set the secret again.",
+                    fixes={
+                        "api": "Ask the administrator to give this host the key the secret "
+                        "was encrypted with, or set the secret again (PUT /connection).",
+                        "ui": "Ask the administrator to give this host the key the secret "
+                        "was encrypted with, or enter the secret again in Manage Setup.",
+                    },
+                )
+            keys = parse_keys(path.read_text(encoding="ascii"))
+        fernet = MultiFernet(_fernets(keys, str(path)))
+        self.keys, self._fernet = keys, fernet
+        return fernet
 
     def encrypt(self, plaintext: str) -> str:
         """Encrypt ``plaintext`` with the first key."""
         register_secret(plaintext)
-        return self._fernet.encrypt(plaintext.encode("utf-8")).decode("ascii")
+        return self._keys(make=True).encrypt(plaintext.encode("utf-8")).decode("ascii")
 
     def decrypt(self, ciphertext: str) -> str:
         """Decrypt text made by :meth:`encrypt` with any of the keys."""
+        fernet = self._keys(make=False)
         try:
-            plaintext = self._fernet.decrypt(ciphertext.encode("ascii")).decode("utf-8")
+            plaintext = fernet.decrypt(ciphertext.encode("ascii")).decode("utf-8")
         except (InvalidToken, UnicodeError):
             raise SecretKeyError(
                 f"A stored secret cannot be decrypted with the keys from {self.origin}.",
@@ -171,8 +212,9 @@ class SecretBox:
 
     def rotate(self, ciphertext: str) -> str:
         """Re-encrypt ``ciphertext`` with the first key."""
+        fernet = self._keys(make=False)
         try:
-            return self._fernet.rotate(ciphertext.encode("ascii")).decode("ascii")
+            return fernet.rotate(ciphertext.encode("ascii")).decode("ascii")
         except InvalidToken:
             raise SecretKeyError(
                 f"A stored secret cannot be decrypted with the keys from {self.origin}.",
