@@ -111,6 +111,32 @@ def access_fix(path: Path, *more: Path) -> str:
     )
 
 
+def sqlite_access_problem(path: Path, what: str) -> tuple[str, str] | None:
+    """Why this user cannot use the SQLite file ``path`` (``what`` it is), as a message and
+    its fix; or None. SQLite itself says only "unable to open database file" or "attempt
+    to write a readonly database"."""
+    folder = path.parent
+    with contextlib.suppress(OSError):
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return (
+                f"Cannot write {what} {path}: its file system is mounted read-only.",
+                "Mount it read-write, or set HALOSYNC_DATA_DIR (HALOSYNC_DATABASE_URL for the "
+                "database) to a folder on a writable file system.",
+            )
+    if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+        return (
+            f"Cannot use {what} {path}: this user may not read and write it ({ownership(path)}).",
+            access_fix(path),
+        )
+    if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
+        return (
+            f"Cannot use {what} {path}: this user may not create files in its folder, where "
+            f"SQLite keeps the -wal and -shm files beside it ({ownership(folder)}).",
+            access_fix(folder),
+        )
+    return None
+
+
 class FolderMissingError(HalosyncError):
     """A folder the operator named (``HALOSYNC_DATA_DIR``, a SQLite URL's) does not exist."""
 

@@ -175,3 +175,18 @@ def test_the_doctor_names_a_data_dir_this_user_may_not_write(base: Path) -> None
 def _user_of(done: subprocess.CompletedProcess[str]) -> str:
     # The user the command ran as: nobody through setpriv, else this one.
     return "nobody" if "--reuid=65534" in done.args else getpass.getuser()
+
+
+def test_a_queue_file_this_user_may_not_write(base: Path) -> None:
+    data_dir = _installed(base)
+    queue = data_dir / "jobs.db"
+    queue.touch()
+    queue.chmod(0o444)
+    if _as_another_user():  # all but the queue file becomes nobody's
+        for path in [data_dir, *data_dir.iterdir()]:
+            if path != queue:
+                os.chown(path, 65534, 65534)
+    # `serve` would listen forever: `sync now` opens the same queue and stops.
+    done = _halosync(base, data_dir, "sync", "now", "--workspace", "acme")
+    error = _one_clear_error(done, queue)
+    assert "embedded job queue file" in error

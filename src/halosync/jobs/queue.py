@@ -8,6 +8,7 @@ re-sent after a crash, never runs a sync twice.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -17,7 +18,7 @@ from huey.api import Huey  # type: ignore[import-untyped]
 from huey.consumer import Consumer  # type: ignore[import-untyped]
 
 from halosync.errors import HalosyncError
-from halosync.files import create_private_file, explained
+from halosync.files import create_private_file, explained, sqlite_access_problem
 from halosync.settings import Settings
 
 QueueMode = Literal["embedded", "redis"]
@@ -152,10 +153,19 @@ def open_job_queue(settings: Settings, executor: RunExecutor | None = None) -> H
         path = embedded_queue_path(settings)
         with explained(path, "the embedded job queue file"):
             create_private_file(path)
-        huey = SqliteHuey(
-            settings.queue_name,
-            filename=str(path),
-            results=False,
-            timeout=30,
-        )
+        try:
+            huey = SqliteHuey(
+                settings.queue_name,
+                filename=str(path),
+                results=False,
+                timeout=30,
+            )
+        except sqlite3.Error as error:
+            problem = sqlite_access_problem(path, "the embedded job queue file")
+            if problem is None:
+                raise QueueUnavailableError(
+                    f"Cannot open the embedded job queue file {path}: {error}."
+                ) from error
+            message, fix = problem
+            raise QueueUnavailableError(message, fix=fix) from None
     return HueyJobQueue(huey, settings.queue, executor)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
-import os
 import threading
 import time
 import weakref
@@ -24,10 +22,9 @@ from halosync.database_url import sqlite_creates_file, sqlite_file
 from halosync.errors import HalosyncError
 from halosync.files import (
     FolderMissingError,
-    access_fix,
     create_private_file,
     explained,
-    ownership,
+    sqlite_access_problem,
 )
 from halosync.files import refuse_missing_folder as refuse_folder
 from halosync.logging import get_logger
@@ -247,27 +244,11 @@ _SQLITE_CANTOPEN = 14
 def sqlite_file_problem(path: Path) -> DatabaseUnreachableError | None:
     """Why this user cannot use the SQLite database ``path``, which SQLite says only as
     "unable to open database file" or "attempt to write a readonly database"; or None."""
-    folder = path.parent
-    with contextlib.suppress(OSError):
-        if os.statvfs(folder).f_flag & os.ST_RDONLY:
-            return DatabaseUnreachableError(
-                f"Cannot write the SQLite database {path}: its file system is mounted read-only.",
-                fix="Mount it read-write, or set HALOSYNC_DATABASE_URL to a database on a "
-                "writable file system.",
-            )
-    if path.exists() and not os.access(path, os.R_OK | os.W_OK):
-        return DatabaseUnreachableError(
-            f"Cannot use the SQLite database {path}: this user may not read and write it "
-            f"({ownership(path)}).",
-            fix=access_fix(path),
-        )
-    if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
-        return DatabaseUnreachableError(
-            f"Cannot use the SQLite database {path}: this user may not create files in its "
-            f"folder, where SQLite keeps the -wal and -shm files beside it ({ownership(folder)}).",
-            fix=access_fix(folder),
-        )
-    return None
+    problem = sqlite_access_problem(path, "the SQLite database")
+    if problem is None:
+        return None
+    message, fix = problem
+    return DatabaseUnreachableError(message, fix=fix)
 
 
 def _file_problem(url: str, error: BaseException) -> DatabaseUnreachableError | None:
