@@ -786,3 +786,9 @@ def test_the_results_page_says_why_each_quantity(world: World) -> None:
     page = client.get(f"/ui/w/{world.alpha}/results").text
     assert '<th scope="col">Why this quantity</th>' in page
     assert f'<td class="explain">{html.escape(chain)}</td>' in page
+
+
+def test_pages_name_their_icon_so_the_browser_asks_for_no_missing_favicon(world: World) -> None:
+    client = TestClient(world.app)
+    assert client.get("/favicon.ico").status_code == 404
+    assert '<link rel="icon" href="data:,">' in client.get("/ui/login").text
