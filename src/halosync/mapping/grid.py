@@ -5,7 +5,7 @@ totals. The commands that change mappings live in :mod:`halosync.mapping.service
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
@@ -311,10 +311,18 @@ def service_mapping_row(
 
 
 def unmapped_halo_clients(
-    session: Session, workspace_id: int, *, search: str | None = None, limit: int = 50
+    session: Session,
+    workspace_id: int,
+    *,
+    search: str | None = None,
+    limit: int = 50,
+    ids: Collection[int] | None = None,
 ) -> Sequence[HaloClient]:
-    """Halo clients that no account is mapped to, for the picker (by name or by id)."""
-    return mapping_views.unmapped_halo_clients(session, workspace_id, search=search, limit=limit)
+    """Halo clients that no account is mapped to, for the picker (by name or by id); with
+    ``ids``, which of those clients are free."""
+    return mapping_views.unmapped_halo_clients(
+        session, workspace_id, search=search, limit=limit, ids=ids
+    )
 
 
 def mapping_counts(session: Session, workspace_id: int) -> MappingCounts:

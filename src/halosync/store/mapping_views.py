@@ -4,7 +4,7 @@ totals."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from sqlalchemy import Select, and_, func, select
 from sqlalchemy.orm import Session
@@ -56,9 +56,15 @@ def service_rows(
 
 
 def unmapped_halo_clients(
-    session: Session, workspace_id: int, *, search: str | None = None, limit: int = 50
+    session: Session,
+    workspace_id: int,
+    *,
+    search: str | None = None,
+    limit: int = 50,
+    ids: Collection[int] | None = None,
 ) -> Sequence[HaloClient]:
-    """Halo clients still in Halo that no account is mapped to, by name (or found by id).
+    """Halo clients still in Halo that no account is mapped to, by name (or found by id);
+    with ``ids``, those of them that are free (all of them, whatever ``limit``).
 
     NOT EXISTS, not an outer join's missing row: PostgreSQL estimates the clients an
     anti-join keeps (a quarter of 100,000 here) and walks the name index for the first
@@ -74,6 +80,8 @@ def unmapped_halo_clients(
     )
     if search and search.strip():
         query = query.where(name_or_halo_id(HaloClient.name, HaloClient.halo_id, search.strip()))
+    if ids is not None:
+        return session.scalars(query.where(HaloClient.halo_id.in_(sorted(set(ids))))).all()
     return session.scalars(
         query.order_by(HaloClient.name).limit(min(max(limit, 1), MAX_PICKER_ROWS))
     ).all()

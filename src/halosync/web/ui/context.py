@@ -43,6 +43,10 @@ from halosync.web.ui.security import (
 )
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
+MAX_FORM_FIELDS = 300_000
+"""Fields a UI form may post: Suggest Mappings' page posts three a row (100,000 rows).
+Starlette's default, 1,000, refused a page of 334 suggestions or more ("Too many fields");
+the bytes are bounded by the body limit (``HALOSYNC_MAX_UPLOAD_MB``)."""
 RefusalT = TypeVar("RefusalT", bound=HalosyncError)
 LOGIN_PATH = "/ui/login"
 
@@ -88,9 +92,10 @@ class UiRoute(APIRoute):
             session = await run_in_threadpool(state.sessions.load, request)
             request.state.web_session = session
             if request.method in UNSAFE_METHODS:
+                # Parsed here, with the UI's limit, for the handler too (Starlette keeps it).
+                form = await request.form(max_fields=MAX_FORM_FIELDS)
                 submitted = request.headers.get(CSRF_HEADER)
                 if submitted is None:
-                    form = await request.form()
                     value = form.get(CSRF_FIELD)
                     submitted = value if isinstance(value, str) else None
                 try:

@@ -412,10 +412,15 @@ def _accept(request: Request, member: Member, form: FormData) -> Response:
         for index in form.getlist("accept")
     }
     session = web_session(request)
+    picked = {whole_number(text, minimum=1) for text in chosen.values()} - {None}
     with state.database.session() as db:
         suggestions = {s.account_ref: s for s in suggest_account_mappings(db, member.workspace_id)}
+        # The clients typed in the rows, each looked up: any of 20,000 may be picked.
         free = {
-            c.halo_id: c.name for c in unmapped_halo_clients(db, member.workspace_id, limit=500)
+            c.halo_id: c.name
+            for c in unmapped_halo_clients(
+                db, member.workspace_id, ids=[i for i in picked if i is not None]
+            )
         }
     wanted: list[Suggestion] = []
     for ref, client_text in chosen.items():
