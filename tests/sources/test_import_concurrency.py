@@ -25,6 +25,7 @@ import pytest
 from sqlalchemy import event, select, text, update
 
 from halosync.sources.apply import UsageApplier
+from halosync.sources.batch import BatchBuilder
 from halosync.sources.errors import ImportValidationError, Location
 from halosync.sources.importer import import_file, import_records
 from halosync.sources.plugins import SourceRecord
@@ -312,3 +313,45 @@ def test_ctrl_c_while_the_writing_thread_finishes_the_import_commits_nothing(
     _no_staging_left(database)
     monkeypatch.undo()
     assert import_file(database, workspace_id, path).subscriptions.created == 20
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_ctrl_c_while_the_import_waits_for_the_write_lock_stops_it_at_once(
+    database: Database, workspace_id: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process holds SQLite's write lock; the import's first chunk waits for it (up
+    to the busy timeout, here 5 s) while the reading goes on. Ctrl-C stopped the CLI only
+    when that wait ended (26 s of a 30 s timeout, a second Ctrl-C no sooner): it waited for
+    the writing thread before rolling back, and the process for that thread before
+    exiting. Now it stops at once; the writing thread rolls back when its wait ends."""
+    monkeypatch.setattr(database_module, "WRITE_LOCK_WAIT_MS", 5000)
+    monkeypatch.setattr(staging, "CHUNK_ROWS", 10)
+    database.engine.dispose()
+    path = database.engine.url.database
+    assert path
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    add_csv_row = BatchBuilder.add_csv_row
+
+    def interrupted(builder: BatchBuilder, data: dict[str, str], where: Location) -> None:
+        if builder.batch.rows == 15:
+            # Ctrl-C once the reading waits for the first chunk, itself waiting for the lock.
+            threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()
+        add_csv_row(builder, data, where)
+
+    monkeypatch.setattr(BatchBuilder, "add_csv_row", interrupted)
+    started = time.monotonic()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            import_file(
+                database, workspace_id, _csv(tmp_path, "u.csv", [_line(a, 0, 1) for a in range(40)])
+            )
+        assert time.monotonic() - started < 2.0
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    for thread in _import_threads():
+        thread.join(timeout=10)
+    assert not _import_threads()
+    assert _state(database, workspace_id) == []
+    _no_staging_left(database)

@@ -10,9 +10,10 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import queue
 import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Executor, Future, wait
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -71,11 +72,7 @@ class _Transaction:
         self._workspace_id = workspace_id
         self._snapshot = snapshot
         self._allow_mass_cancel = allow_mass_cancel
-        self._thread: Executor = (
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="halosync-import")
-            if database.shared_by_processes
-            else _InPlace()
-        )
+        self._thread: Executor = _WritingThread() if database.shared_by_processes else _InPlace()
         self._waiting: Future[None] | None = None
         # Touched in the writing thread only.
         self._session = ExitStack()
@@ -100,11 +97,20 @@ class _Transaction:
         self._wait()
         return self._thread.submit(self._finish, builder, also).result()
 
-    def close(self) -> None:
-        """Roll back whatever was not committed and end the thread (always called)."""
+    def close(self, *, wait_for_it: bool = True) -> None:
+        """Roll back whatever was not committed and end the thread (always called).
+
+        Not ``wait_for_it`` (Ctrl-C): the rollback is left to the writing thread, after
+        whatever it still does; a write waiting for the database's lock would keep the
+        caller waiting until the busy timeout (30 s).
+        """
         # The reading was given up (an error, Ctrl-C) while the writing thread may still be
         # finishing: it must roll back, not commit what the caller was told is not imported.
         self._abandoned.set()
+        if not wait_for_it:
+            self._thread.submit(self._roll_back)
+            self._thread.shutdown(wait=False)
+            return
         if self._waiting is not None:
             # Its error, if any, was raised already or makes no difference now.
             wait([self._waiting])
@@ -190,6 +196,41 @@ class _Transaction:
                 log.warning("import_heartbeat_make_up_failed", error=error.message)
 
 
+class _WritingThread(Executor):
+    """An import's writing thread: its work in the order given. A daemon thread, so a
+    process told to stop (Ctrl-C) is not held by a write still waiting for a lock: nothing
+    it does commits once the import was abandoned, and the database rolls back the
+    transaction of a connection that went away with the process."""
+
+    def __init__(self) -> None:
+        self._work: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="halosync-import", daemon=True)
+        self._thread.start()
+
+    def submit(self, fn: Callable[..., _T], /, *args: Any, **kwargs: Any) -> Future[_T]:
+        future: Future[_T] = Future()
+
+        def work() -> None:
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(fn(*args, **kwargs))
+                except BaseException as error:
+                    future.set_exception(error)
+
+        self._work.put(work)
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """End the thread after the work given (``cancel_futures`` is not supported)."""
+        self._work.put(None)
+        if wait:
+            self._thread.join()
+
+    def _run(self) -> None:
+        while (work := self._work.get()) is not None:
+            work()
+
+
 class _InPlace(Executor):
     """Writes in the reading thread: an in-memory SQLite database is a connection per
     thread (another thread would find it empty), and too small to gain from a second."""
@@ -230,6 +271,7 @@ def write_batch(
     transaction = _Transaction(
         database, workspace_id, snapshot=snapshot, allow_mass_cancel=allow_mass_cancel
     )
+    stopped = False
     try:
         with BatchBuilder() as builder:
             if not (paced_by_source and database.dialect == "sqlite"):
@@ -242,8 +284,12 @@ def write_batch(
             "the same time; nothing from this import was written.",
             fix="Run the import (send the request) again.",
         ) from None
+    except BaseException as error:
+        # Ctrl-C (or the process exiting): stop now, without waiting for the writing thread.
+        stopped = not isinstance(error, Exception)
+        raise
     finally:
-        transaction.close()
+        transaction.close(wait_for_it=not stopped)
     log.info(
         "usage imported",
         workspace_id=workspace_id,
