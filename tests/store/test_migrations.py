@@ -13,6 +13,7 @@ from sqlalchemy import inspect
 from halosync.store.database import Database, head_revision
 from halosync.store.migrations import SCHEMA_HEAD, include_object
 from halosync.store.models import Base
+from tests.busy_database import locked
 
 
 def _diff(db: Database) -> list[Any]:
@@ -476,3 +477,19 @@ def test_approvals_made_before_0023_are_taken_as_used(sqlite_url: str) -> None:
         assert spent == {1: 0, 2: None, 3: None}
     finally:
         db.dispose()
+
+
+def test_the_schema_check_reads_without_waiting_for_a_writer(sqlite_url: str) -> None:
+    """Every command checks the schema first (``open_database``): while another process
+    held SQLite's write lock (an import holds it as long as it takes: 24 s for 1,000,000
+    rows), even ``halosync logs`` and ``workspace list`` waited for it, and after the busy
+    timeout failed with a raw 'database is locked' traceback (64 s: two waits)."""
+    first = Database(sqlite_url)
+    first.migrate()
+    first.dispose()
+    checking = Database(sqlite_url)
+    with locked(checking):  # halosync's connections would wait no time at all
+        checking.migrate()
+        assert checking.schema_state().is_current
+        assert checking.stored_revision() == SCHEMA_HEAD
+    checking.dispose()

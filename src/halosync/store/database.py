@@ -454,7 +454,9 @@ class Database:
 
         # Alembic narrates every step at INFO; one line of our own says enough.
         logging.getLogger("alembic").setLevel(logging.WARNING)
-        with self.engine.connect() as connection:
+        # Read-only: on SQLite it never waits for a writer (an import holds the write lock
+        # as long as it takes), and every command checks the schema first.
+        with self._read_engine.connect() as connection:
             current = MigrationContext.configure(connection).get_current_revision()
             connection.rollback()
         return SchemaState(current=current, head=head_revision())
@@ -463,7 +465,7 @@ class Database:
         """The revision stamped in the database, read without Alembic; None when there is
         none, or more than one, or it cannot be read (Alembic then says why)."""
         try:
-            with self.engine.connect() as connection:
+            with self._read_engine.connect() as connection:  # see schema_state
                 rows = connection.execute(text("SELECT version_num FROM alembic_version")).all()
                 connection.rollback()
         except DBAPIError:
