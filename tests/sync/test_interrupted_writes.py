@@ -292,3 +292,44 @@ def test_an_update_not_found_in_halo_is_sent_again(
         (report.run_id, {"count": 5}, {"count": 9})
     ]
     assert _a1(world, "licence")["count"] == 9
+
+
+@pytest.mark.parametrize(("target", "path"), WRITES)
+def test_an_interrupted_update_that_restored_what_the_ledger_holds_is_recorded_once(
+    tmp_path: Path, target: str, path: LineWritePath, dying_commits: list[bool]
+) -> None:
+    """Halo was recounted by hand (5 -> 16), the killed run's update set it back to the 5
+    the ledger already held: the next run records that update as the killed run's, once.
+    It was reported again by every later run ('updated by run 4 ... recorded now', counted
+    updated, a repeat sync never all unchanged) and never reached the audit trail: Halo
+    and the ledger agreed, so the row, and the update it kept, was never written."""
+    world = _world(tmp_path, target, line_write_path=path)
+    assert asyncio.run(world.usage()).counts["created"] == 3
+    quantity = "count" if target == "licence" else "qty_order"
+    record = _a1(world, target)
+    entity = "SoftwareLicence" if target == "licence" else "RecurringInvoice"
+    if target == "licence":
+        world.sim.state.edit_by_hand(entity, record["id"], count=16)
+    else:
+        lines = [
+            {**line, "qty_order": 16} if line["id"] == record["id"] else line
+            for line in world.invoice(-1)["lines"]
+        ]
+        world.sim.state.edit_by_hand(entity, -1, lines=lines)
+    assert float(_a1(world, target)[quantity]) == 16
+    killed = _interrupted(world, dying_commits)
+    assert float(_a1(world, target)[quantity]) == 5  # Halo applied it; nothing recorded it
+
+    report = asyncio.run(world.usage())
+    assert report.status == "succeeded", report.error
+    assert (report.counts["updated"], report.counts["unchanged"]) == (1, 2), report.counts
+    (change,) = [c for c in report.changes if c.action == "update"]
+    assert f"updated by run {killed}" in change.reason, change.reason
+    updates = [e for e in _audit(world, target) if e.operation == "update"]
+    assert [(e.run_id, e.before, e.after) for e in updates] == [
+        (killed, {quantity: 16}, {quantity: 5})
+    ]
+
+    again = asyncio.run(world.usage())
+    assert again.counts["unchanged"] == 3, [c.reason for c in again.changes]
+    assert len([e for e in _audit(world, target) if e.operation == "update"]) == 1

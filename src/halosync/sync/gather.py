@@ -39,7 +39,7 @@ from halosync.store.sync_inputs import (
     subscriptions_of,
 )
 from halosync.sync.halo_state import LedgerFacts
-from halosync.sync.ledger import LedgerKey, earlier_records, sent_update
+from halosync.sync.ledger import KnownRow, LedgerKey, earlier_records, sent_update
 
 _STATUS_WORDS: dict[str, SubscriptionStatus] = {
     "pendingcancel": "active",
@@ -94,8 +94,8 @@ class SyncInputs:
     ledger_ids: dict[LedgerKey, int] = field(default_factory=dict)
     """(account_ref, service_ref, halo_client_id, apart_term) -> ledger_entry.id for this
     target."""
-    ledger_known: dict[int, tuple[int | None, Decimal | None, str]] = field(default_factory=dict)
-    """ledger_entry.id -> (halo_record_id, last_quantity, state) as loaded."""
+    ledger_known: dict[int, KnownRow] = field(default_factory=dict)
+    """ledger_entry.id -> what the row held as loaded."""
     earlier_records: frozenset[int] = frozenset()
     """Records of this target halosync created that no ledger row names any more."""
     rules: RuleBook = EMPTY_RULE_BOOK
@@ -179,7 +179,9 @@ def _add_ledger(inputs: SyncInputs, rows: Iterable[LedgerRow]) -> None:
         if entry.target == target:
             key = (account_ref, service_ref, entry.halo_client_id, entry.apart_term)
             inputs.ledger_ids[key] = entry.id
-            inputs.ledger_known[entry.id] = (entry.halo_record_id, entry.last_quantity, entry.state)
+            inputs.ledger_known[entry.id] = KnownRow(
+                entry.halo_record_id, entry.last_quantity, entry.state, bool(entry.unconfirmed)
+            )
         inputs.account_ids.setdefault(account_ref, entry.account_id)
         inputs.service_ids.setdefault(service_ref, entry.service_id)
 

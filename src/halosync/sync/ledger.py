@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy.orm import Session
 
@@ -46,6 +46,16 @@ def _quantity(value: Any) -> Decimal | None:
 
 def _money(value: Any) -> Decimal | None:
     return None if value is None else Decimal(str(value))
+
+
+class KnownRow(NamedTuple):
+    """What a ledger row held when the run loaded it."""
+
+    halo_id: int | None
+    quantity: Decimal | None
+    state: str
+    unconfirmed: bool
+    """It keeps an update sent by a run that never recorded Halo's answer."""
 
 
 LedgerKey = tuple[str, str, int, str]
@@ -252,20 +262,20 @@ class LedgerBook:
                 self.ids[key] = new_id
 
     def needs_refresh(
-        self,
-        change: PlannedChange,
-        written: Written,
-        known: dict[int, tuple[int | None, Decimal | None, str]],
+        self, change: PlannedChange, written: Written, known: dict[int, KnownRow]
     ) -> bool:
-        """Whether an unchanged pair's ledger row is missing or out of step with Halo."""
+        """Whether an unchanged pair's ledger row is missing, out of step with Halo, or still
+        keeps an update sent whose answer was never recorded (writing the row clears it:
+        left, every later run would find that update again)."""
         row_id = self._row(change)
         if row_id is None or row_id not in known or self._moves(change):
             return True
-        halo_id, quantity, state = known[row_id]
+        row = known[row_id]
         return (
-            state != "written"
-            or halo_id != written.halo_id
-            or quantity != _quantity(written.quantity)
+            row.state != "written"
+            or row.unconfirmed
+            or row.halo_id != written.halo_id
+            or row.quantity != _quantity(written.quantity)
         )
 
 
