@@ -11,7 +11,10 @@ from pathlib import Path
 import pytest
 
 from halosync.settings import Settings
-from halosync.store.crypto import SecretBox, SecretKeyError
+from halosync.store.connections import ConnectionDetails, HaloConnectionRepository
+from halosync.store.crypto import SecretBox, SecretKeyError, rotate_keys
+from halosync.store.database import Database
+from halosync.store.workspaces import WorkspaceRepository
 
 
 def _host(tmp_path: Path, name: str) -> Settings:
@@ -49,3 +52,17 @@ def test_the_first_secret_makes_the_key_file_a_started_process_then_shares(
     token = late.encrypt("first-halo-secret")
     assert early.decrypt(token) == "first-halo-secret"
     assert early.keys == late.keys != []
+
+
+def test_rotating_on_a_host_without_the_key_file_makes_none(
+    tmp_path: Path, database: Database
+) -> None:
+    web, worker = _host(tmp_path, "web"), _host(tmp_path, "worker")
+    with database.session() as session:
+        workspace = WorkspaceRepository(session).create("acme")
+        HaloConnectionRepository(session, workspace.id, SecretBox.from_settings(web)).save(
+            ConnectionDetails("https://acme.halopsa.com", None, None, "id", "halo-secret-2")
+        )
+    with pytest.raises(SecretKeyError, match="no key file"):
+        rotate_keys(worker, database.session)
+    assert list(worker.data_dir.iterdir()) == []

@@ -124,6 +124,22 @@ def _load_or_create_key_file(path: Path) -> list[str]:
         return parse_keys(path.read_text(encoding="ascii"))
 
 
+def _no_key_file(path: Path) -> SecretKeyError:
+    return SecretKeyError(
+        f"A stored secret cannot be decrypted: there is no key file {path} on this host, and "
+        "HALOSYNC_SECRET_KEYS is unset.",
+        fix=f"Copy {KEY_FILE_NAME} from the host whose halosync stored the secret to {path} "
+        "(every host needs the same keys), or set HALOSYNC_SECRET_KEYS to the same keys on "
+        "every host; if the key is lost, set the secret again.",
+        fixes={
+            "api": "Ask the administrator to give this host the key the secret was encrypted "
+            "with, or set the secret again (PUT /connection).",
+            "ui": "Ask the administrator to give this host the key the secret was encrypted "
+            "with, or enter the secret again in Manage Setup.",
+        },
+    )
+
+
 class SecretBox:
     """Encrypts and decrypts secret text with the first of its keys first.
 
@@ -165,19 +181,7 @@ class SecretBox:
             if make:
                 _make_key_file(path)
             elif not path.exists():
-                raise SecretKeyError(
-                    f"A stored secret cannot be decrypted: there is no key file {path} on this "
-                    "host, and HALOSYNC_SECRET_KEYS is unset.",
-                    fix=f"Copy {KEY_FILE_NAME} from the host whose halosync stored the secret to "
-                    f"{path} (every host needs the same keys), or set HALOSYNC_SECRET_KEYS to "
-                    "the same keys on every host; if the key is lost, set the secret again.",
-                    fixes={
-                        "api": "Ask the administrator to give this host the key the secret "
-                        "was encrypted with, or set the secret again (PUT /connection).",
-                        "ui": "Ask the administrator to give this host the key the secret "
-                        "was encrypted with, or enter the secret again in Manage Setup.",
-                    },
-                )
+                raise _no_key_file(path)
             keys = parse_keys(path.read_text(encoding="ascii"))
         fernet = MultiFernet(_fernets(keys, str(path)))
         self.keys, self._fernet = keys, fernet
@@ -248,6 +252,11 @@ def rotate_keys(settings: Settings, session_factory: _SessionFactory) -> KeyRota
             count = rotate_stored_secrets(session, box)
         return KeyRotation(secrets=count, key_source="HALOSYNC_SECRET_KEYS", new_key=False)
     path = settings.ensure_data_dir() / KEY_FILE_NAME
+    if not path.exists():
+        # A first key made here could read none of the secrets already stored.
+        with session_factory() as session:
+            if session.scalar(select(HaloConnection.id).limit(1)) is not None:
+                raise _no_key_file(path)
     old_keys = _load_or_create_key_file(path)
     new_key = generate_key()
     register_secret(new_key, keep=True)
