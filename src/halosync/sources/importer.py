@@ -39,7 +39,7 @@ from halosync.store import staging as staging_tables
 from halosync.store.base import utcnow
 from halosync.store.database import Database, DatabaseUnavailableError
 from halosync.store.idempotency import IdempotencyRepository
-from halosync.sync.runs import make_up_for_write_lock
+from halosync.store.runs import make_up_for_write_lock
 
 log = get_logger(__name__)
 _T = TypeVar("_T")

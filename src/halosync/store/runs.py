@@ -1,4 +1,5 @@
-"""The SQL behind sync runs and their results; ``halosync.sync.runs`` is its only caller.
+"""The SQL behind sync runs and their results; ``halosync.sync.runs`` is its only caller
+but for :func:`make_up_for_write_lock` (an import's, which must not load the sync engine).
 
 Inserting a run can be refused by one of two unique indexes, and only those two refusals
 mean something to the caller: :class:`ActiveRunExists` (the workspace already has a
@@ -17,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from halosync.domain.models import ACTIVE_RUN_STATUSES
+from halosync.store.base import utcnow
 from halosync.store.constraints import violated_unique
 from halosync.store.models import (
     ONE_ACTIVE_RUN_INDEX,
@@ -306,3 +308,20 @@ class SyncRunRepository:
 
 def _rowcount(result: object) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def make_up_for_write_lock(session: Session, locked_at: datetime) -> None:
+    """On SQLite, in a transaction that has held the write lock since ``locked_at`` (an
+    import), before it ends: that time does not count against any run's heartbeat.
+
+    No run could write its heartbeat meanwhile (SQLite has one writer at a time); an
+    import of millions of rows holds the lock for longer than a run may stay silent, and
+    when it ends the reaper may write before the run's waiting beat does, failing a live
+    run and letting a second sync of the workspace start. A run dead before the lock was
+    taken is reaped that much later (a dead process on this host at once, as always).
+    PostgreSQL locks rows: a heartbeat never waits for an import there.
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    now = utcnow()
+    SyncRunRepository(session).make_up_for_silence(now - locked_at, now)

@@ -280,23 +280,6 @@ def reap_stale_runs(
     return reaped
 
 
-def make_up_for_write_lock(session: Session, locked_at: datetime) -> None:
-    """On SQLite, in a transaction that has held the write lock since ``locked_at`` (an
-    import), before it ends: that time does not count against any run's heartbeat.
-
-    No run could write its heartbeat meanwhile (SQLite has one writer at a time); an
-    import of millions of rows holds the lock for longer than a run may stay silent, and
-    when it ends the reaper may write before the run's waiting beat does, failing a live
-    run and letting a second sync of the workspace start. A run dead before the lock was
-    taken is reaped that much later (a dead process on this host at once, as always).
-    PostgreSQL locks rows: a heartbeat never waits for an import there.
-    """
-    if session.get_bind().dialect.name != "sqlite":
-        return
-    now = utcnow()
-    SyncRunRepository(session).make_up_for_silence(now - locked_at, now)
-
-
 def reap_all_stale_runs(database: Database, stale_after_seconds: float) -> list[int]:
     """Reap dead runs of every workspace that has an active run."""
     reaped: list[int] = []
