@@ -29,7 +29,16 @@ from tests.reliability.scenario import (
 
 pytestmark = pytest.mark.reliability
 
-SIMULATOR_FAULTS = ("error", "error_plain", "html_error", "drop", "timeout", "rate_limit")
+SIMULATOR_FAULTS = (
+    "error",
+    "error_plain",
+    "html_error",
+    "drop",
+    "timeout",
+    "rate_limit",
+    "truncate",  # Halo applies the request, then its answer is cut off halfway
+    "maintenance",  # a proxy's 200 HTML page in place of the answer
+)
 POST_TRAPS: tuple[TrapKind, ...] = ("apply_then_drop", "apply_then_error")
 
 
