@@ -12,6 +12,7 @@ from starlette.testclient import TestClient
 from halosync.settings import Settings
 from halosync.store.database import Database, head_revision
 from halosync.web.app import create_app
+from tests.busy_database import locked
 
 
 def _client(app: FastAPI) -> TestClient:
@@ -125,3 +126,14 @@ def test_health_endpoints_stay_out_of_the_api_schema(app: FastAPI) -> None:
     paths = app.openapi()["paths"]
     assert "/healthz" not in paths
     assert "/readyz" not in paths
+
+
+def test_readyz_is_ready_while_another_process_holds_sqlites_write_lock(app: FastAPI) -> None:
+    """An import holds SQLite's write lock as long as it takes (24 s for 1,000,000 rows):
+    the schema check read the revision taking that lock, so /readyz waited for it and
+    then answered 503 'database is locked', and an orchestrator took a busy instance out
+    of service (or restarted it) for an import."""
+    database: Database = app.state.database
+    with _client(app) as client, locked(database):
+        answer = client.get("/readyz")
+    assert answer.status_code == 200, answer.text
