@@ -126,6 +126,29 @@ class Api:
             self.viewer = ApiTokenRepository(session, self.acme).create("ro", "viewer").token
             self.other_admin = ApiTokenRepository(session, self.other).create("x").token
 
+    def post_scope(self, path: str, headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
+        """The ASGI scope of an admin's POST to acme's ``path``, for tests that drive the app
+        message by message (a body cut off, a streamed answer)."""
+        url = f"/api/v1/workspaces/acme/{path}"
+        return {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": url,
+            "raw_path": url.encode(),
+            "query_string": b"",
+            "root_path": "",
+            "headers": [
+                (b"host", b"api.test"),
+                (b"authorization", f"Bearer {self.admin}".encode()),
+                *headers,
+            ],
+            "client": ("127.0.0.1", 50000),
+            "server": ("api.test", 80),
+        }
+
     def halo_factory(self, config: HaloConnectionConfig) -> HaloApiClient:
         """A Halo client talking to the in-process simulator."""
         return HaloApiClient(

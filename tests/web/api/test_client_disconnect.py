@@ -33,26 +33,10 @@ def _multipart(document: dict[str, Any]) -> tuple[bytes, bytes]:
 
 def _cut_off(api: Api, path: str, body: bytes, content_type: bytes) -> list[int]:
     """POST half of ``body`` and disconnect; the statuses the app sent."""
-    url = f"/api/v1/workspaces/acme/{path}"
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": url,
-        "raw_path": url.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [
-            (b"host", b"api.test"),
-            (b"authorization", f"Bearer {api.admin}".encode()),
-            (b"content-type", content_type),
-            (b"content-length", str(len(body)).encode()),
-        ],
-        "client": ("127.0.0.1", 50000),
-        "server": ("api.test", 80),
-    }
+    scope = api.post_scope(
+        path,
+        [(b"content-type", content_type), (b"content-length", str(len(body)).encode())],
+    )
     parts: list[MutableMapping[str, Any]] = [
         {"type": "http.request", "body": body[: len(body) // 2], "more_body": True}
     ]

@@ -218,25 +218,7 @@ def test_the_previews_document_is_the_cli_contracts_to_the_byte(ready: Api) -> N
 
 def _body_messages(api: Api, path: str) -> list[bytes]:
     """The body of one POST as the ASGI messages the app sent."""
-    url = f"/api/v1/workspaces/acme/{path}"
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": url,
-        "raw_path": url.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [
-            (b"host", b"api.test"),
-            (b"authorization", f"Bearer {api.admin}".encode()),
-            (b"content-length", b"0"),
-        ],
-        "client": ("127.0.0.1", 50000),
-        "server": ("api.test", 80),
-    }
+    scope = api.post_scope(path, [(b"content-length", b"0")])
     bodies: list[bytes] = []
     requests: list[MutableMapping[str, Any]] = [
         {"type": "http.request", "body": b"", "more_body": False}
