@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from tests.sync.world import World, make_world, usage_document
+from tests.sync.world import World, accounts, make_world, seed, usage_document
 
 ACCOUNTS = [
     {"ref": "A1", "name": "Client 1 Ltd", "status": "active", "billed": True},
@@ -152,3 +152,54 @@ def test_a_record_halo_refuses_fails_alone_with_halos_own_words(world: World) ->
     assert "[2].client_id: client_id 2 does not exist." in (failed.message or "")
     assert len(world.writes()) == 2
     assert "One or more validation errors" not in (failed.message or "")
+
+
+@pytest.mark.parametrize("action", ["update", "create"])
+def test_a_halo_failing_every_write_is_not_asked_again_for_each_record_alone(
+    tmp_path: Path, action: str
+) -> None:
+    """A batch HaloPSA failed with a 500 goes again a record at a time (to find a record
+    Halo cannot take), but once three records in a row fail so, the run sends no more:
+    40 updates in batches of 10 took 132 POSTs (each batch, then each record, 3 attempts
+    apiece; 88 POSTs and 162 GETs for 40 creates, now 8 and 28), at the defaults 505 POSTs per batch
+    of 100 updates, so a 10,000-pair sync held the workspace, and the Halo instance's rate
+    budget, for about 16 hours."""
+    world = make_world(tmp_path, document=seed(40))
+    world.settings = world.settings.model_copy(update={"sync_batch_size": 10})
+
+    def counts(more: int) -> list[dict[str, Any]]:
+        return [
+            {"account_ref": f"A{n}", "service_ref": "MAIL", "quantity": n + more}
+            for n in range(1, 41)
+        ]
+
+    world.import_usage(usage_document(accounts(40), counts(0)))
+    assert run(world.customers()).status == "succeeded"
+    world.map_each(40)
+    world.review_off()
+    if action == "update":
+        assert run(world.usage()).counts["created"] == 40
+        world.import_usage(usage_document(accounts(40), counts(1)))
+    world.sim.state.request_log.clear()
+    world.sim.state.faults.inject("error", "POST", "/api/softwarelicence", times=None)
+    report = run(world.usage())
+    assert report.status == "succeeded", report.error
+    assert report.counts["failed"] == 40, report.counts
+    # The first batch, then its first three records alone: an update is sent 3 times (the
+    # test client's attempts), a create twice (again once a search did not find it).
+    sends = 3 if action == "update" else 2
+    assert len(world.writes()) == sends + 3 * sends
+    reasons = [c.reason for c in report.changes]
+    stopped = [r for r in reasons if r.startswith("not sent:")]
+    assert len(stopped) == 37
+    assert all("500 (Internal Server Error)" in r for r in reasons)
+    assert stopped[0] == (
+        "not sent: HaloPSA failed the last 3 writes with a server error, so this run sent it "
+        "no more (Halo answered 500 (Internal Server Error) to POST /api/SoftwareLicence "
+        f"with 1 row(s): {stopped[0].split('with 1 row(s): ', 1)[1]}"
+    )
+    assert all(r.endswith("the next sync tries again") for r in stopped)
+    world.sim.state.faults.clear()
+    again = run(world.usage())
+    assert again.counts[f"{action}d"] == 40, again.counts
+    assert len(world.licences()) == 40

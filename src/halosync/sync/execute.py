@@ -60,6 +60,12 @@ from halosync.sync.review import Approvals, spend_approvals
 log = get_logger(__name__)
 
 _SPLITTABLE = (HaloFatalError, HaloServerError, AmbiguousWriteError)
+_SERVER_FAILURES = (HaloServerError, AmbiguousWriteError)
+"""A write Halo failed, not refused: a 5xx after the retries, or no answer."""
+SERVER_FAILURES_TO_STOP = 3
+"""Records written alone that Halo failed in a row before a run sends it no more writes:
+a batch it failed goes again a record at a time to find a record it cannot take, which
+against a Halo failing every write is one more request (and its retries) per record."""
 # Only a 4xx refusal proves Halo applied nothing; any other failed create may have landed.
 _REFUSED = (HaloRequestRejectedError, HaloRecordNotFoundError)
 
@@ -124,6 +130,10 @@ class PlanExecutor:
         self.recovery = MarkerRecovery(halo, self.target, set(self.current))
         self.results: dict[int, ChangeResult] = {}
         self._posts = posts
+        self._server_failures = 0
+        """Records written alone that Halo failed in a row (a success starts again)."""
+        self._failing: HaloError | None = None
+        """Set once that reaches SERVER_FAILURES_TO_STOP: the last such failure."""
         self.progress = progress or ProgressTracker()
         self.still_held = still_held
         """The run's review items held so far (a plan made again before a write adds its
@@ -261,6 +271,9 @@ class PlanExecutor:
     # --- writes -------------------------------------------------------------------------
 
     async def _write(self, chunk: list[tuple[int, PlannedChange]]) -> None:
+        if self._failing is not None:
+            self._not_sent(chunk, self._failing)
+            return
         creating = chunk[0][1].action == "create"
         payloads = [_body(change) for _, change in chunk]
         self._posts += 1
@@ -349,6 +362,10 @@ class PlanExecutor:
         error: HaloError,
     ) -> None:
         remaining = chunk
+        if len(chunk) == 1 and isinstance(error, _SERVER_FAILURES):
+            self._server_failures += 1
+            if self._server_failures >= SERVER_FAILURES_TO_STOP:
+                self._failing = error
         if isinstance(error, AmbiguousWriteError) and error.search_error is not None:
             # The client already searched for this batch and could not: searching again now
             # would only fail the same way.
@@ -499,7 +516,22 @@ class PlanExecutor:
         saved: Sequence[Mapping[str, Any]],
         request_id: str,
     ) -> None:
+        self._server_failures = 0
         self.commit_batch(chunk, saved, [request_id] * len(chunk))
+
+    def _not_sent(self, chunk: list[tuple[int, PlannedChange]], error: HaloError) -> None:
+        """Halo failed the last writes (see ``SERVER_FAILURES_TO_STOP``): these are not
+        sent, nothing is marked pending, and the next sync writes them."""
+        log.warning("halo_writes_stopped", rows=len(chunk), error=str(error))
+        for index, change in chunk:
+            self._record_failure(
+                index,
+                change,
+                reason=f"not sent: HaloPSA failed the last {SERVER_FAILURES_TO_STOP} writes "
+                f"with a server error, so this run sent it no more ({error.message}); the "
+                "next sync tries again",
+                message=str(error),
+            )
 
     # --- rows -----------------------------------------------------------------------------
 
