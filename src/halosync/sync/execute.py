@@ -112,6 +112,7 @@ class PlanExecutor:
         progress: ProgressTracker | None = None,
         line_write_path: LineWritePath = "invoice",
         posts: int = 0,
+        failing: HaloError | None = None,
         still_held: set[int] | None = None,
         approvals: Approvals | None = None,
     ) -> None:
@@ -132,8 +133,9 @@ class PlanExecutor:
         self._posts = posts
         self._server_failures = 0
         """Records written alone that Halo failed in a row (a success starts again)."""
-        self._failing: HaloError | None = None
-        """Set once that reaches SERVER_FAILURES_TO_STOP: the last such failure."""
+        self._failing = failing
+        """Set once that reaches SERVER_FAILURES_TO_STOP: the last such failure (an earlier
+        chunk's executor of the run hands it on)."""
         self.progress = progress or ProgressTracker()
         self.still_held = still_held
         """The run's review items held so far (a plan made again before a write adds its
@@ -150,6 +152,11 @@ class PlanExecutor:
             if self.target == "invoice_line" and line_write_path == "invoice"
             else None
         )
+
+    @property
+    def failing(self) -> HaloError | None:
+        """Why the run sends Halo no more writes, once it does not (its next chunk too)."""
+        return self._failing
 
     @property
     def posts(self) -> int:

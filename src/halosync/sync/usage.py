@@ -19,6 +19,7 @@ from halosync.domain.skips import UNCHANGED, SkipTally
 from halosync.domain.terms import service_label
 from halosync.errors import NotFoundError
 from halosync.halopsa.client import HaloApiClient
+from halosync.halopsa.errors import HaloError
 from halosync.logging import get_logger
 from halosync.settings import Settings
 from halosync.store.crypto import SecretBox
@@ -230,6 +231,7 @@ async def run_usage_sync(
         still_held: set[int] = set()
         approvals: Approvals = {}
         posts = 0
+        failing: HaloError | None = None
         try:
             for accounts in account_chunks(database, workspace_id, scope, chunk_accounts):
                 with database.session() as session:
@@ -296,13 +298,14 @@ async def run_usage_sync(
                         progress=lifecycle.progress,
                         line_write_path=write_path,
                         posts=posts,
+                        failing=failing,
                         still_held=still_held,
                         approvals=approvals,
                     )
                     try:
                         ran = await executor.run(plan)
                     finally:
-                        posts = executor.posts
+                        posts, failing = executor.posts, executor.failing
                     done = mark_held(ran, screening, executor.held_again)
                     fresh.update(h.change.identity for h in executor.new_holds)
                 results.add(done)
