@@ -194,6 +194,10 @@ def test_a_halo_failing_every_write_is_not_asked_again_for_each_record_alone(
     stopped = [r for r in reasons if r.startswith("not sent:")]
     assert len(stopped) == 37
     assert all("500 (Internal Server Error)" in r for r in reasons)
+    if action == "update":  # Halo failed them: it refused nothing
+        assert (
+            sum(r.startswith("HaloPSA failed the update: Halo answered 500") for r in reasons) == 3
+        )
     assert stopped[0] == (
         "not sent: HaloPSA failed the last 3 writes with a server error, so this run sent it "
         "no more (Halo answered 500 (Internal Server Error) to POST /api/SoftwareLicence "

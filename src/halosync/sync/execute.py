@@ -427,7 +427,9 @@ class PlanExecutor:
         self._record_failure(
             index,
             change,
-            reason=f"HaloPSA refused the {change.action}: {_refusal(error, row)}",
+            # A 5xx or no answer is Halo failing, not refusing the record.
+            reason=f"HaloPSA {'failed' if isinstance(error, _SERVER_FAILURES) else 'refused'} "
+            f"the {change.action}: {_refusal(error, row)}",
             message=str(error),
         )
 
