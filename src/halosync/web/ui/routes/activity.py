@@ -8,12 +8,12 @@ import csv
 import io
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, get_args
 
 from fastapi import APIRouter, Depends, Request, UploadFile
 from starlette.responses import Response
 
-from halosync.domain.reconcile import ReconcileSummary, csv_rows
+from halosync.domain.reconcile import ReconcileSummary, RowStatus, csv_rows
 from halosync.errors import HalosyncError, NotFoundError, ValidationFailedError
 from halosync.sources.apply import several_terms_text
 from halosync.sources.errors import ImportValidationError
@@ -51,6 +51,10 @@ PREVIEW_ROWS = 500
 """Planned changes the dry run page draws; the rest are on the results page, page by page
 (20,000 accounts planned 47,719: one page of them was 9 MB of text)."""
 _WRITES_FIRST = {"fail": 0, "create": 1, "update": 2, "unchanged": 3, "skip": 4}
+RECONCILE_ROWS = 500
+"""Reconciliation rows the page draws, the most urgent first; the CSV has every row (20,000
+accounts made 47,719: one page of them was 7.7 MB of text)."""
+_URGENCY = {status: rank for rank, status in enumerate(get_args(RowStatus))}
 
 
 @router.get("/ui/w/{workspace_id}/preview")
@@ -244,13 +248,16 @@ def reconcile(request: Request, member: Annotated[Member, Depends(current_member
     only_drift = request.query_params.get("drift") == "1"
     calm = ("in_step", "skipped", "excluded")  # deliberate: no attention needed
     shown = [row for row in rows if row.status not in calm] if only_drift else rows
+    # What needs attention first (RowStatus lists the most urgent first), in report order.
+    shown = sorted(shown, key=lambda row: _URGENCY[row.status])
     return render(
         request,
         "reconcile.html",
         {
             "member": member,
             "page": "reconcile",
-            "rows": shown,
+            "rows": shown[:RECONCILE_ROWS],
+            "more": max(0, len(shown) - RECONCILE_ROWS),
             "summary": ReconcileSummary.of(rows),
             "only_drift": only_drift,
             "error": error,
