@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, delete, func, select
+from sqlalchemy import and_, delete, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -30,26 +30,21 @@ class LoginFailureRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def count_since(self, scope: str, account: str, address: str, since: datetime) -> int:
-        """Failures after ``since`` counted by ``scope`` (pair, account or address)."""
-        condition = _counter(scope, account, address)
-        return (
-            self.session.scalar(
-                select(func.count()).where(condition, LoginFailure.failed_at > since)
-            )
-            or 0
-        )
-
-    def nth_since(
-        self, scope: str, account: str, address: str, since: datetime, index: int
+    def newest_since(
+        self, scope: str, account: str, address: str, since: datetime, rank: int
     ) -> datetime | None:
-        """When the ``index``-th (0-based, oldest first) failure after ``since`` happened."""
+        """When the ``rank``-th newest (1 = the newest) failure after ``since`` counted by
+        ``scope`` (pair, account or address) happened; None when there are fewer.
+
+        One statement, so one moment: a count and then a look-up by position in a second
+        statement let a failure deleted between them (an attempt refused and forgotten)
+        turn "at the limit" into "no pivot, so not paused"."""
         condition = _counter(scope, account, address)
         return self.session.scalar(
             select(LoginFailure.failed_at)
             .where(condition, LoginFailure.failed_at > since)
-            .order_by(LoginFailure.failed_at)
-            .offset(index)
+            .order_by(LoginFailure.failed_at.desc())
+            .offset(rank - 1)
             .limit(1)
         )
 

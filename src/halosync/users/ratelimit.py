@@ -165,12 +165,9 @@ class LoginThrottle:
         now: datetime,
     ) -> datetime | None:
         """When the counter drops below ``limit`` again (None: it is below already)."""
-        since = now - self.limits.window
-        count = failures.count_since(scope, account, address, since)
-        if count < limit:
-            return None
-        # The failure whose ageing out brings the count back under the limit.
-        pivot = failures.nth_since(scope, account, address, since, count - limit)
+        # The failure whose ageing out brings the count back under the limit: the
+        # limit-th newest (none: the count is under the limit already).
+        pivot = failures.newest_since(scope, account, address, now - self.limits.window, limit)
         return pivot + self.limits.window if pivot is not None else None
 
     def failed(self, email: str, address: str) -> None:
