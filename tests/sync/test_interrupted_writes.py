@@ -333,3 +333,61 @@ def test_an_interrupted_update_that_restored_what_the_ledger_holds_is_recorded_o
     again = asyncio.run(world.usage())
     assert again.counts["unchanged"] == 3, [c.reason for c in again.changes]
     assert len([e for e in _audit(world, target) if e.operation == "update"]) == 1
+
+
+POSTED = {"invoice": "/api/recurringinvoice", "update_lines": "/api/recurringinvoice/updatelines"}
+"""Where each write path POSTs invoice lines (licences: /api/softwarelicence)."""
+
+
+def _recount_all(world: World, more: int) -> None:
+    subs = [
+        {"account_ref": f"A{n}", "service_ref": "MAIL", "quantity": q + more}
+        for n, q in enumerate((5, 6, 7), start=1)
+    ]
+    world.import_usage(usage_document(accounts(3), subs))
+
+
+def _quantities(world: World, target: str) -> list[float]:
+    quantity = "count" if target == "licence" else "qty_order"
+    return sorted(float(record[quantity]) for record in _ours(world, target).values())
+
+
+@pytest.mark.parametrize("fault", ["truncate", "drop"])
+@pytest.mark.parametrize(("target", "path"), WRITES)
+def test_an_update_batch_whose_answer_is_lost_fails_its_records_not_the_run(
+    tmp_path: Path, target: str, path: LineWritePath, fault: str
+) -> None:
+    """Halo's answer to a batch of updates stays unreadable (cut off: Halo applied it) or
+    never comes (the connection dropped: it did not) after every retry. Its records fail,
+    the run goes on, and the next sync reads them back: an update Halo applied is recorded
+    as that run's, one it did not is sent again; nothing is created twice, none is lost.
+    The whole run failed with every count 0 before."""
+    world = _world(tmp_path, target, line_write_path=path)
+    assert asyncio.run(world.usage()).counts["created"] == 3
+    _recount_all(world, 10)
+    entity = "/api/softwarelicence" if target == "licence" else POSTED[path]
+    world.sim.state.faults.inject(fault, "POST", entity, times=None)
+    report = asyncio.run(world.usage())
+    assert report.status == "succeeded", report.error
+    applied = fault == "truncate"
+    assert _quantities(world, target) == ([15, 16, 17] if applied else [5, 6, 7])
+    if path == "invoice" and target == "invoice_line":
+        # The invoice path reads the invoices back at once: Halo's lines settle it.
+        counts = (3, 0) if applied else (0, 3)
+        assert (report.counts["updated"], report.counts["failed"]) == counts, report.counts
+    else:
+        assert report.counts["failed"] == 3, report.counts
+        for change in report.changes:
+            assert change.reason.startswith("HaloPSA's answer was lost ("), change.reason
+            assert change.reason.endswith("; the next sync reads them back"), change.reason
+    world.sim.state.faults.clear()
+
+    again = asyncio.run(world.usage())
+    assert again.status == "succeeded", again.error
+    assert _quantities(world, target) == [15, 16, 17]
+    assert len(_ours(world, target)) == 3  # nothing created twice
+    updated = {e.halo_record_id for e in _audit(world, target) if e.operation == "update"}
+    assert updated == set(_ours(world, target))  # each update recorded once
+    assert len([e for e in _audit(world, target) if e.operation == "update"]) == 3
+    last = asyncio.run(world.usage())
+    assert last.counts["unchanged"] == 3, [c.reason for c in last.changes]

@@ -208,3 +208,40 @@ def test_a_halo_failing_every_write_is_not_asked_again_for_each_record_alone(
     again = run(world.usage())
     assert again.counts[f"{action}d"] == 40, again.counts
     assert len(world.licences()) == 40
+
+
+def test_a_halo_losing_every_answer_is_sent_no_more_after_three_batches(tmp_path: Path) -> None:
+    """Every update batch's answer cut off (Halo applied each): a lost batch fails its
+    records without going again record by record, and after three in a row the run sends
+    no more. The next sync records the 9 applied updates as that run's and sends the 3
+    never sent: 12 updated, 12 licences."""
+    world = make_world(tmp_path, document=seed(12))
+    world.settings = world.settings.model_copy(update={"sync_batch_size": 3})
+
+    def counts(more: int) -> list[dict[str, Any]]:
+        return [
+            {"account_ref": f"A{n}", "service_ref": "MAIL", "quantity": n + more}
+            for n in range(1, 13)
+        ]
+
+    world.import_usage(usage_document(accounts(12), counts(0)))
+    assert run(world.customers()).status == "succeeded"
+    world.map_each(12)
+    world.review_off()
+    assert run(world.usage()).counts["created"] == 12
+    world.import_usage(usage_document(accounts(12), counts(1)))
+    world.sim.state.request_log.clear()
+    world.sim.state.faults.inject("truncate", "POST", "/api/softwarelicence", times=None)
+    report = run(world.usage())
+    assert report.status == "succeeded", report.error
+    assert report.counts["failed"] == 12, report.counts
+    assert len(world.writes()) == 3 * 3  # three batches, the test client's 3 attempts each
+    reasons = [c.reason for c in report.changes]
+    assert sum(r.startswith("HaloPSA's answer was lost (") for r in reasons) == 9, reasons
+    assert sum(r.startswith("not sent: HaloPSA failed the last 3 writes") for r in reasons) == 3
+    world.sim.state.faults.clear()
+    again = run(world.usage())
+    assert again.counts["updated"] == 12, again.counts
+    found = [c for c in again.changes if f"updated by run {report.run_id}" in c.reason]
+    assert len(found) == 9
+    assert sorted(lic["count"] for lic in world.licences()) == list(range(2, 14))

@@ -290,6 +290,14 @@ class HaloRecordWithoutIdError(HaloResponseError):
     only the work on that record stops (see ``HaloApiClient.read_records``)."""
 
 
+ANSWER_LOST = (HaloTimeoutError, HaloUnreadableAnswerError)
+"""How a replay-safe write (updates only) ends when Halo gave it no readable answer after
+the retries: it may have been applied, so only reading the records back settles it."""
+WRITE_FAILURES = (HaloFatalError, HaloServerError, AmbiguousWriteError, *ANSWER_LOST)
+"""What a batched write can fail with that fails its records, not the run (a
+:class:`HaloConfigurationError` halts the run): every write path catches these."""
+
+
 class InvoiceLinesUnknownError(HaloResponseError):
     """Halo answered a recurring invoice without its line set (``lines`` missing or null).
 

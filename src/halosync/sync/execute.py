@@ -33,10 +33,11 @@ from halosync.halopsa.billing import (
 )
 from halosync.halopsa.client import HaloApiClient
 from halosync.halopsa.errors import (
+    ANSWER_LOST,
+    WRITE_FAILURES,
     AmbiguousWriteError,
     HaloConfigurationError,
     HaloError,
-    HaloFatalError,
     HaloRecordNotFoundError,
     HaloRequestRejectedError,
     HaloResponseError,
@@ -59,9 +60,8 @@ from halosync.sync.review import Approvals, spend_approvals
 
 log = get_logger(__name__)
 
-_SPLITTABLE = (HaloFatalError, HaloServerError, AmbiguousWriteError)
-_SERVER_FAILURES = (HaloServerError, AmbiguousWriteError)
-"""A write Halo failed, not refused: a 5xx after the retries, or no answer."""
+_SERVER_FAILURES = (HaloServerError, AmbiguousWriteError, *ANSWER_LOST)
+"""A write Halo failed, not refused: a 5xx after the retries, or no (readable) answer."""
 SERVER_FAILURES_TO_STOP = 3
 """Records written alone that Halo failed in a row before a run sends it no more writes:
 a batch it failed goes again a record at a time to find a record it cannot take, which
@@ -301,7 +301,7 @@ class PlanExecutor:
             )
         except HaloConfigurationError:
             raise
-        except _SPLITTABLE as error:
+        except WRITE_FAILURES as error:
             await self._after_failure(chunk, payloads, error)
             return
         answered = [k for k, record in enumerate(saved) if id_of(record) is not None]
@@ -369,6 +369,9 @@ class PlanExecutor:
         error: HaloError,
     ) -> None:
         remaining = chunk
+        if chunk[0][1].action == "update" and isinstance(error, ANSWER_LOST):
+            self._answer_lost(chunk, error)
+            return
         if len(chunk) == 1 and isinstance(error, _SERVER_FAILURES):
             self._server_failures += 1
             if self._server_failures >= SERVER_FAILURES_TO_STOP:
@@ -413,6 +416,26 @@ class PlanExecutor:
                 await self._write([pair])
             return
         self._refused(remaining[0], error, 0)
+
+    def _answer_lost(self, chunk: list[tuple[int, PlannedChange]], error: HaloError) -> None:
+        """Halo gave a batch of updates no readable answer after the retries: it may have
+        applied them. Sending them again alone would only ask the same silent Halo once
+        more per record, so they fail together, their ledger rows keeping what was sent
+        (marked before the POST): the next sync reads the records back and records an
+        update Halo holds as this run's, or sends it again. A lost batch counts as one
+        failure towards ``SERVER_FAILURES_TO_STOP``."""
+        self._server_failures += 1
+        if self._server_failures >= SERVER_FAILURES_TO_STOP:
+            self._failing = error
+        log.warning("halo_write_answer_lost", rows=len(chunk), error=str(error))
+        for index, change in chunk:
+            self._record_failure(
+                index,
+                change,
+                reason=f"HaloPSA's answer was lost ({error.message.rstrip('.')}); the next "
+                "sync reads them back",
+                message=str(error),
+            )
 
     def _refused(self, pair: tuple[int, PlannedChange], error: HaloError, row: int) -> None:
         index, change = pair

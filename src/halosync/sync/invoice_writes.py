@@ -47,12 +47,10 @@ from halosync.halopsa.billing import (
     invoice_lines,
 )
 from halosync.halopsa.errors import (
-    AmbiguousWriteError,
+    WRITE_FAILURES,
     HaloConfigurationError,
     HaloError,
-    HaloFatalError,
     HaloRequestRejectedError,
-    HaloServerError,
 )
 from halosync.halopsa.invoices import NewInvoiceLine, RecurringInvoiceLines, line_index_of
 from halosync.logging import get_logger, redact_text
@@ -393,7 +391,7 @@ class InvoiceLineWriter:
             raise
         except HaloRequestRejectedError as refused:
             return await self._refused(posts, refused)
-        except (HaloFatalError, HaloServerError, AmbiguousWriteError) as error:
+        except WRITE_FAILURES as error:
             await self._settle_unknown(posts, error, request_id)
             return []
         unanswered: list[_Post] = []
