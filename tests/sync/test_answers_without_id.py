@@ -10,6 +10,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
+from halosync.domain.models import LineWritePath
 from tests.sync.world import World, accounts, make_world, seed, usage_document
 
 
@@ -125,7 +128,74 @@ def test_a_record_read_by_id_without_its_id_fails_its_pair_alone(tmp_path: Path)
     ), a2.reason
     assert "nothing was written for this pair; the next sync reads it again" in a2.reason
     assert len(world.licences()) == 3  # not created again
+    # The reconciliation marks that row, and reports the others (it stopped before).
+    faults.inject("set_field", "GET", "/api/softwarelicence", times=1, field="licences[].id")
+    rows = {row.account_ref: row for row in asyncio.run(world.reconciliation())}
+    assert (rows["A2"].status, rows["A2"].drift, rows["A2"].out_of_date) == ("unread", False, False)
+    assert rows["A2"].unread == a2.reason.split("; nothing was written")[0] + "."
+    assert {rows["A1"].status, rows["A3"].status} == {"in_step"}
     faults.clear()
     again = asyncio.run(world.usage())
     assert {c.account_ref: c.action for c in again.changes}["A2"] == "update"
     assert (again.counts["failed"], len(world.licences())) == (0, 3)
+
+
+def _invoice_world(tmp_path: Path, path: LineWritePath) -> World:
+    world = make_world(tmp_path, target="invoice_line", document=seed(3, with_invoices=True))
+    world.connect(world.base_url, line_write_path=path)
+    subs = [{"account_ref": f"A{n}", "service_ref": "MAIL", "quantity": 4 + n} for n in (1, 2, 3)]
+    world.import_usage(usage_document(accounts(3), subs))
+    assert asyncio.run(world.customers()).status == "succeeded"
+    world.map_each(3, invoices=True)
+    world.review_off()
+    return world
+
+
+def _mail(world: World, invoice_id: int) -> list[float]:
+    return [
+        float(ln["qty_order"]) for ln in world.invoice(invoice_id)["lines"] if ln["_itemid"] == 1
+    ]
+
+
+@pytest.mark.parametrize("path", ["invoice", "update_lines"])
+def test_an_invoice_read_by_id_without_its_id_fails_its_pairs_alone(
+    tmp_path: Path, path: LineWritePath
+) -> None:
+    """A recurring invoice the list did not show is read by id; answered there without its
+    id, what it holds is unknown: the pairs on it fail in Halo's words (not 'without its
+    lines'), nothing is written to it nor created again, the other invoices are written,
+    and the next sync writes it. The whole run failed before."""
+    world = _invoice_world(tmp_path, path)
+    assert asyncio.run(world.usage()).counts["created"] == 3
+    subs = [{"account_ref": f"A{n}", "service_ref": "MAIL", "quantity": 8 + n} for n in (1, 2, 3)]
+    world.import_usage(usage_document(accounts(3), subs))
+    faults = world.sim.state.faults
+    # The list shows no invoice with its id, so each is read by id; invoice -2's lacks it.
+    faults.inject("set_field", "GET", "/api/recurringinvoice", times=1, field="invoices[].id")
+    faults.inject("omit_field", "GET", "/api/recurringinvoice/-2", times=None, field="id")
+    report = asyncio.run(world.usage())
+    assert report.status == "succeeded", report.error
+    by_account = {c.account_ref: c for c in report.changes}
+    assert (by_account["A1"].action, by_account["A3"].action) == ("update", "update")
+    a2 = by_account["A2"]
+    assert (a2.action, a2.level) == ("fail", "ERROR")
+    assert a2.reason.startswith(
+        "Halo answered GET /api/RecurringInvoice/-2 with an object without an id"
+    ), a2.reason
+    assert "without its lines" not in a2.reason
+    assert "nothing was written for this pair; the next sync reads it again" in a2.reason
+    assert (_mail(world, -1), _mail(world, -2), _mail(world, -3)) == ([9], [6], [11])
+
+    # So does the reconciliation: the row says so, and the others are reported.
+    faults.inject("set_field", "GET", "/api/recurringinvoice", times=1, field="invoices[].id")
+    rows = {row.account_ref: row for row in asyncio.run(world.reconciliation())}
+    assert rows["A2"].unread is not None
+    assert rows["A2"].unread.startswith("Halo answered GET /api/RecurringInvoice/-2")
+    assert (rows["A2"].status, rows["A2"].out_of_date, rows["A2"].drift) == ("unread", False, False)
+    assert (rows["A1"].status, rows["A3"].status) == ("in_step", "in_step")
+
+    faults.clear()
+    again = asyncio.run(world.usage())
+    assert {c.account_ref: c.action for c in again.changes}["A2"] == "update"
+    assert again.counts["failed"] == 0, again.counts
+    assert (_mail(world, -1), _mail(world, -2), _mail(world, -3)) == ([9], [10], [11])

@@ -55,6 +55,7 @@ def reconcile(
                 "skipped": summary.skipped,
                 "excluded": summary.excluded,
                 "blocked": summary.blocked,
+                "unread": summary.unread,
             }
         )
         return
@@ -70,6 +71,7 @@ def reconcile(
                 (twins, row.duplicates),
                 ("excluded", row.status == "excluded"),
                 ("BLOCKED", row.status == "blocked"),
+                ("UNREAD", row.status == "unread"),
                 ("DRIFT", row.drift),
                 ("out-of-date", row.out_of_date),
                 ("skipped", row.status == "skipped"),
@@ -86,7 +88,11 @@ def reconcile(
             echo(f"{'':<20} why: {row.why}")
         if row.blocked:
             echo(f"{'':<20} blocked: {row.blocked}")
+        if row.unread:
+            echo(f"{'':<20} unread: {row.unread}")
     blocked = f", {summary.blocked} blocked until fixed in HaloPSA" if summary.blocked else ""
+    if summary.unread:
+        blocked += f", {summary.unread} unknown (HaloPSA's answer could not be read)"
     echo(
         f"{summary.total} rows, {summary.drift} with drift, {summary.out_of_date} out of date, "
         f"{summary.duplicate} with duplicate records in HaloPSA, {summary.skipped} skipped on "

@@ -106,9 +106,10 @@ class _Context:
     rules: RuleBook
     created_earlier: Container[int] = frozenset()
     """Records halosync created (per the audit trail) that no ledger row names."""
-    unread_licences: Mapping[int, str] = dataclass_field(default_factory=dict)
-    """Licences a ledger row names that HaloPSA answered without their id -> what it said:
-    unknown, never deleted (creating them again would bill twice)."""
+    unread_records: Mapping[int, str] = dataclass_field(default_factory=dict)
+    """Records HaloPSA answered by id without their id (licences a ledger row names, or
+    recurring invoices) -> what it said: unknown, never deleted (creating them again would
+    bill twice)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +147,7 @@ def plan_usage_sync(
     accounts: Collection[str] | None = None,
     rules: RuleBook = EMPTY_RULE_BOOK,
     created_earlier: Container[int] = frozenset(),
-    unread_licences: Mapping[int, str] | None = None,
+    unread_records: Mapping[int, str] | None = None,
 ) -> Plan:
     """Plan one usage sync.
 
@@ -158,8 +159,9 @@ def plan_usage_sync(
     run's date (:mod:`halosync.domain.rules`); without them the vendor's quantities are
     billed as they are. ``created_earlier``: records halosync created (per the audit trail)
     that no ledger row names; one found by a pending row's marker is not that row's create.
-    ``unread_licences``: licences the ledger names that HaloPSA answered without their id
-    (record id -> what it answered); their pairs fail alone, nothing written.
+    ``unread_records``: records HaloPSA answered by id without their id (licences the
+    ledger names, or recurring invoices; record id -> what it answered); the pairs on them
+    fail alone, nothing written.
     """
     ledger = list(ledger)
     context = _build_context(
@@ -169,7 +171,7 @@ def plan_usage_sync(
         context,
         rules=rules,
         created_earlier=created_earlier,
-        unread_licences=unread_licences or {},
+        unread_records=unread_records or {},
     )
     # Several terms of one pair become what is billed first (summed, picked or kept apart).
     combined = combine_terms(
@@ -316,6 +318,10 @@ def _plan_one(sub: DesiredSubscription, context: _Context) -> PlannedChange:
     skip = target_skip(target, settings.target)
     if skip is not None:
         raise _refuse(sub, "skip", skip.level, skip.reason, target, settings, skip=skip.kind)
+    invoice = target.recurring_invoice_id
+    if settings.target == "invoice_line" and invoice in context.unread_records:
+        assert invoice is not None
+        raise _unread(sub, context.unread_records[invoice], target, settings)
     if settings.target == "invoice_line" and target.recurring_invoice_unread:
         raise _refuse(
             sub,
@@ -710,6 +716,22 @@ def _marker(sub: DesiredSubscription, settings: SyncSettings, rows: list[LedgerR
     return marker_for(settings.workspace_key, sub.account_ref, sub.service_ref, sub.apart_term)
 
 
+def _unread(
+    sub: DesiredSubscription, answered: str, target: AccountTarget, settings: SyncSettings
+) -> _Refusal:
+    """The pair's failure when HaloPSA answered the record it is on (its licence, or its
+    recurring invoice) without the record's id: what it holds is unknown, so nothing is
+    written (a create would bill twice)."""
+    return _refuse(
+        sub,
+        "fail",
+        "ERROR",
+        f"{answered.rstrip('.')}; nothing was written for this pair; the next sync reads it again",
+        target,
+        settings,
+    )
+
+
 def _plan_licence(
     sub: DesiredSubscription,
     target: AccountTarget,
@@ -748,18 +770,10 @@ def _plan_licence(
     unknown = [
         r.halo_record_id
         for r in rows
-        if r.state == "written" and r.halo_record_id in context.unread_licences
+        if r.state == "written" and r.halo_record_id in context.unread_records
     ]
     if unknown and unknown[-1] is not None:
-        answered = context.unread_licences[unknown[-1]].rstrip(".")
-        raise _refuse(
-            sub,
-            "fail",
-            "ERROR",
-            f"{answered}; nothing was written for this pair; the next sync reads it again",
-            target,
-            settings,
-        )
+        raise _unread(sub, context.unread_records[unknown[-1]], target, settings)
     adoptable = [
         licence
         for licence in context.licences_by_marker.get((target.halo_client_id, marker), [])

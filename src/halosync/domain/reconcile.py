@@ -60,11 +60,11 @@ SortKey = Literal[
     "account_ref", "service_ref", "vendor_quantity", "ledger_quantity", "halo_quantity", "drift"
 ]
 RowStatus = Literal[
-    "duplicate", "excluded", "blocked", "drift", "skipped", "out_of_date", "in_step"
+    "duplicate", "excluded", "blocked", "unread", "drift", "skipped", "out_of_date", "in_step"
 ]
 """A row's state, the most urgent first: several records billed, excluded from billing by
-a rule, not written until an admin acts in Halo, changed in Halo, left alone on purpose,
-stale."""
+a rule, not written until an admin acts in Halo, what Halo holds unknown this time (its
+answer unreadable), changed in Halo, left alone on purpose, stale."""
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -110,6 +110,10 @@ class ReconcileRow:
     """Why halosync will not write the pair's record until an admin acts in HaloPSA (it was
     moved to another client, or made inactive), and the fix; the sync skips it with the
     same words."""
+    unread: str | None = None
+    """Why what HaloPSA holds for the pair is unknown this time: it answered the pair's
+    licence or recurring invoice, read by id, without its id (or the invoice without its
+    lines). Neither drift nor out of date; the next reconciliation reads it again."""
 
     @property
     def status(self) -> RowStatus:
@@ -120,6 +124,8 @@ class ReconcileRow:
             return "excluded"
         if self.blocked is not None:
             return "blocked"
+        if self.unread is not None:
+            return "unread"
         if self.drift:
             return "drift"
         if self.skipped is not None:
@@ -142,11 +148,12 @@ class ReconcileSummary:
     skipped: int = 0
     excluded: int = 0
     blocked: int = 0
+    unread: int = 0
 
     @classmethod
     def of(cls, rows: Iterable[ReconcileRow]) -> ReconcileSummary:
         """The totals of ``rows``."""
-        total = drift = out_of_date = duplicate = skipped = excluded = blocked = 0
+        total = drift = out_of_date = duplicate = skipped = excluded = blocked = unread = 0
         for row in rows:
             total += 1
             drift += row.drift
@@ -156,7 +163,8 @@ class ReconcileSummary:
             skipped += status == "skipped"
             excluded += status == "excluded"
             blocked += status == "blocked"
-        return cls(total, drift, out_of_date, duplicate, skipped, excluded, blocked)
+            unread += status == "unread"
+        return cls(total, drift, out_of_date, duplicate, skipped, excluded, blocked, unread)
 
 
 def reconcile(
@@ -169,14 +177,17 @@ def reconcile(
     halo_licences: Iterable[HaloLicence] = (),
     halo_invoice_lines: Iterable[HaloInvoiceLine] = (),
     rules: RuleBook = EMPTY_RULE_BOOK,
+    unread: Mapping[int, str] | None = None,
 ) -> list[ReconcileRow]:
     """Rows for every subscription and every ledger record, ordered by account, service.
 
     The vendor quantity is the billable one (0 for an ended subscription or a cancelled
     account); HaloPSA is compared with it after ``rules`` (the rule book in force today,
     as the sync plans with); a record deleted in Halo has no Halo quantity and counts as
-    drift.
+    drift. ``unread``: records HaloPSA answered unreadably (licence id, or recurring invoice
+    id for ``invoice_line``) -> why; the rows on them are marked, neither drift nor stale.
     """
+    unread = unread or {}
     ledger = list(ledger)
     subscriptions = list(subscriptions)
     # Several terms of one pair as the sync bills them (summed, picked or kept apart).
@@ -229,10 +240,12 @@ def reconcile(
         if skip is None and rule.excluded is None and mapped is not None:
             blocked = _blocked(found, mapped, key, sub, target, live, on_invoice)
         ruling = _Ruling.of(sub, rule, halo, refused=skip is not None or blocked is not None)
+        unknown = _unread_reason(found, mapped, target, unread)
         # An excluded pair is neither drift nor out of date: halosync leaves it alone, and an
         # admin setting its record to 0 (as the dry run advises) is not a change to undo.
         drift = (
             ruling.excluded is None
+            and unknown is None
             and ledger_quantity is not None
             and (halo is None or not same_value(halo, ledger_quantity))
         )
@@ -240,6 +253,7 @@ def reconcile(
         out_of_date = (
             skip is None
             and blocked is None
+            and unknown is None
             and ruled is not None
             and (
                 (halo is None and ruled != 0) or (halo is not None and not same_value(halo, ruled))
@@ -273,9 +287,26 @@ def reconcile(
                 why=ruling.why if skip is None or ruling.excluded else "",
                 term=key[2],
                 blocked=blocked,
+                unread=unknown,
             )
         )
     return rows
+
+
+def _unread_reason(
+    found: LedgerRecord | None,
+    mapped: AccountTarget | None,
+    target: Target,
+    unread: Mapping[int, str],
+) -> str | None:
+    """Why what HaloPSA holds for the pair is unknown (``unread``: by licence id, or by
+    recurring invoice id for ``invoice_line``), or None when it was read."""
+    if target == "licence":
+        record = found.halo_record_id if found is not None else None
+        return unread.get(record) if record is not None else None
+    invoices = [found.recurring_invoice_id if found is not None else None]
+    invoices.append(mapped.recurring_invoice_id if mapped is not None else None)
+    return next((unread[i] for i in invoices if i is not None and i in unread), None)
 
 
 def _blocked(

@@ -58,9 +58,9 @@ class HaloState:
     """Recurring invoice id -> its ``last_modified`` as read for the plan."""
     unread_invoices: set[int] = field(default_factory=set)
     """Recurring invoices Halo answered without their lines (unknown, not empty)."""
-    unread_licences: dict[int, str] = field(default_factory=dict)
-    """Licences the ledger names that Halo answered without their id, read by id (unknown,
-    never deleted) -> what Halo answered."""
+    unread_records: dict[int, str] = field(default_factory=dict)
+    """Records read by id that Halo answered without their id (licences the ledger names,
+    or recurring invoices) -> what Halo answered: unknown, never deleted."""
 
     def quantities(self, target: Target) -> dict[int, tuple[Any, Any, Any]]:
         """Record id -> (quantity, sell price, cost price) as Halo holds them now."""
@@ -85,8 +85,9 @@ class SpilledHaloState:
     missing_invoices: set[int] = field(default_factory=set)
     unread_invoices: set[int] = field(default_factory=set)
     """Recurring invoices Halo answered without their lines, even read by id."""
-    unread_licences: dict[int, str] = field(default_factory=dict)
-    """Licences the ledger names that Halo answered without their id, read by id."""
+    unread_records: dict[int, str] = field(default_factory=dict)
+    """Records read by id that Halo answered without their id (licences the ledger names,
+    or recurring invoices) -> what Halo answered."""
 
     def chunk(self, places: ChunkPlaces) -> HaloState:
         """The records of one chunk's places (see :mod:`halosync.domain.chunks`)."""
@@ -101,7 +102,7 @@ class SpilledHaloState:
             self.missing_invoices & places.invoices,
             self.invoice_versions.by_ids(places.invoices),
             self.unread_invoices & places.invoices,
-            self.unread_licences,
+            self.unread_records,
         )
 
     def close(self) -> None:
@@ -308,12 +309,17 @@ async def read_invoice_lines(
     An invoice the list read did not return is looked up by id before it is called gone
     (a live Halo's list changes while it is read); a per-account sync only does that. So
     is a list row without its lines (missing or null: unknown, never empty); an invoice
-    whose lines the single GET does not answer either is ``unread_invoices``.
+    whose lines the single GET does not answer either is ``unread_invoices``, one it
+    answers without its id ``unread_records`` (id -> what Halo answered). A list row without
+    an id is passed over (it cannot be the invoice looked for).
     """
     state = SpilledHaloState() if into is None else into
     if not one_invoice and invoice_ids:
+        without_id = 0
         async for page in halo.iter_pages(INVOICE_ENTITY, params={"includelines": "true"}):
-            typed = ((row, read_invoice(row)) for row in page)
+            listed = [row for row in page if id_of(row) is not None]
+            without_id += len(page) - len(listed)
+            typed = ((row, read_invoice(row)) for row in listed)
             _keep_invoices(
                 state,
                 (
@@ -322,13 +328,20 @@ async def read_invoice_lines(
                     if inv.id in invoice_ids and inv.lines is not None
                 ),
             )
+        log_rows_without_id(INVOICE_ENTITY, without_id)
     unread: list[int] = []
     ids = sorted(invoice_ids)
     for start in range(0, len(ids), 2000):
         part = ids[start : start + 2000]
         unread += sorted(set(part) - state.invoice_versions.present(part))
     if unread:
-        found = await halo.get_records(INVOICE_ENTITY, unread)
+        read = await halo.read_records(INVOICE_ENTITY, unread)
+        found = read.found
+        state.unread_records.update(
+            {invoice_id: odd.message for invoice_id, odd in read.without_id.items()}
+        )
+        if read.without_id:
+            log.warning("halo_invoices_without_id", invoices=sorted(read.without_id))
         by_id = [(record, read_invoice(record)) for record in found.values() if record is not None]
         _keep_invoices(state, ((row, inv) for row, inv in by_id if inv.lines is not None))
         state.unread_invoices.update(inv.id for _, inv in by_id if inv.lines is None)

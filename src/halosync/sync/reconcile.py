@@ -41,6 +41,9 @@ async def build_reconciliation(
     async with open_halo(database, box, settings, workspace_id, halo_factory) as halo:
         licences: list[HaloLicence] = []
         lines: list[HaloInvoiceLine] = []
+        # Records Halo answered unreadably -> why: the rows on them say so (what it holds
+        # is unknown, so neither "not in HaloPSA" nor drift), and the rest is reported.
+        unread: dict[int, str] = {}
         if target == "licence":
             scope = {t.halo_client_id for t in inputs.account_targets.values()} | {
                 r.halo_client_id for r in inputs.ledger
@@ -51,6 +54,7 @@ async def build_reconciliation(
                 ledger=LedgerFacts.of_records(inputs.ledger, scope),
                 one_client=None,
                 earlier_records=inputs.earlier_records,
+                unread=unread,
             )
             licences = list(read)
             read.close()
@@ -65,10 +69,8 @@ async def build_reconciliation(
             state = await read_invoice_lines(halo, invoice_ids=invoice_ids, one_invoice=False)
             lines = list(state.lines)
             state.close()
-            if state.unread_invoices:
-                # Their lines are unknown: every pair on them would read "not in HaloPSA".
-                unread = ", ".join(str(i) for i in sorted(state.unread_invoices))
-                raise InvoiceLinesUnknownError(unread)
+            unread.update(state.unread_records)
+            unread.update({i: InvoiceLinesUnknownError(i).message for i in state.unread_invoices})
     return reconcile(
         inputs.subscriptions,
         ledger=inputs.ledger,
@@ -78,6 +80,7 @@ async def build_reconciliation(
         halo_licences=licences,
         halo_invoice_lines=lines,
         rules=inputs.rules,
+        unread=unread,
     )
 
 

@@ -99,7 +99,7 @@ async def _read_state(scope: RunScope, halo: HaloApiClient) -> SpilledHaloState:
             one_client=scope.one_client,
             earlier_records=scope.earlier_records,
             into=state.licences,
-            unread=state.unread_licences,
+            unread=state.unread_records,
         )
         return state
     return await read_invoice_lines(
@@ -256,7 +256,7 @@ async def run_usage_sync(
                     accounts={account_ref} if account_ref else None,
                     rules=inputs.rules,
                     created_earlier=inputs.earlier_records,
-                    unread_licences=chunk.unread_licences,
+                    unread_records=chunk.unread_records,
                 )
                 if identities is not None:
                     plan = changes_of(plan, identities)

@@ -166,7 +166,7 @@ def test_a_licence_halo_answered_without_its_id_is_never_created_again(
         ledger=state.ledger,
         settings=SyncSettings(target="licence", workspace_key=WS),
         halo_licences=state.halo_licences(),
-        unread_licences={licence_id: answered},
+        unread_records={licence_id: answered},
     ).changes
     assert (change.action, change.level, change.write) == ("fail", "ERROR", None)
     assert change.reason.startswith(answered.rstrip("."))

@@ -170,7 +170,7 @@ def test_a_second_record_with_the_pairs_marker_is_a_duplicate() -> None:
         ("S2", "in_step", ()),
     ]
     table = csv_rows(rows)
-    assert table[0][-9:] == [
+    assert table[0][-10:] == [
         "duplicates",
         "skipped",
         "ruled_quantity",
@@ -179,9 +179,10 @@ def test_a_second_record_with_the_pairs_marker_is_a_duplicate() -> None:
         "why",
         "term",
         "blocked",
+        "unread",
         "status",
     ]
-    assert table[1][-9:] == ["3", "", "5", "vendor 5 \u2192 5", "", "", "", "", "duplicate"]
+    assert table[1][-10:] == ["3", "", "5", "vendor 5 \u2192 5", "", "", "", "", "", "duplicate"]
 
 
 def _skippable(
@@ -441,3 +442,34 @@ def test_the_summary_counts_each_flag_and_status_of_the_rows(rows: list[Reconcil
 
 def test_the_summary_of_no_rows_is_all_zero() -> None:
     assert ReconcileSummary.of([]) == ReconcileSummary()
+
+
+@given(
+    vendor=st.integers(min_value=0, max_value=50),
+    written=st.integers(min_value=0, max_value=50),
+    halo=st.none() | st.integers(min_value=0, max_value=50),
+)
+def test_a_record_halo_answered_unreadably_is_unread_never_drift_nor_stale(
+    vendor: int, written: int, halo: int | None
+) -> None:
+    """Licence 1 was answered without its id: whatever the counts, its row is 'unread'
+    with Halo's words (its count unknown, not missing), and the other row is judged as
+    ever."""
+    licences = [HaloLicence(id=2, client_id=10, name="x", count=vendor)]
+    if halo is not None:
+        licences.append(HaloLicence(id=1, client_id=10, name="x", count=halo))
+    rows = reconcile(
+        [sub("A", "S1", vendor), sub("A", "S2", vendor)],
+        ledger=[ledger("A", "S1", 1, written), replace(ledger("A", "S2", 2, vendor), marker="n")],
+        account_targets={"A": AccountTarget(10)},
+        service_items=ITEMS,
+        target="licence",
+        halo_licences=licences,
+        unread={1: "Halo answered GET /api/SoftwareLicence/1 with an object without an id."},
+    )
+    by_service = {row.service_ref: row for row in rows}
+    unread = by_service["S1"]
+    assert (unread.status, unread.drift, unread.out_of_date) == ("unread", False, False)
+    assert (unread.unread or "").startswith("Halo answered GET")
+    assert by_service["S2"].status == "in_step"
+    assert ReconcileSummary.of(rows).unread == 1

@@ -79,6 +79,12 @@ class ReconcileRowOut(BaseModel):
         "HaloPSA, and the fix, e.g. 'licence 504 was moved to client 'Beta' (11) in HaloPSA, "
         "but account A3 is mapped to client 'Gamma' (12); ...'. Null otherwise.",
     )
+    unread: str | None = Field(
+        default=None,
+        description="Why what HaloPSA holds for the pair is unknown this time: it answered "
+        "the pair's licence or recurring invoice without its id (or the invoice without its "
+        "lines); neither drift nor out of date, read again next time. Null otherwise.",
+    )
     status: RowStatus
 
 
@@ -93,6 +99,7 @@ class ReconciliationOut(BaseModel):
     skipped: int
     excluded: int
     blocked: int
+    unread: int
 
 
 def _rows(
