@@ -1,10 +1,14 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
-from sqlalchemy import select
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from halosync.domain.matching import Suggestion
 from halosync.errors import NotFoundError, ValidationFailedError
@@ -15,9 +19,11 @@ from halosync.mapping.grid import (
     unmapped_halo_clients,
 )
 from halosync.mapping.service import (
+    ChosenMapping,
     accept_suggestions,
     map_account,
     map_service,
+    save_chosen_mappings,
     suggest_account_mappings,
     unmap_account,
 )
@@ -35,6 +41,8 @@ from halosync.store.models import (
 )
 from halosync.store.workspaces import WorkspaceRepository
 from tests.schema_template import migrated
+
+T = TypeVar("T")
 
 ACCOUNTS = [
     ("A-1", "Acme Widgets Ltd"),
@@ -448,3 +456,126 @@ def test_accepting_never_saves_a_tie_at_the_top(database: Database) -> None:
     with database.session() as session:
         rows = {r.account_ref: r.halo_client_id for r in account_mapping_grid(session, ws).items}
     assert rows.get("A-5") is None
+
+
+def test_saving_chosen_mappings_applies_every_rule_of_a_single_map(database: Database) -> None:
+    """The ticked rows of Suggest Mappings' page, saved as they read: the same rules as
+    accepting suggestions, and a client the workspace does not know is refused in its row
+    (a person typed it), not the whole batch."""
+    ws = _workspace(database)
+    with database.session() as session:
+        map_account(session, ws, "A-4", 103)
+        session.execute(
+            update(HaloClient)
+            .where(HaloClient.workspace_id == ws, HaloClient.halo_id == 104)
+            .values(gone=True)
+        )
+    chosen = [
+        ChosenMapping("A-1", 101),
+        ChosenMapping("A-1", 102),  # the account was saved a moment ago in this batch
+        ChosenMapping("A-2", 101),  # the client was taken a moment ago in this batch
+        ChosenMapping("A-3", 103),  # the client was mapped before, to A-4
+        ChosenMapping("A-4", 102),  # the account was mapped before
+        ChosenMapping("A-2", 104),  # the client is gone from Halo
+        ChosenMapping("A-3", 999),  # no such client
+        ChosenMapping("A-2", 102),
+    ]
+    with database.session() as session:
+        outcomes = save_chosen_mappings(session, ws, chosen)
+    assert [o.saved for o in outcomes] == [True, False, False, False, False, False, False, True]
+    assert outcomes[0].account_name == "Acme Widgets Ltd"
+    notes = [o.note_for("ui") for o in outcomes]
+    assert notes[1] == notes[4] == "already mapped; kept"
+    assert notes[2].startswith("Halo client 101 (ACME WIDGETS LIMITED) is already mapped")
+    assert "'A-4'" in notes[3]
+    assert notes[5].startswith("Halo client 104 (Northwind Traders) no longer exists")
+    assert notes[6].startswith("Halo client 999 is not known to this workspace.")
+    assert "Run Sync Organizations" in notes[6]
+    with database.session() as session:
+        rows = {r.account_ref: r.halo_client_id for r in account_mapping_grid(session, ws).items}
+    assert rows == {"A-1": 101, "A-2": 102, "A-3": None, "A-4": 103}
+
+
+def test_saving_chosen_mappings_with_an_unknown_account_saves_nothing(database: Database) -> None:
+    ws = _workspace(database)
+    with pytest.raises(NotFoundError, match="'NOPE'"), database.session() as session:
+        save_chosen_mappings(session, ws, [ChosenMapping("A-1", 101), ChosenMapping("NOPE", 102)])
+    with database.session() as session:
+        assert mapping_counts(session, ws).accounts_mapped == 0
+
+
+class _RolledBack(Exception):
+    """Raised to leave a session without committing."""
+
+
+@pytest.fixture(scope="module")
+def two_targets(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Database, dict[str, int]]]:
+    """One database with a workspace of each target, for every example of a property
+    (each example rolls its writes back)."""
+    db = migrated(Database(f"sqlite:///{tmp_path_factory.mktemp('targets') / 'h.db'}"))
+    yield db, {target: _workspace(db, target) for target in ("licence", "invoice_line")}
+    db.dispose()
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    chosen=st.lists(
+        st.tuples(
+            st.sampled_from([ref for ref, _ in ACCOUNTS]),
+            st.sampled_from([client_id for client_id, _, _ in HALO_CLIENTS]),
+        ),
+        max_size=6,
+    ),
+    target=st.sampled_from(["licence", "invoice_line"]),
+)
+def test_a_batch_of_chosen_mappings_saves_what_map_account_one_at_a_time_would(
+    two_targets: tuple[Database, dict[str, int]], chosen: list[tuple[str, int]], target: str
+) -> None:
+    """Whatever the rows, the batch (one INSERT) says and saves what mapping each row in
+    turn by map_account (an account mapped already kept as it is) says and saves."""
+    database, workspaces = two_targets
+    ws = workspaces[target]
+
+    def in_one_batch(session: Session) -> tuple[list[bool], dict[str, tuple[int, int | None]]]:
+        outcomes = save_chosen_mappings(session, ws, [ChosenMapping(r, c) for r, c in chosen])
+        return [o.saved for o in outcomes], _mappings_of(session, ws)
+
+    def one_at_a_time(session: Session) -> tuple[list[bool], dict[str, tuple[int, int | None]]]:
+        saved: list[bool] = []
+        for ref, client_id in chosen:
+            if ref in _mappings_of(session, ws):
+                saved.append(False)
+                continue
+            try:
+                map_account(session, ws, ref, client_id)
+            except ValidationFailedError:
+                saved.append(False)
+            else:
+                saved.append(True)
+        return saved, _mappings_of(session, ws)
+
+    assert _rolled_back(database, in_one_batch) == _rolled_back(database, one_at_a_time)
+
+
+def _rolled_back(database: Database, work: Callable[[Session], T]) -> T:
+    """What ``work`` answers in a session whose writes are then rolled back."""
+    answers: list[T] = []
+    try:
+        with database.session() as session:
+            answers.append(work(session))
+            raise _RolledBack
+    except _RolledBack:
+        return answers[0]
+
+
+def _mappings_of(session: Session, workspace_id: int) -> dict[str, tuple[int, int | None]]:
+    return {
+        ref: (client_id, invoice_id)
+        for ref, client_id, invoice_id in session.execute(
+            select(Account.ref, AccountMapping.halo_client_id, AccountMapping.recurring_invoice_id)
+            .join(Account, Account.id == AccountMapping.account_id)
+            .where(AccountMapping.workspace_id == workspace_id)
+        )
+    }

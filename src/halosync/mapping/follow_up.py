@@ -18,7 +18,14 @@ from halosync.errors import NotFoundError
 from halosync.jobs.queue import JobQueue, QueueUnavailableError
 from halosync.jobs.service import CooldownError, request_sync
 from halosync.mapping.grid import AccountMappingRow, account_mapping_row
-from halosync.mapping.service import SuggestionOutcome, accept_suggestions, map_account
+from halosync.mapping.service import (
+    ChosenMapping,
+    ChosenOutcome,
+    SuggestionOutcome,
+    accept_suggestions,
+    map_account,
+    save_chosen_mappings,
+)
 from halosync.settings import Settings
 from halosync.store.database import Database
 from halosync.store.workspaces import WorkspaceRepository
@@ -52,6 +59,19 @@ class AcceptedSuggestions:
     @property
     def saved(self) -> int:
         """How many suggestions were saved as mappings."""
+        return sum(1 for outcome in self.outcomes if outcome.saved)
+
+
+@dataclass(frozen=True, slots=True)
+class SavedChoices:
+    """Chosen mappings saved: what each did, and the one follow-up for those saved."""
+
+    outcomes: list[ChosenOutcome]
+    follow_up: FollowUp | None
+
+    @property
+    def saved(self) -> int:
+        """How many chosen mappings were saved."""
         return sum(1 for outcome in self.outcomes if outcome.saved)
 
 
@@ -142,3 +162,18 @@ def accept_and_follow_up(
     return AcceptedSuggestions(
         outcomes, follow_up_mapped(database, settings, queue, workspace_id, saved)
     )
+
+
+def save_chosen_and_follow_up(
+    database: Database,
+    settings: Settings,
+    queue: JobQueue,
+    workspace_id: int,
+    chosen: Sequence[ChosenMapping],
+) -> SavedChoices:
+    """Save the mappings a person chose (each that can be, in one transaction, nothing
+    suggested again), then one follow-up for those saved."""
+    with database.session() as session:
+        outcomes = save_chosen_mappings(session, workspace_id, chosen)
+    saved = [outcome.chosen.account_ref for outcome in outcomes if outcome.saved]
+    return SavedChoices(outcomes, follow_up_mapped(database, settings, queue, workspace_id, saved))

@@ -362,35 +362,106 @@ def _clients_by_halo_id(
     }
 
 
-@dataclass(slots=True)
-class _BatchFacts:
-    """What accepting a batch needs to know, read a chunk of references at a time."""
+@dataclass(frozen=True, slots=True)
+class ChosenMapping:
+    """An account and the Halo client a person picked for it (a ticked row of Suggest
+    Mappings' page: the suggested client, or another typed in the row)."""
 
-    account_ids: dict[str, int]
+    account_ref: str
+    halo_client_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChosenOutcome:
+    """A chosen mapping and what saving it did: saved, or ``why_not``."""
+
+    chosen: ChosenMapping
+    account_name: str
+    recurring_invoice_id: int | None
+    why_not: HalosyncError | None = None
+
+    @property
+    def saved(self) -> bool:
+        """True when the mapping was saved."""
+        return self.why_not is None
+
+    def note_for(self, audience: Audience) -> str:
+        """ "saved", or why not as ``audience`` reads it."""
+        return "saved" if self.why_not is None else self.why_not.text_for(audience)
+
+
+@dataclass(slots=True)
+class _Batch:
+    """Mappings saved as a batch by ``map_account``'s rules, checked against what the
+    database held plus what the batch took before; :meth:`write` is one INSERT."""
+
+    workspace_id: int
+    target: str
+    accounts: dict[str, tuple[int, str]]
     mapped_accounts: set[int]
     clients: dict[int, _ClientFacts]
     holders: dict[int, str]
     live_invoices: dict[int, list[int]]
+    rows: list[dict[str, Any]]
 
+    @classmethod
+    def read(
+        cls, session: Session, workspace_id: int, account_refs: list[str], halo_ids: list[int]
+    ) -> _Batch:
+        """What the batch needs to know of these accounts and clients, read in chunks."""
+        target = _workspace(session, workspace_id).target
+        mappings = MappingRepository(session, workspace_id)
+        accounts = AccountRepository(session, workspace_id).ids_and_names_by_ref(account_refs)
+        live_invoices: dict[int, list[int]] = {}
+        if target == "invoice_line":
+            live_invoices = HaloRecordRepository(session, workspace_id).live_invoice_ids(halo_ids)
+        return cls(
+            workspace_id=workspace_id,
+            target=target,
+            accounts=accounts,
+            mapped_accounts=mappings.mapped_account_ids(i for i, _ in accounts.values()),
+            clients=_clients_by_halo_id(session, workspace_id, halo_ids),
+            holders=mappings.holders(halo_ids),
+            live_invoices=live_invoices,
+            rows=[],
+        )
 
-def _batch_facts(
-    session: Session, workspace_id: int, target: str, suggestions: Sequence[Suggestion]
-) -> _BatchFacts:
-    mappings = MappingRepository(session, workspace_id)
-    account_ids = AccountRepository(session, workspace_id).ids_by_ref(
-        s.account_ref for s in suggestions
-    )
-    halo_ids = [s.halo_client_id for s in suggestions]
-    live_invoices: dict[int, list[int]] = {}
-    if target == "invoice_line":
-        live_invoices = HaloRecordRepository(session, workspace_id).live_invoice_ids(halo_ids)
-    return _BatchFacts(
-        account_ids=account_ids,
-        mapped_accounts=mappings.mapped_account_ids(account_ids.values()),
-        clients=_clients_by_halo_id(session, workspace_id, halo_ids),
-        holders=mappings.holders(halo_ids),
-        live_invoices=live_invoices,
-    )
+    def account(self, account_ref: str) -> tuple[int, str]:
+        """The account's id and name; an unknown reference refuses the whole batch."""
+        found = self.accounts.get(account_ref)
+        if found is None:
+            raise _no_account(account_ref)
+        return found
+
+    def take(self, account_ref: str, account_id: int, client: _ClientFacts) -> int | None:
+        """Add the mapping to the batch; returns its recurring invoice, or raises
+        ValidationFailedError saying why ``map_account`` would refuse it."""
+        invoice_id = _mapping_rules(
+            self.target,
+            client,
+            self.holders.get(client.halo_id),
+            self.live_invoices.get(client.halo_id, []),
+            None,
+        )
+        self.mapped_accounts.add(account_id)
+        self.holders[client.halo_id] = account_ref
+        self.rows.append(
+            {
+                "workspace_id": self.workspace_id,
+                "account_id": account_id,
+                "halo_client_id": client.halo_id,
+                "recurring_invoice_id": invoice_id,
+            }
+        )
+        return invoice_id
+
+    def write(self, session: Session) -> None:
+        """One INSERT of every mapping taken, then the accounts' mapping columns."""
+        now = utcnow()
+        rows = [row | {"mapped_at": now} for row in self.rows]
+        MappingRepository(session, self.workspace_id).insert_account_mappings(rows)
+        if rows:
+            refresh_mapping_columns(session, self.workspace_id, [row["account_id"] for row in rows])
 
 
 def accept_suggestions(
@@ -413,17 +484,17 @@ def accept_suggestions(
 def _accept_suggestions(
     session: Session, workspace_id: int, wanted: list[Suggestion]
 ) -> list[SuggestionOutcome]:
-    workspace = _workspace(session, workspace_id)
-    facts = _batch_facts(session, workspace_id, workspace.target, wanted)
-    refused = "required" if workspace.target == "invoice_line" else "refused"
+    batch = _Batch.read(
+        session,
+        workspace_id,
+        [s.account_ref for s in wanted],
+        [s.halo_client_id for s in wanted],
+    )
+    refused = "required" if batch.target == "invoice_line" else "refused"
     outcomes: list[SuggestionOutcome] = []
-    rows: list[dict[str, Any]] = []
-    now = utcnow()
     for suggestion in wanted:
-        account_id = facts.account_ids.get(suggestion.account_ref)
-        if account_id is None:
-            raise _no_account(suggestion.account_ref)
-        if account_id in facts.mapped_accounts:
+        account_id, _name = batch.account(suggestion.account_ref)
+        if account_id in batch.mapped_accounts:
             outcomes.append(
                 SuggestionOutcome(suggestion, None, saved=False, note="already mapped; kept")
             )
@@ -436,33 +507,59 @@ def _accept_suggestions(
             outcomes.append(SuggestionOutcome(suggestion, None, saved=False, note=note))
             continue
         client_id = suggestion.halo_client_id
-        client = _known_client(facts.clients.get(client_id), client_id)
+        client = _known_client(batch.clients.get(client_id), client_id)
         try:
-            invoice_id = _mapping_rules(
-                workspace.target,
-                client,
-                facts.holders.get(client_id),
-                facts.live_invoices.get(client_id, []),
-                None,
-            )
+            invoice_id = batch.take(suggestion.account_ref, account_id, client)
         except ValidationFailedError as refusal:
             outcomes.append(
                 SuggestionOutcome(suggestion, None, saved=False, note=f"{refused}: {refusal}")
             )
             continue
-        facts.mapped_accounts.add(account_id)
-        facts.holders[client_id] = suggestion.account_ref
-        rows.append(
-            {
-                "workspace_id": workspace_id,
-                "account_id": account_id,
-                "halo_client_id": client_id,
-                "recurring_invoice_id": invoice_id,
-                "mapped_at": now,
-            }
-        )
         outcomes.append(SuggestionOutcome(suggestion, invoice_id, saved=True, note="saved"))
-    MappingRepository(session, workspace_id).insert_account_mappings(rows)
-    if rows:
-        refresh_mapping_columns(session, workspace_id, [row["account_id"] for row in rows])
+    batch.write(session)
+    return outcomes
+
+
+def save_chosen_mappings(
+    session: Session, workspace_id: int, chosen: Iterable[ChosenMapping]
+) -> list[ChosenOutcome]:
+    """Save the mappings a person chose (the ticked rows of Suggest Mappings' page), each
+    one that can be, without suggesting again.
+
+    Each is checked by ``map_account``'s rules against what the database held plus what
+    this batch saved before; one that breaks them (the client gone, mapped to another
+    account, not known to the workspace, without the recurring invoice ``invoice_line``
+    needs) is reported, not saved. An account mapped meanwhile is left as it is; an
+    unknown account saves nothing. Every saved mapping is written by one INSERT, as if
+    after any mapping made at the same time.
+    """
+    wanted = list(chosen)
+    return as_if_one_at_a_time(session, lambda: _save_chosen(session, workspace_id, wanted))
+
+
+def _save_chosen(
+    session: Session, workspace_id: int, wanted: list[ChosenMapping]
+) -> list[ChosenOutcome]:
+    batch = _Batch.read(
+        session,
+        workspace_id,
+        [c.account_ref for c in wanted],
+        [c.halo_client_id for c in wanted],
+    )
+    outcomes: list[ChosenOutcome] = []
+    for choice in wanted:
+        account_id, name = batch.account(choice.account_ref)
+        if account_id in batch.mapped_accounts:
+            kept = HalosyncError("already mapped; kept")
+            outcomes.append(ChosenOutcome(choice, name, None, kept))
+            continue
+        try:
+            client_id = choice.halo_client_id
+            client = _known_client(batch.clients.get(client_id), client_id)
+            invoice_id = batch.take(choice.account_ref, account_id, client)
+        except (NotFoundError, ValidationFailedError) as why:
+            outcomes.append(ChosenOutcome(choice, name, None, why))
+            continue
+        outcomes.append(ChosenOutcome(choice, name, invoice_id))
+    batch.write(session)
     return outcomes

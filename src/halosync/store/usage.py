@@ -65,17 +65,16 @@ class AccountRepository:
             select(Account.id).where(Account.workspace_id == self.workspace_id, Account.ref == ref)
         )
 
-    def ids_by_ref(self, refs: Iterable[str]) -> dict[str, int]:
-        """Reference -> id of the accounts among ``refs`` (unknown ones are missing)."""
-        found: dict[str, int] = {}
+    def ids_and_names_by_ref(self, refs: Iterable[str]) -> dict[str, tuple[int, str]]:
+        """Reference -> (id, name) of the accounts among ``refs`` (unknown ones are missing)."""
+        found: dict[str, tuple[int, str]] = {}
         for chunk in in_chunks(refs):
-            found.update(
-                self.session.execute(
-                    select(Account.ref, Account.id).where(
-                        Account.workspace_id == self.workspace_id, Account.ref.in_(chunk)
-                    )
-                ).all()
-            )
+            for ref, account_id, name in self.session.execute(
+                select(Account.ref, Account.id, Account.name).where(
+                    Account.workspace_id == self.workspace_id, Account.ref.in_(chunk)
+                )
+            ):
+                found[ref] = (account_id, name)
         return found
 
     def names(self) -> list[tuple[str, str]]:

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
-from halosync.domain.matching import Suggestion
 from halosync.domain.models import ACCOUNT_STATUSES
 from halosync.errors import HalosyncError
 from halosync.jobs.schedules import get_schedules
 from halosync.jobs.service import has_connection
-from halosync.mapping.follow_up import accept_and_follow_up, map_account_and_follow_up
+from halosync.mapping.follow_up import map_account_and_follow_up, save_chosen_and_follow_up
 from halosync.mapping.grid import (
     HALO_CLIENT_STATUSES,
     MAPPING_STATUSES,
@@ -34,6 +33,7 @@ from halosync.mapping.grid import (
 )
 from halosync.mapping.pickers import halo_items
 from halosync.mapping.service import (
+    ChosenMapping,
     live_invoices_of,
     map_service,
     suggest_account_mappings,
@@ -355,35 +355,41 @@ def account_sync(
 
 @router.post("/ui/w/{workspace_id}/accounts/suggest")
 async def suggest(request: Request, member: Annotated[Member, Depends(current_admin)]) -> Response:
-    """Suggest Mappings: fuzzy-name matches with scores, to accept or leave."""
+    """Suggest Mappings pressed: see other, the page of suggestions (Post/Redirect/Get, so a
+    reload or a bookmark of the page shows it again rather than answering 405)."""
     form = await request.form()
-    return await run_in_threadpool(_suggest, request, member, form)
+    back = _own_page(member, form.get("back"))
+    query = f"?{urlencode({'back': back})}" if back else ""
+    return redirect(request, workspace_url(member.workspace_id, "accounts/suggest") + query)
 
 
-def _suggest(request: Request, member: Member, form: FormData) -> Response:
+@router.get("/ui/w/{workspace_id}/accounts/suggest")
+def suggestions(
+    request: Request,
+    member: Annotated[Member, Depends(current_admin)],
+    back: Annotated[str | None, Query()] = None,
+) -> Response:
+    """The suggestions: fuzzy-name matches with scores, to accept or leave."""
     state = ui_state(request)
-    with state.database.session() as db:
-        suggestions = suggest_account_mappings(db, member.workspace_id)
-        none_because = (
-            None if suggestions else why_no_suggestions(db, member.workspace_id).text_for("ui")
-        )
+    with state.database.reading() as db:
+        found = suggest_account_mappings(db, member.workspace_id)
+        none_because = None if found else why_no_suggestions(db, member.workspace_id).text_for("ui")
         # The clients a row may be changed to (any no account is mapped to yet).
         others = [
             (client.halo_id, client.name)
             for client in unmapped_halo_clients(db, member.workspace_id, limit=500)
         ]
     # Back to where Suggest was pressed: the wizard's step or the account mapping page.
-    back = _own_page(member, form.get("back")) or workspace_url(member.workspace_id, "accounts")
     return render(
         request,
         "suggestions.html",
         {
             "member": member,
             "page": "accounts",
-            "suggestions": suggestions,
+            "suggestions": found,
             "none_because": none_because,
             "clients": others,
-            "back": back,
+            "back": _own_page(member, back) or workspace_url(member.workspace_id, "accounts"),
         },
     )
 
@@ -398,67 +404,47 @@ def _own_page(member: Member, candidate: object) -> str | None:
 
 @router.post("/ui/w/{workspace_id}/accounts/suggest/accept")
 async def accept(request: Request, member: Annotated[Member, Depends(current_admin)]) -> Response:
-    """Save the ticked suggestions; each that cannot be saved says why."""
+    """Save the ticked rows as they read (nothing is suggested again); each that cannot be
+    saved says why."""
     form = await request.form()
     return await run_in_threadpool(_accept, request, member, form)
 
 
 def _accept(request: Request, member: Member, form: FormData) -> Response:
     state = ui_state(request)
+    session = web_session(request)
     # Each ticked row: its account and the client it shows now, the suggested one or
     # another the admin picked in the row (a Halo client ID, or "ID — name").
-    chosen: dict[str, str] = {
+    ticked: dict[str, str] = {
         str(form.get(f"ref-{index}", "")): str(form.get(f"client-{index}", "")).split(" ")[0]
         for index in form.getlist("accept")
     }
-    session = web_session(request)
-    picked = {whole_number(text, minimum=1) for text in chosen.values()} - {None}
-    with state.database.session() as db:
-        suggestions = {s.account_ref: s for s in suggest_account_mappings(db, member.workspace_id)}
-        # The clients typed in the rows, each looked up: any of 20,000 may be picked.
-        free = {
-            c.halo_id: c.name
-            for c in unmapped_halo_clients(
-                db, member.workspace_id, ids=[i for i in picked if i is not None]
-            )
-        }
-    wanted: list[Suggestion] = []
-    for ref, client_text in chosen.items():
-        suggestion = suggestions.get(ref)
-        if suggestion is None:
-            continue  # mapped meanwhile, or no longer suggested
+    chosen: list[ChosenMapping] = []
+    for ref, client_text in ticked.items():
         client_id = whole_number(client_text, minimum=1)
-        # A row ticked here is the admin's choice, a tie included (tie rows start unticked).
-        if client_id == suggestion.halo_client_id:
-            wanted.append(replace(suggestion, tied_with=()))
-        elif client_id in free:
-            wanted.append(
-                replace(
-                    suggestion,
-                    halo_client_id=client_id,
-                    halo_client_name=free[client_id],
-                    tied_with=(),
-                )
-            )
-        else:
+        if client_id is None:
             session.flash(
                 "error",
-                f"{suggestion.account_name}: {client_text or 'no client'} is not a HaloPSA "
-                "client free to map; pick one from the list.",
+                f"{ref}: {client_text or 'no client'} is not a HaloPSA client ID; pick one "
+                "from the list.",
             )
-    accepted = accept_and_follow_up(
-        state.database, state.settings, get_job_queue(request), member.workspace_id, wanted
-    )
-    session.flash(
-        "success", f"Saved {accepted.saved} of {len(accepted.outcomes)} suggested mappings."
-    )
-    if accepted.follow_up:
-        session.flash("success", accepted.follow_up.text)
-    for outcome in accepted.outcomes:
+        else:
+            chosen.append(ChosenMapping(ref, client_id))
+    target = _own_page(member, form.get("back")) or workspace_url(member.workspace_id, "accounts")
+    try:
+        saved = save_chosen_and_follow_up(
+            state.database, state.settings, get_job_queue(request), member.workspace_id, chosen
+        )
+    except HalosyncError as refused:
+        session.flash("error", f"{refusal(refused).text_for('ui')} Nothing was saved.")
+        return redirect(request, target)
+    session.flash("success", f"Saved {saved.saved} of {len(ticked)} suggested mappings.")
+    if saved.follow_up:
+        session.flash("success", saved.follow_up.text)
+    for outcome in saved.outcomes:
         if not outcome.saved:
-            session.flash("error", f"{outcome.suggestion.account_name}: {outcome.note}")
-    target = _own_page(member, form.get("back"))
-    return redirect(request, target or workspace_url(member.workspace_id, "accounts"))
+            session.flash("error", f"{outcome.account_name}: {outcome.note_for('ui')}")
+    return redirect(request, target)
 
 
 @router.get("/ui/w/{workspace_id}/services")
