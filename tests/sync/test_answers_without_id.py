@@ -199,3 +199,39 @@ def test_an_invoice_read_by_id_without_its_id_fails_its_pairs_alone(
     assert {c.account_ref: c.action for c in again.changes}["A2"] == "update"
     assert again.counts["failed"] == 0, again.counts
     assert (_mail(world, -1), _mail(world, -2), _mail(world, -3)) == ([9], [10], [11])
+
+
+def test_an_invoice_read_again_without_its_id_before_writing_fails_its_pairs_alone(
+    tmp_path: Path,
+) -> None:
+    """Just before the POST the invoices are read again; one answered by id without its id
+    fails its own pairs ('could not be read again before writing'), and the other invoices
+    of the batch are written. Before, every invoice of the batch failed with it."""
+    world = _invoice_world(tmp_path, "invoice")
+    assert asyncio.run(world.usage()).counts["created"] == 3
+    subs = [{"account_ref": f"A{n}", "service_ref": "MAIL", "quantity": 8 + n} for n in (1, 2, 3)]
+    world.import_usage(usage_document(accounts(3), subs))
+    faults = world.sim.state.faults
+    # The plan's read sees every invoice; the read before the POST (by client) shows none
+    # with its id, so each is read by id, and invoice -2's answer lacks it.
+    faults.inject(
+        "set_field",
+        "GET",
+        "/api/recurringinvoice",
+        times=None,
+        query={"client_ids": "1,2,3"},
+        field="invoices[].id",
+    )
+    faults.inject("omit_field", "GET", "/api/recurringinvoice/-2", times=None, field="id")
+    report = asyncio.run(world.usage())
+    assert report.status == "succeeded", report.error
+    by_account = {c.account_ref: c for c in report.changes}
+    assert (by_account["A1"].action, by_account["A3"].action) == ("update", "update")
+    a2 = by_account["A2"]
+    assert (a2.action, a2.level) == ("fail", "ERROR")
+    assert a2.reason.startswith(
+        "recurring invoice -2 could not be read again before writing (Halo answered GET "
+        "/api/RecurringInvoice/-2 with an object without an id"
+    ), a2.reason
+    assert a2.reason.endswith("; nothing was written"), a2.reason
+    assert (_mail(world, -1), _mail(world, -2), _mail(world, -3)) == ([9], [6], [11])

@@ -46,6 +46,7 @@ from halosync.halopsa.billing import (
     id_of,
     invoice_lines,
 )
+from halosync.halopsa.client import RecordsRead
 from halosync.halopsa.errors import (
     WRITE_FAILURES,
     HaloConfigurationError,
@@ -180,12 +181,22 @@ class InvoiceLineWriter:
         """Read the invoices again, plan again those that changed, POST them together; after
         a refusal, the same again for what is left to write."""
         while invoices:
-            records = await self._read_before_writing(invoices)
-            if records is None:
+            read = await self._read_before_writing(invoices)
+            if read is None:
                 return
             posts: list[_Post] = []
             for invoice_id, pairs in invoices:
-                record = records.get(invoice_id)
+                odd = read.without_id.get(invoice_id)
+                if odd is not None:
+                    # What it holds is unknown: its own pairs fail, the others are written.
+                    self._fail(
+                        pairs,
+                        f"recurring invoice {invoice_id} could not be read again before "
+                        f"writing ({odd.message.rstrip('.')}); nothing was written",
+                        str(odd),
+                    )
+                    continue
+                record = read.found.get(invoice_id)
                 if record is None:
                     self._fail(
                         pairs,
@@ -215,11 +226,10 @@ class InvoiceLineWriter:
                 return
             invoices = await self._post(posts)
 
-    async def _read_before_writing(
-        self, invoices: Invoices
-    ) -> dict[int, dict[str, Any] | None] | None:
-        """The invoices as Halo holds them now (None for one it no longer has); None, with
-        every pair failed, when they could not be read."""
+    async def _read_before_writing(self, invoices: Invoices) -> RecordsRead | None:
+        """The invoices as Halo holds them now (None for one it no longer has; one answered
+        without its id in ``without_id``); None, with every pair failed, when they could not
+        be read."""
         ids = [invoice_id for invoice_id, _ in invoices]
         try:
             return await self._read_again(ids)
@@ -235,11 +245,11 @@ class InvoiceLineWriter:
                 )
             return None
 
-    async def _read_again(self, ids: Sequence[int]) -> dict[int, dict[str, Any] | None]:
+    async def _read_again(self, ids: Sequence[int]) -> RecordsRead:
         """One list read of the invoices' clients with their lines (one invoice: by id);
         an invoice the list did not return is looked up by id, so only Halo's 404 makes
         it gone (a live Halo's list changes while it is read, and an invoice may have moved
-        to another client)."""
+        to another client), and one answered there without its id is unknown."""
         halo = self.executor.halo
         wanted = set(ids)
         found: dict[int, dict[str, Any] | None] = {}
@@ -261,9 +271,10 @@ class InvoiceLineWriter:
                         log.warning("recurring_invoice_client_filter_ignored", clients=len(asked))
                         break
         missing = [invoice_id for invoice_id in ids if invoice_id not in found]
-        if missing:
-            found.update(await halo.get_records(INVOICE_ENTITY, missing))
-        return found
+        if not missing:
+            return RecordsRead(found, {})
+        by_id = await halo.read_records(INVOICE_ENTITY, missing)
+        return RecordsRead(found | by_id.found, by_id.without_id)
 
     def _fail(self, pairs: Sequence[Pair], reason: str, message: str | None) -> None:
         for index, change in pairs:
@@ -505,7 +516,7 @@ class InvoiceLineWriter:
                 )
             return
         for post in posts:
-            lines = list((records.get(post.invoice_id) or {}).get("lines") or [])
+            lines = list((records.found.get(post.invoice_id) or {}).get("lines") or [])
             self._commit(post, lines, request_id, error=None if accepted else error)
 
     async def _refused(self, posts: list[_Post], refused: HaloRequestRejectedError) -> Invoices:
