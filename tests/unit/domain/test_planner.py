@@ -340,6 +340,29 @@ def test_missing_line_is_added_with_unit_prices_then_nothing() -> None:
     assert again.counts["unchanged"] == 1
 
 
+@given(st.booleans(), st.text(min_size=1, max_size=40))
+def test_a_recurring_invoice_halo_answered_without_its_id_gets_no_line(
+    written: bool, answered: str
+) -> None:
+    """What the invoice holds is unknown: its pair fails with Halo's words, never a create
+    on it (a line already there would bill twice), whether or not a line was written."""
+    state = HaloState()
+    if written:
+        state.apply(plan([sub()], state, target="invoice_line"))
+    (change,) = plan_usage_sync(
+        [sub(quantity="9")],
+        account_targets=TARGETS,
+        service_items=ITEMS,
+        ledger=state.ledger,
+        settings=SyncSettings(target="invoice_line", workspace_key=WS),
+        halo_invoice_lines=[],
+        unread_records={-94: answered},
+    ).changes
+    assert (change.action, change.level, change.write) == ("fail", "ERROR", None)
+    assert change.reason.startswith(answered.rstrip("."))
+    assert change.reason.endswith("nothing was written for this pair; the next sync reads it again")
+
+
 def test_our_line_gets_the_new_quantity() -> None:
     state = HaloState()
     state.apply(plan([sub()], state, target="invoice_line", prices="off"))
