@@ -45,13 +45,14 @@ VIEWER_MAY_SEND = {("POST", UI_WORKSPACE + "/setup/{step}/next")}
 """Unsafe methods a viewer may use: moving between wizard steps changes nothing."""
 ADMIN_ONLY_READS = {
     ("GET", UI_WORKSPACE + "/accounts/edit"),
+    ("GET", UI_WORKSPACE + "/accounts/suggest"),
     ("GET", UI_WORKSPACE + "/halo-clients"),
     ("GET", UI_WORKSPACE + "/halo-clients/invoices"),
     ("GET", UI_WORKSPACE + "/reconcile"),
     ("GET", UI_WORKSPACE + "/reconcile.csv"),
 }
-"""Reads that serve an admin's edit (picking a Halo client for a mapping), and the
-reconciliation, which reads HaloPSA live."""
+"""Reads that serve an admin's edit (picking a Halo client for a mapping, the suggested
+mappings to save), and the reconciliation, which reads HaloPSA live."""
 SAMPLE = {"{step}": "accounts", "{action}": "save"}
 
 
