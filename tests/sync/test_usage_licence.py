@@ -199,8 +199,8 @@ def test_a_halo_failing_every_write_is_not_asked_again_for_each_record_alone(
             sum(r.startswith("HaloPSA failed the update: Halo answered 500") for r in reasons) == 3
         )
     assert stopped[0] == (
-        "not sent: HaloPSA failed the last 3 writes with a server error, so this run sent it "
-        "no more (Halo answered 500 (Internal Server Error) to POST /api/SoftwareLicence "
+        "not sent: HaloPSA failed the last 3 writes (a server error or no answer), so this run "
+        "sent it no more (Halo answered 500 (Internal Server Error) to POST /api/SoftwareLicence "
         f"with 1 row(s): {stopped[0].split('with 1 row(s): ', 1)[1]}"
     )
     assert all(r.endswith("the next sync tries again") for r in stopped)

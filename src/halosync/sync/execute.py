@@ -560,8 +560,8 @@ class PlanExecutor:
                 index,
                 change,
                 reason=f"not sent: HaloPSA failed the last {SERVER_FAILURES_TO_STOP} writes "
-                f"with a server error, so this run sent it no more ({error.message}); the "
-                "next sync tries again",
+                f"(a server error or no answer), so this run sent it no more "
+                f"({error.message}); the next sync tries again",
                 message=str(error),
             )
 
