@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from halosync.domain.models import LineWritePath
+from halosync.sync.results import ChangeResult, UsageReport
 from tests.sync.world import World, accounts, make_world, seed, usage_document
 
 
@@ -102,14 +103,31 @@ def test_rows_without_id_in_the_read_and_an_update_answered_without_id(tmp_path:
     assert len(world.writes()) == posts  # nothing sent again
 
 
+def _synced_then_recounted(world: World, step: int) -> World:
+    """Every pair written once, then each account's count raised to ``step`` + n."""
+    assert asyncio.run(world.usage()).counts["created"] == 3
+    subs = [
+        {"account_ref": f"A{n}", "service_ref": "MAIL", "quantity": step + n} for n in (1, 2, 3)
+    ]
+    world.import_usage(usage_document(accounts(3), subs))
+    return world
+
+
+def _only_a2_failed(report: UsageReport) -> ChangeResult:
+    """A1 and A3 were updated and the run went on; A2's failure, to read its reason."""
+    assert report.status == "succeeded", report.error
+    by_account = {c.account_ref: c for c in report.changes}
+    assert (by_account["A1"].action, by_account["A3"].action) == ("update", "update")
+    a2 = by_account["A2"]
+    assert (a2.action, a2.level) == ("fail", "ERROR")
+    return a2
+
+
 def test_a_record_read_by_id_without_its_id_fails_its_pair_alone(tmp_path: Path) -> None:
     """A licence the ledger names that the list did not show is read by id; answered there
     without its id, what it holds is unknown: that pair fails (never created again, which
     would bill twice), the others are written, and the next sync reads it again."""
-    world = _world(tmp_path)
-    assert asyncio.run(world.usage()).counts["created"] == 3
-    subs = [{"account_ref": f"A{n}", "service_ref": "MAIL", "quantity": 5 + n} for n in (1, 2, 3)]
-    world.import_usage(usage_document(accounts(3), subs))
+    world = _synced_then_recounted(_world(tmp_path), 5)
     licence = next(lic for lic in world.licences() if lic["client_id"] == 2)
     faults = world.sim.state.faults
     # The list shows no row with its id, so each is read by id; licence 2's answer lacks it.
@@ -117,12 +135,7 @@ def test_a_record_read_by_id_without_its_id_fails_its_pair_alone(tmp_path: Path)
     faults.inject(
         "omit_field", "GET", f"/api/softwarelicence/{licence['id']}", times=None, field="id"
     )
-    report = asyncio.run(world.usage())
-    assert report.status == "succeeded", report.error
-    by_account = {c.account_ref: c for c in report.changes}
-    assert (by_account["A1"].action, by_account["A3"].action) == ("update", "update")
-    a2 = by_account["A2"]
-    assert (a2.action, a2.level) == ("fail", "ERROR")
+    a2 = _only_a2_failed(asyncio.run(world.usage()))
     assert a2.reason.startswith(
         f"Halo answered GET /api/SoftwareLicence/{licence['id']} with an object without an id"
     ), a2.reason
@@ -165,20 +178,12 @@ def test_an_invoice_read_by_id_without_its_id_fails_its_pairs_alone(
     id, what it holds is unknown: the pairs on it fail in Halo's words (not 'without its
     lines'), nothing is written to it nor created again, the other invoices are written,
     and the next sync writes it. The whole run failed before."""
-    world = _invoice_world(tmp_path, path)
-    assert asyncio.run(world.usage()).counts["created"] == 3
-    subs = [{"account_ref": f"A{n}", "service_ref": "MAIL", "quantity": 8 + n} for n in (1, 2, 3)]
-    world.import_usage(usage_document(accounts(3), subs))
+    world = _synced_then_recounted(_invoice_world(tmp_path, path), 8)
     faults = world.sim.state.faults
     # The list shows no invoice with its id, so each is read by id; invoice -2's lacks it.
     faults.inject("set_field", "GET", "/api/recurringinvoice", times=1, field="invoices[].id")
     faults.inject("omit_field", "GET", "/api/recurringinvoice/-2", times=None, field="id")
-    report = asyncio.run(world.usage())
-    assert report.status == "succeeded", report.error
-    by_account = {c.account_ref: c for c in report.changes}
-    assert (by_account["A1"].action, by_account["A3"].action) == ("update", "update")
-    a2 = by_account["A2"]
-    assert (a2.action, a2.level) == ("fail", "ERROR")
+    a2 = _only_a2_failed(asyncio.run(world.usage()))
     assert a2.reason.startswith(
         "Halo answered GET /api/RecurringInvoice/-2 with an object without an id"
     ), a2.reason
@@ -207,10 +212,7 @@ def test_an_invoice_read_again_without_its_id_before_writing_fails_its_pairs_alo
     """Just before the POST the invoices are read again; one answered by id without its id
     fails its own pairs ('could not be read again before writing'), and the other invoices
     of the batch are written. Before, every invoice of the batch failed with it."""
-    world = _invoice_world(tmp_path, "invoice")
-    assert asyncio.run(world.usage()).counts["created"] == 3
-    subs = [{"account_ref": f"A{n}", "service_ref": "MAIL", "quantity": 8 + n} for n in (1, 2, 3)]
-    world.import_usage(usage_document(accounts(3), subs))
+    world = _synced_then_recounted(_invoice_world(tmp_path, "invoice"), 8)
     faults = world.sim.state.faults
     # The plan's read sees every invoice; the read before the POST (by client) shows none
     # with its id, so each is read by id, and invoice -2's answer lacks it.
@@ -223,12 +225,7 @@ def test_an_invoice_read_again_without_its_id_before_writing_fails_its_pairs_alo
         field="invoices[].id",
     )
     faults.inject("omit_field", "GET", "/api/recurringinvoice/-2", times=None, field="id")
-    report = asyncio.run(world.usage())
-    assert report.status == "succeeded", report.error
-    by_account = {c.account_ref: c for c in report.changes}
-    assert (by_account["A1"].action, by_account["A3"].action) == ("update", "update")
-    a2 = by_account["A2"]
-    assert (a2.action, a2.level) == ("fail", "ERROR")
+    a2 = _only_a2_failed(asyncio.run(world.usage()))
     assert a2.reason.startswith(
         "recurring invoice -2 could not be read again before writing (Halo answered GET "
         "/api/RecurringInvoice/-2 with an object without an id"
