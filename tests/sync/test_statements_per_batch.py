@@ -183,3 +183,18 @@ def test_no_chunk_reads_every_account_mapping(tmp_path: Path) -> None:
         report = asyncio.run(world.usage(chunk_accounts=5))
     assert report.counts["unchanged"] == 60
     assert len(scans) <= 1, scans
+
+
+def test_a_run_that_stops_writing_fails_what_is_left_per_batch_not_per_pair(
+    tmp_path: Path,
+) -> None:
+    """A Halo failing every write stops the run's writes after three failures; the records
+    left fail with their results written a batch at a time, not one transaction each."""
+    world = _world(tmp_path, "licence")
+    world.sim.state.faults.inject("error", "POST", "/api/softwarelicence", times=None)
+    with counted_statements(world) as statements:
+        report = asyncio.run(world.usage())
+    assert report.status == "succeeded", report.error
+    assert report.counts["failed"] == 2 * ACCOUNTS, report.counts
+    results = [s for s in statements if s.lstrip().upper().startswith("INSERT INTO RUN_RESULT")]
+    assert len(results) < 2 * ACCOUNTS / BATCH + 10, len(results)
